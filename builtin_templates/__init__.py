@@ -1,0 +1,1 @@
+"""Template packs shipped with Ordo (YAML only). Use them as ``builtin:NAME``."""

@@ -1,0 +1,1 @@
+"""designer_api"""

@@ -1,0 +1,1 @@
+"""Ordo's definition language: definition models, YAML loader, expression language."""

@@ -1,0 +1,271 @@
+"""Entity definitions: fields, naming, indexes and validations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from .base import IDENT, Definition, Label, Model, register_kind
+from .check import CheckContext
+from .expr import Scope
+from .expr import types as T
+
+FieldType = Literal[
+    "string", "text", "integer", "decimal", "money", "boolean", "date", "datetime",
+    "enum", "link", "table", "json", "computed",
+]
+
+SYSTEM_FIELDS: dict[str, T.Type] = {
+    "id": T.INTEGER,
+    "name": T.STRING,
+    "created_at": T.DATETIME,
+    "created_by": T.STRING,
+    "updated_at": T.DATETIME,
+    "updated_by": T.STRING,
+    "version": T.INTEGER,
+}
+CHILD_SYSTEM_FIELDS: dict[str, T.Type] = {"id": T.INTEGER, "parent_id": T.INTEGER, "idx": T.INTEGER}
+RESERVED = set(SYSTEM_FIELDS) | set(CHILD_SYSTEM_FIELDS)
+
+MONEY_PRECISION, MONEY_SCALE = 18, 2
+_NAMING_TOKEN = re.compile(r"\{([^{}]*)\}")
+_DATE_TOKENS = {"YYYY", "YY", "MM", "DD"}
+
+
+class EnumOption(Model):
+    value: str
+    label: Label | None = None
+
+
+class FieldDef(Model):
+    """One field of an entity. Type-specific settings are checked against ``type``."""
+
+    type: FieldType
+    label: Label | None = None
+    help: Label | None = None
+    required: bool = False
+    unique: bool = False
+    index: bool = False
+    read_only: bool = False
+    default: Any = Field(default=None, description="A literal, or an expression written as '=expr'")
+    min: Any = None
+    max: Any = None
+    min_length: int | None = Field(default=None, ge=0)
+    max_length: int | None = Field(default=None, ge=1)
+    pattern: str | None = None
+    precision: int | None = Field(default=None, ge=1, le=38)
+    scale: int | None = Field(default=None, ge=0, le=18)
+    options: list[str | EnumOption] | None = None
+    entity: str | None = Field(default=None, description="Target entity of a link or table field")
+    on_delete: Literal["restrict", "cascade", "set_null"] = "restrict"
+    expr: str | None = Field(default=None, description="Expression of a computed field")
+    renamed_from: str | None = Field(default=None, description="Old field name to rename in the database")
+    converted_from: FieldType | None = Field(
+        default=None, description="Old type, to allow converting the column's values to the new type"
+    )
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as e:
+                raise ValueError(f"invalid regular expression: {e}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _type_settings(self) -> FieldDef:
+        t = self.type
+        needs = {"link": "entity", "table": "entity", "enum": "options", "computed": "expr"}
+        if t in needs and getattr(self, needs[t]) is None:
+            raise ValueError(f"'{needs[t]}' is required for a {t} field")
+        allowed = {
+            "entity": ("link", "table"),
+            "options": ("enum",),
+            "expr": ("computed",),
+            "precision": ("decimal", "money"),
+            "scale": ("decimal", "money"),
+            "pattern": ("string", "text"),
+            "min_length": ("string", "text"),
+            "max_length": ("string", "text"),
+        }
+        for attr, types in allowed.items():
+            if getattr(self, attr) is not None and t not in types:
+                raise ValueError(f"'{attr}' does not apply to a {t} field")
+        if t == "table" and (self.unique or self.default is not None):
+            raise ValueError("a table field cannot be unique or have a default")
+        if t == "computed" and self.default is not None:
+            raise ValueError("a computed field cannot have a default")
+        return self
+
+    # -- derived facts
+    @property
+    def option_values(self) -> tuple[str, ...]:
+        return tuple(o if isinstance(o, str) else o.value for o in self.options or ())
+
+    @property
+    def is_stored(self) -> bool:
+        """Has a column in the entity's own table (table fields live in child tables)."""
+        return self.type != "table"
+
+    @property
+    def default_is_expr(self) -> bool:
+        return isinstance(self.default, str) and self.default.startswith("=")
+
+    def decimal_shape(self) -> tuple[int, int]:
+        if self.type == "money":
+            return self.precision or MONEY_PRECISION, self.scale if self.scale is not None else MONEY_SCALE
+        return self.precision or 18, self.scale if self.scale is not None else 6
+
+    def value_type(self, computed: T.Type | None = None) -> T.Type:
+        """The expression-language type of this field's value."""
+        t = self.type
+        if t in ("string", "text"):
+            return T.STRING
+        if t == "enum":
+            return T.Type("string", options=self.option_values)
+        if t in ("decimal", "money"):
+            return T.DECIMAL
+        if t == "link":
+            return T.record(self.entity or "")
+        if t == "table":
+            return T.table(self.entity or "")
+        if t == "computed":
+            return computed or T.ANY
+        return {"integer": T.INTEGER, "boolean": T.BOOLEAN, "date": T.DATE, "datetime": T.DATETIME,
+                "json": T.JSON}[t]
+
+
+class ValidationDef(Model):
+    expr: str = Field(description="Condition that must hold (null counts as failing)")
+    message: Label
+    field: str | None = Field(default=None, description="Field the message is attached to")
+
+
+class IndexDef(Model):
+    fields: list[str] = Field(min_length=1)
+    unique: bool = False
+
+
+@register_kind
+class EntityDef(Definition):
+    """An entity: a kind of record with typed fields, stored in its own table."""
+
+    kind_name = "entity"
+    folder = "entities"
+
+    kind: Literal["entity"] = "entity"
+    label: Label | None = None
+    child: bool = Field(default=False, description="Rows of this entity live only inside a parent's table field")
+    naming: str | None = Field(default=None, description="Name pattern, e.g. 'SO-{YYYY}-{#####}' or '{code}'")
+    title_field: str | None = None
+    fields: dict[str, FieldDef] = Field(default_factory=dict)
+    indexes: list[IndexDef | list[str]] = Field(default_factory=list)
+    validations: list[ValidationDef] = Field(default_factory=list)
+    dropped_fields: list[str] = Field(
+        default_factory=list, description="Fields removed from the definition whose columns may be dropped"
+    )
+
+    @field_validator("fields")
+    @classmethod
+    def _field_names(cls, v: dict[str, FieldDef]) -> dict[str, FieldDef]:
+        for name in v:
+            if not re.match(IDENT, name):
+                raise ValueError(f"field name '{name}' must be lower case letters, digits and _")
+            if name in RESERVED:
+                raise ValueError(f"field name '{name}' is reserved for a system field")
+        return v
+
+    def index_list(self) -> list[IndexDef]:
+        return [i if isinstance(i, IndexDef) else IndexDef(fields=i) for i in self.indexes]
+
+    def references(self) -> list[tuple[str, str]]:
+        return [("entity", f.entity) for f in self.fields.values() if f.entity]
+
+    def check(self, ctx: CheckContext) -> None:
+        for fname, f in self.fields.items():
+            self._check_field(ctx, fname, f)
+        if self.title_field and self.title_field not in self.fields:
+            ctx.error(("title_field",), f"unknown field '{self.title_field}'")
+        for i, idx in enumerate(self.index_list()):
+            for fname in idx.fields:
+                if fname not in self.fields and fname not in SYSTEM_FIELDS:
+                    ctx.error(("indexes", i), f"unknown field '{fname}' in index")
+                elif fname in self.fields and not self.fields[fname].is_stored:
+                    ctx.error(("indexes", i), f"table field '{fname}' cannot be indexed")
+        scope = Scope(ctx.schema, self.name)
+        for i, v in enumerate(self.validations):
+            ctx.expr(("validations", i, "expr"), v.expr, scope, T.BOOLEAN)
+            if v.field and v.field not in self.fields:
+                ctx.error(("validations", i, "field"), f"unknown field '{v.field}'")
+        if self.naming:
+            self._check_naming(ctx)
+        if self.child and self.naming:
+            ctx.error(("naming",), "a child entity has no name series")
+
+    def _check_field(self, ctx: CheckContext, fname: str, f: FieldDef) -> None:
+        path = ("fields", fname)
+        if f.type in ("link", "table"):
+            target = ctx.ref((*path, "entity"), "entity", f.entity or "")
+            if target is not None:
+                if f.type == "table" and not target.child:
+                    ctx.error((*path, "entity"), f"'{f.entity}' must be declared 'child: true' to be used as a table")
+                if f.type == "link" and target.child:
+                    ctx.error((*path, "entity"), f"cannot link to child entity '{f.entity}'")
+        if self.child and f.type == "table":
+            ctx.error((*path, "type"), "a child entity cannot have table fields")
+        scope = Scope(ctx.schema, self.name)
+        if f.type == "computed":
+            ctx.expr((*path, "expr"), f.expr, scope)
+        if f.default_is_expr:
+            ctx.expr((*path, "default"), f.default[1:], scope, None)
+        elif f.default is not None:
+            err = literal_error(f, f.default)
+            if err:
+                ctx.error((*path, "default"), err)
+        for bound in ("min", "max"):
+            value = getattr(f, bound)
+            if value is not None:
+                if f.type not in ("integer", "decimal", "money", "date", "datetime"):
+                    ctx.error((*path, bound), f"'{bound}' does not apply to a {f.type} field")
+                else:
+                    err = literal_error(f, value)
+                    if err:
+                        ctx.error((*path, bound), err)
+        if f.type == "enum" and len(set(f.option_values)) != len(f.option_values):
+            ctx.error((*path, "options"), "duplicate option values")
+
+    def _check_naming(self, ctx: CheckContext) -> None:
+        for token in _NAMING_TOKEN.findall(self.naming or ""):
+            if token in _DATE_TOKENS or re.fullmatch(r"#+", token):
+                continue
+            if token not in self.fields:
+                ctx.error(("naming",), f"unknown token '{{{token}}}' (use a field name, YYYY, YY, MM, DD or ###)")
+
+
+def literal_error(f: FieldDef, value: Any) -> str | None:
+    """Why ``value`` is not a valid literal for field ``f`` (None if it is)."""
+    t = f.type
+    ok = {
+        "string": isinstance(value, str),
+        "text": isinstance(value, str),
+        "enum": isinstance(value, str),
+        "integer": isinstance(value, int) and not isinstance(value, bool),
+        "decimal": isinstance(value, (int, float, Decimal)) and not isinstance(value, bool),
+        "money": isinstance(value, (int, float, Decimal)) and not isinstance(value, bool),
+        "boolean": isinstance(value, bool),
+        "date": isinstance(value, dt.date) and not isinstance(value, dt.datetime),
+        "datetime": isinstance(value, dt.datetime),
+        "json": True,
+        "link": isinstance(value, (int, str)),
+    }.get(t, False)
+    if not ok:
+        return f"{value!r} is not a valid {t} value"
+    if t == "enum" and value not in f.option_values:
+        return f"'{value}' is not one of the options ({', '.join(f.option_values)})"
+    return None

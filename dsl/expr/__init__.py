@@ -1,0 +1,72 @@
+"""The Ordo expression language.
+
+``compile_expression(text, scope)`` parses (lark LALR), checks names and types
+against the scope, and returns a :class:`CompiledExpression` that evaluates in
+Python (a compiled function) and compiles to SQL (a SQLAlchemy expression).
+Each pass is its own module: parser -> checker -> to_python / to_sql.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ast
+from .checker import Scope, SchemaView, check
+from .parser import parse
+from .pyruntime import Clock, Env
+from .to_python import to_python
+from .to_sql import SqlSource, to_sql
+from .types import Type
+
+__all__ = [
+    "Clock",
+    "CompiledExpression",
+    "Env",
+    "Scope",
+    "SchemaView",
+    "SqlSource",
+    "Type",
+    "compile_expression",
+]
+
+
+@dataclass
+class CompiledExpression:
+    """A checked expression, compiled once, evaluated many times."""
+
+    text: str
+    tree: ast.Node
+    type: Type
+    root_names: list[str]
+    fn: Callable[..., Any] = field(repr=False)
+    source: str = field(repr=False)
+
+    def __call__(self, record: dict[str, Any], env: Env | None = None, *roots: Any) -> Any:
+        return self.fn(record, env or _DEFAULT_ENV, *roots)
+
+    def to_sql(
+        self,
+        source: SqlSource | None,
+        roots: dict[str, Any] | None = None,
+        clock: Callable[[], Clock] | None = None,
+    ) -> Any:
+        """The same expression as a SQLAlchemy expression over ``source``."""
+        return to_sql(self.tree, source, roots, clock)
+
+    def paths(self) -> list[ast.Path]:
+        """Every field path the expression reads (for dependency tracking)."""
+        return [n for n in ast.walk(self.tree) if isinstance(n, ast.Path)]
+
+
+_DEFAULT_ENV = Env()
+
+
+def compile_expression(text: str, scope: Scope, expect: Type | None = None) -> CompiledExpression:
+    """Parse, check and compile ``text``; raise ExpressionError(s) with positions."""
+    tree = parse(text)
+    t = check(tree, text, scope, expect)
+    roots = list(scope.roots)
+    fn, source = to_python(tree, roots)
+    return CompiledExpression(text, tree, t, roots, fn, source)

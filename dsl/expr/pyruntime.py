@@ -1,0 +1,226 @@
+"""Helpers that compiled Python expressions call, and the evaluation environment.
+
+Generated code may reference only the names exported in :data:`HELPERS`, the
+constants table ``_K`` and its own parameters; this is the whole sandbox.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Any
+
+Record = dict[str, Any]
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass
+class Clock:
+    """Source of 'now'. Tests and simulations inject a fixed or advancing clock."""
+
+    fixed: dt.datetime | None = None
+
+    def now(self) -> dt.datetime:
+        return self.fixed if self.fixed is not None else _utcnow()
+
+    def today(self) -> dt.date:
+        return self.now().date()
+
+
+@dataclass
+class Env:
+    """Evaluation environment of a compiled expression.
+
+    ``link(entity, id)`` loads a linked record (or None); ``params`` are the
+    values of ``:name`` parameters; ``clock`` answers today()/now().
+    """
+
+    link: Callable[[str, Any], Record | None] = lambda entity, id: None
+    params: dict[str, Any] = field(default_factory=dict)
+    clock: Clock = field(default_factory=Clock)
+
+    @property
+    def today(self) -> dt.date:
+        return self.clock.today()
+
+    @property
+    def now(self) -> dt.datetime:
+        return self.clock.now()
+
+
+def _lf(env: Env, entity: str, id: Any, name: str) -> Any:
+    """Field ``name`` of the ``entity`` record with ``id`` (null-safe)."""
+    if id is None:
+        return None
+    rec = id if isinstance(id, dict) else env.link(entity, id)
+    return None if rec is None else rec.get(name)
+
+
+def _lr(env: Env, entity: str, id: Any) -> Any:
+    if id is None or isinstance(id, dict):
+        return id
+    return env.link(entity, id)
+
+
+def _dec(x: Any) -> Decimal:
+    return x if isinstance(x, Decimal) else Decimal(x)
+
+
+def _div(a: Any, b: Any) -> Any:
+    if a is None or b is None or b == 0:
+        return None
+    return _dec(a) / _dec(b)
+
+
+def _mod(a: Any, b: Any) -> Any:
+    if a is None or b is None or b == 0:
+        return None
+    r = abs(a) % abs(b)
+    return r if a >= 0 else -r
+
+
+def _date_sub(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    if isinstance(b, int):
+        return a - dt.timedelta(days=b)
+    delta = a - b
+    if isinstance(a, dt.datetime):
+        return Decimal(delta.days) + Decimal(delta.seconds) / 86400 + Decimal(delta.microseconds) / 86400000000
+    return delta.days
+
+
+def _date_add(a: Any, n: Any) -> Any:
+    if a is None or n is None:
+        return None
+    return a + dt.timedelta(days=float(n) if isinstance(a, dt.datetime) else int(n))
+
+
+def _in(x: Any, items: Any) -> Any:
+    if items is None:
+        return None
+    if len(items) == 0:
+        return False
+    if x is None:
+        return None
+    if x in items:
+        return True
+    return None if None in items else False
+
+
+def _not(x: Any) -> Any:
+    return None if x is None else not x
+
+
+def _minmax(pick: Callable, *args: Any) -> Any:
+    if any(a is None for a in args):
+        return None
+    return pick(args)
+
+
+def _round(x: Any, n: Any = 0) -> Any:
+    if x is None or n is None:
+        return None
+    return _dec(x).quantize(Decimal(1).scaleb(-n), rounding=ROUND_HALF_UP)
+
+
+def _floor(x: Any) -> Any:
+    return None if x is None else int(_dec(x).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def _ceil(x: Any) -> Any:
+    return None if x is None else int(_dec(x).to_integral_value(rounding=ROUND_CEILING))
+
+
+def _nn(fn: Callable, *args: Any) -> Any:
+    """Apply ``fn`` unless an argument is null."""
+    for a in args:
+        if a is None:
+            return None
+    return fn(*args)
+
+
+def _substr(s: str, start: int, length: int | None = None) -> str:
+    begin = max(start - 1, 0)
+    return s[begin:] if length is None else s[begin : begin + max(length, 0)]
+
+
+def _replace(s: str, old: str, new: str) -> str:
+    return s if old == "" else s.replace(old, new)
+
+
+def _concat(*args: Any) -> str:
+    return "".join("" if a is None else a for a in args)
+
+
+def _date_part(part: str, d: Any) -> Any:
+    return None if d is None else getattr(d, part)
+
+
+def _to_date(d: Any) -> Any:
+    if d is None:
+        return None
+    return d.date() if isinstance(d, dt.datetime) else d
+
+
+# -- aggregates over child rows: ``fn(row, env)`` evaluates the child expression
+def _rows(rows: Any) -> Any:
+    return rows or ()
+
+
+def _agg_sum(fn: Callable, rows: Any, env: Env) -> Any:
+    total: Any = 0
+    for row in _rows(rows):
+        v = fn(row, env)
+        if v is not None:
+            total += v
+    return total
+
+
+def _agg_count(fn: Callable | None, rows: Any, env: Env) -> int:
+    if fn is None:
+        return len(_rows(rows))
+    return sum(1 for row in _rows(rows) if fn(row, env) is True)
+
+
+def _agg_values(fn: Callable, rows: Any, env: Env) -> list:
+    return [v for v in (fn(row, env) for row in _rows(rows)) if v is not None]
+
+
+def _agg_min(fn: Callable, rows: Any, env: Env) -> Any:
+    vals = _agg_values(fn, rows, env)
+    return min(vals) if vals else None
+
+
+def _agg_max(fn: Callable, rows: Any, env: Env) -> Any:
+    vals = _agg_values(fn, rows, env)
+    return max(vals) if vals else None
+
+
+def _agg_avg(fn: Callable, rows: Any, env: Env) -> Any:
+    vals = _agg_values(fn, rows, env)
+    return sum(_dec(v) for v in vals) / len(vals) if vals else None
+
+
+def _agg_any(fn: Callable, rows: Any, env: Env) -> bool:
+    return any(fn(row, env) is True for row in _rows(rows))
+
+
+def _agg_all(fn: Callable, rows: Any, env: Env) -> bool:
+    return all(fn(row, env) is True for row in _rows(rows))
+
+
+HELPERS: dict[str, Any] = {
+    name: obj
+    for name, obj in dict(globals()).items()
+    if name.startswith("_") and callable(obj) and not name.startswith("__") and name != "_utcnow"
+}
+HELPERS["_min"] = min
+HELPERS["_max"] = max
+HELPERS["_len"] = len
+HELPERS["_abs"] = abs

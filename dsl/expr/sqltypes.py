@@ -1,0 +1,78 @@
+"""SQLAlchemy column types for expression values, shared by tables and compiled SQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+from .types import Type
+
+
+class ExactDecimal(TypeDecorator):
+    """Decimal values: NUMERIC(p, s) on PostgreSQL (exact).
+
+    SQLite has no decimal type; values are stored as REAL (15 significant digits)
+    and come back as ``Decimal`` rounded to the declared scale, so they round-trip
+    exactly at that scale. Arithmetic inside SQLite is binary floating point.
+    """
+
+    impl = sa.Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int | None = 18, scale: int | None = 6, trim: bool = False) -> None:
+        super().__init__(precision=precision, scale=scale, asdecimal=True)
+        self.scale = scale
+        self.trim = trim  # drop trailing fractional zeros (computed values have no declared scale)
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.Float(asdecimal=False))
+        return dialect.type_descriptor(sa.Numeric(self.impl.precision, self.impl.scale, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return float(value)
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, Decimal):
+            d = value
+        else:
+            d = Decimal(repr(float(value))) if isinstance(value, float) else Decimal(value)
+            if self.scale is not None:
+                d = d.quantize(Decimal(1).scaleb(-self.scale))
+        return trim_zeros(d) if self.trim else d
+
+
+def trim_zeros(d: Decimal) -> Decimal:
+    """18.5000 -> 18.5, 7.00 -> 7 (never exponent notation)."""
+    if d == d.to_integral_value():
+        return d.quantize(Decimal(1))
+    return d.normalize()
+
+
+def sa_type(t: Type | None) -> sa.types.TypeEngine:
+    """SQLAlchemy type for an expression result of type ``t``."""
+    kind = t.kind if t is not None else "any"
+    if kind == "string":
+        return sa.String()
+    if kind in ("integer", "record"):
+        return sa.BigInteger()
+    if kind == "decimal":
+        return ExactDecimal(38, 10, trim=True)
+    if kind == "boolean":
+        return sa.Boolean()
+    if kind == "date":
+        return sa.Date()
+    if kind == "datetime":
+        return sa.DateTime()
+    if kind == "json":
+        return sa.JSON()
+    return sa.types.NullType()

@@ -1,0 +1,433 @@
+"""Compile a checked expression tree to a SQLAlchemy expression.
+
+The same checked tree the Python compiler reads is turned into SQL so that
+filters, reports and rules run inside the database. The compiler does not know
+table names: it asks a :class:`SqlSource` for the column of a field, the
+source behind a link, and the rows of a child table. The engine decides whether
+a link becomes a correlated subquery or a join.
+
+Semantics match :mod:`to_python`: SQL three-valued logic, null-safe ``==``,
+division by zero gives null, aggregates over no rows give 0/null as documented.
+Values are always bound parameters, never interpolated.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FromClause
+from sqlalchemy.sql.functions import FunctionElement
+
+from . import ast
+from .pyruntime import Clock
+from .sqltypes import ExactDecimal, sa_type
+
+
+class SqlSource(Protocol):
+    """Where the fields of one record come from in SQL."""
+
+    def column(self, name: str) -> ColumnElement[Any]: ...
+
+    def link(self, name: str, target: str) -> SqlSource: ...
+
+    def children(self, name: str, target: str) -> tuple[SqlSource, FromClause, ColumnElement[bool]]: ...
+
+
+# -- portable SQL constructs (one class per operation, compiled per dialect)
+class _Fn(FunctionElement):
+    inherit_cache = True
+
+
+class SafeDiv(_Fn):
+    name = "ordo_div"
+    type = ExactDecimal(38, 10)
+
+
+@compiles(SafeDiv)
+def _div_default(el, compiler, **kw):
+    a, b = list(el.clauses)
+    return f"(CAST({compiler.process(a, **kw)} AS NUMERIC) / NULLIF({compiler.process(b, **kw)}, 0))"
+
+
+@compiles(SafeDiv, "sqlite")
+def _div_sqlite(el, compiler, **kw):
+    a, b = list(el.clauses)
+    return f"(CAST({compiler.process(a, **kw)} AS REAL) / NULLIF({compiler.process(b, **kw)}, 0))"
+
+
+class SafeMod(_Fn):
+    name = "ordo_mod"
+    type = sa.BigInteger()
+
+
+@compiles(SafeMod)
+def _mod_default(el, compiler, **kw):
+    a, b = list(el.clauses)
+    return f"MOD({compiler.process(a, **kw)}, NULLIF({compiler.process(b, **kw)}, 0))"
+
+
+@compiles(SafeMod, "sqlite")
+def _mod_sqlite(el, compiler, **kw):
+    a, b = list(el.clauses)
+    return f"({compiler.process(a, **kw)} % NULLIF({compiler.process(b, **kw)}, 0))"
+
+
+class DateDiff(_Fn):
+    """a - b for dates (whole days) or datetimes (fractional days)."""
+
+    name = "ordo_datediff"
+    inherit_cache = True
+
+    def __init__(self, a, b, *, whole_days: bool) -> None:
+        self.whole_days = whole_days
+        super().__init__(a, b)
+        self.type = sa.BigInteger() if whole_days else ExactDecimal(38, 10)
+
+
+@compiles(DateDiff)
+def _datediff_pg(el, compiler, **kw):
+    a, b = (compiler.process(c, **kw) for c in el.clauses)
+    if el.whole_days:
+        return f"({a} - {b})"
+    return f"(EXTRACT(EPOCH FROM ({a} - {b})) / 86400)"
+
+
+@compiles(DateDiff, "sqlite")
+def _datediff_sqlite(el, compiler, **kw):
+    a, b = (compiler.process(c, **kw) for c in el.clauses)
+    if el.whole_days:
+        return f"CAST(julianday({a}) - julianday({b}) AS INTEGER)"
+    return f"(julianday({a}) - julianday({b}))"
+
+
+class DateAdd(_Fn):
+    """d + n days for dates (integer n) and datetimes (fractional n)."""
+
+    name = "ordo_dateadd"
+    inherit_cache = True
+
+    def __init__(self, d, n, *, is_datetime: bool) -> None:
+        self.is_datetime = is_datetime
+        super().__init__(d, n)
+        self.type = sa.DateTime() if is_datetime else sa.Date()
+
+
+@compiles(DateAdd)
+def _dateadd_pg(el, compiler, **kw):
+    d, n = (compiler.process(c, **kw) for c in el.clauses)
+    if el.is_datetime:
+        return f"({d} + ({n}) * INTERVAL '1 day')"
+    return f"({d} + CAST({n} AS INTEGER))"
+
+
+@compiles(DateAdd, "sqlite")
+def _dateadd_sqlite(el, compiler, **kw):
+    d, n = (compiler.process(c, **kw) for c in el.clauses)
+    if el.is_datetime:
+        return f"strftime('%Y-%m-%d %H:%M:%f000', {d}, printf('%+.6f days', {n}))"
+    return f"date({d}, printf('%+d days', {n}))"
+
+
+class DatePart(_Fn):
+    name = "ordo_datepart"
+    inherit_cache = True
+    type = sa.Integer()
+
+    def __init__(self, part: str, d) -> None:
+        self.part = part
+        super().__init__(d)
+
+
+@compiles(DatePart)
+def _datepart_pg(el, compiler, **kw):
+    (d,) = (compiler.process(c, **kw) for c in el.clauses)
+    return f"CAST(EXTRACT({el.part.upper()} FROM {d}) AS INTEGER)"
+
+
+@compiles(DatePart, "sqlite")
+def _datepart_sqlite(el, compiler, **kw):
+    (d,) = (compiler.process(c, **kw) for c in el.clauses)
+    fmt = {"year": "%Y", "month": "%m", "day": "%d"}[el.part]
+    return f"CAST(strftime('{fmt}', {d}) AS INTEGER)"
+
+
+class ToDate(_Fn):
+    name = "ordo_todate"
+    type = sa.Date()
+
+
+@compiles(ToDate)
+def _todate_pg(el, compiler, **kw):
+    return f"CAST({compiler.process(list(el.clauses)[0], **kw)} AS DATE)"
+
+
+@compiles(ToDate, "sqlite")
+def _todate_sqlite(el, compiler, **kw):
+    return f"date({compiler.process(list(el.clauses)[0], **kw)})"
+
+
+class StrContains(_Fn):
+    name = "ordo_contains"
+    type = sa.Boolean()
+
+
+@compiles(StrContains)
+def _contains_pg(el, compiler, **kw):
+    s, p = (compiler.process(c, **kw) for c in el.clauses)
+    return f"(strpos({s}, {p}) > 0)"
+
+
+@compiles(StrContains, "sqlite")
+def _contains_sqlite(el, compiler, **kw):
+    s, p = (compiler.process(c, **kw) for c in el.clauses)
+    return f"(instr({s}, {p}) > 0)"
+
+
+class Rounding(_Fn):
+    """floor/ceil returning an integer."""
+
+    name = "ordo_rounding"
+    inherit_cache = True
+    type = sa.BigInteger()
+
+    def __init__(self, mode: str, x) -> None:
+        self.mode = mode
+        super().__init__(x)
+
+
+@compiles(Rounding)
+def _rounding_pg(el, compiler, **kw):
+    (x,) = (compiler.process(c, **kw) for c in el.clauses)
+    return f"CAST({el.mode.upper()}({x}) AS BIGINT)"
+
+
+@compiles(Rounding, "sqlite")
+def _rounding_sqlite(el, compiler, **kw):
+    (x,) = (compiler.process(c, **kw) for c in el.clauses)
+    op, sign = (">", "+") if el.mode == "ceil" else ("<", "-")
+    return f"(CAST({x} AS INTEGER) {sign} ({x} {op} CAST({x} AS INTEGER)))"
+
+
+class RoundTo(_Fn):
+    name = "ordo_round"
+    type = ExactDecimal(38, 10)
+
+
+@compiles(RoundTo)
+def _round_pg(el, compiler, **kw):
+    x, n = (compiler.process(c, **kw) for c in el.clauses)
+    return f"ROUND(CAST({x} AS NUMERIC), {n})"
+
+
+@compiles(RoundTo, "sqlite")
+def _round_sqlite(el, compiler, **kw):
+    x, n = (compiler.process(c, **kw) for c in el.clauses)
+    return f"ROUND({x}, {n})"
+
+
+class _Compiler:
+    def __init__(self, roots: dict[str, Any], clock: Callable[[], Clock]) -> None:
+        self.roots = roots
+        self.clock = clock
+
+    def emit(self, node: ast.Node, src: SqlSource) -> Any:
+        return getattr(self, "e_" + type(node).__name__)(node, src)
+
+    # -- leaves
+    def e_Literal(self, node: ast.Literal, src: SqlSource) -> Any:
+        v = node.value
+        if v is None:
+            return sa.null()
+        if v is True:
+            return sa.true()
+        if v is False:
+            return sa.false()
+        return sa.literal(v, sa_type(node.type))
+
+    def e_ListLit(self, node: ast.ListLit, src: SqlSource) -> Any:
+        raise AssertionError("list literals only appear on the right of 'in'")
+
+    def e_Param(self, node: ast.Param, src: SqlSource) -> Any:
+        t = node.type
+        if t is not None and t.kind == "list":
+            item = t.arg if isinstance(t.arg, type(t)) else None
+            return sa.bindparam(node.name, expanding=True, type_=sa_type(item))
+        return sa.bindparam(node.name, type_=sa_type(t))
+
+    def e_Path(self, node: ast.Path, src: SqlSource) -> Any:
+        steps = node.steps
+        if node.root is not None:
+            root = self.roots[node.root]
+            if len(steps) == 1:
+                return root
+            src, steps = root, steps[1:]
+        for step in steps[:-1]:
+            src = src.link(step.name, step.target or "")
+        return src.column(steps[-1].name)
+
+    def _source_of_table(self, node: ast.Path, src: SqlSource) -> tuple[SqlSource, str]:
+        steps = node.steps
+        if node.root is not None:
+            src, steps = self.roots[node.root], steps[1:]
+        for step in steps[:-1]:
+            src = src.link(step.name, step.target or "")
+        return src, steps[-1].name
+
+    # -- operators
+    def e_Unary(self, node: ast.Unary, src: SqlSource) -> Any:
+        x = self.emit(node.operand, src)
+        return sa.not_(x) if node.op == "not" else -x
+
+    def e_Binary(self, node: ast.Binary, src: SqlSource) -> Any:
+        op = node.op
+        if op in ("in", "not in"):
+            expr = self._in(node, src)
+            return sa.not_(expr) if op == "not in" else expr
+        left = self.emit(node.left, src)
+        right = self.emit(node.right, src)
+        if op == "and":
+            return sa.and_(left, right)
+        if op == "or":
+            return sa.or_(left, right)
+        if op == "==":
+            return left.is_not_distinct_from(right)
+        if op == "!=":
+            return left.is_distinct_from(right)
+        if op in ("<", "<=", ">", ">="):
+            return left.operate(_CMP[op], right)
+        lt, rt = node.left.type, node.right.type
+        if op == "/":
+            return SafeDiv(left, right)
+        if op == "%":
+            return SafeMod(left, right)
+        if lt is not None and lt.kind in ("date", "datetime"):
+            if rt is not None and rt.kind == lt.kind and op == "-":
+                return DateDiff(left, right, whole_days=lt.kind == "date")
+            return DateAdd(left, right if op == "+" else -right, is_datetime=lt.kind == "datetime")
+        if node.type is not None and node.type.kind == "string":
+            return sa.type_coerce(left, sa.String()).concat(right)
+        return left.operate(_ARITH[op], right)
+
+    def _in(self, node: ast.Binary, src: SqlSource) -> Any:
+        left = self.emit(node.left, src)
+        right = node.right
+        if isinstance(right, ast.ListLit):
+            if not right.items:
+                return sa.false()
+            return left.in_([self.emit(i, src) for i in right.items])
+        return left.in_(self.emit(right, src))
+
+    # -- calls
+    def e_Call(self, node: ast.Call, src: SqlSource) -> Any:
+        if node.child_entity is not None:
+            return self._aggregate(node, src)
+        name = node.name
+        args = [self.emit(a, src) for a in node.args]
+        if name == "if":
+            return sa.case((args[0], args[1]), else_=args[2])
+        if name == "coalesce":
+            return sa.func.coalesce(*args) if len(args) > 1 else args[0]
+        if name == "is_null":
+            return args[0].is_(None)
+        if name == "is_blank":
+            return sa.or_(args[0].is_(None), args[0] == "")
+        if name == "today":
+            return sa.bindparam("today", callable_=lambda: self.clock().today(), type_=sa.Date(), unique=True)
+        if name == "now":
+            return sa.bindparam("now", callable_=lambda: self.clock().now(), type_=sa.DateTime(), unique=True)
+        if name in ("min", "max"):
+            out = args[0]
+            for a in args[1:]:
+                cmp = out <= a if name == "min" else out >= a
+                out = sa.case((sa.or_(out.is_(None), a.is_(None)), sa.null()), (cmp, out), else_=a)
+            return out
+        if name == "concat":
+            out = sa.func.coalesce(args[0], "")
+            for a in args[1:]:
+                out = out.concat(sa.func.coalesce(a, ""))
+            return out
+        if name == "contains":
+            return StrContains(*args)
+        if name == "starts_with":
+            return sa.func.substr(args[0], 1, sa.func.length(args[1])) == args[1]
+        if name == "ends_with":
+            s, p = args
+            return sa.func.substr(s, sa.func.length(s) - sa.func.length(p) + 1) == p
+        if name in ("year", "month", "day"):
+            return DatePart(name, args[0])
+        if name == "days_between":
+            return DateDiff(args[1], args[0], whole_days=True)
+        if name == "add_days":
+            return DateAdd(args[0], args[1], is_datetime=False)
+        if name == "date":
+            return ToDate(args[0])
+        if name in ("floor", "ceil"):
+            return Rounding(name, args[0])
+        if name == "round":
+            return RoundTo(args[0], args[1] if len(args) > 1 else sa.literal(0))
+        return getattr(sa.func, _SQL_NAMES[name])(*args)
+
+    def _aggregate(self, node: ast.Call, src: SqlSource) -> Any:
+        path = node.args[0]
+        assert isinstance(path, ast.Path)
+        owner, field = self._source_of_table(path, src)
+        child, from_, cond = owner.children(field, node.child_entity or "")
+        name = node.name
+        if name == "count" and len(node.args) == 1:
+            return sa.select(sa.func.count()).select_from(from_).where(cond).scalar_subquery()
+        value = self.emit(node.args[1], child)
+        if name == "count":
+            return sa.select(sa.func.count()).select_from(from_).where(cond, value).scalar_subquery()
+        if name == "any":
+            return sa.exists(sa.select(sa.literal(1)).select_from(from_).where(cond, value))
+        if name == "all":
+            bad = sa.not_(sa.func.coalesce(value, sa.false()))
+            return sa.not_(sa.exists(sa.select(sa.literal(1)).select_from(from_).where(cond, bad)))
+        agg = getattr(sa.func, name)(value)
+        sub = sa.select(agg).select_from(from_).where(cond).scalar_subquery()
+        if name == "sum":
+            return sa.func.coalesce(sub, 0)
+        return sub
+
+
+_CMP = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_ARITH = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+}
+_SQL_NAMES = {
+    "len": "length",
+    "lower": "lower",
+    "upper": "upper",
+    "trim": "trim",
+    "substr": "substr",
+    "replace": "replace",
+    "abs": "abs",
+}
+
+SQL_FUNCTIONS = set(_SQL_NAMES) | {
+    "if", "coalesce", "is_null", "is_blank", "today", "now", "min", "max", "concat", "contains",
+    "starts_with", "ends_with", "year", "month", "day", "days_between", "add_days", "date", "floor",
+    "ceil", "round",
+}
+
+
+def to_sql(
+    node: ast.Node,
+    source: SqlSource | None,
+    roots: dict[str, Any] | None = None,
+    clock: Callable[[], Clock] | None = None,
+) -> Any:
+    """Compile a checked tree to a SQLAlchemy expression over ``source``."""
+    compiler = _Compiler(roots or {}, clock or Clock)
+    return compiler.emit(node, source)  # type: ignore[arg-type]

@@ -1,0 +1,253 @@
+"""Load an app folder: read every YAML file, validate every definition, check
+cross-references, and report all errors at once as ``file:line:column``.
+
+Layout: ``app.yaml`` plus definition files in kind folders (``entities/``,
+``flows/``, ``rules/``, ``reports/``, ``forms/``) and ``roles.yaml``. A file may
+hold several definitions (a YAML list or ``---`` documents); a ``kind:`` key
+names the kind where the folder does not.
+"""
+
+from __future__ import annotations
+
+import difflib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from . import kinds  # noqa: F401 - registers every definition kind
+from .app import AppDefinition, AppManifest, Located
+from .base import KINDS, Definition
+from .errors import DefinitionError, DefinitionErrors
+from .yaml_source import SourceDoc, load_documents
+
+BUILTIN_PREFIX = "builtin:"
+
+
+def builtin_templates_dir() -> Path:
+    """Folder of the template packs shipped with Ordo."""
+    return Path(str(resources.files("ordo.builtin_templates")))
+
+
+def resolve_app_path(path: str | Path) -> Path:
+    """An app folder from a path or ``builtin:NAME``."""
+    s = str(path)
+    if s.startswith(BUILTIN_PREFIX):
+        return builtin_templates_dir() / s[len(BUILTIN_PREFIX):]
+    return Path(s)
+
+
+def pydantic_errors(exc: ValidationError, doc: SourceDoc, base: tuple, data: Any,
+                    model: type[BaseModel], shown_prefix: tuple = ()) -> list[DefinitionError]:
+    """Turn pydantic errors into located definition errors."""
+    out: list[DefinitionError] = []
+    seen: set[tuple] = set()
+    for err in exc.errors():
+        path, node = [], data
+        for part in err["loc"]:  # keep only the parts that index into the data (drop union tags)
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+                path.append(part)
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+                path.append(part)
+            elif err["type"] in ("extra_forbidden", "missing") and part == err["loc"][-1]:
+                path.append(part)
+        etype, msg = err["type"], err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        key = False
+        if etype == "extra_forbidden":
+            known = _known_keys(model, path[:-1], data)
+            close = difflib.get_close_matches(str(path[-1]), known, n=1)
+            msg = f"unknown key '{path[-1]}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+            key = True
+        elif etype == "missing":
+            msg = f"missing required key '{path[-1]}'"
+            path = path[:-1] + [path[-1]]
+        sig = (tuple(path), msg)
+        if sig in seen:
+            continue
+        seen.add(sig)
+        loc_path = tuple(path[:-1]) if etype == "missing" else tuple(path)
+        e = doc.error((*base, *loc_path), msg, key=key, shown_path=(*shown_prefix, *path))
+        out.append(e)
+    return out
+
+
+def _known_keys(model: type[BaseModel], path: list, data: Any) -> list[str]:
+    """Field names of the model at ``path`` (best effort, for suggestions)."""
+    current: Any = model
+    for part in path:
+        if isinstance(part, int) or current is None:
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            current = None
+            continue
+        current = _inner_model(field.annotation)
+    return list(getattr(current, "model_fields", {}) or [])
+
+
+def _inner_model(annotation: Any) -> Any:
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+class AppLoader:
+    """Reads one app folder (and the apps it extends) into an AppDefinition."""
+
+    def __init__(self) -> None:
+        self.errors: list[DefinitionError] = []
+
+    def load(self, path: str | Path, _chain: tuple[Path, ...] = ()) -> AppDefinition | None:
+        root = resolve_app_path(path)
+        manifest_file = root / "app.yaml"
+        if not manifest_file.is_file():
+            self.errors.append(DefinitionError(f"not an Ordo app: {manifest_file} not found", file=str(root)))
+            return None
+        manifest = self._manifest(manifest_file)
+        if manifest is None:
+            return None
+        app = AppDefinition(manifest, root)
+        if manifest.extends:
+            base_path = (
+                resolve_app_path(manifest.extends)
+                if manifest.extends.startswith(BUILTIN_PREFIX)
+                else (root / manifest.extends).resolve()
+            )
+            if base_path in _chain or base_path == root.resolve():
+                self.errors.append(DefinitionError("'extends' forms a cycle", file=str(manifest_file)))
+                return None
+            base = self.load(base_path, (*_chain, root.resolve()))
+            if base is None:
+                return None
+            for kind_items in base.items.values():
+                for loc in kind_items.values():
+                    app.add(Located(loc.definition, loc.source, loc.base, base.name))
+        own: set[tuple[str, str]] = set()
+        for file in self._definition_files(root):
+            self._load_file(app, root, file, own)
+        return app
+
+    def _manifest(self, file: Path) -> AppManifest | None:
+        try:
+            docs = load_documents(file, str(file))
+        except DefinitionError as e:
+            self.errors.append(e)
+            return None
+        if len(docs) != 1 or not isinstance(docs[0].data, dict):
+            self.errors.append(DefinitionError("app.yaml must be one mapping (name, version, ...)", file=str(file)))
+            return None
+        try:
+            return AppManifest.model_validate(docs[0].data)
+        except ValidationError as e:
+            self.errors.extend(pydantic_errors(e, docs[0], (), docs[0].data, AppManifest))
+            return None
+
+    def _definition_files(self, root: Path) -> list[Path]:
+        folders = {cls.folder for cls in KINDS.values()} | {"rules", "definitions"}
+        files = [p for p in root.glob("*.y*ml") if p.name not in ("app.yaml", "app.yml")]
+        for folder in sorted(folders):
+            d = root / folder
+            if d.is_dir():
+                files.extend(sorted(p for p in d.rglob("*.y*ml") if p.suffix in (".yaml", ".yml")))
+        return files
+
+    def _default_kind(self, root: Path, file: Path) -> str | None:
+        rel = file.relative_to(root)
+        if len(rel.parts) == 1:
+            return "role" if file.stem == "roles" else None
+        matches = [k for k, cls in KINDS.items() if cls.folder == rel.parts[0]]
+        return matches[0] if len(matches) == 1 else None
+
+    def _load_file(self, app: AppDefinition, root: Path, file: Path, own: set) -> None:
+        display = str(file.relative_to(root.parent)) if root.parent in file.parents else str(file)
+        try:
+            docs = load_documents(file, display)
+        except DefinitionError as e:
+            self.errors.append(e)
+            return
+        default_kind = self._default_kind(root, file)
+        for doc in docs:
+            for base, data in self._entries(doc, default_kind):
+                self._load_definition(app, doc, base, data, default_kind, own)
+
+    def _entries(self, doc: SourceDoc, default_kind: str | None):
+        data = doc.data
+        if isinstance(data, list):
+            for i, item in enumerate(data):
+                yield (i,), item
+        elif isinstance(data, dict) and default_kind == "role" and set(data) == {"roles"}:
+            roles = data["roles"]
+            if not isinstance(roles, dict):
+                self.errors.append(doc.error(("roles",), "'roles' must map role names to settings"))
+                return
+            for name, body in roles.items():
+                body = dict(body or {}) if isinstance(body, dict) or body is None else body
+                if isinstance(body, dict):
+                    body.setdefault("name", name)
+                    body.setdefault("kind", "role")
+                yield ("roles", name), body
+        else:
+            yield (), data
+
+    def _load_definition(self, app: AppDefinition, doc: SourceDoc, base: tuple, data: Any,
+                         default_kind: str | None, own: set) -> None:
+        if not isinstance(data, dict):
+            self.errors.append(doc.error(base, "a definition must be a mapping of keys to values"))
+            return
+        kind = data.get("kind", default_kind)
+        if kind is None:
+            self.errors.append(doc.error(base, f"missing 'kind' (one of: {', '.join(KINDS)})"))
+            return
+        cls = KINDS.get(kind)
+        if cls is None:
+            close = difflib.get_close_matches(str(kind), list(KINDS), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(KINDS)})"
+            self.errors.append(doc.error((*base, "kind"), f"unknown kind '{kind}'{hint}"))
+            return
+        data = {**data, "kind": kind}
+        shown = (kind, data.get("name", "?"))
+        try:
+            definition: Definition = cls.model_validate(data)
+        except ValidationError as e:
+            self.errors.extend(pydantic_errors(e, doc, base, data, cls, shown))
+            if isinstance(data.get("name"), str):
+                app.broken.add((kind, data["name"]))
+            return
+        key = (kind, definition.name)
+        if key in own:
+            self.errors.append(doc.error((*base, "name"), f"{kind} '{definition.name}' is defined twice"))
+            return
+        own.add(key)
+        app.add(Located(definition, doc, base))
+
+
+def load_app(path: str | Path) -> AppDefinition:
+    """Load and fully check an app; raise :class:`DefinitionErrors` listing every problem."""
+    loader = AppLoader()
+    app = loader.load(path)
+    errors = list(loader.errors)
+    if app is not None:
+        errors.extend(app.check())
+    if errors or app is None:
+        raise DefinitionErrors(errors)
+    return app
+
+
+def validate_app(path: str | Path) -> list[DefinitionError]:
+    """Every problem of the app at ``path`` (empty when valid)."""
+    try:
+        load_app(path)
+    except DefinitionErrors as e:
+        return e.errors
+    return []

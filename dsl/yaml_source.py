@@ -1,0 +1,134 @@
+"""YAML reading that remembers where every value came from.
+
+``load_documents(path)`` returns one :class:`SourceDoc` per YAML document with
+plain Python data plus a map from each value's path to its line and column, so
+any later error (schema, cross-reference, expression) can be reported as
+``file:line:column``. Mapping keys stay strings (``on:`` is not a boolean) and
+duplicate keys are errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .errors import DefinitionError
+
+PathT = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Pos:
+    line: int  # 1-based
+    column: int  # 1-based
+    style: str | None = None  # YAML scalar style: None (plain), "'", '"', "|", ">"
+
+
+@dataclass
+class SourceDoc:
+    """One YAML document: its data and the position of every value and key."""
+
+    file: str
+    data: Any
+    values: dict[PathT, Pos] = field(default_factory=dict)
+    keys: dict[PathT, Pos] = field(default_factory=dict)
+    text: str = ""
+
+    def pos(self, path: Sequence[str | int], *, key: bool = False) -> Pos:
+        """Position of ``path`` (its key if ``key``), else of its nearest located ancestor."""
+        p = tuple(path)
+        if key and p in self.keys:
+            return self.keys[p]
+        while p:
+            if p in self.values:
+                return self.values[p]
+            p = p[:-1]
+        return self.values.get((), Pos(1, 1))
+
+    def error(self, path: Sequence[str | int], message: str, *, key: bool = False,
+              shown_path: Sequence[str | int] | None = None) -> DefinitionError:
+        pos = self.pos(path, key=key)
+        return DefinitionError(message, file=self.file, line=pos.line, column=pos.column,
+                               path=tuple(path if shown_path is None else shown_path))
+
+    def text_position(self, path: Sequence[str | int], line: int, column: int) -> tuple[int, int]:
+        """File position of (line, column) inside the string value at ``path``."""
+        pos = self.pos(path)
+        if pos.style in ("|", ">"):
+            lines = self.text.splitlines()
+            target = pos.line + line  # block content starts on the line after the indicator
+            indent = 0
+            if 0 < target <= len(lines):
+                src = lines[target - 1]
+                indent = len(src) - len(src.lstrip(" "))
+            return target, indent + column
+        if line == 1:
+            return pos.line, pos.column + column - 1 + (1 if pos.style in ("'", '"') else 0)
+        return pos.line + line - 1, column
+
+
+class _Builder:
+    def __init__(self, file: str, doc: SourceDoc) -> None:
+        self.file = file
+        self.doc = doc
+        self.constructor = SafeConstructor()
+
+    def build(self, node: Node, path: PathT) -> Any:
+        self.doc.values[path] = Pos(node.start_mark.line + 1, node.start_mark.column + 1,
+                                    getattr(node, "style", None) if isinstance(node, ScalarNode) else None)
+        if isinstance(node, MappingNode):
+            out: dict[str, Any] = {}
+            self.constructor.flatten_mapping(node)
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode):
+                    raise self._err(key_node, path, "mapping keys must be plain names")
+                key = str(key_node.value)
+                if key in out:
+                    raise self._err(key_node, (*path, key), f"duplicate key '{key}'")
+                self.doc.keys[(*path, key)] = Pos(key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                out[key] = self.build(value_node, (*path, key))
+            return out
+        if isinstance(node, SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self.constructor.construct_object(node, deep=True)
+
+    def _err(self, node: Node, path: PathT, message: str) -> DefinitionError:
+        return DefinitionError(message, file=self.file, line=node.start_mark.line + 1,
+                               column=node.start_mark.column + 1, path=path)
+
+
+def parse_documents(text: str, file: str) -> list[SourceDoc]:
+    """Parse YAML ``text`` (possibly several ``---`` documents) into located documents."""
+    docs: list[SourceDoc] = []
+    try:
+        for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
+            if node is None:
+                continue
+            doc = SourceDoc(file, None, text=text)
+            doc.data = _Builder(file, doc).build(node, ())
+            docs.append(doc)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        msg = e.problem or e.context or "invalid YAML"
+        raise DefinitionError(f"YAML syntax error: {msg}", file=file, line=line, column=col) from None
+    except yaml.YAMLError as e:  # pragma: no cover - non-marked YAML errors are rare
+        raise DefinitionError(f"YAML error: {e}", file=file) from None
+    return docs
+
+
+def load_documents(path: str | Path, display: str | None = None) -> list[SourceDoc]:
+    """Read and parse a YAML file; errors name ``display`` (default: the path)."""
+    p = Path(path)
+    name = display or str(p)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise DefinitionError(f"cannot read file: {e}", file=name) from None
+    return parse_documents(text, name)

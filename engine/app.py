@@ -1,0 +1,126 @@
+"""The embedding API: open an app on a database and work with its records.
+
+    app = ordo.engine.open_app("path/to/app", "sqlite:///shop.db")
+    order = app.create("order", {"customer": "C-0001", "lines": [...]}, user="alice")
+    app.query("order", "total > 1000 and customer.level == 'VIP'", user="alice")
+
+Every operation takes the acting user and runs in one transaction. Several
+operations can share one: ``with app.transaction(user) as tx: tx.create(...)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from ordo.dsl.app import AppDefinition
+from ordo.dsl.expr import Clock
+from ordo.dsl.loader import load_app
+
+from . import audit
+from .actor import UserLike, as_user
+from .compiled import compile_app
+from .db import make_engine, write_connection
+from .errors import OrdoError
+from .query import FilterCache
+from .records import Record, Transaction
+from .schema_sync import sync_schema
+
+
+class App:
+    """A loaded app bound to a database."""
+
+    def __init__(self, definition: AppDefinition, db_url: str | None = None, *, clock: Clock | None = None,
+                 sync: bool = True, engine: sa.Engine | None = None) -> None:
+        self.definition = definition
+        self.compiled = compile_app(definition)
+        self.clock = clock or Clock()
+        self.engine = engine if engine is not None else make_engine(db_url)
+        self.filters = FilterCache(self.compiled, definition.schema, lambda: self.clock)
+        if sync:
+            self.sync_schema()
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    def sync_schema(self, dry_run: bool = False) -> list[str]:
+        """Create/alter tables to match the definitions; return the changes made."""
+        return sync_schema(self.engine, self.compiled, dry_run=dry_run)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- units of work
+    @contextlib.contextmanager
+    def transaction(self, user: UserLike) -> Iterator[Transaction]:
+        """A write transaction: everything inside commits together or not at all."""
+        actor = as_user(user)
+        with write_connection(self.engine) as conn:
+            yield Transaction(self, conn, actor)
+
+    @contextlib.contextmanager
+    def reader(self, user: UserLike) -> Iterator[Transaction]:
+        """A read-only view (one consistent transaction)."""
+        actor = as_user(user)
+        with self.engine.connect() as conn, conn.begin():
+            yield Transaction(self, conn, actor)
+
+    # -- records
+    def create(self, entity: str, data: Mapping[str, Any], user: UserLike) -> Record:
+        with self.transaction(user) as tx:
+            return tx.create(entity, data)
+
+    def get(self, entity: str, key: int | str, user: UserLike) -> Record:
+        with self.reader(user) as tx:
+            return tx.get(entity, key)
+
+    def update(self, entity: str, key: int | str, data: Mapping[str, Any], user: UserLike,
+               expected_version: int | None = None) -> Record:
+        with self.transaction(user) as tx:
+            return tx.update(entity, key, data, expected_version)
+
+    def delete(self, entity: str, key: int | str, user: UserLike, expected_version: int | None = None) -> None:
+        with self.transaction(user) as tx:
+            tx.delete(entity, key, expected_version)
+
+    def query(self, entity: str, where: str | None = None, *, user: UserLike,
+              params: Mapping[str, Any] | None = None, order_by: str | Sequence[str] | None = None,
+              limit: int | None = 100, offset: int = 0, with_children: bool = False) -> list[Record]:
+        with self.reader(user) as tx:
+            return tx.query(entity, where, params, order_by, limit, offset, with_children)
+
+    def count(self, entity: str, where: str | None = None, *, user: UserLike,
+              params: Mapping[str, Any] | None = None) -> int:
+        with self.reader(user) as tx:
+            return tx.count(entity, where, params)
+
+    def audit_log(self, *, user: UserLike, entity: str | None = None, record: int | str | None = None,
+                  by: str | None = None, action: str | None = None, limit: int = 100,
+                  offset: int = 0) -> list[audit.AuditEntry]:
+        """Changes, newest first; filter by entity, record (id or name), acting user ``by`` or action."""
+        with self.reader(user) as tx:
+            record_id = None
+            if record is not None:
+                if entity is None:
+                    raise OrdoError("filtering the audit log by record needs the entity")
+                record_id = record if isinstance(record, int) else tx.get(entity, record)["id"]
+            return audit.read(tx.conn, entity=entity, record_id=record_id, user=by, action=action,
+                              limit=limit, offset=offset)
+
+
+def open_app(path: str | Path | AppDefinition, db_url: str | None = None, *, clock: Clock | None = None,
+             sync: bool = True) -> App:
+    """Load (and fully validate) the app at ``path`` and open it on ``db_url`` (default ``./ordo.db``)."""
+    definition = path if isinstance(path, AppDefinition) else load_app(path)
+    return App(definition, db_url, clock=clock, sync=sync)

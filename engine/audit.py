@@ -1,0 +1,73 @@
+"""The audit log: who changed what, when, with each field's before and after value."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from .coerce import to_jsonable
+from .tables import SYSTEM_METADATA
+
+audit_table = sa.Table(
+    "ordo_audit",
+    SYSTEM_METADATA,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("user_name", sa.String(140), nullable=False),
+    sa.Column("entity", sa.String(140), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("record_name", sa.String(140)),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("changes", sa.Text, nullable=False),
+    sa.Index("ix_ordo_audit_record", "entity", "record_id"),
+    sa.Index("ix_ordo_audit_at", "at"),
+)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: dt.datetime
+    user: str
+    entity: str
+    record_id: int
+    record_name: str | None
+    action: str
+    changes: dict[str, Any]  # field -> [before, after]
+
+
+def diff(before: dict[str, Any] | None, after: dict[str, Any] | None, fields: list[str]) -> dict[str, list]:
+    """Field -> [before, after] for every field whose value differs."""
+    out: dict[str, list] = {}
+    for f in fields:
+        a = to_jsonable((before or {}).get(f))
+        b = to_jsonable((after or {}).get(f))
+        if a != b:
+            out[f] = [a, b]
+    return out
+
+
+def write(conn: sa.Connection, *, at: dt.datetime, user: str, entity: str, record_id: int, record_name: str | None,
+          action: str, changes: dict[str, Any]) -> None:
+    conn.execute(sa.insert(audit_table).values(
+        at=at, user_name=user, entity=entity, record_id=record_id, record_name=record_name, action=action,
+        changes=json.dumps(changes, ensure_ascii=False, sort_keys=True, default=str),
+    ))
+
+
+def read(conn: sa.Connection, *, entity: str | None = None, record_id: int | None = None, user: str | None = None,
+         action: str | None = None, since: dt.datetime | None = None, limit: int = 100,
+         offset: int = 0) -> list[AuditEntry]:
+    t = audit_table
+    q = sa.select(t).order_by(t.c.id.desc()).limit(limit).offset(offset)
+    for col, value in ((t.c.entity, entity), (t.c.record_id, record_id), (t.c.user_name, user), (t.c.action, action)):
+        if value is not None:
+            q = q.where(col == value)
+    if since is not None:
+        q = q.where(t.c.at >= since)
+    return [AuditEntry(r.id, r.at, r.user_name, r.entity, r.record_id, r.record_name, r.action, json.loads(r.changes))
+            for r in conn.execute(q)]

@@ -1,0 +1,98 @@
+"""App-level commands: validate, schema, new, sync, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from ordo.dsl.loader import builtin_templates_dir, load_app, validate_app
+
+from .cli import CliError, add_db_option
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="check an app's definitions; print every error as file:line:column")
+    p.add_argument("app", help="app folder (or builtin:NAME)")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("schema", help="write the JSON Schema of every definition kind (for editors)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("new", help="create a new app folder from the starter template")
+    p.add_argument("app", help="folder to create")
+    p.add_argument("--name", help="app name (default: the folder name)")
+    p.set_defaults(func=cmd_new)
+
+    p = sub.add_parser("sync", help="create or alter the database tables of an app")
+    p.add_argument("app", help="app folder (or builtin:NAME)")
+    add_db_option(p)
+    p.add_argument("--dry-run", action="store_true", help="only print what would change")
+    p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("demo", help="run the bundled demo app on ./ordo-demo.db with sample data")
+    add_db_option(p, default="ordo-demo.db")
+    p.add_argument("--seed", type=int, default=7, help="random seed of the sample data")
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    errors = validate_app(args.app)
+    for e in errors:
+        print(e)
+    if errors:
+        print(f"{len(errors)} error(s)")
+        return 1
+    app = load_app(args.app)
+    counts = ", ".join(f"{len(app.names(k))} {k}(s)" for k in app.items if app.names(k))
+    print(f"{app.name} {app.version}: OK ({counts or 'no definitions'})")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from ordo.dsl.schema_export import write_schemas
+
+    written = write_schemas(Path(args.out))
+    for path in written:
+        print(path)
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    target = Path(args.app)
+    if target.exists() and any(target.iterdir()):
+        raise CliError(f"{target} already exists and is not empty")
+    name = (args.name or target.resolve().name).lower().replace("-", "_").replace(" ", "_")
+    if not name.isidentifier():
+        raise CliError(f"app name {name!r} must be letters, digits and _ (use --name)")
+    shutil.copytree(builtin_templates_dir() / "starter", target, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    manifest = target / "app.yaml"
+    text = manifest.read_text(encoding="utf-8").replace("name: starter", f"name: {name}", 1)
+    manifest.write_text(text, encoding="utf-8")
+    print(f"created app '{name}' in {target}")
+    print(f"next: ordo validate {target}  |  ordo sync {target} --db {name}.db")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from .app import open_app
+
+    app = open_app(args.app, args.db, sync=False)
+    try:
+        changes = app.sync_schema(dry_run=args.dry_run)
+    finally:
+        app.close()
+    verb = "would apply" if args.dry_run else "applied"
+    print(json.dumps(changes, indent=2) if changes else "schema is up to date")
+    if changes:
+        print(f"{verb} {len(changes)} change(s)")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.db, seed_value=args.seed)

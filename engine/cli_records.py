@@ -1,0 +1,152 @@
+"""Record commands: query, get, create, update, delete, audit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import textfmt
+from .cli import CliError, add_db_option, add_user_option, parse_params
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("app", help="app folder (or builtin:NAME)")
+    add_db_option(p)
+    add_user_option(p)
+
+
+def _format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table", help="output format")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("query", help="list records matching an expression (filtered in SQL)")
+    _common(p)
+    p.add_argument("entity")
+    p.add_argument("--where", help="filter expression, e.g. \"total > 100 and status == 'new'\"")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="value of :NAME in --where")
+    p.add_argument("--order-by", help="e.g. '-created_at,name'")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--columns", help="comma-separated columns to show")
+    _format(p)
+    p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("get", help="show one record (by id or name) with its child rows")
+    _common(p)
+    p.add_argument("entity")
+    p.add_argument("key")
+    p.set_defaults(func=cmd_get)
+
+    for name, help_ in (("create", "create a record from JSON"), ("update", "change fields of a record")):
+        p = sub.add_parser(name, help=help_)
+        _common(p)
+        p.add_argument("entity")
+        if name == "update":
+            p.add_argument("key")
+            p.add_argument("--expected-version", type=int, help="refuse if the record changed since")
+        p.add_argument("data", help="JSON object, or @FILE with one")
+        p.set_defaults(func=cmd_create if name == "create" else cmd_update)
+
+    p = sub.add_parser("delete", help="delete a record")
+    _common(p)
+    p.add_argument("entity")
+    p.add_argument("key")
+    p.add_argument("--expected-version", type=int)
+    p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("audit", help="show the audit log (newest first)")
+    _common(p)
+    p.add_argument("--entity")
+    p.add_argument("--record", help="record id or name (needs --entity)")
+    p.add_argument("--by", help="only changes made by this user")
+    p.add_argument("--limit", type=int, default=50)
+    _format(p)
+    p.set_defaults(func=cmd_audit)
+
+
+def _open(args: argparse.Namespace):
+    from .app import open_app
+
+    return open_app(args.app, args.db)
+
+
+def _key(raw: str) -> int | str:
+    return int(raw) if raw.isdigit() else raw
+
+
+def _data(raw: str) -> dict[str, Any]:
+    text = raw
+    if raw.startswith("@"):
+        path = Path(raw[1:])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise CliError(f"cannot read {path}: {e}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise CliError(f"data is not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise CliError("data must be a JSON object of field names to values")
+    return data
+
+
+def _print_rows(rows: list[dict], fmt: str, columns: list[str] | None = None) -> None:
+    if fmt == "json":
+        print(textfmt.as_json(rows))
+    elif fmt == "csv":
+        sys.stdout.write(textfmt.as_csv(rows, columns))
+    else:
+        print(textfmt.table(rows, columns))
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    with _open(args) as app:
+        rows = app.query(args.entity, args.where, user=args.user, params=parse_params(args.param),
+                         order_by=args.order_by, limit=args.limit, offset=args.offset)
+    columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
+    _print_rows(rows, args.format, columns)
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    with _open(args) as app:
+        print(textfmt.as_json(app.get(args.entity, _key(args.key), user=args.user)))
+    return 0
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    with _open(args) as app:
+        rec = app.create(args.entity, _data(args.data), user=args.user)
+    print(textfmt.as_json(rec))
+    return 0
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    with _open(args) as app:
+        rec = app.update(args.entity, _key(args.key), _data(args.data), user=args.user,
+                         expected_version=args.expected_version)
+    print(textfmt.as_json(rec))
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    with _open(args) as app:
+        app.delete(args.entity, _key(args.key), user=args.user, expected_version=args.expected_version)
+    print(f"deleted {args.entity} {args.key}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    with _open(args) as app:
+        entries = app.audit_log(user=args.user, entity=args.entity,
+                                record=_key(args.record) if args.record else None, by=args.by, limit=args.limit)
+    rows = [{"at": e.at, "user": e.user, "action": e.action, "entity": e.entity, "record": e.record_name,
+             "changes": json.dumps(e.changes, ensure_ascii=False) if args.format != "json" else e.changes}
+            for e in entries]
+    _print_rows(rows, args.format)
+    return 0

@@ -1,0 +1,171 @@
+"""Runtime form of entities: expressions compiled once, tables built once.
+
+``compile_entities(app_def, metadata)`` turns validated definitions into
+:class:`CompiledEntity` objects that the store uses on every write without
+re-parsing or re-validating anything.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from ordo.dsl.app import AppDefinition
+from ordo.dsl.base import humanize, label_text
+from ordo.dsl.entity import EntityDef, FieldDef
+from ordo.dsl.errors import DefinitionError, DefinitionErrors
+from ordo.dsl.expr import CompiledExpression, Scope, compile_expression
+from ordo.dsl.expr import types as T
+
+from .coerce import coerce
+from .tables import TableSpec, build_table, table_specs
+
+
+@dataclass
+class CompiledField:
+    name: str
+    defn: FieldDef
+    type: T.Type
+    label: str
+    default_expr: CompiledExpression | None = None
+    default_value: Any = None
+    computed: CompiledExpression | None = None
+    pattern: re.Pattern | None = None
+    min_value: Any = None
+    max_value: Any = None
+    child: CompiledEntity | None = None  # table fields: the child entity
+    child_table: sa.Table | None = None  # table fields: where the rows live
+
+    @property
+    def kind(self) -> str:
+        """Coercion kind: the field type, or a computed field's result kind."""
+        if self.defn.type == "computed":
+            return {"string": "string", "record": "link"}.get(self.type.kind, self.type.kind)
+        return self.defn.type
+
+    @property
+    def stored(self) -> bool:
+        return self.defn.type != "table"
+
+
+@dataclass
+class CompiledEntity:
+    name: str
+    defn: EntityDef
+    label: str
+    fields: dict[str, CompiledField]
+    computed_order: list[str]
+    validations: list[tuple[CompiledExpression, str, str | None]]
+    table: sa.Table | None = None
+    # every link pointing at this entity: (table, column, entity owning the field, parent entity or None)
+    links_in: list[tuple[sa.Table, str, str, str | None]] = field(default_factory=list)
+
+    @property
+    def table_fields(self) -> list[CompiledField]:
+        return [f for f in self.fields.values() if f.child is not None]
+
+    @property
+    def stored_fields(self) -> list[CompiledField]:
+        return [f for f in self.fields.values() if f.stored]
+
+
+def _compile(app: AppDefinition, entity: EntityDef, text: str, what: str) -> CompiledExpression:
+    try:
+        return compile_expression(text, Scope(app.schema, entity.name))
+    except Exception as e:  # definitions were checked; this only guards programmatic use
+        raise DefinitionErrors([DefinitionError(f"{what}: {e}", file=f"<entity {entity.name}>")]) from None
+
+
+def _computed_order(entity: EntityDef, compiled: dict[str, CompiledField]) -> list[str]:
+    """Computed fields ordered so that each comes after the computed fields it reads."""
+    deps: dict[str, set[str]] = {}
+    for name, f in compiled.items():
+        if f.computed is not None:
+            deps[name] = {p.parts[0] for p in f.computed.paths() if p.root is None} & {
+                n for n, g in compiled.items() if g.computed is not None
+            }
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(n: str, chain: list[str]) -> None:
+        if state.get(n) == 2:
+            return
+        if state.get(n) == 1:
+            cycle = " -> ".join([*chain[chain.index(n):], n])
+            raise DefinitionErrors([DefinitionError(f"computed fields depend on each other: {cycle}",
+                                                    file=f"<entity {entity.name}>")])
+        state[n] = 1
+        for d in sorted(deps[n]):
+            visit(d, [*chain, n])
+        state[n] = 2
+        order.append(n)
+
+    for n in deps:
+        visit(n, [])
+    return order
+
+
+def compile_entity(app: AppDefinition, entity: EntityDef) -> CompiledEntity:
+    types = app.schema.entity_fields(entity.name) or {}
+    fields: dict[str, CompiledField] = {}
+    for name, f in entity.fields.items():
+        cf = CompiledField(name, f, types.get(name, T.ANY), label_text(f.label, fallback=humanize(name)))
+        if f.pattern:
+            cf.pattern = re.compile(f.pattern)
+        cf.min_value = None if f.min is None else coerce(f, f.min)
+        cf.max_value = None if f.max is None else coerce(f, f.max)
+        if f.type == "computed" and f.expr:
+            cf.computed = _compile(app, entity, f.expr, f"computed field {name}")
+        if f.default_is_expr:
+            cf.default_expr = _compile(app, entity, f.default[1:], f"default of {name}")
+        elif f.default is not None:
+            cf.default_value = coerce(f, f.default)
+        fields[name] = cf
+    validations = [
+        (_compile(app, entity, v.expr, f"validation {i}"), label_text(v.message), v.field)
+        for i, v in enumerate(entity.validations)
+    ]
+    return CompiledEntity(entity.name, entity, label_text(entity.label, fallback=humanize(entity.name)), fields,
+                          _computed_order(entity, fields), validations)
+
+
+@dataclass
+class CompiledApp:
+    """Every entity compiled, with its tables, ready for the store."""
+
+    entities: dict[str, CompiledEntity]
+    specs: list[TableSpec]
+    metadata: sa.MetaData
+
+    def entity(self, name: str) -> CompiledEntity:
+        from .errors import UsageError
+
+        e = self.entities.get(name)
+        if e is None or e.defn.child:
+            known = ", ".join(n for n, c in self.entities.items() if not c.defn.child)
+            raise UsageError(f"unknown entity '{name}' (known: {known})")
+        return e
+
+
+def compile_app(app: AppDefinition) -> CompiledApp:
+    entities = {name: compile_entity(app, e) for name, e in app.entities.items()}
+    computed_types = {
+        name: {f: cf.type for f, cf in ce.fields.items() if cf.defn.type == "computed"} for name, ce in entities.items()
+    }
+    specs = table_specs(app.entities, computed_types)
+    metadata = sa.MetaData()
+    tables = {spec.name: build_table(spec, metadata) for spec in specs}
+    for spec in specs:
+        if spec.parent is None:
+            entities[spec.entity].table = tables[spec.name]
+        else:
+            cf = entities[spec.parent].fields[spec.field or ""]
+            cf.child = entities[spec.entity]
+            cf.child_table = tables[spec.name]
+    for spec in specs:
+        for column, target in spec.links.items():
+            entities[target].links_in.append((tables[spec.name], column, spec.entity, spec.parent))
+    return CompiledApp(entities, specs, metadata)

@@ -1,0 +1,393 @@
+"""The record store: create, read, update, delete and query records in one transaction.
+
+A :class:`Transaction` is a unit of work for one acting user on one database
+connection. Every write runs the same pipeline: coerce input -> resolve links ->
+defaults -> computed fields -> validation -> write parent and child rows ->
+audit. Any error raises before commit, so a failed operation leaves the store
+exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from ordo.dsl.expr import Env
+
+from . import audit
+from .actor import User
+from .coerce import CoercionError, coerce
+from .compiled import CompiledEntity, CompiledField
+from .errors import Conflict, FieldError, NotFound, UsageError, ValidationFailed
+from .naming import make_name
+from .query import parse_order_by
+from .validation import validate_record
+
+if TYPE_CHECKING:
+    from .app import App
+
+Record = dict[str, Any]
+SYSTEM_COLUMNS = ("id", "name", "created_at", "created_by", "updated_at", "updated_by", "version")
+MAX_LIMIT = 10_000
+
+
+class Transaction:
+    """One unit of work. Use through ``App.transaction(user)`` or the App's methods."""
+
+    def __init__(self, app: App, conn: sa.Connection, user: User) -> None:
+        self.app = app
+        self.conn = conn
+        self.user = user
+        self._links: dict[tuple[str, Any], Record | None] = {}
+        self.env = Env(link=self._load_link, clock=app.clock)
+
+    # -- reading
+    def get(self, entity: str, key: int | str, *, for_update: bool = False) -> Record:
+        """The record with id ``key`` (int) or name ``key`` (str), with its child rows."""
+        ce = self.app.compiled.entity(entity)
+        row = self._row(ce, key, for_update)
+        if row is None:
+            raise NotFound(f"{entity} {key!r} not found")
+        rec = dict(row._mapping)
+        self._attach_children(ce, [rec])
+        return rec
+
+    def find(self, entity: str, key: int | str) -> Record | None:
+        try:
+            return self.get(entity, key)
+        except NotFound:
+            return None
+
+    def _row(self, ce: CompiledEntity, key: int | str, for_update: bool = False) -> Any:
+        t = ce.table
+        assert t is not None
+        if isinstance(key, bool) or not isinstance(key, (int, str)):
+            raise UsageError(f"record key must be an id or a name, got {key!r}")
+        cond = t.c.id == key if isinstance(key, int) else t.c.name == key
+        q = sa.select(t).where(cond)
+        if for_update and self.conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        return self.conn.execute(q).first()
+
+    def _attach_children(self, ce: CompiledEntity, recs: list[Record]) -> None:
+        if not recs:
+            return
+        ids = [r["id"] for r in recs]
+        for cf in ce.table_fields:
+            ct = cf.child_table
+            assert ct is not None
+            by_parent: dict[int, list[Record]] = {i: [] for i in ids}
+            for i in range(0, len(ids), 500):
+                q = sa.select(ct).where(ct.c.parent_id.in_(ids[i:i + 500])).order_by(ct.c.parent_id, ct.c.idx)
+                for row in self.conn.execute(q):
+                    child = dict(row._mapping)
+                    by_parent[child.pop("parent_id")].append(child)
+            for r in recs:
+                r[cf.name] = by_parent[r["id"]]
+
+    def _load_link(self, entity: str, key: Any) -> Record | None:
+        cache_key = (entity, key)
+        if cache_key not in self._links:
+            self._links[cache_key] = self.find(entity, key)
+        return self._links[cache_key]
+
+    def query(
+        self,
+        entity: str,
+        where: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        order_by: str | Sequence[str] | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+        with_children: bool = False,
+    ) -> list[Record]:
+        """Records matching the ``where`` expression, filtered in SQL."""
+        ce = self.app.compiled.entity(entity)
+        t = ce.table
+        assert t is not None
+        q = sa.select(t)
+        params = dict(params or {})
+        if where:
+            _, clause = self.app.filters.where(entity, where, params)
+            q = q.where(clause)
+        q = q.order_by(*parse_order_by(t, order_by))
+        if limit is not None:
+            if not isinstance(limit, int) or limit < 0 or limit > MAX_LIMIT:
+                raise UsageError(f"limit must be between 0 and {MAX_LIMIT}, got {limit!r}")
+            q = q.limit(limit)
+        if not isinstance(offset, int) or offset < 0:
+            raise UsageError(f"offset must be a non-negative integer, got {offset!r}")
+        if offset:
+            q = q.offset(offset)
+        recs = [dict(r._mapping) for r in self.conn.execute(q, params)]
+        if with_children:
+            self._attach_children(ce, recs)
+        return recs
+
+    def count(self, entity: str, where: str | None = None, params: Mapping[str, Any] | None = None) -> int:
+        ce = self.app.compiled.entity(entity)
+        t = ce.table
+        assert t is not None
+        q = sa.select(sa.func.count()).select_from(t)
+        params = dict(params or {})
+        if where:
+            _, clause = self.app.filters.where(entity, where, params)
+            q = q.where(clause)
+        return int(self.conn.execute(q, params).scalar_one())
+
+    # -- writing
+    def create(self, entity: str, data: Mapping[str, Any]) -> Record:
+        """Validate and insert a record (and its child rows); return it as stored."""
+        ce = self.app.compiled.entity(entity)
+        errors: list[FieldError] = []
+        rec = self._input(ce, data, errors, creating=True)
+        explicit_name = rec.pop("name", None)
+        self._prepare(ce, rec, errors, creating=True)
+        validate_record(self, ce, rec, errors, record_id=None)
+        if explicit_name is not None and self._row(ce, explicit_name) is not None:
+            errors.append(FieldError("name", f"a {entity} named '{explicit_name}' already exists"))
+        if errors:
+            raise ValidationFailed(entity, errors)
+        now = self.app.clock.now()
+        name = explicit_name or make_name(self.conn, entity, ce.defn.naming, rec, now.date())
+        values = {f.name: rec.get(f.name) for f in ce.stored_fields}
+        values.update(name=name, created_at=now, created_by=self.user.name, updated_at=now,
+                      updated_by=self.user.name, version=1)
+        t = ce.table
+        assert t is not None
+        new_id = self._insert(t, values, entity)
+        for cf in ce.table_fields:
+            self._write_children(cf, new_id, [], rec.get(cf.name) or [])
+        stored = self.get(entity, new_id)
+        audit.write(self.conn, at=now, user=self.user.name, entity=entity, record_id=new_id, record_name=name,
+                    action="create", changes=audit.diff(None, stored, self._audited(ce)))
+        return stored
+
+    def update(self, entity: str, key: int | str, data: Mapping[str, Any],
+               expected_version: int | None = None) -> Record:
+        """Change fields of a record. A stale ``expected_version`` raises :class:`Conflict`."""
+        ce = self.app.compiled.entity(entity)
+        current = self.get(entity, key, for_update=True)
+        if expected_version is not None and current["version"] != expected_version:
+            raise Conflict(f"{entity} {current['name']} was changed by someone else (version "
+                           f"{current['version']}, expected {expected_version}); reload and retry")
+        errors: list[FieldError] = []
+        changes = self._input(ce, data, errors, creating=False)
+        if changes.pop("name", current["name"]) != current["name"]:
+            errors.append(FieldError("name", "the name of a record cannot be changed"))
+        rec = {**current, **changes}
+        for cf in ce.table_fields:
+            if cf.name in changes:
+                rec[cf.name] = self._merge_rows(cf, current[cf.name], changes[cf.name], errors)
+        self._prepare(ce, rec, errors, creating=False)
+        validate_record(self, ce, rec, errors, record_id=current["id"])
+        if errors:
+            raise ValidationFailed(entity, errors)
+        now = self.app.clock.now()
+        t = ce.table
+        assert t is not None
+        values = {f.name: rec.get(f.name) for f in ce.stored_fields}
+        values.update(updated_at=now, updated_by=self.user.name, version=current["version"] + 1)
+        stmt = sa.update(t).where(t.c.id == current["id"], t.c.version == current["version"]).values(**values)
+        if self._execute(stmt, entity) != 1:
+            raise Conflict(f"{entity} {current['name']} was changed by someone else; reload and retry")
+        for cf in ce.table_fields:
+            if cf.name in changes:
+                self._write_children(cf, current["id"], current[cf.name], rec[cf.name])
+        stored = self.get(entity, current["id"])
+        delta = audit.diff(current, stored, self._audited(ce))
+        if delta:
+            audit.write(self.conn, at=now, user=self.user.name, entity=entity, record_id=current["id"],
+                        record_name=current["name"], action="update", changes=delta)
+        return stored
+
+    def delete(self, entity: str, key: int | str, expected_version: int | None = None) -> None:
+        """Delete a record and its child rows; links to it follow their ``on_delete`` rule."""
+        ce = self.app.compiled.entity(entity)
+        current = self.get(entity, key, for_update=True)
+        if expected_version is not None and current["version"] != expected_version:
+            raise Conflict(f"{entity} {current['name']} was changed by someone else (version "
+                           f"{current['version']}, expected {expected_version})")
+        self._handle_references(ce, current)
+        t = ce.table
+        assert t is not None
+        for cf in ce.table_fields:
+            ct = cf.child_table
+            assert ct is not None
+            self.conn.execute(sa.delete(ct).where(ct.c.parent_id == current["id"]))
+        self.conn.execute(sa.delete(t).where(t.c.id == current["id"]))
+        audit.write(self.conn, at=self.app.clock.now(), user=self.user.name, entity=entity, record_id=current["id"],
+                    record_name=current["name"], action="delete",
+                    changes=audit.diff(current, None, self._audited(ce)))
+
+    # -- pipeline steps
+    def _audited(self, ce: CompiledEntity) -> list[str]:
+        return ["name", *ce.fields]
+
+    def _input(self, ce: CompiledEntity, data: Mapping[str, Any], errors: list[FieldError],
+               creating: bool, prefix: str = "") -> Record:
+        """Coerce caller data to typed values; unknown and read-only fields are errors."""
+        if not isinstance(data, Mapping):
+            raise UsageError(f"record data for {ce.name} must be a mapping of field names to values")
+        rec: Record = {}
+        for key, value in data.items():
+            path = f"{prefix}{key}"
+            cf = ce.fields.get(key)
+            if cf is None:
+                if key == "name" and not prefix:
+                    rec["name"] = value
+                elif key == "id" and prefix:
+                    rec["id"] = value  # a child row being updated
+                elif key not in SYSTEM_COLUMNS and key not in ("idx", "parent_id"):
+                    errors.append(FieldError(path, f"unknown field of {ce.name}"))
+                # other system fields (as returned by get) are ignored: the store sets them
+                continue
+            if cf.computed is not None:
+                errors.append(FieldError(path, "is computed and cannot be set"))
+                continue
+            if cf.defn.read_only and not creating and not self.user.is_admin:
+                errors.append(FieldError(path, "is read-only"))
+                continue
+            if cf.child is not None:
+                rec[key] = self._input_rows(cf, value, errors, path)
+                continue
+            try:
+                rec[key] = coerce(cf.defn, value)
+            except CoercionError as e:
+                errors.append(FieldError(path, str(e)))
+        return rec
+
+    def _input_rows(self, cf: CompiledField, value: Any, errors: list[FieldError], path: str) -> list[Record]:
+        if value is None:
+            return []
+        if not isinstance(value, (list, tuple)):
+            errors.append(FieldError(path, "expected a list of rows"))
+            return []
+        assert cf.child is not None
+        return [self._input(cf.child, row, errors, creating=True, prefix=f"{path}[{i}].")
+                for i, row in enumerate(value)]
+
+    def _merge_rows(self, cf: CompiledField, old: list[Record], new: list[Record],
+                    errors: list[FieldError]) -> list[Record]:
+        """Rows given with an ``id`` update that row; rows without insert; missing rows are removed."""
+        by_id = {r["id"]: r for r in old}
+        out = []
+        for i, row in enumerate(new):
+            rid = row.get("id")
+            if rid is None:
+                out.append(row)
+            elif rid in by_id:
+                out.append({**by_id[rid], **row})
+            else:
+                errors.append(FieldError(f"{cf.name}[{i}].id", f"no row {rid!r} in {cf.name}"))
+        return out
+
+    def _prepare(self, ce: CompiledEntity, rec: Record, errors: list[FieldError], creating: bool) -> None:
+        """Resolve link names, apply defaults (on create) and compute computed fields."""
+        self._resolve_links(ce, rec, errors, "")
+        for cf in ce.table_fields:
+            assert cf.child is not None
+            for i, row in enumerate(rec.get(cf.name) or []):
+                self._resolve_links(cf.child, row, errors, f"{cf.name}[{i}].")
+                if row.get("id") is None:
+                    self._defaults(cf.child, row)
+                self._compute(cf.child, row, errors, f"{cf.name}[{i}].")
+        if creating:
+            self._defaults(ce, rec)
+        self._compute(ce, rec, errors, "")
+
+    def _resolve_links(self, ce: CompiledEntity, rec: Record, errors: list[FieldError], prefix: str) -> None:
+        for name, value in list(rec.items()):
+            cf = ce.fields.get(name)
+            if cf is None or cf.defn.type != "link" or value is None:
+                continue
+            target = cf.defn.entity or ""
+            row = self._row(self.app.compiled.entities[target], value)
+            if row is None:
+                errors.append(FieldError(f"{prefix}{name}", f"no {target} {value!r}"))
+            else:
+                rec[name] = row.id
+
+    def _defaults(self, ce: CompiledEntity, rec: Record) -> None:
+        for cf in ce.fields.values():
+            if cf.name in rec:
+                continue
+            if cf.default_expr is not None:
+                rec[cf.name] = coerce(cf.defn, cf.default_expr(rec, self.env), cf.kind if cf.defn.type != "link"
+                                      else None)
+            elif cf.default_value is not None:
+                rec[cf.name] = cf.default_value
+            elif cf.child is not None:
+                rec[cf.name] = []
+
+    def _compute(self, ce: CompiledEntity, rec: Record, errors: list[FieldError], prefix: str) -> None:
+        for name in ce.computed_order:
+            cf = ce.fields[name]
+            assert cf.computed is not None
+            try:
+                rec[name] = coerce(cf.defn, cf.computed(rec, self.env), cf.kind)
+            except CoercionError as e:
+                errors.append(FieldError(f"{prefix}{name}", f"computed value {e}"))
+
+    # -- SQL helpers
+    def _execute(self, stmt: Any, entity: str, returning: bool = False) -> int:
+        """Run a write; a constraint violation becomes ValidationFailed. Returns the
+        RETURNING value, or the row count."""
+        try:
+            with self.conn.begin_nested():
+                result = self.conn.execute(stmt)
+                return int(result.scalar_one()) if returning else result.rowcount
+        except sa.exc.IntegrityError as e:
+            raise ValidationFailed(entity, [FieldError("", _integrity_message(e))]) from None
+
+    def _insert(self, table: sa.Table, values: Record, entity: str) -> int:
+        return self._execute(sa.insert(table).values(**values).returning(table.c.id), entity, returning=True)
+
+    def _write_children(self, cf: CompiledField, parent_id: int, old: list[Record], new: list[Record]) -> None:
+        ct = cf.child_table
+        assert ct is not None and cf.child is not None
+        keep = {r["id"] for r in new if r.get("id") is not None}
+        gone = [r["id"] for r in old if r["id"] not in keep]
+        if gone:
+            self.conn.execute(sa.delete(ct).where(ct.c.id.in_(gone)))
+        columns = [f.name for f in cf.child.stored_fields]
+        inserts = []
+        for idx, row in enumerate(new, start=1):
+            values = {c: row.get(c) for c in columns}
+            values["idx"] = idx
+            if row.get("id") is None:
+                inserts.append({**values, "parent_id": parent_id})
+            else:
+                self.conn.execute(sa.update(ct).where(ct.c.id == row["id"]).values(**values))
+        if inserts:
+            self.conn.execute(sa.insert(ct), inserts)
+
+    def _handle_references(self, ce: CompiledEntity, current: Record) -> None:
+        for table, column, owner, parent in ce.links_in:
+            field = self.app.compiled.entities[owner].fields[column].defn
+            refs = sa.select(table.c.id).where(table.c[column] == current["id"])
+            ids = [r.id for r in self.conn.execute(refs.limit(1000))]
+            if not ids:
+                continue
+            if field.on_delete == "restrict":
+                where = parent or owner
+                raise Conflict(f"cannot delete {ce.name} {current['name']}: still used by {len(ids)}"
+                               f"{'+' if len(ids) == 1000 else ''} {where} record(s) (field {column})")
+            if field.on_delete == "set_null" or parent is not None:
+                self.conn.execute(sa.update(table).where(table.c[column] == current["id"]).values({column: None}))
+            else:
+                for rid in ids:
+                    self.delete(owner, rid)
+
+
+def _integrity_message(e: sa.exc.IntegrityError) -> str:
+    text = str(e.orig).lower()
+    if "unique" in text or "duplicate" in text:
+        return "a record with the same unique value already exists"
+    if "foreign key" in text:
+        return "refers to a record that does not exist or is still referenced"
+    if "not null" in text or "null value" in text:
+        return "a required value is missing"
+    return "the database refused the change"

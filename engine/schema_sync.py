@@ -1,0 +1,233 @@
+"""Bring the database schema in line with the entity definitions.
+
+On start the store compares the tables it needs with a snapshot of what it
+created last time (``ordo_schema``): it creates tables, adds columns and indexes,
+and widens types. Destructive changes (a removed field, a type change) are
+refused with a clear message unless the definition declares them
+(``dropped_fields``, ``renamed_from``, ``converted_from``). The whole plan is
+checked before anything runs and applied in one transaction under a lock, so
+several processes starting together do it once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from .compiled import CompiledApp
+from .db import advisory_lock, write_connection
+from .errors import SchemaChangeRefused
+from .tables import SYSTEM_METADATA, TableSpec, build_table, index_name
+
+schema_table = sa.Table(
+    "ordo_schema",
+    SYSTEM_METADATA,
+    sa.Column("table_name", sa.String(140), primary_key=True),
+    sa.Column("spec", sa.Text, nullable=False),
+)
+
+
+@dataclass
+class Plan:
+    create: list[TableSpec] = field(default_factory=list)
+    statements: list[str] = field(default_factory=list)  # human-readable summary
+    actions: list = field(default_factory=list)  # callables(conn)
+    refused: list[str] = field(default_factory=list)
+    snapshots: dict[str, dict] = field(default_factory=dict)
+
+
+def _widening(old: str, new: str) -> bool:
+    if old.startswith("string(") and new == "string":
+        return True
+    if old.startswith("string(") and new.startswith("string("):
+        return int(new[7:-1]) >= int(old[7:-1])
+    if old.startswith("decimal(") and new.startswith("decimal("):
+        op, os_ = map(int, old[8:-1].split(","))
+        np_, ns = map(int, new[8:-1].split(","))
+        return ns == os_ and np_ >= op
+    return old in ("string", "text") and new in ("string", "text")
+
+
+def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
+    plan = Plan()
+    snaps = {r.table_name: json.loads(r.spec) for r in conn.execute(sa.select(schema_table))}
+    inspector = sa.inspect(conn)
+    existing = set(inspector.get_table_names())
+    entities = {e.name: e for e in compiled.entities.values()}
+    for spec in compiled.specs:
+        table = compiled.metadata.tables[spec.name]
+        plan.snapshots[spec.name] = spec.to_json()
+        if spec.name not in existing:
+            plan.create.append(spec)
+            plan.statements.append(f"create table {spec.name}")
+            continue
+        snap = snaps.get(spec.name)
+        if snap is None:  # table made outside Ordo or before snapshots: compare names only
+            cols = {c["name"] for c in inspector.get_columns(spec.name)}
+            snap = {"columns": {c: spec.columns.get(c, "?") for c in cols}, "indexes": []}
+        old_cols: dict[str, str] = dict(snap["columns"])
+        entity = entities.get(spec.entity)
+        field_defs = entity.defn.fields if entity is not None else {}
+        dropped = set(entity.defn.dropped_fields) if entity is not None and spec.parent is None else set()
+        if spec.parent is not None:
+            dropped = set(entities[spec.entity].defn.dropped_fields)
+        renamed: set[str] = set()
+        for cname, sig in spec.columns.items():
+            f = field_defs.get(cname)
+            if cname in old_cols:
+                old = old_cols[cname]
+                if old not in (sig, "?") and not _widening(old, sig):
+                    if f is not None and f.converted_from is not None:
+                        plan.actions.append(_convert(spec.name, table.c[cname]))
+                        plan.statements.append(f"convert {spec.name}.{cname}: {old} -> {sig}")
+                    else:
+                        plan.refused.append(
+                            f"{spec.name}.{cname}: type change {old} -> {sig} would rewrite stored values; "
+                            f"declare 'converted_from: <old type>' on the field to convert them"
+                        )
+                elif old != sig and old != "?":
+                    plan.actions.append(_alter_type(spec.name, table.c[cname]))
+                    plan.statements.append(f"widen {spec.name}.{cname}: {old} -> {sig}")
+            elif f is not None and f.renamed_from and f.renamed_from in old_cols:
+                renamed.add(f.renamed_from)
+                plan.actions.append(_rename(spec.name, f.renamed_from, cname))
+                plan.statements.append(f"rename {spec.name}.{f.renamed_from} -> {cname}")
+            else:
+                plan.actions.append(_add_column(spec.name, table.c[cname], spec.links.get(cname)))
+                plan.statements.append(f"add column {spec.name}.{cname}")
+        for cname in old_cols:
+            if cname in spec.columns or cname in renamed:
+                continue
+            if cname in dropped:
+                plan.actions.append(_drop_column(spec.name, cname))
+                plan.statements.append(f"drop column {spec.name}.{cname}")
+            else:
+                plan.refused.append(
+                    f"{spec.name}.{cname}: field removed but its column holds data; add it to the entity's "
+                    f"'dropped_fields' to drop it, or set 'renamed_from: {cname}' on the field that replaces it"
+                )
+        have = {i["name"] for i in inspector.get_indexes(spec.name)}
+        for cols, unique in spec.indexes:
+            name = index_name(spec.name, cols, unique)
+            if name not in have:
+                plan.actions.append(_create_index(table, name))
+                plan.statements.append(f"create index {name}")
+    # child tables of removed table fields
+    wanted = {s.name for s in compiled.specs}
+    for tname, snap in snaps.items():
+        if tname in wanted or "__" not in tname or tname not in existing:
+            continue
+        parent, fname = tname.split("__", 1)
+        if parent not in entities:
+            continue
+        if fname in entities[parent].defn.dropped_fields:
+            plan.actions.append(_drop_table(tname))
+            plan.statements.append(f"drop table {tname}")
+        else:
+            plan.refused.append(
+                f"{tname}: table field '{fname}' of {parent} was removed but its rows remain; add '{fname}' to "
+                f"'dropped_fields' of {parent} to drop them"
+            )
+    return plan
+
+
+def _q(conn: sa.Connection, name: str) -> str:
+    return conn.dialect.identifier_preparer.quote(name)
+
+
+def _add_column(table: str, column: sa.Column, link_target: str | None):
+    def run(conn: sa.Connection) -> None:
+        ddl = f"ALTER TABLE {_q(conn, table)} ADD COLUMN {_q(conn, column.name)} {column.type.compile(conn.dialect)}"
+        if link_target and conn.dialect.name == "sqlite":
+            ddl += f" REFERENCES {_q(conn, link_target)}(id)"
+        conn.exec_driver_sql(ddl)
+        if link_target and conn.dialect.name != "sqlite":
+            fk = _q(conn, f"fk_{table}_{column.name}"[:63])
+            conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} ADD CONSTRAINT {fk} FOREIGN KEY "
+                                 f"({_q(conn, column.name)}) REFERENCES {_q(conn, link_target)}(id)")
+
+    return run
+
+
+def _rename(table: str, old: str, new: str):
+    def run(conn: sa.Connection) -> None:
+        conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} RENAME COLUMN {_q(conn, old)} TO {_q(conn, new)}")
+
+    return run
+
+
+def _drop_column(table: str, column: str):
+    def run(conn: sa.Connection) -> None:
+        for idx in sa.inspect(conn).get_indexes(table):
+            if column in idx["column_names"]:
+                conn.exec_driver_sql(f"DROP INDEX {_q(conn, idx['name'])}")
+        conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} DROP COLUMN {_q(conn, column)}")
+
+    return run
+
+
+def _drop_table(table: str):
+    def run(conn: sa.Connection) -> None:
+        conn.exec_driver_sql(f"DROP TABLE {_q(conn, table)}")
+
+    return run
+
+
+def _alter_type(table: str, column: sa.Column):
+    def run(conn: sa.Connection) -> None:
+        if conn.dialect.name == "sqlite":
+            return  # SQLite columns are not length- or precision-limited
+        conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} ALTER COLUMN {_q(conn, column.name)} "
+                             f"TYPE {column.type.compile(conn.dialect)}")
+
+    return run
+
+
+def _convert(table: str, column: sa.Column):
+    def run(conn: sa.Connection) -> None:
+        type_sql = column.type.compile(conn.dialect)
+        col = _q(conn, column.name)
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(f"UPDATE {_q(conn, table)} SET {col} = CAST({col} AS {type_sql})")
+        else:
+            conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} ALTER COLUMN {col} TYPE {type_sql} "
+                                 f"USING {col}::{type_sql}")
+
+    return run
+
+
+def _create_index(table: sa.Table, name: str):
+    def run(conn: sa.Connection) -> None:
+        for idx in table.indexes:
+            if idx.name == name:
+                idx.create(conn)
+
+    return run
+
+
+def sync_schema(engine: sa.Engine, compiled: CompiledApp, *, dry_run: bool = False) -> list[str]:
+    """Apply (or with ``dry_run`` only describe) the schema changes; return what was done."""
+    with write_connection(engine) as conn:
+        advisory_lock(conn, "ordo-schema-sync")
+        SYSTEM_METADATA.create_all(conn, checkfirst=True)
+        plan = plan_sync(conn, compiled)
+        if plan.refused:
+            raise SchemaChangeRefused(plan.refused)
+        if dry_run:
+            conn.rollback()
+            return plan.statements
+        if plan.create:
+            meta = sa.MetaData()
+            tables = [build_table(spec, meta) for spec in plan.create]
+            for spec in compiled.specs:  # referenced tables must be known to the new metadata
+                if spec.name not in meta.tables:
+                    build_table(spec, meta)
+            meta.create_all(conn, tables=tables, checkfirst=True)
+        for action in plan.actions:
+            action(conn)
+        for name, snap in plan.snapshots.items():
+            conn.execute(sa.delete(schema_table).where(schema_table.c.table_name == name))
+            conn.execute(sa.insert(schema_table).values(table_name=name, spec=json.dumps(snap, sort_keys=True)))
+    return plan.statements

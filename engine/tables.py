@@ -1,0 +1,164 @@
+"""SQLAlchemy Core tables generated from entity metadata.
+
+Each entity gets a table named after it with system columns (id, name,
+created_at/by, updated_at/by, version) and one typed column per stored field;
+each table field gets a child table ``<entity>__<field>`` (id, parent_id, idx,
+and the child entity's fields). Engine-owned tables (``ordo_*``) live in
+:data:`SYSTEM_METADATA`, declared by the module that owns them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from ordo.dsl.entity import EntityDef, FieldDef
+from ordo.dsl.expr import types as T
+from ordo.dsl.expr.sqltypes import ExactDecimal
+
+SYSTEM_METADATA = sa.MetaData()
+MAX_IDENT = 63  # PostgreSQL identifier limit
+
+
+def ident(name: str) -> str:
+    """A database identifier no longer than PostgreSQL allows (hash-suffixed when cut)."""
+    if len(name) <= MAX_IDENT:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return f"{name[: MAX_IDENT - 9]}_{digest}"
+
+
+def child_table_name(entity: str, field_name: str) -> str:
+    return ident(f"{entity}__{field_name}")
+
+
+def type_signature(f: FieldDef, computed: T.Type | None = None) -> str:
+    """A stable description of a field's column type, stored to detect type changes."""
+    t = f.type
+    if t in ("decimal", "money"):
+        p, s = f.decimal_shape()
+        return f"decimal({p},{s})"
+    if t == "string":
+        return f"string({f.max_length})" if f.max_length else "string"
+    if t == "enum":
+        return "string"
+    if t == "link":
+        return f"link({f.entity})"
+    if t == "computed":
+        kind = computed.kind if computed is not None else "any"
+        return {"string": "text", "record": "integer"}.get(kind, "decimal(38,10)" if kind == "decimal" else kind)
+    return t
+
+
+def sa_column_type(signature: str) -> sa.types.TypeEngine:
+    """Column type for a type signature (see :func:`type_signature`)."""
+    if signature == "decimal(38,10)":  # computed values: no declared scale
+        return ExactDecimal(38, 10, trim=True)
+    if signature.startswith("decimal("):
+        p, s = signature[8:-1].split(",")
+        return ExactDecimal(int(p), int(s))
+    if signature.startswith("string("):
+        return sa.String(int(signature[7:-1]))
+    if signature.startswith("link("):
+        return sa.BigInteger()
+    return {
+        "string": sa.String(),
+        "text": sa.Text(),
+        "integer": sa.BigInteger(),
+        "boolean": sa.Boolean(),
+        "date": sa.Date(),
+        "datetime": sa.DateTime(),
+        "json": sa.JSON(),
+        "any": sa.Text(),
+        "null": sa.Text(),
+    }[signature]
+
+
+@dataclass
+class TableSpec:
+    """A table to exist in the database: columns by name with their type signature."""
+
+    name: str
+    columns: dict[str, str]  # column -> type signature
+    indexes: list[tuple[tuple[str, ...], bool]] = field(default_factory=list)  # (columns, unique)
+    links: dict[str, str] = field(default_factory=dict)  # column -> target table
+    parent: str | None = None  # parent table for child tables
+    entity: str = ""
+    field: str | None = None  # table field name for child tables
+
+    def to_json(self) -> dict:
+        return {"columns": self.columns, "indexes": [[list(c), u] for c, u in self.indexes], "links": self.links}
+
+
+def _field_specs(e: EntityDef, computed_types: dict[str, T.Type]) -> tuple[dict[str, str], dict[str, str], list]:
+    columns: dict[str, str] = {}
+    links: dict[str, str] = {}
+    indexes: list[tuple[tuple[str, ...], bool]] = []
+    for name, f in e.fields.items():
+        if not f.is_stored:
+            continue
+        columns[name] = type_signature(f, computed_types.get(name))
+        if f.type == "link":
+            links[name] = f.entity or ""
+            indexes.append(((name,), False))
+        if f.unique:
+            indexes.append(((name,), True))
+        elif f.index:
+            indexes.append(((name,), False))
+    for idx in e.index_list():
+        indexes.append((tuple(idx.fields), idx.unique))
+    unique_first: dict[tuple[str, ...], bool] = {}
+    for cols, unique in indexes:
+        unique_first[cols] = unique_first.get(cols, False) or unique
+    return columns, links, list(unique_first.items())
+
+
+def table_specs(entities: dict[str, EntityDef], computed_types: dict[str, dict[str, T.Type]]) -> list[TableSpec]:
+    """The tables every entity needs (child tables after their parents)."""
+    specs: list[TableSpec] = []
+    for name, e in entities.items():
+        if e.child:
+            continue
+        columns, links, indexes = _field_specs(e, computed_types.get(name, {}))
+        base = {"id": "integer", "name": "string(140)", "created_at": "datetime", "created_by": "string(140)",
+                "updated_at": "datetime", "updated_by": "string(140)", "version": "integer"}
+        specs.append(TableSpec(name, {**base, **columns}, [(("name",), True), *indexes], links, entity=name))
+        for fname, f in e.fields.items():
+            if f.type != "table":
+                continue
+            child = entities[f.entity or ""]
+            ccols, clinks, cidx = _field_specs(child, computed_types.get(child.name, {}))
+            tname = child_table_name(name, fname)
+            specs.append(TableSpec(tname, {"id": "integer", "parent_id": "integer", "idx": "integer", **ccols},
+                                   [(("parent_id", "idx"), False), *cidx], clinks, parent=name, entity=child.name,
+                                   field=fname))
+    return specs
+
+
+def build_table(spec: TableSpec, metadata: sa.MetaData) -> sa.Table:
+    cols: list[sa.Column] = []
+    for cname, sig in spec.columns.items():
+        if cname == "id":
+            cols.append(sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+                                  autoincrement=True))
+        elif cname == "parent_id" and spec.parent:
+            cols.append(sa.Column("parent_id", sa.BigInteger(),
+                                  sa.ForeignKey(f"{spec.parent}.id", ondelete="CASCADE"), nullable=False))
+        elif cname in spec.links:
+            cols.append(sa.Column(cname, sa.BigInteger(), sa.ForeignKey(f"{spec.links[cname]}.id",
+                                                                         use_alter=True,
+                                                                         name=ident(f"fk_{spec.name}_{cname}"))))
+        elif cname in ("name", "version", "created_at", "created_by", "updated_at", "updated_by") and not spec.parent:
+            cols.append(sa.Column(cname, sa_column_type(sig), nullable=False))
+        else:
+            cols.append(sa.Column(cname, sa_column_type(sig)))
+    table = sa.Table(spec.name, metadata, *cols)
+    for columns, unique in spec.indexes:
+        sa.Index(index_name(spec.name, columns, unique), *[table.c[c] for c in columns], unique=unique)
+    return table
+
+
+def index_name(table: str, columns: tuple[str, ...], unique: bool) -> str:
+    return ident(f"{'ux' if unique else 'ix'}_{table}_{'_'.join(columns)}")
