@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-
 from ordo.dsl.app import AppDefinition
 from ordo.dsl.expr import Clock
 from ordo.dsl.loader import load_app

@@ -116,7 +116,7 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                 plan.statements.append(f"create index {name}")
     # child tables of removed table fields
     wanted = {s.name for s in compiled.specs}
-    for tname, snap in snaps.items():
+    for tname in snaps:
         if tname in wanted or "__" not in tname or tname not in existing:
             continue
         parent, fname = tname.split("__", 1)

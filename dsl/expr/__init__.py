@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ast
-from .checker import Scope, SchemaView, check
+from .checker import SchemaView, Scope, check
 from .parser import parse
 from .pyruntime import Clock, Env
 from .to_python import to_python
