@@ -11,7 +11,8 @@ operations can share one: ``with app.transaction(user) as tx: tx.create(...)``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+import importlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,22 @@ from ordo.dsl.expr import Clock
 from ordo.dsl.loader import load_app
 
 from . import audit
-from .actor import UserLike, as_user
+from .actor import User, UserLike, as_user
 from .compiled import compile_app
 from .db import make_engine, write_connection
 from .errors import OrdoError
+from .jobs import JobRunner
+from .outbox import Outbox
 from .query import FilterCache
-from .records import Record, Transaction
+from .records import Record, Transaction, WriteEvent
 from .schema_sync import sync_schema
+from .users import Directory
+
+# Runtime features that plug into every App: each module has ``install(app)``,
+# which may register job handlers, write listeners and compiled definitions.
+EXTENSIONS: list[str] = []
+
+WriteListener = Callable[[Transaction, WriteEvent], None]
 
 
 class App:
@@ -40,6 +50,12 @@ class App:
         self.clock = clock or Clock()
         self.engine = engine if engine is not None else make_engine(db_url)
         self.filters = FilterCache(self.compiled, definition.schema, lambda: self.clock)
+        self.listeners: list[WriteListener] = []
+        self.jobs = JobRunner(self)
+        self.outbox = Outbox(self)
+        self.features: dict[str, Any] = {}  # extension name -> its runtime object
+        for name in EXTENSIONS:
+            importlib.import_module(name).install(self)
         if sync:
             self.sync_schema()
 
@@ -48,8 +64,21 @@ class App:
         return self.definition.name
 
     def sync_schema(self, dry_run: bool = False) -> list[str]:
-        """Create/alter tables to match the definitions; return the changes made."""
-        return sync_schema(self.engine, self.compiled, dry_run=dry_run)
+        """Create/alter tables to match the definitions and grant the roles declared
+        with ``users:``; return the changes made."""
+        changes = sync_schema(self.engine, self.compiled, dry_run=dry_run)
+        if not dry_run:
+            with write_connection(self.engine) as conn:
+                Directory(conn).seed_roles((r.name, r.users) for r in self.definition.all("role"))
+        return changes
+
+    def on_write(self, listener: WriteListener) -> None:
+        """Call ``listener(tx, event)`` after every record write, inside its transaction."""
+        self.listeners.append(listener)
+
+    def run_worker_once(self, worker: str = "worker") -> tuple[int, int]:
+        """Run due jobs and deliver due notifications once; return (jobs, messages)."""
+        return self.jobs.run_due(worker), self.outbox.deliver_due()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -64,16 +93,25 @@ class App:
     @contextlib.contextmanager
     def transaction(self, user: UserLike) -> Iterator[Transaction]:
         """A write transaction: everything inside commits together or not at all."""
-        actor = as_user(user)
         with write_connection(self.engine) as conn:
-            yield Transaction(self, conn, actor)
+            yield Transaction(self, conn, self._actor(conn, user))
 
     @contextlib.contextmanager
     def reader(self, user: UserLike) -> Iterator[Transaction]:
         """A read-only view (one consistent transaction)."""
-        actor = as_user(user)
         with self.engine.connect() as conn, conn.begin():
-            yield Transaction(self, conn, actor)
+            yield Transaction(self, conn, self._actor(conn, user))
+
+    @staticmethod
+    def _actor(conn: sa.Connection, user: UserLike) -> User:
+        """A user name is looked up (current roles); a User object is taken as given."""
+        actor = as_user(user)
+        return Directory(conn).actor(actor.name) if isinstance(user, str) else actor
+
+    # -- users
+    def users(self, user: UserLike) -> Any:
+        """A context manager yielding the user :class:`Directory` in a write transaction."""
+        return _directory(self, user)
 
     # -- records
     def create(self, entity: str, data: Mapping[str, Any], user: UserLike) -> Record:
@@ -123,3 +161,9 @@ def open_app(path: str | Path | AppDefinition, db_url: str | None = None, *, clo
     """Load (and fully validate) the app at ``path`` and open it on ``db_url`` (default ``./ordo.db``)."""
     definition = path if isinstance(path, AppDefinition) else load_app(path)
     return App(definition, db_url, clock=clock, sync=sync)
+
+
+@contextlib.contextmanager
+def _directory(app: App, user: UserLike) -> Iterator[Directory]:
+    with app.transaction(user) as tx:
+        yield tx.users

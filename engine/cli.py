@@ -22,6 +22,8 @@ from .errors import DefinitionErrors, OrdoError, SchemaChangeRefused, Validation
 COMMAND_MODULES = [
     "ordo.engine.cli_app",
     "ordo.engine.cli_records",
+    "ordo.engine.cli_users",
+    "ordo.engine.cli_worker",
 ]
 
 EXIT_USER_ERROR = 1

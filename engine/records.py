@@ -9,19 +9,22 @@ exactly as it was.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from ordo.dsl.expr import Env
 
-from . import audit
+from . import audit, jobs, outbox
 from .actor import User
 from .coerce import CoercionError, coerce
 from .compiled import CompiledEntity, CompiledField
 from .errors import Conflict, FieldError, NotFound, UsageError, ValidationFailed
 from .naming import make_name
 from .query import parse_order_by
+from .users import Directory
 from .validation import validate_record
 
 if TYPE_CHECKING:
@@ -30,6 +33,16 @@ if TYPE_CHECKING:
 Record = dict[str, Any]
 SYSTEM_COLUMNS = ("id", "name", "created_at", "created_by", "updated_at", "updated_by", "version")
 MAX_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class WriteEvent:
+    """What a write did, as seen by write listeners (flows start from these)."""
+
+    entity: str
+    action: str  # "create", "update" or "delete"
+    before: Record | None
+    after: Record | None
 
 
 class Transaction:
@@ -41,6 +54,28 @@ class Transaction:
         self.user = user
         self._links: dict[tuple[str, Any], Record | None] = {}
         self.env = Env(link=self._load_link, clock=app.clock)
+        self.users = Directory(conn)
+
+    @property
+    def now(self) -> dt.datetime:
+        return self.app.clock.now()
+
+    # -- background work and notifications, committed with this transaction
+    def enqueue(self, kind: str, payload: dict[str, Any], run_at: dt.datetime | None = None, *,
+                unique_key: str | None = None, max_attempts: int = 5) -> int:
+        return jobs.enqueue(self.conn, kind, payload, run_at or self.now, now=self.now, unique_key=unique_key,
+                            max_attempts=max_attempts)
+
+    def cancel_jobs(self, *, unique_key: str | None = None, prefix: str | None = None) -> int:
+        return jobs.cancel(self.conn, unique_key=unique_key, prefix=prefix)
+
+    def notify(self, channel: str, recipient: str, subject: str, body: str = "",
+               payload: dict[str, Any] | None = None) -> int:
+        return outbox.notify(self.conn, channel, recipient, subject, body, payload, now=self.now)
+
+    def _emit(self, event: WriteEvent) -> None:
+        for listener in self.app.listeners:
+            listener(self, event)
 
     # -- reading
     def get(self, entity: str, key: int | str, *, for_update: bool = False) -> Record:
@@ -162,6 +197,7 @@ class Transaction:
         stored = self.get(entity, new_id)
         audit.write(self.conn, at=now, user=self.user.name, entity=entity, record_id=new_id, record_name=name,
                     action="create", changes=audit.diff(None, stored, self._audited(ce)))
+        self._emit(WriteEvent(entity, "create", None, stored))
         return stored
 
     def update(self, entity: str, key: int | str, data: Mapping[str, Any],
@@ -200,6 +236,7 @@ class Transaction:
         if delta:
             audit.write(self.conn, at=now, user=self.user.name, entity=entity, record_id=current["id"],
                         record_name=current["name"], action="update", changes=delta)
+        self._emit(WriteEvent(entity, "update", current, stored))
         return stored
 
     def delete(self, entity: str, key: int | str, expected_version: int | None = None) -> None:
@@ -220,6 +257,7 @@ class Transaction:
         audit.write(self.conn, at=self.app.clock.now(), user=self.user.name, entity=entity, record_id=current["id"],
                     record_name=current["name"], action="delete",
                     changes=audit.diff(current, None, self._audited(ce)))
+        self._emit(WriteEvent(entity, "delete", current, None))
 
     # -- pipeline steps
     def _audited(self, ce: CompiledEntity) -> list[str]:

@@ -1,0 +1,91 @@
+"""``ordo user``: manage users, roles and groups."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from . import textfmt
+from .cli import CliError, add_db_option, add_user_option
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("user", help="manage users, their roles and groups")
+    usub = p.add_subparsers(dest="user_command", metavar="ACTION")
+    usub.required = True
+
+    a = usub.add_parser("add", help="create a user or change their settings")
+    a.add_argument("app")
+    a.add_argument("name")
+    a.add_argument("--email")
+    a.add_argument("--display-name")
+    a.add_argument("--role", action="append", default=[], help="grant a role (repeatable)")
+    a.add_argument("--group", action="append", default=[], help="add to a group (repeatable)")
+    a.add_argument("--attrs", help="JSON object of attributes (e.g. {\"region\": \"north\"})")
+    a.add_argument("--unavailable", action="store_true", help="mark as not available for assignments")
+    a.add_argument("--available", action="store_true", help="mark as available again")
+    add_db_option(a)
+    add_user_option(a)
+    a.set_defaults(func=cmd_add)
+
+    r = usub.add_parser("revoke", help="remove a role or group from a user")
+    r.add_argument("app")
+    r.add_argument("name")
+    r.add_argument("--role", action="append", default=[])
+    r.add_argument("--group", action="append", default=[])
+    add_db_option(r)
+    add_user_option(r)
+    r.set_defaults(func=cmd_revoke)
+
+    ls = usub.add_parser("list", help="list users with roles and groups")
+    ls.add_argument("app")
+    add_db_option(ls)
+    add_user_option(ls)
+    ls.set_defaults(func=cmd_list)
+
+
+def _open(args: argparse.Namespace):
+    from .app import open_app
+
+    return open_app(args.app, args.db)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    attrs = None
+    if args.attrs:
+        try:
+            attrs = json.loads(args.attrs)
+        except ValueError as e:
+            raise CliError(f"--attrs is not valid JSON: {e}") from None
+        if not isinstance(attrs, dict):
+            raise CliError("--attrs must be a JSON object")
+    available = False if args.unavailable else (True if args.available else None)
+    with _open(args) as app, app.users(args.user) as users:
+        users.save(args.name, email=args.email, display_name=args.display_name, attrs=attrs, available=available)
+        for role in args.role:
+            users.grant(args.name, role, "role")
+        for group in args.group:
+            users.grant(args.name, group, "group")
+        info = users.require(args.name)
+    print(f"{info.name}: roles {info.roles or '-'}, groups {info.groups or '-'}, "
+          f"{'available' if info.available else 'unavailable'}")
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    with _open(args) as app, app.users(args.user) as users:
+        users.require(args.name)
+        for role in args.role:
+            users.revoke(args.name, role, "role")
+        for group in args.group:
+            users.revoke(args.name, group, "group")
+    print(f"updated {args.name}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    with _open(args) as app, app.users(args.user) as users:
+        rows = [{"name": u.name, "email": u.email, "roles": ",".join(u.roles), "groups": ",".join(u.groups),
+                 "available": u.available, "active": u.active} for u in users.all()]
+    print(textfmt.table(rows))
+    return 0

@@ -1,0 +1,71 @@
+"""``ordo worker``: run due jobs (timers) and deliver notifications; inspect the queues."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import time
+
+from . import jobs, outbox, textfmt
+from .cli import add_db_option
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("worker", help="run due jobs and deliver notifications (loop; several may run at once)")
+    p.add_argument("app", help="app folder (or builtin:NAME)")
+    add_db_option(p)
+    p.add_argument("--once", action="store_true", help="run what is due now, then exit")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between polls (default 2)")
+    p.add_argument("--name", default=f"{socket.gethostname()}:{os.getpid()}", help="worker name in the job log")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("jobs", help="list jobs (timers and background work)")
+    p.add_argument("app")
+    add_db_option(p)
+    p.add_argument("--status", choices=["pending", "done", "failed", "cancelled"])
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_jobs)
+
+    p = sub.add_parser("outbox", help="list notifications")
+    p.add_argument("app")
+    add_db_option(p)
+    p.add_argument("--recipient")
+    p.add_argument("--status", choices=["pending", "sent", "failed"])
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_outbox)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from .app import open_app
+
+    with open_app(args.app, args.db) as app:
+        print(f"worker {args.name} on {args.db} (Ctrl-C to stop)" if not args.once else "", end="")
+        while True:
+            ran, sent = app.run_worker_once(args.name)
+            if ran or sent or args.once:
+                print(f"ran {ran} job(s), delivered {sent} notification(s)")
+            if args.once:
+                return 0
+            time.sleep(args.interval)
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from .app import open_app
+
+    with open_app(args.app, args.db) as app, app.engine.connect() as conn:
+        rows = [{"id": j.id, "kind": j.kind, "run_at": j.run_at, "status": j.status, "attempts": j.attempts,
+                 "error": (j.last_error or "")[:60]} for j in jobs.list_jobs(conn, args.status, args.limit)]
+    print(textfmt.table(rows))
+    return 0
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from .app import open_app
+
+    with open_app(args.app, args.db) as app, app.engine.connect() as conn:
+        rows = [{"id": m.id, "channel": m.channel, "to": m.recipient, "subject": m.subject, "status": m.status,
+                 "attempts": m.attempts, "at": m.created_at}
+                for m in outbox.messages(conn, recipient=args.recipient, status=args.status, limit=args.limit)]
+    print(textfmt.table(rows))
+    return 0

@@ -1,0 +1,155 @@
+"""Jobs in the database: timers and background work run by ``ordo worker``.
+
+A job is enqueued inside the caller's transaction (so a timer exists exactly
+when the state that needs it does). A worker claims a due job with
+``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite serializes writers)
+and runs its handler in the same transaction that marks it done: a job's effect
+and its completion commit together, and several workers never run one job twice.
+A failing job is retried with exponential backoff, then marked failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from .actor import SYSTEM
+from .db import write_connection
+from .tables import SYSTEM_METADATA
+
+if TYPE_CHECKING:
+    from .app import App
+    from .records import Transaction
+
+log = logging.getLogger("ordo.jobs")
+
+job_table = sa.Table(
+    "ordo_job",
+    SYSTEM_METADATA,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(100), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False, default="{}"),
+    sa.Column("run_at", sa.DateTime, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, default="pending"),  # pending, done, failed, cancelled
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("max_attempts", sa.Integer, nullable=False, default=5),
+    sa.Column("unique_key", sa.String(200), unique=True),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("worker", sa.String(100)),
+    sa.Index("ix_ordo_job_due", "status", "run_at"),
+)
+
+Handler = Callable[["Transaction", dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    run_at: dt.datetime
+    status: str
+    attempts: int
+    unique_key: str | None
+    last_error: str | None
+
+
+def enqueue(conn: sa.Connection, kind: str, payload: dict[str, Any], run_at: dt.datetime, *,
+            now: dt.datetime, unique_key: str | None = None, max_attempts: int = 5) -> int:
+    """Add a job (in the caller's transaction). A live job with the same ``unique_key`` is replaced."""
+    if unique_key is not None:
+        conn.execute(sa.delete(job_table).where(job_table.c.unique_key == unique_key))
+    result = conn.execute(sa.insert(job_table).values(
+        kind=kind, payload=json.dumps(payload, default=str, sort_keys=True), run_at=run_at, status="pending",
+        attempts=0, max_attempts=max_attempts, unique_key=unique_key, created_at=now,
+    ).returning(job_table.c.id))
+    return int(result.scalar_one())
+
+
+def cancel(conn: sa.Connection, *, unique_key: str | None = None, prefix: str | None = None) -> int:
+    """Cancel pending jobs by key (or key prefix); return how many."""
+    t = job_table
+    q = sa.update(t).where(t.c.status == "pending").values(status="cancelled", unique_key=None)
+    if unique_key is not None:
+        q = q.where(t.c.unique_key == unique_key)
+    elif prefix is not None:
+        q = q.where(t.c.unique_key.startswith(prefix, autoescape=True))
+    else:
+        raise ValueError("cancel needs unique_key or prefix")
+    return conn.execute(q).rowcount
+
+
+def list_jobs(conn: sa.Connection, status: str | None = None, limit: int = 100) -> list[Job]:
+    t = job_table
+    q = sa.select(t).order_by(t.c.run_at, t.c.id).limit(limit)
+    if status:
+        q = q.where(t.c.status == status)
+    return [Job(r.id, r.kind, json.loads(r.payload), r.run_at, r.status, r.attempts, r.unique_key, r.last_error)
+            for r in conn.execute(q)]
+
+
+class JobRunner:
+    """Handlers by job kind and the loop that runs due jobs."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.handlers: dict[str, Handler] = {}
+
+    def register(self, kind: str, handler: Handler) -> None:
+        self.handlers[kind] = handler
+
+    def _claim(self, conn: sa.Connection, now: dt.datetime) -> Any:
+        t = job_table
+        q = (sa.select(t).where(t.c.status == "pending", t.c.run_at <= now)
+             .order_by(t.c.run_at, t.c.id).limit(1))
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        return conn.execute(q).first()
+
+    def run_one(self, worker: str = "worker", now: dt.datetime | None = None) -> bool:
+        """Run the next due job; False when none is due."""
+        from .records import Transaction
+
+        now = now or self.app.clock.now()
+        t = job_table
+        failure: tuple[Any, str] | None = None
+        with write_connection(self.app.engine) as conn:
+            row = self._claim(conn, now)
+            if row is None:
+                return False
+            handler = self.handlers.get(row.kind)
+            try:
+                if handler is None:
+                    raise LookupError(f"no handler for job kind {row.kind!r}")
+                with conn.begin_nested():
+                    handler(Transaction(self.app, conn, SYSTEM), json.loads(row.payload))
+            except Exception as e:  # the handler's work is rolled back; record the failure
+                log.warning("job %s (%s) failed: %s", row.id, row.kind, e)
+                failure = (row, "".join(traceback.format_exception_only(type(e), e)).strip())
+            if failure is None:
+                conn.execute(sa.update(t).where(t.c.id == row.id).values(
+                    status="done", attempts=row.attempts + 1, finished_at=now, worker=worker, unique_key=None))
+                return True
+            attempts = row.attempts + 1
+            dead = attempts >= row.max_attempts
+            conn.execute(sa.update(t).where(t.c.id == row.id).values(
+                status="failed" if dead else "pending", attempts=attempts, last_error=failure[1][:2000],
+                run_at=now + dt.timedelta(seconds=min(3600, 10 * 2 ** (attempts - 1))), worker=worker,
+                finished_at=now if dead else None, unique_key=None if dead else row.unique_key))
+        return True
+
+    def run_due(self, worker: str = "worker", now: dt.datetime | None = None, limit: int = 1000) -> int:
+        """Run due jobs until none is left (or ``limit``); return how many ran."""
+        n = 0
+        while n < limit and self.run_one(worker, now):
+            n += 1
+        return n

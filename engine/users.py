@@ -1,0 +1,146 @@
+"""Users, roles and groups, kept in the database so every process sees the same.
+
+Membership is looked up when a transaction starts, so a change applies at once
+everywhere (no copied user lists). A user with the ``admin`` role is an admin.
+Roles declared in ``roles.yaml`` with ``users:`` are granted on schema sync.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from .actor import User
+from .errors import NotFound, UsageError
+from .tables import SYSTEM_METADATA
+
+ADMIN_ROLE = "admin"
+
+user_table = sa.Table(
+    "ordo_user",
+    SYSTEM_METADATA,
+    sa.Column("name", sa.String(140), primary_key=True),
+    sa.Column("display_name", sa.String(200)),
+    sa.Column("email", sa.String(200)),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("available", sa.Boolean, nullable=False, default=True),
+    sa.Column("calendar", sa.String(140)),
+    sa.Column("attrs", sa.Text, nullable=False, default="{}"),
+)
+
+membership_table = sa.Table(
+    "ordo_membership",
+    SYSTEM_METADATA,
+    sa.Column("kind", sa.String(10), primary_key=True),  # "role" or "group"
+    sa.Column("group_name", sa.String(140), primary_key=True),
+    sa.Column("user_name", sa.String(140), primary_key=True),
+    sa.Index("ix_ordo_membership_user", "user_name"),
+)
+
+
+@dataclass
+class UserInfo:
+    name: str
+    display_name: str | None = None
+    email: str | None = None
+    active: bool = True
+    available: bool = True
+    calendar: str | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+    roles: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+
+    def as_actor(self) -> User:
+        return User(self.name, frozenset(self.roles), ADMIN_ROLE in self.roles, dict(self.attrs))
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in ("role", "group"):
+        raise UsageError(f"membership kind must be 'role' or 'group', got {kind!r}")
+
+
+class Directory:
+    """User and membership operations on one connection (inside the caller's transaction)."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def get(self, name: str) -> UserInfo | None:
+        row = self.conn.execute(sa.select(user_table).where(user_table.c.name == name)).first()
+        if row is None:
+            return None
+        info = UserInfo(row.name, row.display_name, row.email, row.active, row.available, row.calendar,
+                        json.loads(row.attrs or "{}"))
+        m = membership_table
+        for kind, group in self.conn.execute(sa.select(m.c.kind, m.c.group_name).where(m.c.user_name == name)):
+            (info.roles if kind == "role" else info.groups).append(group)
+        return info
+
+    def require(self, name: str) -> UserInfo:
+        info = self.get(name)
+        if info is None:
+            raise NotFound(f"user {name!r} not found")
+        return info
+
+    def save(self, name: str, *, display_name: str | None = None, email: str | None = None,
+             active: bool | None = None, available: bool | None = None, calendar: str | None = None,
+             attrs: dict[str, Any] | None = None) -> UserInfo:
+        """Create the user or change the given settings."""
+        if not name or not isinstance(name, str):
+            raise UsageError("a user needs a name")
+        values: dict[str, Any] = {k: v for k, v in {
+            "display_name": display_name, "email": email, "active": active, "available": available,
+            "calendar": calendar}.items() if v is not None}
+        if attrs is not None:
+            values["attrs"] = json.dumps(attrs, ensure_ascii=False, sort_keys=True)
+        exists = self.conn.execute(sa.select(user_table.c.name).where(user_table.c.name == name)).first()
+        if exists is None:
+            self.conn.execute(sa.insert(user_table).values(
+                name=name, active=values.pop("active", True), available=values.pop("available", True),
+                attrs=values.pop("attrs", "{}"), **values))
+        elif values:
+            self.conn.execute(sa.update(user_table).where(user_table.c.name == name).values(**values))
+        return self.require(name)
+
+    def grant(self, user: str, group: str, kind: str = "role") -> None:
+        _check_kind(kind)
+        if self.get(user) is None:
+            self.save(user)
+        m = membership_table
+        found = self.conn.execute(sa.select(m.c.user_name).where(
+            m.c.kind == kind, m.c.group_name == group, m.c.user_name == user)).first()
+        if found is None:
+            self.conn.execute(sa.insert(m).values(kind=kind, group_name=group, user_name=user))
+
+    def revoke(self, user: str, group: str, kind: str = "role") -> None:
+        _check_kind(kind)
+        m = membership_table
+        self.conn.execute(sa.delete(m).where(m.c.kind == kind, m.c.group_name == group, m.c.user_name == user))
+
+    def members(self, group: str, kind: str = "role", *, active_only: bool = True) -> list[str]:
+        """User names in a role or group, sorted (inactive users left out unless asked)."""
+        _check_kind(kind)
+        m, u = membership_table, user_table
+        q = sa.select(m.c.user_name).join(u, u.c.name == m.c.user_name).where(
+            m.c.kind == kind, m.c.group_name == group).order_by(m.c.user_name)
+        if active_only:
+            q = q.where(u.c.active.is_(True))
+        return [r[0] for r in self.conn.execute(q)]
+
+    def all(self) -> list[UserInfo]:
+        names = [r[0] for r in self.conn.execute(sa.select(user_table.c.name).order_by(user_table.c.name))]
+        return [self.require(n) for n in names]
+
+    def actor(self, name: str) -> User:
+        """The acting user with current roles (a user not in the directory has none)."""
+        info = self.get(name)
+        return info.as_actor() if info is not None else User(name)
+
+    def seed_roles(self, roles: Iterable[tuple[str, list[str]]]) -> None:
+        for role, users in roles:
+            for u in users:
+                self.grant(u, role)
