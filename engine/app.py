@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import pkgutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,14 @@ from .records import Record, Transaction, WriteEvent
 from .schema_sync import sync_schema
 from .users import Directory
 
-# Runtime features that plug into every App: each module has ``install(app)``,
-# which may register job handlers, write listeners and compiled definitions.
-EXTENSIONS: list[str] = []
+
+def extensions() -> list[str]:
+    """Runtime features that plug into every App: each subpackage of the engine
+    (``engine/flows/``, ...) whose ``__init__`` defines ``install(app)``, which may
+    compile the feature's definitions and register job handlers and write listeners."""
+    package = __name__.rsplit(".", 1)[0]
+    return sorted(f"{package}.{m.name}" for m in pkgutil.iter_modules(importlib.import_module(package).__path__)
+                  if m.ispkg)
 
 WriteListener = Callable[[Transaction, WriteEvent], None]
 
@@ -54,8 +60,10 @@ class App:
         self.jobs = JobRunner(self)
         self.outbox = Outbox(self)
         self.features: dict[str, Any] = {}  # extension name -> its runtime object
-        for name in EXTENSIONS:
-            importlib.import_module(name).install(self)
+        for name in extensions():
+            module = importlib.import_module(name)
+            if hasattr(module, "install"):
+                module.install(self)
         if sync:
             self.sync_schema()
 

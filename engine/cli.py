@@ -1,7 +1,7 @@
 """The ``ordo`` command line.
 
 Commands live in small modules (``cli_app``, ``cli_records``, ...), each with a
-``register(subparsers)`` function; :data:`COMMAND_MODULES` lists them. Every
+``register(subparsers)`` function; every ``engine/cli_*.py`` module is loaded. Every
 user error becomes one clear message and a non-zero exit code, never a
 traceback (set ``ORDO_DEBUG=1`` to see one for a genuine bug).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import pkgutil
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -19,12 +20,12 @@ from sqlalchemy import exc as sa_exc
 
 from .errors import DefinitionErrors, OrdoError, SchemaChangeRefused, ValidationFailed
 
-COMMAND_MODULES = [
-    "ordo.engine.cli_app",
-    "ordo.engine.cli_records",
-    "ordo.engine.cli_users",
-    "ordo.engine.cli_worker",
-]
+
+def command_modules() -> list[str]:
+    """Every ``cli_*`` module of the engine (a new command needs no edit here)."""
+    package = __name__.rsplit(".", 1)[0]
+    return sorted(f"{package}.{m.name}" for m in pkgutil.iter_modules(importlib.import_module(package).__path__)
+                  if m.name.startswith("cli_"))
 
 EXIT_USER_ERROR = 1
 EXIT_INTERNAL = 2
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
+    for name in command_modules():
         importlib.import_module(name).register(sub)
     return parser
 
