@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+
 from ordo.dsl.app import AppDefinition
 from ordo.dsl.expr import Clock
 from ordo.dsl.loader import load_app
@@ -29,6 +30,7 @@ from .db import make_engine, write_connection
 from .errors import OrdoError
 from .jobs import JobRunner
 from .outbox import Outbox
+from .permissions import Permissions
 from .query import FilterCache
 from .records import Record, Transaction, WriteEvent
 from .schema_sync import sync_schema
@@ -56,6 +58,7 @@ class App:
         self.clock = clock or Clock()
         self.engine = engine if engine is not None else make_engine(db_url)
         self.filters = FilterCache(self.compiled, definition.schema, lambda: self.clock)
+        self.permissions = Permissions(definition)
         self.listeners: list[WriteListener] = []
         self.jobs = JobRunner(self)
         self.outbox = Outbox(self)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+
 from ordo.dsl.app import AppDefinition
 from ordo.dsl.base import humanize, label_text
 from ordo.dsl.entity import EntityDef, FieldDef

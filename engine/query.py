@@ -13,10 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.expression import ColumnElement, FromClause
+
 from ordo.dsl.errors import ExpressionError, ExpressionErrors
 from ordo.dsl.expr import Clock, CompiledExpression, Scope, compile_expression
 from ordo.dsl.expr import types as T
-from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from .compiled import CompiledApp
 from .errors import UsageError

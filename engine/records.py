@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+
 from ordo.dsl.expr import Env
 
 from . import audit, jobs, outbox
 from .actor import User
 from .coerce import CoercionError, coerce
 from .compiled import CompiledEntity, CompiledField
-from .errors import Conflict, FieldError, NotFound, UsageError, ValidationFailed
+from .errors import Conflict, FieldError, NotFound, PermissionDenied, UsageError, ValidationFailed
 from .naming import make_name
-from .query import parse_order_by
+from .query import TableSource, parse_order_by
 from .users import Directory
 from .validation import validate_record
 
@@ -80,13 +81,37 @@ class Transaction:
     # -- reading
     def get(self, entity: str, key: int | str, *, for_update: bool = False) -> Record:
         """The record with id ``key`` (int) or name ``key`` (str), with its child rows."""
+        rec = self._fetch(entity, key, for_update)
+        if rec is None:
+            raise NotFound(f"{entity} {key!r} not found")
+        self._require(entity, "read", rec)
+        return rec
+
+    def _fetch(self, entity: str, key: int | str, for_update: bool = False) -> Record | None:
+        """The record with its child rows, without permission checks (internal)."""
         ce = self.app.compiled.entity(entity)
         row = self._row(ce, key, for_update)
         if row is None:
-            raise NotFound(f"{entity} {key!r} not found")
+            return None
         rec = dict(row._mapping)
         self._attach_children(ce, [rec])
         return rec
+
+    # -- permissions
+    def row_filter(self, entity: str, source: Any = None) -> Any:
+        """SQL condition limiting the rows of ``entity`` the acting user may read (None: all).
+
+        ``source`` is the SqlSource the condition is written over (default: the entity's table)."""
+        if source is None:
+            source = TableSource(self.app.compiled, entity, self.app.compiled.entity(entity).table)
+        return self.app.permissions.row_filter(self.user, entity, source)
+
+    def allowed(self, entity: str, action: str, record: Mapping[str, Any]) -> bool:
+        return self.app.permissions.allows(self.user, entity, action, record, self.env)
+
+    def _require(self, entity: str, action: str, record: Mapping[str, Any]) -> None:
+        if not self.allowed(entity, action, record):
+            raise PermissionDenied(f"{self.user.name} may not {action} {entity} {record.get('name') or ''}".rstrip())
 
     def find(self, entity: str, key: int | str) -> Record | None:
         try:
@@ -123,8 +148,8 @@ class Transaction:
 
     def _load_link(self, entity: str, key: Any) -> Record | None:
         cache_key = (entity, key)
-        if cache_key not in self._links:
-            self._links[cache_key] = self.find(entity, key)
+        if cache_key not in self._links:  # rules see linked records whatever the user may read
+            self._links[cache_key] = self._fetch(entity, key)
         return self._links[cache_key]
 
     def query(
@@ -146,6 +171,9 @@ class Transaction:
         if where:
             _, clause = self.app.filters.where(entity, where, params)
             q = q.where(clause)
+        allowed = self.row_filter(entity)
+        if allowed is not None:
+            q = q.where(allowed)
         q = q.order_by(*parse_order_by(t, order_by))
         if limit is not None:
             if not isinstance(limit, int) or limit < 0 or limit > MAX_LIMIT:
@@ -169,6 +197,9 @@ class Transaction:
         if where:
             _, clause = self.app.filters.where(entity, where, params)
             q = q.where(clause)
+        allowed = self.row_filter(entity)
+        if allowed is not None:
+            q = q.where(allowed)
         return int(self.conn.execute(q, params).scalar_one())
 
     # -- writing
@@ -184,6 +215,7 @@ class Transaction:
             errors.append(FieldError("name", f"a {entity} named '{explicit_name}' already exists"))
         if errors:
             raise ValidationFailed(entity, errors)
+        self._require(entity, "create", rec)
         now = self.app.clock.now()
         name = explicit_name or make_name(self.conn, entity, ce.defn.naming, rec, now.date())
         values = {f.name: rec.get(f.name) for f in ce.stored_fields}
@@ -205,6 +237,7 @@ class Transaction:
         """Change fields of a record. A stale ``expected_version`` raises :class:`Conflict`."""
         ce = self.app.compiled.entity(entity)
         current = self.get(entity, key, for_update=True)
+        self._require(entity, "update", current)
         if expected_version is not None and current["version"] != expected_version:
             raise Conflict(f"{entity} {current['name']} was changed by someone else (version "
                            f"{current['version']}, expected {expected_version}); reload and retry")
@@ -220,6 +253,7 @@ class Transaction:
         validate_record(self, ce, rec, errors, record_id=current["id"])
         if errors:
             raise ValidationFailed(entity, errors)
+        self._require(entity, "update", rec)
         now = self.app.clock.now()
         t = ce.table
         assert t is not None
@@ -243,6 +277,7 @@ class Transaction:
         """Delete a record and its child rows; links to it follow their ``on_delete`` rule."""
         ce = self.app.compiled.entity(entity)
         current = self.get(entity, key, for_update=True)
+        self._require(entity, "delete", current)
         if expected_version is not None and current["version"] != expected_version:
             raise Conflict(f"{entity} {current['name']} was changed by someone else (version "
                            f"{current['version']}, expected {expected_version})")

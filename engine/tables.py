@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+
 from ordo.dsl.entity import EntityDef, FieldDef
 from ordo.dsl.expr import types as T
 from ordo.dsl.expr.sqltypes import ExactDecimal

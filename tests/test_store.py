@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+
 from ordo.dsl.expr import Clock
 from ordo.engine import Conflict, NotFound, UsageError, ValidationFailed, open_app
 

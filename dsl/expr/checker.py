@@ -129,6 +129,12 @@ class Checker:
         else:
             names = sorted(scope.roots)
             return self.error(node, f"unknown name '{first}'" + _suggest(first, names))
+        if t.kind == "object":  # an open mapping such as the acting user: any key, any type
+            if len(rest) > 1:
+                return self.error(node, f"'{first}' has one level of keys: {first}.{rest[0]}")
+            steps.extend(ast.Step(None, part, "field") for part in rest)
+            node.steps = steps
+            return ANY if rest else t
         for part in rest:
             if t.kind == "record":
                 t = self._field(node, scope, str(t.arg), part, steps)

@@ -52,6 +52,7 @@ DATETIME = Type("datetime")
 JSON = Type("json")
 NULL = Type("null")
 ANY = Type("any")
+OBJECT = Type("object")  # an open mapping (e.g. the acting user): any key, values of any type
 
 
 def list_of(t: Type) -> Type:
