@@ -8,13 +8,13 @@ from decimal import Decimal
 from importlib import resources
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from ..errors import ExpressionError
 from . import ast
 
 MAX_LENGTH = 4000  # characters of expression text
-MAX_DEPTH = 64  # nesting depth of the syntax tree
+MAX_DEPTH = 50  # nesting depth of the syntax tree (generated Python nests a few parentheses per level)
 MAX_STRING = 1000  # characters of one string literal
 MAX_DIGITS = 30  # digits of one number literal
 MAX_LIST = 1000  # items of one list literal
@@ -223,7 +223,12 @@ def parse(text: str) -> ast.Node:
     _check_depth(tree, text)
     if not hasattr(tree, "data"):  # a bare token (cannot happen with this grammar)
         raise ExpressionError("invalid expression", text)
-    return _ToAst(text).transform(tree)
+    try:
+        return _ToAst(text).transform(tree)
+    except VisitError as e:  # lark wraps errors raised while transforming
+        if isinstance(e.orig_exc, ExpressionError):
+            raise e.orig_exc from None
+        raise
 
 
 def _end_position(text: str) -> tuple[int, int]:

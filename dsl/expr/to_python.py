@@ -212,5 +212,11 @@ def to_python(node: ast.Node, root_names: list[str] | None = None) -> tuple[Call
     source = "".join(gen.defs) + f"def _f({params}):\n    return {body}\n"
     namespace = dict(_GLOBALS_BASE)
     namespace["_K"] = tuple(gen.consts)
-    exec(compile(source, "<ordo-expression>", "exec"), namespace)  # noqa: S102 - source built from a checked AST
+    try:
+        code = compile(source, "<ordo-expression>", "exec")
+    except (SyntaxError, RecursionError, MemoryError):
+        from ..errors import ExpressionError
+
+        raise ExpressionError("expression too complex: split it into computed fields") from None
+    exec(code, namespace)  # noqa: S102 - source built from a checked AST
     return namespace["_f"], source

@@ -368,7 +368,9 @@ class _Compiler:
         if name in ("floor", "ceil"):
             return Rounding(name, args[0])
         if name == "round":
-            return RoundTo(args[0], args[1] if len(args) > 1 else sa.literal(0))
+            return RoundTo(args[0], sa.cast(args[1], sa.Integer) if len(args) > 1 else sa.literal(0))
+        if name == "substr":  # PostgreSQL wants int (not bigint) positions
+            return sa.func.substr(args[0], *[sa.cast(a, sa.Integer) for a in args[1:]])
         return getattr(sa.func, _SQL_NAMES[name])(*args)
 
     def _aggregate(self, node: ast.Call, src: SqlSource) -> Any:
@@ -410,7 +412,6 @@ _SQL_NAMES = {
     "lower": "lower",
     "upper": "upper",
     "trim": "trim",
-    "substr": "substr",
     "replace": "replace",
     "abs": "abs",
 }
@@ -418,7 +419,7 @@ _SQL_NAMES = {
 SQL_FUNCTIONS = set(_SQL_NAMES) | {
     "if", "coalesce", "is_null", "is_blank", "today", "now", "min", "max", "concat", "contains",
     "starts_with", "ends_with", "year", "month", "day", "days_between", "add_days", "date", "floor",
-    "ceil", "round",
+    "ceil", "round", "substr",
 }
 
 
