@@ -97,7 +97,7 @@ def main() -> None:
                 se_text = "(amount * 0.13 if country == 'CN' else 0) > 1000"
             parsed = s.parse(se_text)
 
-            def run_se(r, s=s, parsed=parsed):
+            def run_se(r, s=s, parsed=parsed, se_text=se_text):
                 s.names = r
                 return s.eval(se_text, previously_parsed=parsed)
 

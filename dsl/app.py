@@ -56,6 +56,7 @@ class AppSchema:
             return _Anything() if ("entity", entity) in self.app.broken else None
         assert isinstance(e, EntityDef)
         fields: dict[str, T.Type] = dict(CHILD_SYSTEM_FIELDS if e.child else SYSTEM_FIELDS)
+        fields.update({name: T.ANY for name in self.app.partial.get(("entity", entity), ())})
         fields.update({name: f.value_type() for name, f in e.fields.items()})
         self._cache[entity] = fields
         # Computed fields get their type from their expression; two rounds settle
@@ -85,6 +86,8 @@ class AppDefinition:
         self.root = root
         self.items: dict[str, dict[str, Located]] = {kind: {} for kind in KINDS}
         self.broken: set[tuple[str, str]] = set()  # (kind, name) that failed schema validation
+        # (kind, name) -> keys dropped from a definition that was loaded without its invalid parts
+        self.partial: dict[tuple[str, str], set[str]] = {}
         self.schema = AppSchema(self)
 
     # -- building

@@ -38,9 +38,10 @@ class FormDef(Definition):
         entity = ctx.ref(("entity",), "entity", self.entity)
         if entity is None:
             return
+        known = ctx.schema.entity_fields(self.entity) or {}
         for i, section in enumerate(self.sections):
             for j, fname in enumerate(section.fields):
-                if fname not in entity.fields:
+                if fname not in known:
                     ctx.error(("sections", i, "fields", j), f"unknown field '{fname}' in {self.entity}")
             if section.visible_if:
                 ctx.expr(("sections", i, "visible_if"), section.visible_if, Scope(ctx.schema, self.entity), T.BOOLEAN)

@@ -221,15 +221,70 @@ class AppLoader:
             definition: Definition = cls.model_validate(data)
         except ValidationError as e:
             self.errors.extend(pydantic_errors(e, doc, base, data, cls, shown))
-            if isinstance(data.get("name"), str):
-                app.broken.add((kind, data["name"]))
-            return
+            repaired = _salvage(cls, data, e)
+            if repaired is None:
+                if isinstance(data.get("name"), str):
+                    app.broken.add((kind, data["name"]))
+                return
+            definition, dropped = repaired
+            app.partial[(kind, definition.name)] = dropped
         key = (kind, definition.name)
         if key in own:
             self.errors.append(doc.error((*base, "name"), f"{kind} '{definition.name}' is defined twice"))
             return
         own.add(key)
         app.add(Located(definition, doc, base))
+
+
+def _salvage(cls: type[Definition], data: dict, exc: ValidationError,
+             rounds: int = 4) -> tuple[Definition, set[str]] | None:
+    """The definition without its invalid parts, so that its other mistakes are still found.
+
+    Unknown keys are dropped; an invalid entry of a mapping (e.g. one field) is dropped
+    whole and its key returned, so references to it are not reported again."""
+    import copy
+
+    data = copy.deepcopy(data)
+    dropped: set[str] = set()
+    for _ in range(rounds):
+        for err in exc.errors():
+            loc = list(err["loc"])
+            if err["type"] == "missing":
+                loc = loc[:-1]
+            if len(loc) < 2 or loc[0] in ("name", "kind"):
+                return None
+            parent, key = _container(data, loc[:2])
+            if parent is None:
+                continue
+            if err["type"] == "extra_forbidden" and len(loc) > 2:
+                parent, key = _container(data, loc)
+            if isinstance(parent, dict):
+                parent.pop(key, None)
+                if err["type"] != "extra_forbidden" or len(loc) == 2:
+                    dropped.add(str(key))
+            elif isinstance(parent, list) and isinstance(key, int) and key < len(parent):
+                parent[key] = None
+        for value in data.values():
+            if isinstance(value, list):
+                value[:] = [v for v in value if v is not None]
+        try:
+            return cls.model_validate(data), dropped
+        except ValidationError as e:
+            exc = e
+    return None
+
+
+def _container(data: Any, loc: list) -> tuple[Any, Any]:
+    """The container holding ``loc`` and the key in it (None if the path is not in the data)."""
+    node = data
+    for part in loc[:-1]:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return None, None
+    return node, loc[-1]
 
 
 def load_app(path: str | Path) -> AppDefinition:
