@@ -41,7 +41,7 @@ def extensions() -> list[str]:
     """Runtime features that plug into every App: each subpackage of the engine
     (``engine/flows/``, ...) whose ``__init__`` defines ``install(app)``, which may
     compile the feature's definitions and register job handlers and write listeners."""
-    package = __name__.rsplit(".", 1)[0]
+    package = __package__ or "ordo.engine"
     return sorted(f"{package}.{m.name}" for m in pkgutil.iter_modules(importlib.import_module(package).__path__)
                   if m.ispkg)
 

@@ -23,7 +23,7 @@ from .errors import DefinitionErrors, OrdoError, SchemaChangeRefused, Validation
 
 def command_modules() -> list[str]:
     """Every ``cli_*`` module of the engine (a new command needs no edit here)."""
-    package = __name__.rsplit(".", 1)[0]
+    package = __package__ or "ordo.engine"
     return sorted(f"{package}.{m.name}" for m in pkgutil.iter_modules(importlib.import_module(package).__path__)
                   if m.name.startswith("cli_"))
 
