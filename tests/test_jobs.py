@@ -1,0 +1,131 @@
+"""Database jobs, the worker, the notification outbox and write listeners."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from ordo.dsl.expr import Clock
+from ordo.engine import open_app
+from ordo.engine import outbox as ob
+from ordo.engine.jobs import list_jobs
+
+APP = {"entities/note.yaml": "name: note\nfields:\n  text: {type: string}\n"}
+T0 = dt.datetime(2026, 5, 1, 9, 0)
+
+
+@pytest.fixture
+def app(make_app, db_url):
+    a = open_app(make_app(APP), db_url, clock=Clock(T0))
+    yield a
+    a.close()
+
+
+def test_job_runs_when_due_in_one_transaction(app):
+    seen = []
+    app.jobs.register("touch", lambda tx, p: (seen.append(p["n"]), tx.create("note", {"text": f"job {p['n']}"})))
+    with app.transaction("u") as tx:
+        tx.enqueue("touch", {"n": 1}, T0 + dt.timedelta(hours=1))
+    assert app.jobs.run_due() == 0  # not due yet
+    app.clock.fixed = T0 + dt.timedelta(hours=2)
+    assert app.jobs.run_due() == 1
+    assert seen == [1] and app.count("note", user="u") == 1
+    with app.engine.connect() as conn:
+        assert [j.status for j in list_jobs(conn)] == ["done"]
+
+
+def test_failing_job_rolls_back_and_retries_then_fails(app):
+    def boom(tx, payload):
+        tx.create("note", {"text": "half done"})
+        raise RuntimeError("downstream unavailable")
+
+    app.jobs.register("boom", boom)
+    with app.transaction("u") as tx:
+        tx.enqueue("boom", {}, max_attempts=2)
+    assert app.jobs.run_due() == 1
+    assert app.count("note", user="u") == 0  # the handler's writes were rolled back
+    with app.engine.connect() as conn:
+        job = list_jobs(conn)[0]
+    assert job.status == "pending" and job.attempts == 1 and "downstream unavailable" in job.last_error
+    app.clock.fixed = T0 + dt.timedelta(hours=1)
+    app.jobs.run_due()
+    with app.engine.connect() as conn:
+        assert list_jobs(conn)[0].status == "failed"
+
+
+def test_unique_key_replaces_and_cancel(app):
+    app.jobs.register("t", lambda tx, p: None)
+    with app.transaction("u") as tx:
+        tx.enqueue("t", {"v": 1}, unique_key="timer:1")
+        tx.enqueue("t", {"v": 2}, unique_key="timer:1")
+        tx.enqueue("t", {"v": 3}, unique_key="timer:2")
+        assert tx.cancel_jobs(prefix="timer:2") == 1
+    with app.engine.connect() as conn:
+        jobs = list_jobs(conn, "pending")
+    assert [j.payload for j in jobs] == [{"v": 2}]
+
+
+def test_outbox_delivery_with_retries(app):
+    sent, fail = [], {"n": 2}
+
+    def flaky(msg):
+        if fail["n"]:
+            fail["n"] -= 1
+            raise ConnectionError("smtp down")
+        sent.append(msg.recipient)
+
+    app.outbox.senders["email"] = flaky
+    with app.transaction("u") as tx:
+        tx.notify("email", "a@example.com", "Hello", "body")
+        tx.notify("inbox", "alice", "In-app")
+    assert app.outbox.deliver_due() == 0
+    for minutes in (1, 5):
+        app.clock.fixed = T0 + dt.timedelta(minutes=minutes)
+        app.outbox.deliver_due()
+    assert sent == ["a@example.com"]
+    with app.engine.connect() as conn:
+        msgs = {m.channel: m for m in ob.messages(conn)}
+    assert msgs["email"].status == "sent" and msgs["email"].attempts == 3
+    assert msgs["inbox"].status == "sent"
+
+
+def test_notification_is_dropped_with_its_transaction(app):
+    with pytest.raises(RuntimeError), app.transaction("u") as tx:
+        tx.notify("email", "a@example.com", "Hello")
+        raise RuntimeError("business failure")
+    with app.engine.connect() as conn:
+        assert ob.messages(conn) == []
+
+
+def test_write_listeners_see_every_write(app):
+    events = []
+    app.on_write(lambda tx, e: events.append((e.entity, e.action, (e.after or e.before)["text"])))
+    rec = app.create("note", {"text": "a"}, "u")
+    app.update("note", rec["id"], {"text": "b"}, "u")
+    app.delete("note", rec["id"], "u")
+    assert events == [("note", "create", "a"), ("note", "update", "b"), ("note", "delete", "b")]
+
+
+def test_several_workers_never_run_a_job_twice(make_app, pg_url):
+    app = open_app(make_app(APP), pg_url, clock=Clock(T0))
+    runs: list[int] = []
+    lock = threading.Lock()
+
+    def handler(tx, payload):
+        with lock:
+            runs.append(payload["i"])
+        tx.create("note", {"text": str(payload["i"])})
+
+    app.jobs.register("work", handler)
+    with app.transaction("u") as tx:
+        for i in range(60):
+            tx.enqueue("work", {"i": i})
+    with ThreadPoolExecutor(4) as pool:
+        counts = list(pool.map(lambda w: app.jobs.run_due(worker=f"w{w}"), range(4)))
+    assert sum(counts) == 60
+    assert sorted(runs) == list(range(60))
+    assert app.count("note", user="u") == 60
+    app.close()
