@@ -63,12 +63,15 @@ class App:
         self.jobs = JobRunner(self)
         self.outbox = Outbox(self)
         self.features: dict[str, Any] = {}  # extension name -> its runtime object
+        self.on_start: list[Callable[[App], None]] = []  # run once the schema is in sync (e.g. schedules)
         for name in extensions():
             module = importlib.import_module(name)
             if hasattr(module, "install"):
                 module.install(self)
         if sync:
             self.sync_schema()
+            for hook in self.on_start:
+                hook(self)
 
     @property
     def name(self) -> str:
