@@ -1,0 +1,24 @@
+"""Approval flows: the runtime of ``flow`` definitions.
+
+``install(app)`` compiles every flow once, starts flows from record writes and
+runs their timers as ``flow.timer`` jobs. The runtime object is
+``app.features["flows"]`` (:class:`FlowRuntime`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .runtime import FlowRuntime
+
+if TYPE_CHECKING:
+    from ..app import App
+
+__all__ = ["FlowRuntime", "install"]
+
+
+def install(app: App) -> None:
+    runtime = FlowRuntime(app)
+    app.features["flows"] = runtime
+    app.on_write(runtime.on_write)
+    app.jobs.register("flow.timer", runtime.on_timer)

@@ -1,0 +1,233 @@
+"""Human actions on tasks and instances, each permission-checked and all-or-nothing.
+
+Double actions are impossible: the instance row is locked (PostgreSQL ``FOR
+UPDATE``; SQLite has one writer), the task is re-read after the lock, and the
+task only changes with a conditional ``UPDATE ... WHERE status = 'pending'``;
+the instance is saved with a ``rev`` check.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Conflict, NotFound, PermissionDenied, UsageError
+from . import store
+from .approval import evaluate, notify_task, reject_allowed_to_continue, rejected
+from .runner import Run
+from .store import Token
+
+if TYPE_CHECKING:
+    from ..records import Transaction
+    from .runtime import FlowRuntime
+
+TASK_ACTIONS = ("approve", "reject", "transfer", "add_approver", "comment", "cancel_task")
+
+
+def _open(rt: FlowRuntime, tx: Transaction, task_id: int) -> tuple[dict[str, Any], Run]:
+    if isinstance(task_id, bool) or not isinstance(task_id, int):
+        raise UsageError(f"task must be a task id (a number), got {task_id!r}")
+    first = store.get_task(tx.conn, task_id)
+    inst = store.lock_instance(tx.conn, first["instance_id"])
+    task = store.get_task(tx.conn, task_id)  # as it is now that we hold the lock
+    return task, Run(rt, tx, inst, rt.flow_for(tx, inst))
+
+
+def can_act(tx: Transaction, task: dict[str, Any]) -> bool:
+    u = tx.user
+    return u.is_admin or task["assignee"] == u.name or (
+        task["assignee"] is None and task["assignee_role"] is not None and task["assignee_role"] in u.roles)
+
+
+def _check(run: Run, task: dict[str, Any], action: str, comment: str | None) -> None:
+    if run.inst.status != "running":
+        raise Conflict(f"the flow of task {task['id']} is {run.inst.status}; nothing to {action}")
+    if task["status"] != "pending":
+        by = f" by {task['acted_by']}" if task["acted_by"] else ""
+        raise Conflict(f"task {task['id']} is already {task['status']}{by}")
+    if not can_act(run.tx, task):
+        who = task["assignee"] or f"role {task['assignee_role']}"
+        raise PermissionDenied(f"{run.tx.user.name} may not {action} task {task['id']}: it is assigned to {who}")
+    node = run.flow.nodes[task["node"]].defn
+    required = node.comment_required
+    if (required is True or (isinstance(required, list) and action in required)) and not (comment or "").strip():
+        raise UsageError(f"a comment is required to {action} at '{task['node']}' (parameter 'comment')")
+
+
+def _token(run: Run, task: dict[str, Any]) -> Token:
+    found = store.get_token(run.conn, task["token_id"])
+    if found is None or found[1] != "active" or found[0].node != task["node"]:
+        raise Conflict(f"task {task['id']} no longer belongs to an active step")
+    return found[0]
+
+
+def _claim(run: Run, task: dict[str, Any], status: str, comment: str | None) -> None:
+    if not store.set_task(run.conn, task["id"], "pending", status=status, acted_by=run.tx.user.name,
+                          acted_at=run.now, comment=comment):
+        raise Conflict(f"task {task['id']} was handled by someone else meanwhile")
+
+
+def approve(rt: FlowRuntime, tx: Transaction, task_id: int, comment: str | None = None) -> None:
+    task, run = _open(rt, tx, task_id)
+    _check(run, task, "approve", comment)
+    tok = _token(run, task)
+    node = run.flow.nodes[task["node"]]
+    _claim(run, task, "approved", comment)
+    run.inst.data["human_approved"] = True
+    run.history("approve", node.name, task_id=task["id"], comment=comment)
+    if task["kind"] == "before" and task["ref_task"]:
+        if store.set_task(run.conn, task["ref_task"], "waiting", status="pending"):
+            notify_task(run, store.get_task(run.conn, task["ref_task"]), node)
+    for t in store.token_tasks(run.conn, tok.id or 0, node.name):
+        if t["kind"] == "after" and t["ref_task"] == task["id"] and t["status"] == "waiting":
+            store.set_task(run.conn, t["id"], "waiting", status="pending")
+            notify_task(run, t, node)
+    queue: deque[Token] = deque()
+    evaluate(run, tok, node, queue)
+    run.go(list(queue))
+
+
+def reject(rt: FlowRuntime, tx: Transaction, task_id: int, comment: str | None = None,
+           to: str | None = None) -> None:
+    task, run = _open(rt, tx, task_id)
+    _check(run, task, "reject", comment)
+    tok = _token(run, task)
+    node = run.flow.nodes[task["node"]]
+    if to is not None and to not in run.flow.ancestors.get(node.name, set()):
+        allowed = ", ".join(sorted(run.flow.ancestors.get(node.name, set()))) or "none"
+        raise UsageError(f"cannot send task {task_id} back to '{to}': not an earlier node of '{node.name}' "
+                         f"(parameter 'to'; earlier nodes: {allowed})")
+    _claim(run, task, "rejected", comment)
+    run.history("reject", node.name, task_id=task["id"], comment=comment, to=to)
+    queue: deque[Token] = deque()
+    if to is None and reject_allowed_to_continue(run, tok, node):
+        evaluate(run, tok, node, queue)
+    else:
+        rejected(run, tok, node, queue, to, comment)
+    run.go(list(queue))
+
+
+def _user(tx: Transaction, name: Any, what: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise UsageError(f"{what} needs a user name (parameter 'to')")
+    info = tx.users.get(name.strip())
+    if info is None or not info.active:
+        raise NotFound(f"user {name!r} not found or inactive (parameter 'to')")
+    return info.name
+
+
+def transfer(rt: FlowRuntime, tx: Transaction, task_id: int, to: str, comment: str | None = None) -> int:
+    task, run = _open(rt, tx, task_id)
+    _check(run, task, "transfer", comment)
+    _token(run, task)
+    target = _user(tx, to, "transfer")
+    if target == task["assignee"]:
+        raise UsageError(f"task {task_id} is already assigned to {target} (parameter 'to')")
+    _claim(run, task, "transferred", comment)
+    new_id = _copy(run, task, assignee=target, assignee_role=None)
+    run.history("transfer", task["node"], task_id=task["id"], comment=comment, to=target, new_task=new_id)
+    notify_task(run, store.get_task(run.conn, new_id), run.flow.nodes[task["node"]])
+    run.go([])
+    return new_id
+
+
+def _copy(run: Run, task: dict[str, Any], **changes: Any) -> int:
+    values = {k: task[k] for k in ("instance_id", "token_id", "flow", "node", "entity", "record_id", "assignee",
+                                   "assignee_role", "kind", "seq", "ref_task", "due_at")}
+    values.update(status="pending", created_at=run.now, **changes)
+    return store.insert_task(run.conn, **values)
+
+
+def add_approver(rt: FlowRuntime, tx: Transaction, task_id: int, to: str, position: str = "after",
+                 comment: str | None = None) -> int:
+    if position not in ("before", "after"):
+        raise UsageError(f"position must be 'before' or 'after', got {position!r} (parameter 'position')")
+    task, run = _open(rt, tx, task_id)
+    _check(run, task, "add_approver", comment)
+    _token(run, task)
+    target = _user(tx, to, "add_approver")
+    if position == "before":
+        if not store.set_task(run.conn, task["id"], "pending", status="waiting"):
+            raise Conflict(f"task {task_id} was handled by someone else meanwhile")
+        new_id = _copy(run, task, assignee=target, assignee_role=None, kind="before", ref_task=task["id"])
+    else:
+        new_id = _copy(run, task, assignee=target, assignee_role=None, kind="after", ref_task=task["id"],
+                       status="waiting")
+    run.history("add_approver", task["node"], task_id=task["id"], comment=comment, to=target, position=position,
+                new_task=new_id)
+    if position == "before":
+        notify_task(run, store.get_task(run.conn, new_id), run.flow.nodes[task["node"]])
+    run.go([])
+    return new_id
+
+
+def cancel_task(rt: FlowRuntime, tx: Transaction, task_id: int, comment: str | None = None) -> None:
+    """An admin withdraws one task; its step goes on as if the task had never been asked (WCP-19)."""
+    task, run = _open(rt, tx, task_id)
+    if not tx.user.is_admin:
+        raise PermissionDenied(f"{tx.user.name} may not cancel task {task_id}: only an admin may")
+    if task["status"] not in store.OPEN_TASK or run.inst.status != "running":
+        raise Conflict(f"task {task_id} is already {task['status']}")
+    tok = _token(run, task)
+    store.set_task(run.conn, task["id"], store.OPEN_TASK, status="cancelled", acted_by=tx.user.name,
+                   acted_at=run.now, comment=comment)
+    run.history("cancel_task", task["node"], task_id=task["id"], comment=comment)
+    queue: deque[Token] = deque()
+    evaluate(run, tok, run.flow.nodes[task["node"]], queue)
+    run.go(list(queue))
+
+
+def comment(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str, task_id: int | None = None) -> None:
+    if not (text or "").strip():
+        raise UsageError("a comment needs text (parameter 'text')")
+    inst = store.lock_instance(tx.conn, instance_id)
+    run = Run(rt, tx, inst, rt.flow_for(tx, inst))
+    task = store.get_task(tx.conn, task_id) if task_id is not None else None
+    if not (tx.user.is_admin or tx.user.name == inst.started_by or (task is not None and can_act(tx, task))
+            or any(can_act(tx, t) for t in store.open_tasks(tx.conn, inst.id))):
+        raise PermissionDenied(f"{tx.user.name} may not comment on flow instance {instance_id}")
+    run.history("comment", task["node"] if task else None, task_id=task_id, comment=text.strip())
+    run.go([])
+
+
+def urge(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | None = None) -> int:
+    """Remind everyone with a pending task (the submitter or an admin)."""
+    inst = store.lock_instance(tx.conn, instance_id)
+    run = Run(rt, tx, inst, rt.flow_for(tx, inst))
+    if not (tx.user.is_admin or tx.user.name == inst.started_by):
+        raise PermissionDenied(f"{tx.user.name} may not urge flow instance {instance_id}: only its submitter")
+    if inst.status != "running":
+        raise Conflict(f"flow instance {instance_id} is {inst.status}")
+    tasks = store.open_tasks(tx.conn, inst.id)
+    for t in tasks:
+        notify_task(run, t, run.flow.nodes[t["node"]], reminder=True)
+    run.history("urge", comment=text, tasks=[t["id"] for t in tasks])
+    run.go([])
+    return len(tasks)
+
+
+def withdraw(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | None = None) -> None:
+    """The submitter takes the request back, as long as nobody has approved yet (WCP-20)."""
+    inst = store.lock_instance(tx.conn, instance_id)
+    run = Run(rt, tx, inst, rt.flow_for(tx, inst))
+    if not (tx.user.is_admin or tx.user.name == inst.started_by):
+        raise PermissionDenied(f"{tx.user.name} may not withdraw flow instance {instance_id}: only its "
+                               f"submitter {inst.started_by}")
+    if inst.status != "running":
+        raise Conflict(f"flow instance {instance_id} is {inst.status}")
+    if inst.data.get("human_approved"):
+        raise Conflict(f"flow instance {instance_id} cannot be withdrawn: someone has approved already")
+    run.finish("withdrawn", "withdrawn", text)
+    run.go([])
+
+
+def cancel(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | None = None) -> None:
+    """An admin cancels the whole case (WCP-20)."""
+    inst = store.lock_instance(tx.conn, instance_id)
+    run = Run(rt, tx, inst, rt.flow_for(tx, inst))
+    if not tx.user.is_admin:
+        raise PermissionDenied(f"{tx.user.name} may not cancel flow instance {instance_id}: only an admin may")
+    if inst.status != "running":
+        raise Conflict(f"flow instance {instance_id} is {inst.status}")
+    run.finish("cancelled", "cancelled", text)
+    run.go([])

@@ -1,0 +1,189 @@
+"""Validated flow definitions -> runtime graphs with every expression compiled once.
+
+A :class:`CompiledFlow` is keyed by its version hash (canonical JSON of the
+definition, which includes the declared ``version``); instances store the id of
+the version row they started with and are always run on that graph.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ordo.dsl.errors import ExpressionError, ExpressionErrors
+from ordo.dsl.expr import CompiledExpression, Env, Scope, compile_expression
+from ordo.dsl.expr import types as T
+from ordo.dsl.flow import ROOTS, FlowDef, template_parts
+from ordo.dsl.flow_nodes import (
+    ActionNode,
+    ApprovalNode,
+    ApproverSpec,
+    CcNode,
+    ConditionNode,
+    InclusiveNode,
+    WaitNode,
+    parse_duration,
+    successors,
+)
+
+from ..errors import OrdoError
+
+
+class FlowCompileError(OrdoError):
+    """A stored flow version no longer fits the app (e.g. a field it reads was removed)."""
+
+
+def definition_data(defn: FlowDef) -> dict[str, Any]:
+    return {"kind": "flow", **defn.to_data()}
+
+
+def version_hash(defn: FlowDef) -> str:
+    canonical = json.dumps(definition_data(defn), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass
+class Approver:
+    spec: ApproverSpec
+    expr: CompiledExpression | None = None
+    link_entity: str | None = None  # the expression gives a linked record: use its name
+
+
+@dataclass
+class Template:
+    parts: list[tuple[str, CompiledExpression | None]]
+
+    def render(self, record: dict[str, Any], env: Env, initiator: str) -> str:
+        out = []
+        for text, expr in self.parts:
+            out.append(text)
+            if expr is not None:
+                value = expr(record, env, initiator)
+                out.append("" if value is None else str(value))
+        return "".join(out)
+
+
+@dataclass
+class CNode:
+    name: str
+    defn: Any
+    type: str
+    label: str
+    state: str
+    exprs: dict[str, CompiledExpression] = field(default_factory=dict)
+    branches: list[tuple[CompiledExpression, str]] = field(default_factory=list)
+    approvers: list[Approver] = field(default_factory=list)
+    templates: dict[str, Template] = field(default_factory=dict)
+    due: Any = None  # timedelta
+
+    @property
+    def next(self) -> str | None:
+        return getattr(self.defn, "next", None)
+
+
+@dataclass
+class CompiledFlow:
+    name: str
+    defn: FlowDef
+    hash: str
+    nodes: dict[str, CNode]
+    first: str
+    trigger_when: CompiledExpression | None
+    ancestors: dict[str, set[str]]
+
+    @property
+    def entity(self) -> str:
+        return self.defn.entity
+
+    @property
+    def definition_json(self) -> str:
+        return json.dumps(definition_data(self.defn), sort_keys=True, ensure_ascii=False)
+
+
+class _Compiler:
+    def __init__(self, schema: Any, defn: FlowDef) -> None:
+        self.defn = defn
+        self.scope = Scope(schema, defn.entity, roots=dict(ROOTS))
+        self.schema = schema
+
+    def expr(self, text: str, where: str, expect: T.Type | None = None) -> CompiledExpression:
+        try:
+            return compile_expression(text, self.scope, expect)
+        except (ExpressionError, ExpressionErrors) as e:
+            raise FlowCompileError(f"flow {self.defn.name}, {where}: {e}") from None
+
+    def template(self, text: str, where: str) -> Template:
+        return Template([(lit, self.expr(e, where) if e else None) for lit, e in template_parts(text or "")])
+
+    def approver(self, spec: ApproverSpec, where: str) -> Approver:
+        text = spec.field if spec.field is not None else spec.expr
+        if text is None:
+            return Approver(spec)
+        compiled = self.expr(text, where)
+        link = str(compiled.type.arg) if compiled.type.kind == "record" else None
+        return Approver(spec, compiled, link)
+
+    def node(self, name: str, d: Any) -> CNode:
+        label = d.label if isinstance(d.label, str) else (d.label or {}).get("en") or name.replace("_", " ")
+        n = CNode(name, d, d.type, str(label), d.state or name)
+        where = f"node {name}"
+        if isinstance(d, ApprovalNode):
+            n.approvers = [self.approver(a, where) for a in d.approvers]
+            if d.auto_approve_if:
+                n.exprs["auto_approve_if"] = self.expr(d.auto_approve_if, where, T.BOOLEAN)
+            due = d.due or (d.timeouts()[0].after if d.timeouts() else None)
+            n.due = parse_duration(due) if due else None
+        elif isinstance(d, (ConditionNode, InclusiveNode)):
+            n.branches = [(self.expr(b.when, where, T.BOOLEAN), b.to) for b in d.branches]
+        elif isinstance(d, WaitNode) and d.until:
+            n.exprs["until"] = self.expr(d.until, where, T.BOOLEAN)
+        elif isinstance(d, ActionNode):
+            for fname, text in d.set.items():
+                n.exprs[f"set.{fname}"] = self.expr(text, f"{where}, set {fname}")
+            for i, c in enumerate(d.create):
+                for fname, text in c.values.items():
+                    n.exprs[f"create.{i}.{fname}"] = self.expr(text, f"{where}, create {c.entity}.{fname}")
+            if d.webhook:
+                for key, text in d.webhook.body.items():
+                    n.exprs[f"webhook.{key}"] = self.expr(text, f"{where}, webhook {key}")
+            if d.notify:
+                n.approvers = [self.approver(a, where) for a in d.notify.to]
+                n.templates = {"subject": self.template(d.notify.subject, where),
+                               "body": self.template(d.notify.body, where)}
+        elif isinstance(d, CcNode):
+            n.approvers = [self.approver(a, where) for a in d.to]
+            n.templates = {"subject": self.template(d.subject, where), "body": self.template(d.body, where)}
+        return n
+
+    def compile(self) -> CompiledFlow:
+        d = self.defn
+        nodes = {name: self.node(name, nd) for name, nd in d.nodes.items()}
+        when = self.expr(d.trigger.when, "trigger", T.BOOLEAN) if d.trigger.when else None
+        return CompiledFlow(d.name, d, version_hash(d), nodes, d.first, when, _ancestors(d))
+
+
+def _ancestors(d: FlowDef) -> dict[str, set[str]]:
+    """Nodes from which each node can be reached (the targets a task may be sent back to)."""
+    reverse: dict[str, set[str]] = {n: set() for n in d.nodes}
+    for name, node in d.nodes.items():
+        for _, target in successors(node):
+            if target in reverse:
+                reverse[target].add(name)
+    out: dict[str, set[str]] = {}
+    for name in d.nodes:
+        seen: set[str] = set()
+        todo = list(reverse[name])
+        while todo:
+            n = todo.pop()
+            if n not in seen:
+                seen.add(n)
+                todo.extend(reverse[n])
+        out[name] = seen
+    return out
+
+
+def compile_flow(schema: Any, defn: FlowDef) -> CompiledFlow:
+    """Compile a validated flow definition (raises FlowCompileError if it no longer fits the app)."""
+    return _Compiler(schema, defn).compile()

@@ -1,0 +1,241 @@
+"""The flow feature's public API (``app.features["flows"]``).
+
+    flows = app.features["flows"]
+    with app.transaction("alice") as tx:
+        inst = flows.start(tx, "expense_approval", expense_id)
+    with app.transaction("bob") as tx:
+        task = flows.inbox(tx)[0]
+        flows.approve(tx, task.id, comment="ok")
+
+Every method takes the transaction of the acting user; its effects commit with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ordo.dsl.flow import FlowDef
+
+from ..errors import Conflict, NotFound, UsageError
+from ..records import WriteEvent
+from . import actions, inbox, store, timers
+from .compile import CompiledFlow, FlowCompileError, compile_flow
+from .runner import Run, timer_prefix
+from .store import Instance, Token
+
+if TYPE_CHECKING:
+    from ..app import App
+    from ..records import Transaction
+
+_BUSY = "ordo_flows_busy"
+
+
+class FlowRuntime:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.flows: dict[str, CompiledFlow] = {
+            d.name: compile_flow(app.definition.schema, d) for d in app.definition.all("flow")}
+        self.by_entity: dict[str, list[CompiledFlow]] = {}
+        for f in self.flows.values():
+            self.by_entity.setdefault(f.entity, []).append(f)
+        self._version_ids: dict[tuple[str, str], int] = {}
+        self._by_version: dict[int, CompiledFlow] = {}
+
+    # -- definitions and versions
+    def flow(self, name: str) -> CompiledFlow:
+        f = self.flows.get(name)
+        if f is None:
+            raise NotFound(f"no flow named {name!r} (flows: {', '.join(self.flows) or 'none'})")
+        return f
+
+    def _version_id(self, tx: Transaction, flow: CompiledFlow) -> int:
+        key = (flow.name, flow.hash)
+        vid = self._version_ids.get(key)
+        if vid is None:
+            vid = store.ensure_version(tx.conn, flow.name, flow.hash, flow.defn.version, flow.definition_json,
+                                       tx.now)
+            self._version_ids[key] = vid
+            self._by_version[vid] = flow
+        return vid
+
+    def flow_for(self, tx: Transaction, inst: Instance) -> CompiledFlow:
+        """The graph the instance started with (older versions are loaded from ordo_flow_version)."""
+        found = self._by_version.get(inst.version_id)
+        if found is not None:
+            return found
+        row = store.load_version(tx.conn, inst.version_id)
+        if row is None:
+            raise NotFound(f"flow version {inst.version_id} of instance {inst.id} is missing")
+        name, digest, definition = row
+        current = self.flows.get(name)
+        if current is not None and current.hash == digest:
+            compiled = current
+        else:
+            try:
+                compiled = compile_flow(self.app.definition.schema, FlowDef.model_validate(json.loads(definition)))
+            except FlowCompileError:
+                raise
+            except Exception as e:
+                raise FlowCompileError(f"flow {name} version {inst.version_id} cannot be loaded: {e}") from None
+        self._by_version[inst.version_id] = compiled
+        return compiled
+
+    @contextlib.contextmanager
+    def _busy(self, tx: Transaction) -> Iterator[None]:
+        """Writes made by the flow itself do not start flows again (the listener sees this mark)."""
+        info = tx.conn.info
+        info[_BUSY] = info.get(_BUSY, 0) + 1
+        try:
+            yield
+        finally:
+            info[_BUSY] -= 1
+
+    # -- starting
+    def start(self, tx: Transaction, flow: str, record: int | str) -> int:
+        """Start ``flow`` on a record (id or name) as the acting user; return the instance id."""
+        f = self.flow(flow)
+        rec = tx.get(f.entity, record)
+        running = store.instances_of(tx.conn, f.entity, rec["id"], "running")
+        if any(i.flow == f.name for i in running):
+            raise Conflict(f"flow {f.name} is already running on {f.entity} {rec['name']}")
+        with self._busy(tx):
+            return self._start(tx, f, rec)
+
+    def _start(self, tx: Transaction, f: CompiledFlow, rec: dict[str, Any]) -> int:
+        vid = self._version_id(tx, f)
+        now = tx.now
+        iid = store.insert_instance(tx.conn, flow=f.name, version_id=vid, entity=f.entity, record_id=rec["id"],
+                                    status="running", current="", started_by=tx.user.name, started_at=now, rev=1,
+                                    data={})
+        inst = store.lock_instance(tx.conn, iid)
+        run = Run(self, tx, inst, f)
+        run._record = rec
+        run.history("start", f.first, version=f.defn.version, flow=f.name)
+        run.go([Token(None, f.first)])
+        return iid
+
+    def on_write(self, tx: Transaction, event: WriteEvent) -> None:
+        flows = self.by_entity.get(event.entity)
+        if not flows or tx.conn.info.get(_BUSY):
+            return
+        with self._busy(tx):
+            if event.action == "delete" and event.before is not None:
+                for inst in store.instances_of(tx.conn, event.entity, event.before["id"], "running"):
+                    inst = store.lock_instance(tx.conn, inst.id)
+                    run = Run(self, tx, inst, self.flow_for(tx, inst))
+                    run.finish("cancelled", "cancelled", f"{event.entity} deleted")
+                    store.save_instance(tx.conn, inst)
+                return
+            rec = event.after
+            assert rec is not None
+            running = store.instances_of(tx.conn, event.entity, rec["id"], "running")
+            for f in flows:
+                if self._triggered(tx, f, event) and not any(i.flow == f.name for i in running):
+                    self._start(tx, f, rec)
+            if event.action == "update":
+                for inst in running:
+                    self._recheck_waits(tx, inst)
+
+    def _triggered(self, tx: Transaction, f: CompiledFlow, event: WriteEvent) -> bool:
+        on = f.defn.trigger.on
+        if on == "manual" or (event.action == "create" and on == "update") or (
+                event.action == "update" and on == "create"):
+            return False
+        when = f.trigger_when
+        if when is None:
+            return True
+        now_true = when(event.after or {}, tx.env, tx.user.name) is True
+        if event.action == "create":
+            return now_true
+        return now_true and when(event.before or {}, tx.env, tx.user.name) is not True
+
+    def _recheck_waits(self, tx: Transaction, inst: Instance) -> None:
+        f = self.flow_for(tx, inst)
+        if not any(n.type == "wait" and "until" in n.exprs for n in f.nodes.values()):
+            return
+        inst = store.lock_instance(tx.conn, inst.id)
+        Run(self, tx, inst, f).go([])
+
+    # -- timers
+    def on_timer(self, tx: Transaction, payload: dict[str, Any]) -> None:
+        with self._busy(tx):
+            timers.fire(self, tx, payload)
+
+    # -- human actions
+    def approve(self, tx: Transaction, task: int, comment: str | None = None) -> None:
+        with self._busy(tx):
+            actions.approve(self, tx, task, comment)
+
+    def reject(self, tx: Transaction, task: int, comment: str | None = None, to: str | None = None) -> None:
+        with self._busy(tx):
+            actions.reject(self, tx, task, comment, to)
+
+    def transfer(self, tx: Transaction, task: int, to: str, comment: str | None = None) -> int:
+        with self._busy(tx):
+            return actions.transfer(self, tx, task, to, comment)
+
+    def add_approver(self, tx: Transaction, task: int, to: str, position: str = "after",
+                     comment: str | None = None) -> int:
+        with self._busy(tx):
+            return actions.add_approver(self, tx, task, to, position, comment)
+
+    def cancel_task(self, tx: Transaction, task: int, comment: str | None = None) -> None:
+        with self._busy(tx):
+            actions.cancel_task(self, tx, task, comment)
+
+    def comment(self, tx: Transaction, instance: int, text: str, task: int | None = None) -> None:
+        with self._busy(tx):
+            actions.comment(self, tx, instance, text, task)
+
+    def urge(self, tx: Transaction, instance: int, text: str | None = None) -> int:
+        with self._busy(tx):
+            return actions.urge(self, tx, instance, text)
+
+    def withdraw(self, tx: Transaction, instance: int, text: str | None = None) -> None:
+        with self._busy(tx):
+            actions.withdraw(self, tx, instance, text)
+
+    def cancel(self, tx: Transaction, instance: int, text: str | None = None) -> None:
+        with self._busy(tx):
+            actions.cancel(self, tx, instance, text)
+
+    def act(self, tx: Transaction, task: int, action: str, *, comment: str | None = None, to: str | None = None,
+            position: str = "after") -> Any:
+        """One entry point for the CLI and HTTP layers: ``action`` is a task action name."""
+        if action == "approve":
+            return self.approve(tx, task, comment)
+        if action == "reject":
+            return self.reject(tx, task, comment, to)
+        if action == "transfer":
+            return self.transfer(tx, task, to or "", comment)
+        if action == "add_approver":
+            return self.add_approver(tx, task, to or "", position, comment)
+        if action == "cancel_task":
+            return self.cancel_task(tx, task, comment)
+        if action == "comment":
+            t = store.get_task(tx.conn, task)
+            return self.comment(tx, t["instance_id"], comment or "", task)
+        raise UsageError(f"unknown task action {action!r} (use one of {', '.join(actions.TASK_ACTIONS)})")
+
+    # -- reading
+    def status(self, tx: Transaction, entity: str, record: int | str) -> inbox.FlowStatus | None:
+        """The latest flow instance of a record: status, current node(s), pending tasks."""
+        return inbox.status(tx, entity, tx.get(entity, record)["id"])
+
+    def instances(self, tx: Transaction, entity: str, record: int | str) -> list[Instance]:
+        return store.instances_of(tx.conn, entity, tx.get(entity, record)["id"])
+
+    def timeline(self, tx: Transaction, entity: str, record: int | str) -> list[inbox.Event]:
+        return inbox.timeline(tx, entity, tx.get(entity, record)["id"])
+
+    def inbox(self, tx: Transaction, user: str | None = None) -> list[inbox.InboxTask]:
+        return inbox.inbox(tx, user)
+
+    def tasks(self, tx: Transaction, instance: int, status: str | None = "pending") -> list[dict[str, Any]]:
+        return inbox.instance_tasks(tx.conn, instance, status)
+
+    def timer_key_prefix(self, instance: int) -> str:
+        return timer_prefix(instance)

@@ -1,0 +1,107 @@
+"""System tables of the flow runtime (created by schema sync like every ``ordo_*`` table).
+
+* ``ordo_flow_version``: each flow definition version ever started (its JSON), so a
+  running instance keeps the graph it started with.
+* ``ordo_flow_instance``: one run of a flow on one record; ``rev`` increases with every
+  change (optimistic check on top of the row lock).
+* ``ordo_flow_token``: where the instance is (one active token per parallel branch).
+* ``ordo_flow_task``: a human task (pending, waiting, approved, rejected, ...).
+* ``ordo_flow_history``: the timeline: who did what, when, with which comment.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from ..tables import SYSTEM_METADATA
+
+ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+version_table = sa.Table(
+    "ordo_flow_version",
+    SYSTEM_METADATA,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("flow", sa.String(140), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("declared", sa.String(40)),
+    sa.Column("definition", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("flow", "hash", name="ux_ordo_flow_version"),
+)
+
+instance_table = sa.Table(
+    "ordo_flow_instance",
+    SYSTEM_METADATA,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("flow", sa.String(140), nullable=False),
+    sa.Column("version_id", sa.BigInteger, nullable=False),
+    sa.Column("entity", sa.String(140), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # running, completed, rejected, withdrawn, cancelled
+    sa.Column("outcome", sa.String(140)),
+    sa.Column("current", sa.String(500), nullable=False, default=""),
+    sa.Column("started_by", sa.String(140), nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("ended_at", sa.DateTime),
+    sa.Column("rev", sa.Integer, nullable=False, default=1),
+    sa.Column("data", sa.Text, nullable=False, default="{}"),
+    sa.Index("ix_ordo_flow_instance_record", "entity", "record_id"),
+)
+
+token_table = sa.Table(
+    "ordo_flow_token",
+    SYSTEM_METADATA,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("instance_id", sa.BigInteger, nullable=False),
+    sa.Column("node", sa.String(140), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # active, done, cancelled
+    sa.Column("splits", sa.Text, nullable=False, default="[]"),  # stack of split keys (for joins)
+    sa.Column("arrived_at", sa.DateTime, nullable=False),
+    sa.Column("data", sa.Text, nullable=False, default="{}"),
+    sa.Index("ix_ordo_flow_token_instance", "instance_id", "status"),
+)
+
+task_table = sa.Table(
+    "ordo_flow_task",
+    SYSTEM_METADATA,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("instance_id", sa.BigInteger, nullable=False),
+    sa.Column("token_id", sa.BigInteger, nullable=False),
+    sa.Column("flow", sa.String(140), nullable=False),
+    sa.Column("node", sa.String(140), nullable=False),
+    sa.Column("entity", sa.String(140), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("assignee", sa.String(140)),
+    sa.Column("assignee_role", sa.String(140)),
+    # pending, waiting, approved, rejected, transferred, cancelled, skipped
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False, default="main"),  # main, before, after
+    sa.Column("seq", sa.Integer, nullable=False, default=0),
+    sa.Column("ref_task", sa.BigInteger),  # add-sign: the task this one was added to
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("due_at", sa.DateTime),
+    sa.Column("acted_at", sa.DateTime),
+    sa.Column("acted_by", sa.String(140)),
+    sa.Column("comment", sa.Text),
+    sa.Index("ix_ordo_flow_task_assignee", "status", "assignee"),
+    sa.Index("ix_ordo_flow_task_role", "status", "assignee_role"),
+    sa.Index("ix_ordo_flow_task_instance", "instance_id", "status"),
+)
+
+history_table = sa.Table(
+    "ordo_flow_history",
+    SYSTEM_METADATA,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("instance_id", sa.BigInteger, nullable=False),
+    sa.Column("entity", sa.String(140), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("user", sa.String(140), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("node", sa.String(140)),
+    sa.Column("task_id", sa.BigInteger),
+    sa.Column("comment", sa.Text),
+    sa.Column("detail", sa.Text, nullable=False, default="{}"),
+    sa.Index("ix_ordo_flow_history_record", "entity", "record_id"),
+    sa.Index("ix_ordo_flow_history_instance", "instance_id"),
+)

@@ -1,0 +1,82 @@
+"""Timer jobs: approval timeouts (remind, escalate, approve, reject, goto) and wait timeouts.
+
+A timer is a row in ``ordo_job`` enqueued with the state that needs it and
+cancelled when the token moves on; a stale timer (the token has since left and
+come back: ``visit`` differs) does nothing. The job runner claims jobs with
+SKIP LOCKED, so several workers never fire one timer twice.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from ordo.dsl.flow_nodes import parse_duration
+
+from . import store
+from .approval import notify_task, rejected
+from .runner import Run
+from .store import Token
+
+if TYPE_CHECKING:
+    from ..records import Transaction
+    from .runtime import FlowRuntime
+
+
+def fire(rt: FlowRuntime, tx: Transaction, payload: dict[str, Any]) -> None:
+    inst = store.lock_instance(tx.conn, int(payload["instance"]))
+    if inst.status != "running":
+        return
+    found = store.get_token(tx.conn, int(payload["token"]))
+    if found is None:
+        return
+    tok, status = found
+    if status != "active" or tok.node != payload["node"] or tok.data.get("visit") != payload["visit"]:
+        return  # the flow has moved on since this timer was set
+    run = Run(rt, tx, inst, rt.flow_for(tx, inst))
+    node = run.flow.nodes[tok.node]
+    queue: deque[Token] = deque()
+    if payload["kind"] == "wait":
+        t = node.defn.timeout
+        run.leave(tok)
+        run.history("timeout", node.name, after=t.after)
+        run.move(tok, t.to or node.next, queue)
+    else:
+        _approval_timeout(run, tok, node, int(payload["index"]), queue)
+    run.go(list(queue))
+
+
+def _approval_timeout(run: Run, tok: Token, node: Any, index: int, queue: deque[Token]) -> None:
+    t = node.defn.timeouts()[index]
+    assert tok.id is not None
+    pending = [x for x in store.token_tasks(run.conn, tok.id, node.name) if x["status"] == "pending"]
+    if t.action == "remind":
+        for task in pending:
+            notify_task(run, task, node, reminder=True)
+        run.history("remind", node.name, tasks=[x["id"] for x in pending], after=t.after)
+        if t.repeat:
+            run.timer(tok, index, parse_duration(t.after), "approval")
+    elif t.action == "escalate":
+        for task in pending:
+            store.set_task(run.conn, task["id"], "pending", status="cancelled", acted_at=run.now,
+                           comment=f"escalated to {t.role} after {t.after}")
+        new_id = store.insert_task(
+            run.conn, instance_id=run.inst.id, token_id=tok.id, flow=run.flow.name, node=node.name,
+            entity=run.inst.entity, record_id=run.inst.record_id, status="pending", kind="main", seq=0,
+            created_at=run.now, due_at=None, assignee=None, assignee_role=t.role)
+        run.history("escalate", node.name, task_id=new_id, role=t.role, after=t.after)
+        notify_task(run, store.get_task(run.conn, new_id), node, reminder=True)
+    elif t.action == "approve":
+        store.close_tasks(run.conn, now=run.now, instance_id=run.inst.id, token_id=tok.id)
+        run.leave(tok)
+        run.history("auto_approved", node.name, reason=f"timeout after {t.after}")
+        run.inst.data["last_approvers"] = []
+        run.move(tok, node.next, queue)
+    elif t.action == "reject":
+        run.history("auto_rejected", node.name, reason=f"timeout after {t.after}")
+        rejected(run, tok, node, queue)
+    else:  # goto
+        store.close_tasks(run.conn, now=run.now, instance_id=run.inst.id, token_id=tok.id)
+        run.leave(tok)
+        run.history("timeout", node.name, to=t.to, after=t.after)
+        run.move(tok, t.to, queue)
