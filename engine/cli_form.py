@@ -1,0 +1,53 @@
+"""``ordo form``: render a form as HTML, or print the JSON Schema of an entity's records."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .cli import CliError, add_db_option, add_user_option
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("form", help="render a form as HTML, or an entity's JSON Schema (--json-schema)")
+    p.add_argument("app", help="app folder (or builtin:NAME)")
+    p.add_argument("name", help="form name, or entity name (default layout)")
+    p.add_argument("--record", help="fill the form from this record (id or name); needs --db")
+    p.add_argument("--lang", default="en", help="label language (default en)")
+    p.add_argument("--json-schema", action="store_true", help="print the JSON Schema of the entity's records")
+    p.add_argument("--out", help="write to this file instead of printing")
+    add_db_option(p)
+    add_user_option(p)
+    p.set_defaults(func=cmd_form)
+
+
+def cmd_form(args: argparse.Namespace) -> int:
+    from ordo.dsl.loader import load_app
+    from ordo.forms import FormRenderer, entity_json_schema
+
+    definition = load_app(args.app)
+    if args.json_schema:
+        form = definition.get("form", args.name)
+        entity = form.entity if form is not None else args.name
+        if definition.get("entity", entity) is None:
+            raise CliError(f"unknown entity or form '{args.name}'")
+        text = json.dumps(entity_json_schema(definition, entity, args.lang), indent=2, ensure_ascii=False)
+    else:
+        if definition.get("form", args.name) is None and definition.get("entity", args.name) is None:
+            raise CliError(f"unknown form or entity '{args.name}' (forms: {', '.join(definition.names('form'))})")
+        record = None
+        if args.record:
+            from .app import open_app
+
+            form = definition.get("form", args.name)
+            entity = form.entity if form is not None else args.name
+            with open_app(definition, args.db) as app:
+                record = app.get(entity, int(args.record) if args.record.isdigit() else args.record, args.user)
+        text = FormRenderer(definition).render(args.name, record, lang=args.lang)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
