@@ -236,7 +236,7 @@ class _NodeChecker:
             compiled = ctx.expr((*path, key), getattr(a, key), self.scope)
             if compiled is not None:
                 t = compiled.type
-                ok = t.is_any or t.kind in ("string", "record") or (
+                ok = t.is_any or t.kind in ("string", "record", "json") or (
                     t.kind == "list" and isinstance(t.arg, T.Type) and (t.arg.is_any or t.arg.kind == "string"))
                 if not ok:
                     ctx.error((*path, key), f"approver {key} must give a user name, a list of user names or a "

@@ -88,6 +88,9 @@ class Run:
                 getattr(self, "_" + node.type)(tok, node, queue)
             if self.inst.status != "running" or not self._wake_waits(queue):
                 break
+        if self.inst.status == "running" and "last_outcome" in self.inst.data \
+                and not store.active_tokens(self.conn, self.inst.id):
+            self.finish("completed", self.inst.data["last_outcome"])  # the last open branch has ended
         self.sync_state()
 
     def move(self, tok: Token, target: str | None, queue: deque[Token]) -> None:
@@ -224,6 +227,7 @@ class Run:
         store.finish_token(self.conn, tok)
         others = [t for t in store.active_tokens(self.conn, self.inst.id) if t.id != tok.id]
         self.history("branch_ended", node.name, outcome=outcome)
+        self.inst.data["last_outcome"] = outcome
         if not others and not queue:
             self.finish("completed", outcome)
 
