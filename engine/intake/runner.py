@@ -1,0 +1,349 @@
+"""Run an intake: choose the shape, read the documents, and create one record per
+document, each in its own savepoint so that a bad document never loses the good ones.
+
+Idempotency: the intake's ``key`` fields (e.g. channel + external id) are computed
+first; a record with the same key means the document was already imported and it
+is reported as a duplicate without any change (also when a concurrent import wins
+the race: the unique index refuses the insert and the key is found on re-check).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from ordo.dsl.intake import IntakeDef, parse_path
+
+from ..actor import UserLike
+from ..coerce import CoercionError, coerce
+from ..errors import FieldError, NotFound, OrdoError, UsageError, ValidationFailed
+from ..records import Transaction
+from .mapping import CompiledLookup, CompiledValue, MappingError, Source, compile_value
+from .readers import PayloadError, SourceDocument, get_path, iter_items, read_documents
+from .result import Duplicate, IntakeProblem, IntakeResult
+
+if TYPE_CHECKING:
+    from ..app import App
+
+Progress = Callable[[int, int], None]
+_FORMATS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".txt": "csv"}
+
+
+class _Rollback(Exception):
+    """Raised to roll back a dry run."""
+
+
+class CompiledTable:
+    def __init__(self, rows: str | None, fields: dict[str, CompiledValue]) -> None:
+        self.rows = parse_path(rows) if rows else None
+        self.fields = fields
+
+
+class CompiledShape:
+    def __init__(self, app: App, intake: IntakeDef, name: str) -> None:
+        shape = intake.shapes[name]
+        csv = shape.format == "csv"
+        d = app.definition
+        self.name = name
+        self.defn = shape
+        self.fields = {f: compile_value(d, intake, f, s, csv) for f, s in shape.fields.items()}
+        self.tables = {t: CompiledTable(m.rows, {f: compile_value(d, intake, f, s, csv) for f, s in m.fields.items()})
+                       for t, m in shape.tables.items()}
+
+
+class CompiledIntake:
+    """An intake definition ready to run: every mapping and expression compiled once."""
+
+    def __init__(self, app: App, defn: IntakeDef) -> None:
+        self.app = app
+        self.defn = defn
+        self.name = defn.name
+        self.entity = app.compiled.entities[defn.entity]
+        self.shapes = {name: CompiledShape(app, defn, name) for name in defn.shapes}
+
+    # -- choosing a shape
+    def choose_shape(self, shape: str | None, channel: dict[str, Any] | None, file: str | None) -> CompiledShape:
+        if shape is None and channel is not None and self.defn.channel and self.defn.channel.shape_field:
+            shape = channel.get(self.defn.channel.shape_field) or None
+        if shape is None:
+            fmt = _FORMATS.get(Path(file).suffix.lower()) if file else None
+            matching = [s for s in self.shapes.values() if fmt is None or s.defn.format == fmt]
+            if len(matching) != 1:
+                raise UsageError(f"intake '{self.name}': say which shape to use (shapes: {', '.join(self.shapes)})")
+            return matching[0]
+        found = self.shapes.get(shape)
+        if found is None:
+            raise UsageError(f"intake '{self.name}' has no shape '{shape}' (shapes: {', '.join(self.shapes)})")
+        fmt = _FORMATS.get(Path(file).suffix.lower()) if file else None
+        if fmt is not None and fmt != found.defn.format and not (fmt == "csv" and found.defn.format == "csv"):
+            raise UsageError(f"shape '{shape}' of intake '{self.name}' reads {found.defn.format} files, "
+                             f"not {Path(file or '').name}")
+        return found
+
+
+class IntakeRuntime:
+    """``app.features["intake"]``: run the app's intakes."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.intakes = {d.name: CompiledIntake(app, d) for d in app.definition.all("intake")}
+
+    def intake(self, name: str) -> CompiledIntake:
+        found = self.intakes.get(name)
+        if found is None:
+            raise NotFound(f"no intake '{name}' (intakes: {', '.join(self.intakes) or 'none'})")
+        return found
+
+    def import_file(self, tx_or_user: Transaction | UserLike, intake: str, path: str | Path, *,
+                    channel: str | None = None, shape: str | None = None, dry_run: bool = False,
+                    batch_size: int = 500, progress: Progress | None = None) -> IntakeResult:
+        """Import the documents of ``path`` (.json, .jsonl or .csv) through ``intake``."""
+        p = Path(path)
+        if not p.is_file():
+            raise UsageError(f"no such file: {p}")
+        return self.import_payload(tx_or_user, intake, p.read_bytes(), channel=channel, shape=shape,
+                                   source=str(p), dry_run=dry_run, batch_size=batch_size, progress=progress)
+
+    def import_payload(self, tx_or_user: Transaction | UserLike, intake: str, payload: bytes | str, *,
+                       channel: str | None = None, shape: str | None = None, source: str | None = None,
+                       dry_run: bool = False, batch_size: int = 500,
+                       progress: Progress | None = None) -> IntakeResult:
+        """Import a payload given as text or bytes; ``source`` names it (a file name picks the format)."""
+        ci = self.intake(intake)
+        if batch_size < 1:
+            raise UsageError(f"batch_size must be at least 1, got {batch_size}")
+        with self._tx(tx_or_user) as tx:
+            channel_rec = self._channel(tx, ci, channel)
+            chosen = ci.choose_shape(shape, channel_rec, source)
+        text = payload.decode(chosen.defn.encoding) if isinstance(payload, bytes) else payload.lstrip("\ufeff")
+        docs = read_documents(text, chosen.defn)
+        result = IntakeResult(ci.name, chosen.name, channel, source, len(docs), dry_run=dry_run)
+        shared = isinstance(tx_or_user, Transaction)
+        size = len(docs) if (shared or dry_run) else batch_size
+        try:
+            for start in range(0, max(len(docs), 1), size):
+                with self._tx(tx_or_user) as tx:
+                    run = _Run(tx, ci, chosen, self._channel(tx, ci, channel), result)
+                    for doc in docs[start:start + size]:
+                        run.document(doc)
+                    if progress is not None:
+                        progress(min(start + size, len(docs)), len(docs))
+                    if dry_run and not shared:
+                        raise _Rollback
+        except _Rollback:
+            pass
+        return result
+
+    @contextlib.contextmanager
+    def _tx(self, tx_or_user: Transaction | UserLike) -> Iterator[Transaction]:
+        if isinstance(tx_or_user, Transaction):
+            yield tx_or_user
+        else:
+            with self.app.transaction(tx_or_user) as tx:
+                yield tx
+
+    @staticmethod
+    def _channel(tx: Transaction, ci: CompiledIntake, channel: str | None) -> dict[str, Any] | None:
+        ch = ci.defn.channel
+        if ch is None:
+            if channel is not None:
+                raise UsageError(f"intake '{ci.name}' does not take a channel")
+            return None
+        if not channel:
+            raise UsageError(f"intake '{ci.name}' needs a channel (a {ch.entity} name)")
+        try:
+            return tx.get(ch.entity, channel)
+        except NotFound:
+            raise UsageError(f"no {ch.entity} '{channel}'") from None
+
+
+class _Run:
+    """One batch of documents in one transaction."""
+
+    def __init__(self, tx: Transaction, ci: CompiledIntake, shape: CompiledShape, channel: dict[str, Any] | None,
+                 result: IntakeResult) -> None:
+        self.tx = tx
+        self.ci = ci
+        self.shape = shape
+        self.channel = channel
+        self.result = result
+        self.cache: dict[tuple[str, str, Any], int | None] = {}
+        self.added: list[tuple[str, str, Any]] = []
+
+    def document(self, doc: SourceDocument) -> None:
+        if doc.error is not None:
+            self.result.errors.append(IntakeProblem(doc.line, doc.index, None, "", doc.error))
+            return
+        if not isinstance(doc.data, dict):
+            self.result.errors.append(IntakeProblem(doc.line, doc.index, None, "", "a document must be an object"))
+            return
+        src = Source(doc.data, doc.data, self.channel, self.tx.env, doc.line)
+        key_text = None
+        savepoint = self.tx.conn.begin_nested()
+        self.added = []
+        try:
+            key = self._key(src)
+            key_text = _key_text(key, self.ci.defn.channel.field if self.ci.defn.channel else None)
+            existing = self._existing(key)
+            if existing is not None:
+                savepoint.rollback()
+                self.result.duplicates.append(Duplicate(doc.line, doc.index, key_text or "", existing))
+                return
+            data = self._map(doc, src)
+            try:
+                rec = self.tx.create(self.ci.entity.name, data)
+            except ValidationFailed:
+                existing = self._existing(key) if key else None
+                if existing is None:
+                    raise
+                savepoint.rollback()
+                self.result.duplicates.append(Duplicate(doc.line, doc.index, key_text or "", existing))
+                return
+            savepoint.commit()
+            self.result.created.append(rec["name"])
+        except OrdoError as e:
+            if savepoint.is_active:
+                savepoint.rollback()
+            for k in self.added:
+                self.cache.pop(k, None)
+            self.result.errors.extend(_problems(e, doc, key_text))
+
+    # -- key and duplicates
+    def _key(self, src: Source) -> dict[str, Any]:
+        key: dict[str, Any] = {}
+        ch = self.ci.defn.channel
+        for name in self.ci.defn.key:
+            if ch is not None and name == ch.field and self.channel is not None:
+                key[name] = self.channel["id"]
+                continue
+            cv = self.shape.fields.get(name)
+            value = cv.evaluate(src, self._resolve, name) if cv is not None else None
+            if value is None:
+                raise MappingError(name, "is required (part of the intake key)", src.line)
+            key[name] = self._stored(self.ci.entity.name, name, value, src)
+        return key
+
+    def _stored(self, entity: str, name: str, value: Any, src: Source) -> Any:
+        """``value`` as stored in column ``name`` (links resolved to ids)."""
+        if name == "name":
+            return str(value)
+        f = self.tx.app.compiled.entities[entity].fields[name].defn
+        try:
+            v = coerce(f, value)
+        except CoercionError as e:
+            raise MappingError(name, str(e), src.line) from None
+        if f.type == "link" and isinstance(v, str):
+            table = self.tx.app.compiled.entities[f.entity or ""].table
+            assert table is not None
+            found = self.tx.conn.execute(sa.select(table.c.id).where(table.c.name == v)).scalar()
+            if found is None:
+                raise MappingError(name, f"no {f.entity} {v!r}", src.line)
+            v = found
+        return v
+
+    def _existing(self, key: dict[str, Any]) -> str | None:
+        if not key:
+            return None
+        table = self.ci.entity.table
+        assert table is not None
+        q = sa.select(table.c.name).where(*[table.c[k] == v for k, v in key.items()]).limit(1)
+        return self.tx.conn.execute(q).scalar()
+
+    # -- mapping
+    def _map(self, doc: SourceDocument, src: Source) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        ch = self.ci.defn.channel
+        if ch is not None and ch.field and self.channel is not None:
+            data[ch.field] = self.channel["id"]
+        for name, cv in self.shape.fields.items():
+            value = cv.evaluate(src, self._resolve, name)
+            if value is not None:
+                data[name] = value
+        for tname, table in self.shape.tables.items():
+            rows = []
+            if table.rows is not None:
+                _, parts = table.rows
+                items = [(doc.line, item) for item in iter_items(get_path(doc.data, parts))]
+            else:
+                items = doc.rows
+            for i, (line, item) in enumerate(items):
+                row_src = Source(doc.data, item, self.channel, self.tx.env, line)
+                row = {}
+                for name, cv in table.fields.items():
+                    value = cv.evaluate(row_src, self._resolve, f"{tname}[{i}].{name}")
+                    if value is not None:
+                        row[name] = value
+                rows.append(row)
+            data[tname] = rows
+        return data
+
+    def _resolve(self, lk: CompiledLookup, value: Any, src: Source, path: str) -> Any:
+        ck = (lk.entity, lk.by, value)
+        if ck in self.cache:
+            found = self.cache[ck]
+        else:
+            found = self.cache[ck] = self._find(lk, value, src)
+            self.added.append(ck)
+        if found is not None:
+            return found
+        if lk.missing == "null":
+            return None
+        if lk.missing == "error":
+            raise MappingError(path, f"no {lk.entity} with {lk.by} {value!r}", src.line)
+        data = {lk.by: value}
+        for name, cv in lk.create.items():
+            v = cv.evaluate(src, self._resolve, f"{path}.{name}")
+            if v is not None:
+                data[name] = v
+        try:
+            created = self.tx.create(lk.entity, data)
+        except ValidationFailed as e:
+            again = self._find(lk, value, src)  # created meanwhile by a concurrent import
+            if again is not None:
+                self.cache[ck] = again
+                return again
+            detail = "; ".join(str(err) for err in e.errors)
+            raise MappingError(path, f"cannot create {lk.entity} for {value!r}: {detail}", src.line) from None
+        self.cache[ck] = created["id"]
+        return created["id"]
+
+
+    def _find(self, lk: CompiledLookup, value: Any, src: Source) -> int | None:
+        """Id of the first record of the lookup's entity whose ``by`` field equals ``value``."""
+        table = self.tx.app.compiled.entities[lk.entity].table
+        assert table is not None
+        stored = self._stored(lk.entity, lk.by, value, src) if lk.by != "name" else str(value)
+        q = sa.select(table.c.id).where(table.c[lk.by] == stored).order_by(table.c.id).limit(1)
+        return self.tx.conn.execute(q).scalar()
+
+
+def _key_text(key: dict[str, Any], channel_field: str | None) -> str | None:
+    """The key as shown to people: its values other than the channel."""
+    shown = [str(v) for k, v in key.items() if k != channel_field]
+    return "/".join(shown) if shown else None
+
+
+def _row_line(doc: SourceDocument, field: str) -> int:
+    """The CSV line of the row a ``table[i].field`` error points at (else the document's line)."""
+    if doc.rows and "[" in field:
+        try:
+            i = int(field.split("[", 1)[1].split("]", 1)[0])
+            return doc.rows[i][0]
+        except (ValueError, IndexError):
+            pass
+    return doc.line
+
+
+def _problems(e: OrdoError, doc: SourceDocument, key: str | None) -> list[IntakeProblem]:
+    if isinstance(e, MappingError):
+        return [IntakeProblem(e.line if e.line is not None else doc.line, doc.index, key, e.field, e.reason)]
+    if isinstance(e, ValidationFailed):
+        errors: list[FieldError] = e.errors or [FieldError("", str(e))]
+        return [IntakeProblem(_row_line(doc, err.field), doc.index, key, err.field, err.message) for err in errors]
+    if isinstance(e, PayloadError):
+        return [IntakeProblem(doc.line, doc.index, key, "", str(e))]
+    return [IntakeProblem(doc.line, doc.index, key, "", str(e))]
