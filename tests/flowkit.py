@@ -59,7 +59,8 @@ class Kit:
         with app.users("root") as d:
             for u in USERS:
                 d.save(u, email=f"{u}@example.com")
-        self.app.create("employee", {"code": "E1", "manager": "bob"}, "root")
+        if not self.app.count("employee", user="root"):
+            self.app.create("employee", {"code": "E1", "manager": "bob"}, "root")
 
     def expense(self, amount: Any = 100, user: str = "alice", **values: Any) -> dict:
         return self.app.create("expense", {"title": "trip", "amount": amount, "owner": "E1", **values}, user)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .compile import FlowCompileError
+from .people import FlowFailed
 from .runtime import FlowRuntime
 
 if TYPE_CHECKING:
     from ..app import App
 
-__all__ = ["FlowRuntime", "install"]
+__all__ = ["FlowCompileError", "FlowFailed", "FlowRuntime", "install"]
 
 
 def install(app: App) -> None:

@@ -78,7 +78,7 @@ def approve(rt: FlowRuntime, tx: Transaction, task_id: int, comment: str | None 
     if task["kind"] == "before" and task["ref_task"]:
         if store.set_task(run.conn, task["ref_task"], "waiting", status="pending"):
             notify_task(run, store.get_task(run.conn, task["ref_task"]), node)
-    for t in store.token_tasks(run.conn, tok.id or 0, node.name):
+    for t in store.token_tasks(run.conn, tok):
         if t["kind"] == "after" and t["ref_task"] == task["id"] and t["status"] == "waiting":
             store.set_task(run.conn, t["id"], "waiting", status="pending")
             notify_task(run, t, node)
@@ -133,8 +133,8 @@ def transfer(rt: FlowRuntime, tx: Transaction, task_id: int, to: str, comment: s
 
 def _copy(run: Run, task: dict[str, Any], **changes: Any) -> int:
     values = {k: task[k] for k in ("instance_id", "token_id", "flow", "node", "entity", "record_id", "assignee",
-                                   "assignee_role", "kind", "seq", "ref_task", "due_at")}
-    values.update(status="pending", created_at=run.now, **changes)
+                                   "assignee_role", "kind", "seq", "ref_task", "due_at", "visit")}
+    values.update({"status": "pending", "created_at": run.now, **changes})
     return store.insert_task(run.conn, **values)
 
 

@@ -56,6 +56,7 @@ def enter_approval(run: Run, tok: Token, node: CNode, queue: deque[Token]) -> No
         status = "pending" if d.mode != "sequential" or i == 0 else "waiting"
         values = dict(instance_id=run.inst.id, token_id=tok.id, flow=run.flow.name, node=node.name,
                       entity=run.inst.entity, record_id=run.inst.record_id, status=status, kind="main", seq=i,
+                      visit=tok.data["visit"],
                       created_at=run.now, due_at=due_at,
                       assignee=name if kind == "user" else None, assignee_role=name if kind == "role" else None)
         if kind == "user" and name in last and status == "pending":
@@ -91,7 +92,7 @@ def evaluate(run: Run, tok: Token, node: CNode, queue: deque[Token], fresh: bool
     """Decide whether the node is complete; activate the next sequential task; notify new tasks."""
     d = node.defn
     assert tok.id is not None
-    tasks = store.token_tasks(run.conn, tok.id, node.name)
+    tasks = store.token_tasks(run.conn, tok)
     main = [t for t in tasks if t["kind"] == "main" and t["status"] not in ("transferred", "cancelled")]
     added_open = [t for t in tasks if t["kind"] != "main" and t["status"] in OPEN_TASK]
     approved = [t for t in main if t["status"] == "approved"]
@@ -129,7 +130,7 @@ def reject_allowed_to_continue(run: Run, tok: Token, node: CNode) -> bool:
     if d.mode != "all" or not d.min_approvals:
         return False
     assert tok.id is not None
-    tasks = store.token_tasks(run.conn, tok.id, node.name)
+    tasks = store.token_tasks(run.conn, tok)
     main = [t for t in tasks if t["kind"] == "main" and t["status"] not in ("transferred", "cancelled")]
     possible = [t for t in main if t["status"] in ("approved", *OPEN_TASK)]
     return len(possible) >= min(d.min_approvals, len(main))

@@ -125,9 +125,11 @@ def get_task(conn: sa.Connection, task_id: int) -> dict[str, Any]:
     return dict(r._mapping)
 
 
-def token_tasks(conn: sa.Connection, token_id: int, node: str) -> list[dict[str, Any]]:
+def token_tasks(conn: sa.Connection, tok: Token) -> list[dict[str, Any]]:
+    """The tasks of the token's current visit to its node (a node visited again starts afresh)."""
     t = task_table
-    q = sa.select(t).where(t.c.token_id == token_id, t.c.node == node).order_by(t.c.seq, t.c.id)
+    q = sa.select(t).where(t.c.token_id == tok.id, t.c.node == tok.node, t.c.visit == tok.data.get("visit", 1)) \
+        .order_by(t.c.seq, t.c.id)
     return [dict(r._mapping) for r in conn.execute(q)]
 
 

@@ -78,6 +78,7 @@ task_table = sa.Table(
     sa.Column("kind", sa.String(20), nullable=False, default="main"),  # main, before, after
     sa.Column("seq", sa.Integer, nullable=False, default=0),
     sa.Column("ref_task", sa.BigInteger),  # add-sign: the task this one was added to
+    sa.Column("visit", sa.Integer, nullable=False, default=1),  # which visit of the token to the node
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("due_at", sa.DateTime),
     sa.Column("acted_at", sa.DateTime),

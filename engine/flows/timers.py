@@ -49,7 +49,7 @@ def fire(rt: FlowRuntime, tx: Transaction, payload: dict[str, Any]) -> None:
 def _approval_timeout(run: Run, tok: Token, node: Any, index: int, queue: deque[Token]) -> None:
     t = node.defn.timeouts()[index]
     assert tok.id is not None
-    pending = [x for x in store.token_tasks(run.conn, tok.id, node.name) if x["status"] == "pending"]
+    pending = [x for x in store.token_tasks(run.conn, tok) if x["status"] == "pending"]
     if t.action == "remind":
         for task in pending:
             notify_task(run, task, node, reminder=True)
@@ -63,7 +63,7 @@ def _approval_timeout(run: Run, tok: Token, node: Any, index: int, queue: deque[
         new_id = store.insert_task(
             run.conn, instance_id=run.inst.id, token_id=tok.id, flow=run.flow.name, node=node.name,
             entity=run.inst.entity, record_id=run.inst.record_id, status="pending", kind="main", seq=0,
-            created_at=run.now, due_at=None, assignee=None, assignee_role=t.role)
+            created_at=run.now, due_at=None, assignee=None, assignee_role=t.role, visit=tok.data["visit"])
         run.history("escalate", node.name, task_id=new_id, role=t.role, after=t.after)
         notify_task(run, store.get_task(run.conn, new_id), node, reminder=True)
     elif t.action == "approve":
