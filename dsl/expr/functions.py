@@ -121,6 +121,9 @@ _add("year", 1, 1, _date_part, "year(d)", "date")
 _add("month", 1, 1, _date_part, "month(d): 1-12", "date")
 _add("day", 1, 1, _date_part, "day(d): 1-31", "date")
 _add("days_between", 2, 2, _fixed([("date",), ("date",)], INTEGER), "days_between(a, b): b - a in days", "date")
+_add("distance", 4, 4, _fixed([NUM, NUM, NUM, NUM], DECIMAL),
+     "distance(lat1, lon1, lat2, lon2): great-circle distance in km between two coordinates in degrees "
+     "(3 decimals)", "math")
 _add("add_days", 2, 2, _fixed([("date",), ("integer",)], DATE), "add_days(d, n): the date n days after d", "date")
 
 # Aggregates over a child table: first argument is a table field, the second an

@@ -7,6 +7,7 @@ constants table ``_K`` and its own parameters; this is the whole sandbox.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -152,6 +153,20 @@ def _substr(s: str, start: int, length: int | None = None) -> str:
 
 def _replace(s: str, old: str, new: str) -> str:
     return s if old == "" else s.replace(old, new)
+
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+def _distance(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
+    """Great-circle (haversine) distance in km, rounded to 3 decimals like the SQL version."""
+    if lat1 is None or lon1 is None or lat2 is None or lon2 is None:
+        return None
+    p1, p2 = math.radians(float(lat1)), math.radians(float(lat2))
+    dp, dl = p2 - p1, math.radians(float(lon2) - float(lon1))
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    km = 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+    return Decimal(str(round(km, 3)))
 
 
 def _concat(*args: Any) -> str:

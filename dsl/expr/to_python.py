@@ -13,6 +13,7 @@ null, ``and``/``or``/``not`` are three-valued, ``==``/``!=`` are null-safe.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -190,7 +191,7 @@ _NULL_SAFE = {
     "replace": "_replace",
     "abs": "_abs",
 }
-_DIRECT = {"round": "_round", "floor": "_floor", "ceil": "_ceil"}
+_DIRECT = {"round": "_round", "floor": "_floor", "ceil": "_ceil", "distance": "_distance"}
 
 PY_FUNCTIONS = set(_NULL_SAFE) | set(_DIRECT) | {
     "if", "coalesce", "is_null", "is_blank", "today", "now", "min", "max", "concat",
@@ -213,7 +214,9 @@ def to_python(node: ast.Node, root_names: list[str] | None = None) -> tuple[Call
     namespace = dict(_GLOBALS_BASE)
     namespace["_K"] = tuple(gen.consts)
     try:
-        code = compile(source, "<ordo-expression>", "exec")
+        with warnings.catch_warnings():  # e.g. "True is True" from literal operands is intended
+            warnings.simplefilter("ignore", SyntaxWarning)
+            code = compile(source, "<ordo-expression>", "exec")
     except (SyntaxError, RecursionError, MemoryError):
         from ..errors import ExpressionError
 

@@ -43,6 +43,7 @@ class _Fn(FunctionElement):
 
 
 class SafeDiv(_Fn):
+    inherit_cache = True
     name = "ordo_div"
     type = ExactDecimal(38, 10)
 
@@ -60,6 +61,7 @@ def _div_sqlite(el, compiler, **kw):
 
 
 class SafeMod(_Fn):
+    inherit_cache = True
     name = "ordo_mod"
     type = sa.BigInteger()
 
@@ -156,6 +158,7 @@ def _datepart_sqlite(el, compiler, **kw):
 
 
 class ToDate(_Fn):
+    inherit_cache = True
     name = "ordo_todate"
     type = sa.Date()
 
@@ -171,6 +174,7 @@ def _todate_sqlite(el, compiler, **kw):
 
 
 class StrContains(_Fn):
+    inherit_cache = True
     name = "ordo_contains"
     type = sa.Boolean()
 
@@ -213,6 +217,7 @@ def _rounding_sqlite(el, compiler, **kw):
 
 
 class RoundTo(_Fn):
+    inherit_cache = True
     name = "ordo_round"
     type = ExactDecimal(38, 10)
 
@@ -227,6 +232,33 @@ def _round_pg(el, compiler, **kw):
 def _round_sqlite(el, compiler, **kw):
     x, n = (compiler.process(c, **kw) for c in el.clauses)
     return f"ROUND({x}, {n})"
+
+
+class Distance(_Fn):
+    """Haversine distance in km between (lat1, lon1) and (lat2, lon2) in degrees, 3 decimals."""
+
+    name = "ordo_distance"
+    inherit_cache = True
+    type = ExactDecimal(38, 10)
+
+
+def _haversine(a: str, b: str, c: str, d: str, cast: str) -> str:
+    p1, p2 = f"RADIANS(CAST({a} AS {cast}))", f"RADIANS(CAST({c} AS {cast}))"
+    dl = f"RADIANS(CAST({d} AS {cast}) - CAST({b} AS {cast}))"
+    h = f"(POWER(SIN(({p2} - {p1}) / 2), 2) + COS({p1}) * COS({p2}) * POWER(SIN({dl} / 2), 2))"
+    return f"(2 * 6371.0088 * ASIN(CASE WHEN SQRT({h}) > 1 THEN 1 ELSE SQRT({h}) END))"
+
+
+@compiles(Distance)
+def _distance_pg(el, compiler, **kw):
+    a, b, c, d = (compiler.process(x, **kw) for x in el.clauses)
+    return f"ROUND(CAST({_haversine(a, b, c, d, 'DOUBLE PRECISION')} AS NUMERIC), 3)"
+
+
+@compiles(Distance, "sqlite")
+def _distance_sqlite(el, compiler, **kw):
+    a, b, c, d = (compiler.process(x, **kw) for x in el.clauses)
+    return f"ROUND({_haversine(a, b, c, d, 'REAL')}, 3)"
 
 
 class _Compiler:
@@ -367,6 +399,8 @@ class _Compiler:
             return ToDate(args[0])
         if name in ("floor", "ceil"):
             return Rounding(name, args[0])
+        if name == "distance":
+            return Distance(*args)
         if name == "round":
             return RoundTo(args[0], sa.cast(args[1], sa.Integer) if len(args) > 1 else sa.literal(0))
         if name == "substr":  # PostgreSQL wants int (not bigint) positions
@@ -419,7 +453,7 @@ _SQL_NAMES = {
 SQL_FUNCTIONS = set(_SQL_NAMES) | {
     "if", "coalesce", "is_null", "is_blank", "today", "now", "min", "max", "concat", "contains",
     "starts_with", "ends_with", "year", "month", "day", "days_between", "add_days", "date", "floor",
-    "ceil", "round", "substr",
+    "ceil", "round", "substr", "distance",
 }
 
 

@@ -1,0 +1,135 @@
+"""An allocation rule compiled once at install: expressions, SQL statements, field names.
+
+The candidate filter and the available-quantity expression are compiled to SQL
+over the supply table; the ``demand`` and ``line`` roots become bound parameters
+(``demand__<field>``, ``line__<field>``), so one statement serves every call.
+A filter that cannot be expressed in SQL is evaluated in Python instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.expression import ColumnElement, FromClause
+
+from ordo.dsl.allocation import AllocationDef
+from ordo.dsl.errors import DefinitionError, DefinitionErrors
+from ordo.dsl.expr import CompiledExpression, Scope, compile_expression
+from ordo.dsl.expr import types as T
+
+from ..compiled import CompiledApp, CompiledEntity
+from ..query import LinkSource, TableSource
+
+if TYPE_CHECKING:
+    from ..app import App
+
+AVAILABLE = "_ordo_available"
+
+
+class ParamSource:
+    """Fields of a record passed in as bound parameters named ``<prefix>__<field>``."""
+
+    def __init__(self, app: CompiledApp, entity: str, table: sa.Table, prefix: str) -> None:
+        self.app = app
+        self.entity = entity
+        self.table = table
+        self.prefix = prefix
+
+    def column(self, name: str) -> ColumnElement[Any]:
+        return sa.bindparam(f"{self.prefix}__{name}", type_=self.table.c[name].type)
+
+    def link(self, name: str, target: str) -> LinkSource:
+        return LinkSource(self.app, target, self.column(name))
+
+    def children(self, name: str, target: str) -> tuple[TableSource, FromClause, ColumnElement[bool]]:
+        child = self.app.entities[self.entity].fields[name].child_table
+        assert child is not None
+        alias = child.alias()
+        return TableSource(self.app, target, alias), alias, alias.c.parent_id == self.column("id")
+
+    def params(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {f"{self.prefix}__{c.name}": record.get(c.name) for c in self.table.c}
+
+
+@dataclass
+class RankKeyC:
+    label: str
+    expr: CompiledExpression
+    descending: bool
+
+
+@dataclass
+class CompiledAllocation:
+    """Everything a call needs, prepared once."""
+
+    defn: AllocationDef
+    demand: CompiledEntity
+    line_table: sa.Table
+    supply: CompiledEntity
+    supply_table: sa.Table
+    result: CompiledEntity
+    result_table: sa.Table
+    available_sql: ColumnElement[Any]
+    candidates_sql: sa.Select  # candidates of one line (bound: _item, demand__*, line__*)
+    all_rows_sql: sa.Select  # every supply row of the item (for explanations)
+    where_py: CompiledExpression | None  # the filter, when it could not be compiled to SQL
+    where_expr: CompiledExpression | None
+    rank: list[RankKeyC]
+    demand_params: ParamSource
+    line_params: ParamSource
+
+    @property
+    def name(self) -> str:
+        return self.defn.name
+
+
+def _fail(rule: str, msg: str) -> DefinitionErrors:
+    return DefinitionErrors([DefinitionError(f"allocation {rule}: {msg}", file=f"<allocation {rule}>")])
+
+
+def compile_rule(app: App, defn: AllocationDef) -> CompiledAllocation:
+    cap = app.compiled
+    schema = app.definition.schema
+    demand = cap.entity(defn.demand.entity)
+    lines_field = demand.fields[defn.demand.lines]
+    assert lines_field.child is not None and lines_field.child_table is not None
+    supply = cap.entity(defn.supply.entity)
+    result = cap.entity(defn.result.entity)
+    supply_table, result_table = supply.table, result.table
+    assert supply_table is not None and result_table is not None and demand.table is not None
+    scope = defn.scope(schema, lines_field.child.name)
+    try:
+        available = compile_expression(defn.supply.available, Scope(schema, supply.name), T.DECIMAL)
+        where = compile_expression(defn.where, scope, T.BOOLEAN) if defn.where else None
+        rank = [RankKeyC(k.label or k.expr, compile_expression(k.expr, scope), k.order == "desc")
+                for k in defn.rank_keys()]
+    except Exception as e:  # checked at load; this guards programmatic definitions
+        raise _fail(defn.name, str(e)) from None
+    source = TableSource(cap, supply.name, supply_table)
+    clock = lambda: app.clock  # noqa: E731
+    try:
+        available_sql = available.to_sql(source, clock=clock)
+    except Exception as e:
+        raise _fail(defn.name, f"the available expression cannot run in SQL ({e}); it must, for atomic "
+                               f"reservation") from None
+    demand_src = ParamSource(cap, demand.name, demand.table, "demand")
+    line_src = ParamSource(cap, lines_field.child.name, lines_field.child_table, "line")
+    where_sql, where_py = None, None
+    if where is not None:
+        try:
+            where_sql = where.to_sql(source, roots={"demand": demand_src, "line": line_src}, clock=clock)
+        except Exception:  # e.g. a record root used as a value: filter in Python
+            where_py = where
+    item_col = supply_table.c[defn.supply.item]
+    base = sa.select(supply_table, available_sql.label(AVAILABLE)).where(
+        item_col == sa.bindparam("_item", type_=item_col.type))
+    candidates = base.where(available_sql > 0)
+    if where_sql is not None:
+        candidates = candidates.where(where_sql)
+    return CompiledAllocation(
+        defn, demand, lines_field.child_table, supply, supply_table, result, result_table, available_sql,
+        candidates.order_by(supply_table.c.id), base.order_by(supply_table.c.id), where_py, where, rank,
+        demand_src, line_src,
+    )

@@ -1,0 +1,204 @@
+"""The allocation service: allocate, release and consume, each inside the caller's transaction.
+
+``allocate`` locks the demand record, works out what is still outstanding per
+line (earlier reservations count; old backorder records are replaced), ranks
+the candidates, plans with the rule's strategy, reserves every pick with one
+conditional UPDATE (in supply-id order, so concurrent allocations cannot
+deadlock) and writes the allocation records. If another transaction took the
+supply between reading and reserving, the work since the savepoint is undone
+and the allocation is planned again on fresh data. An error anywhere undoes
+everything: no partial reservation survives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from ..errors import Conflict, NotFound, UsageError
+from .candidates import load_lines, num
+from .compile import CompiledAllocation, compile_rule
+from .reservation import reserve, unreserve
+from .result import Allocated, AllocationResult, LineResult, explain_candidates
+from .strategies import STRATEGIES, LineDemand, Number, Plan, explain_reasons
+
+if TYPE_CHECKING:
+    from ..app import App
+    from ..records import Transaction
+
+MAX_ATTEMPTS = 8
+ACTIVE = ("reserved", "consumed")
+
+
+class _SupplyTaken(Exception):
+    """A reservation lost a race; plan again."""
+
+
+class Allocator:
+    """``app.features["allocation"]``: every allocation rule of the app, compiled."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.rules: dict[str, CompiledAllocation] = {
+            d.name: compile_rule(app, d) for d in app.definition.all("allocation")}
+
+    def rule(self, name: str) -> CompiledAllocation:
+        r = self.rules.get(name)
+        if r is None:
+            known = ", ".join(sorted(self.rules)) or "none"
+            raise NotFound(f"unknown allocation rule '{name}' (known: {known})")
+        return r
+
+    # -- reading
+    def records(self, tx: Transaction, rule_name: str, record_id: int | str) -> list[dict[str, Any]]:
+        """The allocation records of a demand (every status), oldest first."""
+        rule = self.rule(rule_name)
+        demand = tx.get(rule.defn.demand.entity, record_id)
+        return self._records(tx, rule, demand["id"])
+
+    def _records(self, tx: Transaction, rule: CompiledAllocation, demand_id: int) -> list[dict[str, Any]]:
+        t = rule.result_table
+        q = sa.select(t).where(t.c[rule.defn.result.demand] == demand_id).order_by(t.c.id)
+        return [dict(r._mapping) for r in tx.conn.execute(q)]
+
+    # -- allocate
+    def allocate(self, tx: Transaction, rule_name: str, record_id: int | str, *,
+                 explain: bool = False) -> AllocationResult:
+        """Reserve supply for the outstanding quantities of a demand and write allocation records."""
+        rule = self.rule(rule_name)
+        d = rule.defn
+        demand = tx.get(d.demand.entity, record_id, for_update=True)
+        existing = self._records(tx, rule, demand["id"])
+        outstanding = self._outstanding(rule, demand, existing)
+        backorders = [r for r in existing if r[d.result.status] == "backorder"]
+        result = AllocationResult(d.name, d.demand.entity, demand["id"], demand["name"], d.strategy, "allocated",
+                                  rank_labels=[k.label for k in rule.rank])
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            result.attempts = attempt
+            try:
+                with tx.conn.begin_nested():
+                    lines = load_lines(tx, rule, demand, outstanding, explain)
+                    plan = STRATEGIES[d.strategy](lines, [k.descending for k in rule.rank],
+                                                  partial=d.partial, split=d.split_lines)
+                    if explain:
+                        explain_reasons(lines, plan, d.strategy)
+                    self._outcome(result, lines, plan, explain)
+                    if not lines or not plan.ok:
+                        return result
+                    for pick in sorted(plan.picks, key=lambda p: p.cand.supply_id):
+                        if reserve(tx, rule, pick.cand.supply_id, pick.quantity) is None:
+                            raise _SupplyTaken
+                    for old in backorders:
+                        tx.delete(d.result.entity, old["id"])
+                    self._write(tx, rule, demand, result)
+                    return result
+            except _SupplyTaken:
+                result.lines = []
+        raise Conflict(f"allocation {d.name} for {d.demand.entity} {demand['name']}: the supply kept changing "
+                       f"while allocating ({MAX_ATTEMPTS} attempts); try again")
+
+    def _outstanding(self, rule: CompiledAllocation, demand: dict[str, Any],
+                     existing: list[dict[str, Any]]) -> dict[int, Number]:
+        d = rule.defn
+        lines = demand.get(d.demand.lines) or []
+        active = [r for r in existing if r[d.result.status] in ACTIVE]
+        if active and d.result.line is None:
+            raise Conflict(f"{d.demand.entity} {demand['name']} is already allocated by {d.name}; release it "
+                           f"first (declare result.line to allocate backorders later)")
+        done: dict[int, Number] = {}
+        for r in active:
+            lid = r[d.result.line] if d.result.line else None
+            if lid is not None:
+                done[lid] = done.get(lid, 0) + num(r[d.result.quantity])
+        return {ln["id"]: num(ln.get(d.demand.quantity)) - done.get(ln["id"], 0) for ln in lines}
+
+    def _outcome(self, result: AllocationResult, lines: list[LineDemand], plan: Plan, explain: bool) -> None:
+        by_line = {ln.line_id: LineResult(ln.line_id, ln.idx, ln.item_label, ln.quantity) for ln in lines}
+        for p in plan.picks:
+            by_line[p.line.line_id].allocated.append(
+                Allocated(p.line.line_id, p.cand.supply_id, p.cand.supply_name, p.cand.location_label, p.quantity,
+                          location_value=p.cand.location))
+        for lid, qty in plan.backorder.items():
+            by_line[lid].backorder = qty
+        if explain:
+            for ln in lines:
+                by_line[ln.line_id].candidates = explain_candidates(ln)
+        result.lines = list(by_line.values())
+        result.message = plan.note
+        if not lines:
+            result.status, result.message = "nothing_to_do", "every line is already allocated"
+        elif not plan.ok:
+            result.status = "unallocated"
+        elif plan.backorder:
+            result.status = "partial"
+        else:
+            result.status = "allocated"
+
+    def _write(self, tx: Transaction, rule: CompiledAllocation, demand: dict[str, Any],
+               result: AllocationResult) -> None:
+        r = rule.defn.result
+        lines = {ln["id"]: ln for ln in demand.get(rule.defn.demand.lines) or []}
+        for line in result.lines:
+            item = lines[line.line_id].get(rule.defn.demand.item)
+            for a in line.allocated:
+                rec = tx.create(r.entity, self._values(rule, demand, line.line_id, item, a.supply_id,
+                                                       a.location_value, a.quantity, "reserved"))
+                a.record_id = rec["id"]
+                result.records.append(rec)
+            if line.backorder:
+                result.records.append(tx.create(r.entity, self._values(
+                    rule, demand, line.line_id, item, None, None, line.backorder, "backorder")))
+
+    def _values(self, rule: CompiledAllocation, demand: dict[str, Any], line_id: int, item: Any,
+                supply_id: int | None, location: Any, qty: Number, status: str) -> dict[str, Any]:
+        r = rule.defn.result
+        values: dict[str, Any] = {r.demand: demand["id"], r.supply: supply_id, r.quantity: qty, r.status: status}
+        if r.line:
+            values[r.line] = line_id
+        if r.item:
+            values[r.item] = item
+        if r.location and supply_id is not None:
+            values[r.location] = location
+        return values
+
+    # -- release / consume
+    def release(self, tx: Transaction, rule_name: str, record_id: int | str) -> AllocationResult:
+        """Give back every reservation of a demand (e.g. on cancel); backorders are released too."""
+        return self._finish(tx, rule_name, record_id, consume=False, only=None)
+
+    def consume(self, tx: Transaction, rule_name: str, record_id: int | str, *,
+                records: Iterable[int] | None = None) -> AllocationResult:
+        """Use up reservations on fulfilment: reserved (and on hand, when declared) go down.
+        ``records``: ids of the allocation records to consume (default: every reserved one)."""
+        return self._finish(tx, rule_name, record_id, consume=True, only=None if records is None else set(records))
+
+    def _finish(self, tx: Transaction, rule_name: str, record_id: int | str, *, consume: bool,
+                only: set[int] | None) -> AllocationResult:
+        rule = self.rule(rule_name)
+        d = rule.defn
+        r = d.result
+        demand = tx.get(d.demand.entity, record_id, for_update=True)
+        status = "consumed" if consume else "released"
+        result = AllocationResult(d.name, d.demand.entity, demand["id"], demand["name"], d.strategy, status)
+        rows = self._records(tx, rule, demand["id"])
+        if only is not None:
+            unknown = only - {row["id"] for row in rows if row[r.status] == "reserved"}
+            if unknown:
+                raise UsageError(f"records {sorted(unknown)} are not reserved allocations of {demand['name']}")
+        for row in rows:
+            state = row[r.status]
+            if only is not None and row["id"] not in only:
+                continue
+            if state == "reserved":
+                qty = num(row[r.quantity])
+                if unreserve(tx, rule, row[r.supply], qty, consume) is None:
+                    raise Conflict(f"supply {row[r.supply]} no longer holds the {qty} reserved by allocation "
+                                   f"{row['name']} (changed outside allocation?); nothing was {status}")
+                result.records.append(tx.update(r.entity, row["id"], {r.status: status}))
+            elif state == "backorder" and not consume:
+                result.records.append(tx.update(r.entity, row["id"], {r.status: "released"}))
+        if not result.records:
+            result.message = f"nothing to {'consume' if consume else 'release'}"
+        return result
