@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from ..app import App
     from ..records import Transaction
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 25
+RETRY_SQLSTATES = ("40P01", "40001")  # deadlock detected, serialization failure
 ACTIVE = ("reserved", "consumed")
 
 
@@ -95,6 +96,10 @@ class Allocator:
                     self._write(tx, rule, demand, result)
                     return result
             except _SupplyTaken:
+                result.lines = []
+            except sa.exc.DBAPIError as e:  # the savepoint is rolled back; plan again on fresh data
+                if getattr(e.orig, "sqlstate", None) not in RETRY_SQLSTATES:
+                    raise
                 result.lines = []
         raise Conflict(f"allocation {d.name} for {d.demand.entity} {demand['name']}: the supply kept changing "
                        f"while allocating ({MAX_ATTEMPTS} attempts); try again")
