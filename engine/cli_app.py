@@ -11,6 +11,8 @@ from ordo.dsl.loader import builtin_templates_dir, load_app, validate_app
 
 from .cli import CliError, add_db_option
 
+DEMO_APP = "builtin:starter"  # the app whose 'demo' scenario `ordo demo` plays
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="check an app's definitions; print every error as file:line:column")
@@ -32,9 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="only print what would change")
     p.set_defaults(func=cmd_sync)
 
-    p = sub.add_parser("demo", help="run the bundled demo app on ./ordo-demo.db with sample data")
+    p = sub.add_parser("demo", help=f"play the demo scenario of {DEMO_APP} on ./ordo-demo.db")
     add_db_option(p, default="ordo-demo.db")
     p.add_argument("--seed", type=int, default=7, help="random seed of the sample data")
+    p.add_argument("--lang", default="en", help="language of the texts (en, zh)")
     p.set_defaults(func=cmd_demo)
 
 
@@ -93,6 +96,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .app import open_app
+    from .scenario import run_scenario
 
-    return run_demo(args.db, seed_value=args.seed)
+    with open_app(DEMO_APP, args.db) as app:
+        result = run_scenario(app, "demo", lang=args.lang, variables={"seed": args.seed})
+    print(f"\ndemo done: {result.steps} steps; the data is in {args.db} "
+          f"(try: ordo query {DEMO_APP} <entity> --db {args.db})")
+    return 0

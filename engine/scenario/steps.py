@@ -1,0 +1,179 @@
+"""One handler per scenario step kind; each uses only public engine and feature APIs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ordo.dsl.scenario import parse_duration
+
+from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from .runner import ScenarioRunner
+
+
+def _feature(run: ScenarioRunner, name: str) -> Any:
+    feature = run.app.features.get(name)
+    if feature is None:
+        raise UsageError(f"this installation has no '{name}' feature")
+    return feature
+
+
+def _key(value: Any) -> Any:
+    if isinstance(value, dict):
+        return value.get("id", value.get("name"))
+    return value
+
+
+def say(run: ScenarioRunner, step: Any) -> None:
+    text = run.text(step.say)
+    if text.startswith("#"):
+        run.printer.heading(text.lstrip("# "))
+    else:
+        run.printer.line(text)
+
+
+def create(run: ScenarioRunner, step: Any) -> dict:
+    rec = run.app.create(step.create, run.resolve(step.data), run.user(step))
+    run.printer.line(f"  created {step.create} {rec['name']}")
+    return rec
+
+
+def update(run: ScenarioRunner, step: Any) -> dict:
+    rec = run.app.update(step.update, _key(run.resolve(step.record)), run.resolve(step.data), run.user(step))
+    run.printer.line(f"  updated {step.update} {rec['name']}")
+    return rec
+
+
+def query(run: ScenarioRunner, step: Any) -> list[dict]:
+    rows = run.app.query(step.query, step.where, user=run.user(step), params=run.resolve(step.params),
+                         order_by=step.order_by, limit=step.limit)
+    run.printer.table(rows, step.columns, run.text(step.title) if step.title else None)
+    return rows
+
+
+def clock(run: ScenarioRunner, step: Any) -> dt.datetime:
+    c = run.app.clock
+    if "set" in step.clock:
+        c.fixed = dt.datetime.fromisoformat(str(run.resolve(step.clock["set"])))
+    if "advance" in step.clock:
+        c.fixed = c.now() + dt.timedelta(seconds=parse_duration(step.clock["advance"]))
+    run.printer.line(f"  clock: {c.now():%Y-%m-%d %H:%M}")
+    return c.now()
+
+
+def worker(run: ScenarioRunner, step: Any) -> dict:
+    jobs, sent = run.app.run_worker_once("scenario")
+    run.printer.line(f"  worker: {jobs} job(s) run, {sent} notification(s) delivered")
+    return {"jobs": jobs, "notifications": sent}
+
+
+def seed(run: ScenarioRunner, step: Any) -> dict:
+    from ..seed import seed as load
+
+    root = run.app.definition.root
+    if root is None:
+        raise UsageError("this app has no folder to load data from")
+    result = load(run.app, root / step.seed, run.user(step), order=step.order)
+    run.printer.line(f"  loaded {sum(result.created.values())} record(s)"
+                     + (f", {sum(result.skipped.values())} already there" if result.skipped else ""))
+    return {"created": result.created, "skipped": result.skipped}
+
+
+def import_(run: ScenarioRunner, step: Any) -> Any:
+    intake = _feature(run, "intake")
+    root = run.app.definition.root
+    path = (root / step.file) if root is not None else step.file
+    result = intake.import_file(run.user(step), step.import_, path, channel=run.resolve(step.channel),
+                                progress=run.printer.progress(f"import {step.file}"))
+    run.printer.line(f"  {result.summary()}")
+    for problem in result.errors[:5]:
+        run.printer.line(f"    {problem}")
+    return result.to_dict()
+
+
+def generate(run: ScenarioRunner, step: Any) -> Any:
+    gen = _feature(run, "generate")
+    seed = run.resolve(step.seed) if step.seed is not None else run.vars.get("seed", 0)
+    kwargs: dict[str, Any] = {"seed": int(seed), "progress": run.printer.progress(f"generate {step.generate}")}
+    if step.scale is not None:
+        kwargs["scale"] = step.scale
+    result = gen.generate(run.user(step), step.generate, **kwargs)
+    summary = getattr(result, "summary", None)
+    run.printer.line(f"  {summary() if callable(summary) else result}")
+    return result.to_dict() if hasattr(result, "to_dict") else result
+
+
+def report(run: ScenarioRunner, step: Any) -> Any:
+    reports = _feature(run, "reports")
+    with run.app.reader(run.user(step)) as tx:
+        result = reports.run(tx, step.report, run.resolve(step.params))
+    title = run.text(step.title) if step.title else getattr(result, "title", step.report)
+    rows = getattr(result, "rows", result)
+    columns = getattr(result, "columns", None)
+    run.printer.table(rows, [c if isinstance(c, str) else getattr(c, "label", getattr(c, "name", str(c)))
+                             for c in columns] if columns and all(isinstance(c, str) for c in columns) else None,
+                      title)
+    return rows
+
+
+def allocate(run: ScenarioRunner, step: Any) -> Any:
+    alloc = _feature(run, "allocation")
+    record = _key(run.resolve(step.record))
+    with run.app.transaction(run.user(step)) as tx:
+        if isinstance(record, str):
+            record = tx.get(alloc_demand_entity(run, step.allocate), record)["id"]
+        if step.release:
+            result = alloc.release(tx, step.allocate, record)
+        elif step.consume:
+            result = alloc.consume(tx, step.allocate, record)
+        else:
+            result = alloc.allocate(tx, step.allocate, record)
+    summary = getattr(result, "summary", None)
+    run.printer.line(f"  {summary() if callable(summary) else result}")
+    return result.to_dict() if hasattr(result, "to_dict") else result
+
+
+def alloc_demand_entity(run: ScenarioRunner, rule: str) -> str:
+    defn = run.app.definition.get("allocation", rule)
+    demand = getattr(defn, "demand", None)
+    entity = getattr(demand, "entity", None)
+    if entity is None:
+        raise UsageError(f"allocation rule '{rule}' has no demand entity")
+    return entity
+
+
+def flow(run: ScenarioRunner, step: Any) -> Any:
+    """Start a flow on a record, or act on the user's open tasks of a record."""
+    flows = _feature(run, "flows")
+    user = run.user(step)
+    record = _key(run.resolve(step.record))
+    with run.app.transaction(user) as tx:
+        if step.flow == "start":
+            if not step.name:
+                raise UsageError("a 'flow: start' step needs 'name'")
+            entity = flows.flow(step.name).entity
+            rec = tx.get(entity, record)
+            instance = flows.start(tx, step.name, rec["id"])
+            run.printer.line(f"  started flow {step.name} on {rec['name']}")
+            return {"instance": instance}
+        action = step.action or step.flow
+        tasks = [t for t in flows.inbox(tx, user)
+                 if (step.entity is None or t.entity == step.entity)
+                 and record in (t.record_id, t.record_name)]
+        if not tasks:
+            raise UsageError(f"{user} has no open task on {record}")
+        done = []
+        for task in tasks if step.all else tasks[:1]:
+            flows.act(tx, task.id, action, comment=step.comment)
+            done.append(task.id)
+            run.printer.line(f"  {user}: {action} {task.record_name} ({task.flow}/{task.node})")
+    return {"tasks": done}
+
+
+STEP_HANDLERS: dict[str, Callable[[ScenarioRunner, Any], Any]] = {
+    "say": say, "create": create, "update": update, "query": query, "clock": clock, "worker": worker,
+    "seed": seed, "import": import_, "generate": generate, "report": report, "allocate": allocate, "flow": flow,
+}

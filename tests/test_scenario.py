@@ -1,0 +1,84 @@
+"""Scenarios: YAML walkthroughs played by `ordo run` and `ordo demo`."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from ordo.dsl.errors import DefinitionErrors
+from ordo.dsl.loader import load_app
+from ordo.engine import open_app
+from ordo.engine.cli import main
+from ordo.engine.scenario import run_scenario
+
+APP = {
+    "entities/task.yaml": """
+        name: task
+        naming: "T-{###}"
+        fields:
+          title: {type: string, required: true}
+          due: {type: date, default: "=add_days(today(), 2)"}
+          done: {type: boolean, default: false}
+    """,
+    "scenarios/walk.yaml": """
+        name: walk
+        title: Walk
+        steps:
+          - say: "# Start"
+          - create: task
+            data: {title: first}
+            as: t1
+          - say: "made $t1.name due $t1.due"
+          - update: task
+            record: $t1.name
+            data: {done: true}
+          - clock: {advance: 3d}
+          - query: task
+            where: "due < today() and done"
+            columns: [name, title]
+    """,
+}
+
+
+def test_scenario_runs_steps_with_variables(make_app, db_url):
+    app = open_app(make_app(APP), db_url)
+    out = io.StringIO()
+    result = run_scenario(app, "walk", out=out)
+    text = out.getvalue()
+    assert result.steps == 6 and result.variables["t1"]["name"] == "T-001"
+    assert "made T-001 due" in text and "first" in text.split("name")[-1]
+    assert app.get("task", "T-001", "u")["done"] is True
+    app.close()
+
+
+def test_bad_scenarios_are_definition_errors(make_app):
+    bad = {**APP, "scenarios/walk.yaml": """
+        name: walk
+        steps:
+          - create: tsk
+            data: {}
+          - say: hi
+            query: task
+          - clock: {advance: soon}
+          - query: task
+            colour: red
+    """}
+    with pytest.raises(DefinitionErrors) as e:
+        load_app(make_app(bad))
+    text = str(e.value)
+    assert "unknown entity 'tsk'" in text
+    assert "exactly one action" in text
+    assert "invalid duration 'soon'" in text
+    assert "unknown key 'colour' for a query step" in text
+    assert "walk.yaml:7:" in text  # located
+
+
+def test_run_and_demo_commands(make_app, tmp_path, capsys, monkeypatch):
+    assert main(["run", str(make_app(APP)), "walk", "--db", str(tmp_path / "w.db")]) == 0
+    assert "scenario walk: 6 step(s) done" in capsys.readouterr().out
+    assert main(["run", str(make_app(APP)), "nope", "--db", str(tmp_path / "w.db")]) == 1
+    assert "no scenario 'nope'" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--lang", "zh"]) == 0
+    assert "demo done" in capsys.readouterr().out
