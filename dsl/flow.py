@@ -248,7 +248,8 @@ class _NodeChecker:
         if kind in KINDS:
             self.ctx.ref(path, kind, name)
         else:
-            self.ctx.error(path, f"{kind} rules are unavailable in this installation (no '{kind}' definition kind)")
+            self.ctx.error(path, f"{kind} rule '{name}' cannot be used: {kind} rules are unavailable in this "
+                                 f"installation (no '{kind}' definition kind)")
 
     def template(self, path: tuple, text: str) -> None:
         for _, expr in template_parts(text or ""):

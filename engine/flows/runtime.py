@@ -239,3 +239,20 @@ class FlowRuntime:
 
     def timer_key_prefix(self, instance: int) -> str:
         return timer_prefix(instance)
+
+    # -- tools
+    def simulate(self, flow: str, record: dict[str, Any], *, initiator: str = "admin",
+                 decisions: dict[str, str] | None = None, members: Any = None, link: Any = None) -> list[Any]:
+        """The path ``record`` would take and who would be asked; writes nothing."""
+        from .simulate import simulate
+
+        return simulate(self.app, flow, record, initiator=initiator, decisions=decisions, members=members,
+                        link=link)
+
+    def diagram(self, flow: str, format: str = "svg") -> str:
+        from . import diagram
+
+        if format not in ("svg", "mermaid"):
+            raise UsageError(f"diagram format must be 'svg' or 'mermaid', got {format!r}")
+        f = self.flow(flow)
+        return diagram.svg(f) if format == "svg" else diagram.mermaid(f)
