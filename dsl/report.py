@@ -1,0 +1,405 @@
+"""Report definitions: dimensions, measures, filters with typed parameters, sort, totals,
+pivot, chart and alert over one source (an entity, or an entity's child table).
+
+The same :meth:`ReportDef.analyze` pass serves the load-time check (errors located
+in the YAML file) and the runtime compiler (``engine/reports``), so both agree on
+names, scopes and types.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from .base import IDENT, Definition, Label, Model, register_kind
+from .check import CheckContext
+from .expr import CompiledExpression, Scope
+from .expr import types as T
+from .report_dates import period_range, relative_date
+
+Bucket = Literal["day", "week", "month", "quarter", "year"]
+Agg = Literal["count", "count_distinct", "sum", "avg", "min", "max"]
+ParamType = Literal["string", "integer", "decimal", "boolean", "date", "datetime", "period"]
+ROW = "report row"  # the pseudo-entity whose fields are a result row's columns
+EVERY = re.compile(r"^(\d+)\s*([mhdw])$")
+AT = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_ORDERED = ("integer", "decimal", "string", "date", "datetime")
+
+
+class ParamDef(Model):
+    type: ParamType = "string"
+    label: Label | None = None
+    required: bool = False
+    default: Any = Field(default=None, description="A value; for dates a relative date such as 'today-30d'; "
+                                                   "for periods a period name such as 'last_30_days'")
+    options: list[str] | None = None
+
+
+class DimensionDef(Model):
+    name: str = Field(pattern=IDENT)
+    expr: str = Field(description="Field path (also across links, e.g. customer.region) or expression")
+    bucket: Bucket | None = Field(default=None, description="Group dates by day, week, month, quarter or year")
+    label: Label | None = None
+
+
+class MeasureDef(Model):
+    name: str = Field(pattern=IDENT)
+    label: Label | None = None
+    agg: Agg | None = None
+    expr: str | None = Field(default=None, description="Value aggregated (not needed for count)")
+    filter: str | None = Field(default=None, description="Only rows where this holds count in this measure")
+    formula: str | None = Field(default=None, description="Derived measure computed from other measures")
+    format: Literal["number", "integer", "percent", "money"] | None = None
+    decimals: int | None = Field(default=None, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _shape(self) -> MeasureDef:
+        if (self.agg is None) == (self.formula is None):
+            raise ValueError("a measure needs either 'agg' (count, sum, ...) or 'formula'")
+        if self.formula is not None and (self.expr or self.filter):
+            raise ValueError("a derived measure ('formula') takes no 'expr' or 'filter'")
+        if self.agg not in (None, "count") and not self.expr:
+            raise ValueError(f"'{self.agg}' needs 'expr' (the value to aggregate)")
+        return self
+
+
+class ChartDef(Model):
+    type: Literal["bar", "line", "pie"]
+    x: str | None = Field(default=None, description="Dimension along the axis (default: the first)")
+    y: list[str] | str | None = Field(default=None, description="Measure(s) plotted (default: the first)")
+    series: str | None = Field(default=None, description="Dimension splitting the data into series")
+    title: Label | None = None
+
+    @property
+    def measures(self) -> list[str]:
+        return [self.y] if isinstance(self.y, str) else list(self.y or [])
+
+
+class NotifyDef(Model):
+    channel: Literal["inbox", "email", "webhook"] = "inbox"
+    to: list[str] = Field(min_length=1, description="User names, 'role:NAME', or addresses/URLs")
+
+
+class AlertDef(Model):
+    when: str = Field(description="Condition on a result row (names: dimensions and measures)")
+    on: Literal["rows", "totals"] = "rows"
+    every: str = Field(default="1d", description="How often: 15m, 1h, 1d, 1w")
+    at: str | None = Field(default=None, description="Time of day HH:MM (UTC) for daily/weekly checks")
+    params: dict[str, Any] = Field(default_factory=dict)
+    notify: list[NotifyDef] = Field(min_length=1)
+    subject: str | None = None
+    run_as: str | None = Field(default=None, description="User whose permissions apply (default: system)")
+
+    def interval(self) -> dt.timedelta:
+        m = EVERY.match(self.every.strip())
+        if m is None:
+            raise ValueError(f"invalid interval {self.every!r} (e.g. 15m, 1h, 1d, 1w)")
+        n, unit = int(m.group(1)), m.group(2)
+        return dt.timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: n})
+
+
+@dataclass
+class Source:
+    entity: str  # the entity whose rows are grouped (a child entity for a table source)
+    parent: str | None = None  # for PARENT.FIELD sources: the parent entity (the 'parent' root)
+    field: str | None = None  # the table field
+
+    @property
+    def governed_entity(self) -> str:
+        """The top-level entity whose row permissions apply."""
+        return self.parent or self.entity
+
+
+@dataclass
+class Analysis:
+    """What the check pass learned; compiled expressions are None where they failed."""
+
+    source: Source | None = None
+    param_types: dict[str, T.Type] = field(default_factory=dict)
+    filters: list[CompiledExpression | None] = field(default_factory=list)
+    dims: dict[str, tuple[CompiledExpression | None, T.Type]] = field(default_factory=dict)
+    measures: dict[str, tuple[CompiledExpression | None, CompiledExpression | None, T.Type]] = field(
+        default_factory=dict)
+    formulas: dict[str, CompiledExpression | None] = field(default_factory=dict)
+    having: CompiledExpression | None = None
+    alert_when: CompiledExpression | None = None
+
+    def row_types(self) -> dict[str, T.Type]:
+        out = {n: t for n, (_, t) in self.dims.items()}
+        out.update({n: t for n, (_, _, t) in self.measures.items()})
+        return out
+
+
+class RowSchema:
+    """A SchemaView where the pseudo-entity ``ROW`` has the result columns as fields."""
+
+    def __init__(self, fields: Mapping[str, T.Type]) -> None:
+        self.fields = dict(fields)
+
+    def entity_fields(self, entity: str) -> Mapping[str, T.Type] | None:
+        return self.fields if entity == ROW else None
+
+
+Compile = Callable[[Sequence[str | int], Any, Scope, T.Type | None], CompiledExpression | None]
+Report = Callable[[Sequence[str | int], str], None]
+
+
+def param_value(p: ParamDef, value: Any, today: dt.date) -> Any:
+    """A parameter value coerced to its type (relative dates and periods resolved); ValueError if bad."""
+    if value is None or value == "":
+        return None
+    t = p.type
+    if t == "period":
+        if isinstance(value, (list, tuple)) and len(value) == 2:
+            return tuple(relative_date(str(v), today) if not isinstance(v, dt.date) else v for v in value)
+        return period_range(str(value), today)
+    if t == "date":
+        if isinstance(value, dt.datetime):
+            return value.date()
+        return value if isinstance(value, dt.date) else relative_date(str(value), today)
+    if t == "datetime":
+        if isinstance(value, dt.datetime):
+            return value
+        if isinstance(value, dt.date):
+            return dt.datetime.combine(value, dt.time())
+        try:
+            return dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            return dt.datetime.combine(relative_date(str(value), today), dt.time())
+    if t == "boolean":
+        if isinstance(value, bool):
+            return value
+        s = str(value).strip().lower()
+        if s in ("true", "yes", "1"):
+            return True
+        if s in ("false", "no", "0"):
+            return False
+        raise ValueError(f"expected true or false, got {value!r}")
+    if t == "integer":
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"expected a whole number, got {value!r}")
+        try:
+            return int(str(value).strip()) if not isinstance(value, (int, float)) else int(value)
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {value!r}") from None
+    if t == "decimal":
+        if isinstance(value, bool):
+            raise ValueError(f"expected a number, got {value!r}")
+        try:
+            return Decimal(str(value).strip())
+        except ArithmeticError:
+            raise ValueError(f"expected a number, got {value!r}") from None
+    s = str(value)
+    if p.options and s not in p.options:
+        raise ValueError(f"'{s}' is not one of {', '.join(p.options)}")
+    return s
+
+
+_PARAM_TYPES = {"string": T.STRING, "integer": T.INTEGER, "decimal": T.DECIMAL, "boolean": T.BOOLEAN,
+                "date": T.DATE, "datetime": T.DATETIME}
+
+
+@register_kind
+class ReportDef(Definition):
+    """A report: grouped, aggregated figures over an entity (or an entity's child table)."""
+
+    kind_name = "report"
+    folder = "reports"
+
+    kind: Literal["report"] = "report"
+    label: Label | None = None
+    source: str = Field(description="Entity, or ENTITY.TABLE_FIELD for the rows of a child table")
+    params: dict[str, ParamDef] = Field(default_factory=dict)
+    filters: list[str] = Field(default_factory=list, description="Conditions rows must meet (all of them)")
+    dimensions: list[DimensionDef | str] = Field(default_factory=list)
+    measures: list[MeasureDef] = Field(min_length=1)
+    having: str | None = Field(default=None, description="Condition on result rows (dimensions and measures)")
+    sort: list[str] = Field(default_factory=list, description="Column names; '-name' sorts descending")
+    limit: int | None = Field(default=None, ge=1, le=100_000, description="Keep the first N rows (top N)")
+    totals: bool = False
+    pivot: str | None = Field(default=None, description="Dimension whose values become columns")
+    chart: ChartDef | None = None
+    alert: AlertDef | None = None
+
+    def dimension_list(self) -> list[DimensionDef]:
+        return [d if isinstance(d, DimensionDef) else DimensionDef(name=d.replace(".", "_"), expr=d)
+                for d in self.dimensions]
+
+    def references(self) -> list[tuple[str, str]]:
+        return [("entity", self.source.split(".")[0])]
+
+    def check(self, ctx: CheckContext) -> None:
+        self.analyze(ctx.schema, lambda path, text, scope, expect: ctx.expr(path, text, scope, expect),
+                     ctx.error, resolve=lambda path, name: ctx.ref(path, "entity", name))
+
+    # -- the shared analysis
+    def resolve_source(self, schema: Any, report: Report, resolve: Callable[[Any, str], Any]) -> Source | None:
+        parts = self.source.split(".")
+        if len(parts) > 2 or not all(re.match(IDENT, p) for p in parts):
+            report(("source",), f"invalid source '{self.source}': use ENTITY or ENTITY.TABLE_FIELD")
+            return None
+        entity = resolve(("source",), parts[0])
+        if entity is None:
+            return None
+        if len(parts) == 1:
+            if entity.child:
+                report(("source",), f"'{parts[0]}' is a child entity; use PARENT.TABLE_FIELD as the source")
+                return None
+            return Source(parts[0])
+        f = entity.fields.get(parts[1])
+        if f is None or f.type != "table":
+            report(("source",), f"'{parts[1]}' is not a table field of {parts[0]}")
+            return None
+        return Source(f.entity, parent=parts[0], field=parts[1])
+
+    def scope(self, schema: Any, source: Source, param_types: dict[str, T.Type]) -> Scope:
+        roots = {"parent": T.record(source.parent)} if source.parent else {}
+        return Scope(schema, source.entity, roots=roots, params=param_types)
+
+    def analyze(self, schema: Any, compile: Compile, report: Report,
+                resolve: Callable[[Any, str], Any]) -> Analysis:
+        out = Analysis()
+        out.param_types = self._params(report)
+        out.source = self.resolve_source(schema, report, resolve)
+        if out.source is None:
+            return out
+        scope = self.scope(schema, out.source, out.param_types)
+        out.filters = [compile(("filters", i), text, scope, T.BOOLEAN) for i, text in enumerate(self.filters)]
+        names: set[str] = set()
+        for i, d in enumerate(self.dimension_list()):
+            self._unique(names, d.name, ("dimensions", i), report)
+            out.dims[d.name] = self._dimension(d, i, scope, compile, report)
+        for i, m in enumerate(self.measures):
+            self._unique(names, m.name, ("measures", i), report)
+            if m.agg is not None:
+                out.measures[m.name] = self._measure(m, i, scope, compile, report)
+        row_scope = Scope(RowSchema(out.row_types()), ROW, params=out.param_types)
+        for i, m in enumerate(self.measures):
+            if m.formula is not None:
+                row_scope.schema = RowSchema({n: t for n, (_, _, t) in out.measures.items()})
+                c = compile(("measures", i, "formula"), m.formula, row_scope, None)
+                if c is not None and not (c.type.is_numeric or c.type.is_any):
+                    report(("measures", i, "formula"), f"a derived measure must be a number, got {c.type}")
+                out.formulas[m.name] = c
+                out.measures[m.name] = (None, None, c.type.plain() if c is not None else T.ANY)
+        row_scope.schema = RowSchema(out.row_types())
+        if self.having:
+            out.having = compile(("having",), self.having, row_scope, T.BOOLEAN)
+        self._layout(out, report)
+        if self.alert is not None:
+            out.alert_when = self._alert(self.alert, row_scope, compile, report)
+        return out
+
+    def _params(self, report: Report) -> dict[str, T.Type]:
+        types: dict[str, T.Type] = {}
+        today = dt.date(2000, 1, 1)
+        for name, p in self.params.items():
+            if not re.match(IDENT, name):
+                report(("params", name), f"parameter name '{name}' must be lower case letters, digits and _")
+            if p.type == "period":
+                types[f"{name}_start"] = types[f"{name}_end"] = T.DATE
+            else:
+                types[name] = T.Type("string", options=tuple(p.options)) if p.options else _PARAM_TYPES[p.type]
+            if p.options and p.type != "string":
+                report(("params", name, "options"), "'options' apply to string parameters")
+            if p.default is not None:
+                try:
+                    param_value(p, p.default, today)
+                except (ValueError, TypeError) as e:
+                    report(("params", name, "default"), f"invalid default: {e}")
+        clash = [n for n in self.params if self.params[n].type != "period"
+                 and any(p.type == "period" and n in (f"{k}_start", f"{k}_end") for k, p in self.params.items())]
+        for n in clash:
+            report(("params", n), f"parameter '{n}' clashes with a period parameter's :{n}")
+        return types
+
+    @staticmethod
+    def _unique(names: set[str], name: str, path: tuple, report: Report) -> None:
+        if name in names:
+            report((*path, "name"), f"duplicate column name '{name}'")
+        names.add(name)
+
+    def _dimension(self, d: DimensionDef, i: int, scope: Scope, compile: Compile,
+                   report: Report) -> tuple[CompiledExpression | None, T.Type]:
+        c = compile(("dimensions", i, "expr"), d.expr, scope, None)
+        if c is None:
+            return None, T.ANY
+        t = c.type
+        if t.kind == "record":
+            if not re.fullmatch(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*", d.expr.strip()):
+                report(("dimensions", i, "expr"), "a link used as a dimension must be a plain field path")
+                return None, T.ANY
+            c = compile(("dimensions", i, "expr"), d.expr.strip() + ".name", scope, None)
+            return c, T.STRING
+        if d.bucket is not None:
+            if t.kind not in ("date", "datetime") and not t.is_any:
+                report(("dimensions", i, "bucket"), f"'bucket' needs a date or datetime, got {t}")
+            return c, T.DATE
+        if t.kind in ("json", "list", "table"):
+            report(("dimensions", i, "expr"), f"cannot group by a {t.kind} value")
+        return c, t.plain()
+
+    def _measure(self, m: MeasureDef, i: int, scope: Scope, compile: Compile,
+                 report: Report) -> tuple[CompiledExpression | None, CompiledExpression | None, T.Type]:
+        path = ("measures", i)
+        expr = compile((*path, "expr"), m.expr, scope, None) if m.expr else None
+        flt = compile((*path, "filter"), m.filter, scope, T.BOOLEAN) if m.filter else None
+        if expr is not None and expr.type.kind == "record" and (m.expr or "").strip() == "parent":
+            expr = compile((*path, "expr"), "parent.id", scope, None)  # the parent record, by id
+        t = expr.type if expr is not None else T.ANY
+        if m.agg in ("count", "count_distinct"):
+            return expr, flt, T.INTEGER
+        if m.agg in ("sum", "avg"):
+            if not (t.is_numeric or t.is_any):
+                report((*path, "expr"), f"{m.agg} needs a number, got {t}")
+            return expr, flt, T.DECIMAL if (m.agg == "avg" or t.kind != "integer") else T.INTEGER
+        if not (t.is_any or t.kind in _ORDERED):
+            report((*path, "expr"), f"{m.agg} needs numbers, strings or dates, got {t}")
+        return expr, flt, t.plain()
+
+    def _layout(self, out: Analysis, report: Report) -> None:
+        dims, measures = list(out.dims), list(out.measures)
+        for i, s in enumerate(self.sort):
+            name = s.strip().lstrip("+-").strip()
+            if name not in out.dims and name not in out.measures:
+                report(("sort", i), f"unknown column '{name}' (dimensions and measures: "
+                                    f"{', '.join(dims + measures)})")
+        if self.pivot is not None and self.pivot not in out.dims:
+            report(("pivot",), f"unknown dimension '{self.pivot}' (known: {', '.join(dims) or 'none'})")
+        c = self.chart
+        if c is not None:
+            for key in ("x", "series"):
+                v = getattr(c, key)
+                if v is not None and v not in out.dims:
+                    report(("chart", key), f"unknown dimension '{v}'")
+            for j, y in enumerate(c.measures):
+                if y not in out.measures:
+                    report(("chart", "y", j) if isinstance(c.y, list) else ("chart", "y"), f"unknown measure '{y}'")
+            if c.type == "pie" and (len(c.measures) > 1 or c.series):
+                report(("chart", "type"), "a pie chart shows one measure and no series")
+            if not dims:
+                report(("chart",), "a chart needs at least one dimension")
+
+    def _alert(self, a: AlertDef, row_scope: Scope, compile: Compile, report: Report) -> CompiledExpression | None:
+        try:
+            a.interval()
+        except ValueError as e:
+            report(("alert", "every"), str(e))
+        if a.at is not None and not AT.match(a.at):
+            report(("alert", "at"), f"invalid time {a.at!r} (use HH:MM)")
+        for k, v in a.params.items():
+            p = self.params.get(k)
+            if p is None:
+                report(("alert", "params", k), f"unknown parameter '{k}' (declared: {', '.join(self.params) or 'none'})")
+                continue
+            try:
+                param_value(p, v, dt.date(2000, 1, 1))
+            except (ValueError, TypeError) as e:
+                report(("alert", "params", k), str(e))
+        return compile(("alert", "when"), a.when, row_scope, T.BOOLEAN)

@@ -1,0 +1,85 @@
+"""Reports: YAML-defined analytics compiled to one SQL statement, with export, charts,
+alerts and drill-down.
+
+``install(app)`` compiles every ``report`` definition once and keeps a
+:class:`Reports` object in ``app.features["reports"]``::
+
+    reports = app.features["reports"]
+    result = reports.report("sales_by_month", user="alice", params={"period": "this_year"})
+    with app.reader("alice") as tx:
+        result = reports.run(tx, "sales_by_month", {"period": "last_month"})
+    reports.export(result, "xlsx")          # bytes; also "json", "csv", "svg", "table"
+    drill = reports.drill("sales_by_month", {"month": "2024-03", "region": "north"}, measure="returned")
+    app.query(drill.entity, drill.where, params=drill.params, user="alice")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..actor import UserLike
+from ..errors import NotFound
+from . import alerts
+from .compile import CompiledReport
+from .drill import Drill, drill, drill_rows
+from .export import FORMATS, export
+from .run import Column, ReportResult, run
+
+if TYPE_CHECKING:
+    from ..app import App
+    from ..records import Transaction
+
+__all__ = ["Column", "Drill", "FORMATS", "ReportResult", "Reports", "install"]
+
+
+class Reports:
+    """The compiled reports of one app."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.compiled: dict[str, CompiledReport] = {d.name: CompiledReport(app, d)
+                                                    for d in app.definition.all("report")}
+
+    def names(self) -> list[str]:
+        return sorted(self.compiled)
+
+    def get(self, name: str) -> CompiledReport:
+        r = self.compiled.get(name)
+        if r is None:
+            raise NotFound(f"unknown report '{name}' (known: {', '.join(self.names()) or 'none'})")
+        return r
+
+    def run(self, tx: Transaction, name: str, params: Mapping[str, Any] | None = None) -> ReportResult:
+        """Run report ``name`` as ``tx.user`` (their row permissions apply)."""
+        return run(self.get(name), tx, params)
+
+    def report(self, name: str, *, user: UserLike, params: Mapping[str, Any] | None = None) -> ReportResult:
+        """Run a report in its own read transaction."""
+        with self.app.reader(user) as tx:
+            return self.run(tx, name, params)
+
+    def export(self, result: ReportResult, fmt: str) -> str | bytes:
+        """``result`` as ``json``, ``csv``, ``table`` (text), ``xlsx`` (bytes) or ``svg`` (chart)."""
+        return export(result, fmt)
+
+    def drill(self, name: str, cell: Mapping[str, Any], measure: str | None = None,
+              params: Mapping[str, Any] | None = None) -> Drill:
+        """The record-list filter (``app.query(entity, where, params=...)``) behind one report cell."""
+        return drill(self.get(name), cell, measure, params)
+
+    def drill_rows(self, tx: Transaction, name: str, cell: Mapping[str, Any], measure: str | None = None,
+                   params: Mapping[str, Any] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """The source rows behind one cell (also for child-table sources), read in SQL."""
+        return drill_rows(self.get(name), tx, cell, measure, params, limit)
+
+    def check_alert(self, tx: Transaction, name: str) -> list[dict[str, Any]]:
+        """Evaluate a report's alert now; notify and return the rows that met its condition."""
+        return alerts.check(self, tx, name)
+
+
+def install(app: App) -> None:
+    reports = Reports(app)
+    app.features["reports"] = reports
+    app.jobs.register(alerts.JOB_KIND, lambda tx, payload: alerts.handle(reports, tx, payload))
+    app.on_start.append(lambda a: alerts.ensure_schedules(reports))

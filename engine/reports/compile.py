@@ -1,0 +1,226 @@
+"""A report definition compiled once into SQL building blocks; one statement per run.
+
+Expressions are compiled when the app opens. Each run turns them into SQL over a
+fresh :class:`JoinPlan` (the caller's row filter may add joins) and assembles a
+single statement:
+
+    SELECT * FROM (SELECT dims, aggregates, derived FROM src LEFT JOIN ... WHERE filters
+                   AND row_filter GROUP BY 1, 2) WHERE having ORDER BY ... LIMIT n
+    [UNION ALL the same grouped by fewer dimensions, for totals and pivot totals]
+
+Aggregation always happens in the database; parameters are bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from ordo.dsl.base import humanize, label_text
+from ordo.dsl.errors import DefinitionError, DefinitionErrors, ExpressionError, ExpressionErrors
+from ordo.dsl.expr import CompiledExpression, compile_expression
+from ordo.dsl.expr import types as T
+from ordo.dsl.expr.sqltypes import sa_type
+from ordo.dsl.report import ReportDef, Source
+
+from .buckets import DateBucket
+from .sources import JoinPlan, JoinSource, RowSource
+
+if TYPE_CHECKING:
+    from ..app import App
+    from ..records import Transaction
+
+MAX_GROUPS = 100_000
+MARK = "_g"  # which grouping a row belongs to (0: all dimensions)
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str
+    label: str
+    expr: CompiledExpression
+    type: T.Type
+    bucket: str | None
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    label: str
+    agg: str | None
+    expr: CompiledExpression | None
+    filter: CompiledExpression | None
+    formula: CompiledExpression | None
+    type: T.Type
+    format: str | None
+    decimals: int | None
+
+
+@dataclass
+class Built:
+    """SQL pieces of one run."""
+
+    plan: JoinPlan
+    source: JoinSource
+    roots: dict[str, JoinSource]
+    where: list[Any]
+    dims: dict[str, Any]
+    measures: dict[str, Any]
+
+
+def _strict(path, text, scope, expect) -> CompiledExpression:
+    return compile_expression(text, scope, expect)
+
+
+def _refuse(path, message) -> None:
+    raise ValueError(message)
+
+
+class CompiledReport:
+    def __init__(self, app: App, defn: ReportDef) -> None:
+        self.app = app
+        self.defn = defn
+        self.name = defn.name
+        self.label = label_text(defn.label, fallback=humanize(defn.name))
+        try:
+            a = defn.analyze(app.definition.schema, _strict, _refuse,
+                             lambda path, name: app.definition.get("entity", name))
+        except (ValueError, ExpressionError, ExpressionErrors) as e:  # definitions were checked at load
+            raise DefinitionErrors([DefinitionError(f"report {defn.name}: {e}", file=f"<report {defn.name}>")]) \
+                from None
+        assert a.source is not None
+        self.source: Source = a.source
+        self.param_types = a.param_types
+        self.filters = [f for f in a.filters if f is not None]
+        self.dimensions = [Dimension(d.name, label_text(d.label, fallback=humanize(d.name)), a.dims[d.name][0],
+                                     a.dims[d.name][1], d.bucket) for d in defn.dimension_list()]
+        self.measures = [Measure(m.name, label_text(m.label, fallback=humanize(m.name)), m.agg,
+                                 a.measures[m.name][0], a.measures[m.name][1], a.formulas.get(m.name),
+                                 a.measures[m.name][2], m.format, m.decimals) for m in defn.measures]
+        self.dim = {d.name: d for d in self.dimensions}
+        self.measure = {m.name: m for m in self.measures}
+        self.having = a.having
+        self.alert_when = a.alert_when
+        self.sort = [(s.strip().lstrip("+-").strip(), s.strip().startswith("-")) for s in defn.sort]
+
+    # -- SQL pieces
+    def base(self) -> tuple[JoinPlan, JoinSource, dict[str, JoinSource], JoinSource]:
+        """(plan, source of the grouped rows, expression roots, source of the governed entity)."""
+        entities = self.app.compiled.entities
+        src = self.source
+        if src.parent is None:
+            table = entities[src.entity].table
+            assert table is not None
+            base = table.alias("src")
+            plan = JoinPlan(self.app.compiled, base)
+            s = JoinSource(plan, src.entity, base)
+            return plan, s, {}, s
+        child = entities[src.parent].fields[src.field or ""].child_table
+        assert child is not None
+        base = child.alias("src")
+        plan = JoinPlan(self.app.compiled, base)
+        s = JoinSource(plan, src.entity, base)
+        parent = plan.join(("parent",), src.parent, base.c.parent_id, outer=False)
+        return plan, s, {"parent": parent}, parent
+
+    def build(self, tx: Transaction) -> Built:
+        plan, src, roots, governed = self.base()
+        clock = self._clock
+        where = [f.to_sql(src, roots, clock) for f in self.filters]
+        allowed = tx.row_filter(self.source.governed_entity, governed)
+        if allowed is not None:
+            where.append(allowed)
+        dims = {}
+        for d in self.dimensions:
+            sql = d.expr.to_sql(src, roots, clock)
+            dims[d.name] = DateBucket(d.bucket, sql) if d.bucket else sql
+        measures: dict[str, Any] = {}
+        for m in self.measures:
+            if m.formula is not None:
+                measures[m.name] = m.formula.to_sql(RowSource(measures), clock=clock)
+                continue
+            value = m.expr.to_sql(src, roots, clock) if m.expr is not None else None
+            cond = m.filter.to_sql(src, roots, clock) if m.filter is not None else None
+            measures[m.name] = aggregate(m.agg or "count", value, cond)
+        return Built(plan, src, roots, where, dims, measures)
+
+    def _clock(self) -> Any:
+        return self.app.clock
+
+    def grouped(self, built: Built, group: tuple[str, ...], mark: int) -> sa.Select:
+        """One grouping: dimensions outside ``group`` are NULL (a totals level)."""
+        cols = [_typed(built.dims[d.name] if d.name in group else sa.null(), d.type).label(d.name)
+                for d in self.dimensions]
+        cols += [_typed(built.measures[m.name], m.type).label(m.name) for m in self.measures]
+        cols.append(sa.literal(mark, sa.Integer()).label(MARK))
+        q = sa.select(*cols).select_from(built.plan.from_).where(*built.where)
+        positions = [i + 1 for i, d in enumerate(self.dimensions) if d.name in group]
+        if positions:
+            q = q.group_by(*[sa.literal_column(str(p)) for p in positions])
+        return q
+
+    def filtered(self, built: Built, group: tuple[str, ...], mark: int) -> sa.Select:
+        """A grouping with ``having`` applied (as a WHERE over the grouped rows)."""
+        sub = self.grouped(built, group, mark).subquery(f"g{mark}")
+        q = sa.select(*sub.c)
+        if self.having is not None:
+            q = q.where(self.having.to_sql(RowSource(sub.c), clock=self._clock))
+        return q
+
+    def order(self, cols: Any) -> list[Any]:
+        keys = list(self.sort) or [(d.name, False) for d in self.dimensions]
+        keys += [(d.name, False) for d in self.dimensions if d.name not in {k for k, _ in keys}]
+        out: list[Any] = []
+        for name, desc in keys:
+            c = cols[name]
+            out += [sa.case((c.is_(None), 1), else_=0), c.desc() if desc else c.asc()]
+        return out
+
+    def statement(self, built: Built, *, pivot_sets: list[tuple[tuple[str, ...], int]] | None = None) -> sa.Select:
+        """The single SQL statement of a run."""
+        all_dims = tuple(d.name for d in self.dimensions)
+        if pivot_sets is not None:
+            parts = [self.filtered(built, all_dims, 0)]
+            parts += [self.grouped(built, group, mark) for group, mark in pivot_sets]
+            if len(parts) == 1:
+                return parts[0].limit(MAX_GROUPS + 1)
+            u = sa.union_all(*parts).subquery("u")
+            return sa.select(*u.c).limit(4 * (MAX_GROUPS + 1))
+        main = self.filtered(built, all_dims, 0).subquery("r")
+        q = sa.select(*main.c).order_by(*self.order(main.c))
+        q = q.limit(min(self.defn.limit or MAX_GROUPS + 1, MAX_GROUPS + 1))
+        if not self.defn.totals:
+            return q
+        u = sa.union_all(sa.select(*q.subquery("top").c), self.grouped(built, (), 1)).subquery("u")
+        return sa.select(*u.c).order_by(u.c[MARK], *self.order(u.c))
+
+
+def aggregate(agg: str, value: Any, cond: Any) -> Any:
+    """SQL aggregate of ``value`` over the rows where ``cond`` holds (CASE inside the aggregate)."""
+    if cond is not None:
+        value = sa.case((cond, value if value is not None else sa.literal(1)))
+    if agg == "count":
+        return sa.func.count(value) if value is not None else sa.func.count()
+    if agg == "count_distinct":
+        return sa.func.count(sa.distinct(value))
+    if agg == "sum":
+        return sa.func.coalesce(sa.func.sum(value), 0)
+    return getattr(sa.func, agg)(value)
+
+
+def _typed(expr: Any, t: T.Type) -> Any:
+    return expr if t.kind in ("integer", "any", "null") else sa.type_coerce(expr, sa_type(t))
+
+
+def convert(row: Mapping[str, Any], columns: Mapping[str, T.Type]) -> dict[str, Any]:
+    """A fetched row with integer columns as int (PostgreSQL sums come back as numeric)."""
+    out = {}
+    for name, t in columns.items():
+        v = row[name]
+        if v is not None and t.kind == "integer" and not isinstance(v, bool):
+            v = int(v)
+        out[name] = v
+    return out

@@ -1,0 +1,213 @@
+"""Run a compiled report: bind parameters, execute its one statement, shape the result.
+
+Shaping never aggregates: the database returned every figure (cells, totals,
+pivot totals); Python only places them (pivot columns), orders pivoted rows and
+cuts them to ``limit``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ordo.dsl.report import ChartDef, param_value
+from ordo.dsl.report_dates import ALL_END, ALL_START
+
+from ..errors import UsageError
+from .compile import MARK, MAX_GROUPS, CompiledReport, convert
+from .format import display
+
+if TYPE_CHECKING:
+    from ..records import Transaction
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    label: str
+    role: str  # "dimension" or "measure"
+    type: str  # expression type kind: string, integer, decimal, date, ...
+    bucket: str | None = None
+    format: str | None = None
+    decimals: int | None = None
+    measure: str | None = None  # the measure a (pivot) cell column shows
+    pivot_value: Any = None
+    total: bool = False  # a pivot row-total column
+
+
+@dataclass
+class ReportResult:
+    report: str
+    label: str
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+    totals: dict[str, Any] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    pivot: str | None = None
+    chart: ChartDef | None = None
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def display_rows(self, with_totals: bool = True) -> list[dict[str, str]]:
+        """Rows as text, keyed by column label (what a table, CSV or chart shows)."""
+        rows = [{c.label: display(c, r.get(c.name)) for c in self.columns} for r in self.rows]
+        if with_totals and self.totals is not None:
+            t = {c.label: display(c, self.totals.get(c.name), total=True) for c in self.columns}
+            first = next((c for c in self.columns if c.role == "dimension"), None)
+            if first is not None:
+                t[first.label] = "Total"
+            rows.append(t)
+        return rows
+
+
+def bind_params(report: CompiledReport, given: Mapping[str, Any] | None, today: dt.date) -> tuple[dict, dict]:
+    """(resolved values by parameter, values to bind by SQL parameter name)."""
+    given = dict(given or {})
+    declared = report.defn.params
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise UsageError(f"report {report.name}: unknown parameter '{unknown[0]}' "
+                         f"(declared: {', '.join(declared) or 'none'})")
+    values: dict[str, Any] = {}
+    binds: dict[str, Any] = {}
+    for name, p in declared.items():
+        raw = given.get(name, p.default)
+        try:
+            v = param_value(p, raw, today)
+        except (ValueError, TypeError, ArithmeticError) as e:
+            raise UsageError(f"report {report.name}: parameter '{name}' ({p.type}): {e}") from None
+        if v is None and p.required:
+            raise UsageError(f"report {report.name}: parameter '{name}' is required")
+        if p.type == "period":
+            v = v or (ALL_START, ALL_END)
+            binds[f"{name}_start"], binds[f"{name}_end"] = v
+        else:
+            binds[name] = v
+        values[name] = v
+    return values, binds
+
+
+def run(report: CompiledReport, tx: Transaction, params: Mapping[str, Any] | None = None) -> ReportResult:
+    values, binds = bind_params(report, params, report.app.clock.today())
+    built = report.build(tx)
+    types = {d.name: d.type for d in report.dimensions} | {m.name: m.type for m in report.measures}
+    if report.defn.pivot is None:
+        stmt = report.statement(built)
+        fetched = [(r._mapping[MARK], convert(r._mapping, types)) for r in tx.conn.execute(stmt, binds)]
+        rows = [r for g, r in fetched if g == 0]
+        if len(rows) > MAX_GROUPS:
+            raise UsageError(f"report {report.name} has more than {MAX_GROUPS} rows; narrow its filters or set "
+                             "a limit")
+        totals = next((r for g, r in fetched if g == 1), None) if report.defn.totals else None
+        return ReportResult(report.name, report.label, _columns(report), rows, totals, values,
+                            None, report.defn.chart)
+    return _pivot(report, tx, built, binds, types, values)
+
+
+def _columns(report: CompiledReport) -> list[Column]:
+    cols = [Column(d.name, d.label, "dimension", d.type.kind, bucket=d.bucket) for d in report.dimensions]
+    cols += [Column(m.name, m.label, "measure", m.type.kind, format=m.format, decimals=m.decimals, measure=m.name)
+             for m in report.measures]
+    return cols
+
+
+def _empty(m: Any) -> Any:
+    return 0 if m.agg in ("count", "count_distinct", "sum") else None
+
+
+def _pivot(report: CompiledReport, tx: Transaction, built: Any, binds: dict, types: dict,
+           values: dict) -> ReportResult:
+    pivot = report.dim[report.defn.pivot or ""]
+    row_dims = [d for d in report.dimensions if d.name != pivot.name]
+    row_keys = tuple(d.name for d in row_dims)
+    by_measure = any(name in report.measure for name, _ in report.sort)
+    sets: list[tuple[tuple[str, ...], int]] = []
+    if report.defn.totals or by_measure:
+        sets.append((row_keys, 1))
+    if report.defn.totals:
+        sets += [((pivot.name,), 2), ((), 3)]
+    stmt = report.statement(built, pivot_sets=sets)
+    cells: dict[tuple, dict[Any, dict]] = {}
+    row_totals: dict[tuple, dict] = {}
+    col_totals: dict[Any, dict] = {}
+    grand: dict | None = None
+    pivot_values: list[Any] = []
+    for r in tx.conn.execute(stmt, binds):
+        g, rec = r._mapping[MARK], convert(r._mapping, types)
+        key = tuple(rec[k] for k in row_keys)
+        if g == 0:
+            if rec[pivot.name] not in pivot_values:
+                pivot_values.append(rec[pivot.name])
+            cells.setdefault(key, {})[rec[pivot.name]] = rec
+        elif g == 1:
+            row_totals[key] = rec
+        elif g == 2:
+            col_totals[rec[pivot.name]] = rec
+        else:
+            grand = rec
+    if len(cells) > MAX_GROUPS:
+        raise UsageError(f"report {report.name} has more than {MAX_GROUPS} rows; narrow its filters")
+    desc = dict(report.sort).get(pivot.name, False)
+    pivot_values.sort(key=lambda v: _sort_key(v), reverse=desc)
+    if desc:  # nulls stay last
+        pivot_values.sort(key=lambda v: v is None)
+    many = len(report.measures) > 1
+    ptemplate = Column(pivot.name, pivot.label, "dimension", pivot.type.kind, bucket=pivot.bucket)
+    columns = [Column(d.name, d.label, "dimension", d.type.kind, bucket=d.bucket) for d in row_dims]
+    for v in pivot_values:
+        text = display(ptemplate, v)
+        for m in report.measures:
+            columns.append(Column(f"{m.name}:{text}", f"{text} {m.label}" if many else text, "measure",
+                                  m.type.kind, format=m.format, decimals=m.decimals, measure=m.name, pivot_value=v))
+    if report.defn.totals:
+        for m in report.measures:
+            columns.append(Column(f"{m.name}:total", f"Total {m.label}" if many else "Total", "measure",
+                                  m.type.kind, format=m.format, decimals=m.decimals, measure=m.name, total=True))
+    rows = []
+    for key, by_value in cells.items():
+        row: dict[str, Any] = dict(zip(row_keys, key, strict=True))
+        for c in columns:
+            if c.measure is None:
+                continue
+            m = report.measure[c.measure]
+            src = row_totals.get(key) if c.total else by_value.get(c.pivot_value)
+            row[c.name] = src[m.name] if src is not None else _empty(m)
+        row["_totals"] = row_totals.get(key)
+        rows.append(row)
+    _sort_pivot_rows(report, rows, row_keys)
+    for row in rows:
+        row.pop("_totals")
+    if report.defn.limit:
+        rows = rows[:report.defn.limit]
+    totals = None
+    if report.defn.totals:
+        totals = dict.fromkeys(row_keys)
+        for c in columns:
+            if c.measure is not None:
+                src = grand if c.total else col_totals.get(c.pivot_value)
+                totals[c.name] = src[c.measure] if src is not None else _empty(report.measure[c.measure])
+    return ReportResult(report.name, report.label, columns, rows, totals, values, pivot.name, report.defn.chart)
+
+
+def _sort_key(v: Any) -> tuple:
+    return (v is None, v if v is not None else 0)
+
+
+def _sort_pivot_rows(report: CompiledReport, rows: list[dict], row_keys: tuple[str, ...]) -> None:
+    keys = [k for k in report.sort if k[0] in row_keys or k[0] in report.measure]
+    keys += [(k, False) for k in row_keys if k not in {n for n, _ in keys}]
+    for name, desc in reversed(keys):  # stable sorts, last key first; nulls last either way
+        def value(r: dict, name: str = name) -> Any:
+            if name in report.measure:
+                return (r["_totals"] or {}).get(name)
+            return r.get(name)
+        rows.sort(key=lambda r, f=value: _sort_key(f(r)), reverse=desc)
+        if desc:
+            rows.sort(key=lambda r, f=value: f(r) is None)
+
