@@ -217,9 +217,9 @@ def region_of(o: dict) -> str | None:
     return REGION.get(o["customer"]) if o["customer"] else None
 
 
-@pytest.fixture
-def app(make_app, db_url):
-    a = open_app(make_app({**ENTITIES, **REPORTS}), db_url, clock=CLOCK)
+def open_report_app(make_app, db_url, extra: dict | None = None, clock: Clock | None = None):
+    """The test app with its customers and orders (also used by the other report tests)."""
+    a = open_app(make_app({**ENTITIES, **REPORTS, **(extra or {})}), db_url, clock=clock or CLOCK)
     with a.users("root") as users:
         users.save("nora", attrs={"region": "north"})
         users.grant("nora", "regional")
@@ -228,6 +228,12 @@ def app(make_app, db_url):
     with a.transaction("root") as tx:
         for o in ORDERS:
             tx.create("order", {k: v for k, v in o.items() if v is not None})
+    return a
+
+
+@pytest.fixture
+def app(make_app, db_url):
+    a = open_report_app(make_app, db_url)
     yield a
     a.close()
 
