@@ -16,7 +16,7 @@ from .expr import types as T
 
 FieldType = Literal[
     "string", "text", "integer", "decimal", "money", "boolean", "date", "datetime",
-    "enum", "link", "table", "json", "computed",
+    "enum", "link", "table", "json", "computed", "related",
 ]
 
 SYSTEM_FIELDS: dict[str, T.Type] = {
@@ -63,6 +63,10 @@ class FieldDef(Model):
     entity: str | None = Field(default=None, description="Target entity of a link or table field")
     on_delete: Literal["restrict", "cascade", "set_null"] = "restrict"
     expr: str | None = Field(default=None, description="Expression of a computed field")
+    where: str | None = Field(
+        default=None,
+        description="Related field: which records of 'entity' belong to this one; 'parent' is this record",
+    )
     renamed_from: str | None = Field(default=None, description="Old field name to rename in the database")
     converted_from: FieldType | None = Field(
         default=None, description="Old type, to allow converting the column's values to the new type"
@@ -81,11 +85,12 @@ class FieldDef(Model):
     @model_validator(mode="after")
     def _type_settings(self) -> FieldDef:
         t = self.type
-        needs = {"link": "entity", "table": "entity", "enum": "options", "computed": "expr"}
+        needs = {"link": "entity", "table": "entity", "related": "where", "enum": "options", "computed": "expr"}
         if t in needs and getattr(self, needs[t]) is None:
             raise ValueError(f"'{needs[t]}' is required for a {t} field")
         allowed = {
-            "entity": ("link", "table"),
+            "entity": ("link", "table", "related"),
+            "where": ("related",),
             "options": ("enum",),
             "expr": ("computed",),
             "precision": ("decimal", "money"),
@@ -97,8 +102,10 @@ class FieldDef(Model):
         for attr, types in allowed.items():
             if getattr(self, attr) is not None and t not in types:
                 raise ValueError(f"'{attr}' does not apply to a {t} field")
-        if t == "table" and (self.unique or self.default is not None):
-            raise ValueError("a table field cannot be unique or have a default")
+        if t == "related" and self.entity is None:
+            raise ValueError("'entity' is required for a related field")
+        if t in ("table", "related") and (self.unique or self.default is not None or self.index):
+            raise ValueError(f"a {t} field cannot be unique, indexed or have a default")
         if t == "computed" and self.default is not None:
             raise ValueError("a computed field cannot have a default")
         return self
@@ -110,8 +117,9 @@ class FieldDef(Model):
 
     @property
     def is_stored(self) -> bool:
-        """Has a column in the entity's own table (table fields live in child tables)."""
-        return self.type != "table"
+        """Has a column in the entity's own table (table fields live in child tables,
+        related fields are queries)."""
+        return self.type not in ("table", "related")
 
     @property
     def default_is_expr(self) -> bool:
@@ -135,6 +143,8 @@ class FieldDef(Model):
             return T.record(self.entity or "")
         if t == "table":
             return T.table(self.entity or "")
+        if t == "related":
+            return T.related(self.entity or "")
         if t == "computed":
             return computed or T.ANY
         return {"integer": T.INTEGER, "boolean": T.BOOLEAN, "date": T.DATE, "datetime": T.DATETIME,
@@ -210,15 +220,22 @@ class EntityDef(Definition):
 
     def _check_field(self, ctx: CheckContext, fname: str, f: FieldDef) -> None:
         path = ("fields", fname)
-        if f.type in ("link", "table"):
+        if f.type in ("link", "table", "related"):
             target = ctx.ref((*path, "entity"), "entity", f.entity or "")
             if target is not None:
                 if f.type == "table" and not target.child:
                     ctx.error((*path, "entity"), f"'{f.entity}' must be declared 'child: true' to be used as a table")
                 if f.type == "link" and target.child:
                     ctx.error((*path, "entity"), f"cannot link to child entity '{f.entity}'")
-        if self.child and f.type == "table":
-            ctx.error((*path, "type"), "a child entity cannot have table fields")
+        if self.child and f.type in ("table", "related"):
+            ctx.error((*path, "type"), f"a child entity cannot have {f.type} fields")
+        if f.type == "related" and f.where:
+            target = ctx.app.get("entity", f.entity or "")
+            if target is not None and target.child:
+                ctx.error((*path, "entity"), f"related records must be of a non-child entity, not '{f.entity}'")
+            elif target is not None:
+                rscope = Scope(ctx.schema, f.entity, roots={"parent": T.record(self.name)})
+                ctx.expr((*path, "where"), f.where, rscope, T.BOOLEAN)
         scope = Scope(ctx.schema, self.name)
         if f.type == "computed":
             ctx.expr((*path, "expr"), f.expr, scope)

@@ -38,6 +38,7 @@ class CompiledField:
     max_value: Any = None
     child: CompiledEntity | None = None  # table fields: the child entity
     child_table: sa.Table | None = None  # table fields: where the rows live
+    related_where: CompiledExpression | None = None  # related fields: which records belong here
 
     @property
     def kind(self) -> str:
@@ -48,7 +49,7 @@ class CompiledField:
 
     @property
     def stored(self) -> bool:
-        return self.defn.type != "table"
+        return self.defn.is_stored
 
 
 @dataclass
@@ -119,6 +120,9 @@ def compile_entity(app: AppDefinition, entity: EntityDef) -> CompiledEntity:
         cf.max_value = None if f.max is None else coerce(f, f.max)
         if f.type == "computed" and f.expr:
             cf.computed = _compile(app, entity, f.expr, f"computed field {name}")
+        if f.type == "related" and f.where:
+            cf.related_where = compile_expression(
+                f.where, Scope(app.schema, f.entity, roots={"parent": T.record(entity.name)}), T.BOOLEAN)
         if f.default_is_expr:
             cf.default_expr = _compile(app, entity, f.default[1:], f"default of {name}")
         elif f.default is not None:

@@ -38,10 +38,41 @@ class TableSource:
         return LinkSource(self.app, target, self.column(name))
 
     def children(self, name: str, target: str) -> tuple[TableSource, FromClause, ColumnElement[bool]]:
-        child = self.app.entities[self.entity].fields[name].child_table
-        assert child is not None
-        alias = child.alias()
-        return TableSource(self.app, target, alias), alias, alias.c.parent_id == self.column("id")
+        return rows_of(self, self.app, self.entity, name, target, self.column("id"))
+
+
+def rows_of(owner: Any, app: CompiledApp, entity: str, name: str, target: str,
+            owner_id: ColumnElement[Any]) -> tuple[TableSource, FromClause, ColumnElement[bool]]:
+    """The rows of table or related field ``name`` of ``owner`` (for aggregates)."""
+    cf = app.entities[entity].fields[name]
+    if cf.related_where is not None:
+        table = app.entities[target].table
+        assert table is not None
+        alias = table.alias()
+        rows = TableSource(app, target, alias)
+        return rows, alias, cf.related_where.to_sql(rows, roots={"parent": owner})
+    assert cf.child_table is not None
+    alias = cf.child_table.alias()
+    return TableSource(app, target, alias), alias, alias.c.parent_id == owner_id
+
+
+class RecordSource:
+    """Fields of one in-memory record as bound values (aggregates over related records from Python)."""
+
+    def __init__(self, app: CompiledApp, entity: str, record: Mapping[str, Any]) -> None:
+        self.app = app
+        self.entity = entity
+        self.record = record
+
+    def column(self, name: str) -> ColumnElement[Any]:
+        value = self.record.get(name)
+        return sa.null() if value is None else sa.literal(value)
+
+    def link(self, name: str, target: str) -> LinkSource:
+        return LinkSource(self.app, target, self.column(name))
+
+    def children(self, name: str, target: str) -> tuple[TableSource, FromClause, ColumnElement[bool]]:
+        return rows_of(self, self.app, self.entity, name, target, self.column("id"))
 
 
 class LinkSource:
@@ -58,17 +89,16 @@ class LinkSource:
         return table.alias()
 
     def column(self, name: str) -> ColumnElement[Any]:
+        if name == "id":
+            return self.id_expr
         t = self._table()
-        return sa.select(t.c[name]).where(t.c.id == self.id_expr).scalar_subquery()
+        return sa.select(t.c[name]).where(t.c.id == self.id_expr).correlate_except(t).scalar_subquery()
 
     def link(self, name: str, target: str) -> LinkSource:
         return LinkSource(self.app, target, self.column(name))
 
     def children(self, name: str, target: str) -> tuple[TableSource, FromClause, ColumnElement[bool]]:
-        child = self.app.entities[self.entity].fields[name].child_table
-        assert child is not None
-        alias = child.alias()
-        return TableSource(self.app, target, alias), alias, alias.c.parent_id == self.id_expr
+        return rows_of(self, self.app, self.entity, name, target, self.id_expr)
 
 
 class FilterCache:

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ordo.dsl.expr import Env
+from ordo.dsl.expr import Env, ast
+from ordo.dsl.expr.sqltypes import sa_type
+from ordo.dsl.expr.to_sql import to_sql
 
 from . import audit, jobs, outbox
 from .actor import User
@@ -24,7 +26,7 @@ from .coerce import CoercionError, coerce
 from .compiled import CompiledEntity, CompiledField
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, UsageError, ValidationFailed
 from .naming import make_name
-from .query import TableSource, parse_order_by
+from .query import RecordSource, TableSource, parse_order_by
 from .users import Directory
 from .validation import validate_record
 
@@ -54,7 +56,7 @@ class Transaction:
         self.conn = conn
         self.user = user
         self._links: dict[tuple[str, Any], Record | None] = {}
-        self.env = Env(link=self._load_link, clock=app.clock)
+        self.env = Env(link=self._load_link, clock=app.clock, related=self._related_aggregate)
         self.users = Directory(conn)
 
     @property
@@ -151,6 +153,19 @@ class Transaction:
         if cache_key not in self._links:  # rules see linked records whatever the user may read
             self._links[cache_key] = self._fetch(entity, key)
         return self._links[cache_key]
+
+    def _related_aggregate(self, node: Any, owner: Record) -> Any:
+        """Evaluate an aggregate over a related field of ``owner`` in SQL (see RecordSource)."""
+        path = node.args[0]
+        last = path.steps[-1]
+        local = ast.Path(path.line, path.column, [last.name])
+        local.steps = [last]
+        call = ast.Call(node.line, node.column, node.name, [local, *node.args[1:]])
+        call.child_entity, call.type = node.child_entity, node.type
+        source = RecordSource(self.app.compiled, last.entity, owner)
+        expr = sa.type_coerce(to_sql(call, source, clock=lambda: self.app.clock), sa_type(node.type))
+        value = self.conn.execute(sa.select(expr)).scalar()
+        return bool(value) if node.type is not None and node.type.kind == "boolean" and value is not None else value
 
     def query(
         self,
@@ -316,7 +331,7 @@ class Transaction:
                     errors.append(FieldError(path, f"unknown field of {ce.name}"))
                 # other system fields (as returned by get) are ignored: the store sets them
                 continue
-            if cf.computed is not None:
+            if cf.computed is not None or cf.related_where is not None:
                 errors.append(FieldError(path, "is computed and cannot be set"))
                 continue
             if cf.defn.read_only and not creating and not self.user.is_admin:

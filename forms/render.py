@@ -58,7 +58,7 @@ class FormRenderer:
             if entity is None or entity.child:
                 raise KeyError(f"no form or entity named {form!r}")
             title = label_text(entity.label, lang, humanize(entity.name))
-            sections = [(None, 1, list(entity.fields), None)]
+            sections = [(None, 1, [n for n, f in entity.fields.items() if f.type != "related"], None)]
         rec = dict(record or {})
         errs = list(errors)
         by_field = {getattr(e, "field", ""): getattr(e, "message", str(e)) for e in errs}

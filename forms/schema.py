@@ -84,7 +84,7 @@ def entity_json_schema(app: AppDefinition, entity: EntityDef | str, lang: str = 
     e = app.get("entity", entity) if isinstance(entity, str) else entity
     if e is None:
         raise KeyError(f"unknown entity {entity!r}")
-    props = {name: field_schema(app, f, name, lang) for name, f in e.fields.items()}
+    props = {name: field_schema(app, f, name, lang) for name, f in e.fields.items() if f.type != "related"}
     props["id" if child_row else "name"] = {"type": ["integer"] if child_row else ["string"], "readOnly": not child_row}
     schema: dict[str, Any] = {
         "type": "object",

@@ -103,6 +103,9 @@ def test_definitions_round_trip_through_yaml(make_app, tmp_path):
     original = load_app("builtin:starter")
     files = original.to_yaml_files()
     root = tmp_path / "copy"
+    import shutil
+
+    shutil.copytree(original.root / "data", root / "data")  # fixtures are files, not definitions
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text, encoding="utf-8")

@@ -47,7 +47,7 @@ class Step:
 
     entity: str | None  # entity the field belongs to; None for a scalar root
     name: str
-    kind: str  # "root", "field", "link", "table"
+    kind: str  # "root", "field", "link", "table", "related"
     target: str | None = None  # linked / child entity for link and table steps
 
 

@@ -23,6 +23,7 @@ from .types import (
     DECIMAL,
     INTEGER,
     NULL,
+    ROWS,
     STRING,
     Type,
     compatible,
@@ -108,7 +109,7 @@ class Checker:
 
     def visit_Path(self, node: ast.Path, scope: Scope) -> Type:
         t = self._resolve(node, scope)
-        if t.kind == "table":
+        if t.kind in ROWS:
             return self.error(
                 node, f"'{'.'.join(node.parts)}' is a table of rows; use it in an aggregate such as "
                 f"sum({'.'.join(node.parts)}, ...) or count({'.'.join(node.parts)})"
@@ -121,7 +122,7 @@ class Checker:
         if first in scope.roots:
             node.root = first
             t = scope.roots[first]
-            steps.append(ast.Step(None, first, "root", t.arg if t.kind in ("record", "table") else None))
+            steps.append(ast.Step(None, first, "root", t.arg if t.kind in ("record", *ROWS) else None))
         elif scope.entity is not None:
             t = self._field(node, scope, scope.entity, first, steps)
             if t is None:
@@ -140,7 +141,7 @@ class Checker:
                 t = self._field(node, scope, str(t.arg), part, steps)
                 if t is None:
                     return ANY
-            elif t.kind == "table":
+            elif t.kind in ROWS:
                 return self.error(node, f"cannot take '.{part}' of table '{steps[-1].name}'; use an aggregate")
             else:
                 return self.error(node, f"cannot take '.{part}' of {steps[-1].name} ({t}): it is not a link")
@@ -157,7 +158,7 @@ class Checker:
             extra = sorted(scope.roots) if not steps else []
             self.error(node, f"unknown field '{name}' in {entity}" + _suggest(name, [*fields, *extra]))
             return None
-        kind = {"record": "link", "table": "table"}.get(t.kind, "field")
+        kind = {"record": "link", "table": "table", "related": "related"}.get(t.kind, "field")
         steps.append(ast.Step(entity, name, kind, t.arg if kind != "field" else None))  # type: ignore[arg-type]
         return t
 
@@ -259,7 +260,7 @@ class Checker:
             n_errors = len(self.errors)
             t = self._resolve(first, scope)
             first.type = t
-            if t.kind == "table":
+            if t.kind in ROWS:
                 return self._aggregate(node, scope, str(t.arg))
             if name not in FUNCTIONS:
                 return self.error(first, f"{name}() needs a table field first, got {t}")

@@ -44,6 +44,7 @@ class Env:
     link: Callable[[str, Any], Record | None] = lambda entity, id: None
     params: dict[str, Any] = field(default_factory=dict)
     clock: Clock = field(default_factory=Clock)
+    related: Callable[[Any, Record], Any] | None = None  # (aggregate node, owner record) -> value, in SQL
 
     @property
     def today(self) -> dt.date:
@@ -66,6 +67,18 @@ def _lr(env: Env, entity: str, id: Any) -> Any:
     if id is None or isinstance(id, dict):
         return id
     return env.link(entity, id)
+
+
+_EMPTY_AGGREGATE = {"sum": 0, "count": 0, "any": False, "all": True}
+
+
+def _rel(env: Env, node: Any, owner: Any) -> Any:
+    """An aggregate over related records: computed by the database the env is bound to."""
+    if owner is None:
+        return _EMPTY_AGGREGATE.get(node.name)
+    if env.related is None:
+        raise RuntimeError("aggregates over related records need a database (evaluate inside a transaction)")
+    return env.related(node, owner)
 
 
 def _dec(x: Any) -> Decimal:

@@ -169,6 +169,10 @@ class _Codegen:
         return f"{fn}({', '.join(args)})"
 
     def _aggregate(self, node: ast.Call, rv: str) -> str:
+        path = node.args[0]
+        assert isinstance(path, ast.Path)
+        if path.steps and path.steps[-1].kind == "related":  # runs as one SQL aggregate
+            return f"_rel(env, {self.const(node)}, {self._owner(path, rv)})"
         rows = self.emit(node.args[0], rv)
         if node.name == "count" and len(node.args) == 1:
             return f"_agg_count(None, {rows}, env)"
@@ -177,6 +181,18 @@ class _Codegen:
         body = self.emit(node.args[1], "r")
         self.defs[int(fn[2:]) - 1] = f"def {fn}(r, env):\n    return {body}\n"
         return f"_agg_{node.name}({fn}, {rows}, env)"
+
+
+    def _owner(self, path: ast.Path, rv: str) -> str:
+        """The record (a dict) holding the last field of ``path``."""
+        steps = path.steps[:-1]
+        if not steps:
+            return rv
+        prefix = ast.Path(path.line, path.column, path.parts[:-1])
+        prefix.root, prefix.steps = path.root, steps
+        if steps[-1].kind == "root":
+            return self.e_Path(prefix, rv)
+        return f"_lr(env, {steps[-1].target!r}, {self.e_Path(prefix, rv)})"
 
 
 _NULL_SAFE = {

@@ -413,18 +413,22 @@ class _Compiler:
         owner, field = self._source_of_table(path, src)
         child, from_, cond = owner.children(field, node.child_entity or "")
         name = node.name
+
+        def rows(*columns: Any) -> Any:  # correlated to whatever encloses it, however deep
+            return sa.select(*columns).select_from(from_).correlate_except(from_)
+
         if name == "count" and len(node.args) == 1:
-            return sa.select(sa.func.count()).select_from(from_).where(cond).scalar_subquery()
+            return rows(sa.func.count()).where(cond).scalar_subquery()
         value = self.emit(node.args[1], child)
         if name == "count":
-            return sa.select(sa.func.count()).select_from(from_).where(cond, value).scalar_subquery()
+            return rows(sa.func.count()).where(cond, value).scalar_subquery()
         if name == "any":
-            return sa.exists(sa.select(sa.literal(1)).select_from(from_).where(cond, value))
+            return sa.exists(rows(sa.literal(1)).where(cond, value))
         if name == "all":
             bad = sa.not_(sa.func.coalesce(value, sa.false()))
-            return sa.not_(sa.exists(sa.select(sa.literal(1)).select_from(from_).where(cond, bad)))
+            return sa.not_(sa.exists(rows(sa.literal(1)).where(cond, bad)))
         agg = getattr(sa.func, name)(value)
-        sub = sa.select(agg).select_from(from_).where(cond).scalar_subquery()
+        sub = rows(agg).where(cond).scalar_subquery()
         if name == "sum":
             return sa.func.coalesce(sub, 0)
         return sub

@@ -22,7 +22,7 @@ class Type:
     def __str__(self) -> str:
         if self.kind == "list":
             return f"list of {self.arg}"
-        if self.kind in ("record", "table"):
+        if self.kind in ("record", "table", "related"):
             return f"{self.kind} of {self.arg}"
         return self.kind
 
@@ -67,6 +67,14 @@ def table(entity: str) -> Type:
     return Type("table", entity)
 
 
+def related(entity: str) -> Type:
+    """Records of ``entity`` that belong to a record by a condition (aggregated in SQL)."""
+    return Type("related", entity)
+
+
+ROWS = ("table", "related")  # kinds usable as the first argument of an aggregate
+
+
 def compatible(a: Type, b: Type) -> bool:
     """Can values of ``a`` and ``b`` be compared for equality / share a slot?"""
     if a.is_any or b.is_any:
@@ -75,7 +83,7 @@ def compatible(a: Type, b: Type) -> bool:
         return True
     if a.kind == "list" and b.kind == "list":
         return compatible(a.arg, b.arg)  # type: ignore[arg-type]
-    return a.kind == b.kind and (a.kind not in ("record", "table") or a.arg == b.arg)
+    return a.kind == b.kind and (a.kind not in ("record", "table", "related") or a.arg == b.arg)
 
 
 def unify(a: Type, b: Type) -> Type | None:
