@@ -67,6 +67,8 @@ def ev(text, rec=REC):
     ("date(at)", dt.date(2026, 2, 28)),
     ("round(amount / 7, 2)", Decimal("1714.29")),
     ("floor(-1.5) + ceil(1.2)", 0),
+    ("sqrt(qty * 3)", Decimal(3)),
+    ("sqrt(-1)", None),
     ("7 % 3 + -7 % 3", 0),
     ('concat("a", note, "b")', "ab"),
     ('upper(substr("hello", 2, 3))', "ELL"),

@@ -109,6 +109,7 @@ _add("replace", 3, 3, _fixed([STR, STR, STR], STRING), "replace(s, old, new): ev
 # -- numbers
 _add("abs", 1, 1, _fixed([NUM], _numeric_result), "abs(x): absolute value", "math")
 _add("round", 1, 2, _fixed([NUM, ("integer",)], DECIMAL), "round(x, digits=0): half away from zero", "math")
+_add("sqrt", 1, 1, _fixed([NUM], DECIMAL), "sqrt(x): square root (null when x < 0)", "math")
 _add("floor", 1, 1, _fixed([NUM], INTEGER), "floor(x): largest integer <= x", "math")
 _add("ceil", 1, 1, _fixed([NUM], INTEGER), "ceil(x): smallest integer >= x", "math")
 _add("min", 1, None, _minmax_rule, "min(a, b, ...) smallest value; min(table, expr) over child rows", "math")

@@ -143,6 +143,12 @@ def _round(x: Any, n: Any = 0) -> Any:
     return _dec(x).quantize(Decimal(1).scaleb(-n), rounding=ROUND_HALF_UP)
 
 
+def _sqrt(x: Any) -> Any:
+    if x is None or x < 0:
+        return None
+    return _dec(x).sqrt()
+
+
 def _floor(x: Any) -> Any:
     return None if x is None else int(_dec(x).to_integral_value(rounding=ROUND_FLOOR))
 

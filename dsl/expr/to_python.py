@@ -207,7 +207,7 @@ _NULL_SAFE = {
     "replace": "_replace",
     "abs": "_abs",
 }
-_DIRECT = {"round": "_round", "floor": "_floor", "ceil": "_ceil", "distance": "_distance"}
+_DIRECT = {"round": "_round", "floor": "_floor", "ceil": "_ceil", "distance": "_distance", "sqrt": "_sqrt"}
 
 PY_FUNCTIONS = set(_NULL_SAFE) | set(_DIRECT) | {
     "if", "coalesce", "is_null", "is_blank", "today", "now", "min", "max", "concat",

@@ -399,6 +399,9 @@ class _Compiler:
             return ToDate(args[0])
         if name in ("floor", "ceil"):
             return Rounding(name, args[0])
+        if name == "sqrt":
+            x = sa.cast(args[0], ExactDecimal(38, 10))
+            return sa.case((x < 0, sa.null()), else_=sa.func.sqrt(x))
         if name == "distance":
             return Distance(*args)
         if name == "round":
@@ -457,7 +460,7 @@ _SQL_NAMES = {
 SQL_FUNCTIONS = set(_SQL_NAMES) | {
     "if", "coalesce", "is_null", "is_blank", "today", "now", "min", "max", "concat", "contains",
     "starts_with", "ends_with", "year", "month", "day", "days_between", "add_days", "date", "floor",
-    "ceil", "round", "substr", "distance",
+    "ceil", "round", "substr", "distance", "sqrt",
 }
 
 
