@@ -67,6 +67,9 @@ class FieldDef(Model):
         default=None,
         description="Related field: which records of 'entity' belong to this one; 'parent' is this record",
     )
+    editable_if: str | None = Field(
+        default=None, description="Changes to this field are accepted only while this holds (checked on the "
+                                  "record before the change)")
     renamed_from: str | None = Field(default=None, description="Old field name to rename in the database")
     converted_from: FieldType | None = Field(
         default=None, description="Old type, to allow converting the column's values to the new type"
@@ -239,6 +242,8 @@ class EntityDef(Definition):
         scope = Scope(ctx.schema, self.name)
         if f.type == "computed":
             ctx.expr((*path, "expr"), f.expr, scope)
+        if f.editable_if:
+            ctx.expr((*path, "editable_if"), f.editable_if, scope, T.BOOLEAN)
         if f.default_is_expr:
             ctx.expr((*path, "default"), f.default[1:], scope, None)
         elif f.default is not None:

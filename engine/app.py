@@ -141,6 +141,12 @@ class App:
         with self.transaction(user) as tx:
             return tx.update(entity, key, data, expected_version)
 
+    def update_many(self, entity: str, where: str | None, data: Mapping[str, Any], user: UserLike,
+                    params: Mapping[str, Any] | None = None) -> list[Record]:
+        """Batch edit: apply ``data`` to every record matching ``where`` in one transaction."""
+        with self.transaction(user) as tx:
+            return tx.update_many(entity, where, data, params)
+
     def delete(self, entity: str, key: int | str, user: UserLike, expected_version: int | None = None) -> None:
         with self.transaction(user) as tx:
             tx.delete(entity, key, expected_version)

@@ -51,6 +51,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("data", help="JSON object, or @FILE with one")
         p.set_defaults(func=cmd_create if name == "create" else cmd_update)
 
+    p = sub.add_parser("update-many", help="batch edit: set fields on every record matching --where")
+    _common(p)
+    p.add_argument("entity")
+    p.add_argument("--where", help="filter expression (all records when omitted)")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="value of :NAME in --where")
+    p.add_argument("--set", action="append", required=True, metavar="FIELD=VALUE", dest="values",
+                   help="field to set (repeatable; VALUE is JSON or text)")
+    p.set_defaults(func=cmd_update_many)
+
     p = sub.add_parser("delete", help="delete a record")
     _common(p)
     p.add_argument("entity")
@@ -131,6 +140,15 @@ def cmd_update(args: argparse.Namespace) -> int:
         rec = app.update(args.entity, _key(args.key), _data(args.data), user=args.user,
                          expected_version=args.expected_version)
     print(textfmt.as_json(rec))
+    return 0
+
+
+def cmd_update_many(args: argparse.Namespace) -> int:
+    data = parse_params(args.values)
+    with _open(args) as app:
+        updated = app.update_many(args.entity, args.where, data, args.user, params=parse_params(args.param))
+    print(f"updated {len(updated)} {args.entity} record(s)" + (f": {', '.join(r['name'] for r in updated[:20])}"
+                                                               if updated else ""))
     return 0
 
 

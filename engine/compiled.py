@@ -39,6 +39,7 @@ class CompiledField:
     child: CompiledEntity | None = None  # table fields: the child entity
     child_table: sa.Table | None = None  # table fields: where the rows live
     related_where: CompiledExpression | None = None  # related fields: which records belong here
+    editable_if: CompiledExpression | None = None  # changes accepted only while this holds
 
     @property
     def kind(self) -> str:
@@ -120,6 +121,8 @@ def compile_entity(app: AppDefinition, entity: EntityDef) -> CompiledEntity:
         cf.max_value = None if f.max is None else coerce(f, f.max)
         if f.type == "computed" and f.expr:
             cf.computed = _compile(app, entity, f.expr, f"computed field {name}")
+        if f.editable_if:
+            cf.editable_if = _compile(app, entity, f.editable_if, f"editable_if of {name}")
         if f.type == "related" and f.where:
             cf.related_where = compile_expression(
                 f.where, Scope(app.schema, f.entity, roots={"parent": T.record(entity.name)}), T.BOOLEAN)

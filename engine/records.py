@@ -264,6 +264,7 @@ class Transaction:
         for cf in ce.table_fields:
             if cf.name in changes:
                 rec[cf.name] = self._merge_rows(cf, current[cf.name], changes[cf.name], errors)
+        self._check_editable(ce, current, rec, errors)
         self._prepare(ce, rec, errors, creating=False)
         validate_record(self, ce, rec, errors, record_id=current["id"])
         if errors:
@@ -345,6 +346,30 @@ class Transaction:
             except CoercionError as e:
                 errors.append(FieldError(path, str(e)))
         return rec
+
+    def _check_editable(self, ce: CompiledEntity, before: Record, after: Record, errors: list[FieldError]) -> None:
+        """Fields with ``editable_if`` may change only while it holds on the record before the change."""
+        for cf in ce.fields.values():
+            if cf.editable_if is None or cf.name not in after:
+                continue
+            changed = audit.diff(before, after, [cf.name]) if cf.child is None else (
+                audit.diff({"r": _rows_view(before.get(cf.name))}, {"r": _rows_view(after.get(cf.name))}, ["r"]))
+            if changed and cf.editable_if(before, self.env) is not True:
+                errors.append(FieldError(cf.name, f"cannot be changed now (only while {cf.defn.editable_if})"))
+
+    def update_many(self, entity: str, where: str | None, data: Mapping[str, Any],
+                    params: Mapping[str, Any] | None = None, limit: int = MAX_LIMIT) -> list[Record]:
+        """Apply ``data`` to every record matching ``where``, each through the full update pipeline.
+
+        All or nothing: one refused record refuses the batch (its errors name the record)."""
+        updated = []
+        for rec in self.query(entity, where, params, limit=limit):
+            try:
+                updated.append(self.update(entity, rec["id"], data))
+            except ValidationFailed as e:
+                raise ValidationFailed(entity, [FieldError(f"{rec['name']}.{err.field}".rstrip("."), err.message)
+                                                for err in e.errors]) from None
+        return updated
 
     def _input_rows(self, cf: CompiledField, value: Any, errors: list[FieldError], path: str) -> list[Record]:
         if value is None:
@@ -467,6 +492,11 @@ class Transaction:
             else:
                 for rid in ids:
                     self.delete(owner, rid)
+
+
+def _rows_view(rows: Any) -> list:
+    """Child rows without their position, to tell whether a table's content changed."""
+    return [{k: v for k, v in row.items() if k != "idx"} for row in rows or []]
 
 
 def _integrity_message(e: sa.exc.IntegrityError) -> str:
