@@ -8,6 +8,7 @@ import json
 from decimal import Decimal
 
 import pytest
+
 from ordo.dsl.expr import Clock
 from ordo.dsl.loader import validate_app
 from ordo.engine import UsageError, open_app
