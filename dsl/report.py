@@ -391,6 +391,8 @@ class ReportDef(Definition):
             a.interval()
         except ValueError as e:
             report(("alert", "every"), str(e))
+        if a.on == "totals" and not self.totals:
+            report(("alert", "on"), "an alert on totals needs 'totals: true'")
         if a.at is not None and not AT.match(a.at):
             report(("alert", "at"), f"invalid time {a.at!r} (use HH:MM)")
         for k, v in a.params.items():

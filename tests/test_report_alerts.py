@@ -39,6 +39,7 @@ ALERTS = {
         name: quiet
         source: order
         measures: [{name: orders, agg: count}]
+        totals: true
         alert:
           when: "orders > 100000"
           on: totals
