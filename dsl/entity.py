@@ -160,6 +160,29 @@ class ValidationDef(Model):
     field: str | None = Field(default=None, description="Field the message is attached to")
 
 
+class SplitDef(Model):
+    """How a record may be split: some child rows (or part of their quantity) move to a new record."""
+
+    table: str = Field(description="Table field whose rows are split off")
+    quantity: str | None = Field(default=None, description="Numeric field of the rows that may be split partly")
+    when: str | None = Field(default=None, description="Splitting is allowed only while this holds")
+    origin_field: str | None = Field(default=None, description="Field of the new record that receives the "
+                                                               "original record (a link) or its name (text)")
+
+
+class MergeDef(Model):
+    """How records may be merged: rows of matching records are gathered into the oldest one."""
+
+    table: str = Field(description="Table field whose rows are gathered")
+    match: list[str] = Field(min_length=1, description="Fields that must be equal for records to merge")
+    when: str | None = Field(default=None, description="Only records for which this holds are merged")
+    names_field: str | None = Field(default=None, description="Text field of the kept record listing the "
+                                                              "names of all merged records")
+    mark: dict[str, Any] = Field(default_factory=dict, description="Values set on the absorbed records, which "
+                                                                    "keep their rows for reference (without a "
+                                                                    "mark they are deleted)")
+
+
 class IndexDef(Model):
     fields: list[str] = Field(min_length=1)
     unique: bool = False
@@ -183,6 +206,8 @@ class EntityDef(Definition):
     dropped_fields: list[str] = Field(
         default_factory=list, description="Fields removed from the definition whose columns may be dropped"
     )
+    split: SplitDef | None = None
+    merge: MergeDef | None = None
 
     @field_validator("fields")
     @classmethod
@@ -218,6 +243,7 @@ class EntityDef(Definition):
                 ctx.error(("validations", i, "field"), f"unknown field '{v.field}'")
         if self.naming:
             self._check_naming(ctx)
+        self._check_operations(ctx, scope)
         if self.child and self.naming:
             ctx.error(("naming",), "a child entity has no name series")
 
@@ -261,6 +287,33 @@ class EntityDef(Definition):
                         ctx.error((*path, bound), err)
         if f.type == "enum" and len(set(f.option_values)) != len(f.option_values):
             ctx.error((*path, "options"), "duplicate option values")
+
+    def _check_operations(self, ctx: CheckContext, scope: Scope) -> None:
+        for op in ("split", "merge"):
+            spec = getattr(self, op)
+            if spec is None:
+                continue
+            table = self.fields.get(spec.table)
+            if table is None or table.type != "table":
+                ctx.error((op, "table"), f"'{spec.table}' is not a table field of {self.name}")
+            elif op == "split" and spec.quantity:
+                child = ctx.app.get("entity", table.entity or "")
+                qf = child.fields.get(spec.quantity) if child else None
+                if child is not None and (qf is None or qf.type not in ("integer", "decimal", "money")):
+                    ctx.error((op, "quantity"), f"'{spec.quantity}' is not a numeric field of {table.entity}")
+            if spec.when:
+                ctx.expr((op, "when"), spec.when, scope, T.BOOLEAN)
+        if self.split and self.split.origin_field and self.split.origin_field not in self.fields:
+            ctx.error(("split", "origin_field"), f"unknown field '{self.split.origin_field}'")
+        if self.merge:
+            for i, name in enumerate(self.merge.match):
+                if name not in self.fields:
+                    ctx.error(("merge", "match", i), f"unknown field '{name}'")
+            if self.merge.names_field and self.merge.names_field not in self.fields:
+                ctx.error(("merge", "names_field"), f"unknown field '{self.merge.names_field}'")
+            for name in self.merge.mark:
+                if name not in self.fields:
+                    ctx.error(("merge", "mark", name), f"unknown field '{name}'", key=True)
 
     def _check_naming(self, ctx: CheckContext) -> None:
         for token in _NAMING_TOKEN.findall(self.naming or ""):

@@ -23,7 +23,7 @@ from ordo.dsl.app import AppDefinition
 from ordo.dsl.expr import Clock
 from ordo.dsl.loader import load_app
 
-from . import audit
+from . import audit, record_ops
 from .actor import User, UserLike, as_user
 from .compiled import compile_app
 from .db import make_engine, write_connection
@@ -146,6 +146,23 @@ class App:
         """Batch edit: apply ``data`` to every record matching ``where`` in one transaction."""
         with self.transaction(user) as tx:
             return tx.update_many(entity, where, data, params)
+
+    def split(self, entity: str, key: int | str, parts: Sequence[int | Mapping[str, Any]],
+              user: UserLike) -> tuple[Record, Record]:
+        """Move child rows (or part of their quantity) to a new record (see the entity's ``split:``)."""
+        with self.transaction(user) as tx:
+            return record_ops.split(tx, entity, key, parts)
+
+    def merge(self, entity: str, keys: Sequence[int | str], user: UserLike) -> Record:
+        """Gather the rows of matching records into the oldest one (see the entity's ``merge:``)."""
+        with self.transaction(user) as tx:
+            return record_ops.merge(tx, entity, keys)
+
+    def merge_all(self, entity: str, user: UserLike, where: str | None = None,
+                  params: Mapping[str, Any] | None = None) -> list[Record]:
+        """Merge every group of mergeable records (one transaction); return the kept records."""
+        with self.transaction(user) as tx:
+            return [record_ops.merge(tx, entity, ids) for ids in record_ops.merge_groups(tx, entity, where, params)]
 
     def delete(self, entity: str, key: int | str, user: UserLike, expected_version: int | None = None) -> None:
         with self.transaction(user) as tx:

@@ -60,6 +60,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="field to set (repeatable; VALUE is JSON or text)")
     p.set_defaults(func=cmd_update_many)
 
+    p = sub.add_parser("split", help="move child rows (or part of a row's quantity) to a new record")
+    _common(p)
+    p.add_argument("entity")
+    p.add_argument("key")
+    p.add_argument("--row", action="append", required=True, metavar="ROW_ID[:QTY]",
+                   help="child row to move, optionally only QTY of it (repeatable)")
+    p.set_defaults(func=cmd_split)
+
+    p = sub.add_parser("merge", help="merge records that match (their rows gather in the oldest)")
+    _common(p)
+    p.add_argument("entity")
+    p.add_argument("keys", nargs="*", help="records to merge (or --auto)")
+    p.add_argument("--auto", action="store_true", help="merge every group of mergeable records")
+    p.add_argument("--where", help="with --auto: only records matching this filter")
+    p.set_defaults(func=cmd_merge)
+
     p = sub.add_parser("delete", help="delete a record")
     _common(p)
     p.add_argument("entity")
@@ -149,6 +165,34 @@ def cmd_update_many(args: argparse.Namespace) -> int:
         updated = app.update_many(args.entity, args.where, data, args.user, params=parse_params(args.param))
     print(f"updated {len(updated)} {args.entity} record(s)" + (f": {', '.join(r['name'] for r in updated[:20])}"
                                                                if updated else ""))
+    return 0
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    parts: list[Any] = []
+    with _open(args) as app:
+        spec = app.compiled.entity(args.entity).defn.split
+        for item in args.row:
+            rid, _, qty = item.partition(":")
+            if not rid.isdigit():
+                raise CliError(f"--row {item!r}: expected ROW_ID or ROW_ID:QTY")
+            if qty and (spec is None or not spec.quantity):
+                raise CliError(f"--row {item!r}: {args.entity} rows cannot be split by quantity")
+            parts.append({"id": int(rid), spec.quantity: qty} if qty else int(rid))
+        kept, new = app.split(args.entity, _key(args.key), parts, args.user)
+    print(f"split {kept['name']}: new record {new['name']}")
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    with _open(args) as app:
+        if args.auto:
+            kept = app.merge_all(args.entity, args.user, where=args.where)
+        elif len(args.keys) >= 2:
+            kept = [app.merge(args.entity, [_key(k) for k in args.keys], args.user)]
+        else:
+            raise CliError("name at least two records to merge, or use --auto")
+    print(f"merged into {len(kept)} record(s)" + (": " + ", ".join(r["name"] for r in kept) if kept else ""))
     return 0
 
 

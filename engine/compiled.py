@@ -62,6 +62,8 @@ class CompiledEntity:
     computed_order: list[str]
     validations: list[tuple[CompiledExpression, str, str | None]]
     table: sa.Table | None = None
+    split_when: CompiledExpression | None = None
+    merge_when: CompiledExpression | None = None
     # every link pointing at this entity: (table, column, entity owning the field, parent entity or None)
     links_in: list[tuple[sa.Table, str, str, str | None]] = field(default_factory=list)
 
@@ -135,8 +137,13 @@ def compile_entity(app: AppDefinition, entity: EntityDef) -> CompiledEntity:
         (_compile(app, entity, v.expr, f"validation {i}"), label_text(v.message), v.field)
         for i, v in enumerate(entity.validations)
     ]
-    return CompiledEntity(entity.name, entity, label_text(entity.label, fallback=humanize(entity.name)), fields,
-                          _computed_order(entity, fields), validations)
+    ce = CompiledEntity(entity.name, entity, label_text(entity.label, fallback=humanize(entity.name)), fields,
+                        _computed_order(entity, fields), validations)
+    if entity.split and entity.split.when:
+        ce.split_when = _compile(app, entity, entity.split.when, "split.when")
+    if entity.merge and entity.merge.when:
+        ce.merge_when = _compile(app, entity, entity.merge.when, "merge.when")
+    return ce
 
 
 @dataclass

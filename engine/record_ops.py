@@ -1,0 +1,149 @@
+"""Splitting and merging records, as declared by an entity's ``split:`` and ``merge:``.
+
+Split moves some child rows (or part of a row's quantity) of a record to a new
+record with the same header; merge gathers the rows of records that agree on the
+``match`` fields into the oldest of them, keeping the original names. Both run
+through the ordinary create/update pipeline (validation, audit, listeners) in
+the caller's transaction, so they succeed or fail as a whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from .compiled import CompiledEntity
+from .errors import FieldError, UsageError, ValidationFailed
+
+if TYPE_CHECKING:
+    from .records import Record, Transaction
+
+
+def _spec(ce: CompiledEntity, op: str) -> Any:
+    spec = getattr(ce.defn, op)
+    if spec is None:
+        raise UsageError(f"{ce.name} records cannot be {op}{'ed' if op == 'merge' else ''} "
+                         f"(its definition has no '{op}:')")
+    return spec
+
+
+def _header(ce: CompiledEntity, rec: Mapping[str, Any], skip: set[str]) -> dict[str, Any]:
+    return {f.name: rec.get(f.name) for f in ce.stored_fields
+            if f.computed is None and f.name not in skip}
+
+
+def _row_copy(row: Mapping[str, Any], ce: CompiledEntity) -> dict[str, Any]:
+    return {f.name: row.get(f.name) for f in ce.stored_fields if f.computed is None}
+
+
+def split(tx: Transaction, entity: str, key: int | str, parts: Sequence[int | Mapping[str, Any]]) -> tuple[Record, Record]:
+    """Move rows to a new record; ``parts`` are row ids, or ``{"id": .., <quantity field>: n}`` to move part
+    of a row. Returns (the original record, the new record)."""
+    ce = tx.app.compiled.entity(entity)
+    spec = _spec(ce, "split")
+    when = tx.app.compiled.entity(entity).split_when
+    rec = tx.get(entity, key, for_update=True)
+    if when is not None and when(rec, tx.env) is not True:
+        raise ValidationFailed(entity, [FieldError("", f"{rec['name']} cannot be split now (only while {spec.when})")])
+    table = ce.fields[spec.table]
+    assert table.child is not None
+    rows = {r["id"]: dict(r) for r in rec[spec.table]}
+    moved: list[dict[str, Any]] = []
+    errors: list[FieldError] = []
+    for i, part in enumerate(parts):
+        part = {"id": part} if isinstance(part, int) else dict(part)
+        row = rows.get(part.get("id"))
+        if row is None:
+            errors.append(FieldError(f"parts[{i}]", f"no row {part.get('id')!r} in {rec['name']}.{spec.table}"))
+            continue
+        qty = part.get(spec.quantity) if spec.quantity else None
+        if qty is None or (spec.quantity and Decimal(str(qty)) == Decimal(str(row[spec.quantity]))):
+            moved.append(_row_copy(row, table.child))
+            del rows[row["id"]]
+            continue
+        qty = Decimal(str(qty))
+        if qty <= 0 or qty > Decimal(str(row[spec.quantity])):
+            errors.append(FieldError(f"parts[{i}].{spec.quantity}",
+                                     f"must be more than 0 and at most {row[spec.quantity]}"))
+            continue
+        moved.append({**_row_copy(row, table.child), spec.quantity: qty})
+        row[spec.quantity] = row[spec.quantity] - qty
+    if not moved and not errors:
+        errors.append(FieldError("parts", "name at least one row to split off"))
+    if not rows and not errors:
+        errors.append(FieldError("parts", "a split must leave at least one row on the original record"))
+    if errors:
+        raise ValidationFailed(entity, errors)
+    origin: dict[str, Any] = {}
+    if spec.origin_field:
+        of = ce.fields[spec.origin_field]
+        origin[spec.origin_field] = rec["id"] if of.defn.type == "link" else rec["name"]
+    kept = tx.update(entity, rec["id"], {spec.table: list(rows.values())})
+    new = tx.create(entity, {**_header(ce, rec, {spec.table}), **origin, spec.table: moved})
+    return kept, new
+
+
+def merge(tx: Transaction, entity: str, keys: Sequence[int | str]) -> Record:
+    """Gather the rows of the given records into the oldest one; return it."""
+    ce = tx.app.compiled.entity(entity)
+    spec = _spec(ce, "merge")
+    if len(keys) < 2:
+        raise UsageError("name at least two records to merge")
+    recs = sorted((tx.get(entity, k, for_update=True) for k in keys), key=lambda r: r["id"])
+    errors: list[FieldError] = []
+    when = ce.merge_when
+    for r in recs:
+        if when is not None and when(r, tx.env) is not True:
+            errors.append(FieldError(r["name"], f"cannot be merged now (only while {spec.when})"))
+    for name in spec.match:
+        values = {r["name"]: r.get(name) for r in recs}
+        if len({repr(v) for v in values.values()}) > 1:
+            errors.append(FieldError(name, f"differs between the records: {values}"))
+    if errors:
+        raise ValidationFailed(entity, errors)
+    target, others = recs[0], recs[1:]
+    table = ce.fields[spec.table]
+    assert table.child is not None
+    rows = [*target[spec.table], *(_row_copy(row, table.child) for r in others for row in r[spec.table])]
+    data: dict[str, Any] = {spec.table: rows}
+    if spec.names_field:
+        names: list[str] = []
+        for r in recs:
+            for n in [*(r.get(spec.names_field) or "").split(","), r["name"]]:
+                if n.strip() and n.strip() not in names:
+                    names.append(n.strip())
+        data[spec.names_field] = ", ".join(names)
+    for r in others:
+        if spec.mark:  # absorbed records keep their rows for reference and carry the mark
+            tx.update(entity, r["id"], dict(spec.mark))
+        else:
+            tx.delete(entity, r["id"])
+    return tx.update(entity, target["id"], data)
+
+
+def merge_groups(tx: Transaction, entity: str, where: str | None = None,
+                 params: Mapping[str, Any] | None = None) -> list[list[int]]:
+    """Ids of records that could be merged, grouped (each group oldest first)."""
+    ce = tx.app.compiled.entity(entity)
+    spec = _spec(ce, "merge")
+    t = ce.table
+    assert t is not None
+    cols = [t.c[m] for m in spec.match]
+    q = sa.select(*cols, sa.func.count().label("n")).group_by(*cols).having(sa.func.count() > 1)
+    conditions = []
+    if spec.when:
+        conditions.append(tx.app.filters.where(entity, spec.when, {})[1])
+    if where:
+        conditions.append(tx.app.filters.where(entity, where, dict(params or {}))[1])
+    allowed = tx.row_filter(entity)
+    if allowed is not None:
+        conditions.append(allowed)
+    q = q.where(*conditions, *[c.is_not(None) for c in cols])
+    groups = []
+    for row in tx.conn.execute(q, dict(params or {})).all():
+        ids_q = sa.select(t.c.id).where(*conditions, *[c == v for c, v in zip(cols, row[:-1], strict=True)])
+        groups.append(sorted(r[0] for r in tx.conn.execute(ids_q.order_by(t.c.id), dict(params or {}))))
+    return groups
