@@ -10,7 +10,7 @@ and ``$var`` / ``$var.field`` in later string values refer to it.
     steps:
       - say: "1. Two channels deliver orders"
       - import: {intake: orders, file: samples/shop.csv, channel: SHOP}
-      - query: {entity: sales_order, where: "status == 'on_hold'", columns: [name, hold_reason]}
+      - query: {entity: ticket, where: "state == 'open'", columns: [name, title]}
 """
 
 from __future__ import annotations

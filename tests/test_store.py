@@ -152,3 +152,9 @@ def test_acting_user_is_required(shop):
         shop.create("customer", {"code": "X1"}, None)
     with pytest.raises(UsageError, match="unknown entity"):
         shop.create("nothing", {}, "alice")
+
+
+def test_null_parameters_work_on_every_database(shop):
+    shop.create("order", order(), "alice")
+    assert shop.count("order", "note == :n", user="x", params={"n": None}) == 1
+    assert shop.count("order", ":n == null or customer.region == :n", user="x", params={"n": None}) == 1

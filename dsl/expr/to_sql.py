@@ -285,6 +285,8 @@ class _Compiler:
 
     def e_Param(self, node: ast.Param, src: SqlSource) -> Any:
         t = node.type
+        if t is not None and t.kind == "null":  # typed from a None value: it is always null
+            return sa.null()
         if t is not None and t.kind == "list":
             item = t.arg if isinstance(t.arg, type(t)) else None
             return sa.bindparam(node.name, expanding=True, type_=sa_type(item))
