@@ -12,6 +12,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
 from .compile import AVAILABLE, CompiledAllocation
 from .strategies import Candidate, LineDemand, Number, sort_key
 
@@ -31,15 +33,16 @@ def num(x: Any) -> Number:
     return int(d) if d == d.to_integral_value() else d
 
 
-def _label(tx: Transaction, entity: str | None, value: Any) -> str:
-    """A readable name for a field value: the linked record's name, else the value."""
-    if value is None:
-        return "-"
-    if entity is not None:
-        rec = tx.env.link(entity, value)
-        if rec is not None:
-            return str(rec.get("name") or value)
-    return str(value)
+def _names(tx: Transaction, entity: str | None, values: set[Any]) -> dict[Any, str]:
+    """Readable names for field values: the linked records' names (one query), else the values."""
+    values.discard(None)
+    out = {v: str(v) for v in values}
+    if entity is not None and values:
+        t = tx.app.compiled.entity(entity).table
+        assert t is not None
+        for rid, name in tx.conn.execute(sa.select(t.c.id, t.c.name).where(t.c.id.in_(list(values)))):
+            out[rid] = str(name)
+    return out
 
 
 def load_lines(tx: Transaction, rule: CompiledAllocation, demand: dict[str, Any],
@@ -49,42 +52,47 @@ def load_lines(tx: Transaction, rule: CompiledAllocation, demand: dict[str, Any]
     loc_entity = rule.supply.fields[d.supply.location].defn.entity
     desc = [k.descending for k in rule.rank]
     dparams = rule.demand_params.params(demand)
-    out: list[LineDemand] = []
+    fetched = []
     for row in demand.get(d.demand.lines) or []:
         qty = outstanding.get(row["id"], 0)
         if qty <= 0:
             continue
         line = {**row, "parent_id": demand["id"]}
-        item = line.get(d.demand.item)
-        params = {**dparams, **rule.line_params.params(line), "_item": item}
+        params = {**dparams, **rule.line_params.params(line), "_item": line.get(d.demand.item)}
         rows = [dict(r._mapping) for r in tx.conn.execute(rule.candidates_sql, params)]
         if rule.where_py is not None:
             rows = [r for r in rows if rule.where_py(r, tx.env, demand, line) is True]
+        excluded = _excluded(tx, rule, params, {r["id"] for r in rows}) if explain else []
+        fetched.append((line, qty, rows, excluded))
+    locs = _names(tx, loc_entity, {r.get(d.supply.location) for _, _, rows, ex in fetched
+                                   for r in [*rows, *(m for m, _ in ex)]})
+    items = _names(tx, item_entity, {line.get(d.demand.item) for line, _, _, _ in fetched})
+    out: list[LineDemand] = []
+    for line, qty, rows, excluded in fetched:
         cands = []
         for r in rows:
             available = num(r.pop(AVAILABLE))
-            keys = tuple(k.expr(r, tx.env, demand, line) for k in rule.rank)
+            keys = tuple(r.pop(k.column) if k.column else k.expr(r, tx.env, demand, line) for k in rule.rank)
             loc = r.get(d.supply.location)
-            cands.append(Candidate(r["id"], str(r.get("name") or r["id"]), loc, _label(tx, loc_entity, loc),
+            cands.append(Candidate(r["id"], str(r.get("name") or r["id"]), loc, locs.get(loc, "-"),
                                    available, keys, sort_key(keys, desc, r["id"])))
         cands.sort(key=lambda c: c.order)
-        ld = LineDemand(row["id"], row.get("idx") or 0, item, _label(tx, item_entity, item), qty, cands)
-        if explain:
-            ld.excluded = _excluded(tx, rule, params, {c.supply_id for c in cands}, loc_entity)
+        item = line.get(d.demand.item)
+        ld = LineDemand(line["id"], line.get("idx") or 0, item, items.get(item, "-"), qty, cands)
+        ld.excluded = [(str(m.get("name") or m["id"]), locs.get(m.get(d.supply.location), "-"), why)
+                       for m, why in excluded]
         out.append(ld)
     return out
 
 
-def _excluded(tx: Transaction, rule: CompiledAllocation, params: dict[str, Any], kept: set[int],
-              loc_entity: str | None) -> list[tuple[str, str, str]]:
+def _excluded(tx: Transaction, rule: CompiledAllocation, params: dict[str, Any],
+              kept: set[int]) -> list[tuple[dict[str, Any], str]]:
     """Supply rows of the item that are not candidates, with the reason (explanations only)."""
     out = []
     for r in tx.conn.execute(rule.all_rows_sql, params):
-        m = dict(r._mapping)
+        m = {k: v for k, v in r._mapping.items() if not k.startswith("_ordo_rank_")}
         if m["id"] in kept:
             continue
         available = num(m.pop(AVAILABLE))
-        why = f"nothing available ({available})" if available <= 0 else "excluded by the filter"
-        loc = _label(tx, loc_entity, m.get(rule.defn.supply.location))
-        out.append((str(m.get("name") or m["id"]), loc, why))
+        out.append((m, f"nothing available ({available})" if available <= 0 else "excluded by the filter"))
     return out

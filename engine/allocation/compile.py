@@ -58,6 +58,7 @@ class RankKeyC:
     label: str
     expr: CompiledExpression
     descending: bool
+    column: str | None = None  # computed by the candidate query (None: evaluated in Python)
 
 
 @dataclass
@@ -116,14 +117,22 @@ def compile_rule(app: App, defn: AllocationDef) -> CompiledAllocation:
                                f"reservation") from None
     demand_src = ParamSource(cap, demand.name, demand.table, "demand")
     line_src = ParamSource(cap, lines_field.child.name, lines_field.child_table, "line")
+    roots = {"demand": demand_src, "line": line_src}
     where_sql, where_py = None, None
     if where is not None:
         try:
-            where_sql = where.to_sql(source, roots={"demand": demand_src, "line": line_src}, clock=clock)
+            where_sql = where.to_sql(source, roots=roots, clock=clock)
         except Exception:  # e.g. a record root used as a value: filter in Python
             where_py = where
+    rank_columns = []
+    for i, key in enumerate(rank):
+        try:
+            rank_columns.append(key.expr.to_sql(source, roots=roots, clock=clock).label(f"_ordo_rank_{i}"))
+            key.column = f"_ordo_rank_{i}"
+        except Exception:  # not expressible in SQL: evaluated in Python on the candidates
+            key.column = None
     item_col = supply_table.c[defn.supply.item]
-    base = sa.select(supply_table, available_sql.label(AVAILABLE)).where(
+    base = sa.select(supply_table, available_sql.label(AVAILABLE), *rank_columns).where(
         item_col == sa.bindparam("_item", type_=item_col.type))
     candidates = base.where(available_sql > 0)
     if where_sql is not None:
