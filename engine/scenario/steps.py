@@ -110,13 +110,10 @@ def report(run: ScenarioRunner, step: Any) -> Any:
     reports = _feature(run, "reports")
     with run.app.reader(run.user(step)) as tx:
         result = reports.run(tx, step.report, run.resolve(step.params))
-    title = run.text(step.title) if step.title else getattr(result, "title", step.report)
-    rows = getattr(result, "rows", result)
-    columns = getattr(result, "columns", None)
-    run.printer.table(rows, [c if isinstance(c, str) else getattr(c, "label", getattr(c, "name", str(c)))
-                             for c in columns] if columns and all(isinstance(c, str) for c in columns) else None,
-                      title)
-    return rows
+    run.printer.line()
+    run.printer.line(run.text(step.title) if step.title else result.label)
+    run.printer.line(reports.export(result, "table"))
+    return result.rows
 
 
 def allocate(run: ScenarioRunner, step: Any) -> Any:
