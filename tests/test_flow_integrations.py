@@ -44,8 +44,26 @@ def test_action_runs_an_allocation_rule_in_the_approval_transaction(make_app, db
         app.close()
 
 
-@pytest.mark.skip(reason="the assignment feature (kind 'assignment') was not committed when flows were finished; "
-                         "approvers: [{assignment: RULE}] calls app.features['assignment'].assign(tx, RULE, "
-                         "entity, record)")
-def test_approvers_from_an_assignment_rule():
-    """Placeholder kept visible in the test report until the assignment feature lands."""
+@pytest.mark.skipif("assignment" not in KINDS, reason="the assignment feature (kind 'assignment') is not installed")
+def test_approvers_from_an_assignment_rule(make_app, db_url):
+    from .flowkit import make_kit
+
+    rule = """
+        kind: assignment
+        name: approver
+        entity: expense
+        rules:
+          - {strategy: round_robin, to: {role: finance}}
+    """
+    kit = make_kit(make_app, db_url, {"f": """
+        entity: expense
+        trigger: {on: create}
+        nodes:
+          ask: {type: approval, approvers: [{assignment: approver}], next: done}
+          done: {type: end}
+    """}, {"rules/approver.yaml": rule})
+    first, second = kit.expense(), kit.expense()
+    assert [t["assignee"] for t in kit.status(first).tasks] == ["fin1"]
+    assert [t["assignee"] for t in kit.status(second).tasks] == ["fin2"]
+    kit.approve("fin2")
+    assert kit.status(second).status == "completed" and kit.status(first).status == "running"
