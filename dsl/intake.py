@@ -7,7 +7,7 @@ the same entity; a *channel* record (named on import) picks the shape and is
 stored on every record. The ``key`` fields make intake idempotent: a document
 whose key already exists is reported as a duplicate and changes nothing.
 
-A field mapping is a source path (``buyer.phone``, ``items[0].sku``; ``/x``
+A field mapping is a source path (``buyer.phone``, ``items[0].code``; ``/x``
 reads from the document root inside a table mapping; in CSV a path is a column
 name) or a mapping with ``path``, ``type``, ``default``, ``map``, ``expr``
 (with ``value``, the ``with`` variables and ``channel`` as names), ``const``
