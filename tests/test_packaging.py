@@ -20,3 +20,7 @@ def test_wheel_contains_package_data(tmp_path):
                      "ordo/engine/cli.py"):
         assert required in names, required
     assert any(n.endswith("entry_points.txt") for n in names)
+    for init in ROOT.glob("*/**/__init__.py"):  # every package of the source tree ships
+        rel = init.relative_to(ROOT)
+        if rel.parts[0] in ("engine", "dsl", "forms", "designer_api", "builtin_templates"):
+            assert f"ordo/{rel.as_posix()}" in names, f"{rel} missing from the wheel (pyproject packages)"
