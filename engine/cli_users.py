@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--attrs", help="JSON object of attributes (e.g. {\"region\": \"north\"})")
     a.add_argument("--unavailable", action="store_true", help="mark as not available for assignments")
     a.add_argument("--available", action="store_true", help="mark as available again")
+    a.add_argument("--calendar", help="working calendar (a calendar definition) used by assignment rules")
     add_db_option(a)
     add_user_option(a)
     a.set_defaults(func=cmd_add)
@@ -61,7 +62,8 @@ def cmd_add(args: argparse.Namespace) -> int:
             raise CliError("--attrs must be a JSON object")
     available = False if args.unavailable else (True if args.available else None)
     with _open(args) as app, app.users(args.user) as users:
-        users.save(args.name, email=args.email, display_name=args.display_name, attrs=attrs, available=available)
+        users.save(args.name, email=args.email, display_name=args.display_name, attrs=attrs, available=available,
+                   calendar=args.calendar)
         for role in args.role:
             users.grant(args.name, role, "role")
         for group in args.group:

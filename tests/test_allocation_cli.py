@@ -67,3 +67,8 @@ def test_assign_command(make_app, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["assigned"] == ["pia"]
     assert main(["assign", root, "picker", oid["name"], "--db", db, "--unassign"]) == 0
     assert "unassigned pia" in capsys.readouterr().out
+    assert main(["user", "add", root, "pia", "--calendar", "office", "--db", db]) == 0
+    app = open_app(root, db)
+    with app.users("admin") as d:
+        assert d.get("pia").calendar == "office"
+    app.close()
