@@ -22,11 +22,11 @@ from ordo.dsl.expr.to_sql import to_sql
 
 from . import audit, jobs, outbox
 from .actor import User
-from .coerce import CoercionError, coerce
 from .compiled import CompiledEntity, CompiledField
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, UsageError, ValidationFailed
 from .naming import make_name
 from .query import RecordSource, TableSource, parse_order_by
+from .record_input import check_editable, merge_rows, prepare, read_input
 from .users import Directory
 from .validation import validate_record
 
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from .app import App
 
 Record = dict[str, Any]
-SYSTEM_COLUMNS = ("id", "name", "created_at", "created_by", "updated_at", "updated_by", "version")
 MAX_LIMIT = 10_000
 
 
@@ -222,9 +221,9 @@ class Transaction:
         """Validate and insert a record (and its child rows); return it as stored."""
         ce = self.app.compiled.entity(entity)
         errors: list[FieldError] = []
-        rec = self._input(ce, data, errors, creating=True)
+        rec = read_input(self, ce, data, errors, creating=True)
         explicit_name = rec.pop("name", None)
-        self._prepare(ce, rec, errors, creating=True)
+        prepare(self, ce, rec, errors, creating=True)
         validate_record(self, ce, rec, errors, record_id=None)
         if explicit_name is not None and self._row(ce, explicit_name) is not None:
             errors.append(FieldError("name", f"a {entity} named '{explicit_name}' already exists"))
@@ -257,15 +256,15 @@ class Transaction:
             raise Conflict(f"{entity} {current['name']} was changed by someone else (version "
                            f"{current['version']}, expected {expected_version}); reload and retry")
         errors: list[FieldError] = []
-        changes = self._input(ce, data, errors, creating=False)
+        changes = read_input(self, ce, data, errors, creating=False)
         if changes.pop("name", current["name"]) != current["name"]:
             errors.append(FieldError("name", "the name of a record cannot be changed"))
         rec = {**current, **changes}
         for cf in ce.table_fields:
             if cf.name in changes:
-                rec[cf.name] = self._merge_rows(cf, current[cf.name], changes[cf.name], errors)
-        self._check_editable(ce, current, rec, errors)
-        self._prepare(ce, rec, errors, creating=False)
+                rec[cf.name] = merge_rows(cf, current[cf.name], changes[cf.name], errors)
+        check_editable(self, ce, current, rec, errors)
+        prepare(self, ce, rec, errors, creating=False)
         validate_record(self, ce, rec, errors, record_id=current["id"])
         if errors:
             raise ValidationFailed(entity, errors)
@@ -314,49 +313,6 @@ class Transaction:
     def _audited(self, ce: CompiledEntity) -> list[str]:
         return ["name", *ce.fields]
 
-    def _input(self, ce: CompiledEntity, data: Mapping[str, Any], errors: list[FieldError],
-               creating: bool, prefix: str = "") -> Record:
-        """Coerce caller data to typed values; unknown and read-only fields are errors."""
-        if not isinstance(data, Mapping):
-            raise UsageError(f"record data for {ce.name} must be a mapping of field names to values")
-        rec: Record = {}
-        for key, value in data.items():
-            path = f"{prefix}{key}"
-            cf = ce.fields.get(key)
-            if cf is None:
-                if key == "name" and not prefix:
-                    rec["name"] = value
-                elif key == "id" and prefix:
-                    rec["id"] = value  # a child row being updated
-                elif key not in SYSTEM_COLUMNS and key not in ("idx", "parent_id"):
-                    errors.append(FieldError(path, f"unknown field of {ce.name}"))
-                # other system fields (as returned by get) are ignored: the store sets them
-                continue
-            if cf.computed is not None or cf.related_where is not None:
-                errors.append(FieldError(path, "is computed and cannot be set"))
-                continue
-            if cf.defn.read_only and not creating and not self.user.is_admin:
-                errors.append(FieldError(path, "is read-only"))
-                continue
-            if cf.child is not None:
-                rec[key] = self._input_rows(cf, value, errors, path)
-                continue
-            try:
-                rec[key] = coerce(cf.defn, value)
-            except CoercionError as e:
-                errors.append(FieldError(path, str(e)))
-        return rec
-
-    def _check_editable(self, ce: CompiledEntity, before: Record, after: Record, errors: list[FieldError]) -> None:
-        """Fields with ``editable_if`` may change only while it holds on the record before the change."""
-        for cf in ce.fields.values():
-            if cf.editable_if is None or cf.name not in after:
-                continue
-            changed = audit.diff(before, after, [cf.name]) if cf.child is None else (
-                audit.diff({"r": _rows_view(before.get(cf.name))}, {"r": _rows_view(after.get(cf.name))}, ["r"]))
-            if changed and cf.editable_if(before, self.env) is not True:
-                errors.append(FieldError(cf.name, f"cannot be changed now (only while {cf.defn.editable_if})"))
-
     def update_many(self, entity: str, where: str | None, data: Mapping[str, Any],
                     params: Mapping[str, Any] | None = None, limit: int = MAX_LIMIT) -> list[Record]:
         """Apply ``data`` to every record matching ``where``, each through the full update pipeline.
@@ -371,79 +327,6 @@ class Transaction:
                                                 for err in e.errors]) from None
         return updated
 
-    def _input_rows(self, cf: CompiledField, value: Any, errors: list[FieldError], path: str) -> list[Record]:
-        if value is None:
-            return []
-        if not isinstance(value, (list, tuple)):
-            errors.append(FieldError(path, "expected a list of rows"))
-            return []
-        assert cf.child is not None
-        return [self._input(cf.child, row, errors, creating=True, prefix=f"{path}[{i}].")
-                for i, row in enumerate(value)]
-
-    def _merge_rows(self, cf: CompiledField, old: list[Record], new: list[Record],
-                    errors: list[FieldError]) -> list[Record]:
-        """Rows given with an ``id`` update that row; rows without insert; missing rows are removed."""
-        by_id = {r["id"]: r for r in old}
-        out = []
-        for i, row in enumerate(new):
-            rid = row.get("id")
-            if rid is None:
-                out.append(row)
-            elif rid in by_id:
-                out.append({**by_id[rid], **row})
-            else:
-                errors.append(FieldError(f"{cf.name}[{i}].id", f"no row {rid!r} in {cf.name}"))
-        return out
-
-    def _prepare(self, ce: CompiledEntity, rec: Record, errors: list[FieldError], creating: bool) -> None:
-        """Resolve link names, apply defaults (on create) and compute computed fields."""
-        self._resolve_links(ce, rec, errors, "")
-        for cf in ce.table_fields:
-            assert cf.child is not None
-            for i, row in enumerate(rec.get(cf.name) or []):
-                self._resolve_links(cf.child, row, errors, f"{cf.name}[{i}].")
-                if row.get("id") is None:
-                    self._defaults(cf.child, row)
-                self._compute(cf.child, row, errors, f"{cf.name}[{i}].")
-        if creating:
-            self._defaults(ce, rec)
-        self._compute(ce, rec, errors, "")
-
-    def _resolve_links(self, ce: CompiledEntity, rec: Record, errors: list[FieldError], prefix: str) -> None:
-        for name, value in list(rec.items()):
-            cf = ce.fields.get(name)
-            if cf is None or cf.defn.type != "link" or value is None:
-                continue
-            target = cf.defn.entity or ""
-            row = self._row(self.app.compiled.entities[target], value)
-            if row is None:
-                errors.append(FieldError(f"{prefix}{name}", f"no {target} {value!r}"))
-            else:
-                rec[name] = row.id
-
-    def _defaults(self, ce: CompiledEntity, rec: Record) -> None:
-        for cf in ce.fields.values():
-            if cf.name in rec:
-                continue
-            if cf.default_expr is not None:
-                rec[cf.name] = coerce(cf.defn, cf.default_expr(rec, self.env), cf.kind if cf.defn.type != "link"
-                                      else None)
-            elif cf.default_value is not None:
-                rec[cf.name] = cf.default_value
-            elif cf.child is not None:
-                rec[cf.name] = []
-
-    def _compute(self, ce: CompiledEntity, rec: Record, errors: list[FieldError], prefix: str) -> None:
-        for name in ce.computed_order:
-            cf = ce.fields[name]
-            assert cf.computed is not None
-            try:
-                rec[name] = coerce(cf.defn, cf.computed(rec, self.env), cf.kind)
-            except CoercionError as e:
-                errors.append(FieldError(f"{prefix}{name}", f"computed value {e}"))
-
-    # -- SQL helpers
     def _execute(self, stmt: Any, entity: str, returning: bool = False) -> int:
         """Run a write; a constraint violation becomes ValidationFailed. Returns the
         RETURNING value, or the row count."""
@@ -492,11 +375,6 @@ class Transaction:
             else:
                 for rid in ids:
                     self.delete(owner, rid)
-
-
-def _rows_view(rows: Any) -> list:
-    """Child rows without their position, to tell whether a table's content changed."""
-    return [{k: v for k, v in row.items() if k != "idx"} for row in rows or []]
 
 
 def _integrity_message(e: sa.exc.IntegrityError) -> str:
