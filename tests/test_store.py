@@ -158,3 +158,20 @@ def test_null_parameters_work_on_every_database(shop):
     shop.create("order", order(), "alice")
     assert shop.count("order", "note == :n", user="x", params={"n": None}) == 1
     assert shop.count("order", ":n == null or customer.region == :n", user="x", params={"n": None}) == 1
+
+
+def test_parent_computed_field_may_share_a_name_with_a_child_field(make_app, db_url):
+    app = open_app(make_app({"entities/o.yaml": """
+        name: o
+        fields:
+          lines: {type: table, entity: l}
+          cheap: {type: computed, expr: "any(lines, cheap)"}
+        ---
+        name: l
+        child: true
+        fields:
+          price: {type: integer}
+          cheap: {type: computed, expr: "price < 5"}
+    """}), db_url)
+    assert app.create("o", {"lines": [{"price": 3}]}, "u")["cheap"] is True
+    app.close()

@@ -56,8 +56,19 @@ class CompiledExpression:
         return to_sql(self.tree, source, roots, clock)
 
     def paths(self) -> list[ast.Path]:
-        """Every field path the expression reads (for dependency tracking)."""
-        return [n for n in ast.walk(self.tree) if isinstance(n, ast.Path)]
+        """The field paths the expression reads from its own record and roots (paths inside an
+        aggregate's row expression belong to the child rows and are left out)."""
+        out: list[ast.Path] = []
+        stack = [self.tree]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Path):
+                out.append(node)
+            elif isinstance(node, ast.Call) and node.child_entity is not None:
+                stack.append(node.args[0])  # the table itself, not the per-row expression
+                continue
+            stack.extend(node.children())
+        return out
 
 
 _DEFAULT_ENV = Env()
