@@ -180,15 +180,8 @@ class Transaction:
         ce = self.app.compiled.entity(entity)
         t = ce.table
         assert t is not None
-        q = sa.select(t)
         params = dict(params or {})
-        if where:
-            _, clause = self.app.filters.where(entity, where, params)
-            q = q.where(clause)
-        allowed = self.row_filter(entity)
-        if allowed is not None:
-            q = q.where(allowed)
-        q = q.order_by(*parse_order_by(t, order_by))
+        q = self._filtered(sa.select(t), entity, where, params).order_by(*parse_order_by(t, order_by))
         if limit is not None:
             if not isinstance(limit, int) or limit < 0 or limit > MAX_LIMIT:
                 raise UsageError(f"limit must be between 0 and {MAX_LIMIT}, got {limit!r}")
@@ -202,18 +195,19 @@ class Transaction:
             self._attach_children(ce, recs)
         return recs
 
+    def _filtered(self, q: Any, entity: str, where: str | None, params: Mapping[str, Any]) -> Any:
+        """``q`` restricted to the rows matching ``where`` that the acting user may read."""
+        if where:
+            q = q.where(self.app.filters.where(entity, where, params)[1])
+        allowed = self.row_filter(entity)
+        return q if allowed is None else q.where(allowed)
+
     def count(self, entity: str, where: str | None = None, params: Mapping[str, Any] | None = None) -> int:
         ce = self.app.compiled.entity(entity)
         t = ce.table
         assert t is not None
-        q = sa.select(sa.func.count()).select_from(t)
         params = dict(params or {})
-        if where:
-            _, clause = self.app.filters.where(entity, where, params)
-            q = q.where(clause)
-        allowed = self.row_filter(entity)
-        if allowed is not None:
-            q = q.where(allowed)
+        q = self._filtered(sa.select(sa.func.count()).select_from(t), entity, where, params)
         return int(self.conn.execute(q, params).scalar_one())
 
     # -- writing

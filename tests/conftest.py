@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import textwrap
 import uuid
@@ -21,6 +22,21 @@ def _pg_schema_url(schema: str) -> str:
     return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
 
 
+@contextlib.contextmanager
+def pg_schema() -> Iterator[str]:
+    """A URL of a fresh PostgreSQL schema, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield _pg_schema_url(schema)
+    finally:
+        with admin.connect() as c:
+            c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
 @pytest.fixture(params=BACKENDS)
 def db_url(request, tmp_path) -> Iterator[str]:
     """A fresh empty database: a SQLite file, or a new PostgreSQL schema."""
@@ -29,33 +45,17 @@ def db_url(request, tmp_path) -> Iterator[str]:
         return
     if not PG_URL:
         pytest.skip("ORDO_TEST_PG_URL not set")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        yield _pg_schema_url(schema)
-    finally:
-        with admin.connect() as c:
-            c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with pg_schema() as url:
+        yield url
 
 
 @pytest.fixture
-def pg_url(tmp_path) -> Iterator[str]:
+def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL schema (tests of real concurrency)."""
     if not PG_URL:
         pytest.skip("ORDO_TEST_PG_URL not set")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        yield _pg_schema_url(schema)
-    finally:
-        with admin.connect() as c:
-            c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with pg_schema() as url:
+        yield url
 
 
 def write_app(root: Path, files: dict[str, str], name: str = "testapp") -> Path:

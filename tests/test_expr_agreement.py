@@ -8,10 +8,10 @@ Division results are compared with a relative tolerance.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import random
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -24,7 +24,7 @@ from ordo.dsl.expr.sqltypes import sa_type
 from ordo.engine import open_app
 from ordo.engine.query import TableSource
 
-from .conftest import PG_URL, _pg_schema_url, write_app
+from .conftest import PG_URL, pg_schema, write_app
 
 APP = {
     "entities/r.yaml": """
@@ -81,32 +81,25 @@ def _records(rng: random.Random) -> list[dict]:
 
 @pytest.fixture(scope="module", params=["sqlite", "pg"])
 def fixture_app(request, tmp_path_factory):
-    if request.param == "pg":
-        if not PG_URL:
-            pytest.skip("ORDO_TEST_PG_URL not set")
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        url = _pg_schema_url(schema)
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('agree') / 'a.db'}"
-    app = open_app(write_app(tmp_path_factory.mktemp("app"), APP), url)
-    for name, pi, ps in (("P1", 1, "x"), ("P2", None, "y"), ("P3", -4, None)):
-        app.create("p", {"name": name, "pi": pi, "ps": ps}, "t")
-    for rec in _records(random.Random(42)):
-        app.create("r", rec, "t")
-    with app.reader("t") as tx:
-        stored = tx.query("r", limit=None, with_children=True)
-        env = tx.env
-        links = {p["id"]: p for p in tx.query("p", limit=None)}
-    env.link = lambda entity, key: links.get(key)
-    yield app, stored, env
-    app.close()
-    if request.param == "pg":
-        with admin.connect() as c:
-            c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with contextlib.ExitStack() as stack:
+        if request.param == "pg":
+            if not PG_URL:
+                pytest.skip("ORDO_TEST_PG_URL not set")
+            url = stack.enter_context(pg_schema())
+        else:
+            url = f"sqlite:///{tmp_path_factory.mktemp('agree') / 'a.db'}"
+        app = open_app(write_app(tmp_path_factory.mktemp("app"), APP), url)
+        stack.callback(app.close)
+        for name, pi, ps in (("P1", 1, "x"), ("P2", None, "y"), ("P3", -4, None)):
+            app.create("p", {"name": name, "pi": pi, "ps": ps}, "t")
+        for rec in _records(random.Random(42)):
+            app.create("r", rec, "t")
+        with app.reader("t") as tx:
+            stored = tx.query("r", limit=None, with_children=True)
+            env = tx.env
+            links = {p["id"]: p for p in tx.query("p", limit=None)}
+        env.link = lambda entity, key: links.get(key)
+        yield app, stored, env
 
 
 # -- random typed expressions (as text) -------------------------------------------------------
