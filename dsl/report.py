@@ -104,6 +104,41 @@ class AlertDef(Model):
         return dt.timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: n})
 
 
+class MaterializeDef(Model):
+    """Write the report's result rows into records of an entity (upsert by key columns)."""
+
+    into: str = Field(description="Target entity receiving one record per result row")
+    key: list[str] = Field(min_length=1, description="Result columns identifying a record (upsert key)")
+    fields: dict[str, str] = Field(default_factory=dict, description="Target field -> result column (default: "
+                                                                     "every column named like a field)")
+    where: str | None = Field(default=None, description="Condition on the target records this result owns: "
+                                                        "only they are matched, updated and removed")
+    stale: Literal["keep", "delete"] = Field(default="keep", description="Owned records whose key is no longer "
+                                                                        "in the result: keep or delete them")
+    every: str | None = Field(default=None, description="Refresh on a schedule: 15m, 1h, 1d, 1w (worker)")
+    at: str | None = Field(default=None, description="Time of day HH:MM (UTC) for daily/weekly refreshes")
+    params: dict[str, Any] = Field(default_factory=dict, description="Parameter values for scheduled refreshes")
+    run_as: str | None = Field(default=None, description="User whose permissions apply to scheduled refreshes "
+                                                         "(default: the system)")
+
+    def interval(self) -> dt.timedelta:
+        m = EVERY.match((self.every or "").strip())
+        if m is None:
+            raise ValueError(f"invalid interval {self.every!r} (e.g. 15m, 1h, 1d, 1w)")
+        n, unit = int(m.group(1)), m.group(2)
+        return dt.timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: n})
+
+    def mapping(self, columns: Sequence[str], target_fields: Mapping[str, Any]) -> dict[str, str]:
+        """Target field -> result column."""
+        if self.fields:
+            out = dict(self.fields)
+            for k in self.key:  # key columns are always written (to their same-named field by default)
+                if k not in out.values() and k in target_fields:
+                    out.setdefault(k, k)
+            return out
+        return {c: c for c in columns if c in target_fields}
+
+
 @dataclass
 class Source:
     entity: str  # the entity whose rows are grouped (a child entity for a table source)
@@ -226,17 +261,73 @@ class ReportDef(Definition):
     pivot: str | None = Field(default=None, description="Dimension whose values become columns")
     chart: ChartDef | None = None
     alert: AlertDef | None = None
+    materialize: MaterializeDef | None = Field(default=None, description="Write the result rows into records "
+                                                                         "of an entity (ordo report --into)")
 
     def dimension_list(self) -> list[DimensionDef]:
         return [d if isinstance(d, DimensionDef) else DimensionDef(name=d.replace(".", "_"), expr=d)
                 for d in self.dimensions]
 
     def references(self) -> list[tuple[str, str]]:
-        return [("entity", self.source.split(".")[0])]
+        refs = [("entity", self.source.split(".")[0])]
+        if self.materialize is not None:
+            refs.append(("entity", self.materialize.into))
+        return refs
 
     def check(self, ctx: CheckContext) -> None:
-        self.analyze(ctx.schema, lambda path, text, scope, expect: ctx.expr(path, text, scope, expect),
-                     ctx.error, resolve=lambda path, name: ctx.ref(path, "entity", name))
+        out = self.analyze(ctx.schema, lambda path, text, scope, expect: ctx.expr(path, text, scope, expect),
+                           ctx.error, resolve=lambda path, name: ctx.ref(path, "entity", name))
+        if self.materialize is not None and out.source is not None:
+            self.check_materialize(ctx, out)
+
+    def check_materialize(self, ctx: CheckContext, out: Analysis) -> None:
+        m = self.materialize
+        assert m is not None
+        target = ctx.ref(("materialize", "into"), "entity", m.into)
+        if target is None:
+            return
+        if target.child:
+            ctx.error(("materialize", "into"), f"'{m.into}' is a child entity; materialize into a top-level entity")
+            return
+        if self.pivot is not None:
+            ctx.error(("materialize",), "a pivoted report cannot be materialized (its columns depend on the data)")
+        columns = list(out.dims) + list(out.measures)
+        for i, k in enumerate(m.key):
+            if k not in out.dims:
+                ctx.error(("materialize", "key", i), f"unknown key column '{k}': keys are dimensions "
+                                                     f"({', '.join(out.dims) or 'none'})")
+        mapping = m.mapping(columns, target.fields)
+        for fname, col in m.fields.items():
+            if col not in columns:
+                ctx.error(("materialize", "fields", fname), f"unknown result column '{col}' "
+                                                            f"(columns: {', '.join(columns)})")
+        for fname in mapping:
+            f = target.fields.get(fname)
+            if f is None:
+                ctx.error(("materialize", "fields", fname), f"'{m.into}' has no field '{fname}'", key=True)
+            elif f.type in ("computed", "table", "related"):
+                ctx.error(("materialize", "fields", fname), f"cannot write the {f.type} field '{fname}'", key=True)
+        for i, k in enumerate(m.key):
+            if k in out.dims and k not in mapping.values():
+                ctx.error(("materialize", "key", i), f"key column '{k}' is not written to any field of '{m.into}'")
+        if m.where:
+            ctx.expr(("materialize", "where"), m.where, Scope(ctx.schema, m.into), T.BOOLEAN)
+        if m.every is not None:
+            try:
+                m.interval()
+            except ValueError as e:
+                ctx.error(("materialize", "every"), str(e))
+        if m.at is not None and not AT.match(m.at):
+            ctx.error(("materialize", "at"), f"invalid time {m.at!r} (use HH:MM)")
+        for k, v in m.params.items():
+            p = self.params.get(k)
+            if p is None:
+                ctx.error(("materialize", "params", k), f"unknown parameter '{k}'")
+                continue
+            try:
+                param_value(p, v, dt.date(2000, 1, 1))
+            except (ValueError, TypeError) as e:
+                ctx.error(("materialize", "params", k), str(e))
 
     # -- the shared analysis
     def resolve_source(self, schema: Any, report: Report, resolve: Callable[[Any, str], Any]) -> Source | None:

@@ -83,6 +83,8 @@ class GenerateStep(Model):
 class ReportStep(Model):
     report: str
     params: dict[str, Any] = Field(default_factory=dict)
+    materialize: bool = Field(default=False, description="Write the rows into the report's 'materialize.into' "
+                                                         "entity instead of printing them")
     title: Label | None = None
     user: str | None = None
 

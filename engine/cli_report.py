@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -22,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="output format (default: from --out's extension, else table)")
     p.add_argument("--out", help="write to this file instead of standard output (needed for xlsx on a terminal)")
+    p.add_argument("--into", "--materialize", dest="into", action="store_true",
+                   help="write the result rows into records of the report's 'materialize.into' entity "
+                        "(upsert by its key columns) and print what changed")
     p.set_defaults(func=cmd_report)
 
 
@@ -39,6 +43,13 @@ def cmd_report(args: argparse.Namespace) -> int:
                 r = reports.get(name)
                 params = ", ".join(f"{k} ({p.type})" for k, p in r.defn.params.items())
                 print(f"{name}: {r.label}" + (f"  [params: {params}]" if params else ""))
+            return 0
+        if args.into:
+            done = reports.refresh(args.name, user=args.user, params=parse_params(args.param))
+            if fmt == "json":
+                print(json.dumps(done.to_dict(), indent=2))
+            else:
+                print(done.summary())
             return 0
         result = reports.report(args.name, user=args.user, params=parse_params(args.param))
         output = reports.export(result, fmt)

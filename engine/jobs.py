@@ -66,8 +66,11 @@ class Job:
 def enqueue(conn: sa.Connection, kind: str, payload: dict[str, Any], run_at: dt.datetime, *,
             now: dt.datetime, unique_key: str | None = None, max_attempts: int = 5) -> int:
     """Add a job (in the caller's transaction). A live job with the same ``unique_key`` is replaced."""
-    if unique_key is not None:
-        conn.execute(sa.delete(job_table).where(job_table.c.unique_key == unique_key))
+    if unique_key is not None:  # the replaced row is kept (cancelled): SQLite would reuse a deleted max id,
+        # and a job re-enqueueing itself would then be marked done by its own runner
+        conn.execute(sa.update(job_table).where(job_table.c.unique_key == unique_key)
+                     .values(status=sa.case((job_table.c.status == "pending", "cancelled"),
+                                            else_=job_table.c.status), unique_key=None))
     result = conn.execute(sa.insert(job_table).values(
         kind=kind, payload=json.dumps(payload, default=str, sort_keys=True), run_at=run_at, status="pending",
         attempts=0, max_attempts=max_attempts, unique_key=unique_key, created_at=now,

@@ -9,6 +9,7 @@ alerts and drill-down.
     with app.reader("alice") as tx:
         result = reports.run(tx, "sales_by_month", {"period": "last_month"})
     reports.export(result, "xlsx")          # bytes; also "json", "csv", "svg", "table"
+    reports.refresh("daily_demand", user="alice")   # write the rows into records (materialize)
     drill = reports.drill("sales_by_month", {"month": "2024-03", "region": "north"}, measure="returned")
     app.query(drill.entity, drill.where, params=drill.params, user="alice")
 """
@@ -20,17 +21,18 @@ from typing import TYPE_CHECKING, Any
 
 from ..actor import UserLike
 from ..errors import NotFound
-from . import alerts
+from . import alerts, materialize
 from .compile import CompiledReport
 from .drill import Drill, drill, drill_rows
 from .export import FORMATS, export
+from .materialize import MaterializeResult
 from .run import Column, ReportResult, run
 
 if TYPE_CHECKING:
     from ..app import App
     from ..records import Transaction
 
-__all__ = ["Column", "Drill", "FORMATS", "ReportResult", "Reports", "install"]
+__all__ = ["Column", "Drill", "FORMATS", "MaterializeResult", "ReportResult", "Reports", "install"]
 
 
 class Reports:
@@ -73,6 +75,16 @@ class Reports:
         """The source rows behind one cell (also for child-table sources), read in SQL."""
         return drill_rows(self.get(name), tx, cell, measure, params, limit)
 
+    def materialize(self, tx: Transaction, name: str,
+                    params: Mapping[str, Any] | None = None) -> MaterializeResult:
+        """Run report ``name`` and upsert its rows into its ``materialize.into`` entity, in ``tx``."""
+        return materialize.materialize(self, tx, name, params)
+
+    def refresh(self, name: str, *, user: UserLike, params: Mapping[str, Any] | None = None) -> MaterializeResult:
+        """Materialize a report in its own write transaction (all rows or none)."""
+        with self.app.transaction(user) as tx:
+            return self.materialize(tx, name, params)
+
     def check_alert(self, tx: Transaction, name: str) -> list[dict[str, Any]]:
         """Evaluate a report's alert now; notify and return the rows that met its condition."""
         return alerts.check(self, tx, name)
@@ -82,4 +94,6 @@ def install(app: App) -> None:
     reports = Reports(app)
     app.features["reports"] = reports
     app.jobs.register(alerts.JOB_KIND, lambda tx, payload: alerts.handle(reports, tx, payload))
+    app.jobs.register(materialize.JOB_KIND, lambda tx, payload: materialize.handle(reports, tx, payload))
     app.on_start.append(lambda a: alerts.ensure_schedules(reports))
+    app.on_start.append(lambda a: materialize.ensure_schedules(reports))

@@ -54,12 +54,10 @@ class JoinSource:
         return self.plan.join((*self.path, name), target, self.table.c[name])
 
     def children(self, name: str, target: str) -> tuple[Any, FromClause, ColumnElement[bool]]:
-        from ..query import TableSource
+        """Rows of a table or related field (aggregates such as ``sum(lines, qty)``), correlated."""
+        from ..query import rows_of
 
-        child = self.plan.app.entities[self.entity].fields[name].child_table
-        assert child is not None
-        alias = child.alias()
-        return TableSource(self.plan.app, target, alias), alias, alias.c.parent_id == self.table.c.id
+        return rows_of(self, self.plan.app, self.entity, name, target, self.table.c.id)
 
 
 class RowSource:
