@@ -168,6 +168,9 @@ class SplitDef(Model):
     when: str | None = Field(default=None, description="Splitting is allowed only while this holds")
     origin_field: str | None = Field(default=None, description="Field of the new record that receives the "
                                                                "original record (a link) or its name (text)")
+    values: dict[str, str] = Field(default_factory=dict, description="Fields of the new record set from "
+                                                                     "expressions over the original record "
+                                                                     "(e.g. a unique reference made distinct)")
 
 
 class MergeDef(Model):
@@ -303,6 +306,13 @@ class EntityDef(Definition):
                     ctx.error((op, "quantity"), f"'{spec.quantity}' is not a numeric field of {table.entity}")
             if spec.when:
                 ctx.expr((op, "when"), spec.when, scope, T.BOOLEAN)
+        for fname, text in (self.split.values.items() if self.split else ()):
+            f = self.fields.get(fname)
+            if f is None or not f.is_stored or f.type == "computed":
+                ctx.error(("split", "values", fname), f"'{fname}' is not a stored field of {self.name}", key=True)
+            else:
+                ctx.expr(("split", "values", fname), text, scope,
+                         None if f.type in ("link", "json") else f.value_type().plain())
         if self.split and self.split.origin_field and self.split.origin_field not in self.fields:
             ctx.error(("split", "origin_field"), f"unknown field '{self.split.origin_field}'")
         if self.merge:

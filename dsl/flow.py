@@ -209,8 +209,11 @@ class _NodeChecker:
         elif isinstance(node, (ConditionNode, InclusiveNode)):
             for i, b in enumerate(node.branches):
                 ctx.expr((*base, "branches", i, "when"), b.when, scope, T.BOOLEAN)
-        elif isinstance(node, WaitNode) and node.until:
-            ctx.expr((*base, "until"), node.until, scope, T.BOOLEAN)
+        elif isinstance(node, WaitNode):
+            if node.until:
+                ctx.expr((*base, "until"), node.until, scope, T.BOOLEAN)
+            if node.timeout is not None and node.timeout.at:
+                ctx.expr((*base, "timeout", "at"), node.timeout.at, scope, T.DATETIME)
         elif isinstance(node, ActionNode):
             self.action(node)
         elif isinstance(node, CcNode):
@@ -267,10 +270,37 @@ class _NodeChecker:
                 continue
             if target.child:
                 ctx.error((*base, "create", i, "entity"), f"cannot create a child entity '{c.entity}' on its own")
+            scope = self.scope
+            if c.for_each is not None:
+                scope = self.each_scope((*base, "create", i), c.for_each)
+                if scope is None:
+                    continue
+                for key in ("where", "group_by"):
+                    text = getattr(c, key)
+                    if text:
+                        ctx.expr((*base, "create", i, key), text, scope, T.BOOLEAN if key == "where" else None)
+                if c.rows is not None:
+                    self.rows(target, (*base, "create", i, "rows"), c.rows, scope)
             for fname, text in c.values.items():
-                self.assign(target, (*base, "create", i, "values", fname), fname, text)
-        if node.allocate:
-            self.rule((*base, "allocate"), "allocation", node.allocate)
+                self.assign(target, (*base, "create", i, "values", fname), fname, text, scope)
+        for i, u in enumerate(node.update):
+            target = ctx.ref((*base, "update", i, "entity"), "entity", u.entity)
+            if target is None:
+                continue
+            if target.child:
+                ctx.error((*base, "update", i, "entity"), f"cannot update child rows of '{u.entity}' on their own")
+                continue
+            scope = Scope(ctx.schema, u.entity, roots={**ROOTS, "record": T.record(self.flow.entity)})
+            ctx.expr((*base, "update", i, "where"), u.where, scope, T.BOOLEAN)
+            for fname, text in u.set.items():
+                self.assign(target, (*base, "update", i, "set", fname), fname, text, scope)
+            if u.rows is not None:
+                self.update_rows(target, (*base, "update", i, "rows"), u.rows)
+        alloc = node.allocation()
+        if alloc is not None:
+            path = (*base, "allocate") if isinstance(node.allocate, str) else (*base, "allocate", "rule")
+            self.rule(path, "allocation", alloc.rule)
+            self.allocation(alloc, (*base, "allocate"))
         if node.webhook:
             for key, text in node.webhook.body.items():
                 ctx.expr((*base, "webhook", "body", key), text, self.scope)
@@ -280,13 +310,62 @@ class _NodeChecker:
             self.template((*base, "notify", "subject"), node.notify.subject)
             self.template((*base, "notify", "body"), node.notify.body)
 
-    def assign(self, entity: Any, path: tuple, fname: str, text: str) -> None:
+    def assign(self, entity: Any, path: tuple, fname: str, text: str, scope: Scope | None = None) -> None:
         f = entity.fields.get(fname)
         if f is None:
             self.ctx.error(path, f"unknown field '{fname}' in {entity.name}", key=True)
             return
-        if f.type in ("computed", "table"):
+        if f.type in ("computed", "table", "related"):
             self.ctx.error(path, f"field '{fname}' is {f.type} and cannot be set", key=True)
             return
         expect = None if f.type in ("link", "json") else f.value_type().plain()
-        self.ctx.expr(path, text, self.scope, expect)
+        self.ctx.expr(path, text, scope or self.scope, expect)
+
+    def each_scope(self, path: tuple, name: str) -> Scope | None:
+        """The scope of a ``for_each``: the flow's record plus ``row``, a row of the named field."""
+        entity = self.ctx.app.get("entity", self.flow.entity)
+        f = entity.fields.get(name) if entity is not None else None
+        if f is None or f.type not in ("table", "related"):
+            what = "unknown field" if f is None else f"{f.type} field"
+            self.ctx.error((*path, "for_each"), f"for_each needs a table or related field of {self.flow.entity}, "
+                                                f"not '{name}' ({what})")
+            return None
+        return Scope(self.ctx.schema, self.flow.entity, roots={**ROOTS, "row": T.record(f.entity or "")})
+
+    def rows(self, target: Any, path: tuple, spec: Any, scope: Scope) -> None:
+        f = target.fields.get(spec.field)
+        if f is None or f.type != "table":
+            self.ctx.error((*path, "field"), f"'{spec.field}' is not a table field of {target.name}")
+            return
+        child = self.ctx.app.get("entity", f.entity or "")
+        if child is None:
+            return
+        for fname, text in spec.values.items():
+            self.assign(child, (*path, "values", fname), fname, text, scope)
+
+    def update_rows(self, target: Any, path: tuple, spec: Any) -> None:
+        f = target.fields.get(spec.table)
+        child = self.ctx.app.get("entity", f.entity or "") if f is not None and f.type == "table" else None
+        if child is None:
+            self.ctx.error((*path, "table"), f"'{spec.table}' is not a table field of {target.name}")
+            return
+        scope = Scope(self.ctx.schema, child.name, roots={**ROOTS, "record": T.record(self.flow.entity)})
+        if spec.where:
+            self.ctx.expr((*path, "where"), spec.where, scope, T.BOOLEAN)
+        for fname, text in spec.set.items():
+            self.assign(child, (*path, "set", fname), fname, text, scope)
+
+    def allocation(self, alloc: Any, path: tuple) -> None:
+        if alloc.mode != "consume" and alloc.where:
+            self.ctx.error((*path, "where"), "'where' applies to mode 'consume'")
+        rule = self.ctx.app.get("allocation", alloc.rule) if "allocation" in KINDS else None
+        if rule is None:
+            return
+        if alloc.demand:
+            self.ctx.expr((*path, "demand"), alloc.demand, self.scope)
+        elif rule.demand.entity != self.flow.entity:
+            self.ctx.error(path, f"allocation rule '{alloc.rule}' allocates {rule.demand.entity} records, not "
+                                 f"{self.flow.entity}: give 'demand' (an expression for the demand record)")
+        if alloc.where:
+            scope = Scope(self.ctx.schema, rule.result.entity, roots={**ROOTS, "record": T.record(self.flow.entity)})
+            self.ctx.expr((*path, "where"), alloc.where, scope, T.BOOLEAN)

@@ -154,9 +154,69 @@ class JoinNode(_Node):
     next: str | None = None
 
 
+class RowsSpec(Model):
+    """Child rows of each record a ``for_each`` create makes: one row per source row of the group."""
+
+    field: str = Field(description="Table field of the created record")
+    values: dict[str, str] = Field(default_factory=dict, description="Row field -> expression (flow record "
+                                                                     "fields, 'row' is the source row)")
+
+
 class CreateSpec(Model):
     entity: str
-    values: dict[str, str] = Field(default_factory=dict, description="Field -> expression on the flow's record")
+    values: dict[str, str] = Field(default_factory=dict, description="Field -> expression on the flow's record "
+                                                                     "(with for_each, 'row' is the first row of "
+                                                                     "the group)")
+    for_each: str | None = Field(default=None, description="A table or related field of the flow's record: "
+                                                           "create one record per row (or per group)")
+    where: str | None = Field(default=None, description="for_each: only rows for which this holds ('row')")
+    group_by: str | None = Field(default=None, description="for_each: one record per distinct value of this "
+                                                           "expression ('row')")
+    rows: RowsSpec | None = Field(default=None, description="for_each: child rows of each created record, one "
+                                                            "per row of its group")
+
+    @model_validator(mode="after")
+    def _each(self) -> CreateSpec:
+        if self.for_each is None and (self.where or self.group_by or self.rows):
+            raise ValueError("'where', 'group_by' and 'rows' need 'for_each'")
+        return self
+
+
+class UpdateRowsSpec(Model):
+    """Change child rows of each record an ``update`` finds."""
+
+    table: str = Field(description="Table field of the records being changed")
+    where: str | None = Field(default=None, description="Only rows for which this holds (over the row; 'record' "
+                                                        "is the flow's record)")
+    set: dict[str, str] = Field(min_length=1, description="Row field -> expression over the row")
+
+
+class UpdateSpec(Model):
+    """Change other records, found by a filter, with expressions over each of them."""
+
+    entity: str
+    where: str = Field(description="Filter over the records of 'entity' (runs in SQL); 'record' is the flow's "
+                                   "record")
+    set: dict[str, str] = Field(default_factory=dict, description="Field -> expression over the record being "
+                                                                  "changed; 'record' is the flow's record")
+    rows: UpdateRowsSpec | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateSpec:
+        if not self.set and self.rows is None:
+            raise ValueError("an update needs 'set', 'rows' or both")
+        return self
+
+
+class AllocateSpec(Model):
+    """Run an allocation rule: reserve (allocate), give back (release) or use up (consume)."""
+
+    rule: str
+    mode: Literal["allocate", "release", "consume"] = "allocate"
+    demand: str | None = Field(default=None, description="Expression giving the demand record (default: the "
+                                                         "flow's record)")
+    where: str | None = Field(default=None, description="consume: only the allocation records for which this "
+                                                        "holds (runs in SQL; 'record' is the flow's record)")
 
 
 class WebhookSpec(Model):
@@ -176,15 +236,21 @@ class ActionNode(_Node):
     type: Literal["action"]
     set: dict[str, str] = Field(default_factory=dict, description="Field -> expression")
     create: list[CreateSpec] = Field(default_factory=list)
-    allocate: str | None = Field(default=None, description="An allocation rule to run on the record")
+    update: list[UpdateSpec] = Field(default_factory=list, description="Change records found by a filter")
+    allocate: str | AllocateSpec | None = Field(default=None, description="An allocation rule to run on the "
+                                                                          "record, or {rule, mode, demand, where}")
     webhook: WebhookSpec | None = None
     notify: NotifySpec | None = None
     next: str | None = None
 
-    @field_validator("create", mode="before")
+    @field_validator("create", "update", mode="before")
     @classmethod
     def _one_or_many(cls, v: object) -> object:
         return [v] if isinstance(v, dict) else v
+
+    def allocation(self) -> AllocateSpec | None:
+        a = self.allocate
+        return AllocateSpec(rule=a) if isinstance(a, str) else a
 
 
 class CcNode(_Node):
@@ -196,8 +262,24 @@ class CcNode(_Node):
     next: str | None = None
 
 
-class WaitTimeout(_Duration):
+class WaitTimeout(Model):
+    after: str | None = Field(default=None, description="Duration such as '4h', '30m', '2d', '1w'")
+    at: str | None = Field(default=None, description="Expression giving the date-time when the time is up "
+                                                     "(e.g. a deadline field); null: 'after' applies")
     to: str | None = Field(default=None, description="Node to go to when the time is up (default: next)")
+
+    @field_validator("after")
+    @classmethod
+    def _valid(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_duration(v)
+        return v
+
+    @model_validator(mode="after")
+    def _when(self) -> WaitTimeout:
+        if self.after is None and self.at is None:
+            raise ValueError("a wait timeout needs 'after', 'at' or both")
+        return self
 
 
 class WaitNode(_Node):

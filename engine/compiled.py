@@ -64,6 +64,7 @@ class CompiledEntity:
     table: sa.Table | None = None
     split_when: CompiledExpression | None = None
     merge_when: CompiledExpression | None = None
+    split_values: dict[str, CompiledExpression] = field(default_factory=dict)
     # every link pointing at this entity: (table, column, entity owning the field, parent entity or None)
     links_in: list[tuple[sa.Table, str, str, str | None]] = field(default_factory=list)
 
@@ -141,6 +142,8 @@ def compile_entity(app: AppDefinition, entity: EntityDef) -> CompiledEntity:
                         _computed_order(entity, fields), validations)
     if entity.split and entity.split.when:
         ce.split_when = _compile(app, entity, entity.split.when, "split.when")
+    if entity.split:
+        ce.split_values = {k: _compile(app, entity, v, f"split.values.{k}") for k, v in entity.split.values.items()}
     if entity.merge and entity.merge.when:
         ce.merge_when = _compile(app, entity, entity.merge.when, "merge.when")
     return ce

@@ -81,8 +81,9 @@ def split(tx: Transaction, entity: str, key: int | str, parts: Sequence[int | Ma
     if spec.origin_field:
         of = ce.fields[spec.origin_field]
         origin[spec.origin_field] = rec["id"] if of.defn.type == "link" else rec["name"]
+    computed = {k: expr(rec, tx.env) for k, expr in ce.split_values.items()}
     kept = tx.update(entity, rec["id"], {spec.table: list(rows.values())})
-    new = tx.create(entity, {**_header(ce, rec, {spec.table}), **origin, spec.table: moved})
+    new = tx.create(entity, {**_header(ce, rec, {spec.table}), **origin, **computed, spec.table: moved})
     return kept, new
 
 

@@ -103,16 +103,26 @@ class CompiledFlow:
 
 
 class _Compiler:
-    def __init__(self, schema: Any, defn: FlowDef) -> None:
+    def __init__(self, app: Any, defn: FlowDef) -> None:
         self.defn = defn
-        self.scope = Scope(schema, defn.entity, roots=dict(ROOTS))
-        self.schema = schema
+        self.app = app
+        self.schema = app.schema
+        self.scope = Scope(self.schema, defn.entity, roots=dict(ROOTS))
 
-    def expr(self, text: str, where: str, expect: T.Type | None = None) -> CompiledExpression:
+    @property
+    def schema_app(self) -> Any:
+        return self.app
+
+    def expr(self, text: str, where: str, expect: T.Type | None = None, scope: Scope | None = None
+             ) -> CompiledExpression:
         try:
-            return compile_expression(text, self.scope, expect)
+            return compile_expression(text, scope or self.scope, expect)
         except (ExpressionError, ExpressionErrors) as e:
             raise FlowCompileError(f"flow {self.defn.name}, {where}: {e}") from None
+
+    def each_scope(self, name: str) -> Scope:
+        target = self.app.entities[self.defn.entity].fields[name].entity
+        return Scope(self.schema, self.defn.entity, roots={**ROOTS, "row": T.record(target or "")})
 
     def template(self, text: str, where: str) -> Template:
         return Template([(lit, self.expr(e, where) if e else None) for lit, e in template_parts(text or "")])
@@ -137,14 +147,52 @@ class _Compiler:
             n.due = parse_duration(due) if due else None
         elif isinstance(d, (ConditionNode, InclusiveNode)):
             n.branches = [(self.expr(b.when, where, T.BOOLEAN), b.to) for b in d.branches]
-        elif isinstance(d, WaitNode) and d.until:
-            n.exprs["until"] = self.expr(d.until, where, T.BOOLEAN)
+        elif isinstance(d, WaitNode):
+            if d.until:
+                n.exprs["until"] = self.expr(d.until, where, T.BOOLEAN)
+            if d.timeout is not None and d.timeout.at:
+                n.exprs["timeout.at"] = self.expr(d.timeout.at, f"{where}, timeout at", T.DATETIME)
         elif isinstance(d, ActionNode):
             for fname, text in d.set.items():
                 n.exprs[f"set.{fname}"] = self.expr(text, f"{where}, set {fname}")
             for i, c in enumerate(d.create):
+                scope = self.each_scope(c.for_each) if c.for_each else None
                 for fname, text in c.values.items():
-                    n.exprs[f"create.{i}.{fname}"] = self.expr(text, f"{where}, create {c.entity}.{fname}")
+                    n.exprs[f"create.{i}.{fname}"] = self.expr(text, f"{where}, create {c.entity}.{fname}",
+                                                               scope=scope)
+                if c.for_each:
+                    for key in ("where", "group_by"):
+                        text = getattr(c, key)
+                        if text:
+                            n.exprs[f"create.{i}.{key}"] = self.expr(
+                                text, f"{where}, create {c.entity} {key}", T.BOOLEAN if key == "where" else None,
+                                scope)
+                    if c.rows is not None:
+                        for fname, text in c.rows.values.items():
+                            n.exprs[f"create.{i}.rows.{fname}"] = self.expr(
+                                text, f"{where}, create {c.entity}.{c.rows.field}.{fname}", scope=scope)
+            for i, u in enumerate(d.update):
+                scope = Scope(self.schema, u.entity, roots={**ROOTS, "record": T.record(self.defn.entity)})
+                n.exprs[f"update.{i}.where"] = self.expr(u.where, f"{where}, update {u.entity}", T.BOOLEAN, scope)
+                for fname, text in u.set.items():
+                    n.exprs[f"update.{i}.{fname}"] = self.expr(text, f"{where}, update {u.entity}.{fname}",
+                                                               scope=scope)
+                if u.rows is not None:
+                    child = self.app.entities[u.entity].fields[u.rows.table].entity
+                    rscope = Scope(self.schema, child, roots={**ROOTS, "record": T.record(self.defn.entity)})
+                    if u.rows.where:
+                        n.exprs[f"update.{i}.rows.where"] = self.expr(u.rows.where, f"{where}, update rows",
+                                                                      T.BOOLEAN, rscope)
+                    for fname, text in u.rows.set.items():
+                        n.exprs[f"update.{i}.rows.{fname}"] = self.expr(
+                            text, f"{where}, update {u.entity}.{u.rows.table}.{fname}", scope=rscope)
+            alloc = d.allocation()
+            if alloc is not None and alloc.demand:
+                n.exprs["allocate.demand"] = self.expr(alloc.demand, f"{where}, allocate demand")
+            if alloc is not None and alloc.where:
+                rule = self.schema_app.get("allocation", alloc.rule)
+                scope = Scope(self.schema, rule.result.entity, roots={**ROOTS, "record": T.record(self.defn.entity)})
+                n.exprs["allocate.where"] = self.expr(alloc.where, f"{where}, allocate where", T.BOOLEAN, scope)
             if d.webhook:
                 for key, text in d.webhook.body.items():
                     n.exprs[f"webhook.{key}"] = self.expr(text, f"{where}, webhook {key}")
@@ -184,6 +232,7 @@ def _ancestors(d: FlowDef) -> dict[str, set[str]]:
     return out
 
 
-def compile_flow(schema: Any, defn: FlowDef) -> CompiledFlow:
-    """Compile a validated flow definition (raises FlowCompileError if it no longer fits the app)."""
-    return _Compiler(schema, defn).compile()
+def compile_flow(app: Any, defn: FlowDef) -> CompiledFlow:
+    """Compile a validated flow definition against the app definition (raises FlowCompileError if it no longer
+    fits the app)."""
+    return _Compiler(app, defn).compile()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..actor import User
 from ..coerce import to_jsonable
 from ..records import Transaction
-from . import store
+from . import effects, store
 from .compile import CNode, CompiledFlow
 from .people import FlowFailed, expand, resolve, send
 from .store import Instance, Token
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .runtime import FlowRuntime
 
 MAX_STEPS = 10_000
+ACTIVE = "ordo_flows_active"  # ids of the instances being run on a connection (never re-entered)
 RESTING = ("approval", "wait")
 
 
@@ -75,6 +76,16 @@ class Run:
 
     # -- the loop
     def go(self, tokens: list[Token]) -> None:
+        active = self.conn.info.setdefault(ACTIVE, set())
+        mine = self.inst.id not in active
+        active.add(self.inst.id)
+        try:
+            self._go(tokens)
+        finally:
+            if mine:
+                active.discard(self.inst.id)
+
+    def _go(self, tokens: list[Token]) -> None:
         queue: deque[Token] = deque(tokens)
         steps = 0
         while True:
@@ -237,10 +248,17 @@ class Run:
             self.move(tok, node.next, queue)
             return
         self.rest(tok)
-        if node.defn.timeout is not None:
+        t = node.defn.timeout
+        if t is not None:
             from ordo.dsl.flow_nodes import parse_duration
 
-            self.timer(tok, 0, parse_duration(node.defn.timeout.after), "wait")
+            at = self.eval(node, "timeout.at") if t.at else None
+            if at is not None:
+                if (at.tzinfo is None) != (self.now.tzinfo is None):
+                    at = at.replace(tzinfo=self.now.tzinfo)
+                self.timer(tok, 0, max(at - self.now, dt.timedelta(0)), "wait")
+            elif t.after:
+                self.timer(tok, 0, parse_duration(t.after), "wait")
         self.history("waiting", node.name)
 
     def _cc(self, tok: Token, node: CNode, queue: deque[Token]) -> None:
@@ -267,17 +285,24 @@ class Run:
             self._record = None
             self.history("set", node.name, values=to_jsonable(values))
         for i, c in enumerate(d.create):
+            if c.for_each:
+                made = effects.create_each(self, node, i)
+                self.history("created", node.name, entity=c.entity, names=[r["name"] for r in made])
+                self._record = None
+                continue
             values = {f: self.eval(node, f"create.{i}.{f}") for f in c.values}
             created = self.writer.create(c.entity, values)
             self.history("created", node.name, entity=c.entity, name=created["name"], id=created["id"])
-        if d.allocate:
-            feature = self.tx.app.features.get("allocation")
-            if feature is None:
-                raise FlowFailed(f"allocation rule '{d.allocate}' cannot run: the allocation feature is not "
-                                 "installed")
-            result = feature.allocate(self.writer, d.allocate, self.inst.record_id)
+        for i, u in enumerate(d.update):
+            names = effects.update_matching(self, node, i)
             self._record = None
-            self.history("allocated", node.name, rule=d.allocate, result=to_jsonable(result))
+            self.history("updated", node.name, entity=u.entity, names=names)
+        if d.allocate:
+            spec = d.allocation()
+            result = effects.allocation(self, node)
+            self._record = None
+            self.history({"allocate": "allocated", "release": "released", "consume": "consumed"}[spec.mode],
+                         node.name, rule=spec.rule, result=to_jsonable(result))
         if d.webhook:
             body = {**self.payload(node), **{k: to_jsonable(self.eval(node, f"webhook.{k}")) for k in d.webhook.body}}
             self.tx.notify("webhook", d.webhook.url, f"{self.flow.name}: {node.name}",

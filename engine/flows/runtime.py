@@ -23,7 +23,7 @@ from ..errors import Conflict, NotFound, UsageError
 from ..records import WriteEvent
 from . import actions, inbox, store, timers
 from .compile import CompiledFlow, FlowCompileError, compile_flow
-from .runner import Run, timer_prefix
+from .runner import ACTIVE, Run, timer_prefix
 from .store import Instance, Token
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class FlowRuntime:
     def __init__(self, app: App) -> None:
         self.app = app
         self.flows: dict[str, CompiledFlow] = {
-            d.name: compile_flow(app.definition.schema, d) for d in app.definition.all("flow")}
+            d.name: compile_flow(app.definition, d) for d in app.definition.all("flow")}
         self.by_entity: dict[str, list[CompiledFlow]] = {}
         for f in self.flows.values():
             self.by_entity.setdefault(f.entity, []).append(f)
@@ -75,7 +75,7 @@ class FlowRuntime:
             compiled = current
         else:
             try:
-                compiled = compile_flow(self.app.definition.schema, FlowDef.model_validate(json.loads(definition)))
+                compiled = compile_flow(self.app.definition, FlowDef.model_validate(json.loads(definition)))
             except FlowCompileError:
                 raise
             except Exception as e:
@@ -119,7 +119,13 @@ class FlowRuntime:
 
     def on_write(self, tx: Transaction, event: WriteEvent) -> None:
         flows = self.by_entity.get(event.entity)
-        if not flows or tx.conn.info.get(_BUSY):
+        if not flows:
+            return
+        if tx.conn.info.get(_BUSY):
+            # a flow changed a record: flows do not start from it, but waiting instances of other flows on
+            # that record look at their conditions again (never one that is being run right now)
+            if event.action == "update" and event.after is not None:
+                self.wake(tx, event.entity, event.after["id"])
             return
         with self._busy(tx):
             if event.action == "delete" and event.before is not None:
@@ -151,6 +157,15 @@ class FlowRuntime:
         if event.action == "create":
             return now_true
         return now_true and when(event.before or {}, tx.env, tx.user.name) is not True
+
+    def wake(self, tx: Transaction, entity: str, record_id: int) -> None:
+        """Waiting instances on a record look at their conditions again (except those being run now)."""
+        if entity not in self.by_entity:
+            return
+        active = tx.conn.info.get(ACTIVE, set())
+        for inst in store.instances_of(tx.conn, entity, record_id, "running"):
+            if inst.id not in active:
+                self._recheck_waits(tx, inst)
 
     def _recheck_waits(self, tx: Transaction, inst: Instance) -> None:
         f = self.flow_for(tx, inst)

@@ -132,7 +132,7 @@ def simulate(app: App, flow: str, data: Mapping[str, Any], *, initiator: str = "
             values = {k: ev(node.exprs["set." + k]) for k in d.set}
             parts = ["sets " + ", ".join(f"{k}={v!r}" for k, v in values.items())] if d.set else []
             parts += [f"creates a {c.entity}" for c in d.create]
-            parts += [f"runs allocation {d.allocate}"] if d.allocate else []
+            parts += [f"runs allocation {d.allocation().rule} ({d.allocation().mode})"] if d.allocate else []
             parts += [f"calls {d.webhook.url}"] if d.webhook else []
             parts += [f"notifies {', '.join(a.spec.describe() for a in node.approvers)}"] if d.notify else []
             steps.append(Step(name, "action", "; ".join(parts) or "does nothing"))

@@ -1,0 +1,147 @@
+"""What an ``action`` node does to records other than its own.
+
+* ``create`` with ``for_each``: one record per row (or per group of rows) of a
+  table or related field of the flow's record, with child rows built from the
+  rows of the group;
+* ``update``: change the records of an entity found by a filter (run in SQL),
+  with expressions over each record and the flow's record (``record``);
+* ``allocate`` in mode ``allocate``, ``release`` or ``consume`` (optionally only
+  the allocation records matching a filter).
+
+Everything runs on the flow's writer transaction, so it commits with the step.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from ..coerce import to_jsonable
+from ..query import RecordSource, TableSource
+from .people import FlowFailed
+
+if TYPE_CHECKING:
+    from .compile import CNode
+    from .runner import Run
+
+
+def _rows(run: Run, name: str) -> list[dict[str, Any]]:
+    """The rows of table or related field ``name`` of the flow's record, oldest first."""
+    app = run.tx.app
+    cf = app.compiled.entity(run.inst.entity).fields[name]
+    if cf.related_where is None:
+        return [dict(r) for r in run.record.get(name) or []]
+    target = app.compiled.entity(cf.defn.entity)
+    assert target.table is not None
+    alias = target.table.alias()
+    cond = cf.related_where.to_sql(TableSource(app.compiled, target.name, alias),
+                                   roots={"parent": RecordSource(app.compiled, run.inst.entity, run.record)})
+    rows = [dict(r._mapping) for r in run.conn.execute(sa.select(alias).where(cond).order_by(alias.c.id))]
+    run.tx._attach_children(target, rows)
+    return rows
+
+
+def _key(value: Any) -> Any:
+    return repr(to_jsonable(value))
+
+
+def create_each(run: Run, node: CNode, i: int) -> list[dict[str, Any]]:
+    """``create`` with ``for_each``: one record per group of rows."""
+    spec = node.defn.create[i]
+    env, who = run.tx.env, run.inst.started_by
+    ex = node.exprs
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for row in _rows(run, spec.for_each):
+        if spec.where and ex[f"create.{i}.where"](run.record, env, who, row) is not True:
+            continue
+        key = _key(ex[f"create.{i}.group_by"](run.record, env, who, row)) if spec.group_by else len(groups)
+        groups.setdefault(key, []).append(row)
+    created = []
+    for rows in groups.values():
+        first = rows[0]
+        values = {f: ex[f"create.{i}.{f}"](run.record, env, who, first) for f in spec.values}
+        if spec.rows is not None:
+            values[spec.rows.field] = [
+                {f: ex[f"create.{i}.rows.{f}"](run.record, env, who, row) for f in spec.rows.values}
+                for row in rows]
+        created.append(run.writer.create(spec.entity, values))
+    return created
+
+
+def _record_root(run: Run) -> dict[str, Any]:
+    return {"initiator": sa.literal(run.inst.started_by),
+            "record": RecordSource(run.tx.app.compiled, run.inst.entity, run.record)}
+
+
+def _matching(run: Run, entity: str, cond: Any) -> list[int]:
+    t = run.tx.app.compiled.entity(entity).table
+    assert t is not None
+    clause = cond.to_sql(TableSource(run.tx.app.compiled, entity, t), roots=_record_root(run),
+                         clock=lambda: run.tx.app.clock)
+    return [r[0] for r in run.conn.execute(sa.select(t.c.id).where(clause).order_by(t.c.id))]
+
+
+def update_matching(run: Run, node: CNode, i: int) -> list[str]:
+    """``update``: change every record of the entity matching the filter; return their names."""
+    spec = node.defn.update[i]
+    env, who = run.tx.env, run.inst.started_by
+    names = []
+    for rid in _matching(run, spec.entity, node.exprs[f"update.{i}.where"]):
+        rec = run.tx._fetch(spec.entity, rid, for_update=True)
+        if rec is None:
+            continue
+        values = {f: node.exprs[f"update.{i}.{f}"](rec, env, who, run.record) for f in spec.set}
+        changed = {k: v for k, v in values.items() if rec.get(k) != v}
+        if spec.rows is not None:
+            rows = _changed_rows(run, node, i, rec.get(spec.rows.table) or [])
+            if rows is not None:
+                changed[spec.rows.table] = rows
+        if changed:
+            names.append(run.writer.update(spec.entity, rid, changed)["name"])
+        else:  # nothing to write, but flows waiting on it may depend on records that changed
+            with run.rt._busy(run.tx):
+                run.rt.wake(run.tx, spec.entity, rid)
+    return names
+
+
+def _changed_rows(run: Run, node: CNode, i: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """The table rows with ``rows.set`` applied to those matching ``rows.where``; None when nothing changes."""
+    spec = node.defn.update[i].rows
+    env, who, ex = run.tx.env, run.inst.started_by, node.exprs
+    out, changed = [], False
+    for row in rows:
+        row = dict(row)
+        if not spec.where or ex[f"update.{i}.rows.where"](row, env, who, run.record) is True:
+            for f in spec.set:
+                value = ex[f"update.{i}.rows.{f}"](row, env, who, run.record)
+                if row.get(f) != value:
+                    row[f], changed = value, True
+        out.append(row)
+    return out if changed else None
+
+
+def allocation(run: Run, node: CNode) -> Any:
+    """``allocate``: reserve, release or consume through the allocation feature."""
+    spec = node.defn.allocation()
+    feature = run.tx.app.features.get("allocation")
+    if feature is None:
+        raise FlowFailed(f"allocation rule '{spec.rule}' cannot run: the allocation feature is not installed")
+    demand: Any = run.inst.record_id
+    if spec.demand:
+        value = run.eval(node, "allocate.demand")
+        demand = value.get("id") if isinstance(value, dict) else value
+        if demand is None:
+            raise FlowFailed(f"flow {run.flow.name}, node {node.name}: the demand of allocation '{spec.rule}' is "
+                             "empty")
+    if spec.mode == "allocate":
+        return feature.allocate(run.writer, spec.rule, demand)
+    if spec.mode == "release":
+        return feature.release(run.writer, spec.rule, demand)
+    records = None
+    if spec.where:
+        entity = feature.rule(spec.rule).defn.result.entity
+        reserved = {r["id"] for r in feature.records(run.writer, spec.rule, demand) if r.get(
+            feature.rule(spec.rule).defn.result.status) == "reserved"}
+        records = [rid for rid in _matching(run, entity, node.exprs["allocate.where"]) if rid in reserved]
+    return feature.consume(run.writer, spec.rule, demand, records=records)
