@@ -1,0 +1,163 @@
+"""Orders per second from channel intake to allocation, through the OMS pack.
+
+    pip install -e ".[bench]" && python bench/order_to_cash.py [--orders N] [--pg URL | --no-pg]
+
+Each order (1-5 lines, paid, low risk so it is auto-approved) arrives as a marketplace
+JSON payload through the `orders` intake, one delivery per call as a webhook would send
+it; its lifecycle flow screens and reviews it, waits out the merge window, and the
+worker allocates stock (fewest warehouses, same region, nearest) and creates one
+shipment per warehouse. The clock is moved past the merge window once all orders are
+in, then workers run until nothing is due. Timed: intake + workers, per backend, with 1
+and 4 concurrent clients (and as many workers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import sqlalchemy as sa
+
+from ordo.dsl.expr import Clock
+from ordo.engine import open_app
+
+T0 = dt.datetime(2026, 3, 2, 9, 0)
+WAREHOUSES = [("SH01", "east", 31.3747, 121.2655, 1), ("BJ01", "north", 39.7267, 116.3412, 2),
+              ("GZ01", "south", 23.1579, 113.2730, 2), ("WH01", "central", 30.6197, 114.1379, 3),
+              ("CD01", "southwest", 30.5745, 103.9234, 3)]
+CITIES = [("上海市", "上海市", 31.2304, 121.4737), ("北京市", "北京市", 39.9042, 116.4074),
+          ("广东省", "广州市", 23.1291, 113.2644), ("湖北省", "武汉市", 30.5928, 114.3055),
+          ("四川省", "成都市", 30.5728, 104.0668)]
+N_PRODUCTS = 200
+
+
+def setup(app, rng: random.Random) -> list[tuple[str, str]]:
+    """Master data: a channel, products, warehouses and ample stock; returns (code, price)."""
+    with app.users("admin") as users:
+        users.grant("channel-bot", "customer_service")  # the intake's acting user
+    app.create("channel", {"code": "TMALL", "channel_name": "Tmall", "channel_type": "marketplace",
+                           "intake_shape": "marketplace_json", "payment_terms_hours": 24}, "admin")
+    app.create("product_category", {"code": "GEN", "category_name": "General"}, "admin")
+    products = []
+    with app.transaction("admin") as tx:
+        for i in range(N_PRODUCTS):
+            price = f"{rng.randint(10, 500)}.00"
+            code = f"SKU-{i:04d}"
+            tx.create("product", {"code": code, "product_name": code, "category": "GEN", "price": price,
+                                  "floor_price": "1.00"})
+            products.append((code, price))
+        for code, region, lat, lon, prio in WAREHOUSES:
+            tx.create("warehouse", {"code": code, "warehouse_name": code, "region": region, "latitude": lat,
+                                    "longitude": lon, "priority": prio})
+        for code, *_ in WAREHOUSES:
+            for p, _ in products:
+                tx.create("stock_level", {"warehouse": code, "product": p, "on_hand": 1_000_000})
+    return products
+
+
+def payloads(n: int, products: list[tuple[str, str]], rng: random.Random) -> list[str]:
+    out = []
+    for i in range(n):
+        province, city, lat, lon = rng.choice(CITIES)
+        phone = f"139{i:08d}"
+        items = []
+        for j, (code, price) in enumerate(rng.sample(products, rng.randint(1, 5))):
+            items.append({"line_id": f"B{i}-{j}", "sku": code, "qty": rng.randint(1, 3), "unit_price": price,
+                          "discount": "0.00"})
+        order = {
+            "order_id": f"BENCH{i:07d}", "created_at": T0.isoformat() + "+00:00", "currency": "CNY",
+            "buyer": {"id": f"buyer{i}", "name": "Li Lei", "phone": phone, "email": f"b{i}@example.com"},
+            "shipping_address": {"name": "Li Lei", "phone": phone, "province": province, "city": city,
+                                 "district": "", "street": f"{i} Renmin Road", "postcode": "100000",
+                                 "geo": {"lat": lat, "lng": lon}},
+            "amounts": {"shipping": "0.00", "discount": "0.00", "paid": "0.00"},
+            "payment": {"status": "PAID", "paid_at": T0.isoformat() + "+00:00"},
+            "items": items, "remark": "",
+        }
+        out.append(json.dumps({"orders": [order]}, ensure_ascii=False))
+    return out
+
+
+def run(url: str, n: int, clients: int) -> tuple[float, int, int]:
+    rng = random.Random(7)
+    clock = Clock(fixed=T0)
+    app = open_app("builtin:oms", url, clock=clock)
+    try:
+        products = setup(app, rng)
+        docs = payloads(n, products, rng)
+        intake = app.features["intake"]
+        errors = []
+
+        def client(k: int) -> None:
+            for text in docs[k::clients]:
+                result = intake.import_payload("channel-bot", "orders", text, channel="TMALL", source="order.json")
+                errors.extend(result.errors)
+
+        def worker(k: int) -> int:
+            done = 0
+            while True:
+                ran = app.jobs.run_due(f"w{k}", now=clock.fixed, limit=50)
+                done += ran
+                if ran == 0:
+                    return done
+
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(client, range(clients)))
+        clock.fixed = T0 + dt.timedelta(hours=2)
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(worker, range(clients)))
+        elapsed = time.perf_counter() - t0
+        allocated = app.count("sales_order", "status == 'allocated'", user="admin")
+        shipments = app.count("shipment", user="admin")
+        if errors:
+            print(f"    {len(errors)} intake error(s), first: {errors[0]}")
+        return elapsed, allocated, shipments
+    finally:
+        app.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=200, help="orders per run")
+    parser.add_argument("--pg", default=os.environ.get("ORDO_TEST_PG_URL"), help="PostgreSQL URL")
+    parser.add_argument("--no-pg", action="store_true")
+    args = parser.parse_args()
+    print(f"order to allocation: {args.orders} auto-approved orders of 1-5 lines per run "
+          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)\n")
+    print(f"{'backend':<12}{'clients':>8}{'orders/s':>10}{'allocated':>11}{'shipments':>11}{'seconds':>9}")
+    backends = [("SQLite", None)] + ([] if args.no_pg or not args.pg else [("PostgreSQL", args.pg)])
+    for name, pg in backends:
+        for clients in (1, 4):
+            if pg is None:
+                url = f"sqlite:///{tempfile.mkdtemp()}/o2c.db"
+                elapsed, allocated, shipments = run(url, args.orders, clients)
+            else:
+                schema = f"bench_{uuid.uuid4().hex[:10]}"
+                admin = sa.create_engine(pg, isolation_level="AUTOCOMMIT")
+                with admin.connect() as c:
+                    c.exec_driver_sql(f"CREATE SCHEMA {schema}")
+                sep = "&" if "?" in pg else "?"
+                try:
+                    elapsed, allocated, shipments = run(f"{pg}{sep}options=-csearch_path%3D{schema}", args.orders,
+                                                        clients)
+                finally:
+                    with admin.connect() as c:
+                        c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+                    admin.dispose()
+            print(f"{name:<12}{clients:>8}{args.orders / elapsed:>10.1f}{allocated:>11}{shipments:>11}"
+                  f"{elapsed:>9.1f}")
+    print("\nallocated should equal the number of orders; shipments >= allocated (one per warehouse used).")
+
+
+if __name__ == "__main__":
+    threading.stack_size(16 * 1024 * 1024)
+    main()
