@@ -58,6 +58,13 @@ class SeedStep(Model):
     user: str | None = None
 
 
+class GrantStep(Model):
+    grant: str = Field(description="User name (created when missing)")
+    roles: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    attrs: dict[str, Any] | None = None
+
+
 class ClockStep(Model):
     clock: dict[Literal["advance", "set"], str] = Field(description="advance: 2h / 3d / 30m, or set: ISO date-time")
 
@@ -110,7 +117,7 @@ class AllocateStep(Model):
 
 STEPS: dict[str, type[Model]] = {
     "say": SayStep, "create": CreateStep, "update": UpdateStep, "query": QueryStep, "clock": ClockStep,
-    "worker": WorkerStep, "seed": SeedStep, "import": ImportStep, "generate": GenerateStep, "report": ReportStep,
+    "worker": WorkerStep, "seed": SeedStep, "grant": GrantStep, "import": ImportStep, "generate": GenerateStep, "report": ReportStep,
     "flow": FlowStep, "allocate": AllocateStep,
 }
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$")

@@ -82,6 +82,18 @@ def seed(run: ScenarioRunner, step: Any) -> dict:
     return {"created": result.created, "skipped": result.skipped}
 
 
+def grant(run: ScenarioRunner, step: Any) -> dict:
+    with run.app.users(run.defn.user) as users:
+        users.save(step.grant, attrs=step.attrs)
+        for role in step.roles:
+            users.grant(step.grant, role, "role")
+        for group in step.groups:
+            users.grant(step.grant, group, "group")
+        info = users.require(step.grant)
+    run.printer.line(f"  user {info.name}: roles {', '.join(info.roles) or '-'}; groups {', '.join(info.groups) or '-'}")
+    return {"name": info.name, "roles": info.roles, "groups": info.groups}
+
+
 def import_(run: ScenarioRunner, step: Any) -> Any:
     intake = _feature(run, "intake")
     root = run.app.definition.root
@@ -176,5 +188,5 @@ def flow(run: ScenarioRunner, step: Any) -> Any:
 
 STEP_HANDLERS: dict[str, Callable[[ScenarioRunner, Any], Any]] = {
     "say": say, "create": create, "update": update, "query": query, "clock": clock, "worker": worker,
-    "seed": seed, "import": import_, "generate": generate, "report": report, "allocate": allocate, "flow": flow,
+    "seed": seed, "grant": grant, "import": import_, "generate": generate, "report": report, "allocate": allocate, "flow": flow,
 }
