@@ -82,7 +82,8 @@ def split(tx: Transaction, entity: str, key: int | str, parts: Sequence[int | Ma
         of = ce.fields[spec.origin_field]
         origin[spec.origin_field] = rec["id"] if of.defn.type == "link" else rec["name"]
     computed = {k: expr(rec, tx.env) for k, expr in ce.split_values.items()}
-    kept = tx.update(entity, rec["id"], {spec.table: list(rows.values())})
+    kept = tx.update(entity, rec["id"], {spec.table: [{"id": r["id"], **_row_copy(r, table.child)}
+                                                      for r in rows.values()]})
     new = tx.create(entity, {**_header(ce, rec, {spec.table}), **origin, **computed, spec.table: moved})
     return kept, new
 
@@ -108,7 +109,8 @@ def merge(tx: Transaction, entity: str, keys: Sequence[int | str]) -> Record:
     target, others = recs[0], recs[1:]
     table = ce.fields[spec.table]
     assert table.child is not None
-    rows = [*target[spec.table], *(_row_copy(row, table.child) for r in others for row in r[spec.table])]
+    rows = [*({"id": row["id"], **_row_copy(row, table.child)} for row in target[spec.table]),
+            *(_row_copy(row, table.child) for r in others for row in r[spec.table])]
     data: dict[str, Any] = {spec.table: rows}
     if spec.names_field:
         names: list[str] = []

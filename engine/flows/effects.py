@@ -109,15 +109,16 @@ def _changed_rows(run: Run, node: CNode, i: int, rows: list[dict[str, Any]]) -> 
     """The table rows with ``rows.set`` applied to those matching ``rows.where``; None when nothing changes."""
     spec = node.defn.update[i].rows
     env, who, ex = run.tx.env, run.inst.started_by, node.exprs
-    out, changed = [], False
+    out: list[dict[str, Any]] = []
+    changed = False
     for row in rows:
-        row = dict(row)
+        change: dict[str, Any] = {"id": row["id"]}
         if not spec.where or ex[f"update.{i}.rows.where"](row, env, who, run.record) is True:
             for f in spec.set:
                 value = ex[f"update.{i}.rows.{f}"](row, env, who, run.record)
                 if row.get(f) != value:
-                    row[f], changed = value, True
-        out.append(row)
+                    change[f], changed = value, True
+        out.append(change)  # only the id and what changed: the store keeps the rest of each row
     return out if changed else None
 
 
