@@ -141,3 +141,13 @@ def test_policy_thresholds_come_from_the_active_record(kit):
     assert _held(kit, kit.order([("P4", 4)]))[2] == "quantity_above_limit"
     kit.app.update("risk_policy", "STRICT", {"active": False}, "admin")
     assert _held(kit, kit.order([("P4", 4)]))[0] == "reviewed"
+
+
+def test_cancelling_a_held_order_withdraws_the_review_task(kit):
+    order = kit.order([("P1", 1, 1)], region="south")
+    assert [t.record_name for t in kit.tasks("sam")] == [order["name"]]
+    kit.app.update("sales_order", order["id"], {"status": "cancelled", "cancel_reason": "buyer gave up"}, "cathy")
+    assert kit.tasks("sam") == []
+    with kit.app.reader("admin") as tx:
+        assert kit.flows.status(tx, "sales_order", order["id"]).outcome == "cancelled"
+    assert kit.get("sales_order", order["id"])["status"] == "cancelled"
