@@ -66,7 +66,7 @@ EXTRA = {
             next: route
           route:
             type: condition
-            branches: [{when: "status == 'cancelled'", to: give_back}]
+            branches: [{when: "status == 'cancelled' or count(grants, status == 'backorder') > 0", to: give_back}]
             default: finish
           expire:
             type: action
@@ -188,3 +188,17 @@ def test_definition_errors_of_effects(make_app):
     assert "unknown field 'stat' in parcel" in text
     assert "allocates order records, not parcel" in text
     assert "'where' applies to mode 'consume'" in text
+
+
+def test_simulate_describes_effects_without_a_database(app):
+    steps = app.features["flows"].simulate("order_flow", {"status": "open"})
+    text = "\n".join(s.text for s in steps)
+    assert "creates a parcel per row.site of grants" in text
+    assert "runs allocation fulfil (allocate)" in text
+
+
+def test_simulate_treats_related_aggregates_as_unknown(app):
+    steps = app.features["flows"].simulate("order_flow", {"status": "open"})  # count(grants) is unknown: null
+    assert [s.node for s in steps if s.type == "end"] == ["done"]
+    steps = app.features["flows"].simulate("parcel_flow", {"state": "sent"})
+    assert "changes the order records where id == record.order" in steps[0].text

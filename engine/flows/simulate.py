@@ -58,7 +58,9 @@ def simulate(app: App, flow: str, data: Mapping[str, Any], *, initiator: str = "
     rt = app.features["flows"]
     f = rt.flow(flow)
     record = prepare_record(app, f.entity, data)
-    env = Env(link=link or (lambda e, i: None), clock=app.clock)
+    # aggregates over related records need the database: in a dry run they are unknown (null); give the
+    # computed fields that use them (e.g. a risk score) in the record JSON
+    env = Env(link=link or (lambda e, i: None), clock=app.clock, related=lambda node, owner: None)
     decisions = dict(decisions or {})
     for node, d in decisions.items():
         if node not in f.nodes or d not in ("approve", "reject"):
@@ -131,7 +133,9 @@ def simulate(app: App, flow: str, data: Mapping[str, Any], *, initiator: str = "
         elif node.type == "action":
             values = {k: ev(node.exprs["set." + k]) for k in d.set}
             parts = ["sets " + ", ".join(f"{k}={v!r}" for k, v in values.items())] if d.set else []
-            parts += [f"creates a {c.entity}" for c in d.create]
+            parts += [f"creates a {c.entity}" + (f" per {c.group_by or 'row'} of {c.for_each}" if c.for_each else "")
+                      for c in d.create]
+            parts += [f"changes the {u.entity} records where {u.where}" for u in d.update]
             parts += [f"runs allocation {d.allocation().rule} ({d.allocation().mode})"] if d.allocate else []
             parts += [f"calls {d.webhook.url}"] if d.webhook else []
             parts += [f"notifies {', '.join(a.spec.describe() for a in node.approvers)}"] if d.notify else []
