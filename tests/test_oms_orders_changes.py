@@ -121,3 +121,6 @@ def test_batch_edit_over_a_filtered_set(kit):
     with pytest.raises(PermissionDenied):
         kit.app.update_many("sales_order", "ship_region == 'east'", {"buyer_note": "x"}, "cathy")
     assert {kit.get("sales_order", o["id"])["buyer_note"] for o in orders} == {"call before delivery"}
+    assert main(["update-many", kit.app_ref, "sales_order", "--where", "status == 'created'", "--set",
+                 "buyer_note=leave at the door", "--db", kit.db_url, "--user", "cathy"]) == 0
+    assert {kit.get("sales_order", o["id"])["buyer_note"] for o in orders} == {"leave at the door"}
