@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from .base import Definition, Label, Model, register_kind
 from .check import CheckContext
@@ -36,9 +36,17 @@ class CreateStep(Model):
 
 class UpdateStep(Model):
     update: str = Field(description="Entity")
-    record: str | int
+    record: str | int | None = Field(default=None, description="The record (id or name)")
+    where: str | None = Field(default=None, description="Or: every record matching this filter")
+    params: dict[str, Any] = Field(default_factory=dict)
     data: dict[str, Any]
     user: str | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> UpdateStep:
+        if (self.record is None) == (self.where is None):
+            raise ValueError("an update step needs either 'record' or 'where'")
+        return self
 
 
 class QueryStep(Model):

@@ -40,6 +40,11 @@ APP = {
           - query: task
             where: "due < today() and done"
             columns: [name, title]
+            as: late
+          - update: task
+            where: "name == :n"
+            params: {n: $late.0.name}
+            data: {title: late one}
     """,
 }
 
@@ -49,9 +54,10 @@ def test_scenario_runs_steps_with_variables(make_app, db_url):
     out = io.StringIO()
     result = run_scenario(app, "walk", out=out)
     text = out.getvalue()
-    assert result.steps == 7 and result.variables["t1"]["name"] == "T-001"
+    assert result.steps == 8 and result.variables["t1"]["name"] == "T-001"
     assert "made T-001 due" in text and "first" in text.split("name")[-1]
     assert app.get("task", "T-001", "u")["done"] is True
+    assert app.get("task", "T-001", "u")["title"] == "late one"
     with app.users("u") as users:
         assert users.require("ann").roles == ["clerk"] and users.require("ann").attrs == {"region": "north"}
     app.close()
@@ -81,7 +87,7 @@ def test_bad_scenarios_are_definition_errors(make_app):
 
 def test_run_and_demo_commands(make_app, tmp_path, capsys, monkeypatch):
     assert main(["run", str(make_app(APP)), "walk", "--db", str(tmp_path / "w.db")]) == 0
-    assert "scenario walk: 7 step(s) done" in capsys.readouterr().out
+    assert "scenario walk: 8 step(s) done" in capsys.readouterr().out
     assert main(["run", str(make_app(APP)), "nope", "--db", str(tmp_path / "w.db")]) == 1
     assert "no scenario 'nope'" in capsys.readouterr().err
     monkeypatch.chdir(tmp_path)

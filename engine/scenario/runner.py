@@ -21,7 +21,7 @@ from ..errors import NotFound, OrdoError, UsageError
 from .output import Printer
 from .steps import STEP_HANDLERS
 
-_VAR = re.compile(r"\$([a-z_][a-z0-9_]*)((?:\.[a-z_][a-z0-9_]*)*)")
+_VAR = re.compile(r"\$([a-z_][a-z0-9_]*)((?:\.(?:[a-z_][a-z0-9_]*|\d+))*)")
 
 
 @dataclass
@@ -77,9 +77,12 @@ class ScenarioRunner:
             raise UsageError(f"unknown variable ${name} (set one with 'as: {name}' on an earlier step)")
         value = self.vars.get(name, builtins.get(name))
         for attr in filter(None, attrs.split(".")):
-            if not isinstance(value, dict) or attr not in value:
+            if isinstance(value, list) and attr.isdigit() and int(attr) < len(value):
+                value = value[int(attr)]  # $rows.0.name: the first row's name
+            elif isinstance(value, dict) and attr in value:
+                value = value[attr]
+            else:
                 raise UsageError(f"${name}{attrs}: no '{attr}'")
-            value = value[attr]
         return value
 
     def run(self) -> ScenarioResult:

@@ -41,7 +41,12 @@ def create(run: ScenarioRunner, step: Any) -> dict:
     return rec
 
 
-def update(run: ScenarioRunner, step: Any) -> dict:
+def update(run: ScenarioRunner, step: Any) -> Any:
+    if step.where is not None:
+        recs = run.app.update_many(step.update, step.where, run.resolve(step.data), run.user(step),
+                                   params=run.resolve(step.params))
+        run.printer.line(f"  updated {len(recs)} {step.update}: {', '.join(r['name'] for r in recs[:10])}")
+        return recs
     rec = run.app.update(step.update, _key(run.resolve(step.record)), run.resolve(step.data), run.user(step))
     run.printer.line(f"  updated {step.update} {rec['name']}")
     return rec
