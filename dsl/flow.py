@@ -53,6 +53,9 @@ class TriggerDef(Model):
     on: Literal["manual", "create", "update", "create_or_update"] = Field(
         default="manual", description="Start on record create, on update (when 'when' becomes true), or manually")
     when: str | None = Field(default=None, description="Start only when this condition holds")
+    from_flows: bool = Field(default=False, description="Also start when another flow's action creates or "
+                                                        "changes the record (default: only writes by people "
+                                                        "and programs start flows)")
 
 
 @register_kind

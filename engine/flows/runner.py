@@ -60,6 +60,7 @@ class Run:
         if self._writer is None:
             u = self.tx.user
             self._writer = Transaction(self.tx.app, self.conn, User(u.name, u.roles, True, u.attrs))
+            self._writer.automated = True
         return self._writer
 
     def eval(self, node: CNode, key: str) -> Any:

@@ -23,6 +23,7 @@ from ..errors import Conflict, NotFound, UsageError
 from ..records import WriteEvent
 from . import actions, inbox, store, timers
 from .compile import CompiledFlow, FlowCompileError, compile_flow
+from .people import FlowFailed
 from .runner import ACTIVE, Run, timer_prefix
 from .store import Instance, Token
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from ..records import Transaction
 
 _BUSY = "ordo_flows_busy"
+MAX_CASCADE = 8  # flows started from records other flows wrote (trigger.from_flows), nested at most this deep
 
 
 class FlowRuntime:
@@ -122,8 +124,10 @@ class FlowRuntime:
         if not flows:
             return
         if tx.conn.info.get(_BUSY):
-            # a flow changed a record: flows do not start from it, but waiting instances of other flows on
-            # that record look at their conditions again (never one that is being run right now)
+            # a flow changed a record: only flows declared `from_flows` start from it, and waiting instances
+            # of other flows on that record look at their conditions again (never one being run right now)
+            if event.action != "delete" and event.after is not None:
+                self._cascade(tx, flows, event)
             if event.action == "update" and event.after is not None:
                 self.wake(tx, event.entity, event.after["id"])
             return
@@ -144,6 +148,22 @@ class FlowRuntime:
             if event.action == "update":
                 for inst in running:
                     self._recheck_waits(tx, inst)
+
+    def _cascade(self, tx: Transaction, flows: list[CompiledFlow], event: WriteEvent) -> None:
+        """Start the flows with ``trigger.from_flows`` on a record another flow wrote (nesting is bounded)."""
+        cascading = [f for f in flows if f.defn.trigger.from_flows]
+        if not cascading:
+            return
+        rec = event.after
+        assert rec is not None
+        if tx.conn.info.get(_BUSY, 0) > MAX_CASCADE:
+            raise FlowFailed(f"flows started from flows nest deeper than {MAX_CASCADE} levels at {event.entity} "
+                             f"{rec.get('name')}: check the from_flows triggers for a cycle")
+        running = store.instances_of(tx.conn, event.entity, rec["id"], "running")
+        for f in cascading:
+            if self._triggered(tx, f, event) and not any(i.flow == f.name for i in running):
+                with self._busy(tx):
+                    self._start(tx, f, rec)
 
     def _triggered(self, tx: Transaction, f: CompiledFlow, event: WriteEvent) -> bool:
         on = f.defn.trigger.on
