@@ -112,7 +112,8 @@ class FlowStep(Model):
     action: str | None = Field(default=None, description="Human action for 'act' (approve, reject, ...)")
     user: str | None = None
     comment: str | None = None
-    all: bool = Field(default=False, description="Act on every open task of the record the user may act on")
+    all: bool = Field(default=False, description="Act on every open task of the record the user may act on "
+                                                 "(without 'record': every open task of the user)")
 
 
 class AllocateStep(Model):
@@ -140,8 +141,9 @@ def parse_duration(text: str) -> float:
 
 
 def step_kind(step: dict[str, Any]) -> str | None:
-    keys = [k for k in step if k in STEPS]
-    return keys[0] if len(keys) == 1 else None
+    """The action of a step: its first key."""
+    first = next(iter(step), None)
+    return first if first in STEPS else None
 
 
 @register_kind
@@ -169,9 +171,8 @@ class ScenarioDef(Definition):
         for i, step in enumerate(self.steps):
             kind = step_kind(step)
             if kind is None:
-                found = [k for k in step if k in STEPS]
-                ctx.error(("steps", i), f"a step needs exactly one action ({', '.join(STEPS)})"
-                          + (f", found {', '.join(found)}" if found else ""))
+                ctx.error(("steps", i), f"a step starts with its action ({', '.join(STEPS)}), "
+                                        f"found '{next(iter(step), '')}'")
                 continue
             body = {k: v for k, v in step.items() if k != "as"}
             try:

@@ -69,7 +69,7 @@ def test_bad_scenarios_are_definition_errors(make_app):
         steps:
           - create: tsk
             data: {}
-          - say: hi
+          - colour: red
             query: task
           - clock: {advance: soon}
           - query: task
@@ -79,7 +79,7 @@ def test_bad_scenarios_are_definition_errors(make_app):
         load_app(make_app(bad))
     text = str(e.value)
     assert "unknown entity 'tsk'" in text
-    assert "exactly one action" in text
+    assert "a step starts with its action" in text
     assert "invalid duration 'soon'" in text
     assert "unknown key 'colour' for a query step" in text
     assert "walk.yaml:7:" in text  # located

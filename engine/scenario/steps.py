@@ -53,10 +53,25 @@ def update(run: ScenarioRunner, step: Any) -> Any:
 
 
 def query(run: ScenarioRunner, step: Any) -> list[dict]:
-    rows = run.app.query(step.query, step.where, user=run.user(step), params=run.resolve(step.params),
-                         order_by=step.order_by, limit=step.limit)
-    run.printer.table(rows, step.columns, run.text(step.title) if step.title else None)
+    with run.app.reader(run.user(step)) as tx:
+        rows = tx.query(step.query, step.where, run.resolve(step.params), step.order_by, step.limit)
+        shown = _with_link_names(tx, step.query, rows, step.columns)
+    run.printer.table(shown, step.columns, run.text(step.title) if step.title else None)
     return rows
+
+
+def _with_link_names(tx: Any, entity: str, rows: list[dict], columns: list[str] | None) -> list[dict]:
+    """Rows for display: link fields show the linked record's name instead of its id."""
+    ce = tx.app.compiled.entity(entity)
+    links = {n: f.defn.entity for n, f in ce.fields.items()
+             if f.defn.type == "link" and (columns is None or n in columns)}
+    names: dict[str, dict[Any, str]] = {}
+    for field, target in links.items():
+        ids = sorted({r[field] for r in rows if r.get(field) is not None})
+        if ids:
+            found = tx.query(target, "id in :ids", {"ids": ids}, limit=None)
+            names[field] = {r["id"]: r["name"] for r in found}
+    return [{k: names.get(k, {}).get(v, v) for k, v in r.items()} for r in rows]
 
 
 def clock(run: ScenarioRunner, step: Any) -> dt.datetime:
@@ -113,14 +128,16 @@ def import_(run: ScenarioRunner, step: Any) -> Any:
 
 def generate(run: ScenarioRunner, step: Any) -> Any:
     gen = _feature(run, "generate")
-    seed = run.resolve(step.seed) if step.seed is not None else run.vars.get("seed", 0)
-    kwargs: dict[str, Any] = {"seed": int(seed), "progress": run.printer.progress(f"generate {step.generate}")}
-    if step.scale is not None:
-        kwargs["scale"] = step.scale
-    result = gen.generate(run.user(step), step.generate, **kwargs)
-    summary = getattr(result, "summary", None)
-    run.printer.line(f"  {summary() if callable(summary) else result}")
-    return result.to_dict() if hasattr(result, "to_dict") else result
+    seed = run.resolve(step.seed) if step.seed is not None else run.vars.get("seed")
+    bars: dict[str, Any] = {}
+
+    def progress(entity: str, done: int, total: int) -> None:
+        bars.setdefault(entity, run.printer.progress(f"{entity:<24}"))(done, total)
+
+    result = gen.run(run.user(step), step.generate, seed=None if seed is None else int(seed),
+                     scale=step.scale or 1.0, progress=progress)
+    run.printer.line(f"  {result.summary()}")
+    return result.to_dict() if hasattr(result, "to_dict") else {"summary": result.summary()}
 
 
 def report(run: ScenarioRunner, step: Any) -> Any:
@@ -180,11 +197,11 @@ def flow(run: ScenarioRunner, step: Any) -> Any:
         action = step.action or step.flow
         tasks = [t for t in flows.inbox(tx, user)
                  if (step.entity is None or t.entity == step.entity)
-                 and record in (t.record_id, t.record_name)]
+                 and (record is None or record in (t.record_id, t.record_name))]
         if not tasks:
-            raise UsageError(f"{user} has no open task on {record}")
+            raise UsageError(f"{user} has no open task" + (f" on {record}" if record is not None else ""))
         done = []
-        for task in tasks if step.all else tasks[:1]:
+        for task in tasks if step.all or record is None else tasks[:1]:
             flows.act(tx, task.id, action, comment=step.comment)
             done.append(task.id)
             run.printer.line(f"  {user}: {action} {task.record_name} ({task.flow}/{task.node})")
