@@ -27,6 +27,7 @@ def test_clean_order_from_review_to_closed(kit):
     assert rec["status"] == "allocated" and rec["allocated_at"] is not None
     assert kit.allocations(order) == [("WH-BJ", "P2", 2, "reserved"), ("WH-BJ", "P3", 1, "reserved")]  # no split
     assert kit.stock("WH-BJ", "P2") == (20, 2)
+    assert [(ln["allocated_qty"], ln["shipped_qty"]) for ln in rec["lines"]] == [(2, 0), (1, 0)]
     [shipment] = kit.shipments(order)
     assert kit.wh(shipment) == "WH-BJ" and shipment["status"] == "pending"
     assert [(ln["quantity"], kit.get("product", ln["product"])["code"]) for ln in shipment["lines"]] == [
@@ -36,6 +37,7 @@ def test_clean_order_from_review_to_closed(kit):
     assert rec["status"] == "shipped" and rec["shipped_at"] is not None
     assert kit.stock("WH-BJ", "P2") == (18, 0) and kit.stock("WH-BJ", "P3") == (19, 0)
     assert {a[3] for a in kit.allocations(order)} == {"consumed"}
+    assert [ln["shipped_qty"] for ln in rec["lines"]] == [2, 1]
     [invoice] = kit.app.query("invoice", "sales_order == :o", user="admin", params={"o": order["id"]})
     assert invoice["total"] == money("300.00") and invoice["customer"] == rec["customer"]
     kit.advance(days=1)
@@ -117,6 +119,7 @@ def test_cancellation_before_shipment_releases_the_reservation(kit):
     assert kit.stock("WH-GZ", "P1") == (20, 0) and kit.stock("WH-GZ", "P3") == (20, 0)
     assert {a[3] for a in kit.allocations(order)} == {"released"}
     assert {s["status"] for s in kit.shipments(order)} == {"cancelled"}
+    assert [ln["allocated_qty"] for ln in rec["lines"]] == [0, 0]
     assert kit.get("order_change_request", req["id"])["status"] == "applied"
 
 
