@@ -151,3 +151,33 @@ def test_cancelling_a_held_order_withdraws_the_review_task(kit):
     with kit.app.reader("admin") as tx:
         assert kit.flows.status(tx, "sales_order", order["id"]).outcome == "cancelled"
     assert kit.get("sales_order", order["id"])["status"] == "cancelled"
+
+
+def test_a_client_app_extending_the_pack_overrides_a_rule_and_a_threshold(make_app, db_url):
+    import os
+
+    app_dir = make_app({
+        "app.yaml": "name: acme_oms\nversion: 1\nextends: builtin:oms\nlanguages: [en, zh]\n",
+        "rules/order_reviewer.yaml": """
+            kind: assignment
+            name: order_reviewer
+            entity: sales_order
+            field: reviewer
+            rules:
+              - {strategy: round_robin, to: {user: boss}}
+        """,
+    }, name="acme_oms")
+    os.environ["ORDO_TEST_OMS_APP"] = str(app_dir)
+    try:
+        kit = Kit(db_url)
+    finally:
+        del os.environ["ORDO_TEST_OMS_APP"]
+    try:
+        with kit.app.transaction("admin") as tx:
+            tx.users.save("boss")
+        kit.app.create("risk_policy", {"code": "ACME", "policy_name": "Acme", "max_order_total": 150}, "admin")
+        order = kit.order([("P1", 2)])  # 200 > 150
+        rec = kit.get("sales_order", order["id"])
+        assert (rec["status"], rec["hold_reason"], rec["reviewer"]) == ("on_hold", "total_above_limit", "boss")
+    finally:
+        kit.close()
