@@ -29,6 +29,8 @@ class DemandSpec(Model):
     lines: str = Field(description="Table field of the demand holding its lines")
     item: str = Field(description="Field of a line naming the item wanted")
     quantity: str = Field(description="Field of a line with the quantity wanted")
+    location: str | None = Field(default=None, description="Field of a line that receives the location filling "
+                                                           "it (the largest share if the line is split)")
 
 
 class SupplySpec(Model):
@@ -146,6 +148,8 @@ class AllocationDef(Definition):
             return None, None
         item_type = self._field(ctx, ("demand", "item"), line, d.item)
         self._field(ctx, ("demand", "quantity"), line, d.quantity, ("integer", "decimal"))
+        if d.location:
+            self._field(ctx, ("demand", "location"), line, d.location, stored=True)
         return line.name, item_type
 
     def _check_supply(self, ctx: CheckContext, item_type: T.Type | None) -> EntityDef | None:

@@ -11,7 +11,8 @@ from ordo.dsl.loader import builtin_templates_dir, load_app, validate_app
 
 from .cli import CliError, add_db_option
 
-DEMO_APP = "builtin:starter"  # the app whose 'demo' scenario `ordo demo` plays
+DEMO_APP = "builtin:oms"  # the app whose "demo" scenario `ordo demo` plays
+DEMO_DB = "ordo-demo.db"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("demo", help=f"play the demo scenario of {DEMO_APP} on ./ordo-demo.db")
-    add_db_option(p, default="ordo-demo.db")
+    add_db_option(p, default=DEMO_DB)
     p.add_argument("--seed", type=int, default=7, help="random seed of the sample data")
     p.add_argument("--lang", default="en", help="language of the texts (en, zh)")
     p.set_defaults(func=cmd_demo)
@@ -99,7 +100,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .app import open_app
     from .scenario import run_scenario
 
+    if args.db == DEMO_DB and Path(DEMO_DB).exists():  # the demo's own file: start afresh
+        for suffix in ("", "-wal", "-shm"):
+            Path(DEMO_DB + suffix).unlink(missing_ok=True)
+        print(f"(starting from a fresh {DEMO_DB})")
     with open_app(DEMO_APP, args.db) as app:
+        if app.audit_log(user="admin", limit=1):  # any record ever written
+            raise CliError(f"{args.db} already holds data; the demo needs an empty database (use another --db)")
         result = run_scenario(app, "demo", lang=args.lang, variables={"seed": args.seed})
     print(f"\ndemo done: {result.steps} steps; the data is in {args.db} "
           f"(try: ordo query {DEMO_APP} <entity> --db {args.db})")

@@ -87,10 +87,3 @@ def test_users_worker_and_queues(tmp_path, capsys):
     assert code == 0 and "ran 0 job(s)" in out
     assert run(capsys, "jobs", "builtin:starter", *db)[0] == 0
     assert run(capsys, "outbox", "builtin:starter", *db)[0] == 0
-
-
-def test_demo_runs(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    code, out, err = run(capsys, "demo")
-    assert code == 0, err
-    assert (tmp_path / "ordo-demo.db").exists()

@@ -155,6 +155,20 @@ class Allocator:
             if line.backorder:
                 result.records.append(tx.create(r.entity, self._values(
                     rule, demand, line.line_id, item, None, None, line.backorder, "backorder")))
+        self._write_line_locations(tx, rule, demand, result)
+
+    def _write_line_locations(self, tx: Transaction, rule: CompiledAllocation, demand: dict[str, Any],
+                              result: AllocationResult) -> None:
+        """Copy each line's location (the largest share) onto the line, when the rule asks for it."""
+        d = rule.defn.demand
+        if not d.location:
+            return
+        chosen = {line.line_id: max(line.allocated, key=lambda a: a.quantity).location_value
+                  for line in result.lines if line.allocated}
+        if chosen:  # every line is named (rows left out would be removed), in their order
+            rows = [{"id": ln["id"], **({d.location: chosen[ln["id"]]} if ln["id"] in chosen else {})}
+                    for ln in demand.get(d.lines) or []]
+            tx.update(d.entity, demand["id"], {d.lines: rows})
 
     def _values(self, rule: CompiledAllocation, demand: dict[str, Any], line_id: int, item: Any,
                 supply_id: int | None, location: Any, qty: Number, status: str) -> dict[str, Any]:
