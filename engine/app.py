@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import pkgutil
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,8 @@ class App:
         self.engine = engine if engine is not None else make_engine(db_url)
         self.filters = FilterCache(self.compiled, definition.schema, lambda: self.clock)
         self.permissions = Permissions(definition)
+        # aggregate node -> (statement, owner fields); weak, as flows compile old versions on demand
+        self.related_statements: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self.listeners: list[WriteListener] = []
         self.jobs = JobRunner(self)
         self.outbox = Outbox(self)

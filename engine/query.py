@@ -57,16 +57,23 @@ def rows_of(owner: Any, app: CompiledApp, entity: str, name: str, target: str,
 
 
 class RecordSource:
-    """Fields of one in-memory record as bound values (aggregates over related records from Python)."""
+    """Fields of one in-memory record in SQL: bound to its values, or (without a record) as parameters
+    ``owner_<field>`` so that a statement built over it is compiled once and run for any record."""
 
-    def __init__(self, app: CompiledApp, entity: str, record: Mapping[str, Any]) -> None:
+    def __init__(self, app: CompiledApp, entity: str, record: Mapping[str, Any] | None = None) -> None:
         self.app = app
         self.entity = entity
         self.record = record
+        self.used: set[str] = set()
 
     def column(self, name: str) -> ColumnElement[Any]:
-        value = self.record.get(name)
-        return sa.null() if value is None else sa.literal(value)
+        if self.record is not None:
+            value = self.record.get(name)
+            return sa.null() if value is None else sa.literal(value)
+        self.used.add(name)
+        table = self.app.entities[self.entity].table
+        assert table is not None
+        return sa.bindparam(f"owner_{name}", type_=table.c[name].type)
 
     def link(self, name: str, target: str) -> LinkSource:
         return LinkSource(self.app, target, self.column(name))

@@ -155,16 +155,22 @@ class Transaction:
         return self._links[cache_key]
 
     def _related_aggregate(self, node: Any, owner: Record) -> Any:
-        """Evaluate an aggregate over a related field of ``owner`` in SQL (see RecordSource)."""
-        path = node.args[0]
-        last = path.steps[-1]
-        local = ast.Path(path.line, path.column, [last.name])
-        local.steps = [last]
-        call = ast.Call(node.line, node.column, node.name, [local, *node.args[1:]])
-        call.child_entity, call.type = node.child_entity, node.type
-        source = RecordSource(self.app.compiled, last.entity, owner)
-        expr = sa.type_coerce(to_sql(call, source, clock=lambda: self.app.clock), sa_type(node.type))
-        value = self.conn.execute(sa.select(expr)).scalar()
+        """Evaluate an aggregate over a related field of ``owner`` in SQL; the statement is built once
+        per aggregate (the owner's fields are parameters) and kept by the app."""
+        cached = self.app.related_statements.get(node)
+        if cached is None:
+            path = node.args[0]
+            last = path.steps[-1]
+            local = ast.Path(path.line, path.column, [last.name])
+            local.steps = [last]
+            call = ast.Call(node.line, node.column, node.name, [local, *node.args[1:]])
+            call.child_entity, call.type = node.child_entity, node.type
+            source = RecordSource(self.app.compiled, last.entity)
+            expr = sa.type_coerce(to_sql(call, source, clock=lambda: self.app.clock), sa_type(node.type))
+            cached = (sa.select(expr), sorted(source.used))
+            self.app.related_statements[node] = cached
+        stmt, used = cached
+        value = self.conn.execute(stmt, {f"owner_{name}": owner.get(name) for name in used}).scalar()
         return bool(value) if node.type is not None and node.type.kind == "boolean" and value is not None else value
 
     def query(
