@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +89,24 @@ def cancel(conn: sa.Connection, *, unique_key: str | None = None, prefix: str | 
     else:
         raise ValueError("cancel needs unique_key or prefix")
     return conn.execute(q).rowcount
+
+
+def ensure_scheduled(tx: Transaction, prefix: str, wanted: Mapping[str, tuple[str, dict[str, Any], dt.datetime]]) -> None:
+    """Make the pending jobs whose unique key starts with ``prefix`` exactly ``wanted``
+    (key -> (kind, payload, first run)): missing ones are created, others cancelled. Safe when several
+    processes do it at once (the unique key decides)."""
+    t = job_table
+    existing = {row.unique_key for row in tx.conn.execute(sa.select(t.c.unique_key).where(
+        t.c.status == "pending", t.c.unique_key.startswith(prefix, autoescape=True)))}
+    for key in sorted(existing - set(wanted)):
+        tx.cancel_jobs(unique_key=key)
+    for key in sorted(set(wanted) - existing):
+        kind, payload, run_at = wanted[key]
+        try:
+            with tx.conn.begin_nested():  # another process may be creating the same job right now
+                tx.enqueue(kind, payload, run_at, unique_key=key)
+        except sa.exc.IntegrityError:
+            pass
 
 
 def list_jobs(conn: sa.Connection, status: str | None = None, limit: int = 100) -> list[Job]:

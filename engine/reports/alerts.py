@@ -15,14 +15,12 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from ordo.dsl.expr import Env
 from ordo.dsl.report import AlertDef
 
 from ..actor import SYSTEM
 from ..coerce import to_jsonable
-from ..jobs import job_table
+from ..jobs import ensure_scheduled
 from ..records import Transaction
 from ..textfmt import table
 from .run import ReportResult, run
@@ -51,21 +49,10 @@ def next_run(alert: AlertDef, after: dt.datetime) -> dt.datetime:
 
 def ensure_schedules(reports: Reports) -> None:
     """Create the missing alert jobs and cancel those of alerts that were removed (idempotent)."""
-    app = reports.app
-    wanted = {f"{KEY_PREFIX}{name}": r for name, r in reports.compiled.items() if r.defn.alert is not None}
-    t = job_table
-    with app.transaction(SYSTEM) as tx:
-        existing = {row.unique_key for row in tx.conn.execute(sa.select(t.c.unique_key).where(
-            t.c.status == "pending", t.c.unique_key.startswith(KEY_PREFIX, autoescape=True)))}
-        for key in sorted(existing - set(wanted)):
-            tx.cancel_jobs(unique_key=key)
-        for key in sorted(set(wanted) - existing):
-            r = wanted[key]
-            try:
-                with tx.conn.begin_nested():  # another process may be creating the same job right now
-                    tx.enqueue(JOB_KIND, {"report": r.name}, next_run(r.defn.alert, tx.now), unique_key=key)
-            except sa.exc.IntegrityError:
-                pass
+    with reports.app.transaction(SYSTEM) as tx:
+        ensure_scheduled(tx, KEY_PREFIX, {
+            f"{KEY_PREFIX}{name}": (JOB_KIND, {"report": name}, next_run(r.defn.alert, tx.now))
+            for name, r in reports.compiled.items() if r.defn.alert is not None})
 
 
 def handle(reports: Reports, tx: Transaction, payload: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from ..actor import SYSTEM
 from ..errors import FieldError, UsageError, ValidationFailed
-from ..jobs import job_table
+from ..jobs import ensure_scheduled
 from ..records import Transaction
 from .alerts import next_run
 from .run import run
@@ -155,22 +155,11 @@ def _show(names: list[str], key: tuple) -> str:
 
 def ensure_schedules(reports: Reports) -> None:
     """Create the missing refresh jobs; cancel those of reports whose schedule was removed (idempotent)."""
-    app = reports.app
-    wanted = {f"{KEY_PREFIX}{n}": r for n, r in reports.compiled.items()
-              if r.defn.materialize is not None and r.defn.materialize.every is not None}
-    t = job_table
-    with app.transaction(SYSTEM) as tx:
-        existing = {row.unique_key for row in tx.conn.execute(sa.select(t.c.unique_key).where(
-            t.c.status == "pending", t.c.unique_key.startswith(KEY_PREFIX, autoescape=True)))}
-        for key in sorted(existing - set(wanted)):
-            tx.cancel_jobs(unique_key=key)
-        for key in sorted(set(wanted) - existing):
-            r = wanted[key]
-            try:
-                with tx.conn.begin_nested():  # another process may be creating the same job right now
-                    tx.enqueue(JOB_KIND, {"report": r.name}, next_run(r.defn.materialize, tx.now), unique_key=key)
-            except sa.exc.IntegrityError:
-                pass
+    with reports.app.transaction(SYSTEM) as tx:
+        ensure_scheduled(tx, KEY_PREFIX, {
+            f"{KEY_PREFIX}{n}": (JOB_KIND, {"report": n}, next_run(r.defn.materialize, tx.now))
+            for n, r in reports.compiled.items()
+            if r.defn.materialize is not None and r.defn.materialize.every is not None})
 
 
 def handle(reports: Reports, tx: Transaction, payload: dict[str, Any]) -> None:
