@@ -232,7 +232,7 @@ def test_value_expressions_agree(fixture_app, text):
 
 
 @pytest.mark.parametrize("text", ["d1 / d2", "i1 / i2", "d1 / 3", "avg(kids, k)", "round(d1 / 3, 2)", "sqrt(d1)",
-                                  "sqrt(i1 * i1 + 2)",
+                                  "sqrt(i1 * i1 + 2)", "-(abs(floor(0.25)))", "-(abs(floor(d1)))", "-ceil(d2)",
                                   "sum(kids, k) / count(kids)"])
 def test_division_agrees_within_tolerance(fixture_app, text):
     _check(fixture_app, text)
