@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,16 +12,21 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_wheel_contains_package_data(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(tmp_path)], check=True, capture_output=True)
-    (wheel,) = tmp_path.glob("ordo-*.whl")
+    src = tmp_path / "src"  # build from a copy: no build/ left in the work tree, no clash with other builds
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__",
+                                                             ".pytest_cache", ".hypothesis", ".ruff_cache", "*.db*"))
+    out = tmp_path / "dist"
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
+                             "-q", "-w", str(out)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (wheel,) = out.glob("ordo-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in ("ordo/dsl/expr/grammar.lark", "ordo/builtin_templates/starter/app.yaml",
                      "ordo/builtin_templates/starter/entities/invoice.yaml", "ordo/forms/templates/form.html",
                      "ordo/engine/cli.py"):
         assert required in names, required
     assert any(n.endswith("entry_points.txt") for n in names)
-    for init in ROOT.glob("*/**/__init__.py"):  # every package of the source tree ships
-        rel = init.relative_to(ROOT)
+    for init in src.glob("*/**/__init__.py"):  # every package of the source tree ships
+        rel = init.relative_to(src)
         if rel.parts[0] in ("engine", "dsl", "forms", "designer_api", "builtin_templates"):
             assert f"ordo/{rel.as_posix()}" in names, f"{rel} missing from the wheel (pyproject packages)"
