@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("entity")
     p.add_argument("--where", help="filter expression, e.g. \"total > 100 and status == 'new'\"")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="value of :NAME in --where")
-    p.add_argument("--order-by", help="e.g. '-created_at,name'")
+    p.add_argument("--order-by", help="e.g. --order-by=-created_at,name or 'created_at desc, name'")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--offset", type=int, default=0)
     p.add_argument("--columns", help="comma-separated columns to show")
