@@ -10,12 +10,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from .coerce import to_jsonable
-from .tables import SYSTEM_METADATA
+from .tables import SYSTEM_METADATA, id_column
 
 audit_table = sa.Table(
     "ordo_audit",
     SYSTEM_METADATA,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    id_column(),
     sa.Column("at", sa.DateTime, nullable=False),
     sa.Column("user_name", sa.String(140), nullable=False),
     sa.Column("entity", sa.String(140), nullable=False),

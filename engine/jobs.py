@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from .actor import SYSTEM
 from .db import write_connection
-from .tables import SYSTEM_METADATA
+from .tables import SYSTEM_METADATA, id_column
 
 if TYPE_CHECKING:
     from .app import App
@@ -33,7 +33,7 @@ log = logging.getLogger("ordo.jobs")
 job_table = sa.Table(
     "ordo_job",
     SYSTEM_METADATA,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    id_column(),
     sa.Column("kind", sa.String(100), nullable=False),
     sa.Column("payload", sa.Text, nullable=False, default="{}"),
     sa.Column("run_at", sa.DateTime, nullable=False),

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from .db import write_connection
-from .tables import SYSTEM_METADATA
+from .tables import SYSTEM_METADATA, id_column
 
 if TYPE_CHECKING:
     from .app import App
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 outbox_table = sa.Table(
     "ordo_outbox",
     SYSTEM_METADATA,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    id_column(),
     sa.Column("channel", sa.String(20), nullable=False),
     sa.Column("recipient", sa.String(500), nullable=False),
     sa.Column("subject", sa.String(500), nullable=False, default=""),

@@ -19,6 +19,13 @@ from ordo.dsl.expr import types as T
 from ordo.dsl.expr.sqltypes import ExactDecimal
 
 SYSTEM_METADATA = sa.MetaData()
+# BIGINT ids; on SQLite an INTEGER PRIMARY KEY (the rowid), which autoincrements
+ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def id_column() -> sa.Column:
+    """The auto-incremented ``id`` primary key every Ordo table has."""
+    return sa.Column("id", ID_TYPE, primary_key=True, autoincrement=True)
 MAX_IDENT = 63  # PostgreSQL identifier limit
 
 
@@ -141,8 +148,7 @@ def build_table(spec: TableSpec, metadata: sa.MetaData) -> sa.Table:
     cols: list[sa.Column] = []
     for cname, sig in spec.columns.items():
         if cname == "id":
-            cols.append(sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
-                                  autoincrement=True))
+            cols.append(id_column())
         elif cname == "parent_id" and spec.parent:
             cols.append(sa.Column("parent_id", sa.BigInteger(),
                                   sa.ForeignKey(f"{spec.parent}.id", ondelete="CASCADE"), nullable=False))

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ..tables import SYSTEM_METADATA
+from ..tables import SYSTEM_METADATA, id_column
 
 assignment_table = sa.Table(
     "ordo_assignment",
     SYSTEM_METADATA,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    id_column(),
     sa.Column("rule", sa.String(140), nullable=False),
     sa.Column("entry", sa.String(140), nullable=False),
     sa.Column("entity", sa.String(140), nullable=False),

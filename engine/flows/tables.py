@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..tables import SYSTEM_METADATA
-
-ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+from ..tables import SYSTEM_METADATA, id_column
 
 version_table = sa.Table(
     "ordo_flow_version",
     SYSTEM_METADATA,
-    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    id_column(),
     sa.Column("flow", sa.String(140), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
     sa.Column("declared", sa.String(40)),
@@ -32,7 +30,7 @@ version_table = sa.Table(
 instance_table = sa.Table(
     "ordo_flow_instance",
     SYSTEM_METADATA,
-    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    id_column(),
     sa.Column("flow", sa.String(140), nullable=False),
     sa.Column("version_id", sa.BigInteger, nullable=False),
     sa.Column("entity", sa.String(140), nullable=False),
@@ -51,7 +49,7 @@ instance_table = sa.Table(
 token_table = sa.Table(
     "ordo_flow_token",
     SYSTEM_METADATA,
-    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    id_column(),
     sa.Column("instance_id", sa.BigInteger, nullable=False),
     sa.Column("node", sa.String(140), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),  # active, done, cancelled
@@ -64,7 +62,7 @@ token_table = sa.Table(
 task_table = sa.Table(
     "ordo_flow_task",
     SYSTEM_METADATA,
-    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    id_column(),
     sa.Column("instance_id", sa.BigInteger, nullable=False),
     sa.Column("token_id", sa.BigInteger, nullable=False),
     sa.Column("flow", sa.String(140), nullable=False),
@@ -92,7 +90,7 @@ task_table = sa.Table(
 history_table = sa.Table(
     "ordo_flow_history",
     SYSTEM_METADATA,
-    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    id_column(),
     sa.Column("instance_id", sa.BigInteger, nullable=False),
     sa.Column("entity", sa.String(140), nullable=False),
     sa.Column("record_id", sa.BigInteger, nullable=False),
