@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .cli import add_db_option, add_user_option
+from .common import add_db_option, add_user_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +31,7 @@ def progress_bar(entity: str, done: int, total: int, width: int = 30) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .app import open_app
+    from ..app import open_app
 
     with open_app(args.app, args.db) as app:
         result = app.features["generate"].run(args.user, args.dataset, seed=args.seed, scale=args.scale,

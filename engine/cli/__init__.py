@@ -1,7 +1,7 @@
 """The ``ordo`` command line.
 
-Commands live in small modules (``cli_app``, ``cli_records``, ...), each with a
-``register(subparsers)`` function; every ``engine/cli_*.py`` module is loaded. Every
+Commands live in small modules of this package (``records``, ``flow``, ...), each with a
+``register(subparsers)`` function; every module but ``common`` is loaded. Every
 user error becomes one clear message and a non-zero exit code, never a
 traceback (set ``ORDO_DEBUG=1`` to see one for a genuine bug).
 """
@@ -14,53 +14,21 @@ import os
 import pkgutil
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import exc as sa_exc
 
-from .errors import DefinitionErrors, OrdoError, SchemaChangeRefused, ValidationFailed
+from .common import EXIT_INTERNAL, EXIT_USER_ERROR, CliError, add_db_option, add_user_option, parse_params
+
+__all__ = ["CliError", "add_db_option", "add_user_option", "build_parser", "main", "parse_params"]
+
+from ..errors import DefinitionErrors, OrdoError, SchemaChangeRefused, ValidationFailed
 
 
 def command_modules() -> list[str]:
-    """Every ``cli_*`` module of the engine (a new command needs no edit here)."""
-    package = __package__ or "ordo.engine"
-    return sorted(f"{package}.{m.name}" for m in pkgutil.iter_modules(importlib.import_module(package).__path__)
-                  if m.name.startswith("cli_"))
-
-EXIT_USER_ERROR = 1
-EXIT_INTERNAL = 2
-
-
-class CliError(OrdoError):
-    """A command-line usage problem (bad parameter value, missing file)."""
-
-
-def add_db_option(p: argparse.ArgumentParser, default: str = "ordo.db") -> None:
-    p.add_argument("--db", default=os.environ.get("ORDO_DB", default),
-                   help=f"database: a SQLite file or a URL such as postgresql+psycopg://user@host/db "
-                        f"(default: $ORDO_DB or {default})")
-
-
-def add_user_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--user", default=os.environ.get("ORDO_USER", "admin"),
-                   help="acting user (default: $ORDO_USER or admin)")
-
-
-def parse_params(items: Sequence[str] | None) -> dict[str, Any]:
-    """``k=v`` pairs; values are JSON when they parse as JSON, else text."""
-    import json
-
-    out: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise CliError(f"--param {item!r}: expected NAME=VALUE")
-        k, v = item.split("=", 1)
-        try:
-            out[k.strip()] = json.loads(v)
-        except ValueError:
-            out[k.strip()] = v
-    return out
-
+    """Every command module of this package (a new command needs no edit here)."""
+    package = __package__ or "ordo.engine.cli"
+    return sorted(f"{package}.{m.name}" for m in pkgutil.iter_modules(__path__)
+                  if m.name not in ("common", "__main__"))
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -113,6 +81,3 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_INTERNAL
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

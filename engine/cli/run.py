@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .cli import add_db_option
+from .common import add_db_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,8 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .app import open_app
-    from .scenario import run_scenario
+    from ..app import open_app
+    from ..scenario import run_scenario
 
     with open_app(args.app, args.db) as app:
         result = run_scenario(app, args.scenario, lang=args.lang, variables={"seed": args.seed})

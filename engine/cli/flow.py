@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import textfmt
-from .cli import CliError, add_db_option, add_user_option
+from .. import textfmt
+from .common import CliError, add_db_option, add_user_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -84,7 +84,7 @@ def _key(text: str) -> int | str:
 
 
 def _open(args: argparse.Namespace, sync: bool = True) -> Any:
-    from .app import open_app
+    from ..app import open_app
 
     return open_app(args.app, args.db, sync=sync)
 
@@ -92,9 +92,9 @@ def _open(args: argparse.Namespace, sync: bool = True) -> Any:
 def cmd_simulate(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
-    from .app import open_app
-    from .db import normalize_url
-    from .users import Directory
+    from ..app import open_app
+    from ..db import normalize_url
+    from ..users import Directory
 
     try:
         record = json.loads(Path(args.record).read_text(encoding="utf-8"))
@@ -138,7 +138,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
 
 
 def _diagram_app(args: argparse.Namespace) -> Any:
-    from .app import open_app
+    from ..app import open_app
 
     return open_app(args.app, "sqlite://", sync=False)  # drawing needs no database
 

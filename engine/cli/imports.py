@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import textfmt
-from .cli import CliError, add_db_option, add_user_option
+from .. import textfmt
+from .common import CliError, add_db_option, add_user_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from .app import open_app
+    from ..app import open_app
 
     with open_app(args.app, args.db) as app:
         runtime = app.features.get("intake")

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import textfmt
-from .cli import CliError, add_db_option, add_user_option, parse_params
+from .. import textfmt
+from .common import CliError, add_db_option, add_user_option, parse_params
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -94,7 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _open(args: argparse.Namespace):
-    from .app import open_app
+    from ..app import open_app
 
     return open_app(args.app, args.db)
 

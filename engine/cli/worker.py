@@ -7,8 +7,8 @@ import os
 import socket
 import time
 
-from . import jobs, outbox, textfmt
-from .cli import add_db_option
+from .. import jobs, outbox, textfmt
+from .common import add_db_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from .app import open_app
+    from ..app import open_app
 
     with open_app(args.app, args.db) as app:
         print(f"worker {args.name} on {args.db} (Ctrl-C to stop)" if not args.once else "", end="")
@@ -51,7 +51,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from .app import open_app
+    from ..app import open_app
 
     with open_app(args.app, args.db) as app, app.engine.connect() as conn:
         rows = [{"id": j.id, "kind": j.kind, "run_at": j.run_at, "status": j.status, "attempts": j.attempts,
@@ -61,7 +61,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    from .app import open_app
+    from ..app import open_app
 
     with open_app(args.app, args.db) as app, app.engine.connect() as conn:
         rows = [{"id": m.id, "channel": m.channel, "to": m.recipient, "subject": m.subject, "status": m.status,

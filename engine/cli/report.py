@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .cli import CliError, add_db_option, add_user_option, parse_params
+from .common import CliError, add_db_option, add_user_option, parse_params
 
 FORMATS = ("table", "json", "csv", "xlsx", "svg")
 
@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .app import open_app
+    from ..app import open_app
 
     fmt = args.format
     if fmt is None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ordo.dsl.loader import builtin_templates_dir, load_app, validate_app
 
-from .cli import CliError, add_db_option
+from .common import CliError, add_db_option
 
 DEMO_APP = "builtin:oms"  # the app whose "demo" scenario `ordo demo` plays
 DEMO_DB = "ordo-demo.db"
@@ -82,7 +82,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from .app import open_app
+    from ..app import open_app
 
     app = open_app(args.app, args.db, sync=False)
     try:
@@ -97,8 +97,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .app import open_app
-    from .scenario import run_scenario
+    from ..app import open_app
+    from ..scenario import run_scenario
 
     if args.db == DEMO_DB and Path(DEMO_DB).exists():  # the demo's own file: start afresh
         for suffix in ("", "-wal", "-shm"):

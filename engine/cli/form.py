@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .cli import CliError, add_db_option, add_user_option
+from .common import CliError, add_db_option, add_user_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +38,7 @@ def cmd_form(args: argparse.Namespace) -> int:
             raise CliError(f"unknown form or entity '{args.name}' (forms: {', '.join(definition.names('form'))})")
         record = None
         if args.record:
-            from .app import open_app
+            from ..app import open_app
 
             form = definition.get("form", args.name)
             entity = form.entity if form is not None else args.name

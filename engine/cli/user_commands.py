@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from . import textfmt
-from .cli import CliError, add_db_option, add_user_option
+from .. import textfmt
+from .common import CliError, add_db_option, add_user_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _open(args: argparse.Namespace):
-    from .app import open_app
+    from ..app import open_app
 
     return open_app(args.app, args.db)
 

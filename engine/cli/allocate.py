@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from . import textfmt
-from .cli import CliError, add_db_option, add_user_option
+from .. import textfmt
+from .common import CliError, add_db_option, add_user_option
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -51,7 +51,7 @@ class _DryRun(Exception):
 
 
 def cmd_allocate(args: argparse.Namespace) -> int:
-    from .app import open_app
+    from ..app import open_app
 
     if args.dry_run and (args.release or args.consume):
         raise CliError("--dry-run applies to allocating only")
@@ -95,7 +95,7 @@ def _summary(result) -> None:
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
-    from .app import open_app
+    from ..app import open_app
 
     with open_app(args.app, args.db) as app:
         service = app.features["assignment"]
