@@ -20,6 +20,8 @@ class User:
 
 
 SYSTEM = User("system", frozenset(), is_admin=True)
+# the command line without --user: whoever can open the database owns it (audited as "admin")
+OWNER = User("admin", frozenset({"admin"}), is_admin=True)
 
 UserLike = User | str
 

@@ -27,14 +27,14 @@ from ordo.dsl.loader import load_app
 from . import audit, record_ops
 from .actor import User, UserLike, as_user
 from .compiled import compile_app
-from .db import make_engine, write_connection
+from .db import describe, make_engine, write_connection
 from .errors import OrdoError
 from .jobs import JobRunner
 from .outbox import Outbox
 from .permissions import Permissions
 from .query import FilterCache
 from .records import Record, Transaction, WriteEvent
-from .schema_sync import sync_schema
+from .schema_sync import check_schema, sync_schema
 from .users import Directory
 
 
@@ -53,11 +53,16 @@ class App:
     """A loaded app bound to a database."""
 
     def __init__(self, definition: AppDefinition, db_url: str | None = None, *, clock: Clock | None = None,
-                 sync: bool = True, engine: sa.Engine | None = None) -> None:
+                 sync: bool = True, engine: sa.Engine | None = None, create: bool = True,
+                 check: bool = True) -> None:
+        """``sync``: bring the tables in line with the definitions (creating them); otherwise, with
+        ``check``, refuse a database that does not hold this app's current schema. ``create``: a
+        missing SQLite file may be created (never its folder)."""
         self.definition = definition
         self.compiled = compile_app(definition)
         self.clock = clock or Clock()
-        self.engine = engine if engine is not None else make_engine(db_url)
+        self.db_label = describe(db_url)
+        self.engine = engine if engine is not None else make_engine(db_url, create=create)
         self.filters = FilterCache(self.compiled, definition.schema, lambda: self.clock)
         self.permissions = Permissions(definition)
         # aggregate node -> (statement, owner fields); weak, as flows compile old versions on demand
@@ -73,8 +78,14 @@ class App:
                 module.install(self)
         if sync:
             self.sync_schema()
-            for hook in self.on_start:
-                hook(self)
+            self.start()
+        elif check:
+            check_schema(self.engine, self.compiled, self.name, f"database {self.db_label!r}")
+
+    def start(self) -> None:
+        """Run the start hooks of features (e.g. recurring schedules); the schema must be in sync."""
+        for hook in self.on_start:
+            hook(self)
 
     @property
     def name(self) -> str:
@@ -83,7 +94,8 @@ class App:
     def sync_schema(self, dry_run: bool = False) -> list[str]:
         """Create/alter tables to match the definitions and grant the roles declared
         with ``users:``; return the changes made."""
-        changes = sync_schema(self.engine, self.compiled, dry_run=dry_run)
+        changes = sync_schema(self.engine, self.compiled, dry_run=dry_run, app_name=self.name,
+                              where=f"database {self.db_label!r}")
         if not dry_run:
             with write_connection(self.engine) as conn:
                 Directory(conn).seed_roles((r.name, r.users) for r in self.definition.all("role"))
@@ -197,10 +209,14 @@ class App:
 
 
 def open_app(path: str | Path | AppDefinition, db_url: str | None = None, *, clock: Clock | None = None,
-             sync: bool = True) -> App:
-    """Load (and fully validate) the app at ``path`` and open it on ``db_url`` (default ``./ordo.db``)."""
+             sync: bool = True, create: bool = True, check: bool = True) -> App:
+    """Load (and fully validate) the app at ``path`` and open it on ``db_url`` (default ``./ordo.db``).
+
+    By default the database is created if needed and its tables synced with the definitions.
+    ``sync=False`` opens an existing database as it is and refuses one that does not hold this
+    app's current schema (``check=False`` skips that check); ``create=False`` refuses a missing file."""
     definition = path if isinstance(path, AppDefinition) else load_app(path)
-    return App(definition, db_url, clock=clock, sync=sync)
+    return App(definition, db_url, clock=clock, sync=sync, create=create, check=check)
 
 
 @contextlib.contextmanager

@@ -27,14 +27,37 @@ def normalize_url(url: str | None, default_file: str = DEFAULT_DB) -> str:
     return url
 
 
-def make_engine(url: str | None) -> sa.Engine:
-    """An engine for ``url``. SQLite gets WAL, foreign keys and BEGIN IMMEDIATE for writes."""
+def describe(url: str | None) -> str:
+    """How a database is named in messages: the SQLite file, or the URL without its password."""
+    if not url:
+        return DEFAULT_DB
+    if "://" not in url:
+        return url
+    try:
+        parsed = sa.engine.make_url(normalize_url(url))
+    except sa.exc.ArgumentError:
+        return url
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    return parsed.render_as_string(hide_password=True)
+
+
+class DatabaseMissing(UsageError):
+    """The database named does not exist (and creating it was not asked for)."""
+
+
+def make_engine(url: str | None, *, create: bool = True) -> sa.Engine:
+    """An engine for ``url``. SQLite gets WAL, foreign keys and BEGIN IMMEDIATE for writes.
+
+    A SQLite file that does not exist is created only with ``create``; its folder must exist
+    (Ordo never creates folders). A file that is not a SQLite database is refused."""
     full = normalize_url(url)
     try:
         parsed = sa.engine.make_url(full)
     except sa.exc.ArgumentError as e:
         raise UsageError(f"invalid database URL {url!r}: {e}") from None
     if parsed.get_backend_name() == "sqlite":
+        _check_sqlite_file(parsed, url or full, create)
         return _sqlite_engine(parsed)
     if parsed.get_backend_name() == "postgresql":
         try:
@@ -44,10 +67,34 @@ def make_engine(url: str | None) -> sa.Engine:
     raise UsageError(f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL")
 
 
+def _is_memory(url: sa.URL) -> bool:
+    return url.database in (None, "", ":memory:")
+
+
+def _check_sqlite_file(url: sa.URL, shown: str, create: bool) -> None:
+    if _is_memory(url):
+        return
+    path = Path(url.database)
+    if path.is_dir():
+        raise UsageError(f"database {shown!r} is a folder, not a SQLite file")
+    if not path.exists():
+        if not path.parent.exists():
+            raise DatabaseMissing(f"database {shown!r}: the folder {str(path.parent)!r} does not exist")
+        if not create:
+            raise DatabaseMissing(f"database {shown!r} does not exist (check the path; `ordo sync APP --db "
+                                  f"{shown}` or --create creates it)")
+        return
+    try:
+        with path.open("rb") as f:
+            header = f.read(16)
+    except OSError as e:
+        raise UsageError(f"cannot open database {shown!r}: {e.strerror}") from None
+    if header and header != b"SQLite format 3\x00":
+        raise UsageError(f"{shown!r} is not a SQLite database file")
+
+
 def _sqlite_engine(url: sa.URL) -> sa.Engine:
-    memory = url.database in (None, "", ":memory:")
-    if not memory:
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    memory = _is_memory(url)
     kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": 30}}
     if memory:
         kwargs["poolclass"] = StaticPool

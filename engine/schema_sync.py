@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from .compiled import CompiledApp
 from .db import advisory_lock, write_connection
-from .errors import SchemaChangeRefused
+from .errors import SchemaChangeRefused, UsageError
 from .tables import SYSTEM_METADATA, TableSpec, build_table, index_name
 
 schema_table = sa.Table(
@@ -27,6 +27,17 @@ schema_table = sa.Table(
     sa.Column("table_name", sa.String(140), primary_key=True),
     sa.Column("spec", sa.Text, nullable=False),
 )
+# facts about the database itself: which app it holds ("app"), written by schema sync
+meta_table = sa.Table(
+    "ordo_meta",
+    SYSTEM_METADATA,
+    sa.Column("key", sa.String(140), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+
+class SchemaNotReady(UsageError):
+    """The database does not hold this app's schema (yet): another app, none, or an older one."""
 
 
 @dataclass
@@ -207,11 +218,57 @@ def _create_index(table: sa.Table, name: str):
     return run
 
 
-def sync_schema(engine: sa.Engine, compiled: CompiledApp, *, dry_run: bool = False) -> list[str]:
-    """Apply (or with ``dry_run`` only describe) the schema changes; return what was done."""
+def _owner(conn: sa.Connection, tables: set[str]) -> str | None:
+    """The app a database holds, as recorded by schema sync (None: not recorded)."""
+    if meta_table.name not in tables:
+        return None
+    return conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "app")).scalar()
+
+
+def _refuse_other_app(conn: sa.Connection, compiled: CompiledApp, app_name: str, tables: set[str],
+                      where: str) -> None:
+    owner = _owner(conn, tables)
+    if owner is not None and owner != app_name:
+        raise SchemaNotReady(f"{where} holds the app '{owner}', not '{app_name}'")
+    if owner is None and schema_table.name in tables:  # written before the app was recorded
+        snaps = {r[0] for r in conn.execute(sa.select(schema_table.c.table_name))}
+        if snaps and not snaps & {spec.name for spec in compiled.specs}:
+            raise SchemaNotReady(f"{where} holds another app's tables ({', '.join(sorted(snaps)[:5])}), "
+                                 f"none of '{app_name}'")
+
+
+def check_schema(engine: sa.Engine, compiled: CompiledApp, app_name: str, where: str) -> None:
+    """Refuse a database that holds no app, another app, or this app's schema out of date
+    (naming what ``ordo sync`` would do). Reads only: nothing is created or changed."""
+    with engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+        if schema_table.name not in tables:
+            raise SchemaNotReady(f"{where} holds no Ordo app yet; create its tables with "
+                                 f"`ordo sync APP --db ...` (or --create)")
+        _refuse_other_app(conn, compiled, app_name, tables, where)
+        missing = sorted(set(SYSTEM_METADATA.tables) - tables)
+        plan = plan_sync(conn, compiled)
+    if plan.refused:
+        raise SchemaChangeRefused(plan.refused)
+    pending = [f"create table {t}" for t in missing] + plan.statements
+    if pending:
+        shown = "; ".join(pending[:5]) + (f"; and {len(pending) - 5} more" if len(pending) > 5 else "")
+        raise SchemaNotReady(f"the tables of {where} are behind the definitions of '{app_name}' "
+                             f"({shown}); apply the changes with `ordo sync APP --db ...`")
+
+
+def sync_schema(engine: sa.Engine, compiled: CompiledApp, *, dry_run: bool = False, app_name: str | None = None,
+                where: str = "the database") -> list[str]:
+    """Apply (or with ``dry_run`` only describe) the schema changes; return what was done.
+
+    A database that holds another app is refused; the app's name is recorded on first sync."""
     with write_connection(engine) as conn:
         advisory_lock(conn, "ordo-schema-sync")
+        if app_name is not None:
+            _refuse_other_app(conn, compiled, app_name, set(sa.inspect(conn).get_table_names()), where)
         SYSTEM_METADATA.create_all(conn, checkfirst=True)
+        if app_name is not None and not dry_run and _owner(conn, {meta_table.name}) is None:
+            conn.execute(sa.insert(meta_table).values(key="app", value=app_name))
         plan = plan_sync(conn, compiled)
         if plan.refused:
             raise SchemaChangeRefused(plan.refused)

@@ -57,7 +57,7 @@ def test_update_many_command(make_app, tmp_path, capsys):
     app_dir = make_app(APP)
     db = ["--db", str(tmp_path / "b.db")]
     for team in ("a", "b"):
-        assert main(["create", str(app_dir), "ticket", f'{{"team": "{team}"}}', *db]) == 0
+        assert main(["create", str(app_dir), "ticket", f'{{"team": "{team}"}}', *db, "--create"]) == 0
     capsys.readouterr()
     assert main(["update-many", str(app_dir), "ticket", "--where", "team == 'a'", "--set", "priority=1", *db]) == 0
     assert "updated 1 ticket record(s): TK-001" in capsys.readouterr().out

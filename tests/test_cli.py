@@ -31,7 +31,8 @@ def test_new_validate_and_records(tmp_path, capsys, db_url):
     assert code == 0 and "shop 1.0.0: OK" in out
     assert run(capsys, "new", str(app))[0] == 1  # not empty any more
     db = ["--db", db_url, "--user", "alice"]
-    code, out, err = run(capsys, "create", str(app), "customer", '{"code": "ACME", "customer_name": "Acme"}', *db)
+    code, out, err = run(capsys, "create", str(app), "customer", '{"code": "ACME", "customer_name": "Acme"}', *db,
+                         "--create")
     assert code == 0 and json.loads(out)["name"] == "ACME"
     code, out, err = run(capsys, "create", str(app), "invoice",
                          '{"customer": "ACME", "lines": [{"description": "x", "unit_price": 12.5, "qty": 2}]}', *db)
@@ -68,6 +69,7 @@ def test_new_validate_and_records(tmp_path, capsys, db_url):
 ])
 def test_errors_are_one_clear_line(tmp_path, capsys, argv, message):
     if "--db" not in argv:
+        assert run(capsys, "sync", "builtin:starter", "--db", str(tmp_path / "x.db"))[0] == 0
         argv = [*argv, "--db", str(tmp_path / "x.db")]
     code, _, err = run(capsys, *argv)
     assert code == 1
@@ -78,7 +80,7 @@ def test_errors_are_one_clear_line(tmp_path, capsys, argv, message):
 def test_users_worker_and_queues(tmp_path, capsys):
     db = ["--db", str(tmp_path / "u.db")]
     code, out, _ = run(capsys, "user", "add", "builtin:starter", "carol", "--role", "accountant", "--attrs",
-                       '{"region": "north"}', "--unavailable", *db)
+                       '{"region": "north"}', "--unavailable", *db, "--create")
     assert code == 0 and "['accountant']" in out and "unavailable" in out
     code, out, _ = run(capsys, "user", "list", "builtin:starter", *db)
     assert "carol" in out and "alice" in out  # alice is seeded from roles.yaml

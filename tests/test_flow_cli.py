@@ -47,7 +47,7 @@ def test_simulate_prints_the_path_without_writing(make_app, tmp_path, capsys):
 
 def test_simulate_reads_role_members_from_the_database(make_app, tmp_path, capsys):
     app, db = app_dir(make_app), str(tmp_path / "x.db")
-    assert main(["create", app, "employee", json.dumps({"code": "E1"}), "--db", db, "--user", "root"]) == 0
+    assert main(["create", app, "employee", json.dumps({"code": "E1"}), "--db", db, "--create"]) == 0
     rec = tmp_path / "r.json"
     rec.write_text(json.dumps({"amount": 5000}))
     assert main(["flow", "simulate", app, "expense_approval", "--record", str(rec), "--db", db]) == 0
@@ -67,7 +67,7 @@ def test_diagram_svg_and_mermaid(make_app, tmp_path, capsys):
 
 def test_start_act_inbox_timeline_status(make_app, tmp_path, capsys):
     app, db = app_dir(make_app), str(tmp_path / "c.db")
-    assert main(["create", app, "employee", json.dumps({"code": "E1", "manager": "bob"}), "--db", db,
+    assert main(["create", app, "employee", json.dumps({"code": "E1", "manager": "bob"}), "--db", db, "--create",
                  "--user", "root"]) == 0
     assert main(["create", app, "expense", json.dumps({"amount": 50, "owner": "E1"}), "--db", db,
                  "--user", "alice"]) == 0

@@ -194,7 +194,7 @@ def test_distributions_variants_and_rows(make_app, db_url):
 
 def test_scale_unknown_dataset_and_cli(make_app, db_url, capsys):
     folder = make_app(APP)
-    rc = main(["generate", str(folder), "sample", "--scale", "0.1", "--seed", "4", "--quiet", "--db", db_url])
+    rc = main(["generate", str(folder), "sample", "--scale", "0.1", "--seed", "4", "--quiet", "--db", db_url, "--create"])
     out = capsys.readouterr().out
     assert rc == 0 and "created 2 kind, 2 widget" in out and "20 deal" in out.replace("19 deal", "20 deal")
     with open_app(folder, db_url) as app:

@@ -108,7 +108,7 @@ def test_bad_csv_rows_reported_good_rows_kept(oms, tmp_path):
 
 
 def test_cli_import_and_generate(db_url, capsys):
-    assert main(["generate", "builtin:oms", "demo", "--scale", "0.05", "--quiet", "--db", db_url]) == 0
+    assert main(["generate", "builtin:oms", "demo", "--scale", "0.05", "--quiet", "--db", db_url, "--create"]) == 0
     assert "sales_order" in capsys.readouterr().out
     rc = main(["import", "builtin:oms", "orders", str(SAMPLES / "marketplace_orders.json"), "--channel", "JD",
                "--db", db_url])

@@ -86,9 +86,9 @@ def test_bad_scenarios_are_definition_errors(make_app):
 
 
 def test_run_and_demo_commands(make_app, tmp_path, capsys, monkeypatch):
-    assert main(["run", str(make_app(APP)), "walk", "--db", str(tmp_path / "w.db")]) == 0
+    assert main(["run", str(make_app(APP)), "walk", "--db", str(tmp_path / "w.db"), "--create"]) == 0
     assert "scenario walk: 8 step(s) done" in capsys.readouterr().out
     assert main(["run", str(make_app(APP)), "nope", "--db", str(tmp_path / "w.db")]) == 1
     assert "no scenario 'nope'" in capsys.readouterr().err
-    assert main(["run", "builtin:starter", "demo", "--db", str(tmp_path / "s.db")]) == 0
+    assert main(["run", "builtin:starter", "demo", "--db", str(tmp_path / "s.db"), "--create"]) == 0
     assert "scenario demo:" in capsys.readouterr().out

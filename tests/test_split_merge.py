@@ -93,7 +93,7 @@ def test_split_merge_commands_and_definition_checks(make_app, tmp_path, capsys):
     app_dir = make_app(APP)
     db = ["--db", str(tmp_path / "s.db")]
     data = '{"client": "c", "state": "approved", "parts": [{"item": "a", "qty": 4}, {"item": "b", "qty": 1}]}'
-    assert main(["create", str(app_dir), "job", data, *db]) == 0
+    assert main(["create", str(app_dir), "job", data, *db, "--create"]) == 0
     assert main(["create", str(app_dir), "job", data, *db]) == 0
     capsys.readouterr()
     assert main(["split", str(app_dir), "job", "J-001", "--row", "1:1", *db]) == 0

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from .. import textfmt
-from .common import CliError, add_db_option, add_user_option
+from .common import CliError, acting_user, add_db_option, add_user_option, open_for
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -51,15 +51,13 @@ class _DryRun(Exception):
 
 
 def cmd_allocate(args: argparse.Namespace) -> int:
-    from ..app import open_app
-
     if args.dry_run and (args.release or args.consume):
         raise CliError("--dry-run applies to allocating only")
-    with open_app(args.app, args.db) as app:
+    with open_for(args) as app:
         service = app.features["allocation"]
         result = None
         try:
-            with app.transaction(args.user) as tx:
+            with app.transaction(acting_user(args)) as tx:
                 if args.release:
                     result = service.release(tx, args.rule, _key(args.record))
                 elif args.consume:
@@ -95,12 +93,10 @@ def _summary(result) -> None:
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
-    from ..app import open_app
-
-    with open_app(args.app, args.db) as app:
+    with open_for(args) as app:
         service = app.features["assignment"]
         rule = service.rule(args.rule)
-        with app.transaction(args.user) as tx:
+        with app.transaction(acting_user(args)) as tx:
             record = tx.get(rule.entity, _key(args.record))
             if args.unassign:
                 users = service.unassign(tx, args.rule, rule.entity, record)

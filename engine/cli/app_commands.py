@@ -84,7 +84,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     from ..app import open_app
 
-    app = open_app(args.app, args.db, sync=False)
+    app = open_app(args.app, args.db, sync=False, check=False)
     try:
         changes = app.sync_schema(dry_run=args.dry_run)
     finally:

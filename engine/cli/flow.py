@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import textfmt
-from .common import CliError, add_db_option, add_user_option
+from .common import CliError, acting_user, add_db_option, add_user_option, open_for
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -83,10 +83,8 @@ def _key(text: str) -> int | str:
     return int(text) if text.isdigit() else text
 
 
-def _open(args: argparse.Namespace, sync: bool = True) -> Any:
-    from ..app import open_app
-
-    return open_app(args.app, args.db, sync=sync)
+def _open(args: argparse.Namespace) -> Any:
+    return open_for(args)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -108,7 +106,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         decisions[node.strip()] = decision.strip()
     url = normalize_url(args.db)
     has_db = not url.startswith("sqlite:///") or Path(url[len("sqlite:///"):]).exists()
-    with open_app(args.app, args.db if has_db else "sqlite://", sync=False) as app:
+    with (open_for(args) if has_db else open_app(args.app, "sqlite://", sync=False, check=False)) as app:
         members = link = None
         if has_db:
             def members(role: str) -> list[str]:
@@ -140,11 +138,11 @@ def cmd_diagram(args: argparse.Namespace) -> int:
 def _diagram_app(args: argparse.Namespace) -> Any:
     from ..app import open_app
 
-    return open_app(args.app, "sqlite://", sync=False)  # drawing needs no database
+    return open_app(args.app, "sqlite://", sync=False, check=False)  # drawing needs no database
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    with _open(args) as app, app.transaction(args.user) as tx:
+    with _open(args) as app, app.transaction(acting_user(args)) as tx:
         flows = app.features["flows"]
         iid = flows.start(tx, args.flow, _key(args.record))
         st = flows.status(tx, flows.flow(args.flow).entity, _key(args.record))
@@ -153,7 +151,7 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def cmd_act(args: argparse.Namespace) -> int:
-    with _open(args) as app, app.transaction(args.user) as tx:
+    with _open(args) as app, app.transaction(acting_user(args)) as tx:
         result = app.features["flows"].act(tx, args.task, args.action, comment=args.comment, to=args.to,
                                            position=args.position)
     print(f"task {args.task}: {args.action} done" + (f" (new task {result})" if isinstance(result, int) else ""))
@@ -161,7 +159,7 @@ def cmd_act(args: argparse.Namespace) -> int:
 
 
 def cmd_instance(args: argparse.Namespace) -> int:
-    with _open(args) as app, app.transaction(args.user) as tx:
+    with _open(args) as app, app.transaction(acting_user(args)) as tx:
         flows = app.features["flows"]
         if args.action == "comment":
             flows.comment(tx, args.instance, args.comment or "")
@@ -172,7 +170,7 @@ def cmd_instance(args: argparse.Namespace) -> int:
 
 
 def cmd_inbox(args: argparse.Namespace) -> int:
-    with _open(args) as app, app.reader(args.user) as tx:
+    with _open(args) as app, app.reader(acting_user(args)) as tx:
         tasks = app.features["flows"].inbox(tx, args.of)
     rows = [{"task": t.id, "flow": t.flow, "step": t.node, "record": t.record_name, "for": t.assignee or
              f"role {t.role}", "since": t.created_at, "due": t.due_at, "overdue": "OVERDUE" if t.overdue else ""}
@@ -182,7 +180,7 @@ def cmd_inbox(args: argparse.Namespace) -> int:
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
-    with _open(args) as app, app.reader(args.user) as tx:
+    with _open(args) as app, app.reader(acting_user(args)) as tx:
         events = app.features["flows"].timeline(tx, args.entity, _key(args.record))
     rows = [{"at": e.at, "who": e.user, "what": e.action, "step": e.node, "comment": e.comment,
              "detail": json.dumps(e.detail, ensure_ascii=False) if e.detail else ""} for e in events]
@@ -191,7 +189,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    with _open(args) as app, app.reader(args.user) as tx:
+    with _open(args) as app, app.reader(acting_user(args)) as tx:
         st = app.features["flows"].status(tx, args.entity, _key(args.record))
     if st is None:
         print("no flow")

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .common import CliError, add_db_option, add_user_option
+from .common import CliError, acting_user, add_db_option, add_user_option, open_for
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,12 +38,10 @@ def cmd_form(args: argparse.Namespace) -> int:
             raise CliError(f"unknown form or entity '{args.name}' (forms: {', '.join(definition.names('form'))})")
         record = None
         if args.record:
-            from ..app import open_app
-
             form = definition.get("form", args.name)
             entity = form.entity if form is not None else args.name
-            with open_app(definition, args.db) as app:
-                record = app.get(entity, int(args.record) if args.record.isdigit() else args.record, args.user)
+            with open_for(args, definition) as app:
+                record = app.get(entity, int(args.record) if args.record.isdigit() else args.record, acting_user(args))
         text = FormRenderer(definition).render(args.name, record, lang=args.lang)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")

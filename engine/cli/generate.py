@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import add_db_option, add_user_option
+from .common import acting_user, add_create_option, add_db_option, add_user_option, open_for
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_db_option(p)
     add_user_option(p)
+    add_create_option(p)
     p.set_defaults(func=cmd_generate)
 
 
@@ -31,10 +32,8 @@ def progress_bar(entity: str, done: int, total: int, width: int = 30) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from ..app import open_app
-
-    with open_app(args.app, args.db) as app:
-        result = app.features["generate"].run(args.user, args.dataset, seed=args.seed, scale=args.scale,
+    with open_for(args) as app:
+        result = app.features["generate"].run(acting_user(args), args.dataset, seed=args.seed, scale=args.scale,
                                               batch_size=args.batch_size,
                                               progress=None if args.quiet else progress_bar)
     print(result.summary())

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .. import textfmt
-from .common import CliError, add_db_option, add_user_option
+from .common import CliError, acting_user, add_create_option, add_db_option, add_user_option, open_for
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,17 +21,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=["text", "json"], default="text", help="report format")
     add_db_option(p)
     add_user_option(p)
+    add_create_option(p)
     p.set_defaults(func=cmd_import)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from ..app import open_app
-
-    with open_app(args.app, args.db) as app:
+    with open_for(args) as app:
         runtime = app.features.get("intake")
         if runtime is None:  # pragma: no cover - the feature is always installed
             raise CliError("this Ordo has no intake feature")
-        result = runtime.import_file(args.user, args.intake, args.file, channel=args.channel, shape=args.shape,
+        result = runtime.import_file(acting_user(args), args.intake, args.file, channel=args.channel, shape=args.shape,
                                      dry_run=args.dry_run, batch_size=args.batch_size)
     if args.format == "json":
         print(textfmt.as_json(result.to_dict()))

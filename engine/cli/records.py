@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from .. import textfmt
-from .common import CliError, add_db_option, add_user_option, parse_params
+from .common import (
+    CliError,
+    acting_user,
+    add_create_option,
+    add_db_option,
+    add_user_option,
+    open_for,
+    parse_params,
+)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -49,6 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             p.add_argument("key")
             p.add_argument("--expected-version", type=int, help="refuse if the record changed since")
         p.add_argument("data", help="JSON object, or @FILE with one")
+        if name == "create":
+            add_create_option(p)
         p.set_defaults(func=cmd_create if name == "create" else cmd_update)
 
     p = sub.add_parser("update-many", help="batch edit: set fields on every record matching --where")
@@ -94,9 +104,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _open(args: argparse.Namespace):
-    from ..app import open_app
-
-    return open_app(args.app, args.db)
+    return open_for(args)
 
 
 def _key(raw: str) -> int | str:
@@ -131,7 +139,7 @@ def _print_rows(rows: list[dict], fmt: str, columns: list[str] | None = None) ->
 
 def cmd_query(args: argparse.Namespace) -> int:
     with _open(args) as app:
-        rows = app.query(args.entity, args.where, user=args.user, params=parse_params(args.param),
+        rows = app.query(args.entity, args.where, user=acting_user(args), params=parse_params(args.param),
                          order_by=args.order_by, limit=args.limit, offset=args.offset)
     columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
     _print_rows(rows, args.format, columns)
@@ -140,20 +148,20 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def cmd_get(args: argparse.Namespace) -> int:
     with _open(args) as app:
-        print(textfmt.as_json(app.get(args.entity, _key(args.key), user=args.user)))
+        print(textfmt.as_json(app.get(args.entity, _key(args.key), user=acting_user(args))))
     return 0
 
 
 def cmd_create(args: argparse.Namespace) -> int:
     with _open(args) as app:
-        rec = app.create(args.entity, _data(args.data), user=args.user)
+        rec = app.create(args.entity, _data(args.data), user=acting_user(args))
     print(textfmt.as_json(rec))
     return 0
 
 
 def cmd_update(args: argparse.Namespace) -> int:
     with _open(args) as app:
-        rec = app.update(args.entity, _key(args.key), _data(args.data), user=args.user,
+        rec = app.update(args.entity, _key(args.key), _data(args.data), user=acting_user(args),
                          expected_version=args.expected_version)
     print(textfmt.as_json(rec))
     return 0
@@ -162,7 +170,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 def cmd_update_many(args: argparse.Namespace) -> int:
     data = parse_params(args.values)
     with _open(args) as app:
-        updated = app.update_many(args.entity, args.where, data, args.user, params=parse_params(args.param))
+        updated = app.update_many(args.entity, args.where, data, acting_user(args), params=parse_params(args.param))
     print(f"updated {len(updated)} {args.entity} record(s)" + (f": {', '.join(r['name'] for r in updated[:20])}"
                                                                if updated else ""))
     return 0
@@ -179,7 +187,7 @@ def cmd_split(args: argparse.Namespace) -> int:
             if qty and (spec is None or not spec.quantity):
                 raise CliError(f"--row {item!r}: {args.entity} rows cannot be split by quantity")
             parts.append({"id": int(rid), spec.quantity: qty} if qty else int(rid))
-        kept, new = app.split(args.entity, _key(args.key), parts, args.user)
+        kept, new = app.split(args.entity, _key(args.key), parts, acting_user(args))
     print(f"split {kept['name']}: new record {new['name']}")
     return 0
 
@@ -187,9 +195,9 @@ def cmd_split(args: argparse.Namespace) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     with _open(args) as app:
         if args.auto:
-            kept = app.merge_all(args.entity, args.user, where=args.where)
+            kept = app.merge_all(args.entity, acting_user(args), where=args.where)
         elif len(args.keys) >= 2:
-            kept = [app.merge(args.entity, [_key(k) for k in args.keys], args.user)]
+            kept = [app.merge(args.entity, [_key(k) for k in args.keys], acting_user(args))]
         else:
             raise CliError("name at least two records to merge, or use --auto")
     print(f"merged into {len(kept)} record(s)" + (": " + ", ".join(r["name"] for r in kept) if kept else ""))
@@ -198,14 +206,14 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def cmd_delete(args: argparse.Namespace) -> int:
     with _open(args) as app:
-        app.delete(args.entity, _key(args.key), user=args.user, expected_version=args.expected_version)
+        app.delete(args.entity, _key(args.key), user=acting_user(args), expected_version=args.expected_version)
     print(f"deleted {args.entity} {args.key}")
     return 0
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
     with _open(args) as app:
-        entries = app.audit_log(user=args.user, entity=args.entity,
+        entries = app.audit_log(user=acting_user(args), entity=args.entity,
                                 record=_key(args.record) if args.record else None, by=args.by, limit=args.limit)
     rows = [{"at": e.at, "user": e.user, "action": e.action, "entity": e.entity, "record": e.record_name,
              "changes": json.dumps(e.changes, ensure_ascii=False) if args.format != "json" else e.changes}

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import CliError, add_db_option, add_user_option, parse_params
+from .common import CliError, acting_user, add_db_option, add_user_option, open_for, parse_params
 
 FORMATS = ("table", "json", "csv", "xlsx", "svg")
 
@@ -30,13 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ..app import open_app
-
     fmt = args.format
     if fmt is None:
         suffix = Path(args.out).suffix.lower().lstrip(".") if args.out else ""
         fmt = suffix if suffix in FORMATS else "table"
-    with open_app(args.app, args.db) as app:
+    with open_for(args) as app:
         reports = app.features["reports"]
         if not args.name:
             for name in reports.names():
@@ -45,13 +43,13 @@ def cmd_report(args: argparse.Namespace) -> int:
                 print(f"{name}: {r.label}" + (f"  [params: {params}]" if params else ""))
             return 0
         if args.into:
-            done = reports.refresh(args.name, user=args.user, params=parse_params(args.param))
+            done = reports.refresh(args.name, user=acting_user(args), params=parse_params(args.param))
             if fmt == "json":
                 print(json.dumps(done.to_dict(), indent=2))
             else:
                 print(done.summary())
             return 0
-        result = reports.report(args.name, user=args.user, params=parse_params(args.param))
+        result = reports.report(args.name, user=acting_user(args), params=parse_params(args.param))
         output = reports.export(result, fmt)
     if args.out:
         path = Path(args.out)

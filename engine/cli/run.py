@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_db_option
+from .common import add_create_option, add_db_option, open_for
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,16 +12,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("app", help="app folder (or builtin:NAME)")
     p.add_argument("scenario", help="scenario name")
     add_db_option(p)
+    add_create_option(p)
     p.add_argument("--lang", default="en", help="language of the texts (default en)")
     p.add_argument("--seed", type=int, default=7, help="seed for generated data ($seed)")
     p.set_defaults(func=cmd_run)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ..app import open_app
     from ..scenario import run_scenario
 
-    with open_app(args.app, args.db) as app:
+    with open_for(args) as app:
         result = run_scenario(app, args.scenario, lang=args.lang, variables={"seed": args.seed})
     print(f"\nscenario {args.scenario}: {result.steps} step(s) done")
     return 0

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from .. import textfmt
-from .common import CliError, add_db_option, add_user_option
+from .common import CliError, acting_user, add_create_option, add_db_option, add_user_option, open_for
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--calendar", help="working calendar (a calendar definition) used by assignment rules")
     add_db_option(a)
     add_user_option(a)
+    add_create_option(a)
     a.set_defaults(func=cmd_add)
 
     r = usub.add_parser("revoke", help="remove a role or group from a user")
@@ -46,9 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _open(args: argparse.Namespace):
-    from ..app import open_app
-
-    return open_app(args.app, args.db)
+    return open_for(args)
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -61,7 +60,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         if not isinstance(attrs, dict):
             raise CliError("--attrs must be a JSON object")
     available = False if args.unavailable else (True if args.available else None)
-    with _open(args) as app, app.users(args.user) as users:
+    with _open(args) as app, app.users(acting_user(args)) as users:
         users.save(args.name, email=args.email, display_name=args.display_name, attrs=attrs, available=available,
                    calendar=args.calendar)
         for role in args.role:
@@ -75,7 +74,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
-    with _open(args) as app, app.users(args.user) as users:
+    with _open(args) as app, app.users(acting_user(args)) as users:
         users.require(args.name)
         for role in args.role:
             users.revoke(args.name, role, "role")
@@ -86,7 +85,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    with _open(args) as app, app.users(args.user) as users:
+    with _open(args) as app, app.users(acting_user(args)) as users:
         rows = [{"name": u.name, "email": u.email, "roles": ",".join(u.roles), "groups": ",".join(u.groups),
                  "available": u.available, "active": u.active} for u in users.all()]
     print(textfmt.table(rows))

@@ -8,7 +8,7 @@ import socket
 import time
 
 from .. import jobs, outbox, textfmt
-from .common import add_db_option
+from .common import add_db_option, open_for
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,9 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from ..app import open_app
-
-    with open_app(args.app, args.db) as app:
+    with open_for(args) as app:
+        app.start()  # recurring schedules (alerts, materialized reports)
         print(f"worker {args.name} on {args.db} (Ctrl-C to stop)" if not args.once else "", end="")
         while True:
             ran, sent = app.run_worker_once(args.name)
@@ -51,9 +50,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from ..app import open_app
-
-    with open_app(args.app, args.db) as app, app.engine.connect() as conn:
+    with open_for(args) as app, app.engine.connect() as conn:
         rows = [{"id": j.id, "kind": j.kind, "run_at": j.run_at, "status": j.status, "attempts": j.attempts,
                  "error": (j.last_error or "")[:60]} for j in jobs.list_jobs(conn, args.status, args.limit)]
     print(textfmt.table(rows))
@@ -61,9 +58,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    from ..app import open_app
-
-    with open_app(args.app, args.db) as app, app.engine.connect() as conn:
+    with open_for(args) as app, app.engine.connect() as conn:
         rows = [{"id": m.id, "channel": m.channel, "to": m.recipient, "subject": m.subject, "status": m.status,
                  "attempts": m.attempts, "at": m.created_at}
                 for m in outbox.messages(conn, recipient=args.recipient, status=args.status, limit=args.limit)]
