@@ -17,10 +17,12 @@ def run(capsys, *argv):
     return code, out.out, out.err
 
 
-def test_help_lists_every_command():
-    result = subprocess.run([sys.executable, "-m", "ordo.engine.cli", "--help"], capture_output=True, text=True)
+@pytest.mark.parametrize("module", ["ordo", "ordo.engine.cli"])
+def test_help_lists_every_command(module):
+    result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True)
     assert result.returncode == 0
-    for cmd in ("validate", "schema", "new", "sync", "demo", "query", "create", "audit", "user", "worker"):
+    for cmd in ("validate", "schema", "new", "sync", "demo", "query", "create", "audit", "user", "worker", "serve",
+                "token"):
         assert cmd in result.stdout
 
 
