@@ -20,10 +20,11 @@ _AFTER = "ordo_after_id"
 
 def query_pages(tx: Transaction, entity: str, where: str | None = None, params: Mapping[str, Any] | None = None,
                 order_by: str | Sequence[str] | None = None, *, offset: int = 0, limit: int | None = None,
-                page_size: int = PAGE_SIZE, with_children: bool = False) -> Iterator[list[Record]]:
-    """Lists of at most ``page_size`` records matching ``where``, in order, until ``limit`` records
-    (None: all of them) have been given."""
+                page_size: int | None = None, with_children: bool = False) -> Iterator[list[Record]]:
+    """Lists of at most ``page_size`` (default :data:`PAGE_SIZE`) records matching ``where``, in
+    order, until ``limit`` records (None: all of them) have been given."""
     params = dict(params or {})
+    page_size = page_size or PAGE_SIZE
     left = limit
     keyset = not order_by
     after: int | None = None
