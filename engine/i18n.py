@@ -42,6 +42,11 @@ def system_label(name: str, lang: str = DEFAULT_LANG) -> str | None:
                                         "version", "idx") else None
 
 
+def is_placeholder(value: object) -> bool:
+    """Whether ``value`` is the text shown for a link its reader may not read, in any language."""
+    return isinstance(value, str) and value in _WORDS["no_access"].values()
+
+
 def env_lang() -> str:
     """The language from ``ORDO_LANG`` (default English)."""
     return (os.environ.get("ORDO_LANG") or DEFAULT_LANG).strip() or DEFAULT_LANG

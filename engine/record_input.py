@@ -10,6 +10,7 @@ from . import audit
 from .coerce import CoercionError, coerce
 from .compiled import CompiledEntity, CompiledField
 from .errors import FieldError, UsageError
+from .i18n import is_placeholder
 
 if TYPE_CHECKING:
     from .records import Record, Transaction
@@ -46,6 +47,8 @@ def read_input(tx: Transaction, ce: CompiledEntity, data: Mapping[str, Any], err
         if cf.child is not None:
             rec[key] = input_rows(tx, cf, value, errors, path, (current or {}).get(key))
             continue
+        if current is not None and cf.defn.type == "link" and is_placeholder(value):
+            continue  # shown as "(no access)" to this user: saved back, the link stays as it is
         try:
             rec[key] = coerce(cf.defn, value)
         except CoercionError as e:

@@ -83,7 +83,7 @@ APP = {
             permissions:
               - entity: customer
                 actions: [read]
-                where: "level == 'normal'"
+                where: "level == 'normal' and region.code == 'N'"  # through a link: a subquery
               - entity: order
                 actions: [read, create, update]
           admin:
@@ -189,8 +189,14 @@ def test_get_formats_and_round_trip(shop, capsys):
     code, out, err = run(capsys, "update", path, "order", "O-0001", json.dumps(rec), "--db", db)
     assert code == 0, err
     assert json.loads(out)["customer"] == "ACME" and app.get("order", "O-0001", "root")["status"] == "paid"
+    code, out, _ = run(capsys, "get", path, "order", "O-0002", "--db", db, "--user", "cleo")
+    rec = json.loads(out)
+    assert rec["customer"] == "(no access)"  # cleo may not read the VIP customer ...
+    rec["status"] = "new"
+    assert run(capsys, "update", path, "order", "O-0002", json.dumps(rec), "--db", db, "--user", "cleo")[0] == 0
+    assert app.get("order", "O-0002", "root")["customer"] is not None  # ... and saving it back keeps the link
     code, out, _ = run(capsys, "get", path, "order", "O-0002", "--db", db, "--format", "table", "--lang", "zh")
-    assert code == 0 and "订单 O-0002" in out and "Big Secret Co" in out and "已支付" in out
+    assert code == 0 and "订单 O-0002" in out and "Big Secret Co" in out and "新建" in out
     assert "拆分自" in out and "O-0001" in out and "商品" in out and "Blue mug" in out
     with pytest.raises(SystemExit):  # not a format of get
         run(capsys, "get", path, "order", "O-0002", "--db", db, "--format", "csv")
