@@ -192,7 +192,7 @@ class Presenter:
             row: dict[str, Any] = {}
             if self.columns is None:
                 for key, value in rec.items():
-                    self._value(self.ce, rec, key, value, row, cells, text)
+                    self._value(self.ce, key, value, row, cells, text)
             else:
                 for parts in self.columns:
                     self._column_value(rec, parts, row, cells, text)
@@ -204,18 +204,18 @@ class Presenter:
                       text: bool) -> None:
         key = ".".join(parts)
         if len(parts) == 1:
-            self._value(self.ce, rec, parts[0], rec.get(parts[0]), row, cells, text, key)
+            self._value(self.ce, parts[0], rec.get(parts[0]), row, cells, text, key)
             return
         value = rec.get(parts[0])
         target = link_target(self.ce.fields[parts[0]])
         if value is None or target is None or not isinstance(value, int):
-            row[key] = None if value is None else value
+            row[key] = value
             return
         row[key] = None
         cells.append(_Cell(row, key, target, value, "path", parts[1:]))
 
-    def _value(self, ce: CompiledEntity, rec: Mapping[str, Any], name: str, value: Any, row: dict,
-               cells: list[_Cell], text: bool, key: str | None = None) -> None:
+    def _value(self, ce: CompiledEntity, name: str, value: Any, row: dict, cells: list[_Cell], text: bool,
+               key: str | None = None) -> None:
         key = key or name
         cf = ce.fields.get(name)
         if cf is None or value is None:
@@ -226,7 +226,7 @@ class Presenter:
             for child in value if isinstance(value, list) else []:
                 crow: dict[str, Any] = {}
                 for k, v in child.items():
-                    self._value(cf.child, child, k, v, crow, cells, text)
+                    self._value(cf.child, k, v, crow, cells, text)
                 child_rows.append(crow)
             row[key] = child_rows
             return

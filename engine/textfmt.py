@@ -17,7 +17,8 @@ from typing import Any, TextIO
 from .coerce import to_jsonable
 
 
-def _width(s: str) -> int:
+def text_width(s: str) -> int:
+    """Columns a text takes on a terminal (wide characters count double)."""
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in s)
 
 
@@ -43,11 +44,11 @@ def cell_text(v: Any) -> str:
 def _clip(text: str, max_width: int) -> str:
     """One line of at most ``max_width`` columns (wide characters count double)."""
     text = " ".join(text.split("\n")) if "\n" in text else text
-    if _width(text) <= max_width:
+    if text_width(text) <= max_width:
         return text
     out, w = [], 0
     for ch in text:
-        cw = _width(ch)
+        cw = text_width(ch)
         if w + cw > max_width - 1:
             break
         out.append(ch)
@@ -64,10 +65,10 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, 
     cols = list(columns or rows[0].keys())
     heads = list(headers) if headers is not None else cols
     cells = [[_clip(cell_text(r.get(c)), max_width) for c in cols] for r in rows]
-    widths = [max(_width(h), *(_width(row[i]) for row in cells)) for i, h in enumerate(heads)]
+    widths = [max(text_width(h), *(text_width(row[i]) for row in cells)) for i, h in enumerate(heads)]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(v + " " * (w - _width(v)) for v, w in zip(values, widths, strict=True)).rstrip()
+        return "  ".join(v + " " * (w - text_width(v)) for v, w in zip(values, widths, strict=True)).rstrip()
 
     out = [line(heads), line(["-" * w for w in widths])]
     out += [line(row) for row in cells]
@@ -92,8 +93,8 @@ def as_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None,
 def record(pairs: Iterable[tuple[str, Any]], max_width: int = 100) -> str:
     """One record as aligned ``label  value`` lines."""
     items = [(k, _clip(cell_text(v), max_width)) for k, v in pairs]
-    width = max((_width(k) for k, _ in items), default=0)
-    return "\n".join((k + " " * (width - _width(k)) + "  " + v).rstrip() for k, v in items)
+    width = max((text_width(k) for k, _ in items), default=0)
+    return "\n".join((k + " " * (width - text_width(k)) + "  " + v).rstrip() for k, v in items)
 
 
 class CsvWriter:

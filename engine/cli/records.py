@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ordo.dsl.base import label_text
+
 from .. import textfmt
 from ..pages import query_pages
 from ..present import Presenter, audit_changes
@@ -189,11 +191,9 @@ def cmd_get(args: argparse.Namespace) -> int:
 def _record_table(tx: Any, shown: Presenter, rec: dict[str, Any]) -> str:
     """One record for people: its label and name, ``label  value`` lines, then a table per child table."""
     ce = shown.ce
-    from ordo.dsl.base import label_text
-
     title = f"{label_text(ce.defn.label, shown.lang, ce.label)} {rec.get('name') or ''}".rstrip()
     tables = {n for n, f in ce.fields.items() if f.child is not None}
-    parts = [title, "=" * min(78, textfmt._width(title)),
+    parts = [title, "=" * min(78, textfmt.text_width(title)),
              textfmt.record((shown.label(k), v) for k, v in rec.items() if k not in tables)]
     for name in sorted(tables, key=list(rec).index) if tables else []:
         rows = rec.get(name) or []
