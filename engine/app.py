@@ -67,7 +67,7 @@ class App:
         self.permissions = Permissions(definition)
         # aggregate node -> (statement, owner fields); weak, as flows compile old versions on demand
         self.related_statements: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-        self.listeners: list[WriteListener] = []
+        self.listeners: list[WriteListener] = [record_ops.forget_deleted]  # split lineage
         self.jobs = JobRunner(self)
         self.outbox = Outbox(self)
         self.features: dict[str, Any] = {}  # extension name -> its runtime object
