@@ -37,6 +37,10 @@ class _Rollback(Exception):
     """Raised to roll back a dry run."""
 
 
+class RowConflicts(OrdoError):
+    """The rows of a CSV document disagree (the problems are on the document)."""
+
+
 class CompiledTable:
     def __init__(self, rows: str | None, fields: dict[str, CompiledValue]) -> None:
         self.rows = parse_path(rows) if rows else None
@@ -53,6 +57,7 @@ class CompiledShape:
         self.fields = {f: compile_value(d, intake, f, s, csv) for f, s in shape.fields.items()}
         self.tables = {t: CompiledTable(m.rows, {f: compile_value(d, intake, f, s, csv) for f, s in m.fields.items()})
                        for t, m in shape.tables.items()}
+        self.document_columns = shape.document_columns() if csv else {}
 
 
 class CompiledIntake:
@@ -120,7 +125,7 @@ class IntakeRuntime:
             channel_rec = self._channel(tx, ci, channel)
             chosen = ci.choose_shape(shape, channel_rec, source)
         text = payload.decode(chosen.defn.encoding) if isinstance(payload, bytes) else payload.lstrip("\ufeff")
-        docs = read_documents(text, chosen.defn)
+        docs = read_documents(text, chosen.defn, chosen.document_columns)
         result = IntakeResult(ci.name, chosen.name, channel, source, len(docs), dry_run=dry_run)
         shared = isinstance(tx_or_user, Transaction)
         size = len(docs) if (shared or dry_run) else batch_size
@@ -188,6 +193,8 @@ class _Run:
         try:
             key = self._key(src)
             key_text = _key_text(key, self.ci.defn.channel.field if self.ci.defn.channel else None)
+            if doc.conflicts:
+                raise RowConflicts("the rows of the document disagree")
             existing = self._existing(key)
             if existing is not None:
                 savepoint.rollback()
@@ -339,6 +346,13 @@ def _row_line(doc: SourceDocument, field: str) -> int:
 
 
 def _problems(e: OrdoError, doc: SourceDocument, key: str | None) -> list[IntakeProblem]:
+    conflicts = [IntakeProblem(line, doc.index, key, column, reason) for line, column, reason in doc.conflicts]
+    if isinstance(e, RowConflicts):
+        return conflicts
+    return conflicts + _error_problems(e, doc, key)
+
+
+def _error_problems(e: OrdoError, doc: SourceDocument, key: str | None) -> list[IntakeProblem]:
     if isinstance(e, MappingError):
         return [IntakeProblem(e.line if e.line is not None else doc.line, doc.index, key, e.field, e.reason)]
     if isinstance(e, ValidationFailed):
