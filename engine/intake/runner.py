@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ordo.dsl.intake import IntakeDef, parse_path
+from ordo.dsl.loader import resolve_data_path
 
 from ..actor import UserLike
 from ..coerce import CoercionError, coerce
@@ -106,12 +107,16 @@ class IntakeRuntime:
     def import_file(self, tx_or_user: Transaction | UserLike, intake: str, path: str | Path, *,
                     channel: str | None = None, shape: str | None = None, dry_run: bool = False,
                     batch_size: int = 500, progress: Progress | None = None) -> IntakeResult:
-        """Import the documents of ``path`` (.json, .jsonl or .csv) through ``intake``."""
-        p = Path(path)
+        """Import the documents of ``path`` (.json, .jsonl or .csv) through ``intake``; ``builtin:PACK/...``
+        names a file shipped inside a template pack (e.g. ``builtin:oms/samples/shop_orders.csv``)."""
+        try:
+            p = resolve_data_path(path)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
         if not p.is_file():
-            raise UsageError(f"no such file: {p}")
+            raise UsageError(f"no such file: {path}" + (f" ({p})" if str(p) != str(path) else ""))
         return self.import_payload(tx_or_user, intake, p.read_bytes(), channel=channel, shape=shape,
-                                   source=str(p), dry_run=dry_run, batch_size=batch_size, progress=progress)
+                                   source=str(path), dry_run=dry_run, batch_size=batch_size, progress=progress)
 
     def import_payload(self, tx_or_user: Transaction | UserLike, intake: str, payload: bytes | str, *,
                        channel: str | None = None, shape: str | None = None, source: str | None = None,
