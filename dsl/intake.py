@@ -27,6 +27,7 @@ from .expr import Scope
 from .expr import types as T
 
 SourceType = Literal["string", "integer", "decimal", "boolean", "date", "datetime", "json"]
+ConflictRule = Literal["error", "first", "last"]
 SOURCE_TYPES: dict[str, T.Type] = {
     "string": T.STRING, "integer": T.INTEGER, "decimal": T.DECIMAL, "boolean": T.BOOLEAN,
     "date": T.DATE, "datetime": T.DATETIME, "json": T.JSON,
@@ -120,9 +121,16 @@ class ShapeDef(Model):
     encoding: str = "utf-8-sig"
     fields: dict[str, ValueSpec] = Field(default_factory=dict)
     tables: dict[str, TableMapDef] = Field(default_factory=dict)
+    on_conflict: ConflictRule | dict[str, ConflictRule] = Field(
+        default="error",
+        description="CSV: when rows of one document give different values in a column read for the document "
+                    "(not per row): 'error' refuses the document naming the line, column and both values; "
+                    "'first' or 'last' keeps that row's value. A mapping sets it per column ('*': the others)")
 
     @model_validator(mode="after")
     def _format_settings(self) -> ShapeDef:
+        if self.format != "csv" and "on_conflict" in self.model_fields_set:
+            raise ValueError("'on_conflict' applies to csv shapes only")
         if self.format == "csv":
             if not self.group_by:
                 raise ValueError("a csv shape needs 'group_by' (the column identifying a document)")
@@ -140,6 +148,42 @@ class ShapeDef(Model):
                 if not t.rows:
                     raise ValueError(f"tables.{name}: give 'rows', the path of the list of items")
         return self
+
+
+    def conflict_rule(self, column: str) -> ConflictRule:
+        """What to do when the rows of one document disagree on ``column``."""
+        rules = self.on_conflict
+        if isinstance(rules, str):
+            return rules
+        return rules.get(column, rules.get("*", "error"))
+
+    def document_columns(self) -> dict[str, list[str]]:
+        """CSV: the columns read for the document as a whole (not per row), each with the target
+        fields it feeds: document fields, and ``/column`` paths inside table mappings."""
+        columns: dict[str, list[str]] = {}
+        for name, spec in self.fields.items():
+            for path in _spec_paths(spec):
+                fed = columns.setdefault(str(parse_path(path, True)[1][0]), [])
+                if name not in fed:
+                    fed.append(name)
+        for tname, tmap in self.tables.items():
+            for name, spec in tmap.fields.items():
+                for path in _spec_paths(spec):
+                    if path.startswith("/"):
+                        columns.setdefault(path[1:], []).append(f"{tname}.{name}")
+        return columns
+
+
+def _spec_paths(spec: ValueSpec) -> list[str]:
+    """Every source path a mapping reads (its path, its 'with' variables, its lookup's create mappings)."""
+    if isinstance(spec, str):
+        return [spec]
+    paths = [spec.path] if spec.path is not None else []
+    paths += [v.path if isinstance(v, VarDef) else v for v in (spec.with_ or {}).values()]
+    if spec.lookup is not None:
+        for sub in spec.lookup.create.values():
+            paths += _spec_paths(sub)
+    return [p for p in paths if p.strip("/").strip()]
 
 
 class ChannelDef(Model):
@@ -219,6 +263,12 @@ class IntakeDef(Definition):
         for key, text in (("documents", shape.documents), ("group_by", shape.group_by)):
             if text:
                 _check_path(ctx, (*path, key), text, csv)
+        if csv and isinstance(shape.on_conflict, dict):
+            known = shape.document_columns()
+            for column in shape.on_conflict:
+                if column != "*" and column not in known:
+                    ctx.error((*path, "on_conflict", column), f"column '{column}' is not read for the document "
+                              f"(document columns: {', '.join(known) or 'none'})", key=True)
         if entity is None:
             return
         self._check_fields(ctx, (*path, "fields"), shape.fields, entity, csv, table_ok=False)

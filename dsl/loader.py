@@ -38,6 +38,23 @@ def resolve_app_path(path: str | Path) -> Path:
     return Path(s)
 
 
+def resolve_data_path(path: str | Path, base: Path | None = None) -> Path:
+    """A data file (a payload to import, a scenario's file): ``builtin:PACK/sub/file`` is a file shipped
+    inside a template pack (e.g. ``builtin:oms/samples/shop_orders.csv``); a relative path is taken
+    from ``base`` when given (a scenario's app folder), else from the current directory.
+
+    Raises ValueError for a ``builtin:`` path that leaves the shipped template packs."""
+    s = str(path)
+    if s.startswith(BUILTIN_PREFIX):
+        packs = builtin_templates_dir().resolve()
+        found = (packs / s[len(BUILTIN_PREFIX):]).resolve()
+        if not found.is_relative_to(packs) or found == packs:
+            raise ValueError(f"{s!r} is not a file of a shipped template pack (builtin:PACK/path/to/file)")
+        return found
+    p = Path(s)
+    return base / p if base is not None and not p.is_absolute() else p
+
+
 def pydantic_errors(exc: ValidationError, doc: SourceDoc, base: tuple, data: Any,
                     model: type[BaseModel], shown_prefix: tuple = ()) -> list[DefinitionError]:
     """Turn pydantic errors into located definition errors."""

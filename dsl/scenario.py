@@ -83,7 +83,8 @@ class WorkerStep(Model):
 
 class ImportStep(Model):
     import_: str = Field(alias="import", description="Intake name")
-    file: str = Field(description="Path relative to the app folder")
+    file: str = Field(description="Path relative to the app folder, or builtin:PACK/path of a file shipped in a "
+                                  "template pack")
     channel: str | None = None
     user: str | None = None
 

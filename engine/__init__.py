@@ -2,6 +2,7 @@
 
 from .actor import SYSTEM, User
 from .app import App, open_app
+from .db import TransactionConflict
 from .errors import (
     Conflict,
     DefinitionErrors,
@@ -24,6 +25,7 @@ __all__ = [
     "OrdoError",
     "PermissionDenied",
     "SchemaChangeRefused",
+    "TransactionConflict",
     "UsageError",
     "User",
     "ValidationFailed",

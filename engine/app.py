@@ -16,7 +16,7 @@ import pkgutil
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -27,7 +27,7 @@ from ordo.dsl.loader import load_app
 from . import audit, credentials, record_ops  # noqa: F401 - credentials declares its system tables
 from .actor import User, UserLike, as_user
 from .compiled import compile_app
-from .db import describe, make_engine, write_connection
+from .db import describe, make_engine, retrying, write_connection
 from .errors import OrdoError
 from .jobs import JobRunner
 from .outbox import Outbox
@@ -47,6 +47,7 @@ def extensions() -> list[str]:
                   if m.ispkg)
 
 WriteListener = Callable[[Transaction, WriteEvent], None]
+T = TypeVar("T")
 
 
 class App:
@@ -67,7 +68,7 @@ class App:
         self.permissions = Permissions(definition)
         # aggregate node -> (statement, owner fields); weak, as flows compile old versions on demand
         self.related_statements: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-        self.listeners: list[WriteListener] = []
+        self.listeners: list[WriteListener] = [record_ops.forget_deleted]  # split lineage
         self.jobs = JobRunner(self)
         self.outbox = Outbox(self)
         self.features: dict[str, Any] = {}  # extension name -> its runtime object
@@ -125,6 +126,16 @@ class App:
         with write_connection(self.engine) as conn:
             yield Transaction(self, conn, self._actor(conn, user))
 
+    def run(self, user: UserLike, work: Callable[[Transaction], T], what: str = "the transaction") -> T:
+        """Run ``work(tx)`` as one write transaction. When it loses a deadlock or serialization race with a
+        concurrent transaction it is rolled back and run again (3 runs in all, after short random pauses);
+        then :class:`~ordo.engine.db.TransactionConflict` (a ``Conflict``) names ``what``. ``work`` must do
+        nothing outside the transaction that cannot be repeated. The one-call methods below use it."""
+        def once() -> T:
+            with self.transaction(user) as tx:
+                return work(tx)
+        return retrying(once, what)
+
     @contextlib.contextmanager
     def reader(self, user: UserLike) -> Iterator[Transaction]:
         """A read-only view (one consistent transaction)."""
@@ -144,8 +155,7 @@ class App:
 
     # -- records
     def create(self, entity: str, data: Mapping[str, Any], user: UserLike) -> Record:
-        with self.transaction(user) as tx:
-            return tx.create(entity, data)
+        return self.run(user, lambda tx: tx.create(entity, data), f"creating a {entity}")
 
     def get(self, entity: str, key: int | str, user: UserLike) -> Record:
         with self.reader(user) as tx:
@@ -153,35 +163,31 @@ class App:
 
     def update(self, entity: str, key: int | str, data: Mapping[str, Any], user: UserLike,
                expected_version: int | None = None) -> Record:
-        with self.transaction(user) as tx:
-            return tx.update(entity, key, data, expected_version)
+        return self.run(user, lambda tx: tx.update(entity, key, data, expected_version), f"updating {entity} {key}")
 
     def update_many(self, entity: str, where: str | None, data: Mapping[str, Any], user: UserLike,
                     params: Mapping[str, Any] | None = None) -> list[Record]:
         """Batch edit: apply ``data`` to every record matching ``where`` in one transaction."""
-        with self.transaction(user) as tx:
-            return tx.update_many(entity, where, data, params)
+        return self.run(user, lambda tx: tx.update_many(entity, where, data, params), f"updating {entity} records")
 
     def split(self, entity: str, key: int | str, parts: Sequence[int | Mapping[str, Any]],
               user: UserLike) -> tuple[Record, Record]:
         """Move child rows (or part of their quantity) to a new record (see the entity's ``split:``)."""
-        with self.transaction(user) as tx:
-            return record_ops.split(tx, entity, key, parts)
+        return self.run(user, lambda tx: record_ops.split(tx, entity, key, parts), f"splitting {entity} {key}")
 
     def merge(self, entity: str, keys: Sequence[int | str], user: UserLike) -> Record:
         """Gather the rows of matching records into the oldest one (see the entity's ``merge:``)."""
-        with self.transaction(user) as tx:
-            return record_ops.merge(tx, entity, keys)
+        return self.run(user, lambda tx: record_ops.merge(tx, entity, keys), f"merging {entity} records")
 
     def merge_all(self, entity: str, user: UserLike, where: str | None = None,
                   params: Mapping[str, Any] | None = None) -> list[Record]:
         """Merge every group of mergeable records (one transaction); return the kept records."""
-        with self.transaction(user) as tx:
-            return [record_ops.merge(tx, entity, ids) for ids in record_ops.merge_groups(tx, entity, where, params)]
+        return self.run(user, lambda tx: [record_ops.merge(tx, entity, ids)
+                                          for ids in record_ops.merge_groups(tx, entity, where, params)],
+                        f"merging {entity} records")
 
     def delete(self, entity: str, key: int | str, user: UserLike, expected_version: int | None = None) -> None:
-        with self.transaction(user) as tx:
-            tx.delete(entity, key, expected_version)
+        self.run(user, lambda tx: tx.delete(entity, key, expected_version), f"deleting {entity} {key}")
 
     def query(self, entity: str, where: str | None = None, *, user: UserLike,
               params: Mapping[str, Any] | None = None, order_by: str | Sequence[str] | None = None,

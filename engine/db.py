@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
-from .errors import UsageError
+from .errors import Conflict, UsageError
 
 DEFAULT_DB = "ordo.db"
+T = TypeVar("T")
+# SQLSTATEs of a transaction that lost a race with a concurrent one: safe to run again from the start
+LOST_RACE = {"40P01": "a deadlock", "40001": "a serialization failure"}
+RETRIES = 3  # runs of a unit of work before its TransactionConflict reaches the caller
+RETRY_PAUSE = 0.05  # seconds; the pause before run n is random in [0, RETRY_PAUSE * 2 ** n)
 
 
 def normalize_url(url: str | None, default_file: str = DEFAULT_DB) -> str:
@@ -119,13 +127,74 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
     return engine
 
 
+class TransactionConflict(Conflict):
+    """The transaction lost a deadlock or serialization race with a concurrent one and was rolled back
+    (nothing it did was kept); running it again usually succeeds (see :func:`retrying`)."""
+
+
+def lost_race(error: BaseException) -> str | None:
+    """What race a database error reports ('a deadlock', ...), or None for any other error."""
+    if isinstance(error, sa.exc.DBAPIError):
+        return LOST_RACE.get(getattr(error.orig, "sqlstate", None) or "")
+    return None
+
+
 @contextlib.contextmanager
 def write_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """One write transaction: committed on success, rolled back on any error."""
-    with engine.connect() as conn:
-        conn = conn.execution_options(ordo_write=True)
-        with conn.begin():
-            yield conn
+    """One write transaction: committed on success, rolled back on any error. A lost deadlock or
+    serialization race surfaces as :class:`TransactionConflict`, never as a raw driver error."""
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(ordo_write=True)
+            with conn.begin():
+                yield conn
+    except sa.exc.DBAPIError as e:
+        race = lost_race(e)
+        if race is None:
+            raise
+        raise TransactionConflict(f"the transaction was rolled back after {race} with a concurrent "
+                                  f"transaction; nothing was changed; try again") from e
+
+
+def retrying(work: Callable[[], T], what: str = "the transaction", attempts: int = RETRIES) -> T:
+    """Run ``work`` (a whole unit of work: it opens and commits its own transaction) and run it again,
+    after a short random pause, when it raises :class:`TransactionConflict`; after ``attempts`` runs the
+    conflict reaches the caller, naming ``what``."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except TransactionConflict as e:
+            if attempt == attempts:
+                cause = e.__cause__ if e.__cause__ is not None else e
+                race = lost_race(cause) or "a race"
+                raise TransactionConflict(f"{what} lost {race} with concurrent transactions {attempts} times and "
+                                          f"was rolled back each time; nothing was changed; try again") from cause
+            _pause(attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def retrying_savepoint(conn: sa.Connection, work: Callable[[], T], what: str, attempts: int = RETRIES) -> T:
+    """Run ``work`` inside a savepoint of ``conn``'s transaction; when it loses a deadlock or serialization
+    race, roll back to the savepoint (which releases what it locked, so the other transaction goes on) and
+    run it again; after ``attempts`` runs raise :class:`TransactionConflict` naming ``what``."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with conn.begin_nested():
+                return work()
+        except sa.exc.DBAPIError as e:
+            race = lost_race(e)
+            if race is None:
+                raise
+            if attempt == attempts:
+                raise TransactionConflict(f"{what} lost {race} with concurrent transactions {attempts} times; "
+                                          f"its work was rolled back; try again") from e
+            _pause(attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _pause(attempt: int) -> None:
+    """A short random pause before running again, so racing transactions do not meet again in step."""
+    time.sleep(random.uniform(0, RETRY_PAUSE * 2 ** attempt))
 
 
 def advisory_lock(conn: sa.Connection, name: str) -> None:

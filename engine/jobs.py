@@ -5,7 +5,9 @@ when the state that needs it does). A worker claims a due job with
 ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite serializes writers)
 and runs its handler in the same transaction that marks it done: a job's effect
 and its completion commit together, and several workers never run one job twice.
-A failing job is retried with exponential backoff, then marked failed.
+A handler that loses a deadlock or serialization race is run again at once (its
+savepoint rolled back, a short random pause, 3 runs in all); a failing job is
+retried with exponential backoff, then marked failed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from .actor import SYSTEM
-from .db import write_connection
+from .db import retrying, retrying_savepoint, write_connection
 from .tables import SYSTEM_METADATA, id_column
 
 if TYPE_CHECKING:
@@ -146,8 +148,16 @@ class JobRunner:
 
     def run_one(self, worker: str = "worker", now: dt.datetime | None = None) -> bool:
         """Run the next due job; False when none is due."""
+        return retrying(lambda: self._run_one(worker, now), "running a job")
+
+    def _handle(self, conn: sa.Connection, handler: Handler, row: Any) -> None:
+        """Run a handler in a savepoint, again when it loses a deadlock or serialization race."""
         from .records import Transaction
 
+        retrying_savepoint(conn, lambda: handler(Transaction(self.app, conn, SYSTEM), json.loads(row.payload)),
+                           f"job {row.id} ({row.kind})")
+
+    def _run_one(self, worker: str, now: dt.datetime | None) -> bool:
         now = now or self.app.clock.now()
         t = job_table
         failure: tuple[Any, str] | None = None
@@ -159,8 +169,7 @@ class JobRunner:
             try:
                 if handler is None:
                     raise LookupError(f"no handler for job kind {row.kind!r}")
-                with conn.begin_nested():
-                    handler(Transaction(self.app, conn, SYSTEM), json.loads(row.payload))
+                self._handle(conn, handler, row)
             except Exception as e:  # the handler's work is rolled back; record the failure
                 log.warning("job %s (%s) failed: %s", row.id, row.kind, e)
                 failure = (row, "".join(traceback.format_exception_only(type(e), e)).strip())

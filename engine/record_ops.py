@@ -5,6 +5,10 @@ record with the same header; merge gathers the rows of records that agree on the
 ``match`` fields into the oldest of them, keeping the original names. Both run
 through the ordinary create/update pipeline (validation, audit, listeners) in
 the caller's transaction, so they succeed or fail as a whole.
+
+A split is remembered (``ordo_split_lineage``: each record split from another joins
+that record's split family), so ``merge --auto`` never merges records of one family
+back together; a person may still merge them explicitly.
 """
 
 from __future__ import annotations
@@ -17,9 +21,24 @@ import sqlalchemy as sa
 
 from .compiled import CompiledEntity
 from .errors import FieldError, UsageError, ValidationFailed
+from .naming import next_number
+from .tables import SYSTEM_METADATA
 
 if TYPE_CHECKING:
-    from .records import Record, Transaction
+    from .records import Record, Transaction, WriteEvent
+
+# Records split from one another share a family number (from the ``ordo_series`` counter
+# below, never reused even when ids are); a record never split has no row.
+lineage_table = sa.Table(
+    "ordo_split_lineage",
+    SYSTEM_METADATA,
+    sa.Column("entity", sa.String(140), primary_key=True),
+    sa.Column("record_id", sa.BigInteger, primary_key=True),
+    sa.Column("family", sa.BigInteger, nullable=False),
+    sa.Column("split_from", sa.BigInteger),  # the record it was split from (null for the first one)
+    sa.Index("ix_ordo_split_lineage_family", "entity", "family"),
+)
+FAMILY_SERIES = "ordo:split-family"
 
 
 def _spec(ce: CompiledEntity, op: str) -> Any:
@@ -85,7 +104,49 @@ def split(tx: Transaction, entity: str, key: int | str, parts: Sequence[int | Ma
     kept = tx.update(entity, rec["id"], {spec.table: [{"id": r["id"], **_row_copy(r, table.child)}
                                                       for r in rows.values()]})
     new = tx.create(entity, {**_header(ce, rec, {spec.table}), **origin, **computed, spec.table: moved})
+    _remember_split(tx.conn, entity, rec["id"], new["id"])
     return kept, new
+
+
+def _remember_split(conn: sa.Connection, entity: str, original: int, new: int) -> None:
+    """Put ``new`` in the split family of ``original`` (starting one if it has none)."""
+    t = lineage_table
+    family = conn.execute(sa.select(t.c.family).where(t.c.entity == entity, t.c.record_id == original)).scalar()
+    if family is None:
+        family = next_number(conn, FAMILY_SERIES)
+        conn.execute(sa.insert(t).values(entity=entity, record_id=original, family=family, split_from=None))
+    conn.execute(sa.insert(t).values(entity=entity, record_id=new, family=family, split_from=original))
+
+
+def split_families(conn: sa.Connection, entity: str, ids: Sequence[int]) -> dict[int, int]:
+    """Record id -> split family, for those of ``ids`` that were split or split off."""
+    t = lineage_table
+    q = sa.select(t.c.record_id, t.c.family).where(t.c.entity == entity, t.c.record_id.in_(list(ids)))
+    return {int(r[0]): int(r[1]) for r in conn.execute(q)}
+
+
+def forget_deleted(tx: Transaction, event: WriteEvent) -> None:
+    """Write listener: a deleted record leaves its split family (SQLite may reuse its id)."""
+    if event.action == "delete" and event.before is not None and \
+            tx.app.compiled.entity(event.entity).defn.split is not None:
+        t = lineage_table
+        tx.conn.execute(sa.delete(t).where(t.c.entity == event.entity, t.c.record_id == event.before["id"]))
+
+
+def _apart(group: Sequence[int], families: Mapping[int, int]) -> list[list[int]]:
+    """Split a group of mergeable ids (oldest first) so that no two records of one split family
+    end up together: each record joins the first subgroup without its family."""
+    subgroups: list[tuple[list[int], set[int]]] = []
+    for rid in group:
+        family = families.get(rid)
+        target = next((sg for sg in subgroups if family is None or family not in sg[1]), None)
+        if target is None:
+            target = ([], set())
+            subgroups.append(target)
+        target[0].append(rid)
+        if family is not None:
+            target[1].add(family)
+    return [ids for ids, _ in subgroups if len(ids) > 1]
 
 
 def merge(tx: Transaction, entity: str, keys: Sequence[int | str]) -> Record:
@@ -129,7 +190,10 @@ def merge(tx: Transaction, entity: str, keys: Sequence[int | str]) -> Record:
 
 def merge_groups(tx: Transaction, entity: str, where: str | None = None,
                  params: Mapping[str, Any] | None = None) -> list[list[int]]:
-    """Ids of records that could be merged, grouped (each group oldest first)."""
+    """Ids of records that could be merged, grouped (each group oldest first).
+
+    Records split from one another (one split family) are never in the same group: a split
+    made on purpose is not undone automatically."""
     ce = tx.app.compiled.entity(entity)
     spec = _spec(ce, "merge")
     t = ce.table
@@ -148,5 +212,6 @@ def merge_groups(tx: Transaction, entity: str, where: str | None = None,
     groups = []
     for row in tx.conn.execute(q, dict(params or {})).all():
         ids_q = sa.select(t.c.id).where(*conditions, *[c == v for c, v in zip(cols, row[:-1], strict=True)])
-        groups.append(sorted(r[0] for r in tx.conn.execute(ids_q.order_by(t.c.id), dict(params or {}))))
+        ids = sorted(r[0] for r in tx.conn.execute(ids_q.order_by(t.c.id), dict(params or {})))
+        groups.extend(_apart(ids, split_families(tx.conn, entity, ids)))
     return groups

@@ -188,6 +188,48 @@ def test_csv_rows_grouped_bad_rows_reported_with_lines_good_rows_kept(app, tmp_p
     assert result.failed == 4 and app.count("booking", user="bob") == 1
 
 
+CONFLICTING = (
+    "booking no,contact code,article,quantity\n"
+    "D1,C1,X1,1\n"          # line 2
+    "D1,,X2,2\n"            # line 3: blank: the document's value stands
+    "D1,C2,X2,3\n"          # line 4: another contact for the same booking
+    "D2,,X1,1\n"            # line 5: the contact comes on the second row only
+    "D2,C1,X2,1\n"          # line 6
+)
+
+
+def test_csv_rows_of_one_document_that_disagree_are_reported_not_merged(app, tmp_path, db_url, make_app, capsys):
+    app.create("contact", {"code": "C2", "phone": "2", "full_name": "Cleo"}, "admin")
+    path = _write(tmp_path, "pos.csv", CONFLICTING)
+    result = app.features["intake"].import_file("bob", "bookings", path, channel="POS")
+    assert [(e.line, e.key, e.field) for e in result.errors] == [(4, "D1", "contact code")]
+    assert "'C2' here, but 'C1' on line 2" in result.errors[0].reason and "contact" in result.errors[0].reason
+    assert result.failed == 1 and result.summary() == "2 document(s): created 1, 0 duplicate(s), 1 with errors"
+    [d2] = app.query("booking", user="bob", with_children=True)
+    assert d2["ref"] == "D2" and app.get("contact", d2["contact"], "bob")["code"] == "C1"  # filled from line 6
+    assert len(d2["items"]) == 2
+    rc = main(["import", str(make_app(APP)), "bookings", str(path), "--channel", "POS", "--db", db_url])
+    err = capsys.readouterr().err
+    assert rc == 1 and f"{path}:4 (D1): contact code: 'C2' here, but 'C1' on line 2" in err
+
+
+def test_a_declared_conflict_rule_picks_the_row(make_app, db_url, tmp_path):
+    files = dict(APP)
+    files["intake/bookings.yaml"] = APP["intake/bookings.yaml"].replace(
+        "            group_by: booking no\n", "            group_by: booking no\n            on_conflict: {contact code: last}\n")
+    with open_app(make_app(files), db_url) as a:
+        a.create("source", {"code": "POS", "layout": "flat"}, "admin")
+        for code in ("X1", "X2"):
+            a.create("article", {"code": code, "price": 1}, "admin")
+        for code in ("C1", "C2"):
+            a.create("contact", {"code": code, "full_name": code}, "admin")
+        result = a.features["intake"].import_file("bob", "bookings", _write(tmp_path, "p.csv", CONFLICTING),
+                                                  channel="POS")
+        assert result.ok and len(result.created) == 2
+        d1 = a.query("booking", "ref == 'D1'", user="bob", with_children=True)[0]
+        assert a.get("contact", d1["contact"], "bob")["code"] == "C2" and len(d1["items"]) == 3
+
+
 def test_a_failed_document_rolls_back_its_created_lookups(app, tmp_path):
     bad = {"data": {"bookings": [{"id": "Z", "person": {"tel": "777", "name": "Zed"},
                                   "lines": [{"sku": "X1", "n": 0, "unit_cents": 100}]}]}}
@@ -270,6 +312,11 @@ def test_definition_errors_are_located(make_app):
               contact: {path: p, lookup: {entity: contact, by: mobile}}
           flat:
             format: csv
+          flat2:
+            format: csv
+            group_by: doc
+            on_conflict: {nope: first, "*": last}
+            fields: {ref: doc, note: remark}
     """
     errors = [str(e) for e in validate_app(make_app(files))]
     text = "\n".join(errors)
@@ -279,6 +326,10 @@ def test_definition_errors_are_located(make_app):
     assert "cannot compute decimal + string" in text and "bookings.yaml:10:" in text
     assert "unknown field 'mobile' in contact" in text
     assert "needs 'group_by'" in text
+    assert "column 'nope' is not read for the document (document columns: doc, remark)" in text
+    files["intake/bookings.yaml"] = APP["intake/bookings.yaml"].replace(
+        "            documents: data.bookings\n", "            documents: data.bookings\n            on_conflict: first\n")
+    assert "'on_conflict' applies to csv shapes only" in "\n".join(str(e) for e in validate_app(make_app(files)))
 
 
 def test_concurrent_imports_of_one_delivery_create_each_document_once(make_app, pg_url, tmp_path):

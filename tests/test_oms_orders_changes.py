@@ -111,6 +111,17 @@ def test_merge_orders_of_one_buyer_keeps_the_original_numbers(kit):
     assert kit.stock("WH-SH", "P2") == (20, 2)
 
 
+def test_merge_auto_does_not_merge_back_a_split_order(kit, capsys):
+    order = kit.order([("P1", 2), ("P2", 1)])
+    rec = kit.get("sales_order", order["id"])
+    _, new = kit.app.split("sales_order", order["id"], [rec["lines"][1]["id"]], "admin")
+    capsys.readouterr()
+    assert main(["merge", kit.app_ref, "sales_order", "--auto", "--db", kit.db_url, "--user", "admin"]) == 0
+    assert "merged into 0 record(s)" in capsys.readouterr().out
+    assert [kit.get("sales_order", o["id"])["status"] for o in (order, new)] == ["reviewed", "reviewed"]
+    assert len(kit.get("sales_order", order["id"])["lines"]) == 1
+
+
 def test_batch_edit_over_a_filtered_set(kit):
     orders = [kit.order([("P1", 1)], payment_status="unpaid") for _ in range(3)]
     kit.order([("P1", 1)])  # reviewed: not in the set

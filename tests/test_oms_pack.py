@@ -4,6 +4,7 @@ orders from both channel shapes idempotently (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 from decimal import Decimal
 
 import pytest
@@ -110,6 +111,50 @@ def test_bad_csv_rows_reported_good_rows_kept(oms, tmp_path):
 def test_cli_import_and_generate(db_url, capsys):
     assert main(["generate", "builtin:oms", "demo", "--scale", "0.05", "--quiet", "--db", db_url, "--create"]) == 0
     assert "sales_order" in capsys.readouterr().out
-    rc = main(["import", "builtin:oms", "orders", str(SAMPLES / "marketplace_orders.json"), "--channel", "JD",
-               "--db", db_url])
+    rc = main(["import", "builtin:oms", "orders", "builtin:oms/samples/marketplace_orders.json", "--channel", "JD",
+               "--db", db_url])  # a file shipped in the pack, wherever Ordo is installed
     assert rc == 0 and "created 3" in capsys.readouterr().out
+    rc = main(["import", "builtin:oms", "orders", "builtin:oms/samples/nope.csv", "--channel", "SHOP", "--db", db_url])
+    assert rc == 1 and "no such file: builtin:oms/samples/nope.csv" in capsys.readouterr().err
+    rc = main(["import", "builtin:oms", "orders", "builtin:oms/../../secret.csv", "--channel", "SHOP", "--db", db_url])
+    assert rc == 1 and "is not a file of a shipped template pack" in capsys.readouterr().err
+
+
+def test_a_scenario_imports_a_file_shipped_in_a_pack(make_app, db_url):
+    from ordo.engine.scenario import run_scenario
+
+    folder = make_app({"app.yaml": "name: acme\nversion: 1\nextends: builtin:oms\n", "scenarios/take.yaml": """
+        name: take
+        user: admin
+        steps:
+          - generate: demo
+            scale: 0.05
+          - import: orders
+            file: builtin:oms/samples/shop_orders.csv
+            channel: SHOP
+    """})
+    with open_app(folder, db_url, clock=Clock(NOW)) as app:
+        run_scenario(app, "take", out=io.StringIO())
+        assert app.count("sales_order", "external_order_id in ['1001', '1002', '1003']", user="admin") == 3
+
+
+def test_documented_commands_work_verbatim_from_any_directory(tmp_path, monkeypatch, capsys):
+    """The command blocks of docs/oms.md and docs/intake.md, run as written from an empty directory
+    (only the generate scale is made smaller to keep the test short)."""
+    import shlex
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    monkeypatch.chdir(tmp_path)
+    for doc in ("oms.md", "intake.md"):
+        block = next(b for b in (docs / doc).read_text(encoding="utf-8").split("```bash")[1:]
+                     if "ordo import builtin:oms" in b.split("```")[0])
+        commands = [line.split("  #")[0] for line in block.split("```")[0].splitlines()
+                    if line.startswith("ordo ") and "APP" not in line]
+        assert any("builtin:oms/samples/" in c for c in commands), doc
+        for command in commands:
+            argv = shlex.split(command.replace("--scale 0.25", "--scale 0.05"))[1:]
+            if argv[0] == "generate":
+                (tmp_path / "oms.db").unlink(missing_ok=True)
+            assert main(argv) == 0, (doc, command, capsys.readouterr())
+        capsys.readouterr()

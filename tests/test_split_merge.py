@@ -89,18 +89,49 @@ def test_merge_all_groups_by_match_fields(app):
     assert app.merge_all("job", "u") == []
 
 
+def test_merge_all_does_not_undo_a_split(app):
+    j = job(app)
+    kept, new = app.split("job", j["name"], [j["parts"][1]["id"]], "u")
+    assert app.merge_all("job", "u") == []  # split on purpose: not merged back
+    third = job(app, parts=(("c", 1),))
+    grandchild = app.split("job", new["name"], [{"id": new["parts"][0]["id"], "qty": 1}], "u")[1]
+    merged = app.merge_all("job", "u")  # the unrelated order joins the oldest; the split family stays apart
+    assert [(r["name"], r["merged_from"]) for r in merged] == [(j["name"], f"{j['name']}, {third['name']}")]
+    assert [r["state"] for r in (app.get("job", k["id"], "u") for k in (new, grandchild))] == ["approved"] * 2
+    assert app.merge_all("job", "u") == []
+    again = app.merge("job", [new["name"], j["name"]], "u")  # a person may still merge them
+    assert again["name"] == j["name"] and [p["item"] for p in again["parts"]] == ["a", "c", "b"]
+
+
+def test_deleted_records_leave_their_split_family(make_app, db_url):
+    a = open_app(make_app({"entities/job.yaml": APP["entities/job.yaml"].replace(
+        "          mark: {state: merged}\n", "")}), db_url)
+    j = job(a)
+    new = a.split("job", j["name"], [j["parts"][1]["id"]], "u")[1]
+    a.merge("job", [j["name"], new["name"]], "u")  # without a mark the absorbed record is deleted
+    other = job(a)  # may reuse the deleted id on SQLite: it is not in the family
+    assert [r["name"] for r in a.merge_all("job", "u")] == [j["name"]]
+    assert a.get("job", j["id"], "u")["merged_from"] == f"{j['name']}, {new['name']}, {other['name']}"
+    a.close()
+
+
 def test_split_merge_commands_and_definition_checks(make_app, tmp_path, capsys):
     app_dir = make_app(APP)
     db = ["--db", str(tmp_path / "s.db")]
-    data = '{"client": "c", "state": "approved", "parts": [{"item": "a", "qty": 4}, {"item": "b", "qty": 1}]}'
+    data = ('{"client": "c", "site": "s", "state": "approved", '
+            '"parts": [{"item": "a", "qty": 4}, {"item": "b", "qty": 1}]}')
     assert main(["create", str(app_dir), "job", data, *db, "--create"]) == 0
-    assert main(["create", str(app_dir), "job", data, *db]) == 0
     capsys.readouterr()
     assert main(["split", str(app_dir), "job", "J-001", "--row", "1:1", *db]) == 0
-    assert "new record J-003" in capsys.readouterr().out
-    assert main(["merge", str(app_dir), "job", "J-001", "J-002", *db]) == 0
-    assert "merged into 1 record(s): J-001" in capsys.readouterr().out
+    assert "new record J-002" in capsys.readouterr().out
+    assert main(["merge", str(app_dir), "job", "--auto", *db]) == 0  # a split is not merged back
+    assert "merged into 0 record(s)" in capsys.readouterr().out
+    assert main(["create", str(app_dir), "job", data, *db]) == 0
+    capsys.readouterr()
     assert main(["merge", str(app_dir), "job", "--auto", *db]) == 0
+    assert "merged into 1 record(s): J-001" in capsys.readouterr().out
+    assert main(["merge", str(app_dir), "job", "J-001", "J-002", *db]) == 0  # explicitly: yes
+    assert "merged into 1 record(s): J-001" in capsys.readouterr().out
     bad = {"entities/job.yaml": APP["entities/job.yaml"].replace("match: [client, site]", "match: [client, sight]")}
     with pytest.raises(DefinitionErrors, match="unknown field 'sight'"):
         load_app(make_app(bad))

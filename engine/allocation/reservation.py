@@ -8,6 +8,10 @@ Reserving is one conditional statement::
 so two transactions can never reserve the same units: on PostgreSQL the second
 waits for the first's row lock and re-checks the condition on the committed
 row; SQLite serializes writers. Release and consume are guarded the same way.
+
+Every path (allocate, release, consume) changes supply rows in one global order,
+:func:`lock_order` (supply table, then id), so two transactions never wait for
+each other's rows in opposite orders.
 The write is audited, computed fields of the supply are refreshed, and write
 listeners see it like any other update, all inside the caller's transaction.
 """
@@ -27,6 +31,11 @@ from .strategies import Number
 
 if TYPE_CHECKING:
     from ..records import Transaction
+
+
+def lock_order(rule: CompiledAllocation, supply_id: int) -> tuple[str, int]:
+    """The sort key of a supply row in the one order all allocation paths lock rows in."""
+    return rule.supply_table.name, supply_id
 
 
 def adjust(tx: Transaction, rule: CompiledAllocation, supply_id: int, deltas: Mapping[str, Number],

@@ -3,8 +3,9 @@
 ``allocate`` locks the demand record, works out what is still outstanding per
 line (earlier reservations count; old backorder records are replaced), ranks
 the candidates, plans with the rule's strategy, reserves every pick with one
-conditional UPDATE (in supply-id order, so concurrent allocations cannot
-deadlock) and writes the allocation records. If another transaction took the
+conditional UPDATE (in the global supply lock order, as release and consume do,
+so concurrent allocations and releases cannot deadlock on supply rows) and writes
+the allocation records. If another transaction took the
 supply between reading and reserving, the work since the savepoint is undone
 and the allocation is planned again on fresh data. An error anywhere undoes
 everything: no partial reservation survives.
@@ -17,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ..db import lost_race, retrying_savepoint
 from ..errors import Conflict, NotFound, UsageError
 from .candidates import load_lines, num
 from .compile import CompiledAllocation, compile_rule
-from .reservation import reserve, unreserve
+from .reservation import lock_order, reserve, unreserve
 from .result import Allocated, AllocationResult, LineResult, explain_candidates
 from .strategies import STRATEGIES, LineDemand, Number, Plan, explain_reasons
 
@@ -29,7 +31,6 @@ if TYPE_CHECKING:
     from ..records import Transaction
 
 MAX_ATTEMPTS = 25
-RETRY_SQLSTATES = ("40P01", "40001")  # deadlock detected, serialization failure
 ACTIVE = ("reserved", "consumed")
 
 
@@ -88,7 +89,7 @@ class Allocator:
                     self._outcome(result, lines, plan, explain)
                     if not lines or not plan.ok:
                         return result
-                    for pick in sorted(plan.picks, key=lambda p: p.cand.supply_id):
+                    for pick in sorted(plan.picks, key=lambda p: lock_order(rule, p.cand.supply_id)):
                         if reserve(tx, rule, pick.cand.supply_id, pick.quantity) is None:
                             raise _SupplyTaken
                     for old in backorders:
@@ -98,7 +99,7 @@ class Allocator:
             except _SupplyTaken:
                 result.lines = []
             except sa.exc.DBAPIError as e:  # the savepoint is rolled back; plan again on fresh data
-                if getattr(e.orig, "sqlstate", None) not in RETRY_SQLSTATES:
+                if lost_race(e) is None:
                     raise
                 result.lines = []
         raise Conflict(f"allocation {d.name} for {d.demand.entity} {demand['name']}: the supply kept changing "
@@ -195,6 +196,12 @@ class Allocator:
 
     def _finish(self, tx: Transaction, rule_name: str, record_id: int | str, *, consume: bool,
                 only: set[int] | None) -> AllocationResult:
+        """Release or consume in a savepoint, run again when it loses a deadlock or serialization race."""
+        what = f"{'consuming' if consume else 'releasing'} allocation {rule_name} of {record_id}"
+        return retrying_savepoint(tx.conn, lambda: self._finish_once(tx, rule_name, record_id, consume, only), what)
+
+    def _finish_once(self, tx: Transaction, rule_name: str, record_id: int | str, consume: bool,
+                     only: set[int] | None) -> AllocationResult:
         rule = self.rule(rule_name)
         d = rule.defn
         r = d.result
@@ -206,6 +213,7 @@ class Allocator:
             unknown = only - {row["id"] for row in rows if row[r.status] == "reserved"}
             if unknown:
                 raise UsageError(f"records {sorted(unknown)} are not reserved allocations of {demand['name']}")
+        rows.sort(key=lambda row: (lock_order(rule, row[r.supply] or 0), row["id"]))  # the global lock order
         for row in rows:
             state = row[r.status]
             if only is not None and row["id"] not in only:

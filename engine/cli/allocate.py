@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from .. import textfmt
 from .common import CliError, acting_user, add_db_option, add_user_option, open_for
@@ -56,17 +57,21 @@ def cmd_allocate(args: argparse.Namespace) -> int:
     with open_for(args) as app:
         service = app.features["allocation"]
         result = None
-        try:
-            with app.transaction(acting_user(args)) as tx:
-                if args.release:
-                    result = service.release(tx, args.rule, _key(args.record))
-                elif args.consume:
-                    result = service.consume(tx, args.rule, _key(args.record))
-                else:
-                    result = service.allocate(tx, args.rule, _key(args.record),
-                                              explain=args.explain or args.dry_run)
-                if args.dry_run:
-                    raise _DryRun
+
+        def work(tx: Any) -> Any:
+            nonlocal result
+            if args.release:
+                result = service.release(tx, args.rule, _key(args.record))
+            elif args.consume:
+                result = service.consume(tx, args.rule, _key(args.record))
+            else:
+                result = service.allocate(tx, args.rule, _key(args.record), explain=args.explain or args.dry_run)
+            if args.dry_run:
+                raise _DryRun
+            return result
+
+        try:  # one unit of work, run again if it loses a deadlock with a concurrent transaction
+            app.run(acting_user(args), work, f"allocation {args.rule} of {args.record}")
         except _DryRun:
             pass
     assert result is not None

@@ -3,7 +3,10 @@
 JSON: the file is a list of documents, one document, or (with a ``documents``
 path) an object holding the list; each document's line is found by decoding
 the text element by element. JSON lines: one document per line. CSV: rows
-grouped into documents by a column, each row keeping its own line number.
+grouped into documents by a column, each row keeping its own line number; the
+columns read for the document as a whole take the first non-blank value of its
+rows, and rows that disagree on one are a conflict of the document (unless the
+shape's ``on_conflict`` says which row wins).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ordo.dsl.intake import ShapeDef, parse_path
@@ -33,6 +37,8 @@ class SourceDocument:
     data: Any
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # CSV: (line, row)
     error: str | None = None  # the document could not be read
+    conflicts: list[tuple[int, str, str]] = field(default_factory=list)  # CSV: (line, column, reason)
+    sources: dict[str, int] = field(default_factory=dict)  # CSV: document column -> line its value is from
 
 
 _DECODER = json.JSONDecoder()
@@ -128,13 +134,18 @@ def read_jsonl(text: str) -> list[SourceDocument]:
     return docs
 
 
-def read_csv(text: str, shape: ShapeDef) -> list[SourceDocument]:
+def read_csv(text: str, shape: ShapeDef, columns: dict[str, list[str]] | None = None) -> list[SourceDocument]:
+    """Rows grouped into documents by ``shape.group_by``. ``columns`` (default: the shape's document
+    columns, with the target fields they feed) are read for the document as a whole."""
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=shape.delimiter)
     header = reader.fieldnames or []
     group = shape.group_by or ""
     if group not in header:
         shown = ", ".join(header[:12]) or "none"
         raise PayloadError(f"the CSV has no column '{group}' (columns: {shown})")
+    if columns is None:
+        columns = shape.document_columns()
+    shared = [c for c in columns if c in header and c != group]
     groups: dict[str, SourceDocument] = {}
     docs: list[SourceDocument] = []
     line = 1  # the header
@@ -152,15 +163,51 @@ def read_csv(text: str, shape: ShapeDef) -> list[SourceDocument]:
             continue
         doc = groups.get(key)
         if doc is None:
-            doc = groups[key] = SourceDocument(len(docs) + 1, start, row)
+            doc = groups[key] = SourceDocument(len(docs) + 1, start, dict(row))
+            doc.sources = {c: start for c in shared if (row.get(c) or "").strip()}
             docs.append(doc)
+        else:
+            _combine(doc, start, row, shared, shape, columns)
         doc.rows.append((start, row))
     return docs
 
 
-def read_documents(text: str, shape: ShapeDef) -> list[SourceDocument]:
+def _combine(doc: SourceDocument, line: int, row: dict[str, Any], shared: list[str], shape: ShapeDef,
+             columns: dict[str, list[str]]) -> None:
+    """Fold a further row's document columns into the document: a blank cell adds nothing, a first value
+    fills the document, a different value is a conflict unless ``on_conflict`` picks a row."""
+    seen = doc.sources
+    for c in shared:
+        value = (row.get(c) or "").strip()
+        if not value:
+            continue
+        if c not in seen:
+            doc.data[c], seen[c] = value, line
+            continue
+        before = (doc.data.get(c) or "").strip()
+        if _same(before, value):
+            continue
+        rule = shape.conflict_rule(c)
+        if rule == "last":
+            doc.data[c], seen[c] = value, line
+        elif rule == "error":
+            doc.conflicts.append((line, c, f"{value!r} here, but {before!r} on line {seen[c]}: the rows of one "
+                                           f"document must agree (read for {', '.join(columns[c])})"))
+
+
+def _same(a: str, b: str) -> bool:
+    """Cells agree when equal as text or as numbers ('8' and '8.00')."""
+    if a == b:
+        return True
+    try:
+        return Decimal(a) == Decimal(b)
+    except (InvalidOperation, ValueError):
+        return False
+
+
+def read_documents(text: str, shape: ShapeDef, columns: dict[str, list[str]] | None = None) -> list[SourceDocument]:
     if shape.format == "csv":
-        return read_csv(text, shape)
+        return read_csv(text, shape, columns)
     if shape.format == "jsonl":
         return read_jsonl(text)
     return read_json(text, shape)

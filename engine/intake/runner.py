@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ordo.dsl.intake import IntakeDef, parse_path
+from ordo.dsl.loader import resolve_data_path
 
 from ..actor import UserLike
 from ..coerce import CoercionError, coerce
@@ -37,6 +38,10 @@ class _Rollback(Exception):
     """Raised to roll back a dry run."""
 
 
+class RowConflicts(OrdoError):
+    """The rows of a CSV document disagree (the problems are on the document)."""
+
+
 class CompiledTable:
     def __init__(self, rows: str | None, fields: dict[str, CompiledValue]) -> None:
         self.rows = parse_path(rows) if rows else None
@@ -53,6 +58,7 @@ class CompiledShape:
         self.fields = {f: compile_value(d, intake, f, s, csv) for f, s in shape.fields.items()}
         self.tables = {t: CompiledTable(m.rows, {f: compile_value(d, intake, f, s, csv) for f, s in m.fields.items()})
                        for t, m in shape.tables.items()}
+        self.document_columns = shape.document_columns() if csv else {}
 
 
 class CompiledIntake:
@@ -101,12 +107,16 @@ class IntakeRuntime:
     def import_file(self, tx_or_user: Transaction | UserLike, intake: str, path: str | Path, *,
                     channel: str | None = None, shape: str | None = None, dry_run: bool = False,
                     batch_size: int = 500, progress: Progress | None = None) -> IntakeResult:
-        """Import the documents of ``path`` (.json, .jsonl or .csv) through ``intake``."""
-        p = Path(path)
+        """Import the documents of ``path`` (.json, .jsonl or .csv) through ``intake``; ``builtin:PACK/...``
+        names a file shipped inside a template pack (e.g. ``builtin:oms/samples/shop_orders.csv``)."""
+        try:
+            p = resolve_data_path(path)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
         if not p.is_file():
-            raise UsageError(f"no such file: {p}")
+            raise UsageError(f"no such file: {path}" + (f" ({p})" if str(p) != str(path) else ""))
         return self.import_payload(tx_or_user, intake, p.read_bytes(), channel=channel, shape=shape,
-                                   source=str(p), dry_run=dry_run, batch_size=batch_size, progress=progress)
+                                   source=str(path), dry_run=dry_run, batch_size=batch_size, progress=progress)
 
     def import_payload(self, tx_or_user: Transaction | UserLike, intake: str, payload: bytes | str, *,
                        channel: str | None = None, shape: str | None = None, source: str | None = None,
@@ -120,7 +130,7 @@ class IntakeRuntime:
             channel_rec = self._channel(tx, ci, channel)
             chosen = ci.choose_shape(shape, channel_rec, source)
         text = payload.decode(chosen.defn.encoding) if isinstance(payload, bytes) else payload.lstrip("\ufeff")
-        docs = read_documents(text, chosen.defn)
+        docs = read_documents(text, chosen.defn, chosen.document_columns)
         result = IntakeResult(ci.name, chosen.name, channel, source, len(docs), dry_run=dry_run)
         shared = isinstance(tx_or_user, Transaction)
         size = len(docs) if (shared or dry_run) else batch_size
@@ -188,6 +198,8 @@ class _Run:
         try:
             key = self._key(src)
             key_text = _key_text(key, self.ci.defn.channel.field if self.ci.defn.channel else None)
+            if doc.conflicts:
+                raise RowConflicts("the rows of the document disagree")
             existing = self._existing(key)
             if existing is not None:
                 savepoint.rollback()
@@ -339,6 +351,13 @@ def _row_line(doc: SourceDocument, field: str) -> int:
 
 
 def _problems(e: OrdoError, doc: SourceDocument, key: str | None) -> list[IntakeProblem]:
+    conflicts = [IntakeProblem(line, doc.index, key, column, reason) for line, column, reason in doc.conflicts]
+    if isinstance(e, RowConflicts):
+        return conflicts
+    return conflicts + _error_problems(e, doc, key)
+
+
+def _error_problems(e: OrdoError, doc: SourceDocument, key: str | None) -> list[IntakeProblem]:
     if isinstance(e, MappingError):
         return [IntakeProblem(e.line if e.line is not None else doc.line, doc.index, key, e.field, e.reason)]
     if isinstance(e, ValidationFailed):

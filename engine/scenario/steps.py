@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ordo.dsl.loader import BUILTIN_PREFIX
 from ordo.dsl.scenario import parse_duration
 
 from .. import textfmt
@@ -114,7 +115,7 @@ def grant(run: ScenarioRunner, step: Any) -> dict:
 def import_(run: ScenarioRunner, step: Any) -> Any:
     intake = _feature(run, "intake")
     root = run.app.definition.root
-    path = (root / step.file) if root is not None else step.file
+    path = step.file if step.file.startswith(BUILTIN_PREFIX) or root is None else root / step.file
     result = intake.import_file(run.user(step), step.import_, path, channel=run.resolve(step.channel),
                                 progress=run.printer.progress(f"import {step.file}"))
     run.printer.line(f"  {result.summary()}")
