@@ -3,14 +3,17 @@
 The :class:`TableSource` / :class:`LinkSource` pair tells the expression SQL
 compiler where fields live: columns of the entity's table, correlated
 subqueries for fields reached through links, and child tables for aggregates.
+For a user's expression they carry the user's read :class:`Guard`: a linked
+record the user may not read reads as null, and related rows they may not read
+are left out of aggregates.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement, FromClause
@@ -23,42 +26,66 @@ from .compiled import CompiledApp
 from .errors import UsageError
 
 
-class TableSource:
-    """Fields of ``entity`` read from ``table`` (the entity's table, an alias or a child table)."""
+class Guard(Protocol):
+    """What the acting user may read (see :class:`engine.permissions.ReadGuard`)."""
 
-    def __init__(self, app: CompiledApp, entity: str, table: FromClause) -> None:
+    key: Hashable
+
+    def rows(self, entity: str, table: FromClause) -> ColumnElement[bool] | None: ...
+
+
+class TableSource:
+    """Fields of ``entity`` read from ``table`` (the entity's table, an alias or a child table).
+
+    With a ``guard`` (a user's expression), links and related rows reached from here are
+    restricted to rows the user may read; the rows of ``table`` itself are the caller's business."""
+
+    def __init__(self, app: CompiledApp, entity: str, table: FromClause, guard: Guard | None = None) -> None:
         self.app = app
         self.entity = entity
         self.table = table
+        self.guard = guard
 
     def column(self, name: str) -> ColumnElement[Any]:
         return self.table.c[name]
 
     def link(self, name: str, target: str) -> LinkSource:
-        return LinkSource(self.app, target, self.column(name))
+        return LinkSource(self.app, target, self.column(name), self.guard)
 
     def children(self, name: str, target: str) -> tuple[TableSource, FromClause, ColumnElement[bool]]:
-        return rows_of(self, self.app, self.entity, name, target, self.column("id"))
+        return rows_of(self, self.app, self.entity, name, target, self.column("id"), self.guard)
+
+    def unguarded(self) -> TableSource:
+        return TableSource(self.app, self.entity, self.table)
 
 
-def rows_of(owner: Any, app: CompiledApp, entity: str, name: str, target: str,
-            owner_id: ColumnElement[Any]) -> tuple[TableSource, FromClause, ColumnElement[bool]]:
-    """The rows of table or related field ``name`` of ``owner`` (for aggregates)."""
+def rows_of(owner: Any, app: CompiledApp, entity: str, name: str, target: str, owner_id: ColumnElement[Any],
+            guard: Guard | None = None, owner_visible: Any = None) -> tuple[TableSource, FromClause, ColumnElement[bool]]:
+    """The rows of table or related field ``name`` of ``owner`` (for aggregates).
+
+    Child-table rows belong to their owner (``owner_id`` is null when the owner is hidden). With a
+    ``guard``, related rows are those of the definition's ``where`` (evaluated with the definition's
+    authority) that the user may read, of an owner the user may read (``owner_visible``)."""
     cf = app.entities[entity].fields[name]
     if cf.related_where is not None:
         table = app.entities[target].table
         assert table is not None
         alias = table.alias()
-        rows = TableSource(app, target, alias)
-        return rows, alias, cf.related_where.to_sql(rows, roots={"parent": owner})
+        parent = owner.unguarded() if guard is not None else owner
+        cond = cf.related_where.to_sql(TableSource(app, target, alias), roots={"parent": parent})
+        if guard is not None:
+            extra = [c for c in (guard.rows(target, alias), owner_visible) if c is not None]
+            cond = sa.and_(cond, *extra) if extra else cond
+        return TableSource(app, target, alias, guard), alias, cond
     assert cf.child_table is not None
     alias = cf.child_table.alias()
-    return TableSource(app, target, alias), alias, alias.c.parent_id == owner_id
+    return TableSource(app, target, alias, guard), alias, alias.c.parent_id == owner_id
 
 
 class RecordSource:
     """Fields of one in-memory record in SQL: bound to its values, or (without a record) as parameters
-    ``owner_<field>`` so that a statement built over it is compiled once and run for any record."""
+    ``owner_<field>`` so that a statement built over it is compiled once and run for any record.
+    Used by rules (the definition's authority): nothing is guarded."""
 
     def __init__(self, app: CompiledApp, entity: str, record: Mapping[str, Any] | None = None) -> None:
         self.app = app
@@ -81,14 +108,20 @@ class RecordSource:
     def children(self, name: str, target: str) -> tuple[TableSource, FromClause, ColumnElement[bool]]:
         return rows_of(self, self.app, self.entity, name, target, self.column("id"))
 
+    def unguarded(self) -> RecordSource:
+        return self
+
 
 class LinkSource:
-    """Fields of the ``entity`` record whose id is ``id_expr`` (correlated scalar subqueries)."""
+    """Fields of the ``entity`` record whose id is ``id_expr`` (correlated scalar subqueries).
 
-    def __init__(self, app: CompiledApp, entity: str, id_expr: ColumnElement[Any]) -> None:
+    With a ``guard``, every field of a record the user may not read is null (its id included)."""
+
+    def __init__(self, app: CompiledApp, entity: str, id_expr: ColumnElement[Any], guard: Guard | None = None) -> None:
         self.app = app
         self.entity = entity
         self.id_expr = id_expr
+        self.guard = guard
 
     def _table(self) -> FromClause:
         table = self.app.entities[self.entity].table
@@ -96,20 +129,34 @@ class LinkSource:
         return table.alias()
 
     def column(self, name: str) -> ColumnElement[Any]:
-        if name == "id":
-            return self.id_expr
         t = self._table()
-        return sa.select(t.c[name]).where(t.c.id == self.id_expr).correlate_except(t).scalar_subquery()
+        visible = self.guard.rows(self.entity, t) if self.guard is not None else None
+        if name == "id" and visible is None:
+            return self.id_expr
+        q = sa.select(t.c[name]).where(t.c.id == self.id_expr)
+        if visible is not None:
+            q = q.where(visible)
+        return q.correlate_except(t).scalar_subquery()
 
     def link(self, name: str, target: str) -> LinkSource:
-        return LinkSource(self.app, target, self.column(name))
+        return LinkSource(self.app, target, self.column(name), self.guard)
 
     def children(self, name: str, target: str) -> tuple[TableSource, FromClause, ColumnElement[bool]]:
-        return rows_of(self, self.app, self.entity, name, target, self.id_expr)
+        owner_id = self.column("id")
+        visible = None if owner_id is self.id_expr else owner_id.is_not(None)
+        return rows_of(self, self.app, self.entity, name, target, owner_id, self.guard, visible)
+
+    def unguarded(self) -> LinkSource:
+        return LinkSource(self.app, self.entity, self.id_expr)
 
 
 class FilterCache:
-    """Compiled filters by (entity, text, parameter types); bounded, thread-safe."""
+    """Compiled filters by (entity, text, parameter types, guard); bounded, thread-safe.
+
+    A user's filter is compiled with their read guard (links and related rows restricted to what
+    they may read); the guard's key is part of the cache key, so a clause compiled for one user is
+    reused only for users with the same rules and rule inputs. ``guard=None``: unrestricted (the
+    definition's own filters, admins)."""
 
     def __init__(self, app: CompiledApp, schema: Any, clock: Callable[[], Clock], size: int = 512) -> None:
         self.app = app
@@ -119,9 +166,11 @@ class FilterCache:
         self._items: OrderedDict[tuple, tuple[CompiledExpression, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def where(self, entity: str, text: str, params: Mapping[str, Any]) -> tuple[CompiledExpression, Any]:
+    def where(self, entity: str, text: str, params: Mapping[str, Any],
+              guard: Guard | None = None) -> tuple[CompiledExpression, Any]:
         ptypes = {k: T.from_python(v) for k, v in params.items()}
-        key = (entity, text, tuple(sorted((k, str(t)) for k, t in ptypes.items())))
+        key = (entity, text, tuple(sorted((k, str(t)) for k, t in ptypes.items())),
+               None if guard is None else guard.key)
         with self._lock:
             hit = self._items.get(key)
             if hit is not None:
@@ -132,7 +181,7 @@ class FilterCache:
         except (ExpressionError, ExpressionErrors) as e:
             raise UsageError(f"invalid filter for {entity}: {e}") from None
         table = self.app.entities[entity].table
-        clause = compiled.to_sql(TableSource(self.app, entity, table), clock=self.clock)
+        clause = compiled.to_sql(TableSource(self.app, entity, table, guard), clock=self.clock)
         with self._lock:
             self._items[key] = (compiled, clause)
             if len(self._items) > self.size:

@@ -31,6 +31,7 @@ from .sources import JoinPlan, JoinSource, RowSource
 
 if TYPE_CHECKING:
     from ..app import App
+    from ..query import Guard
     from ..records import Transaction
 
 MAX_GROUPS = 100_000
@@ -107,30 +108,33 @@ class CompiledReport:
         self.sort = [(s.strip().lstrip("+-").strip(), s.strip().startswith("-")) for s in defn.sort]
 
     # -- SQL pieces
-    def base(self) -> tuple[JoinPlan, JoinSource, dict[str, JoinSource], JoinSource]:
-        """(plan, source of the grouped rows, expression roots, source of the governed entity)."""
+    def base(self, guard: Guard | None = None) -> tuple[JoinPlan, JoinSource, dict[str, JoinSource], JoinSource]:
+        """(plan, source of the grouped rows, expression roots, source of the governed entity).
+
+        ``guard``: the user's read guard, restricting every link and related row the report's
+        expressions reach to what the user may read."""
         entities = self.app.compiled.entities
         src = self.source
         if src.parent is None:
             table = entities[src.entity].table
             assert table is not None
             base = table.alias("src")
-            plan = JoinPlan(self.app.compiled, base)
+            plan = JoinPlan(self.app.compiled, base, guard)
             s = JoinSource(plan, src.entity, base)
             return plan, s, {}, s
         child = entities[src.parent].fields[src.field or ""].child_table
         assert child is not None
         base = child.alias("src")
-        plan = JoinPlan(self.app.compiled, base)
+        plan = JoinPlan(self.app.compiled, base, guard)
         s = JoinSource(plan, src.entity, base)
-        parent = plan.join(("parent",), src.parent, base.c.parent_id, outer=False)
+        parent = plan.join(("parent",), src.parent, base.c.parent_id, outer=False)  # rows belong to it
         return plan, s, {"parent": parent}, parent
 
     def build(self, tx: Transaction) -> Built:
-        plan, src, roots, governed = self.base()
+        plan, src, roots, governed = self.base(tx.guard)
         clock = self._clock
         where = [f.to_sql(src, roots, clock) for f in self.filters]
-        allowed = tx.row_filter(self.source.governed_entity, governed)
+        allowed = tx.row_filter(self.source.governed_entity, governed.unguarded())
         if allowed is not None:
             where.append(allowed)
         dims = {}
