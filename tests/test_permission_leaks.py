@@ -142,6 +142,16 @@ def test_a_filter_through_a_link_sees_a_hidden_record_as_null(app):
     assert app.count("deal", "any(lines, starts_with(account.secret, 's'))", user="root") == 1
 
 
+def test_compiled_filters_are_shared_only_between_users_with_the_same_rules(app):
+    with app.users("root") as users:
+        users.save("sam", attrs={"region": "south"})
+        users.grant("sam", "regional")
+        users.save("nina", attrs={"region": "north"})
+        users.grant("nina", "regional")
+    for user, expected in (("nora", ["D1"]), ("sam", ["D2"]), ("nina", ["D1"]), ("root", []), ("nora", ["D1"])):
+        assert names(app.query("deal", "is_null(account.secret)", user=user)) == expected, user
+
+
 def test_batch_edits_and_merges_do_not_probe_through_links(app):
     with pytest.raises(NotFound):  # not even the merge needs to run: D2 is not visible
         app.merge("deal", ["D1", "D2"], "nora")
