@@ -13,14 +13,16 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from ordo.dsl.errors import ExpressionError, ExpressionErrors
-from ordo.dsl.expr import Clock, CompiledExpression, Scope, compile_expression
+from ordo.dsl.expr import Clock, CompiledExpression, Scope, ast, compile_expression
 from ordo.dsl.expr import types as T
+from ordo.dsl.expr.to_sql import to_sql
 
 from .compiled import CompiledApp
 from .errors import UsageError
@@ -38,16 +40,22 @@ class TableSource:
     """Fields of ``entity`` read from ``table`` (the entity's table, an alias or a child table).
 
     With a ``guard`` (a user's expression), links and related rows reached from here are
-    restricted to rows the user may read; the rows of ``table`` itself are the caller's business."""
+    restricted to rows the user may read; the rows of ``table`` itself are the caller's business,
+    unless ``visible`` says which of them the user may read: the fields of any other row then read
+    as null, so that no expression is ever evaluated on their values (whatever order the database
+    evaluates conditions in)."""
 
-    def __init__(self, app: CompiledApp, entity: str, table: FromClause, guard: Guard | None = None) -> None:
+    def __init__(self, app: CompiledApp, entity: str, table: FromClause, guard: Guard | None = None,
+                 visible: ColumnElement[bool] | None = None) -> None:
         self.app = app
         self.entity = entity
         self.table = table
         self.guard = guard
+        self.visible = visible
 
     def column(self, name: str) -> ColumnElement[Any]:
-        return self.table.c[name]
+        col = self.table.c[name]
+        return col if self.visible is None else sa.case((self.visible, col))
 
     def link(self, name: str, target: str) -> LinkSource:
         return LinkSource(self.app, target, self.column(name), self.guard)
@@ -73,13 +81,15 @@ def rows_of(owner: Any, app: CompiledApp, entity: str, name: str, target: str, o
         alias = table.alias()
         parent = owner.unguarded() if guard is not None else owner
         cond = cf.related_where.to_sql(TableSource(app, target, alias), roots={"parent": parent})
-        if guard is not None:
-            extra = [c for c in (guard.rows(target, alias), owner_visible) if c is not None]
-            cond = sa.and_(cond, *extra) if extra else cond
-        return TableSource(app, target, alias, guard), alias, cond
+        if guard is None:
+            return TableSource(app, target, alias), alias, cond
+        readable = guard.rows(target, alias)
+        extra = [c for c in (readable, owner_visible) if c is not None]
+        return TableSource(app, target, alias, guard, readable), alias, sa.and_(cond, *extra) if extra else cond
     assert cf.child_table is not None
     alias = cf.child_table.alias()
-    return TableSource(app, target, alias, guard), alias, alias.c.parent_id == owner_id
+    belongs = alias.c.parent_id == owner_id
+    return TableSource(app, target, alias, guard, belongs if guard is not None else None), alias, belongs
 
 
 class RecordSource:
@@ -150,6 +160,64 @@ class LinkSource:
         return LinkSource(self.app, self.entity, self.id_expr)
 
 
+_CHEAP_OPS = frozenset({"==", "!=", "<", "<=", ">", ">=", "and", "or", "in", "not in"})
+
+
+def conjuncts(node: ast.Node) -> list[ast.Node]:
+    """The parts of ``a and b and c`` (any other condition is one part)."""
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.Binary) and n.op == "and":
+            stack += [n.right, n.left]
+        else:
+            out.append(n)
+    return out
+
+
+def is_cheap(node: ast.Node) -> bool:
+    """Whether a condition only compares the record's own fields with constants and parameters: it
+    cannot fail and takes the same time whatever the data (and an index may serve it)."""
+    for n in ast.walk(node):
+        if isinstance(n, ast.Path):
+            if n.root is not None or len(n.steps) != 1:
+                return False
+        elif isinstance(n, ast.Binary):
+            if n.op not in _CHEAP_OPS or (n.op in ("in", "not in") and isinstance(n.right, ast.Path)):
+                return False
+        elif isinstance(n, ast.Unary):
+            if n.op != "not":
+                return False
+        elif isinstance(n, ast.Call):
+            if n.name != "is_null" or n.child_entity is not None:
+                return False
+        elif not isinstance(n, (ast.Literal, ast.Param, ast.ListLit)):
+            return False
+    return True
+
+
+def readable_first(allowed: Any, cheap: Sequence[Any], rest: Sequence[Any]) -> list[Any]:
+    """WHERE conditions evaluating ``rest`` only on rows passing ``allowed`` (the user's read filter).
+
+    SQL does not fix the order in which AND evaluates: a user's condition evaluated on a row they may
+    not read could fail (an error message) or take longer (timing) depending on that row's data. CASE
+    fixes the order. ``cheap`` conditions (:func:`is_cheap`) stay outside, where an index serves them."""
+    if allowed is None:
+        return [*cheap, *rest]
+    out = [allowed, *cheap]
+    if rest:
+        out.append(sa.case((allowed, sa.and_(*rest)), else_=sa.false()))
+    return out
+
+
+@dataclass(frozen=True)
+class CompiledFilter:
+    compiled: CompiledExpression
+    clause: Any  # the whole condition
+    cheap: list[Any]  # its parts that may run before the read filter (see is_cheap)
+    rest: list[Any]
+
+
 class FilterCache:
     """Compiled filters by (entity, text, parameter types, guard); bounded, thread-safe.
 
@@ -163,11 +231,15 @@ class FilterCache:
         self.schema = schema
         self.clock = clock
         self.size = size
-        self._items: OrderedDict[tuple, tuple[CompiledExpression, Any]] = OrderedDict()
+        self._items: OrderedDict[tuple, CompiledFilter] = OrderedDict()
         self._lock = threading.Lock()
 
     def where(self, entity: str, text: str, params: Mapping[str, Any],
               guard: Guard | None = None) -> tuple[CompiledExpression, Any]:
+        f = self.get(entity, text, params, guard)
+        return f.compiled, f.clause
+
+    def get(self, entity: str, text: str, params: Mapping[str, Any], guard: Guard | None = None) -> CompiledFilter:
         ptypes = {k: T.from_python(v) for k, v in params.items()}
         key = (entity, text, tuple(sorted((k, str(t)) for k, t in ptypes.items())),
                None if guard is None else guard.key)
@@ -180,13 +252,18 @@ class FilterCache:
             compiled = compile_expression(text, Scope(self.schema, entity, params=ptypes), T.BOOLEAN)
         except (ExpressionError, ExpressionErrors) as e:
             raise UsageError(f"invalid filter for {entity}: {e}") from None
-        table = self.app.entities[entity].table
-        clause = compiled.to_sql(TableSource(self.app, entity, table, guard), clock=self.clock)
+        source = TableSource(self.app, entity, self.app.entities[entity].table, guard)
+        cheap: list[Any] = []
+        rest: list[Any] = []
+        for part in conjuncts(compiled.tree):
+            (cheap if is_cheap(part) else rest).append(to_sql(part, source, clock=self.clock))
+        parts = [*cheap, *rest]
+        f = CompiledFilter(compiled, parts[0] if len(parts) == 1 else sa.and_(*parts), cheap, rest)
         with self._lock:
-            self._items[key] = (compiled, clause)
+            self._items[key] = f
             if len(self._items) > self.size:
                 self._items.popitem(last=False)
-        return compiled, clause
+        return f
 
 
 def parse_order_by(table: sa.Table, order_by: str | Sequence[str] | None) -> list[Any]:

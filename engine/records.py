@@ -25,7 +25,7 @@ from .actor import User
 from .compiled import CompiledEntity, CompiledField
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, UsageError, ValidationFailed
 from .naming import make_name
-from .query import RecordSource, TableSource, parse_order_by
+from .query import RecordSource, TableSource, parse_order_by, readable_first
 from .record_input import check_editable, merge_rows, prepare, read_input
 from .users import Directory
 from .validation import validate_record
@@ -125,9 +125,11 @@ class Transaction:
             raise PermissionDenied(f"{self.user.name} may not {action} {entity} {record.get('name') or ''}".rstrip())
 
     def where_clause(self, entity: str, text: str, params: Mapping[str, Any]) -> Any:
-        """The acting user's filter ``text`` on ``entity`` as SQL (compiled once per guard): links and
-        related rows it reaches are restricted to what the user may read."""
-        return self.app.filters.where(entity, text, params, self.guard)[1]
+        """The rows of ``entity`` matching the acting user's filter ``text`` that they may read, as SQL
+        (compiled once per guard): links and related rows it reaches are restricted to what the user
+        may read, and it is evaluated only on rows they may read (see ``query.readable_first``)."""
+        f = self.app.filters.get(entity, text, params, self.guard)
+        return sa.and_(*readable_first(self.row_filter(entity), f.cheap, f.rest))
 
     def link_target(self, entity: str, key: int | str) -> Any:
         """The row a link value written by the acting user names, or None: a record they may not
@@ -244,7 +246,7 @@ class Transaction:
     def _filtered(self, q: Any, entity: str, where: str | None, params: Mapping[str, Any]) -> Any:
         """``q`` restricted to the rows matching ``where`` that the acting user may read."""
         if where:
-            q = q.where(self.where_clause(entity, where, params))
+            return q.where(self.where_clause(entity, where, params))
         allowed = self.row_filter(entity)
         return q if allowed is None else q.where(allowed)
 

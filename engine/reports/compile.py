@@ -24,8 +24,10 @@ from ordo.dsl.errors import DefinitionError, DefinitionErrors, ExpressionError, 
 from ordo.dsl.expr import CompiledExpression, compile_expression
 from ordo.dsl.expr import types as T
 from ordo.dsl.expr.sqltypes import sa_type
+from ordo.dsl.expr.to_sql import to_sql
 from ordo.dsl.report import ReportDef, Source
 
+from ..query import conjuncts, is_cheap, readable_first
 from .buckets import DateBucket
 from .sources import JoinPlan, JoinSource, RowSource
 
@@ -70,6 +72,7 @@ class Built:
     where: list[Any]
     dims: dict[str, Any]
     measures: dict[str, Any]
+    allowed: Any = None  # the user's read filter on the governed rows (None: all rows)
 
 
 def _strict(path, text, scope, expect) -> CompiledExpression:
@@ -133,10 +136,13 @@ class CompiledReport:
     def build(self, tx: Transaction) -> Built:
         plan, src, roots, governed = self.base(tx.guard)
         clock = self._clock
-        where = [f.to_sql(src, roots, clock) for f in self.filters]
+        cheap: list[Any] = []
+        rest: list[Any] = []
+        for f in self.filters:
+            for part in conjuncts(f.tree):
+                (cheap if is_cheap(part) else rest).append(to_sql(part, src, roots, clock))
         allowed = tx.row_filter(self.source.governed_entity, governed.unguarded())
-        if allowed is not None:
-            where.append(allowed)
+        where = readable_first(allowed, cheap, rest)
         dims = {}
         for d in self.dimensions:
             sql = d.expr.to_sql(src, roots, clock)
@@ -149,7 +155,7 @@ class CompiledReport:
             value = m.expr.to_sql(src, roots, clock) if m.expr is not None else None
             cond = m.filter.to_sql(src, roots, clock) if m.filter is not None else None
             measures[m.name] = aggregate(m.agg or "count", value, cond)
-        return Built(plan, src, roots, where, dims, measures)
+        return Built(plan, src, roots, where, dims, measures, allowed)
 
     def _clock(self) -> Any:
         return self.app.clock
