@@ -411,13 +411,19 @@ class Transaction:
                 continue
             if field.on_delete == "restrict":
                 where = parent or owner
-                raise Conflict(f"cannot delete {ce.name} {current['name']}: still used by {len(ids)}"
-                               f"{'+' if len(ids) == 1000 else ''} {where} record(s) (field {column})")
+                # a restricted user is not told how many records (some may be hidden from them)
+                count = f"{len(ids)}{'+' if len(ids) == 1000 else ''} " if self.guard is None else ""
+                raise Conflict(f"cannot delete {ce.name} {current['name']}: still used by {count}{where} "
+                               f"record(s) (field {column})")
             if field.on_delete == "set_null" or parent is not None:
                 self.conn.execute(sa.update(table).where(table.c[column] == current["id"]).values({column: None}))
             else:
                 for rid in ids:
-                    self.delete(owner, rid)
+                    try:
+                        self.delete(owner, rid)
+                    except NotFound:  # a dependent record the user may not read: not named
+                        raise Conflict(f"cannot delete {ce.name} {current['name']}: {owner} records that depend "
+                                       f"on it (field {column}) cannot be deleted by {self.user.name}") from None
 
 
 def _integrity_message(e: sa.exc.IntegrityError) -> str:

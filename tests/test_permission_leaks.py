@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ordo.engine import SYSTEM, NotFound, PermissionDenied, ValidationFailed, open_app
+from ordo.engine import SYSTEM, Conflict, NotFound, PermissionDenied, ValidationFailed, open_app
 from ordo.engine.cli import main
 
 APP = {
@@ -313,6 +313,59 @@ def test_a_link_to_an_unreadable_record_is_refused_like_a_missing_one(app):
     # system writes (jobs, flows) are not restricted
     with app.transaction(SYSTEM) as tx:
         assert tx.create("deal", {"code": "D8", "region": "north", "account": "S1"})["account"] == s1
+
+
+FOLDERS = {
+    "entities/folder.yaml": """
+        name: folder
+        naming: "{code}"
+        fields:
+          code: {type: string, required: true}
+          region: {type: string}
+    """,
+    "entities/doc.yaml": """
+        name: doc
+        naming: "{code}"
+        fields:
+          code: {type: string, required: true}
+          region: {type: string}
+          folder: {type: link, entity: folder, on_delete: cascade}
+          pinned: {type: link, entity: folder}
+    """,
+    "roles.yaml": """
+        roles:
+          admin: {users: [root]}
+          regional:
+            permissions:
+              - {entity: folder, actions: [read, delete], where: "region == user.region"}
+              - {entity: doc, actions: [read, delete], where: "region == user.region"}
+    """,
+}
+
+
+def test_deleting_does_not_reveal_hidden_dependents(make_app, db_url):
+    app = open_app(make_app(FOLDERS), db_url)
+    with app.users("root") as users:
+        users.save("nora", attrs={"region": "north"})
+        users.grant("nora", "regional")
+    with app.transaction("root") as tx:
+        for code in ("F1", "F2"):
+            tx.create("folder", {"code": code, "region": "north"})
+        tx.create("doc", {"code": "X1", "region": "north", "folder": "F1"})
+        hidden = tx.create("doc", {"code": "X2", "region": "south", "folder": "F1"})["id"]
+        for code, region in (("P1", "north"), ("P2", "south"), ("P3", "south")):
+            tx.create("doc", {"code": code, "region": region, "pinned": "F2"})
+    with pytest.raises(Conflict) as e:  # the cascade would delete a doc nora may not read
+        app.delete("folder", "F1", "nora")
+    assert str(e.value) == "cannot delete folder F1: doc records that depend on it (field folder) cannot be " \
+                           "deleted by nora" and str(hidden) not in str(e.value)
+    assert app.count("doc", user="root") == 5  # nothing was deleted
+    with pytest.raises(Conflict) as e:  # no count: two of the three are hidden from nora
+        app.delete("folder", "F2", "nora")
+    assert str(e.value) == "cannot delete folder F2: still used by doc record(s) (field pinned)"
+    with pytest.raises(Conflict, match="still used by 3 doc record"):
+        app.delete("folder", "F2", "root")
+    app.close()
 
 
 def test_uniqueness_errors_name_only_readable_records(app):
