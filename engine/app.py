@@ -24,7 +24,7 @@ from ordo.dsl.app import AppDefinition
 from ordo.dsl.expr import Clock
 from ordo.dsl.loader import load_app
 
-from . import audit, record_ops
+from . import audit, credentials, record_ops  # noqa: F401 - credentials declares its system tables
 from .actor import SYSTEM, User, UserLike, as_user
 from .compiled import compile_app
 from .db import describe, make_engine, write_connection

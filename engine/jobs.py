@@ -109,13 +109,21 @@ def ensure_scheduled(tx: Transaction, prefix: str, wanted: Mapping[str, tuple[st
             pass
 
 
-def list_jobs(conn: sa.Connection, status: str | None = None, limit: int = 100) -> list[Job]:
+def list_jobs(conn: sa.Connection, status: str | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
     t = job_table
-    q = sa.select(t).order_by(t.c.run_at, t.c.id).limit(limit)
+    q = sa.select(t).order_by(t.c.run_at, t.c.id).limit(limit).offset(offset)
     if status:
         q = q.where(t.c.status == status)
     return [Job(r.id, r.kind, json.loads(r.payload), r.run_at, r.status, r.attempts, r.unique_key, r.last_error)
             for r in conn.execute(q)]
+
+
+def count_jobs(conn: sa.Connection, status: str | None = None) -> int:
+    """How many jobs (of ``status``) there are: what ``list_jobs`` pages through."""
+    q = sa.select(sa.func.count()).select_from(job_table)
+    if status:
+        q = q.where(job_table.c.status == status)
+    return int(conn.execute(q).scalar_one())
 
 
 class JobRunner:

@@ -77,15 +77,27 @@ def notify(conn: sa.Connection, channel: str, recipient: str, subject: str, body
     return int(result.scalar_one())
 
 
-def messages(conn: sa.Connection, *, recipient: str | None = None, channel: str | None = None,
-             status: str | None = None, limit: int = 100) -> list[Message]:
+def _filtered(q: Any, recipient: str | None, channel: str | None, status: str | None) -> Any:
     t = outbox_table
-    q = sa.select(t).order_by(t.c.id.desc()).limit(limit)
     for col, v in ((t.c.recipient, recipient), (t.c.channel, channel), (t.c.status, status)):
         if v is not None:
             q = q.where(col == v)
+    return q
+
+
+def messages(conn: sa.Connection, *, recipient: str | None = None, channel: str | None = None,
+             status: str | None = None, limit: int = 100, offset: int = 0) -> list[Message]:
+    t = outbox_table
+    q = _filtered(sa.select(t).order_by(t.c.id.desc()).limit(limit).offset(offset), recipient, channel, status)
     return [Message(r.id, r.channel, r.recipient, r.subject, r.body, json.loads(r.payload), r.status, r.attempts,
                     r.created_at, r.last_error) for r in conn.execute(q)]
+
+
+def count_messages(conn: sa.Connection, *, recipient: str | None = None, channel: str | None = None,
+                   status: str | None = None) -> int:
+    """How many notifications match: what ``messages`` pages through."""
+    q = _filtered(sa.select(sa.func.count()).select_from(outbox_table), recipient, channel, status)
+    return int(conn.execute(q).scalar_one())
 
 
 Sender = Callable[[Message], None]

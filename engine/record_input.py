@@ -10,6 +10,7 @@ from . import audit
 from .coerce import CoercionError, coerce
 from .compiled import CompiledEntity, CompiledField
 from .errors import FieldError, UsageError
+from .i18n import is_placeholder
 
 if TYPE_CHECKING:
     from .records import Record, Transaction
@@ -18,8 +19,9 @@ SYSTEM_COLUMNS = ("id", "name", "created_at", "created_by", "updated_at", "updat
 
 
 def read_input(tx: Transaction, ce: CompiledEntity, data: Mapping[str, Any], errors: list[FieldError],
-           creating: bool, prefix: str = "") -> Record:
-    """Coerce caller data to typed values; unknown and read-only fields are errors."""
+           creating: bool, prefix: str = "", current: Mapping[str, Any] | None = None) -> Record:
+    """Coerce caller data to typed values; unknown and read-only fields are errors. A computed field
+    given with the ``current`` record's value is ignored (a record as ``get`` returns it saves back)."""
     if not isinstance(data, Mapping):
         raise UsageError(f"record data for {ce.name} must be a mapping of field names to values")
     rec: Record = {}
@@ -36,14 +38,17 @@ def read_input(tx: Transaction, ce: CompiledEntity, data: Mapping[str, Any], err
             # other system fields (as returned by get) are ignored: the store sets them
             continue
         if cf.computed is not None or cf.related_where is not None:
-            errors.append(FieldError(path, "is computed and cannot be set"))
+            if current is None or key not in current or not _same(cf, value, current[key]):
+                errors.append(FieldError(path, "is computed and cannot be set"))
             continue
         if cf.defn.read_only and not creating and not tx.user.is_admin:
             errors.append(FieldError(path, "is read-only"))
             continue
         if cf.child is not None:
-            rec[key] = input_rows(tx, cf, value, errors, path)
+            rec[key] = input_rows(tx, cf, value, errors, path, (current or {}).get(key))
             continue
+        if current is not None and cf.defn.type == "link" and is_placeholder(value):
+            continue  # shown as "(no access)" to this user: saved back, the link stays as it is
         try:
             rec[key] = coerce(cf.defn, value)
         except CoercionError as e:
@@ -62,15 +67,29 @@ def check_editable(tx: Transaction, ce: CompiledEntity, before: Record, after: R
             errors.append(FieldError(cf.name, f"cannot be changed now (only while {cf.defn.editable_if})"))
 
 
-def input_rows(tx: Transaction, cf: CompiledField, value: Any, errors: list[FieldError], path: str) -> list[Record]:
+def input_rows(tx: Transaction, cf: CompiledField, value: Any, errors: list[FieldError], path: str,
+               current: list[Record] | None = None) -> list[Record]:
     if value is None:
         return []
     if not isinstance(value, (list, tuple)):
         errors.append(FieldError(path, "expected a list of rows"))
         return []
     assert cf.child is not None
-    return [read_input(tx, cf.child, row, errors, creating=True, prefix=f"{path}[{i}].")
+    by_id = {r.get("id"): r for r in current or []}
+    return [read_input(tx, cf.child, row, errors, creating=True, prefix=f"{path}[{i}].",
+                       current=by_id.get(row.get("id")) if isinstance(row, Mapping) and row.get("id") is not None
+                       else None)
             for i, row in enumerate(value)]
+
+
+def _same(cf: CompiledField, given: Any, current: Any) -> bool:
+    """Whether ``given`` is the computed field's ``current`` value (as get shows it)."""
+    if given is None or current is None:
+        return given is None and current is None
+    try:
+        return coerce(cf.defn, given, cf.kind) == current
+    except (CoercionError, KeyError):
+        return False
 
 
 def merge_rows(cf: CompiledField, old: list[Record], new: list[Record],

@@ -298,7 +298,7 @@ class Transaction:
             raise Conflict(f"{entity} {current['name']} was changed by someone else (version "
                            f"{current['version']}, expected {expected_version}); reload and retry")
         errors: list[FieldError] = []
-        changes = read_input(self, ce, data, errors, creating=False)
+        changes = read_input(self, ce, data, errors, creating=False, current=current)
         if changes.pop("name", current["name"]) != current["name"]:
             errors.append(FieldError("name", "the name of a record cannot be changed"))
         rec = {**current, **changes}

@@ -45,8 +45,12 @@ class FormRenderer:
                         section.visible_if, Scope(app.schema, form.entity), T.BOOLEAN)
 
     def render(self, form: str, record: Mapping[str, Any] | None = None, errors: Iterable[Any] = (),
-               lang: str = "en", env: Env | None = None) -> str:
-        """HTML of ``form`` (a form name, or an entity name for the default layout)."""
+               lang: str = "en", env: Env | None = None, titles: Mapping[str, Any] | None = None) -> str:
+        """HTML of ``form`` (a form name, or an entity name for the default layout).
+
+        ``record`` holds values as input takes them (links as record names, see
+        :class:`ordo.engine.present.Presenter.data`); ``titles`` optionally the same record as people
+        read it (``Presenter.text``): a link field then also shows the linked record's title."""
         fdef = self.app.get("form", form)
         if fdef is not None:
             entity = self.app.get("entity", fdef.entity)
@@ -67,7 +71,8 @@ class FormRenderer:
             hidden = False
             if key in self._visible:
                 hidden = self._visible[key](rec, env or Env()) is not True
-            fields = [self._field(entity, n, rec, by_field, lang) for n in names if n in entity.fields]
+            fields = [self._field(entity, n, rec, by_field, lang, titles or {}) for n in names
+                      if n in entity.fields]
             ctx_sections.append({"title": stitle, "columns": columns, "fields": fields, "hidden": hidden})
         shown_errors = [{"field": getattr(e, "field", ""), "message": getattr(e, "message", str(e)),
                          "label": self._label(entity, getattr(e, "field", ""), lang)} for e in errs]
@@ -81,7 +86,7 @@ class FormRenderer:
         return label_text(f.label, lang, humanize(name)) if f else path
 
     def _field(self, entity: EntityDef, name: str, rec: Mapping[str, Any], errors: Mapping[str, str],
-               lang: str) -> dict[str, Any]:
+               lang: str, titles: Mapping[str, Any]) -> dict[str, Any]:
         f: FieldDef = entity.fields[name]
         out: dict[str, Any] = {
             "name": name, "kind": f.type, "label": label_text(f.label, lang, humanize(name)),
@@ -91,6 +96,8 @@ class FormRenderer:
             "input_type": _INPUT.get(f.type, "text"), "min": f.min, "max": f.max,
             "pattern": f.pattern, "maxlength": f.max_length,
         }
+        if f.type == "link" and titles.get(name) not in (None, rec.get(name)):
+            out["title"] = _text(titles.get(name))
         if f.type in ("decimal", "money"):
             out["step"] = str(1 / 10 ** f.decimal_shape()[1]) if f.decimal_shape()[1] else "1"
         if f.type == "enum":

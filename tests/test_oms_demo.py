@@ -36,6 +36,10 @@ def test_demo_command_starts_fresh_and_protects_other_databases(tmp_path, monkey
     assert main(["demo", "--lang", "zh"]) == 0
     out = capsys.readouterr().out
     assert "Ordo 订单管理演示" in out and "demo done" in out
+    headings = [line.split(".")[0] for line in out.splitlines() if line[:1].isdigit() and ". " in line[:4]]
+    assert headings == [str(n) for n in range(1, 10)]  # numbered by the runner: 1 to 9, never 7 then 7
+    assert "状态" in out and "已分仓" in out and "渠道月度销售" in out and "合计" in out  # labels, options, reports
+    assert "Status" not in out and "Sales by channel and month" not in out
     assert main(["demo"]) == 0  # the demo's own file is recreated
     assert "starting from a fresh ordo-demo.db" in capsys.readouterr().out
     assert main(["demo", "--db", str(tmp_path / "ordo-demo.db")]) == 1  # any other path: refused when not empty

@@ -97,3 +97,65 @@ def test_run_and_demo_commands(make_app, tmp_path, capsys, monkeypatch):
     assert "no scenario 'nope'" in capsys.readouterr().err
     assert main(["run", "builtin:starter", "demo", "--db", str(tmp_path / "s.db"), "--create"]) == 0
     assert "scenario demo:" in capsys.readouterr().out
+
+
+NUMBERED = {
+    "entities/owner.yaml": """
+        name: owner
+        naming: "{code}"
+        title_field: full_name
+        fields:
+          code: {type: string, required: true}
+          full_name: {type: string}
+    """,
+    "entities/ticket.yaml": """
+        name: ticket
+        label: {en: Ticket, zh: 工单}
+        naming: "TK-{###}"
+        fields:
+          owner: {type: link, entity: owner, label: {en: Owner, zh: 负责人}}
+          state:
+            type: enum
+            label: {en: State, zh: 状态}
+            options: [{value: open, label: {en: Open, zh: 处理中}}, {value: closed, label: {en: Closed, zh: 已关闭}}]
+            default: open
+    """,
+    "scenarios/numbered.yaml": """
+        name: numbered
+        steps:
+          - say: {en: "# 7. First", zh: "# 7. 第一"}
+          - create: owner
+            data: {code: ANN, full_name: Ann Lee}
+          - create: ticket
+            data: {owner: ANN}
+            as: t
+          - say: {en: "$t.name is $t.state", zh: "$t.name 状态 $t.state"}
+          - say: {en: "# 7. Second", zh: "# 7. 第二"}
+          - query: ticket
+            columns: [name, owner, state]
+            limit: 1
+          - create: ticket
+            data: {owner: ANN}
+          - query: ticket
+            columns: [name, state]
+            limit: 1
+    """,
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_headings_are_numbered_and_output_uses_the_language(make_app, db_url, lang):
+    app = open_app(make_app(NUMBERED), db_url)
+    out = io.StringIO()
+    run_scenario(app, "numbered", out=out, lang=lang)
+    lines = out.getvalue().splitlines()
+    first, second = ("First", "Second") if lang == "en" else ("第一", "第二")
+    assert f"1. {first}" in lines and f"2. {second}" in lines  # the runner numbers: 1, 2 (never 7, 7)
+    text = out.getvalue()
+    if lang == "zh":
+        assert "TK-001 状态 处理中" in text and "已创建工单 TK-001" in text
+        assert "负责人" in text and "Ann Lee" in text and "Owner" not in text and "open" not in text
+    else:
+        assert "TK-001 is Open" in text and "Ann Lee" in text
+    assert "rows 1-1 of 2" in text  # a query step's limit is never a silent cap
+    app.close()

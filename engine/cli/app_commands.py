@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ordo.dsl.loader import builtin_templates_dir, load_app, validate_app
 
-from .common import CliError, add_db_option
+from .common import CliError, add_db_option, add_lang_option
 
 DEMO_APP = "builtin:oms"  # the app whose "demo" scenario `ordo demo` plays
 DEMO_DB = "ordo-demo.db"
@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help=f"play the demo scenario of {DEMO_APP} on ./ordo-demo.db")
     add_db_option(p, default=DEMO_DB)
     p.add_argument("--seed", type=int, default=7, help="random seed of the sample data")
-    p.add_argument("--lang", default="en", help="language of the texts (en, zh)")
+    add_lang_option(p)
     p.set_defaults(func=cmd_demo)
 
 

@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..actor import OWNER, UserLike
 from ..errors import OrdoError
+from ..i18n import env_lang
 
 if TYPE_CHECKING:
     from ..app import App
 
 EXIT_USER_ERROR = 1
 EXIT_INTERNAL = 2
+PAGE = 50  # rows a table view shows by default
 
 
 class CliError(OrdoError):
@@ -37,6 +39,36 @@ def add_create_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--create", action="store_true",
                    help="create the database and its tables if they do not exist yet "
                         "(otherwise the database must hold the app: see `ordo sync`)")
+
+
+def add_lang_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lang", default=env_lang(),
+                   help="language of labels, option values and headings, e.g. en or zh (default: $ORDO_LANG "
+                        "or en)")
+
+
+def add_page_options(p: argparse.ArgumentParser, what: str = "rows") -> None:
+    """--limit / --offset, validated by :func:`page_args` (a clear error, exit 1)."""
+    p.add_argument("--limit", metavar="N", help=f"at most N {what} (the table shows {PAGE} by default; "
+                                                 "--format csv/json exports every one unless given)")
+    p.add_argument("--offset", metavar="N", default="0", help=f"skip the first N {what}")
+
+
+def page_args(args: argparse.Namespace) -> tuple[int | None, int]:
+    """(limit or None, offset) from --limit / --offset; negative or non-numeric values are refused."""
+    return count_arg(getattr(args, "limit", None), "--limit"), count_arg(getattr(args, "offset", None), "--offset") or 0
+
+
+def count_arg(text: str | int | None, option: str) -> int | None:
+    if text is None or isinstance(text, int):
+        return text
+    try:
+        n = int(text.strip())
+    except ValueError:
+        raise CliError(f"{option} must be a whole number (0 or more), got {text!r}") from None
+    if n < 0:
+        raise CliError(f"{option} must be 0 or more, got {n}")
+    return n
 
 
 def acting_user(args: argparse.Namespace) -> UserLike:

@@ -8,7 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from .. import textfmt
-from .common import CliError, acting_user, add_db_option, add_user_option, open_for
+from .common import (
+    PAGE,
+    CliError,
+    acting_user,
+    add_db_option,
+    add_page_options,
+    add_user_option,
+    open_for,
+    page_args,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,6 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = fsub.add_parser("inbox", help="pending tasks of a user (directly or through roles); overdue flagged")
     s.add_argument("app")
     s.add_argument("--of", help="whose inbox (admins only; default: the acting user)")
+    add_page_options(s, "tasks")
     add_db_option(s)
     add_user_option(s)
     s.set_defaults(func=cmd_inbox)
@@ -170,12 +180,20 @@ def cmd_instance(args: argparse.Namespace) -> int:
 
 
 def cmd_inbox(args: argparse.Namespace) -> int:
+    from ..flows.inbox import inbox
+
+    limit, offset = page_args(args)
+    size = PAGE if limit is None else limit
     with _open(args) as app, app.reader(acting_user(args)) as tx:
-        tasks = app.features["flows"].inbox(tx, args.of)
+        tasks = inbox(tx, args.of, limit=offset + size + 1)  # one more: are there more?
+    more, tasks = len(tasks) > offset + size, tasks[offset:offset + size]
     rows = [{"task": t.id, "flow": t.flow, "step": t.node, "record": t.record_name, "for": t.assignee or
              f"role {t.role}", "since": t.created_at, "due": t.due_at, "overdue": "OVERDUE" if t.overdue else ""}
             for t in tasks]
-    print(textfmt.table(rows) if rows else "no pending tasks")
+    print(textfmt.table(rows) if rows else "no pending tasks" + (f" at --offset {offset}" if offset else ""))
+    if more:
+        print(f"tasks {offset + 1:,}-{offset + len(rows):,} shown, more pending; next page: --offset "
+              f"{offset + len(rows)}")
     return 0
 
 

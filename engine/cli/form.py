@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .common import CliError, acting_user, add_db_option, add_user_option, open_for
+from .common import CliError, acting_user, add_db_option, add_lang_option, add_user_option, open_for
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("app", help="app folder (or builtin:NAME)")
     p.add_argument("name", help="form name, or entity name (default layout)")
     p.add_argument("--record", help="fill the form from this record (id or name); needs --db")
-    p.add_argument("--lang", default="en", help="label language (default en)")
+    add_lang_option(p)
     p.add_argument("--json-schema", action="store_true", help="print the JSON Schema of the entity's records")
     p.add_argument("--out", help="write to this file instead of printing")
     add_db_option(p)
@@ -36,13 +36,17 @@ def cmd_form(args: argparse.Namespace) -> int:
     else:
         if definition.get("form", args.name) is None and definition.get("entity", args.name) is None:
             raise CliError(f"unknown form or entity '{args.name}' (forms: {', '.join(definition.names('form'))})")
-        record = None
+        record = titles = None
         if args.record:
+            from ..present import Presenter
+
             form = definition.get("form", args.name)
             entity = form.entity if form is not None else args.name
-            with open_for(args, definition) as app:
-                record = app.get(entity, int(args.record) if args.record.isdigit() else args.record, acting_user(args))
-        text = FormRenderer(definition).render(args.name, record, lang=args.lang)
+            with open_for(args, definition) as app, app.reader(acting_user(args)) as tx:
+                rec = tx.get(entity, int(args.record) if args.record.isdigit() else args.record)
+                shown = Presenter(tx, entity, lang=args.lang)
+                record, titles = shown.data([rec])[0], shown.text([rec])[0]  # links: names to edit, titles
+        text = FormRenderer(definition).render(args.name, record, lang=args.lang, titles=titles)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"wrote {args.out}")

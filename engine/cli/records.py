@@ -8,14 +8,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ordo.dsl.base import label_text
+
 from .. import textfmt
+from ..pages import query_pages
+from ..present import Presenter, audit_changes
 from .common import (
+    PAGE,
     CliError,
     acting_user,
     add_create_option,
     add_db_option,
+    add_lang_option,
+    add_page_options,
     add_user_option,
     open_for,
+    page_args,
     parse_params,
 )
 
@@ -26,8 +34,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     add_user_option(p)
 
 
-def _format(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=["table", "json", "csv"], default="table", help="output format")
+def _format(p: argparse.ArgumentParser, choices: tuple[str, ...] = ("table", "json", "csv"),
+            default: str = "table") -> None:
+    p.add_argument("--format", choices=choices, default=default,
+                   help=f"output format (default {default}): tables and CSV show link titles and option labels; "
+                        "JSON gives links as record names and decimals as exact strings")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,16 +48,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--where", help="filter expression, e.g. \"total > 100 and status == 'new'\"")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="value of :NAME in --where")
     p.add_argument("--order-by", help="e.g. --order-by=-created_at,name or 'created_at desc, name'")
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--offset", type=int, default=0)
-    p.add_argument("--columns", help="comma-separated columns to show")
+    add_page_options(p)
+    p.add_argument("--columns", help="comma-separated columns to show; dotted paths follow links, "
+                                     "e.g. name,customer,customer.level")
     _format(p)
+    add_lang_option(p)
     p.set_defaults(func=cmd_query)
 
     p = sub.add_parser("get", help="show one record (by id or name) with its child rows")
     _common(p)
     p.add_argument("entity")
     p.add_argument("key")
+    _format(p, ("json", "table"), "json")
+    add_lang_option(p)
     p.set_defaults(func=cmd_get)
 
     for name, help_ in (("create", "create a record from JSON"), ("update", "change fields of a record")):
@@ -98,8 +112,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--entity")
     p.add_argument("--record", help="record id or name (needs --entity)")
     p.add_argument("--by", help="only changes made by this user")
-    p.add_argument("--limit", type=int, default=50)
+    add_page_options(p, "entries")
     _format(p)
+    add_lang_option(p)
     p.set_defaults(func=cmd_audit)
 
 
@@ -128,34 +143,77 @@ def _data(raw: str) -> dict[str, Any]:
     return data
 
 
-def _print_rows(rows: list[dict], fmt: str, columns: list[str] | None = None) -> None:
-    if fmt == "json":
-        print(textfmt.as_json(rows))
-    elif fmt == "csv":
-        sys.stdout.write(textfmt.as_csv(rows, columns))
-    else:
-        print(textfmt.table(rows, columns))
+def _columns(raw: str | None) -> list[str] | None:
+    columns = [c.strip() for c in raw.split(",") if c.strip()] if raw else None
+    return columns or None
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    with _open(args) as app:
-        rows = app.query(args.entity, args.where, user=acting_user(args), params=parse_params(args.param),
-                         order_by=args.order_by, limit=args.limit, offset=args.offset)
-    columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
-    _print_rows(rows, args.format, columns)
+    limit, offset = page_args(args)
+    params = parse_params(args.param)
+    with _open(args) as app, app.reader(acting_user(args)) as tx:
+        shown = Presenter(tx, args.entity, _columns(args.columns), args.lang)
+        keys = shown.keys or shown.default_keys()
+        pages = query_pages(tx, args.entity, args.where, params, args.order_by, offset=offset,
+                            limit=PAGE if limit is None and args.format == "table" else limit,
+                            with_children=shown.needs_children)
+        if args.format == "table":
+            rows = [r for page in pages for r in page]
+            print(textfmt.table(shown.text(rows), keys, headers=shown.headers(keys)))
+            total = tx.count(args.entity, args.where, params) if offset or len(rows) == (limit or PAGE) \
+                else len(rows)
+            notice = textfmt.page_notice(offset, len(rows), total)
+            if notice:
+                print(notice)
+        elif args.format == "csv":
+            out = textfmt.CsvWriter(sys.stdout, keys)
+            for page in pages:
+                out.write(shown.text(page))
+        else:
+            out = textfmt.JsonArrayWriter(sys.stdout)
+            for page in pages:
+                out.write(shown.data(page))
+            out.close()
     return 0
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    with _open(args) as app:
-        print(textfmt.as_json(app.get(args.entity, _key(args.key), user=acting_user(args))))
+    with _open(args) as app, app.reader(acting_user(args)) as tx:
+        rec = tx.get(args.entity, _key(args.key))
+        shown = Presenter(tx, args.entity, lang=args.lang)
+        if args.format == "json":
+            print(textfmt.as_json(shown.data([rec])[0]))
+            return 0
+        print(_record_table(tx, shown, shown.text([rec])[0]))
     return 0
+
+
+def _record_table(tx: Any, shown: Presenter, rec: dict[str, Any]) -> str:
+    """One record for people: its label and name, ``label  value`` lines, then a table per child table."""
+    ce = shown.ce
+    title = f"{label_text(ce.defn.label, shown.lang, ce.label)} {rec.get('name') or ''}".rstrip()
+    tables = {n for n, f in ce.fields.items() if f.child is not None}
+    parts = [title, "=" * min(78, textfmt.text_width(title)),
+             textfmt.record((shown.label(k), v) for k, v in rec.items() if k not in tables)]
+    for name in sorted(tables, key=list(rec).index) if tables else []:
+        rows = rec.get(name) or []
+        child = Presenter(tx, ce.fields[name].child.name, lang=shown.lang)  # type: ignore[union-attr]
+        keys = list(rows[0]) if rows else []
+        parts += ["", f"{shown.label(name)} ({len(rows)})",
+                  textfmt.table(rows, keys, headers=child.headers(keys)) if rows else "(no rows)"]
+    return "\n".join(parts)
+
+
+def _show_record(app: Any, args: argparse.Namespace, rec: dict[str, Any]) -> None:
+    """A record just written, as JSON with links as names (what input accepts)."""
+    with app.reader(acting_user(args)) as tx:
+        print(textfmt.as_json(Presenter(tx, args.entity).data([rec])[0]))
 
 
 def cmd_create(args: argparse.Namespace) -> int:
     with _open(args) as app:
         rec = app.create(args.entity, _data(args.data), user=acting_user(args))
-    print(textfmt.as_json(rec))
+        _show_record(app, args, rec)
     return 0
 
 
@@ -163,7 +221,7 @@ def cmd_update(args: argparse.Namespace) -> int:
     with _open(args) as app:
         rec = app.update(args.entity, _key(args.key), _data(args.data), user=acting_user(args),
                          expected_version=args.expected_version)
-    print(textfmt.as_json(rec))
+        _show_record(app, args, rec)
     return 0
 
 
@@ -212,11 +270,83 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    limit, offset = page_args(args)
+    record = _key(args.record) if args.record else None
     with _open(args) as app:
-        entries = app.audit_log(user=acting_user(args), entity=args.entity,
-                                record=_key(args.record) if args.record else None, by=args.by, limit=args.limit)
-    rows = [{"at": e.at, "user": e.user, "action": e.action, "entity": e.entity, "record": e.record_name,
-             "changes": json.dumps(e.changes, ensure_ascii=False) if args.format != "json" else e.changes}
-            for e in entries]
-    _print_rows(rows, args.format)
+        def read(first: int, count: int) -> list:
+            return app.audit_log(user=acting_user(args), entity=args.entity, record=record, by=args.by,
+                                 limit=count, offset=first)
+
+        if args.format == "table":
+            size = PAGE if limit is None else limit
+            entries = read(offset, size + 1)
+            more, entries = len(entries) > size, entries[:size]
+            rows = _audit_rows(app, args, entries)
+            print(textfmt.table(rows, _AUDIT_KEYS, max_width=100, headers=_audit_headers(args.lang))
+                  if rows else "(no entries)")
+            if more:
+                print(f"entries {offset + 1:,}-{offset + len(entries):,} shown, more match; "
+                      f"next page: --offset {offset + len(entries)}")
+            return 0
+        # exports are complete unless --limit: pages of 1,000, newest first (entries written meanwhile
+        # shift the pages; an entry already written is not written again)
+        writer: Any = textfmt.CsvWriter(sys.stdout, _AUDIT_KEYS) if args.format == "csv" \
+            else textfmt.JsonArrayWriter(sys.stdout)
+        done, last_id = 0, None
+        while limit is None or done < limit:
+            want = 1000 if limit is None else min(1000, limit - done)
+            entries = read(offset + done, want)
+            fresh = [e for e in entries if last_id is None or e.id < last_id]
+            if fresh:
+                writer.write(_audit_rows(app, args, fresh))
+                last_id = fresh[-1].id
+            done += len(entries)
+            if len(entries) < want:
+                break
+        if isinstance(writer, textfmt.JsonArrayWriter):
+            writer.close()
     return 0
+
+
+_AUDIT_KEYS = ["at", "user", "action", "entity", "record", "changes"]
+_AUDIT_HEADERS = {"zh": ["时间", "用户", "操作", "对象", "记录", "变更"]}
+
+
+def _audit_headers(lang: str) -> list[str]:
+    return _AUDIT_HEADERS.get(lang, _AUDIT_KEYS)
+
+
+def _audit_rows(app: Any, args: argparse.Namespace, entries: list) -> list[dict[str, Any]]:
+    """Audit entries with link values shown as titles (table, CSV) or record names (JSON)."""
+    text = args.format != "json"
+    with app.reader(acting_user(args)) as tx:
+        changes = audit_changes(tx, entries, lang=args.lang, text=text)
+        labels = _labeler(tx, args.lang) if args.format == "table" else None
+    rows = []
+    for e, ch in zip(entries, changes, strict=True):
+        if labels is not None:
+            shown: Any = "; ".join(f"{labels(e.entity, f)}: {_brief(b)} → {_brief(a)}" for f, (b, a) in ch.items())
+        elif args.format == "csv":
+            shown = json.dumps({f: [textfmt.cell_text(b), textfmt.cell_text(a)] for f, (b, a) in ch.items()},
+                               ensure_ascii=False)
+        else:
+            shown = ch
+        rows.append({"at": e.at, "user": e.user, "action": e.action, "entity": e.entity, "record": e.record_name,
+                     "changes": shown})
+    return rows
+
+
+def _brief(v: Any) -> str:
+    return "∅" if v is None or v == "" else textfmt.cell_text(v)
+
+
+def _labeler(tx: Any, lang: str) -> Any:
+    presenters: dict[str, Presenter | None] = {}
+
+    def label(entity: str, field: str) -> str:
+        if entity not in presenters:
+            presenters[entity] = Presenter(tx, entity, lang=lang) if entity in tx.app.compiled.entities else None
+        p = presenters[entity]
+        return p.label(field) if p is not None else field
+
+    return label

@@ -7,9 +7,16 @@ import json
 import sys
 from pathlib import Path
 
-from .common import CliError, acting_user, add_db_option, add_user_option, open_for, parse_params
-
-FORMATS = ("table", "json", "csv", "xlsx", "svg")
+from ..reports.export import EXTENSIONS, FORMATS
+from .common import (
+    CliError,
+    acting_user,
+    add_db_option,
+    add_lang_option,
+    add_user_option,
+    open_for,
+    parse_params,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,25 +29,42 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="report parameter, e.g. --param period=last_month --param region=north")
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="output format (default: from --out's extension, else table)")
-    p.add_argument("--out", help="write to this file instead of standard output (needed for xlsx on a terminal)")
+    p.add_argument("--out", help="write to this file instead of standard output (needed for xlsx on a terminal); "
+                                 f"its extension names the format: {', '.join('.' + e for e in EXTENSIONS)}")
+    add_lang_option(p)
     p.add_argument("--into", "--materialize", dest="into", action="store_true",
                    help="write the result rows into records of the report's 'materialize.into' entity "
                         "(upsert by its key columns) and print what changed")
     p.set_defaults(func=cmd_report)
 
 
+def output_format(fmt: str | None, out: str | None) -> str:
+    """The format to write: --format, else --out's extension, else a table. An extension that is no
+    supported format, or names another format than --format, is refused."""
+    if not out:
+        return fmt or "table"
+    suffix = Path(out).suffix.lower().lstrip(".")
+    supported = ", ".join("." + e for e in EXTENSIONS)
+    if not suffix:
+        if fmt is None:
+            raise CliError(f"--out {out}: no extension; name the format with --format or an extension ({supported})")
+        return fmt
+    if suffix not in EXTENSIONS:
+        raise CliError(f"--out {out}: '.{suffix}' is not a supported report format (supported: {supported})")
+    if fmt is not None and EXTENSIONS[suffix] != fmt:
+        raise CliError(f"--out {out}: the extension '.{suffix}' does not match --format {fmt}")
+    return EXTENSIONS[suffix]
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    fmt = args.format
-    if fmt is None:
-        suffix = Path(args.out).suffix.lower().lstrip(".") if args.out else ""
-        fmt = suffix if suffix in FORMATS else "table"
+    fmt = output_format(args.format, args.out)
     with open_for(args) as app:
         reports = app.features["reports"]
         if not args.name:
             for name in reports.names():
                 r = reports.get(name)
                 params = ", ".join(f"{k} ({p.type})" for k, p in r.defn.params.items())
-                print(f"{name}: {r.label}" + (f"  [params: {params}]" if params else ""))
+                print(f"{name}: {r.title(args.lang)}" + (f"  [params: {params}]" if params else ""))
             return 0
         if args.into:
             done = reports.refresh(args.name, user=acting_user(args), params=parse_params(args.param))
@@ -49,7 +73,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             else:
                 print(done.summary())
             return 0
-        result = reports.report(args.name, user=acting_user(args), params=parse_params(args.param))
+        result = reports.report(args.name, user=acting_user(args), params=parse_params(args.param),
+                                lang=args.lang)
         output = reports.export(result, fmt)
     if args.out:
         path = Path(args.out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_create_option, add_db_option, open_for
+from .common import add_create_option, add_db_option, add_lang_option, open_for
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("scenario", help="scenario name")
     add_db_option(p)
     add_create_option(p)
-    p.add_argument("--lang", default="en", help="language of the texts (default en)")
+    add_lang_option(p)
     p.add_argument("--seed", type=int, default=7, help="seed for generated data ($seed)")
     p.set_defaults(func=cmd_run)
 

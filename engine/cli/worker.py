@@ -8,7 +8,7 @@ import socket
 import time
 
 from .. import jobs, outbox, textfmt
-from .common import add_db_option, open_for
+from .common import PAGE, add_db_option, add_page_options, open_for, page_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("app")
     add_db_option(p)
     p.add_argument("--status", choices=["pending", "done", "failed", "cancelled"])
-    p.add_argument("--limit", type=int, default=50)
+    add_page_options(p, "jobs")
     p.set_defaults(func=cmd_jobs)
 
     p = sub.add_parser("outbox", help="list notifications")
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_db_option(p)
     p.add_argument("--recipient")
     p.add_argument("--status", choices=["pending", "sent", "failed"])
-    p.add_argument("--limit", type=int, default=50)
+    add_page_options(p, "notifications")
     p.set_defaults(func=cmd_outbox)
 
 
@@ -50,17 +50,33 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
+    limit, offset = page_args(args)
+    size = PAGE if limit is None else limit
     with open_for(args) as app, app.engine.connect() as conn:
         rows = [{"id": j.id, "kind": j.kind, "run_at": j.run_at, "status": j.status, "attempts": j.attempts,
-                 "error": (j.last_error or "")[:60]} for j in jobs.list_jobs(conn, args.status, args.limit)]
-    print(textfmt.table(rows))
+                 "error": (j.last_error or "")[:60]} for j in jobs.list_jobs(conn, args.status, size, offset)]
+        total = jobs.count_jobs(conn, args.status) if offset or len(rows) == size else len(rows)
+    _print_page(rows, offset, total, "jobs")
     return 0
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
+    limit, offset = page_args(args)
+    size = PAGE if limit is None else limit
     with open_for(args) as app, app.engine.connect() as conn:
         rows = [{"id": m.id, "channel": m.channel, "to": m.recipient, "subject": m.subject, "status": m.status,
                  "attempts": m.attempts, "at": m.created_at}
-                for m in outbox.messages(conn, recipient=args.recipient, status=args.status, limit=args.limit)]
-    print(textfmt.table(rows))
+                for m in outbox.messages(conn, recipient=args.recipient, status=args.status, limit=size,
+                                         offset=offset)]
+        total = outbox.count_messages(conn, recipient=args.recipient, status=args.status) \
+            if offset or len(rows) == size else len(rows)
+    _print_page(rows, offset, total, "notifications")
     return 0
+
+
+def _print_page(rows: list[dict], offset: int, total: int, what: str) -> None:
+    """A page of a list and, when more match, which rows these are and how to see the next ones."""
+    print(textfmt.table(rows) if rows else f"(no {what})")
+    notice = textfmt.page_notice(offset, len(rows), total, what)
+    if notice:
+        print(notice)

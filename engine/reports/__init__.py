@@ -5,7 +5,7 @@ alerts and drill-down.
 :class:`Reports` object in ``app.features["reports"]``::
 
     reports = app.features["reports"]
-    result = reports.report("sales_by_month", user="alice", params={"period": "this_year"})
+    result = reports.report("sales_by_month", user="alice", params={"period": "this_year"}, lang="zh")
     with app.reader("alice") as tx:
         result = reports.run(tx, "sales_by_month", {"period": "last_month"})
     reports.export(result, "xlsx")          # bytes; also "json", "csv", "svg", "table"
@@ -24,7 +24,7 @@ from ..errors import NotFound
 from . import alerts, materialize
 from .compile import CompiledReport
 from .drill import Drill, drill, drill_rows
-from .export import FORMATS, export
+from .export import EXTENSIONS, FORMATS, export
 from .materialize import MaterializeResult
 from .run import Column, ReportResult, run
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ..app import App
     from ..records import Transaction
 
-__all__ = ["Column", "Drill", "FORMATS", "MaterializeResult", "ReportResult", "Reports", "install"]
+__all__ = ["Column", "Drill", "EXTENSIONS", "FORMATS", "MaterializeResult", "ReportResult", "Reports", "install"]
 
 
 class Reports:
@@ -52,14 +52,17 @@ class Reports:
             raise NotFound(f"unknown report '{name}' (known: {', '.join(self.names()) or 'none'})")
         return r
 
-    def run(self, tx: Transaction, name: str, params: Mapping[str, Any] | None = None) -> ReportResult:
-        """Run report ``name`` as ``tx.user`` (their row permissions apply)."""
-        return run(self.get(name), tx, params)
+    def run(self, tx: Transaction, name: str, params: Mapping[str, Any] | None = None,
+            lang: str = "en") -> ReportResult:
+        """Run report ``name`` as ``tx.user`` (their row permissions apply); labels, option values
+        and words such as "Total" in ``lang``."""
+        return run(self.get(name), tx, params, lang)
 
-    def report(self, name: str, *, user: UserLike, params: Mapping[str, Any] | None = None) -> ReportResult:
+    def report(self, name: str, *, user: UserLike, params: Mapping[str, Any] | None = None,
+               lang: str = "en") -> ReportResult:
         """Run a report in its own read transaction."""
         with self.app.reader(user) as tx:
-            return self.run(tx, name, params)
+            return self.run(tx, name, params, lang)
 
     def export(self, result: ReportResult, fmt: str) -> str | bytes:
         """``result`` as ``json``, ``csv``, ``table`` (text), ``xlsx`` (bytes) or ``svg`` (chart)."""

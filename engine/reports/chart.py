@@ -42,7 +42,7 @@ def chart_data(result: ReportResult, chart: ChartDef) -> tuple[list[str], list[t
     ys = chart.measures or [next(c.measure for c in result.columns if c.role == "measure")]
     cats: list[str] = []
     for r in result.rows:
-        label = display(x, r.get(x.name))
+        label = display(x, r.get(x.name), lang=result.lang)
         if label not in cats:
             cats.append(label)
     index = {c: i for i, c in enumerate(cats)}
@@ -55,17 +55,18 @@ def chart_data(result: ReportResult, chart: ChartDef) -> tuple[list[str], list[t
         cells = [c for c in result.columns if c.measure in ys and c.role == "measure" and not c.total]
         for r in result.rows:
             for c in cells:
-                put(c.label, display(x, r.get(x.name)), r.get(c.name))
+                put(c.label, display(x, r.get(x.name), lang=result.lang), r.get(c.name))
     elif chart.series:
         s = result.column(chart.series)
         y = result.column(ys[0])
         for r in result.rows:
-            put(display(s, r.get(s.name)), display(x, r.get(x.name)), r.get(y.name))
+            put(display(s, r.get(s.name), lang=result.lang), display(x, r.get(x.name), lang=result.lang),
+                r.get(y.name))
     else:
         for name in ys:
             y = result.column(name)
             for r in result.rows:
-                put(y.label, display(x, r.get(x.name)), r.get(name))
+                put(y.label, display(x, r.get(x.name), lang=result.lang), r.get(name))
     return cats, list(series.items())
 
 
@@ -137,7 +138,7 @@ def _axes(cats: list[str], series: list[tuple[str, list[float | None]]], bars: b
 def render_svg(result: ReportResult) -> str:
     chart = result.chart or ChartDef(type="bar")
     cats, series = chart_data(result, chart)
-    title = label_text(chart.title, fallback=result.label)
+    title = label_text(chart.title, result.lang, fallback=result.label)
     body: list[str] = [_text(W / 2, 22, title, size=15, extra='font-weight="bold"')]
     if not cats:
         body.append(_text(W / 2, H / 2, "No data"))

@@ -21,13 +21,14 @@ import sqlalchemy as sa
 
 from ordo.dsl.base import humanize, label_text
 from ordo.dsl.errors import DefinitionError, DefinitionErrors, ExpressionError, ExpressionErrors
-from ordo.dsl.expr import CompiledExpression, compile_expression
+from ordo.dsl.expr import CompiledExpression, ast, compile_expression
 from ordo.dsl.expr import types as T
 from ordo.dsl.expr.sqltypes import sa_type
 from ordo.dsl.expr.to_sql import to_sql
 from ordo.dsl.report import ReportDef, Source
 
 from ..query import conjuncts, is_cheap, readable_first
+from ..scales import expr_scale
 from .buckets import DateBucket
 from .sources import JoinPlan, JoinSource, RowSource
 
@@ -156,6 +157,64 @@ class CompiledReport:
             cond = m.filter.to_sql(src, roots, clock) if m.filter is not None else None
             measures[m.name] = aggregate(m.agg or "count", value, cond)
         return Built(plan, src, roots, where, dims, measures, allowed)
+
+    # -- how columns are shown
+    def title(self, lang: str = "en") -> str:
+        """The report's label in ``lang``."""
+        return label_text(self.defn.label, lang, self.label)
+
+    def column_label(self, name: str, lang: str = "en") -> str:
+        """The label of dimension or measure ``name`` in ``lang``."""
+        for d in self.defn.dimension_list():
+            if d.name == name:
+                if d.label is None:  # a field path: the field's own label
+                    f = self._field(name, d.expr)
+                    if f is not None and f.label is not None:
+                        return label_text(f.label, lang, self.dim[name].label)
+                return label_text(d.label, lang, self.dim[name].label)
+        for m in self.defn.measures:
+            if m.name == name:
+                return label_text(m.label, lang, self.measure[name].label)
+        return name
+
+    def _field(self, name: str, text: str) -> Any:
+        """The field a dimension shows when its expression ``text`` is a plain field path (a link
+        dimension is compiled as ``path.name``: the link field), else None."""
+        tree = self.dim[name].expr.tree
+        if not isinstance(tree, ast.Path) or not tree.steps:
+            return None
+        step = tree.steps[len(text.strip().split(".")) - 1] if len(tree.steps) >= len(text.strip().split(".")) \
+            else tree.steps[-1]
+        entity = self.app.definition.get("entity", step.entity or "")
+        return entity.fields.get(step.name) if entity is not None else None
+
+    def options(self, name: str, lang: str = "en") -> tuple[tuple[str, str], ...] | None:
+        """(value, label in ``lang``) of a dimension that is an enum field, else None."""
+        d = next(d for d in self.defn.dimension_list() if d.name == name)
+        f = self._field(name, d.expr)
+        if f is None or f.type != "enum" or d.bucket is not None:
+            return None
+        return tuple((o, o) if isinstance(o, str) else (o.value, label_text(o.label, lang, o.value))
+                     for o in f.options or ())
+
+    def scale(self, name: str) -> int | None:
+        """Decimal places of a column's values: ``decimals``, money 2, integer 0, else what the
+        aggregated expression fixes (a sum of money: 2); None when nothing fixes them."""
+        m = self.measure.get(name)
+        if m is None:
+            d = self.dim[name]
+            return expr_scale(self.app.compiled, d.expr.tree) if d.type.kind == "decimal" else None
+        if m.format == "percent":
+            return (1 if m.decimals is None else m.decimals) + 2  # a ratio: 12.5% is 0.125
+        if m.decimals is not None:
+            return m.decimals
+        if m.format == "money":
+            return 2
+        if m.format == "integer" or m.type.kind == "integer" or m.agg in ("count", "count_distinct"):
+            return 0
+        if m.agg in ("sum", "min", "max") and m.expr is not None:
+            return expr_scale(self.app.compiled, m.expr.tree)
+        return None
 
     def _clock(self) -> Any:
         return self.app.clock

@@ -1,4 +1,10 @@
-"""Report output: JSON rows, CSV, a text table, XLSX (openpyxl) and an SVG chart."""
+"""Report output: JSON rows, CSV, a text table, XLSX (openpyxl) and an SVG chart.
+
+Exports carry numbers, not formatted text: CSV plain exact numbers at the column's scale
+(``26875.50``, a percentage as its ratio ``0.125``), JSON decimals as strings with exactly those
+digits (``"26875.50"``; integers as JSON numbers), XLSX numeric cells with a number format. The
+text table and the chart show formatted values (``26,875.50``, ``12.5%``).
+"""
 
 from __future__ import annotations
 
@@ -10,20 +16,21 @@ from typing import Any
 
 from ..coerce import to_jsonable
 from ..errors import UsageError
+from ..i18n import word
 from ..textfmt import as_csv, table
 from .chart import render_svg
-from .format import NONE_LABEL, number
+from .format import export_number
 from .run import Column, ReportResult
 
 FORMATS = ("table", "json", "csv", "xlsx", "svg")
+EXTENSIONS = {"csv": "csv", "json": "json", "xlsx": "xlsx", "svg": "svg", "txt": "table"}  # file suffix -> format
 
 
 def export(result: ReportResult, fmt: str) -> str | bytes:
     if fmt == "json":
         return json.dumps(as_data(result), ensure_ascii=False, indent=2)
     if fmt == "csv":
-        rows = result.display_rows()
-        return as_csv(rows, [c.label for c in result.columns])
+        return as_csv(result.export_rows(), [c.label for c in result.columns])
     if fmt == "table":
         return table(result.display_rows(), [c.label for c in result.columns], max_width=60)
     if fmt == "xlsx":
@@ -33,32 +40,58 @@ def export(result: ReportResult, fmt: str) -> str | bytes:
     raise UsageError(f"unknown report format '{fmt}' (use {', '.join(FORMATS)})")
 
 
+def _exact(result: ReportResult, row: dict[str, Any]) -> dict[str, Any]:
+    """A result row with every number exact at its column's scale (strings for decimals)."""
+    out = dict(row)
+    for c in result.columns:
+        v = out.get(c.name)
+        if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
+            out[c.name] = export_number(c, v)
+    return to_jsonable(out)
+
+
 def as_data(result: ReportResult) -> dict[str, Any]:
-    """The result as plain JSON-friendly data (numbers as strings keep decimals exact)."""
+    """The result as plain JSON-friendly data: decimals as strings with exactly their scale's digits
+    (``"26875.50"``: exact on every database), integers as numbers, labels in the result's language."""
     return {
         "report": result.report,
         "label": result.label,
+        "lang": result.lang,
         "params": to_jsonable({k: list(v) if isinstance(v, tuple) else v for k, v in result.params.items()}),
         "pivot": result.pivot,
-        "columns": [{k: to_jsonable(v) for k, v in c.__dict__.items() if v is not None and v is not False}
-                    for c in result.columns],
-        "rows": [to_jsonable(r) for r in result.rows],
-        "totals": to_jsonable(result.totals) if result.totals is not None else None,
+        "columns": [{k: to_jsonable(list(map(list, v)) if k == "options" else v) for k, v in c.__dict__.items()
+                     if v is not None and v is not False} for c in result.columns],
+        "rows": [_exact(result, r) for r in result.rows],
+        "totals": _exact(result, result.totals) if result.totals is not None else None,
     }
 
 
-_XLSX_FORMATS = {"percent": "0.0%", "money": "#,##0.00", "integer": "#,##0"}
+_XLSX_FORMATS = {"money": "#,##0.00", "integer": "#,##0"}
 
 
-def _xlsx_value(c: Column, v: Any, total: bool) -> Any:
+def _xlsx_format(c: Column) -> str | None:
+    """The number format of a column's numeric cells: thousands for money, its scale's decimals."""
+    if c.format == "percent":
+        return "0." + "0" * (c.decimals if c.decimals is not None else 1) + "%"
+    if c.format == "money" and c.decimals is None:
+        return _XLSX_FORMATS["money"]
+    if c.format in ("money", "integer") and c.scale is not None:
+        return "#,##0" + ("." + "0" * c.scale if c.scale else "")
+    if c.scale is not None:
+        return "0" + ("." + "0" * c.scale if c.scale else "")
+    return None
+
+
+def _xlsx_value(c: Column, v: Any, total: bool, lang: str) -> Any:
+    from .format import display
+
     if v is None:
-        return NONE_LABEL if c.role == "dimension" and not total else None
-    if c.bucket and isinstance(v, dt.date) and c.bucket != "day":
-        from .format import display
-
-        return display(c, v)
-    if isinstance(v, Decimal):
-        return float(number(v, c.decimals if c.decimals is not None and c.format != "percent" else None))
+        return word("none", lang) if c.role == "dimension" and not total else None
+    if c.options or (c.bucket and isinstance(v, dt.date) and c.bucket != "day") or isinstance(v, bool):
+        return display(c, v, lang=lang)
+    if isinstance(v, (Decimal, float)):
+        n = export_number(c, v)
+        return int(n) if isinstance(n, int) else float(n)  # a cell holds a binary float at the shown digits
     return v
 
 
@@ -76,14 +109,15 @@ def to_xlsx(result: ReportResult) -> bytes:
     if result.totals is not None:
         rows.append((result.totals, True))
     for r, total in rows:
-        ws.append([_xlsx_value(c, r.get(c.name), total) for c in result.columns])
+        ws.append([_xlsx_value(c, r.get(c.name), total, result.lang) for c in result.columns])
         n = ws.max_row
         for j, c in enumerate(result.columns, start=1):
             cell = ws.cell(row=n, column=j)
-            if c.format in _XLSX_FORMATS:
-                cell.number_format = _XLSX_FORMATS[c.format]
-            elif c.decimals is not None:
-                cell.number_format = "0." + "0" * c.decimals if c.decimals else "0"
+            number_format = _xlsx_format(c)
+            if isinstance(cell.value, (int, float)) and not isinstance(cell.value, bool) and number_format:
+                cell.number_format = number_format
+            elif isinstance(cell.value, dt.datetime):
+                cell.number_format = "yyyy-mm-dd hh:mm:ss"
             elif isinstance(cell.value, dt.date):
                 cell.number_format = "yyyy-mm-dd"
             if total:
@@ -91,7 +125,7 @@ def to_xlsx(result: ReportResult) -> bytes:
         if total:
             first = next((j for j, c in enumerate(result.columns, start=1) if c.role == "dimension"), None)
             if first is not None:
-                ws.cell(row=n, column=first, value="Total")
+                ws.cell(row=n, column=first, value=word("total", result.lang))
     for j, c in enumerate(result.columns, start=1):
         width = max([len(c.label)] + [len(str(r.get(c.name) or "")) for r, _ in rows[:200]])
         ws.column_dimensions[ws.cell(row=1, column=j).column_letter].width = min(60, width + 2)

@@ -1,4 +1,5 @@
-"""How report values are shown: bucket labels, percentages, money, nulls."""
+"""How report values are shown: bucket labels, option labels, percentages, money, nulls; and how
+they are exported (plain exact numbers at the column's scale)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from ..i18n import word
+from ..scales import at_scale
 from .buckets import bucket_label
-
-NONE_LABEL = "(none)"
 
 
 def number(value: Any, decimals: int | None) -> Decimal | int:
@@ -20,19 +21,33 @@ def number(value: Any, decimals: int | None) -> Decimal | int:
     return Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
 
 
-def display(column: Any, value: Any, total: bool = False) -> str:
-    """The text of one cell."""
+def _label(column: Any, value: Any, total: bool, lang: str) -> str | None:
+    """The text of a non-numeric cell, or None for a number."""
     if value is None:
-        return NONE_LABEL if column.role == "dimension" and not total else ""
+        return word("none", lang) if column.role == "dimension" and not total else ""
+    if column.options:
+        for v, label in column.options:
+            if v == value:
+                return label
     if column.bucket and isinstance(value, dt.date):
         return bucket_label(column.bucket, value)
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return word("yes" if value else "no", lang)
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ", timespec="seconds")
     if isinstance(value, dt.date):
         return value.isoformat()
-    if column.role == "measure" and isinstance(value, (int, float, Decimal)):
+    if isinstance(value, (int, float, Decimal)):
+        return None
+    return str(value)
+
+
+def display(column: Any, value: Any, total: bool = False, lang: str = "en") -> str:
+    """The text of one cell (tables, charts): numbers formatted, money with thousands separators."""
+    text = _label(column, value, total, lang)
+    if text is not None:
+        return text
+    if column.role == "measure":
         fmt = column.format
         if fmt == "percent":
             return f"{number(Decimal(str(value)) * 100, 1 if column.decimals is None else column.decimals)}%"
@@ -40,8 +55,15 @@ def display(column: Any, value: Any, total: bool = False) -> str:
             return f"{number(value, 2 if column.decimals is None else column.decimals):,}"
         if fmt == "integer":
             return f"{number(value, 0):,}"
-        if column.decimals is not None:
-            return str(number(value, column.decimals))
-        if isinstance(value, Decimal):
-            return str(value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize())
-    return str(value)
+    return format(export_number(column, value), "f") if not isinstance(value, int) else str(value)
+
+
+def export_number(column: Any, value: Any) -> Decimal | int:
+    """A number as exported: exact, at the column's scale (binary floats read through their text)."""
+    return at_scale(value, getattr(column, "scale", None))
+
+
+def export_value(column: Any, value: Any, total: bool = False, lang: str = "en") -> Any:
+    """One cell of a CSV export: text for labels and dates, plain exact numbers (``26875.50``)."""
+    text = _label(column, value, total, lang)
+    return export_number(column, value) if text is None else text

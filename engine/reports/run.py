@@ -7,6 +7,7 @@ cuts them to ``limit``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,8 +17,9 @@ from ordo.dsl.report import ChartDef, param_value
 from ordo.dsl.report_dates import ALL_END, ALL_START
 
 from ..errors import UsageError
+from ..i18n import word
 from .compile import MARK, MAX_GROUPS, CompiledReport, convert
-from .format import display
+from .format import display, export_value
 
 if TYPE_CHECKING:
     from ..records import Transaction
@@ -35,6 +37,8 @@ class Column:
     measure: str | None = None  # the measure a (pivot) cell column shows
     pivot_value: Any = None
     total: bool = False  # a pivot row-total column
+    scale: int | None = None  # decimal places of exported numbers (None: as they are)
+    options: tuple[tuple[str, str], ...] | None = None  # an enum dimension: (value, label) in the language
 
 
 @dataclass
@@ -47,6 +51,7 @@ class ReportResult:
     params: dict[str, Any] = field(default_factory=dict)
     pivot: str | None = None
     chart: ChartDef | None = None
+    lang: str = "en"  # the language of labels, option values and words such as "Total"
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -55,13 +60,20 @@ class ReportResult:
         raise KeyError(name)
 
     def display_rows(self, with_totals: bool = True) -> list[dict[str, str]]:
-        """Rows as text, keyed by column label (what a table, CSV or chart shows)."""
-        rows = [{c.label: display(c, r.get(c.name)) for c in self.columns} for r in self.rows]
+        """Rows as text, keyed by column label (what a table or chart shows)."""
+        return self._rows(with_totals, display)
+
+    def export_rows(self, with_totals: bool = True) -> list[dict[str, Any]]:
+        """Rows keyed by column label with numbers as plain exact numbers at their scale (CSV)."""
+        return self._rows(with_totals, export_value)
+
+    def _rows(self, with_totals: bool, cell: Any) -> list[dict[str, Any]]:
+        rows = [{c.label: cell(c, r.get(c.name), lang=self.lang) for c in self.columns} for r in self.rows]
         if with_totals and self.totals is not None:
-            t = {c.label: display(c, self.totals.get(c.name), total=True) for c in self.columns}
+            t = {c.label: cell(c, self.totals.get(c.name), total=True, lang=self.lang) for c in self.columns}
             first = next((c for c in self.columns if c.role == "dimension"), None)
             if first is not None:
-                t[first.label] = "Total"
+                t[first.label] = word("total", self.lang)
             rows.append(t)
         return rows
 
@@ -93,7 +105,9 @@ def bind_params(report: CompiledReport, given: Mapping[str, Any] | None, today: 
     return values, binds
 
 
-def run(report: CompiledReport, tx: Transaction, params: Mapping[str, Any] | None = None) -> ReportResult:
+def run(report: CompiledReport, tx: Transaction, params: Mapping[str, Any] | None = None,
+        lang: str = "en") -> ReportResult:
+    """Run ``report`` as ``tx.user``; labels, option values and words in ``lang``."""
     values, binds = bind_params(report, params, report.app.clock.today())
     built = report.build(tx)
     types = {d.name: d.type for d in report.dimensions} | {m.name: m.type for m in report.measures}
@@ -105,15 +119,20 @@ def run(report: CompiledReport, tx: Transaction, params: Mapping[str, Any] | Non
             raise UsageError(f"report {report.name} has more than {MAX_GROUPS} rows; narrow its filters or set "
                              "a limit")
         totals = next((r for g, r in fetched if g == 1), None) if report.defn.totals else None
-        return ReportResult(report.name, report.label, _columns(report), rows, totals, values,
-                            None, report.defn.chart)
-    return _pivot(report, tx, built, binds, types, values)
+        return ReportResult(report.name, report.title(lang), _columns(report, lang), rows, totals, values,
+                            None, report.defn.chart, lang)
+    return _pivot(report, tx, built, binds, types, values, lang)
 
 
-def _columns(report: CompiledReport) -> list[Column]:
-    cols = [Column(d.name, d.label, "dimension", d.type.kind, bucket=d.bucket) for d in report.dimensions]
-    cols += [Column(m.name, m.label, "measure", m.type.kind, format=m.format, decimals=m.decimals, measure=m.name)
-             for m in report.measures]
+def _dimension(report: CompiledReport, d: Any, lang: str) -> Column:
+    return Column(d.name, report.column_label(d.name, lang), "dimension", d.type.kind, bucket=d.bucket,
+                  scale=report.scale(d.name), options=report.options(d.name, lang))
+
+
+def _columns(report: CompiledReport, lang: str) -> list[Column]:
+    cols = [_dimension(report, d, lang) for d in report.dimensions]
+    cols += [Column(m.name, report.column_label(m.name, lang), "measure", m.type.kind, format=m.format,
+                    decimals=m.decimals, measure=m.name, scale=report.scale(m.name)) for m in report.measures]
     return cols
 
 
@@ -122,7 +141,7 @@ def _empty(m: Any) -> Any:
 
 
 def _pivot(report: CompiledReport, tx: Transaction, built: Any, binds: dict, types: dict,
-           values: dict) -> ReportResult:
+           values: dict, lang: str) -> ReportResult:
     pivot = report.dim[report.defn.pivot or ""]
     row_dims = [d for d in report.dimensions if d.name != pivot.name]
     row_keys = tuple(d.name for d in row_dims)
@@ -158,17 +177,23 @@ def _pivot(report: CompiledReport, tx: Transaction, built: Any, binds: dict, typ
     if desc:  # nulls stay last
         pivot_values.sort(key=lambda v: v is None)
     many = len(report.measures) > 1
-    ptemplate = Column(pivot.name, pivot.label, "dimension", pivot.type.kind, bucket=pivot.bucket)
-    columns = [Column(d.name, d.label, "dimension", d.type.kind, bucket=d.bucket) for d in row_dims]
+    ptemplate = _dimension(report, pivot, lang)
+    keyed = dataclasses.replace(ptemplate, options=None)
+    columns = [_dimension(report, d, lang) for d in row_dims]
+    total_word = word("total", lang)
     for v in pivot_values:
-        text = display(ptemplate, v)
+        key, text = display(keyed, v), display(ptemplate, v, lang=lang)  # the key: value, not label
         for m in report.measures:
-            columns.append(Column(f"{m.name}:{text}", f"{text} {m.label}" if many else text, "measure",
-                                  m.type.kind, format=m.format, decimals=m.decimals, measure=m.name, pivot_value=v))
+            label = report.column_label(m.name, lang)
+            columns.append(Column(f"{m.name}:{key}", f"{text} {label}" if many else text, "measure",
+                                  m.type.kind, format=m.format, decimals=m.decimals, measure=m.name, pivot_value=v,
+                                  scale=report.scale(m.name)))
     if report.defn.totals:
         for m in report.measures:
-            columns.append(Column(f"{m.name}:total", f"Total {m.label}" if many else "Total", "measure",
-                                  m.type.kind, format=m.format, decimals=m.decimals, measure=m.name, total=True))
+            label = report.column_label(m.name, lang)
+            columns.append(Column(f"{m.name}:total", f"{total_word} {label}" if many else total_word, "measure",
+                                  m.type.kind, format=m.format, decimals=m.decimals, measure=m.name, total=True,
+                                  scale=report.scale(m.name)))
     rows = []
     for key, by_value in cells.items():
         row: dict[str, Any] = dict(zip(row_keys, key, strict=True))
@@ -192,7 +217,8 @@ def _pivot(report: CompiledReport, tx: Transaction, built: Any, binds: dict, typ
             if c.measure is not None:
                 src = grand if c.total else col_totals.get(c.pivot_value)
                 totals[c.name] = src[c.measure] if src is not None else _empty(report.measure[c.measure])
-    return ReportResult(report.name, report.label, columns, rows, totals, values, pivot.name, report.defn.chart)
+    return ReportResult(report.name, report.title(lang), columns, rows, totals, values, pivot.name,
+                        report.defn.chart, lang)
 
 
 def _sort_key(v: Any) -> tuple:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -9,12 +10,34 @@ from typing import Any, TextIO
 
 from .. import textfmt
 
+_MESSAGES: dict[str, dict[str, str]] = {
+    "created": {"en": "created {entity} {name}", "zh": "已创建{entity} {name}"},
+    "updated": {"en": "updated {entity} {name}", "zh": "已更新{entity} {name}"},
+    "updated_many": {"en": "updated {count} {entity}: {names}", "zh": "已更新 {count} 条{entity}：{names}"},
+    "clock": {"en": "clock: {at}", "zh": "时钟：{at}"},
+    "worker": {"en": "worker: {jobs} job(s) run, {sent} notification(s) delivered",
+               "zh": "后台任务：运行 {jobs} 个任务，发送 {sent} 条通知"},
+    "user": {"en": "user {name}: roles {roles}; groups {groups}", "zh": "用户 {name}：角色 {roles}；组 {groups}"},
+    "flow_started": {"en": "started flow {flow} on {record}", "zh": "已在 {record} 上启动流程 {flow}"},
+    "flow_acted": {"en": "{user}: {action} {record} ({flow}/{node})", "zh": "{user}：{action} {record}（{flow}/{node}）"},
+    "loaded": {"en": "loaded {count} record(s)", "zh": "已载入 {count} 条记录"},
+    "already": {"en": ", {count} already there", "zh": "，{count} 条已存在"},
+}
+
+_NUMBER = re.compile(r"^\s*\d+\s*[.、)]\s*")
+
 
 class Printer:
     def __init__(self, out: TextIO | None = None, lang: str = "en") -> None:
         self.out = out or sys.stdout
         self.lang = lang
+        self.sections = 0
         self._last_draw = 0.0
+
+    def say(self, key: str, **values: object) -> None:
+        """One indented line of the runner's own words, in the printer's language."""
+        texts = _MESSAGES[key]
+        self.line("  " + (texts.get(self.lang) or texts["en"]).format(**values))
 
     def line(self, text: str = "") -> None:
         print(text, file=self.out)
@@ -24,12 +47,18 @@ class Printer:
         self.line(text)
         self.line("=" * min(len(text), 78) if text.isascii() else "=" * min(len(text) * 2, 78))
 
+    def section(self, text: str) -> None:
+        """A numbered heading: sections are numbered 1, 2, 3 in the order played (a number written
+        in the text is replaced, so that every language of a label numbers alike)."""
+        self.sections += 1
+        self.heading(f"{self.sections}. {_NUMBER.sub('', text, count=1)}")
+
     def table(self, rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None,
-              title: str | None = None) -> None:
+              title: str | None = None, headers: Sequence[str] | None = None) -> None:
         if title:
             self.line()
             self.line(title)
-        self.line(textfmt.table(rows, columns))
+        self.line(textfmt.table(rows, columns, headers=headers))
 
     def progress(self, label: str):
         """A ``(done, total)`` callback drawing a bar (redrawn in place on a terminal)."""

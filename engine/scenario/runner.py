@@ -18,6 +18,8 @@ from ordo.dsl.scenario import ScenarioDef
 
 from ..app import App
 from ..errors import NotFound, OrdoError, UsageError
+from ..present import SYSTEM_FIELDS, Presenter
+from ..textfmt import cell_text
 from .output import Printer
 from .steps import STEP_HANDLERS
 
@@ -45,6 +47,7 @@ class ScenarioRunner:
         self.defn: ScenarioDef = definition
         self.printer = Printer(out, lang)
         self.vars: dict[str, Any] = dict(variables or {})
+        self.var_entities: dict[str, str] = {}  # variable -> entity of the record(s) it holds
         if app.clock.fixed is None:  # scenarios move the clock; start from now
             app.clock.fixed = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
@@ -53,7 +56,29 @@ class ScenarioRunner:
         return self.printer.lang
 
     def text(self, label: Any) -> str:
-        return self.resolve(label_text(label, self.lang)) if label is not None else ""
+        """A label in the scenario's language with ``$var.field`` references replaced by the values
+        as people read them (a record's enum field by its option label, a link by its title)."""
+        if label is None:
+            return ""
+        return _VAR.sub(lambda m: self._shown(m.group(1), m.group(2)), label_text(label, self.lang))
+
+    def _shown(self, name: str, attrs: str) -> str:
+        value = self._lookup(name, attrs)
+        entity = self.var_entities.get(name)
+        parts = [a for a in attrs.split(".") if a]
+        field = parts[-1] if parts else ""
+        ce = self.app.compiled.entities.get(entity or "")
+        if ce is None or not (len(parts) == 1 or (len(parts) == 2 and parts[0].isdigit())) \
+                or (field not in ce.fields and field not in SYSTEM_FIELDS) or isinstance(value, (list, dict)):
+            return str(value)
+        with self.app.reader(self.defn.user) as tx:
+            shown = Presenter(tx, ce.name, [field], self.lang).text([{field: value}])[0][field]
+        return cell_text(shown)
+
+    def entity_label(self, entity: str) -> str:
+        """An entity's label in the scenario's language."""
+        e = self.app.definition.get("entity", entity)
+        return label_text(e.label, self.lang, entity) if e is not None else entity
 
     def user(self, step: Any) -> str:
         return getattr(step, "user", None) or self.defn.user
@@ -96,6 +121,9 @@ class ScenarioRunner:
                 raise ScenarioError(f"scenario {self.defn.name}, step {i} ({kind}): {e}") from None
             if var:
                 self.vars[var] = value
+                entity = getattr(step, kind, None) if kind in ("create", "update", "query") else None
+                if isinstance(entity, str):
+                    self.var_entities[var] = entity
             result.steps += 1
         result.variables = dict(self.vars)
         return result

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from ordo.dsl.scenario import parse_duration
 
+from .. import textfmt
 from ..errors import UsageError
+from ..present import Presenter
 
 if TYPE_CHECKING:
     from .runner import ScenarioRunner
@@ -30,14 +32,14 @@ def _key(value: Any) -> Any:
 def say(run: ScenarioRunner, step: Any) -> None:
     text = run.text(step.say)
     if text.startswith("#"):
-        run.printer.heading(text.lstrip("# "))
+        run.printer.section(text.lstrip("# "))
     else:
         run.printer.line(text)
 
 
 def create(run: ScenarioRunner, step: Any) -> dict:
     rec = run.app.create(step.create, run.resolve(step.data), run.user(step))
-    run.printer.line(f"  created {step.create} {rec['name']}")
+    run.printer.say("created", entity=run.entity_label(step.create), name=rec["name"])
     return rec
 
 
@@ -45,33 +47,27 @@ def update(run: ScenarioRunner, step: Any) -> Any:
     if step.where is not None:
         recs = run.app.update_many(step.update, step.where, run.resolve(step.data), run.user(step),
                                    params=run.resolve(step.params))
-        run.printer.line(f"  updated {len(recs)} {step.update}: {', '.join(r['name'] for r in recs[:10])}")
+        run.printer.say("updated_many", count=len(recs), entity=run.entity_label(step.update),
+                        names=", ".join(r["name"] for r in recs[:10]) + (" ..." if len(recs) > 10 else ""))
         return recs
     rec = run.app.update(step.update, _key(run.resolve(step.record)), run.resolve(step.data), run.user(step))
-    run.printer.line(f"  updated {step.update} {rec['name']}")
+    run.printer.say("updated", entity=run.entity_label(step.update), name=rec["name"])
     return rec
 
 
 def query(run: ScenarioRunner, step: Any) -> list[dict]:
     with run.app.reader(run.user(step)) as tx:
-        rows = tx.query(step.query, step.where, run.resolve(step.params), step.order_by, step.limit)
-        shown = _with_link_names(tx, step.query, rows, step.columns)
-    run.printer.table(shown, step.columns, run.text(step.title) if step.title else None)
+        shown = Presenter(tx, step.query, step.columns, run.lang)
+        params = run.resolve(step.params)
+        rows = tx.query(step.query, step.where, params, step.order_by, step.limit)
+        total = tx.count(step.query, step.where, params) if len(rows) == step.limit else len(rows)
+        keys = shown.keys or shown.default_keys()
+        text = shown.text(rows)
+    run.printer.table(text, keys, run.text(step.title) if step.title else None, headers=shown.headers(keys))
+    notice = textfmt.page_notice(0, len(rows), total)
+    if notice:
+        run.printer.line(f"({notice.split(';')[0]})")
     return rows
-
-
-def _with_link_names(tx: Any, entity: str, rows: list[dict], columns: list[str] | None) -> list[dict]:
-    """Rows for display: link fields show the linked record's name instead of its id."""
-    ce = tx.app.compiled.entity(entity)
-    links = {n: f.defn.entity for n, f in ce.fields.items()
-             if f.defn.type == "link" and (columns is None or n in columns)}
-    names: dict[str, dict[Any, str]] = {}
-    for field, target in links.items():
-        ids = sorted({r[field] for r in rows if r.get(field) is not None})
-        if ids:
-            found = tx.query(target, "id in :ids", {"ids": ids}, limit=None)
-            names[field] = {r["id"]: r["name"] for r in found}
-    return [{k: names.get(k, {}).get(v, v) for k, v in r.items()} for r in rows]
 
 
 def clock(run: ScenarioRunner, step: Any) -> dt.datetime:
@@ -80,13 +76,13 @@ def clock(run: ScenarioRunner, step: Any) -> dt.datetime:
         c.fixed = dt.datetime.fromisoformat(str(run.resolve(step.clock["set"])))
     if "advance" in step.clock:
         c.fixed = c.now() + dt.timedelta(seconds=parse_duration(step.clock["advance"]))
-    run.printer.line(f"  clock: {c.now():%Y-%m-%d %H:%M}")
+    run.printer.say("clock", at=f"{c.now():%Y-%m-%d %H:%M}")
     return c.now()
 
 
 def worker(run: ScenarioRunner, step: Any) -> dict:
     jobs, sent = run.app.run_worker_once("scenario")
-    run.printer.line(f"  worker: {jobs} job(s) run, {sent} notification(s) delivered")
+    run.printer.say("worker", jobs=jobs, sent=sent)
     return {"jobs": jobs, "notifications": sent}
 
 
@@ -97,8 +93,9 @@ def seed(run: ScenarioRunner, step: Any) -> dict:
     if root is None:
         raise UsageError("this app has no folder to load data from")
     result = load(run.app, root / step.seed, run.user(step), order=step.order)
-    run.printer.line(f"  loaded {sum(result.created.values())} record(s)"
-                     + (f", {sum(result.skipped.values())} already there" if result.skipped else ""))
+    run.printer.say("loaded", count=sum(result.created.values()))
+    if result.skipped:
+        run.printer.say("already", count=sum(result.skipped.values()))
     return {"created": result.created, "skipped": result.skipped}
 
 
@@ -110,7 +107,7 @@ def grant(run: ScenarioRunner, step: Any) -> dict:
         for group in step.groups:
             users.grant(step.grant, group, "group")
         info = users.require(step.grant)
-    run.printer.line(f"  user {info.name}: roles {', '.join(info.roles) or '-'}; groups {', '.join(info.groups) or '-'}")
+    run.printer.say("user", name=info.name, roles=", ".join(info.roles) or "-", groups=", ".join(info.groups) or "-")
     return {"name": info.name, "roles": info.roles, "groups": info.groups}
 
 
@@ -147,7 +144,7 @@ def report(run: ScenarioRunner, step: Any) -> Any:
         run.printer.line(f"  {done.summary()}")
         return done.to_dict()
     with run.app.reader(run.user(step)) as tx:
-        result = reports.run(tx, step.report, run.resolve(step.params))
+        result = reports.run(tx, step.report, run.resolve(step.params), run.lang)
     run.printer.line()
     run.printer.line(run.text(step.title) if step.title else result.label)
     run.printer.line(reports.export(result, "table"))
@@ -192,7 +189,7 @@ def flow(run: ScenarioRunner, step: Any) -> Any:
             entity = flows.flow(step.name).entity
             rec = tx.get(entity, record)
             instance = flows.start(tx, step.name, rec["id"])
-            run.printer.line(f"  started flow {step.name} on {rec['name']}")
+            run.printer.say("flow_started", flow=step.name, record=rec["name"])
             return {"instance": instance}
         action = step.action or step.flow
         tasks = [t for t in flows.inbox(tx, user)
@@ -204,7 +201,8 @@ def flow(run: ScenarioRunner, step: Any) -> Any:
         for task in tasks if step.all or record is None else tasks[:1]:
             flows.act(tx, task.id, action, comment=step.comment)
             done.append(task.id)
-            run.printer.line(f"  {user}: {action} {task.record_name} ({task.flow}/{task.node})")
+            run.printer.say("flow_acted", user=user, action=action, record=task.record_name, flow=task.flow,
+                            node=task.node)
     return {"tasks": done}
 
 

@@ -1,0 +1,82 @@
+"""What every endpoint gets: the Ordo app, the settings, the signed-in user, the parsed body.
+
+``route(path, fn, ...)`` turns a plain function ``fn(ctx)`` into a Starlette route: the caller is
+authenticated first (a token or a session; unsafe methods on a session need the CSRF token), the body is
+read within the size limit, and ``fn`` runs in the thread pool (the engine is synchronous). ``fn`` returns
+JSON-able data or a Response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ordo.engine.coerce import to_jsonable
+
+from .body import json_object
+
+if TYPE_CHECKING:
+    from ordo.engine.app import App
+
+    from .auth import Identity
+    from .settings import Settings
+
+LANGUAGES = ("en", "zh")
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass
+class Ctx:
+    request: Request
+    app: App
+    settings: Settings
+    identity: Identity | None = None
+    body: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def user(self) -> str:
+        assert self.identity is not None
+        return self.identity.user
+
+    @property
+    def params(self) -> Any:
+        return self.request.query_params
+
+    @property
+    def path(self) -> dict[str, Any]:
+        return self.request.path_params
+
+    @property
+    def lang(self) -> str:
+        """The language of labels: ``?lang=``, else the browser's preference, else English."""
+        asked = self.request.query_params.get("lang")
+        if asked in LANGUAGES:
+            return asked
+        accept = self.request.headers.get("accept-language", "").lower()
+        return "zh" if accept.startswith("zh") else "en"
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(to_jsonable(data), status_code=status, headers=headers)
+
+
+def route(path: str, fn: Callable[[Ctx], Any], methods: Sequence[str] = ("GET",), *, auth: bool = True,
+          body: bool = False, name: str | None = None) -> Route:
+    async def endpoint(request: Request) -> Response:
+        from .auth import authenticate
+
+        ctx = Ctx(request, request.app.state.ordo, request.app.state.settings)
+        if auth:
+            ctx.identity = await run_in_threadpool(authenticate, request)
+        if body:
+            ctx.body = await json_object(request, ctx.settings.max_body)
+        result = await run_in_threadpool(fn, ctx)
+        return result if isinstance(result, Response) else json_response(result)
+
+    return Route(path, endpoint, methods=list(methods), name=name or fn.__name__)

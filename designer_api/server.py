@@ -1,0 +1,65 @@
+"""The Starlette application: an Ordo app served over HTTP.
+
+``create_server(app, settings)`` wires the routes of every concern module (``auth``, ``records``, ...),
+the error handlers and the middleware around one opened :class:`ordo.engine.App`. ``factory()`` builds
+the same from ``ORDO_*`` variables: it is what each uvicorn worker process runs. No state that matters
+lives in a process: sessions, tokens, throttling, jobs and records are all in the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from itsdangerous import TimestampSigner
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+
+from ordo.engine.app import App, open_app
+
+from . import auth
+from .context import route
+from .errors import HANDLERS
+from .settings import Settings
+
+
+def health(ctx: Any) -> dict[str, Any]:
+    return {"status": "ok", "app": ctx.app.name}
+
+
+def create_server(app: App, settings: Settings, *, close_app: bool = False) -> Starlette:
+    """An ASGI application serving ``app``; ``close_app`` closes it when the server stops."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if close_app:
+                app.close()
+
+    middleware = []
+    if settings.allowed_origins:
+        middleware.append(Middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins),
+                                     allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                                     allow_headers=["Authorization", "Content-Type", "If-Match", "X-CSRF-Token"],
+                                     allow_credentials=True))
+    routes = [route("/api/v1/health", health, auth=False), *auth.routes()]
+    server = Starlette(routes=routes, middleware=middleware, exception_handlers=HANDLERS, lifespan=lifespan)
+    server.state.ordo = app
+    server.state.settings = settings
+    server.state.signer = TimestampSigner(auth.secret_key(app, settings.secret_key), salt="ordo-session")
+    return server
+
+
+def open_for_serving(settings: Settings) -> App:
+    """The app the settings name, on its database (created only when asked)."""
+    return open_app(settings.app, settings.db, sync=settings.create, create=settings.create)
+
+
+def factory() -> Starlette:
+    """Entry point of a uvicorn worker: everything from ``ORDO_*`` variables."""
+    settings = Settings.load()
+    return create_server(open_for_serving(settings), settings, close_app=True)
