@@ -4,6 +4,7 @@ A role may carry permissions per entity: which actions it allows and, optionally
 a row filter (``where``) evaluated with the acting user as ``user`` (its name,
 roles and attributes such as ``user.region``). Once any role declares a
 permission for an entity, access to that entity follows the permissions.
+``privileges`` grant what is not about records (``manage_users``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from .expr import types as T
 
 Action = Literal["read", "create", "update", "delete"]
 ACTIONS: tuple[str, ...] = ("read", "create", "update", "delete")
+# what a role may do beyond records: manage_users = create users, grant/revoke roles and groups, set attributes
+Privilege = Literal["manage_users"]
 
 
 class PermissionDef(Model):
@@ -39,6 +42,9 @@ class RoleDef(Definition):
     label: Label | None = None
     users: list[str] = Field(default_factory=list, description="User names granted this role when the app starts")
     permissions: list[PermissionDef] = Field(default_factory=list)
+    privileges: list[Privilege] = Field(default_factory=list, description="Privileges beyond records: "
+                                        "manage_users (create users, grant and revoke roles and groups, set "
+                                        "their attributes, activity and calendars)")
 
     def references(self) -> list[tuple[str, str]]:
         return [("entity", p.entity) for p in self.permissions]

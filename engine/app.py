@@ -25,7 +25,7 @@ from ordo.dsl.expr import Clock
 from ordo.dsl.loader import load_app
 
 from . import audit, credentials, record_ops  # noqa: F401 - credentials declares its system tables
-from .actor import User, UserLike, as_user
+from .actor import SYSTEM, User, UserLike, as_user
 from .compiled import compile_app
 from .db import describe, make_engine, retrying, write_connection
 from .errors import OrdoError
@@ -99,7 +99,8 @@ class App:
                               where=f"database {self.db_label!r}")
         if not dry_run:
             with write_connection(self.engine) as conn:
-                Directory(conn).seed_roles((r.name, r.users) for r in self.definition.all("role"))
+                directory = Directory(conn, SYSTEM, self.permissions.privileges)  # the definition's authority
+                directory.seed_roles((r.name, r.users) for r in self.definition.all("role"))
         return changes
 
     def on_write(self, listener: WriteListener) -> None:
@@ -150,7 +151,8 @@ class App:
 
     # -- users
     def users(self, user: UserLike) -> Any:
-        """A context manager yielding the user :class:`Directory` in a write transaction."""
+        """A context manager yielding the user :class:`Directory` in a write transaction, acting as
+        ``user``: managing users needs the admin role or the ``manage_users`` privilege."""
         return _directory(self, user)
 
     # -- records
@@ -203,7 +205,10 @@ class App:
     def audit_log(self, *, user: UserLike, entity: str | None = None, record: int | str | None = None,
                   by: str | None = None, action: str | None = None, limit: int = 100,
                   offset: int = 0) -> list[audit.AuditEntry]:
-        """Changes, newest first; filter by entity, record (id or name), acting user ``by`` or action."""
+        """Changes, newest first; filter by entity, record (id or name), acting user ``by`` or action.
+
+        A user sees the entries of records they may read now (admins and users unrestricted on an
+        entity also see those of its deleted records)."""
         with self.reader(user) as tx:
             record_id = None
             if record is not None:
@@ -211,7 +216,7 @@ class App:
                     raise OrdoError("filtering the audit log by record needs the entity")
                 record_id = record if isinstance(record, int) else tx.get(entity, record)["id"]
             return audit.read(tx.conn, entity=entity, record_id=record_id, user=by, action=action,
-                              limit=limit, offset=offset)
+                              limit=limit, offset=offset, visible=audit.visible_to(tx))
 
 
 def open_app(path: str | Path | AppDefinition, db_url: str | None = None, *, clock: Clock | None = None,

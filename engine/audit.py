@@ -5,12 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from .coerce import to_jsonable
+from .query import TableSource
 from .tables import SYSTEM_METADATA, id_column
+
+if TYPE_CHECKING:
+    from .records import Transaction
 
 audit_table = sa.Table(
     "ordo_audit",
@@ -59,11 +63,34 @@ def write(conn: sa.Connection, *, at: dt.datetime, user: str, entity: str, recor
     ))
 
 
+def visible_to(tx: Transaction) -> Any:
+    """The audit entries ``tx.user`` may see, as a SQL condition (None: all of them).
+
+    An entry of a governed entity the user may read only in part is shown while its record passes
+    their read filter now; entries of deleted records of that entity are hidden from them."""
+    restricted = tx.app.permissions.restricted(tx.user)
+    if not restricted:
+        return None
+    t = audit_table
+    shown = [t.c.entity.not_in(restricted)]
+    for entity in restricted:
+        ce = tx.app.compiled.entities.get(entity)
+        if ce is None or ce.table is None:
+            continue
+        rows = ce.table.alias()
+        allowed = tx.row_filter(entity, TableSource(tx.app.compiled, entity, rows))
+        shown.append(sa.and_(t.c.entity == entity, t.c.record_id.in_(sa.select(rows.c.id).where(allowed))))
+    return sa.or_(*shown)
+
+
 def read(conn: sa.Connection, *, entity: str | None = None, record_id: int | None = None, user: str | None = None,
          action: str | None = None, since: dt.datetime | None = None, limit: int = 100,
-         offset: int = 0) -> list[AuditEntry]:
+         offset: int = 0, visible: Any = None) -> list[AuditEntry]:
+    """Entries newest first; ``visible`` (see :func:`visible_to`) restricts them before paging."""
     t = audit_table
     q = sa.select(t).order_by(t.c.id.desc()).limit(limit).offset(offset)
+    if visible is not None:
+        q = q.where(visible)
     for col, value in ((t.c.entity, entity), (t.c.record_id, record_id), (t.c.user_name, user), (t.c.action, action)):
         if value is not None:
             q = q.where(col == value)

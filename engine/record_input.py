@@ -129,7 +129,7 @@ def resolve_links(tx: Transaction, ce: CompiledEntity, rec: Record, errors: list
         if cf is None or cf.defn.type != "link" or value is None:
             continue
         target = cf.defn.entity or ""
-        row = tx._row(tx.app.compiled.entities[target], value)
+        row = tx.link_target(target, value)  # a record the user may not read is refused as missing
         if row is None:
             errors.append(FieldError(f"{prefix}{name}", f"no {target} {value!r}"))
         else:

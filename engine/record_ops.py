@@ -204,7 +204,7 @@ def merge_groups(tx: Transaction, entity: str, where: str | None = None,
     if spec.when:
         conditions.append(tx.app.filters.where(entity, spec.when, {})[1])
     if where:
-        conditions.append(tx.app.filters.where(entity, where, dict(params or {}))[1])
+        conditions.append(tx.where_clause(entity, where, dict(params or {})))  # the user's: guarded
     allowed = tx.row_filter(entity)
     if allowed is not None:
         conditions.append(allowed)

@@ -25,7 +25,7 @@ from .actor import User
 from .compiled import CompiledEntity, CompiledField
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, UsageError, ValidationFailed
 from .naming import make_name
-from .query import RecordSource, TableSource, parse_order_by
+from .query import RecordSource, TableSource, parse_order_by, readable_first
 from .record_input import check_editable, merge_rows, prepare, read_input
 from .users import Directory
 from .validation import validate_record
@@ -56,7 +56,9 @@ class Transaction:
         self.user = user
         self._links: dict[tuple[str, Any], Record | None] = {}
         self.env = Env(link=self._load_link, clock=app.clock, related=self._related_aggregate)
-        self.users = Directory(conn)
+        self.guard = app.permissions.guard(user, app.compiled)  # None: may read everything
+        self.users = Directory(conn, user, app.permissions.privileges)
+        self._kept_links: set[tuple[str, int]] = set()  # links on records read here (see link_target)
         self.automated = False  # a flow's writer: `editable_if` (which guards people's edits) does not apply
 
     @property
@@ -82,11 +84,17 @@ class Transaction:
 
     # -- reading
     def get(self, entity: str, key: int | str, *, for_update: bool = False) -> Record:
-        """The record with id ``key`` (int) or name ``key`` (str), with its child rows."""
-        rec = self._fetch(entity, key, for_update)
-        if rec is None:
+        """The record with id ``key`` (int) or name ``key`` (str), with its child rows.
+
+        A record the acting user may not read is not found, exactly as one that does not exist."""
+        ce = self.app.compiled.entity(entity)
+        row = self._row(ce, key, for_update, readable=True)
+        if row is None:
             raise NotFound(f"{entity} {key!r} not found")
-        self._require(entity, "read", rec)
+        rec = dict(row._mapping)
+        self._attach_children(ce, [rec])
+        if self.guard is not None:
+            self._keep_links(ce, rec)
         return rec
 
     def _fetch(self, entity: str, key: int | str, for_update: bool = False) -> Record | None:
@@ -112,8 +120,36 @@ class Transaction:
         return self.app.permissions.allows(self.user, entity, action, record, self.env)
 
     def _require(self, entity: str, action: str, record: Mapping[str, Any]) -> None:
+        """Refuse ``action`` on a record the user may read (an unreadable one is never found)."""
         if not self.allowed(entity, action, record):
             raise PermissionDenied(f"{self.user.name} may not {action} {entity} {record.get('name') or ''}".rstrip())
+
+    def where_clause(self, entity: str, text: str, params: Mapping[str, Any]) -> Any:
+        """The rows of ``entity`` matching the acting user's filter ``text`` that they may read, as SQL
+        (compiled once per guard): links and related rows it reaches are restricted to what the user
+        may read, and it is evaluated only on rows they may read (see ``query.readable_first``)."""
+        f = self.app.filters.get(entity, text, params, self.guard)
+        return sa.and_(*readable_first(self.row_filter(entity), f.cheap, f.rest))
+
+    def link_target(self, entity: str, key: int | str) -> Any:
+        """The row a link value written by the acting user names, or None: a record they may not
+        read is refused like a missing one, unless the link is already on a record read in this
+        transaction (keeping a stored value is not learning anything)."""
+        ce = self.app.compiled.entities[entity]
+        row = self._row(ce, key, readable=True)
+        if row is None and self._kept_links:
+            row = self._row(ce, key)
+            if row is not None and (entity, row.id) not in self._kept_links:
+                row = None
+        return row
+
+    def _keep_links(self, ce: CompiledEntity, rec: Record) -> None:
+        for cf in ce.fields.values():
+            if cf.defn.type == "link" and rec.get(cf.name) is not None:
+                self._kept_links.add((cf.defn.entity or "", rec[cf.name]))
+            elif cf.child is not None:
+                for row in rec.get(cf.name) or []:
+                    self._keep_links(cf.child, row)
 
     def find(self, entity: str, key: int | str) -> Record | None:
         try:
@@ -121,13 +157,18 @@ class Transaction:
         except NotFound:
             return None
 
-    def _row(self, ce: CompiledEntity, key: int | str, for_update: bool = False) -> Any:
+    def _row(self, ce: CompiledEntity, key: int | str, for_update: bool = False, readable: bool = False) -> Any:
+        """The stored row (no child rows); ``readable``: only if the acting user may read it."""
         t = ce.table
         assert t is not None
         if isinstance(key, bool) or not isinstance(key, (int, str)):
             raise UsageError(f"record key must be an id or a name, got {key!r}")
         cond = t.c.id == key if isinstance(key, int) else t.c.name == key
         q = sa.select(t).where(cond)
+        if readable:
+            allowed = self.row_filter(ce.name)
+            if allowed is not None:
+                q = q.where(allowed)
         if for_update and self.conn.dialect.name == "postgresql":
             q = q.with_for_update()
         return self.conn.execute(q).first()
@@ -205,7 +246,7 @@ class Transaction:
     def _filtered(self, q: Any, entity: str, where: str | None, params: Mapping[str, Any]) -> Any:
         """``q`` restricted to the rows matching ``where`` that the acting user may read."""
         if where:
-            q = q.where(self.app.filters.where(entity, where, params)[1])
+            return q.where(self.where_clause(entity, where, params))
         allowed = self.row_filter(entity)
         return q if allowed is None else q.where(allowed)
 
@@ -370,13 +411,19 @@ class Transaction:
                 continue
             if field.on_delete == "restrict":
                 where = parent or owner
-                raise Conflict(f"cannot delete {ce.name} {current['name']}: still used by {len(ids)}"
-                               f"{'+' if len(ids) == 1000 else ''} {where} record(s) (field {column})")
+                # a restricted user is not told how many records (some may be hidden from them)
+                count = f"{len(ids)}{'+' if len(ids) == 1000 else ''} " if self.guard is None else ""
+                raise Conflict(f"cannot delete {ce.name} {current['name']}: still used by {count}{where} "
+                               f"record(s) (field {column})")
             if field.on_delete == "set_null" or parent is not None:
                 self.conn.execute(sa.update(table).where(table.c[column] == current["id"]).values({column: None}))
             else:
                 for rid in ids:
-                    self.delete(owner, rid)
+                    try:
+                        self.delete(owner, rid)
+                    except NotFound:  # a dependent record the user may not read: not named
+                        raise Conflict(f"cannot delete {ce.name} {current['name']}: {owner} records that depend "
+                                       f"on it (field {column}) cannot be deleted by {self.user.name}") from None
 
 
 def _integrity_message(e: sa.exc.IntegrityError) -> str:

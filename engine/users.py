@@ -2,20 +2,21 @@
 
 Membership is looked up when a transaction starts, so a change applies at once
 everywhere (no copied user lists). A user with the ``admin`` role is an admin.
-Roles declared in ``roles.yaml`` with ``users:`` are granted on schema sync.
+Roles declared in ``roles.yaml`` with ``users:`` are granted on schema sync (with
+system authority). Changes are checked against the acting user (see Directory).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
 from .actor import User
-from .errors import NotFound, UsageError
+from .errors import NotFound, PermissionDenied, UsageError
 from .tables import SYSTEM_METADATA
 
 ADMIN_ROLE = "admin"
@@ -63,11 +64,53 @@ def _check_kind(kind: str) -> None:
         raise UsageError(f"membership kind must be 'role' or 'group', got {kind!r}")
 
 
-class Directory:
-    """User and membership operations on one connection (inside the caller's transaction)."""
+MANAGE_USERS = "manage_users"
+SELF_SERVICE = frozenset({"display_name", "email", "available"})  # what users may change about themselves
 
-    def __init__(self, conn: sa.Connection) -> None:
+
+class Directory:
+    """User and membership operations on one connection (inside the caller's transaction).
+
+    Reading is open. Changes are made as ``actor``: creating users, granting and revoking roles and
+    groups, and changing attributes, activity or calendar need an admin or a role with the
+    ``manage_users`` privilege (``roles``: each declared role's privileges); anyone may change their
+    own display name, email and availability. Nobody grants themselves anything: only an admin
+    changes their own roles or attributes, grants or revokes ``admin``, or changes an admin. Without
+    an actor the directory is read-only."""
+
+    def __init__(self, conn: sa.Connection, actor: User | None = None,
+                 roles: Mapping[str, frozenset[str]] | None = None) -> None:
         self.conn = conn
+        self.actor_user = actor
+        self.roles: Mapping[str, frozenset[str]] = roles or {}
+
+    # -- who may change what
+    def _manager(self, what: str) -> User:
+        """The acting user, if they may manage users; else PermissionDenied naming ``what``."""
+        me = self.actor_user
+        if me is None:
+            raise PermissionDenied(f"cannot {what}: the user directory was opened without an acting user")
+        if not (me.is_admin or any(MANAGE_USERS in self.roles.get(r, ()) for r in me.roles)):
+            raise PermissionDenied(f"{me.name} may not {what} (needs the admin role or a role with the "
+                                   f"{MANAGE_USERS} privilege)")
+        return me
+
+    def _check_target(self, me: User, name: str, what: str, *, own: bool = False) -> None:
+        """A manager who is not an admin may not change ``what`` of an admin, nor (``own``) their own."""
+        if me.is_admin:
+            return
+        if own and name == me.name:
+            raise PermissionDenied(f"{me.name} may not change their own {what} (only an admin may)")
+        info = self.get(name)
+        if info is not None and ADMIN_ROLE in info.roles:
+            raise PermissionDenied(f"{me.name} may not change the {what} of admin {name} (only an admin may)")
+
+    def _check_role(self, me: User, role: str) -> None:
+        known = sorted({*self.roles, ADMIN_ROLE})
+        if role not in known:
+            raise UsageError(f"unknown role {role!r} (known: {', '.join(known)})")
+        if role == ADMIN_ROLE and not me.is_admin:
+            raise PermissionDenied(f"{me.name} may not grant or revoke the {ADMIN_ROLE} role (only an admin may)")
 
     def get(self, name: str) -> UserInfo | None:
         row = self.conn.execute(sa.select(user_table).where(user_table.c.name == name)).first()
@@ -89,15 +132,24 @@ class Directory:
     def save(self, name: str, *, display_name: str | None = None, email: str | None = None,
              active: bool | None = None, available: bool | None = None, calendar: str | None = None,
              attrs: dict[str, Any] | None = None) -> UserInfo:
-        """Create the user or change the given settings."""
+        """Create the user or change the given settings (see the class for who may)."""
         if not name or not isinstance(name, str):
             raise UsageError("a user needs a name")
         values: dict[str, Any] = {k: v for k, v in {
             "display_name": display_name, "email": email, "active": active, "available": available,
             "calendar": calendar}.items() if v is not None}
         if attrs is not None:
+            if not isinstance(attrs, dict):
+                raise UsageError("user attributes must be a mapping of names to values")
             values["attrs"] = json.dumps(attrs, ensure_ascii=False, sort_keys=True)
         exists = self.conn.execute(sa.select(user_table.c.name).where(user_table.c.name == name)).first()
+        me = self.actor_user
+        self_service = me is not None and name == me.name and exists is not None and set(values) <= SELF_SERVICE
+        if (exists is None or values) and not self_service:
+            what = ", ".join(sorted(values))
+            me = self._manager("create users" if exists is None else f"change the {what} of {name}")
+            if exists is not None:
+                self._check_target(me, name, what, own="attrs" in values)
         if exists is None:
             self.conn.execute(sa.insert(user_table).values(
                 name=name, active=values.pop("active", True), available=values.pop("available", True),
@@ -107,7 +159,12 @@ class Directory:
         return self.require(name)
 
     def grant(self, user: str, group: str, kind: str = "role") -> None:
+        """Give ``user`` a role (declared in roles.yaml, or admin) or a group (any name)."""
         _check_kind(kind)
+        me = self._manager(f"grant {kind}s")
+        if kind == "role":
+            self._check_role(me, group)
+        self._check_target(me, user, f"{kind}s", own=True)
         if self.get(user) is None:
             self.save(user)
         m = membership_table
@@ -118,6 +175,10 @@ class Directory:
 
     def revoke(self, user: str, group: str, kind: str = "role") -> None:
         _check_kind(kind)
+        me = self._manager(f"revoke {kind}s")
+        if kind == "role" and group == ADMIN_ROLE and not me.is_admin:
+            raise PermissionDenied(f"{me.name} may not grant or revoke the {ADMIN_ROLE} role (only an admin may)")
+        self._check_target(me, user, f"{kind}s")
         m = membership_table
         self.conn.execute(sa.delete(m).where(m.c.kind == kind, m.c.group_name == group, m.c.user_name == user))
 

@@ -52,18 +52,20 @@ def _unique(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], record_id:
     assert t is not None
     groups = [((name,), cf.label) for name, cf in ce.fields.items() if cf.defn.unique]
     groups += [(tuple(i.fields), ", ".join(i.fields)) for i in ce.defn.index_list() if i.unique]
+    readable = tx.row_filter(ce.name)  # the other record is named only to a user who may read it
+    name = t.c.name if readable is None else sa.case((readable, t.c.name), else_=sa.null())
     for columns, label in groups:
         values = [rec.get(c) for c in columns]
         if any(v is None for v in values):
             continue
-        q = sa.select(t.c.name).where(*[t.c[c] == v for c, v in zip(columns, values, strict=True)])
+        q = sa.select(name.label("name")).where(*[t.c[c] == v for c, v in zip(columns, values, strict=True)])
         if record_id is not None:
             q = q.where(t.c.id != record_id)
-        other = tx.conn.execute(q.limit(1)).scalar()
-        if other is not None:
+        found = tx.conn.execute(q.limit(1)).first()
+        if found is not None:
             shown = values[0] if len(values) == 1 else tuple(values)
-            errors.append(FieldError(columns[0] if len(columns) == 1 else "",
-                                     f"{label} {shown!r} is already used by {other}"))
+            by = f" by {found.name}" if found.name is not None else ""
+            errors.append(FieldError(columns[0] if len(columns) == 1 else "", f"{label} {shown!r} is already used{by}"))
 
 
 def validate_record(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], errors: list[FieldError],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ordo.engine import open_app
+from ordo.engine import SYSTEM, open_app
 from ordo.engine.cli import main
 
 from .allocation_apps import app_files
@@ -19,14 +19,15 @@ ASSIGN = """
 
 
 def setup(make_app, tmp_path):
-    root = make_app({**app_files(strategy="fewest_splits", partial=True), "rules/picker.yaml": ASSIGN})
+    root = make_app({**app_files(strategy="fewest_splits", partial=True), "rules/picker.yaml": ASSIGN,
+                     "roles.yaml": "roles:\n  picker: {}\n"})
     db = str(tmp_path / "cli.db")
     app = open_app(root, db)
     app.create("site", {"code": "A", "lat": "48.8", "lon": "2.3"}, "admin")
     app.create("product", {"code": "P1"}, "admin")
     app.create("stock", {"site": "A", "product": "P1", "on_hand": 4}, "admin")
     oid = app.create("order", {"lat": "48", "lon": "2", "lines": [{"product": "P1", "qty": 6}]}, "admin")
-    with app.users("admin") as d:
+    with app.users(SYSTEM) as d:
         d.grant("pia", "picker")
     app.close()
     return str(root), db, oid
@@ -69,6 +70,6 @@ def test_assign_command(make_app, tmp_path, capsys):
     assert "unassigned pia" in capsys.readouterr().out
     assert main(["user", "add", root, "pia", "--calendar", "office", "--db", db]) == 0
     app = open_app(root, db)
-    with app.users("admin") as d:
+    with app.users(SYSTEM) as d:
         assert d.get("pia").calendar == "office"
     app.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ordo.engine import SYSTEM
 from ordo.engine.cli import main
 
 from .api_kit import PASSWORD, add_user, bearer, served, sign_in, token_for
@@ -89,7 +90,7 @@ def test_disabled_users_cannot_sign_in_or_use_tokens(api):
     app, client = api
     token = token_for(app, "ann")
     assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
-    with app.transaction("system") as tx:
+    with app.transaction(SYSTEM) as tx:
         tx.users.save("ann", active=False)
     assert client.get("/api/v1/me", headers=bearer(token)).status_code == 401
     assert client.post("/api/v1/auth/signin", json={"user": "ann", "password": PASSWORD}).status_code == 401

@@ -10,7 +10,7 @@ import pytest
 from ordo.dsl.errors import DefinitionErrors
 from ordo.dsl.expr import Clock
 from ordo.dsl.loader import load_app
-from ordo.engine import UsageError, open_app
+from ordo.engine import SYSTEM, UsageError, open_app
 
 MONDAY_10_PARIS = dt.datetime(2026, 3, 2, 9, 0)  # UTC: 10:00 in Paris
 SATURDAY = dt.datetime(2026, 3, 7, 9, 0)
@@ -34,10 +34,14 @@ CALENDAR = """
 """
 
 
+ROLES = "roles:\n  clerk: {}\n  finance: {}\n  lead: {}\n"
+
+
 def make(make_app, db_url, rule: str, clock=MONDAY_10_PARIS):
-    files = {"entities/claim.yaml": CLAIM, "calendars/paris.yaml": CALENDAR, "rules/approver.yaml": rule}
+    files = {"entities/claim.yaml": CLAIM, "calendars/paris.yaml": CALENDAR, "rules/approver.yaml": rule,
+             "roles.yaml": ROLES}
     app = open_app(make_app(files), db_url, clock=Clock(clock))
-    with app.users("admin") as d:
+    with app.users(SYSTEM) as d:
         for name, roles, groups in [("ann", ["clerk"], ["north"]), ("bob", ["clerk"], ["north"]),
                                     ("cid", ["clerk"], ["south"]), ("fay", ["finance"], []),
                                     ("gus", ["finance"], []), ("lea", ["lead"], [])]:
@@ -71,7 +75,7 @@ def test_round_robin_takes_turns_and_sees_membership_changes(make_app, db_url):
     app = make(make_app, db_url, ROUND_ROBIN)
     picks = [assign(app, claim(app))[0] for _ in range(6)]
     assert picks == ["ann", "bob", "cid", "ann", "bob", "cid"]
-    with app.users("admin") as d:
+    with app.users(SYSTEM) as d:
         d.grant("dan", "clerk")
         d.revoke("ann", "clerk")
     assert [assign(app, claim(app))[0] for _ in range(3)] == ["dan", "bob", "cid"]
@@ -80,7 +84,7 @@ def test_round_robin_takes_turns_and_sees_membership_changes(make_app, db_url):
 
 def test_unavailable_users_and_calendars_are_skipped(make_app, db_url):
     app = make(make_app, db_url, ROUND_ROBIN)
-    with app.users("admin") as d:
+    with app.users(SYSTEM) as d:
         d.save("ann", available=False)
         d.save("bob", calendar="paris")
     assert [assign(app, claim(app))[0] for _ in range(2)] == ["bob", "cid"]
@@ -98,7 +102,7 @@ def test_unavailable_users_and_calendars_are_skipped(make_app, db_url):
 def test_rule_calendar_applies_to_users_without_one(make_app, db_url):
     rule = ROUND_ROBIN + "    calendar: paris\n"
     app = make(make_app, db_url, rule, clock=SATURDAY)
-    with app.users("admin") as d:
+    with app.users(SYSTEM) as d:
         d.save("cid", calendar="nonexistent")  # an unknown calendar never blocks
     assert assign(app, claim(app)) == ["cid"]
     app.close()
@@ -164,7 +168,7 @@ def test_expression_priorities_also_and_fallback(make_app, db_url):
     assert assign(app, claim(app, amount=2000, manager="bob")) == ["fay"]  # priority beats listed order
     assert assign(app, claim(app, amount=9000, manager="bob")) == ["gus", "lea"]  # and the lead in addition
     assert assign(app, claim(app, manager="nobody")) == ["ann", "bob", "cid"]  # fallback: all of them
-    with app.users("admin") as d:
+    with app.users(SYSTEM) as d:
         for u in ("ann", "bob", "cid"):
             d.save(u, available=False)
     assert assign(app, claim(app)) == ["ann", "bob", "cid"]  # the work still needs an owner

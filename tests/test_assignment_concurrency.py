@@ -7,7 +7,7 @@ from collections import Counter
 
 import sqlalchemy as sa
 
-from ordo.engine import open_app
+from ordo.engine import SYSTEM, open_app
 from ordo.engine.assignment.store import assignment_table, cursor_table
 
 RULE = """
@@ -29,8 +29,9 @@ THREADS = 40
 
 
 def test_concurrent_round_robin_is_even_and_never_duplicates(make_app, pg_url):
-    app = open_app(make_app({"entities/ticket.yaml": TICKET, "rules/handler.yaml": RULE}), pg_url)
-    with app.users("admin") as d:
+    app = open_app(make_app({"entities/ticket.yaml": TICKET, "rules/handler.yaml": RULE,
+                             "roles.yaml": "roles:\n  agent: {}\n"}), pg_url)
+    with app.users(SYSTEM) as d:
         for a in AGENTS:
             d.grant(a, "agent")
     ids = [app.create("ticket", {"title": f"t{i}"}, "admin")["id"] for i in range(THREADS)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ordo.engine import PermissionDenied, open_app
+from ordo.engine import NotFound, PermissionDenied, open_app
 
 APP = {
     "entities/account.yaml": """
@@ -66,7 +66,7 @@ def test_reads_are_filtered_in_sql(app):
 
 
 def test_get_and_writes_are_checked(app):
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound, match="^account 'A2' not found$"):  # unreadable: as if it did not exist
         app.get("account", "A2", "nora")
     app.update("account", "A1", {"owner": "nora"}, "nora")
     with pytest.raises(PermissionDenied):

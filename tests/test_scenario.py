@@ -21,6 +21,11 @@ APP = {
           due: {type: date, default: "=add_days(today(), 2)"}
           done: {type: boolean, default: false}
     """,
+    "roles.yaml": """
+        roles:
+          admin: {users: [admin]}   # the scenario's default user grants roles: an admin
+          clerk: {}
+    """,
     "scenarios/walk.yaml": """
         name: walk
         title: Walk

@@ -58,10 +58,13 @@ class FlowStatus:
 
 
 def _names(tx: Transaction, entity: str, ids: set[int]) -> dict[int, str]:
+    """Names of the records the acting user may read (others stay unnamed)."""
     table = tx.app.compiled.entity(entity).table
     if table is None or not ids:
         return {}
-    rows = tx.conn.execute(sa.select(table.c.id, table.c.name).where(table.c.id.in_(sorted(ids))))
+    q = sa.select(table.c.id, table.c.name).where(table.c.id.in_(sorted(ids)))
+    readable = tx.row_filter(entity)
+    rows = tx.conn.execute(q if readable is None else q.where(readable))
     return {r.id: r.name for r in rows}
 
 

@@ -24,14 +24,17 @@ from ordo.dsl.errors import DefinitionError, DefinitionErrors, ExpressionError, 
 from ordo.dsl.expr import CompiledExpression, ast, compile_expression
 from ordo.dsl.expr import types as T
 from ordo.dsl.expr.sqltypes import sa_type
+from ordo.dsl.expr.to_sql import to_sql
 from ordo.dsl.report import ReportDef, Source
 
+from ..query import conjuncts, is_cheap, readable_first
 from ..scales import expr_scale
 from .buckets import DateBucket
 from .sources import JoinPlan, JoinSource, RowSource
 
 if TYPE_CHECKING:
     from ..app import App
+    from ..query import Guard
     from ..records import Transaction
 
 MAX_GROUPS = 100_000
@@ -70,6 +73,7 @@ class Built:
     where: list[Any]
     dims: dict[str, Any]
     measures: dict[str, Any]
+    allowed: Any = None  # the user's read filter on the governed rows (None: all rows)
 
 
 def _strict(path, text, scope, expect) -> CompiledExpression:
@@ -108,32 +112,38 @@ class CompiledReport:
         self.sort = [(s.strip().lstrip("+-").strip(), s.strip().startswith("-")) for s in defn.sort]
 
     # -- SQL pieces
-    def base(self) -> tuple[JoinPlan, JoinSource, dict[str, JoinSource], JoinSource]:
-        """(plan, source of the grouped rows, expression roots, source of the governed entity)."""
+    def base(self, guard: Guard | None = None) -> tuple[JoinPlan, JoinSource, dict[str, JoinSource], JoinSource]:
+        """(plan, source of the grouped rows, expression roots, source of the governed entity).
+
+        ``guard``: the user's read guard, restricting every link and related row the report's
+        expressions reach to what the user may read."""
         entities = self.app.compiled.entities
         src = self.source
         if src.parent is None:
             table = entities[src.entity].table
             assert table is not None
             base = table.alias("src")
-            plan = JoinPlan(self.app.compiled, base)
+            plan = JoinPlan(self.app.compiled, base, guard)
             s = JoinSource(plan, src.entity, base)
             return plan, s, {}, s
         child = entities[src.parent].fields[src.field or ""].child_table
         assert child is not None
         base = child.alias("src")
-        plan = JoinPlan(self.app.compiled, base)
+        plan = JoinPlan(self.app.compiled, base, guard)
         s = JoinSource(plan, src.entity, base)
-        parent = plan.join(("parent",), src.parent, base.c.parent_id, outer=False)
+        parent = plan.join(("parent",), src.parent, base.c.parent_id, outer=False)  # rows belong to it
         return plan, s, {"parent": parent}, parent
 
     def build(self, tx: Transaction) -> Built:
-        plan, src, roots, governed = self.base()
+        plan, src, roots, governed = self.base(tx.guard)
         clock = self._clock
-        where = [f.to_sql(src, roots, clock) for f in self.filters]
-        allowed = tx.row_filter(self.source.governed_entity, governed)
-        if allowed is not None:
-            where.append(allowed)
+        cheap: list[Any] = []
+        rest: list[Any] = []
+        for f in self.filters:
+            for part in conjuncts(f.tree):
+                (cheap if is_cheap(part) else rest).append(to_sql(part, src, roots, clock))
+        allowed = tx.row_filter(self.source.governed_entity, governed.unguarded())
+        where = readable_first(allowed, cheap, rest)
         dims = {}
         for d in self.dimensions:
             sql = d.expr.to_sql(src, roots, clock)
@@ -146,7 +156,7 @@ class CompiledReport:
             value = m.expr.to_sql(src, roots, clock) if m.expr is not None else None
             cond = m.filter.to_sql(src, roots, clock) if m.filter is not None else None
             measures[m.name] = aggregate(m.agg or "count", value, cond)
-        return Built(plan, src, roots, where, dims, measures)
+        return Built(plan, src, roots, where, dims, measures, allowed)
 
     # -- how columns are shown
     def title(self, lang: str = "en") -> str:

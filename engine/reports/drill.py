@@ -22,6 +22,7 @@ from ordo.dsl.expr.sqltypes import sa_type
 from ordo.dsl.report_dates import next_start
 
 from ..errors import UsageError
+from ..query import readable_first
 from .buckets import bucket_start
 from .compile import CompiledReport, Dimension
 from .run import bind_params
@@ -119,26 +120,27 @@ def drill_rows(report: CompiledReport, tx: Transaction, cell: Mapping[str, Any],
                params: Mapping[str, Any] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
     _, binds = bind_params(report, params, report.app.clock.today())
     built = report.build(tx)
-    where = list(built.where)
+    cell_where: list[Any] = []  # user expressions: evaluated only on rows the user may read
     for d, value in _cell(report, cell):
         sql = built.dims[d.name]
         if value is None:
-            where.append(sql.is_(None))
+            cell_where.append(sql.is_(None))
         elif d.bucket:
             try:
                 start = bucket_start(d.bucket, value)
             except ValueError as e:
                 raise UsageError(f"report {report.name}: dimension '{d.name}': {e}") from None
-            where.append(sql == sa.literal(start, sa.Date()))
+            cell_where.append(sql == sa.literal(start, sa.Date()))
         else:
-            where.append(sql == sa.literal(value, sa_type(d.type)))
+            cell_where.append(sql == sa.literal(value, sa_type(d.type)))
     m = _measure(report, measure)
     if m is not None:
         clock = report._clock
         if m.filter is not None:
-            where.append(m.filter.to_sql(built.source, built.roots, clock))
+            cell_where.append(m.filter.to_sql(built.source, built.roots, clock))
         if m.agg in ("count", "count_distinct") and m.expr is not None:
-            where.append(m.expr.to_sql(built.source, built.roots, clock).is_not(None))
+            cell_where.append(m.expr.to_sql(built.source, built.roots, clock).is_not(None))
+    where = [*built.where, *readable_first(built.allowed, [], cell_where)]
     table = built.source.table
     cols = list(table.c)
     if "parent" in built.roots:

@@ -11,53 +11,76 @@ records stays one scan. :class:`RowSource` exposes a result row's columns
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from ..compiled import CompiledApp
 
+if TYPE_CHECKING:
+    from ..query import Guard
+
 
 class JoinPlan:
-    """The FROM clause being built: the base table plus one outer join per link path."""
+    """The FROM clause being built: the base table plus one outer join per link path.
 
-    def __init__(self, app: CompiledApp, base: FromClause) -> None:
+    With the user's read ``guard``, a guarded join also requires the joined row to be readable
+    (in its ON clause), so the fields of a linked record the user may not read are null; the
+    permission rules themselves read through unguarded joins of their own."""
+
+    def __init__(self, app: CompiledApp, base: FromClause, guard: Guard | None = None) -> None:
         self.app = app
         self.from_: FromClause = base
-        self.joins: dict[tuple[str, ...], JoinSource] = {}
+        self.guard = guard
+        self.joins: dict[tuple[tuple[str, ...], bool], JoinSource] = {}
 
     def join(self, path: tuple[str, ...], entity: str, on_column: ColumnElement[Any], *,
-             outer: bool = True) -> JoinSource:
-        hit = self.joins.get(path)
+             outer: bool = True, guarded: bool = True) -> JoinSource:
+        key = (path, guarded and self.guard is not None)
+        hit = self.joins.get(key)
         if hit is None:
             table = self.app.entities[entity].table
             assert table is not None
             alias = table.alias(f"j{len(self.joins) + 1}")
-            self.from_ = (self.from_.outerjoin if outer else self.from_.join)(alias, alias.c.id == on_column)
-            hit = self.joins[path] = JoinSource(self, entity, alias, path)
+            on = alias.c.id == on_column
+            visible = self.guard.rows(entity, alias) if key[1] and self.guard is not None else None
+            if visible is not None:
+                on = sa.and_(on, visible)
+            self.from_ = (self.from_.outerjoin if outer else self.from_.join)(alias, on)
+            hit = self.joins[key] = JoinSource(self, entity, alias, path, key[1])
         return hit
 
 
 class JoinSource:
-    """Fields of ``entity`` read from ``table`` inside a :class:`JoinPlan`."""
+    """Fields of ``entity`` read from ``table`` inside a :class:`JoinPlan`; ``guarded``: links and
+    related rows reached from here are restricted to what the user may read."""
 
-    def __init__(self, plan: JoinPlan, entity: str, table: FromClause, path: tuple[str, ...] = ()) -> None:
+    def __init__(self, plan: JoinPlan, entity: str, table: FromClause, path: tuple[str, ...] = (),
+                 guarded: bool = True) -> None:
         self.plan = plan
         self.entity = entity
         self.table = table
         self.path = path
+        self.guarded = guarded and plan.guard is not None
 
     def column(self, name: str) -> ColumnElement[Any]:
         return self.table.c[name]
 
     def link(self, name: str, target: str) -> JoinSource:
-        return self.plan.join((*self.path, name), target, self.table.c[name])
+        return self.plan.join((*self.path, name), target, self.table.c[name], guarded=self.guarded)
 
     def children(self, name: str, target: str) -> tuple[Any, FromClause, ColumnElement[bool]]:
         """Rows of a table or related field (aggregates such as ``sum(lines, qty)``), correlated."""
         from ..query import rows_of
 
-        return rows_of(self, self.plan.app, self.entity, name, target, self.table.c.id)
+        guard = self.plan.guard if self.guarded else None
+        visible = self.table.c.id.is_not(None) if guard is not None and self.path else None
+        return rows_of(self, self.plan.app, self.entity, name, target, self.table.c.id, guard, visible)
+
+    def unguarded(self) -> JoinSource:
+        """The same rows for the definition's own rules: their links join without the guard."""
+        return JoinSource(self.plan, self.entity, self.table, self.path, guarded=False)
 
 
 class RowSource:
