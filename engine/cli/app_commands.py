@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ordo.dsl.loader import builtin_templates_dir, load_app, validate_app
 
+from ..actor import OWNER
 from .common import CliError, add_db_option, add_lang_option
 
 DEMO_APP = "builtin:oms"  # the app whose "demo" scenario `ordo demo` plays
@@ -105,7 +106,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             Path(DEMO_DB + suffix).unlink(missing_ok=True)
         print(f"(starting from a fresh {DEMO_DB})")
     with open_app(DEMO_APP, args.db) as app:
-        if app.audit_log(user="admin", limit=1):  # any record ever written
+        if app.audit_log(user=OWNER, limit=1):  # any record ever written
             raise CliError(f"{args.db} already holds data; the demo needs an empty database (use another --db)")
         result = run_scenario(app, "demo", lang=args.lang, variables={"seed": args.seed})
     print(f"\ndemo done: {result.steps} steps; the data is in {args.db} "
