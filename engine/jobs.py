@@ -152,7 +152,7 @@ class JobRunner:
                 if handler is None:
                     raise LookupError(f"no handler for job kind {row.kind!r}")
                 with conn.begin_nested():
-                    handler(Transaction(self.app, conn, SYSTEM), json.loads(row.payload))
+                    handler(Transaction(self.app, conn, SYSTEM, automated=True), json.loads(row.payload))
             except Exception as e:  # the handler's work is rolled back; record the failure
                 log.warning("job %s (%s) failed: %s", row.id, row.kind, e)
                 failure = (row, "".join(traceback.format_exception_only(type(e), e)).strip())

@@ -59,8 +59,7 @@ class Run:
         """The acting user's transaction with the flow's authority to set fields the flow names."""
         if self._writer is None:
             u = self.tx.user
-            self._writer = Transaction(self.tx.app, self.conn, User(u.name, u.roles, True, u.attrs))
-            self._writer.automated = True
+            self._writer = Transaction(self.tx.app, self.conn, User(u.name, u.roles, True, u.attrs), automated=True)
         return self._writer
 
     def eval(self, node: CNode, key: str) -> Any:
