@@ -15,7 +15,7 @@ from ordo.dsl.expr import Clock
 from ordo.dsl.loader import load_app
 from ordo.engine import jobs, open_app
 from ordo.engine.cli import main
-from ordo.engine.errors import ValidationFailed
+from ordo.engine.errors import OrdoError, ValidationFailed
 
 T0 = dt.datetime(2026, 3, 16, 9, 0)
 
@@ -160,3 +160,116 @@ def test_changed_is_checked_at_load_time(make_app):
                      r"request \(did you mean 'needed_by'\?\)", text)
     assert re.search(r"request\.yaml:16:\d+: entity\.request\.validations\[1\]\.expr: changed\(\) can only be used "
                      r"where a write is checked", text)
+
+
+INVOICING = {
+    "entities/customer.yaml": """
+        name: customer
+        naming: "{code}"
+        title_field: title
+        fields:
+          code: {type: string, required: true, unique: true}
+          title: {type: string}
+          manager: {type: string}
+    """,
+    "entities/invoice.yaml": """
+        name: invoice
+        naming: "INV-{####}"
+        fields:
+          customer: {type: link, entity: customer}
+          issued: {type: date, default: "=today()"}
+          lines: {type: table, entity: invoice_line}
+          total: {type: computed, expr: "sum(lines, amount)"}
+          size: {type: string}
+          due: {type: date}
+          reviewed_by: {type: link, entity: customer}
+        ---
+        name: invoice_line
+        child: true
+        fields:
+          qty: {type: integer, required: true}
+          price: {type: money, required: true}
+          amount: {type: computed, expr: "qty * price"}
+    """,
+    "roles.yaml": """
+        roles:
+          finance: {users: [fay]}
+    """,
+    "flows/invoice.yaml": """
+        name: invoice_flow
+        entity: invoice
+        nodes:
+          route:
+            type: condition
+            branches: [{when: "total > 1000", to: big}]
+            default: small
+          big:
+            type: approval
+            approvers: [{field: customer}, {field: customer.manager}, {role: finance}]
+            next: mark
+          small: {type: end, outcome: small}
+          mark:
+            type: action
+            set: {size: "'big'", due: "issued + 30", reviewed_by: "customer"}
+            create: {entity: invoice, values: {customer: "customer"}}
+            next: done
+          done: {type: end, outcome: big}
+    """,
+}
+
+
+def test_simulate_computes_fields_like_a_create(make_app, db_url):
+    with open_app(make_app(INVOICING), db_url, clock=Clock(T0)) as a:
+        a.create("customer", {"code": "C1", "title": "Acme", "manager": "mike"}, "admin")
+        flows = a.features["flows"]
+        steps = flows.simulate("invoice_flow", {"customer": "C1", "lines": [{"qty": 10, "price": 500}]})
+        assert [s.node for s in steps] == ["route", "big", "mark", "done"]
+        assert steps[1].asks == ["C1", "mike", "fay"]  # a link field names the linked record; roles expanded
+        assert steps[2].text == ("sets size = big, due = 2026-04-15, reviewed_by = C1 (Acme); "
+                                 "creates an invoice")
+        real = a.create("invoice", {"customer": "C1", "lines": [{"qty": 10, "price": 500}]}, "admin")
+        with a.transaction("admin") as tx:
+            flows.start(tx, "invoice_flow", real["id"])
+            assert flows.status(tx, "invoice", real["id"]).current == ["big"]
+        small = flows.simulate("invoice_flow", {"customer": "C1", "lines": [{"qty": 1, "price": 5}]})
+        assert [s.node for s in small] == ["route", "small"]
+        with pytest.raises(OrdoError, match="no customer 'C9'"):
+            flows.simulate("invoice_flow", {"customer": "C9"})
+        assert a.count("invoice", user="admin") == 1  # nothing written
+
+
+def test_cli_simulate_without_a_database_prints_readable_values(make_app, tmp_path, capsys):
+    app_dir = str(make_app(INVOICING))
+    rec = tmp_path / "r.json"
+    rec.write_text(json.dumps({"customer": {"name": "C1", "manager": "mike"}, "issued": "2026-03-01",
+                               "lines": [{"qty": 10, "price": "500"}]}))
+    db = tmp_path / "none.db"
+    assert main(["flow", "simulate", app_dir, "invoice_flow", "--record", str(rec), "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert " 2. big (approval): asks C1, mike, role:finance (mode any); assumed approved" in out
+    assert "sets size = big, due = 2026-03-31, reviewed_by = C1; creates an invoice" in out
+    assert "datetime" not in out and "#" not in out and not db.exists()
+    rec.write_text(json.dumps({"customer": "C1", "lines": [{"qty": 1, "price": 5}]}))
+    assert main(["flow", "simulate", app_dir, "invoice_flow", "--record", str(rec), "--db", str(db)]) == 0
+    assert "route (condition): goes to small" in capsys.readouterr().out
+
+
+def test_simulate_an_oms_order_below_the_price_floor_goes_to_review(db_url):
+    from .oms_kit import open_oms
+
+    app = open_oms(db_url)
+    try:
+        order = {"channel": "TMALL", "external_order_id": "SIM-1", "customer": "C1", "order_date": "2026-03-16T09:00",
+                 "ship_region": "east", "ship_to_name": "Buyer", "phone": "13900000000", "ship_province": "Shanghai",
+                 "ship_city": "Shanghai", "ship_address": "1 Road", "payment_status": "paid", "paid_amount": "40",
+                 "lines": [{"product": "P1", "quantity": 1, "unit_price": "40.00"}]}  # P1's floor is 50
+        steps = app.features["flows"].simulate("order_lifecycle", order)
+        nodes = [s.node for s in steps]
+        assert "hold" in nodes and "auto_approve" not in nodes
+        assert "sets risk_reasons = price_below_floor, risk_level = low" in steps[nodes.index("screen")].text
+        order["lines"][0]["unit_price"] = "100.00"
+        nodes = [s.node for s in app.features["flows"].simulate("order_lifecycle", order)]
+        assert "auto_approve" in nodes and "hold" not in nodes
+        assert app.count("sales_order", user="admin") == 0
+    finally:
+        app.close()
