@@ -107,27 +107,32 @@ def prepare(tx: Transaction, ce: CompiledEntity, rec: Record, errors: list[Field
     compute(tx, ce, rec, errors, "")
 
 
-def dry_record(tx: Transaction, ce: CompiledEntity, data: Mapping[str, Any], links: bool = True) -> Record:
-    """The record a create of ``data`` would make (coercion, link names, defaults, computed fields), neither
-    validated nor written: what a dry run such as a flow simulation works on. A link may be given as the
-    linked record itself (a nested mapping); with ``links`` false, link names are not looked up."""
+def dry_record(tx: Transaction, ce: CompiledEntity, data: Mapping[str, Any], links: bool = True,
+               before: Record | None = None) -> Record:
+    """The record a create of ``data`` (or, given ``before``, an update of that record) would make: coercion,
+    link names, defaults, computed fields; neither validated nor written. What a dry run such as a flow
+    simulation works on. A link may be given as the linked record itself (a nested mapping); with ``links``
+    false, link names are not looked up."""
     if not isinstance(data, Mapping):
         raise UsageError(f"record data for {ce.name} must be a mapping of field names to values")
     plain, nested = _split_nested(ce, data)
     errors: list[FieldError] = []
-    rec = read_input(tx, ce, plain, errors, creating=True)
+    rec = read_input(tx, ce, plain, errors, creating=before is None)
     for key, value in nested.items():
         if isinstance(value, list):
             for row, given in zip(rec.get(key) or [], value, strict=False):
                 row.update(given)
         else:
             rec[key] = value
-    prepare(tx, ce, rec, errors, creating=True, links=links)
+    if before is not None:
+        rec = {**before, **rec}
+    prepare(tx, ce, rec, errors, creating=before is None, links=links)
     if errors:
         raise UsageError(f"{ce.name} record: " + "; ".join(str(e) for e in errors))
     for name in ce.fields:
         rec.setdefault(name, None)
-    rec.update(id=data.get("id"), name=data.get("name"))
+    if before is None:
+        rec.update(id=data.get("id"), name=data.get("name"))
     return rec
 
 

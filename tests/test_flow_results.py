@@ -212,7 +212,11 @@ INVOICING = {
             type: action
             set: {size: "'big'", due: "issued + 30", reviewed_by: "customer"}
             create: {entity: invoice, values: {customer: "customer"}}
-            next: done
+            next: check
+          check:                      # sees what the action set, as at run time
+            type: condition
+            branches: [{when: "size == 'big' and due > issued", to: done}]
+            default: small
           done: {type: end, outcome: big}
     """,
 }
@@ -223,7 +227,7 @@ def test_simulate_computes_fields_like_a_create(make_app, db_url):
         a.create("customer", {"code": "C1", "title": "Acme", "manager": "mike"}, "admin")
         flows = a.features["flows"]
         steps = flows.simulate("invoice_flow", {"customer": "C1", "lines": [{"qty": 10, "price": 500}]})
-        assert [s.node for s in steps] == ["route", "big", "mark", "done"]
+        assert [s.node for s in steps] == ["route", "big", "mark", "check", "done"]
         assert steps[1].asks == ["C1", "mike", "fay"]  # a link field names the linked record; roles expanded
         assert steps[2].text == ("sets size = big, due = 2026-04-15, reviewed_by = C1 (Acme); "
                                  "creates an invoice")
@@ -248,6 +252,7 @@ def test_cli_simulate_without_a_database_prints_readable_values(make_app, tmp_pa
     out = capsys.readouterr().out
     assert " 2. big (approval): asks C1, mike, role:finance (mode any); assumed approved" in out
     assert "sets size = big, due = 2026-03-31, reviewed_by = C1; creates an invoice" in out
+    assert "check (condition): goes to done" in out
     assert "datetime" not in out and "#" not in out and not db.exists()
     rec.write_text(json.dumps({"customer": "C1", "lines": [{"qty": 1, "price": 5}]}))
     assert main(["flow", "simulate", app_dir, "invoice_flow", "--record", str(rec), "--db", str(db)]) == 0

@@ -163,9 +163,13 @@ def _walk(tx: Transaction, f: Any, record: dict[str, Any], initiator: str, decis
             queue.append((d.next, stack))
         elif node.type == "action":
             fields = tx.app.definition.entities[f.entity].fields
-            values = {k: ev(node.exprs["set." + k]) for k in d.set}
-            parts = ["sets " + ", ".join(f"{k} = {show(tx, v, fields[k].entity if fields[k].type == 'link' else None)}"
-                                         for k, v in values.items())] if d.set else []
+            parts = []
+            if d.set:  # the record changes as it would at run time: later steps see the new values
+                record = dry_record(tx, tx.app.compiled.entity(f.entity), {k: ev(node.exprs["set." + k]) for k in d.set},
+                                    database, before=record)
+                parts.append("sets " + ", ".join(
+                    f"{k} = {show(tx, record[k], fields[k].entity if fields[k].type == 'link' else None)}"
+                    for k in d.set))
             parts += [f"creates {a_label(tx, c.entity)}" + (f" per {c.group_by or 'row'} of {c.for_each}"
                                                            if c.for_each else "") for c in d.create]
             parts += [f"changes the {u.entity} records where {u.where}" for u in d.update]
