@@ -247,7 +247,8 @@ class Transaction:
 
     # -- writing
     def create(self, entity: str, data: Mapping[str, Any]) -> Record:
-        """Validate and insert a record (and its child rows); return it as stored."""
+        """Validate and insert a record (and its child rows); return it as committed, after the write
+        listeners (flows) it started changed it."""
         ce = self.app.compiled.entity(entity)
         errors: list[FieldError] = []
         rec = read_input(self, ce, data, errors, creating=True)
@@ -276,7 +277,8 @@ class Transaction:
 
     def update(self, entity: str, key: int | str, data: Mapping[str, Any],
                expected_version: int | None = None) -> Record:
-        """Change fields of a record. A stale ``expected_version`` raises :class:`Conflict`."""
+        """Change fields of a record; return it as committed, after the write listeners (flows).
+        A stale ``expected_version`` raises :class:`Conflict`."""
         ce = self.app.compiled.entity(entity)
         current = self.get(entity, key, for_update=True)
         self._require(entity, "update", current)
