@@ -209,6 +209,8 @@ class _NodeChecker:
                 spec = t.escalate_to()
                 if spec is not None:
                     self.approver(path, spec)
+                for key in t.people() if spec is None else []:  # an error here, not in the model: stored
+                    ctx.error((*path, key), f"'{key}' applies to 'escalate' timeouts only")  # versions load
             if node.min_approvals is not None and node.mode != "all":
                 ctx.error((*base, "min_approvals"), "'min_approvals' applies to mode 'all'")
         elif isinstance(node, (ConditionNode, InclusiveNode)):

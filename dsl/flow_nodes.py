@@ -84,17 +84,19 @@ class TimeoutDef(_Duration):
 
     @model_validator(mode="after")
     def _settings(self) -> TimeoutDef:
-        people = [k for k in _PEOPLE if getattr(self, k) is not None]
+        people = self.people()
         if self.action == "escalate" and len(people) != 1:
             raise ValueError("an 'escalate' timeout names who takes over with exactly one of role, user, field, "
                              "expr or assignment" + (f" (got {', '.join(people)})" if people else ""))
-        if self.action != "escalate" and people:
-            raise ValueError(f"'{people[0]}' applies to 'escalate' timeouts only")
         if self.action == "goto" and not self.to:
             raise ValueError("a 'goto' timeout needs 'to' (a node name)")
         if self.repeat and self.action != "remind":
             raise ValueError("'repeat' applies to 'remind' timeouts only")
         return self
+
+    def people(self) -> list[str]:
+        """The keys naming people that are given (meaningful for 'escalate' only; checked by the flow)."""
+        return [k for k in _PEOPLE if getattr(self, k) is not None]
 
     def escalate_to(self) -> ApproverSpec | None:
         """Who an escalation hands the task to, as an approver spec (None for other actions)."""

@@ -52,7 +52,12 @@ def test_escalation_people_and_conditions_are_checked_at_load_time(make_app):
   other:
     type: approval
     approvers: [{user: carol}]
-    timeout: [{after: 1d, action: escalate, user: bob, role: director}, {after: 2d, action: remind, user: bob}]
+    timeout: [{after: 1d, action: escalate, user: bob, role: director}]
+    next: done
+  third:
+    type: approval
+    approvers: [{user: carol}]
+    timeout: [{after: 2d, action: remind, user: bob}]
     next: done
 """
     with pytest.raises(DefinitionErrors) as e:
