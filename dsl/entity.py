@@ -154,10 +154,24 @@ class FieldDef(Model):
                 "json": T.JSON}[t]
 
 
+def write_scope(schema: Any, entity: str) -> Scope:
+    """The scope of a condition that checks a write of ``entity``: its fields and ``changed('field')``."""
+    return Scope(schema, entity, changes=True)
+
+
 class ValidationDef(Model):
+    """A rule every write of the entity must satisfy, within its scope (``on``, ``when``).
+
+    Writes by flows and jobs are checked only against the rules that read a field they change."""
+
     expr: str = Field(description="Condition that must hold (null counts as failing)")
     message: Label
     field: str | None = Field(default=None, description="Field the message is attached to")
+    on: list[Literal["create", "update"]] = Field(
+        default_factory=lambda: ["create", "update"], min_length=1,
+        description="Writes the rule applies to: [create], [update] or [create, update] (default)")
+    when: str | None = Field(default=None, description="Check the rule only when this holds, e.g. "
+                                                       "\"changed('due_date')\" (the write changes that field)")
 
 
 class SplitDef(Model):
@@ -242,6 +256,8 @@ class EntityDef(Definition):
         scope = Scope(ctx.schema, self.name)
         for i, v in enumerate(self.validations):
             ctx.expr(("validations", i, "expr"), v.expr, scope, T.BOOLEAN)
+            if v.when:
+                ctx.expr(("validations", i, "when"), v.when, write_scope(ctx.schema, self.name), T.BOOLEAN)
             if v.field and v.field not in self.fields:
                 ctx.error(("validations", i, "field"), f"unknown field '{v.field}'")
         if self.naming:

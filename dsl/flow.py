@@ -203,10 +203,14 @@ class _NodeChecker:
             if isinstance(node.if_no_approver, NoApproverRole):
                 self.role((*base, "if_no_approver", "role"), node.if_no_approver.role)
             for i, t in enumerate(node.timeouts()):
-                if t.role:
-                    path = (*base, "timeout", i, "role") if isinstance(node.timeout, list) else (*base, "timeout",
-                                                                                                 "role")
-                    self.role(path, t.role)
+                path = (*base, "timeout", i) if isinstance(node.timeout, list) else (*base, "timeout")
+                if t.when:
+                    ctx.expr((*path, "when"), t.when, scope, T.BOOLEAN)
+                spec = t.escalate_to()
+                if spec is not None:
+                    self.approver(path, spec)
+                for key in t.people() if spec is None else []:  # an error here, not in the model: stored
+                    ctx.error((*path, key), f"'{key}' applies to 'escalate' timeouts only")  # versions load
             if node.min_approvals is not None and node.mode != "all":
                 ctx.error((*base, "min_approvals"), "'min_approvals' applies to mode 'all'")
         elif isinstance(node, (ConditionNode, InclusiveNode)):

@@ -63,23 +63,46 @@ class ApproverSpec(Model):
         return "?"
 
 
+_PEOPLE = ("role", "user", "field", "expr", "assignment")
+
+
 class TimeoutDef(_Duration):
-    """What happens when a task waits too long."""
+    """What happens when a task waits too long (only if ``when`` holds at that time)."""
 
     action: Literal["remind", "escalate", "approve", "reject", "goto"] = "remind"
+    when: str | None = Field(default=None, description="Act only if this holds when the time is up (checked "
+                                                        "then, on the record as it is)")
     role: str | None = Field(default=None, description="escalate: the role the task moves to")
+    user: str | None = Field(default=None, description="escalate: the user the task moves to")
+    field: str | None = Field(default=None, description="escalate: a field path of the record holding the user "
+                                                        "(e.g. department.head; a link gives the linked record's "
+                                                        "name)")
+    expr: str | None = Field(default=None, description="escalate: an expression giving a user name or a list")
+    assignment: str | None = Field(default=None, description="escalate: an assignment rule giving the users")
     to: str | None = Field(default=None, description="goto: the node the flow moves to")
     repeat: bool = Field(default=False, description="remind: remind again every 'after'")
 
     @model_validator(mode="after")
     def _settings(self) -> TimeoutDef:
-        if self.action == "escalate" and not self.role:
-            raise ValueError("an 'escalate' timeout needs 'role'")
+        people = self.people()
+        if self.action == "escalate" and len(people) != 1:
+            raise ValueError("an 'escalate' timeout names who takes over with exactly one of role, user, field, "
+                             "expr or assignment" + (f" (got {', '.join(people)})" if people else ""))
         if self.action == "goto" and not self.to:
             raise ValueError("a 'goto' timeout needs 'to' (a node name)")
         if self.repeat and self.action != "remind":
             raise ValueError("'repeat' applies to 'remind' timeouts only")
         return self
+
+    def people(self) -> list[str]:
+        """The keys naming people that are given (meaningful for 'escalate' only; checked by the flow)."""
+        return [k for k in _PEOPLE if getattr(self, k) is not None]
+
+    def escalate_to(self) -> ApproverSpec | None:
+        """Who an escalation hands the task to, as an approver spec (None for other actions)."""
+        if self.action != "escalate":
+            return None
+        return ApproverSpec(**{k: getattr(self, k) for k in _PEOPLE if getattr(self, k) is not None})
 
 
 class NoApproverRole(Model):

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from ordo.dsl.app import AppDefinition
 from ordo.dsl.base import humanize, label_text
-from ordo.dsl.entity import EntityDef, FieldDef
+from ordo.dsl.entity import EntityDef, FieldDef, ValidationDef, write_scope
 from ordo.dsl.errors import DefinitionError, DefinitionErrors
 from ordo.dsl.expr import CompiledExpression, Scope, compile_expression
 from ordo.dsl.expr import types as T
@@ -53,6 +53,21 @@ class CompiledField:
         return self.defn.is_stored
 
 
+@dataclass(frozen=True)
+class CompiledValidation:
+    """An entity rule: ``expr`` must hold on writes listed in ``on`` for which ``when`` holds.
+
+    ``reads``: the record's own fields the rule reads (writes by flows and jobs are checked only
+    against the rules that read a field they change)."""
+
+    expr: CompiledExpression
+    message: str
+    field: str | None
+    on: frozenset[str]
+    when: CompiledExpression | None
+    reads: frozenset[str]
+
+
 @dataclass
 class CompiledEntity:
     name: str
@@ -60,7 +75,7 @@ class CompiledEntity:
     label: str
     fields: dict[str, CompiledField]
     computed_order: list[str]
-    validations: list[tuple[CompiledExpression, str, str | None]]
+    validations: list[CompiledValidation]
     table: sa.Table | None = None
     split_when: CompiledExpression | None = None
     merge_when: CompiledExpression | None = None
@@ -113,6 +128,19 @@ def _computed_order(entity: EntityDef, compiled: dict[str, CompiledField]) -> li
     return order
 
 
+def _validation(app: AppDefinition, entity: EntityDef, i: int, v: ValidationDef) -> CompiledValidation:
+    expr = _compile(app, entity, v.expr, f"validation {i}")
+    when = None
+    if v.when:
+        try:
+            when = compile_expression(v.when, write_scope(app.schema, entity.name), T.BOOLEAN)
+        except Exception as e:  # definitions were checked; this only guards programmatic use
+            raise DefinitionErrors([DefinitionError(f"validation {i} when: {e}", file=f"<entity {entity.name}>")]
+                                   ) from None
+    reads = frozenset(p.parts[0] for p in expr.paths() if p.root is None)
+    return CompiledValidation(expr, label_text(v.message), v.field, frozenset(v.on), when, reads)
+
+
 def compile_entity(app: AppDefinition, entity: EntityDef) -> CompiledEntity:
     types = app.schema.entity_fields(entity.name) or {}
     fields: dict[str, CompiledField] = {}
@@ -134,10 +162,7 @@ def compile_entity(app: AppDefinition, entity: EntityDef) -> CompiledEntity:
         elif f.default is not None:
             cf.default_value = coerce(f, f.default)
         fields[name] = cf
-    validations = [
-        (_compile(app, entity, v.expr, f"validation {i}"), label_text(v.message), v.field)
-        for i, v in enumerate(entity.validations)
-    ]
+    validations = [_validation(app, entity, i, v) for i, v in enumerate(entity.validations)]
     ce = CompiledEntity(entity.name, entity, label_text(entity.label, fallback=humanize(entity.name)), fields,
                         _computed_order(entity, fields), validations)
     if entity.split and entity.split.when:

@@ -154,7 +154,8 @@ class JobRunner:
         """Run a handler in a savepoint, again when it loses a deadlock or serialization race."""
         from .records import Transaction
 
-        retrying_savepoint(conn, lambda: handler(Transaction(self.app, conn, SYSTEM), json.loads(row.payload)),
+        retrying_savepoint(conn, lambda: handler(Transaction(self.app, conn, SYSTEM, automated=True),
+                                                       json.loads(row.payload)),
                            f"job {row.id} ({row.kind})")
 
     def _run_one(self, worker: str, now: dt.datetime | None) -> bool:

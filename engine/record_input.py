@@ -108,13 +108,16 @@ def merge_rows(cf: CompiledField, old: list[Record], new: list[Record],
     return out
 
 
-def prepare(tx: Transaction, ce: CompiledEntity, rec: Record, errors: list[FieldError], creating: bool) -> None:
-    """Resolve link names, apply defaults (on create) and compute computed fields."""
-    resolve_links(tx, ce, rec, errors, "")
+def prepare(tx: Transaction, ce: CompiledEntity, rec: Record, errors: list[FieldError], creating: bool,
+            links: bool = True) -> None:
+    """Resolve link names (unless ``links`` is false), apply defaults (on create) and compute computed fields."""
+    if links:
+        resolve_links(tx, ce, rec, errors, "")
     for cf in ce.table_fields:
         assert cf.child is not None
         for i, row in enumerate(rec.get(cf.name) or []):
-            resolve_links(tx, cf.child, row, errors, f"{cf.name}[{i}].")
+            if links:
+                resolve_links(tx, cf.child, row, errors, f"{cf.name}[{i}].")
             if row.get("id") is None:
                 apply_defaults(tx, cf.child, row)
             compute(tx, cf.child, row, errors, f"{cf.name}[{i}].")
@@ -123,11 +126,59 @@ def prepare(tx: Transaction, ce: CompiledEntity, rec: Record, errors: list[Field
     compute(tx, ce, rec, errors, "")
 
 
+def dry_record(tx: Transaction, ce: CompiledEntity, data: Mapping[str, Any], links: bool = True,
+               before: Record | None = None) -> Record:
+    """The record a create of ``data`` (or, given ``before``, an update of that record) would make: coercion,
+    link names, defaults, computed fields; neither validated nor written. What a dry run such as a flow
+    simulation works on. A link may be given as the linked record itself (a nested mapping); with ``links``
+    false, link names are not looked up."""
+    if not isinstance(data, Mapping):
+        raise UsageError(f"record data for {ce.name} must be a mapping of field names to values")
+    plain, nested = _split_nested(ce, data)
+    errors: list[FieldError] = []
+    rec = read_input(tx, ce, plain, errors, creating=before is None)
+    for key, value in nested.items():
+        if isinstance(value, list):
+            for row, given in zip(rec.get(key) or [], value, strict=False):
+                row.update(given)
+        else:
+            rec[key] = value
+    if before is not None:
+        rec = {**before, **rec}
+    prepare(tx, ce, rec, errors, creating=before is None, links=links)
+    if errors:
+        raise UsageError(f"{ce.name} record: " + "; ".join(str(e) for e in errors))
+    for name in ce.fields:
+        rec.setdefault(name, None)
+    if before is None:
+        rec.update(id=data.get("id"), name=data.get("name"))
+    return rec
+
+
+def _split_nested(ce: CompiledEntity, data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Caller data without linked records given whole (link -> mapping), and those records by field
+    (for a table field: one mapping of them per row)."""
+    plain: dict[str, Any] = {}
+    nested: dict[str, Any] = {}
+    for key, value in data.items():
+        cf = ce.fields.get(key)
+        if cf is not None and cf.defn.type == "link" and isinstance(value, Mapping):
+            nested[key] = dict(value)
+        elif cf is not None and cf.child is not None and isinstance(value, list):
+            parts = [_split_nested(cf.child, row) if isinstance(row, Mapping) else (row, {}) for row in value]
+            plain[key] = [p for p, _ in parts]
+            if any(n for _, n in parts):
+                nested[key] = [n for _, n in parts]
+        else:
+            plain[key] = value
+    return plain, nested
+
+
 def resolve_links(tx: Transaction, ce: CompiledEntity, rec: Record, errors: list[FieldError], prefix: str) -> None:
     for name, value in list(rec.items()):
         cf = ce.fields.get(name)
-        if cf is None or cf.defn.type != "link" or value is None:
-            continue
+        if cf is None or cf.defn.type != "link" or value is None or isinstance(value, Mapping):
+            continue  # a mapping: a linked record given whole (a dry run), see dry_record
         target = cf.defn.entity or ""
         row = tx.link_target(target, value)  # a record the user may not read is refused as missing
         if row is None:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 Record = dict[str, Any]
 MAX_LIMIT = 10_000
+_WATCHED = "ordo_watched_records"  # (entity, id) -> latest version, for records whose listeners are running
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class WriteEvent:
 class Transaction:
     """One unit of work. Use through ``App.transaction(user)`` or the App's methods."""
 
-    def __init__(self, app: App, conn: sa.Connection, user: User) -> None:
+    def __init__(self, app: App, conn: sa.Connection, user: User, *, automated: bool = False) -> None:
         self.app = app
         self.conn = conn
         self.user = user
@@ -59,7 +60,9 @@ class Transaction:
         self.guard = app.permissions.guard(user, app.compiled)  # None: may read everything
         self.users = Directory(conn, user, app.permissions.privileges)
         self._kept_links: set[tuple[str, int]] = set()  # links on records read here (see link_target)
-        self.automated = False  # a flow's writer: `editable_if` (which guards people's edits) does not apply
+        # a flow's or a job's writes: `editable_if` (which guards people's edits) does not apply, and entity
+        # rules apply only when they read a field the write changes (see validation.py)
+        self.automated = automated
 
     @property
     def now(self) -> dt.datetime:
@@ -78,9 +81,34 @@ class Transaction:
                payload: dict[str, Any] | None = None) -> int:
         return outbox.notify(self.conn, channel, recipient, subject, body, payload, now=self.now)
 
-    def _emit(self, event: WriteEvent) -> None:
-        for listener in self.app.listeners:
-            listener(self, event)
+    def _emit(self, event: WriteEvent) -> Record | None:
+        """Run the write listeners; return the record as it is after them (re-read only when a listener
+        wrote to it again, e.g. a flow that set its status), so callers get what is committed."""
+        stored = event.after
+        if stored is None or not self.app.listeners:
+            for listener in self.app.listeners:
+                listener(self, event)
+            return stored
+        watched = self.conn.info.setdefault(_WATCHED, {})
+        key = (event.entity, stored["id"])
+        outer = key in watched
+        watched[key] = stored["version"]
+        try:
+            for listener in self.app.listeners:
+                listener(self, event)
+            latest = watched[key]
+        finally:
+            if not outer:
+                watched.pop(key, None)
+        if latest == stored["version"] or latest is None:  # unchanged, or deleted by a listener
+            return stored
+        return self._fetch(event.entity, stored["id"]) or stored
+
+    def _written(self, entity: str, record_id: int, version: int | None) -> None:
+        """Tell a write whose listeners are running that its record changed again (None: deleted)."""
+        watched = self.conn.info.get(_WATCHED)
+        if watched and (entity, record_id) in watched:
+            watched[(entity, record_id)] = version
 
     # -- reading
     def get(self, entity: str, key: int | str, *, for_update: bool = False) -> Record:
@@ -260,7 +288,8 @@ class Transaction:
 
     # -- writing
     def create(self, entity: str, data: Mapping[str, Any]) -> Record:
-        """Validate and insert a record (and its child rows); return it as stored."""
+        """Validate and insert a record (and its child rows); return it as committed, after the write
+        listeners (flows) it started changed it."""
         ce = self.app.compiled.entity(entity)
         errors: list[FieldError] = []
         rec = read_input(self, ce, data, errors, creating=True)
@@ -282,15 +311,16 @@ class Transaction:
         new_id = self._insert(t, values, entity)
         for cf in ce.table_fields:
             self._write_children(cf, new_id, [], rec.get(cf.name) or [])
-        stored = self.get(entity, new_id)
+        stored = self._fetch(entity, new_id)  # the writer sees what they wrote, whatever their read rules
+        assert stored is not None
         audit.write(self.conn, at=now, user=self.user.name, entity=entity, record_id=new_id, record_name=name,
                     action="create", changes=audit.diff(None, stored, self._audited(ce)))
-        self._emit(WriteEvent(entity, "create", None, stored))
-        return stored
+        return self._emit(WriteEvent(entity, "create", None, stored)) or stored
 
     def update(self, entity: str, key: int | str, data: Mapping[str, Any],
                expected_version: int | None = None) -> Record:
-        """Change fields of a record. A stale ``expected_version`` raises :class:`Conflict`."""
+        """Change fields of a record; return it as committed, after the write listeners (flows).
+        A stale ``expected_version`` raises :class:`Conflict`."""
         ce = self.app.compiled.entity(entity)
         current = self.get(entity, key, for_update=True)
         self._require(entity, "update", current)
@@ -308,7 +338,7 @@ class Transaction:
         if not self.automated:
             check_editable(self, ce, current, rec, errors)
         prepare(self, ce, rec, errors, creating=False)
-        validate_record(self, ce, rec, errors, record_id=current["id"])
+        validate_record(self, ce, rec, errors, record_id=current["id"], before=current)
         if errors:
             raise ValidationFailed(entity, errors)
         self._require(entity, "update", rec)
@@ -323,13 +353,14 @@ class Transaction:
         for cf in ce.table_fields:
             if cf.name in changes:
                 self._write_children(cf, current["id"], current[cf.name], rec[cf.name])
-        stored = self.get(entity, current["id"])
+        stored = self._fetch(entity, current["id"])
+        assert stored is not None
+        self._written(entity, current["id"], stored["version"])
         delta = audit.diff(current, stored, self._audited(ce))
         if delta:
             audit.write(self.conn, at=now, user=self.user.name, entity=entity, record_id=current["id"],
                         record_name=current["name"], action="update", changes=delta)
-        self._emit(WriteEvent(entity, "update", current, stored))
-        return stored
+        return self._emit(WriteEvent(entity, "update", current, stored)) or stored
 
     def delete(self, entity: str, key: int | str, expected_version: int | None = None) -> None:
         """Delete a record and its child rows; links to it follow their ``on_delete`` rule."""
@@ -347,6 +378,7 @@ class Transaction:
             assert ct is not None
             self.conn.execute(sa.delete(ct).where(ct.c.parent_id == current["id"]))
         self.conn.execute(sa.delete(t).where(t.c.id == current["id"]))
+        self._written(entity, current["id"], None)
         audit.write(self.conn, at=self.app.clock.now(), user=self.user.name, entity=entity, record_id=current["id"],
                     record_name=current["name"], action="delete",
                     changes=audit.diff(current, None, self._audited(ce)))

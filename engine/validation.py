@@ -1,11 +1,15 @@
 """Record validation: required, ranges, lengths, patterns, uniqueness and entity rules.
 
 Runs on every write after coercion, defaults and computed fields; collects every
-problem so the caller sees them all at once.
+problem so the caller sees them all at once. Field checks always run; an entity rule
+runs on the writes its scope names (``on``, ``when``), and an automated write (a flow's
+or a job's, ``tx.automated``) is held only to the rules that read a field it changes:
+a rule about what people enter does not block a flow moving the record on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -40,10 +44,42 @@ def check_field(cf: CompiledField, value: Any, path: str, errors: list[FieldErro
             errors.append(FieldError(path, f"does not match the pattern {d.pattern}"))
 
 
-def _rules(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], path: str, errors: list[FieldError]) -> None:
-    for expr, message, field in ce.validations:
-        if expr(rec, tx.env) is not True:
-            errors.append(FieldError(f"{path}{field}" if field else path.rstrip("."), message))
+def changed_fields(ce: CompiledEntity, before: dict[str, Any] | None, after: dict[str, Any]) -> frozenset[str]:
+    """The fields a write changes: every field on create (``before`` None), else those whose value differs."""
+    if before is None:
+        return frozenset(ce.fields)
+    out = set()
+    for name, cf in ce.fields.items():
+        if name not in after:
+            continue
+        old, new = before.get(name), after.get(name)
+        if cf.child is not None:
+            old, new = _rows_view(old), _rows_view(new)
+        if old != new:
+            out.add(name)
+    return frozenset(out)
+
+
+def _rows_view(rows: Any) -> list:
+    return [{k: v for k, v in row.items() if k != "idx"} for row in rows or []]
+
+
+def _rules(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], before: dict[str, Any] | None, path: str,
+           errors: list[FieldError]) -> None:
+    if not ce.validations:
+        return
+    action = "create" if before is None else "update"
+    changes = changed_fields(ce, before, rec)
+    when_env = None
+    for v in ce.validations:
+        if action not in v.on or (tx.automated and not v.reads & changes):
+            continue
+        if v.when is not None:
+            when_env = when_env or dataclasses.replace(tx.env, changes=changes)
+            if v.when(rec, when_env) is not True:
+                continue
+        if v.expr(rec, tx.env) is not True:
+            errors.append(FieldError(f"{path}{v.field}" if v.field else path.rstrip("."), v.message))
 
 
 def _unique(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], record_id: int | None,
@@ -69,10 +105,12 @@ def _unique(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], record_id:
 
 
 def validate_record(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], errors: list[FieldError],
-                    record_id: int | None) -> None:
+                    record_id: int | None, before: dict[str, Any] | None = None) -> None:
     """Append every problem of ``rec`` (a full record with child rows) to ``errors``.
 
-    Field checks always run; entity rules and uniqueness only on otherwise valid data.
+    ``before``: the stored record on update (None on create). Field checks always run; entity
+    rules (within their scope) and uniqueness only on otherwise valid data. A child row's rules
+    see the row as created when it is new.
     """
     rules = not errors
     bad = {e.field for e in errors}
@@ -81,15 +119,17 @@ def validate_record(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], er
             rows = rec.get(cf.name) or []
             if cf.defn.required and not rows:
                 errors.append(FieldError(cf.name, "needs at least one row"))
+            old = {r.get("id"): r for r in (before or {}).get(cf.name) or []}
             for i, row in enumerate(rows):
                 prefix = f"{cf.name}[{i}]."
                 for ccf in cf.child.fields.values():
                     if prefix + ccf.name not in bad:
                         check_field(ccf, row.get(ccf.name), prefix + ccf.name, errors)
                 if rules:
-                    _rules(tx, cf.child, row, prefix, errors)
+                    prior = old.get(row["id"]) if row.get("id") is not None else None
+                    _rules(tx, cf.child, row, prior, prefix, errors)
         elif cf.name not in bad:
             check_field(cf, rec.get(cf.name), cf.name, errors)
     if rules:
-        _rules(tx, ce, rec, "", errors)
+        _rules(tx, ce, rec, before, "", errors)
         _unique(tx, ce, rec, record_id, errors)

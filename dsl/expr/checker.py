@@ -51,6 +51,7 @@ class Scope:
     ``roots``: extra named variables (``record(entity)`` or scalar types).
     ``params``: typed ``:name`` parameters; None forbids parameters;
     ``open_params`` accepts any parameter name with type ``any``.
+    ``changes``: the expression checks a write, so ``changed('field')`` may ask what it changes.
     """
 
     schema: SchemaView
@@ -58,6 +59,7 @@ class Scope:
     roots: dict[str, Type] = field(default_factory=dict)
     params: dict[str, Type] | None = None
     open_params: bool = False
+    changes: bool = False
 
     def child(self, entity: str) -> Scope:
         return Scope(self.schema, entity, {}, self.params, self.open_params)
@@ -265,6 +267,8 @@ class Checker:
             if name not in FUNCTIONS:
                 return self.error(first, f"{name}() needs a table field first, got {t}")
             del self.errors[n_errors:]  # re-checked below as an ordinary argument
+        if name == "changed":
+            return self._changed(node, scope)
         fn = FUNCTIONS.get(name)
         if fn is None:
             return self.error(node, f"unknown function '{name}'" + _suggest(name, [*FUNCTIONS, *AGGREGATES]))
@@ -280,6 +284,20 @@ class Checker:
         if isinstance(result, str):
             return self.error(node, f"{name}(): {result}")
         return result
+
+    def _changed(self, node: ast.Call, scope: Scope) -> Type:
+        """``changed('field')``: a field of the record being written, named by a string literal."""
+        for a in node.args:
+            self.visit(a, scope)
+        if not scope.changes:
+            return self.error(node, "changed() can only be used where a write is checked (a validation's 'when')")
+        arg = node.args[0] if len(node.args) == 1 else None
+        if not isinstance(arg, ast.Literal) or not isinstance(arg.value, str):
+            return self.error(node, "changed() takes one field name in quotes, e.g. changed('due_date')")
+        fields = scope.schema.entity_fields(scope.entity or "") or {}
+        if arg.value not in fields:
+            return self.error(arg, f"unknown field '{arg.value}' in {scope.entity}" + _suggest(arg.value, [*fields]))
+        return BOOLEAN
 
     def _aggregate(self, node: ast.Call, scope: Scope, child: str) -> Type:
         name = node.name

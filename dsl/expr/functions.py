@@ -125,6 +125,9 @@ _add("days_between", 2, 2, _fixed([("date",), ("date",)], INTEGER), "days_betwee
 _add("distance", 4, 4, _fixed([NUM, NUM, NUM, NUM], DECIMAL),
      "distance(lat1, lon1, lat2, lon2): great-circle distance in km between two coordinates in degrees "
      "(3 decimals)", "math")
+_add("changed", 1, 1, _fixed([STR], BOOLEAN),
+     "changed('field'): the write being checked changes that field (every field on create); only in a "
+     "validation's 'when'", "logic")
 _add("add_days", 2, 2, _fixed([("date",), ("integer",)], DATE), "add_days(d, n): the date n days after d", "date")
 
 # Aggregates over a child table: first argument is a table field, the second an

@@ -45,6 +45,7 @@ class Env:
     params: dict[str, Any] = field(default_factory=dict)
     clock: Clock = field(default_factory=Clock)
     related: Callable[[Any, Record], Any] | None = None  # (aggregate node, owner record) -> value, in SQL
+    changes: frozenset[str] | None = None  # fields the write being checked changes (for changed())
 
     @property
     def today(self) -> dt.date:
@@ -125,6 +126,11 @@ def _in(x: Any, items: Any) -> Any:
     if x in items:
         return True
     return None if None in items else False
+
+
+def _changed(env: Env, name: str) -> Any:
+    """changed('field'): null outside the check of a write."""
+    return None if env.changes is None else name in env.changes
 
 
 def _not(x: Any) -> Any:

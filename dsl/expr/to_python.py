@@ -148,6 +148,8 @@ class _Codegen:
             return "env.today"
         if name == "now":
             return "env.now"
+        if name == "changed":
+            return f"_changed(env, {args[0]})"
         if name in ("min", "max"):
             if len(args) == 1:
                 return args[0]
@@ -211,7 +213,7 @@ _DIRECT = {"round": "_round", "floor": "_floor", "ceil": "_ceil", "distance": "_
 
 PY_FUNCTIONS = set(_NULL_SAFE) | set(_DIRECT) | {
     "if", "coalesce", "is_null", "is_blank", "today", "now", "min", "max", "concat",
-    "year", "month", "day", "days_between", "add_days", "date",
+    "year", "month", "day", "days_between", "add_days", "date", "changed",
 }
 
 _GLOBALS_BASE: dict[str, Any] = dict(HELPERS)

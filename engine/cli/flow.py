@@ -98,11 +98,8 @@ def _open(args: argparse.Namespace) -> Any:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    import sqlalchemy as sa
-
     from ..app import open_app
     from ..db import normalize_url
-    from ..users import Directory
 
     try:
         record = json.loads(Path(args.record).read_text(encoding="utf-8"))
@@ -117,16 +114,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     url = normalize_url(args.db)
     has_db = not url.startswith("sqlite:///") or Path(url[len("sqlite:///"):]).exists()
     with (open_for(args) if has_db else open_app(args.app, "sqlite://", sync=False, check=False)) as app:
-        members = link = None
-        if has_db:
-            def members(role: str) -> list[str]:
-                try:
-                    with app.engine.connect() as conn:
-                        return Directory(conn).members(role)
-                except sa.exc.SQLAlchemyError:
-                    return []
         steps = app.features["flows"].simulate(args.flow, record, initiator=args.initiator, decisions=decisions,
-                                               members=members, link=link)
+                                               database=has_db)
     for i, step in enumerate(steps, 1):
         print(f"{i:>2}. {step.node} ({step.type}): {step.text}")
     return 0

@@ -111,11 +111,15 @@ def evaluate(run: Run, tok: Token, node: CNode, queue: deque[Token], fresh: bool
             nxt["status"] = "pending"
             notify_task(run, nxt, node)
     if done and not added_open:
-        store.close_tasks(run.conn, now=run.now, instance_id=run.inst.id, token_id=tok.id)
+        run.cancel_tasks(f"not needed: {node.name} was approved" if approved else
+                         f"{node.name} went on without its cancelled tasks", tok.id)
         run.inst.data["last_approvers"] = list(dict.fromkeys(
             t["acted_by"] for t in tasks if t["status"] == "approved" and t["acted_by"]))
         run.leave(tok)
-        run.history("approved", node.name, approvers=run.inst.data["last_approvers"])
+        if approved:
+            run.history("approved", node.name, approvers=run.inst.data["last_approvers"])
+        else:  # every task was cancelled (cancel_task): the step goes on, approved by nobody
+            run.history("skipped", node.name, reason="every task was cancelled")
         run.move(tok, d.next, queue)
         return
     if fresh:
@@ -137,13 +141,13 @@ def reject_allowed_to_continue(run: Run, tok: Token, node: CNode) -> bool:
 
 
 def rejected(run: Run, tok: Token, node: CNode, queue: deque[Token], to: str | None = None,
-             comment: str | None = None) -> None:
+             comment: str | None = None, why: str | None = None) -> None:
     """The node is rejected: send back to ``to`` / ``on_reject``, or end the flow as rejected."""
+    target = to or node.defn.on_reject
     if tok.id is not None:
-        store.close_tasks(run.conn, now=run.now, instance_id=run.inst.id, token_id=tok.id)
+        run.cancel_tasks(why or f"{node.name} was rejected", tok.id)
     run.leave(tok)
     run.inst.data["last_approvers"] = []
-    target = to or node.defn.on_reject
     if target is None:
         run.finish("rejected", "rejected", comment)
         return
@@ -151,7 +155,7 @@ def rejected(run: Run, tok: Token, node: CNode, queue: deque[Token], to: str | N
         for other in store.active_tokens(run.conn, run.inst.id):
             if other.id != tok.id:
                 run.leave(other)
-                store.close_tasks(run.conn, now=run.now, instance_id=run.inst.id, token_id=other.id)
+                run.cancel_tasks(f"{node.name} was sent back to {target}", other.id)
                 store.finish_token(run.conn, other, "cancelled")
         tok.splits = []
         run.history("sent_back", node.name, to=target)

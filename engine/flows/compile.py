@@ -77,6 +77,7 @@ class CNode:
     approvers: list[Approver] = field(default_factory=list)
     templates: dict[str, Template] = field(default_factory=dict)
     due: Any = None  # timedelta
+    escalations: dict[int, Approver] = field(default_factory=dict)  # timeout index -> who takes over
 
     @property
     def next(self) -> str | None:
@@ -143,6 +144,12 @@ class _Compiler:
             n.approvers = [self.approver(a, where) for a in d.approvers]
             if d.auto_approve_if:
                 n.exprs["auto_approve_if"] = self.expr(d.auto_approve_if, where, T.BOOLEAN)
+            for i, t in enumerate(d.timeouts()):
+                if t.when:
+                    n.exprs[f"timeout.{i}.when"] = self.expr(t.when, f"{where}, timeout {i + 1} when", T.BOOLEAN)
+                spec = t.escalate_to()
+                if spec is not None:
+                    n.escalations[i] = self.approver(spec, f"{where}, timeout {i + 1}")
             due = d.due or (d.timeouts()[0].after if d.timeouts() else None)
             n.due = parse_duration(due) if due else None
         elif isinstance(d, (ConditionNode, InclusiveNode)):

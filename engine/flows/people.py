@@ -35,8 +35,9 @@ def _names(value: Any, link_entity: str | None, tx: Transaction | None) -> list[
 
 
 def resolve(tx: Transaction | None, approvers: Iterable[Approver], record: dict[str, Any], initiator: str,
-            entity: str) -> list[Assignee]:
-    """Assignees in the order given, without duplicates. ``tx`` None: simulation (no database)."""
+            entity: str, *, dry: bool = False) -> list[Assignee]:
+    """Assignees in the order given, without duplicates. ``dry`` (a simulation): assignment rules are
+    named (``("rule", name)``), not run, as running one changes its state."""
     out: list[Assignee] = []
     env = tx.env if tx is not None else None
     for a in approvers:
@@ -49,7 +50,7 @@ def resolve(tx: Transaction | None, approvers: Iterable[Approver], record: dict[
             value = a.expr(record, env, initiator)
             out.extend(("user", n) for n in _names(value, a.link_entity, tx))
         elif s.assignment:
-            if tx is None:
+            if tx is None or dry:
                 out.append(("rule", s.assignment))
                 continue
             feature = tx.app.features.get("assignment")

@@ -59,8 +59,7 @@ class Run:
         """The acting user's transaction with the flow's authority to set fields the flow names."""
         if self._writer is None:
             u = self.tx.user
-            self._writer = Transaction(self.tx.app, self.conn, User(u.name, u.roles, True, u.attrs))
-            self._writer.automated = True
+            self._writer = Transaction(self.tx.app, self.conn, User(u.name, u.roles, True, u.attrs), automated=True)
         return self._writer
 
     def eval(self, node: CNode, key: str) -> Any:
@@ -70,6 +69,13 @@ class Run:
                 comment: str | None = None, user: str | None = None, **detail: Any) -> None:
         store.add_history(self.conn, self.inst, at=self.now, user=user or self.tx.user.name, action=action,
                           node=node, task_id=task_id, comment=comment, detail=detail)
+
+    def cancel_tasks(self, reason: str, token_id: int | None = None) -> None:
+        """Cancel the open tasks of the instance (or of one token): each gets a timeline entry saying why."""
+        for t in store.close_tasks(self.conn, now=self.now, instance_id=self.inst.id, token_id=token_id,
+                                   reason=reason):
+            self.history("task_cancelled", t["node"], task_id=t["id"], assignee=t["assignee"],
+                         role=t["assignee_role"], reason=reason)
 
     def _seq(self) -> int:
         self.inst.data["seq"] = self.inst.data.get("seq", 0) + 1
@@ -164,7 +170,8 @@ class Run:
         c = self.conn
         for tok in store.active_tokens(c, self.inst.id):
             store.finish_token(c, tok, "cancelled" if status != "completed" else "done")
-        store.close_tasks(c, now=self.now, instance_id=self.inst.id)
+        self.cancel_tasks(f"flow {status}" + (f" ({outcome})" if status == "completed" else "")
+                          + (f": {comment}" if comment else ""))
         self.tx.cancel_jobs(prefix=timer_prefix(self.inst.id))
         self.inst.status, self.inst.outcome, self.inst.ended_at = status, outcome, self.now
         self.history(status, comment=comment, outcome=outcome)
@@ -217,16 +224,16 @@ class Run:
             return
         state["fired"] = True
         if node.defn.cancel_remaining:
-            self.cancel_branches(key, keep=tok)
+            self.cancel_branches(key, keep=tok, reason=f"not needed: {node.name} had enough branches")
         tok.splits = tok.splits[:-1]
         self.history("joined", node.name, arrived=state["arrived"], of=started)
         self.move(tok, node.next, queue)
 
-    def cancel_branches(self, key: str, keep: Token | None = None) -> None:
+    def cancel_branches(self, key: str, keep: Token | None = None, reason: str = "branch cancelled") -> None:
         for other in store.active_tokens(self.conn, self.inst.id):
             if key in other.splits and (keep is None or other.id != keep.id):
                 self.leave(other)
-                store.close_tasks(self.conn, now=self.now, instance_id=self.inst.id, token_id=other.id)
+                self.cancel_tasks(reason, other.id)
                 store.finish_token(self.conn, other, "cancelled")
                 self.history("branch_cancelled", other.node)
 

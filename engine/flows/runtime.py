@@ -277,12 +277,12 @@ class FlowRuntime:
 
     # -- tools
     def simulate(self, flow: str, record: dict[str, Any], *, initiator: str = "admin",
-                 decisions: dict[str, str] | None = None, members: Any = None, link: Any = None) -> list[Any]:
-        """The path ``record`` would take and who would be asked; writes nothing."""
+                 decisions: dict[str, str] | None = None, database: bool = True) -> list[Any]:
+        """The path ``record`` (field values, as for a create) would take and who would be asked; writes
+        nothing. ``database=False``: consult no data (links stay as given, roles are shown by name)."""
         from .simulate import simulate
 
-        return simulate(self.app, flow, record, initiator=initiator, decisions=decisions, members=members,
-                        link=link)
+        return simulate(self.app, flow, record, initiator=initiator, decisions=decisions, database=database)
 
     def diagram(self, flow: str, format: str = "svg") -> str:
         from . import diagram

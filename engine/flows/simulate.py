@@ -1,25 +1,32 @@
 """Dry run: the path a record would take through a flow and who would be asked, writing nothing.
 
-Approvals are assumed approved unless ``decisions`` says ``{node: "reject"}``;
-waits are assumed to be satisfied; role members are read from the database when
-it is there (read-only), else roles are shown by name.
+The record is prepared by the same code as a create (``record_input.dry_record``:
+defaults, link names, computed fields), in a read-only transaction. Approvals
+are assumed approved unless ``decisions`` says ``{node: "reject"}``; waits are
+assumed to be satisfied. With ``database`` (the default) links are looked up and
+roles expanded to their members; without, links keep the names or nested records
+given and roles are shown by name. Values are shown as a person reads them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ordo.dsl.expr import Env
 
-from ..coerce import CoercionError, coerce
+from ..actor import OWNER
 from ..errors import UsageError
+from ..record_input import dry_record
 from .people import expand, resolve
 
 if TYPE_CHECKING:
     from ..app import App
+    from ..records import Transaction
 
 MAX_STEPS = 500
 
@@ -32,39 +39,63 @@ class Step:
     asks: list[str] = field(default_factory=list)
 
 
-def prepare_record(app: App, entity: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Typed values for the entity's fields (links may be given as nested objects)."""
-    if not isinstance(data, Mapping):
-        raise UsageError("the record must be a JSON object of field values")
-    fields = app.definition.entities[entity].fields
-    out: dict[str, Any] = {"id": data.get("id"), "name": data.get("name")}
-    for key, value in data.items():
-        f = fields.get(key)
-        if f is None or value is None or isinstance(value, (dict, list)) or f.type in ("link", "table", "computed"):
-            out[key] = value
-            continue
-        try:
-            out[key] = coerce(f, value)
-        except CoercionError as e:
-            raise UsageError(f"record field '{key}': {e}") from None
-    for name, f in fields.items():
-        out.setdefault(name, None if f.type != "table" else [])
-    return out
+def _given(entity: str, key: Any) -> Any:
+    """Without a database a linked record is what the record JSON says: a nested object, or just a name."""
+    if isinstance(key, Mapping):
+        return key
+    return {"name": key} if isinstance(key, str) else None
+
+
+def show(tx: Transaction, value: Any, entity: str | None = None) -> str:
+    """A value as a person reads it: ISO dates, plain numbers, linked records by name (and title)."""
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="minutes")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if entity is not None:
+        rec = value if isinstance(value, Mapping) else tx.env.link(entity, value)
+        if rec and rec.get("name"):
+            title_field = tx.app.definition.entities[entity].title_field
+            title = rec.get(title_field) if title_field else None
+            return f"{rec['name']} ({title})" if title and title != rec["name"] else str(rec["name"])
+    if isinstance(value, (list, tuple)):
+        return ", ".join(show(tx, v) for v in value)
+    return str(value)
+
+
+def a_label(tx: Transaction, entity: str) -> str:
+    """'a sales order', 'an invoice': the entity's label after an article."""
+    label = tx.app.compiled.entity(entity).label
+    if len(label) > 1 and label[1:2].islower():
+        label = label[0].lower() + label[1:]
+    return ("an " if label[:1].lower() in "aeiou" else "a ") + label
 
 
 def simulate(app: App, flow: str, data: Mapping[str, Any], *, initiator: str = "admin",
-             decisions: Mapping[str, str] | None = None, members: Callable[[str], list[str]] | None = None,
-             link: Callable[[str, Any], Any] | None = None) -> list[Step]:
-    rt = app.features["flows"]
-    f = rt.flow(flow)
-    record = prepare_record(app, f.entity, data)
-    # aggregates over related records need the database: in a dry run they are unknown (null); give the
-    # computed fields that use them (e.g. a risk score) in the record JSON
-    env = Env(link=link or (lambda e, i: None), clock=app.clock, related=lambda node, owner: None)
+             decisions: Mapping[str, str] | None = None, database: bool = True) -> list[Step]:
+    f = app.features["flows"].flow(flow)
     decisions = dict(decisions or {})
     for node, d in decisions.items():
         if node not in f.nodes or d not in ("approve", "reject"):
             raise UsageError(f"decision {node}={d}: use NODE=approve|reject with an approval node of {flow}")
+    if not isinstance(data, Mapping):
+        raise UsageError("the record must be a JSON object of field values")
+    with app.reader(OWNER) as tx:
+        if not database:  # nothing to look up: links are as given, aggregates over related records unknown
+            tx.env = Env(link=_given, clock=app.clock, related=lambda node, owner: None)
+        record = dry_record(tx, app.compiled.entity(f.entity), data, links=database)
+        return _walk(tx, f, record, initiator, decisions, database)
+
+
+def _walk(tx: Transaction, f: Any, record: dict[str, Any], initiator: str, decisions: dict[str, str],
+          database: bool) -> list[Step]:
+    env = tx.env
     steps: list[Step] = []
     queue: deque[tuple[str, tuple[str, ...]]] = deque([(f.first, ())])
     splits: dict[str, int] = {}
@@ -106,8 +137,8 @@ def simulate(app: App, flow: str, data: Mapping[str, Any], *, initiator: str = "
                 steps.append(Step(name, "approval", "approved automatically (auto_approve_if)"))
                 queue.append((d.next, stack))
                 continue
-            found = resolve(None, node.approvers, record, initiator, f.entity)
-            users = expand(None, [a for a in found if a[0] != "rule"], members) if members else []
+            found = resolve(tx, node.approvers, record, initiator, f.entity, dry=True)
+            users = expand(tx, [a for a in found if a[0] != "rule"]) if database else []
             asks = users or [f"{k}:{v}" if k != "user" else v for k, v in found]
             decision = decisions.get(name, "approve")
             if not asks:
@@ -131,10 +162,16 @@ def simulate(app: App, flow: str, data: Mapping[str, Any], *, initiator: str = "
             steps.append(Step(name, "wait", f"waits until {d.until or 'the timer'} (assumed to happen)"))
             queue.append((d.next, stack))
         elif node.type == "action":
-            values = {k: ev(node.exprs["set." + k]) for k in d.set}
-            parts = ["sets " + ", ".join(f"{k}={v!r}" for k, v in values.items())] if d.set else []
-            parts += [f"creates a {c.entity}" + (f" per {c.group_by or 'row'} of {c.for_each}" if c.for_each else "")
-                      for c in d.create]
+            fields = tx.app.definition.entities[f.entity].fields
+            parts = []
+            if d.set:  # the record changes as it would at run time: later steps see the new values
+                record = dry_record(tx, tx.app.compiled.entity(f.entity), {k: ev(node.exprs["set." + k]) for k in d.set},
+                                    database, before=record)
+                parts.append("sets " + ", ".join(
+                    f"{k} = {show(tx, record[k], fields[k].entity if fields[k].type == 'link' else None)}"
+                    for k in d.set))
+            parts += [f"creates {a_label(tx, c.entity)}" + (f" per {c.group_by or 'row'} of {c.for_each}"
+                                                           if c.for_each else "") for c in d.create]
             parts += [f"changes the {u.entity} records where {u.where}" for u in d.update]
             parts += [f"runs allocation {d.allocation().rule} ({d.allocation().mode})"] if d.allocate else []
             parts += [f"calls {d.webhook.url}"] if d.webhook else []

@@ -142,12 +142,17 @@ def set_task(conn: sa.Connection, task_id: int, expect: str | tuple[str, ...], *
 
 
 def close_tasks(conn: sa.Connection, *, now: dt.datetime, instance_id: int, token_id: int | None = None,
-                status: str = "cancelled") -> int:
+                reason: str | None = None) -> list[dict[str, Any]]:
+    """Cancel the open tasks of an instance (or of one token), noting ``reason``; return them as they were."""
     t = task_table
-    q = sa.update(t).where(t.c.instance_id == instance_id, t.c.status.in_(OPEN_TASK))
+    q = sa.select(t).where(t.c.instance_id == instance_id, t.c.status.in_(OPEN_TASK)).order_by(t.c.id)
     if token_id is not None:
         q = q.where(t.c.token_id == token_id)
-    return conn.execute(q.values(status=status, acted_at=now)).rowcount
+    tasks = [dict(r._mapping) for r in conn.execute(q)]
+    if tasks:
+        conn.execute(sa.update(t).where(t.c.id.in_([x["id"] for x in tasks]), t.c.status.in_(OPEN_TASK))
+                     .values(status="cancelled", acted_at=now, comment=reason))
+    return tasks
 
 
 def open_tasks(conn: sa.Connection, instance_id: int) -> list[dict[str, Any]]:

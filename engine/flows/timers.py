@@ -15,6 +15,7 @@ from ordo.dsl.flow_nodes import parse_duration
 
 from . import store
 from .approval import notify_task, rejected
+from .people import resolve
 from .runner import Run
 from .store import Token
 
@@ -50,6 +51,11 @@ def _approval_timeout(run: Run, tok: Token, node: Any, index: int, queue: deque[
     t = node.defn.timeouts()[index]
     assert tok.id is not None
     pending = [x for x in store.token_tasks(run.conn, tok) if x["status"] == "pending"]
+    if t.when and run.eval(node, f"timeout.{index}.when") is not True:
+        run.history("timeout_skipped", node.name, timeout=t.action, after=t.after, reason=f"{t.when} does not hold")
+        if t.repeat:
+            run.timer(tok, index, parse_duration(t.after), "approval")
+        return
     if t.action == "remind":
         for task in pending:
             notify_task(run, task, node, reminder=True)
@@ -57,26 +63,42 @@ def _approval_timeout(run: Run, tok: Token, node: Any, index: int, queue: deque[
         if t.repeat:
             run.timer(tok, index, parse_duration(t.after), "approval")
     elif t.action == "escalate":
-        for task in pending:
-            store.set_task(run.conn, task["id"], "pending", status="cancelled", acted_at=run.now,
-                           comment=f"escalated to {t.role} after {t.after}")
-        new_id = store.insert_task(
-            run.conn, instance_id=run.inst.id, token_id=tok.id, flow=run.flow.name, node=node.name,
-            entity=run.inst.entity, record_id=run.inst.record_id, status="pending", kind="main", seq=0,
-            created_at=run.now, due_at=None, assignee=None, assignee_role=t.role, visit=tok.data["visit"])
-        run.history("escalate", node.name, task_id=new_id, role=t.role, after=t.after)
-        notify_task(run, store.get_task(run.conn, new_id), node, reminder=True)
+        _escalate(run, tok, node, index, pending)
     elif t.action == "approve":
-        store.close_tasks(run.conn, now=run.now, instance_id=run.inst.id, token_id=tok.id)
+        run.cancel_tasks(f"timed out after {t.after}: {node.name} approved automatically", tok.id)
         run.leave(tok)
         run.history("auto_approved", node.name, reason=f"timeout after {t.after}")
         run.inst.data["last_approvers"] = []
         run.move(tok, node.next, queue)
     elif t.action == "reject":
         run.history("auto_rejected", node.name, reason=f"timeout after {t.after}")
-        rejected(run, tok, node, queue)
+        rejected(run, tok, node, queue, why=f"timed out after {t.after}: {node.name} rejected automatically")
     else:  # goto
-        store.close_tasks(run.conn, now=run.now, instance_id=run.inst.id, token_id=tok.id)
+        run.cancel_tasks(f"timed out after {t.after}: the flow went to {t.to}", tok.id)
         run.leave(tok)
         run.history("timeout", node.name, to=t.to, after=t.after)
         run.move(tok, t.to, queue)
+
+
+def _escalate(run: Run, tok: Token, node: Any, index: int, pending: list[dict[str, Any]]) -> None:
+    """The pending tasks move to the people the timeout names (a role gets one shared task)."""
+    t = node.defn.timeouts()[index]
+    found = resolve(run.tx, [node.escalations[index]], run.record, run.inst.started_by, run.inst.entity)
+    found = [a for a in found if a[0] == "user" or run.tx.users.members(a[1])]
+    if not found:  # nobody to hand the task to: it stays where it is
+        run.history("escalate", node.name, after=t.after, to=[], reason=f"{t.escalate_to().describe()} gave nobody")
+        return
+    who = ", ".join(name if kind == "user" else f"role {name}" for kind, name in found)
+    for task in pending:
+        if store.set_task(run.conn, task["id"], "pending", status="cancelled", acted_at=run.now,
+                          comment=f"escalated to {who} after {t.after}"):
+            run.history("task_cancelled", node.name, task_id=task["id"], assignee=task["assignee"],
+                        role=task["assignee_role"], reason=f"escalated to {who} after {t.after}")
+    for kind, name in found:
+        new_id = store.insert_task(
+            run.conn, instance_id=run.inst.id, token_id=tok.id, flow=run.flow.name, node=node.name,
+            entity=run.inst.entity, record_id=run.inst.record_id, status="pending", kind="main", seq=0,
+            created_at=run.now, due_at=None, assignee=name if kind == "user" else None,
+            assignee_role=name if kind == "role" else None, visit=tok.data["visit"])
+        run.history("escalate", node.name, task_id=new_id, assignee=name, role=kind == "role", after=t.after)
+        notify_task(run, store.get_task(run.conn, new_id), node, reminder=True)
