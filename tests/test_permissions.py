@@ -82,3 +82,22 @@ def test_membership_changes_apply_at_once(app):
     with app.users("root") as users:
         users.revoke("nora", "regional")
     assert app.count("account", user="nora") == 0
+
+
+def test_a_writer_gets_back_what_they_created_even_outside_their_read_rule(make_app, db_url):
+    files = {**APP, "roles.yaml": """
+        roles:
+          clerk:
+            permissions:
+              - {entity: account, actions: [create]}
+              - {entity: account, actions: [read], where: "owner == user.name"}
+          admin:
+            users: [root]
+    """}
+    with open_app(make_app(files), db_url) as a:
+        with a.users("root") as users:
+            users.grant("cleo", "clerk")
+        created = a.create("account", {"code": "B1", "owner": "someone else"}, "cleo")
+        assert created["code"] == "B1" and created["version"] == 1
+        with pytest.raises(NotFound):  # once written, their read rule applies
+            a.get("account", "B1", "cleo")
