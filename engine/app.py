@@ -22,13 +22,14 @@ import sqlalchemy as sa
 
 from ordo.dsl.app import AppDefinition
 from ordo.dsl.expr import Clock
+from ordo.dsl.expr.limits import INT_MAX, int_problem
 from ordo.dsl.loader import load_app
 
 from . import audit, record_ops
 from .actor import User, UserLike, as_user
 from .compiled import compile_app
 from .db import describe, make_engine, write_connection
-from .errors import OrdoError
+from .errors import OrdoError, UsageError
 from .jobs import JobRunner
 from .outbox import Outbox
 from .permissions import Permissions
@@ -198,6 +199,9 @@ class App:
                   by: str | None = None, action: str | None = None, limit: int = 100,
                   offset: int = 0) -> list[audit.AuditEntry]:
         """Changes, newest first; filter by entity, record (id or name), acting user ``by`` or action."""
+        for what, n in (("limit", limit), ("offset", offset), ("record", record if isinstance(record, int) else 0)):
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0 or int_problem(n) is not None:
+                raise UsageError(f"audit log {what} must be a whole number from 0 to {INT_MAX}, got {n!r}")
         with self.reader(user) as tx:
             record_id = None
             if record is not None:

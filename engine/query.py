@@ -120,7 +120,10 @@ class FilterCache:
         self._lock = threading.Lock()
 
     def where(self, entity: str, text: str, params: Mapping[str, Any]) -> tuple[CompiledExpression, Any]:
-        ptypes = {k: T.from_python(v) for k, v in params.items()}
+        try:
+            ptypes = T.param_types(dict(params))
+        except ExpressionError as e:
+            raise UsageError(f"invalid filter for {entity}: {e.message}") from None
         key = (entity, text, tuple(sorted((k, str(t)) for k, t in ptypes.items())))
         with self._lock:
             hit = self._items.get(key)

@@ -15,6 +15,7 @@ from typing import Protocol
 from ..errors import ExpressionError, ExpressionErrors
 from . import ast
 from .functions import AGGREGATES, FUNCTIONS
+from .limits import INT_MAX, INT_MIN, int_in_range
 from .types import (
     ANY,
     BOOLEAN,
@@ -84,7 +85,10 @@ class Checker:
 
     # -- leaves
     def visit_Literal(self, node: ast.Literal, scope: Scope) -> Type:
-        return from_python(node.value)
+        v = node.value
+        if isinstance(v, int) and not isinstance(v, bool) and not int_in_range(v):
+            return self.error(node, f"integer {v} out of range ({INT_MIN}..{INT_MAX}); write {v}.0 for a decimal")
+        return from_python(v)
 
     def visit_ListLit(self, node: ast.ListLit, scope: Scope) -> Type:
         item: Type = NULL

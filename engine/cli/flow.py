@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import textfmt
-from .common import CliError, acting_user, add_db_option, add_user_option, open_for
+from .common import acting_user, add_db_option, add_user_option, open_for, read_json_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -94,12 +94,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from ..db import normalize_url
     from ..users import Directory
 
-    try:
-        record = json.loads(Path(args.record).read_text(encoding="utf-8"))
-    except OSError as e:
-        raise CliError(f"--record: cannot read {args.record}: {e}") from None
-    except ValueError as e:
-        raise CliError(f"--record: {args.record} is not valid JSON: {e}") from None
+    record = read_json_arg("@" + args.record, "--record")
     decisions = {}
     for item in args.decide or []:
         node, _, decision = item.partition("=")

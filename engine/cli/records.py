@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from .. import textfmt
@@ -17,6 +16,7 @@ from .common import (
     add_user_option,
     open_for,
     parse_params,
+    read_json_arg,
 )
 
 
@@ -112,17 +112,7 @@ def _key(raw: str) -> int | str:
 
 
 def _data(raw: str) -> dict[str, Any]:
-    text = raw
-    if raw.startswith("@"):
-        path = Path(raw[1:])
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise CliError(f"cannot read {path}: {e}") from None
-    try:
-        data = json.loads(text)
-    except ValueError as e:
-        raise CliError(f"data is not valid JSON: {e}") from None
+    data = read_json_arg(raw)
     if not isinstance(data, dict):
         raise CliError("data must be a JSON object of field names to values")
     return data
