@@ -15,7 +15,7 @@ from typing import Protocol
 from ..errors import ExpressionError, ExpressionErrors
 from . import ast
 from .functions import AGGREGATES, FUNCTIONS
-from .limits import INT_MAX, INT_MIN, int_in_range
+from .limits import INT_MAX, INT_MIN, ROUND_DIGITS, int_in_range
 from .types import (
     ANY,
     BOOLEAN,
@@ -280,6 +280,11 @@ class Checker:
                 self.visit(a, scope)
             return self.error(node, f"{name}() takes {want} argument(s), got {n}")
         types = [self.visit(a, scope) for a in node.args]
+        if name == "round" and n == 2 and isinstance(node.args[1], ast.Literal):
+            digits = node.args[1].value
+            lo, hi = ROUND_DIGITS
+            if isinstance(digits, int) and not lo <= digits <= hi:
+                return self.error(node.args[1], f"round() takes {lo} to {hi} digits, got {digits}")
         result = fn.rule(types)
         if isinstance(result, str):
             return self.error(node, f"{name}(): {result}")

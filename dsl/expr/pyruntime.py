@@ -10,8 +10,10 @@ import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
+
+from .limits import ROUND_DIGITS
 
 Record = dict[str, Any]
 
@@ -102,7 +104,7 @@ def _date_sub(a: Any, b: Any) -> Any:
     if a is None or b is None:
         return None
     if isinstance(b, int):
-        return a - dt.timedelta(days=b)
+        return _date_add(a, -b)
     delta = a - b
     if isinstance(a, dt.datetime):
         return Decimal(delta.days) + Decimal(delta.seconds) / 86400 + Decimal(delta.microseconds) / 86400000000
@@ -110,9 +112,13 @@ def _date_sub(a: Any, b: Any) -> Any:
 
 
 def _date_add(a: Any, n: Any) -> Any:
+    """``a`` shifted by ``n`` days; null when the result is outside years 1..9999."""
     if a is None or n is None:
         return None
-    return a + dt.timedelta(days=float(n) if isinstance(a, dt.datetime) else int(n))
+    try:
+        return a + dt.timedelta(days=float(n) if isinstance(a, dt.datetime) else int(n))
+    except (OverflowError, ValueError):
+        return None
 
 
 def _in(x: Any, items: Any) -> Any:
@@ -138,9 +144,16 @@ def _minmax(pick: Callable, *args: Any) -> Any:
 
 
 def _round(x: Any, n: Any = 0) -> Any:
-    if x is None or n is None:
+    """Half away from zero to ``n`` decimals; null when ``n`` is outside ROUND_DIGITS."""
+    if x is None or n is None or not ROUND_DIGITS[0] <= n <= ROUND_DIGITS[1]:
         return None
-    return _dec(x).quantize(Decimal(1).scaleb(-n), rounding=ROUND_HALF_UP)
+    try:
+        return _dec(x).quantize(Decimal(1).scaleb(-n), rounding=ROUND_HALF_UP, context=_WIDE)
+    except InvalidOperation:  # beyond any stored number
+        return None
+
+
+_WIDE = Context(prec=100)
 
 
 def _sqrt(x: Any) -> Any:

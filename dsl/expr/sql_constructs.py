@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from .limits import DATE_SPAN, ROUND_DIGITS
 from .sqltypes import ExactDecimal
 
 
@@ -79,7 +80,8 @@ def _datediff_sqlite(el, compiler, **kw):
 
 
 class DateAdd(_Fn):
-    """d + n days for dates (integer n) and datetimes (fractional n)."""
+    """d + n days for dates (integer n) and datetimes (fractional n); null when the result falls
+    outside years 1..9999 (as in Python). Each operand is rendered once, so nesting stays linear."""
 
     name = "ordo_dateadd"
     inherit_cache = True
@@ -90,20 +92,33 @@ class DateAdd(_Fn):
         self.type = sa.DateTime() if is_datetime else sa.Date()
 
 
+def null_outside(x: str, lo: str, hi: str, least: str = "LEAST", greatest: str = "GREATEST") -> str:
+    """SQL for ``x`` when lo < x < hi, else NULL, rendering ``x`` once: ``x`` is clamped to
+    [lo, hi] and both bounds (values outside the range) are turned into NULL."""
+    return f"NULLIF(NULLIF({greatest}({least}({x}, {hi}), {lo}), {lo}), {hi})"
+
+
+_TS_LOW = "TIMESTAMP '0001-12-31 23:59:59.999999 BC'"  # the last instant before 0001-01-01
+_TS_HIGH = "TIMESTAMP '10000-01-01 00:00:00'"
+
+
 @compiles(DateAdd)
 def _dateadd_pg(el, compiler, **kw):
     d, n = (compiler.process(c, **kw) for c in el.clauses)
-    if el.is_datetime:
-        return f"({d} + ({n}) * INTERVAL '1 day')"
-    return f"({d} + CAST({n} AS INTEGER))"
+    if el.is_datetime:  # days since 1970 clamped to a range PostgreSQL can compute, then bounded
+        days = f"LEAST(GREATEST(EXTRACT(EPOCH FROM {d}) / 86400 + ({n}), -719165), 2932899)"
+        return null_outside(f"(TIMESTAMP '1970-01-01' + ({days}) * INTERVAL '1 day')", _TS_LOW, _TS_HIGH)
+    day = null_outside(f"(({d}) - DATE '0001-01-01') + ({n})", "-1", str(DATE_SPAN + 1))
+    return f"(DATE '0001-01-01' + CAST({day} AS INTEGER))"
 
 
 @compiles(DateAdd, "sqlite")
 def _dateadd_sqlite(el, compiler, **kw):
+    # SQLite gives NULL past 9999-12-31; years before 1 ('0000-...', '-...') sort below '0000-99'
     d, n = (compiler.process(c, **kw) for c in el.clauses)
-    if el.is_datetime:
-        return f"strftime('%Y-%m-%d %H:%M:%f000', {d}, printf('%+.6f days', {n}))"
-    return f"date({d}, printf('%+d days', {n}))"
+    value = (f"strftime('%Y-%m-%d %H:%M:%f000', julianday({d}) + ({n}))" if el.is_datetime
+             else f"date(julianday({d}) + ({n}))")
+    return f"NULLIF(max({value}, '0000-99'), '0000-99')"
 
 
 class DatePart(_Fn):
@@ -189,21 +204,54 @@ def _rounding_sqlite(el, compiler, **kw):
 
 
 class RoundTo(_Fn):
+    """round(x, digits): NULL when digits is outside ROUND_DIGITS (as in Python)."""
+
     inherit_cache = True
     name = "ordo_round"
     type = ExactDecimal(38, 10)
 
 
+def _digits(n: str, least: str, greatest: str) -> str:
+    lo, hi = ROUND_DIGITS
+    return null_outside(n, str(lo - 1), str(hi + 1), least, greatest)
+
+
 @compiles(RoundTo)
 def _round_pg(el, compiler, **kw):
     x, n = (compiler.process(c, **kw) for c in el.clauses)
-    return f"ROUND(CAST({x} AS NUMERIC), {n})"
+    return f"ROUND(CAST({x} AS NUMERIC), CAST({_digits(n, 'LEAST', 'GREATEST')} AS INTEGER))"
 
 
 @compiles(RoundTo, "sqlite")
 def _round_sqlite(el, compiler, **kw):
     x, n = (compiler.process(c, **kw) for c in el.clauses)
-    return f"ROUND({x}, {n})"
+    return f"ROUND({x}, {_digits(n, 'min', 'max')})"
+
+
+class ToInt32(_Fn):
+    """An integer clamped to [low, 2**31 - 1] (string positions and lengths: PostgreSQL's substr
+    takes int and refuses a negative length; Python slices clamp the same way)."""
+
+    inherit_cache = True
+    name = "ordo_int32"
+    type = sa.Integer()
+
+    def __init__(self, n, low: int) -> None:
+        self.low = low
+        super().__init__(n)
+
+
+@compiles(ToInt32)
+def _int32_pg(el, compiler, **kw):
+    (n,) = (compiler.process(c, **kw) for c in el.clauses)
+    # int8larger/int8smaller (the functions behind max/min of bigint) keep NULL, unlike GREATEST/LEAST
+    return f"CAST(int8smaller(int8larger(CAST({n} AS BIGINT), {el.low}), 2147483647) AS INTEGER)"
+
+
+@compiles(ToInt32, "sqlite")
+def _int32_sqlite(el, compiler, **kw):
+    (n,) = (compiler.process(c, **kw) for c in el.clauses)
+    return f"min(max({n}, {el.low}), 2147483647)"
 
 
 class Distance(_Fn):

@@ -33,6 +33,7 @@ from .sql_constructs import (
     SafeMod,
     StrContains,
     ToDate,
+    ToInt32,
 )
 from .sqltypes import ExactDecimal, sa_type
 
@@ -193,9 +194,9 @@ class _Compiler:
         if name == "distance":
             return Distance(*args)
         if name == "round":
-            return RoundTo(args[0], sa.cast(args[1], sa.Integer) if len(args) > 1 else sa.literal(0))
-        if name == "substr":  # PostgreSQL wants int (not bigint) positions
-            return sa.func.substr(args[0], *[sa.cast(a, sa.Integer) for a in args[1:]])
+            return RoundTo(args[0], args[1] if len(args) > 1 else sa.literal(0))
+        if name == "substr":  # as Python slices: start before 1 counts from 1, a negative length is 0
+            return sa.func.substr(args[0], *[ToInt32(a, low) for a, low in zip(args[1:], (1, 0), strict=False)])
         return getattr(sa.func, _SQL_NAMES[name])(*args)
 
     def _aggregate(self, node: ast.Call, src: SqlSource) -> Any:
