@@ -95,3 +95,17 @@ def walk(node: Node):
         n = stack.pop()
         yield n
         stack.extend(reversed(n.children()))
+
+
+def string_sum(node: Binary) -> list[Node]:
+    """The operands of a chain of string ``+`` (``a + b + c``), compiled as one concatenation so
+    that its length is checked once (and SQL does not repeat the operands at every step)."""
+    out: list[Node] = []
+    stack: list[Node] = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Binary) and n.op == "+" and n.type is not None and n.type.kind == "string":
+            stack.extend((n.right, n.left))
+        else:
+            out.append(n)
+    return out

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..errors import ExpressionError, ExpressionErrors
-from . import ast
+from . import ast, cost
 from .functions import AGGREGATES, FUNCTIONS
-from .limits import INT_MAX, INT_MIN, ROUND_DIGITS, int_in_range
+from .limits import INT_MAX, INT_MIN, MAX_TEXT, ROUND_DIGITS, int_in_range
 from .types import (
     ANY,
     BOOLEAN,
@@ -329,6 +329,26 @@ def check(node: ast.Node, text: str, scope: Scope, expect: Type | None = None) -
         ok = compatible(expect, t) if expect.kind != "boolean" else t.kind == "boolean"
         if not ok:
             checker.error(node, f"expected {expect}, got {t}")
+    if not checker.errors:
+        _check_cost(checker, node)
     if checker.errors:
         raise ExpressionErrors(checker.errors)
     return t
+
+
+def _check_cost(checker: Checker, node: ast.Node) -> None:
+    """Refuse what would cost too much to run or could not compile to SQL (see :mod:`cost`)."""
+    _, grows = cost.string_growth(node)
+    if grows is not None:
+        checker.error(grows, f"this string can grow past {MAX_TEXT} characters, the longest an expression "
+                             f"may build")
+        return
+    size = cost.sql_size(node)
+    if size > cost.MAX_SQL_SIZE:
+        checker.error(node, "expression too complex: its SQL form would repeat nested parts too often "
+                            "(nested replace/concat/min/max); split it into computed fields")
+        return
+    depth = cost.sql_depth(node)
+    if depth > cost.MAX_SQL_DEPTH:
+        checker.error(node, f"expression nested too deeply for SQL (weight {depth}, at most "
+                            f"{cost.MAX_SQL_DEPTH}; links and aggregates weigh most); split it into computed fields")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
-from .limits import ROUND_DIGITS
+from .limits import MAX_TEXT, ROUND_DIGITS
 
 Record = dict[str, Any]
 
@@ -183,8 +183,13 @@ def _substr(s: str, start: int, length: int | None = None) -> str:
     return s[begin:] if length is None else s[begin : begin + max(length, 0)]
 
 
-def _replace(s: str, old: str, new: str) -> str:
-    return s if old == "" else s.replace(old, new)
+def _replace(s: str, old: str, new: str) -> str | None:
+    """Every ``old`` replaced by ``new``; null (and never built) when longer than MAX_TEXT."""
+    if old == "":
+        return s
+    if len(new) > len(old) and len(s) + s.count(old) * (len(new) - len(old)) > MAX_TEXT:
+        return None
+    return s.replace(old, new)
 
 
 EARTH_RADIUS_KM = 6371.0088
@@ -201,8 +206,17 @@ def _distance(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
     return Decimal(str(round(km, 3)))
 
 
-def _concat(*args: Any) -> str:
-    return "".join("" if a is None else a for a in args)
+def _concat(*args: Any) -> str | None:
+    """concat(): null counts as ''; null when the result would be longer than MAX_TEXT."""
+    parts = ["" if a is None else a for a in args]
+    return None if sum(map(len, parts)) > MAX_TEXT else "".join(parts)
+
+
+def _cat(*args: Any) -> str | None:
+    """a + b + ... on strings: null when a part is null or the result would exceed MAX_TEXT."""
+    if any(a is None for a in args) or sum(map(len, args)) > MAX_TEXT:
+        return None
+    return "".join(args)
 
 
 def _date_part(part: str, d: Any) -> Any:

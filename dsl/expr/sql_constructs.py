@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from .limits import DATE_SPAN, ROUND_DIGITS
+from .limits import DATE_SPAN, MAX_TEXT, ROUND_DIGITS
 from .sqltypes import ExactDecimal
 
 
@@ -199,8 +199,8 @@ def _rounding_pg(el, compiler, **kw):
 @compiles(Rounding, "sqlite")
 def _rounding_sqlite(el, compiler, **kw):
     (x,) = (compiler.process(c, **kw) for c in el.clauses)
-    op, sign = (">", "+") if el.mode == "ceil" else ("<", "-")
-    return f"(CAST({x} AS INTEGER) {sign} ({x} {op} CAST({x} AS INTEGER)))"
+    # SQLAlchemy replaces SQLite's floor() by a Python function that fails on NULL: floor(x) = -ceil(-x)
+    return f"CAST(ceil({x}) AS INTEGER)" if el.mode == "ceil" else f"CAST(-ceil(-({x})) AS INTEGER)"
 
 
 class RoundTo(_Fn):
@@ -279,3 +279,87 @@ def _distance_pg(el, compiler, **kw):
 def _distance_sqlite(el, compiler, **kw):
     a, b, c, d = (compiler.process(x, **kw) for x in el.clauses)
     return f"ROUND({_haversine(a, b, c, d, 'REAL')}, 3)"
+
+
+class StrCat(_Fn):
+    """a || b || ... , NULL when the result would be longer than MAX_TEXT (decided from the parts'
+    lengths, so an oversize string is never built). ``null_as_empty``: concat() semantics."""
+
+    inherit_cache = True
+    name = "ordo_cat"
+    type = sa.String()
+
+    def __init__(self, *parts, null_as_empty: bool) -> None:
+        self.null_as_empty = null_as_empty
+        super().__init__(*parts)
+
+
+@compiles(StrCat)
+def _cat(el, compiler, **kw):
+    parts = [compiler.process(c, **kw) for c in el.clauses]
+    if el.null_as_empty:
+        parts = [f"COALESCE({p}, '')" for p in parts]
+    total = " + ".join(f"length({p})" for p in parts)
+    return f"CASE WHEN {total} > {MAX_TEXT} THEN NULL ELSE {' || '.join(parts)} END"
+
+
+class StrReplace(_Fn):
+    """replace(s, old, new): NULL when the result would be longer than MAX_TEXT, decided from the
+    number of occurrences (counted by removing them) before the longer string is built."""
+
+    inherit_cache = True
+    name = "ordo_replace"
+    type = sa.String()
+
+
+@compiles(StrReplace)
+def _replace(el, compiler, **kw):
+    s, old, new = (compiler.process(c, **kw) for c in el.clauses)
+    grows = (f"length({s}) + (length({s}) - length(replace({s}, {old}, ''))) / NULLIF(length({old}), 0) "
+             f"* (length({new}) - length({old}))")
+    return f"CASE WHEN {grows} > {MAX_TEXT} THEN NULL ELSE replace({s}, {old}, {new}) END"
+
+
+class Extreme(_Fn):
+    """min(a, b, ...) / max(a, b, ...) of values: NULL when any is NULL."""
+
+    inherit_cache = True
+    name = "ordo_extreme"
+
+    def __init__(self, mode: str, *args, type_=None) -> None:
+        self.mode = mode
+        super().__init__(*args)
+        self.type = type_ if type_ is not None else sa.types.NullType()
+
+
+@compiles(Extreme)
+def _extreme_pg(el, compiler, **kw):
+    args = ", ".join(compiler.process(c, **kw) for c in el.clauses)
+    fn = "LEAST" if el.mode == "min" else "GREATEST"  # these skip NULLs: refuse any first
+    return f"CASE WHEN num_nulls({args}) > 0 THEN NULL ELSE {fn}({args}) END"
+
+
+@compiles(Extreme, "sqlite")
+def _extreme_sqlite(el, compiler, **kw):
+    args = ", ".join(compiler.process(c, **kw) for c in el.clauses)
+    return f"{el.mode}({args})"  # SQLite's scalar min/max give NULL when an argument is NULL
+
+
+class SqrtOrNull(_Fn):
+    """sqrt(x), NULL when x < 0."""
+
+    inherit_cache = True
+    name = "ordo_sqrt"
+    type = ExactDecimal(38, 10)
+
+
+@compiles(SqrtOrNull)
+def _sqrt_pg(el, compiler, **kw):
+    (x,) = (compiler.process(c, **kw) for c in el.clauses)
+    return f"CASE WHEN CAST({x} AS NUMERIC) < 0 THEN NULL ELSE SQRT(CAST({x} AS NUMERIC)) END"
+
+
+@compiles(SqrtOrNull, "sqlite")
+def _sqrt_sqlite(el, compiler, **kw):
+    (x,) = (compiler.process(c, **kw) for c in el.clauses)
+    return f"sqrt({x})"  # NULL for a negative number
