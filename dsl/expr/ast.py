@@ -109,3 +109,11 @@ def string_sum(node: Binary) -> list[Node]:
         else:
             out.append(n)
     return out
+
+
+def grows(node: Call) -> bool:
+    """Whether ``replace(s, old, new)`` may make ``s`` longer (not when both are literals and
+    ``new`` is not longer than ``old``, e.g. removing characters): only then is its length guarded."""
+    old, new = node.args[1], node.args[2]
+    return not (isinstance(old, Literal) and isinstance(new, Literal) and isinstance(old.value, str)
+                and isinstance(new.value, str) and len(new.value) <= len(old.value))

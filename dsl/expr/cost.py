@@ -30,17 +30,19 @@ _REPEATS = {
     "min": (2,),
     "max": (2,),
 }
-# parser-stack weight of one level, by SQL shape
-_CALL = 3  # name ( arg ...
-_CASE = 6  # CASE WHEN ... THEN ... ELSE ... END, with a comparison inside
-_GUARDED = 12  # a bounded result: NULLIF(NULLIF(GREATEST(LEAST(...)))) or a CASE over length() sums
+# Parser-stack entries one level takes on SQLite, by operand position (the last one repeats),
+# measured by nesting each shape until SQLite refuses it (tests/test_hostile_inputs.py checks them)
 _SUBQUERY = 9  # a correlated scalar subquery: ( SELECT ... FROM ... WHERE ... )
-_WEIGHT = {
-    "if": _CASE, "min": _CASE, "max": _CASE, "sqrt": _CASE, "is_blank": _CALL + 2, "ends_with": _CALL + 3,
-    "starts_with": _CALL + 3, "concat": _GUARDED, "replace": _GUARDED, "add_days": _GUARDED,
-    "round": _GUARDED, "substr": _GUARDED, "floor": _CALL + 2, "ceil": _CALL + 2, "distance": _GUARDED,
-    "year": _CALL + 2, "month": _CALL + 2, "day": _CALL + 2, "days_between": _CALL + 2, "date": _CALL + 2,
+_CALL = (3,)
+_WEIGHT: dict[str, tuple[int, ...]] = {
+    "if": (4, 6, 5), "coalesce": _CALL, "is_null": _CALL, "is_blank": (5,), "len": _CALL, "lower": _CALL,
+    "upper": _CALL, "trim": _CALL, "abs": _CALL, "contains": (5,), "starts_with": (10,), "ends_with": (10,),
+    "concat": (12,), "replace": (16,), "substr": (6, 13), "round": (6, 16), "sqrt": (6,), "floor": (9,),
+    "ceil": (9,), "min": (6,), "max": (6,), "distance": (14,), "year": (6,), "month": (6,), "day": (6,),
+    "date": (4,), "days_between": (7,), "add_days": (18,),
 }
+_AGGREGATE = _SUBQUERY + 6  # coalesce(( SELECT sum( ... ) FROM ... WHERE ... ), 0)
+_DATE_SHIFT = 18  # date +/- days: a bounded result (see sql_constructs.DateAdd)
 
 
 def string_growth(node: ast.Node) -> tuple[int, ast.Node | None]:
@@ -78,7 +80,7 @@ def sql_size(node: ast.Node) -> int:
         parts = ast.string_sum(node)  # type: ignore[arg-type]
         return 1 + sum(2 * sql_size(p) for p in parts)
     repeats: tuple[int, ...] = ()
-    if isinstance(node, ast.Call) and node.child_entity is None:
+    if isinstance(node, ast.Call) and node.child_entity is None and (node.name != "replace" or ast.grows(node)):
         repeats = _REPEATS.get(node.name, ())
     total = 1
     for i, child in enumerate(node.children()):
@@ -89,31 +91,35 @@ def sql_size(node: ast.Node) -> int:
 
 
 def sql_depth(node: ast.Node) -> int:
-    """Weighted nesting of the SQL form (the heaviest path from the root). A left operand is
-    reduced by the parser before the operator is read, so it costs at most a parenthesis."""
+    """Weighted nesting of the SQL form: the heaviest path from the root to a leaf."""
+    if isinstance(node, ast.Path):
+        return 1 + _SUBQUERY * sum(1 for s in node.steps[:-1] if s.target and s.kind in ("link", "root"))
     if _is_string_sum(node):
-        return _GUARDED + max(sql_depth(p) for p in ast.string_sum(node))  # type: ignore[arg-type]
+        parts = ast.string_sum(node)  # type: ignore[arg-type]
+        return max(_WEIGHT["concat"][0] + sql_depth(p) for p in parts)
+    children = node.children()
+    weights = _weights(node)
+    return max((weights[min(i, len(weights) - 1)] + sql_depth(c) for i, c in enumerate(children)), default=1)
+
+
+def _weights(node: ast.Node) -> tuple[int, ...]:
+    if isinstance(node, ast.Call):
+        if node.child_entity is not None:
+            return (_AGGREGATE,)
+        if node.name == "replace" and not ast.grows(node):
+            return _CALL
+        return _WEIGHT.get(node.name, _CALL)
     if isinstance(node, ast.Binary):
-        return max(sql_depth(node.left) + 1, _weight(node) + sql_depth(node.right))
-    return _weight(node) + max((sql_depth(c) for c in node.children()), default=0)
+        lt = node.left.type
+        if lt is not None and lt.kind in ("date", "datetime") and node.op in "+-":
+            return (_DATE_SHIFT,)
+        if node.op in ("/", "%"):
+            return (7,)
+        return (1, 3)  # the parser reduces a left operand before reading the operator
+    if isinstance(node, ast.Unary):
+        return (3,)
+    return (1,)
 
 
 def _is_string_sum(node: ast.Node) -> bool:
     return isinstance(node, ast.Binary) and node.op == "+" and node.type is not None and node.type.kind == "string"
-
-
-def _weight(node: ast.Node) -> int:
-    if isinstance(node, ast.Path):
-        links = sum(1 for s in node.steps[:-1] if s.kind in ("link", "root") and s.target)
-        return 1 + _SUBQUERY * links
-    if isinstance(node, ast.Call):
-        if node.child_entity is not None:  # aggregate: a subquery over the rows
-            return _SUBQUERY + _CALL
-        return _WEIGHT.get(node.name, _CALL)
-    if isinstance(node, ast.Binary):
-        if node.left.type is not None and node.left.type.kind in ("date", "datetime") and node.op in "+-":
-            return _GUARDED
-        return 3
-    if isinstance(node, ast.Unary):
-        return 3
-    return 1

@@ -169,7 +169,7 @@ class _Compiler:
         if name == "concat":
             return StrCat(*args, null_as_empty=True)
         if name == "replace":
-            return StrReplace(*args)
+            return sa.func.replace(*args) if not ast.grows(node) else StrReplace(*args)
         if name == "contains":
             return StrContains(*args)
         if name == "starts_with":
