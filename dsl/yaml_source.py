@@ -23,13 +23,19 @@ from .errors import DefinitionError
 PathT = tuple[str | int, ...]
 
 MAX_DEPTH = 100  # nesting of mappings and lists in one document
-MAX_VALUES = 100_000  # values of one document, counting each use of an alias (no "billion laughs")
+MAX_VALUES = 10_000  # values of one document, counting each use of an alias (no "billion laughs")
 
 
 class _Loader(yaml.SafeLoader):
     """The safe loader with nesting bounded before PyYAML's recursive composer runs out of stack."""
 
     _depth = 0
+
+    def fetch_flow_collection_start(self, token_class: Any) -> None:
+        # the scanner re-examines every open flow level per token: refuse deep [[[ / {{{ early
+        if self.flow_level >= MAX_DEPTH:
+            raise yaml.scanner.ScannerError(None, None, f"nested deeper than {MAX_DEPTH} levels", self.get_mark())
+        super().fetch_flow_collection_start(token_class)
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         self._depth += 1

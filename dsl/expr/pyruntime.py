@@ -103,7 +103,7 @@ def _mod(a: Any, b: Any) -> Any:
 def _date_sub(a: Any, b: Any) -> Any:
     if a is None or b is None:
         return None
-    if isinstance(b, int):
+    if isinstance(b, (int, Decimal, float)):
         return _date_add(a, -b)
     delta = a - b
     if isinstance(a, dt.datetime):

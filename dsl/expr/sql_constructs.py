@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from .limits import DATE_SPAN, MAX_TEXT, ROUND_DIGITS
 from .sqltypes import ExactDecimal
@@ -13,6 +14,12 @@ from .sqltypes import ExactDecimal
 
 class _Fn(FunctionElement):
     inherit_cache = True
+
+
+def _keyed(*attrs: str) -> list:
+    """Cache-key entries for a construct's settings: two constructs that differ only in a setting
+    (floor vs ceil, concat vs +) must not share SQLAlchemy's compiled-statement cache."""
+    return [*FunctionElement._traverse_internals, *((a, InternalTraversal.dp_plain_obj) for a in attrs)]
 
 
 class SafeDiv(_Fn):
@@ -56,6 +63,7 @@ class DateDiff(_Fn):
 
     name = "ordo_datediff"
     inherit_cache = True
+    _traverse_internals = _keyed('whole_days')
 
     def __init__(self, a, b, *, whole_days: bool) -> None:
         self.whole_days = whole_days
@@ -85,6 +93,7 @@ class DateAdd(_Fn):
 
     name = "ordo_dateadd"
     inherit_cache = True
+    _traverse_internals = _keyed('is_datetime')
 
     def __init__(self, d, n, *, is_datetime: bool) -> None:
         self.is_datetime = is_datetime
@@ -108,7 +117,7 @@ def _dateadd_pg(el, compiler, **kw):
     if el.is_datetime:  # days since 1970 clamped to a range PostgreSQL can compute, then bounded
         days = f"LEAST(GREATEST(EXTRACT(EPOCH FROM {d}) / 86400 + ({n}), -719165), 2932899)"
         return null_outside(f"(TIMESTAMP '1970-01-01' + ({days}) * INTERVAL '1 day')", _TS_LOW, _TS_HIGH)
-    day = null_outside(f"(({d}) - DATE '0001-01-01') + ({n})", "-1", str(DATE_SPAN + 1))
+    day = null_outside(f"CAST(({d}) - DATE '0001-01-01' AS NUMERIC) + ({n})", "-1", str(DATE_SPAN + 1))
     return f"(DATE '0001-01-01' + CAST({day} AS INTEGER))"
 
 
@@ -124,6 +133,7 @@ def _dateadd_sqlite(el, compiler, **kw):
 class DatePart(_Fn):
     name = "ordo_datepart"
     inherit_cache = True
+    _traverse_internals = _keyed('part')
     type = sa.Integer()
 
     def __init__(self, part: str, d) -> None:
@@ -183,6 +193,7 @@ class Rounding(_Fn):
 
     name = "ordo_rounding"
     inherit_cache = True
+    _traverse_internals = _keyed('mode')
     type = sa.BigInteger()
 
     def __init__(self, mode: str, x) -> None:
@@ -233,6 +244,7 @@ class ToInt32(_Fn):
     takes int and refuses a negative length; Python slices clamp the same way)."""
 
     inherit_cache = True
+    _traverse_internals = _keyed('low')
     name = "ordo_int32"
     type = sa.Integer()
 
@@ -286,6 +298,7 @@ class StrCat(_Fn):
     lengths, so an oversize string is never built). ``null_as_empty``: concat() semantics."""
 
     inherit_cache = True
+    _traverse_internals = _keyed('null_as_empty')
     name = "ordo_cat"
     type = sa.String()
 
@@ -324,6 +337,7 @@ class Extreme(_Fn):
     """min(a, b, ...) / max(a, b, ...) of values: NULL when any is NULL."""
 
     inherit_cache = True
+    _traverse_internals = _keyed('mode')
     name = "ordo_extreme"
 
     def __init__(self, mode: str, *args, type_=None) -> None:

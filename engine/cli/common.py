@@ -88,15 +88,16 @@ def read_text_file(path: str | Path, what: str = "file") -> str:
                        f"save it as UTF-8") from None
 
 
-def read_json_arg(raw: str, what: str = "data") -> Any:
-    """JSON given on the command line, or ``@FILE`` holding it (UTF-8, nesting bounded)."""
+def read_json_arg(raw: str, what: str = "data", values: bool = False) -> Any:
+    """JSON given on the command line, or ``@FILE`` holding it (UTF-8, nesting bounded; with
+    ``values`` its numbers and text are checked too, else coercion checks them field by field)."""
     source = what
     text = raw
     if raw.startswith("@"):
         source = raw[1:]
         text = read_text_file(source, "JSON file")
     try:
-        return parse_json(text)
+        return parse_json(text, values)
     except CoercionError as e:
         msg = str(e)
         raise CliError(f"{source} is {msg}" if msg.startswith("not valid JSON") else f"{source}: {msg}") from None

@@ -60,7 +60,7 @@ def _open(args: argparse.Namespace):
 def cmd_add(args: argparse.Namespace) -> int:
     attrs = None
     if args.attrs:
-        attrs = read_json_arg(args.attrs, "--attrs")
+        attrs = read_json_arg(args.attrs, "--attrs", values=True)
         if not isinstance(attrs, dict):
             raise CliError("--attrs must be a JSON object")
     available = False if args.unavailable else (True if args.available else None)
