@@ -135,6 +135,7 @@ CLI_REFUSED = [
     (["query", "e", "--where", PARENS + " > 0"], None),  # parentheses alone do not nest
     (["query", "e", "--where", LINKS + " > 0"], "nested too deeply for SQL"),
     (["query", "e", "--where", f"min({MINS} > 0"], "expression"),
+    (["query", "e", "--where", "i * 9223372036854775807 * 9223372036854775807 > 0"], ""),  # PG: bigint out of range
     (["query", "e", "--where", GROWS], "can grow past 100000 characters"),
     (["query", "e", "--where", 'concat(s, "' + "x" * 1000 + '") != ""' + ' and concat("' + "y" * 1000 + '", s) != ""'],
      None),  # long but bounded: evaluates
@@ -147,7 +148,7 @@ def test_cli_refuses_clearly(hostile, capsys, argv, message):
     with bounded(CLI_SECONDS):
         code, _, err = cli(capsys, argv[0], folder, *argv[1:], "--db", url)
     assert "internal error" not in err and "Traceback" not in err
-    if message is None:
+    if message is None or (message == "" and code == 0):  # SQLite computes in floating point
         assert code == 0, err
         return
     assert code == 1, err
