@@ -405,3 +405,24 @@ def test_dates_and_json_round_trip(hostile):
                      user="u")
     assert rec["t"] == dt.date(9999, 12, 31) and rec["j"] == {"a": [1, "x"]}
     app.delete("e", rec["id"], user="u")
+
+
+# -- channel intake: deeply nested payloads are refused with their reason
+@pytest.mark.parametrize(("name", "payload"), [("deep.json", "[" * 100_000 + "]" * 100_000),
+                                               ("deep2.json", '[{"a": ' * 5000 + "1" + "}]" * 5000 + "\n")])
+def test_intake_deep_payload(make_app, tmp_path, name, payload):
+    from .test_intake import APP as INTAKE_APP
+
+    app = open_app(make_app(INTAKE_APP), f"sqlite:///{tmp_path / 'i.db'}")
+    app.create("source", {"code": "WEB", "layout": "nested"}, "admin")
+    path = tmp_path / name
+    path.write_text(payload, encoding="utf-8")
+    try:
+        with bounded():
+            result = app.features["intake"].import_file("alice", "bookings", path, channel="WEB")
+    except OrdoError as e:
+        assert "nested deeper than 64 levels" in str(e)
+    else:
+        assert not result.ok and "nested deeper than 64 levels" in json.dumps(result.to_dict())
+    finally:
+        app.close()
