@@ -426,3 +426,17 @@ def test_intake_deep_payload(make_app, tmp_path, name, payload):
         assert not result.ok and "nested deeper than 64 levels" in json.dumps(result.to_dict())
     finally:
         app.close()
+
+
+# -- report parameters are checked like filter parameters
+@pytest.mark.parametrize("params", [{"min_amount": "1e5000"}, {"min_amount": "NaN"}, {"region": "n\x00"},
+                                    {"min_amount": 10**70}])
+def test_report_parameters(make_app, tmp_path, params):
+    from .test_report import ENTITIES, REPORTS
+
+    app = open_app(make_app({**ENTITIES, **REPORTS}), f"sqlite:///{tmp_path / 'r.db'}")
+    try:
+        with bounded(), pytest.raises(OrdoError, match="parameter"):
+            app.features["reports"].report("filtered", user="root", params=params)
+    finally:
+        app.close()
