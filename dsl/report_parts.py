@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from .base import IDENT, Label, Model
+from .expr.limits import value_problem
 from .report_dates import period_range, relative_date
 
 Bucket = Literal["day", "week", "month", "quarter", "year"]
@@ -163,17 +164,26 @@ def param_value(p: ParamDef, value: Any, today: dt.date) -> Any:
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ValueError(f"expected a whole number, got {value!r}")
         try:
-            return int(str(value).strip()) if not isinstance(value, (int, float)) else int(value)
-        except ValueError:
+            n = int(str(value).strip()) if not isinstance(value, (int, float)) else int(value)
+        except (ValueError, OverflowError):
             raise ValueError(f"expected a whole number, got {value!r}") from None
+        return _checked(n)
     if t == "decimal":
         if isinstance(value, bool):
             raise ValueError(f"expected a number, got {value!r}")
         try:
-            return Decimal(str(value).strip())
+            return _checked(Decimal(str(value).strip()))
         except ArithmeticError:
             raise ValueError(f"expected a number, got {value!r}") from None
-    s = str(value)
+    s = _checked(str(value))
     if p.options and s not in p.options:
         raise ValueError(f"'{s}' is not one of {', '.join(p.options)}")
     return s
+
+
+def _checked(value: Any) -> Any:
+    """``value`` if a database can take it (64-bit integers, finite numbers, text without NUL)."""
+    problem = value_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value

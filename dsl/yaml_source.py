@@ -22,6 +22,31 @@ from .errors import DefinitionError
 
 PathT = tuple[str | int, ...]
 
+MAX_DEPTH = 100  # nesting of mappings and lists in one document
+MAX_VALUES = 10_000  # values of one document, counting each use of an alias (no "billion laughs")
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader with nesting bounded before PyYAML's recursive composer runs out of stack."""
+
+    _depth = 0
+
+    def fetch_flow_collection_start(self, token_class: Any) -> None:
+        # the scanner re-examines every open flow level per token: refuse deep [[[ / {{{ early
+        if self.flow_level >= MAX_DEPTH:
+            raise yaml.scanner.ScannerError(None, None, f"nested deeper than {MAX_DEPTH} levels", self.get_mark())
+        super().fetch_flow_collection_start(token_class)
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
 
 @dataclass(frozen=True)
 class Pos:
@@ -78,8 +103,12 @@ class _Builder:
         self.file = file
         self.doc = doc
         self.constructor = SafeConstructor()
+        self.count = 0
 
     def build(self, node: Node, path: PathT) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise self._err(node, path, f"more than {MAX_VALUES} values (aliases expand too much)")
         self.doc.values[path] = Pos(node.start_mark.line + 1, node.start_mark.column + 1,
                                     getattr(node, "style", None) if isinstance(node, ScalarNode) else None)
         if isinstance(node, MappingNode):
@@ -107,7 +136,7 @@ def parse_documents(text: str, file: str) -> list[SourceDoc]:
     """Parse YAML ``text`` (possibly several ``---`` documents) into located documents."""
     docs: list[SourceDoc] = []
     try:
-        for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
+        for node in yaml.compose_all(text, Loader=_Loader):
             if node is None:
                 continue
             doc = SourceDoc(file, None, text=text)

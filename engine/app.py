@@ -22,13 +22,14 @@ import sqlalchemy as sa
 
 from ordo.dsl.app import AppDefinition
 from ordo.dsl.expr import Clock
+from ordo.dsl.expr.limits import INT_MAX, int_problem
 from ordo.dsl.loader import load_app
 
 from . import audit, credentials, record_ops  # noqa: F401 - credentials declares its system tables
 from .actor import SYSTEM, User, UserLike, as_user
 from .compiled import compile_app
 from .db import describe, make_engine, retrying, write_connection
-from .errors import OrdoError
+from .errors import OrdoError, UsageError
 from .jobs import JobRunner
 from .outbox import Outbox
 from .permissions import Permissions
@@ -209,6 +210,9 @@ class App:
 
         A user sees the entries of records they may read now (admins and users unrestricted on an
         entity also see those of its deleted records)."""
+        for what, n in (("limit", limit), ("offset", offset), ("record", record if isinstance(record, int) else 0)):
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0 or int_problem(n) is not None:
+                raise UsageError(f"audit log {what} must be a whole number from 0 to {INT_MAX}, got {n!r}")
         with self.reader(user) as tx:
             record_id = None
             if record is not None:

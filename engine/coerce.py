@@ -8,6 +8,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ordo.dsl.entity import FieldDef
+from ordo.dsl.expr.limits import (
+    MAX_JSON_DEPTH,
+    MAX_NUMBER_TEXT,
+    int_problem,
+    number_problem,
+    text_problem,
+)
 from ordo.dsl.expr.sqltypes import trim_zeros
 
 
@@ -34,35 +41,76 @@ def coerce(f: FieldDef, value: Any, kind: str | None = None) -> Any:
     except (CoercionError, KeyError):
         raise
     except (ValueError, TypeError, InvalidOperation, ArithmeticError):
-        raise CoercionError(f"expected {_DESCRIBE.get(t, t)}, got {value!r}") from None
+        raise CoercionError(f"expected {_DESCRIBE.get(t, t)}, got {_shown(value)}") from None
+
+
+def check_text(s: str) -> str:
+    """``s`` if it can be stored as text; NUL characters and lone surrogates are refused."""
+    problem = text_problem(s)
+    if problem is not None:
+        raise CoercionError(problem)
+    return s
 
 
 def _string(f: FieldDef, v: Any) -> str:
     if isinstance(v, (dict, list, bool)):
         raise CoercionError(f"expected text, got {type(v).__name__}")
-    return v if isinstance(v, str) else str(v)
+    return check_text(v if isinstance(v, str) else str(v))
+
+
+def coerce_name(v: Any) -> str:
+    """A record name given by the caller: text (a number is taken as its text)."""
+    if isinstance(v, bool) or not isinstance(v, (str, int)):
+        raise CoercionError(f"a record name must be text, got {_shown(v)}")
+    return check_text(str(v))
+
+
+def _shown(v: Any) -> str:
+    """A value for an error message, cut short (a hostile input can be megabytes long)."""
+    r = repr(v)
+    return r if len(r) <= 60 else r[:40] + f"... ({len(r)} characters)"
+
+
+def to_number(v: Any) -> Decimal:
+    """A finite Decimal from input (text, int, float or Decimal), refusing before any costly
+    conversion a text longer than MAX_NUMBER_TEXT or an exponent beyond MAX_EXPONENT."""
+    if isinstance(v, Decimal):
+        d = v
+    elif isinstance(v, int):
+        if v.bit_length() > 256:
+            raise CoercionError("number out of range")
+        d = Decimal(v)
+    else:
+        text = v.strip().replace(",", "") if isinstance(v, str) else str(v)
+        if len(text) > MAX_NUMBER_TEXT:
+            raise CoercionError(f"number longer than {MAX_NUMBER_TEXT} characters")
+        d = Decimal(text)
+    problem = number_problem(d)
+    if problem is not None:
+        raise CoercionError(f"{problem}: {_shown(v)}")
+    return d
 
 
 def _integer(f: FieldDef, v: Any) -> int:
     if isinstance(v, bool):
         raise CoercionError("expected a whole number, got a boolean")
     if isinstance(v, int):
-        return v
-    d = Decimal(str(v).strip()) if not isinstance(v, Decimal) else v
-    if d != d.to_integral_value():
-        raise CoercionError(f"expected a whole number, got {v!r}")
-    return int(d)
+        n = v
+    else:
+        d = to_number(v)
+        if d != d.to_integral_value():
+            raise CoercionError(f"expected a whole number, got {_shown(v)}")
+        n = int(d)
+    problem = int_problem(n)
+    if problem is not None:
+        raise CoercionError(f"{problem}: {_shown(v)}")
+    return n
 
 
 def _decimal(f: FieldDef, v: Any) -> Decimal:
     if isinstance(v, bool):
         raise CoercionError("expected a number, got a boolean")
-    if isinstance(v, Decimal):
-        d = v
-    else:
-        d = Decimal(str(v).strip().replace(",", "") if isinstance(v, str) else str(v))
-    if not d.is_finite():
-        raise CoercionError(f"expected a finite number, got {v!r}")
+    d = to_number(v)
     if f.type not in ("decimal", "money"):  # a computed result: round to the column's scale
         return trim_zeros(d.quantize(Decimal(1).scaleb(-10)))
     precision, scale = f.decimal_shape()
@@ -114,25 +162,75 @@ def _enum(f: FieldDef, v: Any) -> str:
     return s
 
 
+def check_json(v: Any, values: bool = True) -> Any:
+    """``v`` if it is JSON data Ordo can store: nested at most MAX_JSON_DEPTH levels and (with
+    ``values``) numbers in range, text without NUL characters or lone surrogates (no recursion)."""
+    stack = [(v, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise CoercionError(f"JSON data nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if values and not isinstance(key, str):
+                    raise CoercionError(f"JSON object keys must be text, got {_shown(key)}")
+                if values:
+                    check_text(key)
+                stack.append((value, depth + 1))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((value, depth + 1) for value in item)
+        elif not values:
+            continue
+        elif isinstance(item, str):
+            check_text(item)
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            problem = int_problem(item)
+            if problem is not None:
+                raise CoercionError(problem)
+        elif isinstance(item, (float, Decimal)):
+            problem = number_problem(item)
+            if problem is not None:
+                raise CoercionError(problem)
+    return v  # other values (dates, ...) are stored as their text
+
+
 def _json(f: FieldDef, v: Any) -> Any:
-    try:
-        json.dumps(v, default=str)
-    except (TypeError, ValueError) as e:
-        raise CoercionError(f"not JSON-serializable: {e}") from None
-    return v
+    return check_json(v)
 
 
 def _link(f: FieldDef, v: Any) -> Any:
     if isinstance(v, bool):
         raise CoercionError("expected a record id or name, got a boolean")
-    if isinstance(v, int):
-        return v
     if isinstance(v, dict) and "id" in v:
         return _link(f, v["id"])
     if isinstance(v, str):
-        s = v.strip()
-        return int(s) if s.isdigit() else s  # a name is resolved to its id by the store
-    raise CoercionError(f"expected a record id or name, got {v!r}")
+        s = check_text(v.strip())
+        if not (s.isascii() and s.isdigit()):
+            return s  # a name is resolved to its id by the store
+        v = int(s) if len(s) <= MAX_NUMBER_TEXT else v
+    if isinstance(v, int) and int_problem(v) is None:
+        return v
+    if isinstance(v, (int, str)):
+        raise CoercionError(f"record id out of range: {_shown(v)}")
+    raise CoercionError(f"expected a record id or name, got {_shown(v)}")
+
+
+def parse_json(text: str, values: bool = True) -> Any:
+    """JSON text as data; :class:`CoercionError` (with the line) for bad or too deeply nested JSON,
+    and (with ``values``) for values no database can store (see :func:`check_json`)."""
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise CoercionError(f"JSON data nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as e:
+        raise CoercionError(f"not valid JSON: {e}") from None
+    return check_json(data, values)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 _COERCE = {

@@ -7,7 +7,6 @@ re-parsing or re-validating anything.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +14,7 @@ import sqlalchemy as sa
 
 from ordo.dsl.app import AppDefinition
 from ordo.dsl.base import humanize, label_text
-from ordo.dsl.entity import EntityDef, FieldDef, ValidationDef, write_scope
+from ordo.dsl.entity import EntityDef, FieldDef, ValidationDef, compile_pattern, write_scope
 from ordo.dsl.errors import DefinitionError, DefinitionErrors
 from ordo.dsl.expr import CompiledExpression, Scope, compile_expression
 from ordo.dsl.expr import types as T
@@ -33,7 +32,7 @@ class CompiledField:
     default_expr: CompiledExpression | None = None
     default_value: Any = None
     computed: CompiledExpression | None = None
-    pattern: re.Pattern | None = None
+    pattern: Any = None  # RE2 pattern (dsl.entity.compile_pattern)
     min_value: Any = None
     max_value: Any = None
     child: CompiledEntity | None = None  # table fields: the child entity
@@ -147,7 +146,7 @@ def compile_entity(app: AppDefinition, entity: EntityDef) -> CompiledEntity:
     for name, f in entity.fields.items():
         cf = CompiledField(name, f, types.get(name, T.ANY), label_text(f.label, fallback=humanize(name)))
         if f.pattern:
-            cf.pattern = re.compile(f.pattern)
+            cf.pattern = compile_pattern(f.pattern)
         cf.min_value = None if f.min is None else coerce(f, f.min)
         cf.max_value = None if f.max is None else coerce(f, f.max)
         if f.type == "computed" and f.expr:

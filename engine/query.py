@@ -240,7 +240,10 @@ class FilterCache:
         return f.compiled, f.clause
 
     def get(self, entity: str, text: str, params: Mapping[str, Any], guard: Guard | None = None) -> CompiledFilter:
-        ptypes = {k: T.from_python(v) for k, v in params.items()}
+        try:
+            ptypes = T.param_types(dict(params))
+        except ExpressionError as e:
+            raise UsageError(f"invalid filter for {entity}: {e.message}") from None
         key = (entity, text, tuple(sorted((k, str(t)) for k, t in ptypes.items())),
                None if guard is None else guard.key)
         with self._lock:

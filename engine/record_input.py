@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import audit
-from .coerce import CoercionError, coerce
+from .coerce import CoercionError, coerce, coerce_name
 from .compiled import CompiledEntity, CompiledField
 from .errors import FieldError, UsageError
 from .i18n import is_placeholder
@@ -30,7 +30,10 @@ def read_input(tx: Transaction, ce: CompiledEntity, data: Mapping[str, Any], err
         cf = ce.fields.get(key)
         if cf is None:
             if key == "name" and not prefix:
-                rec["name"] = value
+                try:
+                    rec["name"] = None if value is None else coerce_name(value)
+                except CoercionError as e:
+                    errors.append(FieldError(path, str(e)))
             elif key == "id" and prefix:
                 rec["id"] = value  # a child row being updated
             elif key not in SYSTEM_COLUMNS and key not in ("idx", "parent_id"):

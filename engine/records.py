@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ordo.dsl.expr import Env, ast
+from ordo.dsl.expr.limits import int_problem, text_problem
 from ordo.dsl.expr.sqltypes import sa_type
 from ordo.dsl.expr.to_sql import to_sql
 
@@ -191,6 +192,9 @@ class Transaction:
         assert t is not None
         if isinstance(key, bool) or not isinstance(key, (int, str)):
             raise UsageError(f"record key must be an id or a name, got {key!r}")
+        problem = int_problem(key) if isinstance(key, int) else text_problem(key)
+        if problem is not None:
+            raise UsageError(f"record key of {ce.name}: {problem}")
         cond = t.c.id == key if isinstance(key, int) else t.c.name == key
         q = sa.select(t).where(cond)
         if readable:
@@ -262,7 +266,7 @@ class Transaction:
             if not isinstance(limit, int) or limit < 0 or limit > MAX_LIMIT:
                 raise UsageError(f"limit must be between 0 and {MAX_LIMIT}, got {limit!r}")
             q = q.limit(limit)
-        if not isinstance(offset, int) or offset < 0:
+        if not isinstance(offset, int) or offset < 0 or int_problem(offset) is not None:
             raise UsageError(f"offset must be a non-negative integer, got {offset!r}")
         if offset:
             q = q.offset(offset)

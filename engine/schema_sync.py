@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 
+from .coerce import CoercionError, coerce
 from .compiled import CompiledApp
 from .db import advisory_lock, write_connection
 from .errors import SchemaChangeRefused, UsageError
@@ -91,8 +93,14 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                 old = old_cols[cname]
                 if old not in (sig, "?") and not _widening(old, sig):
                     if f is not None and f.converted_from is not None:
-                        plan.actions.append(_convert(spec.name, table.c[cname]))
-                        plan.statements.append(f"convert {spec.name}.{cname}: {old} -> {sig}")
+                        values, bad = _converted_values(conn, spec.name, cname, f)
+                        if bad:
+                            plan.refused.append(f"{spec.name}.{cname}: cannot convert {old} -> {sig}: "
+                                                f"{len(bad)} value(s) do not convert, e.g. {'; '.join(bad[:3])}; "
+                                                f"correct them first (nothing was changed)")
+                        else:
+                            plan.actions.append(_convert(spec.name, table.c[cname], values))
+                            plan.statements.append(f"convert {spec.name}.{cname}: {old} -> {sig}")
                     else:
                         plan.refused.append(
                             f"{spec.name}.{cname}: type change {old} -> {sig} would rewrite stored values; "
@@ -122,6 +130,12 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
         have = {i["name"] for i in inspector.get_indexes(spec.name)}
         for cols, unique in spec.indexes:
             name = index_name(spec.name, cols, unique)
+            if name not in have and unique and all(c in old_cols for c in cols):
+                dups = _duplicates(conn, spec.name, cols)
+                if dups:
+                    plan.refused.append(f"{spec.name}.{', '.join(cols)}: cannot make unique: existing records "
+                                        f"share values ({'; '.join(dups)}); correct them first (nothing was changed)")
+                    continue
             if name not in have:
                 plan.actions.append(_create_index(table, name))
                 plan.statements.append(f"create index {name}")
@@ -196,17 +210,59 @@ def _alter_type(table: str, column: sa.Column):
     return run
 
 
-def _convert(table: str, column: sa.Column):
+def _converted_values(conn: sa.Connection, table: str, column: str,
+                      field: Any) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every stored value of ``column`` converted to the field's new type the way input is
+    (``engine.coerce``): (the new values by row id, the rows that do not convert)."""
+    has_name = "name" in {c["name"] for c in sa.inspect(conn).get_columns(table)}
+    cols = f"id, {_q(conn, 'name') if has_name else 'NULL'}, {_q(conn, column)}"
+    values: list[dict[str, Any]] = []
+    bad: list[str] = []
+    for rid, name, value in conn.exec_driver_sql(f"SELECT {cols} FROM {_q(conn, table)} ORDER BY id"):
+        try:
+            new = coerce(field, value)
+        except CoercionError as e:
+            bad.append(f"{name or f'row {rid}'}: {value!r} ({e})")
+            continue
+        values.append({"_id": rid, "_v": new})
+    return values, bad
+
+
+def _convert(table: str, column: sa.Column, values: list[dict[str, Any]]):
+    """Rewrite every value as converted in Python (checked beforehand), so no value is lost or
+    changed by a database cast (SQLite would turn 'alpha' into 0)."""
     def run(conn: sa.Connection) -> None:
-        type_sql = column.type.compile(conn.dialect)
-        col = _q(conn, column.name)
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql(f"UPDATE {_q(conn, table)} SET {col} = CAST({col} AS {type_sql})")
+        t, name, type_sql = column.table, column.name, column.type.compile(conn.dialect)
+        if conn.dialect.name == "sqlite":  # no ALTER TYPE: a new column takes the values and the name
+            target = "ordo_converting"
+            conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} ADD COLUMN {target} {type_sql}")
+            write = sa.table(table, sa.column("id"), sa.column(target, column.type))
         else:
-            conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} ALTER COLUMN {col} TYPE {type_sql} "
-                                 f"USING {col}::{type_sql}")
+            conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} ALTER COLUMN {_q(conn, name)} TYPE {type_sql} "
+                                 f"USING NULL")
+            target, write = name, t
+        if values:
+            conn.execute(sa.update(write).where(write.c.id == sa.bindparam("_id"))
+                         .values({target: sa.bindparam("_v", type_=column.type)}), values)
+        if conn.dialect.name == "sqlite":
+            indexes = [i for i in sa.inspect(conn).get_indexes(table) if name in i["column_names"]]
+            _drop_column(table, name)(conn)
+            conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} RENAME COLUMN {target} TO {_q(conn, name)}")
+            for i in indexes:
+                cols = ", ".join(_q(conn, c) for c in i["column_names"])
+                conn.exec_driver_sql(f"CREATE {'UNIQUE ' if i['unique'] else ''}INDEX {_q(conn, i['name'])} "
+                                     f"ON {_q(conn, table)} ({cols})")
 
     return run
+
+
+def _duplicates(conn: sa.Connection, table: str, cols: tuple[str, ...], shown: int = 3) -> list[str]:
+    """A few sets of values that several rows share in ``cols`` (NULLs never clash)."""
+    names = ", ".join(_q(conn, c) for c in cols)
+    not_null = " AND ".join(f"{_q(conn, c)} IS NOT NULL" for c in cols)
+    rows = conn.exec_driver_sql(f"SELECT {names}, COUNT(*) FROM {_q(conn, table)} WHERE {not_null} "
+                                f"GROUP BY {names} HAVING COUNT(*) > 1 LIMIT {shown}").all()
+    return [f"{', '.join(repr(v) for v in r[:-1])} in {r[-1]} records" for r in rows]
 
 
 def _create_index(table: sa.Table, name: str):

@@ -95,3 +95,25 @@ def walk(node: Node):
         n = stack.pop()
         yield n
         stack.extend(reversed(n.children()))
+
+
+def string_sum(node: Binary) -> list[Node]:
+    """The operands of a chain of string ``+`` (``a + b + c``), compiled as one concatenation so
+    that its length is checked once (and SQL does not repeat the operands at every step)."""
+    out: list[Node] = []
+    stack: list[Node] = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Binary) and n.op == "+" and n.type is not None and n.type.kind == "string":
+            stack.extend((n.right, n.left))
+        else:
+            out.append(n)
+    return out
+
+
+def grows(node: Call) -> bool:
+    """Whether ``replace(s, old, new)`` may make ``s`` longer (not when both are literals and
+    ``new`` is not longer than ``old``, e.g. removing characters): only then is its length guarded."""
+    old, new = node.args[1], node.args[2]
+    return not (isinstance(old, Literal) and isinstance(new, Literal) and isinstance(old.value, str)
+                and isinstance(new.value, str) and len(new.value) <= len(old.value))

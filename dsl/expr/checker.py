@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..errors import ExpressionError, ExpressionErrors
-from . import ast
+from . import ast, cost
 from .functions import AGGREGATES, FUNCTIONS
+from .limits import INT_MAX, INT_MIN, MAX_TEXT, ROUND_DIGITS, int_in_range
 from .types import (
     ANY,
     BOOLEAN,
@@ -86,7 +87,10 @@ class Checker:
 
     # -- leaves
     def visit_Literal(self, node: ast.Literal, scope: Scope) -> Type:
-        return from_python(node.value)
+        v = node.value
+        if isinstance(v, int) and not isinstance(v, bool) and not int_in_range(v):
+            return self.error(node, f"integer {v} out of range ({INT_MIN}..{INT_MAX}); write {v}.0 for a decimal")
+        return from_python(v)
 
     def visit_ListLit(self, node: ast.ListLit, scope: Scope) -> Type:
         item: Type = NULL
@@ -280,6 +284,11 @@ class Checker:
                 self.visit(a, scope)
             return self.error(node, f"{name}() takes {want} argument(s), got {n}")
         types = [self.visit(a, scope) for a in node.args]
+        if name == "round" and n == 2 and isinstance(node.args[1], ast.Literal):
+            digits = node.args[1].value
+            lo, hi = ROUND_DIGITS
+            if isinstance(digits, int) and not lo <= digits <= hi:
+                return self.error(node.args[1], f"round() takes {lo} to {hi} digits, got {digits}")
         result = fn.rule(types)
         if isinstance(result, str):
             return self.error(node, f"{name}(): {result}")
@@ -338,6 +347,26 @@ def check(node: ast.Node, text: str, scope: Scope, expect: Type | None = None) -
         ok = compatible(expect, t) if expect.kind != "boolean" else t.kind == "boolean"
         if not ok:
             checker.error(node, f"expected {expect}, got {t}")
+    if not checker.errors:
+        _check_cost(checker, node)
     if checker.errors:
         raise ExpressionErrors(checker.errors)
     return t
+
+
+def _check_cost(checker: Checker, node: ast.Node) -> None:
+    """Refuse what would cost too much to run or could not compile to SQL (see :mod:`cost`)."""
+    _, grows = cost.string_growth(node)
+    if grows is not None:
+        checker.error(grows, f"this string can grow past {MAX_TEXT} characters, the longest an expression "
+                             f"may build")
+        return
+    size = cost.sql_size(node)
+    if size > cost.MAX_SQL_SIZE:
+        checker.error(node, "expression too complex: its SQL form would repeat nested parts too often "
+                            "(nested replace/concat/min/max); split it into computed fields")
+        return
+    depth = cost.sql_depth(node)
+    if depth > cost.MAX_SQL_DEPTH:
+        checker.error(node, f"expression nested too deeply for SQL (weight {depth}, at most "
+                            f"{cost.MAX_SQL_DEPTH}; links and aggregates weigh most); split it into computed fields")

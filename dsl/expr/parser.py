@@ -12,6 +12,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from ..errors import ExpressionError
 from . import ast
+from .limits import bad_char
 
 MAX_LENGTH = 4000  # characters of expression text
 MAX_DEPTH = 50  # nesting depth of the syntax tree (generated Python nests a few parentheses per level)
@@ -200,6 +201,11 @@ def parse(text: str) -> ast.Node:
         raise ExpressionError("empty expression", text)
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression longer than {MAX_LENGTH} characters", text)
+    bad = bad_char(text)
+    if bad is not None:
+        at, what = bad
+        line, column = text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
+        raise ExpressionError(f"expression contains {what}", text, line, column)
     try:
         tree = _lark().parse(text)
     except UnexpectedCharacters as e:

@@ -10,8 +10,10 @@ import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
+
+from .limits import MAX_TEXT, ROUND_DIGITS
 
 Record = dict[str, Any]
 
@@ -102,8 +104,8 @@ def _mod(a: Any, b: Any) -> Any:
 def _date_sub(a: Any, b: Any) -> Any:
     if a is None or b is None:
         return None
-    if isinstance(b, int):
-        return a - dt.timedelta(days=b)
+    if isinstance(b, (int, Decimal, float)):
+        return _date_add(a, -b)
     delta = a - b
     if isinstance(a, dt.datetime):
         return Decimal(delta.days) + Decimal(delta.seconds) / 86400 + Decimal(delta.microseconds) / 86400000000
@@ -111,9 +113,13 @@ def _date_sub(a: Any, b: Any) -> Any:
 
 
 def _date_add(a: Any, n: Any) -> Any:
+    """``a`` shifted by ``n`` days; null when the result is outside years 1..9999."""
     if a is None or n is None:
         return None
-    return a + dt.timedelta(days=float(n) if isinstance(a, dt.datetime) else int(n))
+    try:
+        return a + dt.timedelta(days=float(n) if isinstance(a, dt.datetime) else int(n))
+    except (OverflowError, ValueError):
+        return None
 
 
 def _in(x: Any, items: Any) -> Any:
@@ -144,9 +150,16 @@ def _minmax(pick: Callable, *args: Any) -> Any:
 
 
 def _round(x: Any, n: Any = 0) -> Any:
-    if x is None or n is None:
+    """Half away from zero to ``n`` decimals; null when ``n`` is outside ROUND_DIGITS."""
+    if x is None or n is None or not ROUND_DIGITS[0] <= n <= ROUND_DIGITS[1]:
         return None
-    return _dec(x).quantize(Decimal(1).scaleb(-n), rounding=ROUND_HALF_UP)
+    try:
+        return _dec(x).quantize(Decimal(1).scaleb(-n), rounding=ROUND_HALF_UP, context=_WIDE)
+    except InvalidOperation:  # beyond any stored number
+        return None
+
+
+_WIDE = Context(prec=100)
 
 
 def _sqrt(x: Any) -> Any:
@@ -176,8 +189,13 @@ def _substr(s: str, start: int, length: int | None = None) -> str:
     return s[begin:] if length is None else s[begin : begin + max(length, 0)]
 
 
-def _replace(s: str, old: str, new: str) -> str:
-    return s if old == "" else s.replace(old, new)
+def _replace(s: str, old: str, new: str) -> str | None:
+    """Every ``old`` replaced by ``new``; null (and never built) when longer than MAX_TEXT."""
+    if old == "":
+        return s
+    if len(new) > len(old) and len(s) + s.count(old) * (len(new) - len(old)) > MAX_TEXT:
+        return None
+    return s.replace(old, new)
 
 
 EARTH_RADIUS_KM = 6371.0088
@@ -194,8 +212,17 @@ def _distance(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
     return Decimal(str(round(km, 3)))
 
 
-def _concat(*args: Any) -> str:
-    return "".join("" if a is None else a for a in args)
+def _concat(*args: Any) -> str | None:
+    """concat(): null counts as ''; null when the result would be longer than MAX_TEXT."""
+    parts = ["" if a is None else a for a in args]
+    return None if sum(map(len, parts)) > MAX_TEXT else "".join(parts)
+
+
+def _cat(*args: Any) -> str | None:
+    """a + b + ... on strings: null when a part is null or the result would exceed MAX_TEXT."""
+    if any(a is None for a in args) or sum(map(len, args)) > MAX_TEXT:
+        return None
+    return "".join(args)
 
 
 def _date_part(part: str, d: Any) -> Any:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ast
+from .ast import string_sum
 from .pyruntime import HELPERS
 
 _SIMPLE = (bool, int, str, type(None))
@@ -76,6 +77,8 @@ class _Codegen:
 
     def e_Binary(self, node: ast.Binary, rv: str) -> str:
         op = node.op
+        if op == "+" and node.type is not None and node.type.kind == "string":
+            return f"_cat({', '.join(self.emit(p, rv) for p in string_sum(node))})"
         left = self.emit(node.left, rv)
         right = self.emit(node.right, rv)
         if op == "and":

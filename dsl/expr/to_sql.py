@@ -27,14 +27,19 @@ from .sql_constructs import (
     DateDiff,
     DatePart,
     Distance,
+    Extreme,
     Rounding,
     RoundTo,
     SafeDiv,
     SafeMod,
+    SqrtOrNull,
+    StrCat,
     StrContains,
+    StrReplace,
     ToDate,
+    ToInt32,
 )
-from .sqltypes import ExactDecimal, sa_type
+from .sqltypes import sa_type
 
 
 class SqlSource(Protocol):
@@ -107,6 +112,8 @@ class _Compiler:
         if op in ("in", "not in"):
             expr = self._in(node, src)
             return sa.not_(expr) if op == "not in" else expr
+        if op == "+" and node.type is not None and node.type.kind == "string":
+            return StrCat(*[self.emit(p, src) for p in ast.string_sum(node)], null_as_empty=False)
         left = self.emit(node.left, src)
         right = self.emit(node.right, src)
         if op == "and":
@@ -128,8 +135,6 @@ class _Compiler:
             if rt is not None and rt.kind == lt.kind and op == "-":
                 return DateDiff(left, right, whole_days=lt.kind == "date")
             return DateAdd(left, right if op == "+" else -right, is_datetime=lt.kind == "datetime")
-        if node.type is not None and node.type.kind == "string":
-            return sa.type_coerce(left, sa.String()).concat(right)
         return left.operate(_ARITH[op], right)
 
     def _in(self, node: ast.Binary, src: SqlSource) -> Any:
@@ -154,22 +159,17 @@ class _Compiler:
         if name == "is_null":
             return args[0].is_(None)
         if name == "is_blank":
-            return sa.or_(args[0].is_(None), args[0] == "")
+            return sa.func.coalesce(args[0], "") == ""
         if name == "today":
             return sa.bindparam("today", callable_=lambda: self.clock().today(), type_=sa.Date(), unique=True)
         if name == "now":
             return sa.bindparam("now", callable_=lambda: self.clock().now(), type_=sa.DateTime(), unique=True)
         if name in ("min", "max"):
-            out = args[0]
-            for a in args[1:]:
-                cmp = out <= a if name == "min" else out >= a
-                out = sa.case((sa.or_(out.is_(None), a.is_(None)), sa.null()), (cmp, out), else_=a)
-            return out
+            return args[0] if len(args) == 1 else Extreme(name, *args, type_=sa_type(node.type))
         if name == "concat":
-            out = sa.func.coalesce(args[0], "")
-            for a in args[1:]:
-                out = out.concat(sa.func.coalesce(a, ""))
-            return out
+            return StrCat(*args, null_as_empty=True)
+        if name == "replace":
+            return sa.func.replace(*args) if not ast.grows(node) else StrReplace(*args)
         if name == "contains":
             return StrContains(*args)
         if name == "starts_with":
@@ -192,14 +192,13 @@ class _Compiler:
         if name in ("floor", "ceil"):
             return Rounding(name, args[0])
         if name == "sqrt":
-            x = sa.cast(args[0], ExactDecimal(38, 10))
-            return sa.case((x < 0, sa.null()), else_=sa.func.sqrt(x))
+            return SqrtOrNull(args[0])
         if name == "distance":
             return Distance(*args)
         if name == "round":
-            return RoundTo(args[0], sa.cast(args[1], sa.Integer) if len(args) > 1 else sa.literal(0))
-        if name == "substr":  # PostgreSQL wants int (not bigint) positions
-            return sa.func.substr(args[0], *[sa.cast(a, sa.Integer) for a in args[1:]])
+            return RoundTo(args[0], args[1] if len(args) > 1 else sa.literal(0))
+        if name == "substr":  # as Python slices: start before 1 counts from 1, a negative length is 0
+            return sa.func.substr(args[0], *[ToInt32(a, low) for a, low in zip(args[1:], (1, 0), strict=False)])
         return getattr(sa.func, _SQL_NAMES[name])(*args)
 
     def _aggregate(self, node: ast.Call, src: SqlSource) -> Any:
@@ -245,14 +244,13 @@ _SQL_NAMES = {
     "lower": "lower",
     "upper": "upper",
     "trim": "trim",
-    "replace": "replace",
     "abs": "abs",
 }
 
 SQL_FUNCTIONS = set(_SQL_NAMES) | {
     "if", "coalesce", "is_null", "is_blank", "today", "now", "min", "max", "concat", "contains",
     "starts_with", "ends_with", "year", "month", "day", "days_between", "add_days", "date", "floor",
-    "ceil", "round", "substr", "distance", "sqrt", "changed",
+    "ceil", "round", "substr", "distance", "sqrt", "changed", "replace",
 }
 
 

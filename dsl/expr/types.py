@@ -127,3 +127,18 @@ def from_python(value: object) -> Type:
             t = unify(t, it) or ANY
         return list_of(t)
     return JSON
+
+
+def param_types(params: dict[str, object]) -> dict[str, Type]:
+    """The types of parameter values (``:name``), refusing a value no database can take (an integer
+    beyond 64 bits, text with NUL characters, ...) with an error naming the parameter."""
+    from ..errors import ExpressionError
+    from .limits import value_problem
+
+    out: dict[str, Type] = {}
+    for name, value in params.items():
+        problem = value_problem(value)
+        if problem is not None:
+            raise ExpressionError(f"parameter :{name}: {problem}")
+        out[name] = from_python(value)
+    return out

@@ -69,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except sa_exc.OperationalError as e:
         print(f"error: database problem: {str(e.orig).strip().splitlines()[0] if e.orig else e}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except sa_exc.DataError as e:  # e.g. integer arithmetic beyond 64 bits inside a PostgreSQL filter
+        print(f"error: the database could not compute a value: "
+              f"{str(e.orig).strip().splitlines()[0] if e.orig else e}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..actor import OWNER, UserLike
+from ..coerce import CoercionError, parse_json
 from ..errors import OrdoError
 from ..i18n import env_lang
 
@@ -86,17 +88,48 @@ def open_for(args: argparse.Namespace, app: Any = None) -> App:
     return open_app(app if app is not None else args.app, args.db, sync=create, create=create)
 
 
-def parse_params(items: Sequence[str] | None) -> dict[str, Any]:
+def parse_params(items: Sequence[str] | None, option: str = "--param") -> dict[str, Any]:
     """``k=v`` pairs; values are JSON when they parse as JSON, else text."""
-    import json
-
     out: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
-            raise CliError(f"--param {item!r}: expected NAME=VALUE")
+            raise CliError(f"{option} {item!r}: expected NAME=VALUE")
         k, v = item.split("=", 1)
         try:
-            out[k.strip()] = json.loads(v)
-        except ValueError:
-            out[k.strip()] = v
+            out[k.strip()] = parse_json(v)
+        except CoercionError as e:
+            if str(e).startswith("not valid JSON"):
+                out[k.strip()] = v
+            else:
+                raise CliError(f"{option} {k.strip()}: {e}") from None
     return out
+
+
+def read_text_file(path: str | Path, what: str = "file") -> str:
+    """The text of a UTF-8 file; a clear error naming the file when it cannot be read or is not UTF-8."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise CliError(f"cannot read {what} {p}: {e.strerror or e}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise CliError(f"{p}:{line}: {what} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}); "
+                       f"save it as UTF-8") from None
+
+
+def read_json_arg(raw: str, what: str = "data", values: bool = False) -> Any:
+    """JSON given on the command line, or ``@FILE`` holding it (UTF-8, nesting bounded; with
+    ``values`` its numbers and text are checked too, else coercion checks them field by field)."""
+    source = what
+    text = raw
+    if raw.startswith("@"):
+        source = raw[1:]
+        text = read_text_file(source, "JSON file")
+    try:
+        return parse_json(text, values)
+    except CoercionError as e:
+        msg = str(e)
+        raise CliError(f"{source} is {msg}" if msg.startswith("not valid JSON") else f"{source}: {msg}") from None

@@ -17,6 +17,7 @@ from .common import (
     add_user_option,
     open_for,
     page_args,
+    read_json_arg,
 )
 
 
@@ -101,12 +102,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from ..app import open_app
     from ..db import normalize_url
 
-    try:
-        record = json.loads(Path(args.record).read_text(encoding="utf-8"))
-    except OSError as e:
-        raise CliError(f"--record: cannot read {args.record}: {e}") from None
-    except ValueError as e:
-        raise CliError(f"--record: {args.record} is not valid JSON: {e}") from None
+    record = read_json_arg("@" + args.record, "--record")
     decisions = {}
     for item in args.decide or []:
         node, _, decision = item.partition("=")

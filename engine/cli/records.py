@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from ordo.dsl.base import label_text
@@ -25,6 +24,7 @@ from .common import (
     open_for,
     page_args,
     parse_params,
+    read_json_arg,
 )
 
 
@@ -127,17 +127,7 @@ def _key(raw: str) -> int | str:
 
 
 def _data(raw: str) -> dict[str, Any]:
-    text = raw
-    if raw.startswith("@"):
-        path = Path(raw[1:])
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise CliError(f"cannot read {path}: {e}") from None
-    try:
-        data = json.loads(text)
-    except ValueError as e:
-        raise CliError(f"data is not valid JSON: {e}") from None
+    data = read_json_arg(raw)
     if not isinstance(data, dict):
         raise CliError("data must be a JSON object of field names to values")
     return data

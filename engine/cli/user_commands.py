@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from .. import textfmt
-from .common import CliError, acting_user, add_create_option, add_db_option, add_user_option, open_for
+from .common import (
+    CliError,
+    acting_user,
+    add_create_option,
+    add_db_option,
+    add_user_option,
+    open_for,
+    read_json_arg,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,10 +60,7 @@ def _open(args: argparse.Namespace):
 def cmd_add(args: argparse.Namespace) -> int:
     attrs = None
     if args.attrs:
-        try:
-            attrs = json.loads(args.attrs)
-        except ValueError as e:
-            raise CliError(f"--attrs is not valid JSON: {e}") from None
+        attrs = read_json_arg(args.attrs, "--attrs", values=True)
         if not isinstance(attrs, dict):
             raise CliError("--attrs must be a JSON object")
     available = False if args.unavailable else (True if args.available else None)

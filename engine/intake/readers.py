@@ -21,6 +21,7 @@ from typing import Any
 
 from ordo.dsl.intake import ShapeDef, parse_path
 
+from ..coerce import CoercionError, parse_json
 from ..errors import OrdoError
 
 
@@ -95,9 +96,9 @@ def _find(text: str, pos: int, parts: tuple[str | int, ...]) -> int:
 
 def read_json(text: str, shape: ShapeDef) -> list[SourceDocument]:
     try:
-        json.loads(text)
-    except ValueError as e:
-        raise PayloadError(f"not valid JSON: {e}") from None
+        parse_json(text, values=False)  # valid, and nested within bounds (the decoding below recurses)
+    except CoercionError as e:
+        raise PayloadError(str(e)) from None
     pos = _skip(text, 0)
     if shape.documents:
         _, parts = parse_path(shape.documents)
@@ -128,9 +129,9 @@ def read_jsonl(text: str) -> list[SourceDocument]:
         if not line.strip():
             continue
         try:
-            docs.append(SourceDocument(len(docs) + 1, n, json.loads(line)))
-        except ValueError as e:
-            docs.append(SourceDocument(len(docs) + 1, n, None, error=f"not valid JSON: {e}"))
+            docs.append(SourceDocument(len(docs) + 1, n, parse_json(line, values=False)))
+        except CoercionError as e:
+            docs.append(SourceDocument(len(docs) + 1, n, None, error=str(e)))
     return docs
 
 
