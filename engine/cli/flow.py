@@ -10,7 +10,6 @@ from typing import Any
 from .. import textfmt
 from .common import (
     PAGE,
-    CliError,
     acting_user,
     add_db_option,
     add_page_options,
