@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ordo.dsl.expr.limits import INT_MAX
+
 from ..actor import OWNER, UserLike
 from ..coerce import CoercionError, parse_json
 from ..errors import OrdoError
@@ -70,6 +72,8 @@ def count_arg(text: str | int | None, option: str) -> int | None:
         raise CliError(f"{option} must be a whole number (0 or more), got {text!r}") from None
     if n < 0:
         raise CliError(f"{option} must be 0 or more, got {n}")
+    if n > INT_MAX:
+        raise CliError(f"{option.lstrip('-')} must be between 0 and {INT_MAX}, got {text.strip()}")
     return n
 
 
