@@ -181,7 +181,7 @@ def revoke_token(ctx: Ctx) -> Response:
 
 def _path_id(ctx: Ctx) -> int:
     raw = str(ctx.path.get("id", ""))
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise bad_request(f"token id must be a whole number, got {raw[:40]!r}", "id")
     return int(raw)
 

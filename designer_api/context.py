@@ -8,7 +8,7 @@ JSON-able data or a Response.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ class Ctx:
     settings: Settings
     identity: Identity | None = None
     body: dict[str, Any] = field(default_factory=dict)
+    raw: Any = None  # what a route's own body reader returned (see ``route(raw=...)``)
 
     @property
     def user(self) -> str:
@@ -67,7 +68,10 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def route(path: str, fn: Callable[[Ctx], Any], methods: Sequence[str] = ("GET",), *, auth: bool = True,
-          body: bool = False, name: str | None = None) -> Route:
+          body: bool = False, optional_body: bool = False, raw: Callable[[Ctx], Awaitable[Any]] | None = None,
+          name: str | None = None) -> Route:
+    """``fn(ctx)`` as a route; ``body``: read a JSON object body (``optional_body``: an empty body is ``{}``);
+    ``raw``: the route reads its body itself (``ctx.raw``), after authentication."""
     async def endpoint(request: Request) -> Response:
         from .auth import authenticate
 
@@ -75,7 +79,9 @@ def route(path: str, fn: Callable[[Ctx], Any], methods: Sequence[str] = ("GET",)
         if auth:
             ctx.identity = await run_in_threadpool(authenticate, request)
         if body:
-            ctx.body = await json_object(request, ctx.settings.max_body)
+            ctx.body = await json_object(request, ctx.settings.max_body, optional_body)
+        if raw is not None:
+            ctx.raw = await raw(ctx)
         result = await run_in_threadpool(fn, ctx)
         return result if isinstance(result, Response) else json_response(result)
 
