@@ -1,5 +1,6 @@
 """A small app for the API tests: customers, products, orders with lines, an approval flow, a report and an
-intake; ``sales`` users see only their own orders (a row rule), ``manager`` users see every order."""
+intake; ``sales`` users see only their own orders and the customers of their region (row rules),
+``manager`` users see everything."""
 
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ SHOP = {
             label: {en: Sales, zh: 销售}
             permissions:
               - {entity: order, where: "owner == user.name"}
-              - {entity: customer, actions: [read]}
+              - {entity: customer, actions: [read], where: "region == user.region"}
               - {entity: product, actions: [read]}
           manager:
             label: {en: Manager, zh: 经理}
@@ -150,8 +151,8 @@ SHOP = {
 
 def seed(app: Any) -> dict[str, str]:
     """Users (ann and bob in sales, max a manager, root an admin) with their tokens, and master data."""
-    add_user(app, "ann", ("sales",))
-    add_user(app, "bob", ("sales",))
+    add_user(app, "ann", ("sales",), region="north")
+    add_user(app, "bob", ("sales",), region="south")
     add_user(app, "max", ("manager",))
     add_user(app, "root", ("admin",))
     app.create("customer", {"code": "C1", "customer_name": "Acme", "region": "north"}, "root")
