@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ordo.engine.actor import UserLike
 from ordo.engine.coerce import to_jsonable
 
 from .body import json_object
@@ -44,6 +45,12 @@ class Ctx:
     def user(self) -> str:
         assert self.identity is not None
         return self.identity.user
+
+    @property
+    def actor(self) -> UserLike:
+        """Who acts: the signed-in user with the roles read when they were authenticated."""
+        assert self.identity is not None
+        return self.identity.actor or self.identity.user
 
     @property
     def params(self) -> Any:

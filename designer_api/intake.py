@@ -58,10 +58,10 @@ def push(ctx: Ctx) -> dict[str, Any]:
         raise NotFound(f"no intake '{name[:60]}'")
     check_known(ctx.request, ("channel", "shape", "dry_run"))
     payload, source = ctx.raw
-    with ctx.app.reader(ctx.user) as tx:
+    with ctx.app.reader(ctx.actor) as tx:
         if not may_use_intake(tx, name):
             raise PermissionDenied(f"{ctx.user} may not push payloads through intake {name}")
-    result = runtime.import_payload(ctx.user, name, payload, channel=text_param(ctx.request, "channel", 200),
+    result = runtime.import_payload(ctx.actor, name, payload, channel=text_param(ctx.request, "channel", 200),
                                     shape=text_param(ctx.request, "shape", 200), source=source,
                                     dry_run=bool_param(ctx.request, "dry_run"))
     return result_data(result)

@@ -112,7 +112,7 @@ def app_meta(tx: Transaction, lang: str) -> dict[str, Any]:
 
 def meta(ctx: Ctx) -> dict[str, Any]:
     check_known(ctx.request, ())
-    with ctx.app.reader(ctx.user) as tx:
+    with ctx.app.reader(ctx.actor) as tx:
         return app_meta(tx, ctx.lang)
 
 

@@ -78,7 +78,7 @@ def openapi_json(ctx: Ctx) -> Response:
     if not signed_in:
         return json_response(build(ctx, None))
     ctx.identity = authenticate(ctx.request)
-    with ctx.app.reader(ctx.user) as tx:
+    with ctx.app.reader(ctx.actor) as tx:
         return json_response(build(ctx, tx))
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from ordo.dsl.expr.limits import text_problem
 from ordo.engine.errors import Conflict, FieldError, NotFound, ValidationFailed
 
 from .access import field_access, require_action
@@ -33,10 +34,20 @@ def entity_of(ctx: Ctx) -> str:
     return name
 
 
+MAX_KEY = 500  # longer than any record name
+
+
 def key_of(ctx: Ctx) -> int | str:
     """The record key in the path: a whole number is an id, anything else a name."""
     raw = str(ctx.path.get("key", ""))
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else raw
+    if raw.isascii() and raw.isdigit() and len(raw) <= 18:
+        return int(raw)
+    problem = text_problem(raw)
+    if problem is not None:
+        raise bad_request(f"record key: {problem}", "key")
+    if len(raw) > MAX_KEY:
+        raise NotFound(f"no {ctx.path.get('entity')} named {raw[:40]!r}... ({len(raw)} characters)")
+    return raw
 
 
 def etag(rec: dict[str, Any]) -> str:
@@ -50,7 +61,7 @@ def location(entity: str, rec: dict[str, Any]) -> str:
 def list_records(ctx: Ctx) -> dict[str, Any]:
     entity = entity_of(ctx)
     query = ListQuery.parse(ctx, ctx.app.compiled.entity(entity))
-    with ctx.app.reader(ctx.user) as tx:
+    with ctx.app.reader(ctx.actor) as tx:
         require_action(tx, entity, "read")
         return query.run(tx, entity, ctx.lang)
 
@@ -58,7 +69,7 @@ def list_records(ctx: Ctx) -> dict[str, Any]:
 def get_record(ctx: Ctx) -> Response:
     entity, key = entity_of(ctx), key_of(ctx)
     check_known(ctx.request, ("fields", "expand"))
-    with ctx.app.reader(ctx.user) as tx:
+    with ctx.app.reader(ctx.actor) as tx:
         require_action(tx, entity, "read")
         view = RecordView(tx, entity, list_param(ctx.request, "fields"), list_param(ctx.request, "expand"), ctx.lang)
         rec = tx.get(entity, key)
@@ -76,7 +87,7 @@ def create_record(ctx: Ctx) -> Response:
         rec = tx.create(entity, data)
         return rec, RecordView(tx, entity, lang=ctx.lang).one(rec)
 
-    rec, shown = ctx.app.run(ctx.user, work, f"creating a {entity}")
+    rec, shown = ctx.app.run(ctx.actor, work, f"creating a {entity}")
     return json_response(shown, 201, headers={"Location": location(entity, rec), "ETag": etag(rec)})
 
 
@@ -93,7 +104,7 @@ def update_record(ctx: Ctx) -> Response:
         return rec, RecordView(tx, entity, lang=ctx.lang).one(rec)
 
     try:
-        rec, shown = ctx.app.run(ctx.user, work, f"updating {entity} {key}")
+        rec, shown = ctx.app.run(ctx.actor, work, f"updating {entity} {key}")
     except Conflict as e:
         raise _stale(ctx, entity, key, e, expected) from None
     return json_response(shown, headers={"ETag": etag(rec)})
@@ -109,7 +120,7 @@ def delete_record(ctx: Ctx) -> Response:
         tx.delete(entity, key, expected)
 
     try:
-        ctx.app.run(ctx.user, work, f"deleting {entity} {key}")
+        ctx.app.run(ctx.actor, work, f"deleting {entity} {key}")
     except Conflict as e:
         raise _stale(ctx, entity, key, e, expected) from None
     return Response(status_code=204)
@@ -152,7 +163,7 @@ def _stale(ctx: Ctx, entity: str, key: int | str, error: Conflict, expected: int
     """A stale version answered with the record's current one (``ETag``); other conflicts as they are."""
     if expected is None:
         return error
-    with ctx.app.reader(ctx.user) as tx:
+    with ctx.app.reader(ctx.actor) as tx:
         current = tx.find(entity, key)
     if current is None or current["version"] == expected:
         return error

@@ -46,7 +46,7 @@ def report_info(report: Any, lang: str) -> dict[str, Any]:
 def list_reports(ctx: Ctx) -> list[dict[str, Any]]:
     check_known(ctx.request, ())
     reports = _reports(ctx)
-    with ctx.app.reader(ctx.user) as tx:
+    with ctx.app.reader(ctx.actor) as tx:
         return [report_info(reports.get(n), ctx.lang) for n in reports.names() if may_run_report(tx, n)]
 
 
@@ -60,7 +60,7 @@ def run_report(ctx: Ctx) -> Response:
     if fmt not in FORMATS:
         raise bad_request(f"format must be one of {', '.join(FORMATS)}, got {fmt[:20]!r}", "format")
     params = prefixed_params(ctx.request)
-    with ctx.app.reader(ctx.user) as tx:
+    with ctx.app.reader(ctx.actor) as tx:
         if not may_run_report(tx, name):
             raise PermissionDenied(f"{ctx.user} may not run report {name}")
         result = reports.run(tx, name, params, ctx.lang)

@@ -54,7 +54,7 @@ def list_tasks(ctx: Ctx) -> dict[str, Any]:
     check_known(ctx.request, ("limit", "offset"))
     limit = int_param(ctx.request, "limit", 50, maximum=MAX_INBOX) or 0
     offset = int_param(ctx.request, "offset", 0, maximum=MAX_INBOX) or 0
-    with ctx.app.reader(ctx.user) as tx:
+    with ctx.app.reader(ctx.actor) as tx:
         found = inbox(tx, None, limit=offset + limit + 1)
         page = found[offset:offset + limit]
         return {"items": _present_tasks(tx, page, ctx.lang), "limit": limit, "offset": offset,
@@ -185,7 +185,7 @@ def act_on_task(ctx: Ctx) -> dict[str, Any]:
         return {"task": task_id, "action": action, "new_task": result if action in ("transfer", "add_approver")
                 else None, "flow": _status(tx, task["entity"], task["record_id"])}
 
-    return ctx.app.run(ctx.user, work, f"{action} on task {task_id}")
+    return ctx.app.run(ctx.actor, work, f"{action} on task {task_id}")
 
 
 def act_on_instance(ctx: Ctx) -> dict[str, Any]:
@@ -203,7 +203,7 @@ def act_on_instance(ctx: Ctx) -> dict[str, Any]:
             getattr(flows, action)(tx, instance_id, comment)
         return {"instance": instance_id, "action": action, "flow": _status(tx, inst["entity"], inst["record_id"])}
 
-    return ctx.app.run(ctx.user, work, f"{action} on flow instance {instance_id}")
+    return ctx.app.run(ctx.actor, work, f"{action} on flow instance {instance_id}")
 
 
 def _visible_instance(tx: Transaction, instance_id: int) -> dict[str, Any]:
@@ -238,7 +238,7 @@ def status_data(st: FlowStatus | None) -> dict[str, Any] | None:
 def timeline(ctx: Ctx) -> dict[str, Any]:
     entity, key = entity_of(ctx), key_of(ctx)
     check_known(ctx.request, ())
-    with ctx.app.reader(ctx.user) as tx:
+    with ctx.app.reader(ctx.actor) as tx:
         rec = tx.get(entity, key)  # 404 for a record the user may not read
         flows = _flows(ctx)
         events = flows.timeline(tx, entity, rec["id"])
