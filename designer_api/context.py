@@ -74,6 +74,14 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return JSONResponse(to_jsonable(data), status_code=status, headers=headers)
 
 
+def _call(ctx: Ctx, fn: Callable[[Ctx], Any], auth: bool) -> Any:
+    from .auth import authenticate
+
+    if auth:
+        ctx.identity = authenticate(ctx.request)
+    return fn(ctx)
+
+
 def route(path: str, fn: Callable[[Ctx], Any], methods: Sequence[str] = ("GET",), *, auth: bool = True,
           body: bool = False, optional_body: bool = False, raw: Callable[[Ctx], Awaitable[Any]] | None = None,
           name: str | None = None) -> Route:
@@ -83,13 +91,16 @@ def route(path: str, fn: Callable[[Ctx], Any], methods: Sequence[str] = ("GET",)
         from .auth import authenticate
 
         ctx = Ctx(request, request.app.state.ordo, request.app.state.settings)
-        if auth:
-            ctx.identity = await run_in_threadpool(authenticate, request)
-        if body:
-            ctx.body = await json_object(request, ctx.settings.max_body, optional_body)
-        if raw is not None:
-            ctx.raw = await raw(ctx)
-        result = await run_in_threadpool(fn, ctx)
+        if not (body or raw):  # one trip to the thread pool: authenticate, then answer
+            result = await run_in_threadpool(_call, ctx, fn, auth)
+        else:
+            if auth:
+                ctx.identity = await run_in_threadpool(authenticate, request)
+            if body:
+                ctx.body = await json_object(request, ctx.settings.max_body, optional_body)
+            if raw is not None:
+                ctx.raw = await raw(ctx)
+            result = await run_in_threadpool(fn, ctx)
         return result if isinstance(result, Response) else json_response(result)
 
     return Route(path, endpoint, methods=list(methods), name=name or fn.__name__)

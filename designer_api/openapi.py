@@ -21,6 +21,7 @@ from .access import entity_actions, may_run_report, may_use_intake, readable_ent
 from .auth import COOKIE, authenticate
 from .body import check_known
 from .context import Ctx, json_response, route
+from .errors import ApiError
 from .openapi_schemas import ERROR, LINK, entity_schemas
 
 if TYPE_CHECKING:
@@ -74,10 +75,16 @@ def build(ctx: Ctx, tx: Transaction | None) -> dict[str, Any]:
 
 def openapi_json(ctx: Ctx) -> Response:
     check_known(ctx.request, ())
-    signed_in = "authorization" in ctx.request.headers or COOKIE in ctx.request.cookies
-    if not signed_in:
+    if "authorization" in ctx.request.headers:  # a program: a bad token is refused
+        ctx.identity = authenticate(ctx.request)
+    elif COOKIE in ctx.request.cookies:  # a browser: an ended session reads the public description
+        try:
+            ctx.identity = authenticate(ctx.request)
+        except ApiError as e:
+            if e.status != 401:
+                raise
+    if ctx.identity is None:
         return json_response(build(ctx, None))
-    ctx.identity = authenticate(ctx.request)
     with ctx.app.reader(ctx.actor) as tx:
         return json_response(build(ctx, tx))
 

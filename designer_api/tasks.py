@@ -66,7 +66,7 @@ def _present_tasks(tx: Transaction, tasks: list[InboxTask], lang: str) -> list[d
         sa.select(task_table.c.id, task_table.c.kind).where(task_table.c.id.in_([t.id for t in tasks])))} \
         if tasks else {}
     records: dict[tuple[str, int], dict[str, Any]] = {}
-    for entity in {t.entity for t in tasks}:
+    for entity in {t.entity for t in tasks if t.entity in tx.app.definition.entities}:
         ids = sorted({t.record_id for t in tasks if t.entity == entity})
         records.update(_key_facts(tx, entity, ids, lang))
     flows = tx.app.features["flows"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from .api_apps import SHOP, order_body, seed
-from .api_kit import bearer, served
+from .api_kit import bearer, served, sign_in
 
 BASE = "/api/v1/records"
 
@@ -211,3 +211,14 @@ def test_refused_writes_name_every_field_and_change_nothing(shop):
     big = {"subject": "x" * 2_000_000}
     assert client.post(f"{BASE}/order", json=big, headers=h["ann"]).status_code == 413
     assert app.count("order", user="max") == 0
+
+
+def test_session_writes_need_the_csrf_token(shop):
+    _, client, _ = shop
+    csrf = sign_in(client, "ann")
+    r = client.post(f"{BASE}/order", json=order_body())
+    assert r.status_code == 403 and r.json()["code"] == "csrf_failed"
+    r = client.post(f"{BASE}/order", json=order_body(), headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 201
+    assert client.get(r.headers["location"]).json()["created_by"] == "ann"
+    assert client.delete(r.headers["location"]).status_code == 403
