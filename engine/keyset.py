@@ -5,10 +5,10 @@ page does not: it asks for the rows *after* the last one shown, by its sort valu
 ends with ``id`` so that positions are unique. The order of nulls is the same on every database: a null
 sorts after every value ascending and before every value descending (as if it were the largest value).
 
-    keys = sort_keys(app.compiled.entity("order"), "-total,name")
+    keys = sort_keys(app.compiled.entity("ticket"), "-priority,name")
     with app.reader("alice") as tx:
-        first = page(tx, "order", "status == 'open'", {}, keys, limit=50)
-        more = page(tx, "order", "status == 'open'", {}, keys, after=position(first[-1], keys), limit=50)
+        first = page(tx, "ticket", "status == 'open'", {}, keys, limit=50)
+        more = page(tx, "ticket", "status == 'open'", {}, keys, after=position(first[-1], keys), limit=50)
 
 Reads go through the acting user's row filter and their filter expression (``tx.where_clause``), exactly
 as ``tx.query``.
