@@ -19,6 +19,7 @@ from itsdangerous import BadSignature, TimestampSigner
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ordo.engine.actor import User
 from ordo.engine.credentials import Credentials
 from ordo.engine.db import advisory_lock, write_connection
 from ordo.engine.errors import NotFound
@@ -37,6 +38,7 @@ class Identity:
     user: str
     via: str  # "token" or "session"
     csrf: str | None = None
+    actor: User | None = None  # the user with their current roles, read with the credentials
 
 
 def secret_key(app: Any, configured: str | None) -> str:
@@ -59,8 +61,13 @@ def _signer(request: Request) -> TimestampSigner:
 
 
 def _active(conn: sa.Connection, name: str) -> bool:
+    return _actor(conn, name) is not None
+
+
+def _actor(conn: sa.Connection, name: str) -> User | None:
+    """The active user ``name`` with their roles, or None (unknown or disabled)."""
     info = Directory(conn).get(name)
-    return info is not None and info.active
+    return info.as_actor() if info is not None and info.active else None
 
 
 def authenticate(request: Request) -> Identity:
@@ -74,12 +81,13 @@ def authenticate(request: Request) -> Identity:
             raise unauthenticated("Authorization must be 'Bearer <token>'")
         with app.engine.connect() as conn, conn.begin():
             found = Credentials(conn).token_user(secret.strip(), now)
-            if found is None or not _active(conn, found[0]):
+            actor = _actor(conn, found[0]) if found is not None else None
+            if found is None or actor is None:
                 raise unauthenticated("the API token is unknown, revoked, or its user is disabled")
         if found[1] is not None:  # last use recorded at most once a minute
             with write_connection(app.engine) as conn:
                 Credentials(conn).touch_token(found[1], now)
-        return Identity(found[0], "token")
+        return Identity(found[0], "token", actor=actor)
     cookie = request.cookies.get(COOKIE)
     if not cookie:
         raise unauthenticated()
@@ -90,9 +98,10 @@ def authenticate(request: Request) -> Identity:
         raise unauthenticated("the session has expired or is invalid; sign in again") from None
     with app.engine.connect() as conn, conn.begin():
         found = Credentials(conn).session(sid, now)
-        if found is None or not _active(conn, found[0]):
+        actor = _actor(conn, found[0]) if found is not None else None
+        if found is None or actor is None:
             raise unauthenticated("the session has ended; sign in again")
-    identity = Identity(found[0], "session", found[1])
+    identity = Identity(found[0], "session", found[1], actor)
     if request.method in UNSAFE:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), found[1].encode()):
@@ -181,7 +190,7 @@ def revoke_token(ctx: Ctx) -> Response:
 
 def _path_id(ctx: Ctx) -> int:
     raw = str(ctx.path.get("id", ""))
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise bad_request(f"token id must be a whole number, got {raw[:40]!r}", "id")
     return int(raw)
 

@@ -8,7 +8,7 @@ JSON-able data or a Response.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ordo.engine.actor import UserLike
 from ordo.engine.coerce import to_jsonable
 
 from .body import json_object
@@ -38,11 +39,18 @@ class Ctx:
     settings: Settings
     identity: Identity | None = None
     body: dict[str, Any] = field(default_factory=dict)
+    raw: Any = None  # what a route's own body reader returned (see ``route(raw=...)``)
 
     @property
     def user(self) -> str:
         assert self.identity is not None
         return self.identity.user
+
+    @property
+    def actor(self) -> UserLike:
+        """Who acts: the signed-in user with the roles read when they were authenticated."""
+        assert self.identity is not None
+        return self.identity.actor or self.identity.user
 
     @property
     def params(self) -> Any:
@@ -66,17 +74,33 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return JSONResponse(to_jsonable(data), status_code=status, headers=headers)
 
 
+def _call(ctx: Ctx, fn: Callable[[Ctx], Any], auth: bool) -> Any:
+    from .auth import authenticate
+
+    if auth:
+        ctx.identity = authenticate(ctx.request)
+    return fn(ctx)
+
+
 def route(path: str, fn: Callable[[Ctx], Any], methods: Sequence[str] = ("GET",), *, auth: bool = True,
-          body: bool = False, name: str | None = None) -> Route:
+          body: bool = False, optional_body: bool = False, raw: Callable[[Ctx], Awaitable[Any]] | None = None,
+          name: str | None = None) -> Route:
+    """``fn(ctx)`` as a route; ``body``: read a JSON object body (``optional_body``: an empty body is ``{}``);
+    ``raw``: the route reads its body itself (``ctx.raw``), after authentication."""
     async def endpoint(request: Request) -> Response:
         from .auth import authenticate
 
         ctx = Ctx(request, request.app.state.ordo, request.app.state.settings)
-        if auth:
-            ctx.identity = await run_in_threadpool(authenticate, request)
-        if body:
-            ctx.body = await json_object(request, ctx.settings.max_body)
-        result = await run_in_threadpool(fn, ctx)
+        if not (body or raw):  # one trip to the thread pool: authenticate, then answer
+            result = await run_in_threadpool(_call, ctx, fn, auth)
+        else:
+            if auth:
+                ctx.identity = await run_in_threadpool(authenticate, request)
+            if body:
+                ctx.body = await json_object(request, ctx.settings.max_body, optional_body)
+            if raw is not None:
+                ctx.raw = await raw(ctx)
+            result = await run_in_threadpool(fn, ctx)
         return result if isinstance(result, Response) else json_response(result)
 
     return Route(path, endpoint, methods=list(methods), name=name or fn.__name__)

@@ -26,6 +26,7 @@ from ordo.engine.errors import (
     SchemaChangeRefused,
     ValidationFailed,
 )
+from ordo.engine.flows import FlowFailed
 
 log = logging.getLogger("ordo.server")
 
@@ -55,6 +56,7 @@ _BY_TYPE: list[tuple[type, int, str]] = [
     (NotFound, 404, "not_found"),
     (Conflict, 409, "conflict"),
     (PermissionDenied, 403, "forbidden"),
+    (FlowFailed, 409, "conflict"),  # the flow cannot go on (e.g. nobody to ask); nothing was changed
     (DefinitionErrors, 400, "invalid_definition"),
     (SchemaChangeRefused, 409, "schema_change_refused"),
 ]
@@ -77,7 +79,8 @@ def ordo_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, ValidationFailed):
         errors = [{"field": e.field or None, "message": e.message} for e in exc.errors]
         first = exc.errors[0].field or None if exc.errors else None
-        return error_response(422, "validation_failed", f"{exc.entity} not saved: {exc}", first, errors)
+        message = f"{exc.entity} not saved: " + "; ".join(str(e) for e in exc.errors)
+        return error_response(422, "validation_failed", message, first, errors)
     if isinstance(exc, DefinitionErrors):
         errors = [{"field": None, "message": str(e)} for e in exc.errors]
         return error_response(400, "invalid_definition", f"{len(exc.errors)} definition error(s)", None, errors)

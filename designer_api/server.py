@@ -19,7 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from ordo.engine.app import App, open_app
 
-from . import auth
+from . import auth, intake, meta, openapi, records, reports, tasks
 from .context import route
 from .errors import HANDLERS
 from .settings import Settings
@@ -46,7 +46,8 @@ def create_server(app: App, settings: Settings, *, close_app: bool = False) -> S
                                      allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                                      allow_headers=["Authorization", "Content-Type", "If-Match", "X-CSRF-Token"],
                                      allow_credentials=True))
-    routes = [route("/api/v1/health", health, auth=False), *auth.routes()]
+    routes = [route("/api/v1/health", health, auth=False), *auth.routes(), *meta.routes(), *tasks.routes(),
+              *records.routes(), *reports.routes(), *intake.routes(), *openapi.routes()]
     server = Starlette(routes=routes, middleware=middleware, exception_handlers=HANDLERS, lifespan=lifespan)
     server.state.ordo = app
     server.state.settings = settings

@@ -118,6 +118,7 @@ class Presenter:
         self.ce = self.app.entities.get(entity) or tx.app.compiled.entity(entity)
         self.lang = lang
         self.columns = [self._check(c) for c in columns] if columns else None
+        self._scales: dict[int, int | None] = {}  # id(field) -> its scale, worked out once per presenter
 
     # -- columns
     def _check(self, key: str) -> tuple[str, ...]:
@@ -243,7 +244,10 @@ class Presenter:
             return None
         kind = cf.kind
         if kind in ("decimal", "money", "integer"):
-            return at_scale(value, field_scale(self.app, cf))
+            key = id(cf)
+            if key not in self._scales:
+                self._scales[key] = field_scale(self.app, cf)
+            return at_scale(value, self._scales[key])
         if text and kind == "enum":
             for o in cf.defn.options or ():
                 if not isinstance(o, str) and o.value == value:

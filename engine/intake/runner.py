@@ -129,7 +129,7 @@ class IntakeRuntime:
         with self._tx(tx_or_user) as tx:
             channel_rec = self._channel(tx, ci, channel)
             chosen = ci.choose_shape(shape, channel_rec, source)
-        text = payload.decode(chosen.defn.encoding) if isinstance(payload, bytes) else payload.lstrip("\ufeff")
+        text = _decoded(payload, chosen.defn.encoding, source)
         docs = read_documents(text, chosen.defn, chosen.document_columns)
         result = IntakeResult(ci.name, chosen.name, channel, source, len(docs), dry_run=dry_run)
         shared = isinstance(tx_or_user, Transaction)
@@ -169,6 +169,20 @@ class IntakeRuntime:
             return tx.get(ch.entity, channel)
         except NotFound:
             raise UsageError(f"no {ch.entity} '{channel}'") from None
+
+
+def _decoded(payload: bytes | str, encoding: str, source: str | None) -> str:
+    """The payload's text; bytes that are not in the shape's encoding are refused naming the offset."""
+    if not isinstance(payload, bytes):
+        return payload.lstrip("\ufeff")
+    try:
+        return payload.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = payload.count(b"\n", 0, e.start) + 1
+        raise PayloadError(f"{source or 'payload'}:{line}: not {encoding} text (byte 0x{payload[e.start]:02x} at "
+                           f"offset {e.start})") from None
+    except LookupError:
+        raise PayloadError(f"unknown encoding {encoding!r}") from None
 
 
 class _Run:
