@@ -64,7 +64,7 @@ def split(tx: Transaction, entity: str, key: int | str, parts: Sequence[int | Ma
     ce = tx.app.compiled.entity(entity)
     spec = _spec(ce, "split")
     when = tx.app.compiled.entity(entity).split_when
-    rec = tx.get(entity, key, for_update=True)
+    rec = tx.load(entity, key, for_update=True)
     if when is not None and when(rec, tx.env) is not True:
         raise ValidationFailed(entity, [FieldError("", f"{rec['name']} cannot be split now (only while {spec.when})")])
     table = ce.fields[spec.table]
@@ -155,7 +155,7 @@ def merge(tx: Transaction, entity: str, keys: Sequence[int | str]) -> Record:
     spec = _spec(ce, "merge")
     if len(keys) < 2:
         raise UsageError("name at least two records to merge")
-    recs = sorted((tx.get(entity, k, for_update=True) for k in keys), key=lambda r: r["id"])
+    recs = sorted((tx.load(entity, k, for_update=True) for k in keys), key=lambda r: r["id"])
     errors: list[FieldError] = []
     when = ce.merge_when
     for r in recs:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from ordo.dsl.expr import Clock
 from ordo.engine import open_app
-from ordo.engine.errors import UsageError
+from ordo.engine.errors import PermissionDenied, UsageError
 
 TODAY = dt.date(2024, 3, 20)
 CLOCK = Clock(fixed=dt.datetime(2024, 3, 20, 10, 0))
@@ -56,6 +56,11 @@ ENTITIES = {
               - entity: order
                 actions: [read]
                 where: "customer.region == user.region"
+              - {entity: customer, actions: [read]}
+              - {report: month_channel}
+              - {report: lines}
+              - {report: region_pivot}
+              - {report: top_regions}
           manager:
             users: [mia]
     """,
@@ -467,7 +472,8 @@ def test_row_permissions_apply_to_report_rows(app):
     assert lines.totals["lines"] == sum(len(o["lines"]) for o in mine)
     with app.users("root") as users:
         users.revoke("nora", "regional")
-    assert run(app, "month_channel", user="nora").rows == []
+    with pytest.raises(PermissionDenied, match="nora may not run report month_channel"):
+        run(app, "month_channel", user="nora")  # the report itself is granted by the role
 
 
 def test_drill_down_reproduces_every_cell(app):
