@@ -9,8 +9,9 @@ exactly as it was.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,7 @@ class Transaction:
         # a flow's or a job's writes: `editable_if` (which guards people's edits) does not apply, and entity
         # rules apply only when they read a field the write changes (see validation.py)
         self.automated = automated
+        self._carrying = False  # see carrying()
 
     @property
     def now(self) -> dt.datetime:
@@ -161,6 +163,17 @@ class Transaction:
     def allowed(self, entity: str, action: str, record: Mapping[str, Any]) -> bool:
         return self.app.permissions.allows(self.user, entity, action, record, self.env)
 
+    @contextlib.contextmanager
+    def carrying(self) -> Iterator[None]:
+        """Writes inside carry field values the acting user may not set themselves (hidden or read-only):
+        for the definition's own operations that copy a record as it is (split, merge), never for what
+        the user gives. Row permissions still apply."""
+        outer, self._carrying = self._carrying, True
+        try:
+            yield
+        finally:
+            self._carrying = outer
+
     def _settable(self, ce: CompiledEntity, action: str, data: Mapping[str, Any], errors: list[FieldError],
                   current: Record | None = None) -> Mapping[str, Any]:
         """``data`` without what the acting user's field rules forbid: a hidden field is refused as an
@@ -169,7 +182,7 @@ class Transaction:
         perms = self.app.permissions
         hidden = perms.hidden(self.user, ce.name)
         read_only = perms.read_only(self.user, ce.name, action)
-        if not (hidden or read_only) or not isinstance(data, Mapping):
+        if not (hidden or read_only) or not isinstance(data, Mapping) or self._carrying:
             return data
         out = {}
         for key, value in data.items():

@@ -45,6 +45,21 @@ APP = {
           product: {type: link, entity: product}
           qty: {type: integer}
     """,
+    "entities/box.yaml": """
+        name: box
+        naming: "B-{###}"
+        fields:
+          label: {type: string}
+          secret: {type: string}
+          items: {type: table, entity: box_item}
+        split: {table: items}
+        merge: {table: items, match: [label, secret]}
+        ---
+        name: box_item
+        child: true
+        fields:
+          what: {type: string}
+    """,
     "entities/note.yaml": """
         name: note
         fields:
@@ -77,6 +92,7 @@ APP = {
               - {entity: sale, actions: [read, create]}
               - {report: sales, actions: [run]}
               - {report: catalog, actions: [run]}
+              - {entity: box, hidden: [secret]}
           seller:
             permissions:
               - {entity: product, actions: [read, update], hidden: [cost, margin, supplier], read_only: [price]}
@@ -245,3 +261,14 @@ def test_role_definitions_are_validated(make_app, roles, message):
     with pytest.raises(DefinitionErrors) as e:
         load_app(make_app(files))
     assert message in str(e.value)
+
+
+def test_split_and_merge_carry_fields_the_user_may_not_see(app):
+    box = app.create("box", {"label": "L", "secret": "s1", "items": [{"what": "a"}, {"what": "b"}]}, "root")
+    kept, new = app.split("box", box["name"], [box["items"][1]["id"]], "sam")
+    assert "secret" not in new and app.get("box", new["name"], "root")["secret"] == "s1"  # copied, not shown
+    assert app.merge("box", [kept["name"], new["name"]], "sam")["name"] == box["name"]
+    other = app.create("box", {"label": "L", "secret": "s2", "items": [{"what": "c"}]}, "root")
+    with pytest.raises(ValidationFailed) as e:  # the records differ in a hidden field: its values unsaid
+        app.merge("box", [box["name"], other["name"]], "sam")
+    assert [(err.field, err.message) for err in e.value.errors] == [("", "the records differ")]
