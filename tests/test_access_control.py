@@ -11,8 +11,9 @@ import pytest
 from ordo.dsl.errors import DefinitionErrors
 from ordo.dsl.loader import load_app
 from ordo.engine import NotFound, PermissionDenied, UsageError, ValidationFailed, open_app
+from ordo.engine.cli import main
 from ordo.engine.present import Presenter
-from ordo.forms import entity_json_schema
+from ordo.forms import FormRenderer, entity_json_schema
 
 APP = {
     "entities/supplier.yaml": """
@@ -233,13 +234,23 @@ def test_audit_and_reports_leave_hidden_fields_out(app):
         assert "cost" not in str(e.value).replace("costs", "")
 
 
-def test_json_schema_shows_only_permitted_fields(app):
+def test_json_schema_and_forms_show_only_permitted_fields(app, make_app, db_url, capsys):
     with app.reader("sel") as tx:
         schema = entity_json_schema(app.definition, "product", user=tx.user, permissions=app.permissions)
+        html = FormRenderer(app.definition).render("product", tx.get("product", "MUG"), user=tx.user,
+                                                   permissions=app.permissions)
     assert not {"cost", "margin", "supplier"} & set(schema["properties"])
     assert schema["properties"]["price"]["readOnly"] is True and "readOnly" not in schema["properties"]["title"]
+    assert 'name="cost"' not in html and 'name="title"' in html
     full = entity_json_schema(app.definition, "product")
-    assert "cost" in full["properties"]
+    assert "cost" in full["properties"] and 'name="cost"' in FormRenderer(app.definition).render("product")
+    root = str(make_app(APP))
+    capsys.readouterr()
+    assert main(["form", root, "product", "--json-schema", "--db", db_url, "--user", "sel"]) == 0
+    assert "cost" not in json.loads(capsys.readouterr().out)["properties"]
+    assert main(["form", root, "product", "--record", "MUG", "--db", db_url, "--user", "sam"]) == 0
+    out = capsys.readouterr().out
+    assert 'name="price"' in out and 'name="cost"' not in out and "Secret" not in out
 
 
 @pytest.mark.parametrize("roles, message", [
@@ -272,3 +283,35 @@ def test_split_and_merge_carry_fields_the_user_may_not_see(app):
     with pytest.raises(ValidationFailed) as e:  # the records differ in a hidden field: its values unsaid
         app.merge("box", [box["name"], other["name"]], "sam")
     assert [(err.field, err.message) for err in e.value.errors] == [("", "the records differ")]
+
+
+def test_the_command_line_shows_nothing_hidden(app, make_app, db_url, capsys):
+    root = str(make_app(APP))
+    app.update("product", "MUG", {"cost": 5}, "root")
+
+    def run(*argv: str, user: str = "sam") -> tuple[int, str, str]:
+        code = main([argv[0], root, *argv[1:], "--db", db_url, "--user", user])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    capsys.readouterr()
+    for fmt in ("csv", "json", "table"):
+        code, out, _ = run("query", "product", "--format", fmt)
+        assert code == 0 and "MUG" in out and "cost" not in out.lower() and "Secret" not in out
+    code, out, _ = run("get", "product", "MUG")
+    assert code == 0 and "cost" not in json.loads(out) and "supplier" not in json.loads(out)
+    code, out, _ = run("audit", "--entity", "product", "--format", "json")
+    assert code == 0 and '"title"' in out and "cost" not in out and "margin" not in out
+    hidden = run("query", "product", "--where", "cost > 1")
+    unknown = run("query", "product", "--where", "nosuch > 1")
+    assert hidden[0] == unknown[0] == 1 and hidden[2].replace("cost", "X") == unknown[2].replace("nosuch", "X")
+    assert run("query", "product", "--columns", "code,cost")[2].replace("cost", "X") == \
+        run("query", "product", "--columns", "code,nosuch")[2].replace("nosuch", "X")
+    code, out, err = run("query", "note")
+    assert code == 0 and "only admins" not in out  # default deny: no rows
+    code, _, err = run("report", "costs")
+    assert code == 1 and "sam may not run report costs" in err
+    code, out, _ = run("report", "costs", user="bea")
+    assert code == 0 and "5.00" in out and "3.00" in out  # the buyer may see costs
+    code, _, err = run("update", "product", "MUG", '{"price": 1}', user="sel")
+    assert code == 1 and "price: is read-only" in err

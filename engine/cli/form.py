@@ -42,7 +42,7 @@ def cmd_form(args: argparse.Namespace) -> int:
     else:
         if definition.get("form", args.name) is None and definition.get("entity", args.name) is None:
             raise CliError(f"unknown form or entity '{args.name}' (forms: {', '.join(definition.names('form'))})")
-        record = titles = None
+        record = titles = user = permissions = None
         if args.record:
             from ..present import Presenter
 
@@ -52,7 +52,9 @@ def cmd_form(args: argparse.Namespace) -> int:
                 rec = tx.get(entity, int(args.record) if args.record.isdigit() else args.record)
                 shown = Presenter(tx, entity, lang=args.lang)
                 record, titles = shown.data([rec])[0], shown.text([rec])[0]  # links: names to edit, titles
-        text = FormRenderer(definition).render(args.name, record, lang=args.lang, titles=titles)
+                user, permissions = tx.user, app.permissions  # the reader's field rules shape the form
+        text = FormRenderer(definition).render(args.name, record, lang=args.lang, titles=titles, user=user,
+                                               permissions=permissions)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"wrote {args.out}")
