@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 
@@ -33,23 +34,30 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serving(*argv: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    with serving_command("serve", *argv, env=env) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def serving_command(*argv: str, env: dict[str, str] | None = None, timeout: float = 30) -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "ordo", "serve", *argv, "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
+    log = tempfile.TemporaryFile(mode="w+")  # a pipe nobody reads could fill up and block the server
+    proc = subprocess.Popen([sys.executable, "-m", "ordo", *argv, "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise AssertionError(f"ordo serve exited: {proc.stderr.read()}")
+                log.seek(0)
+                raise AssertionError(f"ordo {argv[0]} exited: {log.read()[-3000:]}")
             try:
                 if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
         else:
-            raise AssertionError("ordo serve did not answer within 30 s")
+            raise AssertionError(f"ordo {argv[0]} did not answer within {timeout} s")
         yield base
     finally:
         proc.terminate()
@@ -57,6 +65,7 @@ def serving(*argv: str, env: dict[str, str] | None = None) -> Iterator[str]:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:  # pragma: no cover
             proc.kill()
+        log.close()
 
 
 def test_serve_refuses_a_missing_database(make_app, tmp_path, capsys):
@@ -97,3 +106,12 @@ def test_bad_settings_are_named(make_app, tmp_path, capsys, monkeypatch, env):
     assert main(["serve", app_dir, "--db", str(tmp_path / "x.db"), "--create"]) == 1
     err = capsys.readouterr().err
     assert ("port" in err or "ORDO_WORKERS" in err) and "Traceback" not in err
+
+
+def test_demo_then_serve(tmp_path):
+    """The README's main job: play the demo, then serve it; demo users sign in with the demo password."""
+    db = str(tmp_path / "demo.db")
+    with serving_command("demo", "--serve", "--db", db, timeout=240) as base:
+        r = httpx.post(base + "/api/v1/auth/signin", json={"user": "cathy", "password": "ordo-demo"})
+        assert r.status_code == 200, r.text
+        assert httpx.get(base + "/api/v1/me", cookies=r.cookies).json()["user"] == "cathy"

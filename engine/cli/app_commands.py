@@ -6,14 +6,17 @@ import argparse
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from ordo.dsl.loader import builtin_templates_dir, load_app, validate_app
 
-from ..actor import OWNER
+from ..actor import OWNER, SYSTEM
 from .common import CliError, add_db_option, add_lang_option
+from .serve import add_listen_options, serve
 
 DEMO_APP = "builtin:oms"  # the app whose "demo" scenario `ordo demo` plays
 DEMO_DB = "ordo-demo.db"
+DEMO_PASSWORD = "ordo-demo"  # the demo database's users only: printed, never used elsewhere
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_db_option(p, default=DEMO_DB)
     p.add_argument("--seed", type=int, default=7, help="random seed of the sample data")
     add_lang_option(p)
+    p.add_argument("--serve", action="store_true",
+                   help=f"then serve the demo over HTTP; every demo user signs in with the password "
+                        f"'{DEMO_PASSWORD}'")
+    add_listen_options(p)
     p.set_defaults(func=cmd_demo)
 
 
@@ -109,6 +116,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if app.audit_log(user=OWNER, limit=1):  # any record ever written
             raise CliError(f"{args.db} already holds data; the demo needs an empty database (use another --db)")
         result = run_scenario(app, "demo", lang=args.lang, variables={"seed": args.seed})
-    print(f"\ndemo done: {result.steps} steps; the data is in {args.db} "
-          f"(try: ordo query {DEMO_APP} <entity> --db {args.db})")
+        print(f"\ndemo done: {result.steps} steps; the data is in {args.db} "
+              f"(try: ordo query {DEMO_APP} <entity> --db {args.db})")
+        if not args.serve:
+            return 0
+        users = demo_passwords(app)
+    from ordo.designer_api.server import open_for_serving
+    from ordo.designer_api.settings import Settings
+
+    settings = Settings.load({"app": DEMO_APP, "db": args.db, "host": args.host, "port": args.port, "workers": 1})
+    print(f"sign in as {', '.join(users)} with the password '{DEMO_PASSWORD}'")
+    serve(open_for_serving(settings), settings)
     return 0
+
+
+def demo_passwords(app: Any) -> list[str]:
+    """Give every user of the demo database the demo password; return their names."""
+    from ..credentials import Credentials
+
+    with app.transaction(SYSTEM) as tx:
+        names = [u.name for u in tx.users.all() if u.active]
+        creds = Credentials(tx.conn)
+        for name in names:
+            creds.set_password(name, DEMO_PASSWORD, tx.now)
+    return names
