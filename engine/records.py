@@ -206,10 +206,12 @@ class Transaction:
         except (CoercionError, KeyError):
             return False
 
-    def _failed(self, ce: CompiledEntity, errors: list[FieldError]) -> ValidationFailed:
-        """The errors of a refused write; a rule's error on a field hidden from the user names no field."""
+    def _failed(self, ce: CompiledEntity, errors: list[FieldError], given: int = 0) -> ValidationFailed:
+        """The errors of a refused write; past the first ``given`` (about the input, named as given), an
+        error on a field hidden from the user (a rule's) names no field."""
         hidden = self.app.permissions.hidden(self.user, ce.name)
-        return ValidationFailed(ce.name, [FieldError("", e.message) if e.field in hidden else e for e in errors])
+        return ValidationFailed(ce.name, errors[:given] + [FieldError("", e.message) if e.field in hidden else e
+                                                           for e in errors[given:]])
 
     def _require(self, entity: str, action: str, record: Mapping[str, Any]) -> None:
         """Refuse ``action`` on a record the user may read (an unreadable one is never found)."""
@@ -360,14 +362,16 @@ class Transaction:
         listeners (flows) it started changed it."""
         ce = self.app.compiled.entity(entity)
         errors: list[FieldError] = []
-        rec = read_input(self, ce, self._settable(ce, "create", data, errors), errors, creating=True)
+        data = self._settable(ce, "create", data, errors)
+        given = len(errors)  # errors about what the user gave, named as they gave it
+        rec = read_input(self, ce, data, errors, creating=True)
         explicit_name = rec.pop("name", None)
         prepare(self, ce, rec, errors, creating=True)
         validate_record(self, ce, rec, errors, record_id=None)
         if explicit_name is not None and self._row(ce, explicit_name) is not None:
             errors.append(FieldError("name", f"a {entity} named '{explicit_name}' already exists"))
         if errors:
-            raise self._failed(ce, errors)
+            raise self._failed(ce, errors, given)
         self._require(entity, "create", rec)
         now = self.app.clock.now()
         name = explicit_name or make_name(self.conn, entity, ce.defn.naming, rec, now.date())
@@ -396,8 +400,9 @@ class Transaction:
             raise Conflict(f"{entity} {current['name']} was changed by someone else (version "
                            f"{current['version']}, expected {expected_version}); reload and retry")
         errors: list[FieldError] = []
-        changes = read_input(self, ce, self._settable(ce, "update", data, errors, current), errors, creating=False,
-                             current=current)
+        data = self._settable(ce, "update", data, errors, current)
+        given = len(errors)
+        changes = read_input(self, ce, data, errors, creating=False, current=current)
         if changes.pop("name", current["name"]) != current["name"]:
             errors.append(FieldError("name", "the name of a record cannot be changed"))
         rec = {**current, **changes}
@@ -409,7 +414,7 @@ class Transaction:
         prepare(self, ce, rec, errors, creating=False)
         validate_record(self, ce, rec, errors, record_id=current["id"], before=current)
         if errors:
-            raise self._failed(ce, errors)
+            raise self._failed(ce, errors, given)
         self._require(entity, "update", rec)
         now = self.app.clock.now()
         t = ce.table
