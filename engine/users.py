@@ -161,16 +161,15 @@ class Directory:
                 attrs=values.pop("attrs", "{}"), **values))
         elif values:
             self.conn.execute(sa.update(user_table).where(user_table.c.name == name).values(**values))
+            if values.get("active") is False:  # a disabled user is signed out everywhere at once
+                Credentials(self.conn).end_sessions(name)
         return self.require(name)
 
     def set_active(self, name: str, active: bool) -> UserInfo:
         """Enable or disable an existing user (admins, or managers for users who are not admins). A
         disabled user cannot sign in or use API tokens, and their sign-in sessions end now."""
         self.require(name)
-        info = self.save(name, active=active)
-        if not active:
-            Credentials(self.conn).end_sessions(name)
-        return info
+        return self.save(name, active=active)
 
     def set_password(self, name: str, password: str, now: dt.datetime) -> None:
         """Set an existing user's password (their own, or anyone's for admins and, for users who are not
