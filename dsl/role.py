@@ -35,7 +35,6 @@ ENTITY_ACTIONS: tuple[str, ...] = ("read", "create", "update", "delete")
 FLOW_ACTIONS: tuple[str, ...] = ("start", "withdraw", "cancel", "cancel_task")
 REPORT_ACTIONS: tuple[str, ...] = ("run", "export")
 ACTIONS_OF: dict[str, tuple[str, ...]] = {"entity": ENTITY_ACTIONS, "flow": FLOW_ACTIONS, "report": REPORT_ACTIONS}
-ACTIONS = ENTITY_ACTIONS  # kept for callers of the record actions
 Action = Literal["read", "create", "update", "delete", "start", "withdraw", "cancel", "cancel_task", "run", "export"]
 # what a role may do beyond records: manage_users = create users, grant/revoke roles and groups, set attributes
 Privilege = Literal["manage_users"]
