@@ -1,6 +1,7 @@
 """Orders per second from channel intake to allocation, through the OMS pack.
 
     pip install -e ".[bench]" && python bench/order_to_cash.py [--orders N] [--pg URL | --no-pg]
+                                                               [--baseline REF | --no-baseline]
 
 Each order (1-5 lines, paid, low risk so it is auto-approved) arrives as a marketplace
 JSON payload through the `orders` intake, one delivery per call as a webhook would send
@@ -25,6 +26,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
+from baseline import BASELINE, run_baseline
 
 from ordo.dsl.expr import Clock
 from ordo.engine import open_app
@@ -125,12 +127,25 @@ def run(url: str, n: int, clients: int) -> tuple[float, int, int]:
         app.close()
 
 
+def sqlite_once(orders: int) -> float:
+    """Orders/s on SQLite with one client (the figure compared with the baseline tree)."""
+    elapsed, _, _ = run(f"sqlite:///{tempfile.mkdtemp()}/o2c.db", orders, 1)
+    return orders / elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=200, help="orders per run")
     parser.add_argument("--pg", default=os.environ.get("ORDO_TEST_PG_URL"), help="PostgreSQL URL")
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--baseline", default=BASELINE, help="older tree (git ref) to measure side by side on "
+                                                             f"SQLite with 1 client (default {BASELINE})")
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:  # run by run_baseline in the older tree
+        print(f"RESULT {sqlite_once(args.orders):.3f}")
+        return
     print(f"order to allocation: {args.orders} auto-approved orders of 1-5 lines per run "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)\n")
     print(f"{'backend':<12}{'clients':>8}{'orders/s':>10}{'allocated':>11}{'shipments':>11}{'seconds':>9}")
@@ -156,6 +171,12 @@ def main() -> None:
             print(f"{name:<12}{clients:>8}{args.orders / elapsed:>10.1f}{allocated:>11}{shipments:>11}"
                   f"{elapsed:>9.1f}")
     print("\nallocated should equal the number of orders; shipments >= allocated (one per warehouse used).")
+    if not args.no_baseline:
+        out = run_baseline(__file__, ["--orders", str(args.orders), "--child"], args.baseline)
+        old = float(out.split("RESULT")[-1])
+        now = sqlite_once(args.orders)
+        print(f"\nSQLite, 1 client, side by side: this tree {now:.1f} orders/s, {args.baseline} {old:.1f} orders/s "
+              f"-> {now / old:.1f}x")
 
 
 if __name__ == "__main__":

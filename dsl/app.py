@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,8 @@ class AppSchema:
     def __init__(self, app: AppDefinition) -> None:
         self.app = app
         self._cache: dict[str, dict[str, T.Type]] = {}
+        # expressions compiled against this schema (see compile_expression): once per loaded app
+        self.compiled: OrderedDict[tuple, Any] = OrderedDict()
 
     def entity_fields(self, entity: str) -> Mapping[str, T.Type] | None:
         if entity in self._cache:

@@ -10,6 +10,9 @@ names the kind where the folder does not.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import re
+from collections import OrderedDict
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -304,8 +307,44 @@ def _container(data: Any, loc: list) -> tuple[Any, Any]:
     return node, loc[-1]
 
 
+_LOADED: OrderedDict[str, AppDefinition] = OrderedDict()  # content fingerprint -> checked definitions
+_LOADED_MAX = 16
+_EXTENDS = re.compile(r"^extends:\s*['\"]?([^'\"\s#]+)", re.MULTILINE)
+
+
+def fingerprint(path: str | Path, _seen: frozenset[Path] = frozenset()) -> str | None:
+    """A digest of every YAML file of the app at ``path`` and of the apps it extends (None: unknown)."""
+    root = resolve_app_path(path)
+    manifest = root / "app.yaml"
+    if not manifest.is_file() or root.resolve() in _seen:
+        return None
+    digest = hashlib.sha256()
+    try:
+        files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+        for file in files:
+            digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
+        found = _EXTENDS.search(manifest.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return None
+    if found:
+        target = found.group(1)
+        base = target if target.startswith(BUILTIN_PREFIX) else (root / target).resolve()
+        inner = fingerprint(base, _seen | {root.resolve()})
+        if inner is None:
+            return None
+        digest.update(inner.encode())
+    return digest.hexdigest()
+
+
 def load_app(path: str | Path) -> AppDefinition:
-    """Load and fully check an app; raise :class:`DefinitionErrors` listing every problem."""
+    """Load and fully check an app; raise :class:`DefinitionErrors` listing every problem.
+
+    Checked definitions are kept per process by the content of their files, so opening the same app
+    again (tests, several App objects, a server's workers' reloads) neither re-parses nor re-checks it."""
+    key = fingerprint(path)
+    if key is not None and key in _LOADED:
+        _LOADED.move_to_end(key)
+        return _LOADED[key]
     loader = AppLoader()
     app = loader.load(path)
     errors = list(loader.errors)
@@ -313,6 +352,10 @@ def load_app(path: str | Path) -> AppDefinition:
         errors.extend(app.check())
     if errors or app is None:
         raise DefinitionErrors(errors)
+    if key is not None:
+        _LOADED[key] = app
+        if len(_LOADED) > _LOADED_MAX:
+            _LOADED.popitem(last=False)
     return app
 
 

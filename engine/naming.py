@@ -1,38 +1,85 @@
 """Record names from a pattern such as ``SO-{YYYY}-{#####}`` or ``{code}``.
 
-Counters live in ``ordo_series`` and are incremented with one atomic
-INSERT ... ON CONFLICT DO UPDATE ... RETURNING, so concurrent writers in several
-processes never get the same number.
+Each series (the pattern's text before its counter, per entity) counts on its own:
+
+* PostgreSQL: one SEQUENCE per series, so concurrent writers in any number of processes never wait for
+  each other (``nextval`` takes no lock held until commit; a counter row would be held by every open
+  transaction that named a record). A number taken by a transaction that then rolls back is not reused:
+  names are unique and increasing, not gap-free.
+* SQLite: a row per series in ``ordo_series`` incremented with one atomic upsert (SQLite has one writer
+  at a time anyway).
+
+The sequence of a series is named after a digest of its key (:func:`sequence_name`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
+import threading
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
+from .db import advisory_lock
 from .tables import SYSTEM_METADATA
 
 series_table = sa.Table(
     "ordo_series",
     SYSTEM_METADATA,
     sa.Column("key", sa.String(200), primary_key=True),
+    # SQLite: the last number given; PostgreSQL: the last one given before the series had its sequence
     sa.Column("current", sa.BigInteger, nullable=False),
 )
 
 _TOKEN = re.compile(r"\{([^{}]*)\}")
+_sequences: dict[tuple[str, str], int] = {}  # (database URL, series key) -> the sequence's OID, per process
+_lock = threading.Lock()
+
+
+def sequence_name(key: str) -> str:
+    return "ordo_seq_" + hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
 def next_number(conn: sa.Connection, key: str) -> int:
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(series_table).values(key=key, current=1)
+    """The next number of series ``key`` (1 for a new series)."""
+    if conn.dialect.name == "postgresql":
+        oid = _sequence(conn, key)
+        return int(conn.execute(_NEXTVAL, {"oid": oid}).scalar_one())
+    stmt = sqlite.insert(series_table).values(key=key, current=1)
     stmt = stmt.on_conflict_do_update(
         index_elements=[series_table.c.key], set_={"current": series_table.c.current + 1}
     ).returning(series_table.c.current)
     return int(conn.execute(stmt).scalar_one())
+
+
+# by OID, not name: a name looked up in the caller's transaction could miss a sequence just created
+_NEXTVAL = sa.text("SELECT nextval(CAST(:oid AS oid))")
+
+
+def _sequence(conn: sa.Connection, key: str) -> int:
+    """The OID of the series' sequence, created once on its own connection (so the caller's transaction
+    holds no lock for it); a series counted in ``ordo_series`` before sequences existed continues."""
+    marker = (str(conn.engine.url), key)
+    oid = _sequences.get(marker)
+    if oid is not None:
+        return oid
+    seq = sequence_name(key)
+    with conn.engine.connect() as ddl, ddl.begin():
+        found = ddl.exec_driver_sql(f"SELECT CAST(to_regclass('{seq}') AS oid)").scalar()
+        if found is None:
+            advisory_lock(ddl, "ordo-series:" + key)
+            found = ddl.exec_driver_sql(f"SELECT CAST(to_regclass('{seq}') AS oid)").scalar()
+        if found is None:
+            t = series_table
+            last = ddl.execute(sa.select(t.c.current).where(t.c.key == key)).scalar() or 0
+            ddl.exec_driver_sql(f"CREATE SEQUENCE {seq} START WITH {int(last) + 1}")
+            found = ddl.exec_driver_sql(f"SELECT CAST(to_regclass('{seq}') AS oid)").scalar()
+    with _lock:
+        _sequences[marker] = int(found)
+    return int(found)
 
 
 def make_name(conn: sa.Connection, entity: str, pattern: str | None, record: dict[str, Any], today: dt.date) -> str:

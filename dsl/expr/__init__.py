@@ -74,10 +74,32 @@ class CompiledExpression:
 _DEFAULT_ENV = Env()
 
 
+MEMO_SIZE = 4096  # compiled expressions a schema keeps
+
+
 def compile_expression(text: str, scope: Scope, expect: Type | None = None) -> CompiledExpression:
-    """Parse, check and compile ``text``; raise ExpressionError(s) with positions."""
+    """Parse, check and compile ``text``; raise ExpressionError(s) with positions.
+
+    A schema that offers a ``compiled`` memo (an OrderedDict, as the app's schema does) keeps what was
+    compiled, so the same expression in the same scope is compiled once per loaded app, however many
+    times the app is opened."""
+    memo = getattr(scope.schema, "compiled", None)
+    key = None
+    if memo is not None:
+        key = (text, scope.entity, tuple(scope.roots.items()),
+               None if scope.params is None else tuple(sorted(scope.params.items())),
+               scope.open_params, scope.changes, expect)
+        hit = memo.get(key)
+        if hit is not None:
+            memo.move_to_end(key)
+            return hit
     tree = parse(text)
     t = check(tree, text, scope, expect)
     roots = list(scope.roots)
     fn, source = to_python(tree, roots)
-    return CompiledExpression(text, tree, t, roots, fn, source)
+    compiled = CompiledExpression(text, tree, t, roots, fn, source)
+    if memo is not None:
+        memo[key] = compiled
+        if len(memo) > MEMO_SIZE:
+            memo.popitem(last=False)
+    return compiled
