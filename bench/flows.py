@@ -34,6 +34,9 @@ FILES = {
         roles:
           manager: {users: [mia]}
           director: {users: [dan]}
+          admin: {users: [admin]}
+          everyone:
+            permissions: [{entity: claim}]
     """,
     "flows/claim.yaml": """
         name: claim_approval

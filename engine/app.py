@@ -219,8 +219,9 @@ class App:
                 if entity is None:
                     raise OrdoError("filtering the audit log by record needs the entity")
                 record_id = record if isinstance(record, int) else tx.get(entity, record)["id"]
-            return audit.read(tx.conn, entity=entity, record_id=record_id, user=by, action=action,
-                              limit=limit, offset=offset, visible=audit.visible_to(tx))
+            return audit.without_hidden(tx, audit.read(tx.conn, entity=entity, record_id=record_id, user=by,
+                                                       action=action, limit=limit, offset=offset,
+                                                       visible=audit.visible_to(tx)))
 
 
 def open_app(path: str | Path | AppDefinition, db_url: str | None = None, *, clock: Clock | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -66,21 +67,36 @@ def write(conn: sa.Connection, *, at: dt.datetime, user: str, entity: str, recor
 def visible_to(tx: Transaction) -> Any:
     """The audit entries ``tx.user`` may see, as a SQL condition (None: all of them).
 
-    An entry of a governed entity the user may read only in part is shown while its record passes
-    their read filter now; entries of deleted records of that entity are hidden from them."""
-    restricted = tx.app.permissions.restricted(tx.user)
+    Entries of entities the user may read entirely are shown; an entry of an entity they may read
+    only in part is shown while its record passes their read filter now (entries of its deleted
+    records are hidden from them); entries of entities they may not read, or that no longer exist,
+    are hidden."""
+    perms = tx.app.permissions
+    restricted = perms.restricted(tx.user)
     if not restricted:
         return None
     t = audit_table
-    shown = [t.c.entity.not_in(restricted)]
+    full = [e for e in tx.app.compiled.entities if e not in restricted]
+    shown = [t.c.entity.in_(full)] if full else []
     for entity in restricted:
         ce = tx.app.compiled.entities.get(entity)
-        if ce is None or ce.table is None:
+        if ce is None or ce.table is None or perms.rules(tx.user, entity, "read") == []:
             continue
         rows = ce.table.alias()
         allowed = tx.row_filter(entity, TableSource(tx.app.compiled, entity, rows))
         shown.append(sa.and_(t.c.entity == entity, t.c.record_id.in_(sa.select(rows.c.id).where(allowed))))
-    return sa.or_(*shown)
+    return sa.or_(*shown) if shown else sa.false()
+
+
+def without_hidden(tx: Transaction, entries: list[AuditEntry]) -> list[AuditEntry]:
+    """``entries`` without the changes of fields hidden from ``tx.user`` (see permissions)."""
+    perms = tx.app.permissions
+    out = []
+    for e in entries:
+        hidden = perms.hidden(tx.user, e.entity)
+        out.append(dataclasses.replace(e, changes={f: v for f, v in e.changes.items() if f not in hidden})
+                   if hidden and hidden & e.changes.keys() else e)
+    return out
 
 
 def read(conn: sa.Connection, *, entity: str | None = None, record_id: int | None = None, user: str | None = None,

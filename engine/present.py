@@ -120,17 +120,22 @@ class Presenter:
         self.columns = [self._check(c) for c in columns] if columns else None
         self._scales: dict[int, int | None] = {}  # id(field) -> its scale, worked out once per presenter
 
+    def hidden(self, entity: str) -> frozenset[str]:
+        """The fields of ``entity`` hidden from the reader: never shown, named like unknown ones."""
+        return self.tx.app.permissions.hidden(self.tx.user, entity)
+
     # -- columns
     def _check(self, key: str) -> tuple[str, ...]:
         parts = tuple(p.strip() for p in key.split("."))
         ce = self.ce
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
-            cf = ce.fields.get(part)
+            hidden = self.hidden(ce.name)
+            cf = ce.fields.get(part) if part not in hidden else None
             if cf is None:
                 if part in SYSTEM_FIELDS and last:
                     break
-                known = ", ".join([*SYSTEM_FIELDS, *(n for n, f in ce.fields.items() if f.stored)])
+                known = ", ".join([*SYSTEM_FIELDS, *(n for n, f in ce.fields.items() if f.stored and n not in hidden)])
                 raise UsageError(f"unknown column '{key}': {ce.name} has no field '{part}' (fields: {known})")
             if last:
                 if cf.related_where is not None or (cf.child is not None and i > 0):
@@ -152,7 +157,8 @@ class Presenter:
     def default_keys(self) -> list[str]:
         """Every stored column of the entity, in table order (what a query row holds)."""
         assert self.ce.table is not None
-        return list(self.ce.table.c.keys())
+        hidden = self.hidden(self.ce.name)
+        return [k for k in self.ce.table.c.keys() if k not in hidden]
 
     def headers(self, keys: Sequence[str] | None = None) -> list[str]:
         """Column headings in the reader's language (field labels; dotted paths joined by ' / ')."""
@@ -189,11 +195,13 @@ class Presenter:
     def _present(self, records: Iterable[Mapping[str, Any]], text: bool) -> list[dict[str, Any]]:
         cells: list[_Cell] = []
         out = []
+        hidden = self.hidden(self.ce.name)
         for rec in records:
             row: dict[str, Any] = {}
             if self.columns is None:
                 for key, value in rec.items():
-                    self._value(self.ce, key, value, row, cells, text)
+                    if key not in hidden:
+                        self._value(self.ce, key, value, row, cells, text)
             else:
                 for parts in self.columns:
                     self._column_value(rec, parts, row, cells, text)
@@ -284,7 +292,7 @@ class Presenter:
             return self._finish(c, row["name"], text)
         if c.mode == "title":
             tf = ce.defn.title_field
-            value = row.get(tf) if tf else None
+            value = row.get(tf) if tf and tf not in self.hidden(ce.name) else None
             if value is None or tf not in ce.fields:
                 return self._finish(c, row["name"], text)
             target = link_target(ce.fields[tf])

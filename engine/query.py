@@ -32,6 +32,7 @@ class Guard(Protocol):
     """What the acting user may read (see :class:`engine.permissions.ReadGuard`)."""
 
     key: Hashable
+    schema: Any  # the fields the user's expressions may name (a SchemaView), None: every field
 
     def rows(self, entity: str, table: FromClause) -> ColumnElement[bool] | None: ...
 
@@ -251,8 +252,9 @@ class FilterCache:
             if hit is not None:
                 self._items.move_to_end(key)
                 return hit
+        schema = guard.schema if guard is not None and guard.schema is not None else self.schema
         try:
-            compiled = compile_expression(text, Scope(self.schema, entity, params=ptypes), T.BOOLEAN)
+            compiled = compile_expression(text, Scope(schema, entity, params=ptypes), T.BOOLEAN)
         except (ExpressionError, ExpressionErrors) as e:
             raise UsageError(f"invalid filter for {entity}: {e}") from None
         source = TableSource(self.app, entity, self.app.entities[entity].table, guard)
@@ -269,8 +271,10 @@ class FilterCache:
         return f
 
 
-def parse_order_by(table: sa.Table, order_by: str | Sequence[str] | None) -> list[Any]:
-    """``"-created_at, name"`` or ``["-amount"]`` -> ORDER BY clauses (always ending with id)."""
+def parse_order_by(table: sa.Table, order_by: str | Sequence[str] | None,
+                   hidden: frozenset[str] = frozenset()) -> list[Any]:
+    """``"-created_at, name"`` or ``["-amount"]`` -> ORDER BY clauses (always ending with id). A field
+    in ``hidden`` (from the acting user) is refused exactly like one that does not exist."""
     if order_by is None:
         items: list[str] = []
     elif isinstance(order_by, str):
@@ -286,7 +290,7 @@ def parse_order_by(table: sa.Table, order_by: str | Sequence[str] | None) -> lis
             desc = parts[1].lower() == "desc"
         elif len(parts) > 1:
             raise UsageError(f"invalid order_by item {item!r}: use 'field', '-field' or 'field desc'")
-        if name not in table.c:
+        if name not in table.c or name in hidden:
             raise UsageError(f"cannot order by '{name}': not a stored field of {table.name}")
         out.append(table.c[name].desc() if desc else table.c[name].asc())
     out.append(table.c.id.asc())

@@ -64,7 +64,7 @@ def split(tx: Transaction, entity: str, key: int | str, parts: Sequence[int | Ma
     ce = tx.app.compiled.entity(entity)
     spec = _spec(ce, "split")
     when = tx.app.compiled.entity(entity).split_when
-    rec = tx.get(entity, key, for_update=True)
+    rec = tx.load(entity, key, for_update=True)
     if when is not None and when(rec, tx.env) is not True:
         raise ValidationFailed(entity, [FieldError("", f"{rec['name']} cannot be split now (only while {spec.when})")])
     table = ce.fields[spec.table]
@@ -101,9 +101,10 @@ def split(tx: Transaction, entity: str, key: int | str, parts: Sequence[int | Ma
         of = ce.fields[spec.origin_field]
         origin[spec.origin_field] = rec["id"] if of.defn.type == "link" else rec["name"]
     computed = {k: expr(rec, tx.env) for k, expr in ce.split_values.items()}
-    kept = tx.update(entity, rec["id"], {spec.table: [{"id": r["id"], **_row_copy(r, table.child)}
-                                                      for r in rows.values()]})
-    new = tx.create(entity, {**_header(ce, rec, {spec.table}), **origin, **computed, spec.table: moved})
+    with tx.carrying():  # the new record is a copy, also of fields the user may not see or set
+        kept = tx.update(entity, rec["id"], {spec.table: [{"id": r["id"], **_row_copy(r, table.child)}
+                                                          for r in rows.values()]})
+        new = tx.create(entity, {**_header(ce, rec, {spec.table}), **origin, **computed, spec.table: moved})
     _remember_split(tx.conn, entity, rec["id"], new["id"])
     return kept, new
 
@@ -155,16 +156,18 @@ def merge(tx: Transaction, entity: str, keys: Sequence[int | str]) -> Record:
     spec = _spec(ce, "merge")
     if len(keys) < 2:
         raise UsageError("name at least two records to merge")
-    recs = sorted((tx.get(entity, k, for_update=True) for k in keys), key=lambda r: r["id"])
+    recs = sorted((tx.load(entity, k, for_update=True) for k in keys), key=lambda r: r["id"])
     errors: list[FieldError] = []
     when = ce.merge_when
     for r in recs:
         if when is not None and when(r, tx.env) is not True:
             errors.append(FieldError(r["name"], f"cannot be merged now (only while {spec.when})"))
+    hidden = tx.app.permissions.hidden(tx.user, entity)
     for name in spec.match:
         values = {r["name"]: r.get(name) for r in recs}
-        if len({repr(v) for v in values.values()}) > 1:
-            errors.append(FieldError(name, f"differs between the records: {values}"))
+        if len({repr(v) for v in values.values()}) > 1:  # values hidden from the user are not shown
+            errors.append(FieldError("" if name in hidden else name, "the records differ" if name in hidden
+                                     else f"differs between the records: {values}"))
     if errors:
         raise ValidationFailed(entity, errors)
     target, others = recs[0], recs[1:]
@@ -180,12 +183,13 @@ def merge(tx: Transaction, entity: str, keys: Sequence[int | str]) -> Record:
                 if n.strip() and n.strip() not in names:
                     names.append(n.strip())
         data[spec.names_field] = ", ".join(names)
-    for r in others:
-        if spec.mark:  # absorbed records keep their rows for reference and carry the mark
-            tx.update(entity, r["id"], dict(spec.mark))
-        else:
-            tx.delete(entity, r["id"])
-    return tx.update(entity, target["id"], data)
+    with tx.carrying():  # the definition's values, whatever fields the user may set
+        for r in others:
+            if spec.mark:  # absorbed records keep their rows for reference and carry the mark
+                tx.update(entity, r["id"], dict(spec.mark))
+            else:
+                tx.delete(entity, r["id"])
+        return tx.update(entity, target["id"], data)
 
 
 def merge_groups(tx: Transaction, entity: str, where: str | None = None,

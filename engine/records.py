@@ -9,8 +9,9 @@ exactly as it was.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from ordo.dsl.expr.to_sql import to_sql
 
 from . import audit, jobs, outbox
 from .actor import User
+from .coerce import CoercionError, coerce
 from .compiled import CompiledEntity, CompiledField
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, UsageError, ValidationFailed
 from .naming import make_name
@@ -64,6 +66,7 @@ class Transaction:
         # a flow's or a job's writes: `editable_if` (which guards people's edits) does not apply, and entity
         # rules apply only when they read a field the write changes (see validation.py)
         self.automated = automated
+        self._carrying = False  # see carrying()
 
     @property
     def now(self) -> dt.datetime:
@@ -113,9 +116,16 @@ class Transaction:
 
     # -- reading
     def get(self, entity: str, key: int | str, *, for_update: bool = False) -> Record:
-        """The record with id ``key`` (int) or name ``key`` (str), with its child rows.
+        """The record with id ``key`` (int) or name ``key`` (str), with its child rows, as the acting
+        user may see it (fields hidden from them left out).
 
         A record the acting user may not read is not found, exactly as one that does not exist."""
+        return self.shown(entity, self.load(entity, key, for_update=for_update))
+
+    def load(self, entity: str, key: int | str, *, for_update: bool = False) -> Record:
+        """The whole record (every field) if the acting user may read its row, else ``NotFound``: for
+        features that apply the definition's rules to a record on the user's behalf (flows, allocation,
+        split). What is shown to the user goes through :meth:`get` / :meth:`shown`."""
         ce = self.app.compiled.entity(entity)
         row = self._row(ce, key, for_update, readable=True)
         if row is None:
@@ -125,6 +135,11 @@ class Transaction:
         if self.guard is not None:
             self._keep_links(ce, rec)
         return rec
+
+    def shown(self, entity: str, rec: Record) -> Record:
+        """``rec`` without the fields hidden from the acting user."""
+        hidden = self.app.permissions.hidden(self.user, entity)
+        return {k: v for k, v in rec.items() if k not in hidden} if hidden else rec
 
     def _fetch(self, entity: str, key: int | str, for_update: bool = False) -> Record | None:
         """The record with its child rows, without permission checks (internal)."""
@@ -147,6 +162,56 @@ class Transaction:
 
     def allowed(self, entity: str, action: str, record: Mapping[str, Any]) -> bool:
         return self.app.permissions.allows(self.user, entity, action, record, self.env)
+
+    @contextlib.contextmanager
+    def carrying(self) -> Iterator[None]:
+        """Writes inside carry field values the acting user may not set themselves (hidden or read-only):
+        for the definition's own operations that copy a record as it is (split, merge), never for what
+        the user gives. Row permissions still apply."""
+        outer, self._carrying = self._carrying, True
+        try:
+            yield
+        finally:
+            self._carrying = outer
+
+    def _settable(self, ce: CompiledEntity, action: str, data: Mapping[str, Any], errors: list[FieldError],
+                  current: Record | None = None) -> Mapping[str, Any]:
+        """``data`` without what the acting user's field rules forbid: a hidden field is refused as an
+        unknown one; a read-only field is refused naming it, unless given with its ``current`` value
+        (a record as ``get`` returns it saves back)."""
+        perms = self.app.permissions
+        hidden = perms.hidden(self.user, ce.name)
+        read_only = perms.read_only(self.user, ce.name, action)
+        if not (hidden or read_only) or not isinstance(data, Mapping) or self._carrying:
+            return data
+        out = {}
+        for key, value in data.items():
+            if key in hidden:
+                errors.append(FieldError(key, f"unknown field of {ce.name}"))
+            elif key in read_only:
+                if current is None or not self._same_value(ce.fields[key], value, current.get(key)):
+                    errors.append(FieldError(key, "is read-only"))
+            else:
+                out[key] = value
+        return out
+
+    def _same_value(self, cf: CompiledField, given: Any, current: Any) -> bool:
+        if cf.defn.type == "link" and isinstance(given, str) and current is not None:
+            row = self.link_target(cf.defn.entity or "", given)
+            return row is not None and row.id == current
+        if cf.child is not None:
+            return False
+        try:
+            return given is None and current is None or (given is not None and coerce(cf.defn, given) == current)
+        except (CoercionError, KeyError):
+            return False
+
+    def _failed(self, ce: CompiledEntity, errors: list[FieldError], given: int = 0) -> ValidationFailed:
+        """The errors of a refused write; past the first ``given`` (about the input, named as given), an
+        error on a field hidden from the user (a rule's) names no field."""
+        hidden = self.app.permissions.hidden(self.user, ce.name)
+        return ValidationFailed(ce.name, errors[:given] + [FieldError("", e.message) if e.field in hidden else e
+                                                           for e in errors[given:]])
 
     def _require(self, entity: str, action: str, record: Mapping[str, Any]) -> None:
         """Refuse ``action`` on a record the user may read (an unreadable one is never found)."""
@@ -261,7 +326,8 @@ class Transaction:
         t = ce.table
         assert t is not None
         params = dict(params or {})
-        q = self._filtered(sa.select(t), entity, where, params).order_by(*parse_order_by(t, order_by))
+        hidden = self.app.permissions.hidden(self.user, entity)
+        q = self._filtered(sa.select(t), entity, where, params).order_by(*parse_order_by(t, order_by, hidden))
         if limit is not None:
             if not isinstance(limit, int) or limit < 0 or limit > MAX_LIMIT:
                 raise UsageError(f"limit must be between 0 and {MAX_LIMIT}, got {limit!r}")
@@ -273,7 +339,7 @@ class Transaction:
         recs = [dict(r._mapping) for r in self.conn.execute(q, params)]
         if with_children:
             self._attach_children(ce, recs)
-        return recs
+        return [{k: v for k, v in r.items() if k not in hidden} for r in recs] if hidden else recs
 
     def _filtered(self, q: Any, entity: str, where: str | None, params: Mapping[str, Any]) -> Any:
         """``q`` restricted to the rows matching ``where`` that the acting user may read."""
@@ -296,6 +362,8 @@ class Transaction:
         listeners (flows) it started changed it."""
         ce = self.app.compiled.entity(entity)
         errors: list[FieldError] = []
+        data = self._settable(ce, "create", data, errors)
+        given = len(errors)  # errors about what the user gave, named as they gave it
         rec = read_input(self, ce, data, errors, creating=True)
         explicit_name = rec.pop("name", None)
         prepare(self, ce, rec, errors, creating=True)
@@ -303,7 +371,7 @@ class Transaction:
         if explicit_name is not None and self._row(ce, explicit_name) is not None:
             errors.append(FieldError("name", f"a {entity} named '{explicit_name}' already exists"))
         if errors:
-            raise ValidationFailed(entity, errors)
+            raise self._failed(ce, errors, given)
         self._require(entity, "create", rec)
         now = self.app.clock.now()
         name = explicit_name or make_name(self.conn, entity, ce.defn.naming, rec, now.date())
@@ -319,19 +387,21 @@ class Transaction:
         assert stored is not None
         audit.write(self.conn, at=now, user=self.user.name, entity=entity, record_id=new_id, record_name=name,
                     action="create", changes=audit.diff(None, stored, self._audited(ce)))
-        return self._emit(WriteEvent(entity, "create", None, stored)) or stored
+        return self.shown(entity, self._emit(WriteEvent(entity, "create", None, stored)) or stored)
 
     def update(self, entity: str, key: int | str, data: Mapping[str, Any],
                expected_version: int | None = None) -> Record:
         """Change fields of a record; return it as committed, after the write listeners (flows).
         A stale ``expected_version`` raises :class:`Conflict`."""
         ce = self.app.compiled.entity(entity)
-        current = self.get(entity, key, for_update=True)
+        current = self.load(entity, key, for_update=True)
         self._require(entity, "update", current)
         if expected_version is not None and current["version"] != expected_version:
             raise Conflict(f"{entity} {current['name']} was changed by someone else (version "
                            f"{current['version']}, expected {expected_version}); reload and retry")
         errors: list[FieldError] = []
+        data = self._settable(ce, "update", data, errors, current)
+        given = len(errors)
         changes = read_input(self, ce, data, errors, creating=False, current=current)
         if changes.pop("name", current["name"]) != current["name"]:
             errors.append(FieldError("name", "the name of a record cannot be changed"))
@@ -344,7 +414,7 @@ class Transaction:
         prepare(self, ce, rec, errors, creating=False)
         validate_record(self, ce, rec, errors, record_id=current["id"], before=current)
         if errors:
-            raise ValidationFailed(entity, errors)
+            raise self._failed(ce, errors, given)
         self._require(entity, "update", rec)
         now = self.app.clock.now()
         t = ce.table
@@ -364,12 +434,12 @@ class Transaction:
         if delta:
             audit.write(self.conn, at=now, user=self.user.name, entity=entity, record_id=current["id"],
                         record_name=current["name"], action="update", changes=delta)
-        return self._emit(WriteEvent(entity, "update", current, stored)) or stored
+        return self.shown(entity, self._emit(WriteEvent(entity, "update", current, stored)) or stored)
 
     def delete(self, entity: str, key: int | str, expected_version: int | None = None) -> None:
         """Delete a record and its child rows; links to it follow their ``on_delete`` rule."""
         ce = self.app.compiled.entity(entity)
-        current = self.get(entity, key, for_update=True)
+        current = self.load(entity, key, for_update=True)
         self._require(entity, "delete", current)
         if expected_version is not None and current["version"] != expected_version:
             raise Conflict(f"{entity} {current['name']} was changed by someone else (version "

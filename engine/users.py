@@ -8,6 +8,7 @@ system authority). Changes are checked against the acting user (see Directory).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,10 +17,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from .actor import User
+from .credentials import Credentials
 from .errors import NotFound, PermissionDenied, UsageError
 from .tables import SYSTEM_METADATA
 
 ADMIN_ROLE = "admin"
+EVERYONE_ROLE = "everyone"  # every user holds it implicitly (see permissions): never granted
 
 user_table = sa.Table(
     "ordo_user",
@@ -106,7 +109,9 @@ class Directory:
             raise PermissionDenied(f"{me.name} may not change the {what} of admin {name} (only an admin may)")
 
     def _check_role(self, me: User, role: str) -> None:
-        known = sorted({*self.roles, ADMIN_ROLE})
+        if role == EVERYONE_ROLE:
+            raise UsageError(f"every user holds the role '{EVERYONE_ROLE}'; it is not granted")
+        known = sorted({*self.roles, ADMIN_ROLE} - {EVERYONE_ROLE})
         if role not in known:
             raise UsageError(f"unknown role {role!r} (known: {', '.join(known)})")
         if role == ADMIN_ROLE and not me.is_admin:
@@ -156,7 +161,25 @@ class Directory:
                 attrs=values.pop("attrs", "{}"), **values))
         elif values:
             self.conn.execute(sa.update(user_table).where(user_table.c.name == name).values(**values))
+            if values.get("active") is False:  # a disabled user is signed out everywhere at once
+                Credentials(self.conn).end_sessions(name)
         return self.require(name)
+
+    def set_active(self, name: str, active: bool) -> UserInfo:
+        """Enable or disable an existing user (admins, or managers for users who are not admins). A
+        disabled user cannot sign in or use API tokens, and their sign-in sessions end now."""
+        self.require(name)
+        return self.save(name, active=active)
+
+    def set_password(self, name: str, password: str, now: dt.datetime) -> None:
+        """Set an existing user's password (their own, or anyone's for admins and, for users who are not
+        admins, managers); every sign-in session of theirs ends."""
+        self.require(name)
+        me = self.actor_user
+        if me is None or me.name != name:
+            me = self._manager(f"set the password of {name}")
+            self._check_target(me, name, "password")
+        Credentials(self.conn).set_password(name, password, now)
 
     def grant(self, user: str, group: str, kind: str = "role") -> None:
         """Give ``user`` a role (declared in roles.yaml, or admin) or a group (any name)."""

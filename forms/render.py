@@ -45,12 +45,15 @@ class FormRenderer:
                         section.visible_if, Scope(app.schema, form.entity), T.BOOLEAN)
 
     def render(self, form: str, record: Mapping[str, Any] | None = None, errors: Iterable[Any] = (),
-               lang: str = "en", env: Env | None = None, titles: Mapping[str, Any] | None = None) -> str:
+               lang: str = "en", env: Env | None = None, titles: Mapping[str, Any] | None = None, *,
+               user: Any = None, permissions: Any = None) -> str:
         """HTML of ``form`` (a form name, or an entity name for the default layout).
 
         ``record`` holds values as input takes them (links as record names, see
         :class:`ordo.engine.present.Presenter.data`); ``titles`` optionally the same record as people
-        read it (``Presenter.text``): a link field then also shows the linked record's title."""
+        read it (``Presenter.text``): a link field then also shows the linked record's title. With
+        ``user`` and ``permissions`` (the app's), fields hidden from the user are left out and those
+        they may not change are read-only."""
         fdef = self.app.get("form", form)
         if fdef is not None:
             entity = self.app.get("entity", fdef.entity)
@@ -64,16 +67,22 @@ class FormRenderer:
             title = label_text(entity.label, lang, humanize(entity.name))
             sections = [(None, 1, [n for n, f in entity.fields.items() if f.type != "related"], None)]
         rec = dict(record or {})
+        hidden: frozenset[str] = frozenset()
+        read_only: frozenset[str] = frozenset()
+        if user is not None and permissions is not None:
+            hidden, read_only = permissions.fields(user, entity.name)
         errs = list(errors)
         by_field = {getattr(e, "field", ""): getattr(e, "message", str(e)) for e in errs}
         ctx_sections = []
         for stitle, columns, names, key in sections:
-            hidden = False
+            folded = False
             if key in self._visible:
-                hidden = self._visible[key](rec, env or Env()) is not True
+                folded = self._visible[key](rec, env or Env()) is not True
             fields = [self._field(entity, n, rec, by_field, lang, titles or {}) for n in names
-                      if n in entity.fields]
-            ctx_sections.append({"title": stitle, "columns": columns, "fields": fields, "hidden": hidden})
+                      if n in entity.fields and n not in hidden]
+            for f in fields:
+                f["readonly"] = f["readonly"] or f["name"] in read_only
+            ctx_sections.append({"title": stitle, "columns": columns, "fields": fields, "hidden": folded})
         shown_errors = [{"field": getattr(e, "field", ""), "message": getattr(e, "message", str(e)),
                          "label": self._label(entity, getattr(e, "field", ""), lang)} for e in errs]
         return _ENV.get_template("form.html").render(

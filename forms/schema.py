@@ -2,18 +2,26 @@
 
 Used to validate input at the API edge and by editors and front ends to build
 forms. Links accept an id or a record name; computed and system fields are
-read-only; child tables are arrays of row objects.
+read-only; child tables are arrays of row objects. Given the reader and the app's permissions,
+fields hidden from the reader are left out and those they may not change are read-only, so that
+documents built from it (the OpenAPI document) show only what the reader may use.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from ordo.dsl.app import AppDefinition
 from ordo.dsl.base import humanize, label_text
 from ordo.dsl.entity import EntityDef, FieldDef
+
+
+class FieldPermissions(Protocol):
+    """What :class:`ordo.engine.permissions.Permissions` offers: (hidden, read-only) fields per user."""
+
+    def fields(self, user: Any, entity: str) -> tuple[frozenset[str], frozenset[str]]: ...
 
 
 def _jsonable(v: Any) -> Any:
@@ -79,18 +87,29 @@ def field_schema(app: AppDefinition, f: FieldDef, name: str, lang: str = "en") -
 
 
 def entity_json_schema(app: AppDefinition, entity: EntityDef | str, lang: str = "en",
-                       child_row: bool = False) -> dict[str, Any]:
-    """The JSON Schema of input data for records of ``entity``."""
+                       child_row: bool = False, *, user: Any = None,
+                       permissions: FieldPermissions | None = None) -> dict[str, Any]:
+    """The JSON Schema of input data for records of ``entity``; with ``user`` and ``permissions``, as
+    that user may see and write them (hidden fields left out, read-only ones marked ``readOnly``)."""
     e = app.get("entity", entity) if isinstance(entity, str) else entity
     if e is None:
         raise KeyError(f"unknown entity {entity!r}")
-    props = {name: field_schema(app, f, name, lang) for name, f in e.fields.items() if f.type != "related"}
+    hidden: frozenset[str] = frozenset()
+    read_only: frozenset[str] = frozenset()
+    if user is not None and permissions is not None:
+        hidden, read_only = permissions.fields(user, e.name)
+    props = {name: field_schema(app, f, name, lang) for name, f in e.fields.items()
+             if f.type != "related" and name not in hidden}
+    for name in read_only:
+        if name in props:
+            props[name]["readOnly"] = True
     props["id" if child_row else "name"] = {"type": ["integer"] if child_row else ["string"], "readOnly": not child_row}
     schema: dict[str, Any] = {
         "type": "object",
         "title": label_text(e.label, lang, humanize(e.name)),
         "properties": props,
-        "required": [n for n, f in e.fields.items() if f.required and f.default is None and f.type != "table"],
+        "required": [n for n, f in e.fields.items()
+                     if f.required and f.default is None and f.type != "table" and n not in hidden | read_only],
         "additionalProperties": False,
     }
     if not child_row:

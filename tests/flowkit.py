@@ -37,14 +37,30 @@ ENTITIES = {
           expense: {type: link, entity: expense}
           amount: {type: money}
     """,
-    "roles.yaml": """
-        roles:
-          director: {users: [dora]}
-          finance: {users: [fin1, fin2]}
-          clerk: {users: [carl]}
-          admin: {users: [root]}
-    """,
 }
+
+# roles assign tasks; access is default deny once roles are declared, so everyone may work with the records
+# and start and withdraw the flows (see roles_yaml)
+ROLES = """
+roles:
+  director: {users: [dora]}
+  finance: {users: [fin1, fin2]}
+  clerk: {users: [carl]}
+  admin: {users: [root]}
+  everyone:
+    permissions:
+      - {entity: employee}
+      - {entity: expense}
+      - {entity: payment}
+"""
+
+
+ENTITIES["roles.yaml"] = ROLES
+
+
+def roles_yaml(flows: list[str]) -> str:
+    """The kit's roles, with everyone granted to start and withdraw ``flows``."""
+    return ROLES + "".join(f"      - {{flow: {name}, actions: [start, withdraw]}}\n" for name in flows)
 
 USERS = ["alice", "bob", "carol", "dave", "erin", "dora", "fin1", "fin2", "carl", "root"]
 
@@ -107,7 +123,7 @@ class Kit:
 
 
 def make_kit(make_app, db_url: str, flows: dict[str, str], extra: dict[str, str] | None = None) -> Kit:
-    files = {**ENTITIES, **(extra or {})}
+    files = {**ENTITIES, "roles.yaml": roles_yaml(list(flows)), **(extra or {})}
     for name, text in flows.items():
         files[f"flows/{name}.yaml"] = f"name: {name}\n" + textwrap.dedent(text).lstrip("\n")
     clock = Clock(T0)

@@ -20,7 +20,7 @@ ASSIGN = """
 
 def setup(make_app, tmp_path):
     root = make_app({**app_files(strategy="fewest_splits", partial=True), "rules/picker.yaml": ASSIGN,
-                     "roles.yaml": "roles:\n  picker: {}\n"})
+                     "roles.yaml": "roles:\n  picker: {}\n  admin: {users: [admin]}\n"})
     db = str(tmp_path / "cli.db")
     app = open_app(root, db)
     app.create("site", {"code": "A", "lat": "48.8", "lon": "2.3"}, "admin")

@@ -30,7 +30,7 @@ THREADS = 40
 
 def test_concurrent_round_robin_is_even_and_never_duplicates(make_app, pg_url):
     app = open_app(make_app({"entities/ticket.yaml": TICKET, "rules/handler.yaml": RULE,
-                             "roles.yaml": "roles:\n  agent: {}\n"}), pg_url)
+                             "roles.yaml": "roles:\n  agent: {}\n  admin: {users: [admin]}\n"}), pg_url)
     with app.users(SYSTEM) as d:
         for a in AGENTS:
             d.grant(a, "agent")
@@ -42,7 +42,7 @@ def test_concurrent_round_robin_is_even_and_never_duplicates(make_app, pg_url):
     def run(tid: int) -> None:
         try:
             barrier.wait()
-            with app.transaction("system") as tx:
+            with app.transaction(SYSTEM) as tx:
                 service.assign(tx, "handler", "ticket", tid)
         except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)

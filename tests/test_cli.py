@@ -32,8 +32,9 @@ def test_new_validate_and_records(tmp_path, capsys, db_url):
     code, out, _ = run(capsys, "validate", str(app))
     assert code == 0 and "shop 1.0.0: OK" in out
     assert run(capsys, "new", str(app))[0] == 1  # not empty any more
-    db = ["--db", db_url, "--user", "alice"]
-    code, out, err = run(capsys, "create", str(app), "customer", '{"code": "ACME", "customer_name": "Acme"}', *db,
+    owner = ["--db", db_url]
+    db = [*owner, "--user", "bob"]  # a sales user of the starter's roles.yaml
+    code, out, err = run(capsys, "create", str(app), "customer", '{"code": "ACME", "customer_name": "Acme"}', *owner,
                          "--create")
     assert code == 0 and json.loads(out)["name"] == "ACME"
     code, out, err = run(capsys, "create", str(app), "invoice",
@@ -57,7 +58,9 @@ def test_new_validate_and_records(tmp_path, capsys, db_url):
     assert [e["action"] for e in json.loads(out)] == ["update", "create"]
     code, out, _ = run(capsys, "query", str(app), "invoice", "--format", "csv", *db)
     assert out.splitlines()[0].startswith("id,name")
-    assert run(capsys, "delete", str(app), "invoice", "1", *db)[0] == 0
+    code, _, err = run(capsys, "delete", str(app), "invoice", "1", *db)
+    assert code == 1 and "bob may not delete invoice" in err  # sales has no delete
+    assert run(capsys, "delete", str(app), "invoice", "1", *owner)[0] == 0
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -69,6 +69,8 @@ def test_start_act_inbox_timeline_status(make_app, tmp_path, capsys):
     app, db = app_dir(make_app), str(tmp_path / "c.db")
     assert main(["create", app, "employee", json.dumps({"code": "E1", "manager": "bob"}), "--db", db, "--create",
                  "--user", "root"]) == 0
+    for user in ("alice", "bob"):  # --user acts only as users of the directory
+        assert main(["user", "add", app, user, "--db", db]) == 0
     assert main(["create", app, "expense", json.dumps({"amount": 50, "owner": "E1"}), "--db", db,
                  "--user", "alice"]) == 0
     capsys.readouterr()

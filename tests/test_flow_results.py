@@ -49,6 +49,8 @@ APP = {
     "roles.yaml": """
         roles:
           manager: {users: [mia]}
+          everyone:
+            permissions: [{entity: request}]
     """,
     "flows/approve.yaml": """
         name: approve
@@ -194,6 +196,7 @@ INVOICING = {
     "roles.yaml": """
         roles:
           finance: {users: [fay]}
+          admin: {users: [admin]}
     """,
     "flows/invoice.yaml": """
         name: invoice_flow

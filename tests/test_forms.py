@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 
 from ordo.dsl.loader import load_app
-from ordo.engine import FieldError, open_app
+from ordo.engine import SYSTEM, FieldError, open_app
 from ordo.engine.cli import main
 from ordo.forms import FormRenderer, entity_json_schema
 
@@ -35,9 +35,9 @@ def test_render_new_and_existing_record_with_errors(starter, tmp_path):
     html = renderer.render("invoice", lang="zh")
     assert "<legend>抬头</legend>" in html and 'name="customer"' in html and "保存" in html
     with open_app(starter, f"sqlite:///{tmp_path / 'f.db'}") as app:
-        app.create("customer", {"code": "ACME", "customer_name": "<Acme & Co>"}, "u")
+        app.create("customer", {"code": "ACME", "customer_name": "<Acme & Co>"}, SYSTEM)
         inv = app.create("invoice", {"customer": "ACME", "lines": [{"description": "Licence", "unit_price": 5}]},
-                         "u")
+                         "bob")
     html = renderer.render("invoice", inv, errors=[FieldError("due_date", "too early")])
     assert inv["name"] in html and 'value="Licence"' in html and "too early" in html
     assert 'name="lines[0].unit_price"' in html

@@ -97,6 +97,10 @@ APP = {
               - {entity: account, actions: [read], where: "region == user.region"}
               - {entity: invoice, actions: [read], where: "region == user.region"}
               - {entity: deal, actions: [read, create, update], where: "region == user.region"}
+              - {entity: memo}
+              - {report: by_secret}
+              - {report: line_accounts}
+              - {flow: review, actions: [start]}
     """,
 }
 

@@ -60,9 +60,11 @@ def codes(rows):
 def test_reads_are_filtered_in_sql(app):
     assert codes(app.query("account", user="nora")) == ["A1", "A3"]
     assert codes(app.query("account", user="sam")) == ["A2", "A3"]  # region OR ownership
-    assert app.count("account", user="zed") == 0  # governed entity, no role: nothing
+    assert app.count("account", user="zed") == 0  # no role: nothing
     assert app.count("account", user="root") == 3  # admin
-    assert app.count("note", user="zed") == 0 and app.create("note", {"text": "hi"}, "zed")  # ungoverned: open
+    with pytest.raises(PermissionDenied):  # default deny: no role grants notes
+        app.create("note", {"text": "hi"}, "nora")
+    assert app.count("note", user="nora") == 0
 
 
 def test_get_and_writes_are_checked(app):

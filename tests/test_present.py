@@ -86,6 +86,8 @@ APP = {
                 where: "level == 'normal' and region.code == 'N'"  # through a link: a subquery
               - entity: order
                 actions: [read, create, update]
+              - {entity: region, actions: [read]}
+              - {entity: product, actions: [read]}
           admin:
             users: [root]
     """,

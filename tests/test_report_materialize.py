@@ -177,6 +177,7 @@ def test_cli_into(toy, capsys):
     app, root = toy
     url = str(app.engine.url.render_as_string(hide_password=False))
     args = ["report", str(root), "daily_sales", "--into", "--db", url, "--user", "admin", "--param", "days=3650"]
+    assert main(["user", "add", str(root), "admin", "--db", url]) == 0  # --user acts as users of the directory
     assert main(args) == 0
     assert "5 row(s); 5 created" in capsys.readouterr().out  # the CLI runs on the real clock: all sales
     assert main([*args, "--format", "json"]) == 0

@@ -61,8 +61,8 @@ def test_scenario_runs_steps_with_variables(make_app, db_url):
     text = out.getvalue()
     assert result.steps == 8 and result.variables["t1"]["name"] == "T-001"
     assert "made T-001 due" in text and "first" in text.split("name")[-1]
-    assert app.get("task", "T-001", "u")["done"] is True
-    assert app.get("task", "T-001", "u")["title"] == "late one"
+    assert app.get("task", "T-001", "admin")["done"] is True
+    assert app.get("task", "T-001", "admin")["title"] == "late one"
     with app.users("u") as users:
         assert users.require("ann").roles == ["clerk"] and users.require("ann").attrs == {"region": "north"}
     app.close()

@@ -57,7 +57,7 @@ class Allocator:
     def records(self, tx: Transaction, rule_name: str, record_id: int | str) -> list[dict[str, Any]]:
         """The allocation records of a demand (every status), oldest first."""
         rule = self.rule(rule_name)
-        demand = tx.get(rule.defn.demand.entity, record_id)
+        demand = tx.load(rule.defn.demand.entity, record_id)
         return self._records(tx, rule, demand["id"])
 
     def _records(self, tx: Transaction, rule: CompiledAllocation, demand_id: int) -> list[dict[str, Any]]:
@@ -71,7 +71,7 @@ class Allocator:
         """Reserve supply for the outstanding quantities of a demand and write allocation records."""
         rule = self.rule(rule_name)
         d = rule.defn
-        demand = tx.get(d.demand.entity, record_id, for_update=True)
+        demand = tx.load(d.demand.entity, record_id, for_update=True)
         existing = self._records(tx, rule, demand["id"])
         outstanding = self._outstanding(rule, demand, existing)
         backorders = [r for r in existing if r[d.result.status] == "backorder"]
@@ -205,7 +205,7 @@ class Allocator:
         rule = self.rule(rule_name)
         d = rule.defn
         r = d.result
-        demand = tx.get(d.demand.entity, record_id, for_update=True)
+        demand = tx.load(d.demand.entity, record_id, for_update=True)
         status = "consumed" if consume else "released"
         result = AllocationResult(d.name, d.demand.entity, demand["id"], demand["name"], d.strategy, status)
         rows = self._records(tx, rule, demand["id"])

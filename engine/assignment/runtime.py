@@ -120,7 +120,7 @@ class Assigner:
         rule = self.rule(rule_name)
         if entity != rule.entity:
             raise UsageError(f"assignment rule '{rule_name}' is for {rule.entity} records, not {entity}")
-        rec = record if isinstance(record, Mapping) else tx.get(entity, record)
+        rec = record if isinstance(record, Mapping) else tx.load(entity, record)
         if rec.get("id") is None:
             raise UsageError(f"the {entity} record must be saved before it can be assigned")
         return rule, rec

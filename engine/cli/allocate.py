@@ -102,7 +102,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
         service = app.features["assignment"]
         rule = service.rule(args.rule)
         with app.transaction(acting_user(args)) as tx:
-            record = tx.get(rule.entity, _key(args.record))
+            record = tx.load(rule.entity, _key(args.record))
             if args.unassign:
                 users = service.unassign(tx, args.rule, rule.entity, record)
                 verb = "unassigned"

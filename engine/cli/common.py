@@ -36,7 +36,8 @@ def add_db_option(p: argparse.ArgumentParser, default: str = "ordo.db") -> None:
 def add_user_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--user", default=os.environ.get("ORDO_USER") or None,
                    help="act as this user, with their roles and permissions (default: $ORDO_USER, else the "
-                        "database owner 'admin', who may do everything)")
+                        "database owner 'admin', who may do everything); the user must exist and be enabled")
+    p.set_defaults(acts_as_user=True)
 
 
 def add_create_option(p: argparse.ArgumentParser) -> None:
@@ -89,7 +90,28 @@ def open_for(args: argparse.Namespace, app: Any = None) -> App:
     from ..app import open_app
 
     create = bool(getattr(args, "create", False))
-    return open_app(app if app is not None else args.app, args.db, sync=create, create=create)
+    opened = open_app(app if app is not None else args.app, args.db, sync=create, create=create)
+    if getattr(args, "acts_as_user", False) and getattr(args, "user", None):
+        try:
+            check_acting_user(opened, args.user)
+        except BaseException:
+            opened.close()
+            raise
+    return opened
+
+
+def check_acting_user(app: App, name: str) -> None:
+    """Refuse ``--user NAME`` for a user that is not in the app's directory or is disabled: the command
+    line runs with the database owner's authority and acts only as real, enabled users."""
+    from ..users import Directory
+
+    with app.engine.connect() as conn:
+        info = Directory(conn).get(name)
+    if info is None:
+        raise CliError(f"--user {name}: no such user in database {app.db_label!r} (add one with "
+                       f"`ordo user add APP {name}`)")
+    if not info.active:
+        raise CliError(f"--user {name}: the user is disabled (enable them with `ordo user enable`)")
 
 
 def parse_params(items: Sequence[str] | None, option: str = "--param") -> dict[str, Any]:

@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", help="form name, or entity name (default layout)")
     p.add_argument("--record", help="fill the form from this record (id or name); needs --db")
     add_lang_option(p)
-    p.add_argument("--json-schema", action="store_true", help="print the JSON Schema of the entity's records")
+    p.add_argument("--json-schema", action="store_true", help="print the JSON Schema of the entity's records "
+                                                              "(with --user: the fields that user may see)")
     p.add_argument("--out", help="write to this file instead of printing")
     add_db_option(p)
     add_user_option(p)
@@ -32,11 +33,16 @@ def cmd_form(args: argparse.Namespace) -> int:
         entity = form.entity if form is not None else args.name
         if definition.get("entity", entity) is None:
             raise CliError(f"unknown entity or form '{args.name}'")
-        text = json.dumps(entity_json_schema(definition, entity, args.lang), indent=2, ensure_ascii=False)
+        user = permissions = None
+        if args.user:  # as that user may see and write records (needs --db)
+            with open_for(args, definition) as app, app.reader(acting_user(args)) as tx:
+                user, permissions = tx.user, app.permissions
+        schema = entity_json_schema(definition, entity, args.lang, user=user, permissions=permissions)
+        text = json.dumps(schema, indent=2, ensure_ascii=False)
     else:
         if definition.get("form", args.name) is None and definition.get("entity", args.name) is None:
             raise CliError(f"unknown form or entity '{args.name}' (forms: {', '.join(definition.names('form'))})")
-        record = titles = None
+        record = titles = user = permissions = None
         if args.record:
             from ..present import Presenter
 
@@ -46,7 +52,9 @@ def cmd_form(args: argparse.Namespace) -> int:
                 rec = tx.get(entity, int(args.record) if args.record.isdigit() else args.record)
                 shown = Presenter(tx, entity, lang=args.lang)
                 record, titles = shown.data([rec])[0], shown.text([rec])[0]  # links: names to edit, titles
-        text = FormRenderer(definition).render(args.name, record, lang=args.lang, titles=titles)
+                user, permissions = tx.user, app.permissions  # the reader's field rules shape the form
+        text = FormRenderer(definition).render(args.name, record, lang=args.lang, titles=titles, user=user,
+                                               permissions=permissions)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"wrote {args.out}")

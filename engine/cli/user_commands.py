@@ -1,8 +1,10 @@
-"""``ordo user``: manage users, roles and groups."""
+"""``ordo user``: manage users, roles and groups, passwords, and whether a user is enabled."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import sys
 
 from .. import textfmt
 from .common import (
@@ -52,6 +54,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_user_option(ls)
     ls.set_defaults(func=cmd_list)
 
+    pw = usub.add_parser("passwd", help="set a user's password (asked twice on the terminal; never an argument)")
+    pw.add_argument("app")
+    pw.add_argument("name")
+    pw.add_argument("--password-stdin", action="store_true",
+                    help="read the password from the first line of standard input (for scripts)")
+    add_db_option(pw)
+    add_user_option(pw)
+    pw.set_defaults(func=cmd_passwd)
+
+    for action, what in (("disable", "disable a user: no sign-in, no API tokens; their sessions end"),
+                         ("enable", "enable a disabled user again")):
+        d = usub.add_parser(action, help=what)
+        d.add_argument("app")
+        d.add_argument("name")
+        add_db_option(d)
+        add_user_option(d)
+        d.set_defaults(func=cmd_enable, active=action == "enable")
+
 
 def _open(args: argparse.Namespace):
     return open_for(args)
@@ -93,4 +113,43 @@ def cmd_list(args: argparse.Namespace) -> int:
         rows = [{"name": u.name, "email": u.email, "roles": ",".join(u.roles), "groups": ",".join(u.groups),
                  "available": u.available, "active": u.active} for u in users.all()]
     print(textfmt.table(rows))
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    """The new password: the first line of standard input (--password-stdin), else typed twice on the
+    terminal without echo."""
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        password = line[:-1] if line.endswith("\n") else line
+        return password[:-1] if password.endswith("\r") else password
+    try:
+        first = getpass.getpass(f"New password for {args.name}: ")
+        again = getpass.getpass("Repeat it: ")
+    except EOFError:
+        raise CliError("no password given (on a terminal, or with --password-stdin)") from None
+    if first != again:
+        raise CliError("the two passwords differ; nothing changed")
+    return first
+
+
+def cmd_passwd(args: argparse.Namespace) -> int:
+    with _open(args) as app:
+        with app.reader(acting_user(args)) as tx:  # refuse before asking: unknown user, no right to
+            tx.users.require(args.name)
+            me = tx.user
+        if me.name != args.name and not app.permissions.may(me, "manage_users"):
+            raise CliError(f"{me.name} may not set the password of {args.name} (needs the admin role or a role "
+                           "with the manage_users privilege)")
+        password = _read_password(args)
+        with app.transaction(acting_user(args)) as tx:
+            tx.users.set_password(args.name, password, tx.now)
+    print(f"password of {args.name} set; their sign-in sessions have ended")
+    return 0
+
+
+def cmd_enable(args: argparse.Namespace) -> int:
+    with _open(args) as app, app.transaction(acting_user(args)) as tx:
+        tx.users.set_active(args.name, args.active)
+    print(f"{args.name} {'enabled' if args.active else 'disabled: no sign-in, no API tokens, sessions ended'}")
     return 0

@@ -161,11 +161,26 @@ def add_approver(rt: FlowRuntime, tx: Transaction, task_id: int, to: str, positi
     return new_id
 
 
+def _may(tx: Transaction, flow: str, action: str) -> bool:
+    """Whether the acting user holds the flow action (roles' flow permissions; admins hold all)."""
+    return tx.app.permissions.may_flow(tx.user, flow, action)
+
+
+def _readable(run: Run, what: str) -> None:
+    """A case on a record the acting user may not read is, for them, not there."""
+    inst = run.inst
+    if not run.tx.user.is_admin and run.tx.find(inst.entity, inst.record_id) is None:
+        raise NotFound(f"{what} not found")
+
+
 def cancel_task(rt: FlowRuntime, tx: Transaction, task_id: int, comment: str | None = None) -> None:
-    """An admin withdraws one task; its step goes on as if the task had never been asked (WCP-19)."""
+    """An admin, or a user granted the flow action ``cancel_task``, withdraws one task; its step goes
+    on as if the task had never been asked (WCP-19)."""
     task, run = _open(rt, tx, task_id)
-    if not tx.user.is_admin:
-        raise PermissionDenied(f"{tx.user.name} may not cancel task {task_id}: only an admin may")
+    _readable(run, f"task {task_id}")
+    if not _may(tx, task["flow"], "cancel_task"):
+        raise PermissionDenied(f"{tx.user.name} may not cancel task {task_id}: the flow action cancel_task "
+                               f"of {task['flow']} is not granted to them")
     if task["status"] not in store.OPEN_TASK or run.inst.status != "running":
         raise Conflict(f"task {task_id} is already {task['status']}")
     tok = _token(run, task)
@@ -207,12 +222,16 @@ def urge(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | None = 
 
 
 def withdraw(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | None = None) -> None:
-    """The submitter takes the request back, as long as nobody has approved yet (WCP-20)."""
+    """The submitter takes the request back, as long as nobody has approved yet (WCP-20); in a
+    governed app their roles must grant the flow action ``withdraw``."""
     inst = store.lock_instance(tx.conn, instance_id)
     run = Run(rt, tx, inst, rt.flow_for(tx, inst))
     if not (tx.user.is_admin or tx.user.name == inst.started_by):
         raise PermissionDenied(f"{tx.user.name} may not withdraw flow instance {instance_id}: only its "
                                f"submitter {inst.started_by}")
+    if not _may(tx, inst.flow, "withdraw"):
+        raise PermissionDenied(f"{tx.user.name} may not withdraw flow instance {instance_id}: the flow action "
+                               f"withdraw of {inst.flow} is not granted to them")
     if inst.status != "running":
         raise Conflict(f"flow instance {instance_id} is {inst.status}")
     if inst.data.get("human_approved"):
@@ -222,11 +241,13 @@ def withdraw(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | Non
 
 
 def cancel(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | None = None) -> None:
-    """An admin cancels the whole case (WCP-20)."""
+    """An admin, or a user granted the flow action ``cancel``, cancels the whole case (WCP-20)."""
     inst = store.lock_instance(tx.conn, instance_id)
     run = Run(rt, tx, inst, rt.flow_for(tx, inst))
-    if not tx.user.is_admin:
-        raise PermissionDenied(f"{tx.user.name} may not cancel flow instance {instance_id}: only an admin may")
+    _readable(run, f"flow instance {instance_id}")
+    if not _may(tx, inst.flow, "cancel"):
+        raise PermissionDenied(f"{tx.user.name} may not cancel flow instance {instance_id}: the flow action "
+                               f"cancel of {inst.flow} is not granted to them")
     if inst.status != "running":
         raise Conflict(f"flow instance {instance_id} is {inst.status}")
     run.finish("cancelled", "cancelled", text)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ordo.dsl.flow import FlowDef
 
-from ..errors import Conflict, NotFound, UsageError
+from ..errors import Conflict, NotFound, PermissionDenied, UsageError
 from ..records import WriteEvent
 from . import actions, inbox, store, timers
 from .compile import CompiledFlow, FlowCompileError, compile_flow
@@ -97,9 +97,13 @@ class FlowRuntime:
 
     # -- starting
     def start(self, tx: Transaction, flow: str, record: int | str) -> int:
-        """Start ``flow`` on a record (id or name) as the acting user; return the instance id."""
+        """Start ``flow`` on a record (id or name) as the acting user; return the instance id. The user
+        must be able to read the record and hold the flow action ``start`` (see permissions)."""
         f = self.flow(flow)
-        rec = tx.get(f.entity, record)
+        if not tx.app.permissions.may_flow(tx.user, f.name, "start"):
+            raise PermissionDenied(f"{tx.user.name} may not start flow {f.name}: the flow action start is not "
+                                   "granted to them")
+        rec = tx.load(f.entity, record)
         running = store.instances_of(tx.conn, f.entity, rec["id"], "running")
         if any(i.flow == f.name for i in running):
             raise Conflict(f"flow {f.name} is already running on {f.entity} {rec['name']}")

@@ -166,7 +166,7 @@ class IntakeRuntime:
         if not channel:
             raise UsageError(f"intake '{ci.name}' needs a channel (a {ch.entity} name)")
         try:
-            return tx.get(ch.entity, channel)
+            return tx.load(ch.entity, channel)
         except NotFound:
             raise UsageError(f"no {ch.entity} '{channel}'") from None
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..actor import UserLike
-from ..errors import NotFound
+from ..errors import NotFound, PermissionDenied
 from . import alerts, materialize
 from .compile import CompiledReport
 from .drill import Drill, drill, drill_rows
@@ -52,11 +52,19 @@ class Reports:
             raise NotFound(f"unknown report '{name}' (known: {', '.join(self.names()) or 'none'})")
         return r
 
+    def allowed(self, tx: Transaction, name: str, action: str = "run") -> CompiledReport:
+        """Report ``name`` if ``tx.user`` may ``action`` it (the roles' report permissions), else
+        PermissionDenied."""
+        r = self.get(name)
+        if not self.app.permissions.may_report(tx.user, name, action):
+            raise PermissionDenied(f"{tx.user.name} may not {action} report {name}")
+        return r
+
     def run(self, tx: Transaction, name: str, params: Mapping[str, Any] | None = None,
             lang: str = "en") -> ReportResult:
-        """Run report ``name`` as ``tx.user`` (their row permissions apply); labels, option values
-        and words such as "Total" in ``lang``."""
-        return run(self.get(name), tx, params, lang)
+        """Run report ``name`` as ``tx.user`` (their report, row and field permissions apply); labels,
+        option values and words such as "Total" in ``lang``."""
+        return run(self.allowed(tx, name), tx, params, lang)
 
     def report(self, name: str, *, user: UserLike, params: Mapping[str, Any] | None = None,
                lang: str = "en") -> ReportResult:
@@ -76,11 +84,12 @@ class Reports:
     def drill_rows(self, tx: Transaction, name: str, cell: Mapping[str, Any], measure: str | None = None,
                    params: Mapping[str, Any] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """The source rows behind one cell (also for child-table sources), read in SQL."""
-        return drill_rows(self.get(name), tx, cell, measure, params, limit)
+        return drill_rows(self.allowed(tx, name), tx, cell, measure, params, limit)
 
     def materialize(self, tx: Transaction, name: str,
                     params: Mapping[str, Any] | None = None) -> MaterializeResult:
         """Run report ``name`` and upsert its rows into its ``materialize.into`` entity, in ``tx``."""
+        self.allowed(tx, name)
         return materialize.materialize(self, tx, name, params)
 
     def refresh(self, name: str, *, user: UserLike, params: Mapping[str, Any] | None = None) -> MaterializeResult:

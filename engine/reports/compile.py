@@ -27,6 +27,7 @@ from ordo.dsl.expr.sqltypes import sa_type
 from ordo.dsl.expr.to_sql import to_sql
 from ordo.dsl.report import ReportDef, Source
 
+from ..errors import PermissionDenied
 from ..query import conjuncts, is_cheap, readable_first
 from ..scales import expr_scale
 from .buckets import DateBucket
@@ -110,6 +111,21 @@ class CompiledReport:
         self.having = a.having
         self.alert_when = a.alert_when
         self.sort = [(s.strip().lstrip("+-").strip(), s.strip().startswith("-")) for s in defn.sort]
+        exprs = [*self.filters, *(d.expr for d in self.dimensions),
+                 *(e for m in self.measures for e in (m.expr, m.filter) if e is not None)]
+        source = {(self.source.parent, self.source.field)} if self.source.parent and self.source.field else set()
+        # (entity, field) of every field the report reads: a reader from whom one is hidden may not run it
+        self.reads: frozenset[tuple[str, str]] = frozenset(source | fields_read(exprs))
+
+    def check_reader(self, tx: Transaction) -> None:
+        """Refuse a reader from whom a field this report reads is hidden (no column, filter or group
+        may show it); which field is not said."""
+        perms = self.app.permissions
+        if perms.unrestricted(tx.user):
+            return
+        if any(f in perms.hidden(tx.user, e) for e, f in self.reads):
+            raise PermissionDenied(f"{tx.user.name} may not run report {self.name}: it reads fields hidden "
+                                   "from them")
 
     # -- SQL pieces
     def base(self, guard: Guard | None = None) -> tuple[JoinPlan, JoinSource, dict[str, JoinSource], JoinSource]:
@@ -135,6 +151,7 @@ class CompiledReport:
         return plan, s, {"parent": parent}, parent
 
     def build(self, tx: Transaction) -> Built:
+        self.check_reader(tx)
         plan, src, roots, governed = self.base(tx.guard)
         clock = self._clock
         cheap: list[Any] = []
@@ -265,6 +282,16 @@ class CompiledReport:
             return q
         u = sa.union_all(sa.select(*q.subquery("top").c), self.grouped(built, (), 1)).subquery("u")
         return sa.select(*u.c).order_by(u.c[MARK], *self.order(u.c))
+
+
+def fields_read(exprs: list[CompiledExpression]) -> set[tuple[str, str]]:
+    """(entity, field) of every field the expressions name, through links and aggregates."""
+    out = set()
+    for e in exprs:
+        for node in ast.walk(e.tree):
+            if isinstance(node, ast.Path):
+                out.update((s.entity, s.name) for s in node.steps if s.entity is not None)
+    return out
 
 
 def aggregate(agg: str, value: Any, cond: Any) -> Any:

@@ -142,7 +142,8 @@ def drill_rows(report: CompiledReport, tx: Transaction, cell: Mapping[str, Any],
             cell_where.append(m.expr.to_sql(built.source, built.roots, clock).is_not(None))
     where = [*built.where, *readable_first(built.allowed, [], cell_where)]
     table = built.source.table
-    cols = list(table.c)
+    hidden = tx.app.permissions.hidden(tx.user, report.source.entity)
+    cols = [c for c in table.c if c.name not in hidden]
     if "parent" in built.roots:
         cols.append(built.roots["parent"].table.c.name.label("parent_name"))
     q = sa.select(*cols).select_from(built.plan.from_).where(*where).order_by(table.c.id).limit(limit)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..coerce import to_jsonable
-from ..errors import UsageError
+from ..errors import PermissionDenied, UsageError
 from ..i18n import word
 from ..textfmt import as_csv, table
 from .chart import render_svg
@@ -23,10 +23,15 @@ from .format import export_number
 from .run import Column, ReportResult
 
 FORMATS = ("table", "json", "csv", "xlsx", "svg")
+EXPORT_FORMATS = ("csv", "xlsx")  # files for spreadsheets: the report action 'export' (the others show it)
 EXTENSIONS = {"csv": "csv", "json": "json", "xlsx": "xlsx", "svg": "svg", "txt": "table"}  # file suffix -> format
 
 
 def export(result: ReportResult, fmt: str) -> str | bytes:
+    """``result`` in format ``fmt``; CSV and XLSX only when its reader may export the report."""
+    if fmt in EXPORT_FORMATS and not result.may_export:
+        raise PermissionDenied(f"{result.reader or 'this user'} may not export report {result.report} "
+                               f"(as {fmt}); the report action 'export' is not granted to them")
     if fmt == "json":
         return json.dumps(as_data(result), ensure_ascii=False, indent=2)
     if fmt == "csv":

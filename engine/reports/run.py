@@ -52,6 +52,8 @@ class ReportResult:
     pivot: str | None = None
     chart: ChartDef | None = None
     lang: str = "en"  # the language of labels, option values and words such as "Total"
+    reader: str = ""  # who ran it
+    may_export: bool = False  # whether they may export it (CSV, XLSX): the report action 'export'
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -111,6 +113,14 @@ def run(report: CompiledReport, tx: Transaction, params: Mapping[str, Any] | Non
     values, binds = bind_params(report, params, report.app.clock.today())
     built = report.build(tx)
     types = {d.name: d.type for d in report.dimensions} | {m.name: m.type for m in report.measures}
+    result = _result(report, tx, built, binds, types, values, lang)
+    result.reader = tx.user.name
+    result.may_export = report.app.permissions.may_report(tx.user, report.name, "export")
+    return result
+
+
+def _result(report: CompiledReport, tx: Transaction, built: Any, binds: dict, types: dict, values: dict,
+            lang: str) -> ReportResult:
     if report.defn.pivot is None:
         stmt = report.statement(built)
         fetched = [(r._mapping[MARK], convert(r._mapping, types)) for r in tx.conn.execute(stmt, binds)]
