@@ -23,7 +23,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-from .db import advisory_lock
 from .tables import SYSTEM_METADATA
 
 series_table = sa.Table(
@@ -60,23 +59,29 @@ _NEXTVAL = sa.text("SELECT nextval(CAST(:oid AS oid))")
 
 
 def _sequence(conn: sa.Connection, key: str) -> int:
-    """The OID of the series' sequence, created once on its own connection (so the caller's transaction
-    holds no lock for it); a series counted in ``ordo_series`` before sequences existed continues."""
+    """The OID of the series' sequence, created once on its own autocommit connection (the caller's
+    transaction holds no lock for it, and each statement there sees what other processes committed);
+    a series counted in ``ordo_series`` before sequences existed continues from its last number."""
     marker = (str(conn.engine.url), key)
     oid = _sequences.get(marker)
     if oid is not None:
         return oid
     seq = sequence_name(key)
-    with conn.engine.connect() as ddl, ddl.begin():
-        found = ddl.exec_driver_sql(f"SELECT CAST(to_regclass('{seq}') AS oid)").scalar()
+    probe = f"SELECT CAST(to_regclass('{seq}') AS oid)"
+    lock_key = int.from_bytes(hashlib.sha256(("ordo-series:" + key).encode()).digest()[:8], "big", signed=True)
+    with conn.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as ddl:
+        found = ddl.exec_driver_sql(probe).scalar()
         if found is None:
-            advisory_lock(ddl, "ordo-series:" + key)
-            found = ddl.exec_driver_sql(f"SELECT CAST(to_regclass('{seq}') AS oid)").scalar()
-        if found is None:
-            t = series_table
-            last = ddl.execute(sa.select(t.c.current).where(t.c.key == key)).scalar() or 0
-            ddl.exec_driver_sql(f"CREATE SEQUENCE {seq} START WITH {int(last) + 1}")
-            found = ddl.exec_driver_sql(f"SELECT CAST(to_regclass('{seq}') AS oid)").scalar()
+            ddl.exec_driver_sql(f"SELECT pg_advisory_lock({lock_key})")
+            try:
+                found = ddl.exec_driver_sql(probe).scalar()  # another process may have just created it
+                if found is None:
+                    t = series_table
+                    last = ddl.execute(sa.select(t.c.current).where(t.c.key == key)).scalar() or 0
+                    ddl.exec_driver_sql(f"CREATE SEQUENCE IF NOT EXISTS {seq} START WITH {int(last) + 1}")
+                    found = ddl.exec_driver_sql(probe).scalar()
+            finally:
+                ddl.exec_driver_sql(f"SELECT pg_advisory_unlock({lock_key})")
     with _lock:
         _sequences[marker] = int(found)
     return int(found)
