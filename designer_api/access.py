@@ -1,10 +1,9 @@
 """What the signed-in user may do and see, one function per concern; every route asks here.
 
-The answers come from the engine's permission definitions (``app.permissions``). Row-level rules are
-applied by the engine's reads and writes themselves; these functions say what a client may attempt:
-which actions on an entity, which fields it sees and may set, which reports and flows it may use. When
-the engine exposes field-level rules and flow/report permissions, they plug in here and every route,
-``/api/v1/meta`` and ``/openapi.json`` follow.
+The answers come from the engine's permission definitions (``app.permissions``): default deny once an
+app declares roles, the ``everyone`` role, per-entity actions, hidden and read-only fields, flow and
+report actions. Row-level rules are applied by the engine's reads and writes themselves; these functions
+say what a client may attempt, and every route, ``/api/v1/meta`` and ``/openapi.json`` follow them.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ordo.dsl.role import ACTIONS
+from ordo.dsl.role import ENTITY_ACTIONS as ACTIONS
 from ordo.engine.errors import PermissionDenied
 
 if TYPE_CHECKING:
@@ -28,8 +27,8 @@ class FieldAccess:
 def entity_actions(tx: Transaction, entity: str) -> list[str]:
     """The actions (read, create, update, delete) the user may do on some or all records of ``entity``;
     row rules may still refuse a given record."""
-    perms = tx.app.permissions
-    return [a for a in ACTIONS if (rules := perms.rules(tx.user, entity, a)) is None or rules]
+    allowed = tx.app.permissions.entity_actions(tx.user, entity)
+    return [a for a in ACTIONS if a in allowed]
 
 
 def require_action(tx: Transaction, entity: str, action: str) -> None:
@@ -41,10 +40,11 @@ def require_action(tx: Transaction, entity: str, action: str) -> None:
 def field_access(tx: Transaction, entity: str) -> FieldAccess:
     """Which fields of ``entity`` (or of a child entity) the user may not see, and may not set."""
     ce = tx.app.compiled.entities[entity]
+    rules = tx.app.permissions.fields(tx.user, entity)
     read_only = {n for n, cf in ce.fields.items()
                  if cf.computed is not None or cf.related_where is not None
                  or (cf.defn.read_only and not tx.user.is_admin)}
-    return FieldAccess(frozenset(), frozenset(read_only))
+    return FieldAccess(frozenset(rules.hidden), frozenset(read_only | set(rules.read_only)))
 
 
 def readable_entities(tx: Transaction) -> list[str]:
@@ -53,10 +53,9 @@ def readable_entities(tx: Transaction) -> list[str]:
             if not ce.defn.child and "read" in entity_actions(tx, name)]
 
 
-def may_run_report(tx: Transaction, name: str) -> bool:
-    """Whether the user may run report ``name`` (its rows still follow their row rules)."""
-    report = tx.app.features["reports"].get(name)
-    return "read" in entity_actions(tx, report.defn.source.split(".")[0])
+def may_run_report(tx: Transaction, name: str, action: str = "run") -> bool:
+    """Whether the user may run (or ``export``) report ``name`` (its rows still follow their row rules)."""
+    return tx.app.permissions.may_report(tx.user, name, action)
 
 
 def may_use_intake(tx: Transaction, name: str) -> bool:
@@ -66,6 +65,7 @@ def may_use_intake(tx: Transaction, name: str) -> bool:
 
 
 def may_see_flow(tx: Transaction, name: str) -> bool:
-    """Whether flow ``name`` is shown to the user (in meta and the OpenAPI description)."""
+    """Whether flow ``name`` is shown to the user (in meta and the OpenAPI description): they may read its
+    records or start it."""
     flow = tx.app.features["flows"].flow(name)
-    return "read" in entity_actions(tx, flow.entity)
+    return "read" in entity_actions(tx, flow.entity) or tx.app.permissions.may_flow(tx.user, name, "start")

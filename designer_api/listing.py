@@ -50,11 +50,14 @@ class ListQuery:
     children: bool
 
     @classmethod
-    def parse(cls, ctx: Ctx, ce: CompiledEntity) -> ListQuery:
+    def parse(cls, ctx: Ctx, ce: CompiledEntity, hidden: frozenset[str] = frozenset()) -> ListQuery:
+        """The list parameters of the request; sorting by a field hidden from the reader is refused as if
+        the field did not exist."""
         request = ctx.request
         check_known(request, LIST_PARAMS, PARAM_PREFIX)
         try:
-            keys = keyset.sort_keys(ce, text_param(request, "order_by", 2000))
+            keys = keyset.sort_keys(ce, text_param(request, "order_by", 2000),
+                                    hidden)
         except UsageError as e:
             raise bad_request(str(e), "order_by") from None
         cursor = text_param(request, "cursor", MAX_CURSOR)

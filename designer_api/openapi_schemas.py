@@ -87,7 +87,7 @@ def to_oas(schema: Any) -> Any:
 def input_schema(tx: Transaction, ce: CompiledEntity, creating: bool) -> dict[str, Any]:
     """What a create (``creating``) or a change accepts: fields the user may set."""
     access = field_access(tx, ce.name)
-    schema = to_oas(entity_json_schema(tx.app.definition, ce.name))
+    schema = to_oas(entity_json_schema(tx.app.definition, ce.name, user=tx.user, permissions=tx.app.permissions))
     _restrict(schema, access)
     for cf in ce.table_fields:
         rows = schema["properties"].get(cf.name, {}).get("items")

@@ -60,8 +60,8 @@ def location(entity: str, rec: dict[str, Any]) -> str:
 
 def list_records(ctx: Ctx) -> dict[str, Any]:
     entity = entity_of(ctx)
-    query = ListQuery.parse(ctx, ctx.app.compiled.entity(entity))
     with ctx.app.reader(ctx.actor) as tx:
+        query = ListQuery.parse(ctx, ctx.app.compiled.entity(entity), tx.app.permissions.hidden(tx.user, entity))
         require_action(tx, entity, "read")
         return query.run(tx, entity, ctx.lang)
 

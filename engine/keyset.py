@@ -43,9 +43,11 @@ class SortKey:
     kind: str = "string"  # how a position value is read back: string, integer, decimal, date, datetime, boolean
 
 
-def sort_keys(ce: CompiledEntity, order_by: str | Sequence[str] | None) -> list[SortKey]:
+def sort_keys(ce: CompiledEntity, order_by: str | Sequence[str] | None,
+              hidden: frozenset[str] = frozenset()) -> list[SortKey]:
     """``"-total, name"`` (or ``["-total", "name asc"]``) -> sort keys over stored columns of ``ce``;
-    an unknown or unorderable field (JSON, child tables) is refused naming it."""
+    an unknown or unorderable field (JSON, child tables) is refused naming it, and so is a field hidden
+    from the reader, with the same words (its order would tell its values)."""
     items = [p.strip() for p in order_by.split(",")] if isinstance(order_by, str) else list(order_by or [])
     table = ce.table
     assert table is not None
@@ -61,7 +63,7 @@ def sort_keys(ce: CompiledEntity, order_by: str | Sequence[str] | None) -> list[
             raise UsageError(f"invalid order item {item[:60]!r}: use 'field', '-field' or 'field desc'")
         name = parts[0]
         cf = ce.fields.get(name)
-        if name not in table.c or (cf is not None and cf.kind in _UNORDERED):
+        if name not in table.c or name in hidden or (cf is not None and cf.kind in _UNORDERED):
             raise UsageError(f"cannot order by '{name[:60]}': not a sortable stored field of {ce.name}")
         if any(k.field == name for k in keys):
             raise UsageError(f"cannot order by '{name}' twice")
@@ -141,7 +143,7 @@ def page(tx: Transaction, entity: str, where: str | None, params: Mapping[str, A
     recs = [dict(r._mapping) for r in tx.conn.execute(q, params)]
     if with_children:
         tx._attach_children(ce, recs)  # the store's own batched read of child rows
-    return recs
+    return [tx.shown(entity, r) for r in recs]  # without the fields hidden from the reader
 
 
 def read_value(key: SortKey, raw: Any) -> Any:

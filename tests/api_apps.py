@@ -32,6 +32,7 @@ SHOP = {
           sku: {type: string, required: true, unique: true}
           title: {type: string}
           price: {type: money, min: 0}
+          cost: {type: money, min: 0}
     """,
     "entities/order_line.yaml": """
         name: order_line
@@ -83,13 +84,17 @@ SHOP = {
             permissions:
               - {entity: order, where: "owner == user.name"}
               - {entity: customer, actions: [read], where: "region == user.region"}
-              - {entity: product, actions: [read]}
+              - {entity: product, actions: [read, update], hidden: [cost], read_only: [price]}
+              - {flow: order_approval, actions: [start, withdraw]}
+              - {report: orders_by_status}
           manager:
             label: {en: Manager, zh: 经理}
             permissions:
               - {entity: order}
               - {entity: customer}
               - {entity: product}
+              - {flow: order_approval}
+              - {report: orders_by_status}
     """,
     "flows/order_approval.yaml": """
         name: order_approval
@@ -157,8 +162,8 @@ def seed(app: Any) -> dict[str, str]:
     add_user(app, "root", ("admin",))
     app.create("customer", {"code": "C1", "customer_name": "Acme", "region": "north"}, "root")
     app.create("customer", {"code": "C2", "customer_name": "Globex", "region": "south"}, "root")
-    app.create("product", {"sku": "P1", "title": "Mug", "price": "12.50"}, "root")
-    app.create("product", {"sku": "P2", "title": "Plate", "price": "8"}, "root")
+    app.create("product", {"sku": "P1", "title": "Mug", "price": "12.50", "cost": "4.00"}, "root")
+    app.create("product", {"sku": "P2", "title": "Plate", "price": "8", "cost": "6.00"}, "root")
     return {u: token_for(app, u) for u in ("ann", "bob", "max", "root")}
 
 
