@@ -103,6 +103,24 @@ def test_flow_actions_follow_the_roles(app):
         flow(app, "bo", "withdraw", third)
 
 
+def test_task_and_case_ids_cannot_be_probed(app):
+    """A task or case one has nothing to do with answers exactly like one that does not exist; a refusal
+    never names the other people involved."""
+    case = flow(app, "sid", "start", "review", "R-002")
+    task = flow(app, "bo", "inbox")[0].id
+    for method, real, missing in (("approve", task, 99999), ("urge", case, 99999), ("withdraw", case, 99999),
+                                  ("comment", case, 99999)):
+        args = ("hello",) if method == "comment" else ()
+        with pytest.raises(NotFound) as hidden:
+            flow(app, "cleo", method, real, *args)
+        with pytest.raises(NotFound) as absent:
+            flow(app, "cleo", method, missing, *args)
+        assert str(hidden.value).replace(str(real), "N") == str(absent.value).replace(str(missing), "N")
+    with pytest.raises(PermissionDenied) as refused:  # lou may read R-002 but the task is not hers
+        flow(app, "lou", "approve", task)
+    assert "bo" not in str(refused.value).split("task")[-1] and "someone else" in str(refused.value)
+
+
 def test_report_actions_follow_the_roles(app, make_app, db_url, tmp_path, capsys):
     reports = app.features["reports"]
     with pytest.raises(PermissionDenied, match="nob may not run report by_region"):

@@ -30,7 +30,21 @@ def _open(rt: FlowRuntime, tx: Transaction, task_id: int) -> tuple[dict[str, Any
     first = store.get_task(tx.conn, task_id)
     inst = store.lock_instance(tx.conn, first["instance_id"])
     task = store.get_task(tx.conn, task_id)  # as it is now that we hold the lock
-    return task, Run(rt, tx, inst, rt.flow_for(tx, inst))
+    run = Run(rt, tx, inst, rt.flow_for(tx, inst))
+    _visible(run, f"task {task_id}", task)
+    return task, run
+
+
+def _visible(run: Run, what: str, task: dict[str, Any] | None = None) -> None:
+    """A task or case the acting user has nothing to do with (not theirs to act on, not started by them,
+    on a record they may not read) is, for them, not there: the same answer as for one that does not
+    exist, so ids cannot be probed."""
+    tx, inst = run.tx, run.inst
+    if tx.user.is_admin or tx.user.name == inst.started_by or (task is not None and can_act(tx, task)):
+        return
+    if tx.find(inst.entity, inst.record_id) is None and not any(
+            can_act(tx, t) for t in store.open_tasks(tx.conn, inst.id)):
+        raise NotFound(f"{what} not found")
 
 
 def can_act(tx: Transaction, task: dict[str, Any]) -> bool:
@@ -46,8 +60,8 @@ def _check(run: Run, task: dict[str, Any], action: str, comment: str | None) -> 
         by = f" by {task['acted_by']}" if task["acted_by"] else ""
         raise Conflict(f"task {task['id']} is already {task['status']}{by}")
     if not can_act(run.tx, task):
-        who = task["assignee"] or f"role {task['assignee_role']}"
-        raise PermissionDenied(f"{run.tx.user.name} may not {action} task {task['id']}: it is assigned to {who}")
+        raise PermissionDenied(f"{run.tx.user.name} may not {action} task {task['id']}: it is assigned to "
+                               f"someone else")
     node = run.flow.nodes[task["node"]].defn
     required = node.comment_required
     if (required is True or (isinstance(required, list) and action in required)) and not (comment or "").strip():
@@ -198,6 +212,7 @@ def comment(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str, task_
     inst = store.lock_instance(tx.conn, instance_id)
     run = Run(rt, tx, inst, rt.flow_for(tx, inst))
     task = store.get_task(tx.conn, task_id) if task_id is not None else None
+    _visible(run, f"flow instance {instance_id}", task)
     if not (tx.user.is_admin or tx.user.name == inst.started_by or (task is not None and can_act(tx, task))
             or any(can_act(tx, t) for t in store.open_tasks(tx.conn, inst.id))):
         raise PermissionDenied(f"{tx.user.name} may not comment on flow instance {instance_id}")
@@ -209,8 +224,9 @@ def urge(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | None = 
     """Remind everyone with a pending task (the submitter or an admin)."""
     inst = store.lock_instance(tx.conn, instance_id)
     run = Run(rt, tx, inst, rt.flow_for(tx, inst))
+    _visible(run, f"flow instance {instance_id}")
     if not (tx.user.is_admin or tx.user.name == inst.started_by):
-        raise PermissionDenied(f"{tx.user.name} may not urge flow instance {instance_id}: only its submitter")
+        raise PermissionDenied(f"{tx.user.name} may not urge flow instance {instance_id}: only its submitter may")
     if inst.status != "running":
         raise Conflict(f"flow instance {instance_id} is {inst.status}")
     tasks = store.open_tasks(tx.conn, inst.id)
@@ -226,9 +242,10 @@ def withdraw(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | Non
     governed app their roles must grant the flow action ``withdraw``."""
     inst = store.lock_instance(tx.conn, instance_id)
     run = Run(rt, tx, inst, rt.flow_for(tx, inst))
+    _visible(run, f"flow instance {instance_id}")
     if not (tx.user.is_admin or tx.user.name == inst.started_by):
         raise PermissionDenied(f"{tx.user.name} may not withdraw flow instance {instance_id}: only its "
-                               f"submitter {inst.started_by}")
+                               f"submitter may")
     if not _may(tx, inst.flow, "withdraw"):
         raise PermissionDenied(f"{tx.user.name} may not withdraw flow instance {instance_id}: the flow action "
                                f"withdraw of {inst.flow} is not granted to them")
