@@ -22,6 +22,24 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "flow_acted": {"en": "{user}: {action} {record} ({flow}/{node})", "zh": "{user}：{action} {record}（{flow}/{node}）"},
     "loaded": {"en": "loaded {count} record(s)", "zh": "已载入 {count} 条记录"},
     "already": {"en": ", {count} already there", "zh": "，{count} 条已存在"},
+    "importing": {"en": "import {file}", "zh": "导入 {file}"},
+    "imported": {"en": "{documents} document(s): created {created}, {duplicates} duplicate(s), {failed} with errors",
+                 "zh": "{documents} 份单据：新建 {created}，重复 {duplicates}，有错误 {failed}"},
+    "generated": {"en": "dataset {dataset} (seed {seed}): created {created}",
+                  "zh": "数据集 {dataset}（种子 {seed}）：新建 {created}"},
+    "generated_dups": {"en": "; duplicates refused: {items}", "zh": "；拒绝重复：{items}"},
+    "generated_errors": {"en": "; refused: {items}", "zh": "；拒绝：{items}"},
+    "count_of": {"en": "{count} {entity}", "zh": "{count} 条{entity}"},
+    "nothing": {"en": "nothing", "zh": "无"},
+}
+# what a person did to a task, as the timeline and the scenario output name it
+_ACTIONS: dict[str, dict[str, str]] = {
+    "approve": {"en": "approved", "zh": "批准"},
+    "reject": {"en": "rejected", "zh": "驳回"},
+    "send_back": {"en": "sent back", "zh": "退回"},
+    "transfer": {"en": "transferred", "zh": "转交"},
+    "add_approver": {"en": "added an approver to", "zh": "加签"},
+    "comment": {"en": "commented on", "zh": "评论"},
 }
 
 _NUMBER = re.compile(r"^\s*\d+\s*[.、)]\s*")
@@ -36,8 +54,17 @@ class Printer:
 
     def say(self, key: str, **values: object) -> None:
         """One indented line of the runner's own words, in the printer's language."""
+        self.line("  " + self.words(key, **values))
+
+    def words(self, key: str, **values: object) -> str:
+        """The runner's own words ``key`` in the printer's language."""
         texts = _MESSAGES[key]
-        self.line("  " + (texts.get(self.lang) or texts["en"]).format(**values))
+        return (texts.get(self.lang) or texts["en"]).format(**values)
+
+    def action(self, name: str) -> str:
+        """A task action as people say it (``approve`` -> approved / 批准)."""
+        texts = _ACTIONS.get(name)
+        return (texts.get(self.lang) or texts["en"]) if texts else name
 
     def line(self, text: str = "") -> None:
         print(text, file=self.out)

@@ -75,6 +75,11 @@ class ScenarioRunner:
             shown = Presenter(tx, ce.name, [field], self.lang).text([{field: value}])[0][field]
         return cell_text(shown)
 
+    def role_label(self, role: str) -> str:
+        """A role's label in the scenario's language."""
+        r = self.app.definition.get("role", role)
+        return label_text(r.label, self.lang, role) if r is not None else role
+
     def entity_label(self, entity: str) -> str:
         """An entity's label in the scenario's language."""
         e = self.app.definition.get("entity", entity)

@@ -108,7 +108,8 @@ def grant(run: ScenarioRunner, step: Any) -> dict:
         for group in step.groups:
             users.grant(step.grant, group, "group")
         info = users.require(step.grant)
-    run.printer.say("user", name=info.name, roles=", ".join(info.roles) or "-", groups=", ".join(info.groups) or "-")
+    roles = [run.role_label(r) for r in info.roles]
+    run.printer.say("user", name=info.name, roles=", ".join(roles) or "-", groups=", ".join(info.groups) or "-")
     return {"name": info.name, "roles": info.roles, "groups": info.groups}
 
 
@@ -117,8 +118,9 @@ def import_(run: ScenarioRunner, step: Any) -> Any:
     root = run.app.definition.root
     path = step.file if step.file.startswith(BUILTIN_PREFIX) or root is None else root / step.file
     result = intake.import_file(run.user(step), step.import_, path, channel=run.resolve(step.channel),
-                                progress=run.printer.progress(f"import {step.file}"))
-    run.printer.line(f"  {result.summary()}")
+                                progress=run.printer.progress(run.printer.words("importing", file=step.file)))
+    run.printer.say("imported", documents=result.documents, created=len(result.created),
+                    duplicates=len(result.duplicates), failed=result.failed)
     for problem in result.errors[:5]:
         run.printer.line(f"    {problem}")
     return result.to_dict()
@@ -130,12 +132,30 @@ def generate(run: ScenarioRunner, step: Any) -> Any:
     bars: dict[str, Any] = {}
 
     def progress(entity: str, done: int, total: int) -> None:
-        bars.setdefault(entity, run.printer.progress(f"{entity:<24}"))(done, total)
+        label = run.entity_label(entity)
+        pad = 24 - textfmt.text_width(label)
+        bars.setdefault(entity, run.printer.progress(label + " " * max(pad, 0)))(done, total)
 
     result = gen.run(run.user(step), step.generate, seed=None if seed is None else int(seed),
                      scale=step.scale or 1.0, progress=progress)
-    run.printer.line(f"  {result.summary()}")
+    run.printer.line("  " + generated_summary(run, result))
     return result.to_dict() if hasattr(result, "to_dict") else {"summary": result.summary()}
+
+
+def generated_summary(run: ScenarioRunner, result: Any) -> str:
+    """What a dataset created, in the scenario's language with entity labels."""
+    p = run.printer
+
+    def counts(counter: dict[str, int]) -> str:
+        return ", ".join(p.words("count_of", count=n, entity=run.entity_label(e)) for e, n in counter.items())
+
+    text = p.words("generated", dataset=result.dataset, seed=result.seed,
+                   created=counts(result.created) or p.words("nothing"))
+    if result.duplicates_rejected:
+        text += p.words("generated_dups", items=counts(result.duplicates_rejected))
+    if result.errors:
+        text += p.words("generated_errors", items=counts(result.errors))
+    return text
 
 
 def report(run: ScenarioRunner, step: Any) -> Any:
@@ -202,8 +222,8 @@ def flow(run: ScenarioRunner, step: Any) -> Any:
         for task in tasks if step.all or record is None else tasks[:1]:
             flows.act(tx, task.id, action, comment=step.comment)
             done.append(task.id)
-            run.printer.say("flow_acted", user=user, action=action, record=task.record_name, flow=task.flow,
-                            node=task.node)
+            run.printer.say("flow_acted", user=user, action=run.printer.action(action), record=task.record_name,
+                            flow=task.flow, node=task.node)
     return {"tasks": done}
 
 
