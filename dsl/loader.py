@@ -138,6 +138,7 @@ class AppLoader:
 
     def __init__(self) -> None:
         self.errors: list[DefinitionError] = []
+        self.display_base: Path | None = None  # files are shown relative to this folder (default: the app's parent)
 
     def load(self, path: str | Path, _chain: tuple[Path, ...] = ()) -> AppDefinition | None:
         root = resolve_app_path(path)
@@ -159,7 +160,8 @@ class AppLoader:
             from .upgrade import conflicts
 
             app.overlay.conflicts = conflicts(app, self)
-            self.errors.extend(c.error() for c in app.overlay.conflicts)
+            app.overlay.conflict_errors = [c.error() for c in app.overlay.conflicts]
+            self.errors.extend(app.overlay.conflict_errors)
         return app
 
     def _extend(self, app: AppDefinition, root: Path, manifest_file: Path, ref: BaseRef,
@@ -216,7 +218,8 @@ class AppLoader:
         return matches[0] if len(matches) == 1 else None
 
     def _load_file(self, app: AppDefinition, root: Path, file: Path, own: set) -> None:
-        display = str(file.relative_to(root.parent)) if root.parent in file.parents else str(file)
+        shown_from = self.display_base if self.display_base in file.parents else root.parent
+        display = str(file.relative_to(shown_from)) if shown_from in file.parents else str(file)
         try:
             docs = load_documents(file, display)
         except DefinitionError as e:

@@ -346,4 +346,4 @@ class Merger:
             if n.value not in [i.value for i in items]:
                 items.insert(at, n)
                 at += 1
-        return Node(items, base.origin)
+        return Node(items, over.origin)

@@ -142,7 +142,8 @@ class OverlayInfo:
     added: set[tuple[str, str]] = field(default_factory=set)
     removed: dict[tuple[str, str], Node] = field(default_factory=dict)
     replaced: set[tuple[str, str]] = field(default_factory=set)
-    conflicts: list[Any] = field(default_factory=list)
+    conflicts: list[Any] = field(default_factory=list)  # dsl.upgrade.Conflict
+    conflict_errors: list[DefinitionError] = field(default_factory=list)
 
     @property
     def behind(self) -> bool:
