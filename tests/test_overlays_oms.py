@@ -90,3 +90,38 @@ def test_cli_shows_the_overlay(capsys):
     out = capsys.readouterr().out
     assert "~ nodes.approved.next: merge_window -> finance_approval" in out
     assert "~ label.zh: 销售订单 -> 订货单" in out and "+ report gift_wrap_orders (new)" in out
+
+
+def test_upgrading_the_pack_under_acme(tmp_path, capsys):
+    """The OMS moves 1.0.0 -> 1.1.0: a change Acme did not touch is taken, one it did is a conflict."""
+    import shutil
+
+    from ordo.dsl.errors import DefinitionErrors
+    from ordo.dsl.loader import builtin_templates_dir, load_app
+
+    pack = tmp_path / "oms"
+    ignore = shutil.ignore_patterns("__pycache__", "*.py")
+    shutil.copytree(builtin_templates_dir() / "oms", pack, ignore=ignore)
+    shutil.copytree(builtin_templates_dir() / "oms", pack / "versions" / "1.0.0", ignore=ignore)
+    acme = tmp_path / "acme"
+    shutil.copytree(ACME, acme)
+    (acme / "app.yaml").write_text((acme / "app.yaml").read_text().replace("builtin:oms", "../oms"))
+    (pack / "app.yaml").write_text((pack / "app.yaml").read_text().replace("version: 1.0.0", "version: 1.1.0"))
+    entity = pack / "entities" / "sales_order.yaml"
+    entity.write_text(entity.read_text().replace("buyer_note: {type: text, max_length: 500",
+                                                 "buyer_note: {type: text, max_length: 800"))
+    app = load_app(acme)
+    assert app.get("entity", "sales_order").fields["buyer_note"].max_length == 800
+    assert main(["upgrade", str(acme), "--check"]) == 0
+    entity.write_text(entity.read_text().replace("max_order_total), 20000)", "max_order_total), 30000)"))
+    with pytest.raises(DefinitionErrors) as e:
+        load_app(acme)
+    (err,) = e.value.errors
+    assert (Path(err.file).name, err.line) == ("sales_order.yaml", 7) and "acme" in err.file
+    assert 'from "total > coalesce(max(policy, max_order_total), 20000)" (oms/versions/1.0.0/entities/' \
+           'sales_order.yaml:140) in 1.0.0 to "total > coalesce(max(policy, max_order_total), 30000)" ' \
+           '(oms/entities/sales_order.yaml:140) in 1.1.0; this overlay sets "total > coalesce(max(policy, ' \
+           'max_order_total), 50000)"' in str(err)
+    capsys.readouterr()
+    assert main(["upgrade", str(acme)]) == 1
+    assert "version: 1.0.0" in (acme / "app.yaml").read_text()
