@@ -53,7 +53,9 @@ BASE = {
     """,
     "roles.yaml": """
         roles:
+          admin: {users: [admin]}
           boss:
+            users: [bob]
             permissions:
               - {entity: order, actions: [read, update]}
           clerk:

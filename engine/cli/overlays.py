@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-mine", action="store_true",
                    help="resolve every conflict in favour of the overlay's values and pin the new version")
     p.set_defaults(func=cmd_upgrade)
+    register_migrations(sub)
 
 
 def _load(path: str) -> AppDefinition:
@@ -200,3 +201,32 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
 def _check(app: AppDefinition) -> list[Any]:
     return app.check()
+
+
+def register_migrations(sub: argparse._SubParsersAction) -> None:
+    from .common import add_db_option
+
+    p = sub.add_parser("migrations", help="list the data migrations schema sync has run on a database "
+                                          "(renames, conversions, value mappings, drops)")
+    p.add_argument("app", help="app folder (or builtin:NAME)")
+    add_db_option(p)
+    p.set_defaults(func=cmd_migrations)
+
+
+def cmd_migrations(args: argparse.Namespace) -> int:
+    from ..app import open_app
+    from ..migrations import history
+
+    app = open_app(args.app, args.db, sync=False, check=False)
+    try:
+        with app.engine.connect() as conn:
+            rows = history(conn)
+    finally:
+        app.close()
+    if not rows:
+        print("no data migrations recorded")
+    for r in rows:
+        where = r["table_name"] + (f".{r['field']}" if r["field"] else "")
+        count = "" if r["rows"] is None else f" ({r['rows']} row(s))"
+        print(f"{r['applied_at']:%Y-%m-%d %H:%M:%S}  {r['kind']:<8} {where}: {r['detail']}{count}")
+    return 0
