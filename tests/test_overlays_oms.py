@@ -125,3 +125,20 @@ def test_upgrading_the_pack_under_acme(tmp_path, capsys):
     capsys.readouterr()
     assert main(["upgrade", str(acme)]) == 1
     assert "version: 1.0.0" in (acme / "app.yaml").read_text()
+
+
+def test_two_customer_apps_side_by_side_each_on_its_own_database(tmp_path):
+    os.environ["ORDO_TEST_OMS_APP"] = str(ACME)
+    try:
+        acme = Kit(f"sqlite:///{tmp_path / 'acme.db'}")
+    finally:
+        del os.environ["ORDO_TEST_OMS_APP"]
+    pack = Kit(f"sqlite:///{tmp_path / 'oms.db'}")
+    try:
+        a, p = acme.order([("P1", 5, 5000)]), pack.order([("P1", 5, 5000)])  # 25 000 each
+        assert _status(acme, a) == ("reviewed", None) and _status(pack, p) == ("on_hold", "total_above_limit")
+        assert "gift_wrap" in acme.get("sales_order", a["id"]) and "gift_wrap" not in pack.get("sales_order", p["id"])
+        assert (acme.app.name, pack.app.name) == ("acme", "oms")
+    finally:
+        acme.close()
+        pack.close()
