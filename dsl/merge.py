@@ -154,6 +154,7 @@ class Merger:
         self.name = name
         self.root = root  # where the overlay definition starts in its document
         self.errors: list[DefinitionError] = []
+        self.inserted_before: list[tuple[str, str, Origin]] = []  # flow nodes placed before: (new, anchor)
 
     def error(self, node: Node, message: str, path: tuple = (), *, key: bool = False) -> None:
         o = node.origin
@@ -249,6 +250,7 @@ class Merger:
         for name, other in nodes.items():
             if name != new:
                 self._redirect(other, anchor, new, at.origin)
+        self.inserted_before.append((new, anchor, at.origin))
         if "next" not in node.value:
             node.value["next"] = Node(anchor, at.origin)
 

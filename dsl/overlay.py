@@ -84,6 +84,10 @@ def merge_definition(kind: str, base: Node, over: Node) -> tuple[Node, list[Defi
     merger = Merger(kind, str(plain(over.value["name"])) if "name" in over.value else "", over.origin.path)
     body = Node({k: v for k, v in over.value.items() if k not in DEF_DIRECTIVES}, over.origin)
     merged = merger.merge(clone(base), body)
+    start = merged.get("start")
+    for new, anchor, origin in merger.inserted_before:  # a node inserted before the start node starts the flow
+        if start is not None and start.value == anchor and "start" not in over.value:
+            merged.value["start"] = start = Node(new, origin)
     return merged, merger.errors
 
 

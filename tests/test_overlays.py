@@ -159,3 +159,15 @@ def test_overlays_stack_base_industry_customer(tmp_path, base):
         load(tmp_path, {"entities/order.yaml": "name: order\nfields:\n  channel: {type: nope}\n"},
              name="cust2", extends="../retail")
     assert "cust2/entities/order.yaml:3:" in str(e.value)
+
+
+def test_a_node_inserted_before_the_start_node_starts_the_flow(tmp_path, base):
+    write_app(tmp_path / "base2", {**BASE, "flows/approve.yaml": BASE["flows/approve.yaml"].replace(
+        "trigger: {on: create}", "trigger: {on: create}\n        start: check")}, "base")
+    app = load(tmp_path, {"flows/approve.yaml": """
+        name: approve
+        nodes:
+          triage: {before: check, type: action, set: {note: "'triaged'"}}
+    """}, extends="../base2")
+    flow = app.get("flow", "approve")
+    assert (flow.start, flow.nodes["triage"].next) == ("triage", "check")
