@@ -96,10 +96,13 @@ def effective_lines(app: AppDefinition, kind: str, name: str) -> list[str]:
     tree = definition_tree(app, kind, name)
     if tree is None:
         return [f"kind: {kind}", f"name: {name}", "# (built in Python: no source)"]
-    lines = list(render(tree))
-    if not any(line.startswith("kind:") for line in lines):
-        lines.insert(0, f"kind: {kind}")
-    return lines
+    head = {k: tree.value[k] for k in ("kind", "name") if k in tree.value}
+    rest = Node({k: v for k, v in tree.value.items() if k not in head}, tree.origin)
+    lines = [f"kind: {kind}"] if "kind" not in head else []
+    lines += list(render(Node(head, tree.origin)))
+    if "name" not in head:
+        lines.insert(1, _line(f"name: {name}", tree.origin))
+    return lines + list(render(rest))
 
 
 def diff_lines(app: AppDefinition) -> list[str]:
