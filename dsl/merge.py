@@ -108,6 +108,7 @@ ORDERED: set[tuple[str, tuple[str, ...]]] = {
     ("intake", ("shapes",)),
 }
 FLOW_EDGE_KEYS = ("next", "default", "on_reject", "to")
+LABEL_KEYS = {"label", "title", "message", "help", "subject"}  # texts: a plain one is its English text
 PLACE = ("before", "after")
 LIST_EDIT = {"add", "remove", "before", "after"}
 
@@ -164,6 +165,10 @@ class Merger:
 
     def merge(self, base: Node, over: Node, path: tuple = ()) -> Node:
         b, o = base.value, over.value
+        if isinstance(b, str) and isinstance(o, dict) and path and path[-1] in LABEL_KEYS \
+                and all(isinstance(k, str) and len(k) <= 5 for k in o):
+            base, b = Node({"en": Node(b, base.origin)}, base.origin), None  # "Order" is {en: Order}
+            return self._mapping(base, over, path)
         if isinstance(b, dict) and isinstance(o, dict):
             return self._mapping(base, over, path)
         if isinstance(b, list) and isinstance(o, list):

@@ -171,3 +171,11 @@ def test_a_node_inserted_before_the_start_node_starts_the_flow(tmp_path, base):
     """}, extends="../base2")
     flow = app.get("flow", "approve")
     assert (flow.start, flow.nodes["triage"].next) == ("triage", "check")
+
+
+def test_a_plain_label_gets_a_translation_without_losing_its_text(tmp_path, base):
+    write_app(tmp_path / "base3", {**BASE, "entities/order.yaml": BASE["entities/order.yaml"].replace(
+        "note: {type: text}", "note: {type: text, label: Note}")}, "base")
+    app = load(tmp_path, {"entities/order.yaml": "name: order\nfields:\n  note: {label: {zh: 备注}}\n"},
+               name="cust3", extends="../base3")
+    assert app.get("entity", "order").fields["note"].label == {"en": "Note", "zh": "备注"}
