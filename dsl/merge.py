@@ -141,6 +141,15 @@ def identity(item: Any, key: str) -> Any:
     return None
 
 
+def node_identity(node: Node, key: str) -> Any:
+    """:func:`identity` of a located list item, reading only its key (not the whole item)."""
+    v = node.value
+    if isinstance(v, dict):
+        k = v.get(key)
+        return None if k is None else identity({key: plain(k)}, key)
+    return identity(v, key) if not isinstance(v, list) else None
+
+
 def is_remove(node: Node) -> bool:
     v = node.value
     return isinstance(v, dict) and set(v) - {"name", "value", "title", "entity"} == {"remove"} \
@@ -279,40 +288,35 @@ class Merger:
         if rule[0] == "append":
             return self._append(base, over)
         key = rule[1]
-        base_ids = [identity(plain(n), key) for n in base.value]
-        named_over = all(isinstance(n.value, dict) and identity(plain(n), key) is not None for n in over.value)
+        base_ids = [node_identity(n, key) for n in base.value]
+        named_over = all(isinstance(n.value, dict) and node_identity(n, key) is not None for n in over.value)
         if not base.value or None in base_ids or not named_over or all(not isinstance(n.value, dict) for n in base.value):
             return copy.copy(over)  # plain values or anonymous items: the overlay's list replaces
-        items: list[Node] = list(base.value)
+        if len(set(base_ids)) != len(base_ids):
+            return copy.copy(over)  # the base repeats a name: no item can be told apart
+        items: dict[Any, Node] = dict(zip(base_ids, base.value, strict=True))
         placed: list[tuple[Any, Node]] = []
         for ov in over.value:
-            ident = identity(plain(ov), key)
-            ids = [identity(plain(n), key) for n in items]
+            ident = node_identity(ov, key)
             if is_remove(ov):
-                if ident in ids:
-                    items.pop(ids.index(ident))
-                else:
+                if items.pop(ident, None) is None:
                     self.error(ov, f"nothing to remove: the base has no item '{ident}'")
                 continue
             place = self._place(ov)
             stripped = self._strip(ov)
-            if ident in ids:
-                i = ids.index(ident)
-                items[i] = self.merge(items[i], stripped, (*path, i))
-            else:
-                items.append(stripped)
+            items[ident] = self.merge(items[ident], stripped, (*path, ident)) if ident in items else stripped
             if place:
                 placed.append((ident, ov))
         for ident, ov in placed:
             where, anchor = self._place(ov) or (None, None)
-            ids = [identity(plain(n), key) for n in items]
-            if anchor not in ids:
+            if anchor not in items or anchor == ident:
                 self.error(ov, f"'{where}: {anchor}': no such item", (where,))
                 continue
-            moved = items.pop(ids.index(ident))
-            ids = [identity(plain(n), key) for n in items]
-            items.insert(ids.index(anchor) + (1 if where == "after" else 0), moved)
-        return Node(items, base.origin)
+            moved = items.pop(ident)
+            order = list(items)
+            order.insert(order.index(anchor) + (1 if where == "after" else 0), ident)
+            items = {k: (moved if k == ident else items[k]) for k in order}
+        return Node(list(items.values()), base.origin)
 
     def _append(self, base: Node, over: Node) -> Node:
         items = list(base.value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .merge import LIST_EDIT, PLACE, Node, identity, is_ordered, is_remove, list_rule, plain
+from .merge import LIST_EDIT, PLACE, Node, is_ordered, is_remove, list_rule, node_identity, plain
 
 CPath = tuple[str, ...]
 MISSING: Any = object()
@@ -27,7 +27,7 @@ def _keyed(kind: str, path: tuple, items: list[Node]) -> str | None:
     rule = list_rule(kind, path)
     if rule[0] != "key" or not items or not any(isinstance(n.value, dict) for n in items):
         return None
-    return rule[1] if all(identity(plain(n), rule[1]) is not None for n in items) else None
+    return rule[1] if all(node_identity(n, rule[1]) is not None for n in items) else None
 
 
 def flat(kind: str, node: Node, path: tuple = (), cpath: CPath = (),
@@ -43,7 +43,7 @@ def flat(kind: str, node: Node, path: tuple = (), cpath: CPath = (),
         key = _keyed(kind, path, v)
         if key is not None:
             for n in v:
-                ident = identity(plain(n), key)
+                ident = node_identity(n, key)
                 flat(kind, n, (*path, ident), (*cpath, f"[{ident}]"), out)
     return out
 
@@ -71,10 +71,10 @@ def touched(kind: str, over: Node, base: dict[CPath, Node], path: tuple = (), cp
             yield from touched(kind, n, base, (*path, k), (*cpath, str(k)), children_are_items)
     elif isinstance(v, list) and cpath in base and isinstance(base[cpath].value, list):
         key = _keyed(kind, path, base[cpath].value)
-        if key is not None and all(isinstance(n.value, dict) and identity(plain(n), key) is not None for n in v) \
+        if key is not None and all(isinstance(n.value, dict) and node_identity(n, key) is not None for n in v) \
                 and list_rule(kind, path)[0] == "key":
             for n in v:
-                ident = identity(plain(n), key)
+                ident = node_identity(n, key)
                 yield from touched(kind, n, base, (*path, ident), (*cpath, f"[{ident}]"), True)
         else:
             yield cpath, over
