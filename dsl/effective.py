@@ -50,7 +50,7 @@ def render(node: Node, indent: int = 0) -> Iterator[str]:
     """YAML lines of a located mapping, each ending with ``# file:line`` of the value it shows."""
     pad = " " * indent
     for key, child in node.value.items():
-        yield from _entry(f"{pad}{key}:", child, indent)
+        yield from _entry(f"{pad}{_scalar(str(key))}:", child, indent)
 
 
 def _entry(head: str, child: Node, indent: int) -> Iterator[str]:
@@ -79,7 +79,7 @@ def _item(item: Node, indent: int) -> Iterator[str]:
         return
     first = True
     for key, child in item.value.items():
-        head = f"{pad}- {key}:" if first else f"{pad}  {key}:"
+        head = f"{pad}- {_scalar(str(key))}:" if first else f"{pad}  {_scalar(str(key))}:"
         yield from _entry(head, child, indent + 2)
         first = False
 

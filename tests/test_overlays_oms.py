@@ -142,3 +142,17 @@ def test_two_customer_apps_side_by_side_each_on_its_own_database(tmp_path):
     finally:
         acme.close()
         pack.close()
+
+
+def test_effective_prints_yaml_that_reads_back_as_the_merged_definitions(capsys):
+    import yaml
+
+    from ordo.dsl.base import KINDS
+    from ordo.dsl.loader import load_app
+
+    assert main(["effective", str(ACME)]) == 0
+    docs = list(yaml.safe_load_all(capsys.readouterr().out))
+    app = load_app(ACME)
+    assert len(docs) == sum(len(app.names(k)) for k in app.items)
+    for d in docs:
+        assert KINDS[d["kind"]].model_validate(d) == app.get(d["kind"], d["name"]), (d["kind"], d["name"])
