@@ -162,3 +162,25 @@ def test_a_pin_newer_than_the_installed_base_or_without_a_kept_version(tmp_path,
     with pytest.raises(DefinitionErrors) as e:
         load_app(cust)
     assert "keeps no copy of 0.9" in str(e.value)
+
+
+def test_upgrade_pins_an_unpinned_overlay(tmp_path, capsys):
+    write_app(tmp_path / "base", BASE, "base")
+    files = overlay(CUSTOMER)
+    files["app.yaml"] = "# Acme\nname: cust\nversion: 1\nextends: ../base   # the pack\n"
+    app = write_app(tmp_path / "cust", files, "cust")
+    code, out, _ = run(capsys, "upgrade", app, "--check")
+    assert code == 0 and "without a version: pinning 1.0.0" in out
+    assert "extends: ../base   # the pack" in (app / "app.yaml").read_text()
+    code, out, _ = run(capsys, "upgrade", app)
+    assert code == 0
+    assert (app / "app.yaml").read_text() == \
+        "# Acme\nname: cust\nversion: 1\nextends: {pack: ../base, version: 1.0.0}  # the pack\n"
+    code, out, _ = run(capsys, "upgrade", app)
+    assert code == 0 and "up to date" in out
+
+
+def test_upgrade_refuses_an_app_that_extends_nothing(tmp_path, capsys):
+    app = write_app(tmp_path / "base", BASE, "base")
+    code, _, err = run(capsys, "upgrade", app)
+    assert code == 1 and "extends nothing" in err
