@@ -156,6 +156,8 @@ class AppLoader:
         own: set[tuple[str, str]] = set()
         for file in self._definition_files(root):
             self._load_file(app, root, file, own)
+        if app.overlay is not None:
+            app.overlay.own = set(own)
         if app.overlay is not None and app.overlay.behind:
             from .upgrade import conflicts
 

@@ -146,6 +146,7 @@ class OverlayInfo:
     added: set[tuple[str, str]] = field(default_factory=set)
     removed: dict[tuple[str, str], Node] = field(default_factory=dict)
     replaced: set[tuple[str, str]] = field(default_factory=set)
+    own: set[tuple[str, str]] = field(default_factory=set)  # every definition the overlay's files hold
     conflicts: list[Any] = field(default_factory=list)  # dsl.upgrade.Conflict
     conflict_errors: list[DefinitionError] = field(default_factory=list)
 

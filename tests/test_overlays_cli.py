@@ -106,6 +106,8 @@ def test_upgrade_takes_a_base_change_the_overlay_did_not_touch(tmp_path, cust, c
     app = load_app(cust)  # loads: no conflict
     assert app.get("entity", "order").fields["note"].max_length == 500
     assert app.get("entity", "order").fields["amount"].default == 10
+    code, out, _ = run(capsys, "validate", cust)
+    assert code == 0 and "written against 1.0.0: `ordo upgrade` pins 1.1.0" in out
     code, out, _ = run(capsys, "upgrade", cust, "--check")
     assert code == 0 and "no conflicts" in out
     assert "version: 1.0.0" in (cust / "app.yaml").read_text()  # --check changes nothing

@@ -86,6 +86,7 @@ def test_finance_can_reject(kit):
 
 def test_cli_shows_the_overlay(capsys):
     assert main(["validate", str(ACME)]) == 0
+    assert "extends builtin:oms 1.0.0: 7 definition(s) of its own or changed" in capsys.readouterr().out
     assert main(["diff", str(ACME)]) == 0
     out = capsys.readouterr().out
     assert "~ nodes.approved.next: merge_window -> finance_approval" in out

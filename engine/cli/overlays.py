@@ -62,6 +62,18 @@ def _overlay(path: str) -> AppDefinition:
     return app
 
 
+def overlay_note(app: AppDefinition) -> str:
+    """One line on what an overlay builds on (for ``ordo validate``)."""
+    info = app.overlay
+    changed = len(info.changed) + len({k for k in info.own if k not in info.changed})
+    text = f"extends {info.ref.pack} {info.base_version}: {changed} definition(s) of its own or changed (ordo diff)"
+    if info.ref.version is None:
+        return text + "; not pinned: `ordo upgrade` pins the version, so that later upgrades are checked"
+    if info.behind:
+        return text + f"; written against {info.ref.version}: `ordo upgrade` pins {info.base_version}"
+    return text
+
+
 def cmd_clone(args: argparse.Namespace) -> int:
     target = Path(args.app)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
