@@ -194,7 +194,9 @@ class Merger:
         for key, ov in over.value.items():
             if is_remove(ov):
                 if key in out:
-                    del out[key]
+                    removed = out.pop(key)
+                    if self.kind == "flow" and path == ("nodes",):
+                        self._bypass(out, key, removed, ov)
                 else:
                     self.error(over, f"nothing to remove: the base has no '{key}'", (key,), key=True)
                 continue
@@ -267,6 +269,13 @@ class Merger:
         self.inserted_before.append((new, anchor, at.origin))
         if "next" not in node.value:
             node.value["next"] = Node(anchor, at.origin)
+
+    def _bypass(self, nodes: dict[str, Node], name: str, removed: Node, ov: Node) -> None:
+        """A removed flow node with a single ``next``: the edges that led to it lead there instead."""
+        nxt = removed.get("next")
+        if nxt is not None and isinstance(nxt.value, str):
+            for other in nodes.values():
+                self._redirect(other, name, nxt.value, ov.origin)
 
     def _redirect(self, node: Node, old: str, new: str, origin: Origin) -> None:
         if not isinstance(node.value, dict):

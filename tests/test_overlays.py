@@ -179,3 +179,9 @@ def test_a_plain_label_gets_a_translation_without_losing_its_text(tmp_path, base
     app = load(tmp_path, {"entities/order.yaml": "name: order\nfields:\n  note: {label: {zh: 备注}}\n"},
                name="cust3", extends="../base3")
     assert app.get("entity", "order").fields["note"].label == {"en": "Note", "zh": "备注"}
+
+
+def test_a_removed_node_is_bypassed(tmp_path, base):
+    app = load(tmp_path, {"flows/approve.yaml": "name: approve\nnodes:\n  finish: {remove: true}\n"})
+    nodes = app.get("flow", "approve").nodes
+    assert list(nodes) == ["check", "done"] and nodes["check"].next == "done"
