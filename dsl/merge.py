@@ -190,7 +190,7 @@ class Merger:
     def _mapping(self, base: Node, over: Node, path: tuple) -> Node:
         out: dict[str, Node] = dict(base.value)
         ordered = is_ordered(self.kind, path)
-        placed: list[tuple[str, Node]] = []
+        placed: list[tuple[str, Node, bool]] = []
         for key, ov in over.value.items():
             if is_remove(ov):
                 if key in out:
@@ -201,15 +201,16 @@ class Merger:
                     self.error(over, f"nothing to remove: the base has no '{key}'", (key,), key=True)
                 continue
             place = self._place(ov) if ordered else None
-            if key in out:
-                out[key] = self.merge(out[key], self._strip(ov) if ordered else ov, (*path, key))
-            else:
+            new = key not in out
+            if new:
                 out[key] = self._strip(ov) if ordered else ov
+            else:
+                out[key] = self.merge(out[key], self._strip(ov) if ordered else ov, (*path, key))
             if place:
-                placed.append((key, ov))
+                placed.append((key, ov, new))
         node = Node(out, base.origin)
-        for key, ov in placed:
-            self._reposition(node, key, ov)
+        for key, ov, new in placed:
+            self._reposition(node, key, ov, rewire=new and self.kind == "flow" and path == ("nodes",))
         return node
 
     def _place(self, node: Node) -> tuple[str, Any] | None:
@@ -227,7 +228,7 @@ class Merger:
             return Node({k: v for k, v in node.value.items() if k not in PLACE}, node.origin)
         return node
 
-    def _reposition(self, container: Node, key: str, ov: Node) -> None:
+    def _reposition(self, container: Node, key: str, ov: Node, *, rewire: bool = False) -> None:
         where, anchor = self._place(ov) or (None, None)
         items: dict[str, Node] = container.value
         if anchor not in items or anchor == key:
@@ -241,12 +242,8 @@ class Merger:
         rebuilt = {k: (moved if k == key else items[k]) for k in keys}
         items.clear()
         items.update(rebuilt)
-        if self.kind == "flow" and self._is_new_node(ov):
+        if rewire:  # a new flow node: the edges around it lead through it
             self._rewire(items, key, where, anchor, ov)
-
-    @staticmethod
-    def _is_new_node(ov: Node) -> bool:
-        return isinstance(ov.value, dict) and "type" in ov.value
 
     def _rewire(self, nodes: dict[str, Node], new: str, where: str, anchor: str, ov: Node) -> None:
         """A flow node inserted next to ``anchor``: the edges around it lead through it."""

@@ -185,3 +185,10 @@ def test_a_removed_node_is_bypassed(tmp_path, base):
     app = load(tmp_path, {"flows/approve.yaml": "name: approve\nnodes:\n  finish: {remove: true}\n"})
     nodes = app.get("flow", "approve").nodes
     assert list(nodes) == ["check", "done"] and nodes["check"].next == "done"
+
+
+def test_moving_an_existing_node_only_reorders(tmp_path, base):
+    app = load(tmp_path, {"flows/approve.yaml": "name: approve\nnodes:\n  done: {after: check}\n"})
+    nodes = app.get("flow", "approve").nodes
+    assert list(nodes) == ["check", "done", "finish"]
+    assert (nodes["check"].next, nodes["finish"].next) == ("finish", "done")
