@@ -134,8 +134,8 @@ def identity(item: Any, key: str) -> Any:
     if isinstance(item, dict):
         v = item.get(key)
         if isinstance(v, dict):
-            return v.get("en") or next(iter(v.values()), None)
-        return v
+            v = v.get("en") or next(iter(v.values()), None)
+        return v if isinstance(v, (str, int)) and not isinstance(v, bool) else None
     if isinstance(item, (str, int)) and not isinstance(item, bool):
         return item
     return None
@@ -219,6 +219,9 @@ class Merger:
         found = [(p, plain(node.value[p])) for p in PLACE if p in node.value]
         if len(found) > 1:
             self.error(node, "give either 'before' or 'after', not both")
+            return None
+        if found and not isinstance(found[0][1], str):
+            self.error(node, f"'{found[0][0]}' names the item to place this one next to", (found[0][0],))
             return None
         return found[0] if found else None
 

@@ -192,3 +192,17 @@ def test_moving_an_existing_node_only_reorders(tmp_path, base):
     nodes = app.get("flow", "approve").nodes
     assert list(nodes) == ["check", "done", "finish"]
     assert (nodes["check"].next, nodes["finish"].next) == ("finish", "done")
+
+
+@pytest.mark.parametrize("body", [
+    "fields:\n  rush: {type: boolean, after: [code]}\n",
+    "fields:\n  status: {options: [{value: [1], remove: true}, {value: {a: 1}}]}\n",
+    "fields:\n  rush: {type: boolean, before: code, after: code}\n",
+    "fields: [1, 2]\n",
+    "fields:\n  code: {remove: 'yes'}\n",
+    "fields:\n  status: {options: {add: [{x: 1}], remove: [[1]], after: {a: 1}}}\n",
+])
+def test_odd_overlay_values_are_errors_at_the_overlay_never_crashes(tmp_path, base, body):
+    found = errors(tmp_path, {"entities/order.yaml": "name: order\n" + body})
+    assert found and all("internal" not in e for e in found)
+    assert any("cust/entities/order.yaml" in e for e in found)
