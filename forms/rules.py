@@ -77,6 +77,7 @@ class _Bundle:
     app: AppDefinition
     hidden: dict[str, frozenset[str]]
     links: set[str] = field(default_factory=set)  # entities whose records the rules read through links
+    server_only: set[tuple[str, str]] = field(default_factory=set)  # computed fields not computed live
 
     def compile(self, entity: str, text: str) -> tuple[CompiledExpression, Js] | None:
         """``text`` compiled for the browser; None when it reads a hidden field or runs only on the server."""
@@ -86,6 +87,9 @@ class _Bundle:
             for step in path.steps:
                 if step.entity is not None and step.name in self.hidden.get(step.entity, ()):
                     return None
+            first = path.steps[0] if path.steps else None
+            if first is not None and (first.entity, first.name) in self.server_only:
+                return None  # reads a computed value the browser does not have
         try:
             js = Js(to_js(compiled.tree, text=text))
         except BrowserUnsupported:
@@ -100,6 +104,17 @@ class _Bundle:
         shown = [n for n in names if n in entity.fields and n not in hidden and entity.fields[n].type != "related"]
         out: dict[str, Any] = {"fields": {n: field_type(entity.fields[n]) for n in shown},
                                "visible": {}, "required": {}, "readonly": {}, "computed": []}
+        for n in computed_order(self.app, entity):
+            if n not in shown:
+                continue
+            got = self.compile(entity.name, entity.fields[n].expr or "")
+            if got is None:
+                self.server_only.add((entity.name, n))
+                continue
+            kind = got[0].type.kind
+            out["fields"][n] = {"t": kind if kind in _READABLE else "string"}
+            out["computed"].append({"field": n, "fn": got[1], "type": kind,
+                                    "scale": expr_scale(self.app, got[0])})
         for n in shown:
             f = entity.fields[n]
             for attr in FORM_CONDITIONS:
@@ -108,15 +123,6 @@ class _Bundle:
                     got = self.compile(entity.name, text)
                     if got is not None:
                         out[_KINDS[attr]][n] = got[1]
-        for n in computed_order(self.app, entity):
-            if n not in shown:
-                continue
-            got = self.compile(entity.name, entity.fields[n].expr or "")
-            if got is not None:
-                kind = got[0].type.kind
-                out["fields"][n] = {"t": kind if kind in _READABLE else "string"}
-                out["computed"].append({"field": n, "fn": got[1], "type": got[0].type.kind,
-                                        "scale": expr_scale(self.app, got[0])})
         return out
 
 
