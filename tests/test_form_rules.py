@@ -160,3 +160,27 @@ def test_cli_prints_the_rules_script(app, make_app, tmp_path, capsys):
     assert '"cost"' in capsys.readouterr().out
     assert main(["form", root, "nope", "--rules-js"]) == 1
     assert "unknown form or entity 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("field, message", [
+    ("{type: string, visible_if: \"qty > 'a'\"}", "fields.x.visible_if"),
+    ("{type: string, required_if: \"qty + 1\"}", "expected boolean, got integer"),
+    ("{type: computed, expr: qty, read_only_if: \"qty > 1\"}", "a computed field cannot have 'read_only_if'"),
+    ("{type: string, read_only_if: \"nope\"}", "unknown field 'nope'"),
+])
+def test_conditions_are_checked_when_the_app_loads(make_app, field, message):
+    from ordo.dsl.errors import DefinitionErrors
+    from ordo.dsl.loader import load_app
+
+    root = make_app({"entities/e.yaml": f"name: e\nfields:\n  qty: {{type: integer}}\n  x: {field}\n"})
+    with pytest.raises(DefinitionErrors) as info:
+        load_app(root)
+    assert message in str(info.value) and "e.yaml:4" in str(info.value)
+
+
+def test_a_computed_field_may_be_shown_conditionally(make_app):
+    from ordo.dsl.loader import load_app
+
+    root = make_app({"entities/e.yaml": "name: e\nfields:\n  qty: {type: integer}\n"
+                                        "  x: {type: computed, expr: qty * 2, visible_if: \"qty > 1\"}\n"})
+    assert form_rules(load_app(root), "e")["visible"]["x"].startswith("function (r, env)")
