@@ -224,7 +224,7 @@ CORPUS = [
     "sum(lines, qty) + sum(kids, k)", "count(lines, contains(sku, 'A'))",
 ]
 
-# Known, documented differences of SQLite (docs/expressions.md): binary floating point for decimals and
+# Known differences of SQLite (docs/forms.md): binary floating point for decimals and
 # case mapping of ASCII letters only. Python and JavaScript still agree on them, as does PostgreSQL.
 SQLITE_DIFFERS = {"0.1 + 0.2 == 0.3", "lower(s1)", "upper(s1)"}
 
