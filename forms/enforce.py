@@ -32,12 +32,26 @@ from .rules import layout
 
 Record = dict[str, Any]
 
+_MESSAGES = {  # the page shows them next to the field's label, in the user's language
+    "hidden": {"en": "is hidden ({why}) and cannot be set", "zh": "当前不显示（{why}），不能填写"},
+    "section": {"en": "its section is hidden", "zh": "所在分区不显示"},
+    "read_only": {"en": "is read-only (read_only_if: {rule}) and cannot be changed",
+                  "zh": "当前只读（read_only_if: {rule}），不能修改"},
+    "required": {"en": "is required", "zh": "必填"},
+}
+
+
+def _say(key: str, lang: str, **values: str) -> str:
+    texts = _MESSAGES[key]
+    return (texts.get(lang) or texts["en"]).format(**values)
+
 
 def check_posted(app: AppDefinition, form: str, record_before: Mapping[str, Any] | None,
                  data: Mapping[str, Any], *, link: Callable[[str, Any], Record | None] | None = None,
-                 env: Env | None = None) -> list[FieldError]:
-    """Errors (by field path) for ``data`` posted through ``form`` over ``record_before`` (None: a new
-    record); an empty list when the post respects the form's rules. See the module doc."""
+                 env: Env | None = None, lang: str = "en") -> list[FieldError]:
+    """Errors (by field path, messages in ``lang``: en or zh) for ``data`` posted through ``form`` over
+    ``record_before`` (None: a new record); an empty list when the post respects the form's rules. See
+    the module doc."""
     lay = layout(app, form)
     entity = lay.entity
     env = env or Env()
@@ -55,7 +69,7 @@ def check_posted(app: AppDefinition, form: str, record_before: Mapping[str, Any]
                 sections[n] = sections.get(n, True) and shown
     errors: list[FieldError] = []
     for name, f in entity.fields.items():
-        _check_field(app, entity, name, f, "", before, posted, after, env, errors, sections.get(name, True))
+        _check_field(app, entity, name, f, "", before, posted, after, env, errors, sections.get(name, True), lang)
         if f.type == "table" and isinstance(posted.get(name), list) and sections.get(name, True) \
                 and _shown(app, entity.name, f, after, env):
             child = app.get("entity", f.entity)
@@ -67,12 +81,13 @@ def check_posted(app: AppDefinition, form: str, record_before: Mapping[str, Any]
                 row_after = {**row_before, **row}
                 for sub, cf in child.fields.items():
                     _check_field(app, child, sub, cf, f"{name}[{i}].", row_before, row, row_after, env, errors,
-                                 True)
+                                 True, lang)
     return errors
 
 
 def _check_field(app: AppDefinition, entity: EntityDef, name: str, f: FieldDef, prefix: str, before: Record,
-                 posted: Record, after: Record, env: Env, errors: list[FieldError], section_shown: bool) -> None:
+                 posted: Record, after: Record, env: Env, errors: list[FieldError], section_shown: bool,
+                 lang: str) -> None:
     if f.type in ("computed", "related") or (not (f.visible_if or f.read_only_if or f.required_if)
                                              and section_shown):
         return  # computed values are never taken from a post (the store refuses them)
@@ -80,14 +95,14 @@ def _check_field(app: AppDefinition, entity: EntityDef, name: str, f: FieldDef, 
     path = prefix + name
     changed = name in posted and _differs(before.get(name), posted[name])
     if changed and not shown:
-        why = f"visible_if: {f.visible_if}" if f.visible_if and section_shown else "its section is hidden"
-        errors.append(FieldError(path, f"is hidden ({why}) and cannot be set"))
+        why = f"visible_if: {f.visible_if}" if f.visible_if and section_shown else _say("section", lang)
+        errors.append(FieldError(path, _say("hidden", lang, why=why)))
         return
     if changed and f.read_only_if and _holds(app, entity.name, f.read_only_if, after, env):
-        errors.append(FieldError(path, f"is read-only (read_only_if: {f.read_only_if}) and cannot be changed"))
+        errors.append(FieldError(path, _say("read_only", lang, rule=f.read_only_if)))
         return
     if shown and f.required_if and _empty(after.get(name)) and _holds(app, entity.name, f.required_if, after, env):
-        errors.append(FieldError(path, "is required"))
+        errors.append(FieldError(path, _say("required", lang)))
 
 
 def _shown(app: AppDefinition, entity: str, f: FieldDef, rec: Record, env: Env) -> bool:

@@ -143,3 +143,12 @@ def test_default_layout_and_unknown_form(app):
     assert check_posted(app, "sales_order", None, {"kind": "person", "internal": "x"}) == []  # no sections
     with pytest.raises(KeyError):
         check_posted(app, "nope", None, {})
+
+
+def test_messages_in_chinese(app):
+    errors = check_posted(app, "order_form", {"locked": True, "note": "a"},
+                          {"kind": "company", "note": "b", "internal": "x"}, lang="zh")
+    assert _fields(errors) == {"tax_id": "必填", "note": "当前只读（read_only_if: locked），不能修改"}
+    errors = check_posted(app, "order_form", None, {"kind": "person", "tax_id": "1", "internal": "x"}, lang="zh")
+    assert _fields(errors) == {"tax_id": "当前不显示（visible_if: kind == 'company'），不能填写",
+                               "internal": "当前不显示（所在分区不显示），不能填写"}
