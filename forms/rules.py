@@ -64,7 +64,7 @@ def layout(app: AppDefinition, form: str) -> Layout:
 
 def field_type(f: FieldDef) -> dict[str, Any]:
     """How the browser reads a field's input (``t``: the value type; links and tables name their entity)."""
-    out: dict[str, Any] = {"t": "string" if f.type in ("string", "text", "enum") else f.type}
+    out: dict[str, Any] = {"t": "string" if f.type in ("string", "text") else f.type}
     if f.type in ("decimal", "money"):
         out["scale"] = f.decimal_shape()[1]
     if f.type in ("link", "table"):

@@ -40,6 +40,7 @@
       case "date": return E.date(v);
       case "datetime": return E.datetime(v);
       case "boolean": return v === "true" || v === "on" || v === "1";
+      case "enum": return String(v);
       case "json": try { return JSON.parse(v); } catch (e) { return null; }
       default: return v;  // link: the linked record's name
     }
