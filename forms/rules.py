@@ -211,3 +211,25 @@ def form_script(app: AppDefinition, form: str, *, user: Any = None, permissions:
 def script_etag(script: str) -> str:
     """A content hash for ``Cache-Control`` / ``ETag`` of a served rules script."""
     return hashlib.sha256(script.encode("utf-8")).hexdigest()[:32]
+
+
+class FormScripts:
+    """Rules scripts of one app, built once per form and set of hidden fields (keep one per app, as a
+    :class:`~ordo.forms.render.FormRenderer`): ``get(form, user=, permissions=)`` -> (script, etag)."""
+
+    MAX = 512  # scripts kept (forms x distinct field-rule profiles)
+
+    def __init__(self, app: AppDefinition) -> None:
+        self.app = app
+        self._cache: dict[tuple, tuple[str, str]] = {}
+
+    def get(self, form: str, *, user: Any = None, permissions: Any = None) -> tuple[str, str]:
+        hidden = _hidden(self.app, [e.name for e in self.app.all("entity")], user, permissions)
+        key = (form, tuple(sorted((e, tuple(sorted(h))) for e, h in hidden.items() if h)))
+        hit = self._cache.get(key)
+        if hit is None:
+            script = form_script(self.app, form, user=user, permissions=permissions)
+            hit = self._cache[key] = (script, script_etag(script))
+            if len(self._cache) > self.MAX:
+                self._cache.pop(next(iter(self._cache)))
+        return hit

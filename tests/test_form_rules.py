@@ -11,7 +11,7 @@ import pytest
 
 from ordo.engine import open_app
 from ordo.engine.cli import main
-from ordo.forms.rules import form_rules, form_script, script_etag
+from ordo.forms.rules import FormScripts, form_rules, form_script, script_etag
 
 from . import jskit
 
@@ -184,3 +184,21 @@ def test_a_computed_field_may_be_shown_conditionally(make_app):
     root = make_app({"entities/e.yaml": "name: e\nfields:\n  qty: {type: integer}\n"
                                         "  x: {type: computed, expr: qty * 2, visible_if: \"qty > 1\"}\n"})
     assert form_rules(load_app(root), "e")["visible"]["x"].startswith("function (r, env)")
+
+
+def test_form_scripts_are_built_once_per_field_profile(app, monkeypatch):
+    import ordo.forms.rules as rules
+
+    scripts = FormScripts(app.definition)
+    calls = []
+    real = rules.form_script
+    monkeypatch.setattr(rules, "form_script", lambda *a, **k: calls.append(a) or real(*a, **k))
+    with app.reader("root") as tx:
+        full = scripts.get("order_form", user=tx.user, permissions=app.permissions)
+        assert scripts.get("order_form", user=tx.user, permissions=app.permissions) == full
+    with app.reader("cleo") as tx:
+        clerk = scripts.get("order_form", user=tx.user, permissions=app.permissions)
+        scripts.get("order_form", user=tx.user, permissions=app.permissions)
+    assert len(calls) == 2 and full != clerk and full[1] == script_etag(full[0])
+    with pytest.raises(KeyError):
+        scripts.get("nope")
