@@ -48,18 +48,18 @@ def _say(key: str, lang: str, **values: str) -> str:
 
 def check_posted(app: AppDefinition, form: str, record_before: Mapping[str, Any] | None,
                  data: Mapping[str, Any], *, link: Callable[[str, Any], Record | None] | None = None,
-                 env: Env | None = None, lang: str = "en") -> list[FieldError]:
+                 env: Env | None = None, lang: str = "en", tx: Any = None) -> list[FieldError]:
     """Errors (by field path, messages in ``lang``: en or zh) for ``data`` posted through ``form`` over
     ``record_before`` (None: a new record); an empty list when the post respects the form's rules. See
     the module doc."""
     lay = layout(app, form)
     entity = lay.entity
-    env = env or Env()
+    env = env or (tx.env if tx is not None else Env())
     if link is not None:
         env = Env(link=lambda e, key: link(e, key.get("name") if isinstance(key, dict) else key),
                   params=env.params, clock=env.clock)
-    before = _typed(app, entity, record_before or {})
-    posted = _typed(app, entity, data)
+    before = _typed(app, entity, record_before or {}, None)
+    posted = _typed(app, entity, data, tx)
     after = {**before, **posted}
     sections = {}
     for _, names, text in lay.sections:
@@ -136,9 +136,22 @@ def _key(value: Any) -> Any:
     return value.get("name") if isinstance(value, dict) else value
 
 
-def _typed(app: AppDefinition, entity: EntityDef, data: Mapping[str, Any]) -> Record:
+def _link(tx: Any, target: str, value: Any) -> Any:
+    if value == "" or value is None:
+        return None
+    if tx is None or isinstance(value, Mapping):
+        return value
+    try:
+        row = tx.link_target(target, value)
+    except (LookupError, TypeError, ValueError):
+        row = None
+    return value if row is None else row.id  # a name that names nothing: the store reports it
+
+
+def _typed(app: AppDefinition, entity: EntityDef, data: Mapping[str, Any], tx: Any) -> Record:
     """``data`` with each known field coerced to its type (an unreadable value reads as null here: the
-    store reports it on save); links keep the name given; child rows are coerced row by row."""
+    store reports it on save); links as ids when ``tx`` resolves them, else as given; child rows are
+    coerced row by row."""
     out: Record = {}
     for key, value in data.items():
         f = entity.fields.get(key)
@@ -146,10 +159,10 @@ def _typed(app: AppDefinition, entity: EntityDef, data: Mapping[str, Any]) -> Re
             out[key] = value
         elif f.type == "table":
             child = app.get("entity", f.entity)
-            out[key] = [_typed(app, child, row) if isinstance(row, Mapping) else row
+            out[key] = [_typed(app, child, row, tx) if isinstance(row, Mapping) else row
                         for row in value or []] if isinstance(value, list) else value
         elif f.type == "link":
-            out[key] = value if value != "" else None
+            out[key] = _link(tx, f.entity or "", value)
         else:
             try:
                 out[key] = coerce(f, value)

@@ -152,3 +152,26 @@ def test_messages_in_chinese(app):
     errors = check_posted(app, "order_form", None, {"kind": "person", "tax_id": "1", "internal": "x"}, lang="zh")
     assert _fields(errors) == {"tax_id": "当前不显示（visible_if: kind == 'company'），不能填写",
                                "internal": "当前不显示（所在分区不显示），不能填写"}
+
+
+def test_with_the_transaction_links_resolve_as_the_store_resolves_them(tmp_path):
+    from .conftest import write_app
+
+    files = dict(APP)
+    files["entities/order.yaml"] = files["entities/order.yaml"].replace(
+        "internal: {type: string}", "internal: {type: string}\n          backup: {type: link, entity: customer, "
+        "read_only_if: \"locked\"}")
+    a = open_app(write_app(tmp_path / "app", files), f"sqlite:///{tmp_path / 'a.db'}")
+    try:
+        a.create("customer", {"name": "C-VIP", "vip": True}, "t")
+        a.create("customer", {"name": "C-2", "vip": False}, "t")
+        rec = a.create("sales_order", {"customer": "C-2", "backup": "C-2", "locked": True}, "t")
+        with a.transaction("t") as tx:
+            before = tx.get("sales_order", rec["id"])  # links as ids
+            check = lambda data: _fields(check_posted(a.definition, "order_form", before, data, tx=tx))  # noqa: E731
+            assert check({"backup": "C-2", "note": ""}) == {}  # the same customer, named: no change
+            assert list(check({"backup": "C-VIP"})) == ["backup"]  # read-only while locked
+            assert list(check({"vip_code": "gold"})) == ["vip_code"]  # C-2 is no VIP (read via tx.env)
+            assert check({"customer": "C-VIP", "vip_code": "gold"}) == {}
+    finally:
+        a.close()
