@@ -277,3 +277,51 @@ def test_string_literals_cannot_break_out_of_the_script(world, node):
     src = to_js(compiled.tree)
     assert "</script" not in src and "\u2028" not in src
     assert node.evaluate(src, browser[:1], NOW) == [compiled(stored[0], env)]
+
+
+INPUTS = {
+    "decimal": ["12.50", "-0.5", ".5", "5.", "1e3", "1.5E-2", " 7 ", "abc", "1.2.3", "", "1e99", "0012.0"],
+    "integer": ["12", "-3", "+4", "007"],
+    "date": ["2026-01-02", "2024-02-29", "2026-02-30", "2026-13-01", "0001-01-01", "9999-12-31", "2026-1-2"],
+    "datetime": ["2026-01-02T10:30", "2026-01-02T10:30:15", "2026-01-02T24:00", "2026-01-02T10:30:15.5"],
+}
+
+
+def test_input_text_reads_as_the_server_coerces_it(tmp_path):
+    """What ordo-form.js reads from an input (E.num, E.date, E.datetime) is what the server stores for
+    the same text, or null where the server refuses the text."""
+    import json
+    import subprocess
+
+    from ordo.dsl.entity import FieldDef
+    from ordo.engine.coerce import CoercionError, coerce
+
+    script = """
+const E = require(process.argv[1]);
+const inputs = JSON.parse(process.argv[2]);
+const out = {};
+for (const [t, list] of Object.entries(inputs)) out[t] = list.map(v => {
+  const x = t === "date" ? E.date(v) : t === "datetime" ? E.datetime(v) : E.num(v, t === "integer" ? true : false);
+  return x === null ? null : String(x);
+});
+console.log(JSON.stringify(out));
+"""
+    run = subprocess.run([jskit.NODE, "-e", script, str(jskit.RUNTIME), json.dumps(INPUTS)], capture_output=True,
+                         text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    got = json.loads(run.stdout)
+    for t, texts in INPUTS.items():
+        f = FieldDef(type=t)
+        for text, js in zip(texts, got[t], strict=True):
+            try:
+                py = coerce(f, text)
+            except CoercionError:
+                py = None
+            if py is None:
+                assert js is None, (t, text, js)
+            elif t == "decimal":
+                assert Decimal(js) == py, (t, text, js, py)
+            elif t == "integer":
+                assert int(js) == py, (t, text, js, py)
+            else:
+                assert js is not None and type(py).fromisoformat(js) == py, (t, text, js, py)
