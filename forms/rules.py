@@ -157,10 +157,8 @@ def form_rules(app: AppDefinition, form: str, *, user: Any = None, permissions: 
     """The rules bundle of ``form`` as data (functions as JavaScript source text)."""
     lay = layout(app, form)
     entity = lay.entity
-    names = [n for n in lay.fields]
-    entities = {entity.name, *(f.entity or "" for f in entity.fields.values() if f.type in ("link", "table"))}
-    entities |= {e.name for e in app.all("entity")}
-    bundle = _Bundle(app, _hidden(app, entities, user, permissions))
+    names = lay.fields
+    bundle = _Bundle(app, _hidden(app, [e.name for e in app.all("entity")], user, permissions))
     computed = [n for n in computed_order(app, entity) if n not in names]
     main = bundle.rules(entity, [*names, *computed])
     main["entity"] = entity.name

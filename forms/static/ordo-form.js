@@ -149,8 +149,10 @@
       var choice = input.tagName === "SELECT" || input.type === "checkbox" || input.type === "radio";
       input.disabled = base.disabled || state.off || (choice && state.readonly);
       if (!choice && !computed) { input.readOnly = base.readOnly || state.readonly; }
-      input.required = !state.off && !state.readonly && (base.required || state.required);
-      input.setAttribute("aria-required", input.required ? "true" : "false");
+      if (input.type !== "checkbox" && input.type !== "hidden") {  // a box need not be ticked to have a value
+        input.required = !state.off && !state.readonly && (base.required || state.required);
+        input.setAttribute("aria-required", input.required ? "true" : "false");
+      }
       if (state.readonly) { input.setAttribute("aria-readonly", "true"); } else { input.removeAttribute("aria-readonly"); }
     });
   }
