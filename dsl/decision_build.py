@@ -119,7 +119,7 @@ class _Builder:
             if i.values is not None:
                 t = T.Type(t.kind, t.arg, tuple(str(v) for v in i.values) if t.kind == "string" else t.options)
             label = i.label if isinstance(i.label, str) else None
-            out.append(CompiledInput(i.name, label, t, c.fn, text))
+            out.append(CompiledInput(i.name, label, t, c.fn, text, c))
         return out
 
     def _outputs(self) -> list[CompiledOutput]:
@@ -232,7 +232,7 @@ class _Builder:
         expr = cell.expression()
         assert expr is not None
         c = compile_expression(expr, scope, T.BOOLEAN)
-        return CompiledCell(cell.text, c.fn), self._shape(cell, inp, c), expr
+        return CompiledCell(cell.text, c.fn, c), self._shape(cell, inp, c), expr
 
     def _bare_word(self, test: Test, inp: CompiledInput) -> None:
         """``VIP`` in a string column means the text "VIP" unless it names a field or variable."""
@@ -307,7 +307,7 @@ class _Builder:
                 return OutputValue()
             if not out.type.is_any and not c.type.is_any and not T.compatible(out.type, c.type):
                 self.report.error(path, f"output '{out.name}' is {out.type}, the expression gives {c.type}")
-            return OutputValue(fn=c.fn)
+            return OutputValue(fn=c.fn, compiled=c)
         value = self._literal(path, raw, out.type)
         if out.values is not None and value is not None and value not in out.values:
             self.report.error(path, f"{value!r} is not an allowed value of output '{out.name}' "

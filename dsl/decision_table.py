@@ -32,6 +32,7 @@ class CompiledInput:
     type: Type
     fn: Callable[..., Any]
     text: str
+    compiled: Any = None  # the CompiledExpression (its tree compiles to SQL)
 
 
 @dataclass
@@ -46,12 +47,14 @@ class CompiledOutput:
 class CompiledCell:
     text: str
     fn: Callable[..., Any]  # fn(record, env, *roots, value) -> True / False / None
+    compiled: Any = None
 
 
 @dataclass
 class OutputValue:
     value: Any = None
     fn: Callable[..., Any] | None = None  # an output expression: fn(record, env, *roots)
+    compiled: Any = None
 
 
 @dataclass
@@ -259,3 +262,54 @@ def coerce(value: Any, t: Type, what: str) -> Any:
     if isinstance(value, float):
         return Decimal(str(value))
     return value
+
+
+SQL_POLICIES = ("UNIQUE", "ANY", "FIRST", "PRIORITY")
+
+
+def sql_problem(table: DecisionTable) -> str | None:
+    """Why ``table`` cannot be one SQL expression (None when it can)."""
+    if table.policy in SQL_POLICIES or table.aggregation in ("SUM", "COUNT"):
+        return None
+    return (f"decision '{table.name}' (hit policy {table.policy_text()}) gives several results and cannot be "
+            f"computed in SQL; only UNIQUE, ANY, FIRST, PRIORITY, C+ and C# tables can")
+
+
+def table_sql(table: DecisionTable, src: Any, output: int | None, clock: Any = None) -> Any:
+    """The table as one SQL CASE expression over the record source ``src`` (see :func:`sql_problem`)."""
+    import sqlalchemy as sa
+
+    from .expr.sqltypes import sa_type
+
+    inputs = [i.compiled.to_sql(src, clock=clock) for i in table.inputs]
+    out = 0 if output is None else output
+    o = table.outputs[out]
+
+    def cond(rule: CompiledRule) -> Any:
+        parts = [c.compiled.to_sql(src, roots={"_": inputs[j]}, clock=clock)
+                 for j, c in enumerate(rule.cells) if c is not None]
+        return sa.and_(*parts) if parts else sa.true()
+
+    def value(v: OutputValue, t: Type) -> Any:
+        if v.compiled is not None:
+            return v.compiled.to_sql(src, clock=clock)
+        return sa.null() if v.value is None else sa.literal(v.value, sa_type(t))
+
+    default = sa.null() if o.default is None else sa.literal(o.default, sa_type(o.type))
+    rules = table.rules
+    if table.policy == "PRIORITY":
+        rules = sorted(rules, key=lambda r: table._rank([ov.value for ov in r.outputs]))
+    if table.aggregation in ("SUM", "COUNT"):
+        if not rules:
+            return sa.literal(0) if table.aggregation == "COUNT" else default
+        terms = [sa.case((cond(r), value(r.outputs[0], o.type) if table.aggregation == "SUM" else sa.literal(1)),
+                         else_=sa.literal(0)) for r in rules]
+        total = terms[0]
+        for t in terms[1:]:
+            total = total + t
+        if table.aggregation == "COUNT":
+            return total
+        return sa.case((sa.or_(*[cond(r) for r in rules]), total), else_=default)
+    if not rules:
+        return default
+    return sa.case(*[(cond(r), value(r.outputs[out], o.type)) for r in rules], else_=default)
