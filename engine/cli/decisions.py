@@ -31,6 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_user_option(p)
     p.set_defaults(func=cmd_decide)
 
+    p = sub.add_parser("import-dmn", help="convert the decision tables of a DMN 1.1-1.5 file to Ordo YAML")
+    p.add_argument("file", help="the .dmn file (e.g. exported by Camunda Modeler)")
+    p.add_argument("--out", metavar="APP", help="write the tables into this app folder's decisions/ "
+                                                "(default: print the YAML)")
+    p.add_argument("--force", action="store_true", help="replace decision files that exist")
+    p.set_defaults(func=cmd_import_dmn)
+
 
 def cmd_decide(args: argparse.Namespace) -> int:
     if args.check:
@@ -103,3 +110,15 @@ def explain_text(ex: dict) -> str:
     else:
         lines.append("result: " + result_text(ex["result"]).replace("\n", ", "))
     return "\n".join(lines)
+
+
+def cmd_import_dmn(args: argparse.Namespace) -> int:
+    from ..decisions.dmn_import import import_dmn
+
+    files = import_dmn(args.file, args.out, args.force)
+    if args.out is None:
+        print("\n---\n".join(files.values()), end="")
+    else:
+        for rel in files:
+            print(f"wrote {args.out.rstrip('/')}/{rel}")
+    return 0
