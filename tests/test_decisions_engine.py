@@ -139,3 +139,14 @@ def test_decimal_outputs_keep_their_scale(make_app):
           - ["-", 0.05]
     """})))
     assert d.decide("rate", {"x": 1}) == Decimal("0.05")
+
+
+def test_oms_risk_level_is_a_complete_decision_table(capsys):
+    for data, level in [('{"risk_blacklist": true, "risk_count": 1}', "high"),
+                        ('{"risk_blacklist": false, "risk_count": 2}', "high"),
+                        ('{"risk_blacklist": false, "risk_count": 1}', "low"),
+                        ('{"risk_blacklist": false, "risk_count": 0}', "none")]:
+        assert main(["decide", "builtin:oms", "risk_level", data]) == 0
+        assert capsys.readouterr().out.strip() == level
+    assert main(["decide", "builtin:oms", "risk_level", "--check"]) == 0
+    assert "every input combination is covered" in capsys.readouterr().out

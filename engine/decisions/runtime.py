@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from ordo.dsl.app import AppDefinition
 from ordo.dsl.decision_table import DecisionError, DecisionTable
+from ordo.dsl.decision_table import coerce as coerce_value
 from ordo.dsl.expr import Env
+from ordo.dsl.expr import types as T
 
 from ..coerce import CoercionError, coerce
 from ..errors import NotFound
@@ -63,8 +65,12 @@ class Decisions:
             f = entity.fields.get(key) if entity is not None else None
             if f is None:
                 raise DecisionError(f"decision '{table.name}': unknown field '{key}' of {table.entity}")
-            if f.type in ("table", "related", "computed"):
+            if f.type in ("table", "related"):
                 raise DecisionError(f"decision '{table.name}': field '{key}' cannot be given ({f.type})")
+            if f.type == "computed":  # a what-if: the value the computed field would have
+                types = self.definition.schema.entity_fields(table.entity) or {}
+                out[key] = coerce_value(value, types.get(key) or T.ANY, f"field '{key}'")
+                continue
             try:
                 out[key] = None if value is None or f.type == "link" else coerce(f, value)
             except CoercionError as e:
