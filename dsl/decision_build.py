@@ -375,6 +375,13 @@ def table_gaps(table: DecisionTable, defn: DecisionDef, schema: Any) -> list[str
     return [", ".join(f"{c.name} {_where(v)}" for c, v in zip(cols, g, strict=True)) for g in found]
 
 
+def _split_rule_cells(defn: DecisionDef, rule: RuleDef) -> list[Any]:
+    """The input cells of a rule in input order, whichever way it is written (for exports)."""
+    b = _Builder(defn, None, _Report(None))
+    cells, _ = b._split(0, rule, len(defn.inputs), len(defn.outputs))
+    return [raw for _, raw in cells]
+
+
 def _where(atom: str) -> str:
     if atom == "any" or atom.startswith(("<", ">")):
         return atom

@@ -125,3 +125,39 @@ def test_unsupported_dmn_is_refused_naming_the_element(tmp_path, capsys, change,
     f.write_text(CAMUNDA.replace(*change), encoding="utf-8")
     assert main(["import-dmn", str(f)]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_export_then_import_gives_the_same_tables(make_app, tmp_path, capsys):
+    app = make_app({"decisions/ship.yaml": """
+        name: ship
+        label: Shipping method
+        hit_policy: PRIORITY
+        inputs:
+          - {name: weight, type: decimal}
+          - {name: region, type: string, values: [north, south, west]}
+          - {name: day, type: date}
+        outputs:
+          - {name: method, type: string, values: [air, truck, post], default: post}
+          - {name: fee, type: decimal}
+        rules:
+          - when: ["<= 2", "north, south", "-"]
+            then: [air, "= weight * 3.5"]
+            annotation: light parcels fly
+          - [">= 2", 'not("west")', "< @2027-01-01", truck, 12.5]
+          - ["]0..100]", "-", "null", post, 0]
+    """})
+    assert main(["export-dmn", str(app), "--out", str(tmp_path / "ship.dmn")]) == 0
+    xml = (tmp_path / "ship.dmn").read_text()
+    assert 'hitPolicy="PRIORITY"' in xml and "&lt; date(\"2027-01-01\")" in xml and "weight * 3.5" in xml
+    back = tmp_path / "back"
+    back.mkdir()
+    (back / "app.yaml").write_text("name: back\nversion: 1\n", encoding="utf-8")
+    assert main(["import-dmn", str(tmp_path / "ship.dmn"), "--out", str(back)]) == 0
+    capsys.readouterr()
+    for data in ['{"weight": 1, "region": "north", "day": "2026-05-01"}',
+                 '{"weight": 5, "region": "south", "day": "2026-05-01"}',
+                 '{"weight": 5, "region": "west", "day": null}', '{"weight": 500, "region": "west"}']:
+        assert main(["decide", str(app), "ship", data, "--format", "json"]) == 0
+        original = capsys.readouterr().out
+        assert main(["decide", str(back), "shipping_method", data, "--format", "json"]) == 0
+        assert capsys.readouterr().out == original, data

@@ -38,6 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="replace decision files that exist")
     p.set_defaults(func=cmd_import_dmn)
 
+    p = sub.add_parser("export-dmn", help="write an app's decision tables as DMN 1.3 XML (for Camunda Modeler "
+                                          "and other DMN tools)")
+    p.add_argument("app", help="app folder (or builtin:NAME)")
+    p.add_argument("names", nargs="*", help="decision tables to export (default: all)")
+    p.add_argument("--out", metavar="FILE", help="write to this file (default: print)")
+    p.set_defaults(func=cmd_export_dmn)
+
 
 def cmd_decide(args: argparse.Namespace) -> int:
     if args.check:
@@ -121,4 +128,24 @@ def cmd_import_dmn(args: argparse.Namespace) -> int:
     else:
         for rel in files:
             print(f"wrote {args.out.rstrip('/')}/{rel}")
+    return 0
+
+
+def cmd_export_dmn(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..decisions.dmn_export import export_dmn
+
+    definition = load_app(args.app)
+    if not definition.names("decision"):
+        raise CliError(f"{args.app} has no decision tables")
+    xml = export_dmn(definition, args.names or None)
+    if args.out is None:
+        print(xml, end="")
+        return 0
+    try:
+        Path(args.out).write_text(xml, encoding="utf-8")
+    except OSError as e:
+        raise CliError(f"cannot write {args.out}: {e.strerror or e}") from None
+    print(f"wrote {args.out}")
     return 0

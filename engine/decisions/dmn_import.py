@@ -28,6 +28,7 @@ TYPES = {"number": "decimal", "integer": "integer", "long": "integer", "int": "i
          "decimal": "decimal", "string": "string", "boolean": "boolean", "date": "date", "datetime": "datetime",
          "date and time": "datetime", "any": "any"}
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_GENERATED = re.compile(r"^_?[0-9a-fA-F-]{20,}$|^(DecisionRule|Rule|rule)_?\w*$|_r\d+$")  # tool-made rule ids
 _FEEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_ ]*$")
 _DATE = re.compile(r'\bdate\(\s*"(\d{4}-\d{2}-\d{2})"\s*\)')
 _DATETIME = re.compile(r'\bdate and time\(\s*"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?)"\s*\)')
@@ -184,7 +185,7 @@ def _decision(dec: ET.Element, table: ET.Element, variables: dict[str, str], ite
             raise DmnError(f"{where}: {_where(rule, f'rule {k + 1}')} has {len(cells)} input and {len(values)} "
                            f"output entries; the table has {len(inputs)} inputs and {len(outputs)} outputs")
         r: dict[str, Any] = {"when": cells, "then": values if len(values) > 1 else values[0]}
-        if rule.get("id") and not re.fullmatch(r"_?[0-9a-fA-F-]{20,}", rule.get("id", "")):
+        if rule.get("id") and not _GENERATED.search(rule.get("id", "")):
             r = {"id": rule.get("id"), **r}  # a readable id (Camunda's rule ids are often generated)
         notes = [t for t in (_text(a) for a in _children(rule, "annotationEntry")) if t]
         desc = _child(rule, "description")
