@@ -27,13 +27,15 @@ from .decision_table import (
 from .errors import ExpressionError, ExpressionErrors
 from .expr import Scope, ast, compile_expression
 from .expr import types as T
-from .expr.checker import check
+from .expr.checker import Checker
 from .expr.parser import parse
 from .expr.to_python import to_python
 
 if TYPE_CHECKING:
     from .check import CheckContext
 
+FIRST_CHUNK = 25  # rules per nested if() chain (Python nests parentheses at most 200 deep)
+ALL_CHUNK = 200  # rules per tuple of matches
 TYPES = {"string": T.STRING, "integer": T.INTEGER, "decimal": T.DECIMAL, "boolean": T.BOOLEAN, "date": T.DATE,
          "datetime": T.DATETIME, "any": T.ANY}
 _WORD = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -96,7 +98,10 @@ class _Builder:
         table = DecisionTable(d.name, d.entity, d.hit_policy, d.aggregation, inputs, outputs,
                               [r for r, _ in rules], roots, labels)  # type: ignore[misc]
         self._static(table, [cells for _, cells in rules], outputs)  # type: ignore[misc]
-        return None if self.report.count else table
+        if self.report.count:
+            return None
+        self._compile_rules(table)
+        return table
 
     # -- columns
     def _inputs(self) -> list[CompiledInput]:
@@ -170,7 +175,7 @@ class _Builder:
         rid = rule.id or f"rule {k + 1}"
         compiled = CompiledRule(k, rid, rule.annotation, cells, values)
         if not self.report.count:
-            compiled.match = self._match(exprs, inputs)
+            compiled.match = self._tree(exprs)
         return compiled, shapes
 
     def _split(self, k: int, rule: RuleDef, n_in: int, n_out: int) -> tuple[list, list]:
@@ -279,24 +284,46 @@ class _Builder:
         values = frozenset(v for s in sets for v in s.values or ())
         return dc.ValueSet(values=values, negated=cell.negated)
 
-    def _match(self, exprs: list[tuple[int, str]], inputs: list[CompiledInput]):
-        """One compiled function for all the cells of a rule: fn(record, env, *roots, *inputs)."""
-        if not exprs:
-            return _always
-        names = [f"{INPUT}{j}" for j in range(len(inputs))]
+    def _tree(self, exprs: list[tuple[int, str]]) -> ast.Node:
+        """All the cells of a rule as one tree over the inputs ``_0``, ``_1``, ... (True when all are '-')."""
         tree: ast.Node | None = None
         for j, text in exprs:
             node = parse(text)
             for n in ast.walk(node):
                 if isinstance(n, ast.Path) and n.parts[0] == INPUT:
-                    n.parts = [names[j], *n.parts[1:]]
+                    n.parts = [f"{INPUT}{j}", *n.parts[1:]]
             tree = node if tree is None else ast.Binary(1, 1, "and", tree, node)
-        assert tree is not None
-        scope = Scope(self.schema, self.d.entity, roots={**self.roots, **{n: i.type for n, i in zip(
-            names, inputs, strict=True)}})
-        check(tree, "", scope, T.BOOLEAN)
-        fn, _ = to_python(tree, list(scope.roots))
-        return fn
+        return tree if tree is not None else ast.Literal(1, 1, True)
+
+    def _compile_rules(self, table: DecisionTable) -> None:
+        """The rules as a few compiled functions of (record, env, *roots, *inputs): FIRST tables as chains
+        of nested if() giving the first matching rule's index, others as tuples of every rule's index or
+        null. One call runs many rules; no cell text is looked at."""
+        scope = Scope(self.schema, self.d.entity, roots={**self.roots, **{
+            f"{INPUT}{j}": i.type for j, i in enumerate(table.inputs)}})
+        trees = [(r.index, r.match) for r in table.rules]
+        for r in table.rules:
+            r.match = None
+
+        def hit(k: int, tree: ast.Node, other: ast.Node) -> ast.Node:
+            return ast.Call(1, 1, "if", [tree, ast.Literal(1, 1, k), other])
+
+        fns = []
+        size = FIRST_CHUNK if self.d.hit_policy == "FIRST" else ALL_CHUNK
+        for start in range(0, len(trees), size):
+            chunk = trees[start:start + size]
+            if self.d.hit_policy == "FIRST":
+                node: ast.Node = ast.Literal(1, 1, None)
+                for k, tree in reversed(chunk):
+                    node = hit(k, tree, node)
+            else:
+                node = ast.ListLit(1, 1, [hit(k, tree, ast.Literal(1, 1, None)) for k, tree in chunk])
+            checker = Checker("", scope)  # types only: this tree runs in Python, never as one SQL text
+            checker.visit(node, scope)
+            assert not checker.errors, checker.errors
+            fns.append(to_python(node, list(scope.roots))[0])
+        table.first = self.d.hit_policy == "FIRST"
+        table.chunks = fns
 
     # -- values
     def _value(self, path: tuple, raw: Any, out: CompiledOutput, allow_expr: bool = True) -> OutputValue:

@@ -64,7 +64,7 @@ class CompiledRule:
     annotation: str | None
     cells: list[CompiledCell | None]  # None: any value ("-")
     outputs: list[OutputValue]
-    match: Callable[..., Any] | None = None  # all cells at once: fn(record, env, *roots, *inputs)
+    match: Any = None  # while building: the rule's cells as one syntax tree
 
 
 @dataclass
@@ -78,6 +78,10 @@ class DecisionTable:
     rules: list[CompiledRule]
     roots: dict[str, Type] = field(default_factory=dict)  # named variables (decisions without an entity)
     labels: dict[str, str] = field(default_factory=dict)  # variable label -> name
+    # the compiled rules: functions of (record, env, *roots, *inputs) giving the first matching rule's index
+    # (``first``) or a tuple of each rule's index or None
+    chunks: list[Callable[..., Any]] = field(default_factory=list)
+    first: bool = False
 
     # -- calling
     def root_values(self, context: Mapping[str, Any]) -> list[Any]:
@@ -94,21 +98,24 @@ class DecisionTable:
         return [i.fn(record, env, *roots) for i in self.inputs]
 
     def matched(self, record: Mapping[str, Any], env: Env | None = None, roots: Sequence[Any] = ()) -> list[int]:
+        """Indexes of every rule that matches (whatever the hit policy)."""
         env = env or _ENV
         values = self.input_values(record, env, roots)
-        return [r.index for r in self.rules if r.match is not None and r.match(record, env, *roots, *values) is True]
+        return [r.index for r in self.rules if all(
+            c is None or c.fn(record, env, *roots, values[j]) is True for j, c in enumerate(r.cells))]
 
     def evaluate(self, record: Mapping[str, Any], env: Env | None = None, roots: Sequence[Any] = ()) -> Any:
         """The table's result for ``record`` (and the named variables ``roots``)."""
         env = env or _ENV
-        values = self.input_values(record, env, roots)
-        args = (*roots, *values)
-        if self.policy == "FIRST":
-            for r in self.rules:
-                if r.match(record, env, *args) is True:  # type: ignore[misc]
-                    return self._result(r, record, env, roots)
+        args = (*roots, *[i.fn(record, env, *roots) for i in self.inputs])
+        rules = self.rules
+        if self.first:
+            for fn in self.chunks:
+                k = fn(record, env, *args)
+                if k is not None:
+                    return self._result(rules[k], record, env, roots)
             return self._default()
-        hits = [r for r in self.rules if r.match(record, env, *args) is True]  # type: ignore[misc]
+        hits = [rules[k] for fn in self.chunks for k in fn(record, env, *args) if k is not None]
         return self.apply(hits, record, env, roots)
 
     def decide(self, context: Mapping[str, Any], env: Env | None = None) -> Any:
@@ -131,6 +138,9 @@ class DecisionTable:
             return self._result(hits[0], record, env, roots)
         if policy == "FIRST":
             return self._result(hits[0], record, env, roots)
+        if self.aggregation is not None:  # one output: its values, no result lists
+            return self._aggregate([ov.value if (ov := r.outputs[0]).fn is None else ov.fn(record, env, *roots)
+                                    for r in hits])
         results = [self._outputs(r, record, env, roots) for r in hits]
         if policy == "ANY":
             first = results[0]
@@ -155,10 +165,7 @@ class DecisionTable:
         if not present:
             return None
         if self.aggregation == "SUM":
-            total: Any = 0
-            for v in present:
-                total += v
-            return total
+            return sum(present)
         return min(present) if self.aggregation == "MIN" else max(present)
 
     def _rank(self, res: list[Any]) -> tuple:
