@@ -150,3 +150,41 @@ def test_oms_risk_level_is_a_complete_decision_table(capsys):
         assert capsys.readouterr().out.strip() == level
     assert main(["decide", "builtin:oms", "risk_level", "--check"]) == 0
     assert "every input combination is covered" in capsys.readouterr().out
+
+
+ROLES = {"roles.yaml": """
+    roles:
+      clerk:
+        permissions:
+          - {entity: order, where: "level != 'gold'"}
+      admin: {users: [root]}
+"""}
+
+
+def test_api_decides_under_the_users_permissions(make_app, db_url):
+    from .api_kit import add_user, bearer, served, token_for
+
+    with served(make_app({**APP, **ROLES}), db_url) as (app, client):
+        add_user(app, "cleo", ("clerk",))
+        add_user(app, "root", ("admin",))
+        add_user(app, "nobody")
+        app.create("order", {"code": "G", "amount": "9000", "level": "gold"}, "root")
+        app.create("order", {"code": "N", "amount": "2000", "level": "normal"}, "root")
+        cleo, root, nobody = (bearer(token_for(app, u)) for u in ("cleo", "root", "nobody"))
+        listed = client.get("/api/v1/decisions", headers=cleo).json()
+        assert [d["name"] for d in listed] == ["points", "review_level"]  # approval: named inputs, admin only
+        r = client.post("/api/v1/decisions/review_level", json={"record": "N"}, headers=cleo)
+        assert r.json() == {"decision": "review_level", "result": "manager"}
+        # a record the user may not read is not found, like a missing one
+        assert client.post("/api/v1/decisions/review_level", json={"record": "G"}, headers=cleo).status_code == 404
+        r = client.post("/api/v1/decisions/review_level", json={"inputs": {"amount": 300}, "explain": True},
+                        headers=cleo).json()
+        assert r["result"] == "none" and r["explain"]["rules"][0]["matched"] is True
+        assert client.post("/api/v1/decisions/approval", json={"inputs": {}}, headers=cleo).status_code == 404
+        assert client.get("/api/v1/decisions", headers=nobody).json() == []
+        ok = client.post("/api/v1/decisions/approval", json={"inputs": {
+            "Age": 30, "RiskCategory": "Low", "isAffordable": True}}, headers=root)
+        assert ok.json()["result"] == "Approved"
+        bad = client.post("/api/v1/decisions/approval", json={"inputs": {"Age": "x"}}, headers=root)
+        assert bad.status_code == 400 and "input 'Age': expected decimal" in bad.json()["message"]
+        assert client.post("/api/v1/decisions/approval", json={"input": {}}, headers=root).status_code == 400
