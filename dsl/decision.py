@@ -32,6 +32,8 @@ _SHORT = {"U": "UNIQUE", "A": "ANY", "P": "PRIORITY", "F": "FIRST", "R": "RULE O
           "C": "COLLECT"}
 _AGG = {"+": "SUM", "<": "MIN", ">": "MAX", "#": "COUNT"}
 MULTI_HIT = ("RULE ORDER", "OUTPUT ORDER", "COLLECT")
+MAX_RULES = 2000  # rows of one table (each is checked against the others at load time)
+MAX_COLUMNS = 50
 
 
 class InputDef(Model):
@@ -84,9 +86,9 @@ class DecisionDef(Definition):
     aggregation: Aggregation | None = Field(default=None, description="COLLECT only: SUM (C+), MIN (C<), "
                                                                       "MAX (C>) or COUNT (C#)")
     complete: bool = Field(default=False, description="Every input combination must be covered (gaps are errors)")
-    inputs: list[InputDef] = Field(default_factory=list)
-    outputs: list[OutputDef] = Field(min_length=1)
-    rules: list[RuleDef] = Field(default_factory=list)
+    inputs: list[InputDef] = Field(default_factory=list, max_length=MAX_COLUMNS)
+    outputs: list[OutputDef] = Field(min_length=1, max_length=MAX_COLUMNS)
+    rules: list[RuleDef] = Field(default_factory=list, max_length=MAX_RULES)
 
     @field_validator("hit_policy", mode="before")
     @classmethod

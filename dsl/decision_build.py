@@ -8,6 +8,7 @@ function, so evaluating a table never looks at cell text.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
@@ -164,7 +165,7 @@ class _Builder:
         cells_src, outs_src = self._split(k, rule, n_in, n_out)
         cells: list[CompiledCell | None] = []
         shapes: list[dc.Cell] = []
-        exprs: list[tuple[int, str]] = []
+        exprs: list[tuple[int, Any]] = []
         for j, (path, raw) in enumerate(cells_src):
             cc, shape, expr = self._cell(path, raw, inputs[j])
             cells.append(cc)
@@ -219,6 +220,8 @@ class _Builder:
             return None, None, None
         scope = Scope(self.schema, self.d.entity, roots={**self.roots, INPUT: inp.type})
         ok = True
+        single = len(cell.tests) == 1 and not cell.negated  # the test is the cell: compiled once
+        c = None
         for test in cell.tests:
             self._bare_word(test, inp)
             try:
@@ -236,8 +239,9 @@ class _Builder:
             return None, "?", None
         expr = cell.expression()
         assert expr is not None
-        c = compile_expression(expr, scope, T.BOOLEAN)
-        return CompiledCell(cell.text, c.fn, c), self._shape(cell, inp, c), expr
+        if not single or c is None:
+            c = compile_expression(expr, scope, T.BOOLEAN)
+        return CompiledCell(cell.text, c.fn, c), self._shape(cell, inp, c), (c, expr)
 
     def _bare_word(self, test: Test, inp: CompiledInput) -> None:
         """``VIP`` in a string column means the text "VIP" unless it names a field or variable."""
@@ -284,11 +288,11 @@ class _Builder:
         values = frozenset(v for s in sets for v in s.values or ())
         return dc.ValueSet(values=values, negated=cell.negated)
 
-    def _tree(self, exprs: list[tuple[int, str]]) -> ast.Node:
+    def _tree(self, exprs: list[tuple[int, Any]]) -> ast.Node:
         """All the cells of a rule as one tree over the inputs ``_0``, ``_1``, ... (True when all are '-')."""
         tree: ast.Node | None = None
-        for j, text in exprs:
-            node = parse(text)
+        for j, (compiled, _) in exprs:
+            node = copy.deepcopy(compiled.tree)
             for n in ast.walk(node):
                 if isinstance(n, ast.Path) and n.parts[0] == INPUT:
                     n.parts = [f"{INPUT}{j}", *n.parts[1:]]

@@ -116,13 +116,44 @@ def _inside(v: Any, i: Interval) -> bool:
 
 
 def overlaps(rules: list[list[Cell]], cols: list[Column]) -> list[tuple[int, int]]:
-    """Pairs of rules that certainly match a common input."""
+    """Pairs of rules that certainly match a common input. Rules are swept along an ordered column whose
+    cells are single intervals (sorted by lower end, a rule is only compared with those starting before
+    it ends), so a long table of ranges costs about n log n, not n squared."""
     out = []
-    for i in range(len(rules)):
-        for j in range(i + 1, len(rules)):
-            if all(intersects(a, b, c) is True for a, b, c in zip(rules[i], rules[j], cols, strict=True)):
-                out.append((i, j))
-    return out
+    for i, j in _candidates(rules, cols):
+        if all(intersects(a, b, c) is True for a, b, c in zip(rules[i], rules[j], cols, strict=True)):
+            out.append((min(i, j), max(i, j)))
+    return sorted(out)
+
+
+def _candidates(rules: list[list[Cell]], cols: list[Column]):
+    n = len(rules)
+    for c, col in enumerate(cols):
+        if col.ordered is None:
+            continue
+        spans = []
+        for k, r in enumerate(rules):
+            cell = r[c]
+            if cell is None:
+                spans.append((None, False, None, False, k))
+            elif isinstance(cell, ValueSet) and cell.intervals is not None and len(cell.intervals) == 1:
+                iv = cell.intervals[0]
+                spans.append((iv.lo, iv.lo_closed, iv.hi, iv.hi_closed, k))
+            else:
+                break
+        else:
+            spans.sort(key=lambda s: (s[0] is not None, s[0] if s[0] is not None else 0, not s[1]))
+            for a in range(n):
+                lo, lo_c, hi, hi_c, i = spans[a]
+                for b in range(a + 1, n):
+                    lo2, lo2_c, _, _, j = spans[b]
+                    if hi is not None and lo2 is not None and (lo2 > hi or (lo2 == hi and not (hi_c and lo2_c))):
+                        break
+                    yield i, j
+            return
+    for i in range(n):
+        for j in range(i + 1, n):
+            yield i, j
 
 
 def gaps(rules: list[list[Cell]], cols: list[Column]) -> list[list[str]] | None:

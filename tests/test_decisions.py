@@ -224,3 +224,29 @@ def test_complete_table_passes(make_app):
           - [">= 1000", "not(true)", c]
     """)
     assert t.evaluate({"amount": 5000, "rush": False}) == "c"
+
+
+def test_long_tables_compile_in_chunks_and_check_overlaps_by_sweeping(make_app):
+    rows = "\n".join(f'          - ["[{i}..{i + 1})", {i}]' for i in range(120))
+    t = table(make_app, f"""
+        name: long
+        entity: order
+        hit_policy: FIRST
+        inputs: [{{name: amount}}]
+        outputs: [{{name: x, type: integer}}]
+        rules:
+{rows}
+    """)
+    assert len(t.chunks) == 5 and t.evaluate({"amount": Decimal("99.5")}) == 99
+    assert t.evaluate({"amount": 500}) is None
+    text = errors(make_app, f"""
+        name: long
+        entity: order
+        inputs: [{{name: amount}}]
+        outputs: [{{name: x, type: integer}}]
+        rules:
+{rows}
+          - ["> 118.5", 0]
+    """)
+    assert "rule 119 and rule 121 overlap" in text and "rule 120 and rule 121 overlap" in text
+    assert text.count("overlap") == 2
