@@ -216,11 +216,28 @@ class DecisionTable:
         out: dict[str, Any] = {"decision": self.name, "hit_policy": self.policy_text(),
                                "inputs": {i.name: v for i, v in zip(self.inputs, values, strict=True)},
                                "rules": rows}
+        hits = [self.rules[x["index"] - 1] for x in rows if x["matched"]]
+        chosen = self._chosen(hits, record, env, roots)
+        for x in rows:
+            x["chosen"] = x["index"] - 1 in chosen
         try:
-            out["result"] = self.apply([self.rules[x["index"] - 1] for x in rows if x["matched"]], record, env, roots)
+            out["result"] = self.apply(hits, record, env, roots)
         except DecisionError as e:
             out["error"] = e.message
         return out
+
+    def _chosen(self, hits: list[CompiledRule], record: Mapping[str, Any], env: Env,
+                roots: Sequence[Any]) -> set[int]:
+        """Indexes of the rules whose outputs make the result (all matches for list and aggregate tables)."""
+        if not hits or self.policy not in ("FIRST", "PRIORITY"):
+            return {r.index for r in hits}
+        if self.policy == "FIRST":
+            return {hits[0].index}
+        try:
+            ranked = min(hits, key=lambda r: self._rank(self._outputs(r, record, env, roots)))
+        except DecisionError:
+            return set()
+        return {ranked.index}
 
     def policy_text(self) -> str:
         agg = {"SUM": "C+", "MIN": "C<", "MAX": "C>", "COUNT": "C#"}

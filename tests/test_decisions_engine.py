@@ -118,7 +118,7 @@ def test_cli_decide_and_explain(make_app, capsys):
     assert main(["decide", path, "review_level", '{"amount": 7000}', "--explain"]) == 0
     out = capsys.readouterr().out
     assert "rule 1  no: amount = 7000.00 is not < 1000" in out
-    assert "big     matched  (large orders go to a director)" in out
+    assert "big     matched (gives the result)  (large orders go to a director)" in out
     assert out.strip().endswith("result: director")
     assert main(["decide", path, "points", '{"amount": 200, "level": "gold"}', "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == 8
@@ -188,3 +188,15 @@ def test_api_decides_under_the_users_permissions(make_app, db_url):
         bad = client.post("/api/v1/decisions/approval", json={"inputs": {"Age": "x"}}, headers=root)
         assert bad.status_code == 400 and "input 'Age': expected decimal" in bad.json()["message"]
         assert client.post("/api/v1/decisions/approval", json={"input": {}}, headers=root).status_code == 400
+
+
+def test_explain_marks_the_rule_that_gives_the_result(make_app, capsys):
+    path = str(make_app(APP))
+    assert main(["decide", path, "review_level", '{"amount": 2000, "level": "vip"}', "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert "rule 2  matched (gives the result)" in out and "rule 3  matched\n" in out
+    assert main(["decide", path, "approval", '{"Age": 17, "RiskCategory": "High", "isAffordable": false}',
+                 "--explain", "--format", "json"]) == 0
+    ex = json.loads(capsys.readouterr().out)
+    assert [r["matched"] for r in ex["rules"]] == [False, True, True, True]
+    assert ex["result"] == "Declined" and [r["chosen"] for r in ex["rules"]] == [False, True, False, False]

@@ -106,7 +106,9 @@ def explain_text(ex: dict) -> str:
     for r in ex["rules"]:
         note = f"  ({r['annotation']})" if r["annotation"] else ""
         if r["matched"]:
-            lines.append(f"  {r['rule']:<{width}}  matched{note}")
+            chosen = " (gives the result)" if r.get("chosen") and len(ex["rules"]) > 1 and ex["hit_policy"] in (
+                "FIRST", "PRIORITY") else ""
+            lines.append(f"  {r['rule']:<{width}}  matched{chosen}{note}")
             continue
         f = r["failed"]
         why = (f"{f['input']} is null: '{f['cell']}' does not apply" if f["value"] is None and f["outcome"] is None
