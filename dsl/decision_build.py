@@ -9,14 +9,12 @@ function, so evaluating a table never looks at cell text.
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import re
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from . import decision_check as dc
 from .decision import DecisionDef, RuleDef
-from .decision_cells import INPUT, Cell, Test, cell_text, error_column, parse_cell
+from .decision_cells import INPUT, Cell, Test, error_column, parse_cell
 from .decision_table import (
     CompiledCell,
     CompiledInput,
@@ -25,11 +23,11 @@ from .decision_table import (
     DecisionTable,
     OutputValue,
 )
+from .decision_values import literal, literal_value
 from .errors import ExpressionError, ExpressionErrors
 from .expr import Scope, ast, compile_expression
 from .expr import types as T
 from .expr.checker import Checker
-from .expr.parser import parse
 from .expr.to_python import to_python
 
 if TYPE_CHECKING:
@@ -260,7 +258,7 @@ class _Builder:
     def _allowed(self, path: tuple, cell: Cell, test: Test, inp: CompiledInput) -> None:
         if test.shape[0] != "eq" or not inp.type.options:
             return
-        value = _literal_value(test.shape[1])
+        value = literal_value(test.shape[1])
         if isinstance(value, str) and value not in inp.type.options:
             self.report.error(path, f"'{value}' is not one of the values of input '{inp.name}' "
                                     f"({', '.join(inp.type.options)})")
@@ -278,13 +276,13 @@ class _Builder:
         ordered = inp.type.kind in ("integer", "decimal", "date", "datetime")
         sets: list[dc.ValueSet] = []
         for t in cell.tests:
-            s = _test_set(t, ordered)
+            s = dc.test_set(t, ordered)
             if s is None:
                 return "?"
             sets.append(s)
         if ordered:
             out = dc.ValueSet(intervals=[i for s in sets for i in s.intervals or []])
-            return _complement(out) if cell.negated else out
+            return dc.complement(out) if cell.negated else out
         values = frozenset(v for s in sets for v in s.values or ())
         return dc.ValueSet(values=values, negated=cell.negated)
 
@@ -433,120 +431,3 @@ def _domain(t: T.Type) -> tuple | None:
     if t.options:
         return tuple(t.options)
     return None
-
-
-def _literal_value(text: str) -> Any:
-    try:
-        node = parse(text)
-    except ExpressionError:
-        return None
-    if isinstance(node, ast.Literal):
-        return node.value
-    if isinstance(node, ast.Unary) and node.op == "-" and isinstance(node.operand, ast.Literal) and isinstance(
-            node.operand.value, (int, Decimal)):
-        return -node.operand.value
-    return None
-
-
-def _test_set(t: Test, ordered: bool) -> dc.ValueSet | None:
-    shape = t.shape
-    kind = shape[0]
-    if kind == "null":
-        return dc.ValueSet(intervals=[]) if ordered else dc.ValueSet(values=frozenset())
-    if kind == "eq":
-        v = _literal_value(shape[1])
-        if v is None:
-            return None
-        return dc.ValueSet(intervals=[dc.Interval(v, True, v, True)]) if ordered else dc.ValueSet(
-            values=frozenset([v]))
-    if not ordered:
-        return None
-    if kind == "cmp":
-        op, v = shape[1], _literal_value(shape[2])
-        if v is None:
-            return None
-        if op == "!=":
-            return dc.ValueSet(intervals=[dc.Interval(None, False, v, False), dc.Interval(v, False, None, False)])
-        lo = op in (">", ">=")
-        return dc.ValueSet(intervals=[dc.Interval(v, op == ">=", None, False) if lo else
-                                      dc.Interval(None, False, v, op == "<=")])
-    if kind == "range":
-        lo, hi = _literal_value(shape[1]), _literal_value(shape[3])
-        if lo is None or hi is None:
-            return None
-        return dc.ValueSet(intervals=[dc.Interval(lo, shape[2], hi, shape[4])])
-    return None
-
-
-def _complement(s: dc.ValueSet) -> dc.ValueSet:
-    ivs = sorted(s.intervals or [], key=lambda i: (i.lo is not None, i.lo))
-    out: list[dc.Interval] = []
-    lo, lo_c = None, False
-    for i in ivs:
-        if i.lo is None:
-            if i.hi is None:
-                return dc.ValueSet(intervals=[])
-            lo, lo_c = i.hi, not i.hi_closed
-            continue
-        if lo is None or i.lo > lo or (i.lo == lo and not i.lo_closed and lo_c):
-            out.append(dc.Interval(lo, lo_c, i.lo, not i.lo_closed))
-        if i.hi is None:
-            return dc.ValueSet(intervals=out)
-        if lo is None or i.hi > lo:
-            lo, lo_c = i.hi, not i.hi_closed
-    out.append(dc.Interval(lo, lo_c, None, False))
-    return dc.ValueSet(intervals=out)
-
-
-def literal(raw: Any, t: T.Type) -> Any:
-    """An output value written in YAML (or DMN) as a value of type ``t``; ValueError names the problem."""
-    if raw is None:
-        return None
-    text = raw.strip() if isinstance(raw, str) else raw
-    if isinstance(text, str) and len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        text = text[1:-1]
-        if t.kind in ("string", "any"):
-            return text
-    if isinstance(text, str) and text == "null":
-        return None
-    kind = t.kind
-    try:
-        if kind == "string":
-            return text if isinstance(text, str) else cell_text(text)
-        if kind == "boolean":
-            if isinstance(text, bool):
-                return text
-            if text in ("true", "false"):
-                return text == "true"
-            raise ValueError
-        if kind in ("integer", "decimal"):
-            if isinstance(text, bool):
-                raise ValueError
-            d = Decimal(str(text))
-            if not d.is_finite():
-                raise ValueError
-            if kind == "integer":
-                if d != d.to_integral_value():
-                    raise ValueError
-                return int(d)
-            return int(d) if isinstance(text, int) else d
-        if kind == "date":
-            if isinstance(text, dt.date):
-                return text
-            return dt.date.fromisoformat(str(text).lstrip("@"))
-        if kind == "datetime":
-            if isinstance(text, dt.datetime):
-                return text
-            return dt.datetime.fromisoformat(str(text).lstrip("@"))
-    except (ValueError, InvalidOperation, TypeError):
-        raise ValueError(f"expected a {kind} value, got {raw!r}") from None
-    if isinstance(text, float):
-        return Decimal(str(text))
-    if isinstance(text, str):
-        if text in ("true", "false"):
-            return text == "true"
-        if re.fullmatch(r"-?\d+", text):
-            return int(text)
-        if re.fullmatch(r"-?\d+\.\d+", text):
-            return Decimal(text)
-    return text

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from .decision_values import literal_value
+
 MAX_GAPS = 5
 MAX_STEPS = 50_000  # nodes of the gap search, so a wide table cannot take long to check
 
@@ -231,3 +233,54 @@ def show(v: Any) -> str:
     if isinstance(v, dt.date):
         return "@" + v.isoformat()
     return str(v)
+
+
+def test_set(t: Any, ordered: bool) -> ValueSet | None:
+    """The values one test of a cell accepts (None: unknown)."""
+    shape = t.shape
+    kind = shape[0]
+    if kind == "null":
+        return ValueSet(intervals=[]) if ordered else ValueSet(values=frozenset())
+    if kind == "eq":
+        v = literal_value(shape[1])
+        if v is None:
+            return None
+        return ValueSet(intervals=[Interval(v, True, v, True)]) if ordered else ValueSet(
+            values=frozenset([v]))
+    if not ordered:
+        return None
+    if kind == "cmp":
+        op, v = shape[1], literal_value(shape[2])
+        if v is None:
+            return None
+        if op == "!=":
+            return ValueSet(intervals=[Interval(None, False, v, False), Interval(v, False, None, False)])
+        lo = op in (">", ">=")
+        return ValueSet(intervals=[Interval(v, op == ">=", None, False) if lo else
+                                      Interval(None, False, v, op == "<=")])
+    if kind == "range":
+        lo, hi = literal_value(shape[1]), literal_value(shape[3])
+        if lo is None or hi is None:
+            return None
+        return ValueSet(intervals=[Interval(lo, shape[2], hi, shape[4])])
+    return None
+
+
+def complement(s: ValueSet) -> ValueSet:
+    ivs = sorted(s.intervals or [], key=lambda i: (i.lo is not None, i.lo))
+    out: list[Interval] = []
+    lo, lo_c = None, False
+    for i in ivs:
+        if i.lo is None:
+            if i.hi is None:
+                return ValueSet(intervals=[])
+            lo, lo_c = i.hi, not i.hi_closed
+            continue
+        if lo is None or i.lo > lo or (i.lo == lo and not i.lo_closed and lo_c):
+            out.append(Interval(lo, lo_c, i.lo, not i.lo_closed))
+        if i.hi is None:
+            return ValueSet(intervals=out)
+        if lo is None or i.hi > lo:
+            lo, lo_c = i.hi, not i.hi_closed
+    out.append(Interval(lo, lo_c, None, False))
+    return ValueSet(intervals=out)
