@@ -254,6 +254,8 @@ def coerce(value: Any, t: Type, what: str) -> Any:
     if value is None:
         return None
     kind = t.kind
+    if isinstance(value, (dict, list)):
+        raise DecisionError(f"{what}: expected a single value, got {type(value).__name__}")
     try:
         if kind == "string":
             if not isinstance(value, str):

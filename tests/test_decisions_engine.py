@@ -200,3 +200,21 @@ def test_explain_marks_the_rule_that_gives_the_result(make_app, capsys):
     ex = json.loads(capsys.readouterr().out)
     assert [r["matched"] for r in ex["rules"]] == [False, True, True, True]
     assert ex["result"] == "Declined" and [r["chosen"] for r in ex["rules"]] == [False, True, False, False]
+
+
+def test_bad_inputs_are_clear_errors_not_crashes(make_app):
+    from ordo.engine.decisions import Decisions
+    from ordo.engine.decisions.runtime import DecisionError
+
+    d = Decisions(load_app(make_app({"decisions/t.yaml": """
+        name: t
+        inputs: [{name: x}]
+        outputs: [{name: o, type: integer}]
+        rules:
+          - ["< 5", 1]
+    """})))
+    assert d.decide("t", {"x": 3}) == 1
+    for bad, message in [({"x": "abc"}, "an input cannot be compared"), ({"x": {"a": 1}}, "expected a single value"),
+                         ({"y": 1}, "unknown input 'y' (inputs: x)")]:
+        with pytest.raises(DecisionError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            d.decide("t", bad)

@@ -44,9 +44,7 @@ class Decisions:
             record: Mapping[str, Any] = {}
         else:
             roots, record = [], self._record(table, data)
-        if explain:
-            return table.explain(record, env, roots)
-        return table.evaluate(record, env, roots)
+        return _run(table, explain, record, env, roots)
 
     def decide_record(self, tx: Transaction, name: str, key: int | str, *, explain: bool = False) -> Any:
         """The table's result for the stored record ``key`` (id or name), read as the acting user may
@@ -56,7 +54,7 @@ class Decisions:
             raise DecisionError(f"decision '{name}' has no entity: give its inputs as JSON")
         record = tx.get(table.entity, key)
         env = Env(link=lambda entity, k: _readable(tx, entity, k), clock=tx.app.clock)
-        return table.explain(record, env) if explain else table.evaluate(record, env)
+        return _run(table, explain, record, env, [])
 
     def _record(self, table: DecisionTable, data: Mapping[str, Any]) -> dict[str, Any]:
         entity = self.definition.get("entity", table.entity)
@@ -78,6 +76,13 @@ class Decisions:
             if f.type == "link":
                 out[key] = value
         return out
+
+
+def _run(table: DecisionTable, explain: bool, record: Mapping[str, Any], env: Env | None, roots: list) -> Any:
+    try:
+        return table.explain(record, env, roots) if explain else table.evaluate(record, env, roots)
+    except (TypeError, ArithmeticError) as e:  # e.g. text given for an input of type any, compared with 5
+        raise DecisionError(f"decision '{table.name}': an input cannot be compared as its cells do ({e})") from None
 
 
 def _readable(tx: Transaction, entity: str, key: Any) -> Any:
