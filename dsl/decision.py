@@ -61,7 +61,7 @@ class RuleDef(Model):
     id: str | None = Field(default=None, description="Names the rule in explanations (default: its number)")
     when: list[Scalar] | dict[str, Scalar] = Field(default_factory=list)
     then: list[Scalar] | dict[str, Scalar] | Scalar = None
-    annotation: str | None = None
+    annotation: Label | None = Field(default=None, description="Why the rule exists (text or {en, zh})")
     row: list[Scalar] | None = Field(default=None, description="Input cells then output values")
 
     @model_validator(mode="before")

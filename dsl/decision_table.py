@@ -61,7 +61,7 @@ class OutputValue:
 class CompiledRule:
     index: int
     id: str
-    annotation: str | None
+    annotation: Any  # text or {language: text}
     cells: list[CompiledCell | None]  # None: any value ("-")
     outputs: list[OutputValue]
     match: Any = None  # while building: the rule's cells as one syntax tree

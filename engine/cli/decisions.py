@@ -11,7 +11,15 @@ from ordo.dsl.decision_check import show
 from ordo.dsl.loader import load_app
 
 from ..coerce import to_jsonable
-from .common import CliError, acting_user, add_db_option, add_user_option, open_for, read_json_arg
+from .common import (
+    CliError,
+    acting_user,
+    add_db_option,
+    add_lang_option,
+    add_user_option,
+    open_for,
+    read_json_arg,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     add_db_option(p)
     add_user_option(p)
+    add_lang_option(p)
     p.set_defaults(func=cmd_decide)
 
     p = sub.add_parser("import-dmn", help="convert the decision tables of a DMN 1.1-1.5 file to Ordo YAML")
@@ -55,18 +64,43 @@ def cmd_decide(args: argparse.Namespace) -> int:
         with open_for(args) as app, app.reader(acting_user(args)) as tx:
             key: int | str = int(args.record) if args.record.isdigit() else args.record
             result = app.features["decisions"].decide_record(tx, args.name, key, explain=args.explain)
+            definition = app.definition
     else:
         from ..decisions import Decisions
 
         data = read_json_arg(args.data, "the inputs")
-        result = Decisions(load_app(args.app)).decide(args.name, data, explain=args.explain)
+        definition = load_app(args.app)
+        result = Decisions(definition).decide(args.name, data, explain=args.explain)
+    lang = getattr(args, "lang", "en") or "en"
     if args.format == "json":
         print(json.dumps(to_jsonable(result), ensure_ascii=False, indent=2 if args.explain else None))
     elif args.explain:
-        print(explain_text(result))
+        print(explain_text(result, lang, _labels(definition, args.name, lang)))
     else:
-        print(result_text(result))
+        print(result_text(result, _labels(definition, args.name, lang)))
     return 0
+
+
+_WORDS = {"decision": "决策表", "hit policy": "命中策略", "inputs": "输入", "none": "无", "matched": "匹配",
+          "gives the result": "给出结果", "no": "不匹配", "is not": "不满足", "is null": "为空",
+          "does not apply": "不适用", "result": "结果", "error": "错误", "rule": "规则",
+          "no rule matched": "没有匹配的规则"}
+
+
+def _w(text: str, lang: str) -> str:
+    return _WORDS.get(text, text) if lang == "zh" else text
+
+
+def _labels(definition: Any, name: str, lang: str) -> dict[str, str]:
+    """Display names in ``lang``: "" -> the table, then its inputs and outputs by name."""
+    from ordo.dsl.base import label_text
+
+    d = definition.get("decision", name)
+    if d is None or lang == "en":
+        return {}
+    out = {"": label_text(d.label, lang, name)}
+    out.update({c.name: label_text(c.label, lang, c.name) for c in [*d.inputs, *d.outputs]})
+    return out
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -87,11 +121,13 @@ def _check(args: argparse.Namespace) -> int:
     return 1
 
 
-def result_text(result: Any) -> str:
+def result_text(result: Any, labels: dict[str, str] | None = None, lang: str = "en") -> str:
+    labels = labels or {}
     if isinstance(result, list):
-        return "\n".join(result_text(r) for r in result) if result else "(no rule matched)"
+        return "\n".join(result_text(r, labels, lang) for r in result) if result else (
+            f"({_w('no rule matched', lang)})")
     if isinstance(result, dict):
-        return "\n".join(f"{k}: {result_text(v)}" for k, v in result.items())
+        return "\n".join(f"{labels.get(k, k)}: {result_text(v, labels, lang)}" for k, v in result.items())
     return result if isinstance(result, str) else _value(result)
 
 
@@ -99,25 +135,36 @@ def _value(v: Any) -> str:
     return "null" if v is None else show(v) if isinstance(v, (bool, str)) else str(v)
 
 
-def explain_text(ex: dict) -> str:
-    lines = [f"decision {ex['decision']} (hit policy {ex['hit_policy']})",
-             "inputs: " + (", ".join(f"{k} = {_value(v)}" for k, v in ex["inputs"].items()) or "none")]
-    width = max([len(r["rule"]) for r in ex["rules"]] or [4])
+def explain_text(ex: dict, lang: str = "en", labels: dict[str, str] | None = None) -> str:
+    from ordo.dsl.base import label_text
+
+    labels = labels or {}
+
+    def rule(r: dict) -> str:
+        return f"{_w('rule', lang)} {r['index']}" if r["rule"] == f"rule {r['index']}" else r["rule"]
+
+    name = labels.get("", ex["decision"])
+    lines = [f"{_w('decision', lang)} {name} ({_w('hit policy', lang)} {ex['hit_policy']})",
+             f"{_w('inputs', lang)}: " + (", ".join(f"{labels.get(k, k)} = {_value(v)}" for k, v in
+                                                   ex["inputs"].items()) or _w("none", lang))]
+    width = max([len(rule(r)) for r in ex["rules"]] or [4])
     for r in ex["rules"]:
-        note = f"  ({r['annotation']})" if r["annotation"] else ""
+        note = f"  ({label_text(r['annotation'], lang)})" if r["annotation"] else ""
         if r["matched"]:
-            chosen = " (gives the result)" if r.get("chosen") and len(ex["rules"]) > 1 and ex["hit_policy"] in (
-                "FIRST", "PRIORITY") else ""
-            lines.append(f"  {r['rule']:<{width}}  matched{chosen}{note}")
+            chosen = f" ({_w('gives the result', lang)})" if r.get("chosen") and len(ex["rules"]) > 1 and \
+                ex["hit_policy"] in ("FIRST", "PRIORITY") else ""
+            lines.append(f"  {rule(r):<{width}}  {_w('matched', lang)}{chosen}{note}")
             continue
         f = r["failed"]
-        why = (f"{f['input']} is null: '{f['cell']}' does not apply" if f["value"] is None and f["outcome"] is None
-               else f"{f['input']} = {_value(f['value'])} is not {f['cell']}")
-        lines.append(f"  {r['rule']:<{width}}  no: {why}{note}")
+        what = labels.get(f["input"], f["input"])
+        why = (f"{what} {_w('is null', lang)}: '{f['cell']}' {_w('does not apply', lang)}"
+               if f["value"] is None and f["outcome"] is None
+               else f"{what} = {_value(f['value'])} {_w('is not', lang)} {f['cell']}")
+        lines.append(f"  {rule(r):<{width}}  {_w('no', lang)}: {why}{note}")
     if "error" in ex:
-        lines.append(f"error: {ex['error']}")
+        lines.append(f"{_w('error', lang)}: {ex['error']}")
     else:
-        lines.append("result: " + result_text(ex["result"]).replace("\n", ", "))
+        lines.append(f"{_w('result', lang)}: " + result_text(ex["result"], labels, lang).replace("\n", ", "))
     return "\n".join(lines)
 
 

@@ -81,7 +81,7 @@ def _decision(root: ET.Element, d: DecisionDef, table: DecisionTable, app: AppDe
     for k, (rule, cr) in enumerate(zip(d.rules, table.rules, strict=True)):
         r_el = _sub(dt_el, "rule", {"id": rule.id or f"{d.name}_r{k + 1}"})
         if rule.annotation:
-            ET.SubElement(r_el, f"{{{NS}}}description").text = rule.annotation
+            ET.SubElement(r_el, f"{{{NS}}}description").text = label_text(rule.annotation)
         cells = _split_rule_cells(d, rule)
         for j, raw in enumerate(cells):
             kind = table.inputs[j].type.kind
