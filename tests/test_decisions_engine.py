@@ -9,7 +9,7 @@ import pytest
 
 from ordo.dsl.errors import DefinitionErrors
 from ordo.dsl.loader import load_app
-from ordo.engine import open_app
+from ordo.engine import SYSTEM, open_app
 from ordo.engine.cli import main
 
 APP = {
@@ -218,3 +218,29 @@ def test_bad_inputs_are_clear_errors_not_crashes(make_app):
                          ({"y": 1}, "unknown input 'y' (inputs: x)")]:
         with pytest.raises(DecisionError, match=message.replace("(", r"\(").replace(")", r"\)")):
             d.decide("t", bad)
+
+
+def test_assignment_rules_route_by_a_decision(make_app, db_url):
+    files = {**APP, "rules/reviewer.yaml": """
+        kind: assignment
+        name: reviewer
+        entity: order
+        rules:
+          - strategy: field
+            by: "decide('review_level')"
+            map: {manager: {user: mia}, director: {user: dan}}
+            default: {user: clerk}
+    """}
+    app = open_app(make_app(files), db_url)
+    try:
+        with app.users(SYSTEM) as d:
+            for u in ("mia", "dan", "clerk"):
+                d.save(u)
+        app.create("order", {"code": "M", "amount": "2000", "level": "normal"}, "admin")
+        app.create("order", {"code": "X", "amount": "8000", "level": "normal"}, "admin")
+        with app.transaction("admin") as tx:
+            assign = app.features["assignment"].assign
+            assert assign(tx, "reviewer", "order", "M") == ["mia"]
+            assert assign(tx, "reviewer", "order", "X") == ["dan"]
+    finally:
+        app.close()
