@@ -96,9 +96,14 @@ CAMUNDA = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def test_camunda_style_table_with_aggregation_dates_and_expressions(tmp_path, capsys):
+@pytest.mark.parametrize("variant", ["dmn13", "camunda7"])
+def test_camunda_style_table_with_aggregation_dates_and_expressions(tmp_path, capsys, variant):
     f = tmp_path / "dish.dmn"
-    f.write_text(CAMUNDA, encoding="utf-8")
+    text = CAMUNDA
+    if variant == "camunda7":  # DMN 1.1 namespace, feel: type prefixes, JUEL input expressions
+        text = text.replace("https://www.omg.org/spec/DMN/20191111/MODEL/", "http://www.omg.org/spec/DMN/20151101/dmn.xsd")
+        text = text.replace('typeRef="integer"><text>guestCount</text>', 'typeRef="feel:integer"><text>${guestCount}</text>')
+    f.write_text(text, encoding="utf-8")
     app = tmp_path / "app"
     app.mkdir()
     (app / "app.yaml").write_text("name: dish\nversion: 1\n", encoding="utf-8")

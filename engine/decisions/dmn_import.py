@@ -145,6 +145,9 @@ def _decision(dec: ET.Element, table: ET.Element, variables: dict[str, str], ite
         text = _text(expr_el)
         if not text:
             raise DmnError(f"{where}: {_where(inp, 'input')} has no input expression")
+        juel = re.fullmatch(r"\$\{\s*([A-Za-z_]\w*)\s*\}", text)  # Camunda 7's JUEL ${name}
+        if juel:
+            text = juel.group(1)
         if not _FEEL_NAME.match(text):
             raise DmnError(f"{where}: {_where(inp, 'input')}: the input expression {text!r} is not a "
                            f"variable name (FEEL expressions are not imported; compute the value first)")
