@@ -65,4 +65,8 @@ def open_for_serving(settings: Settings) -> App:
 def factory() -> Starlette:
     """Entry point of a uvicorn worker: everything from ``ORDO_*`` variables."""
     settings = Settings.load()
+    if settings.site:
+        from .site import site_factory
+
+        return site_factory(settings)
     return create_server(open_for_serving(settings), settings, close_app=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import OrderedDict
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -92,6 +93,12 @@ class FieldDef(Model):
     converted_from: FieldType | None = Field(
         default=None, description="Old type, to allow converting the column's values to the new type"
     )
+    convert: str | None = Field(
+        default=None, description="With converted_from: the rule giving the new value from the old one, an "
+        "expression over :old (e.g. \"if(:old == 'high', 3, 1)\"); without it values convert as input does")
+    map_values: dict[str, Any] | None = Field(
+        default=None, description="Stored values to rewrite once at schema sync, old -> new (recorded in "
+        "ordo_migrations; e.g. after renaming an option)")
 
     @field_validator("pattern")
     @classmethod
@@ -324,6 +331,21 @@ class EntityDef(Definition):
                         ctx.error((*path, bound), err)
         if f.type == "enum" and len(set(f.option_values)) != len(f.option_values):
             ctx.error((*path, "options"), "duplicate option values")
+        self._check_migration(ctx, path, f)
+
+    def _check_migration(self, ctx: CheckContext, path: tuple, f: FieldDef) -> None:
+        if f.convert is not None:
+            if f.converted_from is None:
+                ctx.error((*path, "convert"), "'convert' needs 'converted_from: <the old type>'")
+            else:
+                ctx.expr((*path, "convert"), f.convert, conversion_scope(f.converted_from))
+        if f.map_values and f.type == "enum":
+            for old, new in f.map_values.items():
+                if new is not None and new not in f.option_values:
+                    ctx.error((*path, "map_values", old), f"'{new}' is not an option of this field "
+                                                         f"({', '.join(map(str, f.option_values))})")
+        elif f.map_values and not f.is_stored:
+            ctx.error((*path, "map_values"), f"a {f.type} field stores no values to map")
 
     def _check_operations(self, ctx: CheckContext, scope: Scope) -> None:
         for op in ("split", "merge"):
@@ -388,3 +410,22 @@ def literal_error(f: FieldDef, value: Any) -> str | None:
     if t == "enum" and value not in f.option_values:
         return f"'{value}' is not one of the options ({', '.join(f.option_values)})"
     return None
+
+
+class _NoFields:
+    """The schema of a conversion rule: no fields, only the old value ``:old``."""
+
+    compiled: OrderedDict = OrderedDict()
+
+    def entity_fields(self, entity: str) -> dict:
+        return {}
+
+
+def conversion_scope(old_type: str) -> Scope:
+    """The scope of a field's ``convert`` rule: ``:old`` is the stored value (of the old type)."""
+    try:
+        t = FieldDef(type=old_type).value_type() if old_type not in ("link", "table", "related", "computed") \
+            else T.ANY
+    except (ValueError, TypeError):
+        t = T.ANY
+    return Scope(_NoFields(), "_", params={"old": t})
