@@ -59,6 +59,23 @@ class AppSchema:
         self._cache: dict[str, dict[str, T.Type]] = {}
         # expressions compiled against this schema (see compile_expression): once per loaded app
         self.compiled: OrderedDict[tuple, Any] = OrderedDict()
+        self._decisions: dict[str, Any] = {}
+
+    def decision(self, name: str) -> Any:
+        """The compiled decision table ``name`` for ``decide()``: None when unknown or invalid, "cycle"
+        while it is being compiled (a table whose cells call itself)."""
+        if name not in self._decisions:
+            d = self.app.get("decision", name)
+            if d is None:
+                return None
+            from .decision_build import build_table
+
+            self._decisions[name] = "cycle"
+            self._decisions[name] = build_table(d, self)
+        return self._decisions[name]
+
+    def decision_names(self) -> list[str]:
+        return self.app.names("decision")
 
     def entity_fields(self, entity: str) -> Mapping[str, T.Type] | None:
         if entity in self._cache:
