@@ -73,7 +73,7 @@ _SIMPLE = {  # function name -> helper, arguments passed as they are
     "is_blank": "E.isBlank", "if": "E.if", "add_days": "E.dateAdd", "date": "E.toDate",
 }
 
-JS_FUNCTIONS = set(_SIMPLE) | {"today", "now", "min", "max", "year", "month", "day", "days_between", "changed"}
+JS_FUNCTIONS = set(_SIMPLE) | {"today", "now", "min", "max", "year", "month", "day", "days_between", "changed", "decide"}
 _PART = {"year": 0, "month": 1, "day": 2}
 
 
@@ -144,6 +144,8 @@ class _JsCodegen:
         name = node.name
         if name == "changed":
             raise self.unsupported(node, "changed() is known only while a write is checked, not in the browser")
+        if name == "decide":
+            raise self.unsupported(node, "decide() evaluates a decision table on the server, not in the browser")
         args = [self.emit(a, rv) for a in node.args]
         if name in ("today", "now"):
             return f"E.{name}(env)"
