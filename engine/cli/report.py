@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--into", "--materialize", dest="into", action="store_true",
                    help="write the result rows into records of the report's 'materialize.into' entity "
                         "(upsert by its key columns) and print what changed")
+    p.add_argument("--explain", action="store_true",
+                   help="print the SQL the report runs (as --user, with --param values) and the database's "
+                        "plan instead of running it")
     p.set_defaults(func=cmd_report)
 
 
@@ -65,6 +68,9 @@ def cmd_report(args: argparse.Namespace) -> int:
                 r = reports.get(name)
                 params = ", ".join(f"{k} ({p.type})" for k, p in r.defn.params.items())
                 print(f"{name}: {r.title(args.lang)}" + (f"  [params: {params}]" if params else ""))
+            return 0
+        if args.explain:
+            sys.stdout.write(reports.explain(args.name, user=acting_user(args), params=parse_params(args.param)))
             return 0
         if args.into:
             done = reports.refresh(args.name, user=acting_user(args), params=parse_params(args.param))

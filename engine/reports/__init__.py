@@ -9,6 +9,7 @@ alerts and drill-down.
     with app.reader("alice") as tx:
         result = reports.run(tx, "sales_by_month", {"period": "last_month"})
     reports.export(result, "xlsx")          # bytes; also "json", "csv", "svg", "table"
+    print(reports.explain("sales_by_month", user="alice"))  # its SQL and the database's plan
     reports.refresh("daily_demand", user="alice")   # write the rows into records (materialize)
     drill = reports.drill("sales_by_month", {"month": "2024-03", "region": "north"}, measure="returned")
     app.query(drill.entity, drill.where, params=drill.params, user="alice")
@@ -24,6 +25,7 @@ from ..errors import NotFound, PermissionDenied
 from . import alerts, materialize
 from .compile import CompiledReport
 from .drill import Drill, drill, drill_rows
+from .explain import explain_report
 from .export import EXTENSIONS, FORMATS, export
 from .materialize import MaterializeResult
 from .run import Column, ReportResult, run
@@ -71,6 +73,12 @@ class Reports:
         """Run a report in its own read transaction."""
         with self.app.reader(user) as tx:
             return self.run(tx, name, params, lang)
+
+    def explain(self, name: str, *, user: UserLike, params: Mapping[str, Any] | None = None) -> str:
+        """The SQL a run of report ``name`` as ``user`` executes and the database's plan, as text
+        (nothing is run; the user's permissions apply as in a run)."""
+        with self.app.reader(user) as tx:
+            return explain_report(self.allowed(tx, name), tx, params)
 
     def export(self, result: ReportResult, fmt: str) -> str | bytes:
         """``result`` as ``json``, ``csv``, ``table`` (text), ``xlsx`` (bytes) or ``svg`` (chart)."""
