@@ -106,6 +106,8 @@ class ReportDef(Definition):
     pivot: str | None = Field(default=None, description="Dimension whose values become columns")
     chart: ChartDef | None = None
     alert: AlertDef | None = None
+    index: bool = Field(default=True, description="Create an index covering what the report reads on its "
+                                                 "source table (schema sync); false: none")
     materialize: MaterializeDef | None = Field(default=None, description="Write the result rows into records "
                                                                          "of an entity (ordo report --into)")
 

@@ -180,3 +180,38 @@ def test_an_open_period_keeps_rows_with_a_date_and_a_period_filters(app):
     assert rows == []
     rows = reports.report("by_status", user="t", params={"ext": "E13", "period": "2024-02-01..2024-02-29"}).rows
     assert [(r["status"], r["amount"]) for r in rows] == [("open", 13)]
+
+
+def test_report_indexes_created_listed_and_removable(app, app_path, db_url, capsys):
+    """Each report gets an index covering what it reads on its source table (equality filters,
+    dimensions, ranges, measures); `ordo sync --dry-run` lists it; `index: false` drops it."""
+    name = app.features["reports"].indexes["by_status"]
+    table = app.compiled.entities["sale"].table
+    index = next(i for i in table.indexes if i.name == name)
+    assert [c.name for c in index.columns] == ["external_id", "status", "sold_on", "amount"]
+    with app.engine.connect() as conn:
+        assert name in {i["name"] for i in sa.inspect(conn).get_indexes("sale")}
+    text = plan(app, _report_statement(app, "by_status", {"ext": "E3"}), {"ext": "E3", "period_start": dt.date(1, 1, 1),
+                                                                         "period_end": dt.date(9999, 12, 31)})
+    assert name in text, text
+    if app.engine.dialect.name == "sqlite":
+        assert "COVERING INDEX" in text  # the report never reads the table itself
+    report = (app_path / "reports" / "by_status.yaml").read_text()
+    (app_path / "reports" / "by_status.yaml").write_text(report.replace("totals: true", "totals: true\nindex: false"))
+    assert main(["sync", str(app_path), "--db", db_url, "--dry-run"]) == 0
+    assert f"drop index {name}" in capsys.readouterr().out
+    assert main(["sync", str(app_path), "--db", db_url]) == 0
+    with app.engine.connect() as conn:
+        assert name not in {i["name"] for i in sa.inspect(conn).get_indexes("sale")}
+    (app_path / "reports" / "by_status.yaml").write_text(report)
+    assert main(["sync", str(app_path), "--db", db_url, "--dry-run"]) == 0
+    assert f"create index {name}" in capsys.readouterr().out
+
+
+def _report_statement(app, name, params):
+    from ordo.engine.reports.run import bind_params, statement
+
+    report = app.features["reports"].get(name)
+    _, binds = bind_params(report, params, dt.date(2026, 1, 1))
+    with app.reader("t") as tx:
+        return statement(report, report.build(tx, binds))

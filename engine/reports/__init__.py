@@ -27,6 +27,7 @@ from .compile import CompiledReport
 from .drill import Drill, drill, drill_rows
 from .explain import explain_report
 from .export import EXTENSIONS, FORMATS, export
+from .indexes import install_indexes
 from .materialize import MaterializeResult
 from .run import Column, ReportResult, run
 
@@ -44,6 +45,7 @@ class Reports:
         self.app = app
         self.compiled: dict[str, CompiledReport] = {d.name: CompiledReport(app, d)
                                                     for d in app.definition.all("report")}
+        self.indexes: dict[str, str] = {}  # report -> the index serving it (see indexes.py)
 
     def names(self) -> list[str]:
         return sorted(self.compiled)
@@ -113,6 +115,7 @@ class Reports:
 def install(app: App) -> None:
     reports = Reports(app)
     app.features["reports"] = reports
+    reports.indexes = install_indexes(app, reports.compiled)
     app.jobs.register(alerts.JOB_KIND, lambda tx, payload: alerts.handle(reports, tx, payload))
     app.jobs.register(materialize.JOB_KIND, lambda tx, payload: materialize.handle(reports, tx, payload))
     app.on_start.append(lambda a: alerts.ensure_schedules(reports))
