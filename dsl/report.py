@@ -32,6 +32,7 @@ from .report_parts import (  # noqa: F401 - re-exported: the parts belong to the
     ParamDef,
     param_value,
 )
+from .report_summary import summary_problems
 
 ROW = "report row"  # the pseudo-entity whose fields are a result row's columns
 _PARAM_TYPES = {"string": T.STRING, "integer": T.INTEGER, "decimal": T.DECIMAL, "boolean": T.BOOLEAN,
@@ -108,6 +109,8 @@ class ReportDef(Definition):
     alert: AlertDef | None = None
     index: bool = Field(default=True, description="Create an index covering what the report reads on its "
                                                  "source table (schema sync); false: none")
+    summary: bool = Field(default=False, description="Keep a summary table of this report exact on every write "
+                                                     "and answer runs from it (see docs/reports.md)")
     materialize: MaterializeDef | None = Field(default=None, description="Write the result rows into records "
                                                                          "of an entity (ordo report --into)")
 
@@ -126,6 +129,9 @@ class ReportDef(Definition):
                            ctx.error, resolve=lambda path, name: ctx.ref(path, "entity", name))
         if self.materialize is not None and out.source is not None:
             self.check_materialize(ctx, out)
+        if self.summary:
+            for path, message in summary_problems(self, out):
+                ctx.error(path, message)
 
     def check_materialize(self, ctx: CheckContext, out: Analysis) -> None:
         m = self.materialize

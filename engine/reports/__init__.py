@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..actor import UserLike
 from ..errors import NotFound, PermissionDenied
-from . import alerts, materialize
+from . import alerts, materialize, summary
 from .compile import CompiledReport
 from .drill import Drill, drill, drill_rows
 from .explain import explain_report
@@ -30,6 +30,7 @@ from .export import EXTENSIONS, FORMATS, export
 from .indexes import install_indexes
 from .materialize import MaterializeResult
 from .run import Column, ReportResult, run
+from .summary import Summary, install_summaries
 
 if TYPE_CHECKING:
     from ..app import App
@@ -46,6 +47,7 @@ class Reports:
         self.compiled: dict[str, CompiledReport] = {d.name: CompiledReport(app, d)
                                                     for d in app.definition.all("report")}
         self.indexes: dict[str, str] = {}  # report -> the index serving it (see indexes.py)
+        self.summaries: dict[str, Summary] = {}  # report -> its maintained summary (see summary.py)
 
     def names(self) -> list[str]:
         return sorted(self.compiled)
@@ -82,6 +84,19 @@ class Reports:
         with self.app.reader(user) as tx:
             return explain_report(self.allowed(tx, name), tx, params)
 
+    def rebuild(self, name: str, *, user: UserLike) -> int:
+        """Recompute the maintained summary of report ``name`` from a full scan (an administrator's
+        task); return its number of groups."""
+        self.get(name)
+        with self.app.transaction(user) as tx:
+            return summary.get(self.summaries, name).rebuild(tx)
+
+    def verify(self, name: str, *, user: UserLike) -> list[str]:
+        """Differences between the summary of report ``name`` and a full scan (empty: exact)."""
+        self.get(name)
+        with self.app.reader(user) as tx:
+            return summary.get(self.summaries, name).verify(tx)
+
     def export(self, result: ReportResult, fmt: str) -> str | bytes:
         """``result`` as ``json``, ``csv``, ``table`` (text), ``xlsx`` (bytes) or ``svg`` (chart)."""
         return export(result, fmt)
@@ -116,6 +131,9 @@ def install(app: App) -> None:
     reports = Reports(app)
     app.features["reports"] = reports
     reports.indexes = install_indexes(app, reports.compiled)
+    reports.summaries = install_summaries(app, reports.compiled)
+    for name, s in reports.summaries.items():
+        reports.compiled[name].summary = s
     app.jobs.register(alerts.JOB_KIND, lambda tx, payload: alerts.handle(reports, tx, payload))
     app.jobs.register(materialize.JOB_KIND, lambda tx, payload: materialize.handle(reports, tx, payload))
     app.on_start.append(lambda a: alerts.ensure_schedules(reports))

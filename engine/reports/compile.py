@@ -79,6 +79,7 @@ class Built:
     allowed: Any = None  # the user's read filter on the governed rows (None: all rows)
     measures_in: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # (value, condition) per aggregate
     dialect: str = "sqlite"
+    summary: Any = None  # the maintained summary answering this run (summary.py), None: scan
 
 
 def _strict(path, text, scope, expect) -> CompiledExpression:
@@ -120,6 +121,7 @@ class CompiledReport:
         source = {(self.source.parent, self.source.field)} if self.source.parent and self.source.field else set()
         # (entity, field) of every field the report reads: a reader from whom one is hidden may not run it
         self.reads: frozenset[tuple[str, str]] = frozenset(source | fields_read(exprs))
+        self.summary: Any = None  # its maintained summary (summary.py), when it declares one
 
     def check_reader(self, tx: Transaction) -> None:
         """Refuse a reader from whom a field this report reads is hidden (no column, filter or group
@@ -193,7 +195,8 @@ class CompiledReport:
                 if m.filter is not None else None
             inputs[m.name] = (value, cond)
             measures[m.name] = aggregate(m.agg or "count", value, cond)
-        return Built(plan, src, roots, where, dims, measures, allowed, inputs, tx.conn.dialect.name)
+        summary = self.summary if self.summary is not None and self.summary.usable(tx, binds) else None
+        return Built(plan, src, roots, where, dims, measures, allowed, inputs, tx.conn.dialect.name, summary)
 
     # -- how columns are shown
     def title(self, lang: str = "en") -> str:
@@ -262,7 +265,7 @@ class CompiledReport:
 
     def grouped(self, built: Built, group: tuple[str, ...], mark: int) -> sa.Select:
         """One grouping of the aggregated measures: dimensions outside ``group`` are NULL (a totals level)."""
-        cols = [_typed(built.dims[d.name] if d.name in group else sa.null(), d.type).label(d.name)
+        cols = [(_typed(built.dims[d.name], d.type) if d.name in group else typed_null(d.type)).label(d.name)
                 for d in self.dimensions]
         cols += [_typed(built.measures[m.name], m.type).label(m.name) for m in self.base_measures()]
         cols.append(sa.literal(mark, sa.Integer()).label(MARK))
@@ -277,6 +280,8 @@ class CompiledReport:
         where the database allows: GROUPING SETS on PostgreSQL; on SQLite the totals levels
         re-aggregate the finest groups (one materialized CTE) when every measure can be re-aggregated
         (count, sum, min, max). Otherwise each level is its own scan."""
+        if built.summary is not None:
+            return [built.summary.grouping(built, group, mark) for group, mark in sets]
         if len(sets) == 1 or not self.dimensions:
             return [self.grouped(built, group, mark) for group, mark in sets]
         if built.dialect == "postgresql":
@@ -312,7 +317,7 @@ class CompiledReport:
         g = self.grouped(built, finest, mark0).cte("g").prefix_with("MATERIALIZED")
         parts = [sa.select(*g.c)]
         for group, mark in rest:
-            cols = [(g.c[d.name] if d.name in group else _typed(sa.null(), d.type)).label(d.name)
+            cols = [(g.c[d.name] if d.name in group else typed_null(d.type)).label(d.name)
                     for d in self.dimensions]
             cols += [_typed(REAGGREGATE[m.agg or "count"](g.c[m.name]), m.type).label(m.name)
                      for m in self.base_measures()]
@@ -431,6 +436,12 @@ def aggregate(agg: str, value: Any, cond: Any) -> Any:
 
 def _typed(expr: Any, t: T.Type) -> Any:
     return expr if t.kind in ("integer", "any", "null") else sa.type_coerce(expr, sa_type(t))
+
+
+def typed_null(t: T.Type) -> Any:
+    """NULL of type ``t`` (a totals level's dimension): a subquery column PostgreSQL can union with
+    the dimension's values."""
+    return sa.null() if t.kind in ("any", "null") else sa.cast(sa.null(), sa_type(t))
 
 
 def convert(row: Mapping[str, Any], columns: Mapping[str, T.Type]) -> dict[str, Any]:

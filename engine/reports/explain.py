@@ -21,14 +21,21 @@ def plan_lines(conn: Connection, stmt: Any, params: Mapping[str, Any] | None = N
     indented under their parent, as its shell prints them)."""
     prefix = PREFIX.get(conn.dialect.name, "EXPLAIN ")
 
+    rows: list[tuple] = []
+
     def explain(_conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
         return prefix + statement, parameters
 
+    def fetch(_conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        rows.extend(tuple(r) for r in cursor.fetchall())  # raw rows: the statement's own result types do not apply
+
     event.listen(conn, "before_cursor_execute", explain, retval=True)
+    event.listen(conn, "after_cursor_execute", fetch)
     try:
-        rows = [tuple(r) for r in conn.execute(stmt, dict(params or {}))]
+        conn.execute(stmt, dict(params or {})).close()
     finally:
         event.remove(conn, "before_cursor_execute", explain)
+        event.remove(conn, "after_cursor_execute", fetch)
     if conn.dialect.name != "sqlite":
         return [str(r[0]) for r in rows]
     depth: dict[Any, int] = {0: -1}
