@@ -63,6 +63,7 @@ class Analysis:
     measures: dict[str, tuple[CompiledExpression | None, CompiledExpression | None, T.Type]] = field(
         default_factory=dict)
     formulas: dict[str, CompiledExpression | None] = field(default_factory=dict)
+    windows: dict[str, tuple[str, str]] = field(default_factory=dict)  # measure -> (window, of)
     having: CompiledExpression | None = None
     alert_when: CompiledExpression | None = None
 
@@ -225,6 +226,18 @@ class ReportDef(Definition):
                 out.measures[m.name] = self._measure(m, i, scope, compile, report)
         row_scope = Scope(RowSchema(out.row_types()), ROW, params=out.param_types)
         for i, m in enumerate(self.measures):
+            if m.window is not None:
+                of = out.measures.get(m.of or "")
+                if of is None or m.of in out.windows:
+                    report(("measures", i, "of"), f"'of: {m.of}' must name an aggregated or derived measure "
+                                                  "declared before it")
+                    of = (None, None, T.ANY)
+                elif not (of[2].is_numeric or of[2].is_any):
+                    report(("measures", i, "of"), f"'{m.of}' is not a number ({of[2]})")
+                keeps = m.window in ("running_total", "change") and of[2].kind == "integer"
+                out.windows[m.name] = (m.window, m.of or "")
+                out.measures[m.name] = (None, None, T.INTEGER if keeps else T.DECIMAL)
+                continue
             if m.formula is not None:
                 row_scope.schema = RowSchema({n: t for n, (_, _, t) in out.measures.items()})
                 c = compile(("measures", i, "formula"), m.formula, row_scope, None)

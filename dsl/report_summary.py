@@ -66,7 +66,7 @@ def summary_problems(defn: Any, out: Any) -> Iterator[tuple[Sequence[str | int],
         if problem:
             yield ("dimensions", i), f"summary: true: dimension '{d.name}' cannot be kept in a summary: {problem}"
     for i, m in enumerate(defn.measures):
-        if m.formula is not None:
+        if m.formula is not None or m.window is not None:
             continue
         if m.agg not in ADDITIVE:
             yield ("measures", i), (f"summary: true: measure '{m.name}' ({m.agg}) cannot be kept exact when rows "

@@ -24,6 +24,7 @@ from ordo.dsl.base import humanize, label_text
 from ordo.dsl.errors import DefinitionError, DefinitionErrors, ExpressionError, ExpressionErrors
 from ordo.dsl.expr import CompiledExpression, ast, compile_expression
 from ordo.dsl.expr import types as T
+from ordo.dsl.expr.sql_constructs import SafeDiv
 from ordo.dsl.expr.sqltypes import sa_type
 from ordo.dsl.expr.to_sql import to_sql
 from ordo.dsl.report import ReportDef, Source
@@ -64,6 +65,7 @@ class Measure:
     type: T.Type
     format: str | None
     decimals: int | None
+    window: tuple[str, str] | None = None  # (running_total / share / change / growth, the measure it reads)
 
 
 @dataclass
@@ -110,7 +112,8 @@ class CompiledReport:
                                      a.dims[d.name][1], d.bucket) for d in defn.dimension_list()]
         self.measures = [Measure(m.name, label_text(m.label, fallback=humanize(m.name)), m.agg,
                                  a.measures[m.name][0], a.measures[m.name][1], a.formulas.get(m.name),
-                                 a.measures[m.name][2], m.format, m.decimals) for m in defn.measures]
+                                 a.measures[m.name][2], m.format, m.decimals, a.windows.get(m.name))
+                         for m in defn.measures]
         self.dim = {d.name: d for d in self.dimensions}
         self.measure = {m.name: m for m in self.measures}
         self.having = a.having
@@ -188,7 +191,7 @@ class CompiledReport:
         measures: dict[str, Any] = {}
         inputs: dict[str, tuple[Any, Any]] = {}
         for m in self.measures:
-            if m.formula is not None:
+            if m.formula is not None or m.window is not None:
                 continue
             value = m.expr.to_sql(src, roots, clock) if m.expr is not None else None
             cond = m.filter.to_sql(src, roots, clock, where=True, not_null_params=bound) \
@@ -244,6 +247,8 @@ class CompiledReport:
         if m is None:
             d = self.dim[name]
             return expr_scale(self.app.compiled, d.expr.tree) if d.type.kind == "decimal" else None
+        if m.window is not None and m.window[0] in ("running_total", "change") and m.decimals is None:
+            return self.scale(m.window[1])
         if m.format == "percent":
             return (1 if m.decimals is None else m.decimals) + 2  # a ratio: 12.5% is 0.125
         if m.decimals is not None:
@@ -261,7 +266,7 @@ class CompiledReport:
 
     def base_measures(self) -> list[Measure]:
         """The aggregated measures (formulas are computed over them, each once per row)."""
-        return [m for m in self.measures if m.formula is None]
+        return [m for m in self.measures if m.formula is None and m.window is None]
 
     def grouped(self, built: Built, group: tuple[str, ...], mark: int) -> sa.Select:
         """One grouping of the aggregated measures: dimensions outside ``group`` are NULL (a totals level)."""
@@ -334,7 +339,10 @@ class CompiledReport:
         values: dict[str, Any] = {}
         cols = [sub.c[d.name] for d in self.dimensions]
         for m in self.measures:
-            if m.formula is None:
+            if m.window is not None:
+                values[m.name] = self._window(m.window, values[m.window[1]], sub)
+                cols.append(_typed(values[m.name], m.type).label(m.name))
+            elif m.formula is None:
                 values[m.name] = sub.c[m.name]
                 cols.append(sub.c[m.name])
             else:
@@ -345,6 +353,23 @@ class CompiledReport:
             return q
         out = q.subquery(f"{alias}h")
         return sa.select(*out.c).where(self.having.to_sql(RowSource(out.c), clock=self._clock, where=True))
+
+    def _window(self, window: tuple[str, str], value: Any, sub: Any) -> Any:
+        """A measure across result rows (SQL window functions over the grouped rows, before ``having``
+        and ``limit``): along the first date-bucketed dimension (else the first dimension), separately
+        for each combination of the other dimensions."""
+        kind = window[0]
+        if kind == "share":  # of the grand total of all groups
+            return SafeDiv(value, sa.func.sum(value).over())
+        along = next((d for d in self.dimensions if d.bucket), self.dimensions[0] if self.dimensions else None)
+        if along is None:  # no dimension: one row
+            return value if kind == "running_total" else sa.null()
+        others = [sub.c[d.name] for d in self.dimensions if d.name != along.name]
+        order = [sa.case((sub.c[along.name].is_(None), 1), else_=0), sub.c[along.name]]
+        if kind == "running_total":
+            return sa.func.sum(value).over(partition_by=others or None, order_by=order, rows=(None, 0))
+        previous = sa.func.lag(value).over(partition_by=others or None, order_by=order)
+        return value - previous if kind == "change" else SafeDiv(value - previous, previous)
 
     def order(self, cols: Any) -> list[Any]:
         keys = list(self.sort) or [(d.name, False) for d in self.dimensions]
