@@ -312,10 +312,10 @@ class ReportDef(Definition):
         t = expr.type if expr is not None else T.ANY
         if m.agg in ("count", "count_distinct"):
             return expr, flt, T.INTEGER
-        if m.agg in ("sum", "avg"):
+        if m.agg in ("sum", "avg", "median", "percentile"):
             if not (t.is_numeric or t.is_any):
                 report((*path, "expr"), f"{m.agg} needs a number, got {t}")
-            return expr, flt, T.DECIMAL if (m.agg == "avg" or t.kind != "integer") else T.INTEGER
+            return expr, flt, T.DECIMAL if (m.agg != "sum" or t.kind != "integer") else T.INTEGER
         if not (t.is_any or t.kind in _ORDERED):
             report((*path, "expr"), f"{m.agg} needs numbers, strings or dates, got {t}")
         return expr, flt, t.plain()

@@ -41,6 +41,16 @@ APP = {
         having: "orders > 0"
         totals: true
     """,
+    "reports/spread.yaml": """
+        name: spread
+        source: sale
+        dimensions: [channel]
+        measures:
+          - {name: median, agg: median, expr: amount}
+          - {name: p90, agg: percentile, p: 0.9, expr: amount}
+          - {name: p10_web, agg: percentile, p: 0.1, expr: amount, filter: "customer == 'ann'"}
+        totals: true
+    """,
     "reports/days.yaml": """
         name: days
         source: sale
@@ -116,3 +126,29 @@ def test_window_measures_are_checked(make_app, tmp_path):
     with pytest.raises(DefinitionErrors) as e:
         open_app(make_app(files), f"sqlite:///{tmp_path / 'x.db'}")
     assert "trend.yaml" in str(e.value) and "'of: nothing' must name" in str(e.value)
+
+
+def _cont(values, p):
+    values = sorted(values)
+    if not values:
+        return None
+    at = p * (len(values) - 1)
+    lo, hi = int(at), min(int(at) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * Decimal(str(at - lo))
+
+
+def test_median_and_percentiles(app):
+    result = app.features["reports"].report("spread", user="t")
+    by = defaultdict(list)
+    for s in app.sales:
+        by[s["channel"]].append(s)
+    want = {ch: (_cont([s["amount"] for s in ss], 0.5), _cont([s["amount"] for s in ss], 0.9),
+                 _cont([s["amount"] for s in ss if s["customer"] == "ann"], 0.1)) for ch, ss in by.items()}
+    want[None] = (_cont([s["amount"] for s in app.sales], 0.5), _cont([s["amount"] for s in app.sales], 0.9),
+                  _cont([s["amount"] for s in app.sales if s["customer"] == "ann"], 0.1))
+    got = {r["channel"]: (r["median"], r["p90"], r["p10_web"]) for r in result.rows}
+    got[None] = (result.totals["median"], result.totals["p90"], result.totals["p10_web"])
+    assert set(got) == set(want)
+    for key, w in want.items():
+        for a, b in zip(got[key], w, strict=True):
+            assert abs(Decimal(str(a)) - b) < Decimal("0.0001"), (key, a, b)

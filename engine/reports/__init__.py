@@ -29,6 +29,7 @@ from .explain import explain_report
 from .export import EXTENSIONS, FORMATS, export
 from .indexes import install_indexes
 from .materialize import MaterializeResult
+from .percentile import install_sqlite_functions
 from .run import Column, ReportResult, run
 from .summary import Summary, install_summaries
 
@@ -128,6 +129,7 @@ class Reports:
 
 
 def install(app: App) -> None:
+    install_sqlite_functions(app.engine)
     reports = Reports(app)
     app.features["reports"] = reports
     reports.indexes = install_indexes(app, reports.compiled)

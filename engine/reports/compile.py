@@ -14,6 +14,7 @@ Aggregation always happens in the database; parameters are bound.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ from ..errors import PermissionDenied
 from ..query import conjuncts, is_cheap, readable_first
 from ..scales import expr_scale
 from .buckets import DateBucket
+from .percentile import Percentile
 from .sources import JoinPlan, JoinSource, RowSource
 
 if TYPE_CHECKING:
@@ -115,6 +117,7 @@ class CompiledReport:
                                  a.measures[m.name][2], m.format, m.decimals, a.windows.get(m.name))
                          for m in defn.measures]
         self.dim = {d.name: d for d in self.dimensions}
+        self.defn_measure = {m.name: m for m in defn.measures}
         self.measure = {m.name: m for m in self.measures}
         self.having = a.having
         self.alert_when = a.alert_when
@@ -197,7 +200,7 @@ class CompiledReport:
             cond = m.filter.to_sql(src, roots, clock, where=True, not_null_params=bound) \
                 if m.filter is not None else None
             inputs[m.name] = (value, cond)
-            measures[m.name] = aggregate(m.agg or "count", value, cond)
+            measures[m.name] = aggregate(m.agg or "count", value, cond, self.defn_measure[m.name].p)
         summary = self.summary if self.summary is not None and self.summary.usable(tx, binds) else None
         return Built(plan, src, roots, where, dims, measures, allowed, inputs, tx.conn.dialect.name, summary)
 
@@ -302,7 +305,8 @@ class CompiledReport:
         rows = sa.select(*[built.dims[n].label(n) for n in names], *inputs) \
             .select_from(built.plan.from_).where(*built.where).subquery("rows")
         dims = [rows.c[n] for n in names]
-        aggs = [_typed(aggregate(m.agg or "count", rows.c[f"_ordo_m{i}"], None), m.type).label(m.name)
+        aggs = [_typed(aggregate(m.agg or "count", rows.c[f"_ordo_m{i}"], None, self.defn_measure[m.name].p),
+                       m.type).label(m.name)
                 for i, m in enumerate(base)]
         unique = list(dict.fromkeys(group for group, _ in sets))
         g = sa.select(*[_typed(c, d.type).label(d.name) for c, d in zip(dims, self.dimensions, strict=True)], *aggs,
@@ -319,7 +323,9 @@ class CompiledReport:
 
     def _reaggregated(self, built: Built, sets: list[tuple[tuple[str, ...], int]]) -> list[sa.Select]:
         (finest, mark0), rest = sets[0], sets[1:]
-        g = self.grouped(built, finest, mark0).cte("g").prefix_with("MATERIALIZED")
+        g = self.grouped(built, finest, mark0).cte("g")
+        if sqlite3.sqlite_version_info >= (3, 35):  # older versions materialize a CTE used twice anyway
+            g = g.prefix_with("MATERIALIZED")
         parts = [sa.select(*g.c)]
         for group, mark in rest:
             cols = [(g.c[d.name] if d.name in group else typed_null(d.type)).label(d.name)
@@ -446,10 +452,12 @@ REAGGREGATE = {  # how the aggregates of finer groups combine into a coarser gro
 }
 
 
-def aggregate(agg: str, value: Any, cond: Any) -> Any:
+def aggregate(agg: str, value: Any, cond: Any, p: float | None = None) -> Any:
     """SQL aggregate of ``value`` over the rows where ``cond`` holds (CASE inside the aggregate)."""
     if cond is not None:
         value = sa.case((cond, value if value is not None else sa.literal(1)))
+    if agg in ("median", "percentile"):  # continuous: interpolated between the two nearest values
+        return Percentile(0.5 if p is None else p, value)
     if agg == "count":
         return sa.func.count(value) if value is not None else sa.func.count()
     if agg == "count_distinct":
