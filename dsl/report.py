@@ -32,6 +32,7 @@ from .report_parts import (  # noqa: F401 - re-exported: the parts belong to the
     ParamDef,
     param_value,
 )
+from .report_summary import summary_problems
 
 ROW = "report row"  # the pseudo-entity whose fields are a result row's columns
 _PARAM_TYPES = {"string": T.STRING, "integer": T.INTEGER, "decimal": T.DECIMAL, "boolean": T.BOOLEAN,
@@ -62,6 +63,7 @@ class Analysis:
     measures: dict[str, tuple[CompiledExpression | None, CompiledExpression | None, T.Type]] = field(
         default_factory=dict)
     formulas: dict[str, CompiledExpression | None] = field(default_factory=dict)
+    windows: dict[str, tuple[str, str]] = field(default_factory=dict)  # measure -> (window, of)
     having: CompiledExpression | None = None
     alert_when: CompiledExpression | None = None
 
@@ -106,6 +108,10 @@ class ReportDef(Definition):
     pivot: str | None = Field(default=None, description="Dimension whose values become columns")
     chart: ChartDef | None = None
     alert: AlertDef | None = None
+    index: bool = Field(default=True, description="Create an index covering what the report reads on its "
+                                                 "source table (schema sync); false: none")
+    summary: bool = Field(default=False, description="Keep a summary table of this report exact on every write "
+                                                     "and answer runs from it (see docs/reports.md)")
     materialize: MaterializeDef | None = Field(default=None, description="Write the result rows into records "
                                                                          "of an entity (ordo report --into)")
 
@@ -124,6 +130,9 @@ class ReportDef(Definition):
                            ctx.error, resolve=lambda path, name: ctx.ref(path, "entity", name))
         if self.materialize is not None and out.source is not None:
             self.check_materialize(ctx, out)
+        if self.summary:
+            for path, message in summary_problems(self, out):
+                ctx.error(path, message)
 
     def check_materialize(self, ctx: CheckContext, out: Analysis) -> None:
         m = self.materialize
@@ -217,6 +226,18 @@ class ReportDef(Definition):
                 out.measures[m.name] = self._measure(m, i, scope, compile, report)
         row_scope = Scope(RowSchema(out.row_types()), ROW, params=out.param_types)
         for i, m in enumerate(self.measures):
+            if m.window is not None:
+                of = out.measures.get(m.of or "")
+                if of is None or m.of in out.windows:
+                    report(("measures", i, "of"), f"'of: {m.of}' must name an aggregated or derived measure "
+                                                  "declared before it")
+                    of = (None, None, T.ANY)
+                elif not (of[2].is_numeric or of[2].is_any):
+                    report(("measures", i, "of"), f"'{m.of}' is not a number ({of[2]})")
+                keeps = m.window in ("running_total", "change") and of[2].kind == "integer"
+                out.windows[m.name] = (m.window, m.of or "")
+                out.measures[m.name] = (None, None, T.INTEGER if keeps else T.DECIMAL)
+                continue
             if m.formula is not None:
                 row_scope.schema = RowSchema({n: t for n, (_, _, t) in out.measures.items()})
                 c = compile(("measures", i, "formula"), m.formula, row_scope, None)
@@ -291,10 +312,10 @@ class ReportDef(Definition):
         t = expr.type if expr is not None else T.ANY
         if m.agg in ("count", "count_distinct"):
             return expr, flt, T.INTEGER
-        if m.agg in ("sum", "avg"):
+        if m.agg in ("sum", "avg", "median", "percentile"):
             if not (t.is_numeric or t.is_any):
                 report((*path, "expr"), f"{m.agg} needs a number, got {t}")
-            return expr, flt, T.DECIMAL if (m.agg == "avg" or t.kind != "integer") else T.INTEGER
+            return expr, flt, T.DECIMAL if (m.agg != "sum" or t.kind != "integer") else T.INTEGER
         if not (t.is_any or t.kind in _ORDERED):
             report((*path, "expr"), f"{m.agg} needs numbers, strings or dates, got {t}")
         return expr, flt, t.plain()

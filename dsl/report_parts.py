@@ -16,7 +16,7 @@ from .expr.limits import value_problem
 from .report_dates import period_range, relative_date
 
 Bucket = Literal["day", "week", "month", "quarter", "year"]
-Agg = Literal["count", "count_distinct", "sum", "avg", "min", "max"]
+Agg = Literal["count", "count_distinct", "sum", "avg", "min", "max", "median", "percentile"]
 ParamType = Literal["string", "integer", "decimal", "boolean", "date", "datetime", "period"]
 EVERY = re.compile(r"^(\d+)\s*([mhdw])$")
 AT = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -45,13 +45,26 @@ class MeasureDef(Model):
     expr: str | None = Field(default=None, description="Value aggregated (not needed for count)")
     filter: str | None = Field(default=None, description="Only rows where this holds count in this measure")
     formula: str | None = Field(default=None, description="Derived measure computed from other measures")
+    p: float | None = Field(default=None, gt=0, lt=1, description="For agg: percentile, the fraction below "
+                                                                 "(0.9: the 90th percentile)")
+    window: Literal["running_total", "share", "change", "growth"] | None = Field(
+        default=None, description="Computed across result rows from measure 'of': running total along the first "
+                                  "date (else first) dimension, share of the grand total, change or growth (ratio) "
+                                  "against the previous period")
+    of: str | None = Field(default=None, description="The measure a 'window' measure is computed from")
     format: Literal["number", "integer", "percent", "money"] | None = None
     decimals: int | None = Field(default=None, ge=0, le=10)
 
     @model_validator(mode="after")
     def _shape(self) -> MeasureDef:
-        if (self.agg is None) == (self.formula is None):
-            raise ValueError("a measure needs either 'agg' (count, sum, ...) or 'formula'")
+        if sum(x is not None for x in (self.agg, self.formula, self.window)) != 1:
+            raise ValueError("a measure needs one of 'agg' (count, sum, ...), 'formula' or 'window'")
+        if (self.window is None) != (self.of is None):
+            raise ValueError("'window' and 'of' go together: window: running_total, of: revenue")
+        if (self.agg == "percentile") != (self.p is not None):
+            raise ValueError("agg: percentile needs 'p' (e.g. p: 0.9), and only percentile takes it")
+        if self.window is not None and (self.expr or self.filter):
+            raise ValueError("a window measure takes no 'expr' or 'filter'")
         if self.formula is not None and (self.expr or self.filter):
             raise ValueError("a derived measure ('formula') takes no 'expr' or 'filter'")
         if self.agg not in (None, "count") and not self.expr:

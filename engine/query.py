@@ -81,7 +81,7 @@ def rows_of(owner: Any, app: CompiledApp, entity: str, name: str, target: str, o
         assert table is not None
         alias = table.alias()
         parent = owner.unguarded() if guard is not None else owner
-        cond = cf.related_where.to_sql(TableSource(app, target, alias), roots={"parent": parent})
+        cond = cf.related_where.to_sql(TableSource(app, target, alias), roots={"parent": parent}, where=True)
         if guard is None:
             return TableSource(app, target, alias), alias, cond
         readable = guard.rows(target, alias)
@@ -260,8 +260,10 @@ class FilterCache:
         source = TableSource(self.app, entity, self.app.entities[entity].table, guard)
         cheap: list[Any] = []
         rest: list[Any] = []
+        bound = frozenset(k for k, t in ptypes.items() if t.kind != "null")  # a null value has type null
         for part in conjuncts(compiled.tree):
-            (cheap if is_cheap(part) else rest).append(to_sql(part, source, clock=self.clock))
+            (cheap if is_cheap(part) else rest).append(to_sql(part, source, clock=self.clock, where=True,
+                                                              not_null_params=bound))
         parts = [*cheap, *rest]
         f = CompiledFilter(compiled, parts[0] if len(parts) == 1 else sa.and_(*parts), cheap, rest)
         with self._lock:

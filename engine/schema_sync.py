@@ -151,6 +151,12 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
             if name not in have:
                 plan.actions.append(_create_index(table, name))
                 plan.statements.append(f"create index {name}")
+        wanted_indexes = {index_name(spec.name, cols, unique) for cols, unique in spec.indexes}
+        for cols, unique in snap.get("indexes", []):  # created by an earlier sync, no longer asked for
+            name = index_name(spec.name, tuple(cols), unique)
+            if name in have and name not in wanted_indexes and all(c in spec.columns for c in cols):
+                plan.actions.append(_drop_index(spec.name, name))
+                plan.statements.append(f"drop index {name}")
     # child tables of removed table fields
     wanted = {s.name for s in compiled.specs}
     for tname in snaps:
@@ -301,6 +307,13 @@ def _duplicates(conn: sa.Connection, table: str, cols: tuple[str, ...], shown: i
     rows = conn.exec_driver_sql(f"SELECT {names}, COUNT(*) FROM {_q(conn, table)} WHERE {not_null} "
                                 f"GROUP BY {names} HAVING COUNT(*) > 1 LIMIT {shown}").all()
     return [f"{', '.join(repr(v) for v in r[:-1])} in {r[-1]} records" for r in rows]
+
+
+def _drop_index(table: str, name: str):
+    def run(conn: sa.Connection) -> None:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {_q(conn, name)}")
+
+    return run
 
 
 def _create_index(table: sa.Table, name: str):

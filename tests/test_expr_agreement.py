@@ -9,6 +9,7 @@ Division results are compared with a relative tolerance.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import random
@@ -248,3 +249,37 @@ def test_division_agrees_within_tolerance(fixture_app, text):
 def test_out_of_range_agrees(fixture_app, text):
     """Dates outside years 1..9999 and round() digits outside 0..10 are null on every back-end."""
     _check(fixture_app, text)
+
+
+def _check_where(fixture_app, text: str, params: dict | None = None) -> None:
+    """As a WHERE condition (where ``==`` against a non-null value is a plain ``=``), the rows
+    selected are those whose Python value is true."""
+    app, stored, env = fixture_app
+    params = params or {}
+    from ordo.dsl.expr import types as T
+
+    ptypes = T.param_types(params)
+    compiled = compile_expression(text, Scope(app.definition.schema, "r", params=ptypes), T.BOOLEAN)
+    table = app.compiled.entity("r").table
+    bound = frozenset(k for k, v in params.items() if v is not None)
+    sql = compiled.to_sql(TableSource(app.compiled, "r", table), where=True, not_null_params=bound)
+    with app.engine.connect() as conn:
+        got = {r[0] for r in conn.execute(sa.select(table.c.id).where(sql), params)}
+    penv = dataclasses.replace(env, params=params)
+    want = {rec["id"] for rec in stored if compiled(rec, penv)}
+    assert got == want, f"{text!r} with {params}: sql={sorted(got)} python={sorted(want)}"
+
+
+@SETTINGS
+@given(text=expr("bool"))
+def test_conditions_select_the_same_rows(fixture_app, text):
+    _check_where(fixture_app, text)
+
+
+@pytest.mark.parametrize("text", ["s1 == :v", ":v == s2", "not (s1 == :v)", "s1 != :v", "s1 == :v or i1 == :n",
+                                  "if(s1 == :v, 1, 0) == 1", "any(kids, k == :n)", "count(kids, k == :n) > 0",
+                                  "all(kids, k == :n)", "s1 == :v and not (s2 == :v)", "p.ps == :v",
+                                  "i1 == :n", "i1 == :none", "not (i1 == :none)", "i1 != :none"])
+@pytest.mark.parametrize("v", ["a", None])
+def test_conditions_with_parameters_select_the_same_rows(fixture_app, text, v):
+    _check_where(fixture_app, text, {"v": v, "n": 2 if v else None, "none": None})

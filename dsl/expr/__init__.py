@@ -8,7 +8,7 @@ Each pass is its own module: parser -> checker -> to_python / to_sql.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,9 +51,13 @@ class CompiledExpression:
         source: SqlSource | None,
         roots: dict[str, Any] | None = None,
         clock: Callable[[], Clock] | None = None,
+        *,
+        where: bool = False,
+        not_null_params: Collection[str] = (),
     ) -> Any:
-        """The same expression as a SQLAlchemy expression over ``source``."""
-        return to_sql(self.tree, source, roots, clock)
+        """The same expression as a SQLAlchemy expression over ``source`` (``where``: a condition
+        where null counts as false, see :func:`to_sql.to_sql`)."""
+        return to_sql(self.tree, source, roots, clock, where=where, not_null_params=not_null_params)
 
     def paths(self) -> list[ast.Path]:
         """The field paths the expression reads from its own record and roots (paths inside an

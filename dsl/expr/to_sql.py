@@ -9,12 +9,21 @@ a link becomes a correlated subquery or a join.
 Semantics match :mod:`to_python`: SQL three-valued logic, null-safe ``==``,
 division by zero gives null, aggregates over no rows give 0/null as documented.
 Values are always bound parameters, never interpolated.
+
+Null-safe equality is written so that indexes serve it on every database:
+``IS NOT DISTINCT FROM`` (which PostgreSQL cannot answer from an index) only where
+it is needed. ``a == b`` is plain ``=`` when neither side can be null (a literal,
+a NOT NULL column of the row itself, a parameter bound to a value), and also when
+one side cannot be null and the comparison stands where null counts as false (a
+WHERE condition and the ``and`` / ``or`` under it, an ``if`` condition, the row
+condition of an aggregate): there ``x = 5`` and ``x IS NOT DISTINCT FROM 5``
+select the same rows. ``x == null`` is ``x IS NULL``.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -53,12 +62,54 @@ class SqlSource(Protocol):
 
 
 class _Compiler:
-    def __init__(self, roots: dict[str, Any], clock: Callable[[], Clock]) -> None:
+    def __init__(self, roots: dict[str, Any], clock: Callable[[], Clock], not_null_params: Collection[str] = ()) -> None:
         self.roots = roots
         self.clock = clock
+        self.not_null_params = not_null_params  # parameters that will be bound to a value (never null)
 
-    def emit(self, node: ast.Node, src: SqlSource) -> Any:
+    def emit(self, node: ast.Node, src: SqlSource, where: bool = False) -> Any:
+        """SQL of ``node``; ``where``: it stands where null counts as false (a WHERE condition)."""
+        if where and isinstance(node, ast.Binary):
+            if node.op in ("and", "or"):
+                parts = (self.emit(node.left, src, True), self.emit(node.right, src, True))
+                return sa.and_(*parts) if node.op == "and" else sa.or_(*parts)
+            if node.op in ("==", "!="):
+                return self._equality(node, src, where=True)
         return getattr(self, "e_" + type(node).__name__)(node, src)
+
+    def _not_null(self, node: ast.Node, sql: Any, src: SqlSource) -> bool:
+        """Whether ``node`` (compiled to ``sql``) can never be null."""
+        if isinstance(node, ast.Literal):
+            return node.value is not None
+        if isinstance(node, ast.Param):
+            return node.name in self.not_null_params
+        if not isinstance(node, ast.Path) or not isinstance(sql, sa.Column) or sql.nullable:
+            return False
+        table = sql.table
+        if not (isinstance(table, sa.Table) or (isinstance(table, sa.Alias) and isinstance(table.element, sa.Table))):
+            return False
+        steps, owner = node.steps, src
+        if node.root is not None:
+            if len(steps) == 1:
+                return False  # a root value given by the caller
+            owner, steps = self.roots[node.root], steps[1:]
+        # a field of the row itself; a joined row (a source with a join path) may be missing
+        return len(steps) == 1 and not getattr(owner, "path", ())
+
+    def _equality(self, node: ast.Binary, src: SqlSource, where: bool) -> Any:
+        left = self.emit(node.left, src)
+        right = self.emit(node.right, src)
+        eq = node.op == "=="
+        for a, b in ((node.left, right), (node.right, left)):
+            if isinstance(a, ast.Literal) and a.value is None:
+                return b.is_(None) if eq else b.is_not(None)
+        left_nn = self._not_null(node.left, left, src)
+        right_nn = self._not_null(node.right, right, src)
+        if left_nn and right_nn:
+            return left == right if eq else left != right
+        if eq and where and (left_nn or right_nn):
+            return left == right
+        return left.is_not_distinct_from(right) if eq else left.is_distinct_from(right)
 
     # -- leaves
     def e_Literal(self, node: ast.Literal, src: SqlSource) -> Any:
@@ -114,16 +165,14 @@ class _Compiler:
             return sa.not_(expr) if op == "not in" else expr
         if op == "+" and node.type is not None and node.type.kind == "string":
             return StrCat(*[self.emit(p, src) for p in ast.string_sum(node)], null_as_empty=False)
+        if op in ("==", "!="):
+            return self._equality(node, src, where=False)
         left = self.emit(node.left, src)
         right = self.emit(node.right, src)
         if op == "and":
             return sa.and_(left, right)
         if op == "or":
             return sa.or_(left, right)
-        if op == "==":
-            return left.is_not_distinct_from(right)
-        if op == "!=":
-            return left.is_distinct_from(right)
         if op in ("<", "<=", ">", ">="):
             return left.operate(_CMP[op], right)
         lt, rt = node.left.type, node.right.type
@@ -151,9 +200,10 @@ class _Compiler:
         if node.child_entity is not None:
             return self._aggregate(node, src)
         name = node.name
+        if name == "if":  # CASE WHEN takes a null condition as false
+            cond, then, else_ = (self.emit(a, src, where=i == 0) for i, a in enumerate(node.args))
+            return sa.case((cond, then), else_=else_)
         args = [self.emit(a, src) for a in node.args]
-        if name == "if":
-            return sa.case((args[0], args[1]), else_=args[2])
         if name == "coalesce":
             return sa.func.coalesce(*args) if len(args) > 1 else args[0]
         if name == "is_null":
@@ -217,7 +267,8 @@ class _Compiler:
 
         if name == "count" and len(node.args) == 1:
             return rows(sa.func.count()).where(cond).scalar_subquery()
-        value = self.emit(node.args[1], child)
+        # count/any/all take their row condition as a WHERE does (null: not counted)
+        value = self.emit(node.args[1], child, where=name in ("count", "any", "all"))
         if name == "count":
             return rows(sa.func.count()).where(cond, value).scalar_subquery()
         if name == "any":
@@ -263,7 +314,15 @@ def to_sql(
     source: SqlSource | None,
     roots: dict[str, Any] | None = None,
     clock: Callable[[], Clock] | None = None,
+    *,
+    where: bool = False,
+    not_null_params: Collection[str] = (),
 ) -> Any:
-    """Compile a checked tree to a SQLAlchemy expression over ``source``."""
-    compiler = _Compiler(roots or {}, clock or Clock)
-    return compiler.emit(node, source)  # type: ignore[arg-type]
+    """Compile a checked tree to a SQLAlchemy expression over ``source``.
+
+    ``where``: the expression is a condition where null counts as false (WHERE, a CASE condition),
+    which lets equality against a non-null value be a plain ``=`` that an index serves.
+    ``not_null_params``: parameters that the statement is always run with bound to a value (a
+    statement compiled for given values), never null."""
+    compiler = _Compiler(roots or {}, clock or Clock, not_null_params)
+    return compiler.emit(node, source, where)  # type: ignore[arg-type]

@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="run a report (aggregated in SQL) and print or save it")
     p.add_argument("app", help="app folder (or builtin:NAME)")
     p.add_argument("name", nargs="?", help="report name (omit to list the app's reports)")
+    p.add_argument("summary_report", nargs="?", metavar="NAME",
+                   help="with 'ordo report rebuild APP NAME' / 'ordo report verify APP NAME': recompute the "
+                        "report's maintained summary from a full scan / compare it with one (exit 1 if they differ)")
     add_db_option(p)
     add_user_option(p)
     p.add_argument("--param", action="append", metavar="NAME=VALUE",
@@ -35,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--into", "--materialize", dest="into", action="store_true",
                    help="write the result rows into records of the report's 'materialize.into' entity "
                         "(upsert by its key columns) and print what changed")
+    p.add_argument("--explain", action="store_true",
+                   help="print the SQL the report runs (as --user, with --param values) and the database's "
+                        "plan instead of running it")
     p.set_defaults(func=cmd_report)
 
 
@@ -56,7 +62,33 @@ def output_format(fmt: str | None, out: str | None) -> str:
     return EXTENSIONS[suffix]
 
 
+def cmd_summary(args: argparse.Namespace) -> int:
+    """``ordo report rebuild APP NAME`` / ``ordo report verify APP NAME``."""
+    action, args.app, name = args.app, args.name, args.summary_report
+    if not args.app or not name:
+        raise CliError(f"usage: ordo report {action} APP NAME")
+    with open_for(args) as app:
+        reports = app.features["reports"]
+        if action == "rebuild":
+            groups = reports.rebuild(name, user=acting_user(args))
+            print(f"summary of report {name} rebuilt from a full scan: {groups} group(s)")
+            return 0
+        problems = reports.verify(name, user=acting_user(args))
+    for line in problems:
+        print(line)
+    if problems:
+        print(f"summary of report {name} differs from a full scan in {len(problems)} group(s); "
+              f"`ordo report rebuild APP {name}` recomputes it", file=sys.stderr)
+        return 1
+    print(f"summary of report {name} equals a full scan")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
+    if args.app in ("rebuild", "verify"):
+        return cmd_summary(args)
+    if args.summary_report:
+        raise CliError(f"unexpected argument {args.summary_report!r} (rebuild and verify take APP NAME)")
     fmt = output_format(args.format, args.out)
     with open_for(args) as app:
         reports = app.features["reports"]
@@ -65,6 +97,9 @@ def cmd_report(args: argparse.Namespace) -> int:
                 r = reports.get(name)
                 params = ", ".join(f"{k} ({p.type})" for k, p in r.defn.params.items())
                 print(f"{name}: {r.title(args.lang)}" + (f"  [params: {params}]" if params else ""))
+            return 0
+        if args.explain:
+            sys.stdout.write(reports.explain(args.name, user=acting_user(args), params=parse_params(args.param)))
             return 0
         if args.into:
             done = reports.refresh(args.name, user=acting_user(args), params=parse_params(args.param))

@@ -9,6 +9,7 @@ alerts and drill-down.
     with app.reader("alice") as tx:
         result = reports.run(tx, "sales_by_month", {"period": "last_month"})
     reports.export(result, "xlsx")          # bytes; also "json", "csv", "svg", "table"
+    print(reports.explain("sales_by_month", user="alice"))  # its SQL and the database's plan
     reports.refresh("daily_demand", user="alice")   # write the rows into records (materialize)
     drill = reports.drill("sales_by_month", {"month": "2024-03", "region": "north"}, measure="returned")
     app.query(drill.entity, drill.where, params=drill.params, user="alice")
@@ -21,12 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..actor import UserLike
 from ..errors import NotFound, PermissionDenied
-from . import alerts, materialize
+from . import alerts, materialize, summary
 from .compile import CompiledReport
 from .drill import Drill, drill, drill_rows
+from .explain import explain_report
 from .export import EXTENSIONS, FORMATS, export
+from .indexes import install_indexes
 from .materialize import MaterializeResult
+from .percentile import install_sqlite_functions
 from .run import Column, ReportResult, run
+from .summary import Summary, install_summaries
 
 if TYPE_CHECKING:
     from ..app import App
@@ -42,6 +47,8 @@ class Reports:
         self.app = app
         self.compiled: dict[str, CompiledReport] = {d.name: CompiledReport(app, d)
                                                     for d in app.definition.all("report")}
+        self.indexes: dict[str, str] = {}  # report -> the index serving it (see indexes.py)
+        self.summaries: dict[str, Summary] = {}  # report -> its maintained summary (see summary.py)
 
     def names(self) -> list[str]:
         return sorted(self.compiled)
@@ -71,6 +78,25 @@ class Reports:
         """Run a report in its own read transaction."""
         with self.app.reader(user) as tx:
             return self.run(tx, name, params, lang)
+
+    def explain(self, name: str, *, user: UserLike, params: Mapping[str, Any] | None = None) -> str:
+        """The SQL a run of report ``name`` as ``user`` executes and the database's plan, as text
+        (nothing is run; the user's permissions apply as in a run)."""
+        with self.app.reader(user) as tx:
+            return explain_report(self.allowed(tx, name), tx, params)
+
+    def rebuild(self, name: str, *, user: UserLike) -> int:
+        """Recompute the maintained summary of report ``name`` from a full scan (an administrator's
+        task); return its number of groups."""
+        self.get(name)
+        with self.app.transaction(user) as tx:
+            return summary.get(self.summaries, name).rebuild(tx)
+
+    def verify(self, name: str, *, user: UserLike) -> list[str]:
+        """Differences between the summary of report ``name`` and a full scan (empty: exact)."""
+        self.get(name)
+        with self.app.reader(user) as tx:
+            return summary.get(self.summaries, name).verify(tx)
 
     def export(self, result: ReportResult, fmt: str) -> str | bytes:
         """``result`` as ``json``, ``csv``, ``table`` (text), ``xlsx`` (bytes) or ``svg`` (chart)."""
@@ -103,8 +129,13 @@ class Reports:
 
 
 def install(app: App) -> None:
+    install_sqlite_functions(app.engine)
     reports = Reports(app)
     app.features["reports"] = reports
+    reports.indexes = install_indexes(app, reports.compiled)
+    reports.summaries = install_summaries(app, reports.compiled)
+    for name, s in reports.summaries.items():
+        reports.compiled[name].summary = s
     app.jobs.register(alerts.JOB_KIND, lambda tx, payload: alerts.handle(reports, tx, payload))
     app.jobs.register(materialize.JOB_KIND, lambda tx, payload: materialize.handle(reports, tx, payload))
     app.on_start.append(lambda a: alerts.ensure_schedules(reports))

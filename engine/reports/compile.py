@@ -13,8 +13,10 @@ Aggregation always happens in the database; parameters are bound.
 
 from __future__ import annotations
 
+import datetime as dt
+import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -23,14 +25,17 @@ from ordo.dsl.base import humanize, label_text
 from ordo.dsl.errors import DefinitionError, DefinitionErrors, ExpressionError, ExpressionErrors
 from ordo.dsl.expr import CompiledExpression, ast, compile_expression
 from ordo.dsl.expr import types as T
+from ordo.dsl.expr.sql_constructs import SafeDiv
 from ordo.dsl.expr.sqltypes import sa_type
 from ordo.dsl.expr.to_sql import to_sql
 from ordo.dsl.report import ReportDef, Source
+from ordo.dsl.report_dates import ALL_END, ALL_START
 
 from ..errors import PermissionDenied
 from ..query import conjuncts, is_cheap, readable_first
 from ..scales import expr_scale
 from .buckets import DateBucket
+from .percentile import Percentile
 from .sources import JoinPlan, JoinSource, RowSource
 
 if TYPE_CHECKING:
@@ -62,6 +67,7 @@ class Measure:
     type: T.Type
     format: str | None
     decimals: int | None
+    window: tuple[str, str] | None = None  # (running_total / share / change / growth, the measure it reads)
 
 
 @dataclass
@@ -73,8 +79,11 @@ class Built:
     roots: dict[str, JoinSource]
     where: list[Any]
     dims: dict[str, Any]
-    measures: dict[str, Any]
+    measures: dict[str, Any]  # aggregated measures (formulas are computed over them, see finish)
     allowed: Any = None  # the user's read filter on the governed rows (None: all rows)
+    measures_in: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # (value, condition) per aggregate
+    dialect: str = "sqlite"
+    summary: Any = None  # the maintained summary answering this run (summary.py), None: scan
 
 
 def _strict(path, text, scope, expect) -> CompiledExpression:
@@ -105,8 +114,10 @@ class CompiledReport:
                                      a.dims[d.name][1], d.bucket) for d in defn.dimension_list()]
         self.measures = [Measure(m.name, label_text(m.label, fallback=humanize(m.name)), m.agg,
                                  a.measures[m.name][0], a.measures[m.name][1], a.formulas.get(m.name),
-                                 a.measures[m.name][2], m.format, m.decimals) for m in defn.measures]
+                                 a.measures[m.name][2], m.format, m.decimals, a.windows.get(m.name))
+                         for m in defn.measures]
         self.dim = {d.name: d for d in self.dimensions}
+        self.defn_measure = {m.name: m for m in defn.measures}
         self.measure = {m.name: m for m in self.measures}
         self.having = a.having
         self.alert_when = a.alert_when
@@ -116,6 +127,7 @@ class CompiledReport:
         source = {(self.source.parent, self.source.field)} if self.source.parent and self.source.field else set()
         # (entity, field) of every field the report reads: a reader from whom one is hidden may not run it
         self.reads: frozenset[tuple[str, str]] = frozenset(source | fields_read(exprs))
+        self.summary: Any = None  # its maintained summary (summary.py), when it declares one
 
     def check_reader(self, tx: Transaction) -> None:
         """Refuse a reader from whom a field this report reads is hidden (no column, filter or group
@@ -150,15 +162,29 @@ class CompiledReport:
         parent = plan.join(("parent",), src.parent, base.c.parent_id, outer=False)  # rows belong to it
         return plan, s, {"parent": parent}, parent
 
-    def build(self, tx: Transaction) -> Built:
+    def build(self, tx: Transaction, binds: Mapping[str, Any] | None = None) -> Built:
+        """The SQL pieces of a run as ``tx.user``; ``binds``: the values the statement runs with (a
+        period left open drops its comparisons, parameters bound to a value are known not null)."""
         self.check_reader(tx)
         plan, src, roots, governed = self.base(tx.guard)
         clock = self._clock
+        binds = binds or {}
+        bound = frozenset(k for k, v in binds.items() if v is not None)
         cheap: list[Any] = []
         rest: list[Any] = []
+        seen: set[str] = set()
         for f in self.filters:
             for part in conjuncts(f.tree):
-                (cheap if is_cheap(part) else rest).append(to_sql(part, src, roots, clock))
+                side = open_side(part, binds)
+                if side is not None:  # x >= :period_start with no period asked: only "x is not null" remains
+                    sql = to_sql(side, src, roots, clock).is_not(None)
+                    key = str(sql)
+                    if key not in seen:
+                        seen.add(key)
+                        (cheap if is_cheap(part) else rest).append(sql)
+                    continue
+                sql = to_sql(part, src, roots, clock, where=True, not_null_params=bound)
+                (cheap if is_cheap(part) else rest).append(sql)
         allowed = tx.row_filter(self.source.governed_entity, governed.unguarded())
         where = readable_first(allowed, cheap, rest)
         dims = {}
@@ -166,14 +192,17 @@ class CompiledReport:
             sql = d.expr.to_sql(src, roots, clock)
             dims[d.name] = DateBucket(d.bucket, sql) if d.bucket else sql
         measures: dict[str, Any] = {}
+        inputs: dict[str, tuple[Any, Any]] = {}
         for m in self.measures:
-            if m.formula is not None:
-                measures[m.name] = m.formula.to_sql(RowSource(measures), clock=clock)
+            if m.formula is not None or m.window is not None:
                 continue
             value = m.expr.to_sql(src, roots, clock) if m.expr is not None else None
-            cond = m.filter.to_sql(src, roots, clock) if m.filter is not None else None
-            measures[m.name] = aggregate(m.agg or "count", value, cond)
-        return Built(plan, src, roots, where, dims, measures, allowed)
+            cond = m.filter.to_sql(src, roots, clock, where=True, not_null_params=bound) \
+                if m.filter is not None else None
+            inputs[m.name] = (value, cond)
+            measures[m.name] = aggregate(m.agg or "count", value, cond, self.defn_measure[m.name].p)
+        summary = self.summary if self.summary is not None and self.summary.usable(tx, binds) else None
+        return Built(plan, src, roots, where, dims, measures, allowed, inputs, tx.conn.dialect.name, summary)
 
     # -- how columns are shown
     def title(self, lang: str = "en") -> str:
@@ -221,6 +250,8 @@ class CompiledReport:
         if m is None:
             d = self.dim[name]
             return expr_scale(self.app.compiled, d.expr.tree) if d.type.kind == "decimal" else None
+        if m.window is not None and m.window[0] in ("running_total", "change") and m.decimals is None:
+            return self.scale(m.window[1])
         if m.format == "percent":
             return (1 if m.decimals is None else m.decimals) + 2  # a ratio: 12.5% is 0.125
         if m.decimals is not None:
@@ -236,11 +267,15 @@ class CompiledReport:
     def _clock(self) -> Any:
         return self.app.clock
 
+    def base_measures(self) -> list[Measure]:
+        """The aggregated measures (formulas are computed over them, each once per row)."""
+        return [m for m in self.measures if m.formula is None and m.window is None]
+
     def grouped(self, built: Built, group: tuple[str, ...], mark: int) -> sa.Select:
-        """One grouping: dimensions outside ``group`` are NULL (a totals level)."""
-        cols = [_typed(built.dims[d.name] if d.name in group else sa.null(), d.type).label(d.name)
+        """One grouping of the aggregated measures: dimensions outside ``group`` are NULL (a totals level)."""
+        cols = [(_typed(built.dims[d.name], d.type) if d.name in group else typed_null(d.type)).label(d.name)
                 for d in self.dimensions]
-        cols += [_typed(built.measures[m.name], m.type).label(m.name) for m in self.measures]
+        cols += [_typed(built.measures[m.name], m.type).label(m.name) for m in self.base_measures()]
         cols.append(sa.literal(mark, sa.Integer()).label(MARK))
         q = sa.select(*cols).select_from(built.plan.from_).where(*built.where)
         positions = [i + 1 for i, d in enumerate(self.dimensions) if d.name in group]
@@ -248,13 +283,99 @@ class CompiledReport:
             q = q.group_by(*[sa.literal_column(str(p)) for p in positions])
         return q
 
-    def filtered(self, built: Built, group: tuple[str, ...], mark: int) -> sa.Select:
-        """A grouping with ``having`` applied (as a WHERE over the grouped rows)."""
-        sub = self.grouped(built, group, mark).subquery(f"g{mark}")
-        q = sa.select(*sub.c)
-        if self.having is not None:
-            q = q.where(self.having.to_sql(RowSource(sub.c), clock=self._clock))
-        return q
+    def groupings(self, built: Built, sets: list[tuple[tuple[str, ...], int]]) -> list[sa.Select]:
+        """The groupings ``sets`` (the first: every dimension), computed in one pass over the rows
+        where the database allows: GROUPING SETS on PostgreSQL; on SQLite the totals levels
+        re-aggregate the finest groups (one materialized CTE) when every measure can be re-aggregated
+        (count, sum, min, max). Otherwise each level is its own scan."""
+        if built.summary is not None:
+            return [built.summary.grouping(built, group, mark) for group, mark in sets]
+        if len(sets) == 1 or not self.dimensions:
+            return [self.grouped(built, group, mark) for group, mark in sets]
+        if built.dialect == "postgresql":
+            return self._grouping_sets(built, sets)
+        if all(m.agg in REAGGREGATE for m in self.base_measures()):
+            return self._reaggregated(built, sets)
+        return [self.grouped(built, group, mark) for group, mark in sets]
+
+    def _grouping_sets(self, built: Built, sets: list[tuple[tuple[str, ...], int]]) -> list[sa.Select]:
+        names = [d.name for d in self.dimensions]
+        base = self.base_measures()
+        inputs = [_input(built.measures_in[m.name]).label(f"_ordo_m{i}") for i, m in enumerate(base)]
+        rows = sa.select(*[built.dims[n].label(n) for n in names], *inputs) \
+            .select_from(built.plan.from_).where(*built.where).subquery("rows")
+        dims = [rows.c[n] for n in names]
+        aggs = [_typed(aggregate(m.agg or "count", rows.c[f"_ordo_m{i}"], None, self.defn_measure[m.name].p),
+                       m.type).label(m.name)
+                for i, m in enumerate(base)]
+        unique = list(dict.fromkeys(group for group, _ in sets))
+        g = sa.select(*[_typed(c, d.type).label(d.name) for c, d in zip(dims, self.dimensions, strict=True)], *aggs,
+                      sa.func.grouping(*dims).label("_ordo_gs")) \
+            .group_by(sa.func.grouping_sets(*[sa.tuple_(*[rows.c[n] for n in group]) for group in unique])) \
+            .cte("g")
+        n = len(names)
+        parts = []
+        for group, mark in sets:
+            mask = sum(1 << (n - 1 - i) for i, name in enumerate(names) if name not in group)
+            cols = [g.c[d.name] for d in self.dimensions] + [g.c[m.name] for m in base]
+            parts.append(sa.select(*cols, sa.literal(mark, sa.Integer()).label(MARK)).where(g.c._ordo_gs == mask))
+        return parts
+
+    def _reaggregated(self, built: Built, sets: list[tuple[tuple[str, ...], int]]) -> list[sa.Select]:
+        (finest, mark0), rest = sets[0], sets[1:]
+        g = self.grouped(built, finest, mark0).cte("g")
+        if sqlite3.sqlite_version_info >= (3, 35):  # older versions materialize a CTE used twice anyway
+            g = g.prefix_with("MATERIALIZED")
+        parts = [sa.select(*g.c)]
+        for group, mark in rest:
+            cols = [(g.c[d.name] if d.name in group else typed_null(d.type)).label(d.name)
+                    for d in self.dimensions]
+            cols += [_typed(REAGGREGATE[m.agg or "count"](g.c[m.name]), m.type).label(m.name)
+                     for m in self.base_measures()]
+            q = sa.select(*cols, sa.literal(mark, sa.Integer()).label(MARK))
+            if group:
+                q = q.group_by(*[g.c[name] for name in group])
+            parts.append(q)
+        return parts
+
+    def finish(self, grouping: sa.Select, alias: str, having: bool = False) -> sa.Select:
+        """The result columns of a grouping: dimensions, every measure (a formula computed over the
+        aggregated columns, so a measure it reuses is aggregated once), the mark; ``having`` applied."""
+        sub = grouping.subquery(alias)
+        values: dict[str, Any] = {}
+        cols = [sub.c[d.name] for d in self.dimensions]
+        for m in self.measures:
+            if m.window is not None:
+                values[m.name] = self._window(m.window, values[m.window[1]], sub)
+                cols.append(_typed(values[m.name], m.type).label(m.name))
+            elif m.formula is None:
+                values[m.name] = sub.c[m.name]
+                cols.append(sub.c[m.name])
+            else:
+                values[m.name] = m.formula.to_sql(RowSource(values), clock=self._clock)
+                cols.append(_typed(values[m.name], m.type).label(m.name))
+        q = sa.select(*cols, sub.c[MARK])
+        if not having or self.having is None:
+            return q
+        out = q.subquery(f"{alias}h")
+        return sa.select(*out.c).where(self.having.to_sql(RowSource(out.c), clock=self._clock, where=True))
+
+    def _window(self, window: tuple[str, str], value: Any, sub: Any) -> Any:
+        """A measure across result rows (SQL window functions over the grouped rows, before ``having``
+        and ``limit``): along the first date-bucketed dimension (else the first dimension), separately
+        for each combination of the other dimensions."""
+        kind = window[0]
+        if kind == "share":  # of the grand total of all groups
+            return SafeDiv(value, sa.func.sum(value).over())
+        along = next((d for d in self.dimensions if d.bucket), self.dimensions[0] if self.dimensions else None)
+        if along is None:  # no dimension: one row
+            return value if kind == "running_total" else sa.null()
+        others = [sub.c[d.name] for d in self.dimensions if d.name != along.name]
+        order = [sa.case((sub.c[along.name].is_(None), 1), else_=0), sub.c[along.name]]
+        if kind == "running_total":
+            return sa.func.sum(value).over(partition_by=others or None, order_by=order, rows=(None, 0))
+        previous = sa.func.lag(value).over(partition_by=others or None, order_by=order)
+        return value - previous if kind == "change" else SafeDiv(value - previous, previous)
 
     def order(self, cols: Any) -> list[Any]:
         keys = list(self.sort) or [(d.name, False) for d in self.dimensions]
@@ -266,22 +387,42 @@ class CompiledReport:
         return out
 
     def statement(self, built: Built, *, pivot_sets: list[tuple[tuple[str, ...], int]] | None = None) -> sa.Select:
-        """The single SQL statement of a run."""
+        """The single SQL statement of a run (totals computed in the same pass where possible)."""
         all_dims = tuple(d.name for d in self.dimensions)
         if pivot_sets is not None:
-            parts = [self.filtered(built, all_dims, 0)]
-            parts += [self.grouped(built, group, mark) for group, mark in pivot_sets]
-            if len(parts) == 1:
-                return parts[0].limit(MAX_GROUPS + 1)
-            u = sa.union_all(*parts).subquery("u")
+            parts = self.groupings(built, [(all_dims, 0), *pivot_sets])
+            shaped = [self.finish(p, f"g{i}", having=i == 0) for i, p in enumerate(parts)]
+            if len(shaped) == 1:
+                return shaped[0].limit(MAX_GROUPS + 1)
+            u = sa.union_all(*shaped).subquery("u")
             return sa.select(*u.c).limit(4 * (MAX_GROUPS + 1))
-        main = self.filtered(built, all_dims, 0).subquery("r")
+        parts = self.groupings(built, [(all_dims, 0), ((), 1)] if self.defn.totals else [(all_dims, 0)])
+        main = self.finish(parts[0], "g0", having=True).subquery("r")
         q = sa.select(*main.c).order_by(*self.order(main.c))
         q = q.limit(min(self.defn.limit or MAX_GROUPS + 1, MAX_GROUPS + 1))
         if not self.defn.totals:
             return q
-        u = sa.union_all(sa.select(*q.subquery("top").c), self.grouped(built, (), 1)).subquery("u")
+        u = sa.union_all(sa.select(*q.subquery("top").c), self.finish(parts[1], "g1")).subquery("u")
         return sa.select(*u.c).order_by(u.c[MARK], *self.order(u.c))
+
+
+def open_side(part: ast.Node, binds: Mapping[str, Any]) -> ast.Node | None:
+    """The compared expression of ``x >= :p`` (or ``x < :p``, ``:p <= x`` ...) when parameter ``p`` is
+    bound to the first (last) day of the calendar: an open period bound, true for any non-null ``x``."""
+    if not isinstance(part, ast.Binary) or part.op not in ("<", "<=", ">", ">="):
+        return None
+    for param, other, lower_ops in ((part.right, part.left, (">=",)), (part.left, part.right, ("<=",))):
+        if not isinstance(param, ast.Param) or param.name not in binds:
+            continue
+        value = binds[param.name]
+        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+            return None
+        if value == ALL_START and part.op in lower_ops:
+            return other
+        upper_ops = ("<", "<=") if lower_ops == (">=",) else (">", ">=")
+        if value == ALL_END and part.op in upper_ops:
+            return other
+    return None
 
 
 def fields_read(exprs: list[CompiledExpression]) -> set[tuple[str, str]]:
@@ -294,10 +435,29 @@ def fields_read(exprs: list[CompiledExpression]) -> set[tuple[str, str]]:
     return out
 
 
-def aggregate(agg: str, value: Any, cond: Any) -> Any:
+def _input(value_cond: tuple[Any, Any]) -> Any:
+    """The per-row value an aggregate reads: ``value`` where ``cond`` holds (1 for a conditional
+    count), null elsewhere; a plain count reads a constant."""
+    value, cond = value_cond
+    if cond is not None:
+        return sa.case((cond, value if value is not None else sa.literal(1)))
+    return value if value is not None else sa.literal(1)
+
+
+REAGGREGATE = {  # how the aggregates of finer groups combine into a coarser group
+    "count": lambda c: sa.func.coalesce(sa.func.sum(c), 0),
+    "sum": lambda c: sa.func.coalesce(sa.func.sum(c), 0),
+    "min": sa.func.min,
+    "max": sa.func.max,
+}
+
+
+def aggregate(agg: str, value: Any, cond: Any, p: float | None = None) -> Any:
     """SQL aggregate of ``value`` over the rows where ``cond`` holds (CASE inside the aggregate)."""
     if cond is not None:
         value = sa.case((cond, value if value is not None else sa.literal(1)))
+    if agg in ("median", "percentile"):  # continuous: interpolated between the two nearest values
+        return Percentile(0.5 if p is None else p, value)
     if agg == "count":
         return sa.func.count(value) if value is not None else sa.func.count()
     if agg == "count_distinct":
@@ -309,6 +469,12 @@ def aggregate(agg: str, value: Any, cond: Any) -> Any:
 
 def _typed(expr: Any, t: T.Type) -> Any:
     return expr if t.kind in ("integer", "any", "null") else sa.type_coerce(expr, sa_type(t))
+
+
+def typed_null(t: T.Type) -> Any:
+    """NULL of type ``t`` (a totals level's dimension): a subquery column PostgreSQL can union with
+    the dimension's values."""
+    return sa.null() if t.kind in ("any", "null") else sa.cast(sa.null(), sa_type(t))
 
 
 def convert(row: Mapping[str, Any], columns: Mapping[str, T.Type]) -> dict[str, Any]:

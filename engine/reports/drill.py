@@ -119,7 +119,7 @@ def _nulls(expr: CompiledExpression, names: set[str]) -> str:
 def drill_rows(report: CompiledReport, tx: Transaction, cell: Mapping[str, Any], measure: str | None = None,
                params: Mapping[str, Any] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
     _, binds = bind_params(report, params, report.app.clock.today())
-    built = report.build(tx)
+    built = report.build(tx, binds)
     cell_where: list[Any] = []  # user expressions: evaluated only on rows the user may read
     for d, value in _cell(report, cell):
         sql = built.dims[d.name]
@@ -137,7 +137,7 @@ def drill_rows(report: CompiledReport, tx: Transaction, cell: Mapping[str, Any],
     if m is not None:
         clock = report._clock
         if m.filter is not None:
-            cell_where.append(m.filter.to_sql(built.source, built.roots, clock))
+            cell_where.append(m.filter.to_sql(built.source, built.roots, clock, where=True))
         if m.agg in ("count", "count_distinct") and m.expr is not None:
             cell_where.append(m.expr.to_sql(built.source, built.roots, clock).is_not(None))
     where = [*built.where, *readable_first(built.allowed, [], cell_where)]

@@ -111,7 +111,7 @@ def run(report: CompiledReport, tx: Transaction, params: Mapping[str, Any] | Non
         lang: str = "en") -> ReportResult:
     """Run ``report`` as ``tx.user``; labels, option values and words in ``lang``."""
     values, binds = bind_params(report, params, report.app.clock.today())
-    built = report.build(tx)
+    built = report.build(tx, binds)
     types = {d.name: d.type for d in report.dimensions} | {m.name: m.type for m in report.measures}
     result = _result(report, tx, built, binds, types, values, lang)
     result.reader = tx.user.name
@@ -119,10 +119,31 @@ def run(report: CompiledReport, tx: Transaction, params: Mapping[str, Any] | Non
     return result
 
 
+def pivot_sets(report: CompiledReport) -> list[tuple[tuple[str, ...], int]]:
+    """The totals levels a pivot report needs: row totals (also to sort rows by a measure), column
+    totals and the grand total, each with its mark."""
+    pivot = report.defn.pivot or ""
+    row_keys = tuple(d.name for d in report.dimensions if d.name != pivot)
+    by_measure = any(name in report.measure for name, _ in report.sort)
+    sets: list[tuple[tuple[str, ...], int]] = []
+    if report.defn.totals or by_measure:
+        sets.append((row_keys, 1))
+    if report.defn.totals:
+        sets += [((pivot,), 2), ((), 3)]
+    return sets
+
+
+def statement(report: CompiledReport, built: Any) -> Any:
+    """The one statement a run of ``report`` executes."""
+    if report.defn.pivot is None:
+        return report.statement(built)
+    return report.statement(built, pivot_sets=pivot_sets(report))
+
+
 def _result(report: CompiledReport, tx: Transaction, built: Any, binds: dict, types: dict, values: dict,
             lang: str) -> ReportResult:
     if report.defn.pivot is None:
-        stmt = report.statement(built)
+        stmt = statement(report, built)
         fetched = [(r._mapping[MARK], convert(r._mapping, types)) for r in tx.conn.execute(stmt, binds)]
         rows = [r for g, r in fetched if g == 0]
         if len(rows) > MAX_GROUPS:
@@ -155,13 +176,7 @@ def _pivot(report: CompiledReport, tx: Transaction, built: Any, binds: dict, typ
     pivot = report.dim[report.defn.pivot or ""]
     row_dims = [d for d in report.dimensions if d.name != pivot.name]
     row_keys = tuple(d.name for d in row_dims)
-    by_measure = any(name in report.measure for name, _ in report.sort)
-    sets: list[tuple[tuple[str, ...], int]] = []
-    if report.defn.totals or by_measure:
-        sets.append((row_keys, 1))
-    if report.defn.totals:
-        sets += [((pivot.name,), 2), ((), 3)]
-    stmt = report.statement(built, pivot_sets=sets)
+    stmt = statement(report, built)
     cells: dict[tuple, dict[Any, dict]] = {}
     row_totals: dict[tuple, dict] = {}
     col_totals: dict[Any, dict] = {}
