@@ -19,7 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from ordo.engine.app import App, open_app
 
-from . import auth, intake, meta, openapi, records, reports, tasks
+from . import auth, intake, meta, openapi, records, reports, tasks, web
 from .context import route
 from .errors import HANDLERS
 from .settings import Settings
@@ -47,7 +47,7 @@ def create_server(app: App, settings: Settings, *, close_app: bool = False) -> S
                                      allow_headers=["Authorization", "Content-Type", "If-Match", "X-CSRF-Token"],
                                      allow_credentials=True))
     routes = [route("/api/v1/health", health, auth=False), *auth.routes(), *meta.routes(), *tasks.routes(),
-              *records.routes(), *reports.routes(), *intake.routes(), *openapi.routes()]
+              *records.routes(), *reports.routes(), *intake.routes(), *openapi.routes(), *web.routes()]
     server = Starlette(routes=routes, middleware=middleware, exception_handlers=HANDLERS, lifespan=lifespan)
     server.state.ordo = app
     server.state.settings = settings
