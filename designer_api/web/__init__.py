@@ -17,4 +17,6 @@ from .base import HERE
 def routes() -> list:
     return [*signin.routes(), *lang.routes(), *home.routes(), *lists.routes(), *record.routes(),
             *inbox.routes(), *report_page.routes(),
+            Mount("/static/forms", app=StaticFiles(directory=str(record.FORMS_STATIC), check_dir=False),
+                  name="form_static"),
             Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static")]
