@@ -43,10 +43,10 @@
         if (parts[0] === field && parts.length >= 3) { parts[1] = String(i); input.name = parts.join("."); }
       });
       row.querySelectorAll("[id]").forEach(function (el) {
-        el.id = el.id.replace(new RegExp("^(f-" + field + "-)\\d+"), "$1" + i);
+        el.id = el.id.replace(new RegExp("^(f-" + field + "-)(\\d+|N)"), "$1" + i);
       });
       row.querySelectorAll("label[for]").forEach(function (el) {
-        el.htmlFor = el.htmlFor.replace(new RegExp("^(f-" + field + "-)\\d+"), "$1" + i);
+        el.htmlFor = el.htmlFor.replace(new RegExp("^(f-" + field + "-)(\\d+|N)"), "$1" + i);
       });
     });
   }
