@@ -123,3 +123,48 @@ def test_exports_are_complete_and_typed(make_app, db_url):
         assert len(values) == 31 and values[1][values[0].index("Total")] == 29.5
         assert c.get("/app/order/export.pdf").status_code == 404
         assert c.get("/app/order/export.csv?q=%29").status_code == 400
+
+
+def test_saved_views_are_per_user(make_app, db_url):
+    with shop(make_app, db_url) as (app, c):
+        for total in ("5", "50", "500"):
+            app.create("order", order_body(total=total), "max")
+        csrf = sign_in(c, "max")
+        r = c.post("/app/order/views", data={"csrf_token": csrf, "name": "Big ones",
+                                             "query": "f=total&o=gt&v=40&sort=-total&evil=1"})
+        assert r.status_code == 303 and r.headers["location"] == "/app/order?f=total&o=gt&v=40&sort=-total"
+        page = c.get("/app/order").text
+        assert "Big ones" in page and 'href="/app/order?f=total&amp;o=gt&amp;v=40&amp;sort=-total"' in page
+        assert "2 records" in text_of(c.get(r.headers["location"]).text)
+        assert c.post("/app/order/views", data={"csrf_token": csrf, "name": " "}).status_code == 400
+        assert c.post("/app/order/views", data={"name": "x"}).status_code == 403  # CSRF
+        sign_in(c, "ann")
+        assert "Big ones" not in c.get("/app/order").text  # another user's views stay theirs
+        csrf = sign_in(c, "max")
+        c.post("/app/order/views/delete", data={"csrf_token": csrf, "name": "Big ones"})
+        assert "Big ones" not in c.get("/app/order").text
+
+
+def test_bulk_edit_selected_rows_all_or_nothing(make_app, db_url):
+    with shop(make_app, db_url) as (app, c):
+        recs = [app.create("order", order_body(owner="ann", subject=f"S{i}"), "max") for i in range(3)]
+        bobs = app.create("order", order_body(owner="bob", customer="C2"), "max")
+        csrf = sign_in(c, "ann")
+        page = c.get("/app/order").text
+        assert 'id="bulk"' in page and 'name="id" value=' in page
+        ids = [str(r["id"]) for r in recs[:2]]
+        r = c.post("/app/order/bulk", data={"csrf_token": csrf, "id": ids, "field": "subject", "value": "Bulk",
+                                            "back": "sort=name"})
+        assert r.status_code == 303 and "changed=2" in r.headers["location"]
+        assert [app.get("order", x["id"], "max")["subject"] for x in recs] == ["Bulk", "Bulk", "S2"]
+        assert "2 records changed" in text_of(c.get(r.headers["location"]).text)
+        # a record she may not read is not changed: update-many reads through her row rules
+        r = c.post("/app/order/bulk", data={"csrf_token": csrf, "id": [str(bobs["id"])], "field": "subject",
+                                            "value": "Mine"})
+        assert app.get("order", bobs["id"], "max")["subject"] == "Mugs"
+        r = c.post("/app/order/bulk", data={"csrf_token": csrf, "id": ids, "field": "total", "value": "-1"})
+        assert r.status_code == 422 and str(app.get("order", recs[0]["id"], "max")["total"]) == "37.50"
+        r = c.post("/app/order/bulk", data={"csrf_token": csrf, "id": ids, "field": "line_total", "value": "1"})
+        assert r.status_code == 422 and "unknown field" in r.text
+        assert c.post("/app/order/bulk", data={"csrf_token": csrf, "field": "subject"}).status_code == 400
+        assert c.post("/app/order/bulk", data={"id": ids, "field": "subject", "value": "x"}).status_code == 403

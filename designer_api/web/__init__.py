@@ -10,12 +10,12 @@ from __future__ import annotations
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from . import home, inbox, lang, lists, record, report_page, signin
+from . import home, inbox, lang, list_actions, lists, record, report_page, signin
 from .base import HERE
 
 
 def routes() -> list:
-    return [*signin.routes(), *lang.routes(), *home.routes(), *lists.routes(), *record.routes(),
+    return [*signin.routes(), *lang.routes(), *home.routes(), *lists.routes(), *list_actions.routes(), *record.routes(),
             *inbox.routes(), *report_page.routes(),
             Mount("/static/forms", app=StaticFiles(directory=str(record.FORMS_STATIC), check_dir=False),
                   name="form_static"),

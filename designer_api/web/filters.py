@@ -17,6 +17,8 @@ from ordo.dsl.base import humanize, label_text
 from ordo.engine.errors import UsageError
 from ordo.engine.present import link_target
 
+from ..access import field_access
+
 if TYPE_CHECKING:
     from ordo.engine.records import Transaction
 
@@ -189,3 +191,11 @@ def typed(info: dict[str, Any], raw: str) -> Any:
         if text in shown:
             return shown[text]
     return raw
+
+
+def bulk_fields(tx: Any, entity: str, lang: str) -> list[dict[str, Any]]:
+    """The fields a user may set on many records at once: plain stored fields they may change."""
+    access = field_access(tx, entity)
+    ce = tx.app.compiled.entity(entity)
+    return [f for f in filterable(tx, entity, lang) if f["name"] in ce.fields and f["name"] not in access.read_only
+            and ce.fields[f["name"]].defn.type not in ("table", "related", "computed")]

@@ -24,7 +24,8 @@ from ordo.engine.textfmt import cell_text
 from ..access import entity_actions, require_action
 from ..tasks import fact_fields
 from .base import Page, page
-from .filters import OPS, filterable, parse
+from .filters import OPS, bulk_fields, filterable, parse
+from .saved import saved_views
 
 PAGE_SIZES = (20, 50, 100, 200)
 DEFAULT_SIZE = 50
@@ -95,12 +96,13 @@ def list_page(pg: Page) -> Response:
         return pg.render(
             "list.html", status, entity=entity, label=entity_label(tx, entity, pg.lang),
             columns=[{"key": c, "label": shown.label(c), "sortable": True} for c in columns],
-            rows=[{"name": rec["name"], "cells": [cell_text(row.get(c)) for c in columns]}
+            rows=[{"name": rec["name"], "id": rec["id"], "cells": [cell_text(row.get(c)) for c in columns]}
                   for rec, row in zip(records, rows, strict=True)],
             total=total, page=number, pages=pages, size=size, sizes=PAGE_SIZES, sort=order_by or "",
             sort_error=sort_error, flt=flt, fields=filterable(tx, entity, pg.lang), ops=OPS,
             may_create="create" in entity_actions(tx, entity),
-            may_update="update" in entity_actions(tx, entity))
+            bulk=bulk_fields(tx, entity, pg.lang) if "update" in entity_actions(tx, entity) else [],
+            views=saved_views(tx.conn, tx.user.name, entity), changed=_int(pg.params.get("changed"), -1, 0, 10**6))
 
 
 def export(pg: Page) -> Response:
