@@ -168,3 +168,18 @@ def test_bulk_edit_selected_rows_all_or_nothing(make_app, db_url):
         assert r.status_code == 422 and "unknown field" in r.text
         assert c.post("/app/order/bulk", data={"csrf_token": csrf, "field": "subject"}).status_code == 400
         assert c.post("/app/order/bulk", data={"id": ids, "field": "subject", "value": "x"}).status_code == 403
+
+
+def test_language_choice_follows_the_user_to_another_browser(make_app, db_url):
+    from starlette.testclient import TestClient
+
+    with shop(make_app, db_url) as (app, c):
+        sign_in(c, "max")
+        c.get("/lang?to=zh&next=/home")
+        other = TestClient(c.app, follow_redirects=False)
+        sign_in(other, "max")
+        assert "我的待办" in other.get("/home").text  # chosen in the first browser, applied at sign-in
+        sign_in(other, "ann")
+        other.cookies.clear()
+        sign_in(other, "ann")
+        assert "Your open tasks" in other.get("/home", headers={"accept-language": "en"}).text

@@ -9,6 +9,7 @@ from ordo.engine.db import write_connection
 
 from ..auth import COOKIE, _active, _signer, set_session_cookie
 from .base import Page, local, page, redirect
+from .lang import remembered, set_lang_cookie
 
 
 def signin_form(pg: Page) -> Response:
@@ -21,7 +22,7 @@ def signin(pg: Page) -> Response:
     target = local(pg.form.get("next"))
     address = pg.request.client.host if pg.request.client else "unknown"
     settings, now = pg.settings, pg.app.clock.now()
-    sid = None
+    sid = chosen = None
     with write_connection(pg.app.engine) as conn:
         creds = Credentials(conn)
         if creds.throttled(name, address, now, settings.throttle):
@@ -32,10 +33,13 @@ def signin(pg: Page) -> Response:
         else:
             creds.clear_failures(name)
             sid, _ = creds.start_session(name, now, settings.session_lifetime)
+            chosen = remembered(conn, name)
     if sid is None:
         return pg.render("signin.html", 401, next=target, error=pg.t("wrong_password"), name=name)
     response = redirect(target)
     set_session_cookie(pg, response, sid)  # type: ignore[arg-type]  # needs .request and .settings only
+    if chosen is not None:
+        set_lang_cookie(response, chosen)
     return response
 
 
