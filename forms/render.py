@@ -96,10 +96,15 @@ class FormRenderer:
         errs = list(errors)
         by_field = {field_path(getattr(e, "field", "") or ""): getattr(e, "message", str(e)) for e in errs}
         ctx_sections = []
+        basis = {n: f.default for n, f in entity.fields.items() if f.default is not None and not f.default_is_expr}
+        basis.update({k: v for k, v in rec.items() if v not in (None, "")})
         for i, (stitle, columns, names, key) in enumerate(sections):
             folded = False
             if key in self._visible:
-                folded = self._visible[key](rec, env or Env()) is not True
+                try:
+                    folded = self._visible[key](basis, env or Env()) is not True
+                except Exception:  # values as a form holds them (text): the browser rules decide then
+                    folded = False
             fields = [self._field(entity, n, rec, by_field, lang, titles or {}, user, permissions)
                       for n in names if n in entity.fields and n not in hidden]
             for f in fields:
