@@ -9,7 +9,6 @@ contract (``FIELD``, ``FIELD.N.SUB`` for child rows, see ``docs/web.md``).
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -135,13 +134,16 @@ def _rows(tx: Any, child: str, rows: dict[int, dict[str, str]], field: str) -> l
     return out
 
 
-def _enforce(tx: Any, form: str, before: dict[str, Any] | None, data: dict[str, Any], entity: str) -> None:
-    """The form's browser rules checked again on the server (``forms.enforce``, when installed)."""
+def _enforce(tx: Any, form: str, before: dict[str, Any] | None, data: dict[str, Any], entity: str,
+             lang: str) -> None:
+    """The form's browser rules checked again on the server (``forms.enforce``, when installed): a value
+    posted for a field hidden by ``visible_if`` or read-only by ``read_only_if`` is refused, ``required_if``
+    enforced, each error at its field."""
     try:
         from ordo.forms.enforce import check_posted
     except ImportError:
         return
-    errors = check_posted(tx.app.definition, form, before, data)
+    errors = check_posted(tx.app.definition, form, before, data, tx=tx, lang=lang)
     if errors:
         raise ValidationFailed(entity, list(errors))
 
@@ -201,7 +203,7 @@ def create(pg: Page) -> Response:
     def work(tx: Any) -> dict[str, Any]:
         require_action(tx, entity, "create")
         data = posted(tx, entity, form, pg, creating=True)
-        _enforce(tx, form, None, data, entity)
+        _enforce(tx, form, None, data, entity, pg.lang)
         return tx.create(entity, data)
 
     try:
@@ -252,7 +254,7 @@ def save(pg: Page) -> Response:
         require_action(tx, entity, "update")
         before = tx.get(entity, key)
         data = posted(tx, entity, form, pg, creating=False)
-        _enforce(tx, form, before, data, entity)
+        _enforce(tx, form, before, data, entity, pg.lang)
         return tx.update(entity, key, data, expected)
 
     try:
@@ -302,14 +304,17 @@ def rules_js(pg: Page) -> Response:
             pg.app.definition.get("entity", form) is None or pg.app.definition.get("entity", form).child):
         raise NotFound(f"no form '{form[:60]}'")
     try:
-        from ordo.forms.rules import form_script
+        from ordo.forms.rules import FormScripts
     except ImportError:
         raise NotFound("browser rules are not installed") from None
+    scripts_of = pg.app.features.get("web.rules")
+    if scripts_of is None:
+        scripts_of = pg.app.features["web.rules"] = FormScripts(pg.app.definition)
     with pg.app.reader(pg.actor) as tx:
         entity = renderer(pg.app).entity_of(form).name
         require_action(tx, entity, "read")
-        source = form_script(pg.app.definition, form, user=tx.user, permissions=tx.app.permissions)
-    tag = '"' + hashlib.sha256(source.encode()).hexdigest()[:32] + '"'
+        source, digest = scripts_of.get(form, user=tx.user, permissions=tx.app.permissions)
+    tag = f'"{digest}"'
     if pg.request.headers.get("if-none-match") == tag:
         return Response(status_code=304, headers={"ETag": tag})
     return Response(source, media_type="text/javascript; charset=utf-8",
