@@ -23,11 +23,11 @@ def test_wheel_contains_package_data(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in ("ordo/dsl/expr/grammar.lark", "ordo/builtin_templates/starter/app.yaml",
                      "ordo/builtin_templates/starter/entities/invoice.yaml", "ordo/forms/templates/form.html",
-                     "ordo/engine/cli/__init__.py", "ordo/__main__.py", "ordo/designer_api/server.py",
-                     "ordo/designer_api/web/templates/layout.html", "ordo/designer_api/web/static/ordo.css",
-                     "ordo/designer_api/web/static/ordo.js"):
+                     "ordo/engine/cli/__init__.py", "ordo/__main__.py", "ordo/designer_api/server.py"):
         assert required in names, required
     assert any(n.endswith("entry_points.txt") for n in names)
+    for page_asset in ("templates/layout.html", "static/ordo.css", "static/ordo.js"):  # the web pages
+        assert f"ordo/designer_api/web/{page_asset}" in names, page_asset
     for init in src.glob("*/**/__init__.py"):  # every package of the source tree ships
         rel = init.relative_to(src)
         if rel.parts[0] in ("engine", "dsl", "forms", "designer_api", "builtin_templates"):
