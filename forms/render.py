@@ -171,7 +171,8 @@ class FormRenderer:
             for n, c in child.fields.items():
                 if n in child_hidden or c.type in ("related", "table"):
                     continue
-                col = {"name": n, **self._input(c, n, lang)}
+                col = {"name": n, **self._input(c, n, lang),
+                       "default": _text(None if c.default_is_expr else c.default)}
                 col["readonly"] = col["readonly"] or n in child_ro
                 columns.append(col)
             out["columns"] = columns
