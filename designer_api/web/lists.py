@@ -10,6 +10,7 @@ import io
 import math
 import tempfile
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from starlette.responses import Response, StreamingResponse
@@ -150,7 +151,7 @@ def _export_value(shown: Presenter, ce: Any, key: str, text: Any, raw: Any) -> A
     cf = ce.fields.get(key)
     if cf is not None and cf.kind in ("integer", "decimal", "money") and raw is not None \
             and not isinstance(raw, bool):
-        return raw
+        return raw if isinstance(raw, int) else Decimal(str(raw))
     return cell_text(text)
 
 
@@ -168,8 +169,6 @@ def _write_csv(out: Any, shown: Presenter, keys: list[str], pages: Any, tx: Any,
 
 
 def _write_xlsx(out: Any, shown: Presenter, keys: list[str], pages: Any, tx: Any, entity: str, lang: str) -> None:
-    from decimal import Decimal
-
     from openpyxl import Workbook
 
     ce = tx.app.compiled.entity(entity)
@@ -179,12 +178,8 @@ def _write_xlsx(out: Any, shown: Presenter, keys: list[str], pages: Any, tx: Any
     for records in pages:
         data = shown.data(records)
         for row, raw in zip(shown.text(records), data, strict=True):
-            cells = []
-            for k in keys:
-                v = _export_value(shown, ce, k, row.get(k), raw.get(k))
-                cells.append(float(v) if isinstance(v, Decimal) or (isinstance(v, str) and k in ce.fields
-                             and ce.fields[k].kind in ("decimal", "money")) else v)
-            ws.append(cells)
+            values = [_export_value(shown, ce, k, row.get(k), raw.get(k)) for k in keys]
+            ws.append([float(v) if isinstance(v, Decimal) else v for v in values])
     wb.save(out)
 
 
