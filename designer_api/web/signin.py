@@ -7,7 +7,7 @@ from starlette.responses import Response
 from ordo.engine.credentials import Credentials
 from ordo.engine.db import write_connection
 
-from ..auth import COOKIE, _active, _signer, set_session_cookie
+from ..auth import COOKIE, _active, _signer, cookie_path, set_session_cookie
 from .base import Page, local, page, redirect
 from .lang import remembered, set_lang_cookie
 
@@ -49,7 +49,7 @@ def signout(pg: Page) -> Response:
         with write_connection(pg.app.engine) as conn:
             Credentials(conn).end_session(sid)
     response = redirect("/signin")
-    response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(COOKIE, path=cookie_path(pg.request))
     return response
 
 
