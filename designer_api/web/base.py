@@ -9,6 +9,7 @@ the thread pool and returns a Response (``pg.render(...)``, ``redirect(...)``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,19 +101,36 @@ class Page:
         return word(key, self.lang)
 
     def render(self, template: str, code: int = 200, /, **context: Any) -> HTMLResponse:
+        base = base_of(self.request)
         html = ENV.get_template(template).render(
             t=self.t, lang=self.lang, user=self.identity.user if self.identity else None,
-            csrf=self.identity.csrf if self.identity else "", here=here(self.request), **context)
-        response = HTMLResponse(html, status_code=code)
+            csrf=self.identity.csrf if self.identity else "", here=here(self.request), base=base, **context)
+        response = HTMLResponse(prefixed(html, base), status_code=code)
         for name, value in self.cookies.items():
             response.set_cookie(name, value, max_age=365 * 86400, path="/", samesite="lax", httponly=True)
         return response
 
 
+def base_of(request: Request) -> str:
+    """The prefix the app is served under (``/acme`` when several apps share a server), else ``""``."""
+    return str(request.scope.get("root_path") or "").rstrip("/")
+
+
 def here(request: Request) -> str:
-    """The path and query of the request: where to come back to."""
+    """The path (within the app) and query of the request: where to come back to."""
+    path, base = request.url.path, base_of(request)
+    if base and (path == base or path.startswith(base + "/")):
+        path = path[len(base):] or "/"
     query = request.url.query
-    return request.url.path + (f"?{query}" if query else "")
+    return path + (f"?{query}" if query else "")
+
+
+_LINK = re.compile(r'(\s(?:href|action|formaction|src|data-ordo-api)=")/(?!/)')
+
+
+def prefixed(html: str, base: str) -> str:
+    """The page's own links (``href="/..."``) under the app's prefix."""
+    return _LINK.sub(lambda m: f"{m.group(1)}{base}/", html) if base else html
 
 
 def local(target: str | None, default: str = "/") -> str:
@@ -163,6 +181,15 @@ async def read_form(request: Request, limit: int) -> Form:
 
 
 def _call(pg: Page, fn: Callable[[Page], Response], auth: bool) -> Response:
+    response = _answer(pg, fn, auth)
+    base = base_of(pg.request)
+    location = response.headers.get("location")
+    if base and location and location.startswith("/") and not location.startswith("//"):
+        response.headers["location"] = base + location  # the app's own paths, under its prefix
+    return response
+
+
+def _answer(pg: Page, fn: Callable[[Page], Response], auth: bool) -> Response:
     from ..auth import authenticate
 
     try:

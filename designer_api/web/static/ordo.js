@@ -78,7 +78,7 @@
   });
   function search(input, box, hidden) {
     var entity = input.getAttribute("data-picker");
-    var url = "/pick/" + encodeURIComponent(entity) + "?term=" + encodeURIComponent(input.value);
+    var url = (document.body.getAttribute("data-base") || "") + "/pick/" + encodeURIComponent(entity) + "?term=" + encodeURIComponent(input.value);
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : { items: [] }; })
       .then(function (data) { show(input, box, hidden, data.items || []); })
