@@ -70,9 +70,10 @@ def _actor(conn: sa.Connection, name: str) -> User | None:
     return info.as_actor() if info is not None and info.active else None
 
 
-def authenticate(request: Request) -> Identity:
+def authenticate(request: Request, csrf: str | None = None) -> Identity:
     """The caller, from a bearer token or the session cookie; refuse anonymous calls, disabled users,
-    and unsafe session requests without the CSRF token."""
+    and unsafe session requests without the CSRF token (the header, or ``csrf``: the form field a page
+    posted)."""
     app, now = request.app.state.ordo, request.app.state.ordo.clock.now()
     header = request.headers.get("authorization")
     if header is not None:
@@ -103,7 +104,7 @@ def authenticate(request: Request) -> Identity:
             raise unauthenticated("the session has ended; sign in again")
     identity = Identity(found[0], "session", found[1], actor)
     if request.method in UNSAFE:
-        sent = request.headers.get(CSRF_HEADER, "")
+        sent = csrf if csrf is not None else request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), found[1].encode()):
             raise ApiError(403, "csrf_failed", "missing or wrong CSRF token (send the X-CSRF-Token header)")
     return identity

@@ -169,23 +169,31 @@ def act_on_task(ctx: Ctx) -> dict[str, Any]:
     if action not in TASK_ACTIONS:
         raise NotFound(f"no task action '{action[:40]}' (actions: {', '.join(TASK_ACTIONS)})")
     comment, to, position = _text(ctx, "comment"), _text(ctx, "to"), _text(ctx, "position") or "after"
+    check_action(action, to)
+    return ctx.app.run(ctx.actor, lambda tx: perform(tx, task_id, action, comment, to, position),
+                       f"{action} on task {task_id}")
+
+
+def check_action(action: str, to: str | None) -> None:
+    """Refuse an action that lacks its target (before anything is read)."""
     if action == "send_back" and not to:
         raise bad_request("send_back needs 'to': the earlier step to send the flow back to", "to")
     if action in ("transfer", "add_approver") and not to:
         raise bad_request(f"{action} needs 'to': the user to hand the task to", "to")
 
-    def work(tx: Transaction) -> dict[str, Any]:
-        flows = tx.app.features["flows"]
-        task = _visible_task(tx, task_id)
-        if action == "urge":
-            result = flows.urge(tx, task["instance_id"], comment)
-        else:
-            name = "reject" if action == "send_back" else action
-            result = flows.act(tx, task_id, name, comment=comment, to=to, position=position)
-        return {"task": task_id, "action": action, "new_task": result if action in ("transfer", "add_approver")
-                else None, "flow": _status(tx, task["entity"], task["record_id"])}
 
-    return ctx.app.run(ctx.actor, work, f"{action} on task {task_id}")
+def perform(tx: Transaction, task_id: int, action: str, comment: str | None, to: str | None,
+            position: str = "after") -> dict[str, Any]:
+    """Do task ``action`` as the user of ``tx`` (the API and the inbox page both act through here)."""
+    flows = tx.app.features["flows"]
+    task = _visible_task(tx, task_id)
+    if action == "urge":
+        result = flows.urge(tx, task["instance_id"], comment)
+    else:
+        name = "reject" if action == "send_back" else action
+        result = flows.act(tx, task_id, name, comment=comment, to=to, position=position)
+    return {"task": task_id, "action": action, "new_task": result if action in ("transfer", "add_approver")
+            else None, "flow": _status(tx, task["entity"], task["record_id"])}
 
 
 def act_on_instance(ctx: Ctx) -> dict[str, Any]:

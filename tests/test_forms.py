@@ -40,7 +40,7 @@ def test_render_new_and_existing_record_with_errors(starter, tmp_path):
                          "bob")
     html = renderer.render("invoice", inv, errors=[FieldError("due_date", "too early")])
     assert inv["name"] in html and 'value="Licence"' in html and "too early" in html
-    assert 'name="lines[0].unit_price"' in html
+    assert 'name="lines.0.unit_price"' in html
     default = renderer.render("customer", {"customer_name": "<Acme & Co>"})
     assert "&lt;Acme &amp; Co&gt;" in default  # escaped
 

@@ -27,6 +27,8 @@ def test_wheel_contains_package_data(tmp_path):
                      "ordo/forms/static/ordo-expr.js"):
         assert required in names, required
     assert any(n.endswith("entry_points.txt") for n in names)
+    for page_asset in ("templates/layout.html", "static/ordo.css", "static/ordo.js"):  # the web pages
+        assert f"ordo/designer_api/web/{page_asset}" in names, page_asset
     for init in src.glob("*/**/__init__.py"):  # every package of the source tree ships
         rel = init.relative_to(src)
         if rel.parts[0] in ("engine", "dsl", "forms", "designer_api", "builtin_templates"):

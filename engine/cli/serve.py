@@ -1,4 +1,4 @@
-"""``ordo serve``: the REST API (and, as they land, the web pages) over HTTP with uvicorn."""
+"""``ordo serve``: the web pages and the REST API over HTTP with uvicorn."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="serve the app over HTTP: REST API, OpenAPI, sign-in")
+    p = sub.add_parser("serve", help="serve the app over HTTP: web pages, REST API, OpenAPI, sign-in")
     p.add_argument("app", nargs="?", default=os.environ.get("ORDO_APP"),
                    help="app folder or builtin:NAME (default: $ORDO_APP)")
     add_db_option(p)
@@ -84,8 +84,8 @@ def serve(app: App, settings: Settings) -> None:
     from ordo.designer_api.server import create_server
 
     print(f"serving {app.name} from {app.db_label} on http://{settings.host}:{settings.port} "
-          f"({settings.workers} worker(s)); API docs at http://{settings.host}:{settings.port}/api/docs "
-          f"(Ctrl-C to stop)", flush=True)
+          f"({settings.workers} worker(s)); sign in at http://{settings.host}:{settings.port}/signin, "
+          f"API docs at http://{settings.host}:{settings.port}/api/docs (Ctrl-C to stop)", flush=True)
     if settings.workers == 1:
         uvicorn.run(create_server(app, settings, close_app=True), host=settings.host, port=settings.port,
                     log_level="warning")

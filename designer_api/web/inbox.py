@@ -1,0 +1,160 @@
+"""The inbox: the user's pending tasks with the record's key facts and why each is on their desk;
+approve / reject with a comment / send back / transfer / add an approver / urge, bulk approve, and a task
+page with the flow diagram (server-side SVG) with the current position highlighted. Laid out for a phone
+as well as a desk.
+
+Every action goes through ``designer_api.tasks.perform``, the same call the REST API makes: the flow
+engine decides who may act.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from markupsafe import Markup
+from starlette.responses import Response
+
+from ordo.dsl.base import label_text
+from ordo.engine.errors import NotFound, OrdoError
+from ordo.engine.flows.diagram import svg
+from ordo.engine.flows.inbox import inbox
+
+from ..tasks import MAX_INBOX, TASK_ACTIONS, _present_tasks, _visible_task, check_action, perform
+from .base import Page, error_page, page, redirect
+from .words import word
+
+MAX_BULK = 200
+MAX_TEXT = 10_000
+FORM_ACTIONS = ("approve", "reject", "send_back", "transfer", "add_approver", "urge")
+
+
+def _task_id(raw: Any) -> int:
+    text = str(raw or "")
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        raise NotFound(f"no task {text[:40]!r}")
+    return int(text)
+
+
+def _earlier_steps(tx: Any, flow: str, node: str, lang: str) -> list[tuple[str, str]]:
+    """The steps a task at ``node`` can be sent back to: (name, label)."""
+    f = tx.app.features["flows"].flows.get(flow)
+    if f is None:
+        return []
+    out = []
+    for n in sorted(f.ancestors.get(node, set())):
+        nd = f.nodes.get(n)
+        if nd is not None and nd.type == "approval":
+            out.append((n, label_text(nd.defn.label, lang, nd.label)))
+    return out
+
+
+def _tasks(pg: Page, tx: Any) -> list[dict[str, Any]]:
+    found = inbox(tx, None, limit=MAX_INBOX)
+    tasks = _present_tasks(tx, found, pg.lang)
+    for t in tasks:
+        t["send_back"] = _earlier_steps(tx, t["flow"]["name"], t["step"]["name"], pg.lang)
+    return tasks
+
+
+def inbox_page(pg: Page) -> Response:
+    with pg.app.reader(pg.actor) as tx:
+        tasks = _tasks(pg, tx)
+        return pg.render("inbox.html", tasks=tasks, notice=_notice(pg), alert=None)
+
+
+def _notice(pg: Page) -> str | None:
+    done = pg.params.get("done")
+    if done in TASK_ACTIONS:
+        return word("done_action", pg.lang).format(action=word(done, pg.lang) if done in FORM_ACTIONS else done)
+    ok, failed = pg.params.get("ok"), pg.params.get("failed")
+    if ok is not None and ok.isdigit() and failed is not None and failed.isdigit():
+        return word("bulk_done", pg.lang).format(ok=int(ok), failed=int(failed))
+    return None
+
+
+def _flow_svg(pg: Page, flow: Any, current: list[str]) -> Markup:
+    """The flow's diagram (drawn once per flow) with the ``current`` steps marked."""
+    cache = pg.app.features.setdefault("web.diagrams", {})
+    drawn = cache.get(flow.name)
+    if drawn is None:
+        drawn = cache[flow.name] = svg(flow)
+    for n in current:
+        drawn = re.sub(rf'<g class="node ([a-z]+)" id="node-{re.escape(n)}">',
+                       rf'<g class="node \1 current" id="node-{n}" aria-current="step">', drawn)
+    return Markup(drawn)
+
+
+def task_page(pg: Page) -> Response:
+    task_id = _task_id(pg.path.get("id"))
+    with pg.app.reader(pg.actor) as tx:
+        task = _visible_task(tx, task_id)
+        flows = tx.app.features["flows"]
+        found = [t for t in inbox(tx, None, limit=MAX_INBOX) if t.id == task_id]
+        shown = _present_tasks(tx, found, pg.lang) if found else []
+        status = flows.status(tx, task["entity"], task["record_id"])
+        flow = flows.flows.get(task["flow"]) if "flow" in task else None
+        if flow is None and status is not None:
+            flow = flows.flows.get(status.flow)
+        current = list(status.current) if status is not None else [task["node"]]
+        diagram = _flow_svg(pg, flow, current) if flow is not None else None
+        for t in shown:
+            t["send_back"] = _earlier_steps(tx, t["flow"]["name"], t["step"]["name"], pg.lang)
+        return pg.render("task.html", task=shown[0] if shown else None, task_id=task_id, diagram=diagram,
+                         flow_label=label_text(flow.defn.label, pg.lang, flow.name) if flow is not None else "",
+                         record_href=f"/app/{task['entity']}/{task['record_id']}", status=task["status"])
+
+
+def act(pg: Page) -> Response:
+    task_id = _task_id(pg.path.get("id"))
+    action = str(pg.path.get("action", ""))
+    if action not in FORM_ACTIONS:
+        raise NotFound(f"no task action '{action[:40]}' (actions: {', '.join(FORM_ACTIONS)})")
+    comment = (pg.form.get("comment") or "").strip()[:MAX_TEXT] or None
+    to = (pg.form.get("to") or "").strip()[:200] or None
+    position = pg.form.get("position") or "after"
+    if position not in ("before", "after"):
+        position = "after"
+    try:
+        check_action(action, to)
+        pg.app.run(pg.actor, lambda tx: perform(tx, task_id, action, comment, to, position),
+                   f"{action} on task {task_id}")
+    except NotFound:
+        raise
+    except OrdoError as e:
+        with pg.app.reader(pg.actor) as tx:
+            tasks = _tasks(pg, tx)
+        from .base import status_of
+
+        return pg.render("inbox.html", status_of(e), tasks=tasks, notice=None, alert=e.message,
+                         failed_task=task_id)
+    return redirect(f"/inbox?done={action}")
+
+
+def bulk(pg: Page) -> Response:
+    """Approve each selected task in its own transaction: one that cannot be approved (someone else was
+    faster, a comment is required) leaves the others approved, and the page says how many."""
+    ids = []
+    for raw in pg.form.all("task")[:MAX_BULK]:
+        try:
+            ids.append(_task_id(raw))
+        except NotFound:
+            continue
+    comment = (pg.form.get("comment") or "").strip()[:MAX_TEXT] or None
+    ok = failed = 0
+    for task_id in dict.fromkeys(ids):
+        try:
+            pg.app.run(pg.actor, lambda tx, t=task_id: perform(tx, t, "approve", comment, None),
+                       f"approve on task {task_id}")
+            ok += 1
+        except OrdoError:
+            failed += 1
+    return redirect(f"/inbox?ok={ok}&failed={failed}")
+
+
+def routes() -> list:
+    return [page("/inbox", inbox_page), page("/inbox/bulk", bulk, ["POST"]),
+            page("/inbox/{id}", task_page), page("/inbox/{id}/{action}", act, ["POST"])]
+
+
+__all__ = ["routes", "error_page"]

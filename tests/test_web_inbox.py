@@ -1,0 +1,74 @@
+"""The inbox page over HTTP: tasks with key facts, approve / reject / transfer / urge, bulk approve, the flow
+diagram with the current step marked; only the user's own tasks, CSRF on every action."""
+
+from __future__ import annotations
+
+import re
+
+from .api_apps import order_body
+from .api_kit import add_user
+from .web_kit import shop, sign_in, text_of
+
+
+def task_ids(html: str) -> list[int]:
+    return [int(x) for x in re.findall(r'data-task="(\d+)"', html)]
+
+
+def test_inbox_lists_tasks_with_key_facts_and_approves(make_app, db_url):
+    with shop(make_app, db_url) as (app, c):
+        rec = app.create("order", order_body(status="submitted", subject="Mugs for Acme"), "ann")
+        csrf = sign_in(c, "max")
+        r = c.get("/inbox")
+        page = text_of(r.text)
+        assert r.status_code == 200 and "Mugs for Acme" in page and "Manager review" in page
+        assert "Acme" in page and "37.50" in page and "for your role Manager" in page  # key facts, why
+        (task,) = task_ids(r.text)
+        detail = c.get(f"/inbox/{task}")
+        assert detail.status_code == 200 and "<svg" in detail.text
+        assert 'id="node-review" aria-current="step"' in detail.text  # the current position highlighted
+        assert c.post(f"/inbox/{task}/approve", data={"comment": "ok"}).status_code == 403  # CSRF
+        r = c.post(f"/inbox/{task}/approve", data={"csrf_token": csrf, "comment": "fine"})
+        assert r.status_code == 303 and r.headers["location"] == "/inbox?done=approve"
+        assert "approve" in text_of(c.get(r.headers["location"]).text).lower()
+        assert task_ids(c.get("/inbox").text) == []
+        timeline = text_of(c.get(f"/app/order/{rec['id']}").text)
+        assert "approved" in timeline and "fine" in timeline
+
+
+def test_inbox_shows_only_the_users_tasks_and_refuses_bad_actions(make_app, db_url):
+    with shop(make_app, db_url) as (app, c):
+        app.create("order", order_body(status="submitted"), "ann")
+        csrf = sign_in(c, "max")
+        (task,) = task_ids(c.get("/inbox").text)
+        r = c.post(f"/inbox/{task}/transfer", data={"csrf_token": csrf, "to": "nobody"})
+        assert 400 <= r.status_code < 500 and "nobody" in r.text
+        r = c.post(f"/inbox/{task}/transfer", data={"csrf_token": csrf})
+        assert r.status_code == 400 and "the user to hand the task to" in r.text
+        assert c.post(f"/inbox/{task}/explode", data={"csrf_token": csrf}).status_code == 404
+        assert c.post("/inbox/99999/approve", data={"csrf_token": csrf}).status_code == 404
+        assert c.get("/inbox/abc").status_code == 404
+        csrf = sign_in(c, "ann")
+        assert task_ids(c.get("/inbox").text) == []
+        assert c.post(f"/inbox/{task}/approve", data={"csrf_token": csrf}).status_code in (403, 404)
+        assert app.features["flows"].status  # the task is still pending
+        sign_in(c, "max")
+        assert task_ids(c.get("/inbox").text) == [task]
+
+
+def test_bulk_approve_and_transfer(make_app, db_url):
+    with shop(make_app, db_url) as (app, c):
+        add_user(app, "meg", ("manager",))
+        for i in range(3):
+            app.create("order", order_body(status="submitted", subject=f"O{i}"), "ann")
+        csrf = sign_in(c, "max")
+        tasks = task_ids(c.get("/inbox").text)
+        assert len(tasks) == 3
+        r = c.post(f"/inbox/{tasks[0]}/transfer", data={"csrf_token": csrf, "to": "meg", "comment": "yours"})
+        assert r.status_code == 303
+        r = c.post("/inbox/bulk", data={"csrf_token": csrf,
+                                        "task": [str(tasks[1]), str(tasks[2]), "999999"]})
+        assert r.status_code == 303 and r.headers["location"] == "/inbox?ok=2&failed=1"
+        assert "2 approved, 1 not approved" in text_of(c.get(r.headers["location"]).text)
+        assert task_ids(c.get("/inbox").text) == []
+        sign_in(c, "meg")
+        assert len(task_ids(c.get("/inbox").text)) == 1
