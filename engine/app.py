@@ -37,6 +37,7 @@ from .query import FilterCache
 from .records import Record, Transaction, WriteEvent
 from .schema_sync import check_schema, sync_schema
 from .users import Directory
+from .write_plan import Plans
 
 
 def extensions() -> list[str]:
@@ -62,6 +63,7 @@ class App:
         missing SQLite file may be created (never its folder)."""
         self.definition = definition
         self.compiled = compile_app(definition)
+        self.plans = Plans(self.compiled)  # every entity's statements, built once (see write_plan)
         self.clock = clock or Clock()
         self.db_label = describe(db_url)
         self.engine = engine if engine is not None else make_engine(db_url, create=create)
