@@ -60,7 +60,6 @@ class Transaction:
         self.app = app
         self.conn = conn
         self.user = user
-        self._targets: dict[tuple[str, Any], Any] = {}  # link values written here -> their row (see link_target)
         self.env = Env(link=self._load_link, clock=app.clock, related=self._related_aggregate)
         self.guard = app.permissions.guard(user, app.compiled)  # None: may read everything
         self.users = Directory(conn, user, app.permissions.privileges)
@@ -83,7 +82,6 @@ class Transaction:
         """Tell the unit of work that a record (or every record of ``entity``) was written directly, not
         through create/update/delete: the next read loads it again."""
         self.uow.forget(entity, record_id)
-        self._targets.clear()
 
     def plan(self, entity: str) -> EntityPlan:
         """The statements of ``entity``, built once (see write_plan)."""
@@ -257,12 +255,13 @@ class Transaction:
         """The row a link value written by the acting user names, or None: a record they may not
         read is refused like a missing one, unless the link is already on a record read in this
         transaction (keeping a stored value is not learning anything)."""
-        cache_key = (entity, key)
-        if cache_key in self._targets:  # each link value is looked up once per transaction
-            return self._targets[cache_key]
         ce = self.app.compiled.entities[entity]
         filtered = self.app.permissions.rules(self.user, entity, "read") is not None
-        known = None if filtered else self.uow.get(entity, key)
+        uow = self.uow
+        cache_key = (entity, key)
+        if not filtered and cache_key in uow.targets:  # each link value is looked up once per transaction
+            return uow.targets[cache_key]
+        known = None if filtered else uow.get(entity, key)
         if known is not None:
             row: Any = _Target(known["id"], known.get("name"))
         else:
@@ -272,9 +271,9 @@ class Transaction:
                 if row is not None and (entity, row.id) not in self._kept_links:
                     row = None
             if row is not None and not ce.table_fields:  # the whole record: rules reading it need no SELECT
-                self.uow.put(entity, dict(row._mapping))
-        if row is not None:  # a missing one may be created later in the transaction
-            self._targets[cache_key] = row
+                uow.put(entity, dict(row._mapping))
+        if row is not None and not filtered:  # a missing one may be created later in the transaction
+            uow.targets[cache_key] = row
         return row
 
     def _keep_links(self, ce: CompiledEntity, rec: Record) -> None:
@@ -499,7 +498,6 @@ class Transaction:
         self.conn.execute(p.delete, {"_id": current["id"]})
         self.uow.forget(entity, current["id"])
         self.uow.changed(entity, tuple(cf.child.name for cf in ce.table_fields if cf.child is not None))
-        self._targets.clear()
         self._written(entity, current["id"], None)
         audit.write(self.conn, at=self.app.clock.now(), user=self.user.name, entity=entity, record_id=current["id"],
                     record_name=current["name"], action="delete",

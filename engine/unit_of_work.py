@@ -44,9 +44,10 @@ class UnitOfWork:
         self.records: dict[tuple[str, int], Record] = {}
         self.names: dict[tuple[str, str], int] = {}
         self.locked: set[tuple[str, int]] = set()
+        self.targets: dict[tuple[str, Any], Any] = {}  # link values written -> their row (for any reader)
         self.aggregates: dict[str, dict[Any, Any]] = {}  # entity read -> {(node, owner values): value}
         self.pending: list[tuple[Any, dict[str, Any]]] = []  # (INSERT statement, row), written at commit
-        self.marks: list[tuple[str, int]] = []  # open savepoints: (name, buffered rows before it)
+        self.marks: list[int] = []  # open savepoints: how many rows were buffered before each
 
     # -- the identity map
     def get(self, entity: str, key: int | str, *, for_update: bool = False) -> Record | None:
@@ -76,6 +77,7 @@ class UnitOfWork:
         else:
             self.records.pop((entity, record_id), None)
         self.aggregates.pop(entity, None)
+        self.targets.clear()
 
     def changed(self, entity: str, children: tuple[str, ...] = ()) -> None:
         """A record of ``entity`` was written: aggregates reading it (or its child rows) are stale."""
@@ -93,26 +95,23 @@ class UnitOfWork:
     def remember_aggregate(self, entity: str, key: Any, value: Any) -> None:
         self.aggregates.setdefault(entity, {})[key] = value
 
-    # -- savepoints
-    def _savepoint(self, name: str) -> None:
-        self.marks.append((name, len(self.pending)))
+    # -- savepoints (nested in order: SQLAlchemy releases or rolls back the innermost first)
+    def _savepoint(self) -> None:
+        self.marks.append(len(self.pending))
 
-    def _release(self, name: str) -> None:
-        while self.marks:
-            if self.marks.pop()[0] == name:
-                break
+    def _release(self) -> None:
+        if self.marks:
+            self.marks.pop()
 
-    def _rollback_to(self, name: str) -> None:
-        while self.marks:
-            mark, size = self.marks.pop()
-            if mark == name:
-                del self.pending[size:]
-                break
+    def _rollback_to(self) -> None:
+        if self.marks:
+            del self.pending[self.marks.pop():]
         # what was read or written since is unknown now: forget everything (cheap to reload)
         self.records.clear()
         self.names.clear()
         self.locked.clear()
         self.aggregates.clear()
+        self.targets.clear()
 
 
 def _copy(rec: Record) -> Record:
@@ -150,7 +149,7 @@ def flush(conn: sa.Connection) -> None:
     uow = current(conn)
     if uow is not None and uow.pending:
         _write(conn, uow)
-        uow.marks = [(name, 0) for name, _ in uow.marks]
+        uow.marks = [0 for _ in uow.marks]
 
 
 def _write(conn: sa.Connection, uow: UnitOfWork) -> None:
@@ -182,20 +181,18 @@ def _watch(engine: sa.Engine) -> None:
     def on_rollback(conn: sa.Connection) -> None:
         conn.info.pop(_KEY, None)
 
-    def on_savepoint(conn: sa.Connection, name: str) -> None:
-        uow = current(conn)
-        if uow is not None:
-            uow._savepoint(name)
+    def on_savepoint(conn: sa.Connection, name: Any) -> None:
+        of(conn)._savepoint()  # even before anything was buffered: rows buffered inside go with it
 
     def on_release(conn: sa.Connection, name: str, context: Any) -> None:
         uow = current(conn)
         if uow is not None:
-            uow._release(name)
+            uow._release()
 
     def on_rollback_savepoint(conn: sa.Connection, name: str, context: Any) -> None:
         uow = current(conn)
         if uow is not None:
-            uow._rollback_to(name)
+            uow._rollback_to()
 
     event.listen(engine, "commit", on_commit)
     event.listen(engine, "rollback", on_rollback)
