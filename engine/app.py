@@ -72,7 +72,7 @@ class App:
         # aggregate node -> (statement, owner fields); weak, as flows compile old versions on demand
         self.related_statements: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self.listeners: list[WriteListener] = [record_ops.forget_deleted]  # split lineage
-        self.jobs = JobRunner(self)
+        self.jobs = JobRunner(self, lambda conn: Transaction(self, conn, SYSTEM, automated=True))
         self.outbox = Outbox(self)
         self.features: dict[str, Any] = {}  # extension name -> its runtime object
         self.on_start: list[Callable[[App], None]] = []  # run once the schema is in sync (e.g. schedules)

@@ -36,7 +36,7 @@ from .validation import validate_record
 from .write_plan import EntityPlan
 
 if TYPE_CHECKING:
-    from .app import App
+    from .runtime import AppRuntime
 
 Record = dict[str, Any]
 MAX_LIMIT = 10_000
@@ -56,7 +56,7 @@ class WriteEvent:
 class Transaction:
     """One unit of work. Use through ``App.transaction(user)`` or the App's methods."""
 
-    def __init__(self, app: App, conn: sa.Connection, user: User, *, automated: bool = False) -> None:
+    def __init__(self, app: AppRuntime, conn: sa.Connection, user: User, *, automated: bool = False) -> None:
         self.app = app
         self.conn = conn
         self.user = user
@@ -531,10 +531,15 @@ class Transaction:
 
     def _write(self, stmt: Any, values: Record, entity: str) -> Record | None:
         """Run an INSERT or UPDATE built once (RETURNING the row as stored); a constraint violation becomes
-        ValidationFailed. No savepoint: a refused write fails the operation, and whoever wants to go on
-        after one (an intake row, a job) rolls back its own savepoint."""
+        ValidationFailed. No savepoint of its own, unless the caller works inside one (an intake row, a job
+        handler: it goes on after a refused write) on PostgreSQL, where a failed statement would abort the
+        rest of the transaction; SQLite undoes just the failed statement."""
         try:
-            row = self.conn.execute(stmt, values).first()
+            if self.conn.dialect.name == "postgresql" and self.conn.in_nested_transaction():
+                with self.conn.begin_nested():
+                    row = self.conn.execute(stmt, values).first()
+            else:
+                row = self.conn.execute(stmt, values).first()
         except sa.exc.IntegrityError as e:
             raise ValidationFailed(entity, [FieldError("", _integrity_message(e))]) from None
         return None if row is None else dict(row._mapping)

@@ -137,3 +137,27 @@ def test_a_stale_version_is_still_refused(app):
     app.update("order", order["id"], {"status": "paid"}, ADMIN)
     with pytest.raises(Conflict):
         app.update("order", order["id"], {"status": "new"}, ADMIN, expected_version=1)
+
+
+def test_the_write_path_does_not_import_the_app():
+    """No import circle app <-> records <-> jobs <-> outbox: the store, its unit of work and plans, the job
+    queue and the outbox depend on the protocols of engine/runtime.py, never on the App (not even for types);
+    jobs and outbox do not import the store."""
+    import ast
+    from pathlib import Path
+
+    import ordo.engine
+
+    folder = Path(ordo.engine.__file__).parent
+    never = {"records": {"app"}, "unit_of_work": {"app", "records"}, "write_plan": {"app", "records"},
+             "child_rows": {"app", "records"}, "jobs": {"app", "records"}, "outbox": {"app", "records"},
+             "audit": {"app"}, "naming": {"app", "records"}}
+    for module, banned in never.items():
+        tree = ast.parse((folder / f"{module}.py").read_text(encoding="utf-8"))
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                imported |= {node.module} if node.module else {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ordo.engine."):
+                imported.add(node.module.split(".")[2])
+        assert not imported & banned, f"engine/{module}.py imports {sorted(imported & banned)}"
