@@ -82,6 +82,7 @@ class Transaction:
         """Tell the unit of work that a record (or every record of ``entity``) was written directly, not
         through create/update/delete: the next read loads it again."""
         self.uow.forget(entity, record_id)
+        self.uow.changed(_tables(self.app.compiled.entity(entity)))
 
     def plan(self, entity: str) -> EntityPlan:
         """The statements of ``entity``, built once (see write_plan)."""
@@ -338,19 +339,21 @@ class Transaction:
             call.child_entity, call.type = node.child_entity, node.type
             source = RecordSource(self.app.compiled, last.entity)
             expr = sa.type_coerce(to_sql(call, source, clock=lambda: self.app.clock), sa_type(node.type))
-            cached = (sa.select(expr), sorted(source.used), last.entity)
+            stmt = sa.select(expr)
+            read = frozenset(t.name for t in sa.sql.visitors.iterate(stmt) if isinstance(t, sa.Table))
+            cached = (stmt, sorted(source.used), read)
             self.app.related_statements[node] = cached
         stmt, used, read = cached
         params = {f"owner_{name}": owner.get(name) for name in used}
-        # the same aggregate of the same owner values is computed again only after a record of ``read``
-        # was written in this transaction (see UnitOfWork.changed)
+        # the same aggregate of the same owner values is computed again only after a row of a table it
+        # reads was written in this transaction (see UnitOfWork.changed)
         try:
             memo_key: Any = (id(node), tuple(params.values()))
             hash(memo_key)
         except TypeError:
             memo_key = None
         if memo_key is not None:
-            found, value = self.uow.aggregate(read, memo_key)
+            found, value = self.uow.aggregate(memo_key)
             if found:
                 return value
         value = self.conn.execute(stmt, params).scalar()
@@ -497,7 +500,7 @@ class Transaction:
             self.conn.execute(p.children[cf.name].delete_parent, {"_parent": current["id"]})
         self.conn.execute(p.delete, {"_id": current["id"]})
         self.uow.forget(entity, current["id"])
-        self.uow.changed(entity, tuple(cf.child.name for cf in ce.table_fields if cf.child is not None))
+        self.uow.changed(_tables(ce))
         self._written(entity, current["id"], None)
         audit.write(self.conn, at=self.app.clock.now(), user=self.user.name, entity=entity, record_id=current["id"],
                     record_name=current["name"], action="delete",
@@ -513,7 +516,7 @@ class Transaction:
         its entity are stale."""
         uow = self.uow
         uow.put(ce.name, stored, locked=True)
-        uow.changed(ce.name, tuple(cf.child.name for cf in ce.table_fields if cf.child is not None))
+        uow.changed(_tables(ce))
 
     def update_many(self, entity: str, where: str | None, data: Mapping[str, Any],
                     params: Mapping[str, Any] | None = None, limit: int = MAX_LIMIT) -> list[Record]:
@@ -575,6 +578,11 @@ class _Target:
 
     id: int
     name: str | None
+
+
+def _tables(ce: CompiledEntity) -> tuple[str, ...]:
+    """The tables a write of ``ce`` touches (its own and its child tables)."""
+    return tuple(t.name for t in (ce.table, *(cf.child_table for cf in ce.table_fields)) if t is not None)
 
 
 def _check_key(ce: CompiledEntity, key: Any) -> None:

@@ -9,7 +9,7 @@ the database transaction lasts:
   A record written or read ``FOR UPDATE`` is *locked* (PostgreSQL); on SQLite a write transaction holds the
   database's write lock, so every record it read is current;
 * related aggregates (``sum(orders.total)`` over records linking here) by their owner's values, dropped when
-  a record of the entity they read is written;
+  a row of a table they read is written;
 * rows only ever inserted (audit log, history), buffered and written with one ``executemany`` per table when
   the transaction commits (or when something reads them first: :func:`flush`).
 
@@ -45,7 +45,8 @@ class UnitOfWork:
         self.names: dict[tuple[str, str], int] = {}
         self.locked: set[tuple[str, int]] = set()
         self.targets: dict[tuple[str, Any], Any] = {}  # link values written -> their row (for any reader)
-        self.aggregates: dict[str, dict[Any, Any]] = {}  # entity read -> {(node, owner values): value}
+        self.aggregates: dict[Any, Any] = {}  # (aggregate, owner values) -> value
+        self.reading: dict[str, set[Any]] = {}  # table -> the aggregates (keys above) that read it
         self.pending: list[tuple[Any, dict[str, Any]]] = []  # (INSERT statement, row), written at commit
         self.marks: list[int] = []  # open savepoints: how many rows were buffered before each
 
@@ -76,24 +77,24 @@ class UnitOfWork:
                 self.records.pop(key)
         else:
             self.records.pop((entity, record_id), None)
-        self.aggregates.pop(entity, None)
-        self.targets.clear()
 
-    def changed(self, entity: str, children: tuple[str, ...] = ()) -> None:
-        """A record of ``entity`` was written: aggregates reading it (or its child rows) are stale."""
-        self.aggregates.pop(entity, None)
-        for child in children:
-            self.aggregates.pop(child, None)
+    def changed(self, tables: tuple[str, ...]) -> None:
+        """Rows of ``tables`` (an entity's table, its child tables) were written: aggregates reading them are
+        stale."""
+        for table in tables:
+            for key in self.reading.pop(table, ()):
+                self.aggregates.pop(key, None)
 
     # -- related aggregates
-    def aggregate(self, entity: str, key: Any) -> tuple[bool, Any]:
-        memo = self.aggregates.get(entity)
-        if memo is None or key not in memo:
-            return False, None
-        return True, memo[key]
+    def aggregate(self, key: Any) -> tuple[bool, Any]:
+        if key in self.aggregates:
+            return True, self.aggregates[key]
+        return False, None
 
-    def remember_aggregate(self, entity: str, key: Any, value: Any) -> None:
-        self.aggregates.setdefault(entity, {})[key] = value
+    def remember_aggregate(self, tables: frozenset[str], key: Any, value: Any) -> None:
+        self.aggregates[key] = value
+        for table in tables:
+            self.reading.setdefault(table, set()).add(key)
 
     # -- savepoints (nested in order: SQLAlchemy releases or rolls back the innermost first)
     def _savepoint(self) -> None:
@@ -111,6 +112,7 @@ class UnitOfWork:
         self.names.clear()
         self.locked.clear()
         self.aggregates.clear()
+        self.reading.clear()
         self.targets.clear()
 
 
