@@ -63,6 +63,7 @@ class Transaction:
         self.env = Env(link=self._load_link, clock=app.clock, related=self._related_aggregate)
         self.guard = app.permissions.guard(user, app.compiled)  # None: may read everything
         self.users = Directory(conn, user, app.permissions.privileges)
+        self._row_filters: dict[str, Any] = {}  # entity -> the SQL condition of the rows the user may read
         self._kept_links: set[tuple[str, int]] = set()  # links on records read here (see link_target)
         # a flow's or a job's writes: `editable_if` (which guards people's edits) does not apply, and entity
         # rules apply only when they read a field the write changes (see validation.py)
@@ -183,9 +184,12 @@ class Transaction:
         """SQL condition limiting the rows of ``entity`` the acting user may read (None: all).
 
         ``source`` is the SqlSource the condition is written over (default: the entity's table)."""
-        if source is None:
+        if source is not None:
+            return self.app.permissions.row_filter(self.user, entity, source)
+        if entity not in self._row_filters:  # built once per transaction (the acting user is fixed)
             source = TableSource(self.app.compiled, entity, self.app.compiled.entity(entity).table)
-        return self.app.permissions.row_filter(self.user, entity, source)
+            self._row_filters[entity] = self.app.permissions.row_filter(self.user, entity, source)
+        return self._row_filters[entity]
 
     def allowed(self, entity: str, action: str, record: Mapping[str, Any]) -> bool:
         return self.app.permissions.allows(self.user, entity, action, record, self.env)

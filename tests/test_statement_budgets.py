@@ -161,3 +161,57 @@ def test_the_write_path_does_not_import_the_app():
             elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ordo.engine."):
                 imported.add(node.module.split(".")[2])
         assert not imported & banned, f"engine/{module}.py imports {sorted(imported & banned)}"
+
+
+def test_a_failed_job_leaves_no_audit_rows(app):
+    """The job's savepoint opens before anything is buffered: rolling it back drops the handler's audit rows."""
+    def boom(tx, payload):
+        tx.create("order", ORDER)
+        raise RuntimeError("downstream unavailable")
+
+    app.jobs.register("boom", boom)
+    with app.transaction(ADMIN) as tx:
+        tx.enqueue("boom", {}, max_attempts=1)
+    before = len(app.audit_log(user=ADMIN, limit=1000))
+    assert app.jobs.run_due() == 1
+    assert len(app.audit_log(user=ADMIN, limit=1000)) == before
+    assert app.count("order", user=ADMIN) == 1  # the fixture's
+
+
+RELATED = {
+    "entities/customer.yaml": """
+        name: customer
+        naming: "{code}"
+        fields:
+          code: {type: string, required: true}
+          orders: {type: related, entity: order, where: "customer == parent.id"}
+          open_total: {type: computed, expr: "sum(orders, amount)"}
+          order_count: {type: computed, expr: "count(orders)"}
+    """,
+    "entities/order.yaml": """
+        name: order
+        fields:
+          customer: {type: link, entity: customer, required: true}
+          amount: {type: money, required: true}
+        validations:
+          - expr: "customer.order_count < 3"
+            message: at most 3 orders per customer
+    """,
+}
+
+
+def test_related_aggregates_are_computed_again_after_a_write_they_read(make_app, db_url):
+    with open_app(make_app(RELATED), db_url) as app, app.transaction(ADMIN) as tx:
+        tx.create("customer", {"code": "C1"})
+        assert tx.update("customer", "C1", {})["open_total"] in (0, None)
+        for amount in (10, 20, 30):
+            tx.create("order", {"customer": "C1", "amount": amount})
+            tx.update("customer", "C1", {})
+        assert tx.get("customer", "C1")["open_total"] == 60
+        with count_statements(app.engine) as counts:
+            tx.update("customer", "C1", {})  # nothing it reads changed: no aggregate computed again
+        assert not any("sum(" in t.lower() or "count(" in t.lower() for t in counts.texts), counts.texts
+        # the rule reads the customer's computed count: three orders written in this transaction count
+        with pytest.raises(ValidationFailed, match="at most 3"):
+            with tx.conn.begin_nested():
+                tx.create("order", {"customer": "C1", "amount": 1})
