@@ -105,6 +105,14 @@ def database_error(request: Request, exc: Exception) -> Response:
                           headers={"Retry-After": "1"})
 
 
+def data_error(request: Request, exc: Exception) -> Response:
+    """The database could not compute a value the request asked for (e.g. whole-number arithmetic beyond
+    64 bits in a filter on PostgreSQL): the request's fault, named as such."""
+    assert isinstance(exc, sa_exc.DataError)
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "value out of range"
+    return error_response(400, "bad_request", f"the database could not compute a value of the request: {reason}")
+
+
 def unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(500, "internal", "unexpected server error (logged)")
@@ -114,5 +122,6 @@ HANDLERS: dict[Any, Any] = {
     OrdoError: ordo_error,
     HTTPException: http_error,
     sa_exc.OperationalError: database_error,
+    sa_exc.DataError: data_error,
     Exception: unexpected,
 }

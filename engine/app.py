@@ -29,7 +29,7 @@ from . import audit, credentials, record_ops  # noqa: F401 - credentials declare
 from .actor import SYSTEM, User, UserLike, as_user
 from .compiled import compile_app
 from .db import describe, make_engine, retrying, write_connection
-from .errors import OrdoError, UsageError
+from .errors import OrdoError, PermissionDenied, UsageError
 from .jobs import JobRunner
 from .outbox import Outbox
 from .permissions import Permissions
@@ -148,9 +148,16 @@ class App:
 
     @staticmethod
     def _actor(conn: sa.Connection, user: UserLike) -> User:
-        """A user name is looked up (current roles); a User object is taken as given."""
+        """A user name is looked up (current roles); a User object is taken as given. A disabled user is
+        refused (:class:`PermissionDenied`), as the CLI and the server refuse them."""
         actor = as_user(user)
-        return Directory(conn).actor(actor.name) if isinstance(user, str) else actor
+        if not isinstance(user, str):
+            return actor
+        directory = Directory(conn)
+        info = directory.get(actor.name)
+        if info is not None and not info.active:
+            raise PermissionDenied(f"the user {actor.name!r} is disabled")
+        return directory.actor(actor.name)
 
     # -- users
     def users(self, user: UserLike) -> Any:

@@ -202,3 +202,17 @@ def test_passwd_and_disable_end_sessions(make_app, db_url, capsys, monkeypatch):
         assert client.post("/api/v1/auth/signin", json=signin).status_code == 401
         assert main(["user", "enable", str(root), "ann", "--db", db_url]) == 0
         assert client.post("/api/v1/auth/signin", json=signin).status_code == 200
+
+
+def test_python_api_refuses_a_disabled_user(app):
+    """The engine API refuses a disabled user by name as the CLI and the server do."""
+    with app.users("root") as users:
+        users.set_active("cleo", False)
+    with pytest.raises(PermissionDenied, match="the user 'cleo' is disabled"):
+        app.query("request", user="cleo")
+    with pytest.raises(PermissionDenied, match="disabled"):
+        app.create("request", {"title": "x", "region": "north"}, user="cleo")
+    assert app.count("request", user="root") == 2  # nothing written
+    with app.users("root") as users:
+        users.set_active("cleo", True)
+    assert [r["title"] for r in app.query("request", user="cleo")] == ["north"]

@@ -222,3 +222,15 @@ def test_session_writes_need_the_csrf_token(shop):
     assert r.status_code == 201
     assert client.get(r.headers["location"]).json()["created_by"] == "ann"
     assert client.delete(r.headers["location"]).status_code == 403
+
+
+def test_arithmetic_beyond_64_bits_in_a_filter_is_the_callers_error(shop):
+    """PostgreSQL refuses whole-number overflow at run time (SQLite computes in floating point): a 400 naming
+    the cause, never a 500."""
+    _, client, h = shop
+    _create(client, h["ann"])
+    _create(client, h["ann"])
+    r = client.get(f"{BASE}/order", params={"where": "id * 9223372036854775807 > 0"}, headers=h["ann"])
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        assert "out of range" in r.json()["message"] and "Traceback" not in r.text

@@ -116,8 +116,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if app.audit_log(user=OWNER, limit=1):  # any record ever written
             raise CliError(f"{args.db} already holds data; the demo needs an empty database (use another --db)")
         result = run_scenario(app, "demo", lang=args.lang, variables={"seed": args.seed})
-        print(f"\ndemo done: {result.steps} steps; the data is in {args.db} "
-              f"(try: ordo query {DEMO_APP} <entity> --db {args.db})")
+        if args.lang == "zh":
+            print(f"\n演示完成：共 {result.steps} 步；数据在 {args.db} "
+                  f"（可试：ordo query {DEMO_APP} <实体> --db {args.db} --lang zh）")
+        else:
+            print(f"\ndemo done: {result.steps} steps; the data is in {args.db} "
+                  f"(try: ordo query {DEMO_APP} <entity> --db {args.db})")
         if not args.serve:
             return 0
         users = demo_passwords(app)
