@@ -25,7 +25,7 @@ from ordo.dsl.expr import Clock
 from ordo.dsl.expr.limits import INT_MAX, int_problem
 from ordo.dsl.loader import load_app
 
-from . import audit, credentials, record_ops  # noqa: F401 - credentials declares its system tables
+from . import audit, credentials, record_ops, unit_of_work  # noqa: F401 - credentials declares its system tables
 from .actor import SYSTEM, User, UserLike, as_user
 from .compiled import compile_app
 from .db import describe, make_engine, retrying, write_connection
@@ -67,6 +67,7 @@ class App:
         self.clock = clock or Clock()
         self.db_label = describe(db_url)
         self.engine = engine if engine is not None else make_engine(db_url, create=create)
+        unit_of_work.watch(self.engine)  # buffered audit rows written at commit (see unit_of_work)
         self.filters = FilterCache(self.compiled, definition.schema, lambda: self.clock)
         self.permissions = Permissions(definition)
         # aggregate node -> (statement, owner fields); weak, as flows compile old versions on demand

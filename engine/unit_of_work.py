@@ -128,7 +128,7 @@ def of(conn: sa.Connection) -> UnitOfWork:
     uow = conn.info.get(_KEY)
     if uow is not None and uow.root is root:
         return uow
-    _watch(conn.engine)
+    watch(conn.engine)
     write = bool(conn.get_execution_options().get("ordo_write")) and conn.dialect.name == "sqlite"
     uow = UnitOfWork(root, locks_all=write)
     conn.info[_KEY] = uow
@@ -163,7 +163,7 @@ def _write(conn: sa.Connection, uow: UnitOfWork) -> None:
         conn.execute(insert, rows)
 
 
-def _watch(engine: sa.Engine) -> None:
+def watch(engine: sa.Engine) -> None:
     """Hook the transaction events of ``engine`` once: buffered rows written before COMMIT, state dropped
     with a rollback, savepoints tracked."""
     if engine in _watched:
