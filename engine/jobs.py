@@ -22,13 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .actor import SYSTEM
 from .db import retrying, retrying_savepoint, write_connection
 from .tables import SYSTEM_METADATA, id_column
 
 if TYPE_CHECKING:
-    from .app import App
-    from .records import Transaction
+    from .runtime import Runtime
 
 log = logging.getLogger("ordo.jobs")
 
@@ -50,7 +48,28 @@ job_table = sa.Table(
     sa.Index("ix_ordo_job_due", "status", "run_at"),
 )
 
-Handler = Callable[["Transaction", dict[str, Any]], None]
+Handler = Callable[[Any, dict[str, Any]], None]  # (tx: a records.Transaction, payload)
+MakeTransaction = Callable[[sa.Connection], Any]  # the Transaction a handler runs in on the worker's connection
+
+# the queue's statements, built once (values bound at execution)
+_t = job_table
+_RETIRE_KEY = (sa.update(_t).where(_t.c.unique_key == sa.bindparam("_key"))
+               .values(status=sa.case((_t.c.status == "pending", "cancelled"), else_=_t.c.status), unique_key=None))
+_INSERT = sa.insert(_t).returning(_t.c.id)
+_CANCEL = sa.update(_t).where(_t.c.status == "pending").values(status="cancelled", unique_key=None)
+_CANCEL_KEY = _CANCEL.where(_t.c.unique_key == sa.bindparam("_key"))
+_CANCEL_PREFIX = _CANCEL.where(_t.c.unique_key.like(sa.bindparam("_prefix"), escape="/"))
+_FINISH = sa.update(_t).where(_t.c.id == sa.bindparam("_id"))
+_PENDING_PREFIX = sa.select(_t.c.unique_key).where(_t.c.status == "pending",
+                                                  _t.c.unique_key.like(sa.bindparam("_prefix"), escape="/"))
+
+
+def _starting(prefix: str) -> str:
+    """A LIKE pattern of the keys starting with ``prefix`` (escaped with ``/``)."""
+    return prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+_CLAIM = (sa.select(_t).where(_t.c.status == "pending", _t.c.run_at <= sa.bindparam("_now"))
+          .order_by(_t.c.run_at, _t.c.id).limit(1))
+_CLAIM_LOCKED = _CLAIM.with_for_update(skip_locked=True)
 
 
 @dataclass(frozen=True)
@@ -70,36 +89,28 @@ def enqueue(conn: sa.Connection, kind: str, payload: dict[str, Any], run_at: dt.
     """Add a job (in the caller's transaction). A live job with the same ``unique_key`` is replaced."""
     if unique_key is not None:  # the replaced row is kept (cancelled): SQLite would reuse a deleted max id,
         # and a job re-enqueueing itself would then be marked done by its own runner
-        conn.execute(sa.update(job_table).where(job_table.c.unique_key == unique_key)
-                     .values(status=sa.case((job_table.c.status == "pending", "cancelled"),
-                                            else_=job_table.c.status), unique_key=None))
-    result = conn.execute(sa.insert(job_table).values(
+        conn.execute(_RETIRE_KEY, {"_key": unique_key})
+    result = conn.execute(_INSERT, dict(
         kind=kind, payload=json.dumps(payload, default=str, sort_keys=True), run_at=run_at, status="pending",
-        attempts=0, max_attempts=max_attempts, unique_key=unique_key, created_at=now,
-    ).returning(job_table.c.id))
+        attempts=0, max_attempts=max_attempts, unique_key=unique_key, created_at=now, last_error=None,
+        finished_at=None, worker=None))
     return int(result.scalar_one())
 
 
 def cancel(conn: sa.Connection, *, unique_key: str | None = None, prefix: str | None = None) -> int:
     """Cancel pending jobs by key (or key prefix); return how many."""
-    t = job_table
-    q = sa.update(t).where(t.c.status == "pending").values(status="cancelled", unique_key=None)
     if unique_key is not None:
-        q = q.where(t.c.unique_key == unique_key)
-    elif prefix is not None:
-        q = q.where(t.c.unique_key.startswith(prefix, autoescape=True))
-    else:
-        raise ValueError("cancel needs unique_key or prefix")
-    return conn.execute(q).rowcount
+        return conn.execute(_CANCEL_KEY, {"_key": unique_key}).rowcount
+    if prefix is not None:
+        return conn.execute(_CANCEL_PREFIX, {"_prefix": _starting(prefix)}).rowcount
+    raise ValueError("cancel needs unique_key or prefix")
 
 
-def ensure_scheduled(tx: Transaction, prefix: str, wanted: Mapping[str, tuple[str, dict[str, Any], dt.datetime]]) -> None:
+def ensure_scheduled(tx: Any, prefix: str, wanted: Mapping[str, tuple[str, dict[str, Any], dt.datetime]]) -> None:
     """Make the pending jobs whose unique key starts with ``prefix`` exactly ``wanted``
-    (key -> (kind, payload, first run)): missing ones are created, others cancelled. Safe when several
-    processes do it at once (the unique key decides)."""
-    t = job_table
-    existing = {row.unique_key for row in tx.conn.execute(sa.select(t.c.unique_key).where(
-        t.c.status == "pending", t.c.unique_key.startswith(prefix, autoescape=True)))}
+    (key -> (kind, payload, first run)) in the transaction ``tx`` (a records.Transaction): missing ones are
+    created, others cancelled. Safe when several processes do it at once (the unique key decides)."""
+    existing = {row.unique_key for row in tx.conn.execute(_PENDING_PREFIX, {"_prefix": _starting(prefix)})}
     for key in sorted(existing - set(wanted)):
         tx.cancel_jobs(unique_key=key)
     for key in sorted(set(wanted) - existing):
@@ -131,20 +142,18 @@ def count_jobs(conn: sa.Connection, status: str | None = None) -> int:
 class JobRunner:
     """Handlers by job kind and the loop that runs due jobs."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: Runtime, transaction: MakeTransaction) -> None:
+        """``transaction(conn)``: the (automated, system) transaction a handler runs in on ``conn``."""
         self.app = app
+        self.transaction = transaction
         self.handlers: dict[str, Handler] = {}
 
     def register(self, kind: str, handler: Handler) -> None:
         self.handlers[kind] = handler
 
     def _claim(self, conn: sa.Connection, now: dt.datetime) -> Any:
-        t = job_table
-        q = (sa.select(t).where(t.c.status == "pending", t.c.run_at <= now)
-             .order_by(t.c.run_at, t.c.id).limit(1))
-        if conn.dialect.name == "postgresql":
-            q = q.with_for_update(skip_locked=True)
-        return conn.execute(q).first()
+        q = _CLAIM_LOCKED if conn.dialect.name == "postgresql" else _CLAIM
+        return conn.execute(q, {"_now": now}).first()
 
     def run_one(self, worker: str = "worker", now: dt.datetime | None = None) -> bool:
         """Run the next due job; False when none is due."""
@@ -152,15 +161,11 @@ class JobRunner:
 
     def _handle(self, conn: sa.Connection, handler: Handler, row: Any) -> None:
         """Run a handler in a savepoint, again when it loses a deadlock or serialization race."""
-        from .records import Transaction
-
-        retrying_savepoint(conn, lambda: handler(Transaction(self.app, conn, SYSTEM, automated=True),
-                                                       json.loads(row.payload)),
+        retrying_savepoint(conn, lambda: handler(self.transaction(conn), json.loads(row.payload)),
                            f"job {row.id} ({row.kind})")
 
     def _run_one(self, worker: str, now: dt.datetime | None) -> bool:
         now = now or self.app.clock.now()
-        t = job_table
         failure: tuple[Any, str] | None = None
         with write_connection(self.app.engine) as conn:
             row = self._claim(conn, now)
@@ -175,13 +180,13 @@ class JobRunner:
                 log.warning("job %s (%s) failed: %s", row.id, row.kind, e)
                 failure = (row, "".join(traceback.format_exception_only(type(e), e)).strip())
             if failure is None:
-                conn.execute(sa.update(t).where(t.c.id == row.id).values(
-                    status="done", attempts=row.attempts + 1, finished_at=now, worker=worker, unique_key=None))
+                conn.execute(_FINISH, {"_id": row.id, "status": "done", "attempts": row.attempts + 1,
+                                       "finished_at": now, "worker": worker, "unique_key": None})
                 return True
             attempts = row.attempts + 1
             dead = attempts >= row.max_attempts
-            conn.execute(sa.update(t).where(t.c.id == row.id).values(
-                status="failed" if dead else "pending", attempts=attempts, last_error=failure[1][:2000],
+            conn.execute(_FINISH, dict(
+                _id=row.id, status="failed" if dead else "pending", attempts=attempts, last_error=failure[1][:2000],
                 run_at=now + dt.timedelta(seconds=min(3600, 10 * 2 ** (attempts - 1))), worker=worker,
                 finished_at=now if dead else None, unique_key=None if dead else row.unique_key))
         return True
