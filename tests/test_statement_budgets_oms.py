@@ -14,7 +14,7 @@ from ordo.engine.stats import count_statements
 from .oms_orders_kit import Kit
 
 BUDGET = 80  # statements for one order, intake to shipment (issue 11)
-TODAY = 309  # measured before the write-path redesign (bench/order_to_cash.py)
+CEILING = 290  # until the budget is met: today's count (SQLite 286, PostgreSQL 281) may not grow
 
 
 def _payload(n: int) -> str:
@@ -56,10 +56,10 @@ def kit(db_url):
     k.close()
 
 
-def test_one_order_from_intake_to_shipment_costs_a_bounded_number_of_statements(kit, request):
+def test_one_order_from_intake_to_shipment_costs_a_bounded_number_of_statements(kit):
     statements, commits, kinds = _measure(kit)
+    assert statements <= CEILING, f"{statements} statements, {commits} commits: {kinds}"  # never worse
     if statements > BUDGET:  # the record core and flows redesign (issue 11) has not fully landed yet
-        request.applymarker(pytest.mark.xfail(strict=False, reason=(
-            f"one OMS order costs {statements} statements ({kinds}) against a budget of {BUDGET} "
-            f"(was {TODAY} before issue 11): waiting for the unit of work and in-memory flow state")))
+        pytest.xfail(f"one OMS order costs {statements} statements ({kinds}) against a budget of {BUDGET}: "
+                     f"waiting for the unit of work and in-memory flow state (remove this once met)")
     assert statements <= BUDGET, f"{statements} statements, {commits} commits: {kinds}"
