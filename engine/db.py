@@ -252,7 +252,7 @@ def retrying(work: Callable[[], T], what: str = "the transaction", attempts: int
                 race = lost_race(cause) or "a race"
                 raise TransactionConflict(f"{what} lost {race} with concurrent transactions {attempts} times and "
                                           f"was rolled back each time; nothing was changed; try again") from cause
-            _pause(attempt)
+            pause_before_retry(attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -271,11 +271,11 @@ def retrying_savepoint(conn: sa.Connection, work: Callable[[], T], what: str, at
             if attempt == attempts:
                 raise TransactionConflict(f"{what} lost {race} with concurrent transactions {attempts} times; "
                                           f"its work was rolled back; try again") from e
-            _pause(attempt)
+            pause_before_retry(attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _pause(attempt: int) -> None:
+def pause_before_retry(attempt: int) -> None:
     """A short random pause before running again, so racing transactions do not meet again in step."""
     time.sleep(random.uniform(0, RETRY_PAUSE * 2 ** attempt))
 
