@@ -216,17 +216,24 @@ class _Import:
         self.docs: list[SourceDocument] = []
         self.result: IntakeResult | None = None
         self._mark: tuple[int, tuple[int, int, int]] | None = None  # (batch start, result before it)
+        self._channel_seen: tuple[Transaction, dict[str, Any] | None] | None = None
 
     def read(self, tx: Transaction) -> None:
         """Choose the shape (the channel record may name it) and read the documents, once."""
         if self.result is not None:
             return
-        chosen = self.ci.choose_shape(self.shape_name, IntakeRuntime._channel(tx, self.ci, self.channel), self.source)
+        chosen = self.ci.choose_shape(self.shape_name, self._channel(tx), self.source)
         text = _decoded(self.payload, chosen.defn.encoding, self.source)
         self.docs = read_documents(text, chosen.defn, chosen.document_columns)
         self.shape = chosen
         self.result = IntakeResult(self.ci.name, chosen.name, self.channel, self.source, len(self.docs),
                                    dry_run=self.dry_run)
+
+    def _channel(self, tx: Transaction) -> dict[str, Any] | None:
+        """The channel record as this transaction sees it (loaded once per transaction)."""
+        if self._channel_seen is None or self._channel_seen[0] is not tx:
+            self._channel_seen = (tx, IntakeRuntime._channel(tx, self.ci, self.channel))
+        return self._channel_seen[1]
 
     def commit(self, tx: Transaction, start: int, batch_size: int, careful: bool) -> int:
         """One batch in its own transaction (a dry run: every document, then rolled back); returns where the
@@ -246,7 +253,7 @@ class _Import:
 
     def batch(self, tx: Transaction, start: int, end: int, careful: bool) -> None:
         assert self.result is not None and self.shape is not None
-        run = _Run(tx, self.ci, self.shape, IntakeRuntime._channel(tx, self.ci, self.channel), self.result, careful)
+        run = _Run(tx, self.ci, self.shape, self._channel(tx), self.result, careful)
         for doc in self.docs[start:end]:
             run.document(doc)
 
