@@ -12,11 +12,14 @@ timeout. The lock is re-entrant within a thread, so it never adds a deadlock of 
 from __future__ import annotations
 
 import collections
+import os
 import threading
+import weakref
 
 from .errors import Conflict
 
 WAIT = 60.0  # seconds a write may queue behind others before it is refused
+_ALL: weakref.WeakSet[WriterLock] = weakref.WeakSet()
 
 
 class DatabaseBusy(Conflict):
@@ -32,6 +35,13 @@ class WriterLock:
         self._waiters: collections.deque[tuple[threading.Lock, int]] = collections.deque()
         self._owner: int | None = None
         self._depth = 0
+        _ALL.add(self)
+
+    def _forget(self) -> None:
+        """In a forked child: the threads that held or awaited the lock do not exist there."""
+        self._mutex = threading.Lock()
+        self._waiters.clear()
+        self._owner, self._depth = None, 0
 
     @property
     def waiting(self) -> int:
@@ -75,3 +85,12 @@ class WriterLock:
                 gate.release()
             else:
                 self._owner = None
+
+
+def _after_fork() -> None:
+    for lock in list(_ALL):
+        lock._forget()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)

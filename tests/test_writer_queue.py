@@ -152,3 +152,23 @@ def test_a_connection_lost_on_every_run_ends_in_a_clear_error(make_app, db_url):
             raise ConnectionLost("x")
     assert app.count("note", user="u") == 0
     app.close()
+
+
+def test_a_forked_child_does_not_inherit_a_held_lock():
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    lock = WriterLock("f.db")
+    lock.acquire()
+    ctx = multiprocessing.get_context("fork")
+    child = ctx.Process(target=_take_and_release, args=(lock,))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    lock.release()
+
+
+def _take_and_release(lock: WriterLock) -> None:
+    lock.acquire(timeout=5)  # held by the parent's thread, which the child does not have
+    lock.release()
