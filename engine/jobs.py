@@ -5,9 +5,9 @@ when the state that needs it does). A worker claims a due job with
 ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite serializes writers)
 and runs its handler in the same transaction that marks it done: a job's effect
 and its completion commit together, and several workers never run one job twice.
-A handler that loses a deadlock or serialization race is run again at once (its
-savepoint rolled back, a short random pause, 3 runs in all); a failing job is
-retried with exponential backoff, then marked failed.
+A run that loses a deadlock or serialization race is run again at once from the
+claim (after a short random pause, 3 runs in all); a failing job is rolled back,
+its failure recorded, and retried later with exponential backoff, then marked failed.
 """
 
 from __future__ import annotations
@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .db import retrying, retrying_savepoint, write_connection
+from .db import (
+    RETRIES,
+    ConnectionLost,
+    TransactionConflict,
+    lost_race,
+    pause_before_retry,
+    retrying,
+    write_connection,
+)
 from .tables import SYSTEM_METADATA, id_column
 
 if TYPE_CHECKING:
@@ -67,6 +75,7 @@ _PENDING_PREFIX = sa.select(_t.c.unique_key).where(_t.c.status == "pending",
 def _starting(prefix: str) -> str:
     """A LIKE pattern of the keys starting with ``prefix`` (escaped with ``/``)."""
     return prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+_RECORD_FAILURE = _FINISH.where(_t.c.status == "pending", _t.c.attempts == sa.bindparam("_attempts"))
 _CLAIM = (sa.select(_t).where(_t.c.status == "pending", _t.c.run_at <= sa.bindparam("_now"))
           .order_by(_t.c.run_at, _t.c.id).limit(1))
 _CLAIM_LOCKED = _CLAIM.with_for_update(skip_locked=True)
@@ -156,40 +165,68 @@ class JobRunner:
         return conn.execute(q, {"_now": now}).first()
 
     def run_one(self, worker: str = "worker", now: dt.datetime | None = None) -> bool:
-        """Run the next due job; False when none is due."""
-        return retrying(lambda: self._run_one(worker, now), "running a job")
+        """Run the next due job; False when none is due.
 
-    def _handle(self, conn: sa.Connection, handler: Handler, row: Any) -> None:
-        """Run a handler in a savepoint, again when it loses a deadlock or serialization race."""
-        retrying_savepoint(conn, lambda: handler(self.transaction(conn), json.loads(row.payload)),
-                           f"job {row.id} ({row.kind})")
-
-    def _run_one(self, worker: str, now: dt.datetime | None) -> bool:
+        The handler runs in the transaction that claimed the job and marks it done, without a savepoint:
+        its effect and the job's completion commit together. When the handler fails, that transaction is
+        rolled back and the failure recorded in another; when the transaction loses a deadlock or
+        serialization race (or its connection), it is run again from the claim (3 runs in all), then
+        recorded as a failure like any other."""
         now = now or self.app.clock.now()
-        failure: tuple[Any, str] | None = None
+        for attempt in range(1, RETRIES + 1):
+            claimed: list[Any] = []
+            try:
+                return self._run_claimed(worker, now, claimed)
+            except (TransactionConflict, ConnectionLost) as e:
+                if attempt < RETRIES:
+                    pause_before_retry(attempt)
+                    continue
+                if not claimed:  # the claim itself kept losing: the caller hears of it
+                    raise
+                row = claimed[0]
+                race = lost_race(e.__cause__) if e.__cause__ is not None else None
+                failure: BaseException = TransactionConflict(
+                    f"job {row.id} ({row.kind}) lost {race} with concurrent transactions {RETRIES} times; its "
+                    f"work was rolled back; try again" if race else
+                    f"job {row.id} ({row.kind}): {e}")
+            except Exception as e:  # the handler's work was rolled back with the claim
+                if not claimed:
+                    raise
+                row, failure = claimed[0], e
+            log.warning("job %s (%s) failed: %s", row.id, row.kind, failure)
+            self._failed(row, failure, worker, now)
+            return True
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _run_claimed(self, worker: str, now: dt.datetime, claimed: list[Any]) -> bool:
         with write_connection(self.app.engine) as conn:
             row = self._claim(conn, now)
             if row is None:
                 return False
+            claimed.append(row)
             handler = self.handlers.get(row.kind)
-            try:
-                if handler is None:
-                    raise LookupError(f"no handler for job kind {row.kind!r}")
-                self._handle(conn, handler, row)
-            except Exception as e:  # the handler's work is rolled back; record the failure
-                log.warning("job %s (%s) failed: %s", row.id, row.kind, e)
-                failure = (row, "".join(traceback.format_exception_only(type(e), e)).strip())
-            if failure is None:
-                conn.execute(_FINISH, {"_id": row.id, "status": "done", "attempts": row.attempts + 1,
-                                       "finished_at": now, "worker": worker, "unique_key": None})
-                return True
-            attempts = row.attempts + 1
-            dead = attempts >= row.max_attempts
-            conn.execute(_FINISH, dict(
-                _id=row.id, status="failed" if dead else "pending", attempts=attempts, last_error=failure[1][:2000],
-                run_at=now + dt.timedelta(seconds=min(3600, 10 * 2 ** (attempts - 1))), worker=worker,
-                finished_at=now if dead else None, unique_key=None if dead else row.unique_key))
+            if handler is None:
+                raise LookupError(f"no handler for job kind {row.kind!r}")
+            handler(self.transaction(conn), json.loads(row.payload))
+            conn.execute(_FINISH, {"_id": row.id, "status": "done", "attempts": row.attempts + 1,
+                                   "finished_at": now, "worker": worker, "unique_key": None})
         return True
+
+    def _failed(self, row: Any, error: BaseException, worker: str, now: dt.datetime) -> None:
+        """Record a failed run (in its own transaction): retried later with exponential backoff, or failed
+        for good after ``max_attempts``. A job another worker has taken since is left to it."""
+        text = "".join(traceback.format_exception_only(type(error), error)).strip()
+        attempts = row.attempts + 1
+        dead = attempts >= row.max_attempts
+
+        def record() -> None:
+            with write_connection(self.app.engine) as conn:
+                conn.execute(_RECORD_FAILURE, dict(
+                    _id=row.id, _attempts=row.attempts, status="failed" if dead else "pending", attempts=attempts,
+                    last_error=text[:2000], run_at=now + dt.timedelta(seconds=min(3600, 10 * 2 ** (attempts - 1))),
+                    worker=worker, finished_at=now if dead else None, unique_key=None if dead else row.unique_key))
+
+        retrying(record, f"recording the failure of job {row.id}")
 
     def run_due(self, worker: str = "worker", now: dt.datetime | None = None, limit: int = 1000) -> int:
         """Run due jobs until none is left (or ``limit``); return how many ran."""

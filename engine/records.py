@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .runtime import AppRuntime
 
 Record = dict[str, Any]
+UPDATE_PAGE = MAX_LIMIT  # records update_many reads at a time (it updates every matching record)
 _WATCHED = "ordo_watched_records"  # (entity, id) -> latest version, for records whose listeners are running
 
 
@@ -350,17 +351,29 @@ class Transaction(Reads):
         uow.changed(_tables(ce))
 
     def update_many(self, entity: str, where: str | None, data: Mapping[str, Any],
-                    params: Mapping[str, Any] | None = None, limit: int = MAX_LIMIT) -> list[Record]:
-        """Apply ``data`` to every record matching ``where``, each through the full update pipeline.
+                    params: Mapping[str, Any] | None = None, limit: int | None = None) -> list[Record]:
+        """Apply ``data`` to every record matching ``where`` (read in pages of ``UPDATE_PAGE`` by id, so
+        none is left out however many match; ``limit`` caps how many), each through the full update pipeline.
 
         All or nothing: one refused record refuses the batch (its errors name the record)."""
-        updated = []
-        for rec in self.query(entity, where, params, limit=limit):
-            try:
-                updated.append(self.update(entity, rec["id"], data))
-            except ValidationFailed as e:
-                raise ValidationFailed(entity, [FieldError(f"{rec['name']}.{err.field}".rstrip("."), err.message)
-                                                for err in e.errors]) from None
+        updated: list[Record] = []
+        after_key = "ordo_after_id"
+        while after_key in (params or {}):
+            after_key += "_"
+        page_where, page_params = where, dict(params or {})  # the first page: the caller's filter as given
+        while limit is None or len(updated) < limit:
+            size = UPDATE_PAGE if limit is None else min(UPDATE_PAGE, limit - len(updated))
+            page = self.query(entity, page_where, page_params, order_by="id", limit=size)
+            for rec in page:
+                try:
+                    updated.append(self.update(entity, rec["id"], data))
+                except ValidationFailed as e:
+                    raise ValidationFailed(entity, [FieldError(f"{rec['name']}.{err.field}".rstrip("."),
+                                                               err.message) for err in e.errors]) from None
+            if len(page) < size:
+                break
+            page_where = f"id > :{after_key}" if where is None else f"({where}) and id > :{after_key}"
+            page_params = {**(params or {}), after_key: page[-1]["id"]}
         return updated
 
     def _write(self, stmt: Any, values: Record, entity: str) -> Record | None:
