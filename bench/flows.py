@@ -2,11 +2,16 @@
 started and completed through the Ordo engine API on SQLite and PostgreSQL, next to SpiffWorkflow
 running the equivalent BPMN process in memory.
 
-    python bench/flows.py [--n 300] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
+    python bench/flows.py [--n 300] [--batch 10] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
-Each Ordo instance is two transactions, as in real use: the submitter creates the record (which
-starts the flow: condition, task, notification, history) and the approver approves (task, history,
-record state, completion). SpiffWorkflow keeps everything in memory (no persistence).
+Each Ordo instance is durable and goes through two transactions, as in real use: the submitter
+creates the record (which starts the flow: condition, task, notification, timeline, state on the
+record) and the approver opens their inbox and approves (task, timeline, record state, completion).
+"batched" runs the same with ``--batch`` instances per transaction: one transaction of the submitter
+creating that many records, then one per approver approving what their inbox holds.
+SpiffWorkflow keeps everything in memory (no persistence). The statements and commits per
+instance are counted on a separate run (``engine/stats.py``), so counting costs no time here;
+tests/test_statement_budgets_flows.py holds them to their budget.
 """
 
 from __future__ import annotations
@@ -83,24 +88,56 @@ def write_app(root: Path) -> Path:
     return root
 
 
-def bench_ordo(app_dir: Path, url: str, n: int) -> float:
-    from ordo.engine import open_app
+def _amount(i: int) -> int:
+    return 5000 if i % 2 else 100
 
+
+def lifecycle(app, i: int) -> None:  # noqa: ANN001 - an ordo App
+    """One instance: the submitter's transaction, then the approver's (inbox, approve)."""
+    flows = app.features["flows"]
+    app.create("claim", {"amount": _amount(i)}, "alice")
+    with app.transaction("dan" if _amount(i) > 1000 else "mia") as tx:
+        flows.approve(tx, flows.inbox(tx)[0].id)
+
+
+def batch(app, start: int, size: int) -> None:  # noqa: ANN001 - an ordo App
+    """``size`` instances: one transaction creating the records, one per approver approving their inbox."""
+    flows = app.features["flows"]
+    with app.transaction("alice") as tx:
+        for i in range(start, start + size):
+            tx.create("claim", {"amount": _amount(i)})
+    for approver in ("mia", "dan"):
+        with app.transaction(approver) as tx:
+            for task in flows.inbox(tx):
+                flows.approve(tx, task.id)
+
+
+def bench_ordo(app_dir: Path, url: str, n: int, size: int) -> dict[str, float]:
+    """Instances per second one at a time and batched, and statements and commits per instance."""
+    from ordo.engine import open_app
+    from ordo.engine.stats import count_statements
+
+    out: dict[str, float] = {}
     with open_app(app_dir, url) as app:
         flows = app.features["flows"]
-        app.create("claim", {"amount": 1}, "warmup")  # first use registers the flow version
+        lifecycle(app, 0)  # first use registers the flow version
+        with count_statements(app.engine) as counts:
+            for i in range(10):
+                lifecycle(app, i)
+        out["statements"], out["commits"] = counts.statements / 10, counts.commits / 10
         t0 = time.perf_counter()
         for i in range(n):
-            amount = 5000 if i % 2 else 100
-            rec = app.create("claim", {"amount": amount}, "alice")
-            approver = "dan" if amount > 1000 else "mia"
-            with app.transaction(approver) as tx:
-                task = flows.status(tx, "claim", rec["id"]).tasks[0]["id"]
-                flows.approve(tx, task)
-        elapsed = time.perf_counter() - t0
+            lifecycle(app, i)
+        out["single"] = n / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for start in range(0, n, size):
+            batch(app, start, min(size, n - start))
+        out["batched"] = n / (time.perf_counter() - t0)
         with app.reader("admin") as tx:
-            assert flows.status(tx, "claim", rec["id"]).outcome == "approved"
-    return n / elapsed
+            last = tx.query("claim", order_by="-id", limit=1)[0]
+            assert flows.status(tx, "claim", last["id"]).outcome == "approved"
+            assert not flows.inbox(tx, "mia") and not flows.inbox(tx, "dan")
+    return out
 
 
 def bench_spiff(n: int) -> float:
@@ -129,12 +166,16 @@ def bench_spiff(n: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=300, help="instances per engine")
-    ap.add_argument("--pg", default=os.environ.get("ORDO_TEST_PG_URL"), help="PostgreSQL URL (skipped if none)")
+    ap.add_argument("--batch", type=int, default=10, help="instances per transaction in the batched run")
+    ap.add_argument("--pg", default=os.environ.get("ORDO_BENCH_PG_URL") or os.environ.get("ORDO_TEST_PG_URL"),
+                    help="PostgreSQL URL (skipped if none)")
     args = ap.parse_args()
-    rows = []
+    nan = float("nan")
+    rows: list[tuple[str, dict[str, float]]] = []
     with tempfile.TemporaryDirectory() as tmp:
         app_dir = write_app(Path(tmp) / "app")
-        rows.append(("Ordo on SQLite (file, WAL)", bench_ordo(app_dir, f"sqlite:///{tmp}/bench.db", args.n)))
+        rows.append(("Ordo on SQLite (file, WAL)", bench_ordo(app_dir, f"sqlite:///{tmp}/bench.db", args.n,
+                                                              args.batch)))
         if args.pg:
             schema = f"bench_{uuid.uuid4().hex[:8]}"
             admin = sa.create_engine(args.pg, isolation_level="AUTOCOMMIT")
@@ -143,20 +184,28 @@ def main() -> None:
             try:
                 sep = "&" if "?" in args.pg else "?"
                 url = f"{args.pg}{sep}options=-csearch_path%3D{schema}"
-                rows.append(("Ordo on PostgreSQL", bench_ordo(app_dir, url, args.n)))
+                rows.append(("Ordo on PostgreSQL", bench_ordo(app_dir, url, args.n, args.batch)))
             finally:
                 with admin.connect() as c:
                     c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
                 admin.dispose()
         else:
-            rows.append(("Ordo on PostgreSQL", float("nan")))
+            rows.append(("Ordo on PostgreSQL (no --pg URL: skipped)", {}))
     try:
-        rows.append(("SpiffWorkflow (BPMN, in memory)", bench_spiff(args.n)))
+        spiff = bench_spiff(args.n)
+        spiff_name = "SpiffWorkflow (BPMN, in memory)"
     except ImportError:
-        rows.append(("SpiffWorkflow (not installed: pip install 'ordo[bench]')", float("nan")))
+        spiff, spiff_name = nan, "SpiffWorkflow (not installed: pip install 'ordo[bench]')"
     print(f"3-step approval (start, condition on amount, one approval, end), {args.n} instances each")
-    for name, rate in rows:
-        print(f"  {name:<45} {rate:>10.1f} instances/s")
+    print(f"  {'engine':<42} {'1 per commit':>13} {'x Spiff':>8} {f'{args.batch} per commit':>14} {'x Spiff':>8}"
+          f" {'stmts/inst':>11} {'commits/inst':>13}")
+    for name, r in rows:
+        single, batched = r.get("single", nan), r.get("batched", nan)
+        print(f"  {name:<42} {single:>11.1f}/s {single / spiff:>7.2f}x {batched:>12.1f}/s {batched / spiff:>7.2f}x"
+              f" {r.get('statements', nan):>11.1f} {r.get('commits', nan):>13.1f}")
+    print(f"  {spiff_name:<42} {spiff:>11.1f}/s {1.0:>7.2f}x")
+    print("targets (issue 11): Ordo on SQLite >= 0.5x SpiffWorkflow one per commit, >= 1x batched; <= 20 statements"
+          " and 2 commits per instance")
 
 
 if __name__ == "__main__":

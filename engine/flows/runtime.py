@@ -140,8 +140,8 @@ class FlowRuntime:
         with self._busy(tx):
             if event.action == "delete" and event.before is not None:
                 for inst in store.instances_of(tx.conn, event.entity, event.before["id"], "running"):
-                    inst = store.lock_instance(tx.conn, inst.id)
-                    run = Run(self, tx, inst, self.flow_for(tx, inst))
+                    inst, tokens = store.lock_instance_tokens(tx.conn, inst.id)
+                    run = Run(self, tx, inst, self.flow_for(tx, inst), tokens=tokens)
                     run.finish("cancelled", "cancelled", f"{event.entity} deleted")
                     run.state.save_instance()
                     run.state.flush()
@@ -212,8 +212,8 @@ class FlowRuntime:
         f = self.flow_for(tx, inst)
         if not any(n.type == "wait" and "until" in n.exprs for n in f.nodes.values()):
             return
-        inst = store.lock_instance(tx.conn, inst.id)
-        Run(self, tx, inst, f).go([])
+        inst, tokens = store.lock_instance_tokens(tx.conn, inst.id)
+        Run(self, tx, inst, f, tokens=tokens).go([])
 
     # -- timers
     def on_timer(self, tx: Transaction, payload: dict[str, Any]) -> None:

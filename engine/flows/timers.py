@@ -25,10 +25,10 @@ if TYPE_CHECKING:
 
 
 def fire(rt: FlowRuntime, tx: Transaction, payload: dict[str, Any]) -> None:
-    inst = store.lock_instance(tx.conn, int(payload["instance"]))
+    inst, tokens = store.lock_instance_tokens(tx.conn, int(payload["instance"]))
     if inst.status != "running":
         return
-    run = Run(rt, tx, inst, rt.flow_for(tx, inst))
+    run = Run(rt, tx, inst, rt.flow_for(tx, inst), tokens=tokens)
     tok = run.state.token(int(payload["token"]))
     if tok is None or tok.node != payload["node"] or tok.data.get("visit") != payload["visit"]:
         return  # the flow has moved on since this timer was set
