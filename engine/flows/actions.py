@@ -28,8 +28,9 @@ TASK_ACTIONS = ("approve", "reject", "transfer", "add_approver", "comment", "can
 def _open(rt: FlowRuntime, tx: Transaction, task_id: int) -> tuple[dict[str, Any], Run]:
     if isinstance(task_id, bool) or not isinstance(task_id, int):
         raise UsageError(f"task must be a task id (a number), got {task_id!r}")
-    inst, tokens = store.lock_instance_of_task(tx.conn, task_id)
-    run = Run(rt, tx, inst, rt.flow_for(tx, inst), tokens=tokens)
+    loaded = store.load_instance_of_task(tx.conn, task_id)
+    inst = loaded.instance
+    run = Run(rt, tx, inst, rt.flow_for(tx, inst), loaded=loaded)
     task = run.state.task(task_id)  # as it is now that we hold the lock
     _visible(run, f"task {task_id}", task)
     return task, run
@@ -212,8 +213,9 @@ def cancel_task(rt: FlowRuntime, tx: Transaction, task_id: int, comment: str | N
 def comment(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str, task_id: int | None = None) -> None:
     if not (text or "").strip():
         raise UsageError("a comment needs text (parameter 'text')")
-    inst, tokens = store.lock_instance_tokens(tx.conn, instance_id)
-    run = Run(rt, tx, inst, rt.flow_for(tx, inst), tokens=tokens)
+    loaded = store.load_instance(tx.conn, instance_id)
+    inst = loaded.instance
+    run = Run(rt, tx, inst, rt.flow_for(tx, inst), loaded=loaded)
     task = run.state.task(task_id) if task_id is not None else None
     _visible(run, f"flow instance {instance_id}", task)
     if not (tx.user.is_admin or tx.user.name == inst.started_by or (task is not None and can_act(tx, task))
@@ -225,8 +227,9 @@ def comment(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str, task_
 
 def urge(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | None = None) -> int:
     """Remind everyone with a pending task (the submitter or an admin)."""
-    inst, tokens = store.lock_instance_tokens(tx.conn, instance_id)
-    run = Run(rt, tx, inst, rt.flow_for(tx, inst), tokens=tokens)
+    loaded = store.load_instance(tx.conn, instance_id)
+    inst = loaded.instance
+    run = Run(rt, tx, inst, rt.flow_for(tx, inst), loaded=loaded)
     _visible(run, f"flow instance {instance_id}")
     if not (tx.user.is_admin or tx.user.name == inst.started_by):
         raise PermissionDenied(f"{tx.user.name} may not urge flow instance {instance_id}: only its submitter may")
@@ -243,8 +246,9 @@ def urge(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | None = 
 def withdraw(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | None = None) -> None:
     """The submitter takes the request back, as long as nobody has approved yet (WCP-20); in a
     governed app their roles must grant the flow action ``withdraw``."""
-    inst, tokens = store.lock_instance_tokens(tx.conn, instance_id)
-    run = Run(rt, tx, inst, rt.flow_for(tx, inst), tokens=tokens)
+    loaded = store.load_instance(tx.conn, instance_id)
+    inst = loaded.instance
+    run = Run(rt, tx, inst, rt.flow_for(tx, inst), loaded=loaded)
     _visible(run, f"flow instance {instance_id}")
     if not (tx.user.is_admin or tx.user.name == inst.started_by):
         raise PermissionDenied(f"{tx.user.name} may not withdraw flow instance {instance_id}: only its "
@@ -262,8 +266,9 @@ def withdraw(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | Non
 
 def cancel(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | None = None) -> None:
     """An admin, or a user granted the flow action ``cancel``, cancels the whole case (WCP-20)."""
-    inst, tokens = store.lock_instance_tokens(tx.conn, instance_id)
-    run = Run(rt, tx, inst, rt.flow_for(tx, inst), tokens=tokens)
+    loaded = store.load_instance(tx.conn, instance_id)
+    inst = loaded.instance
+    run = Run(rt, tx, inst, rt.flow_for(tx, inst), loaded=loaded)
     _readable(run, f"flow instance {instance_id}")
     if not _may(tx, inst.flow, "cancel"):
         raise PermissionDenied(f"{tx.user.name} may not cancel flow instance {instance_id}: the flow action "

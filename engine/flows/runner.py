@@ -65,11 +65,11 @@ class Run:
     """One unit of flow work on one instance inside a transaction."""
 
     def __init__(self, rt: FlowRuntime, tx: Transaction, inst: Instance, flow: CompiledFlow, *,
-                 new: bool = False, tokens: list[Token] | None = None) -> None:
+                 new: bool = False, loaded: store.Loaded | None = None) -> None:
         self.rt, self.tx, self.conn, self.inst, self.flow = rt, tx, tx.conn, inst, flow
         self.now = tx.now
         self._record: dict[str, Any] | None = None
-        self.state = FlowState(tx.conn, inst, new=new, tokens=tokens)
+        self.state = FlowState(tx.conn, inst, new=new, loaded=loaded)
         self._members: dict[str, list[str]] = {}
 
     # -- context

@@ -140,8 +140,9 @@ class FlowRuntime:
         with self._busy(tx):
             if event.action == "delete" and event.before is not None:
                 for inst in store.instances_of(tx.conn, event.entity, event.before["id"], "running"):
-                    inst, tokens = store.lock_instance_tokens(tx.conn, inst.id)
-                    run = Run(self, tx, inst, self.flow_for(tx, inst), tokens=tokens)
+                    loaded = store.load_instance(tx.conn, inst.id)
+                    inst = loaded.instance
+                    run = Run(self, tx, inst, self.flow_for(tx, inst), loaded=loaded)
                     run.finish("cancelled", "cancelled", f"{event.entity} deleted")
                     run.state.save_instance()
                     run.state.flush()
@@ -212,8 +213,9 @@ class FlowRuntime:
         f = self.flow_for(tx, inst)
         if not any(n.type == "wait" and "until" in n.exprs for n in f.nodes.values()):
             return
-        inst, tokens = store.lock_instance_tokens(tx.conn, inst.id)
-        Run(self, tx, inst, f, tokens=tokens).go([])
+        loaded = store.load_instance(tx.conn, inst.id)
+        inst = loaded.instance
+        Run(self, tx, inst, f, loaded=loaded).go([])
 
     # -- timers
     def on_timer(self, tx: Transaction, payload: dict[str, Any]) -> None:

@@ -26,14 +26,15 @@ from .store import OPEN_TASK, Instance, Token
 
 class FlowState:
     def __init__(self, conn: sa.Connection, inst: Instance, *, new: bool = False,
-                 tokens: list[Token] | None = None) -> None:
+                 loaded: store.Loaded | None = None) -> None:
         self.conn, self.inst = conn, inst
-        # new: nothing of the instance exists yet but its row, so there is nothing to read; ``tokens``: the
-        # active tokens, read with the instance
+        # new: nothing of the instance exists yet but its row, so there is nothing to read; ``loaded``: the
+        # active tokens and their tasks, read with the instance
         self._tokens: dict[int, Token] | None = {} if new else None
-        if tokens is not None:
-            self._tokens = {t.id: t for t in tokens if t.id is not None}
         self._tasks: dict[int, dict[str, Any]] | None = {} if new else None
+        if loaded is not None:
+            self._tokens = {t.id: t for t in loaded.tokens if t.id is not None}
+            self._tasks = {t["id"]: t for t in loaded.tasks}
         self._history: list[dict[str, Any]] = []
         self._saved = store.instance_image(inst)
 

@@ -54,15 +54,19 @@ class Token:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-# -- instances: read with their active tokens (one row per token, or one row without a token)
-_WITH_TOKENS = sa.select(_I, *[c.label(f"token_{c.name}") for c in _K.c]).select_from(
-    _I.outerjoin(_K, sa.and_(_K.c.instance_id == _I.c.id, _K.c.status == "active"))).order_by(_K.c.id)
+# -- instances: read with their active tokens and the tasks at each token's node (open tasks are only ever
+# there: a token leaving a node closes its tasks), one row per (token, task)
+_WITH_TOKENS = sa.select(_I, *[c.label(f"token_{c.name}") for c in _K.c],
+                         *[c.label(f"task_{c.name}") for c in _T.c]).select_from(
+    _I.outerjoin(_K, sa.and_(_K.c.instance_id == _I.c.id, _K.c.status == "active"))
+    .outerjoin(_T, sa.and_(_T.c.token_id == _K.c.id, _T.c.node == _K.c.node))).order_by(_K.c.id, _T.c.id)
 _SELECT_INSTANCE = _WITH_TOKENS.where(_I.c.id == P("id"))
 _LOCK_INSTANCE = _SELECT_INSTANCE.with_for_update(of=_I)
 _TASK_INSTANCE = sa.select(_T.c.instance_id).where(_T.c.id == P("task")).scalar_subquery()
 _SELECT_INSTANCE_OF_TASK = _WITH_TOKENS.where(_I.c.id == _TASK_INSTANCE)
 _LOCK_INSTANCE_OF_TASK = _SELECT_INSTANCE_OF_TASK.with_for_update(of=_I)
 _INSTANCE_COLUMNS = [c.name for c in _I.c]
+_TASK_COLUMNS = [(f"task_{c.name}", c.name) for c in _T.c]
 _INSERT_INSTANCE = sa.insert(_I).returning(_I.c.id)
 _SAVE_INSTANCE = sa.update(_I).where(_I.c.id == P("k_id"), _I.c.rev == P("k_rev")).values(
     status=P("v_status"), outcome=P("v_outcome"), current=P("v_current"), ended_at=P("v_ended_at"),
@@ -76,34 +80,46 @@ def _pg(conn: sa.Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-def _with_tokens(rows: list[Any]) -> tuple[Instance, list[Token]]:
+@dataclass
+class Loaded:
+    """An instance as an action starts on it: its active tokens and the tasks at their nodes."""
+
+    instance: Instance
+    tokens: list[Token]
+    tasks: list[dict[str, Any]]
+
+
+def _loaded(rows: list[Any]) -> Loaded:
     m = rows[0]._mapping
     inst = Instance(**{c: m[c] for c in _INSTANCE_COLUMNS})
     inst.data = json.loads(m["data"] or "{}")  # type: ignore[arg-type]
-    tokens = [Token(r.token_id, r.token_node, json.loads(r.token_splits), json.loads(r.token_data or "{}"))
-              for r in rows if r.token_id is not None]
-    return inst, tokens
+    tokens: dict[int, Token] = {}
+    tasks = []
+    for r in rows:
+        if r.token_id is not None and r.token_id not in tokens:
+            tokens[r.token_id] = Token(r.token_id, r.token_node, json.loads(r.token_splits),
+                                       json.loads(r.token_data or "{}"))
+        if r.task_id is not None:
+            rm = r._mapping
+            tasks.append({name: rm[label] for label, name in _TASK_COLUMNS})
+    return Loaded(inst, list(tokens.values()), tasks)
 
 
-def lock_instance_tokens(conn: sa.Connection, instance_id: int) -> tuple[Instance, list[Token]]:
-    """Read the instance and its active tokens, locking its row (PostgreSQL) so actions on it are
-    serialized (SQLite has one writer), in one statement."""
+def load_instance(conn: sa.Connection, instance_id: int) -> Loaded:
+    """Read the instance, its active tokens and their tasks, locking its row (PostgreSQL) so actions on
+    it are serialized (SQLite has one writer), in one statement."""
     rows = conn.execute(_LOCK_INSTANCE if _pg(conn) else _SELECT_INSTANCE, {"id": instance_id}).all()
     if not rows:
         raise NotFound(f"flow instance {instance_id} not found")
-    return _with_tokens(rows)
+    return _loaded(rows)
 
 
-def lock_instance(conn: sa.Connection, instance_id: int) -> Instance:
-    return lock_instance_tokens(conn, instance_id)[0]
-
-
-def lock_instance_of_task(conn: sa.Connection, task_id: int) -> tuple[Instance, list[Token]]:
-    """The instance a task belongs to and its active tokens, locked as :func:`lock_instance_tokens` does."""
+def load_instance_of_task(conn: sa.Connection, task_id: int) -> Loaded:
+    """The instance a task belongs to, loaded and locked as :func:`load_instance` does."""
     rows = conn.execute(_LOCK_INSTANCE_OF_TASK if _pg(conn) else _SELECT_INSTANCE_OF_TASK, {"task": task_id}).all()
     if not rows:
         raise NotFound(f"task {task_id} not found")
-    return _with_tokens(rows)
+    return _loaded(rows)
 
 
 def insert_instance(conn: sa.Connection, **values: Any) -> int:

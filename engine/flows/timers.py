@@ -25,10 +25,11 @@ if TYPE_CHECKING:
 
 
 def fire(rt: FlowRuntime, tx: Transaction, payload: dict[str, Any]) -> None:
-    inst, tokens = store.lock_instance_tokens(tx.conn, int(payload["instance"]))
+    loaded = store.load_instance(tx.conn, int(payload["instance"]))
+    inst = loaded.instance
     if inst.status != "running":
         return
-    run = Run(rt, tx, inst, rt.flow_for(tx, inst), tokens=tokens)
+    run = Run(rt, tx, inst, rt.flow_for(tx, inst), loaded=loaded)
     tok = run.state.token(int(payload["token"]))
     if tok is None or tok.node != payload["node"] or tok.data.get("visit") != payload["visit"]:
         return  # the flow has moved on since this timer was set
