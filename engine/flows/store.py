@@ -61,10 +61,13 @@ _WITH_TOKENS = sa.select(_I, *[c.label(f"token_{c.name}") for c in _K.c],
     _I.outerjoin(_K, sa.and_(_K.c.instance_id == _I.c.id, _K.c.status == "active"))
     .outerjoin(_T, sa.and_(_T.c.token_id == _K.c.id, _T.c.node == _K.c.node))).order_by(_K.c.id, _T.c.id)
 _SELECT_INSTANCE = _WITH_TOKENS.where(_I.c.id == P("id"))
-_LOCK_INSTANCE = _SELECT_INSTANCE.with_for_update(of=_I)
 _TASK_INSTANCE = sa.select(_T.c.instance_id).where(_T.c.id == P("task")).scalar_subquery()
 _SELECT_INSTANCE_OF_TASK = _WITH_TOKENS.where(_I.c.id == _TASK_INSTANCE)
-_LOCK_INSTANCE_OF_TASK = _SELECT_INSTANCE_OF_TASK.with_for_update(of=_I)
+# PostgreSQL: the row lock is taken first, on its own. A locking read that waited for another action
+# sees the instance row as that action left it but the joined tokens and tasks as they were before,
+# so they are read by a second statement, after the lock.
+_LOCK_INSTANCE = sa.select(_I.c.id).where(_I.c.id == P("id")).with_for_update()
+_LOCK_INSTANCE_OF_TASK = sa.select(_I.c.id).where(_I.c.id == _TASK_INSTANCE).with_for_update()
 _INSTANCE_COLUMNS = [c.name for c in _I.c]
 _TASK_COLUMNS = [(f"task_{c.name}", c.name) for c in _T.c]
 _INSERT_INSTANCE = sa.insert(_I).returning(_I.c.id)
@@ -106,19 +109,30 @@ def _loaded(rows: list[Any]) -> Loaded:
 
 
 def load_instance(conn: sa.Connection, instance_id: int) -> Loaded:
-    """Read the instance, its active tokens and their tasks, locking its row (PostgreSQL) so actions on
-    it are serialized (SQLite has one writer), in one statement."""
-    rows = conn.execute(_LOCK_INSTANCE if _pg(conn) else _SELECT_INSTANCE, {"id": instance_id}).all()
-    if not rows:
+    """Read the instance, its active tokens and their tasks, locking its row so actions on it are
+    serialized: one statement on SQLite (one writer at a time), two on PostgreSQL (lock, then read)."""
+    if _pg(conn) and conn.execute(_LOCK_INSTANCE, {"id": instance_id}).first() is None:
         raise NotFound(f"flow instance {instance_id} not found")
-    return _loaded(rows)
+    return _load_locked(conn, instance_id, f"flow instance {instance_id}")
 
 
 def load_instance_of_task(conn: sa.Connection, task_id: int) -> Loaded:
     """The instance a task belongs to, loaded and locked as :func:`load_instance` does."""
-    rows = conn.execute(_LOCK_INSTANCE_OF_TASK if _pg(conn) else _SELECT_INSTANCE_OF_TASK, {"task": task_id}).all()
+    if _pg(conn):
+        found = conn.execute(_LOCK_INSTANCE_OF_TASK, {"task": task_id}).first()
+        if found is None:
+            raise NotFound(f"task {task_id} not found")
+        return _load_locked(conn, found.id, f"task {task_id}")
+    rows = conn.execute(_SELECT_INSTANCE_OF_TASK, {"task": task_id}).all()
     if not rows:
         raise NotFound(f"task {task_id} not found")
+    return _loaded(rows)
+
+
+def _load_locked(conn: sa.Connection, instance_id: int, what: str) -> Loaded:
+    rows = conn.execute(_SELECT_INSTANCE, {"id": instance_id}).all()
+    if not rows:
+        raise NotFound(f"{what} not found")
     return _loaded(rows)
 
 
