@@ -93,16 +93,6 @@ def cancel(conn: sa.Connection, *, unique_key: str | None = None, prefix: str | 
     return conn.execute(q).rowcount
 
 
-_CANCEL_KEYS = sa.update(job_table).where(
-    job_table.c.unique_key.in_(sa.bindparam("keys", expanding=True)), job_table.c.status == "pending",
-).values(status="cancelled", unique_key=None)
-
-
-def cancel_keys(conn: sa.Connection, keys: list[str]) -> int:
-    """Cancel the pending jobs with exactly these unique keys (one indexed statement; none for no keys)."""
-    return conn.execute(_CANCEL_KEYS, {"keys": keys}).rowcount if keys else 0
-
-
 def ensure_scheduled(tx: Transaction, prefix: str, wanted: Mapping[str, tuple[str, dict[str, Any], dt.datetime]]) -> None:
     """Make the pending jobs whose unique key starts with ``prefix`` exactly ``wanted``
     (key -> (kind, payload, first run)): missing ones are created, others cancelled. Safe when several

@@ -69,9 +69,10 @@ def plan(run: Run, field: str) -> MirrorPlan:
 
 def mirror(run: Run, field: str, value: Any) -> None:
     """Set the state field of the flow's record to ``value`` (nothing is written when it has it already)."""
-    rec = run.record
-    if rec.get(field) == value:
+    rec = run._record if run._record is not None else run.tx._fetch(run.inst.entity, run.inst.record_id)
+    if rec is None or rec.get(field) == value:  # gone (deleted in this transaction), or showing it already
         return
+    run._record = rec
     p = plan(run, field)
     with run.authority() as tx:
         if p.stmt is None or not _targeted(tx, p, rec, value):

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..actor import User
 from ..coerce import to_jsonable
-from ..jobs import cancel_keys
 from . import effects, mirror, store
 from .compile import CNode, CompiledFlow
 from .people import FlowFailed, expand, resolve, send
@@ -152,11 +151,13 @@ class Run:
         queue.append(tok)
 
     def leave(self, tok: Token) -> None:
-        """The token leaves its resting node: its timers (if the node has any) are cancelled by their keys."""
+        """The token leaves its resting node: its timers (if the node has any) are cancelled by their exact
+        keys, through the transaction (which may hold jobs it has not written yet)."""
         node = self.flow.nodes.get(tok.node)
         if tok.id is not None and node is not None:
             prefix = timer_prefix(self.inst.id, tok.id)
-            cancel_keys(self.conn, [f"{prefix}{i}" for i in range(timer_count(node))])
+            for i in range(timer_count(node)):
+                self.tx.cancel_jobs(unique_key=f"{prefix}{i}")
 
     def rest(self, tok: Token) -> None:
         tok.data["visit"] = tok.data.get("visit", 0) + 1
