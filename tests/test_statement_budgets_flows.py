@@ -138,3 +138,19 @@ def test_timers_cancelled_by_exact_key(db_url, tmp_path):
         assert len(jobs) == 2 and all("unique_key =" in t and "LIKE" not in t.upper() for t in jobs), jobs
         with app.reader("admin") as tx:
             assert not list(tx.conn.exec_driver_sql("SELECT id FROM ordo_job WHERE status = 'pending'"))
+
+
+def test_flows_write_on_the_callers_transaction(bench_app, monkeypatch):
+    """No second Transaction (with caches of its own) for the flow's writes: one per transaction opened."""
+    from ordo.engine import records
+
+    made = []
+    init = records.Transaction.__init__
+
+    def counting(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        made.append(self)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(records.Transaction, "__init__", counting)
+    bench.lifecycle(bench_app, 1)
+    assert len(made) == 2
