@@ -64,7 +64,8 @@ def test_lifecycle_budget(bench_app):
         # the state field is mirrored by one targeted UPDATE per transaction, audited
         updates = [t for t in counts.texts if t.lstrip().upper().startswith("UPDATE") and _table(t) == "claim"]
         assert len(updates) == 2 and all("SET updated_at" in t and "stage" in t for t in updates), updates
-        assert sum(1 for t in counts.texts if _table(t) == "ordo_audit") == 3  # create + 2 state changes
+        # the create and the two state changes are audited (in at most 3 statements: fewer once buffered)
+        assert 1 <= sum(1 for t in counts.texts if _table(t) == "ordo_audit") <= 3
 
 
 @pytest.mark.xfail(strict=False, reason="issue 11 target: needs the record core's unit of work (no savepoint pair, "
