@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -57,15 +58,28 @@ class FlowStatus:
     tasks: list[dict[str, Any]]
 
 
+_NAMES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()  # table -> SELECT id, name, built once
+
+
 def _names(tx: Transaction, entity: str, ids: set[int]) -> dict[int, str]:
     """Names of the records the acting user may read (others stay unnamed)."""
     table = tx.app.compiled.entity(entity).table
     if table is None or not ids:
         return {}
-    q = sa.select(table.c.id, table.c.name).where(table.c.id.in_(sorted(ids)))
+    q = _NAMES.get(table)
+    if q is None:
+        q = _NAMES[table] = sa.select(table.c.id, table.c.name).where(
+            table.c.id.in_(sa.bindparam("ids", expanding=True)))
     readable = tx.row_filter(entity)
-    rows = tx.conn.execute(q if readable is None else q.where(readable))
+    rows = tx.conn.execute(q if readable is None else q.where(readable), {"ids": sorted(ids)})
     return {r.id: r.name for r in rows}
+
+
+_t = task_table
+_INBOX = sa.select(_t).where(_t.c.status == "pending", sa.or_(
+    _t.c.assignee == sa.bindparam("user"),
+    sa.and_(_t.c.assignee.is_(None), _t.c.assignee_role.in_(sa.bindparam("roles", expanding=True))),
+)).order_by(_t.c.due_at.is_(None), _t.c.due_at, _t.c.id).limit(sa.bindparam("limit"))
 
 
 def inbox(tx: Transaction, user: str | None = None, limit: int = 500) -> list[InboxTask]:
@@ -79,13 +93,8 @@ def inbox(tx: Transaction, user: str | None = None, limit: int = 500) -> list[In
         roles = tx.users.actor(user).roles
     else:
         user, roles = me.name, me.roles
-    t = task_table
-    who = t.c.assignee == user
-    if roles:
-        who = sa.or_(who, sa.and_(t.c.assignee.is_(None), t.c.assignee_role.in_(sorted(roles))))
     rows = [dict(r._mapping) for r in tx.conn.execute(
-        sa.select(t).where(t.c.status == "pending", who).order_by(t.c.due_at.is_(None), t.c.due_at, t.c.id)
-        .limit(limit))]
+        _INBOX, {"user": user, "roles": sorted(roles), "limit": limit})]
     by_entity: dict[str, set[int]] = {}
     for r in rows:
         by_entity.setdefault(r["entity"], set()).add(r["record_id"])

@@ -45,6 +45,8 @@ class FlowRuntime:
             self.by_entity.setdefault(f.entity, []).append(f)
         self._version_ids: dict[tuple[str, str], int] = {}
         self._by_version: dict[int, CompiledFlow] = {}
+        self._waits: dict[str, bool] = {}  # entity -> may an instance on it wait for a condition (see wake)
+        self.mirror_plans: dict[tuple[str, str], Any] = {}  # (entity, state field) -> mirror.MirrorPlan
 
     # -- definitions and versions
     def flow(self, name: str) -> CompiledFlow:
@@ -113,11 +115,11 @@ class FlowRuntime:
     def _start(self, tx: Transaction, f: CompiledFlow, rec: dict[str, Any]) -> int:
         vid = self._version_id(tx, f)
         now = tx.now
-        iid = store.insert_instance(tx.conn, flow=f.name, version_id=vid, entity=f.entity, record_id=rec["id"],
-                                    status="running", current="", started_by=tx.user.name, started_at=now, rev=1,
-                                    data={})
-        inst = store.lock_instance(tx.conn, iid)
-        run = Run(self, tx, inst, f)
+        values: dict[str, Any] = dict(flow=f.name, version_id=vid, entity=f.entity, record_id=rec["id"],
+                                      status="running", current="", started_by=tx.user.name, started_at=now, rev=1)
+        iid = store.insert_instance(tx.conn, **values, data={})
+        inst = Instance(iid, outcome=None, ended_at=None, data={}, **values)  # ours: nobody else sees it yet
+        run = Run(self, tx, inst, f, new=True)
         run._record = rec
         run.history("start", f.first, version=f.defn.version, flow=f.name)
         run.go([Token(None, f.first)])
@@ -138,14 +140,18 @@ class FlowRuntime:
         with self._busy(tx):
             if event.action == "delete" and event.before is not None:
                 for inst in store.instances_of(tx.conn, event.entity, event.before["id"], "running"):
-                    inst = store.lock_instance(tx.conn, inst.id)
-                    run = Run(self, tx, inst, self.flow_for(tx, inst))
+                    loaded = store.load_instance(tx.conn, inst.id)
+                    inst = loaded.instance
+                    run = Run(self, tx, inst, self.flow_for(tx, inst), loaded=loaded)
                     run.finish("cancelled", "cancelled", f"{event.entity} deleted")
-                    store.save_instance(tx.conn, inst)
+                    run.state.save_instance()
+                    run.state.flush()
                 return
             rec = event.after
             assert rec is not None
-            running = store.instances_of(tx.conn, event.entity, rec["id"], "running")
+            # a record just created has no instances yet: nothing to read
+            running = [] if event.action == "create" else store.instances_of(tx.conn, event.entity, rec["id"],
+                                                                               "running")
             for f in flows:
                 if self._triggered(tx, f, event) and not any(i.flow == f.name for i in running):
                     self._start(tx, f, rec)
@@ -184,19 +190,32 @@ class FlowRuntime:
 
     def wake(self, tx: Transaction, entity: str, record_id: int) -> None:
         """Waiting instances on a record look at their conditions again (except those being run now)."""
-        if entity not in self.by_entity:
+        if entity not in self.by_entity or not self._may_wait(tx, entity):
             return
         active = tx.conn.info.get(ACTIVE, set())
         for inst in store.instances_of(tx.conn, entity, record_id, "running"):
             if inst.id not in active:
                 self._recheck_waits(tx, inst)
 
+    def _may_wait(self, tx: Transaction, entity: str) -> bool:
+        """Whether an instance on ``entity`` may wait for a condition: a flow on it, in its current definition
+        or a version registered before (instances keep the version they started with), has a wait node with
+        ``until``. Read once per process: without one, a write to the record wakes nothing and reads nothing."""
+        found = self._waits.get(entity)
+        if found is None:
+            flows = self.by_entity.get(entity, [])
+            found = any(_has_waits(json.loads(f.definition_json)) for f in flows) or any(
+                _has_waits(json.loads(d)) for d in store.version_definitions(tx.conn, [f.name for f in flows]))
+            self._waits[entity] = found
+        return found
+
     def _recheck_waits(self, tx: Transaction, inst: Instance) -> None:
         f = self.flow_for(tx, inst)
         if not any(n.type == "wait" and "until" in n.exprs for n in f.nodes.values()):
             return
-        inst = store.lock_instance(tx.conn, inst.id)
-        Run(self, tx, inst, f).go([])
+        loaded = store.load_instance(tx.conn, inst.id)
+        inst = loaded.instance
+        Run(self, tx, inst, f, loaded=loaded).go([])
 
     # -- timers
     def on_timer(self, tx: Transaction, payload: dict[str, Any]) -> None:
@@ -295,3 +314,8 @@ class FlowRuntime:
             raise UsageError(f"diagram format must be 'svg' or 'mermaid', got {format!r}")
         f = self.flow(flow)
         return diagram.svg(f) if format == "svg" else diagram.mermaid(f)
+
+
+def _has_waits(definition: dict[str, Any]) -> bool:
+    nodes = definition.get("nodes") or {}
+    return any(isinstance(n, dict) and n.get("type") == "wait" and n.get("until") for n in nodes.values())
