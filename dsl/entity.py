@@ -89,6 +89,14 @@ class FieldDef(Model):
     editable_if: str | None = Field(
         default=None, description="Changes to this field are accepted only while this holds (checked on the "
                                   "record before the change)")
+    visible_if: str | None = Field(
+        default=None, description="Forms show the field only while this holds (live in the browser); a value "
+                                  "posted for it while hidden is refused")
+    required_if: str | None = Field(
+        default=None, description="Forms require a value while this holds (live in the browser, checked on save)")
+    read_only_if: str | None = Field(
+        default=None, description="Forms make the field read-only while this holds; a changed value posted "
+                                  "for it then is refused")
     renamed_from: str | None = Field(default=None, description="Old field name to rename in the database")
     converted_from: FieldType | None = Field(
         default=None, description="Old type, to allow converting the column's values to the new type"
@@ -177,6 +185,9 @@ class FieldDef(Model):
             return computed or T.ANY
         return {"integer": T.INTEGER, "boolean": T.BOOLEAN, "date": T.DATE, "datetime": T.DATETIME,
                 "json": T.JSON}[t]
+
+
+FORM_CONDITIONS = ("visible_if", "required_if", "read_only_if")  # per-field conditions forms apply live
 
 
 def write_scope(schema: Any, entity: str) -> Scope:
@@ -314,6 +325,13 @@ class EntityDef(Definition):
             ctx.expr((*path, "expr"), f.expr, scope)
         if f.editable_if:
             ctx.expr((*path, "editable_if"), f.editable_if, scope, T.BOOLEAN)
+        for attr in FORM_CONDITIONS:
+            text = getattr(f, attr)
+            if text is not None:
+                if f.type == "related" or (f.type == "computed" and attr != "visible_if"):
+                    ctx.error((*path, attr), f"a {f.type} field cannot have '{attr}'")
+                else:
+                    ctx.expr((*path, attr), text, scope, T.BOOLEAN)
         if f.default_is_expr:
             ctx.expr((*path, "default"), f.default[1:], scope, None)
         elif f.default is not None:
