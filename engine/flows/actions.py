@@ -28,7 +28,7 @@ TASK_ACTIONS = ("approve", "reject", "transfer", "add_approver", "comment", "can
 def _open(rt: FlowRuntime, tx: Transaction, task_id: int) -> tuple[dict[str, Any], Run]:
     if isinstance(task_id, bool) or not isinstance(task_id, int):
         raise UsageError(f"task must be a task id (a number), got {task_id!r}")
-    loaded = store.load_instance_of_task(tx.conn, task_id)
+    loaded = store.load_instance_of_task(tx.conn, task_id, rt.records)
     inst = loaded.instance
     run = Run(rt, tx, inst, rt.flow_for(tx, inst), loaded=loaded)
     task = run.state.task(task_id)  # as it is now that we hold the lock
@@ -213,7 +213,7 @@ def cancel_task(rt: FlowRuntime, tx: Transaction, task_id: int, comment: str | N
 def comment(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str, task_id: int | None = None) -> None:
     if not (text or "").strip():
         raise UsageError("a comment needs text (parameter 'text')")
-    loaded = store.load_instance(tx.conn, instance_id)
+    loaded = store.load_instance(tx.conn, instance_id, rt.records)
     inst = loaded.instance
     run = Run(rt, tx, inst, rt.flow_for(tx, inst), loaded=loaded)
     task = run.state.task(task_id) if task_id is not None else None
@@ -227,7 +227,7 @@ def comment(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str, task_
 
 def urge(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | None = None) -> int:
     """Remind everyone with a pending task (the submitter or an admin)."""
-    loaded = store.load_instance(tx.conn, instance_id)
+    loaded = store.load_instance(tx.conn, instance_id, rt.records)
     inst = loaded.instance
     run = Run(rt, tx, inst, rt.flow_for(tx, inst), loaded=loaded)
     _visible(run, f"flow instance {instance_id}")
@@ -246,7 +246,7 @@ def urge(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | None = 
 def withdraw(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | None = None) -> None:
     """The submitter takes the request back, as long as nobody has approved yet (WCP-20); in a
     governed app their roles must grant the flow action ``withdraw``."""
-    loaded = store.load_instance(tx.conn, instance_id)
+    loaded = store.load_instance(tx.conn, instance_id, rt.records)
     inst = loaded.instance
     run = Run(rt, tx, inst, rt.flow_for(tx, inst), loaded=loaded)
     _visible(run, f"flow instance {instance_id}")
@@ -266,7 +266,7 @@ def withdraw(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | Non
 
 def cancel(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | None = None) -> None:
     """An admin, or a user granted the flow action ``cancel``, cancels the whole case (WCP-20)."""
-    loaded = store.load_instance(tx.conn, instance_id)
+    loaded = store.load_instance(tx.conn, instance_id, rt.records)
     inst = loaded.instance
     run = Run(rt, tx, inst, rt.flow_for(tx, inst), loaded=loaded)
     _readable(run, f"flow instance {instance_id}")

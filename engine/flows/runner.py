@@ -70,6 +70,16 @@ class Run:
         self._record: dict[str, Any] | None = None
         self.state = FlowState(tx.conn, inst, new=new, loaded=loaded)
         self._members: dict[str, list[str]] = {}
+        if loaded is not None and loaded.record is not None:
+            self._adopt(loaded.record)
+
+    def _adopt(self, row: dict[str, Any]) -> None:
+        """The record's row, read with the instance: the transaction knows it from now on (no second read
+        for the state mirror or an expression), unless it knows it already or it has child rows to read."""
+        ce = self.tx.app.compiled.entity(self.inst.entity)
+        uow = self.tx.uow
+        if not ce.table_fields and uow.get(ce.name, row["id"]) is None:
+            uow.put(ce.name, row)
 
     # -- context
     @property

@@ -47,6 +47,9 @@ class FlowRuntime:
         self._by_version: dict[int, CompiledFlow] = {}
         self._waits: dict[str, bool] = {}  # entity -> may an instance on it wait for a condition (see wake)
         self.mirror_plans: dict[tuple[str, str], Any] = {}  # (entity, state field) -> mirror.MirrorPlan
+        # the entities flows run on, read with an instance when an action loads it (see store.Loaded)
+        self.records: store.Records = tuple(
+            (e, t) for e in self.by_entity if (t := app.compiled.entity(e).table) is not None)
 
     # -- definitions and versions
     def flow(self, name: str) -> CompiledFlow:

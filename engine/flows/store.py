@@ -83,19 +83,43 @@ def _pg(conn: sa.Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
+Records = tuple[tuple[str, sa.Table], ...]  # (entity, its table) of the entities flows run on
+
+
+@functools.lru_cache(maxsize=16)
+def _with_records(records: Records) -> tuple[Any, Any]:
+    """:data:`_SELECT_INSTANCE` and :data:`_SELECT_INSTANCE_OF_TASK` that also read the instance's record
+    (the row of whichever of ``records`` it runs on, joined by id): the action needs it, built once."""
+    frm = _I.outerjoin(_K, sa.and_(_K.c.instance_id == _I.c.id, _K.c.status == "active")).outerjoin(
+        _T, sa.and_(_T.c.token_id == _K.c.id, _T.c.node == _K.c.node))
+    cols = []
+    for i, (entity, t) in enumerate(records):
+        frm = frm.outerjoin(t, sa.and_(_I.c.entity == entity, t.c.id == _I.c.record_id))
+        cols += [c.label(f"rec{i}_{c.name}") for c in t.c]
+    q = sa.select(_I, *[c.label(f"token_{c.name}") for c in _K.c], *[c.label(f"task_{c.name}") for c in _T.c],
+                  *cols).select_from(frm).order_by(_K.c.id, _T.c.id)
+    return q.where(_I.c.id == P("id")), q.where(_I.c.id == _TASK_INSTANCE)
+
+
 @dataclass
 class Loaded:
-    """An instance as an action starts on it: its active tokens and the tasks at their nodes."""
+    """An instance as an action starts on it: its active tokens and the tasks at their nodes (and, when
+    read with it, its record's row, without child rows)."""
 
     instance: Instance
     tokens: list[Token]
     tasks: list[dict[str, Any]]
+    record: dict[str, Any] | None = None
 
 
-def _loaded(rows: list[Any]) -> Loaded:
+def _loaded(rows: list[Any], records: Records = ()) -> Loaded:
     m = rows[0]._mapping
     inst = Instance(**{c: m[c] for c in _INSTANCE_COLUMNS})
     inst.data = json.loads(m["data"] or "{}")  # type: ignore[arg-type]
+    record = None
+    for i, (entity, t) in enumerate(records):
+        if entity == inst.entity and m[f"rec{i}_id"] is not None:
+            record = {c.name: m[f"rec{i}_{c.name}"] for c in t.c}
     tokens: dict[int, Token] = {}
     tasks = []
     for r in rows:
@@ -105,35 +129,38 @@ def _loaded(rows: list[Any]) -> Loaded:
         if r.task_id is not None:
             rm = r._mapping
             tasks.append({name: rm[label] for label, name in _TASK_COLUMNS})
-    return Loaded(inst, list(tokens.values()), tasks)
+    return Loaded(inst, list(tokens.values()), tasks, record)
 
 
-def load_instance(conn: sa.Connection, instance_id: int) -> Loaded:
+def load_instance(conn: sa.Connection, instance_id: int, records: Records = ()) -> Loaded:
     """Read the instance, its active tokens and their tasks, locking its row so actions on it are
-    serialized: one statement on SQLite (one writer at a time), two on PostgreSQL (lock, then read)."""
+    serialized: one statement on SQLite (one writer at a time), two on PostgreSQL (lock, then read).
+    ``records``: the record's row is read in the same statement (see :class:`Loaded`)."""
     if _pg(conn) and conn.execute(_LOCK_INSTANCE, {"id": instance_id}).first() is None:
         raise NotFound(f"flow instance {instance_id} not found")
-    return _load_locked(conn, instance_id, f"flow instance {instance_id}")
+    return _load_locked(conn, instance_id, f"flow instance {instance_id}", records)
 
 
-def load_instance_of_task(conn: sa.Connection, task_id: int) -> Loaded:
+def load_instance_of_task(conn: sa.Connection, task_id: int, records: Records = ()) -> Loaded:
     """The instance a task belongs to, loaded and locked as :func:`load_instance` does."""
     if _pg(conn):
         found = conn.execute(_LOCK_INSTANCE_OF_TASK, {"task": task_id}).first()
         if found is None:
             raise NotFound(f"task {task_id} not found")
-        return _load_locked(conn, found.id, f"task {task_id}")
-    rows = conn.execute(_SELECT_INSTANCE_OF_TASK, {"task": task_id}).all()
+        return _load_locked(conn, found.id, f"task {task_id}", records)
+    select = _with_records(records)[1] if records else _SELECT_INSTANCE_OF_TASK
+    rows = conn.execute(select, {"task": task_id}).all()
     if not rows:
         raise NotFound(f"task {task_id} not found")
-    return _loaded(rows)
+    return _loaded(rows, records)
 
 
-def _load_locked(conn: sa.Connection, instance_id: int, what: str) -> Loaded:
-    rows = conn.execute(_SELECT_INSTANCE, {"id": instance_id}).all()
+def _load_locked(conn: sa.Connection, instance_id: int, what: str, records: Records = ()) -> Loaded:
+    select = _with_records(records)[0] if records else _SELECT_INSTANCE
+    rows = conn.execute(select, {"id": instance_id}).all()
     if not rows:
         raise NotFound(f"{what} not found")
-    return _loaded(rows)
+    return _loaded(rows, records)
 
 
 def insert_instance(conn: sa.Connection, **values: Any) -> int:

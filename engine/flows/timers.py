@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def fire(rt: FlowRuntime, tx: Transaction, payload: dict[str, Any]) -> None:
-    loaded = store.load_instance(tx.conn, int(payload["instance"]))
+    loaded = store.load_instance(tx.conn, int(payload["instance"]), rt.records)
     inst = loaded.instance
     if inst.status != "running":
         return
