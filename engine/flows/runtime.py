@@ -293,7 +293,7 @@ class FlowRuntime:
         return inbox.timeline(tx, entity, tx.get(entity, record)["id"])
 
     def inbox(self, tx: Transaction, user: str | None = None) -> list[inbox.InboxTask]:
-        return inbox.inbox(tx, user)
+        return inbox.inbox(tx, user, records=self.records)
 
     def tasks(self, tx: Transaction, instance: int, status: str | None = "pending") -> list[dict[str, Any]]:
         return inbox.instance_tasks(tx.conn, instance, status)
