@@ -138,8 +138,12 @@ class Reads:
             source = RecordSource(self.app.compiled, last.entity)
             expr = sa.type_coerce(to_sql(call, source, clock=lambda: self.app.clock), sa_type(node.type))
             stmt = sa.select(expr)
-            read = frozenset(t.name for t in sa.sql.visitors.iterate(stmt) if isinstance(t, sa.Table))
-            cached = (stmt, sorted(source.used), read)
+            parts = list(sa.sql.visitors.iterate(stmt))
+            read = frozenset(t.name for t in parts if isinstance(t, sa.Table))
+            # the owner's fields the statement really binds (an aggregate over a whole table binds none: its
+            # value is then the same for every owner, and computed once per transaction)
+            bound = {b.key for b in parts if isinstance(b, sa.sql.elements.BindParameter)}
+            cached = (stmt, sorted(n for n in source.used if f"owner_{n}" in bound), read)
             self.app.related_statements[node] = cached
         stmt, used, read = cached
         params = {f"owner_{name}": owner.get(name) for name in used}
