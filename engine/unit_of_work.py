@@ -49,6 +49,9 @@ class UnitOfWork:
         self.reading: dict[str, set[Any]] = {}  # table -> the aggregates (keys above) that read it
         self.pending: list[tuple[Any, dict[str, Any]]] = []  # (INSERT statement, row), written at commit
         self.marks: list[int] = []  # open savepoints: how many rows were buffered before each
+        # what other modules read once per transaction and keep current themselves (their own keys), e.g. the
+        # running flow instances of a record
+        self.facts: dict[Any, Any] = {}
 
     # -- the identity map
     def get(self, entity: str, key: int | str, *, for_update: bool = False) -> Record | None:
@@ -114,6 +117,7 @@ class UnitOfWork:
         self.aggregates.clear()
         self.reading.clear()
         self.targets.clear()
+        self.facts.clear()
 
 
 def _copy(rec: Record) -> Record:

@@ -109,7 +109,7 @@ class FlowRuntime:
             raise PermissionDenied(f"{tx.user.name} may not start flow {f.name}: the flow action start is not "
                                    "granted to them")
         rec = tx.load(f.entity, record)
-        running = store.instances_of(tx.conn, f.entity, rec["id"], "running")
+        running = store.running(tx.conn, f.entity, rec["id"])
         if any(i.flow == f.name for i in running):
             raise Conflict(f"flow {f.name} is already running on {f.entity} {rec['name']}")
         with self._busy(tx):
@@ -153,8 +153,7 @@ class FlowRuntime:
             rec = event.after
             assert rec is not None
             # a record just created has no instances yet: nothing to read
-            running = [] if event.action == "create" else store.instances_of(tx.conn, event.entity, rec["id"],
-                                                                               "running")
+            running = [] if event.action == "create" else store.running(tx.conn, event.entity, rec["id"])
             for f in flows:
                 if self._triggered(tx, f, event) and not any(i.flow == f.name for i in running):
                     self._start(tx, f, rec)
@@ -172,7 +171,7 @@ class FlowRuntime:
         if tx.conn.info.get(_BUSY, 0) > MAX_CASCADE:
             raise FlowFailed(f"flows started from flows nest deeper than {MAX_CASCADE} levels at {event.entity} "
                              f"{rec.get('name')}: check the from_flows triggers for a cycle")
-        running = store.instances_of(tx.conn, event.entity, rec["id"], "running")
+        running = store.running(tx.conn, event.entity, rec["id"])
         for f in cascading:
             if self._triggered(tx, f, event) and not any(i.flow == f.name for i in running):
                 with self._busy(tx):
@@ -196,7 +195,7 @@ class FlowRuntime:
         if entity not in self.by_entity or not self._may_wait(tx, entity):
             return
         active = tx.conn.info.get(ACTIVE, set())
-        for inst in store.instances_of(tx.conn, entity, record_id, "running"):
+        for inst in store.running(tx.conn, entity, record_id):
             if inst.id not in active:
                 self._recheck_waits(tx, inst)
 

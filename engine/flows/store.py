@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .. import unit_of_work
 from ..errors import Conflict, NotFound
 from .tables import history_table, instance_table, task_table, token_table, version_table
 
@@ -165,7 +166,11 @@ def _load_locked(conn: sa.Connection, instance_id: int, what: str, records: Reco
 
 def insert_instance(conn: sa.Connection, **values: Any) -> int:
     values["data"] = json.dumps(values.get("data") or {})
-    return int(conn.execute(_INSERT_INSTANCE, values).scalar_one())
+    iid = int(conn.execute(_INSERT_INSTANCE, values).scalar_one())
+    running = _known_running(conn, values["entity"], values["record_id"])
+    if running is not None and values["status"] == "running":
+        running[iid] = Instance(iid, **{**values, "outcome": None, "ended_at": None, "data": {}})
+    return iid
 
 
 def instance_image(inst: Instance) -> tuple[Any, ...]:
@@ -182,6 +187,25 @@ def save_instance(conn: sa.Connection, inst: Instance) -> None:
     if result.rowcount != 1:
         raise Conflict(f"flow instance {inst.id} was changed by someone else; reload and retry")
     inst.rev += 1
+    running = _known_running(conn, inst.entity, inst.record_id)
+    if running is not None and status != "running":
+        running.pop(inst.id, None)
+
+
+def _known_running(conn: sa.Connection, entity: str, record_id: int) -> dict[int, Instance] | None:
+    uow = unit_of_work.current(conn)
+    return None if uow is None else uow.facts.get(("flows.running", entity, record_id))
+
+
+def running(conn: sa.Connection, entity: str, record_id: int) -> list[Instance]:
+    """The running instances on a record, read once per transaction (kept current as this transaction
+    starts and ends instances): for their id, flow and version, not their state (load_instance)."""
+    uow = unit_of_work.of(conn)
+    key = ("flows.running", entity, record_id)
+    found = uow.facts.get(key)
+    if found is None:
+        found = uow.facts[key] = {i.id: i for i in instances_of(conn, entity, record_id, "running")}
+    return list(found.values())
 
 
 def instances_of(conn: sa.Connection, entity: str, record_id: int, status: str | None = None) -> list[Instance]:
