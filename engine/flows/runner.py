@@ -95,7 +95,9 @@ class Run:
     @contextlib.contextmanager
     def authority(self) -> Iterator[Transaction]:
         """Write with the flow's authority (see :func:`flow_authority`); the timeline so far is written
-        first, as the write may start other flows on the record."""
+        first, as the write may start other flows on the record (and a new instance's row is written: the
+        write's listeners see it running)."""
+        self.state.ensure()
         self.state.flush()
         with flow_authority(self.tx) as tx:
             yield tx
@@ -128,12 +130,17 @@ class Run:
     # -- the loop
     def go(self, tokens: list[Token]) -> None:
         active = self.conn.info.setdefault(ACTIVE, set())
-        mine = self.inst.id not in active
-        active.add(self.inst.id)
+        new = self.inst.id is None  # its row is written while it runs (see FlowState.ensure): mark it then
+        mine = new or self.inst.id not in active
+        if new:
+            self.state.on_insert = active.add
+        else:
+            active.add(self.inst.id)
         try:
             self._go(tokens)
         finally:
-            if mine:
+            self.state.on_insert = None
+            if mine and self.inst.id is not None:
                 active.discard(self.inst.id)
 
     def _go(self, tokens: list[Token]) -> None:
@@ -171,6 +178,11 @@ class Run:
 
     def rest(self, tok: Token) -> None:
         tok.data["visit"] = tok.data.get("visit", 0) + 1
+        if self.inst.id is None:
+            # a new instance's row is written now (its token needs the id): with the state it rests in once
+            # this token rests (what sync_state finds, unless another branch moves on), so it is written once
+            states = [self.flow.nodes[t.node].state for t in (*self.state.tokens(), tok)]
+            self.inst.current = ", ".join(dict.fromkeys(states))
         self.state.save_token(tok, self.now)
 
     def timer(self, tok: Token, index: int, after: dt.timedelta, kind: str) -> None:
@@ -326,7 +338,7 @@ class Run:
         self.history("cc" if node.type == "cc" else "notified", node.name, to=users, subject=subject)
 
     def payload(self, node: CNode) -> dict[str, Any]:
-        return {"flow": self.flow.name, "instance": self.inst.id, "entity": self.inst.entity,
+        return {"flow": self.flow.name, "instance": self.state.ensure(), "entity": self.inst.entity,
                 "record": self.inst.record_id, "name": self.record.get("name"), "node": node.name}
 
     def _action(self, tok: Token, node: CNode, queue: deque[Token]) -> None:

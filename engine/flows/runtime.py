@@ -120,13 +120,15 @@ class FlowRuntime:
         now = tx.now
         values: dict[str, Any] = dict(flow=f.name, version_id=vid, entity=f.entity, record_id=rec["id"],
                                       status="running", current="", started_by=tx.user.name, started_at=now, rev=1)
-        iid = store.insert_instance(tx.conn, **values, data={})
-        inst = Instance(iid, outcome=None, ended_at=None, data={}, **values)  # ours: nobody else sees it yet
+        # ours: nobody else sees it yet. Its row is written once, at rest, with the state the start left
+        # (earlier only if something needs its id first: a token resting, a notification, another write)
+        inst = Instance(None, outcome=None, ended_at=None, data={}, **values)  # type: ignore[arg-type]
         run = Run(self, tx, inst, f, new=True)
         run._record = rec
         run.history("start", f.first, version=f.defn.version, flow=f.name)
         run.go([Token(None, f.first)])
-        return iid
+        assert inst.id is not None
+        return inst.id
 
     def on_write(self, tx: Transaction, event: WriteEvent) -> None:
         flows = self.by_entity.get(event.entity)

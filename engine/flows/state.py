@@ -28,6 +28,7 @@ class FlowState:
     def __init__(self, conn: sa.Connection, inst: Instance, *, new: bool = False,
                  loaded: store.Loaded | None = None) -> None:
         self.conn, self.inst = conn, inst
+        self.on_insert: Any = None  # called with the id once a new instance's row is written
         # new: nothing of the instance exists yet but its row, so there is nothing to read; ``loaded``: the
         # active tokens and their tasks, read with the instance
         self._tokens: dict[int, Token] | None = {} if new else None
@@ -54,7 +55,7 @@ class FlowState:
 
     def save_token(self, tok: Token, now: dt.datetime) -> None:
         tokens = self._token_map()
-        store.save_token(self.conn, self.inst.id, tok, now)
+        store.save_token(self.conn, self.ensure(), tok, now)
         assert tok.id is not None
         tokens[tok.id] = tok
 
@@ -121,10 +122,31 @@ class FlowState:
     def flush(self) -> None:
         """Write the timeline entries kept so far (before anything that may read them or start other flows)."""
         rows, self._history = self._history, []
+        if rows:
+            iid = self.ensure()
+            for r in rows:
+                r["instance_id"] = iid  # entries made before a new instance's row was written
         store.add_history(self.conn, rows)
 
+    def ensure(self) -> int:
+        """The instance's id: a new instance's row is written now (as it is), if it was not yet."""
+        inst = self.inst
+        if inst.id is None:
+            inst.id = store.insert_instance(
+                self.conn, flow=inst.flow, version_id=inst.version_id, entity=inst.entity,
+                record_id=inst.record_id, status=inst.status, outcome=inst.outcome, current=inst.current[:500],
+                started_by=inst.started_by, started_at=inst.started_at, ended_at=inst.ended_at, rev=inst.rev,
+                data=inst.data)
+            self._saved = store.instance_image(inst)
+            if self.on_insert is not None:
+                self.on_insert(inst.id)
+        return inst.id
+
     def save_instance(self) -> None:
-        """Write the instance row if it changed (with its ``rev`` check)."""
+        """Write the instance row if it changed (with its ``rev`` check); a new one's row is inserted."""
+        if self.inst.id is None:
+            self.ensure()
+            return
         image = store.instance_image(self.inst)
         if image != self._saved:
             store.save_instance(self.conn, self.inst)

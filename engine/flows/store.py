@@ -165,11 +165,12 @@ def _load_locked(conn: sa.Connection, instance_id: int, what: str, records: Reco
 
 
 def insert_instance(conn: sa.Connection, **values: Any) -> int:
-    values["data"] = json.dumps(values.get("data") or {})
+    values = {"outcome": None, "ended_at": None, **values}
+    values["data"] = json.dumps(values.get("data") or {}, default=str)
     iid = int(conn.execute(_INSERT_INSTANCE, values).scalar_one())
     running = _known_running(conn, values["entity"], values["record_id"])
     if running is not None and values["status"] == "running":
-        running[iid] = Instance(iid, **{**values, "outcome": None, "ended_at": None, "data": {}})
+        running[iid] = Instance(iid, **{**values, "data": {}})
     return iid
 
 
