@@ -21,12 +21,13 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("dsl", "engine", "forms", "designer_api", "builtin_templates")
 
 _BOOT = """
-import runpy, sys
+import os, runpy, sys
 sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
 sys.path_hooks[:] = [h for h in sys.path_hooks if "editable" not in repr(h).lower()]
 sys.path_importer_cache.clear()
 sys.path.insert(0, sys.argv[1])
 script = sys.argv[2]
+sys.path.insert(1, os.path.dirname(os.path.abspath(script)))  # the bench folder (its helpers: this module)
 sys.argv = sys.argv[2:]
 runpy.run_path(script, run_name="__main__")
 """

@@ -25,7 +25,7 @@ from ordo.dsl.expr import Clock
 from ordo.dsl.expr.limits import INT_MAX, int_problem
 from ordo.dsl.loader import load_app
 
-from . import audit, credentials, record_ops  # noqa: F401 - credentials declares its system tables
+from . import audit, credentials, record_ops, unit_of_work  # noqa: F401 - credentials declares its system tables
 from .actor import SYSTEM, User, UserLike, as_user
 from .compiled import compile_app
 from .db import describe, make_engine, retrying, write_connection
@@ -37,6 +37,7 @@ from .query import FilterCache
 from .records import Record, Transaction, WriteEvent
 from .schema_sync import check_schema, sync_schema
 from .users import Directory
+from .write_plan import Plans
 
 
 def extensions() -> list[str]:
@@ -62,15 +63,17 @@ class App:
         missing SQLite file may be created (never its folder)."""
         self.definition = definition
         self.compiled = compile_app(definition)
+        self.plans = Plans(self.compiled)  # every entity's statements, built once (see write_plan)
         self.clock = clock or Clock()
         self.db_label = describe(db_url)
         self.engine = engine if engine is not None else make_engine(db_url, create=create)
+        unit_of_work.watch(self.engine)  # buffered audit rows written at commit (see unit_of_work)
         self.filters = FilterCache(self.compiled, definition.schema, lambda: self.clock)
         self.permissions = Permissions(definition)
         # aggregate node -> (statement, owner fields); weak, as flows compile old versions on demand
         self.related_statements: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self.listeners: list[WriteListener] = [record_ops.forget_deleted]  # split lineage
-        self.jobs = JobRunner(self)
+        self.jobs = JobRunner(self, lambda conn: Transaction(self, conn, SYSTEM, automated=True))
         self.outbox = Outbox(self)
         self.features: dict[str, Any] = {}  # extension name -> its runtime object
         self.on_start: list[Callable[[App], None]] = []  # run once the schema is in sync (e.g. schedules)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from . import unit_of_work
 from .coerce import to_jsonable
 from .query import TableSource
 from .tables import SYSTEM_METADATA, id_column
@@ -56,9 +57,13 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None, fields: li
     return out
 
 
+INSERT = sa.insert(audit_table)  # built once; rows are written in one executemany (see unit_of_work)
+
+
 def write(conn: sa.Connection, *, at: dt.datetime, user: str, entity: str, record_id: int, record_name: str | None,
           action: str, changes: dict[str, Any]) -> None:
-    conn.execute(sa.insert(audit_table).values(
+    """Log a change: buffered in the transaction's unit of work, written with the others before it commits."""
+    unit_of_work.buffer(conn, INSERT, dict(
         at=at, user_name=user, entity=entity, record_id=record_id, record_name=record_name, action=action,
         changes=json.dumps(changes, ensure_ascii=False, sort_keys=True, default=str),
     ))
@@ -103,6 +108,7 @@ def read(conn: sa.Connection, *, entity: str | None = None, record_id: int | Non
          action: str | None = None, since: dt.datetime | None = None, limit: int = 100,
          offset: int = 0, visible: Any = None) -> list[AuditEntry]:
     """Entries newest first; ``visible`` (see :func:`visible_to`) restricts them before paging."""
+    unit_of_work.flush(conn)  # the entries this transaction made so far are read too
     t = audit_table
     q = sa.select(t).order_by(t.c.id.desc()).limit(limit).offset(offset)
     if visible is not None:

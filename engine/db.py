@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import random
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -14,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
-from .errors import Conflict, UsageError
+from .errors import Conflict, OrdoError, UsageError
+from .writer_lock import WriterLock
 
 DEFAULT_DB = "ordo.db"
 T = TypeVar("T")
@@ -22,6 +26,11 @@ T = TypeVar("T")
 LOST_RACE = {"40P01": "a deadlock", "40001": "a serialization failure"}
 RETRIES = 3  # runs of a unit of work before its TransactionConflict reaches the caller
 RETRY_PAUSE = 0.05  # seconds; the pause before run n is random in [0, RETRY_PAUSE * 2 ** n)
+IDLE_CHECK = 30.0  # seconds: a pooled PostgreSQL connection idle longer is checked (one round trip) before use
+# the in-process writer queue of each SQLite engine; engines on the same file share one
+_WRITERS: weakref.WeakKeyDictionary[sa.Engine, WriterLock] = weakref.WeakKeyDictionary()
+_WRITERS_BY_FILE: weakref.WeakValueDictionary[str, WriterLock] = weakref.WeakValueDictionary()
+_WRITERS_MUTEX = threading.Lock()
 
 
 def normalize_url(url: str | None, default_file: str = DEFAULT_DB) -> str:
@@ -69,9 +78,11 @@ def make_engine(url: str | None, *, create: bool = True) -> sa.Engine:
         return _sqlite_engine(parsed)
     if parsed.get_backend_name() == "postgresql":
         try:
-            return sa.create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            engine = sa.create_engine(parsed, pool_size=10, max_overflow=20)
         except ModuleNotFoundError:
             raise UsageError("PostgreSQL needs psycopg: pip install 'ordo[pg]'") from None
+        _check_idle_connections(engine)
+        return engine
     raise UsageError(f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL")
 
 
@@ -107,6 +118,7 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
     if memory:
         kwargs["poolclass"] = StaticPool
     engine = sa.create_engine(url, **kwargs)
+    _WRITERS[engine] = _writer_for(engine, None if memory else os.path.realpath(url.database))
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # pragma: no cover - trivial
@@ -127,6 +139,54 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
     return engine
 
 
+def _writer_for(engine: sa.Engine, path: str | None) -> WriterLock:
+    """The writer queue of a SQLite database: one per file in this process (one per in-memory engine)."""
+    if path is None:
+        return WriterLock(":memory:")
+    with _WRITERS_MUTEX:
+        found = _WRITERS_BY_FILE.get(path)
+        if found is None:
+            found = _WRITERS_BY_FILE[path] = WriterLock(path)
+        return found
+
+
+def writer_lock(engine: sa.Engine) -> WriterLock | None:
+    """The in-process FIFO writer lock of a SQLite engine made here (None on PostgreSQL)."""
+    return _WRITERS.get(engine)
+
+
+def _check_idle_connections(engine: sa.Engine) -> None:
+    """No ping on every checkout (a round trip per transaction): a connection used within the last
+    ``IDLE_CHECK`` seconds is taken as it is, and a dropped one is handled where it fails (a write unit of
+    work that loses its connection before committing is run again, see :func:`write_connection`). Only a
+    connection idle for longer, the ones a server restart or an idle timeout drop, is checked first."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn, record):  # pragma: no cover - trivial
+        record.info["ordo_used"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn, record, _proxy):
+        used = record.info.get("ordo_used")
+        if used is None or time.monotonic() - used <= IDLE_CHECK:
+            return
+        try:
+            cur = dbapi_conn.cursor()
+            cur.execute("SELECT 1")
+            cur.close()
+        except Exception as e:  # noqa: BLE001 - any failure means the connection is gone: the pool takes another
+            raise sa.exc.DisconnectionError(str(e)) from e
+
+
+class ConnectionLost(Conflict):
+    """The database connection broke during a unit of work, before its commit: the server rolled it back,
+    so nothing was changed, and :func:`retrying` runs it again on a fresh connection."""
+
+
+class CommitUnknown(OrdoError):
+    """The database connection broke while committing: whether the commit happened is unknown."""
+
+
 class TransactionConflict(Conflict):
     """The transaction lost a deadlock or serialization race with a concurrent one and was rolled back
     (nothing it did was kept); running it again usually succeeds (see :func:`retrying`)."""
@@ -142,34 +202,57 @@ def lost_race(error: BaseException) -> str | None:
 @contextlib.contextmanager
 def write_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
     """One write transaction: committed on success, rolled back on any error. A lost deadlock or
-    serialization race surfaces as :class:`TransactionConflict`, never as a raw driver error."""
+    serialization race surfaces as :class:`TransactionConflict`, a connection dropped before the commit as
+    :class:`ConnectionLost` (both run again by :func:`retrying`), never as a raw driver error.
+
+    On SQLite the threads of this process queue for the write lock in arrival order (:mod:`.writer_lock`)
+    before ``BEGIN IMMEDIATE``, so a writer is never starved by later ones."""
+    queue = _WRITERS.get(engine)
+    if queue is not None:
+        queue.acquire()
+    committing = False
     try:
         with engine.connect() as conn:
             conn = conn.execution_options(ordo_write=True)
             with conn.begin():
                 yield conn
+                committing = True
     except sa.exc.DBAPIError as e:
+        if e.connection_invalidated:
+            if committing:
+                raise CommitUnknown("the database connection was lost while committing: the change may or may "
+                                    "not have been stored; check before trying again") from e
+            raise ConnectionLost("the database connection was lost; the transaction was rolled back, nothing "
+                                 "was changed; try again") from e
         race = lost_race(e)
         if race is None:
             raise
         raise TransactionConflict(f"the transaction was rolled back after {race} with a concurrent "
                                   f"transaction; nothing was changed; try again") from e
+    finally:
+        if queue is not None:
+            queue.release()
 
 
 def retrying(work: Callable[[], T], what: str = "the transaction", attempts: int = RETRIES) -> T:
     """Run ``work`` (a whole unit of work: it opens and commits its own transaction) and run it again,
-    after a short random pause, when it raises :class:`TransactionConflict`; after ``attempts`` runs the
-    conflict reaches the caller, naming ``what``."""
+    after a short random pause, when it raises :class:`TransactionConflict` (or :class:`ConnectionLost`:
+    a fresh connection is taken); after ``attempts`` runs the conflict reaches the caller, naming ``what``."""
     for attempt in range(1, attempts + 1):
         try:
             return work()
+        except ConnectionLost as e:
+            if attempt == attempts:
+                raise ConnectionLost(f"{what}: the database connection was lost {attempts} times; nothing was "
+                                     f"changed; try again") from e.__cause__
+            continue  # the pool replaced the connection: no need to wait
         except TransactionConflict as e:
             if attempt == attempts:
                 cause = e.__cause__ if e.__cause__ is not None else e
                 race = lost_race(cause) or "a race"
                 raise TransactionConflict(f"{what} lost {race} with concurrent transactions {attempts} times and "
                                           f"was rolled back each time; nothing was changed; try again") from cause
-            _pause(attempt)
+            pause_before_retry(attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -188,11 +271,11 @@ def retrying_savepoint(conn: sa.Connection, work: Callable[[], T], what: str, at
             if attempt == attempts:
                 raise TransactionConflict(f"{what} lost {race} with concurrent transactions {attempts} times; "
                                           f"its work was rolled back; try again") from e
-            _pause(attempt)
+            pause_before_retry(attempt)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _pause(attempt: int) -> None:
+def pause_before_retry(attempt: int) -> None:
     """A short random pause before running again, so racing transactions do not meet again in step."""
     time.sleep(random.uniform(0, RETRY_PAUSE * 2 ** attempt))
 

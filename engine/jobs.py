@@ -5,9 +5,9 @@ when the state that needs it does). A worker claims a due job with
 ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite serializes writers)
 and runs its handler in the same transaction that marks it done: a job's effect
 and its completion commit together, and several workers never run one job twice.
-A handler that loses a deadlock or serialization race is run again at once (its
-savepoint rolled back, a short random pause, 3 runs in all); a failing job is
-retried with exponential backoff, then marked failed.
+A run that loses a deadlock or serialization race is run again at once from the
+claim (after a short random pause, 3 runs in all); a failing job is rolled back,
+its failure recorded, and retried later with exponential backoff, then marked failed.
 """
 
 from __future__ import annotations
@@ -22,13 +22,19 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .actor import SYSTEM
-from .db import retrying, retrying_savepoint, write_connection
+from .db import (
+    RETRIES,
+    ConnectionLost,
+    TransactionConflict,
+    lost_race,
+    pause_before_retry,
+    retrying,
+    write_connection,
+)
 from .tables import SYSTEM_METADATA, id_column
 
 if TYPE_CHECKING:
-    from .app import App
-    from .records import Transaction
+    from .runtime import Runtime
 
 log = logging.getLogger("ordo.jobs")
 
@@ -50,7 +56,29 @@ job_table = sa.Table(
     sa.Index("ix_ordo_job_due", "status", "run_at"),
 )
 
-Handler = Callable[["Transaction", dict[str, Any]], None]
+Handler = Callable[[Any, dict[str, Any]], None]  # (tx: a records.Transaction, payload)
+MakeTransaction = Callable[[sa.Connection], Any]  # the Transaction a handler runs in on the worker's connection
+
+# the queue's statements, built once (values bound at execution)
+_t = job_table
+_RETIRE_KEY = (sa.update(_t).where(_t.c.unique_key == sa.bindparam("_key"))
+               .values(status=sa.case((_t.c.status == "pending", "cancelled"), else_=_t.c.status), unique_key=None))
+_INSERT = sa.insert(_t).returning(_t.c.id)
+_CANCEL = sa.update(_t).where(_t.c.status == "pending").values(status="cancelled", unique_key=None)
+_CANCEL_KEY = _CANCEL.where(_t.c.unique_key == sa.bindparam("_key"))
+_CANCEL_PREFIX = _CANCEL.where(_t.c.unique_key.like(sa.bindparam("_prefix"), escape="/"))
+_FINISH = sa.update(_t).where(_t.c.id == sa.bindparam("_id"))
+_PENDING_PREFIX = sa.select(_t.c.unique_key).where(_t.c.status == "pending",
+                                                  _t.c.unique_key.like(sa.bindparam("_prefix"), escape="/"))
+
+
+def _starting(prefix: str) -> str:
+    """A LIKE pattern of the keys starting with ``prefix`` (escaped with ``/``)."""
+    return prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+_RECORD_FAILURE = _FINISH.where(_t.c.status == "pending", _t.c.attempts == sa.bindparam("_attempts"))
+_CLAIM = (sa.select(_t).where(_t.c.status == "pending", _t.c.run_at <= sa.bindparam("_now"))
+          .order_by(_t.c.run_at, _t.c.id).limit(1))
+_CLAIM_LOCKED = _CLAIM.with_for_update(skip_locked=True)
 
 
 @dataclass(frozen=True)
@@ -70,36 +98,28 @@ def enqueue(conn: sa.Connection, kind: str, payload: dict[str, Any], run_at: dt.
     """Add a job (in the caller's transaction). A live job with the same ``unique_key`` is replaced."""
     if unique_key is not None:  # the replaced row is kept (cancelled): SQLite would reuse a deleted max id,
         # and a job re-enqueueing itself would then be marked done by its own runner
-        conn.execute(sa.update(job_table).where(job_table.c.unique_key == unique_key)
-                     .values(status=sa.case((job_table.c.status == "pending", "cancelled"),
-                                            else_=job_table.c.status), unique_key=None))
-    result = conn.execute(sa.insert(job_table).values(
+        conn.execute(_RETIRE_KEY, {"_key": unique_key})
+    result = conn.execute(_INSERT, dict(
         kind=kind, payload=json.dumps(payload, default=str, sort_keys=True), run_at=run_at, status="pending",
-        attempts=0, max_attempts=max_attempts, unique_key=unique_key, created_at=now,
-    ).returning(job_table.c.id))
+        attempts=0, max_attempts=max_attempts, unique_key=unique_key, created_at=now, last_error=None,
+        finished_at=None, worker=None))
     return int(result.scalar_one())
 
 
 def cancel(conn: sa.Connection, *, unique_key: str | None = None, prefix: str | None = None) -> int:
     """Cancel pending jobs by key (or key prefix); return how many."""
-    t = job_table
-    q = sa.update(t).where(t.c.status == "pending").values(status="cancelled", unique_key=None)
     if unique_key is not None:
-        q = q.where(t.c.unique_key == unique_key)
-    elif prefix is not None:
-        q = q.where(t.c.unique_key.startswith(prefix, autoescape=True))
-    else:
-        raise ValueError("cancel needs unique_key or prefix")
-    return conn.execute(q).rowcount
+        return conn.execute(_CANCEL_KEY, {"_key": unique_key}).rowcount
+    if prefix is not None:
+        return conn.execute(_CANCEL_PREFIX, {"_prefix": _starting(prefix)}).rowcount
+    raise ValueError("cancel needs unique_key or prefix")
 
 
-def ensure_scheduled(tx: Transaction, prefix: str, wanted: Mapping[str, tuple[str, dict[str, Any], dt.datetime]]) -> None:
+def ensure_scheduled(tx: Any, prefix: str, wanted: Mapping[str, tuple[str, dict[str, Any], dt.datetime]]) -> None:
     """Make the pending jobs whose unique key starts with ``prefix`` exactly ``wanted``
-    (key -> (kind, payload, first run)): missing ones are created, others cancelled. Safe when several
-    processes do it at once (the unique key decides)."""
-    t = job_table
-    existing = {row.unique_key for row in tx.conn.execute(sa.select(t.c.unique_key).where(
-        t.c.status == "pending", t.c.unique_key.startswith(prefix, autoescape=True)))}
+    (key -> (kind, payload, first run)) in the transaction ``tx`` (a records.Transaction): missing ones are
+    created, others cancelled. Safe when several processes do it at once (the unique key decides)."""
+    existing = {row.unique_key for row in tx.conn.execute(_PENDING_PREFIX, {"_prefix": _starting(prefix)})}
     for key in sorted(existing - set(wanted)):
         tx.cancel_jobs(unique_key=key)
     for key in sorted(set(wanted) - existing):
@@ -131,60 +151,82 @@ def count_jobs(conn: sa.Connection, status: str | None = None) -> int:
 class JobRunner:
     """Handlers by job kind and the loop that runs due jobs."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: Runtime, transaction: MakeTransaction) -> None:
+        """``transaction(conn)``: the (automated, system) transaction a handler runs in on ``conn``."""
         self.app = app
+        self.transaction = transaction
         self.handlers: dict[str, Handler] = {}
 
     def register(self, kind: str, handler: Handler) -> None:
         self.handlers[kind] = handler
 
     def _claim(self, conn: sa.Connection, now: dt.datetime) -> Any:
-        t = job_table
-        q = (sa.select(t).where(t.c.status == "pending", t.c.run_at <= now)
-             .order_by(t.c.run_at, t.c.id).limit(1))
-        if conn.dialect.name == "postgresql":
-            q = q.with_for_update(skip_locked=True)
-        return conn.execute(q).first()
+        q = _CLAIM_LOCKED if conn.dialect.name == "postgresql" else _CLAIM
+        return conn.execute(q, {"_now": now}).first()
 
     def run_one(self, worker: str = "worker", now: dt.datetime | None = None) -> bool:
-        """Run the next due job; False when none is due."""
-        return retrying(lambda: self._run_one(worker, now), "running a job")
+        """Run the next due job; False when none is due.
 
-    def _handle(self, conn: sa.Connection, handler: Handler, row: Any) -> None:
-        """Run a handler in a savepoint, again when it loses a deadlock or serialization race."""
-        from .records import Transaction
-
-        retrying_savepoint(conn, lambda: handler(Transaction(self.app, conn, SYSTEM, automated=True),
-                                                       json.loads(row.payload)),
-                           f"job {row.id} ({row.kind})")
-
-    def _run_one(self, worker: str, now: dt.datetime | None) -> bool:
+        The handler runs in the transaction that claimed the job and marks it done, without a savepoint:
+        its effect and the job's completion commit together. When the handler fails, that transaction is
+        rolled back and the failure recorded in another; when the transaction loses a deadlock or
+        serialization race (or its connection), it is run again from the claim (3 runs in all), then
+        recorded as a failure like any other."""
         now = now or self.app.clock.now()
-        t = job_table
-        failure: tuple[Any, str] | None = None
+        for attempt in range(1, RETRIES + 1):
+            claimed: list[Any] = []
+            try:
+                return self._run_claimed(worker, now, claimed)
+            except (TransactionConflict, ConnectionLost) as e:
+                if attempt < RETRIES:
+                    pause_before_retry(attempt)
+                    continue
+                if not claimed:  # the claim itself kept losing: the caller hears of it
+                    raise
+                row = claimed[0]
+                race = lost_race(e.__cause__) if e.__cause__ is not None else None
+                failure: BaseException = TransactionConflict(
+                    f"job {row.id} ({row.kind}) lost {race} with concurrent transactions {RETRIES} times; its "
+                    f"work was rolled back; try again" if race else
+                    f"job {row.id} ({row.kind}): {e}")
+            except Exception as e:  # the handler's work was rolled back with the claim
+                if not claimed:
+                    raise
+                row, failure = claimed[0], e
+            log.warning("job %s (%s) failed: %s", row.id, row.kind, failure)
+            self._failed(row, failure, worker, now)
+            return True
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _run_claimed(self, worker: str, now: dt.datetime, claimed: list[Any]) -> bool:
         with write_connection(self.app.engine) as conn:
             row = self._claim(conn, now)
             if row is None:
                 return False
+            claimed.append(row)
             handler = self.handlers.get(row.kind)
-            try:
-                if handler is None:
-                    raise LookupError(f"no handler for job kind {row.kind!r}")
-                self._handle(conn, handler, row)
-            except Exception as e:  # the handler's work is rolled back; record the failure
-                log.warning("job %s (%s) failed: %s", row.id, row.kind, e)
-                failure = (row, "".join(traceback.format_exception_only(type(e), e)).strip())
-            if failure is None:
-                conn.execute(sa.update(t).where(t.c.id == row.id).values(
-                    status="done", attempts=row.attempts + 1, finished_at=now, worker=worker, unique_key=None))
-                return True
-            attempts = row.attempts + 1
-            dead = attempts >= row.max_attempts
-            conn.execute(sa.update(t).where(t.c.id == row.id).values(
-                status="failed" if dead else "pending", attempts=attempts, last_error=failure[1][:2000],
-                run_at=now + dt.timedelta(seconds=min(3600, 10 * 2 ** (attempts - 1))), worker=worker,
-                finished_at=now if dead else None, unique_key=None if dead else row.unique_key))
+            if handler is None:
+                raise LookupError(f"no handler for job kind {row.kind!r}")
+            handler(self.transaction(conn), json.loads(row.payload))
+            conn.execute(_FINISH, {"_id": row.id, "status": "done", "attempts": row.attempts + 1,
+                                   "finished_at": now, "worker": worker, "unique_key": None})
         return True
+
+    def _failed(self, row: Any, error: BaseException, worker: str, now: dt.datetime) -> None:
+        """Record a failed run (in its own transaction): retried later with exponential backoff, or failed
+        for good after ``max_attempts``. A job another worker has taken since is left to it."""
+        text = "".join(traceback.format_exception_only(type(error), error)).strip()
+        attempts = row.attempts + 1
+        dead = attempts >= row.max_attempts
+
+        def record() -> None:
+            with write_connection(self.app.engine) as conn:
+                conn.execute(_RECORD_FAILURE, dict(
+                    _id=row.id, _attempts=row.attempts, status="failed" if dead else "pending", attempts=attempts,
+                    last_error=text[:2000], run_at=now + dt.timedelta(seconds=min(3600, 10 * 2 ** (attempts - 1))),
+                    worker=worker, finished_at=now if dead else None, unique_key=None if dead else row.unique_key))
+
+        retrying(record, f"recording the failure of job {row.id}")
 
     def run_due(self, worker: str = "worker", now: dt.datetime | None = None, limit: int = 1000) -> int:
         """Run due jobs until none is left (or ``limit``); return how many ran."""

@@ -47,11 +47,13 @@ def next_number(conn: sa.Connection, key: str) -> int:
     if conn.dialect.name == "postgresql":
         oid = _sequence(conn, key)
         return int(conn.execute(_NEXTVAL, {"oid": oid}).scalar_one())
-    stmt = sqlite.insert(series_table).values(key=key, current=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[series_table.c.key], set_={"current": series_table.c.current + 1}
-    ).returning(series_table.c.current)
-    return int(conn.execute(stmt).scalar_one())
+    return int(conn.execute(_COUNT, {"key": key}).scalar_one())
+
+
+# SQLite: the series' next number in one atomic upsert (built once)
+_COUNT = (sqlite.insert(series_table).values(key=sa.bindparam("key"), current=1)
+          .on_conflict_do_update(index_elements=[series_table.c.key], set_={"current": series_table.c.current + 1})
+          .returning(series_table.c.current))
 
 
 # by OID, not name: a name looked up in the caller's transaction could miss a sequence just created

@@ -24,7 +24,7 @@ from .db import write_connection
 from .tables import SYSTEM_METADATA, id_column
 
 if TYPE_CHECKING:
-    from .app import App
+    from .runtime import Runtime
 
 outbox_table = sa.Table(
     "ordo_outbox",
@@ -46,6 +46,7 @@ outbox_table = sa.Table(
 )
 
 CHANNELS = ("inbox", "email", "webhook")
+_INSERT = sa.insert(outbox_table).returning(outbox_table.c.id)  # built once
 MAX_ATTEMPTS = 6
 
 
@@ -68,12 +69,12 @@ def notify(conn: sa.Connection, channel: str, recipient: str, subject: str, body
     """Queue a notification in the caller's transaction."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown notification channel {channel!r} (use one of {', '.join(CHANNELS)})")
-    result = conn.execute(sa.insert(outbox_table).values(
+    result = conn.execute(_INSERT, dict(
         channel=channel, recipient=recipient, subject=subject[:500], body=body,
         payload=json.dumps(payload or {}, default=str, ensure_ascii=False),
         status="sent" if channel == "inbox" else "pending", attempts=0, next_attempt_at=now, created_at=now,
-        sent_at=now if channel == "inbox" else None,
-    ).returning(outbox_table.c.id))
+        sent_at=now if channel == "inbox" else None, last_error=None,
+    ))
     return int(result.scalar_one())
 
 
@@ -141,7 +142,7 @@ def webhook_sender(timeout: float = 10.0) -> Sender:
 class Outbox:
     """Delivers pending messages with the configured senders."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: Runtime) -> None:
         self.app = app
         self.senders: dict[str, Sender] = {"email": smtp_sender(), "webhook": webhook_sender()}
 

@@ -112,15 +112,18 @@ def merge_rows(cf: CompiledField, old: list[Record], new: list[Record],
 
 
 def prepare(tx: Transaction, ce: CompiledEntity, rec: Record, errors: list[FieldError], creating: bool,
-            links: bool = True) -> None:
-    """Resolve link names (unless ``links`` is false), apply defaults (on create) and compute computed fields."""
+            links: bool = True, before: Record | None = None) -> None:
+    """Resolve link names (unless ``links`` is false; links unchanged from ``before``, the stored record, are
+    not looked up again), apply defaults (on create) and compute computed fields."""
     if links:
-        resolve_links(tx, ce, rec, errors, "")
+        resolve_links(tx, ce, rec, errors, "", before)
     for cf in ce.table_fields:
         assert cf.child is not None
+        old = {r.get("id"): r for r in (before or {}).get(cf.name) or []}
         for i, row in enumerate(rec.get(cf.name) or []):
             if links:
-                resolve_links(tx, cf.child, row, errors, f"{cf.name}[{i}].")
+                resolve_links(tx, cf.child, row, errors, f"{cf.name}[{i}].",
+                              old.get(row["id"]) if row.get("id") is not None else None)
             if row.get("id") is None:
                 apply_defaults(tx, cf.child, row)
             compute(tx, cf.child, row, errors, f"{cf.name}[{i}].")
@@ -177,11 +180,14 @@ def _split_nested(ce: CompiledEntity, data: Mapping[str, Any]) -> tuple[dict[str
     return plain, nested
 
 
-def resolve_links(tx: Transaction, ce: CompiledEntity, rec: Record, errors: list[FieldError], prefix: str) -> None:
+def resolve_links(tx: Transaction, ce: CompiledEntity, rec: Record, errors: list[FieldError], prefix: str,
+                  before: Mapping[str, Any] | None = None) -> None:
     for name, value in list(rec.items()):
         cf = ce.fields.get(name)
         if cf is None or cf.defn.type != "link" or value is None or isinstance(value, Mapping):
             continue  # a mapping: a linked record given whole (a dry run), see dry_record
+        if before is not None and isinstance(value, int) and before.get(name) == value:
+            continue  # the stored link, unchanged: nothing to look up
         target = cf.defn.entity or ""
         row = tx.link_target(target, value)  # a record the user may not read is refused as missing
         if row is None:

@@ -11,33 +11,33 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ordo.dsl.expr import Env, ast
-from ordo.dsl.expr.limits import int_problem, text_problem
-from ordo.dsl.expr.sqltypes import sa_type
-from ordo.dsl.expr.to_sql import to_sql
+from ordo.dsl.expr import Env
 
-from . import audit, jobs, outbox
+from . import audit, jobs, outbox, unit_of_work
+from . import child_rows as rows
 from .actor import User
 from .coerce import CoercionError, coerce
 from .compiled import CompiledEntity, CompiledField
-from .errors import Conflict, FieldError, NotFound, PermissionDenied, UsageError, ValidationFailed
+from .errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from .naming import make_name
-from .query import RecordSource, TableSource, parse_order_by, readable_first
+from .query import TableSource, readable_first
 from .record_input import check_editable, merge_rows, prepare, read_input
+from .record_reads import MAX_LIMIT, Reads
 from .users import Directory
 from .validation import validate_record
+from .write_plan import EntityPlan
 
 if TYPE_CHECKING:
-    from .app import App
+    from .runtime import AppRuntime
 
 Record = dict[str, Any]
-MAX_LIMIT = 10_000
+UPDATE_PAGE = MAX_LIMIT  # records update_many reads at a time (it updates every matching record)
 _WATCHED = "ordo_watched_records"  # (entity, id) -> latest version, for records whose listeners are running
 
 
@@ -51,17 +51,18 @@ class WriteEvent:
     after: Record | None
 
 
-class Transaction:
+class Transaction(Reads):
     """One unit of work. Use through ``App.transaction(user)`` or the App's methods."""
 
-    def __init__(self, app: App, conn: sa.Connection, user: User, *, automated: bool = False) -> None:
+    def __init__(self, app: AppRuntime, conn: sa.Connection, user: User, *, automated: bool = False) -> None:
         self.app = app
         self.conn = conn
         self.user = user
-        self._links: dict[tuple[str, Any], Record | None] = {}
         self.env = Env(link=self._load_link, clock=app.clock, related=self._related_aggregate)
         self.guard = app.permissions.guard(user, app.compiled)  # None: may read everything
         self.users = Directory(conn, user, app.permissions.privileges)
+        # entity -> the SQL condition of the rows the user may read; (entity, by id, locked) -> its SELECT
+        self._row_filters: dict[Any, Any] = {}
         self._kept_links: set[tuple[str, int]] = set()  # links on records read here (see link_target)
         # a flow's or a job's writes: `editable_if` (which guards people's edits) does not apply, and entity
         # rules apply only when they read a field the write changes (see validation.py)
@@ -71,6 +72,21 @@ class Transaction:
     @property
     def now(self) -> dt.datetime:
         return self.app.clock.now()
+
+    @property
+    def uow(self) -> unit_of_work.UnitOfWork:
+        """The unit of work of this database transaction (shared by every Transaction on the connection)."""
+        return unit_of_work.of(self.conn)
+
+    def forget(self, entity: str, record_id: int | None = None) -> None:
+        """Tell the unit of work that a record (or every record of ``entity``) was written directly, not
+        through create/update/delete: the next read loads it again."""
+        self.uow.forget(entity, record_id)
+        self.uow.changed(_tables(self.app.compiled.entity(entity)))
+
+    def plan(self, entity: str) -> EntityPlan:
+        """The statements of ``entity``, built once (see write_plan)."""
+        return self.app.plans[entity]
 
     # -- background work and notifications, committed with this transaction
     def enqueue(self, kind: str, payload: dict[str, Any], run_at: dt.datetime | None = None, *,
@@ -114,51 +130,17 @@ class Transaction:
         if watched and (entity, record_id) in watched:
             watched[(entity, record_id)] = version
 
-    # -- reading
-    def get(self, entity: str, key: int | str, *, for_update: bool = False) -> Record:
-        """The record with id ``key`` (int) or name ``key`` (str), with its child rows, as the acting
-        user may see it (fields hidden from them left out).
-
-        A record the acting user may not read is not found, exactly as one that does not exist."""
-        return self.shown(entity, self.load(entity, key, for_update=for_update))
-
-    def load(self, entity: str, key: int | str, *, for_update: bool = False) -> Record:
-        """The whole record (every field) if the acting user may read its row, else ``NotFound``: for
-        features that apply the definition's rules to a record on the user's behalf (flows, allocation,
-        split). What is shown to the user goes through :meth:`get` / :meth:`shown`."""
-        ce = self.app.compiled.entity(entity)
-        row = self._row(ce, key, for_update, readable=True)
-        if row is None:
-            raise NotFound(f"{entity} {key!r} not found")
-        rec = dict(row._mapping)
-        self._attach_children(ce, [rec])
-        if self.guard is not None:
-            self._keep_links(ce, rec)
-        return rec
-
-    def shown(self, entity: str, rec: Record) -> Record:
-        """``rec`` without the fields hidden from the acting user."""
-        hidden = self.app.permissions.hidden(self.user, entity)
-        return {k: v for k, v in rec.items() if k not in hidden} if hidden else rec
-
-    def _fetch(self, entity: str, key: int | str, for_update: bool = False) -> Record | None:
-        """The record with its child rows, without permission checks (internal)."""
-        ce = self.app.compiled.entity(entity)
-        row = self._row(ce, key, for_update)
-        if row is None:
-            return None
-        rec = dict(row._mapping)
-        self._attach_children(ce, [rec])
-        return rec
-
     # -- permissions
     def row_filter(self, entity: str, source: Any = None) -> Any:
         """SQL condition limiting the rows of ``entity`` the acting user may read (None: all).
 
         ``source`` is the SqlSource the condition is written over (default: the entity's table)."""
-        if source is None:
+        if source is not None:
+            return self.app.permissions.row_filter(self.user, entity, source)
+        if entity not in self._row_filters:  # built once per transaction (the acting user is fixed)
             source = TableSource(self.app.compiled, entity, self.app.compiled.entity(entity).table)
-        return self.app.permissions.row_filter(self.user, entity, source)
+            self._row_filters[entity] = self.app.permissions.row_filter(self.user, entity, source)
+        return self._row_filters[entity]
 
     def allowed(self, entity: str, action: str, record: Mapping[str, Any]) -> bool:
         return self.app.permissions.allows(self.user, entity, action, record, self.env)
@@ -230,11 +212,24 @@ class Transaction:
         read is refused like a missing one, unless the link is already on a record read in this
         transaction (keeping a stored value is not learning anything)."""
         ce = self.app.compiled.entities[entity]
-        row = self._row(ce, key, readable=True)
-        if row is None and self._kept_links:
-            row = self._row(ce, key)
-            if row is not None and (entity, row.id) not in self._kept_links:
-                row = None
+        filtered = self.app.permissions.rules(self.user, entity, "read") is not None
+        uow = self.uow
+        cache_key = (entity, key)
+        if not filtered and cache_key in uow.targets:  # each link value is looked up once per transaction
+            return uow.targets[cache_key]
+        known = None if filtered else uow.get(entity, key)
+        if known is not None:
+            row: Any = _Target(known["id"], known.get("name"))
+        else:
+            row = self._row(ce, key, readable=filtered)
+            if row is None and self._kept_links:
+                row = self._row(ce, key)
+                if row is not None and (entity, row.id) not in self._kept_links:
+                    row = None
+            if row is not None and not ce.table_fields:  # the whole record: rules reading it need no SELECT
+                uow.put(entity, dict(row._mapping))
+        if row is not None and not filtered:  # a missing one may be created later in the transaction
+            uow.targets[cache_key] = row
         return row
 
     def _keep_links(self, ce: CompiledEntity, rec: Record) -> None:
@@ -244,117 +239,6 @@ class Transaction:
             elif cf.child is not None:
                 for row in rec.get(cf.name) or []:
                     self._keep_links(cf.child, row)
-
-    def find(self, entity: str, key: int | str) -> Record | None:
-        try:
-            return self.get(entity, key)
-        except NotFound:
-            return None
-
-    def _row(self, ce: CompiledEntity, key: int | str, for_update: bool = False, readable: bool = False) -> Any:
-        """The stored row (no child rows); ``readable``: only if the acting user may read it."""
-        t = ce.table
-        assert t is not None
-        if isinstance(key, bool) or not isinstance(key, (int, str)):
-            raise UsageError(f"record key must be an id or a name, got {key!r}")
-        problem = int_problem(key) if isinstance(key, int) else text_problem(key)
-        if problem is not None:
-            raise UsageError(f"record key of {ce.name}: {problem}")
-        cond = t.c.id == key if isinstance(key, int) else t.c.name == key
-        q = sa.select(t).where(cond)
-        if readable:
-            allowed = self.row_filter(ce.name)
-            if allowed is not None:
-                q = q.where(allowed)
-        if for_update and self.conn.dialect.name == "postgresql":
-            q = q.with_for_update()
-        return self.conn.execute(q).first()
-
-    def _attach_children(self, ce: CompiledEntity, recs: list[Record]) -> None:
-        if not recs:
-            return
-        ids = [r["id"] for r in recs]
-        for cf in ce.table_fields:
-            ct = cf.child_table
-            assert ct is not None
-            by_parent: dict[int, list[Record]] = {i: [] for i in ids}
-            for i in range(0, len(ids), 500):
-                q = sa.select(ct).where(ct.c.parent_id.in_(ids[i:i + 500])).order_by(ct.c.parent_id, ct.c.idx)
-                for row in self.conn.execute(q):
-                    child = dict(row._mapping)
-                    by_parent[child.pop("parent_id")].append(child)
-            for r in recs:
-                r[cf.name] = by_parent[r["id"]]
-
-    def _load_link(self, entity: str, key: Any) -> Record | None:
-        cache_key = (entity, key)
-        if cache_key not in self._links:  # rules see linked records whatever the user may read
-            self._links[cache_key] = self._fetch(entity, key)
-        return self._links[cache_key]
-
-    def _related_aggregate(self, node: Any, owner: Record) -> Any:
-        """Evaluate an aggregate over a related field of ``owner`` in SQL; the statement is built once
-        per aggregate (the owner's fields are parameters) and kept by the app."""
-        cached = self.app.related_statements.get(node)
-        if cached is None:
-            path = node.args[0]
-            last = path.steps[-1]
-            local = ast.Path(path.line, path.column, [last.name])
-            local.steps = [last]
-            call = ast.Call(node.line, node.column, node.name, [local, *node.args[1:]])
-            call.child_entity, call.type = node.child_entity, node.type
-            source = RecordSource(self.app.compiled, last.entity)
-            expr = sa.type_coerce(to_sql(call, source, clock=lambda: self.app.clock), sa_type(node.type))
-            cached = (sa.select(expr), sorted(source.used))
-            self.app.related_statements[node] = cached
-        stmt, used = cached
-        value = self.conn.execute(stmt, {f"owner_{name}": owner.get(name) for name in used}).scalar()
-        return bool(value) if node.type is not None and node.type.kind == "boolean" and value is not None else value
-
-    def query(
-        self,
-        entity: str,
-        where: str | None = None,
-        params: Mapping[str, Any] | None = None,
-        order_by: str | Sequence[str] | None = None,
-        limit: int | None = 100,
-        offset: int = 0,
-        with_children: bool = False,
-    ) -> list[Record]:
-        """Records matching the ``where`` expression, filtered in SQL."""
-        ce = self.app.compiled.entity(entity)
-        t = ce.table
-        assert t is not None
-        params = dict(params or {})
-        hidden = self.app.permissions.hidden(self.user, entity)
-        q = self._filtered(sa.select(t), entity, where, params).order_by(*parse_order_by(t, order_by, hidden))
-        if limit is not None:
-            if not isinstance(limit, int) or limit < 0 or limit > MAX_LIMIT:
-                raise UsageError(f"limit must be between 0 and {MAX_LIMIT}, got {limit!r}")
-            q = q.limit(limit)
-        if not isinstance(offset, int) or offset < 0 or int_problem(offset) is not None:
-            raise UsageError(f"offset must be a non-negative integer, got {offset!r}")
-        if offset:
-            q = q.offset(offset)
-        recs = [dict(r._mapping) for r in self.conn.execute(q, params)]
-        if with_children:
-            self._attach_children(ce, recs)
-        return [{k: v for k, v in r.items() if k not in hidden} for r in recs] if hidden else recs
-
-    def _filtered(self, q: Any, entity: str, where: str | None, params: Mapping[str, Any]) -> Any:
-        """``q`` restricted to the rows matching ``where`` that the acting user may read."""
-        if where:
-            return q.where(self.where_clause(entity, where, params))
-        allowed = self.row_filter(entity)
-        return q if allowed is None else q.where(allowed)
-
-    def count(self, entity: str, where: str | None = None, params: Mapping[str, Any] | None = None) -> int:
-        ce = self.app.compiled.entity(entity)
-        t = ce.table
-        assert t is not None
-        params = dict(params or {})
-        q = self._filtered(sa.select(sa.func.count()).select_from(t), entity, where, params)
-        return int(self.conn.execute(q, params).scalar_one())
 
     # -- writing
     def create(self, entity: str, data: Mapping[str, Any]) -> Record:
@@ -378,14 +262,13 @@ class Transaction:
         values = {f.name: rec.get(f.name) for f in ce.stored_fields}
         values.update(name=name, created_at=now, created_by=self.user.name, updated_at=now,
                       updated_by=self.user.name, version=1)
-        t = ce.table
-        assert t is not None
-        new_id = self._insert(t, values, entity)
+        p = self.plan(entity)
+        stored = self._write(p.insert, values, entity)  # as stored (RETURNING): never read back
         for cf in ce.table_fields:
-            self._write_children(cf, new_id, [], rec.get(cf.name) or [])
-        stored = self._fetch(entity, new_id)  # the writer sees what they wrote, whatever their read rules
-        assert stored is not None
-        audit.write(self.conn, at=now, user=self.user.name, entity=entity, record_id=new_id, record_name=name,
+            stored[cf.name] = rows.write(self.conn, p.children[cf.name], cf, stored["id"], [],
+                                         rec.get(cf.name) or [])
+        self._stored(ce, stored)
+        audit.write(self.conn, at=now, user=self.user.name, entity=entity, record_id=stored["id"], record_name=name,
                     action="create", changes=audit.diff(None, stored, self._audited(ce)))
         return self.shown(entity, self._emit(WriteEvent(entity, "create", None, stored)) or stored)
 
@@ -411,24 +294,23 @@ class Transaction:
                 rec[cf.name] = merge_rows(cf, current[cf.name], changes[cf.name], errors)
         if not self.automated:
             check_editable(self, ce, current, rec, errors)
-        prepare(self, ce, rec, errors, creating=False)
+        prepare(self, ce, rec, errors, creating=False, before=current)
         validate_record(self, ce, rec, errors, record_id=current["id"], before=current)
         if errors:
             raise self._failed(ce, errors, given)
         self._require(entity, "update", rec)
         now = self.app.clock.now()
-        t = ce.table
-        assert t is not None
         values = {f.name: rec.get(f.name) for f in ce.stored_fields}
-        values.update(updated_at=now, updated_by=self.user.name, version=current["version"] + 1)
-        stmt = sa.update(t).where(t.c.id == current["id"], t.c.version == current["version"]).values(**values)
-        if self._execute(stmt, entity) != 1:
+        values.update(updated_at=now, updated_by=self.user.name, version=current["version"] + 1,
+                      _id=current["id"], _version=current["version"])
+        p = self.plan(entity)
+        stored = self._write(p.update, values, entity)
+        if stored is None:
             raise Conflict(f"{entity} {current['name']} was changed by someone else; reload and retry")
         for cf in ce.table_fields:
-            if cf.name in changes:
-                self._write_children(cf, current["id"], current[cf.name], rec[cf.name])
-        stored = self._fetch(entity, current["id"])
-        assert stored is not None
+            stored[cf.name] = (rows.write(self.conn, p.children[cf.name], cf, current["id"], current[cf.name],
+                                          rec[cf.name]) if cf.name in changes else current[cf.name])
+        self._stored(ce, stored)
         self._written(entity, current["id"], stored["version"])
         delta = audit.diff(current, stored, self._audited(ce))
         if delta:
@@ -445,13 +327,12 @@ class Transaction:
             raise Conflict(f"{entity} {current['name']} was changed by someone else (version "
                            f"{current['version']}, expected {expected_version})")
         self._handle_references(ce, current)
-        t = ce.table
-        assert t is not None
+        p = self.plan(entity)
         for cf in ce.table_fields:
-            ct = cf.child_table
-            assert ct is not None
-            self.conn.execute(sa.delete(ct).where(ct.c.parent_id == current["id"]))
-        self.conn.execute(sa.delete(t).where(t.c.id == current["id"]))
+            self.conn.execute(p.children[cf.name].delete_parent, {"_parent": current["id"]})
+        self.conn.execute(p.delete, {"_id": current["id"]})
+        self.uow.forget(entity, current["id"])
+        self.uow.changed(_tables(ce))
         self._written(entity, current["id"], None)
         audit.write(self.conn, at=self.app.clock.now(), user=self.user.name, entity=entity, record_id=current["id"],
                     record_name=current["name"], action="delete",
@@ -462,57 +343,59 @@ class Transaction:
     def _audited(self, ce: CompiledEntity) -> list[str]:
         return ["name", *ce.fields]
 
+    def _stored(self, ce: CompiledEntity, stored: Record) -> None:
+        """The unit of work learns the record as written (locked by this transaction); aggregates reading
+        its entity are stale."""
+        uow = self.uow
+        uow.put(ce.name, stored, locked=True)
+        uow.changed(_tables(ce))
+
     def update_many(self, entity: str, where: str | None, data: Mapping[str, Any],
-                    params: Mapping[str, Any] | None = None, limit: int = MAX_LIMIT) -> list[Record]:
-        """Apply ``data`` to every record matching ``where``, each through the full update pipeline.
+                    params: Mapping[str, Any] | None = None, limit: int | None = None) -> list[Record]:
+        """Apply ``data`` to every record matching ``where`` (read in pages of ``UPDATE_PAGE`` by id, so
+        none is left out however many match; ``limit`` caps how many), each through the full update pipeline.
 
         All or nothing: one refused record refuses the batch (its errors name the record)."""
-        updated = []
-        for rec in self.query(entity, where, params, limit=limit):
-            try:
-                updated.append(self.update(entity, rec["id"], data))
-            except ValidationFailed as e:
-                raise ValidationFailed(entity, [FieldError(f"{rec['name']}.{err.field}".rstrip("."), err.message)
-                                                for err in e.errors]) from None
+        updated: list[Record] = []
+        after_key = "ordo_after_id"
+        while after_key in (params or {}):
+            after_key += "_"
+        page_where, page_params = where, dict(params or {})  # the first page: the caller's filter as given
+        while limit is None or len(updated) < limit:
+            size = UPDATE_PAGE if limit is None else min(UPDATE_PAGE, limit - len(updated))
+            page = self.query(entity, page_where, page_params, order_by="id", limit=size)
+            for rec in page:
+                try:
+                    updated.append(self.update(entity, rec["id"], data))
+                except ValidationFailed as e:
+                    raise ValidationFailed(entity, [FieldError(f"{rec['name']}.{err.field}".rstrip("."),
+                                                               err.message) for err in e.errors]) from None
+            if len(page) < size:
+                break
+            page_where = f"id > :{after_key}" if where is None else f"({where}) and id > :{after_key}"
+            page_params = {**(params or {}), after_key: page[-1]["id"]}
         return updated
 
-    def _execute(self, stmt: Any, entity: str, returning: bool = False) -> int:
-        """Run a write; a constraint violation becomes ValidationFailed. Returns the
-        RETURNING value, or the row count."""
+    def _write(self, stmt: Any, values: Record, entity: str) -> Record | None:
+        """Run an INSERT or UPDATE built once (RETURNING the row as stored); a constraint violation becomes
+        ValidationFailed. No savepoint of its own, unless the caller works inside one (an intake row, a job
+        handler: it goes on after a refused write) on PostgreSQL, where a failed statement would abort the
+        rest of the transaction; SQLite undoes just the failed statement."""
         try:
-            with self.conn.begin_nested():
-                result = self.conn.execute(stmt)
-                return int(result.scalar_one()) if returning else result.rowcount
+            if self.conn.dialect.name == "postgresql" and self.conn.in_nested_transaction():
+                with self.conn.begin_nested():
+                    row = self.conn.execute(stmt, values).first()
+            else:
+                row = self.conn.execute(stmt, values).first()
         except sa.exc.IntegrityError as e:
             raise ValidationFailed(entity, [FieldError("", _integrity_message(e))]) from None
-
-    def _insert(self, table: sa.Table, values: Record, entity: str) -> int:
-        return self._execute(sa.insert(table).values(**values).returning(table.c.id), entity, returning=True)
-
-    def _write_children(self, cf: CompiledField, parent_id: int, old: list[Record], new: list[Record]) -> None:
-        ct = cf.child_table
-        assert ct is not None and cf.child is not None
-        keep = {r["id"] for r in new if r.get("id") is not None}
-        gone = [r["id"] for r in old if r["id"] not in keep]
-        if gone:
-            self.conn.execute(sa.delete(ct).where(ct.c.id.in_(gone)))
-        columns = [f.name for f in cf.child.stored_fields]
-        inserts = []
-        for idx, row in enumerate(new, start=1):
-            values = {c: row.get(c) for c in columns}
-            values["idx"] = idx
-            if row.get("id") is None:
-                inserts.append({**values, "parent_id": parent_id})
-            else:
-                self.conn.execute(sa.update(ct).where(ct.c.id == row["id"]).values(**values))
-        if inserts:
-            self.conn.execute(sa.insert(ct), inserts)
+        return None if row is None else dict(row._mapping)
 
     def _handle_references(self, ce: CompiledEntity, current: Record) -> None:
-        for table, column, owner, parent in ce.links_in:
+        refs = self.plan(ce.name).refs
+        for (_table, column, owner, parent), (select, set_null) in zip(ce.links_in, refs, strict=True):
             field = self.app.compiled.entities[owner].fields[column].defn
-            refs = sa.select(table.c.id).where(table.c[column] == current["id"])
-            ids = [r.id for r in self.conn.execute(refs.limit(1000))]
+            ids = [r.id for r in self.conn.execute(select, {"_target": current["id"]})]
             if not ids:
                 continue
             if field.on_delete == "restrict":
@@ -522,7 +405,8 @@ class Transaction:
                 raise Conflict(f"cannot delete {ce.name} {current['name']}: still used by {count}{where} "
                                f"record(s) (field {column})")
             if field.on_delete == "set_null" or parent is not None:
-                self.conn.execute(sa.update(table).where(table.c[column] == current["id"]).values({column: None}))
+                self.conn.execute(set_null, {"_target": current["id"]})
+                self.forget(parent or owner)
             else:
                 for rid in ids:
                     try:
@@ -530,6 +414,19 @@ class Transaction:
                     except NotFound:  # a dependent record the user may not read: not named
                         raise Conflict(f"cannot delete {ce.name} {current['name']}: {owner} records that depend "
                                        f"on it (field {column}) cannot be deleted by {self.user.name}") from None
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A link target known to the unit of work (what ``link_target`` callers read of a row)."""
+
+    id: int
+    name: str | None
+
+
+def _tables(ce: CompiledEntity) -> tuple[str, ...]:
+    """The tables a write of ``ce`` touches (its own and its child tables)."""
+    return tuple(t.name for t in (ce.table, *(cf.child_table for cf in ce.table_fields)) if t is not None)
 
 
 def _integrity_message(e: sa.exc.IntegrityError) -> str:

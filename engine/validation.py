@@ -83,7 +83,9 @@ def _rules(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], before: dic
 
 
 def _unique(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], record_id: int | None,
-            errors: list[FieldError]) -> None:
+            errors: list[FieldError], before: dict[str, Any] | None = None) -> None:
+    """Unique values not used by another record; on update only the groups whose values change are
+    looked up (the database's unique index still guards the rest)."""
     t = ce.table
     assert t is not None
     groups = [((name,), cf.label) for name, cf in ce.fields.items() if cf.defn.unique]
@@ -93,6 +95,8 @@ def _unique(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], record_id:
     for columns, label in groups:
         values = [rec.get(c) for c in columns]
         if any(v is None for v in values):
+            continue
+        if before is not None and all(before.get(c) == v for c, v in zip(columns, values, strict=True)):
             continue
         q = sa.select(name.label("name")).where(*[t.c[c] == v for c, v in zip(columns, values, strict=True)])
         if record_id is not None:
@@ -132,4 +136,4 @@ def validate_record(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], er
             check_field(cf, rec.get(cf.name), cf.name, errors)
     if rules:
         _rules(tx, ce, rec, before, "", errors)
-        _unique(tx, ce, rec, record_id, errors)
+        _unique(tx, ce, rec, record_id, errors, before)

@@ -63,3 +63,18 @@ def test_update_many_command(make_app, tmp_path, capsys):
     assert "updated 1 ticket record(s): TK-001" in capsys.readouterr().out
     assert main(["update-many", str(app_dir), "ticket", "--set", "priority=0", *db]) == 1
     assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_update_many_updates_every_match_page_by_page(app, monkeypatch):
+    """More matches than one page: every one is updated, also when the update makes them stop matching."""
+    from ordo.engine import records
+
+    monkeypatch.setattr(records, "UPDATE_PAGE", 2)
+    for team in ("c", "c", "c"):
+        app.create("ticket", {"team": team}, "u")
+    changed = app.update_many("ticket", "priority == :p", {"priority": 4}, "u", params={"p": 3})
+    assert [r["name"] for r in changed] == [f"TK-00{i}" for i in range(1, 7)]
+    assert {r["priority"] for r in app.query("ticket", user="u")} == {4}
+    assert len(app.update_many("ticket", None, {"team": "z"}, "u")) == 6
+    with app.transaction("u") as tx:
+        assert len(tx.update_many("ticket", None, {"priority": 2}, limit=3)) == 3

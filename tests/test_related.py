@@ -34,6 +34,8 @@ APP = {
             entity: purchase
             where: "phone == parent.phone and id != parent.id"
           earlier_from_phone: {type: computed, expr: "count(same_phone)"}
+          everyone: {type: related, entity: client, where: "code != ''"}
+          clients: {type: computed, expr: "count(everyone)"}
           unusual: {type: computed, expr: "count(client.purchases) >= 2 and amount > 3 * avg(client.purchases, amount)"}
         validations:
           - expr: "count(same_phone, amount > 900) < 2"
@@ -85,3 +87,24 @@ def test_related_fields_cannot_be_written_and_are_checked(app, make_app):
     bad = {**APP, "entities/client.yaml": APP["entities/client.yaml"].replace("parent.id", "parent.idd")}
     with pytest.raises(DefinitionErrors, match="unknown field 'idd' in client"):
         load_app(make_app(bad))
+
+
+def test_an_aggregate_over_a_whole_table_is_read_once_per_transaction(app):
+    """``count(everyone)`` does not depend on the purchase: it is read once in a transaction that writes
+    purchases (and again once a client is written)."""
+    from ordo.engine.stats import count_statements
+
+    def client_counts(texts: list[str]) -> int:
+        return sum(1 for t in texts if "count(" in t and "FROM client" in t)
+
+    with count_statements(app.engine) as c, app.transaction("u") as tx:
+        first = tx.create("purchase", {"client": "A", "phone": "7", "amount": 5})
+        tx.update("purchase", first["id"], {"amount": 6})
+        second = tx.create("purchase", {"client": "B", "phone": "8", "amount": 5})
+    assert first["clients"] == second["clients"] == 2
+    assert client_counts(c.texts) == 1, c.texts
+    with count_statements(app.engine) as c, app.transaction("u") as tx:
+        tx.create("client", {"code": "C"})
+        assert tx.create("purchase", {"client": "C", "amount": 1})["clients"] == 3
+        assert tx.update("purchase", first["id"], {"amount": 7})["clients"] == 3
+    assert client_counts(c.texts) == 1, c.texts

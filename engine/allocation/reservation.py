@@ -51,6 +51,7 @@ def adjust(tx: Transaction, rule: CompiledAllocation, supply_id: int, deltas: Ma
     row = tx.conn.execute(stmt).first()
     if row is None:
         return None
+    tx.forget(rule.supply.name, supply_id)  # written here, not through tx.update: the unit of work reloads it
     after = dict(row._mapping)
     before = {**after, "version": after["version"] - 1}
     for name, delta in deltas.items():

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import signal
 import socket
 import time
 
+import sqlalchemy as sa
+
 from .. import jobs, outbox, textfmt
-from .common import PAGE, add_db_option, add_page_options, open_for, page_args
+from ..db import normalize_url
+from .common import PAGE, CliError, add_db_option, add_page_options, count_arg, open_for, page_args
+
+MAX_PROCESSES = 64
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--once", action="store_true", help="run what is due now, then exit")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between polls (default 2)")
     p.add_argument("--name", default=f"{socket.gethostname()}:{os.getpid()}", help="worker name in the job log")
+    p.add_argument("--processes", metavar="N", default="1",
+                   help="run N worker processes, to use N CPU cores (PostgreSQL; each claims due jobs with "
+                        "SKIP LOCKED, so no job runs twice); SQLite has one writer at a time: 1 (default)")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("jobs", help="list jobs (timers and background work)")
@@ -37,6 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    processes = count_arg(args.processes, "--processes") or 0
+    if not 1 <= processes <= MAX_PROCESSES:
+        raise CliError(f"--processes must be between 1 and {MAX_PROCESSES}, got {args.processes}")
+    if processes > 1:
+        return _run_processes(args, processes)
     with open_for(args) as app:
         app.start()  # recurring schedules (alerts, materialized reports)
         print(f"worker {args.name} on {args.db} (Ctrl-C to stop)" if not args.once else "", end="")
@@ -47,6 +62,68 @@ def cmd_worker(args: argparse.Namespace) -> int:
             if args.once:
                 return 0
             time.sleep(args.interval)
+
+
+def _run_processes(args: argparse.Namespace, processes: int) -> int:
+    """N worker processes (spawned: nothing of this process is shared but the database) and wait for them.
+    With --once each drains what is due, then the totals are printed."""
+    backend = sa.engine.make_url(normalize_url(args.db)).get_backend_name()
+    if backend != "postgresql":
+        raise CliError(f"--processes {processes}: {args.db} is a SQLite database, which takes one writer at a "
+                       f"time, so more worker processes would only wait for each other; run one worker "
+                       f"(PostgreSQL runs jobs in several processes)")
+    with open_for(args) as app:  # the database must hold the app (refused here once, not in N processes)
+        app.start()
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    names = [f"{args.name}/{k + 1}" for k in range(processes)]
+    children = [ctx.Process(target=_child, args=(args.app, args.db, name, args.once, args.interval, results),
+                            name=name, daemon=True) for name in names]
+    print(f"{processes} workers {', '.join(names)} on {args.db}" + ("" if args.once else " (Ctrl-C to stop)"))
+    for child in children:
+        child.start()
+    failed: list[str] = []
+    totals = [0, 0]
+    try:
+        for _ in children:
+            name, ran, sent, error = results.get()
+            if error:
+                failed.append(f"{name}: {error}")
+            totals[0] += ran
+            totals[1] += sent
+    except KeyboardInterrupt:
+        for child in children:
+            if child.is_alive() and child.pid is not None:
+                os.kill(child.pid, signal.SIGINT)
+    for child in children:
+        child.join()
+    if args.once:
+        print(f"ran {totals[0]} job(s), delivered {totals[1]} notification(s)")
+    if failed:
+        raise CliError("worker process failed: " + "; ".join(failed))
+    return 0
+
+
+def _child(app_ref: str, db: str, name: str, once: bool, interval: float, results: multiprocessing.Queue) -> None:
+    """One worker process: its own app and connections; reports (name, jobs, messages, error) when it ends."""
+    ran = sent = 0
+    error = ""
+    try:
+        with open_for(argparse.Namespace(app=app_ref, db=db)) as app:
+            while True:
+                r, s = app.run_worker_once(name)
+                ran, sent = ran + r, sent + s
+                if once and not (r or s):
+                    break
+                if not once and not (r or s):
+                    time.sleep(interval)
+                elif not once:
+                    print(f"{name}: ran {r} job(s), delivered {s} notification(s)", flush=True)
+    except KeyboardInterrupt:
+        pass
+    except Exception as e:  # noqa: BLE001 - reported by the parent, in plain words
+        error = str(e) or type(e).__name__
+    results.put((name, ran, sent, error))
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:

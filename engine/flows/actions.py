@@ -1,9 +1,10 @@
 """Human actions on tasks and instances, each permission-checked and all-or-nothing.
 
 Double actions are impossible: the instance row is locked (PostgreSQL ``FOR
-UPDATE``; SQLite has one writer), the task is re-read after the lock, and the
-task only changes with a conditional ``UPDATE ... WHERE status = 'pending'``;
-the instance is saved with a ``rev`` check.
+UPDATE``; SQLite has one writer) before its tasks are read, and the task only
+changes with a conditional ``UPDATE ... WHERE status = 'pending'``; the instance
+is saved with a ``rev`` check. The instance's tokens and tasks are read once per
+action (``Run.state``) and decided on in memory.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ TASK_ACTIONS = ("approve", "reject", "transfer", "add_approver", "comment", "can
 def _open(rt: FlowRuntime, tx: Transaction, task_id: int) -> tuple[dict[str, Any], Run]:
     if isinstance(task_id, bool) or not isinstance(task_id, int):
         raise UsageError(f"task must be a task id (a number), got {task_id!r}")
-    first = store.get_task(tx.conn, task_id)
-    inst = store.lock_instance(tx.conn, first["instance_id"])
-    task = store.get_task(tx.conn, task_id)  # as it is now that we hold the lock
-    run = Run(rt, tx, inst, rt.flow_for(tx, inst))
+    loaded = store.load_instance_of_task(tx.conn, task_id, rt.records)
+    inst = loaded.instance
+    run = Run(rt, tx, inst, rt.flow_for(tx, inst), loaded=loaded)
+    task = run.state.task(task_id)  # as it is now that we hold the lock
     _visible(run, f"task {task_id}", task)
     return task, run
 
@@ -43,7 +44,7 @@ def _visible(run: Run, what: str, task: dict[str, Any] | None = None) -> None:
     if tx.user.is_admin or tx.user.name == inst.started_by or (task is not None and can_act(tx, task)):
         return
     if tx.find(inst.entity, inst.record_id) is None and not any(
-            can_act(tx, t) for t in store.open_tasks(tx.conn, inst.id)):
+            can_act(tx, t) for t in run.state.open_tasks()):
         raise NotFound(f"{what} not found")
 
 
@@ -69,15 +70,15 @@ def _check(run: Run, task: dict[str, Any], action: str, comment: str | None) -> 
 
 
 def _token(run: Run, task: dict[str, Any]) -> Token:
-    found = store.get_token(run.conn, task["token_id"])
-    if found is None or found[1] != "active" or found[0].node != task["node"]:
+    found = run.state.token(task["token_id"])
+    if found is None or found.node != task["node"]:
         raise Conflict(f"task {task['id']} no longer belongs to an active step")
-    return found[0]
+    return found
 
 
 def _claim(run: Run, task: dict[str, Any], status: str, comment: str | None) -> None:
-    if not store.set_task(run.conn, task["id"], "pending", status=status, acted_by=run.tx.user.name,
-                          acted_at=run.now, comment=comment):
+    if not run.state.set_task(task, "pending", status=status, acted_by=run.tx.user.name, acted_at=run.now,
+                              comment=comment):
         raise Conflict(f"task {task['id']} was handled by someone else meanwhile")
 
 
@@ -90,11 +91,12 @@ def approve(rt: FlowRuntime, tx: Transaction, task_id: int, comment: str | None 
     run.inst.data["human_approved"] = True
     run.history("approve", node.name, task_id=task["id"], comment=comment)
     if task["kind"] == "before" and task["ref_task"]:
-        if store.set_task(run.conn, task["ref_task"], "waiting", status="pending"):
-            notify_task(run, store.get_task(run.conn, task["ref_task"]), node)
-    for t in store.token_tasks(run.conn, tok):
+        ref = run.state.task(task["ref_task"])
+        if run.state.set_task(ref, "waiting", status="pending"):
+            notify_task(run, ref, node)
+    for t in run.state.token_tasks(tok):
         if t["kind"] == "after" and t["ref_task"] == task["id"] and t["status"] == "waiting":
-            store.set_task(run.conn, t["id"], "waiting", status="pending")
+            run.state.set_task(t, "waiting", status="pending")
             notify_task(run, t, node)
     queue: deque[Token] = deque()
     evaluate(run, tok, node, queue)
@@ -138,18 +140,19 @@ def transfer(rt: FlowRuntime, tx: Transaction, task_id: int, to: str, comment: s
     if target == task["assignee"]:
         raise UsageError(f"task {task_id} is already assigned to {target} (parameter 'to')")
     _claim(run, task, "transferred", comment)
-    new_id = _copy(run, task, assignee=target, assignee_role=None)
+    new = _copy(run, task, assignee=target, assignee_role=None)
+    new_id = new["id"]
     run.history("transfer", task["node"], task_id=task["id"], comment=comment, to=target, new_task=new_id)
-    notify_task(run, store.get_task(run.conn, new_id), run.flow.nodes[task["node"]])
+    notify_task(run, new, run.flow.nodes[task["node"]])
     run.go([])
     return new_id
 
 
-def _copy(run: Run, task: dict[str, Any], **changes: Any) -> int:
+def _copy(run: Run, task: dict[str, Any], **changes: Any) -> dict[str, Any]:
     values = {k: task[k] for k in ("instance_id", "token_id", "flow", "node", "entity", "record_id", "assignee",
                                    "assignee_role", "kind", "seq", "ref_task", "due_at", "visit")}
     values.update({"status": "pending", "created_at": run.now, **changes})
-    return store.insert_task(run.conn, **values)
+    return run.state.add_task(**values)
 
 
 def add_approver(rt: FlowRuntime, tx: Transaction, task_id: int, to: str, position: str = "after",
@@ -161,16 +164,17 @@ def add_approver(rt: FlowRuntime, tx: Transaction, task_id: int, to: str, positi
     _token(run, task)
     target = _user(tx, to, "add_approver")
     if position == "before":
-        if not store.set_task(run.conn, task["id"], "pending", status="waiting"):
+        if not run.state.set_task(task, "pending", status="waiting"):
             raise Conflict(f"task {task_id} was handled by someone else meanwhile")
-        new_id = _copy(run, task, assignee=target, assignee_role=None, kind="before", ref_task=task["id"])
+        new = _copy(run, task, assignee=target, assignee_role=None, kind="before", ref_task=task["id"])
     else:
-        new_id = _copy(run, task, assignee=target, assignee_role=None, kind="after", ref_task=task["id"],
-                       status="waiting")
+        new = _copy(run, task, assignee=target, assignee_role=None, kind="after", ref_task=task["id"],
+                    status="waiting")
+    new_id = new["id"]
     run.history("add_approver", task["node"], task_id=task["id"], comment=comment, to=target, position=position,
                 new_task=new_id)
     if position == "before":
-        notify_task(run, store.get_task(run.conn, new_id), run.flow.nodes[task["node"]])
+        notify_task(run, new, run.flow.nodes[task["node"]])
     run.go([])
     return new_id
 
@@ -198,8 +202,8 @@ def cancel_task(rt: FlowRuntime, tx: Transaction, task_id: int, comment: str | N
     if task["status"] not in store.OPEN_TASK or run.inst.status != "running":
         raise Conflict(f"task {task_id} is already {task['status']}")
     tok = _token(run, task)
-    store.set_task(run.conn, task["id"], store.OPEN_TASK, status="cancelled", acted_by=tx.user.name,
-                   acted_at=run.now, comment=comment)
+    run.state.set_task(task, store.OPEN_TASK, status="cancelled", acted_by=tx.user.name, acted_at=run.now,
+                       comment=comment)
     run.history("cancel_task", task["node"], task_id=task["id"], comment=comment)
     queue: deque[Token] = deque()
     evaluate(run, tok, run.flow.nodes[task["node"]], queue)
@@ -209,12 +213,13 @@ def cancel_task(rt: FlowRuntime, tx: Transaction, task_id: int, comment: str | N
 def comment(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str, task_id: int | None = None) -> None:
     if not (text or "").strip():
         raise UsageError("a comment needs text (parameter 'text')")
-    inst = store.lock_instance(tx.conn, instance_id)
-    run = Run(rt, tx, inst, rt.flow_for(tx, inst))
-    task = store.get_task(tx.conn, task_id) if task_id is not None else None
+    loaded = store.load_instance(tx.conn, instance_id, rt.records)
+    inst = loaded.instance
+    run = Run(rt, tx, inst, rt.flow_for(tx, inst), loaded=loaded)
+    task = run.state.task(task_id) if task_id is not None else None
     _visible(run, f"flow instance {instance_id}", task)
     if not (tx.user.is_admin or tx.user.name == inst.started_by or (task is not None and can_act(tx, task))
-            or any(can_act(tx, t) for t in store.open_tasks(tx.conn, inst.id))):
+            or any(can_act(tx, t) for t in run.state.open_tasks())):
         raise PermissionDenied(f"{tx.user.name} may not comment on flow instance {instance_id}")
     run.history("comment", task["node"] if task else None, task_id=task_id, comment=text.strip())
     run.go([])
@@ -222,14 +227,15 @@ def comment(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str, task_
 
 def urge(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | None = None) -> int:
     """Remind everyone with a pending task (the submitter or an admin)."""
-    inst = store.lock_instance(tx.conn, instance_id)
-    run = Run(rt, tx, inst, rt.flow_for(tx, inst))
+    loaded = store.load_instance(tx.conn, instance_id, rt.records)
+    inst = loaded.instance
+    run = Run(rt, tx, inst, rt.flow_for(tx, inst), loaded=loaded)
     _visible(run, f"flow instance {instance_id}")
     if not (tx.user.is_admin or tx.user.name == inst.started_by):
         raise PermissionDenied(f"{tx.user.name} may not urge flow instance {instance_id}: only its submitter may")
     if inst.status != "running":
         raise Conflict(f"flow instance {instance_id} is {inst.status}")
-    tasks = store.open_tasks(tx.conn, inst.id)
+    tasks = run.state.open_tasks()
     for t in tasks:
         notify_task(run, t, run.flow.nodes[t["node"]], reminder=True)
     run.history("urge", comment=text, tasks=[t["id"] for t in tasks])
@@ -240,8 +246,9 @@ def urge(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | None = 
 def withdraw(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | None = None) -> None:
     """The submitter takes the request back, as long as nobody has approved yet (WCP-20); in a
     governed app their roles must grant the flow action ``withdraw``."""
-    inst = store.lock_instance(tx.conn, instance_id)
-    run = Run(rt, tx, inst, rt.flow_for(tx, inst))
+    loaded = store.load_instance(tx.conn, instance_id, rt.records)
+    inst = loaded.instance
+    run = Run(rt, tx, inst, rt.flow_for(tx, inst), loaded=loaded)
     _visible(run, f"flow instance {instance_id}")
     if not (tx.user.is_admin or tx.user.name == inst.started_by):
         raise PermissionDenied(f"{tx.user.name} may not withdraw flow instance {instance_id}: only its "
@@ -259,8 +266,9 @@ def withdraw(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | Non
 
 def cancel(rt: FlowRuntime, tx: Transaction, instance_id: int, text: str | None = None) -> None:
     """An admin, or a user granted the flow action ``cancel``, cancels the whole case (WCP-20)."""
-    inst = store.lock_instance(tx.conn, instance_id)
-    run = Run(rt, tx, inst, rt.flow_for(tx, inst))
+    loaded = store.load_instance(tx.conn, instance_id, rt.records)
+    inst = loaded.instance
+    run = Run(rt, tx, inst, rt.flow_for(tx, inst), loaded=loaded)
     _readable(run, f"flow instance {instance_id}")
     if not _may(tx, inst.flow, "cancel"):
         raise PermissionDenied(f"{tx.user.name} may not cancel flow instance {instance_id}: the flow action "

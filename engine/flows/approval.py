@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from ordo.dsl.flow_nodes import NoApproverRole, parse_duration
 
-from . import store
 from .compile import CNode
 from .people import Assignee, FlowFailed, expand, resolve, send
 from .store import OPEN_TASK, Token
@@ -62,7 +61,7 @@ def enter_approval(run: Run, tok: Token, node: CNode, queue: deque[Token]) -> No
         if kind == "user" and name in last and status == "pending":
             values.update(status="approved", acted_by=name, acted_at=run.now,
                           comment="approved already at the previous step")
-        task_id = store.insert_task(run.conn, **values)
+        task_id = run.state.add_task(**values)["id"]
         run.history("auto_approved" if values["status"] == "approved" else "assigned", node.name, task_id=task_id,
                     assignee=name, role=kind == "role", reason="same approver" if values["status"] == "approved"
                     else None)
@@ -74,14 +73,14 @@ def enter_approval(run: Run, tok: Token, node: CNode, queue: deque[Token]) -> No
 def _assignees(run: Run, node: CNode, found: list[Assignee]) -> list[Assignee]:
     """Roles are expanded to their members unless one member's answer suffices (mode any)."""
     if node.defn.mode != "any":
-        return [("user", u) for u in expand(run.tx, found)]
-    return [a for a in found if a[0] == "user" or run.tx.users.members(a[1])]
+        return [("user", u) for u in expand(None, found, run.members)]
+    return [a for a in found if a[0] == "user" or run.members(a[1])]
 
 
 def notify_task(run: Run, task: dict, node: CNode, reminder: bool = False) -> None:
     if not node.defn.notify and not reminder:
         return
-    users = [task["assignee"]] if task["assignee"] else run.tx.users.members(task["assignee_role"])
+    users = [task["assignee"]] if task["assignee"] else run.members(task["assignee_role"])
     title = run.flow.defn.label or run.flow.name
     title = title if isinstance(title, str) else next(iter(title.values()))
     subject = f"{'Reminder: ' if reminder else ''}{title}: {run.record.get('name')} waits for you ({node.label})"
@@ -92,7 +91,7 @@ def evaluate(run: Run, tok: Token, node: CNode, queue: deque[Token], fresh: bool
     """Decide whether the node is complete; activate the next sequential task; notify new tasks."""
     d = node.defn
     assert tok.id is not None
-    tasks = store.token_tasks(run.conn, tok)
+    tasks = run.state.token_tasks(tok)
     main = [t for t in tasks if t["kind"] == "main" and t["status"] not in ("transferred", "cancelled")]
     added_open = [t for t in tasks if t["kind"] != "main" and t["status"] in OPEN_TASK]
     approved = [t for t in main if t["status"] == "approved"]
@@ -106,9 +105,8 @@ def evaluate(run: Run, tok: Token, node: CNode, queue: deque[Token], fresh: bool
         pending_main = [t for t in main if t["status"] == "pending"]
         nxt = next((t for t in main if t["status"] == "waiting"), None)
         if not done and not pending_main and not added_open and nxt is not None:
-            store.set_task(run.conn, nxt["id"], "waiting", status="pending", created_at=run.now,
-                           due_at=run.now + node.due if node.due else None)
-            nxt["status"] = "pending"
+            run.state.set_task(nxt, "waiting", status="pending", created_at=run.now,
+                               due_at=run.now + node.due if node.due else None)
             notify_task(run, nxt, node)
     if done and not added_open:
         run.cancel_tasks(f"not needed: {node.name} was approved" if approved else
@@ -134,7 +132,7 @@ def reject_allowed_to_continue(run: Run, tok: Token, node: CNode) -> bool:
     if d.mode != "all" or not d.min_approvals:
         return False
     assert tok.id is not None
-    tasks = store.token_tasks(run.conn, tok)
+    tasks = run.state.token_tasks(tok)
     main = [t for t in tasks if t["kind"] == "main" and t["status"] not in ("transferred", "cancelled")]
     possible = [t for t in main if t["status"] in ("approved", *OPEN_TASK)]
     return len(possible) >= min(d.min_approvals, len(main))
@@ -152,11 +150,11 @@ def rejected(run: Run, tok: Token, node: CNode, queue: deque[Token], to: str | N
         run.finish("rejected", "rejected", comment)
         return
     if target in run.flow.ancestors.get(node.name, set()):  # sent back: start over from there
-        for other in store.active_tokens(run.conn, run.inst.id):
+        for other in run.state.tokens():
             if other.id != tok.id:
                 run.leave(other)
                 run.cancel_tasks(f"{node.name} was sent back to {target}", other.id)
-                store.finish_token(run.conn, other, "cancelled")
+                run.state.finish_token(other, "cancelled")
         tok.splits = []
         run.history("sent_back", node.name, to=target)
     run.move(tok, target, queue)

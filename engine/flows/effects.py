@@ -8,7 +8,8 @@
 * ``allocate`` in mode ``allocate``, ``release`` or ``consume`` (optionally only
   the allocation records matching a filter).
 
-Everything runs on the flow's writer transaction, so it commits with the step.
+Everything runs on the caller's transaction with the flow's authority (``Run.authority``), so it
+commits with the step.
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def create_each(run: Run, node: CNode, i: int) -> list[dict[str, Any]]:
             values[spec.rows.field] = [
                 {f: ex[f"create.{i}.rows.{f}"](run.record, env, who, row) for f in spec.rows.values}
                 for row in rows]
-        created.append(run.writer.create(spec.entity, values))
+        with run.authority() as w:
+            created.append(w.create(spec.entity, values))
     return created
 
 
@@ -98,7 +100,8 @@ def update_matching(run: Run, node: CNode, i: int) -> list[str]:
             if rows is not None:
                 changed[spec.rows.table] = rows
         if changed:
-            names.append(run.writer.update(spec.entity, rid, changed)["name"])
+            with run.authority() as w:
+                names.append(w.update(spec.entity, rid, changed)["name"])
         else:  # nothing to write, but flows waiting on it may depend on records that changed
             with run.rt._busy(run.tx):
                 run.rt.wake(run.tx, spec.entity, rid)
@@ -135,14 +138,15 @@ def allocation(run: Run, node: CNode) -> Any:
         if demand is None:
             raise FlowFailed(f"flow {run.flow.name}, node {node.name}: the demand of allocation '{spec.rule}' is "
                              "empty")
-    if spec.mode == "allocate":
-        return feature.allocate(run.writer, spec.rule, demand)
-    if spec.mode == "release":
-        return feature.release(run.writer, spec.rule, demand)
-    records = None
-    if spec.where:
-        entity = feature.rule(spec.rule).defn.result.entity
-        reserved = {r["id"] for r in feature.records(run.writer, spec.rule, demand) if r.get(
-            feature.rule(spec.rule).defn.result.status) == "reserved"}
-        records = [rid for rid in _matching(run, entity, node.exprs["allocate.where"]) if rid in reserved]
-    return feature.consume(run.writer, spec.rule, demand, records=records)
+    with run.authority() as w:
+        if spec.mode == "allocate":
+            return feature.allocate(w, spec.rule, demand)
+        if spec.mode == "release":
+            return feature.release(w, spec.rule, demand)
+        records = None
+        if spec.where:
+            entity = feature.rule(spec.rule).defn.result.entity
+            reserved = {r["id"] for r in feature.records(w, spec.rule, demand) if r.get(
+                feature.rule(spec.rule).defn.result.status) == "reserved"}
+            records = [rid for rid in _matching(run, entity, node.exprs["allocate.where"]) if rid in reserved]
+        return feature.consume(w, spec.rule, demand, records=records)

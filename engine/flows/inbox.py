@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -57,19 +59,51 @@ class FlowStatus:
     tasks: list[dict[str, Any]]
 
 
+_NAMES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()  # table -> SELECT id, name, built once
+
+
 def _names(tx: Transaction, entity: str, ids: set[int]) -> dict[int, str]:
     """Names of the records the acting user may read (others stay unnamed)."""
     table = tx.app.compiled.entity(entity).table
     if table is None or not ids:
         return {}
-    q = sa.select(table.c.id, table.c.name).where(table.c.id.in_(sorted(ids)))
+    q = _NAMES.get(table)
+    if q is None:
+        q = _NAMES[table] = sa.select(table.c.id, table.c.name).where(
+            table.c.id.in_(sa.bindparam("ids", expanding=True)))
     readable = tx.row_filter(entity)
-    rows = tx.conn.execute(q if readable is None else q.where(readable))
+    rows = tx.conn.execute(q if readable is None else q.where(readable), {"ids": sorted(ids)})
     return {r.id: r.name for r in rows}
 
 
-def inbox(tx: Transaction, user: str | None = None, limit: int = 500) -> list[InboxTask]:
-    """Pending tasks of the acting user (or, for an admin, of ``user``): assigned to them or to their roles."""
+_t = task_table
+_MINE = (_t.c.status == "pending", sa.or_(
+    _t.c.assignee == sa.bindparam("user"),
+    sa.and_(_t.c.assignee.is_(None), _t.c.assignee_role.in_(sa.bindparam("roles", expanding=True)))))
+_ORDER = (_t.c.due_at.is_(None), _t.c.due_at, _t.c.id)
+_INBOX = sa.select(_t).where(*_MINE).order_by(*_ORDER).limit(sa.bindparam("limit"))
+
+
+def _named(records: store.Records, filters: tuple[Any, ...]) -> Any:
+    """The inbox with the names of the tasks' records in the same statement: each flow entity's table
+    joined by id, on the condition of the rows the user may read (``filters``, None: all)."""
+    frm: Any = _t
+    cols = []
+    for i, ((entity, table), readable) in enumerate(zip(records, filters, strict=True)):
+        on = sa.and_(_t.c.entity == entity, table.c.id == _t.c.record_id)
+        frm = frm.outerjoin(table, on if readable is None else sa.and_(on, readable))
+        cols.append(table.c.name.label(f"ordo_name_{i}"))
+    return sa.select(_t, *cols).select_from(frm).where(*_MINE).order_by(*_ORDER).limit(sa.bindparam("limit"))
+
+
+_named_all = functools.lru_cache(maxsize=16)(_named)  # nobody's reads filtered: built once
+
+
+def inbox(tx: Transaction, user: str | None = None, limit: int = 500,
+          records: store.Records = ()) -> list[InboxTask]:
+    """Pending tasks of the acting user (or, for an admin, of ``user``): assigned to them or to their roles.
+    The names of their records (the ones the acting user may read) are read in the same statement for the
+    entities of ``records`` (the flows' entities), with one more statement per other entity."""
     me = tx.user
     if user is not None and user != me.name:
         if not me.is_admin:
@@ -79,17 +113,26 @@ def inbox(tx: Transaction, user: str | None = None, limit: int = 500) -> list[In
         roles = tx.users.actor(user).roles
     else:
         user, roles = me.name, me.roles
-    t = task_table
-    who = t.c.assignee == user
-    if roles:
-        who = sa.or_(who, sa.and_(t.c.assignee.is_(None), t.c.assignee_role.in_(sorted(roles))))
-    rows = [dict(r._mapping) for r in tx.conn.execute(
-        sa.select(t).where(t.c.status == "pending", who).order_by(t.c.due_at.is_(None), t.c.due_at, t.c.id)
-        .limit(limit))]
+    params = {"user": user, "roles": sorted(roles), "limit": limit}
+    names: dict[str, dict[int, str]] = {e: {} for e, _ in records}
+    if records:
+        filters = tuple(tx.row_filter(e) for e, _ in records)
+        q = _named_all(records, filters) if all(f is None for f in filters) else _named(records, filters)
+        rows = []
+        for r in tx.conn.execute(q, params):
+            m = dict(r._mapping)
+            for i, (entity, _) in enumerate(records):
+                name = m.pop(f"ordo_name_{i}")
+                if name is not None and entity == m["entity"]:
+                    names[entity][m["record_id"]] = name
+            rows.append(m)
+    else:
+        rows = [dict(r._mapping) for r in tx.conn.execute(_INBOX, params)]
     by_entity: dict[str, set[int]] = {}
     for r in rows:
-        by_entity.setdefault(r["entity"], set()).add(r["record_id"])
-    names = {e: _names(tx, e, ids) for e, ids in by_entity.items()}
+        if r["entity"] not in names:  # not an entity a flow runs on now (an instance of a removed flow)
+            by_entity.setdefault(r["entity"], set()).add(r["record_id"])
+    names.update({e: _names(tx, e, ids) for e, ids in by_entity.items()})
     now = tx.now
     return [InboxTask(r["id"], r["flow"], r["node"], r["entity"], r["record_id"],
                       names[r["entity"]].get(r["record_id"]), r["assignee"], r["assignee_role"], r["created_at"],

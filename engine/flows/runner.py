@@ -9,20 +9,23 @@ commit together with the action that caused them, or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections import deque
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..actor import User
 from ..coerce import to_jsonable
-from ..records import Transaction
-from . import effects, store
+from . import effects, mirror, store
 from .compile import CNode, CompiledFlow
 from .people import FlowFailed, expand, resolve, send
+from .state import FlowState
 from .store import Instance, Token
 
 if TYPE_CHECKING:
+    from ..records import Transaction
     from .runtime import FlowRuntime
 
 MAX_STEPS = 10_000
@@ -34,14 +37,49 @@ def timer_prefix(instance_id: int, token_id: int | None = None) -> str:
     return f"flowtimer:{instance_id}:" + (f"{token_id}:" if token_id is not None else "")
 
 
+def timer_count(node: CNode) -> int:
+    """How many timers a token resting at ``node`` may have (keys ``<prefix><index>``)."""
+    if node.type == "approval":
+        return len(node.defn.timeouts())
+    if node.type == "wait" and node.defn.timeout is not None:
+        return 1
+    return 0
+
+
+@contextlib.contextmanager
+def flow_authority(tx: Transaction) -> Iterator[Transaction]:
+    """The acting user's transaction, for the block, with the flow's authority: the fields and records the
+    flow names are written whatever the user may do themselves, as an automated write (``editable_if``
+    does not apply). Same connection, same caches: the flow's writes are the transaction's own."""
+    saved = tx.user, tx.guard, tx.automated
+    u = tx.user
+    tx.user, tx.guard, tx.automated = User(u.name, u.roles, True, u.attrs), None, True
+    try:
+        yield tx
+    finally:
+        tx.user, tx.guard, tx.automated = saved
+
+
 class Run:
     """One unit of flow work on one instance inside a transaction."""
 
-    def __init__(self, rt: FlowRuntime, tx: Transaction, inst: Instance, flow: CompiledFlow) -> None:
+    def __init__(self, rt: FlowRuntime, tx: Transaction, inst: Instance, flow: CompiledFlow, *,
+                 new: bool = False, loaded: store.Loaded | None = None) -> None:
         self.rt, self.tx, self.conn, self.inst, self.flow = rt, tx, tx.conn, inst, flow
         self.now = tx.now
         self._record: dict[str, Any] | None = None
-        self._writer: Transaction | None = None
+        self.state = FlowState(tx.conn, inst, new=new, loaded=loaded)
+        self._members: dict[str, list[str]] = {}
+        if loaded is not None and loaded.record is not None:
+            self._adopt(loaded.record)
+
+    def _adopt(self, row: dict[str, Any]) -> None:
+        """The record's row, read with the instance: the transaction knows it from now on (no second read
+        for the state mirror or an expression), unless it knows it already or it has child rows to read."""
+        ce = self.tx.app.compiled.entity(self.inst.entity)
+        uow = self.tx.uow
+        if not ce.table_fields and uow.get(ce.name, row["id"]) is None:
+            uow.put(ce.name, row)
 
     # -- context
     @property
@@ -54,26 +92,34 @@ class Run:
             self._record = rec
         return self._record
 
-    @property
-    def writer(self) -> Transaction:
-        """The acting user's transaction with the flow's authority to set fields the flow names."""
-        if self._writer is None:
-            u = self.tx.user
-            self._writer = Transaction(self.tx.app, self.conn, User(u.name, u.roles, True, u.attrs), automated=True)
-        return self._writer
+    @contextlib.contextmanager
+    def authority(self) -> Iterator[Transaction]:
+        """Write with the flow's authority (see :func:`flow_authority`); the timeline so far is written
+        first, as the write may start other flows on the record (and a new instance's row is written: the
+        write's listeners see it running)."""
+        self.state.ensure()
+        self.state.flush()
+        with flow_authority(self.tx) as tx:
+            yield tx
+
+    def members(self, role: str) -> list[str]:
+        """Active members of a role (read once per run)."""
+        found = self._members.get(role)
+        if found is None:
+            found = self._members[role] = self.tx.users.members(role)
+        return found
 
     def eval(self, node: CNode, key: str) -> Any:
         return node.exprs[key](self.record, self.tx.env, self.inst.started_by)
 
     def history(self, action: str, node: str | None = None, *, task_id: int | None = None,
                 comment: str | None = None, user: str | None = None, **detail: Any) -> None:
-        store.add_history(self.conn, self.inst, at=self.now, user=user or self.tx.user.name, action=action,
-                          node=node, task_id=task_id, comment=comment, detail=detail)
+        self.state.history(store.history_row(self.inst, at=self.now, user=user or self.tx.user.name, action=action,
+                                             node=node, task_id=task_id, comment=comment, detail=detail))
 
     def cancel_tasks(self, reason: str, token_id: int | None = None) -> None:
         """Cancel the open tasks of the instance (or of one token): each gets a timeline entry saying why."""
-        for t in store.close_tasks(self.conn, now=self.now, instance_id=self.inst.id, token_id=token_id,
-                                   reason=reason):
+        for t in self.state.close_tasks(reason, self.now, token_id):
             self.history("task_cancelled", t["node"], task_id=t["id"], assignee=t["assignee"],
                          role=t["assignee_role"], reason=reason)
 
@@ -84,12 +130,17 @@ class Run:
     # -- the loop
     def go(self, tokens: list[Token]) -> None:
         active = self.conn.info.setdefault(ACTIVE, set())
-        mine = self.inst.id not in active
-        active.add(self.inst.id)
+        new = self.inst.id is None  # its row is written while it runs (see FlowState.ensure): mark it then
+        mine = new or self.inst.id not in active
+        if new:
+            self.state.on_insert = active.add
+        else:
+            active.add(self.inst.id)
         try:
             self._go(tokens)
         finally:
-            if mine:
+            self.state.on_insert = None
+            if mine and self.inst.id is not None:
                 active.discard(self.inst.id)
 
     def _go(self, tokens: list[Token]) -> None:
@@ -106,10 +157,10 @@ class Run:
                 getattr(self, "_" + node.type)(tok, node, queue)
             if self.inst.status != "running" or not self._wake_waits(queue):
                 break
-        if self.inst.status == "running" and "last_outcome" in self.inst.data \
-                and not store.active_tokens(self.conn, self.inst.id):
+        if self.inst.status == "running" and "last_outcome" in self.inst.data and not self.state.tokens():
             self.finish("completed", self.inst.data["last_outcome"])  # the last open branch has ended
         self.sync_state()
+        self.state.flush()
 
     def move(self, tok: Token, target: str | None, queue: deque[Token]) -> None:
         assert target is not None
@@ -117,13 +168,22 @@ class Run:
         queue.append(tok)
 
     def leave(self, tok: Token) -> None:
-        """The token leaves its resting node: its timers are cancelled."""
-        if tok.id is not None:
-            self.tx.cancel_jobs(prefix=timer_prefix(self.inst.id, tok.id))
+        """The token leaves its resting node: its timers (if the node has any) are cancelled by their exact
+        keys, through the transaction (which may hold jobs it has not written yet)."""
+        node = self.flow.nodes.get(tok.node)
+        if tok.id is not None and node is not None:
+            prefix = timer_prefix(self.inst.id, tok.id)
+            for i in range(timer_count(node)):
+                self.tx.cancel_jobs(unique_key=f"{prefix}{i}")
 
     def rest(self, tok: Token) -> None:
         tok.data["visit"] = tok.data.get("visit", 0) + 1
-        store.save_token(self.conn, self.inst.id, tok, self.now)
+        if self.inst.id is None:
+            # a new instance's row is written now (its token needs the id): with the state it rests in once
+            # this token rests (what sync_state finds, unless another branch moves on), so it is written once
+            states = [self.flow.nodes[t.node].state for t in (*self.state.tokens(), tok)]
+            self.inst.current = ", ".join(dict.fromkeys(states))
+        self.state.save_token(tok, self.now)
 
     def timer(self, tok: Token, index: int, after: dt.timedelta, kind: str) -> None:
         assert tok.id is not None
@@ -137,7 +197,7 @@ class Run:
         if not any(n.type == "wait" and "until" in n.exprs for n in self.flow.nodes.values()):
             return False
         self._record = None
-        for tok in store.active_tokens(self.conn, self.inst.id):
+        for tok in self.state.tokens():
             node = self.flow.nodes[tok.node]
             if node.type == "wait" and "until" in node.exprs and self.eval(node, "until") is True:
                 self.leave(tok)
@@ -148,31 +208,27 @@ class Run:
     # -- state shown on the record
     def sync_state(self) -> None:
         if self.inst.status == "running":
-            states = [self.flow.nodes[t.node].state for t in store.active_tokens(self.conn, self.inst.id)]
+            states = [self.flow.nodes[t.node].state for t in self.state.tokens()]
             self.inst.current = ", ".join(dict.fromkeys(states))
             value = states[0] if states else None
         else:
             self.inst.current = ""
             value = self.inst.outcome if self.inst.status == "completed" else self.inst.status
-        store.save_instance(self.conn, self.inst)
+        self.state.save_instance()
         field = self.flow.defn.state_field
         if field and value is not None:
             entity = self.tx.app.definition.entities[self.inst.entity]
             if entity.fields[field].type != "enum" and self.inst.status == "running":
                 value = self.inst.current
-            rec = self.tx._fetch(self.inst.entity, self.inst.record_id)
-            if rec is not None and rec.get(field) != value:
-                self.writer.update(self.inst.entity, self.inst.record_id, {field: value})
-                self._record = None
+            mirror.mirror(self, field, value)
 
     def finish(self, status: str, outcome: str | None, comment: str | None = None) -> None:
         """End the instance: every branch, task and timer stops."""
-        c = self.conn
-        for tok in store.active_tokens(c, self.inst.id):
-            store.finish_token(c, tok, "cancelled" if status != "completed" else "done")
+        for tok in self.state.tokens():
+            self.leave(tok)
+            self.state.finish_token(tok, "cancelled" if status != "completed" else "done")
         self.cancel_tasks(f"flow {status}" + (f" ({outcome})" if status == "completed" else "")
                           + (f": {comment}" if comment else ""))
-        self.tx.cancel_jobs(prefix=timer_prefix(self.inst.id))
         self.inst.status, self.inst.outcome, self.inst.ended_at = status, outcome, self.now
         self.history(status, comment=comment, outcome=outcome)
 
@@ -216,11 +272,11 @@ class Run:
         state = joins.setdefault(f"{node.name}|{key}", {"arrived": 0, "fired": False})
         state["arrived"] += 1
         if state["fired"]:  # a late branch of a discriminator: absorbed
-            store.finish_token(self.conn, tok)
+            self.state.finish_token(tok)
             self.history("joined", node.name, late=True)
             return
         if state["arrived"] < need:
-            store.finish_token(self.conn, tok)
+            self.state.finish_token(tok)
             return
         state["fired"] = True
         if node.defn.cancel_remaining:
@@ -230,21 +286,21 @@ class Run:
         self.move(tok, node.next, queue)
 
     def cancel_branches(self, key: str, keep: Token | None = None, reason: str = "branch cancelled") -> None:
-        for other in store.active_tokens(self.conn, self.inst.id):
+        for other in self.state.tokens():
             if key in other.splits and (keep is None or other.id != keep.id):
                 self.leave(other)
                 self.cancel_tasks(reason, other.id)
-                store.finish_token(self.conn, other, "cancelled")
+                self.state.finish_token(other, "cancelled")
                 self.history("branch_cancelled", other.node)
 
     def _end(self, tok: Token, node: CNode, queue: deque[Token]) -> None:
         outcome = node.defn.outcome or node.name
         if node.defn.terminate:
-            store.finish_token(self.conn, tok)
+            self.state.finish_token(tok)
             self.finish("completed", outcome)
             return
-        store.finish_token(self.conn, tok)
-        others = [t for t in store.active_tokens(self.conn, self.inst.id) if t.id != tok.id]
+        self.state.finish_token(tok)
+        others = [t for t in self.state.tokens() if t.id != tok.id]
         self.history("branch_ended", node.name, outcome=outcome)
         self.inst.data["last_outcome"] = outcome
         if not others and not queue:
@@ -282,14 +338,15 @@ class Run:
         self.history("cc" if node.type == "cc" else "notified", node.name, to=users, subject=subject)
 
     def payload(self, node: CNode) -> dict[str, Any]:
-        return {"flow": self.flow.name, "instance": self.inst.id, "entity": self.inst.entity,
+        return {"flow": self.flow.name, "instance": self.state.ensure(), "entity": self.inst.entity,
                 "record": self.inst.record_id, "name": self.record.get("name"), "node": node.name}
 
     def _action(self, tok: Token, node: CNode, queue: deque[Token]) -> None:
         d = node.defn
         if d.set:
             values = {f: self.eval(node, f"set.{f}") for f in d.set}
-            self.writer.update(self.inst.entity, self.inst.record_id, values)
+            with self.authority() as w:
+                w.update(self.inst.entity, self.inst.record_id, values)
             self._record = None
             self.history("set", node.name, values=to_jsonable(values))
         for i, c in enumerate(d.create):
@@ -299,7 +356,8 @@ class Run:
                 self._record = None
                 continue
             values = {f: self.eval(node, f"create.{i}.{f}") for f in c.values}
-            created = self.writer.create(c.entity, values)
+            with self.authority() as w:
+                created = w.create(c.entity, values)
             self.history("created", node.name, entity=c.entity, name=created["name"], id=created["id"])
         for i, u in enumerate(d.update):
             names = effects.update_matching(self, node, i)

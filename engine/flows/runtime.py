@@ -45,6 +45,11 @@ class FlowRuntime:
             self.by_entity.setdefault(f.entity, []).append(f)
         self._version_ids: dict[tuple[str, str], int] = {}
         self._by_version: dict[int, CompiledFlow] = {}
+        self._waits: dict[str, bool] = {}  # entity -> may an instance on it wait for a condition (see wake)
+        self.mirror_plans: dict[tuple[str, str], Any] = {}  # (entity, state field) -> mirror.MirrorPlan
+        # the entities flows run on, read with an instance when an action loads it (see store.Loaded)
+        self.records: store.Records = tuple(
+            (e, t) for e in self.by_entity if (t := app.compiled.entity(e).table) is not None)
 
     # -- definitions and versions
     def flow(self, name: str) -> CompiledFlow:
@@ -104,7 +109,7 @@ class FlowRuntime:
             raise PermissionDenied(f"{tx.user.name} may not start flow {f.name}: the flow action start is not "
                                    "granted to them")
         rec = tx.load(f.entity, record)
-        running = store.instances_of(tx.conn, f.entity, rec["id"], "running")
+        running = store.running(tx.conn, f.entity, rec["id"])
         if any(i.flow == f.name for i in running):
             raise Conflict(f"flow {f.name} is already running on {f.entity} {rec['name']}")
         with self._busy(tx):
@@ -113,15 +118,17 @@ class FlowRuntime:
     def _start(self, tx: Transaction, f: CompiledFlow, rec: dict[str, Any]) -> int:
         vid = self._version_id(tx, f)
         now = tx.now
-        iid = store.insert_instance(tx.conn, flow=f.name, version_id=vid, entity=f.entity, record_id=rec["id"],
-                                    status="running", current="", started_by=tx.user.name, started_at=now, rev=1,
-                                    data={})
-        inst = store.lock_instance(tx.conn, iid)
-        run = Run(self, tx, inst, f)
+        values: dict[str, Any] = dict(flow=f.name, version_id=vid, entity=f.entity, record_id=rec["id"],
+                                      status="running", current="", started_by=tx.user.name, started_at=now, rev=1)
+        # ours: nobody else sees it yet. Its row is written once, at rest, with the state the start left
+        # (earlier only if something needs its id first: a token resting, a notification, another write)
+        inst = Instance(None, outcome=None, ended_at=None, data={}, **values)  # type: ignore[arg-type]
+        run = Run(self, tx, inst, f, new=True)
         run._record = rec
         run.history("start", f.first, version=f.defn.version, flow=f.name)
         run.go([Token(None, f.first)])
-        return iid
+        assert inst.id is not None
+        return inst.id
 
     def on_write(self, tx: Transaction, event: WriteEvent) -> None:
         flows = self.by_entity.get(event.entity)
@@ -138,14 +145,17 @@ class FlowRuntime:
         with self._busy(tx):
             if event.action == "delete" and event.before is not None:
                 for inst in store.instances_of(tx.conn, event.entity, event.before["id"], "running"):
-                    inst = store.lock_instance(tx.conn, inst.id)
-                    run = Run(self, tx, inst, self.flow_for(tx, inst))
+                    loaded = store.load_instance(tx.conn, inst.id)
+                    inst = loaded.instance
+                    run = Run(self, tx, inst, self.flow_for(tx, inst), loaded=loaded)
                     run.finish("cancelled", "cancelled", f"{event.entity} deleted")
-                    store.save_instance(tx.conn, inst)
+                    run.state.save_instance()
+                    run.state.flush()
                 return
             rec = event.after
             assert rec is not None
-            running = store.instances_of(tx.conn, event.entity, rec["id"], "running")
+            # a record just created has no instances yet: nothing to read
+            running = [] if event.action == "create" else store.running(tx.conn, event.entity, rec["id"])
             for f in flows:
                 if self._triggered(tx, f, event) and not any(i.flow == f.name for i in running):
                     self._start(tx, f, rec)
@@ -163,7 +173,7 @@ class FlowRuntime:
         if tx.conn.info.get(_BUSY, 0) > MAX_CASCADE:
             raise FlowFailed(f"flows started from flows nest deeper than {MAX_CASCADE} levels at {event.entity} "
                              f"{rec.get('name')}: check the from_flows triggers for a cycle")
-        running = store.instances_of(tx.conn, event.entity, rec["id"], "running")
+        running = store.running(tx.conn, event.entity, rec["id"])
         for f in cascading:
             if self._triggered(tx, f, event) and not any(i.flow == f.name for i in running):
                 with self._busy(tx):
@@ -184,19 +194,32 @@ class FlowRuntime:
 
     def wake(self, tx: Transaction, entity: str, record_id: int) -> None:
         """Waiting instances on a record look at their conditions again (except those being run now)."""
-        if entity not in self.by_entity:
+        if entity not in self.by_entity or not self._may_wait(tx, entity):
             return
         active = tx.conn.info.get(ACTIVE, set())
-        for inst in store.instances_of(tx.conn, entity, record_id, "running"):
+        for inst in store.running(tx.conn, entity, record_id):
             if inst.id not in active:
                 self._recheck_waits(tx, inst)
+
+    def _may_wait(self, tx: Transaction, entity: str) -> bool:
+        """Whether an instance on ``entity`` may wait for a condition: a flow on it, in its current definition
+        or a version registered before (instances keep the version they started with), has a wait node with
+        ``until``. Read once per process: without one, a write to the record wakes nothing and reads nothing."""
+        found = self._waits.get(entity)
+        if found is None:
+            flows = self.by_entity.get(entity, [])
+            found = any(_has_waits(json.loads(f.definition_json)) for f in flows) or any(
+                _has_waits(json.loads(d)) for d in store.version_definitions(tx.conn, [f.name for f in flows]))
+            self._waits[entity] = found
+        return found
 
     def _recheck_waits(self, tx: Transaction, inst: Instance) -> None:
         f = self.flow_for(tx, inst)
         if not any(n.type == "wait" and "until" in n.exprs for n in f.nodes.values()):
             return
-        inst = store.lock_instance(tx.conn, inst.id)
-        Run(self, tx, inst, f).go([])
+        loaded = store.load_instance(tx.conn, inst.id)
+        inst = loaded.instance
+        Run(self, tx, inst, f, loaded=loaded).go([])
 
     # -- timers
     def on_timer(self, tx: Transaction, payload: dict[str, Any]) -> None:
@@ -271,7 +294,7 @@ class FlowRuntime:
         return inbox.timeline(tx, entity, tx.get(entity, record)["id"])
 
     def inbox(self, tx: Transaction, user: str | None = None) -> list[inbox.InboxTask]:
-        return inbox.inbox(tx, user)
+        return inbox.inbox(tx, user, records=self.records)
 
     def tasks(self, tx: Transaction, instance: int, status: str | None = "pending") -> list[dict[str, Any]]:
         return inbox.instance_tasks(tx.conn, instance, status)
@@ -295,3 +318,8 @@ class FlowRuntime:
             raise UsageError(f"diagram format must be 'svg' or 'mermaid', got {format!r}")
         f = self.flow(flow)
         return diagram.svg(f) if format == "svg" else diagram.mermaid(f)
+
+
+def _has_waits(definition: dict[str, Any]) -> bool:
+    nodes = definition.get("nodes") or {}
+    return any(isinstance(n, dict) and n.get("type") == "wait" and n.get("until") for n in nodes.values())

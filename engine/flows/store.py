@@ -1,18 +1,27 @@
-"""Row-level reads and writes of the flow tables, all on the caller's connection."""
+"""Row-level reads and writes of the flow tables, all on the caller's connection.
+
+Every statement is built once, at import, with bound parameters: executing one costs no statement
+construction and hits SQLAlchemy's compiled cache (the hot path of a flow step is a handful of
+these). The in-memory state of an instance during one action is :mod:`.state`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
+from .. import unit_of_work
 from ..errors import Conflict, NotFound
 from .tables import history_table, instance_table, task_table, token_table, version_table
 
 OPEN_TASK = ("pending", "waiting")
+_I, _K, _T, _H, _V = instance_table, token_table, task_table, history_table, version_table
+P = sa.bindparam
 
 
 @dataclass
@@ -46,135 +55,285 @@ class Token:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def lock_instance(conn: sa.Connection, instance_id: int) -> Instance:
-    """Read the instance, locking its row (PostgreSQL) so actions on it are serialized."""
-    q = sa.select(instance_table).where(instance_table.c.id == instance_id)
-    if conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = conn.execute(q).first()
-    if row is None:
+# -- instances: read with their active tokens and the tasks at each token's node (open tasks are only ever
+# there: a token leaving a node closes its tasks), one row per (token, task)
+_WITH_TOKENS = sa.select(_I, *[c.label(f"token_{c.name}") for c in _K.c],
+                         *[c.label(f"task_{c.name}") for c in _T.c]).select_from(
+    _I.outerjoin(_K, sa.and_(_K.c.instance_id == _I.c.id, _K.c.status == "active"))
+    .outerjoin(_T, sa.and_(_T.c.token_id == _K.c.id, _T.c.node == _K.c.node))).order_by(_K.c.id, _T.c.id)
+_SELECT_INSTANCE = _WITH_TOKENS.where(_I.c.id == P("id"))
+_TASK_INSTANCE = sa.select(_T.c.instance_id).where(_T.c.id == P("task")).scalar_subquery()
+_SELECT_INSTANCE_OF_TASK = _WITH_TOKENS.where(_I.c.id == _TASK_INSTANCE)
+# PostgreSQL: the row lock is taken first, on its own. A locking read that waited for another action
+# sees the instance row as that action left it but the joined tokens and tasks as they were before,
+# so they are read by a second statement, after the lock.
+_LOCK_INSTANCE = sa.select(_I.c.id).where(_I.c.id == P("id")).with_for_update()
+_LOCK_INSTANCE_OF_TASK = sa.select(_I.c.id).where(_I.c.id == _TASK_INSTANCE).with_for_update()
+_INSTANCE_COLUMNS = [c.name for c in _I.c]
+_TASK_COLUMNS = [(f"task_{c.name}", c.name) for c in _T.c]
+_INSERT_INSTANCE = sa.insert(_I).returning(_I.c.id)
+_SAVE_INSTANCE = sa.update(_I).where(_I.c.id == P("k_id"), _I.c.rev == P("k_rev")).values(
+    status=P("v_status"), outcome=P("v_outcome"), current=P("v_current"), ended_at=P("v_ended_at"),
+    rev=P("v_rev"), data=P("v_data"))
+_INSTANCES_OF = sa.select(_I).where(_I.c.entity == P("entity"), _I.c.record_id == P("record")).order_by(_I.c.id)
+_INSTANCES_OF_STATUS = sa.select(_I).where(_I.c.entity == P("entity"), _I.c.record_id == P("record"),
+                                           _I.c.status == P("status")).order_by(_I.c.id)
+
+
+def _pg(conn: sa.Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+Records = tuple[tuple[str, sa.Table], ...]  # (entity, its table) of the entities flows run on
+
+
+@functools.lru_cache(maxsize=16)
+def _with_records(records: Records) -> tuple[Any, Any]:
+    """:data:`_SELECT_INSTANCE` and :data:`_SELECT_INSTANCE_OF_TASK` that also read the instance's record
+    (the row of whichever of ``records`` it runs on, joined by id): the action needs it, built once."""
+    frm = _I.outerjoin(_K, sa.and_(_K.c.instance_id == _I.c.id, _K.c.status == "active")).outerjoin(
+        _T, sa.and_(_T.c.token_id == _K.c.id, _T.c.node == _K.c.node))
+    cols = []
+    for i, (entity, t) in enumerate(records):
+        frm = frm.outerjoin(t, sa.and_(_I.c.entity == entity, t.c.id == _I.c.record_id))
+        cols += [c.label(f"rec{i}_{c.name}") for c in t.c]
+    q = sa.select(_I, *[c.label(f"token_{c.name}") for c in _K.c], *[c.label(f"task_{c.name}") for c in _T.c],
+                  *cols).select_from(frm).order_by(_K.c.id, _T.c.id)
+    return q.where(_I.c.id == P("id")), q.where(_I.c.id == _TASK_INSTANCE)
+
+
+@dataclass
+class Loaded:
+    """An instance as an action starts on it: its active tokens and the tasks at their nodes (and, when
+    read with it, its record's row, without child rows)."""
+
+    instance: Instance
+    tokens: list[Token]
+    tasks: list[dict[str, Any]]
+    record: dict[str, Any] | None = None
+
+
+def _loaded(rows: list[Any], records: Records = ()) -> Loaded:
+    m = rows[0]._mapping
+    inst = Instance(**{c: m[c] for c in _INSTANCE_COLUMNS})
+    inst.data = json.loads(m["data"] or "{}")  # type: ignore[arg-type]
+    record = None
+    for i, (entity, t) in enumerate(records):
+        if entity == inst.entity and m[f"rec{i}_id"] is not None:
+            record = {c.name: m[f"rec{i}_{c.name}"] for c in t.c}
+    tokens: dict[int, Token] = {}
+    tasks = []
+    for r in rows:
+        if r.token_id is not None and r.token_id not in tokens:
+            tokens[r.token_id] = Token(r.token_id, r.token_node, json.loads(r.token_splits),
+                                       json.loads(r.token_data or "{}"))
+        if r.task_id is not None:
+            rm = r._mapping
+            tasks.append({name: rm[label] for label, name in _TASK_COLUMNS})
+    return Loaded(inst, list(tokens.values()), tasks, record)
+
+
+def load_instance(conn: sa.Connection, instance_id: int, records: Records = ()) -> Loaded:
+    """Read the instance, its active tokens and their tasks, locking its row so actions on it are
+    serialized: one statement on SQLite (one writer at a time), two on PostgreSQL (lock, then read).
+    ``records``: the record's row is read in the same statement (see :class:`Loaded`)."""
+    if _pg(conn) and conn.execute(_LOCK_INSTANCE, {"id": instance_id}).first() is None:
         raise NotFound(f"flow instance {instance_id} not found")
-    return Instance.from_row(row)
+    return _load_locked(conn, instance_id, f"flow instance {instance_id}", records)
+
+
+def load_instance_of_task(conn: sa.Connection, task_id: int, records: Records = ()) -> Loaded:
+    """The instance a task belongs to, loaded and locked as :func:`load_instance` does."""
+    if _pg(conn):
+        found = conn.execute(_LOCK_INSTANCE_OF_TASK, {"task": task_id}).first()
+        if found is None:
+            raise NotFound(f"task {task_id} not found")
+        return _load_locked(conn, found.id, f"task {task_id}", records)
+    select = _with_records(records)[1] if records else _SELECT_INSTANCE_OF_TASK
+    rows = conn.execute(select, {"task": task_id}).all()
+    if not rows:
+        raise NotFound(f"task {task_id} not found")
+    return _loaded(rows, records)
+
+
+def _load_locked(conn: sa.Connection, instance_id: int, what: str, records: Records = ()) -> Loaded:
+    select = _with_records(records)[0] if records else _SELECT_INSTANCE
+    rows = conn.execute(select, {"id": instance_id}).all()
+    if not rows:
+        raise NotFound(f"{what} not found")
+    return _loaded(rows, records)
 
 
 def insert_instance(conn: sa.Connection, **values: Any) -> int:
-    values["data"] = json.dumps(values.get("data") or {})
-    return int(conn.execute(sa.insert(instance_table).values(**values).returning(instance_table.c.id)).scalar_one())
+    values = {"outcome": None, "ended_at": None, **values}
+    values["data"] = json.dumps(values.get("data") or {}, default=str)
+    iid = int(conn.execute(_INSERT_INSTANCE, values).scalar_one())
+    running = _known_running(conn, values["entity"], values["record_id"])
+    if running is not None and values["status"] == "running":
+        running[iid] = Instance(iid, **{**values, "data": {}})
+    return iid
+
+
+def instance_image(inst: Instance) -> tuple[Any, ...]:
+    """What :func:`save_instance` writes, to tell whether anything changed."""
+    return inst.status, inst.outcome, inst.current[:500], inst.ended_at, json.dumps(inst.data, default=str)
 
 
 def save_instance(conn: sa.Connection, inst: Instance) -> None:
     """Write the instance back, checking nobody else changed it meanwhile (``rev``)."""
-    t = instance_table
-    result = conn.execute(sa.update(t).where(t.c.id == inst.id, t.c.rev == inst.rev).values(
-        status=inst.status, outcome=inst.outcome, current=inst.current[:500], ended_at=inst.ended_at,
-        rev=inst.rev + 1, data=json.dumps(inst.data, default=str)))
+    status, outcome, current, ended_at, data = instance_image(inst)
+    result = conn.execute(_SAVE_INSTANCE, {
+        "k_id": inst.id, "k_rev": inst.rev, "v_status": status, "v_outcome": outcome, "v_current": current,
+        "v_ended_at": ended_at, "v_rev": inst.rev + 1, "v_data": data})
     if result.rowcount != 1:
         raise Conflict(f"flow instance {inst.id} was changed by someone else; reload and retry")
     inst.rev += 1
+    running = _known_running(conn, inst.entity, inst.record_id)
+    if running is not None and status != "running":
+        running.pop(inst.id, None)
+
+
+def _known_running(conn: sa.Connection, entity: str, record_id: int) -> dict[int, Instance] | None:
+    uow = unit_of_work.current(conn)
+    return None if uow is None else uow.facts.get(("flows.running", entity, record_id))
+
+
+def running(conn: sa.Connection, entity: str, record_id: int) -> list[Instance]:
+    """The running instances on a record, read once per transaction (kept current as this transaction
+    starts and ends instances): for their id, flow and version, not their state (load_instance)."""
+    uow = unit_of_work.of(conn)
+    key = ("flows.running", entity, record_id)
+    found = uow.facts.get(key)
+    if found is None:
+        found = uow.facts[key] = {i.id: i for i in instances_of(conn, entity, record_id, "running")}
+    return list(found.values())
 
 
 def instances_of(conn: sa.Connection, entity: str, record_id: int, status: str | None = None) -> list[Instance]:
-    t = instance_table
-    q = sa.select(t).where(t.c.entity == entity, t.c.record_id == record_id).order_by(t.c.id)
+    params = {"entity": entity, "record": record_id}
     if status:
-        q = q.where(t.c.status == status)
-    return [Instance.from_row(r) for r in conn.execute(q)]
+        return [Instance.from_row(r) for r in conn.execute(_INSTANCES_OF_STATUS, {**params, "status": status})]
+    return [Instance.from_row(r) for r in conn.execute(_INSTANCES_OF, params)]
 
 
 # -- tokens
+_INSERT_TOKEN = sa.insert(_K).returning(_K.c.id)
+_UPDATE_TOKEN = sa.update(_K).where(_K.c.id == P("k_id")).values(
+    node=P("v_node"), status="active", splits=P("v_splits"), arrived_at=P("v_arrived_at"), data=P("v_data"))
+_FINISH_TOKEN = sa.update(_K).where(_K.c.id == P("k_id")).values(status=P("v_status"))
+_ACTIVE_TOKENS = sa.select(_K).where(_K.c.instance_id == P("instance"), _K.c.status == "active").order_by(_K.c.id)
+_GET_TOKEN = sa.select(_K).where(_K.c.id == P("id"))
+
+
+def _token(r: Any) -> Token:
+    return Token(r.id, r.node, json.loads(r.splits), json.loads(r.data or "{}"))
+
+
 def save_token(conn: sa.Connection, instance_id: int, tok: Token, now: dt.datetime) -> int:
-    t = token_table
-    values = dict(node=tok.node, status="active", splits=json.dumps(tok.splits), arrived_at=now,
-                  data=json.dumps(tok.data))
+    splits, data = json.dumps(tok.splits), json.dumps(tok.data)
     if tok.id is None:
-        tok.id = int(conn.execute(sa.insert(t).values(instance_id=instance_id, **values).returning(t.c.id))
-                     .scalar_one())
+        tok.id = int(conn.execute(_INSERT_TOKEN, {
+            "instance_id": instance_id, "node": tok.node, "status": "active", "splits": splits, "arrived_at": now,
+            "data": data}).scalar_one())
     else:
-        conn.execute(sa.update(t).where(t.c.id == tok.id).values(**values))
+        conn.execute(_UPDATE_TOKEN, {"k_id": tok.id, "v_node": tok.node, "v_splits": splits, "v_arrived_at": now,
+                                     "v_data": data})
     return tok.id
 
 
 def finish_token(conn: sa.Connection, tok: Token, status: str = "done") -> None:
     if tok.id is not None:
-        conn.execute(sa.update(token_table).where(token_table.c.id == tok.id).values(status=status))
+        conn.execute(_FINISH_TOKEN, {"k_id": tok.id, "v_status": status})
 
 
 def active_tokens(conn: sa.Connection, instance_id: int) -> list[Token]:
-    t = token_table
-    rows = conn.execute(sa.select(t).where(t.c.instance_id == instance_id, t.c.status == "active")
-                        .order_by(t.c.id))
-    return [Token(r.id, r.node, json.loads(r.splits), json.loads(r.data or "{}")) for r in rows]
+    return [_token(r) for r in conn.execute(_ACTIVE_TOKENS, {"instance": instance_id})]
 
 
 def get_token(conn: sa.Connection, token_id: int) -> tuple[Token, str] | None:
-    r = conn.execute(sa.select(token_table).where(token_table.c.id == token_id)).first()
-    if r is None:
-        return None
-    return Token(r.id, r.node, json.loads(r.splits), json.loads(r.data or "{}")), r.status
+    r = conn.execute(_GET_TOKEN, {"id": token_id}).first()
+    return None if r is None else (_token(r), r.status)
 
 
 # -- tasks
+TASK_DEFAULTS = {"assignee": None, "assignee_role": None, "kind": "main", "seq": 0, "ref_task": None, "visit": 1,
+                 "due_at": None, "acted_at": None, "acted_by": None, "comment": None}
+_INSERT_TASK = sa.insert(_T).returning(_T.c.id)
+_GET_TASK = sa.select(_T).where(_T.c.id == P("id"))
+# what an action on an instance needs: its open tasks and every task of its active tokens
+_STATE_TASKS = sa.select(_T).where(_T.c.instance_id == P("instance"), sa.or_(
+    _T.c.status.in_(OPEN_TASK),
+    _T.c.token_id.in_(sa.select(_K.c.id).where(_K.c.instance_id == P("instance"), _K.c.status == "active")),
+)).order_by(_T.c.id)
+_OPEN_TASKS = sa.select(_T).where(_T.c.instance_id == P("instance"), _T.c.status == "pending").order_by(_T.c.id)
+_CANCEL_TASKS = sa.update(_T).where(_T.c.id.in_(P("ids", expanding=True)), _T.c.status.in_(OPEN_TASK)).values(
+    status="cancelled", acted_at=P("v_at"), comment=P("v_comment"))
+
+
 def insert_task(conn: sa.Connection, **values: Any) -> int:
-    return int(conn.execute(sa.insert(task_table).values(**values).returning(task_table.c.id)).scalar_one())
+    return int(conn.execute(_INSERT_TASK, values).scalar_one())
 
 
 def get_task(conn: sa.Connection, task_id: int) -> dict[str, Any]:
-    r = conn.execute(sa.select(task_table).where(task_table.c.id == task_id)).first()
+    r = conn.execute(_GET_TASK, {"id": task_id}).first()
     if r is None:
         raise NotFound(f"task {task_id} not found")
     return dict(r._mapping)
 
 
-def token_tasks(conn: sa.Connection, tok: Token) -> list[dict[str, Any]]:
-    """The tasks of the token's current visit to its node (a node visited again starts afresh)."""
-    t = task_table
-    q = sa.select(t).where(t.c.token_id == tok.id, t.c.node == tok.node, t.c.visit == tok.data.get("visit", 1)) \
-        .order_by(t.c.seq, t.c.id)
-    return [dict(r._mapping) for r in conn.execute(q)]
+def state_tasks(conn: sa.Connection, instance_id: int) -> list[dict[str, Any]]:
+    return [dict(r._mapping) for r in conn.execute(_STATE_TASKS, {"instance": instance_id})]
+
+
+@functools.lru_cache(maxsize=64)
+def _set_task(columns: tuple[str, ...]) -> Any:
+    return sa.update(_T).where(_T.c.id == P("k_id"), _T.c.status.in_(P("k_expect", expanding=True))).values(
+        {c: P(f"v_{c}") for c in columns})
 
 
 def set_task(conn: sa.Connection, task_id: int, expect: str | tuple[str, ...], **values: Any) -> bool:
     """Change a task only if it still has status ``expect`` (the guard against double actions)."""
-    t = task_table
-    allowed = (expect,) if isinstance(expect, str) else expect
-    result = conn.execute(sa.update(t).where(t.c.id == task_id, t.c.status.in_(allowed)).values(**values))
-    return result.rowcount == 1
+    allowed = [expect] if isinstance(expect, str) else list(expect)
+    params = {"k_id": task_id, "k_expect": allowed, **{f"v_{c}": v for c, v in values.items()}}
+    return conn.execute(_set_task(tuple(sorted(values))), params).rowcount == 1
 
 
-def close_tasks(conn: sa.Connection, *, now: dt.datetime, instance_id: int, token_id: int | None = None,
-                reason: str | None = None) -> list[dict[str, Any]]:
-    """Cancel the open tasks of an instance (or of one token), noting ``reason``; return them as they were."""
-    t = task_table
-    q = sa.select(t).where(t.c.instance_id == instance_id, t.c.status.in_(OPEN_TASK)).order_by(t.c.id)
-    if token_id is not None:
-        q = q.where(t.c.token_id == token_id)
-    tasks = [dict(r._mapping) for r in conn.execute(q)]
-    if tasks:
-        conn.execute(sa.update(t).where(t.c.id.in_([x["id"] for x in tasks]), t.c.status.in_(OPEN_TASK))
-                     .values(status="cancelled", acted_at=now, comment=reason))
-    return tasks
+def cancel_tasks(conn: sa.Connection, ids: list[int], *, now: dt.datetime, reason: str | None) -> None:
+    """Cancel the tasks ``ids`` that are still open, noting ``reason``."""
+    if ids:
+        conn.execute(_CANCEL_TASKS, {"ids": ids, "v_at": now, "v_comment": reason})
 
 
 def open_tasks(conn: sa.Connection, instance_id: int) -> list[dict[str, Any]]:
-    t = task_table
-    q = sa.select(t).where(t.c.instance_id == instance_id, t.c.status == "pending").order_by(t.c.id)
-    return [dict(r._mapping) for r in conn.execute(q)]
+    return [dict(r._mapping) for r in conn.execute(_OPEN_TASKS, {"instance": instance_id})]
 
 
 # -- history
-def add_history(conn: sa.Connection, inst: Instance, *, at: dt.datetime, user: str, action: str,
-                node: str | None = None, task_id: int | None = None, comment: str | None = None,
-                detail: dict[str, Any] | None = None) -> None:
-    conn.execute(sa.insert(history_table).values(
-        instance_id=inst.id, entity=inst.entity, record_id=inst.record_id, at=at, user=user, action=action,
-        node=node, task_id=task_id, comment=comment, detail=json.dumps(detail or {}, default=str,
-                                                                        ensure_ascii=False)))
+_INSERT_HISTORY = sa.insert(_H)
+
+
+def history_row(inst: Instance, *, at: dt.datetime, user: str, action: str, node: str | None = None,
+                task_id: int | None = None, comment: str | None = None,
+                detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"instance_id": inst.id, "entity": inst.entity, "record_id": inst.record_id, "at": at, "user": user,
+            "action": action, "node": node, "task_id": task_id, "comment": comment,
+            "detail": json.dumps(detail or {}, default=str, ensure_ascii=False)}
+
+
+def add_history(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Write timeline entries (one statement for all of them)."""
+    if rows:
+        conn.execute(_INSERT_HISTORY, rows)
 
 
 # -- versions
+_VERSION_ID = sa.select(_V.c.id).where(_V.c.flow == P("flow"), _V.c.hash == P("hash"))
+_LOAD_VERSION = sa.select(_V.c.flow, _V.c.hash, _V.c.definition).where(_V.c.id == P("id"))
+_INSERT_VERSION = sa.insert(_V)
+
+
 def version_row(conn: sa.Connection, flow: str, digest: str) -> int | None:
-    t = version_table
-    r = conn.execute(sa.select(t.c.id).where(t.c.flow == flow, t.c.hash == digest)).first()
+    r = conn.execute(_VERSION_ID, {"flow": flow, "hash": digest}).first()
     return None if r is None else int(r.id)
 
 
@@ -185,9 +344,9 @@ def ensure_version(conn: sa.Connection, flow: str, digest: str, declared: Any, d
         return found
     try:
         with conn.begin_nested():
-            conn.execute(sa.insert(version_table).values(flow=flow, hash=digest, definition=definition,
-                                                         declared=None if declared is None else str(declared),
-                                                         created_at=now))
+            conn.execute(_INSERT_VERSION, {"flow": flow, "hash": digest, "definition": definition,
+                                           "declared": None if declared is None else str(declared),
+                                           "created_at": now})
     except sa.exc.IntegrityError:  # another process registered it first
         pass
     found = version_row(conn, flow, digest)
@@ -196,6 +355,13 @@ def ensure_version(conn: sa.Connection, flow: str, digest: str, declared: Any, d
 
 
 def load_version(conn: sa.Connection, version_id: int) -> tuple[str, str, str] | None:
-    t = version_table
-    r = conn.execute(sa.select(t.c.flow, t.c.hash, t.c.definition).where(t.c.id == version_id)).first()
+    r = conn.execute(_LOAD_VERSION, {"id": version_id}).first()
     return None if r is None else (r.flow, r.hash, r.definition)
+
+
+_VERSION_DEFINITIONS = sa.select(_V.c.definition).where(_V.c.flow.in_(P("flows", expanding=True)))
+
+
+def version_definitions(conn: sa.Connection, flows: list[str]) -> list[str]:
+    """The definitions (JSON) of every registered version of ``flows``."""
+    return [r[0] for r in conn.execute(_VERSION_DEFINITIONS, {"flows": flows})] if flows else []

@@ -25,16 +25,14 @@ if TYPE_CHECKING:
 
 
 def fire(rt: FlowRuntime, tx: Transaction, payload: dict[str, Any]) -> None:
-    inst = store.lock_instance(tx.conn, int(payload["instance"]))
+    loaded = store.load_instance(tx.conn, int(payload["instance"]), rt.records)
+    inst = loaded.instance
     if inst.status != "running":
         return
-    found = store.get_token(tx.conn, int(payload["token"]))
-    if found is None:
-        return
-    tok, status = found
-    if status != "active" or tok.node != payload["node"] or tok.data.get("visit") != payload["visit"]:
+    run = Run(rt, tx, inst, rt.flow_for(tx, inst), loaded=loaded)
+    tok = run.state.token(int(payload["token"]))
+    if tok is None or tok.node != payload["node"] or tok.data.get("visit") != payload["visit"]:
         return  # the flow has moved on since this timer was set
-    run = Run(rt, tx, inst, rt.flow_for(tx, inst))
     node = run.flow.nodes[tok.node]
     queue: deque[Token] = deque()
     if payload["kind"] == "wait":
@@ -50,7 +48,7 @@ def fire(rt: FlowRuntime, tx: Transaction, payload: dict[str, Any]) -> None:
 def _approval_timeout(run: Run, tok: Token, node: Any, index: int, queue: deque[Token]) -> None:
     t = node.defn.timeouts()[index]
     assert tok.id is not None
-    pending = [x for x in store.token_tasks(run.conn, tok) if x["status"] == "pending"]
+    pending = [x for x in run.state.token_tasks(tok) if x["status"] == "pending"]
     if t.when and run.eval(node, f"timeout.{index}.when") is not True:
         run.history("timeout_skipped", node.name, timeout=t.action, after=t.after, reason=f"{t.when} does not hold")
         if t.repeat:
@@ -84,21 +82,21 @@ def _escalate(run: Run, tok: Token, node: Any, index: int, pending: list[dict[st
     """The pending tasks move to the people the timeout names (a role gets one shared task)."""
     t = node.defn.timeouts()[index]
     found = resolve(run.tx, [node.escalations[index]], run.record, run.inst.started_by, run.inst.entity)
-    found = [a for a in found if a[0] == "user" or run.tx.users.members(a[1])]
+    found = [a for a in found if a[0] == "user" or run.members(a[1])]
     if not found:  # nobody to hand the task to: it stays where it is
         run.history("escalate", node.name, after=t.after, to=[], reason=f"{t.escalate_to().describe()} gave nobody")
         return
     who = ", ".join(name if kind == "user" else f"role {name}" for kind, name in found)
     for task in pending:
-        if store.set_task(run.conn, task["id"], "pending", status="cancelled", acted_at=run.now,
-                          comment=f"escalated to {who} after {t.after}"):
+        if run.state.set_task(task, "pending", status="cancelled", acted_at=run.now,
+                              comment=f"escalated to {who} after {t.after}"):
             run.history("task_cancelled", node.name, task_id=task["id"], assignee=task["assignee"],
                         role=task["assignee_role"], reason=f"escalated to {who} after {t.after}")
     for kind, name in found:
-        new_id = store.insert_task(
-            run.conn, instance_id=run.inst.id, token_id=tok.id, flow=run.flow.name, node=node.name,
+        new = run.state.add_task(
+            instance_id=run.inst.id, token_id=tok.id, flow=run.flow.name, node=node.name,
             entity=run.inst.entity, record_id=run.inst.record_id, status="pending", kind="main", seq=0,
             created_at=run.now, due_at=None, assignee=name if kind == "user" else None,
             assignee_role=name if kind == "role" else None, visit=tok.data["visit"])
-        run.history("escalate", node.name, task_id=new_id, assignee=name, role=kind == "role", after=t.after)
-        notify_task(run, store.get_task(run.conn, new_id), node, reminder=True)
+        run.history("escalate", node.name, task_id=new["id"], assignee=name, role=kind == "role", after=t.after)
+        notify_task(run, new, node, reminder=True)

@@ -49,6 +49,14 @@ class IntakeResult:
     errors: list[IntakeProblem] = field(default_factory=list)
     dry_run: bool = False
 
+    def mark(self) -> tuple[int, int, int]:
+        """Where the lists stand now (see :meth:`reset`)."""
+        return len(self.created), len(self.duplicates), len(self.errors)
+
+    def reset(self, mark: tuple[int, int, int]) -> None:
+        """Forget what was reported after ``mark`` (a batch rolled back to be run again)."""
+        del self.created[mark[0]:], self.duplicates[mark[1]:], self.errors[mark[2]:]
+
     @property
     def failed(self) -> int:
         """Documents with at least one problem."""

@@ -9,8 +9,7 @@ the race: the unique index refuses the insert and the key is found on re-check).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +33,15 @@ Progress = Callable[[int, int], None]
 _FORMATS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".txt": "csv"}
 
 
+_READ_IN_BATCH = 256 * 1024  # bytes: a payload up to this size is parsed inside the first batch's transaction
+
+
 class _Rollback(Exception):
     """Raised to roll back a dry run."""
+
+
+class _Careful(Exception):
+    """A document of a batch run without savepoints failed: the batch runs again, each document in its own."""
 
 
 class RowConflicts(OrdoError):
@@ -122,39 +128,48 @@ class IntakeRuntime:
                        channel: str | None = None, shape: str | None = None, source: str | None = None,
                        dry_run: bool = False, batch_size: int = 500,
                        progress: Progress | None = None) -> IntakeResult:
-        """Import a payload given as text or bytes; ``source`` names it (a file name picks the format)."""
+        """Import a payload given as text or bytes; ``source`` names it (a file name picks the format).
+
+        Given a user, the documents are committed in batches of ``batch_size``, one transaction each (run
+        again from its start when it loses a race with a concurrent transaction); given a transaction, they
+        all go into it."""
         ci = self.intake(intake)
         if batch_size < 1:
             raise UsageError(f"batch_size must be at least 1, got {batch_size}")
-        with self._tx(tx_or_user) as tx:
-            channel_rec = self._channel(tx, ci, channel)
-            chosen = ci.choose_shape(shape, channel_rec, source)
-        text = _decoded(payload, chosen.defn.encoding, source)
-        docs = read_documents(text, chosen.defn, chosen.document_columns)
-        result = IntakeResult(ci.name, chosen.name, channel, source, len(docs), dry_run=dry_run)
-        shared = isinstance(tx_or_user, Transaction)
-        size = len(docs) if (shared or dry_run) else batch_size
+        job = _Import(self, ci, payload, channel, shape, source, dry_run)
+        if isinstance(tx_or_user, Transaction):  # the caller's transaction: every document in its savepoint
+            job.read(tx_or_user)
+            job.batch(tx_or_user, 0, len(job.docs), careful=True)
+            if progress is not None:
+                progress(len(job.docs), len(job.docs))
+            assert job.result is not None
+            return job.result
+        if len(payload) > _READ_IN_BATCH:  # a big file is parsed before a write transaction holds the lock
+            with self.app.reader(tx_or_user) as tx:
+                job.read(tx)
+        # without savepoints first, except on PostgreSQL: there a batch run again would give its records new
+        # names (a sequence's numbers are not rolled back), leaving a gap of up to a batch in the series
+        fast = self.app.engine.dialect.name != "postgresql"
+        start, careful = 0, not fast
+        what = f"importing {source or 'the payload'}"
         try:
-            for start in range(0, max(len(docs), 1), size):
-                with self._tx(tx_or_user) as tx:
-                    run = _Run(tx, ci, chosen, self._channel(tx, ci, channel), result)
-                    for doc in docs[start:start + size]:
-                        run.document(doc)
-                    if progress is not None:
-                        progress(min(start + size, len(docs)), len(docs))
-                    if dry_run and not shared:
-                        raise _Rollback
+            while True:
+                try:
+                    start = self.app.run(tx_or_user, lambda tx, at=start, c=careful: job.commit(tx, at, batch_size, c),
+                                         what)
+                except _Careful:  # rolled back: the same batch again, each document in its own savepoint
+                    careful = True
+                    continue
+                careful = not fast
+                if progress is not None:
+                    progress(start, len(job.docs))
+                if start >= len(job.docs):
+                    break
         except _Rollback:
-            pass
-        return result
-
-    @contextlib.contextmanager
-    def _tx(self, tx_or_user: Transaction | UserLike) -> Iterator[Transaction]:
-        if isinstance(tx_or_user, Transaction):
-            yield tx_or_user
-        else:
-            with self.app.transaction(tx_or_user) as tx:
-                yield tx
+            if progress is not None:
+                progress(len(job.docs), len(job.docs))
+        assert job.result is not None
+        return job.result
 
     @staticmethod
     def _channel(tx: Transaction, ci: CompiledIntake, channel: str | None) -> dict[str, Any] | None:
@@ -185,18 +200,78 @@ def _decoded(payload: bytes | str, encoding: str, source: str | None) -> str:
         raise PayloadError(f"unknown encoding {encoding!r}") from None
 
 
+class _Import:
+    """One payload being imported: its shape and documents (read once) and the result so far."""
+
+    def __init__(self, runtime: IntakeRuntime, ci: CompiledIntake, payload: bytes | str, channel: str | None,
+                 shape: str | None, source: str | None, dry_run: bool) -> None:
+        self.runtime = runtime
+        self.ci = ci
+        self.payload = payload
+        self.channel = channel
+        self.shape_name = shape
+        self.source = source
+        self.dry_run = dry_run
+        self.shape: CompiledShape | None = None
+        self.docs: list[SourceDocument] = []
+        self.result: IntakeResult | None = None
+        self._mark: tuple[int, tuple[int, int, int]] | None = None  # (batch start, result before it)
+        self._channel_seen: tuple[Transaction, dict[str, Any] | None] | None = None
+
+    def read(self, tx: Transaction) -> None:
+        """Choose the shape (the channel record may name it) and read the documents, once."""
+        if self.result is not None:
+            return
+        chosen = self.ci.choose_shape(self.shape_name, self._channel(tx), self.source)
+        text = _decoded(self.payload, chosen.defn.encoding, self.source)
+        self.docs = read_documents(text, chosen.defn, chosen.document_columns)
+        self.shape = chosen
+        self.result = IntakeResult(self.ci.name, chosen.name, self.channel, self.source, len(self.docs),
+                                   dry_run=self.dry_run)
+
+    def _channel(self, tx: Transaction) -> dict[str, Any] | None:
+        """The channel record as this transaction sees it (loaded once per transaction)."""
+        if self._channel_seen is None or self._channel_seen[0] is not tx:
+            self._channel_seen = (tx, IntakeRuntime._channel(tx, self.ci, self.channel))
+        return self._channel_seen[1]
+
+    def commit(self, tx: Transaction, start: int, batch_size: int, careful: bool) -> int:
+        """One batch in its own transaction (a dry run: every document, then rolled back); returns where the
+        next batch starts. A run again of the same batch (a lost race, or ``careful`` after a document
+        failed) first forgets what the earlier run reported."""
+        self.read(tx)
+        assert self.result is not None
+        if self._mark is not None and self._mark[0] == start:
+            self.result.reset(self._mark[1])
+        else:
+            self._mark = (start, self.result.mark())
+        end = len(self.docs) if self.dry_run else min(start + batch_size, len(self.docs))
+        self.batch(tx, start, end, careful)
+        if self.dry_run:
+            raise _Rollback
+        return end
+
+    def batch(self, tx: Transaction, start: int, end: int, careful: bool) -> None:
+        assert self.result is not None and self.shape is not None
+        run = _Run(tx, self.ci, self.shape, self._channel(tx), self.result, careful)
+        for doc in self.docs[start:end]:
+            run.document(doc)
+
+
 class _Run:
     """One batch of documents in one transaction."""
 
     def __init__(self, tx: Transaction, ci: CompiledIntake, shape: CompiledShape, channel: dict[str, Any] | None,
-                 result: IntakeResult) -> None:
+                 result: IntakeResult, careful: bool = True) -> None:
         self.tx = tx
         self.ci = ci
         self.shape = shape
         self.channel = channel
         self.result = result
-        self.cache: dict[tuple[str, str, Any], int | None] = {}
+        self.careful = careful  # a savepoint per document; else a failure after a write raises _Careful
+        self.cache: dict[tuple[str, str, Any], int | None] = {}  # lookups of this batch (its transaction)
         self.added: list[tuple[str, str, Any]] = []
+        self.wrote = False  # the current document has written something (a record created by a lookup)
 
     def document(self, doc: SourceDocument) -> None:
         if doc.error is not None:
@@ -207,8 +282,8 @@ class _Run:
             return
         src = Source(doc.data, doc.data, self.channel, self.tx.env, doc.line)
         key_text = None
-        savepoint = self.tx.conn.begin_nested()
-        self.added = []
+        savepoint = self.tx.conn.begin_nested() if self.careful else None
+        self.added, self.wrote = [], False
         try:
             key = self._key(src)
             key_text = _key_text(key, self.ci.defn.channel.field if self.ci.defn.channel else None)
@@ -216,27 +291,36 @@ class _Run:
                 raise RowConflicts("the rows of the document disagree")
             existing = self._existing(key)
             if existing is not None:
-                savepoint.rollback()
+                self._undo(savepoint)
                 self.result.duplicates.append(Duplicate(doc.line, doc.index, key_text or "", existing))
                 return
             data = self._map(doc, src)
+            self.wrote = True  # from here a failure may leave part of the record written
             try:
                 rec = self.tx.create(self.ci.entity.name, data)
             except ValidationFailed:
-                existing = self._existing(key) if key else None
+                existing = self._existing(key) if key and savepoint is not None else None
                 if existing is None:
                     raise
-                savepoint.rollback()
+                self._undo(savepoint)
                 self.result.duplicates.append(Duplicate(doc.line, doc.index, key_text or "", existing))
                 return
-            savepoint.commit()
+            if savepoint is not None:
+                savepoint.commit()
             self.result.created.append(rec["name"])
         except OrdoError as e:
-            if savepoint.is_active:
-                savepoint.rollback()
-            for k in self.added:
-                self.cache.pop(k, None)
+            self._undo(savepoint)
             self.result.errors.extend(_problems(e, doc, key_text))
+
+    def _undo(self, savepoint: Any) -> None:
+        """Take back what the current document wrote (its savepoint), and the lookups it cached."""
+        if savepoint is None:
+            if self.wrote:
+                raise _Careful  # no savepoint to roll back to: the batch runs again with them
+        elif savepoint.is_active:
+            savepoint.rollback()
+        for k in self.added:
+            self.cache.pop(k, None)
 
     # -- key and duplicates
     def _key(self, src: Source) -> dict[str, Any]:
@@ -325,6 +409,7 @@ class _Run:
             v = cv.evaluate(src, self._resolve, f"{path}.{name}")
             if v is not None:
                 data[name] = v
+        self.wrote = True
         try:
             created = self.tx.create(lk.entity, data)
         except ValidationFailed as e:

@@ -1,0 +1,219 @@
+"""Reading records in a transaction: by id or name (from the unit of work when it knows them), with their
+child rows, filtered queries and counts, the linked records and related aggregates expressions read.
+
+A mixin of :class:`ordo.engine.records.Transaction` (which provides ``app``, ``conn``, ``user``, ``guard``,
+``uow``, ``plan``, ``row_filter``, ``where_clause``): the read side of the store, one concept per module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from ordo.dsl.expr import ast
+from ordo.dsl.expr.limits import int_problem, text_problem
+from ordo.dsl.expr.sqltypes import sa_type
+from ordo.dsl.expr.to_sql import to_sql
+
+from .compiled import CompiledEntity
+from .errors import NotFound, UsageError
+from .query import RecordSource, parse_order_by
+
+Record = dict[str, Any]
+MAX_LIMIT = 10_000
+
+
+class Reads:
+    """The read side of a Transaction."""
+
+    app: Any
+    conn: sa.Connection
+    user: Any
+    guard: Any
+    uow: Any
+    _row_filters: dict[Any, Any]
+
+    def get(self, entity: str, key: int | str, *, for_update: bool = False) -> Record:
+        """The record with id ``key`` (int) or name ``key`` (str), with its child rows, as the acting
+        user may see it (fields hidden from them left out).
+
+        A record the acting user may not read is not found, exactly as one that does not exist."""
+        return self.shown(entity, self.load(entity, key, for_update=for_update))
+
+    def load(self, entity: str, key: int | str, *, for_update: bool = False) -> Record:
+        """The whole record (every field) if the acting user may read its row, else ``NotFound``: for
+        features that apply the definition's rules to a record on the user's behalf (flows, allocation,
+        split). What is shown to the user goes through :meth:`get` / :meth:`shown`."""
+        ce = self.app.compiled.entity(entity)
+        rec = self._record(ce, key, for_update, readable=True)
+        if rec is None:
+            raise NotFound(f"{entity} {key!r} not found")
+        if self.guard is not None:
+            self._keep_links(ce, rec)
+        return rec
+
+    def shown(self, entity: str, rec: Record) -> Record:
+        """``rec`` without the fields hidden from the acting user."""
+        hidden = self.app.permissions.hidden(self.user, entity)
+        return {k: v for k, v in rec.items() if k not in hidden} if hidden else rec
+
+    def _fetch(self, entity: str, key: int | str, for_update: bool = False) -> Record | None:
+        """The record with its child rows, without permission checks (internal)."""
+        return self._record(self.app.compiled.entity(entity), key, for_update)
+
+    def _record(self, ce: CompiledEntity, key: int | str, for_update: bool = False,
+                readable: bool = False) -> Record | None:
+        """The whole record with its child rows, from the unit of work when it is known there (and, for an
+        update on PostgreSQL, locked by this transaction); ``readable``: only if the acting user may read it."""
+        _check_key(ce, key)
+        filtered = readable and self.app.permissions.rules(self.user, ce.name, "read") is not None
+        uow = self.uow
+        if not filtered:
+            known = uow.get(ce.name, key, for_update=for_update)
+            if known is not None:
+                return known
+        row = self._row(ce, key, for_update, readable=filtered)
+        if row is None:
+            return None
+        rec = dict(row._mapping)
+        self._attach_children(ce, [rec])
+        uow.put(ce.name, rec, locked=for_update)
+        return rec
+
+    def find(self, entity: str, key: int | str) -> Record | None:
+        try:
+            return self.get(entity, key)
+        except NotFound:
+            return None
+
+    def _row(self, ce: CompiledEntity, key: int | str, for_update: bool = False, readable: bool = False) -> Any:
+        """The stored row (no child rows); ``readable``: only if the acting user may read it."""
+        _check_key(ce, key)
+        p = self.plan(ce.name)
+        lock = for_update and self.conn.dialect.name == "postgresql"
+        by_id = isinstance(key, int)
+        allowed = self.row_filter(ce.name) if readable else None
+        if allowed is None:  # the statements built once
+            q = (p.by_id_locked if lock else p.by_id) if by_id else (p.by_name_locked if lock else p.by_name)
+        else:  # built once per transaction, like the condition
+            q = self._row_filters.get((ce.name, by_id, lock))
+            if q is None:
+                q = (p.by_id if by_id else p.by_name).where(allowed)
+                q = self._row_filters[(ce.name, by_id, lock)] = q.with_for_update() if lock else q
+        return self.conn.execute(q, {"key": key}).first()
+
+    def _attach_children(self, ce: CompiledEntity, recs: list[Record]) -> None:
+        if not recs:
+            return
+        ids = [r["id"] for r in recs]
+        children = self.plan(ce.name).children if ce.table_fields else {}
+        for cf in ce.table_fields:
+            select = children[cf.name].select
+            by_parent: dict[int, list[Record]] = {i: [] for i in ids}
+            for i in range(0, len(ids), 500):
+                for row in self.conn.execute(select, {"ids": ids[i:i + 500]}):
+                    child = dict(row._mapping)
+                    by_parent[child.pop("parent_id")].append(child)
+            for r in recs:
+                r[cf.name] = by_parent[r["id"]]
+
+    def _load_link(self, entity: str, key: Any) -> Record | None:
+        """A linked record for the definition's expressions (whatever the user may read): from the unit of
+        work when it is known there."""
+        return self._fetch(entity, key)
+
+    def _related_aggregate(self, node: Any, owner: Record) -> Any:
+        """Evaluate an aggregate over a related field of ``owner`` in SQL; the statement is built once
+        per aggregate (the owner's fields are parameters) and kept by the app."""
+        cached = self.app.related_statements.get(node)
+        if cached is None:
+            path = node.args[0]
+            last = path.steps[-1]
+            local = ast.Path(path.line, path.column, [last.name])
+            local.steps = [last]
+            call = ast.Call(node.line, node.column, node.name, [local, *node.args[1:]])
+            call.child_entity, call.type = node.child_entity, node.type
+            source = RecordSource(self.app.compiled, last.entity)
+            expr = sa.type_coerce(to_sql(call, source, clock=lambda: self.app.clock), sa_type(node.type))
+            stmt = sa.select(expr)
+            parts = list(sa.sql.visitors.iterate(stmt))
+            read = frozenset(t.name for t in parts if isinstance(t, sa.Table))
+            # the owner's fields the statement really binds (an aggregate over a whole table binds none: its
+            # value is then the same for every owner, and computed once per transaction)
+            bound = {b.key for b in parts if isinstance(b, sa.sql.elements.BindParameter)}
+            cached = (stmt, sorted(n for n in source.used if f"owner_{n}" in bound), read)
+            self.app.related_statements[node] = cached
+        stmt, used, read = cached
+        params = {f"owner_{name}": owner.get(name) for name in used}
+        # the same aggregate of the same owner values is computed again only after a row of a table it
+        # reads was written in this transaction (see UnitOfWork.changed)
+        try:
+            memo_key: Any = (id(node), tuple(params.values()))
+            hash(memo_key)
+        except TypeError:
+            memo_key = None
+        if memo_key is not None:
+            found, value = self.uow.aggregate(memo_key)
+            if found:
+                return value
+        value = self.conn.execute(stmt, params).scalar()
+        if node.type is not None and node.type.kind == "boolean" and value is not None:
+            value = bool(value)
+        if memo_key is not None:
+            self.uow.remember_aggregate(read, memo_key, value)
+        return value
+
+    def query(
+        self,
+        entity: str,
+        where: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        order_by: str | Sequence[str] | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+        with_children: bool = False,
+    ) -> list[Record]:
+        """Records matching the ``where`` expression, filtered in SQL."""
+        ce = self.app.compiled.entity(entity)
+        t = ce.table
+        assert t is not None
+        params = dict(params or {})
+        hidden = self.app.permissions.hidden(self.user, entity)
+        q = self._filtered(sa.select(t), entity, where, params).order_by(*parse_order_by(t, order_by, hidden))
+        if limit is not None:
+            if not isinstance(limit, int) or limit < 0 or limit > MAX_LIMIT:
+                raise UsageError(f"limit must be between 0 and {MAX_LIMIT}, got {limit!r}")
+            q = q.limit(limit)
+        if not isinstance(offset, int) or offset < 0 or int_problem(offset) is not None:
+            raise UsageError(f"offset must be a non-negative integer, got {offset!r}")
+        if offset:
+            q = q.offset(offset)
+        recs = [dict(r._mapping) for r in self.conn.execute(q, params)]
+        if with_children:
+            self._attach_children(ce, recs)
+        return [{k: v for k, v in r.items() if k not in hidden} for r in recs] if hidden else recs
+
+    def _filtered(self, q: Any, entity: str, where: str | None, params: Mapping[str, Any]) -> Any:
+        """``q`` restricted to the rows matching ``where`` that the acting user may read."""
+        if where:
+            return q.where(self.where_clause(entity, where, params))
+        allowed = self.row_filter(entity)
+        return q if allowed is None else q.where(allowed)
+
+    def count(self, entity: str, where: str | None = None, params: Mapping[str, Any] | None = None) -> int:
+        ce = self.app.compiled.entity(entity)
+        t = ce.table
+        assert t is not None
+        params = dict(params or {})
+        q = self._filtered(sa.select(sa.func.count()).select_from(t), entity, where, params)
+        return int(self.conn.execute(q, params).scalar_one())
+
+
+def _check_key(ce: CompiledEntity, key: Any) -> None:
+    if isinstance(key, bool) or not isinstance(key, (int, str)):
+        raise UsageError(f"record key must be an id or a name, got {key!r}")
+    problem = int_problem(key) if isinstance(key, int) else text_problem(key)
+    if problem is not None:
+        raise UsageError(f"record key of {ce.name}: {problem}")

@@ -1,0 +1,207 @@
+"""The unit of work of one database transaction: what the store already knows, and what it still has to write.
+
+Every :class:`~ordo.engine.records.Transaction` on a connection shares the connection's unit of work (a flow's
+writer, a report's ``run_as`` runner and the caller see the same records), kept in ``conn.info`` for as long as
+the database transaction lasts:
+
+* an identity map of the records loaded or written in the transaction: ``(entity, id)`` -> the whole record
+  with its child rows, as it is in the transaction now (no read after a write, no re-read before an update).
+  A record written or read ``FOR UPDATE`` is *locked* (PostgreSQL); on SQLite a write transaction holds the
+  database's write lock, so every record it read is current;
+* related aggregates (``sum(orders.total)`` over records linking here) by their owner's values, dropped when
+  a row of a table they read is written;
+* rows only ever inserted (audit log, history), buffered and written with one ``executemany`` per table when
+  the transaction commits (or when something reads them first: :func:`flush`).
+
+A savepoint rolled back (``conn.begin_nested()``: a failed intake row, a job handler that failed) drops what
+the map learned since and the audit rows buffered inside it; the whole transaction rolled back drops the unit
+of work. Code that writes an entity's table directly (not through ``tx.create/update/delete``) calls
+:meth:`UnitOfWork.forget` for the rows it changed.
+
+This module knows nothing of the App: it is plain state (the statements it runs are built once:
+:mod:`ordo.engine.write_plan`).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+Record = dict[str, Any]
+_KEY = "ordo_unit_of_work"
+_watched: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
+
+
+class UnitOfWork:
+    """What one database transaction knows of its records, and the audit rows it still has to write."""
+
+    def __init__(self, root: Any, locks_all: bool) -> None:
+        self.root = root  # the database transaction this belongs to
+        self.locks_all = locks_all  # SQLite write transaction: the database is locked, every read is current
+        self.records: dict[tuple[str, int], Record] = {}
+        self.names: dict[tuple[str, str], int] = {}
+        self.locked: set[tuple[str, int]] = set()
+        self.targets: dict[tuple[str, Any], Any] = {}  # link values written -> their row (for any reader)
+        self.aggregates: dict[Any, Any] = {}  # (aggregate, owner values) -> value
+        self.reading: dict[str, set[Any]] = {}  # table -> the aggregates (keys above) that read it
+        self.pending: list[tuple[Any, dict[str, Any]]] = []  # (INSERT statement, row), written at commit
+        self.marks: list[int] = []  # open savepoints: how many rows were buffered before each
+        # what other modules read once per transaction and keep current themselves (their own keys), e.g. the
+        # running flow instances of a record
+        self.facts: dict[Any, Any] = {}
+
+    # -- the identity map
+    def get(self, entity: str, key: int | str, *, for_update: bool = False) -> Record | None:
+        """A copy of the record with id (int) or name (str) ``key`` if known (and, ``for_update``, locked)."""
+        rid = key if isinstance(key, int) else self.names.get((entity, key))
+        if rid is None:
+            return None
+        rec = self.records.get((entity, rid))
+        if rec is None or (for_update and not self.locks_all and (entity, rid) not in self.locked):
+            return None
+        return _copy(rec)
+
+    def put(self, entity: str, rec: Record, *, locked: bool = False) -> None:
+        """Remember ``rec`` (the whole record, with its child rows) as it is in the transaction now."""
+        key = (entity, rec["id"])
+        self.records[key] = _copy(rec)
+        if rec.get("name") is not None:
+            self.names[(entity, rec["name"])] = rec["id"]
+        if locked:
+            self.locked.add(key)
+
+    def forget(self, entity: str, record_id: int | None = None) -> None:
+        """Drop a record (or every record of ``entity``) changed or deleted without the map knowing it."""
+        if record_id is None:
+            for key in [k for k in self.records if k[0] == entity]:
+                self.records.pop(key)
+        else:
+            self.records.pop((entity, record_id), None)
+
+    def changed(self, tables: tuple[str, ...]) -> None:
+        """Rows of ``tables`` (an entity's table, its child tables) were written: aggregates reading them are
+        stale."""
+        for table in tables:
+            for key in self.reading.pop(table, ()):
+                self.aggregates.pop(key, None)
+
+    # -- related aggregates
+    def aggregate(self, key: Any) -> tuple[bool, Any]:
+        if key in self.aggregates:
+            return True, self.aggregates[key]
+        return False, None
+
+    def remember_aggregate(self, tables: frozenset[str], key: Any, value: Any) -> None:
+        self.aggregates[key] = value
+        for table in tables:
+            self.reading.setdefault(table, set()).add(key)
+
+    # -- savepoints (nested in order: SQLAlchemy releases or rolls back the innermost first)
+    def _savepoint(self) -> None:
+        self.marks.append(len(self.pending))
+
+    def _release(self) -> None:
+        if self.marks:
+            self.marks.pop()
+
+    def _rollback_to(self) -> None:
+        if self.marks:
+            del self.pending[self.marks.pop():]
+        # what was read or written since is unknown now: forget everything (cheap to reload)
+        self.records.clear()
+        self.names.clear()
+        self.locked.clear()
+        self.aggregates.clear()
+        self.reading.clear()
+        self.targets.clear()
+        self.facts.clear()
+
+
+def _copy(rec: Record) -> Record:
+    """A copy callers may change: child rows copied one by one, values are immutable."""
+    return {k: [dict(r) if isinstance(r, dict) else r for r in v] if isinstance(v, list) else v
+            for k, v in rec.items()}
+
+
+def of(conn: sa.Connection) -> UnitOfWork:
+    """The unit of work of ``conn``'s current transaction (created on first use)."""
+    root = conn.get_transaction()
+    uow = conn.info.get(_KEY)
+    if uow is not None and uow.root is root:
+        return uow
+    watch(conn.engine)
+    write = bool(conn.get_execution_options().get("ordo_write")) and conn.dialect.name == "sqlite"
+    uow = UnitOfWork(root, locks_all=write)
+    conn.info[_KEY] = uow
+    return uow
+
+
+def current(conn: sa.Connection) -> UnitOfWork | None:
+    uow = conn.info.get(_KEY)
+    return uow if uow is not None and uow.root is conn.get_transaction() else None
+
+
+def buffer(conn: sa.Connection, insert: Any, row: dict[str, Any]) -> None:
+    """Queue a row for ``insert`` (a statement built once); written when the transaction commits (or
+    :func:`flush`), with the other rows of that statement in one executemany."""
+    of(conn).pending.append((insert, row))
+
+
+def flush(conn: sa.Connection) -> None:
+    """Write the buffered rows now (before reading their table)."""
+    uow = current(conn)
+    if uow is not None and uow.pending:
+        _write(conn, uow)
+        uow.marks = [0 for _ in uow.marks]
+
+
+def _write(conn: sa.Connection, uow: UnitOfWork) -> None:
+    pending, uow.pending = uow.pending, []
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for insert, row in pending:
+        groups.setdefault(insert, []).append(row)
+    for insert, rows in groups.items():
+        conn.execute(insert, rows)
+
+
+def watch(engine: sa.Engine) -> None:
+    """Hook the transaction events of ``engine`` once: buffered rows written before COMMIT, state dropped
+    with a rollback, savepoints tracked."""
+    if engine in _watched:
+        return
+    _watched.add(engine)
+
+    def on_commit(conn: sa.Connection) -> None:
+        uow = conn.info.get(_KEY)
+        if uow is None:
+            return
+        try:
+            if uow.pending and uow.root is conn.get_transaction():
+                _write(conn, uow)
+        finally:
+            conn.info.pop(_KEY, None)
+
+    def on_rollback(conn: sa.Connection) -> None:
+        conn.info.pop(_KEY, None)
+
+    def on_savepoint(conn: sa.Connection, name: Any) -> None:
+        of(conn)._savepoint()  # even before anything was buffered: rows buffered inside go with it
+
+    def on_release(conn: sa.Connection, name: str, context: Any) -> None:
+        uow = current(conn)
+        if uow is not None:
+            uow._release()
+
+    def on_rollback_savepoint(conn: sa.Connection, name: str, context: Any) -> None:
+        uow = current(conn)
+        if uow is not None:
+            uow._rollback_to()
+
+    event.listen(engine, "commit", on_commit)
+    event.listen(engine, "rollback", on_rollback)
+    event.listen(engine, "savepoint", on_savepoint)
+    event.listen(engine, "release_savepoint", on_release)
+    event.listen(engine, "rollback_savepoint", on_rollback_savepoint)

@@ -1,0 +1,67 @@
+"""Statement budget of one OMS order through the whole write path: a marketplace delivery through the
+`orders` intake (the customer found by phone), the lifecycle's risk screening and review, the merge-window
+timer fired by a worker, allocation of stock and one shipment per warehouse. The write path cannot silently
+regress: exceeding the budget fails the suite."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ordo.engine.stats import count_statements
+
+from .oms_orders_kit import Kit
+
+BUDGET = 80  # statements for one order, intake to shipment (issue 11)
+CEILING = 135  # until the budget is met, today's count (SQLite 118, PostgreSQL 131) may not grow
+
+
+def _payload(n: int) -> str:
+    order = {
+        "order_id": f"BUDGET{n:04d}", "created_at": "2026-03-02T09:00:00+00:00", "currency": "CNY",
+        "buyer": {"id": "c1", "name": "C1", "phone": "13800000001"},  # customer C1: found by the lookup
+        "shipping_address": {"name": "Li Lei", "phone": f"1390000{n:04d}", "province": "北京市", "city": "北京",
+                             "street": f"{n} Chang'an Avenue", "geo": {"lat": "39.9042", "lng": "116.4074"}},
+        "payment": {"status": "PAID"},
+        "items": [{"line_id": f"L{n}-1", "sku": "P2", "qty": 1, "unit_price": "50.00"},
+                  {"line_id": f"L{n}-2", "sku": "P3", "qty": 1, "unit_price": "200.00"}],
+    }
+    return json.dumps({"orders": [order]})
+
+
+def _one_order(kit: Kit, n: int) -> str:
+    """Deliver order n, move past its merge window and run the worker; return the order's name."""
+    result = kit.app.features["intake"].import_payload("admin", "orders", _payload(n), channel="TMALL",
+                                                       shape="marketplace_json", source="delivery.json")
+    assert result.errors == [] and len(result.created) == 1, result.errors
+    assert kit.advance(minutes=31) >= 1  # the merge-window timer: allocation and shipment
+    return result.created[0]
+
+
+def _measure(kit: Kit) -> tuple[int, int, dict[str, int]]:
+    _one_order(kit, 1)  # first use of every statement, sequence and cache
+    with count_statements(kit.app.engine) as counts:
+        name = _one_order(kit, 2)
+    order = kit.get("sales_order", name)
+    assert order["status"] == "allocated"
+    assert len(kit.shipments(order)) == 1  # BJ holds both lines
+    return counts.statements, counts.commits, counts.by_kind()
+
+
+@pytest.fixture
+def kit(db_url):
+    k = Kit(db_url)
+    yield k
+    k.close()
+
+
+def test_one_order_from_intake_to_shipment_costs_a_bounded_number_of_statements(kit):
+    statements, commits, kinds = _measure(kit)
+    assert statements <= CEILING, f"{statements} statements, {commits} commits: {kinds}"  # never worse
+    if statements > BUDGET:  # the record core and flows redesign (issue 11) has not fully landed yet
+        pytest.xfail(f"one OMS order costs {statements} statements ({kinds}) against a budget of {BUDGET}: "
+                     "left: aggregates over sales_order recomputed after each write of the order itself, "
+                     "flow instances of the record re-read after each flow write, stock levels re-read after "
+                     "their atomic updates, a second duplicate check (remove this once met)")
+    assert statements <= BUDGET, f"{statements} statements, {commits} commits: {kinds}"
