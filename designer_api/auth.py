@@ -139,10 +139,15 @@ def sign_in(ctx: Ctx) -> Response:
     return response
 
 
+def cookie_path(request: Request) -> str:
+    """The session cookie's path: the app's prefix when several apps share a server (designer_api/site.py)."""
+    return request.scope.get("root_path") or "/"
+
+
 def set_session_cookie(ctx: Ctx, response: Response, sid: str) -> None:
     response.set_cookie(COOKIE, _signer(ctx.request).sign(sid).decode(), httponly=True, samesite="lax",
                         secure=ctx.settings.secure_cookies or ctx.request.url.scheme == "https",
-                        max_age=int(ctx.settings.session_lifetime.total_seconds()), path="/")
+                        max_age=int(ctx.settings.session_lifetime.total_seconds()), path=cookie_path(ctx.request))
 
 
 def sign_out(ctx: Ctx) -> Response:
@@ -151,7 +156,7 @@ def sign_out(ctx: Ctx) -> Response:
         with write_connection(ctx.app.engine) as conn:
             Credentials(conn).end_session(sid)
     response = json_response({"signed_out": True})
-    response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(COOKIE, path=cookie_path(ctx.request))
     return response
 
 

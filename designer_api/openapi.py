@@ -8,6 +8,7 @@ the routes every Ordo app has (sign-in, tokens, meta, tasks). ``/api/docs`` is t
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import HTMLResponse, Response
@@ -38,7 +39,7 @@ def build(ctx: Ctx, tx: Transaction | None) -> dict[str, Any]:
         "openapi": OPENAPI,
         "info": {"title": label_text(manifest.label, lang, app.name), "version": str(manifest.version),
                  "description": (manifest.description or "") + paths.INTRO},
-        "servers": [{"url": "/"}],
+        "servers": [{"url": (ctx.request.scope.get("root_path") or "") + "/"}],
         "security": [{"bearer": []}, {"session": []}],
         "tags": [],
         "paths": {},
@@ -94,13 +95,13 @@ PAGE = """<!doctype html>
 <head>
   <meta charset="utf-8">
   <title>{title} API</title>
-  <link rel="stylesheet" href="/api/docs/assets/swagger-ui.css">
+  <link rel="stylesheet" href="{root}/api/docs/assets/swagger-ui.css">
 </head>
 <body>
   <div id="swagger-ui"></div>
-  <script src="/api/docs/assets/swagger-ui-bundle.js"></script>
-  <script src="/api/docs/assets/swagger-ui-standalone-preset.js"></script>
-  <script src="/api/docs/init.js"></script>
+  <script src="{root}/api/docs/assets/swagger-ui-bundle.js"></script>
+  <script src="{root}/api/docs/assets/swagger-ui-standalone-preset.js"></script>
+  <script src="{root}/api/docs/init.js"></script>
 </body>
 </html>
 """
@@ -109,11 +110,11 @@ PAGE = """<!doctype html>
 # sends the session's CSRF token with every call it makes.
 INIT = """window.addEventListener("load", function () {
   var csrf = null;
-  fetch("/api/v1/me", {credentials: "same-origin"})
+  fetch(ROOT + "/api/v1/me", {credentials: "same-origin"})
     .then(function (r) { return r.ok ? r.json() : null; })
     .then(function (me) { csrf = me && me.csrf_token; });
   window.ui = SwaggerUIBundle({
-    url: "/openapi.json",
+    url: ROOT + "/openapi.json",
     dom_id: "#swagger-ui",
     deepLinking: true,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
@@ -130,11 +131,13 @@ INIT = """window.addEventListener("load", function () {
 def docs_page(ctx: Ctx) -> Response:
     from html import escape
 
-    return HTMLResponse(PAGE.format(title=escape(ctx.app.name)))
+    root = escape(ctx.request.scope.get("root_path") or "")
+    return HTMLResponse(PAGE.format(title=escape(ctx.app.name), root=root))
 
 
 def docs_init(ctx: Ctx) -> Response:
-    return Response(INIT, media_type="text/javascript")
+    root = json.dumps(ctx.request.scope.get("root_path") or "")  # the app's prefix on a site
+    return Response(f"var ROOT = {root};\n" + INIT, media_type="text/javascript")
 
 
 def routes() -> list:

@@ -21,6 +21,7 @@ from ordo.engine.app import App, open_app
 
 from . import auth, intake, meta, openapi, records, reports, tasks
 from .context import route
+from .decisions import routes as decision_routes
 from .errors import HANDLERS
 from .settings import Settings
 
@@ -48,6 +49,7 @@ def create_server(app: App, settings: Settings, *, close_app: bool = False) -> S
                                      allow_credentials=True))
     routes = [route("/api/v1/health", health, auth=False), *auth.routes(), *meta.routes(), *tasks.routes(),
               *records.routes(), *reports.routes(), *intake.routes(), *openapi.routes()]
+    routes += decision_routes()
     server = Starlette(routes=routes, middleware=middleware, exception_handlers=HANDLERS, lifespan=lifespan)
     server.state.ordo = app
     server.state.settings = settings
@@ -63,4 +65,8 @@ def open_for_serving(settings: Settings) -> App:
 def factory() -> Starlette:
     """Entry point of a uvicorn worker: everything from ``ORDO_*`` variables."""
     settings = Settings.load()
+    if settings.site:
+        from .site import site_factory
+
+        return site_factory(settings)
     return create_server(open_for_serving(settings), settings, close_app=True)

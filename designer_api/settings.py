@@ -22,6 +22,7 @@ DEFAULT_MAX_BODY = 1_048_576  # bytes of one request body
 @dataclass(frozen=True)
 class Settings:
     app: str = ""  # app folder or builtin:NAME                            ORDO_APP
+    site: str = ""  # a site file: several apps, each with its database    ORDO_SITE
     db: str = "ordo.db"  # SQLite file or database URL                     ORDO_DB
     host: str = "127.0.0.1"  #                                             ORDO_HOST
     port: int = DEFAULT_PORT  #                                            ORDO_PORT
@@ -67,7 +68,7 @@ class Settings:
 
     def environ(self) -> dict[str, str]:
         """The settings as ``ORDO_*`` variables, for worker processes started by uvicorn."""
-        out = {"ORDO_APP": self.app, "ORDO_DB": self.db, "ORDO_HOST": self.host, "ORDO_PORT": str(self.port),
+        out = {"ORDO_APP": self.app, "ORDO_SITE": self.site, "ORDO_DB": self.db, "ORDO_HOST": self.host, "ORDO_PORT": str(self.port),
                "ORDO_MAX_BODY": str(self.max_body), "ORDO_SESSION_HOURS": str(self.session_hours),
                "ORDO_SECURE_COOKIES": "1" if self.secure_cookies else "0",
                "ORDO_ALLOWED_ORIGINS": ",".join(self.allowed_origins)}

@@ -19,6 +19,14 @@ from .expr import types as T
 from .yaml_source import SourceDoc
 
 
+class ExtendsSpec(Model):
+    """``extends: {pack: builtin:oms, version: 1.2}``: the base and the version the overlay was written on."""
+
+    pack: str = Field(description="Base app: a folder relative to this one, or 'builtin:NAME'")
+    version: str | int | float | None = Field(default=None, description="The base's version this app was "
+                                              "written against (see docs/overlays.md: upgrades)")
+
+
 class AppManifest(Model):
     """``app.yaml``: what the app is called and what it builds on."""
 
@@ -26,8 +34,9 @@ class AppManifest(Model):
     version: str | int = "0.1.0"
     label: Label | None = None
     description: str | None = None
-    extends: str | None = Field(
-        default=None, description="Base app: a folder relative to this one, or 'builtin:NAME'"
+    extends: str | ExtendsSpec | None = Field(
+        default=None, description="Base app: a folder relative to this one, or 'builtin:NAME'; or "
+        "{pack: ..., version: ...} pinning the base version the overlay was written against"
     )
     languages: list[str] = Field(default_factory=lambda: ["en"])
 
@@ -50,6 +59,23 @@ class AppSchema:
         self._cache: dict[str, dict[str, T.Type]] = {}
         # expressions compiled against this schema (see compile_expression): once per loaded app
         self.compiled: OrderedDict[tuple, Any] = OrderedDict()
+        self._decisions: dict[str, Any] = {}
+
+    def decision(self, name: str) -> Any:
+        """The compiled decision table ``name`` for ``decide()``: None when unknown or invalid, "cycle"
+        while it is being compiled (a table whose cells call itself)."""
+        if name not in self._decisions:
+            d = self.app.get("decision", name)
+            if d is None:
+                return None
+            from .decision_build import build_table
+
+            self._decisions[name] = "cycle"
+            self._decisions[name] = build_table(d, self)
+        return self._decisions[name]
+
+    def decision_names(self) -> list[str]:
+        return self.app.names("decision")
 
     def entity_fields(self, entity: str) -> Mapping[str, T.Type] | None:
         if entity in self._cache:
@@ -92,11 +118,17 @@ class AppDefinition:
         # (kind, name) -> keys dropped from a definition that was loaded without its invalid parts
         self.partial: dict[tuple[str, str], set[str]] = {}
         self.schema = AppSchema(self)
+        self.overlay: Any = None  # dsl.overlay.OverlayInfo when the app extends a base
 
     # -- building
     def add(self, located: Located) -> None:
         d = located.definition
         self.items.setdefault(d.kind_name, {})[d.name] = located
+        self.schema = AppSchema(self)
+
+    def remove(self, kind: str, name: str) -> None:
+        """Drop a definition (an overlay's ``remove: true``)."""
+        self.items.get(kind, {}).pop(name, None)
         self.schema = AppSchema(self)
 
     @classmethod

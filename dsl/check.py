@@ -54,7 +54,8 @@ class CheckContext:
             self.errors.append(DefinitionError(msg, file=f"<{self.definition.kind_name}>", path=shown))
             return
         line, col = self.source.text_position((*self.base, *path), err.line, err.column)
-        self.errors.append(DefinitionError(msg, file=self.source.file, line=line, column=col, path=shown))
+        file = self.source.file_at((*self.base, *path))
+        self.errors.append(DefinitionError(msg, file=file, line=line, column=col, path=shown))
 
     def expr(
         self, path: Sequence[str | int], text: Any, scope: Scope, expect: Type | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import OrderedDict
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -88,10 +89,24 @@ class FieldDef(Model):
     editable_if: str | None = Field(
         default=None, description="Changes to this field are accepted only while this holds (checked on the "
                                   "record before the change)")
+    visible_if: str | None = Field(
+        default=None, description="Forms show the field only while this holds (live in the browser); a value "
+                                  "posted for it while hidden is refused")
+    required_if: str | None = Field(
+        default=None, description="Forms require a value while this holds (live in the browser, checked on save)")
+    read_only_if: str | None = Field(
+        default=None, description="Forms make the field read-only while this holds; a changed value posted "
+                                  "for it then is refused")
     renamed_from: str | None = Field(default=None, description="Old field name to rename in the database")
     converted_from: FieldType | None = Field(
         default=None, description="Old type, to allow converting the column's values to the new type"
     )
+    convert: str | None = Field(
+        default=None, description="With converted_from: the rule giving the new value from the old one, an "
+        "expression over :old (e.g. \"if(:old == 'high', 3, 1)\"); without it values convert as input does")
+    map_values: dict[str, Any] | None = Field(
+        default=None, description="Stored values to rewrite once at schema sync, old -> new (recorded in "
+        "ordo_migrations; e.g. after renaming an option)")
 
     @field_validator("pattern")
     @classmethod
@@ -170,6 +185,9 @@ class FieldDef(Model):
             return computed or T.ANY
         return {"integer": T.INTEGER, "boolean": T.BOOLEAN, "date": T.DATE, "datetime": T.DATETIME,
                 "json": T.JSON}[t]
+
+
+FORM_CONDITIONS = ("visible_if", "required_if", "read_only_if")  # per-field conditions forms apply live
 
 
 def write_scope(schema: Any, entity: str) -> Scope:
@@ -307,6 +325,13 @@ class EntityDef(Definition):
             ctx.expr((*path, "expr"), f.expr, scope)
         if f.editable_if:
             ctx.expr((*path, "editable_if"), f.editable_if, scope, T.BOOLEAN)
+        for attr in FORM_CONDITIONS:
+            text = getattr(f, attr)
+            if text is not None:
+                if f.type == "related" or (f.type == "computed" and attr != "visible_if"):
+                    ctx.error((*path, attr), f"a {f.type} field cannot have '{attr}'")
+                else:
+                    ctx.expr((*path, attr), text, scope, T.BOOLEAN)
         if f.default_is_expr:
             ctx.expr((*path, "default"), f.default[1:], scope, None)
         elif f.default is not None:
@@ -324,6 +349,21 @@ class EntityDef(Definition):
                         ctx.error((*path, bound), err)
         if f.type == "enum" and len(set(f.option_values)) != len(f.option_values):
             ctx.error((*path, "options"), "duplicate option values")
+        self._check_migration(ctx, path, f)
+
+    def _check_migration(self, ctx: CheckContext, path: tuple, f: FieldDef) -> None:
+        if f.convert is not None:
+            if f.converted_from is None:
+                ctx.error((*path, "convert"), "'convert' needs 'converted_from: <the old type>'")
+            else:
+                ctx.expr((*path, "convert"), f.convert, conversion_scope(f.converted_from))
+        if f.map_values and f.type == "enum":
+            for old, new in f.map_values.items():
+                if new is not None and new not in f.option_values:
+                    ctx.error((*path, "map_values", old), f"'{new}' is not an option of this field "
+                                                         f"({', '.join(map(str, f.option_values))})")
+        elif f.map_values and not f.is_stored:
+            ctx.error((*path, "map_values"), f"a {f.type} field stores no values to map")
 
     def _check_operations(self, ctx: CheckContext, scope: Scope) -> None:
         for op in ("split", "merge"):
@@ -388,3 +428,22 @@ def literal_error(f: FieldDef, value: Any) -> str | None:
     if t == "enum" and value not in f.option_values:
         return f"'{value}' is not one of the options ({', '.join(f.option_values)})"
     return None
+
+
+class _NoFields:
+    """The schema of a conversion rule: no fields, only the old value ``:old``."""
+
+    compiled: OrderedDict = OrderedDict()
+
+    def entity_fields(self, entity: str) -> dict:
+        return {}
+
+
+def conversion_scope(old_type: str) -> Scope:
+    """The scope of a field's ``convert`` rule: ``:old`` is the stored value (of the old type)."""
+    try:
+        t = FieldDef(type=old_type).value_type() if old_type not in ("link", "table", "related", "computed") \
+            else T.ANY
+    except (ValueError, TypeError):
+        t = T.ANY
+    return Scope(_NoFields(), "_", params={"old": t})

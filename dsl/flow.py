@@ -25,6 +25,7 @@ from .flow_nodes import (
     ApproverSpec,
     CcNode,
     ConditionNode,
+    DecisionNode,
     EndNode,
     InclusiveNode,
     JoinNode,
@@ -223,6 +224,10 @@ class _NodeChecker:
                 ctx.expr((*base, "timeout", "at"), node.timeout.at, scope, T.DATETIME)
         elif isinstance(node, ActionNode):
             self.action(node)
+        elif isinstance(node, DecisionNode):
+            from .decision_flow import check_decision_node
+
+            check_decision_node(ctx, self.flow.entity, scope, base, node)
         elif isinstance(node, CcNode):
             for i, a in enumerate(node.to):
                 self.approver((*base, "to", i), a)

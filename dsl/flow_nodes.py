@@ -318,6 +318,18 @@ class WaitNode(_Node):
         return self
 
 
+class DecisionNode(_Node):
+    """Evaluate a decision table on the record, write its outputs to fields, then branch."""
+
+    type: Literal["decision"]
+    decision: str = Field(description="The decision table (its entity is the flow's)")
+    set: dict[str, str] = Field(default_factory=dict, description="Field -> output written to the record "
+                                                                  "(default: the outputs named like fields)")
+    branches: list[Branch] = Field(default_factory=list, description="First branch that holds (after the "
+                                                                     "outputs are written) is taken")
+    next: str | None = Field(default=None, description="Node when no branch holds")
+
+
 class EndNode(_Node):
     type: Literal["end"]
     outcome: str | None = Field(default=None, description="Outcome of the flow (default: the node name)")
@@ -326,7 +338,7 @@ class EndNode(_Node):
 
 Node = Annotated[
     ApprovalNode | ConditionNode | InclusiveNode | ParallelNode | JoinNode | ActionNode | CcNode | WaitNode
-    | EndNode,
+    | EndNode | DecisionNode,
     Field(discriminator="type"),
 ]
 
@@ -334,9 +346,9 @@ Node = Annotated[
 def successors(node: object) -> list[tuple[tuple[str | int, ...], str]]:
     """(path inside the node, target name) of every edge leaving ``node``."""
     out: list[tuple[tuple[str | int, ...], str]] = []
-    if isinstance(node, (ConditionNode, InclusiveNode)):
+    if isinstance(node, (ConditionNode, InclusiveNode, DecisionNode)):
         out += [(("branches", i, "to"), b.to) for i, b in enumerate(node.branches)]
-        if node.default:
+        if getattr(node, "default", None):
             out.append((("default",), node.default))
     elif isinstance(node, ParallelNode):
         out += [(("to", i), t) for i, t in enumerate(node.to)]

@@ -23,6 +23,17 @@ from . import kinds  # noqa: F401 - registers every definition kind
 from .app import AppDefinition, AppManifest, Located
 from .base import KINDS, Definition
 from .errors import DefinitionError, DefinitionErrors
+from .merge import annotate
+from .overlay import (
+    DEF_DIRECTIVES,
+    REMOVE_KEYS,
+    BaseRef,
+    MergedDoc,
+    OverlayInfo,
+    located_tree,
+    merge_definition,
+    version_key,
+)
 from .yaml_source import SourceDoc, load_documents
 
 BUILTIN_PREFIX = "builtin:"
@@ -127,6 +138,7 @@ class AppLoader:
 
     def __init__(self) -> None:
         self.errors: list[DefinitionError] = []
+        self.display_base: Path | None = None  # files are shown relative to this folder (default: the app's parent)
 
     def load(self, path: str | Path, _chain: tuple[Path, ...] = ()) -> AppDefinition | None:
         root = resolve_app_path(path)
@@ -138,25 +150,43 @@ class AppLoader:
         if manifest is None:
             return None
         app = AppDefinition(manifest, root)
-        if manifest.extends:
-            base_path = (
-                resolve_app_path(manifest.extends)
-                if manifest.extends.startswith(BUILTIN_PREFIX)
-                else (root / manifest.extends).resolve()
-            )
-            if base_path in _chain or base_path == root.resolve():
-                self.errors.append(DefinitionError("'extends' forms a cycle", file=str(manifest_file)))
-                return None
-            base = self.load(base_path, (*_chain, root.resolve()))
-            if base is None:
-                return None
-            for kind_items in base.items.values():
-                for loc in kind_items.values():
-                    app.add(Located(loc.definition, loc.source, loc.base, base.name))
+        ref = BaseRef.of(manifest.extends)
+        if ref is not None and not self._extend(app, root, manifest_file, ref, _chain):
+            return None
         own: set[tuple[str, str]] = set()
         for file in self._definition_files(root):
             self._load_file(app, root, file, own)
+        if app.overlay is not None:
+            app.overlay.own = set(own)
+        if app.overlay is not None and app.overlay.behind:
+            from .upgrade import conflicts
+
+            app.overlay.conflicts = conflicts(app, self)
+            app.overlay.conflict_errors = [c.error() for c in app.overlay.conflicts]
+            self.errors.extend(app.overlay.conflict_errors)
         return app
+
+    def _extend(self, app: AppDefinition, root: Path, manifest_file: Path, ref: BaseRef,
+                chain: tuple[Path, ...]) -> bool:
+        """Load the base ``ref`` names and start ``app`` from its definitions."""
+        base_path = (resolve_app_path(ref.pack) if ref.pack.startswith(BUILTIN_PREFIX)
+                     else (root / ref.pack).resolve())
+        if base_path.resolve() in chain or base_path.resolve() == root.resolve():
+            self.errors.append(DefinitionError("'extends' forms a cycle", file=str(manifest_file)))
+            return False
+        base = self.load(base_path, (*chain, root.resolve()))
+        if base is None:
+            return False
+        app.overlay = OverlayInfo(ref, base_path, base.version, base)
+        if ref.version is not None and version_key(ref.version) > version_key(base.version):
+            self.errors.append(DefinitionError(
+                f"extends {ref.pack} version {ref.version}, but the installed {ref.pack} is version "
+                f"{base.version} (older): install the newer pack or pin {base.version}", file=str(manifest_file)))
+        for kind_items in base.items.values():
+            for loc in kind_items.values():
+                app.add(Located(loc.definition, loc.source, loc.base, loc.origin if loc.origin != "app"
+                                else base.name))
+        return True
 
     def _manifest(self, file: Path) -> AppManifest | None:
         try:
@@ -190,7 +220,8 @@ class AppLoader:
         return matches[0] if len(matches) == 1 else None
 
     def _load_file(self, app: AppDefinition, root: Path, file: Path, own: set) -> None:
-        display = str(file.relative_to(root.parent)) if root.parent in file.parents else str(file)
+        shown_from = self.display_base if self.display_base in file.parents else root.parent
+        display = str(file.relative_to(shown_from)) if shown_from in file.parents else str(file)
         try:
             docs = load_documents(file, display)
         except DefinitionError as e:
@@ -237,6 +268,17 @@ class AppLoader:
             return
         data = {**data, "kind": kind}
         shown = (kind, data.get("name", "?"))
+        name = data.get("name")
+        if isinstance(name, str) and app.overlay is not None and (kind, name) not in own \
+                and app.located(kind, name) is not None:
+            merged = self._overlay(app, doc, base, data, kind, name, own)
+            if merged is None:
+                return
+            doc, base, data = merged
+        elif isinstance(name, str) and app.overlay is not None and any(data.get(k) is True for k in DEF_DIRECTIVES):
+            self.errors.append(doc.error((*base, "name"), f"{kind} '{name}' is not in the base "
+                                         f"{app.overlay.ref.pack}: nothing to remove, disable or replace"))
+            return
         try:
             definition: Definition = cls.model_validate(data)
         except ValidationError as e:
@@ -254,6 +296,31 @@ class AppLoader:
             return
         own.add(key)
         app.add(Located(definition, doc, base))
+
+
+    def _overlay(self, app: AppDefinition, doc: SourceDoc, base: tuple, data: dict, kind: str, name: str,
+                 own: set) -> tuple[SourceDoc, tuple, dict] | None:
+        """An overlay's definition of a base definition: merged onto it (None: removed or not mergeable)."""
+        info: OverlayInfo = app.overlay
+        key = (kind, name)
+        over = annotate(doc, base, data, app.name)
+        info.changed[key] = over
+        if any(data.get(k) is True for k in REMOVE_KEYS):
+            info.removed[key] = over
+            own.add(key)
+            app.remove(kind, name)
+            return None
+        if data.get("replace") is True:
+            info.replaced.add(key)
+            return doc, base, {k: v for k, v in data.items() if k != "replace"}
+        located = app.located(kind, name)
+        tree = located_tree(located.source, located.base, located.origin)
+        if tree is None:
+            return doc, base, data
+        merged, errors = merge_definition(kind, tree, over)
+        self.errors.extend(errors)
+        mdoc = MergedDoc.of(merged, doc.file)
+        return mdoc, (), mdoc.data
 
 
 def _salvage(cls: type[Definition], data: dict, exc: ValidationError,
@@ -309,7 +376,8 @@ def _container(data: Any, loc: list) -> tuple[Any, Any]:
 
 _LOADED: OrderedDict[str, AppDefinition] = OrderedDict()  # content fingerprint -> checked definitions
 _LOADED_MAX = 16
-_EXTENDS = re.compile(r"^extends:\s*['\"]?([^'\"\s#]+)", re.MULTILINE)
+_EXTENDS = re.compile(r"^extends:[ \t]*(?:\{[^}]*?pack:\s*)?['\"]?([^'\",}\s#]+)", re.MULTILINE)
+_PACK = re.compile(r"^\s+pack:\s*['\"]?([^'\",}\s#]+)", re.MULTILINE)
 
 
 def fingerprint(path: str | Path, _seen: frozenset[Path] = frozenset()) -> str | None:
@@ -323,7 +391,10 @@ def fingerprint(path: str | Path, _seen: frozenset[Path] = frozenset()) -> str |
         files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
         for file in files:
             digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
-        found = _EXTENDS.search(manifest.read_text(encoding="utf-8", errors="replace"))
+        text = manifest.read_text(encoding="utf-8", errors="replace")
+        found = _EXTENDS.search(text)
+        if found is None and re.search(r"^extends:", text, re.MULTILINE):
+            found = _PACK.search(text)  # extends: written as a block mapping (pack: ..., version: ...)
     except OSError:
         return None
     if found:

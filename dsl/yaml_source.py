@@ -76,6 +76,10 @@ class SourceDoc:
             p = p[:-1]
         return self.values.get((), Pos(1, 1))
 
+    def file_at(self, path: Sequence[str | int]) -> str:
+        """The file the value at ``path`` was read from (a merged definition's values come from several)."""
+        return self.file
+
     def error(self, path: Sequence[str | int], message: str, *, key: bool = False,
               shown_path: Sequence[str | int] | None = None) -> DefinitionError:
         pos = self.pos(path, key=key)

@@ -154,11 +154,12 @@ class App:
         actor = as_user(user)
         if not isinstance(user, str):
             return actor
-        directory = Directory(conn)
-        info = directory.get(actor.name)
-        if info is not None and not info.active:
+        info = Directory(conn).get(actor.name)
+        if info is None:
+            return User(actor.name)
+        if not info.active:
             raise PermissionDenied(f"the user {actor.name!r} is disabled")
-        return directory.actor(actor.name)
+        return info.as_actor()
 
     # -- users
     def users(self, user: UserLike) -> Any:

@@ -17,10 +17,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .coerce import CoercionError, coerce
+from .coerce import CoercionError
 from .compiled import CompiledApp
 from .db import advisory_lock, write_connection
-from .errors import SchemaChangeRefused, UsageError
+from .errors import OrdoError, SchemaChangeRefused, UsageError
+from .migrations import applied_maps, converted, count_mapped, map_action, map_detail, record, value_map
 from .tables import SYSTEM_METADATA, TableSpec, build_table, index_name
 
 schema_table = sa.Table(
@@ -49,6 +50,7 @@ class Plan:
     actions: list = field(default_factory=list)  # callables(conn)
     refused: list[str] = field(default_factory=list)
     snapshots: dict[str, dict] = field(default_factory=dict)
+    records: list[dict[str, Any]] = field(default_factory=list)  # data migrations, for ordo_migrations
 
 
 def _widening(old: str, new: str) -> bool:
@@ -69,12 +71,14 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
     inspector = sa.inspect(conn)
     existing = set(inspector.get_table_names())
     entities = {e.name: e for e in compiled.entities.values()}
+    maps_done = applied_maps(conn)
     for spec in compiled.specs:
         table = compiled.metadata.tables[spec.name]
         plan.snapshots[spec.name] = spec.to_json()
         if spec.name not in existing:
             plan.create.append(spec)
             plan.statements.append(f"create table {spec.name}")
+            _plan_maps(conn, plan, spec, table, entities, {}, maps_done)
             continue
         snap = snaps.get(spec.name)
         if snap is None:  # table made outside Ordo or before snapshots: compare names only
@@ -101,6 +105,9 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                         else:
                             plan.actions.append(_convert(spec.name, table.c[cname], values))
                             plan.statements.append(f"convert {spec.name}.{cname}: {old} -> {sig}")
+                            plan.records.append({"table_name": spec.name, "field": cname, "kind": "convert",
+                                                 "detail": f"{old} -> {sig}" + (f" by {f.convert}" if f.convert
+                                                                                 else ""), "rows": len(values)})
                     else:
                         plan.refused.append(
                             f"{spec.name}.{cname}: type change {old} -> {sig} would rewrite stored values; "
@@ -113,6 +120,8 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                 renamed.add(f.renamed_from)
                 plan.actions.append(_rename(spec.name, f.renamed_from, cname))
                 plan.statements.append(f"rename {spec.name}.{f.renamed_from} -> {cname}")
+                plan.records.append({"table_name": spec.name, "field": cname, "kind": "rename",
+                                     "detail": f"{f.renamed_from} -> {cname}", "rows": None})
             else:
                 plan.actions.append(_add_column(spec.name, table.c[cname], spec.links.get(cname)))
                 plan.statements.append(f"add column {spec.name}.{cname}")
@@ -122,11 +131,14 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
             if cname in dropped:
                 plan.actions.append(_drop_column(spec.name, cname))
                 plan.statements.append(f"drop column {spec.name}.{cname}")
+                plan.records.append({"table_name": spec.name, "field": cname, "kind": "drop",
+                                     "detail": f"drop column {cname}", "rows": None})
             else:
                 plan.refused.append(
                     f"{spec.name}.{cname}: field removed but its column holds data; add it to the entity's "
                     f"'dropped_fields' to drop it, or set 'renamed_from: {cname}' on the field that replaces it"
                 )
+        _plan_maps(conn, plan, spec, table, entities, old_cols, maps_done)
         have = {i["name"] for i in inspector.get_indexes(spec.name)}
         for cols, unique in spec.indexes:
             name = index_name(spec.name, cols, unique)
@@ -150,12 +162,38 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
         if fname in entities[parent].defn.dropped_fields:
             plan.actions.append(_drop_table(tname))
             plan.statements.append(f"drop table {tname}")
+            plan.records.append({"table_name": tname, "field": None, "kind": "drop", "detail": "drop table",
+                                 "rows": None})
         else:
             plan.refused.append(
                 f"{tname}: table field '{fname}' of {parent} was removed but its rows remain; add '{fname}' to "
                 f"'dropped_fields' of {parent} to drop them"
             )
     return plan
+
+
+def _plan_maps(conn: sa.Connection, plan: Plan, spec: TableSpec, table: sa.Table, entities: dict,
+               old_cols: dict, done: set) -> None:
+    """Value mappings (``map_values``) not yet run on this database: rewrite the stored values once."""
+    entity = entities.get(spec.entity)
+    for cname, f in (entity.defn.fields.items() if entity is not None else ()):
+        if not f.map_values or cname not in spec.columns:
+            continue
+        detail = map_detail(f.map_values)
+        if (spec.name, cname, detail) in done:
+            continue
+        mapping, bad = value_map(f)
+        if bad:
+            plan.refused.append(f"{spec.name}.{cname}: map_values do not fit the field: {'; '.join(bad[:3])}")
+            continue
+        stored = cname if cname in old_cols else f.renamed_from if f.renamed_from in old_cols else None
+        rows = count_mapped(conn, spec.name, stored, list(mapping)) if stored and mapping else 0
+        if rows:
+            plan.actions.append(map_action(spec.name, table.c[cname], mapping))
+            shown = ", ".join(f"{k} -> {v}" for k, v in list(mapping.items())[:5])
+            plan.statements.append(f"map values of {spec.name}.{cname}: {shown} ({rows} row(s))")
+        plan.records.append({"table_name": spec.name, "field": cname, "kind": "map", "detail": detail,
+                             "rows": rows})
 
 
 def _q(conn: sa.Connection, name: str) -> str:
@@ -220,8 +258,8 @@ def _converted_values(conn: sa.Connection, table: str, column: str,
     bad: list[str] = []
     for rid, name, value in conn.exec_driver_sql(f"SELECT {cols} FROM {_q(conn, table)} ORDER BY id"):
         try:
-            new = coerce(field, value)
-        except CoercionError as e:
+            new = converted(field, value)
+        except (CoercionError, OrdoError) as e:
             bad.append(f"{name or f'row {rid}'}: {value!r} ({e})")
             continue
         values.append({"_id": rid, "_v": new})
@@ -340,6 +378,7 @@ def sync_schema(engine: sa.Engine, compiled: CompiledApp, *, dry_run: bool = Fal
             meta.create_all(conn, tables=tables, checkfirst=True)
         for action in plan.actions:
             action(conn)
+        record(conn, plan.records)
         for name, snap in plan.snapshots.items():
             conn.execute(sa.delete(schema_table).where(schema_table.c.table_name == name))
             conn.execute(sa.insert(schema_table).values(table_name=name, spec=json.dumps(snap, sort_keys=True)))

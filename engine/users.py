@@ -62,6 +62,13 @@ class UserInfo:
         return User(self.name, frozenset(self.roles), ADMIN_ROLE in self.roles, dict(self.attrs))
 
 
+# a user with their memberships, in one statement built once (every transaction looks its actor up)
+_GET_USER = (sa.select(user_table, membership_table.c.kind, membership_table.c.group_name)
+             .select_from(user_table.outerjoin(membership_table, membership_table.c.user_name == user_table.c.name))
+             .where(user_table.c.name == sa.bindparam("_name"))
+             .order_by(membership_table.c.kind, membership_table.c.group_name))
+
+
 def _check_kind(kind: str) -> None:
     if kind not in ("role", "group"):
         raise UsageError(f"membership kind must be 'role' or 'group', got {kind!r}")
@@ -118,14 +125,16 @@ class Directory:
             raise PermissionDenied(f"{me.name} may not grant or revoke the {ADMIN_ROLE} role (only an admin may)")
 
     def get(self, name: str) -> UserInfo | None:
-        row = self.conn.execute(sa.select(user_table).where(user_table.c.name == name)).first()
-        if row is None:
+        """The user ``name`` with their roles and groups (one statement), or None."""
+        rows = self.conn.execute(_GET_USER, {"_name": name}).all()
+        if not rows:
             return None
+        row = rows[0]
         info = UserInfo(row.name, row.display_name, row.email, row.active, row.available, row.calendar,
                         json.loads(row.attrs or "{}"))
-        m = membership_table
-        for kind, group in self.conn.execute(sa.select(m.c.kind, m.c.group_name).where(m.c.user_name == name)):
-            (info.roles if kind == "role" else info.groups).append(group)
+        for r in rows:
+            if r.group_name is not None:
+                (info.roles if r.kind == "role" else info.groups).append(r.group_name)
         return info
 
     def require(self, name: str) -> UserInfo:

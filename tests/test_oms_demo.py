@@ -35,7 +35,7 @@ def test_demo_command_starts_fresh_and_protects_other_databases(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     assert main(["demo", "--lang", "zh"]) == 0
     out = capsys.readouterr().out
-    assert "Ordo 订单管理演示" in out and "demo done" in out
+    assert "Ordo 订单管理演示" in out and "演示完成" in out
     headings = [line.split(".")[0] for line in out.splitlines() if line[:1].isdigit() and ". " in line[:4]]
     assert headings == [str(n) for n in range(1, 10)]  # numbered by the runner: 1 to 9, never 7 then 7
     assert "状态" in out and "已分仓" in out and "渠道月度销售" in out and "合计" in out  # labels, options, reports

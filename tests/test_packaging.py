@@ -23,7 +23,8 @@ def test_wheel_contains_package_data(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in ("ordo/dsl/expr/grammar.lark", "ordo/builtin_templates/starter/app.yaml",
                      "ordo/builtin_templates/starter/entities/invoice.yaml", "ordo/forms/templates/form.html",
-                     "ordo/engine/cli/__init__.py", "ordo/__main__.py", "ordo/designer_api/server.py"):
+                     "ordo/engine/cli/__init__.py", "ordo/__main__.py", "ordo/designer_api/server.py",
+                     "ordo/forms/static/ordo-expr.js"):
         assert required in names, required
     assert any(n.endswith("entry_points.txt") for n in names)
     for init in src.glob("*/**/__init__.py"):  # every package of the source tree ships

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from ..errors import ExpressionError, ExpressionErrors
 from . import ast, cost
+from .decide import check_decide
 from .functions import AGGREGATES, FUNCTIONS
 from .limits import INT_MAX, INT_MIN, MAX_TEXT, ROUND_DIGITS, int_in_range
 from .types import (
@@ -273,6 +274,8 @@ class Checker:
             del self.errors[n_errors:]  # re-checked below as an ordinary argument
         if name == "changed":
             return self._changed(node, scope)
+        if name == "decide":
+            return check_decide(self, node, scope)
         fn = FUNCTIONS.get(name)
         if fn is None:
             return self.error(node, f"unknown function '{name}'" + _suggest(name, [*FUNCTIONS, *AGGREGATES]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .types import BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, STRING, Type, unify
+from .types import ANY, BOOLEAN, DATE, DATETIME, DECIMAL, INTEGER, STRING, Type, unify
 
 # An argument-typing rule returns the result type, or an error message.
 Rule = Callable[[list[Type]], "Type | str"]
@@ -128,6 +128,9 @@ _add("distance", 4, 4, _fixed([NUM, NUM, NUM, NUM], DECIMAL),
 _add("changed", 1, 1, _fixed([STR], BOOLEAN),
      "changed('field'): the write being checked changes that field (every field on create); only in a "
      "validation's 'when'", "logic")
+_add("decide", 1, 3, lambda a: ANY,
+     "decide('table', record?, 'output'?): the result of a decision table for the current record (or a "
+     "linked one); 'output' picks one output of a table with several", "logic")
 _add("add_days", 2, 2, _fixed([("date",), ("integer",)], DATE), "add_days(d, n): the date n days after d", "date")
 
 # Aggregates over a child table: first argument is a table field, the second an

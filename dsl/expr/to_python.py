@@ -19,6 +19,7 @@ from typing import Any
 
 from . import ast
 from .ast import string_sum
+from .decide import python_call, run_decision
 from .pyruntime import HELPERS
 
 _SIMPLE = (bool, int, str, type(None))
@@ -153,6 +154,8 @@ class _Codegen:
             return "env.now"
         if name == "changed":
             return f"_changed(env, {args[0]})"
+        if name == "decide":
+            return python_call(self, node, args)
         if name in ("min", "max"):
             if len(args) == 1:
                 return args[0]
@@ -216,13 +219,14 @@ _DIRECT = {"round": "_round", "floor": "_floor", "ceil": "_ceil", "distance": "_
 
 PY_FUNCTIONS = set(_NULL_SAFE) | set(_DIRECT) | {
     "if", "coalesce", "is_null", "is_blank", "today", "now", "min", "max", "concat",
-    "year", "month", "day", "days_between", "add_days", "date", "changed",
+    "year", "month", "day", "days_between", "add_days", "date", "changed", "decide",
 }
 
 _GLOBALS_BASE: dict[str, Any] = dict(HELPERS)
 _GLOBALS_BASE["str"] = str
 _GLOBALS_BASE["_strip"] = lambda s: s.strip(" ")
 _GLOBALS_BASE["_contains"] = lambda s, part: part in s
+_GLOBALS_BASE["_decide"] = run_decision
 _GLOBALS_BASE["__builtins__"] = {}
 
 

@@ -185,6 +185,10 @@ class _Compiler:
             return DateAdd(args[0], args[1], is_datetime=False)
         if name == "date":
             return ToDate(args[0])
+        if name == "decide":
+            from .decide import sql_call
+
+            return sql_call(node, src, self.roots, self.clock)
         if name == "changed":  # the checker allows it only where a write is checked, which runs in Python
             from ..errors import ExpressionError
 
@@ -250,7 +254,7 @@ _SQL_NAMES = {
 SQL_FUNCTIONS = set(_SQL_NAMES) | {
     "if", "coalesce", "is_null", "is_blank", "today", "now", "min", "max", "concat", "contains",
     "starts_with", "ends_with", "year", "month", "day", "days_between", "add_days", "date", "floor",
-    "ceil", "round", "substr", "distance", "sqrt", "changed", "replace",
+    "ceil", "round", "substr", "distance", "sqrt", "changed", "replace", "decide",
 }
 
 

@@ -60,6 +60,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     app = load_app(args.app)
     counts = ", ".join(f"{len(app.names(k))} {k}(s)" for k in app.items if app.names(k))
     print(f"{app.name} {app.version}: OK ({counts or 'no definitions'})")
+    if app.overlay is not None:
+        from .overlays import overlay_note
+
+        print(overlay_note(app))
     return 0
 
 

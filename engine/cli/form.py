@@ -17,6 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_lang_option(p)
     p.add_argument("--json-schema", action="store_true", help="print the JSON Schema of the entity's records "
                                                               "(with --user: the fields that user may see)")
+    p.add_argument("--rules-js", action="store_true", help="print the form's live rules as the script pages "
+                                                           "serve (visible_if, required_if, read_only_if, "
+                                                           "computed fields compiled to JavaScript)")
     p.add_argument("--out", help="write to this file instead of printing")
     add_db_option(p)
     add_user_option(p)
@@ -28,7 +31,19 @@ def cmd_form(args: argparse.Namespace) -> int:
     from ordo.forms import FormRenderer, entity_json_schema
 
     definition = load_app(args.app)
-    if args.json_schema:
+    if args.rules_js:
+        from ordo.forms.rules import form_script
+
+        form = definition.get("form", args.name)
+        entity = definition.get("entity", args.name)
+        if form is None and (entity is None or entity.child):
+            raise CliError(f"unknown form or entity '{args.name}' (forms: {', '.join(definition.names('form'))})")
+        user = permissions = None
+        if args.user:  # the rules of the fields that user may see (needs --db)
+            with open_for(args, definition) as app, app.reader(acting_user(args)) as tx:
+                user, permissions = tx.user, app.permissions
+        text = form_script(definition, args.name, user=user, permissions=permissions)
+    elif args.json_schema:
         form = definition.get("form", args.name)
         entity = form.entity if form is not None else args.name
         if definition.get("entity", entity) is None:

@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_listen_options(p)
     p.add_argument("--workers", type=int, help="worker processes (default: $ORDO_WORKERS or 1); "
                                                 "use PostgreSQL for more than one")
+    p.add_argument("--site", default=os.environ.get("ORDO_SITE") or None,
+                   help="serve several apps, each under /NAME/ with its own database, from a site file "
+                        "(apps: {NAME: {app: FOLDER, db: URL}}; default: $ORDO_SITE); replaces APP and --db")
     p.set_defaults(func=cmd_serve)
 
 
@@ -35,11 +38,42 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ordo.designer_api.server import open_for_serving
     from ordo.designer_api.settings import Settings
 
+    if args.site:
+        return serve_site(args)
     if not args.app:
         raise CliError("name the app to serve (a folder or builtin:NAME), or set ORDO_APP")
     settings = Settings.load({"app": args.app, "db": args.db, "host": args.host, "port": args.port,
                               "workers": args.workers, "create": args.create})
     serve(open_for_serving(settings), settings)  # the database is checked before anything listens
+    return 0
+
+
+def serve_site(args: argparse.Namespace) -> int:
+    """``ordo serve --site FILE``: every app of the site file, each under /NAME/ on its own database."""
+    import uvicorn
+
+    from ordo.designer_api.settings import Settings
+    from ordo.designer_api.site import create_site_server, load_site, open_site
+
+    if args.app:
+        raise CliError("give either an app or --site, not both")
+    settings = Settings.load({"site": args.site, "host": args.host, "port": args.port, "workers": args.workers,
+                              "create": args.create})
+    site = load_site(settings.site)
+    apps = open_site(site, settings)  # every database is checked before anything listens
+    base = f"http://{settings.host}:{settings.port}"
+    for name, app in apps.items():
+        print(f"serving {app.name} from {app.db_label} on {base}/{name}/ (API docs: {base}/{name}/api/docs)")
+    print(f"{len(apps)} app(s), {settings.workers} worker(s) (Ctrl-C to stop)", flush=True)
+    if settings.workers == 1:
+        uvicorn.run(create_site_server(apps, settings, close_apps=True), host=settings.host, port=settings.port,
+                    log_level="warning")
+        return 0
+    for app in apps.values():
+        app.close()
+    os.environ.update(settings.environ())
+    uvicorn.run("ordo.designer_api.server:factory", factory=True, host=settings.host, port=settings.port,
+                workers=settings.workers, log_level="warning")
     return 0
 
 

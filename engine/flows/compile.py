@@ -22,6 +22,7 @@ from ordo.dsl.flow_nodes import (
     ApproverSpec,
     CcNode,
     ConditionNode,
+    DecisionNode,
     InclusiveNode,
     WaitNode,
     parse_duration,
@@ -207,6 +208,10 @@ class _Compiler:
                 n.approvers = [self.approver(a, where) for a in d.notify.to]
                 n.templates = {"subject": self.template(d.notify.subject, where),
                                "body": self.template(d.notify.body, where)}
+        elif isinstance(d, DecisionNode):
+            from ..decisions.flow_node import compile_decision_node
+
+            compile_decision_node(self, n, d, where)
         elif isinstance(d, CcNode):
             n.approvers = [self.approver(a, where) for a in d.to]
             n.templates = {"subject": self.template(d.subject, where), "body": self.template(d.body, where)}

@@ -10,9 +10,11 @@ from .compile import CompiledFlow
 
 _MERMAID_SHAPES = {"approval": ('["', '"]'), "condition": ('{"', '"}'), "inclusive": ('{"', '"}'),
                    "parallel": ('[["', '"]]'), "join": ('[["', '"]]'), "end": ('(["', '"])'),
-                   "wait": ('[/"', '"/]'), "action": ('["', '"]'), "cc": ('["', '"]')}
+                   "wait": ('[/"', '"/]'), "action": ('["', '"]'), "cc": ('["', '"]'),
+                   "decision": ('{{"', '"}}')}
 _COLORS = {"approval": "#dbeafe", "condition": "#fef3c7", "inclusive": "#fef3c7", "parallel": "#e9d5ff",
-           "join": "#e9d5ff", "end": "#dcfce7", "wait": "#fee2e2", "action": "#f3f4f6", "cc": "#f3f4f6"}
+           "join": "#e9d5ff", "end": "#dcfce7", "wait": "#fee2e2", "action": "#f3f4f6", "cc": "#f3f4f6",
+           "decision": "#fef3c7"}
 
 
 def edges(flow: CompiledFlow) -> list[tuple[str, str, str]]:

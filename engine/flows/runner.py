@@ -320,6 +320,11 @@ class Run:
             self.notify(node, d.notify.channel)
         self.move(tok, node.next, queue)
 
+    def _decision(self, tok: Token, node: CNode, queue: deque[Token]) -> None:
+        from ..decisions.flow_node import run_decision_node
+
+        run_decision_node(self, tok, node, queue)
+
     def _approval(self, tok: Token, node: CNode, queue: deque[Token]) -> None:
         from .approval import enter_approval
 

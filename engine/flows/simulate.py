@@ -178,6 +178,12 @@ def _walk(tx: Transaction, f: Any, record: dict[str, Any], initiator: str, decis
             parts += [f"notifies {', '.join(a.spec.describe() for a in node.approvers)}"] if d.notify else []
             steps.append(Step(name, "action", "; ".join(parts) or "does nothing"))
             queue.append((d.next, stack))
+        elif node.type == "decision":
+            from ..decisions.flow_node import simulate_decision_node
+
+            record, text, target = simulate_decision_node(tx, f, node, record, ev, database)
+            steps.append(Step(name, "decision", text))
+            queue.append((target, stack))
         elif node.type == "cc":
             steps.append(Step(name, "cc", "tells " + ", ".join(a.spec.describe() for a in node.approvers)))
             queue.append((d.next, stack))
