@@ -73,6 +73,12 @@ class UnitOfWork:
         if locked:
             self.locked.add(key)
 
+    def patch(self, entity: str, record_id: int, values: Record) -> None:
+        """A record known to the map was written directly with ``values`` (e.g. a flow's state mirror)."""
+        known = self.records.get((entity, record_id))
+        if known is not None:
+            known.update(values)
+
     def forget(self, entity: str, record_id: int | None = None) -> None:
         """Drop a record (or every record of ``entity``) changed or deleted without the map knowing it."""
         if record_id is None:
