@@ -191,6 +191,8 @@ def watch(engine: sa.Engine) -> None:
             conn.info.pop(_KEY, None)
 
     def on_rollback(conn: sa.Connection) -> None:
+        if conn.invalidated:  # the connection was lost: its info (and this state) goes with it
+            return
         conn.info.pop(_KEY, None)
 
     def on_savepoint(conn: sa.Connection, name: Any) -> None:
