@@ -206,7 +206,7 @@ def _row_errors(field: Mapping[str, Any]) -> bool:
 def _blocks(sections: list[dict[str, Any]], tabs: list[Any], lang: str) -> list[dict[str, Any]]:
     """Sections as the page lays them out: a section without a tab on its own; consecutive tabbed sections
     as one tab set, sections with the same tab on one panel. The first tab holding an error is selected
-    (else the first), and every tab holding one is marked."""
+    (else the first shown), and every tab holding one is marked."""
     blocks: list[dict[str, Any]] = []
     for section, tab in zip(sections, tabs, strict=True):
         if tab is None:
@@ -222,7 +222,10 @@ def _blocks(sections: list[dict[str, Any]], tabs: list[Any], lang: str) -> list[
         tabset[-1]["invalid"] = tabset[-1]["invalid"] or section["invalid"]
     for block in blocks:
         if "tabs" in block:
-            chosen = next((t for t in block["tabs"] if t["invalid"]), block["tabs"][0])
+            for t in block["tabs"]:  # a tab whose every section is folded away (visible_if) is hidden too
+                t["hidden"] = all(sec["hidden"] for sec in t["sections"])
+            shown = [t for t in block["tabs"] if not t["hidden"]] or block["tabs"]
+            chosen = next((t for t in shown if t["invalid"]), shown[0])
             for t in block["tabs"]:
                 t["selected"] = t is chosen
     return blocks

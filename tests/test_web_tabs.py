@@ -92,3 +92,13 @@ def test_bad_tabs_are_refused_with_the_section(make_app, sections, message):
     with pytest.raises(OrdoError) as err:
         open_app(make_app({**SHOP, "forms/order.yaml": form}), "sqlite://").close()
     assert message in str(err.value) and "sections" in str(err.value)
+
+
+def test_a_tab_whose_sections_are_all_folded_away_is_hidden(make_app, db_url):
+    form = TABBED + "      - {tab: {en: Rush, zh: 加急}, fields: [subject], visible_if: rush}\n"
+    with tabbed_shop(make_app, db_url, form) as (app, c):
+        sign_in(c, "max")
+        html = c.get("/app/order/new").text
+        rush = re.search(r'<button type="button" role="tab" id="tab-1-2"[^>]*>', html).group(0)
+        assert " hidden" in rush and 'aria-selected="false"' in rush
+        assert [t[2] for t in tabs_of(html)] == ["Amounts", "Lines", "Rush"]  # still there for the rules to show

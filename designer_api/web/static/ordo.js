@@ -173,12 +173,30 @@
     list.hidden = false;
     set.querySelectorAll(".tab-title").forEach(function (h) { h.hidden = true; });
     selectTab(list.querySelector("[aria-selected=true]") || list.querySelector("[role=tab]"), false);
+    // a tab whose every section the form's rules fold away (visible_if) goes with them
+    function syncHidden() {
+      var first = null;
+      list.querySelectorAll("[role=tab]").forEach(function (tab) {
+        var panel = document.getElementById(tab.getAttribute("aria-controls"));
+        var sections = panel ? panel.querySelectorAll("[data-ordo-section]") : [];
+        var gone = sections.length > 0 && Array.prototype.every.call(sections, function (x) { return x.hidden; });
+        if (tab.hidden !== gone) { tab.hidden = gone; }
+        if (!tab.hidden && !first) { first = tab; }
+      });
+      var current = list.querySelector("[aria-selected=true]");
+      if (first && current && current.hidden) { selectTab(first, false); }
+    }
+    if (window.MutationObserver) {
+      new MutationObserver(function (records) {
+        if (records.some(function (r) { return r.target.hasAttribute("data-ordo-section"); })) { syncHidden(); }
+      }).observe(set, {attributes: true, attributeFilter: ["hidden"], subtree: true});
+    }
     list.addEventListener("click", function (ev) {
       var tab = closest(ev.target, "[role=tab]");
       if (tab) { selectTab(tab, false); }
     });
     list.addEventListener("keydown", function (ev) {
-      var tabs = Array.prototype.slice.call(list.querySelectorAll("[role=tab]"));
+      var tabs = Array.prototype.filter.call(list.querySelectorAll("[role=tab]"), function (t) { return !t.hidden; });
       var i = tabs.indexOf(document.activeElement);
       if (i < 0) { return; }
       var next = {ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1}[ev.key];
