@@ -17,6 +17,8 @@ class FormSection(Model):
     columns: int = Field(default=1, ge=1, le=4)
     fields: list[str] = Field(min_length=1)
     visible_if: str | None = Field(default=None, description="Show the section only when this holds")
+    tab: Label | None = Field(default=None, description="Tab the section is shown on ({en, zh}); consecutive "
+                                                        "sections with the same tab share it")
 
 
 @register_kind
@@ -39,9 +41,18 @@ class FormDef(Definition):
         if entity is None:
             return
         known = ctx.schema.entity_fields(self.entity) or {}
+        seen: list[object] = []
+        for i, section in enumerate(self.sections):  # a tab's sections are consecutive
+            if section.tab is not None and seen and section.tab != seen[-1] and section.tab in seen:
+                ctx.error(("sections", i, "tab"), f"tab {section.tab!r} was used by an earlier section that is "
+                          "not the one just before: a tab's sections must follow each other")
+            seen.append(section.tab)
         for i, section in enumerate(self.sections):
             for j, fname in enumerate(section.fields):
                 if fname not in known:
                     ctx.error(("sections", i, "fields", j), f"unknown field '{fname}' in {self.entity}")
+            if section.tab is not None and not (section.tab if isinstance(section.tab, str)
+                                                else any(v for v in section.tab.values())):
+                ctx.error(("sections", i, "tab"), "a tab needs a label")
             if section.visible_if:
                 ctx.expr(("sections", i, "visible_if"), section.visible_if, Scope(ctx.schema, self.entity), T.BOOLEAN)

@@ -85,9 +85,11 @@ class FormRenderer:
             title = label_text(fdef.title, lang, label_text(entity.label, lang, humanize(entity.name)))
             sections = [(label_text(s.title, lang) if s.title else None, s.columns, s.fields,
                          (form, i)) for i, s in enumerate(fdef.sections)]
+            tabs = [s.tab for s in fdef.sections]
         else:
             title = label_text(entity.label, lang, humanize(entity.name))
             sections = [(None, 1, [n for n, f in entity.fields.items() if f.type != "related"], None)]
+            tabs = [None]
         rec = dict(record or {})
         hidden: frozenset[str] = frozenset()
         read_only: frozenset[str] = frozenset()
@@ -110,13 +112,13 @@ class FormRenderer:
             for f in fields:
                 f["readonly"] = f["readonly"] or f["name"] in read_only
             ctx_sections.append({"index": i, "title": stitle, "columns": columns, "fields": fields,
-                                 "hidden": folded})
+                                 "hidden": folded, "invalid": any(f["error"] or _row_errors(f) for f in fields)})
         shown_errors = [{"field": field_path(getattr(e, "field", "") or ""), "message": getattr(e, "message", str(e)),
                          "label": self._label(entity, getattr(e, "field", "") or "", lang)} for e in errs]
         is_new = new if new is not None else not rec.get("name")
         return _ENV.get_template("form.html").render(
             form=form, entity=entity.name, title=title, record=record, name=None if is_new else rec.get("name"),
-            sections=ctx_sections, errors=shown_errors, action=action, hidden_inputs=dict(hidden_inputs or {}),
+            sections=ctx_sections, blocks=_blocks(ctx_sections, tabs, lang), errors=shown_errors, action=action, hidden_inputs=dict(hidden_inputs or {}),
             words={k: v.get(lang, v["en"]) for k, v in _WORDS.items()}, save_label=_WORDS["save"].get(lang, "Save"))
 
     def _label(self, entity: EntityDef, path: str, lang: str) -> str:
@@ -195,6 +197,38 @@ class FormRenderer:
                 rows.append(cells)
             out["rows"] = rows
         return out
+
+
+def _row_errors(field: Mapping[str, Any]) -> bool:
+    return any(isinstance(c, Mapping) and c.get("error") for row in field.get("rows") or [] for c in row.values())
+
+
+def _blocks(sections: list[dict[str, Any]], tabs: list[Any], lang: str) -> list[dict[str, Any]]:
+    """Sections as the page lays them out: a section without a tab on its own; consecutive tabbed sections
+    as one tab set, sections with the same tab on one panel. The first tab holding an error is selected
+    (else the first shown), and every tab holding one is marked."""
+    blocks: list[dict[str, Any]] = []
+    for section, tab in zip(sections, tabs, strict=True):
+        if tab is None:
+            blocks.append({"section": section})
+            continue
+        if not blocks or "tabs" not in blocks[-1]:
+            blocks.append({"tabs": [], "index": len(blocks)})
+        tabset = blocks[-1]["tabs"]
+        if not tabset or tabset[-1]["key"] != tab:
+            tabset.append({"key": tab, "title": label_text(tab, lang), "sections": [], "invalid": False,
+                           "id": f"tab-{blocks[-1]['index']}-{len(tabset)}"})
+        tabset[-1]["sections"].append(section)
+        tabset[-1]["invalid"] = tabset[-1]["invalid"] or section["invalid"]
+    for block in blocks:
+        if "tabs" in block:
+            for t in block["tabs"]:  # a tab whose every section is folded away (visible_if) is hidden too
+                t["hidden"] = all(sec["hidden"] for sec in t["sections"])
+            shown = [t for t in block["tabs"] if not t["hidden"]] or block["tabs"]
+            chosen = next((t for t in shown if t["invalid"]), shown[0])
+            for t in block["tabs"]:
+                t["selected"] = t is chosen
+    return blocks
 
 
 def render_form(app: AppDefinition, form: str, record: Mapping[str, Any] | None = None,

@@ -63,6 +63,9 @@ def test_diagram_svg_and_mermaid(make_app, tmp_path, capsys):
     assert main(["flow", "diagram", app, "expense_approval", "--format", "mermaid"]) == 0
     text = capsys.readouterr().out
     assert "flowchart TD" in text and "route -->|amount > 1000| director" in text
+    assert main(["flow", "diagram", app, "expense_approval", "--format", "mermaid", "--lang", "zh"]) == 0
+    text = capsys.readouterr().out  # node types and edge words in Chinese (labels from the definition)
+    assert "route -->|默认| manager" in text and "<i>审批</i>" in text and "<i>结束</i>" in text
 
 
 def test_start_act_inbox_timeline_status(make_app, tmp_path, capsys):

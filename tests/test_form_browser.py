@@ -12,11 +12,14 @@ import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+import ordo.designer_api.web
 import ordo.forms
 from ordo.engine import open_app
+from ordo.forms import FormRenderer
 from ordo.forms.rules import form_script
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -26,6 +29,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
                                 reason="no chromium/chromedriver (apt-get install chromium chromium-driver)")
 
 STATIC = Path(ordo.forms.__file__).parent / "static"
+PAGE_SCRIPT = Path(ordo.designer_api.web.__file__).parent / "static" / "ordo.js"
 
 APP = {
     "entities/order.yaml": """
@@ -61,6 +65,15 @@ APP = {
           - title: Internal
             fields: [locked, note]
             visible_if: "kind == 'company'"
+    """,
+    "forms/tabbed_form.yaml": """
+        name: tabbed_form
+        entity: sales_order
+        sections:
+          - {fields: [kind], tab: {en: Party, zh: 客户方}}
+          - {fields: [locked, note], tab: {en: Notes, zh: 备注}}
+          - {fields: [lines], tab: {en: Lines, zh: 明细}}
+          - {fields: [tax_id], tab: {en: Company, zh: 公司}, visible_if: "kind == 'company'"}
     """,
 }
 
@@ -110,13 +123,24 @@ def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
     app = open_app(write_app(root / "app", APP), f"sqlite:///{root / 'a.db'}")
     rules = form_script(app.definition, "order_form")
+    tab_rules = form_script(app.definition, "tabbed_form")
+    error = SimpleNamespace(field="note", message="is too long")  # a refused save: the error on the Notes tab
+    tabs = ('<!doctype html><html><head><meta charset="utf-8"><title>tabs</title>'
+            + "".join(f'<script src="{src}" defer></script>' for src in
+                      ("/static/ordo-expr.js", "/static/ordo-form.js", "/forms/tabbed_form/rules.js"))
+            + '</head><body>'
+            + FormRenderer(app.definition).render("tabbed_form", {"note": "x"}, [error])
+            + '<script src="/static/ordo.js"></script></body></html>')
     app.close()
     customer = json.dumps({"name": "C1", "title": "华东客户", "credit": "100.00"})
     routes = {
         "/order": ("text/html", PAGE),
+        "/tabs": ("text/html", tabs),
+        "/static/ordo.js": ("text/javascript", PAGE_SCRIPT.read_text(encoding="utf-8")),
         "/static/ordo-expr.js": ("text/javascript", (STATIC / "ordo-expr.js").read_text(encoding="utf-8")),
         "/static/ordo-form.js": ("text/javascript", (STATIC / "ordo-form.js").read_text(encoding="utf-8")),
         "/forms/order_form/rules.js": ("text/javascript", rules),
+        "/forms/tabbed_form/rules.js": ("text/javascript", tab_rules),
         "/api/v1/records/customer/C1": ("application/json", customer),
     }
 
@@ -230,3 +254,38 @@ def test_rules_react_to_typing(site, browser):
     _wait(d, lambda: not box.is_displayed(), "tax_id hidden again")
     posted = d.execute_script("return [...new FormData(document.querySelector('form')).keys()]")
     assert "tax_id" not in posted and "note" not in posted and "kind" in posted
+
+
+def test_form_tabs_switch_by_click_and_keys_and_open_on_the_error(site, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    d = browser
+    d.get(site + "/tabs")
+    tabs = d.find_elements(By.CSS_SELECTOR, "[role=tab]")
+    panels = d.find_elements(By.CSS_SELECTOR, "[role=tabpanel]")
+    _wait(d, lambda: tabs[0].is_displayed(), "the tab list shows once the script runs")
+    assert [t.text.split()[0] for t in tabs if t.is_displayed()] == ["Party", "Notes", "Lines"]
+    assert not tabs[3].is_displayed()  # its only section is folded away (kind is not company)
+    # the refused save's error is on the Notes tab: it is selected and marked, its panel alone shows
+    assert [t.get_attribute("aria-selected") for t in tabs] == ["false", "true", "false", "false"]
+    assert "invalid" in tabs[1].get_attribute("class")
+    assert [p.is_displayed() for p in panels] == [False, True, False, False]
+    tabs[2].click()
+    assert [p.is_displayed() for p in panels] == [False, False, True, False]
+    d.switch_to.active_element.send_keys(Keys.ARROW_RIGHT)  # wraps round to the first tab
+    assert d.switch_to.active_element == tabs[0] and tabs[0].get_attribute("aria-selected") == "true"
+    assert [p.is_displayed() for p in panels] == [True, False, False, False]
+    d.switch_to.active_element.send_keys(Keys.END)
+    assert tabs[2].get_attribute("aria-selected") == "true"  # the last tab shown
+    d.find_element(By.CSS_SELECTOR, ".ordo-errors a").click()  # the error list's link opens the field's tab
+    assert [p.is_displayed() for p in panels] == [False, True, False, False]
+    tabs[0].click()
+    Select(d.find_element(By.ID, "f-kind")).select_by_value("company")  # the Company tab comes with its section
+    _wait(d, lambda: tabs[3].is_displayed(), "the Company tab shows once kind is company")
+    tabs[3].click()
+    assert [p.is_displayed() for p in panels] == [False, False, False, True]
+    tabs[0].click()
+    Select(d.find_element(By.ID, "f-kind")).select_by_value("person")
+    _wait(d, lambda: not tabs[3].is_displayed(), "the Company tab goes when kind is not company")

@@ -26,6 +26,10 @@ def test_inbox_lists_tasks_with_key_facts_and_approves(make_app, db_url):
         detail = c.get(f"/inbox/{task}")
         assert detail.status_code == 200 and "<svg" in detail.text
         assert 'id="node-review" aria-current="step"' in detail.text  # the current position highlighted
+        assert ">Manager review</text>" in detail.text and ">approval</text>" in detail.text
+        zh = c.get(f"/inbox/{task}?lang=zh").text  # step labels in the user's language
+        assert ">经理审核</text>" in zh and ">审批</text>" in zh and ">Manager review</text>" not in zh
+        assert 'id="node-review" aria-current="step"' in zh
         assert c.post(f"/inbox/{task}/approve", data={"comment": "ok"}).status_code == 403  # CSRF
         r = c.post(f"/inbox/{task}/approve", data={"csrf_token": csrf, "comment": "fine"})
         assert r.status_code == 303 and r.headers["location"] == "/inbox?done=approve"

@@ -76,9 +76,9 @@ def _notice(pg: Page) -> str | None:
 def _flow_svg(pg: Page, flow: Any, current: list[str]) -> Markup:
     """The flow's diagram (drawn once per flow) with the ``current`` steps marked."""
     cache = pg.app.features.setdefault("web.diagrams", {})
-    drawn = cache.get(flow.name)
+    drawn = cache.get((flow.name, pg.lang))
     if drawn is None:
-        drawn = cache[flow.name] = svg(flow)
+        drawn = cache[(flow.name, pg.lang)] = svg(flow, pg.lang)
     for n in current:
         drawn = re.sub(rf'<g class="node ([a-z]+)" id="node-{re.escape(n)}">',
                        rf'<g class="node \1 current" id="node-{n}" aria-current="step">', drawn)

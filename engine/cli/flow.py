@@ -12,6 +12,7 @@ from .common import (
     PAGE,
     acting_user,
     add_db_option,
+    add_lang_option,
     add_page_options,
     add_user_option,
     open_for,
@@ -40,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("flow")
     s.add_argument("--out", help="output file (default: standard output)")
     s.add_argument("--format", choices=["svg", "mermaid"], help="default: from --out (.svg, .mmd), else svg")
+    add_lang_option(s)
     s.set_defaults(func=cmd_diagram)
 
     s = fsub.add_parser("start", help="start a flow on a record")
@@ -120,7 +122,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     fmt = args.format or ("mermaid" if args.out and Path(args.out).suffix in (".mmd", ".mermaid", ".md")
                           else "svg")
     with _diagram_app(args) as app:
-        text = app.features["flows"].diagram(args.flow, fmt)
+        text = app.features["flows"].diagram(args.flow, fmt, args.lang)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"wrote {args.out} ({fmt})")

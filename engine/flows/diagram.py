@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from html import escape
 
+from ordo.dsl.base import label_text
 from ordo.dsl.flow_nodes import successors
 
-from .compile import CompiledFlow
+from .compile import CNode, CompiledFlow
 
 _MERMAID_SHAPES = {"approval": ('["', '"]'), "condition": ('{"', '"}'), "inclusive": ('{"', '"}'),
                    "parallel": ('[["', '"]]'), "join": ('[["', '"]]'), "end": ('(["', '"])'),
@@ -15,10 +16,23 @@ _MERMAID_SHAPES = {"approval": ('["', '"]'), "condition": ('{"', '"}'), "inclusi
 _COLORS = {"approval": "#dbeafe", "condition": "#fef3c7", "inclusive": "#fef3c7", "parallel": "#e9d5ff",
            "join": "#e9d5ff", "end": "#dcfce7", "wait": "#fee2e2", "action": "#f3f4f6", "cc": "#f3f4f6",
            "decision": "#fef3c7"}
+# Edge and node-type words in the diagram, per language (node labels come from the flow definition).
+_WORDS = {"zh": {"default": "默认", "rejected": "驳回", "timeout": "超时", "approval": "审批", "condition": "条件",
+                 "inclusive": "包容分支", "parallel": "并行", "join": "汇合", "end": "结束", "wait": "等待",
+                 "action": "动作", "cc": "抄送", "decision": "决策"}}
 
 
-def edges(flow: CompiledFlow) -> list[tuple[str, str, str]]:
-    """(from, to, label) of every edge."""
+def _word(word: str, lang: str) -> str:
+    return _WORDS.get(lang, {}).get(word, word)
+
+
+def node_label(node: CNode, lang: str = "en") -> str:
+    """A node's label in ``lang`` (its ``label: {en, zh}``), else English, else its humanized name."""
+    return label_text(node.defn.label, lang, node.label)
+
+
+def edges(flow: CompiledFlow, lang: str = "en") -> list[tuple[str, str, str]]:
+    """(from, to, label) of every edge; the words default / rejected / timeout in ``lang``."""
     out = []
     for name, node in flow.nodes.items():
         d = node.defn
@@ -27,20 +41,21 @@ def edges(flow: CompiledFlow) -> list[tuple[str, str, str]]:
             if path[0] == "branches":
                 label = d.branches[path[1]].when
             elif path[0] in ("default", "on_reject"):
-                label = "default" if path[0] == "default" else "rejected"
+                label = _word("default" if path[0] == "default" else "rejected", lang)
             elif path[0] == "timeout":
-                label = "timeout"
+                label = _word("timeout", lang)
             out.append((name, target, label))
     return out
 
 
-def mermaid(flow: CompiledFlow) -> str:
+def mermaid(flow: CompiledFlow, lang: str = "en") -> str:
+    """Mermaid flowchart text, step labels and words in ``lang``."""
     lines = ["flowchart TD"]
     for name, node in flow.nodes.items():
         left, right = _MERMAID_SHAPES[node.type]
-        text = f"{node.label}<br/><i>{node.type}</i>".replace('"', "'")
+        text = f"{node_label(node, lang)}<br/><i>{_word(node.type, lang)}</i>".replace('"', "'")
         lines.append(f"    {name}{left}{text}{right}")
-    for a, b, label in edges(flow):
+    for a, b, label in edges(flow, lang):
         lines.append(f"    {a} -->|{label.replace('|', '/')}| {b}" if label else f"    {a} --> {b}")
     return "\n".join(lines) + "\n"
 
@@ -74,7 +89,8 @@ def _layers(flow: CompiledFlow) -> dict[str, int]:
     return layer
 
 
-def svg(flow: CompiledFlow) -> str:
+def svg(flow: CompiledFlow, lang: str = "en") -> str:
+    """A standalone SVG of the flow, step labels (``label: {en, zh}``) and words in ``lang``."""
     w, h, gx, gy = 170, 48, 40, 56
     layer = _layers(flow)
     rows: dict[int, list[str]] = {}
@@ -92,7 +108,7 @@ def svg(flow: CompiledFlow) -> str:
            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
            'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>',
            f"<title>{escape(flow.name)}</title>"]
-    for a, b, label in edges(flow):
+    for a, b, label in edges(flow, lang):
         (x1, y1), (x2, y2) = pos[a], pos[b]
         sx, sy = x1 + w / 2, y1 + h
         tx, ty = x2 + w / 2, y2
@@ -111,7 +127,7 @@ def svg(flow: CompiledFlow) -> str:
         out.append(f'<g class="node {node.type}" id="node-{n}"><rect x="{x:.0f}" y="{y:.0f}" width="{w}" '
                    f'height="{h}" rx="{rx}" fill="{_COLORS[node.type]}" stroke="#333"/>'
                    f'<text x="{x + w / 2:.0f}" y="{y + 20:.0f}" text-anchor="middle" font-weight="bold">'
-                   f"{escape(node.label[:28])}</text>"
-                   f'<text x="{x + w / 2:.0f}" y="{y + 36:.0f}" text-anchor="middle" fill="#555">{node.type}</text></g>')
+                   f"{escape(node_label(node, lang)[:28])}</text>"
+                   f'<text x="{x + w / 2:.0f}" y="{y + 36:.0f}" text-anchor="middle" fill="#555">{_word(node.type, lang)}</text></g>')
     out.append("</svg>")
     return "\n".join(out) + "\n"

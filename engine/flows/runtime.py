@@ -311,13 +311,13 @@ class FlowRuntime:
 
         return simulate(self.app, flow, record, initiator=initiator, decisions=decisions, database=database)
 
-    def diagram(self, flow: str, format: str = "svg") -> str:
+    def diagram(self, flow: str, format: str = "svg", lang: str = "en") -> str:
         from . import diagram
 
         if format not in ("svg", "mermaid"):
             raise UsageError(f"diagram format must be 'svg' or 'mermaid', got {format!r}")
         f = self.flow(flow)
-        return diagram.svg(f) if format == "svg" else diagram.mermaid(f)
+        return diagram.svg(f, lang) if format == "svg" else diagram.mermaid(f, lang)
 
 
 def _has_waits(definition: dict[str, Any]) -> bool:

@@ -143,4 +143,73 @@
         .forEach(function (c) { c.checked = t.checked; });
     }
   });
+  // Form tabs ([data-ordo-tabs]): without this script every panel shows, one after the other. With it, the
+  // tab list appears and one panel at a time (the server selects the first tab holding an error); arrow
+  // keys, Home and End move between tabs; a link to a field, or a field turning invalid, shows its tab.
+  function selectTab(tab, focus) {
+    var set = closest(tab, "[data-ordo-tabs]");
+    set.querySelectorAll("[role=tab]").forEach(function (t) {
+      var on = t === tab;
+      t.setAttribute("aria-selected", on ? "true" : "false");
+      t.tabIndex = on ? 0 : -1;
+      var panel = document.getElementById(t.getAttribute("aria-controls"));
+      if (panel) { panel.hidden = !on; }
+    });
+    if (focus) { tab.focus(); }
+  }
+  function showTabOf(el) {
+    var panel = closest(el, "[role=tabpanel]");
+    var tab = panel && document.getElementById(panel.getAttribute("aria-labelledby"));
+    if (tab && panel.hidden) { selectTab(tab, false); }
+  }
+  function markTabs() {
+    document.querySelectorAll("[data-ordo-tabs] [role=tabpanel]").forEach(function (panel) {
+      var tab = document.getElementById(panel.getAttribute("aria-labelledby"));
+      if (tab) { tab.classList.toggle("invalid", !!panel.querySelector(".invalid, [aria-invalid=true]")); }
+    });
+  }
+  document.querySelectorAll("[data-ordo-tabs]").forEach(function (set) {
+    var list = set.querySelector("[role=tablist]");
+    list.hidden = false;
+    set.querySelectorAll(".tab-title").forEach(function (h) { h.hidden = true; });
+    selectTab(list.querySelector("[aria-selected=true]") || list.querySelector("[role=tab]"), false);
+    // a tab whose every section the form's rules fold away (visible_if) goes with them
+    function syncHidden() {
+      var first = null;
+      list.querySelectorAll("[role=tab]").forEach(function (tab) {
+        var panel = document.getElementById(tab.getAttribute("aria-controls"));
+        var sections = panel ? panel.querySelectorAll("[data-ordo-section]") : [];
+        var gone = sections.length > 0 && Array.prototype.every.call(sections, function (x) { return x.hidden; });
+        if (tab.hidden !== gone) { tab.hidden = gone; }
+        if (!tab.hidden && !first) { first = tab; }
+      });
+      var current = list.querySelector("[aria-selected=true]");
+      if (first && current && current.hidden) { selectTab(first, false); }
+    }
+    if (window.MutationObserver) {
+      new MutationObserver(function (records) {
+        if (records.some(function (r) { return r.target.hasAttribute("data-ordo-section"); })) { syncHidden(); }
+      }).observe(set, {attributes: true, attributeFilter: ["hidden"], subtree: true});
+    }
+    list.addEventListener("click", function (ev) {
+      var tab = closest(ev.target, "[role=tab]");
+      if (tab) { selectTab(tab, false); }
+    });
+    list.addEventListener("keydown", function (ev) {
+      var tabs = Array.prototype.filter.call(list.querySelectorAll("[role=tab]"), function (t) { return !t.hidden; });
+      var i = tabs.indexOf(document.activeElement);
+      if (i < 0) { return; }
+      var next = {ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1}[ev.key];
+      if (next === undefined) { return; }
+      ev.preventDefault();
+      selectTab(tabs[(next + tabs.length) % tabs.length], true);
+    });
+  });
+  document.addEventListener("click", function (ev) {  // the error list's links to fields on another tab
+    var a = closest(ev.target, "a[href^='#f-']");
+    var target = a && document.getElementById(a.getAttribute("href").slice(1));
+    if (target) { showTabOf(target); }
+  });
+  document.addEventListener("invalid", function (ev) { showTabOf(ev.target); markTabs(); }, true);
+  document.addEventListener("change", markTabs);
 })();
