@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--check", action="store_true", help="list the input combinations no rule covers (gaps)")
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     add_db_option(p)
-    add_user_option(p)
+    add_user_option(p)  # with --user, the inputs are decided as that user too (their roles must grant it)
     add_lang_option(p)
     p.set_defaults(func=cmd_decide)
 
@@ -60,10 +60,16 @@ def cmd_decide(args: argparse.Namespace) -> int:
         return _check(args)
     if (args.data is None) == (args.record is None):
         raise CliError("give the inputs as JSON, or --record KEY (not both)")
-    if args.record is not None:
+    if args.record is not None or args.user:  # as a user: their roles must grant the table (needs the database)
+        data = read_json_arg(args.data, "the inputs") if args.data is not None else None
         with open_for(args) as app, app.reader(acting_user(args)) as tx:
-            key: int | str = int(args.record) if args.record.isdigit() else args.record
-            result = app.features["decisions"].decide_record(tx, args.name, key, explain=args.explain)
+            service = app.features["decisions"]
+            service.allowed(tx, args.name)
+            if data is None:
+                key: int | str = int(args.record) if args.record.isdigit() else args.record
+                result = service.decide_record(tx, args.name, key, explain=args.explain)
+            else:
+                result = service.decide(args.name, data, explain=args.explain)
             definition = app.definition
     else:
         from ..decisions import Decisions

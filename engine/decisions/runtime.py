@@ -12,7 +12,7 @@ from ordo.dsl.expr import Env
 from ordo.dsl.expr import types as T
 
 from ..coerce import CoercionError, coerce
-from ..errors import NotFound
+from ..errors import NotFound, PermissionDenied
 
 if TYPE_CHECKING:
     from ..records import Transaction
@@ -30,6 +30,14 @@ class Decisions:
         if table is None or table == "cycle":
             known = ", ".join(self.names()) or "none"
             raise NotFound(f"unknown decision '{name}' (decisions: {known})")
+        return table
+
+    def allowed(self, tx: Transaction, name: str) -> DecisionTable:
+        """Table ``name`` if ``tx.user`` may run it (the roles' decision permissions), else
+        PermissionDenied."""
+        table = self.table(name)
+        if not tx.app.permissions.may_decide(tx.user, name):
+            raise PermissionDenied(f"{tx.user.name} may not run decision {name}")
         return table
 
     def decide(self, name: str, data: Mapping[str, Any], *, explain: bool = False,
