@@ -300,3 +300,40 @@ def test_assignment_rules_route_by_a_decision(make_app, db_url):
             assert assign(tx, "reviewer", "order", "X") == ["dan"]
     finally:
         app.close()
+
+
+def test_decide_lang_zh_shows_output_values_as_their_option_labels(make_app, capsys):
+    assert main(["decide", "builtin:oms", "risk_level", '{"risk_blacklist": true, "risk_count": 0}',
+                 "--lang", "zh"]) == 0
+    assert capsys.readouterr().out.strip() == "高"
+    assert main(["decide", "builtin:oms", "risk_level", '{"risk_blacklist": false, "risk_count": 1}',
+                 "--lang", "zh", "--explain"]) == 0
+    assert capsys.readouterr().out.strip().endswith("结果: 低")
+    # JSON stays machine-readable: the stored values
+    assert main(["decide", "builtin:oms", "risk_level", '{"risk_blacklist": false, "risk_count": 1}',
+                 "--lang", "zh", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == "low"
+    path = str(make_app({"entities/ticket.yaml": """
+        name: ticket
+        fields:
+          size: {type: integer}
+          tier:
+            type: enum
+            options: [{value: gold, label: {en: Gold, zh: 金牌}}, {value: std, label: {en: Standard, zh: 标准}}]
+          note: {type: string}
+    """, "decisions/triage.yaml": """
+        name: triage
+        entity: ticket
+        hit_policy: COLLECT
+        inputs: [{name: size}]
+        outputs:
+          - {name: tier, type: string, values: [gold, std], label: {en: Tier, zh: 等级}}
+          - {name: note, type: string}
+        rules:
+          - ["> 10", gold, big]
+          - ["-", std, any]
+    """}))
+    assert main(["decide", path, "triage", '{"size": 20}', "--lang", "zh"]) == 0
+    assert capsys.readouterr().out.split("\n")[:4] == ["等级: 金牌", "note: big", "等级: 标准", "note: any"]
+    assert main(["decide", path, "triage", '{"size": 20}']) == 0
+    assert capsys.readouterr().out.startswith("tier: gold\n")
