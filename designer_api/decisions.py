@@ -67,7 +67,8 @@ def decide(ctx: Ctx) -> dict[str, Any]:
         else:
             if not isinstance(body["inputs"], dict):
                 raise bad_request("inputs must be an object", "inputs")
-            result = service.decide(name, body["inputs"], explain=explain)
+            hidden = tx.app.permissions.hidden(tx.user, table.entity) if table.entity else frozenset()
+            result = service.decide(name, body["inputs"], explain=explain, hidden=hidden)
     return {"decision": name, **({"explain": result, "result": result.get("result")} if explain
                                  else {"result": result})}
 

@@ -162,6 +162,10 @@ ROLES = {"roles.yaml": """
       reader:
         permissions:
           - {entity: order, actions: [read]}
+      viewer:
+        permissions:
+          - {entity: order, actions: [read], hidden: [amount]}
+          - {decision: review_level}
       admin: {users: [root]}
 """}
 
@@ -183,6 +187,14 @@ def test_api_decides_under_the_users_permissions(make_app, db_url):
         rhea = bearer(token_for(app, "rhea"))
         assert client.get("/api/v1/decisions", headers=rhea).json() == []
         assert client.post("/api/v1/decisions/review_level", json={"record": "N"}, headers=rhea).status_code == 404
+        # a field hidden from the user does not exist for them, as an input too
+        add_user(app, "vic", ("viewer",))
+        vic = bearer(token_for(app, "vic"))
+        r = client.post("/api/v1/decisions/review_level", json={"inputs": {"amount": 300}}, headers=vic)
+        assert r.status_code == 400 and "unknown field 'amount'" in r.json()["message"]
+        body = client.get("/openapi.json", headers=vic).json()["paths"]["/api/v1/decisions/review_level"]["post"]
+        inputs = body["requestBody"]["content"]["application/json"]["schema"]["properties"]["inputs"]
+        assert "level" in inputs["properties"] and "amount" not in inputs["properties"]
         assert [d["name"] for d in client.get("/api/v1/decisions", headers=root).json()] == [
             "approval", "points", "review_level"]
         r = client.post("/api/v1/decisions/review_level", json={"record": "N"}, headers=cleo)

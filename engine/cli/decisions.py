@@ -64,12 +64,13 @@ def cmd_decide(args: argparse.Namespace) -> int:
         data = read_json_arg(args.data, "the inputs") if args.data is not None else None
         with open_for(args) as app, app.reader(acting_user(args)) as tx:
             service = app.features["decisions"]
-            service.allowed(tx, args.name)
+            table = service.allowed(tx, args.name)
             if data is None:
                 key: int | str = int(args.record) if args.record.isdigit() else args.record
                 result = service.decide_record(tx, args.name, key, explain=args.explain)
             else:
-                result = service.decide(args.name, data, explain=args.explain)
+                hidden = app.permissions.hidden(tx.user, table.entity) if table.entity else frozenset()
+                result = service.decide(args.name, data, explain=args.explain, hidden=hidden)
             definition = app.definition
     else:
         from ..decisions import Decisions
