@@ -2,9 +2,10 @@
 
 ``POST /api/v1/decisions/{name}`` with ``{"inputs": {...}}`` (the named inputs, or the fields of a
 record of the table's entity) or ``{"record": id-or-name}`` (a stored record, read under the
-user's row rules), and ``"explain": true`` for every rule's outcome. A table over an entity is
-open to users who may read that entity; a table over named inputs, to users unrestricted in
-the app (admin), until roles can grant decisions by name.
+user's row rules), and ``"explain": true`` for every rule's outcome. A table is open to users a
+role grants ``{decision: NAME, actions: [run]}`` (admins always; everyone in an app without
+roles); deciding on a stored record also needs read on that record. A table the user may not run
+is not found, like a missing one.
 """
 
 from __future__ import annotations
@@ -14,16 +15,14 @@ from typing import Any
 from ordo.dsl.base import label_text
 from ordo.engine.errors import NotFound
 
-from .access import entity_actions
 from .body import check_known
 from .context import Ctx, route
 from .errors import bad_request
 
 
-def _may_use(tx: Any, table: Any) -> bool:
-    if table.entity is None:
-        return tx.app.permissions.unrestricted(tx.user)
-    return "read" in entity_actions(tx, table.entity)
+def may_use(tx: Any, name: str) -> bool:
+    """Whether the user may run decision table ``name`` (the roles' decision permissions)."""
+    return tx.app.permissions.may_decide(tx.user, name)
 
 
 def _info(ctx: Ctx, table: Any) -> dict[str, Any]:
@@ -40,7 +39,7 @@ def list_decisions(ctx: Ctx) -> list[dict[str, Any]]:
     check_known(ctx.request, ())
     service = ctx.app.features["decisions"]
     with ctx.app.reader(ctx.actor) as tx:
-        return [_info(ctx, t) for t in (service.table(n) for n in service.names()) if _may_use(tx, t)]
+        return [_info(ctx, t) for t in (service.table(n) for n in service.names()) if may_use(tx, t.name)]
 
 
 def decide(ctx: Ctx) -> dict[str, Any]:
@@ -58,7 +57,7 @@ def decide(ctx: Ctx) -> dict[str, Any]:
         raise bad_request("give either inputs (an object) or record (an id or name)")
     with ctx.app.reader(ctx.actor) as tx:
         table = service.table(name) if name in service.names() else None
-        if table is None or not _may_use(tx, table):
+        if table is None or not may_use(tx, name):
             raise NotFound(f"no decision '{name[:60]}'")
         if "record" in body:
             key = body["record"]
@@ -68,7 +67,8 @@ def decide(ctx: Ctx) -> dict[str, Any]:
         else:
             if not isinstance(body["inputs"], dict):
                 raise bad_request("inputs must be an object", "inputs")
-            result = service.decide(name, body["inputs"], explain=explain)
+            hidden = tx.app.permissions.hidden(tx.user, table.entity) if table.entity else frozenset()
+            result = service.decide(name, body["inputs"], explain=explain, hidden=hidden)
     return {"decision": name, **({"explain": result, "result": result.get("result")} if explain
                                  else {"result": result})}
 

@@ -1,7 +1,7 @@
 """``/openapi.json``: the API described from the app's definitions (OpenAPI 3.0.3), and ``/api/docs``.
 
-The description is per user: signed in (session or token), it lists the entities, reports and intakes
-the user may use, each record operation they may attempt, with their fields only; anonymous, it lists
+The description is per user: signed in (session or token), it lists the entities, reports, intakes and
+decision tables the user may use, each record operation they may attempt, with their fields only; anonymous, it lists
 the routes every Ordo app has (sign-in, tokens, meta, tasks). ``/api/docs`` is the interactive page
 (Swagger UI, served from the installed ``swagger-ui-bundle`` package: nothing from a CDN).
 """
@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from ordo.dsl.base import label_text
 
+from . import openapi_decisions as decisions
 from . import openapi_paths as paths
 from .access import entity_actions, may_run_report, may_use_intake, readable_entities
 from .auth import COOKIE, authenticate
@@ -44,7 +45,7 @@ def build(ctx: Ctx, tx: Transaction | None) -> dict[str, Any]:
         "tags": [],
         "paths": {},
         "components": {
-            "schemas": {"Error": ERROR, "Link": LINK, **paths.SCHEMAS},
+            "schemas": {"Error": ERROR, "Link": LINK, **paths.SCHEMAS, **decisions.SCHEMAS},
             "responses": paths.RESPONSES,
             "parameters": paths.PARAMETERS,
             "securitySchemes": {
@@ -56,6 +57,7 @@ def build(ctx: Ctx, tx: Transaction | None) -> dict[str, Any]:
         },
     }
     paths.common(spec)
+    decisions.listing(spec)
     if tx is None:
         return spec
     flows = app.features["flows"]
@@ -71,6 +73,10 @@ def build(ctx: Ctx, tx: Transaction | None) -> dict[str, Any]:
     for name, intake in app.features["intake"].intakes.items():
         if may_use_intake(tx, name):
             paths.intake(spec, intake, lang)
+    service = app.features["decisions"]
+    for name in service.names():
+        if app.permissions.may_decide(tx.user, name):
+            decisions.decision(spec, tx, service.table(name), lang)
     return spec
 
 

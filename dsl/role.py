@@ -14,6 +14,8 @@ A permission names exactly one target and the actions it grants on it:
 * ``flow``: ``start`` (by hand), ``withdraw`` (one's own request), ``cancel`` (anyone's case),
   ``cancel_task`` (one task); acting on one's own task is governed by assignment.
 * ``report``: ``run`` (see it: tables, JSON, charts, drill-down) and ``export`` (CSV, XLSX).
+* ``decision``: ``run`` (evaluate the table through the API or ``ordo decide``; on a stored record
+  the user still needs read on that record).
 
 ``privileges`` grant what is not about records (``manage_users``).
 """
@@ -34,7 +36,10 @@ EVERYONE = "everyone"  # implicit: every user holds it
 ENTITY_ACTIONS: tuple[str, ...] = ("read", "create", "update", "delete")
 FLOW_ACTIONS: tuple[str, ...] = ("start", "withdraw", "cancel", "cancel_task")
 REPORT_ACTIONS: tuple[str, ...] = ("run", "export")
-ACTIONS_OF: dict[str, tuple[str, ...]] = {"entity": ENTITY_ACTIONS, "flow": FLOW_ACTIONS, "report": REPORT_ACTIONS}
+DECISION_ACTIONS: tuple[str, ...] = ("run",)
+ACTIONS_OF: dict[str, tuple[str, ...]] = {"entity": ENTITY_ACTIONS, "flow": FLOW_ACTIONS, "report": REPORT_ACTIONS,
+                                          "decision": DECISION_ACTIONS}
+KINDS: tuple[str, ...] = ("entity", "flow", "report", "decision")
 Action = Literal["read", "create", "update", "delete", "start", "withdraw", "cancel", "cancel_task", "run", "export"]
 # what a role may do beyond records: manage_users = create users, grant/revoke roles and groups, set attributes
 Privilege = Literal["manage_users"]
@@ -44,9 +49,11 @@ class PermissionDef(Model):
     entity: str | None = Field(default=None, description="The entity this permission is about")
     flow: str | None = Field(default=None, description="The flow this permission is about")
     report: str | None = Field(default=None, description="The report this permission is about")
+    decision: str | None = Field(default=None, description="The decision table this permission is about")
     actions: list[Action] | None = Field(
         default=None, description="What it allows (default: every action of its kind): entity read, create, "
-                                  "update, delete; flow start, withdraw, cancel, cancel_task; report run, export")
+                                  "update, delete; flow start, withdraw, cancel, cancel_task; report run, export; "
+                                  "decision run")
     where: str | None = Field(default=None, description="Entity row filter; 'user' is the acting user (user.name, "
                                                          "user.<attribute>)")
     hidden: list[str] = Field(default_factory=list, description="Entity fields this grant does not show (never "
@@ -55,12 +62,12 @@ class PermissionDef(Model):
 
     @property
     def kind(self) -> str:
-        """``entity``, ``flow`` or ``report`` (the first one named)."""
-        return "entity" if self.entity is not None else "flow" if self.flow is not None else "report"
+        """``entity``, ``flow``, ``report`` or ``decision`` (the first one named)."""
+        return next((k for k in KINDS if getattr(self, k) is not None), "report")
 
     @property
     def target(self) -> str:
-        return self.entity or self.flow or self.report or ""
+        return self.entity or self.flow or self.report or self.decision or ""
 
     def action_list(self) -> tuple[str, ...]:
         """The actions granted (every action of the kind when none are listed)."""
@@ -98,9 +105,9 @@ class RoleDef(Definition):
 
     def _check_permission(self, ctx: CheckContext, i: int, p: PermissionDef) -> None:
         path: tuple[str | int, ...] = ("permissions", i)
-        named = [k for k in ("entity", "flow", "report") if getattr(p, k) is not None]
+        named = [k for k in KINDS if getattr(p, k) is not None]
         if len(named) != 1:
-            ctx.error(path, "a permission names exactly one entity, flow or report"
+            ctx.error(path, "a permission names exactly one entity, flow, report or decision"
                             + (f" (this one names {' and '.join(named)})" if named else ""))
             return
         kind = named[0]
@@ -113,7 +120,7 @@ class RoleDef(Definition):
             for key in ("where", "hidden", "read_only"):
                 if getattr(p, key):
                     ctx.error((*path, key), f"'{key}' applies to entity permissions only")
-            ctx.ref((*path, kind), kind, p.target)
+            ctx.ref((*path, kind), kind, p.target, "decision table" if kind == "decision" else None)
             return
         entity = ctx.ref((*path, "entity"), "entity", p.target)
         if entity is None:

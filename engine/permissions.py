@@ -13,8 +13,8 @@ role, or the system user) are never restricted.
   do not exist for the user: records, audit entries, report columns and the JSON Schema leave
   them out, and the user's expressions and sort keys cannot name them (the same error as an
   unknown field).
-* Flows and reports: the actions their roles grant (:meth:`Permissions.may_flow`,
-  :meth:`Permissions.may_report`).
+* Flows, reports and decision tables: the actions their roles grant (:meth:`Permissions.may_flow`,
+  :meth:`Permissions.may_report`, :meth:`Permissions.may_decide`).
 
 What a user may not read directly they may not observe indirectly either: a :class:`ReadGuard`
 restricts every link traversal and related-field aggregate in the user's own expressions
@@ -110,6 +110,7 @@ class _Profile:
     restricted: list[str] = field(default_factory=list)  # entities readable only in part, or not at all
     flows: dict[str, frozenset[str]] = field(default_factory=dict)
     reports: dict[str, frozenset[str]] = field(default_factory=dict)
+    decisions: dict[str, frozenset[str]] = field(default_factory=dict)
     schema: Any = None  # the app schema without the hidden fields (None when nothing is hidden)
 
 
@@ -136,6 +137,7 @@ class Permissions:
         self.by_entity: dict[str, list[CompiledPermission]] = {}
         self.by_flow: dict[str, list[tuple[str, frozenset[str]]]] = {}
         self.by_report: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        self.by_decision: dict[str, list[tuple[str, frozenset[str]]]] = {}
         # declared role -> its privileges (e.g. manage_users)
         self.privileges: dict[str, frozenset[str]] = {}
         roles = definition.all("role")
@@ -152,6 +154,9 @@ class Permissions:
                     continue
                 if p.report is not None:
                     self.by_report.setdefault(p.report, []).append((role.name, actions))
+                    continue
+                if p.decision is not None:
+                    self.by_decision.setdefault(p.decision, []).append((role.name, actions))
                     continue
                 assert p.entity is not None
                 where = None
@@ -190,7 +195,8 @@ class Permissions:
         prof.schema = VisibleSchema(self.definition.schema, hidden) if hidden else None
         prof.restricted = [e for e in self.definition.entities
                            if e not in self.children and self._rules(prof, e, "read") is not None]
-        for grants, out in ((self.by_flow, prof.flows), (self.by_report, prof.reports)):
+        for grants, out in ((self.by_flow, prof.flows), (self.by_report, prof.reports),
+                            (self.by_decision, prof.decisions)):
             for name, pairs in grants.items():
                 out[name] = frozenset().union(*(a for r, a in pairs if r in roles))
         with self._lock:
@@ -268,6 +274,12 @@ class Permissions:
         if self.unrestricted(user):
             return True
         return action in self._profile(user).reports.get(report, NO_FIELDS)
+
+    def may_decide(self, user: User, decision: str) -> bool:
+        """Whether ``user`` may run decision table ``decision`` (a stored record still needs read)."""
+        if self.unrestricted(user):
+            return True
+        return "run" in self._profile(user).decisions.get(decision, NO_FIELDS)
 
     # -- rows
     def row_filter(self, user: User, entity: str, source: SqlSource) -> Any:

@@ -157,6 +157,15 @@ ROLES = {"roles.yaml": """
       clerk:
         permissions:
           - {entity: order, where: "level != 'gold'"}
+          - {decision: review_level, actions: [run]}
+          - {decision: points}
+      reader:
+        permissions:
+          - {entity: order, actions: [read]}
+      viewer:
+        permissions:
+          - {entity: order, actions: [read], hidden: [amount]}
+          - {decision: review_level}
       admin: {users: [root]}
 """}
 
@@ -168,11 +177,26 @@ def test_api_decides_under_the_users_permissions(make_app, db_url):
         add_user(app, "cleo", ("clerk",))
         add_user(app, "root", ("admin",))
         add_user(app, "nobody")
+        add_user(app, "rhea", ("reader",))
         app.create("order", {"code": "G", "amount": "9000", "level": "gold"}, "root")
         app.create("order", {"code": "N", "amount": "2000", "level": "normal"}, "root")
         cleo, root, nobody = (bearer(token_for(app, u)) for u in ("cleo", "root", "nobody"))
         listed = client.get("/api/v1/decisions", headers=cleo).json()
-        assert [d["name"] for d in listed] == ["points", "review_level"]  # approval: named inputs, admin only
+        assert [d["name"] for d in listed] == ["points", "review_level"]  # approval: not granted to clerk
+        # reading the records is not enough: default deny, a role must grant the table
+        rhea = bearer(token_for(app, "rhea"))
+        assert client.get("/api/v1/decisions", headers=rhea).json() == []
+        assert client.post("/api/v1/decisions/review_level", json={"record": "N"}, headers=rhea).status_code == 404
+        # a field hidden from the user does not exist for them, as an input too
+        add_user(app, "vic", ("viewer",))
+        vic = bearer(token_for(app, "vic"))
+        r = client.post("/api/v1/decisions/review_level", json={"inputs": {"amount": 300}}, headers=vic)
+        assert r.status_code == 400 and "unknown field 'amount'" in r.json()["message"]
+        body = client.get("/openapi.json", headers=vic).json()["paths"]["/api/v1/decisions/review_level"]["post"]
+        inputs = body["requestBody"]["content"]["application/json"]["schema"]["properties"]["inputs"]
+        assert "level" in inputs["properties"] and "amount" not in inputs["properties"]
+        assert [d["name"] for d in client.get("/api/v1/decisions", headers=root).json()] == [
+            "approval", "points", "review_level"]
         r = client.post("/api/v1/decisions/review_level", json={"record": "N"}, headers=cleo)
         assert r.json() == {"decision": "review_level", "result": "manager"}
         # a record the user may not read is not found, like a missing one
@@ -188,6 +212,50 @@ def test_api_decides_under_the_users_permissions(make_app, db_url):
         bad = client.post("/api/v1/decisions/approval", json={"inputs": {"Age": "x"}}, headers=root)
         assert bad.status_code == 400 and "input 'Age': expected decimal" in bad.json()["message"]
         assert client.post("/api/v1/decisions/approval", json={"input": {}}, headers=root).status_code == 400
+
+
+def test_decide_as_a_user_needs_the_roles_grant(make_app, db_url, capsys):
+    from .api_kit import add_user
+
+    path = str(make_app({**APP, **ROLES}))
+    app = open_app(path, db_url, create=True)
+    try:
+        add_user(app, "cleo", ("clerk",))
+        add_user(app, "rhea", ("reader",))
+        app.create("order", {"code": "G", "amount": "9000", "level": "gold"}, "root")
+        app.create("order", {"code": "N", "amount": "2000", "level": "normal"}, "root")
+    finally:
+        app.close()
+    capsys.readouterr()
+    assert main(["decide", path, "review_level", "--record", "N", "--db", db_url, "--user", "cleo"]) == 0
+    assert capsys.readouterr().out.strip() == "manager"
+    assert main(["decide", path, "review_level", '{"amount": 300}', "--db", db_url, "--user", "cleo"]) == 0
+    assert capsys.readouterr().out.strip() == "none"
+    # a record the user may not read is not found; a table no role grants is refused, inputs or record
+    assert main(["decide", path, "review_level", "--record", "G", "--db", db_url, "--user", "cleo"]) == 1
+    assert main(["decide", path, "approval", '{"Age": 30, "RiskCategory": "Low", "isAffordable": true}',
+                 "--db", db_url, "--user", "cleo"]) == 1
+    assert "cleo may not run decision approval" in capsys.readouterr().err
+    assert main(["decide", path, "review_level", "--record", "N", "--db", db_url, "--user", "rhea"]) == 1
+    assert "rhea may not run decision review_level" in capsys.readouterr().err
+    # the database owner (no --user) may run every table
+    assert main(["decide", path, "approval", '{"Age": 30, "RiskCategory": "Low", "isAffordable": true}',
+                 "--db", db_url]) == 0
+
+
+def test_a_role_granting_an_unknown_decision_is_a_load_error(make_app):
+    roles = {"roles.yaml": """
+roles:
+  clerk:
+    permissions:
+      - {decision: reveiw_level, actions: [run]}
+      - {decision: points, actions: [export]}
+"""}
+    with pytest.raises(DefinitionErrors) as e:
+        load_app(make_app({**APP, **roles}))
+    text = str(e.value)
+    assert "roles.yaml:4:20" in text and "unknown decision table 'reveiw_level' (did you mean 'review_level'?)" in text
+    assert "roles.yaml:5:38" in text and "'export' is not an action on a decision (actions: run)" in text
 
 
 def test_explain_marks_the_rule_that_gives_the_result(make_app, capsys):
@@ -244,3 +312,40 @@ def test_assignment_rules_route_by_a_decision(make_app, db_url):
             assert assign(tx, "reviewer", "order", "X") == ["dan"]
     finally:
         app.close()
+
+
+def test_decide_lang_zh_shows_output_values_as_their_option_labels(make_app, capsys):
+    assert main(["decide", "builtin:oms", "risk_level", '{"risk_blacklist": true, "risk_count": 0}',
+                 "--lang", "zh"]) == 0
+    assert capsys.readouterr().out.strip() == "高"
+    assert main(["decide", "builtin:oms", "risk_level", '{"risk_blacklist": false, "risk_count": 1}',
+                 "--lang", "zh", "--explain"]) == 0
+    assert capsys.readouterr().out.strip().endswith("结果: 低")
+    # JSON stays machine-readable: the stored values
+    assert main(["decide", "builtin:oms", "risk_level", '{"risk_blacklist": false, "risk_count": 1}',
+                 "--lang", "zh", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == "low"
+    path = str(make_app({"entities/ticket.yaml": """
+        name: ticket
+        fields:
+          size: {type: integer}
+          tier:
+            type: enum
+            options: [{value: gold, label: {en: Gold, zh: 金牌}}, {value: std, label: {en: Standard, zh: 标准}}]
+          note: {type: string}
+    """, "decisions/triage.yaml": """
+        name: triage
+        entity: ticket
+        hit_policy: COLLECT
+        inputs: [{name: size}]
+        outputs:
+          - {name: tier, type: string, values: [gold, std], label: {en: Tier, zh: 等级}}
+          - {name: note, type: string}
+        rules:
+          - ["> 10", gold, big]
+          - ["-", std, any]
+    """}))
+    assert main(["decide", path, "triage", '{"size": 20}', "--lang", "zh"]) == 0
+    assert capsys.readouterr().out.split("\n")[:4] == ["等级: 金牌", "note: big", "等级: 标准", "note: any"]
+    assert main(["decide", path, "triage", '{"size": 20}']) == 0
+    assert capsys.readouterr().out.startswith("tier: gold\n")

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--check", action="store_true", help="list the input combinations no rule covers (gaps)")
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     add_db_option(p)
-    add_user_option(p)
+    add_user_option(p)  # with --user, the inputs are decided as that user too (their roles must grant it)
     add_lang_option(p)
     p.set_defaults(func=cmd_decide)
 
@@ -60,10 +60,17 @@ def cmd_decide(args: argparse.Namespace) -> int:
         return _check(args)
     if (args.data is None) == (args.record is None):
         raise CliError("give the inputs as JSON, or --record KEY (not both)")
-    if args.record is not None:
+    if args.record is not None or args.user:  # as a user: their roles must grant the table (needs the database)
+        data = read_json_arg(args.data, "the inputs") if args.data is not None else None
         with open_for(args) as app, app.reader(acting_user(args)) as tx:
-            key: int | str = int(args.record) if args.record.isdigit() else args.record
-            result = app.features["decisions"].decide_record(tx, args.name, key, explain=args.explain)
+            service = app.features["decisions"]
+            table = service.allowed(tx, args.name)
+            if data is None:
+                key: int | str = int(args.record) if args.record.isdigit() else args.record
+                result = service.decide_record(tx, args.name, key, explain=args.explain)
+            else:
+                hidden = app.permissions.hidden(tx.user, table.entity) if table.entity else frozenset()
+                result = service.decide(args.name, data, explain=args.explain, hidden=hidden)
             definition = app.definition
     else:
         from ..decisions import Decisions
@@ -75,9 +82,11 @@ def cmd_decide(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(to_jsonable(result), ensure_ascii=False, indent=2 if args.explain else None))
     elif args.explain:
-        print(explain_text(result, lang, _labels(definition, args.name, lang)))
+        print(explain_text(result, lang, _labels(definition, args.name, lang),
+                           _value_labels(definition, args.name, lang), _single(definition, args.name)))
     else:
-        print(result_text(result, _labels(definition, args.name, lang)))
+        values = _value_labels(definition, args.name, lang)
+        print(result_text(result, _labels(definition, args.name, lang), lang, values, _single(definition, args.name)))
     return 0
 
 
@@ -103,6 +112,32 @@ def _labels(definition: Any, name: str, lang: str) -> dict[str, str]:
     return out
 
 
+def _value_labels(definition: Any, name: str, lang: str) -> dict[str, dict[Any, str]]:
+    """Option labels in ``lang`` by column name: for a table over an entity, an output (or input) named like
+    an enum field of that entity shows its values as that field's option labels (``{en, zh}``)."""
+    from ordo.dsl.base import label_text
+
+    d = definition.get("decision", name)
+    entity = definition.get("entity", d.entity) if d is not None and d.entity else None
+    if entity is None or lang == "en":
+        return {}
+    out: dict[str, dict[Any, str]] = {}
+    for c in [*(i for i in d.inputs if i.expr is None), *d.outputs]:
+        f = entity.fields.get(c.name)
+        if f is not None and f.type == "enum":
+            found = {o.value: label_text(o.label, lang, o.value) for o in f.options or ()
+                     if not isinstance(o, str) and o.label is not None}
+            if found:
+                out[c.name] = found
+    return out
+
+
+def _single(definition: Any, name: str) -> str | None:
+    """The output of a one-output table (its results are bare values, not objects)."""
+    d = definition.get("decision", name)
+    return d.outputs[0].name if d is not None and len(d.outputs) == 1 else None
+
+
 def _check(args: argparse.Namespace) -> int:
     from ..decisions import Decisions
 
@@ -121,13 +156,19 @@ def _check(args: argparse.Namespace) -> int:
     return 1
 
 
-def result_text(result: Any, labels: dict[str, str] | None = None, lang: str = "en") -> str:
-    labels = labels or {}
+def result_text(result: Any, labels: dict[str, str] | None = None, lang: str = "en",
+                values: dict[str, dict[Any, str]] | None = None, output: str | None = None) -> str:
+    """A result as text: names as ``labels``; the values of ``output`` (the column a bare value belongs to)
+    as their option labels in ``values``."""
+    labels, values = labels or {}, values or {}
     if isinstance(result, list):
-        return "\n".join(result_text(r, labels, lang) for r in result) if result else (
+        return "\n".join(result_text(r, labels, lang, values, output) for r in result) if result else (
             f"({_w('no rule matched', lang)})")
     if isinstance(result, dict):
-        return "\n".join(f"{labels.get(k, k)}: {result_text(v, labels, lang)}" for k, v in result.items())
+        return "\n".join(f"{labels.get(k, k)}: {result_text(v, labels, lang, values, k)}" for k, v in result.items())
+    shown = values.get(output or "", {}).get(result) if isinstance(result, str) else None
+    if shown is not None:
+        return shown
     return result if isinstance(result, str) else _value(result)
 
 
@@ -135,17 +176,22 @@ def _value(v: Any) -> str:
     return "null" if v is None else show(v) if isinstance(v, (bool, str)) else str(v)
 
 
-def explain_text(ex: dict, lang: str = "en", labels: dict[str, str] | None = None) -> str:
+def explain_text(ex: dict, lang: str = "en", labels: dict[str, str] | None = None,
+                 values: dict[str, dict[Any, str]] | None = None, output: str | None = None) -> str:
     from ordo.dsl.base import label_text
 
-    labels = labels or {}
+    labels, values = labels or {}, values or {}
+
+    def shown(column: str, v: Any) -> str:
+        found = values.get(column, {}).get(v) if isinstance(v, str) else None
+        return found if found is not None else _value(v)
 
     def rule(r: dict) -> str:
         return f"{_w('rule', lang)} {r['index']}" if r["rule"] == f"rule {r['index']}" else r["rule"]
 
     name = labels.get("", ex["decision"])
     lines = [f"{_w('decision', lang)} {name} ({_w('hit policy', lang)} {ex['hit_policy']})",
-             f"{_w('inputs', lang)}: " + (", ".join(f"{labels.get(k, k)} = {_value(v)}" for k, v in
+             f"{_w('inputs', lang)}: " + (", ".join(f"{labels.get(k, k)} = {shown(k, v)}" for k, v in
                                                    ex["inputs"].items()) or _w("none", lang))]
     width = max([len(rule(r)) for r in ex["rules"]] or [4])
     for r in ex["rules"]:
@@ -159,12 +205,12 @@ def explain_text(ex: dict, lang: str = "en", labels: dict[str, str] | None = Non
         what = labels.get(f["input"], f["input"])
         why = (f"{what} {_w('is null', lang)}: '{f['cell']}' {_w('does not apply', lang)}"
                if f["value"] is None and f["outcome"] is None
-               else f"{what} = {_value(f['value'])} {_w('is not', lang)} {f['cell']}")
+               else f"{what} = {shown(f['input'], f['value'])} {_w('is not', lang)} {f['cell']}")
         lines.append(f"  {rule(r):<{width}}  {_w('no', lang)}: {why}{note}")
     if "error" in ex:
         lines.append(f"{_w('error', lang)}: {ex['error']}")
     else:
-        lines.append(f"{_w('result', lang)}: " + result_text(ex["result"], labels, lang).replace("\n", ", "))
+        lines.append(f"{_w('result', lang)}: " + result_text(ex["result"], labels, lang, values, output).replace("\n", ", "))
     return "\n".join(lines)
 
 

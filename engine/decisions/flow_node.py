@@ -26,7 +26,8 @@ def compile_decision_node(compiler: Any, n: Any, d: Any, where: str) -> None:
 def run_decision_node(runner: Any, tok: Any, node: Any, queue: deque) -> None:
     values = {key[4:]: runner.eval(node, key) for key in node.exprs if key.startswith("set.")}
     if values:
-        runner.writer.update(runner.inst.entity, runner.inst.record_id, values)
+        with runner.authority() as w:
+            w.update(runner.inst.entity, runner.inst.record_id, values)
         runner._record = None
     runner.history("decided", node.name, decision=node.defn.decision, values=to_jsonable(values))
     target = next((to for expr, to in node.branches

@@ -12,7 +12,7 @@ from ordo.dsl.expr import Env
 from ordo.dsl.expr import types as T
 
 from ..coerce import CoercionError, coerce
-from ..errors import NotFound
+from ..errors import NotFound, PermissionDenied
 
 if TYPE_CHECKING:
     from ..records import Transaction
@@ -32,10 +32,19 @@ class Decisions:
             raise NotFound(f"unknown decision '{name}' (decisions: {known})")
         return table
 
+    def allowed(self, tx: Transaction, name: str) -> DecisionTable:
+        """Table ``name`` if ``tx.user`` may run it (the roles' decision permissions), else
+        PermissionDenied."""
+        table = self.table(name)
+        if not tx.app.permissions.may_decide(tx.user, name):
+            raise PermissionDenied(f"{tx.user.name} may not run decision {name}")
+        return table
+
     def decide(self, name: str, data: Mapping[str, Any], *, explain: bool = False,
-               env: Env | None = None) -> Any:
+               env: Env | None = None, hidden: frozenset[str] = frozenset()) -> Any:
         """The table's result for JSON-like ``data``: the named inputs of a table without an entity, or
-        the fields of a record of its entity (links given as ids are read through ``env``)."""
+        the fields of a record of its entity (links given as ids are read through ``env``); fields in
+        ``hidden`` (those hidden from the acting user) are unknown fields."""
         table = self.table(name)
         if not isinstance(data, Mapping):
             raise DecisionError(f"decision '{name}': give the inputs as a JSON object")
@@ -43,7 +52,7 @@ class Decisions:
             roots = table.root_values(data)
             record: Mapping[str, Any] = {}
         else:
-            roots, record = [], self._record(table, data)
+            roots, record = [], self._record(table, data, hidden)
         return _run(table, explain, record, env, roots)
 
     def decide_record(self, tx: Transaction, name: str, key: int | str, *, explain: bool = False) -> Any:
@@ -56,11 +65,11 @@ class Decisions:
         env = Env(link=lambda entity, k: _readable(tx, entity, k), clock=tx.app.clock)
         return _run(table, explain, record, env, [])
 
-    def _record(self, table: DecisionTable, data: Mapping[str, Any]) -> dict[str, Any]:
+    def _record(self, table: DecisionTable, data: Mapping[str, Any], hidden: frozenset[str]) -> dict[str, Any]:
         entity = self.definition.get("entity", table.entity)
         out: dict[str, Any] = {}
         for key, value in data.items():
-            f = entity.fields.get(key) if entity is not None else None
+            f = entity.fields.get(key) if entity is not None and key not in hidden else None
             if f is None:
                 raise DecisionError(f"decision '{table.name}': unknown field '{key}' of {table.entity}")
             if f.type in ("table", "related"):
