@@ -386,8 +386,10 @@ class CompiledReport:
             out += [sa.case((c.is_(None), 1), else_=0), c.desc() if desc else c.asc()]
         return out
 
-    def statement(self, built: Built, *, pivot_sets: list[tuple[tuple[str, ...], int]] | None = None) -> sa.Select:
-        """The single SQL statement of a run (totals computed in the same pass where possible)."""
+    def statement(self, built: Built, *, pivot_sets: list[tuple[tuple[str, ...], int]] | None = None,
+                  capped: bool = True) -> sa.Select:
+        """The single SQL statement of a run (totals computed in the same pass where possible);
+        ``capped=False``: every row (a streamed export), else at most ``MAX_GROUPS + 1``."""
         all_dims = tuple(d.name for d in self.dimensions)
         if pivot_sets is not None:
             parts = self.groupings(built, [(all_dims, 0), *pivot_sets])
@@ -399,7 +401,10 @@ class CompiledReport:
         parts = self.groupings(built, [(all_dims, 0), ((), 1)] if self.defn.totals else [(all_dims, 0)])
         main = self.finish(parts[0], "g0", having=True).subquery("r")
         q = sa.select(*main.c).order_by(*self.order(main.c))
-        q = q.limit(min(self.defn.limit or MAX_GROUPS + 1, MAX_GROUPS + 1))
+        if capped:
+            q = q.limit(min(self.defn.limit or MAX_GROUPS + 1, MAX_GROUPS + 1))
+        elif self.defn.limit:
+            q = q.limit(self.defn.limit)
         if not self.defn.totals:
             return q
         u = sa.union_all(sa.select(*q.subquery("top").c), self.finish(parts[1], "g1")).subquery("u")
