@@ -122,7 +122,8 @@ class CompiledReport:
         self.having = a.having
         self.alert_when = a.alert_when
         self.sort = [(s.strip().lstrip("+-").strip(), s.strip().startswith("-")) for s in defn.sort]
-        exprs = [*self.filters, *(d.expr for d in self.dimensions),
+        self.cohort: tuple[CompiledExpression, CompiledExpression] | None = a.cohort  # type: ignore[assignment]
+        exprs = [*self.filters, *(d.expr for d in self.dimensions), *(a.cohort or ()),
                  *(e for m in self.measures for e in (m.expr, m.filter) if e is not None)]
         source = {(self.source.parent, self.source.field)} if self.source.parent and self.source.field else set()
         # (entity, field) of every field the report reads: a reader from whom one is hidden may not run it

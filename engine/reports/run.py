@@ -18,6 +18,7 @@ from ordo.dsl.report_dates import ALL_END, ALL_START
 
 from ..errors import UsageError
 from ..i18n import word
+from . import cohort
 from . import compile as _compile
 from .compile import MARK, CompiledReport, convert
 from .format import display, export_value
@@ -113,8 +114,12 @@ def run(report: CompiledReport, tx: Transaction, params: Mapping[str, Any] | Non
     """Run ``report`` as ``tx.user``; labels, option values and words in ``lang``."""
     values, binds = bind_params(report, params, report.app.clock.today())
     built = report.build(tx, binds)
-    types = {d.name: d.type for d in report.dimensions} | {m.name: m.type for m in report.measures}
-    result = _result(report, tx, built, binds, types, values, lang)
+    if report.cohort is not None:
+        result = ReportResult(report.name, report.title(lang), cohort.columns(report, lang),
+                              cohort.rows(report, tx, built, binds), None, values, None, None, lang)
+    else:
+        types = {d.name: d.type for d in report.dimensions} | {m.name: m.type for m in report.measures}
+        result = _result(report, tx, built, binds, types, values, lang)
     result.reader = tx.user.name
     result.may_export = report.app.permissions.may_report(tx.user, report.name, "export")
     return result

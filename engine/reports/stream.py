@@ -38,7 +38,7 @@ def stream_export(report: CompiledReport, tx: Transaction, fmt: str, out: IO[byt
     if not report.app.permissions.may_report(tx.user, report.name, "export"):
         raise PermissionDenied(f"{tx.user.name} may not export report {report.name} (as {fmt}); the report "
                                "action 'export' is not granted to them")
-    if report.defn.pivot is not None:
+    if report.defn.pivot is not None or report.cohort is not None:  # shaped in memory; bounded
         result = run(report, tx, params, lang)
         body = export(result, fmt)
         out.write(body.encode("utf-8") if isinstance(body, str) else body)
