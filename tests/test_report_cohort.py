@@ -139,3 +139,25 @@ def test_cohort_definition_errors_name_the_field(make_app, db_url):
         open_app(make_app(bad), db_url)
     text = str(e.value)
     assert "date or datetime" in text and "measures" in text
+
+
+def test_cohort_report_page_shows_the_table(app_dir, db_url):
+    from starlette.testclient import TestClient
+
+    from ordo.designer_api.server import create_server
+    from ordo.designer_api.settings import Settings
+
+    from .web_kit import sign_in, text_of
+
+    app = open_app(app_dir, db_url, clock=CLOCK)
+    try:
+        client = TestClient(create_server(app, Settings(app=str(app_dir), db=db_url)), follow_redirects=False)
+        sign_in(client, "ann")
+        r = client.get("/reports/retention")
+        page = text_of(r.text)
+        assert r.status_code == 200 and "First month" in page and "Cohort size" in page and "2024-01" in page
+        assert "/drill" not in r.text  # a cohort cell has no record list behind it
+        r = client.get("/reports/retention/drill", params={"d.cohort": "2024-01-01", "m": "p1"})
+        assert r.status_code == 400
+    finally:
+        app.close()
