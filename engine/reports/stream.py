@@ -48,7 +48,7 @@ def stream_export(report: CompiledReport, tx: Transaction, fmt: str, out: IO[byt
     stmt = report.statement(built, capped=False)
     types = {d.name: d.type for d in report.dimensions} | {m.name: m.type for m in report.measures}
     columns = _columns(report, lang)
-    cursor = tx.conn.execution_options(stream_results=True, yield_per=PAGE).execute(stmt, binds)
+    cursor = tx.conn.execute(stmt.execution_options(stream_results=True, yield_per=PAGE), binds)
     totals: list[dict[str, Any]] = []
 
     def rows() -> Iterator[dict[str, Any]]:
