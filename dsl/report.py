@@ -25,6 +25,7 @@ from .report_parts import (  # noqa: F401 - re-exported: the parts belong to the
     EVERY,
     AlertDef,
     ChartDef,
+    CohortDef,
     DimensionDef,
     MaterializeDef,
     MeasureDef,
@@ -66,6 +67,7 @@ class Analysis:
     windows: dict[str, tuple[str, str]] = field(default_factory=dict)  # measure -> (window, of)
     having: CompiledExpression | None = None
     alert_when: CompiledExpression | None = None
+    cohort: tuple[CompiledExpression | None, CompiledExpression | None] | None = None  # (actor, date)
 
     def row_types(self) -> dict[str, T.Type]:
         out = {n: t for n, (_, t) in self.dims.items()}
@@ -100,7 +102,9 @@ class ReportDef(Definition):
     params: dict[str, ParamDef] = Field(default_factory=dict)
     filters: list[str] = Field(default_factory=list, description="Conditions rows must meet (all of them)")
     dimensions: list[DimensionDef | str] = Field(default_factory=list)
-    measures: list[MeasureDef] = Field(min_length=1)
+    measures: list[MeasureDef] = Field(default_factory=list, description="At least one, unless 'cohort' is set")
+    cohort: CohortDef | None = Field(default=None, description="A cohort retention report: rows are the "
+                                                              "cohorts, columns the periods since")
     having: str | None = Field(default=None, description="Condition on result rows (dimensions and measures)")
     sort: list[str] = Field(default_factory=list, description="Column names; '-name' sorts descending")
     limit: int | None = Field(default=None, ge=1, le=100_000, description="Keep the first N rows (top N)")
@@ -216,6 +220,11 @@ class ReportDef(Definition):
             return out
         scope = self.scope(schema, out.source, out.param_types)
         out.filters = [compile(("filters", i), text, scope, T.BOOLEAN) for i, text in enumerate(self.filters)]
+        if self.cohort is not None:
+            self._cohort(out, scope, compile, report)
+            return out
+        if not self.measures:
+            report(("measures",), "a report needs at least one measure (or a 'cohort')")
         names: set[str] = set()
         for i, d in enumerate(self.dimension_list()):
             self._unique(names, d.name, ("dimensions", i), report)
@@ -252,6 +261,23 @@ class ReportDef(Definition):
         if self.alert is not None:
             out.alert_when = self._alert(self.alert, row_scope, compile, report)
         return out
+
+    def _cohort(self, out: Analysis, scope: Scope, compile: Compile, report: Report) -> None:
+        c = self.cohort
+        assert c is not None
+        for key in ("dimensions", "measures", "having", "pivot", "alert", "materialize", "chart", "limit"):
+            if getattr(self, key):
+                report((key,), f"a cohort report has no '{key}': its rows are the cohorts, its columns the "
+                                "periods since")
+        if self.summary or self.totals or self.sort:
+            report(("cohort",), "a cohort report takes no 'summary', 'totals' or 'sort'")
+        actor = compile(("cohort", "actor"), c.actor, scope, None)
+        if actor is not None and actor.type.kind == "record":
+            actor = compile(("cohort", "actor"), c.actor.strip() + ".name", scope, None)
+        date = compile(("cohort", "date"), c.date, scope, None)
+        if date is not None and date.type.kind not in ("date", "datetime") and not date.type.is_any:
+            report(("cohort", "date"), f"'date' must be a date or datetime, got {date.type}")
+        out.cohort = (actor, date)
 
     def _params(self, report: Report) -> dict[str, T.Type]:
         types: dict[str, T.Type] = {}

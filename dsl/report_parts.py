@@ -38,6 +38,19 @@ class DimensionDef(Model):
     label: Label | None = None
 
 
+class CohortDef(Model):
+    """Cohort retention: each actor (e.g. a customer) joins the cohort of the period of their first
+    event (e.g. first order); a row per cohort, a column per period since, each counting the actors of
+    the cohort active in that period (or their share of the cohort)."""
+
+    actor: str = Field(description="Who acts: an expression over the source rows, e.g. customer")
+    date: str = Field(description="When: a date or datetime expression, e.g. order_date")
+    period: Literal["day", "week", "month", "quarter", "year"] = "month"
+    periods: int = Field(default=12, ge=1, le=120, description="Columns: periods since the first, 0..N")
+    share: bool = Field(default=False, description="Show each count as a share of the cohort's size")
+    label: Label | None = Field(default=None, description="The cohort column's label")
+
+
 class MeasureDef(Model):
     name: str = Field(pattern=IDENT)
     label: Label | None = None

@@ -26,6 +26,8 @@ _WORDS: dict[str, dict[str, str]] = {
     "yes": {"en": "yes", "zh": "是"},
     "no": {"en": "no", "zh": "否"},
     "total": {"en": "Total", "zh": "合计"},
+    "cohort": {"en": "Cohort", "zh": "同期群"},
+    "cohort_size": {"en": "Cohort size", "zh": "群组人数"},
     "rows": {"en": "rows", "zh": "行"},
 }
 

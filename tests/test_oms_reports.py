@@ -90,6 +90,31 @@ def test_funnel_top_customers_and_repurchase(oms):
         assert rep[c]["orders"] == n and rep[c]["repeat_orders"] == n - 1
 
 
+def test_customer_repurchase_cohorts(oms):
+    """First-order month cohorts of customers, counted again in each month since (cancelled orders not)."""
+    months: dict[str, set[tuple[int, int]]] = defaultdict(set)
+    for o in _orders(oms):
+        if o["status"] != "cancelled":
+            months[o["customer"]].add((o["order_date"].year, o["order_date"].month))
+    expected: dict[tuple[int, int], Counter] = defaultdict(Counter)
+    for active in months.values():
+        first = min(active)
+        for y, m in active:
+            since = (y - first[0]) * 12 + m - first[1]
+            if since <= 6:
+                expected[first][since] += 1
+    result = oms.features["reports"].report("customer_repurchase_cohorts", user="admin")
+    today = NOW.date()
+    got = {}
+    for r in result.rows:
+        key = (r["cohort"].year, r["cohort"].month)
+        elapsed = (today.year - key[0]) * 12 + today.month - key[1]
+        assert r["size"] == r["p0"]
+        got[key] = Counter({i: r[f"p{i}"] for i in range(7) if i <= elapsed and r[f"p{i}"]})
+        assert all(r[f"p{i}"] is None for i in range(elapsed + 1, 7))
+    assert got == {k: +v for k, v in expected.items()} and got
+
+
 def test_return_rate_by_product(oms):
     rows = {r["product"]: r for r in oms.features["reports"].report("return_rate_by_product", user="admin").rows}
     products = _names(oms, "product")

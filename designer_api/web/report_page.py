@@ -98,8 +98,8 @@ def report_page(pg: Page) -> Response:
         query = [(PARAM_PREFIX + k, v) for k, v in given.items()]
 
         def drill_href(row: dict[str, Any], c: Any) -> str | None:
-            if c.role != "measure" or row is result.totals:
-                return None
+            if c.role != "measure" or row is result.totals or report.cohort is not None:
+                return None  # a cohort cell counts actors over periods: no record list behind it
             cell = [(f"d.{d.name}", _value_text(row.get(d.name))) for d in dims]
             if c.pivot_value is not None and result.pivot:
                 cell.append((f"d.{result.pivot}", _value_text(c.pivot_value)))

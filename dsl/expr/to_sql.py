@@ -259,8 +259,12 @@ class _Compiler:
         path = node.args[0]
         assert isinstance(path, ast.Path)
         owner, field = self._source_of_table(path, src)
-        child, from_, cond = owner.children(field, node.child_entity or "")
         name = node.name
+        if name == "count" and len(node.args) == 1 and hasattr(owner, "grouped_count"):
+            grouped = owner.grouped_count(field, node.child_entity or "")  # a join to pre-grouped counts
+            if grouped is not None:
+                return grouped
+        child, from_, cond = owner.children(field, node.child_entity or "")
 
         def rows(*columns: Any) -> Any:  # correlated to whatever encloses it, however deep
             return sa.select(*columns).select_from(from_).correlate_except(from_)

@@ -6,8 +6,9 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from ..reports.export import EXTENSIONS, FORMATS
+from ..reports.export import EXPORT_FORMATS, EXTENSIONS, FORMATS
 from .common import (
     CliError,
     acting_user,
@@ -108,6 +109,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             else:
                 print(done.summary())
             return 0
+        if fmt in EXPORT_FORMATS:
+            return _stream(args, reports, fmt)
         result = reports.report(args.name, user=acting_user(args), params=parse_params(args.param),
                                 lang=args.lang)
         output = reports.export(result, fmt)
@@ -129,4 +132,34 @@ def cmd_report(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     else:
         sys.stdout.write(output if output.endswith("\n") else output + "\n")
+    return 0
+
+
+def _stream(args: argparse.Namespace, reports: Any, fmt: str) -> int:
+    """CSV or XLSX: every row, read page by page and written as it comes (no row bound)."""
+    if not args.out and fmt == "xlsx" and sys.stdout.isatty():
+        raise CliError(f"{fmt} output is binary: use --out FILE.{fmt}")
+    reports.get(args.name)
+    params = parse_params(args.param)
+    path = Path(args.out) if args.out else None
+    part = path.with_name(path.name + ".part") if path is not None else None  # renamed when complete
+    try:
+        out = part.open("wb") if part is not None else sys.stdout.buffer
+    except OSError as e:
+        raise CliError(f"cannot write {path}: {e.strerror}") from None
+    try:
+        with reports.app.reader(acting_user(args)) as tx:
+            n = reports.stream(tx, args.name, fmt, out, params, args.lang)
+        if part is not None:
+            out.close()
+            part.replace(path)
+    except BaseException:
+        if part is not None:
+            out.close()
+            part.unlink(missing_ok=True)  # no partial file left behind; an existing --out file stays
+        raise
+    if path is None:
+        out.flush()
+        return 0
+    print(f"{n} row(s) written to {path}")
     return 0

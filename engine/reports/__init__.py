@@ -9,6 +9,8 @@ alerts and drill-down.
     with app.reader("alice") as tx:
         result = reports.run(tx, "sales_by_month", {"period": "last_month"})
     reports.export(result, "xlsx")          # bytes; also "json", "csv", "svg", "table"
+    with app.reader("alice") as tx, open("sales.csv", "wb") as f:   # every row, streamed
+        reports.stream(tx, "sales_by_month", "csv", f, {"period": "this_year"})
     print(reports.explain("sales_by_month", user="alice"))  # its SQL and the database's plan
     reports.refresh("daily_demand", user="alice")   # write the rows into records (materialize)
     drill = reports.drill("sales_by_month", {"month": "2024-03", "region": "north"}, measure="returned")
@@ -18,7 +20,7 @@ alerts and drill-down.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ..actor import UserLike
 from ..errors import NotFound, PermissionDenied
@@ -31,6 +33,7 @@ from .indexes import install_indexes
 from .materialize import MaterializeResult
 from .percentile import install_sqlite_functions
 from .run import Column, ReportResult, run
+from .stream import stream_export
 from .summary import Summary, install_summaries
 
 if TYPE_CHECKING:
@@ -101,6 +104,12 @@ class Reports:
     def export(self, result: ReportResult, fmt: str) -> str | bytes:
         """``result`` as ``json``, ``csv``, ``table`` (text), ``xlsx`` (bytes) or ``svg`` (chart)."""
         return export(result, fmt)
+
+    def stream(self, tx: Transaction, name: str, fmt: str, out: IO[bytes],
+               params: Mapping[str, Any] | None = None, lang: str = "en") -> int:
+        """Write every row of report ``name`` (as ``tx.user``) to ``out`` as ``csv`` or ``xlsx``, fetched
+        page by page (no row bound; needs the report action 'export'); return the rows written."""
+        return stream_export(self.allowed(tx, name), tx, fmt, out, params, lang)
 
     def drill(self, name: str, cell: Mapping[str, Any], measure: str | None = None,
               params: Mapping[str, Any] | None = None) -> Drill:

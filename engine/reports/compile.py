@@ -122,7 +122,8 @@ class CompiledReport:
         self.having = a.having
         self.alert_when = a.alert_when
         self.sort = [(s.strip().lstrip("+-").strip(), s.strip().startswith("-")) for s in defn.sort]
-        exprs = [*self.filters, *(d.expr for d in self.dimensions),
+        self.cohort: tuple[CompiledExpression, CompiledExpression] | None = a.cohort  # type: ignore[assignment]
+        exprs = [*self.filters, *(d.expr for d in self.dimensions), *(a.cohort or ()),
                  *(e for m in self.measures for e in (m.expr, m.filter) if e is not None)]
         source = {(self.source.parent, self.source.field)} if self.source.parent and self.source.field else set()
         # (entity, field) of every field the report reads: a reader from whom one is hidden may not run it
@@ -386,8 +387,10 @@ class CompiledReport:
             out += [sa.case((c.is_(None), 1), else_=0), c.desc() if desc else c.asc()]
         return out
 
-    def statement(self, built: Built, *, pivot_sets: list[tuple[tuple[str, ...], int]] | None = None) -> sa.Select:
-        """The single SQL statement of a run (totals computed in the same pass where possible)."""
+    def statement(self, built: Built, *, pivot_sets: list[tuple[tuple[str, ...], int]] | None = None,
+                  capped: bool = True) -> sa.Select:
+        """The single SQL statement of a run (totals computed in the same pass where possible);
+        ``capped=False``: every row (a streamed export), else at most ``MAX_GROUPS + 1``."""
         all_dims = tuple(d.name for d in self.dimensions)
         if pivot_sets is not None:
             parts = self.groupings(built, [(all_dims, 0), *pivot_sets])
@@ -399,7 +402,10 @@ class CompiledReport:
         parts = self.groupings(built, [(all_dims, 0), ((), 1)] if self.defn.totals else [(all_dims, 0)])
         main = self.finish(parts[0], "g0", having=True).subquery("r")
         q = sa.select(*main.c).order_by(*self.order(main.c))
-        q = q.limit(min(self.defn.limit or MAX_GROUPS + 1, MAX_GROUPS + 1))
+        if capped:
+            q = q.limit(min(self.defn.limit or MAX_GROUPS + 1, MAX_GROUPS + 1))
+        elif self.defn.limit:
+            q = q.limit(self.defn.limit)
         if not self.defn.totals:
             return q
         u = sa.union_all(sa.select(*q.subquery("top").c), self.finish(parts[1], "g1")).subquery("u")

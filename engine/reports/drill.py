@@ -74,6 +74,7 @@ def _measure(report: CompiledReport, measure: str | None) -> Any:
 
 def drill(report: CompiledReport, cell: Mapping[str, Any], measure: str | None = None,
           params: Mapping[str, Any] | None = None) -> Drill:
+    _no_cohort(report)
     if report.source.parent is not None:
         raise UsageError(f"report {report.name} reads rows of {report.defn.source}, which are not records of "
                          "their own; use drill_rows to read them")
@@ -118,6 +119,7 @@ def _nulls(expr: CompiledExpression, names: set[str]) -> str:
 
 def drill_rows(report: CompiledReport, tx: Transaction, cell: Mapping[str, Any], measure: str | None = None,
                params: Mapping[str, Any] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    _no_cohort(report)
     _, binds = bind_params(report, params, report.app.clock.today())
     built = report.build(tx, binds)
     cell_where: list[Any] = []  # user expressions: evaluated only on rows the user may read
@@ -148,3 +150,9 @@ def drill_rows(report: CompiledReport, tx: Transaction, cell: Mapping[str, Any],
         cols.append(built.roots["parent"].table.c.name.label("parent_name"))
     q = sa.select(*cols).select_from(built.plan.from_).where(*where).order_by(table.c.id).limit(limit)
     return [dict(r._mapping) for r in tx.conn.execute(q, binds)]
+
+
+def _no_cohort(report: CompiledReport) -> None:
+    if report.cohort is not None:
+        raise UsageError(f"report {report.name} is a cohort report: its cells count actors over periods, "
+                         "with no record list behind them")

@@ -18,7 +18,9 @@ from ordo.dsl.report_dates import ALL_END, ALL_START
 
 from ..errors import UsageError
 from ..i18n import word
-from .compile import MARK, MAX_GROUPS, CompiledReport, convert
+from . import cohort
+from . import compile as _compile
+from .compile import MARK, CompiledReport, convert
 from .format import display, export_value
 
 if TYPE_CHECKING:
@@ -112,8 +114,12 @@ def run(report: CompiledReport, tx: Transaction, params: Mapping[str, Any] | Non
     """Run ``report`` as ``tx.user``; labels, option values and words in ``lang``."""
     values, binds = bind_params(report, params, report.app.clock.today())
     built = report.build(tx, binds)
-    types = {d.name: d.type for d in report.dimensions} | {m.name: m.type for m in report.measures}
-    result = _result(report, tx, built, binds, types, values, lang)
+    if report.cohort is not None:
+        result = ReportResult(report.name, report.title(lang), cohort.columns(report, lang),
+                              cohort.rows(report, tx, built, binds), None, values, None, None, lang)
+    else:
+        types = {d.name: d.type for d in report.dimensions} | {m.name: m.type for m in report.measures}
+        result = _result(report, tx, built, binds, types, values, lang)
     result.reader = tx.user.name
     result.may_export = report.app.permissions.may_report(tx.user, report.name, "export")
     return result
@@ -146,9 +152,10 @@ def _result(report: CompiledReport, tx: Transaction, built: Any, binds: dict, ty
         stmt = statement(report, built)
         fetched = [(r._mapping[MARK], convert(r._mapping, types)) for r in tx.conn.execute(stmt, binds)]
         rows = [r for g, r in fetched if g == 0]
-        if len(rows) > MAX_GROUPS:
-            raise UsageError(f"report {report.name} has more than {MAX_GROUPS} rows; narrow its filters or set "
-                             "a limit")
+        if len(rows) > _compile.MAX_GROUPS:
+            raise UsageError(f"report {report.name} has more than {_compile.MAX_GROUPS} rows, too many to show "
+                             "or return as JSON; export it as CSV or XLSX (every row, streamed), or narrow its "
+                             "filters or set a limit")
         totals = next((r for g, r in fetched if g == 1), None) if report.defn.totals else None
         return ReportResult(report.name, report.title(lang), _columns(report, lang), rows, totals, values,
                             None, report.defn.chart, lang)
@@ -182,7 +189,9 @@ def _pivot(report: CompiledReport, tx: Transaction, built: Any, binds: dict, typ
     col_totals: dict[Any, dict] = {}
     grand: dict | None = None
     pivot_values: list[Any] = []
+    fetched = 0
     for r in tx.conn.execute(stmt, binds):
+        fetched += 1
         g, rec = r._mapping[MARK], convert(r._mapping, types)
         key = tuple(rec[k] for k in row_keys)
         if g == 0:
@@ -195,8 +204,9 @@ def _pivot(report: CompiledReport, tx: Transaction, built: Any, binds: dict, typ
             col_totals[rec[pivot.name]] = rec
         else:
             grand = rec
-    if len(cells) > MAX_GROUPS:
-        raise UsageError(f"report {report.name} has more than {MAX_GROUPS} rows; narrow its filters")
+    if len(cells) > _compile.MAX_GROUPS or fetched > 4 * _compile.MAX_GROUPS:  # never a silent cut
+        raise UsageError(f"report {report.name} has more than {_compile.MAX_GROUPS} rows; a pivot report is "
+                         "shaped in memory: narrow its filters, or drop the pivot to export every row")
     desc = dict(report.sort).get(pivot.name, False)
     pivot_values.sort(key=lambda v: _sort_key(v), reverse=desc)
     if desc:  # nulls stay last

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
+from ordo.dsl.expr import ast
+from ordo.dsl.expr.to_sql import to_sql
+
 from ..compiled import CompiledApp
 
 if TYPE_CHECKING:
@@ -78,6 +81,50 @@ class JoinSource:
         visible = self.table.c.id.is_not(None) if guard is not None and self.path else None
         return rows_of(self, self.plan.app, self.entity, name, target, self.table.c.id, guard, visible)
 
+    def grouped_count(self, name: str, target: str) -> Any:
+        """``count(name)`` of the report's own rows as a LEFT JOIN to the counts pre-grouped by owner (one
+        scan of the related rows instead of a correlated subquery per row), or None where the related
+        rows are not keyed by one equality with a field of the owner (the correlated subquery then)."""
+        if self.path:
+            return None
+        guarded = self.guarded
+        key = ((f"#count:{name}",), guarded)
+        hit = self.plan.joins.get(key)
+        if hit is not None:
+            return hit  # type: ignore[return-value]
+        app = self.plan.app
+        cf = app.entities[self.entity].fields[name]
+        conds: list[Any] = []
+        if cf.related_where is None:  # a child table: its rows belong to their owner (readable with it)
+            if cf.child_table is None:
+                return None
+            alias = cf.child_table.alias(f"rc{len(self.plan.joins) + 1}")
+            k, owner_col = alias.c.parent_id, self.table.c.id
+        else:
+            table = app.entities[target].table
+            if table is None:
+                return None
+            alias = table.alias(f"rc{len(self.plan.joins) + 1}")
+            split = related_key(cf.related_where.tree)
+            if split is None:
+                return None
+            (child_field, owner_field), rest = split
+            from ..query import TableSource
+
+            rows = TableSource(app, target, alias)
+            k, owner_col = alias.c[child_field], self.table.c[owner_field]
+            conds = [to_sql(part, rows, where=True) for part in rest]
+            if guarded and self.plan.guard is not None:
+                readable = self.plan.guard.rows(target, alias)
+                if readable is not None:
+                    conds.append(readable)
+        counts = sa.select(k.label("k"), sa.func.count().label("n")).where(k.is_not(None), *conds) \
+            .group_by(k).subquery(f"rc{len(self.plan.joins) + 1}n")
+        self.plan.from_ = self.plan.from_.outerjoin(counts, counts.c.k == owner_col)
+        value = sa.func.coalesce(counts.c.n, 0)
+        self.plan.joins[key] = value  # type: ignore[assignment]
+        return value
+
     def unguarded(self) -> JoinSource:
         """The same rows for the definition's own rules: their links join without the guard."""
         return JoinSource(self.plan, self.entity, self.table, self.path, guarded=False)
@@ -97,3 +144,34 @@ class RowSource:
 
     def children(self, name: str, target: str) -> Any:  # pragma: no cover - the checker forbids it
         raise TypeError("result columns have no child tables")
+
+
+def related_key(tree: ast.Node) -> tuple[tuple[str, str], list[ast.Node]] | None:
+    """((field of the related row, field of the owner), the other conditions) of a related field's
+    ``where`` keyed by one ``field == parent.field`` equality, no other condition naming ``parent``;
+    else None."""
+    from ..query import conjuncts
+
+    key: tuple[str, str] | None = None
+    rest: list[ast.Node] = []
+    for part in conjuncts(tree):
+        if isinstance(part, ast.Binary) and part.op == "==" and key is None:
+            sides = [_plain(part.left), _plain(part.right)]
+            if sides[0] is not None and sides[1] is not None and {sides[0][0], sides[1][0]} == {None, "parent"}:
+                own, parent = sides if sides[0][0] is None else sides[::-1]
+                key = (own[1], parent[1])  # type: ignore[index]
+                continue
+        if any(isinstance(n, ast.Path) and n.root == "parent" for n in ast.walk(part)):
+            return None
+        rest.append(part)
+    return (key, rest) if key is not None else None
+
+
+def _plain(node: ast.Node) -> tuple[str | None, str] | None:
+    """(root, field) of a plain one-field path (``customer``, ``parent.id``), else None."""
+    if not isinstance(node, ast.Path):
+        return None
+    fields = [s for s in node.steps if s.kind != "root"]
+    if len(fields) != 1 or fields[0].kind not in ("field", "link"):
+        return None
+    return node.root, fields[0].name
