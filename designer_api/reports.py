@@ -8,11 +8,9 @@ engine's bound (100,000) is refused (400, pointing to CSV/XLSX) rather than cut.
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
 from typing import Any
 
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from ordo.dsl.base import label_text
 from ordo.engine.errors import NotFound, PermissionDenied
@@ -21,10 +19,9 @@ from ordo.engine.reports.export import as_data
 from .access import may_run_report
 from .body import PARAM_PREFIX, check_known, prefixed_params
 from .context import Ctx, json_response, route
+from .download import download, new_spool
 from .errors import bad_request
 
-SPOOL = 4 * 1024 * 1024  # an export is kept in memory up to this size, then in a temporary file
-CHUNK = 64 * 1024
 FORMATS = {
     "json": "application/json",
     "csv": "text/csv; charset=utf-8",
@@ -75,28 +72,18 @@ def run_report(ctx: Ctx) -> Response:
 
 
 def _stream(ctx: Ctx, name: str, fmt: str, params: dict[str, Any]) -> Response:
-    """Every row as CSV or XLSX: written in one read transaction to a spool (memory up to ``SPOOL``,
-    then a temporary file), then sent in chunks."""
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115  # handed to the response
+    """Every row as CSV or XLSX: written in one read transaction to a spool (memory, then a temporary
+    file: see :mod:`.download`), then sent in chunks."""
+    spool = new_spool()
     try:
         with ctx.app.reader(ctx.actor) as tx:
             if not may_run_report(tx, name):
                 raise PermissionDenied(f"{ctx.user} may not run report {name}")
             _reports(ctx).stream(tx, name, fmt, spool, params, ctx.lang)
-        spool.seek(0)
     except BaseException:
         spool.close()
         raise
-    return StreamingResponse(_chunks(spool), media_type=FORMATS[fmt],
-                             headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
-
-
-def _chunks(spool: Any) -> Iterator[bytes]:
-    try:
-        while chunk := spool.read(CHUNK):
-            yield chunk
-    finally:
-        spool.close()
+    return download(spool, FORMATS[fmt], f"{name}.{fmt}")
 
 
 def routes() -> list:

@@ -8,12 +8,10 @@ from __future__ import annotations
 import csv
 import io
 import math
-import tempfile
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from ordo.dsl.base import humanize, label_text
 from ordo.engine import keyset
@@ -23,6 +21,7 @@ from ordo.engine.present import Presenter
 from ordo.engine.textfmt import cell_text
 
 from ..access import entity_actions, require_action
+from ..download import download, new_spool
 from ..tasks import fact_fields
 from .base import Page, page
 from .filters import OPS, bulk_fields, filterable, parse
@@ -31,8 +30,6 @@ from .saved import saved_views
 PAGE_SIZES = (20, 50, 100, 200)
 DEFAULT_SIZE = 50
 MAX_COLUMNS = 8
-SPOOL = 4 * 1024 * 1024  # an export is kept in memory up to this size, then in a temporary file
-CHUNK = 64 * 1024
 
 
 def entity_of(pg: Page) -> str:
@@ -113,7 +110,7 @@ def export(pg: Page) -> Response:
     fmt = str(pg.path.get("fmt", ""))
     if fmt not in ("csv", "xlsx"):
         raise NotFound(f"no export format '{fmt[:20]}' (csv, xlsx)")
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL)  # noqa: SIM115  # handed to the response
+    spool = new_spool()
     try:
         with pg.app.reader(pg.actor) as tx:
             require_action(tx, entity, "read")
@@ -128,22 +125,12 @@ def export(pg: Page) -> Response:
             shown = Presenter(tx, entity, keys, pg.lang)
             pages = query_pages(tx, entity, flt.where, flt.params, order_by)
             (_write_csv if fmt == "csv" else _write_xlsx)(spool, shown, keys, pages, tx, entity, pg.lang)
-        spool.seek(0)
     except BaseException:
         spool.close()
         raise
     media = "text/csv; charset=utf-8" if fmt == "csv" else \
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return StreamingResponse(_chunks(spool), media_type=media,
-                             headers={"Content-Disposition": f'attachment; filename="{entity}.{fmt}"'})
-
-
-def _chunks(spool: Any) -> Iterator[bytes]:
-    try:
-        while chunk := spool.read(CHUNK):
-            yield chunk
-    finally:
-        spool.close()
+    return download(spool, media, f"{entity}.{fmt}")
 
 
 def _export_value(shown: Presenter, ce: Any, key: str, text: Any, raw: Any) -> Any:
