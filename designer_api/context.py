@@ -32,14 +32,23 @@ LANGUAGES = ("en", "zh")
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 
 
+def browser_lang(request: Request, *asked: str | None) -> str:
+    """The first of ``asked`` that is a known language, else the browser's preference, else English."""
+    for lang in asked:
+        if lang in LANGUAGES:
+            return lang
+    accept = request.headers.get("accept-language", "").lower()
+    return "zh" if accept.startswith("zh") else "en"
+
+
 @dataclass
-class Ctx:
+class RequestScope:
+    """What an endpoint and a page share: the request, the Ordo app, the settings and the signed-in user."""
+
     request: Request
     app: App
     settings: Settings
     identity: Identity | None = None
-    body: dict[str, Any] = field(default_factory=dict)
-    raw: Any = None  # what a route's own body reader returned (see ``route(raw=...)``)
 
     @property
     def user(self) -> str:
@@ -60,14 +69,16 @@ class Ctx:
     def path(self) -> dict[str, Any]:
         return self.request.path_params
 
+
+@dataclass
+class Ctx(RequestScope):
+    body: dict[str, Any] = field(default_factory=dict)
+    raw: Any = None  # what a route's own body reader returned (see ``route(raw=...)``)
+
     @property
     def lang(self) -> str:
         """The language of labels: ``?lang=``, else the browser's preference, else English."""
-        asked = self.request.query_params.get("lang")
-        if asked in LANGUAGES:
-            return asked
-        accept = self.request.headers.get("accept-language", "").lower()
-        return "zh" if accept.startswith("zh") else "en"
+        return browser_lang(self.request, self.request.query_params.get("lang"))
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

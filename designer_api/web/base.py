@@ -25,16 +25,13 @@ from starlette.routing import Route
 from ordo.engine.errors import OrdoError, ValidationFailed
 
 from ..body import read_body
-from ..context import LANGUAGES, UNSAFE
+from ..context import UNSAFE, RequestScope, browser_lang
 from ..errors import _BY_TYPE, ApiError, bad_request
 from .words import WORDS, word
 
 if TYPE_CHECKING:
-    from ordo.engine.actor import UserLike
-    from ordo.engine.app import App
 
-    from ..auth import Identity
-    from ..settings import Settings
+    pass
 
 HERE = Path(__file__).parent
 LANG_COOKIE = "ordo_lang"
@@ -62,40 +59,15 @@ class Form:
 
 
 @dataclass
-class Page:
-    request: Request
-    app: App
-    settings: Settings
-    identity: Identity | None = None
+class Page(RequestScope):
     form: Form = field(default_factory=lambda: Form([]))
     cookies: dict[str, str] = field(default_factory=dict)  # to set on the response
 
     @property
-    def user(self) -> str:
-        assert self.identity is not None
-        return self.identity.user
-
-    @property
-    def actor(self) -> UserLike:
-        assert self.identity is not None
-        return self.identity.actor or self.identity.user
-
-    @property
-    def params(self) -> Any:
-        return self.request.query_params
-
-    @property
-    def path(self) -> dict[str, Any]:
-        return self.request.path_params
-
-    @property
     def lang(self) -> str:
         """``?lang=``, else the language the user chose (cookie), else the browser's, else English."""
-        for asked in (self.request.query_params.get("lang"), self.request.cookies.get(LANG_COOKIE)):
-            if asked in LANGUAGES:
-                return asked
-        accept = self.request.headers.get("accept-language", "").lower()
-        return "zh" if accept.startswith("zh") else "en"
+        return browser_lang(self.request, self.request.query_params.get("lang"),
+                            self.request.cookies.get(LANG_COOKIE))
 
     def t(self, key: str) -> str:
         return word(key, self.lang)
