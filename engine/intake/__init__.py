@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .compiled import CompiledIntake
 from .mapping import MappingError
 from .readers import PayloadError
 from .result import Duplicate, IntakeProblem, IntakeResult
-from .runner import CompiledIntake, IntakeRuntime
+from .runner import IntakeRuntime
 
 if TYPE_CHECKING:
     from ..app import App

@@ -1,5 +1,6 @@
 """Run an intake: choose the shape, read the documents, and create one record per
-document, each in its own savepoint so that a bad document never loses the good ones.
+document, in batches of one transaction each (see ``docs/intake.md``): a bad document never
+loses the good ones.
 
 Idempotency: the intake's ``key`` fields (e.g. channel + external id) are computed
 first; a record with the same key means the document was already imported and it
@@ -15,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ordo.dsl.intake import IntakeDef, parse_path
 from ordo.dsl.loader import resolve_data_path
 
 from ..actor import UserLike
 from ..coerce import CoercionError, coerce
 from ..errors import FieldError, NotFound, OrdoError, UsageError, ValidationFailed
 from ..records import Transaction
-from .mapping import CompiledLookup, CompiledValue, MappingError, Source, compile_value
+from .compiled import CompiledIntake, CompiledShape
+from .mapping import CompiledLookup, MappingError, Source
 from .readers import PayloadError, SourceDocument, get_path, iter_items, read_documents
 from .result import Duplicate, IntakeProblem, IntakeResult
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from ..app import App
 
 Progress = Callable[[int, int], None]
-_FORMATS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".txt": "csv"}
 
 
 _READ_IN_BATCH = 256 * 1024  # bytes: a payload up to this size is parsed inside the first batch's transaction
@@ -46,55 +46,6 @@ class _Careful(Exception):
 
 class RowConflicts(OrdoError):
     """The rows of a CSV document disagree (the problems are on the document)."""
-
-
-class CompiledTable:
-    def __init__(self, rows: str | None, fields: dict[str, CompiledValue]) -> None:
-        self.rows = parse_path(rows) if rows else None
-        self.fields = fields
-
-
-class CompiledShape:
-    def __init__(self, app: App, intake: IntakeDef, name: str) -> None:
-        shape = intake.shapes[name]
-        csv = shape.format == "csv"
-        d = app.definition
-        self.name = name
-        self.defn = shape
-        self.fields = {f: compile_value(d, intake, f, s, csv) for f, s in shape.fields.items()}
-        self.tables = {t: CompiledTable(m.rows, {f: compile_value(d, intake, f, s, csv) for f, s in m.fields.items()})
-                       for t, m in shape.tables.items()}
-        self.document_columns = shape.document_columns() if csv else {}
-
-
-class CompiledIntake:
-    """An intake definition ready to run: every mapping and expression compiled once."""
-
-    def __init__(self, app: App, defn: IntakeDef) -> None:
-        self.app = app
-        self.defn = defn
-        self.name = defn.name
-        self.entity = app.compiled.entities[defn.entity]
-        self.shapes = {name: CompiledShape(app, defn, name) for name in defn.shapes}
-
-    # -- choosing a shape
-    def choose_shape(self, shape: str | None, channel: dict[str, Any] | None, file: str | None) -> CompiledShape:
-        if shape is None and channel is not None and self.defn.channel and self.defn.channel.shape_field:
-            shape = channel.get(self.defn.channel.shape_field) or None
-        if shape is None:
-            fmt = _FORMATS.get(Path(file).suffix.lower()) if file else None
-            matching = [s for s in self.shapes.values() if fmt is None or s.defn.format == fmt]
-            if len(matching) != 1:
-                raise UsageError(f"intake '{self.name}': say which shape to use (shapes: {', '.join(self.shapes)})")
-            return matching[0]
-        found = self.shapes.get(shape)
-        if found is None:
-            raise UsageError(f"intake '{self.name}' has no shape '{shape}' (shapes: {', '.join(self.shapes)})")
-        fmt = _FORMATS.get(Path(file).suffix.lower()) if file else None
-        if fmt is not None and fmt != found.defn.format and not (fmt == "csv" and found.defn.format == "csv"):
-            raise UsageError(f"shape '{shape}' of intake '{self.name}' reads {found.defn.format} files, "
-                             f"not {Path(file or '').name}")
-        return found
 
 
 class IntakeRuntime:
