@@ -172,7 +172,7 @@ class Edits:
             self.rng.choice(kinds)()
 
 
-@pytest.mark.parametrize("seed", [14, 2026])
+@pytest.mark.parametrize("seed", [14, 2026] + [int(s) for s in __import__("os").environ.get("ORDO_EXTRA_SEEDS", "").split(",") if s])
 def test_twenty_random_structured_edits_keep_comments_and_touch_only_their_lines(tmp_path: Path, seed: int) -> None:
     root = tmp_path / "oms"
     shutil.copytree(builtin_templates_dir() / "oms", root)
