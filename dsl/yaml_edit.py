@@ -176,10 +176,14 @@ def _step(node: Any, part: str | int) -> Any:
     if isinstance(node, CommentedSeq):
         index = _index(part, node)
         if not 0 <= index < len(node):
-            raise _Bad(f"index {part} out of range (the list has {len(node)} items)", node)
+            raise _Bad(f"index {part} out of range ({_items(len(node))})", node)
         return index
     raise _Bad(f"'{part}' is inside a {type(node).__name__ if node is not None else 'null'} value, "
                "not a mapping or list", node)
+
+
+def _items(n: int) -> str:
+    return f"the list has {n} item" + ("" if n == 1 else "s")
 
 
 def _index(part: str | int, node: Any) -> int:
@@ -371,7 +375,7 @@ def _insert_args(seq: Any, edit: Mapping[str, Any], style: Style) -> tuple[int, 
     if index == -1:
         index = len(seq)
     if not 0 <= index <= len(seq):
-        raise _Bad(f"index {index} out of range (the list has {len(seq)} items)", seq)
+        raise _Bad(f"index {index} out of range ({_items(len(seq))})", seq)
     return index, _node(value, style, None, list(seq), seq)
 
 
@@ -379,7 +383,7 @@ def _move_args(seq: Any, edit: Mapping[str, Any]) -> tuple[int, int]:
     src, dst = _need(edit, "from"), _need(edit, "to")
     for name, v in (("from", src), ("to", dst)):
         if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < len(seq):
-            raise _Bad(f"'{name}' index {v} out of range (the list has {len(seq)} items)", seq)
+            raise _Bad(f"'{name}' index {v} out of range ({_items(len(seq))})", seq)
     return src, dst
 
 
