@@ -95,7 +95,7 @@ def definition_location(text: str, kind: str, name: str, *, file: str = "<text>"
     A definition matches by ``name`` and by ``kind`` where the mapping has one (a file in a kind folder
     leaves ``kind`` out; ``roles:`` entries are roles named by their key). Raises DefinitionError when it
     is not in the text."""
-    found = _find_definition(load(text, file, Style.of(text)), kind, name)
+    found = _find_definition(load(text, file, Style.of(text)), kind, name, file)
     if found is None:
         raise DefinitionError(f"{kind} '{name}' is not defined in this file", file=file)
     return found
@@ -125,11 +125,25 @@ def _explicit_start(text: str) -> bool:
     return False
 
 
-def _find_definition(docs: list[Any], kind: str, name: str) -> tuple[int, PathT] | None:
-    def match(data: Any, implied: str | None = None) -> bool:
-        if not isinstance(data, CommentedMap):
+def _folder_kind(file: str) -> str | None:
+    """The kind a file's folder implies (``flows/x.yaml`` -> flow; ``roles.yaml`` -> role), None: any."""
+    from . import kinds  # noqa: F401 - registers every definition kind
+    from .base import KINDS
+
+    parts = file.replace("\\", "/").split("/")
+    if len(parts) >= 2:
+        found = [k for k, cls in KINDS.items() if cls.folder in parts[:-1]]
+        return found[0] if len(found) == 1 else None
+    return "role" if parts[-1] in ("roles.yaml", "roles.yml") else None
+
+
+def _find_definition(docs: list[Any], kind: str, name: str, file: str = "<text>") -> tuple[int, PathT] | None:
+    implied = _folder_kind(file)
+
+    def match(data: Any) -> bool:
+        if not isinstance(data, CommentedMap) or str(data.get("name")) != name:
             return False
-        return str(data.get("name", implied)) == name and str(data.get("kind", kind)) == kind
+        return str(data["kind"]) == kind if "kind" in data else implied in (None, kind)
 
     for d, data in enumerate(docs):
         if isinstance(data, CommentedSeq):
@@ -147,7 +161,7 @@ def _find_definition(docs: list[Any], kind: str, name: str) -> tuple[int, PathT]
     return None
 
 
-def _target(docs: list[Any], edit: Mapping[str, Any]) -> tuple[Any, PathT]:
+def _target(docs: list[Any], edit: Mapping[str, Any], file: str) -> tuple[Any, PathT]:
     """(document data, full path from its root) an edit addresses."""
     path = edit.get("path", [])
     if not isinstance(path, list) or not all(isinstance(p, (str, int)) and not isinstance(p, bool) for p in path):
@@ -157,7 +171,7 @@ def _target(docs: list[Any], edit: Mapping[str, Any]) -> tuple[Any, PathT]:
         if not isinstance(definition, Mapping) or not isinstance(definition.get("kind"), str) \
                 or not isinstance(definition.get("name"), str):
             raise _Bad("'definition' must be {kind: K, name: N}")
-        found = _find_definition(docs, definition["kind"], definition["name"])
+        found = _find_definition(docs, definition["kind"], definition["name"], file)
         if found is None:
             raise _Bad(f"{definition['kind']} '{definition['name']}' is not defined in this file")
         return docs[found[0]], [*found[1], *path]
@@ -235,7 +249,7 @@ def _apply(text: str, edit: Any, style: Style, file: str) -> str:
     if op not in OPS:
         raise _Bad(f"unknown op '{op}' (one of: {', '.join(OPS)})")
     docs = load(text, file, style)
-    data, path = _target(docs, edit)
+    data, path = _target(docs, edit, file)
     lines = text.splitlines(keepends=True)
     if op in ("insert", "move"):
         seq, _, _ = _walk(data, path)
