@@ -63,8 +63,8 @@ def apply_edits(text: str, edits: Sequence[Mapping[str, Any]], *, file: str = "<
         raise DefinitionError("edits must be a list of edit objects", file=file)
     if len(edits) > MAX_EDITS:
         raise DefinitionError(f"at most {MAX_EDITS} edits at once", file=file)
+    parse_documents(text, file)  # syntax errors, nesting and alias expansion bounded, before any edit
     style = Style.of(text)
-    load(text, file, style)  # a syntax error is reported as such, before any edit
     current = text
     for i, edit in enumerate(edits):
         try:
@@ -95,6 +95,7 @@ def definition_location(text: str, kind: str, name: str, *, file: str = "<text>"
     A definition matches by ``name`` and by ``kind`` where the mapping has one (a file in a kind folder
     leaves ``kind`` out; ``roles:`` entries are roles named by their key). Raises DefinitionError when it
     is not in the text."""
+    parse_documents(text, file)  # bounded before ruamel reads it
     found = _find_definition(load(text, file, Style.of(text)), kind, name, file)
     if found is None:
         raise DefinitionError(f"{kind} '{name}' is not defined in this file", file=file)
@@ -322,8 +323,12 @@ def _same_key(data: Any, key: Any, limit: int = 50) -> list[Any]:
     """Values found under ``key`` anywhere in the document (how this file writes such a value)."""
     out: list[Any] = []
     stack = [data]
-    while stack and len(out) < limit:
+    seen: set[int] = set()
+    while stack and len(out) < limit and len(seen) < 100_000:
         node = stack.pop()
+        if id(node) in seen:  # an alias met again
+            continue
+        seen.add(id(node))
         if isinstance(node, CommentedMap):
             for k, v in node.items():
                 if str(k) == str(key):

@@ -243,3 +243,11 @@ def test_every_oms_file_round_trips_unchanged_through_a_no_op_edit() -> None:
                           else [{"op": "rename", "path": [key], "to": "tmp_key"},
                                 {"op": "rename", "path": ["tmp_key"], "to": key}], file=str(path))
         assert out == text, path
+
+
+@pytest.mark.parametrize("text", ["a: " + "[" * 500 + "]" * 500 + "\n", "a: &x [*x]\n", "a: &x {b: *x}\n", "a: 1\na: 2\n"])
+def test_hostile_texts_are_refused_before_any_edit(text: str) -> None:
+    with pytest.raises(DefinitionError) as info:
+        apply_edits(text, [{"op": "set", "path": ["c"], "value": 1}], file="f.yaml")
+    assert str(info.value).startswith("f.yaml:")
+    assert len(str(info.value)) < 200
