@@ -40,7 +40,17 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from . import yaml_splice as splice
 from .errors import DefinitionError, format_path
-from .yaml_roundtrip import Style, choose_flow, dump, keep_comment_columns, load, merge3, scalar, to_node
+from .yaml_roundtrip import (
+    Style,
+    choose_flow,
+    dump,
+    keep_comment_columns,
+    load,
+    merge3,
+    rewrap,
+    scalar,
+    to_node,
+)
 from .yaml_source import parse_documents
 
 PathT = list[str | int]
@@ -310,7 +320,7 @@ def _key_end(line: str, col: int) -> int:
 def _round_trip(text: str, docs: list[Any], style: Style, file: str) -> str:
     start = _explicit_start(text)
     before = dump(load(text, file, style), style, start)
-    return keep_comment_columns(text, merge3(text, before, dump(docs, style, start)))
+    return keep_comment_columns(text, rewrap(text, merge3(text, before, dump(docs, style, start))))
 
 
 def _need(edit: Mapping[str, Any], name: str) -> Any:

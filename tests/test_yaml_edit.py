@@ -251,3 +251,14 @@ def test_hostile_texts_are_refused_before_any_edit(text: str) -> None:
         apply_edits(text, [{"op": "set", "path": ["c"], "value": 1}], file="f.yaml")
     assert str(info.value).startswith("f.yaml:")
     assert len(str(info.value)) < 200
+
+
+def test_a_wrapped_flow_mapping_stays_wrapped_where_it_was() -> None:
+    text = ("name: e\nfields:\n  active: {type: boolean, default: true, label: {en: Active, zh: 生效},\n"
+            "           help: {en: Keep one active, zh: 保持一个生效}}\n  other: {type: string}\n")
+    out = edit({"op": "set", "path": ["fields", "active", "default"], "value": False}, text=text)
+    assert diff(text, out) == (["  active: {type: boolean, default: true, label: {en: Active, zh: 生效},"],
+                               ["  active: {type: boolean, default: false, label: {en: Active, zh: 生效},"])
+    out = edit({"op": "set", "path": ["fields", "active", "help", "zh"], "value": "只保留一个"}, text=text)
+    assert diff(text, out) == (["           help: {en: Keep one active, zh: 保持一个生效}}"],
+                               ["           help: {en: Keep one active, zh: 只保留一个}}"])
