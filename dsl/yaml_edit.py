@@ -51,7 +51,7 @@ from .yaml_roundtrip import (
     scalar,
     to_node,
 )
-from .yaml_source import parse_documents
+from .yaml_source import MAX_DEPTH, MAX_VALUES, parse_documents
 
 PathT = list[str | int]
 OPS = ("set", "delete", "insert", "move", "rename")
@@ -326,7 +326,30 @@ def _round_trip(text: str, docs: list[Any], style: Style, file: str) -> str:
 def _need(edit: Mapping[str, Any], name: str) -> Any:
     if name not in edit:
         raise _Bad(f"missing '{name}'")
+    if name == "value":
+        _check_value(edit[name])
     return edit[name]
+
+
+def _check_value(value: Any) -> None:
+    """A value is JSON-like data (texts, numbers, true/false, null, lists, mappings with text keys), within
+    the loader's bounds on nesting and size."""
+    count = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        count += 1
+        if depth > MAX_DEPTH or count > MAX_VALUES:
+            raise _Bad(f"the value is too large (at most {MAX_DEPTH} levels, {MAX_VALUES} values)")
+        if isinstance(v, Mapping):
+            if not all(isinstance(k, str) and k for k in v):
+                raise _Bad("mapping keys must be non-empty texts")
+            stack.extend((x, depth + 1) for x in v.values())
+        elif isinstance(v, (list, tuple)):
+            stack.extend((x, depth + 1) for x in v)
+        elif not (v is None or isinstance(v, (str, bool, int, float))):
+            raise _Bad(f"a {type(v).__name__} cannot be written as YAML (use texts, numbers, true/false, null, "
+                       "lists and mappings)")
 
 
 def _same_key(data: Any, key: Any, limit: int = 50) -> list[Any]:

@@ -262,3 +262,13 @@ def test_a_wrapped_flow_mapping_stays_wrapped_where_it_was() -> None:
     out = edit({"op": "set", "path": ["fields", "active", "help", "zh"], "value": "只保留一个"}, text=text)
     assert diff(text, out) == (["           help: {en: Keep one active, zh: 保持一个生效}}"],
                                ["           help: {en: Keep one active, zh: 只保留一个}}"])
+
+
+def test_values_must_be_json_like_and_bounded() -> None:
+    deep: list = []
+    for _ in range(300):
+        deep = [deep]
+    for value, message in ((deep, "too large"), ({1: "x"}, "keys must be non-empty texts"), ({"a": {1, 2}}, "a set cannot"),
+                           (list(range(20_000)), "too large")):
+        with pytest.raises(DefinitionError, match=message):
+            apply_edits(TEXT, [{"op": "set", "path": ["nodes", "a", "next"], "value": value}], file="f.yaml")
