@@ -12,6 +12,7 @@ several processes starting together do it once.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,8 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
     existing = set(inspector.get_table_names())
     entities = {e.name: e for e in compiled.entities.values()}
     maps_done = applied_maps(conn)
+    ddl_meta = sa.MetaData()  # the tables as the database holds them: with their generated columns
+    ddl = {s.name: build_table(s, ddl_meta) for s in compiled.specs}
     for spec in compiled.specs:
         table = compiled.metadata.tables[spec.name]
         plan.snapshots[spec.name] = spec.to_json()
@@ -83,8 +86,12 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
         snap = snaps.get(spec.name)
         if snap is None:  # table made outside Ordo or before snapshots: compare names only
             cols = {c["name"] for c in inspector.get_columns(spec.name)}
-            snap = {"columns": {c: spec.columns.get(c, "?") for c in cols}, "indexes": []}
+            made = cols & set(spec.generated)
+            snap = {"columns": {c: spec.columns.get(c, "?") for c in cols - made}, "indexes": [],
+                    "generated": {g: spec.generated[g].signature for g in made}}
         old_cols: dict[str, str] = dict(snap["columns"])
+        start = len(plan.actions)  # where generated columns a column change affects are dropped
+        changed: set[str] = set()  # columns renamed, converted or dropped
         entity = entities.get(spec.entity)
         field_defs = entity.defn.fields if entity is not None else {}
         dropped = set(entity.defn.dropped_fields) if entity is not None and spec.parent is None else set()
@@ -103,6 +110,7 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                                                 f"{len(bad)} value(s) do not convert, e.g. {'; '.join(bad[:3])}; "
                                                 f"correct them first (nothing was changed)")
                         else:
+                            changed.add(cname)
                             plan.actions.append(_convert(spec.name, table.c[cname], values))
                             plan.statements.append(f"convert {spec.name}.{cname}: {old} -> {sig}")
                             plan.records.append({"table_name": spec.name, "field": cname, "kind": "convert",
@@ -118,6 +126,7 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                     plan.statements.append(f"widen {spec.name}.{cname}: {old} -> {sig}")
             elif f is not None and f.renamed_from and f.renamed_from in old_cols:
                 renamed.add(f.renamed_from)
+                changed.add(f.renamed_from)
                 plan.actions.append(_rename(spec.name, f.renamed_from, cname))
                 plan.statements.append(f"rename {spec.name}.{f.renamed_from} -> {cname}")
                 plan.records.append({"table_name": spec.name, "field": cname, "kind": "rename",
@@ -129,6 +138,7 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
             if cname in spec.columns or cname in renamed:
                 continue
             if cname in dropped:
+                changed.add(cname)
                 plan.actions.append(_drop_column(spec.name, cname))
                 plan.statements.append(f"drop column {spec.name}.{cname}")
                 plan.records.append({"table_name": spec.name, "field": cname, "kind": "drop",
@@ -139,7 +149,8 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                     f"'dropped_fields' to drop it, or set 'renamed_from: {cname}' on the field that replaces it"
                 )
         _plan_maps(conn, plan, spec, table, entities, old_cols, maps_done)
-        have = {i["name"] for i in inspector.get_indexes(spec.name)}
+        have = _index_names(conn, spec.name)
+        old_generated = _plan_generated(plan, spec, ddl[spec.name], snap, start, changed, have)
         for cols, unique in spec.indexes:
             name = index_name(spec.name, cols, unique)
             if name not in have and unique and all(c in old_cols for c in cols):
@@ -149,14 +160,19 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                                         f"share values ({'; '.join(dups)}); correct them first (nothing was changed)")
                     continue
             if name not in have:
-                plan.actions.append(_create_index(table, name))
+                plan.actions.append(_create_index(ddl[spec.name], name))
                 plan.statements.append(f"create index {name}")
         wanted_indexes = {index_name(spec.name, cols, unique) for cols, unique in spec.indexes}
         for cols, unique in snap.get("indexes", []):  # created by an earlier sync, no longer asked for
             name = index_name(spec.name, tuple(cols), unique)
-            if name in have and name not in wanted_indexes and all(c in spec.columns for c in cols):
+            if name in have and name not in wanted_indexes and \
+                    all(c in spec.columns or c in spec.generated for c in cols):
                 plan.actions.append(_drop_index(spec.name, name))
                 plan.statements.append(f"drop index {name}")
+        for gname in old_generated:  # no report groups by it any more: it holds nothing but derived values
+            if gname not in spec.generated:
+                plan.actions.append(_drop_generated(spec.name, gname, _indexes_on(spec, snap, gname)))
+                plan.statements.append(f"drop generated column {spec.name}.{gname} (no report groups by it)")
     # child tables of removed table fields
     wanted = {s.name for s in compiled.specs}
     for tname in snaps:
@@ -176,6 +192,35 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                 f"'dropped_fields' of {parent} to drop them"
             )
     return plan
+
+
+def _indexes_on(spec: TableSpec, snap: dict, column: str) -> set[str]:
+    """The names of the indexes (created earlier or wanted now) that read ``column``."""
+    pairs = [*((tuple(c), u) for c, u in snap.get("indexes", [])), *spec.indexes]
+    return {index_name(spec.name, cols, unique) for cols, unique in pairs if column in cols}
+
+
+def _plan_generated(plan: Plan, spec: TableSpec, ddl_table: sa.Table, snap: dict, start: int,
+                    changed: set[str], have: set[str]) -> dict[str, str]:
+    """Generated columns (tables.GeneratedColumn) to add, and those to drop first because their
+    source column is renamed, converted or dropped, or their expression changed (re-added after:
+    both databases refuse to change a column a generated column reads). Return the generated columns
+    that stay in place (name -> signature); ``have`` loses the indexes dropped with them."""
+    old: dict[str, str] = dict(snap.get("generated", {}))
+    for gname, sig in list(old.items()):
+        g = spec.generated.get(gname)
+        source = sig[sig.index(",") + 1:-1] if sig.startswith("bucket(") else None
+        if source in changed or (g is not None and g.signature != sig):
+            indexes = _indexes_on(spec, snap, gname)
+            plan.actions.insert(start, _drop_generated(spec.name, gname, indexes))
+            plan.statements.append(f"drop generated column {spec.name}.{gname} (its source changes)")
+            have -= indexes
+            del old[gname]
+    for gname, g in spec.generated.items():
+        if gname not in old:
+            plan.actions.append(_add_generated(spec.name, ddl_table.c[gname]))
+            plan.statements.append(f"add generated column {spec.name}.{gname} ({g.purpose or g.signature})")
+    return old
 
 
 def _plan_maps(conn: sa.Connection, plan: Plan, spec: TableSpec, table: sa.Table, entities: dict,
@@ -202,6 +247,23 @@ def _plan_maps(conn: sa.Connection, plan: Plan, spec: TableSpec, table: sa.Table
                              "rows": rows})
 
 
+def _index_names(conn: sa.Connection, table: str) -> set[str]:
+    """The names of the indexes of ``table`` (on SQLite also those on expressions, which
+    SQLAlchemy does not reflect)."""
+    if conn.dialect.name == "sqlite":
+        return {r[0] for r in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,))}
+    return {i["name"] for i in sa.inspect(conn).get_indexes(table)}
+
+
+def _column_indexes(conn: sa.Connection, table: str) -> list[dict[str, Any]]:
+    """The reflected indexes of ``table`` on plain columns (indexes on expressions, such as a stored
+    report bucket's on SQLite, are dropped with their generated column)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
+        return sa.inspect(conn).get_indexes(table)
+
+
 def _q(conn: sa.Connection, name: str) -> str:
     return conn.dialect.identifier_preparer.quote(name)
 
@@ -220,6 +282,25 @@ def _add_column(table: str, column: sa.Column, link_target: str | None):
     return run
 
 
+def _add_generated(table: str, column: sa.Column):
+    """``ALTER TABLE ADD COLUMN name TYPE GENERATED ALWAYS AS (...)``: the database computes it
+    for the rows already there (PostgreSQL rewrites the table once)."""
+    def run(conn: sa.Connection) -> None:
+        spec = conn.dialect.ddl_compiler(conn.dialect, None).get_column_specification(column)
+        conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} ADD COLUMN {spec}")
+
+    return run
+
+
+def _drop_generated(table: str, column: str, indexes: set[str]):
+    def run(conn: sa.Connection) -> None:
+        for name in sorted(indexes):
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {_q(conn, name)}")
+        _drop_column(table, column)(conn)
+
+    return run
+
+
 def _rename(table: str, old: str, new: str):
     def run(conn: sa.Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} RENAME COLUMN {_q(conn, old)} TO {_q(conn, new)}")
@@ -229,7 +310,7 @@ def _rename(table: str, old: str, new: str):
 
 def _drop_column(table: str, column: str):
     def run(conn: sa.Connection) -> None:
-        for idx in sa.inspect(conn).get_indexes(table):
+        for idx in _column_indexes(conn, table):
             if column in idx["column_names"]:
                 conn.exec_driver_sql(f"DROP INDEX {_q(conn, idx['name'])}")
         conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} DROP COLUMN {_q(conn, column)}")
@@ -289,7 +370,7 @@ def _convert(table: str, column: sa.Column, values: list[dict[str, Any]]):
             conn.execute(sa.update(write).where(write.c.id == sa.bindparam("_id"))
                          .values({target: sa.bindparam("_v", type_=column.type)}), values)
         if conn.dialect.name == "sqlite":
-            indexes = [i for i in sa.inspect(conn).get_indexes(table) if name in i["column_names"]]
+            indexes = [i for i in _column_indexes(conn, table) if name in i["column_names"]]
             _drop_column(table, name)(conn)
             conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} RENAME COLUMN {target} TO {_q(conn, name)}")
             for i in indexes:

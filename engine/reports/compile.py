@@ -37,6 +37,7 @@ from ..scales import expr_scale
 from .buckets import DateBucket
 from .percentile import Percentile
 from .sources import JoinPlan, JoinSource, RowSource
+from .stored_buckets import bucket_column
 
 if TYPE_CHECKING:
     from ..app import App
@@ -129,6 +130,8 @@ class CompiledReport:
         # (entity, field) of every field the report reads: a reader from whom one is hidden may not run it
         self.reads: frozenset[tuple[str, str]] = frozenset(source | fields_read(exprs))
         self.summary: Any = None  # its maintained summary (summary.py), when it declares one
+        self.stored: dict[str, str] = {}  # dimension -> the generated column keeping its bucket (stored_buckets.py)
+        self.stored_sources: tuple[str, ...] = ()  # the columns those buckets are computed from
 
     def check_reader(self, tx: Transaction) -> None:
         """Refuse a reader from whom a field this report reads is hidden (no column, filter or group
@@ -190,6 +193,11 @@ class CompiledReport:
         where = readable_first(allowed, cheap, rest)
         dims = {}
         for d in self.dimensions:
+            if d.name in self.stored and tx.conn.dialect.name != "sqlite":
+                # the same bucket, computed by the database when the row was written (on SQLite the
+                # index holds the expression itself: see stored_buckets.py)
+                dims[d.name] = bucket_column(src.table, self.stored[d.name])
+                continue
             sql = d.expr.to_sql(src, roots, clock)
             dims[d.name] = DateBucket(d.bucket, sql) if d.bucket else sql
         measures: dict[str, Any] = {}
