@@ -12,6 +12,7 @@ several processes starting together do it once.
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -256,12 +257,18 @@ def _index_names(conn: sa.Connection, table: str) -> set[str]:
     return {i["name"] for i in sa.inspect(conn).get_indexes(table)}
 
 
-def _column_indexes(conn: sa.Connection, table: str) -> list[dict[str, Any]]:
-    """The reflected indexes of ``table`` on plain columns (indexes on expressions, such as a stored
-    report bucket's on SQLite, are dropped with their generated column)."""
+def _indexes_reading(conn: sa.Connection, table: str, column: str) -> list[tuple[str, str | None]]:
+    """(name, CREATE statement on SQLite) of each index of ``table`` that reads ``column``: on SQLite
+    also an index on an expression (a stored report bucket's), which SQLAlchemy does not reflect and
+    which SQLite refuses to keep when the column is dropped."""
+    if conn.dialect.name == "sqlite":
+        word = re.compile(rf"(?<![\w$]){re.escape(column)}(?![\w$])")
+        rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                                    "AND sql IS NOT NULL", (table,))
+        return [(name, sql) for name, sql in rows if word.search(sql.split(" ON ", 1)[-1])]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
-        return sa.inspect(conn).get_indexes(table)
+        return [(i["name"], None) for i in sa.inspect(conn).get_indexes(table) if column in i["column_names"]]
 
 
 def _q(conn: sa.Connection, name: str) -> str:
@@ -310,9 +317,8 @@ def _rename(table: str, old: str, new: str):
 
 def _drop_column(table: str, column: str):
     def run(conn: sa.Connection) -> None:
-        for idx in _column_indexes(conn, table):
-            if column in idx["column_names"]:
-                conn.exec_driver_sql(f"DROP INDEX {_q(conn, idx['name'])}")
+        for name, _ in _indexes_reading(conn, table, column):
+            conn.exec_driver_sql(f"DROP INDEX {_q(conn, name)}")
         conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} DROP COLUMN {_q(conn, column)}")
 
     return run
@@ -370,13 +376,11 @@ def _convert(table: str, column: sa.Column, values: list[dict[str, Any]]):
             conn.execute(sa.update(write).where(write.c.id == sa.bindparam("_id"))
                          .values({target: sa.bindparam("_v", type_=column.type)}), values)
         if conn.dialect.name == "sqlite":
-            indexes = [i for i in _column_indexes(conn, table) if name in i["column_names"]]
+            indexes = _indexes_reading(conn, table, name)
             _drop_column(table, name)(conn)
             conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} RENAME COLUMN {target} TO {_q(conn, name)}")
-            for i in indexes:
-                cols = ", ".join(_q(conn, c) for c in i["column_names"])
-                conn.exec_driver_sql(f"CREATE {'UNIQUE ' if i['unique'] else ''}INDEX {_q(conn, i['name'])} "
-                                     f"ON {_q(conn, table)} ({cols})")
+            for _, create in indexes:  # as they were (their columns, unique, expressions)
+                conn.exec_driver_sql(create or "")
 
     return run
 
