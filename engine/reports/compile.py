@@ -404,9 +404,9 @@ class CompiledReport:
             parts = self.groupings(built, [(all_dims, 0), *pivot_sets])
             shaped = [self.finish(p, f"g{i}", having=i == 0) for i, p in enumerate(parts)]
             if len(shaped) == 1:
-                return shaped[0].limit(MAX_GROUPS + 1)
+                return shaped[0].limit(MAX_GROUPS + 1) if capped else shaped[0]
             u = sa.union_all(*shaped).subquery("u")
-            return sa.select(*u.c).limit(4 * (MAX_GROUPS + 1))
+            return sa.select(*u.c).limit(4 * (MAX_GROUPS + 1)) if capped else sa.select(*u.c)
         parts = self.groupings(built, [(all_dims, 0), ((), 1)] if self.defn.totals else [(all_dims, 0)])
         main = self.finish(parts[0], "g0", having=True).subquery("r")
         q = sa.select(*main.c).order_by(*self.order(main.c))
