@@ -234,3 +234,34 @@ def test_concurrent_writers_keep_the_summary_exact(pg_url, make_app):
         assert a.features["reports"].report("by_month", user="root").totals["orders"] == 4 * 12
     finally:
         a.close()
+
+
+def test_a_period_on_whole_buckets_is_answered_from_the_summary(app):
+    """A bounded period whose bounds are first days of the summary's month buckets (this year, a
+    quarter, 2024-02-01..2024-04-30) reads the summary, filtered on its month column; one that cuts a
+    month (last_30_days, 2024-02-02..) scans. Same figures either way."""
+    orders = [(dt.date(2024, m, d), ch, q) for m in range(1, 7) for d in (1, 15, 28) for ch, q in
+              (("web", m + d), ("store", d % 7), (None, 3))] + [(None, "web", 4)]
+    for day, ch, q in orders:
+        app.create("order", {"order_date": day, "channel": ch, "qty": q,
+                             "lines": [{"units": 2, "price": Decimal("1.25")}]}, "root")
+    reports = app.features["reports"]
+    reports.rebuild("by_month", user="root")
+    for period, whole in (("2024-02-01..2024-04-30", True), ("2024-01-01..2024-12-31", True),
+                          ("2024-03-01..2025-02-28", True), ("2024-02-02..2024-04-30", False),
+                          ("2024-02-01..2024-04-29", False), ("2024-04-15..2024-04-20", False)):
+        text = reports.explain("by_month", user="root", params={"period": period})
+        assert ("ordo_summary_by_month" in text) == whole, (period, text)
+        if whole:
+            assert "answered from the maintained summary" in text
+        got = figures(reports.report("by_month", user="root", params={"period": period}))
+        with app.reader("root") as tx:  # the same report scanned: the reader's transaction without the summary
+            summary = reports.get("by_month").summary
+            reports.get("by_month").summary = None
+            try:
+                scanned = figures(reports.run(tx, "by_month", {"period": period}))
+            finally:
+                reports.get("by_month").summary = summary
+        assert got == scanned, period
+        assert got[0], period
+    assert figures(reports.report("by_month", user="root", params={"period": "2024-02-01..2024-02-29"}))[1][2] == 9

@@ -85,6 +85,7 @@ class Built:
     measures_in: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # (value, condition) per aggregate
     dialect: str = "sqlite"
     summary: Any = None  # the maintained summary answering this run (summary.py), None: scan
+    summary_where: list[Any] = field(default_factory=list)  # its conditions (a bounded period on its buckets)
 
 
 def _strict(path, text, scope, expect) -> CompiledExpression:
@@ -210,8 +211,10 @@ class CompiledReport:
                 if m.filter is not None else None
             inputs[m.name] = (value, cond)
             measures[m.name] = aggregate(m.agg or "count", value, cond, self.defn_measure[m.name].p)
-        summary = self.summary if self.summary is not None and self.summary.usable(tx, binds) else None
-        return Built(plan, src, roots, where, dims, measures, allowed, inputs, tx.conn.dialect.name, summary)
+        answer = self.summary.answer(tx, binds) if self.summary is not None else None
+        summary = self.summary if answer is not None else None
+        return Built(plan, src, roots, where, dims, measures, allowed, inputs, tx.conn.dialect.name, summary,
+                     answer or [])
 
     # -- how columns are shown
     def title(self, lang: str = "en") -> str:
