@@ -4,7 +4,8 @@ On start the store compares the tables it needs with a snapshot of what it
 created last time (``ordo_schema``): it creates tables, adds columns and indexes,
 and widens types. Destructive changes (a removed field, a type change) are
 refused with a clear message unless the definition declares them
-(``dropped_fields``, ``renamed_from``, ``converted_from``). The whole plan is
+(``dropped_fields``, ``renamed_from``, ``converted_from``). Generated columns (report time
+buckets) are added and dropped as definitions ask (``schema_generated``). The whole plan is
 checked before anything runs and applied in one transaction under a lock, so
 several processes starting together do it once.
 """
@@ -12,8 +13,6 @@ several processes starting together do it once.
 from __future__ import annotations
 
 import json
-import re
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +23,7 @@ from .compiled import CompiledApp
 from .db import advisory_lock, write_connection
 from .errors import OrdoError, SchemaChangeRefused, UsageError
 from .migrations import applied_maps, converted, count_mapped, map_action, map_detail, record, value_map
+from .schema_generated import drop_generated, index_names, indexes_on, indexes_reading, plan_generated
 from .tables import SYSTEM_METADATA, TableSpec, build_table, index_name
 
 schema_table = sa.Table(
@@ -89,7 +89,7 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
             cols = {c["name"] for c in inspector.get_columns(spec.name)}
             made = cols & set(spec.generated)
             snap = {"columns": {c: spec.columns.get(c, "?") for c in cols - made}, "indexes": [],
-                    "generated": {g: spec.generated[g].signature for g in made}}
+                    "generated": {g: spec.generated[g].snapshot() for g in made}}
         old_cols: dict[str, str] = dict(snap["columns"])
         start = len(plan.actions)  # where generated columns a column change affects are dropped
         changed: set[str] = set()  # columns renamed, converted or dropped
@@ -150,8 +150,8 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                     f"'dropped_fields' to drop it, or set 'renamed_from: {cname}' on the field that replaces it"
                 )
         _plan_maps(conn, plan, spec, table, entities, old_cols, maps_done)
-        have = _index_names(conn, spec.name)
-        old_generated = _plan_generated(plan, spec, ddl[spec.name], snap, start, changed, have)
+        have = index_names(conn, spec.name)
+        old_generated = plan_generated(plan, spec, ddl[spec.name], snap, start, changed, have)
         for cols, unique in spec.indexes:
             name = index_name(spec.name, cols, unique)
             if name not in have and unique and all(c in old_cols for c in cols):
@@ -172,7 +172,7 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                 plan.statements.append(f"drop index {name}")
         for gname in old_generated:  # no report groups by it any more: it holds nothing but derived values
             if gname not in spec.generated:
-                plan.actions.append(_drop_generated(spec.name, gname, _indexes_on(spec, snap, gname)))
+                plan.actions.append(drop_generated(spec.name, gname, indexes_on(spec, snap, gname)))
                 plan.statements.append(f"drop generated column {spec.name}.{gname} (no report groups by it)")
     # child tables of removed table fields
     wanted = {s.name for s in compiled.specs}
@@ -193,35 +193,6 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                 f"'dropped_fields' of {parent} to drop them"
             )
     return plan
-
-
-def _indexes_on(spec: TableSpec, snap: dict, column: str) -> set[str]:
-    """The names of the indexes (created earlier or wanted now) that read ``column``."""
-    pairs = [*((tuple(c), u) for c, u in snap.get("indexes", [])), *spec.indexes]
-    return {index_name(spec.name, cols, unique) for cols, unique in pairs if column in cols}
-
-
-def _plan_generated(plan: Plan, spec: TableSpec, ddl_table: sa.Table, snap: dict, start: int,
-                    changed: set[str], have: set[str]) -> dict[str, str]:
-    """Generated columns (tables.GeneratedColumn) to add, and those to drop first because their
-    source column is renamed, converted or dropped, or their expression changed (re-added after:
-    both databases refuse to change a column a generated column reads). Return the generated columns
-    that stay in place (name -> signature); ``have`` loses the indexes dropped with them."""
-    old: dict[str, str] = dict(snap.get("generated", {}))
-    for gname, sig in list(old.items()):
-        g = spec.generated.get(gname)
-        source = sig[sig.index(",") + 1:-1] if sig.startswith("bucket(") else None
-        if source in changed or (g is not None and g.signature != sig):
-            indexes = _indexes_on(spec, snap, gname)
-            plan.actions.insert(start, _drop_generated(spec.name, gname, indexes))
-            plan.statements.append(f"drop generated column {spec.name}.{gname} (its source changes)")
-            have -= indexes
-            del old[gname]
-    for gname, g in spec.generated.items():
-        if gname not in old:
-            plan.actions.append(_add_generated(spec.name, ddl_table.c[gname]))
-            plan.statements.append(f"add generated column {spec.name}.{gname} ({g.purpose or g.signature})")
-    return old
 
 
 def _plan_maps(conn: sa.Connection, plan: Plan, spec: TableSpec, table: sa.Table, entities: dict,
@@ -248,29 +219,6 @@ def _plan_maps(conn: sa.Connection, plan: Plan, spec: TableSpec, table: sa.Table
                              "rows": rows})
 
 
-def _index_names(conn: sa.Connection, table: str) -> set[str]:
-    """The names of the indexes of ``table`` (on SQLite also those on expressions, which
-    SQLAlchemy does not reflect)."""
-    if conn.dialect.name == "sqlite":
-        return {r[0] for r in conn.exec_driver_sql(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,))}
-    return {i["name"] for i in sa.inspect(conn).get_indexes(table)}
-
-
-def _indexes_reading(conn: sa.Connection, table: str, column: str) -> list[tuple[str, str | None]]:
-    """(name, CREATE statement on SQLite) of each index of ``table`` that reads ``column``: on SQLite
-    also an index on an expression (a stored report bucket's), which SQLAlchemy does not reflect and
-    which SQLite refuses to keep when the column is dropped."""
-    if conn.dialect.name == "sqlite":
-        word = re.compile(rf"(?<![\w$]){re.escape(column)}(?![\w$])")
-        rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
-                                    "AND sql IS NOT NULL", (table,))
-        return [(name, sql) for name, sql in rows if word.search(sql.split(" ON ", 1)[-1])]
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
-        return [(i["name"], None) for i in sa.inspect(conn).get_indexes(table) if column in i["column_names"]]
-
-
 def _q(conn: sa.Connection, name: str) -> str:
     return conn.dialect.identifier_preparer.quote(name)
 
@@ -289,25 +237,6 @@ def _add_column(table: str, column: sa.Column, link_target: str | None):
     return run
 
 
-def _add_generated(table: str, column: sa.Column):
-    """``ALTER TABLE ADD COLUMN name TYPE GENERATED ALWAYS AS (...)``: the database computes it
-    for the rows already there (PostgreSQL rewrites the table once)."""
-    def run(conn: sa.Connection) -> None:
-        spec = conn.dialect.ddl_compiler(conn.dialect, None).get_column_specification(column)
-        conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} ADD COLUMN {spec}")
-
-    return run
-
-
-def _drop_generated(table: str, column: str, indexes: set[str]):
-    def run(conn: sa.Connection) -> None:
-        for name in sorted(indexes):
-            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {_q(conn, name)}")
-        _drop_column(table, column)(conn)
-
-    return run
-
-
 def _rename(table: str, old: str, new: str):
     def run(conn: sa.Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} RENAME COLUMN {_q(conn, old)} TO {_q(conn, new)}")
@@ -317,7 +246,7 @@ def _rename(table: str, old: str, new: str):
 
 def _drop_column(table: str, column: str):
     def run(conn: sa.Connection) -> None:
-        for name, _ in _indexes_reading(conn, table, column):
+        for name, _ in indexes_reading(conn, table, column):
             conn.exec_driver_sql(f"DROP INDEX {_q(conn, name)}")
         conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} DROP COLUMN {_q(conn, column)}")
 
@@ -376,7 +305,7 @@ def _convert(table: str, column: sa.Column, values: list[dict[str, Any]]):
             conn.execute(sa.update(write).where(write.c.id == sa.bindparam("_id"))
                          .values({target: sa.bindparam("_v", type_=column.type)}), values)
         if conn.dialect.name == "sqlite":
-            indexes = _indexes_reading(conn, table, name)
+            indexes = indexes_reading(conn, table, name)
             _drop_column(table, name)(conn)
             conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} RENAME COLUMN {target} TO {_q(conn, name)}")
             for _, create in indexes:  # as they were (their columns, unique, expressions)

@@ -102,6 +102,10 @@ class GeneratedColumn:
     expr: Callable[[sa.Table], Any]
     purpose: str = ""  # shown by `ordo sync --dry-run`
 
+    def snapshot(self) -> dict[str, str]:
+        """What the schema snapshot keeps of it (to notice a change, and what it reads)."""
+        return {"expr": self.signature, "source": self.source}
+
 
 class Generated(sa.Computed):
     """``GENERATED ALWAYS AS (expr)``: VIRTUAL on SQLite (``ALTER TABLE ADD COLUMN`` allows no
@@ -156,7 +160,7 @@ class TableSpec:
     def to_json(self) -> dict:
         out = {"columns": self.columns, "indexes": [[list(c), u] for c, u in self.indexes], "links": self.links}
         if self.generated:
-            out["generated"] = {name: g.signature for name, g in self.generated.items()}
+            out["generated"] = {name: g.snapshot() for name, g in self.generated.items()}
         return out
 
 
