@@ -114,6 +114,10 @@ class ReportDef(Definition):
     alert: AlertDef | None = None
     index: bool = Field(default=True, description="Create an index covering what the report reads on its "
                                                  "source table (schema sync); false: none")
+    stored_buckets: bool = Field(default=True, description="Keep each time bucket the report groups by "
+                                                           "(of a date field of its rows) in a generated "
+                                                           "column in its index (schema sync); false: "
+                                                           "compute it per row")
     summary: bool = Field(default=False, description="Keep a summary table of this report exact on every write "
                                                      "and answer runs from it (see docs/reports.md)")
     materialize: MaterializeDef | None = Field(default=None, description="Write the result rows into records "

@@ -4,7 +4,8 @@ On start the store compares the tables it needs with a snapshot of what it
 created last time (``ordo_schema``): it creates tables, adds columns and indexes,
 and widens types. Destructive changes (a removed field, a type change) are
 refused with a clear message unless the definition declares them
-(``dropped_fields``, ``renamed_from``, ``converted_from``). The whole plan is
+(``dropped_fields``, ``renamed_from``, ``converted_from``). Generated columns (report time
+buckets) are added and dropped as definitions ask (``schema_generated``). The whole plan is
 checked before anything runs and applied in one transaction under a lock, so
 several processes starting together do it once.
 """
@@ -22,6 +23,7 @@ from .compiled import CompiledApp
 from .db import advisory_lock, write_connection
 from .errors import OrdoError, SchemaChangeRefused, UsageError
 from .migrations import applied_maps, converted, count_mapped, map_action, map_detail, record, value_map
+from .schema_generated import drop_generated, index_names, indexes_on, indexes_reading, plan_generated
 from .tables import SYSTEM_METADATA, TableSpec, build_table, index_name
 
 schema_table = sa.Table(
@@ -72,6 +74,8 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
     existing = set(inspector.get_table_names())
     entities = {e.name: e for e in compiled.entities.values()}
     maps_done = applied_maps(conn)
+    ddl_meta = sa.MetaData()  # the tables as the database holds them: with their generated columns
+    ddl = {s.name: build_table(s, ddl_meta) for s in compiled.specs}
     for spec in compiled.specs:
         table = compiled.metadata.tables[spec.name]
         plan.snapshots[spec.name] = spec.to_json()
@@ -83,8 +87,12 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
         snap = snaps.get(spec.name)
         if snap is None:  # table made outside Ordo or before snapshots: compare names only
             cols = {c["name"] for c in inspector.get_columns(spec.name)}
-            snap = {"columns": {c: spec.columns.get(c, "?") for c in cols}, "indexes": []}
+            made = cols & set(spec.generated)
+            snap = {"columns": {c: spec.columns.get(c, "?") for c in cols - made}, "indexes": [],
+                    "generated": {g: spec.generated[g].snapshot() for g in made}}
         old_cols: dict[str, str] = dict(snap["columns"])
+        start = len(plan.actions)  # where generated columns a column change affects are dropped
+        changed: set[str] = set()  # columns renamed, converted or dropped
         entity = entities.get(spec.entity)
         field_defs = entity.defn.fields if entity is not None else {}
         dropped = set(entity.defn.dropped_fields) if entity is not None and spec.parent is None else set()
@@ -103,6 +111,7 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                                                 f"{len(bad)} value(s) do not convert, e.g. {'; '.join(bad[:3])}; "
                                                 f"correct them first (nothing was changed)")
                         else:
+                            changed.add(cname)
                             plan.actions.append(_convert(spec.name, table.c[cname], values))
                             plan.statements.append(f"convert {spec.name}.{cname}: {old} -> {sig}")
                             plan.records.append({"table_name": spec.name, "field": cname, "kind": "convert",
@@ -118,6 +127,7 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                     plan.statements.append(f"widen {spec.name}.{cname}: {old} -> {sig}")
             elif f is not None and f.renamed_from and f.renamed_from in old_cols:
                 renamed.add(f.renamed_from)
+                changed.add(f.renamed_from)
                 plan.actions.append(_rename(spec.name, f.renamed_from, cname))
                 plan.statements.append(f"rename {spec.name}.{f.renamed_from} -> {cname}")
                 plan.records.append({"table_name": spec.name, "field": cname, "kind": "rename",
@@ -129,6 +139,7 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
             if cname in spec.columns or cname in renamed:
                 continue
             if cname in dropped:
+                changed.add(cname)
                 plan.actions.append(_drop_column(spec.name, cname))
                 plan.statements.append(f"drop column {spec.name}.{cname}")
                 plan.records.append({"table_name": spec.name, "field": cname, "kind": "drop",
@@ -139,7 +150,8 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                     f"'dropped_fields' to drop it, or set 'renamed_from: {cname}' on the field that replaces it"
                 )
         _plan_maps(conn, plan, spec, table, entities, old_cols, maps_done)
-        have = {i["name"] for i in inspector.get_indexes(spec.name)}
+        have = index_names(conn, spec.name)
+        old_generated = plan_generated(plan, spec, ddl[spec.name], snap, start, changed, have)
         for cols, unique in spec.indexes:
             name = index_name(spec.name, cols, unique)
             if name not in have and unique and all(c in old_cols for c in cols):
@@ -149,14 +161,19 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                                         f"share values ({'; '.join(dups)}); correct them first (nothing was changed)")
                     continue
             if name not in have:
-                plan.actions.append(_create_index(table, name))
+                plan.actions.append(_create_index(ddl[spec.name], name))
                 plan.statements.append(f"create index {name}")
         wanted_indexes = {index_name(spec.name, cols, unique) for cols, unique in spec.indexes}
         for cols, unique in snap.get("indexes", []):  # created by an earlier sync, no longer asked for
             name = index_name(spec.name, tuple(cols), unique)
-            if name in have and name not in wanted_indexes and all(c in spec.columns for c in cols):
+            if name in have and name not in wanted_indexes and \
+                    all(c in spec.columns or c in spec.generated for c in cols):
                 plan.actions.append(_drop_index(spec.name, name))
                 plan.statements.append(f"drop index {name}")
+        for gname in old_generated:  # no report groups by it any more: it holds nothing but derived values
+            if gname not in spec.generated:
+                plan.actions.append(drop_generated(spec.name, gname, indexes_on(spec, snap, gname)))
+                plan.statements.append(f"drop generated column {spec.name}.{gname} (no report groups by it)")
     # child tables of removed table fields
     wanted = {s.name for s in compiled.specs}
     for tname in snaps:
@@ -229,9 +246,8 @@ def _rename(table: str, old: str, new: str):
 
 def _drop_column(table: str, column: str):
     def run(conn: sa.Connection) -> None:
-        for idx in sa.inspect(conn).get_indexes(table):
-            if column in idx["column_names"]:
-                conn.exec_driver_sql(f"DROP INDEX {_q(conn, idx['name'])}")
+        for name, _ in indexes_reading(conn, table, column):
+            conn.exec_driver_sql(f"DROP INDEX {_q(conn, name)}")
         conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} DROP COLUMN {_q(conn, column)}")
 
     return run
@@ -289,13 +305,11 @@ def _convert(table: str, column: sa.Column, values: list[dict[str, Any]]):
             conn.execute(sa.update(write).where(write.c.id == sa.bindparam("_id"))
                          .values({target: sa.bindparam("_v", type_=column.type)}), values)
         if conn.dialect.name == "sqlite":
-            indexes = [i for i in sa.inspect(conn).get_indexes(table) if name in i["column_names"]]
+            indexes = indexes_reading(conn, table, name)
             _drop_column(table, name)(conn)
             conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} RENAME COLUMN {target} TO {_q(conn, name)}")
-            for i in indexes:
-                cols = ", ".join(_q(conn, c) for c in i["column_names"])
-                conn.exec_driver_sql(f"CREATE {'UNIQUE ' if i['unique'] else ''}INDEX {_q(conn, i['name'])} "
-                                     f"ON {_q(conn, table)} ({cols})")
+            for _, create in indexes:  # as they were (their columns, unique, expressions)
+                conn.exec_driver_sql(create or "")
 
     return run
 

@@ -10,9 +10,12 @@ and the child entity's fields). Engine-owned tables (``ordo_*``) live in
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 
 from ordo.dsl.entity import EntityDef, FieldDef
 from ordo.dsl.expr import types as T
@@ -83,6 +86,63 @@ def sa_column_type(signature: str) -> sa.types.TypeEngine:
     }[signature]
 
 
+@dataclass(frozen=True)
+class GeneratedColumn:
+    """A column the database computes from other columns of its row (``GENERATED ALWAYS AS``):
+    VIRTUAL on SQLite (the only kind ``ALTER TABLE ADD COLUMN`` allows there), STORED on
+    PostgreSQL; indexable on both. Never written by the store and never read as a record field.
+
+    ``signature`` describes the expression (stored in the schema snapshot to detect changes);
+    ``expr(table)`` builds it over the table's columns (it must compile to an immutable
+    expression on every dialect); ``source``: the column it is computed from."""
+
+    signature: str
+    type: str  # a type signature (see type_signature)
+    source: str
+    expr: Callable[[sa.Table], Any]
+    purpose: str = ""  # shown by `ordo sync --dry-run`
+
+    def snapshot(self) -> dict[str, str]:
+        """What the schema snapshot keeps of it (to notice a change, and what it reads)."""
+        return {"expr": self.signature, "source": self.source}
+
+
+class Generated(sa.Computed):
+    """``GENERATED ALWAYS AS (expr)``: VIRTUAL on SQLite (``ALTER TABLE ADD COLUMN`` allows no
+    other kind there), STORED elsewhere (PostgreSQL before 18 knows no other kind)."""
+
+    inherit_cache = True
+
+
+@compiles(Generated)
+def _generated(el: Generated, compiler, **kw) -> str:  # noqa: ANN001
+    kind = "VIRTUAL" if compiler.dialect.name == "sqlite" else "STORED"
+    return f"GENERATED ALWAYS AS ({compiler.sql_compiler.process(el.sqltext, include_table=False, literal_binds=True)}) {kind}"
+
+
+class GeneratedIndexed(sa.sql.expression.ColumnElement):
+    """A generated column as an index element. SQLite indexes its expression instead: SQLite treats
+    a query reading a generated column as reading every column of the row (no covering index),
+    while an index on the expression itself covers a query grouping by that expression."""
+
+    inherit_cache = True
+
+    def __init__(self, column: sa.Column, expr: Any) -> None:
+        self.column = column
+        self.expr = expr
+        self.type = column.type
+
+
+@compiles(GeneratedIndexed)
+def _generated_indexed(el: GeneratedIndexed, compiler, **kw) -> str:  # noqa: ANN001
+    return compiler.process(el.column, **kw)
+
+
+@compiles(GeneratedIndexed, "sqlite")
+def _generated_indexed_sqlite(el: GeneratedIndexed, compiler, **kw) -> str:  # noqa: ANN001
+    return compiler.process(el.expr, **kw)
+
+
 @dataclass
 class TableSpec:
     """A table to exist in the database: columns by name with their type signature."""
@@ -93,10 +153,15 @@ class TableSpec:
     links: dict[str, str] = field(default_factory=dict)  # column -> target table
     parent: str | None = None  # parent table for child tables
     entity: str = ""
+    # generated columns (report buckets, see engine/reports/stored_buckets.py): name -> definition
+    generated: dict[str, GeneratedColumn] = field(default_factory=dict)
     field: str | None = None  # table field name for child tables
 
     def to_json(self) -> dict:
-        return {"columns": self.columns, "indexes": [[list(c), u] for c, u in self.indexes], "links": self.links}
+        out = {"columns": self.columns, "indexes": [[list(c), u] for c, u in self.indexes], "links": self.links}
+        if self.generated:
+            out["generated"] = {name: g.snapshot() for name, g in self.generated.items()}
+        return out
 
 
 def _field_specs(e: EntityDef, computed_types: dict[str, T.Type]) -> tuple[dict[str, str], dict[str, str], list]:
@@ -161,8 +226,15 @@ def build_table(spec: TableSpec, metadata: sa.MetaData) -> sa.Table:
         else:
             cols.append(sa.Column(cname, sa_column_type(sig)))
     table = sa.Table(spec.name, metadata, *cols)
+    for cname, g in spec.generated.items():
+        table.append_column(sa.Column(cname, sa_column_type(g.type), Generated(g.expr(table))))
+
+    def element(c: str) -> Any:
+        g = spec.generated.get(c)
+        return table.c[c] if g is None else GeneratedIndexed(table.c[c], g.expr(table))
+
     for columns, unique in spec.indexes:
-        sa.Index(index_name(spec.name, columns, unique), *[table.c[c] for c in columns], unique=unique)
+        sa.Index(index_name(spec.name, columns, unique), *[element(c) for c in columns], unique=unique)
     return table
 
 

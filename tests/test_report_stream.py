@@ -6,6 +6,7 @@ The bound is lowered for the test (``MAX_GROUPS``) so a few hundred rows exceed 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
@@ -26,6 +27,7 @@ APP = {
           code: {type: string, required: true}
           owner: {type: string}
           amount: {type: money}
+          day: {type: date}
     """,
     "roles.yaml": """
         roles:
@@ -37,6 +39,30 @@ APP = {
             permissions:
               - {entity: item, actions: [read]}
               - {report: by_code, actions: [run]}
+    """,
+    "reports/by_code_owner.yaml": """
+        name: by_code_owner
+        source: item
+        dimensions: [code, owner]
+        pivot: owner
+        measures:
+          - {name: items, agg: count}
+          - {name: amount, agg: sum, expr: amount, format: money}
+        sort: [-amount]
+        limit: 120
+        totals: true
+    """,
+    "reports/by_owner_code.yaml": """
+        name: by_owner_code
+        source: item
+        dimensions: [owner, code]
+        pivot: code
+        measures: [{name: amount, agg: sum, expr: amount}]
+    """,
+    "reports/first_days.yaml": """
+        name: first_days
+        source: item
+        cohort: {actor: code, date: day, period: day, periods: 3, share: true}
     """,
     "reports/by_code.yaml": """
         name: by_code
@@ -70,7 +96,7 @@ def items(make_app, db_url, small_bound):
         with app.transaction("root") as tx:
             for i in range(N):
                 tx.create("item", {"code": f"C{i:04d}", "owner": "ann" if i % 2 == 0 else "bob",
-                                   "amount": f"{i}.25"})
+                                   "amount": f"{i}.25", "day": dt.date(2024, 1, 1) + dt.timedelta(days=i)})
     finally:
         app.close()
     return path
@@ -141,3 +167,42 @@ def test_stream_needs_the_export_action(items, db_url):
             app.features["reports"].stream(tx, "by_code", "csv", io.BytesIO())
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("name", ["by_code_owner", "by_owner_code", "first_days"])
+def test_pivot_and_cohort_exports_stream_every_row_as_an_unbounded_run_shows_them(items, db_url, monkeypatch, name):
+    """Over the bound a pivot (its pivot values as columns, rows sorted by a measure, a limit above
+    the bound, totals) or a cohort report is refused as JSON but streamed as CSV/XLSX, row for row
+    what a run without the bound shows."""
+    app = open_app(items, db_url)
+    reports = app.features["reports"]
+    try:
+        if name != "by_owner_code":  # that one is wide (a column per code), not long
+            with pytest.raises(UsageError, match="more than 50 rows.*CSV or XLSX"):
+                reports.report(name, user="root")
+        streamed = {}
+        for fmt in ("csv", "xlsx"):
+            buf = io.BytesIO()
+            with app.reader("root") as tx:
+                written = reports.stream(tx, name, fmt, buf)
+            streamed[fmt] = (written, buf.getvalue())
+        monkeypatch.setattr(report_compile, "MAX_GROUPS", 100_000)
+        whole = reports.report(name, user="root")
+    finally:
+        app.close()
+    assert len(whole.rows) > (1 if name == "by_owner_code" else 50) and streamed["csv"][0] == streamed["xlsx"][0] == len(whole.rows)
+    got = _csv(streamed["csv"][1])
+    assert got == _csv(reports.export(whole, "csv").encode("utf-8"))
+    sheet = load_workbook(io.BytesIO(streamed["xlsx"][1])).active
+    values = [[c.value for c in r] for r in sheet.iter_rows()]
+    assert values[0] == [c.label for c in whole.columns] and len(values) == len(got)
+    assert [v[0] for v in values[1:len(whole.rows) + 1]] == [r[whole.columns[0].name] if name != "first_days"
+                                                              else dt.datetime.combine(r["cohort"], dt.time())
+                                                              for r in whole.rows]
+    if name == "by_code_owner":
+        assert len(whole.rows) == 120 and got[1][0] == "C0129" and got[-1][0] == "Total"  # by amount, descending
+        assert got[0] == ["Code", "ann Items", "ann Amount", "bob Items", "bob Amount", "Total Items", "Total Amount"]
+    if name == "by_owner_code":
+        assert len(got[0]) == 1 + N and got[0][1:3] == ["C0000", "C0001"]
+    if name == "first_days":
+        assert got[1][:4] == ["2024-01-01", "1", "1.0000", "0.0000"]

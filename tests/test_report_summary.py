@@ -89,6 +89,19 @@ def assert_summary_matches(app) -> None:
     assert figures(reports.report("by_month", user="root")) == figures(reports.report("by_month", user="root",
                                                                                       params=SCAN))
     assert reports.verify("by_month", user="root") == []
+    quarter = {"period": "2024-02-01..2024-04-30"}  # whole months: answered from the summary too
+    assert "ordo_summary_by_month" in reports.explain("by_month", user="root", params=quarter)
+    assert figures(reports.report("by_month", user="root", params=quarter)) == scanned(app, quarter)
+
+
+def scanned(app, params) -> tuple:
+    """The figures of by_month computed by a scan (its summary set aside for this run)."""
+    report = app.features["reports"].get("by_month")
+    summary, report.summary = report.summary, None
+    try:
+        return figures(app.features["reports"].report("by_month", user="root", params=params))
+    finally:
+        report.summary = summary
 
 
 ORDER = st.fixed_dictionaries({
@@ -234,3 +247,27 @@ def test_concurrent_writers_keep_the_summary_exact(pg_url, make_app):
         assert a.features["reports"].report("by_month", user="root").totals["orders"] == 4 * 12
     finally:
         a.close()
+
+
+def test_a_period_on_whole_buckets_is_answered_from_the_summary(app):
+    """A bounded period whose bounds are first days of the summary's month buckets (this year, a
+    quarter, 2024-02-01..2024-04-30) reads the summary, filtered on its month column; one that cuts a
+    month (last_30_days, 2024-02-02..) scans. Same figures either way."""
+    orders = [(dt.date(2024, m, d), ch, q) for m in range(1, 7) for d in (1, 15, 28) for ch, q in
+              (("web", m + d), ("store", d % 7), (None, 3))] + [(None, "web", 4)]
+    for day, ch, q in orders:
+        app.create("order", {"order_date": day, "channel": ch, "qty": q,
+                             "lines": [{"units": 2, "price": Decimal("1.25")}]}, "root")
+    reports = app.features["reports"]
+    reports.rebuild("by_month", user="root")
+    for period, whole in (("2024-02-01..2024-04-30", True), ("2024-01-01..2024-12-31", True),
+                          ("2024-03-01..2025-02-28", True), ("2024-02-02..2024-04-30", False),
+                          ("2024-02-01..2024-04-29", False), ("2024-04-15..2024-04-20", False)):
+        text = reports.explain("by_month", user="root", params={"period": period})
+        assert ("ordo_summary_by_month" in text) == whole, (period, text)
+        if whole:
+            assert "answered from the maintained summary" in text
+        got = figures(reports.report("by_month", user="root", params={"period": period}))
+        assert got == scanned(app, {"period": period}), period
+        assert got[0], period
+    assert figures(reports.report("by_month", user="root", params={"period": "2024-02-01..2024-02-29"}))[1][2] == 9

@@ -33,6 +33,7 @@ from .indexes import install_indexes
 from .materialize import MaterializeResult
 from .percentile import install_sqlite_functions
 from .run import Column, ReportResult, run
+from .stored_buckets import install_stored_buckets
 from .stream import stream_export
 from .summary import Summary, install_summaries
 
@@ -51,6 +52,7 @@ class Reports:
         self.compiled: dict[str, CompiledReport] = {d.name: CompiledReport(app, d)
                                                     for d in app.definition.all("report")}
         self.indexes: dict[str, str] = {}  # report -> the index serving it (see indexes.py)
+        self.stored_buckets: dict[str, dict[str, str]] = {}  # report -> {dimension: generated column}
         self.summaries: dict[str, Summary] = {}  # report -> its maintained summary (see summary.py)
 
     def names(self) -> list[str]:
@@ -141,6 +143,7 @@ def install(app: App) -> None:
     install_sqlite_functions(app.engine)
     reports = Reports(app)
     app.features["reports"] = reports
+    reports.stored_buckets = install_stored_buckets(app, reports.compiled)  # before the indexes that read them
     reports.indexes = install_indexes(app, reports.compiled)
     reports.summaries = install_summaries(app, reports.compiled)
     for name, s in reports.summaries.items():

@@ -2,7 +2,8 @@
 
 SQLite stores dates and datetimes as ISO text ('YYYY-MM-DD...'), so month,
 quarter and year buckets are cheap string slices (no date parsing per row);
-weeks start on Monday (ISO). PostgreSQL uses ``date_trunc``.
+weeks start on Monday (ISO). PostgreSQL uses ``date_trunc`` over a timestamp. Both are
+immutable, so a bucket can be a generated column (stored_buckets.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from ordo.dsl.report_dates import start_of
 
@@ -22,6 +24,8 @@ UNITS = ("day", "week", "month", "quarter", "year")
 class DateBucket(FunctionElement):
     name = "ordo_date_bucket"
     inherit_cache = True
+    # part of the statement cache key: without it SQLAlchemy reuses the SQL compiled for another unit
+    _traverse_internals = [*FunctionElement._traverse_internals, ("unit", InternalTraversal.dp_plain_obj)]
     type = sa.Date()
 
     def __init__(self, unit: str, value: Any) -> None:
@@ -34,7 +38,10 @@ class DateBucket(FunctionElement):
 @compiles(DateBucket)
 def _bucket_pg(el, compiler, **kw):
     (x,) = (compiler.process(c, **kw) for c in el.clauses)
-    return f"CAST(date_trunc('{el.unit}', {x}) AS DATE)"
+    # date_trunc of a date would resolve to the timestamptz variant, which depends on the session's
+    # time zone (not immutable: no generated column, no index); over a timestamp it is immutable
+    # and gives the same day
+    return f"CAST(date_trunc('{el.unit}', CAST({x} AS TIMESTAMP)) AS DATE)"
 
 
 @compiles(DateBucket, "sqlite")

@@ -15,6 +15,7 @@ Every actor is active in its first period, so the count at 0 periods since is th
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -89,34 +90,43 @@ def columns(report: CompiledReport, lang: str) -> list[Column]:
     return cols
 
 
-def rows(report: CompiledReport, tx: Transaction, built: Built, binds: dict) -> list[dict[str, Any]]:
-    """A row per cohort: its start, its size and the actors (or share) active 0..N periods later."""
+def iter_rows(report: CompiledReport, tx: Transaction, built: Built, binds: dict,
+              page: int | None = None) -> Iterator[dict[str, Any]]:
+    """The cohort rows in order, each as soon as its last count is read (the statement is ordered
+    by cohort); ``page``: fetch that many counts at a time (a streamed export)."""
     from .buckets import bucket_start
 
     cohort = report.defn.cohort
     assert cohort is not None
-    by_cohort: dict[Any, dict[str, Any]] = {}
-    for c, since, n in tx.conn.execute(statement(report, built), binds):
+    current = bucket_start(cohort.period, report.app.clock.today())
+    stmt = statement(report, built)
+    if page is not None:
+        stmt = stmt.execution_options(stream_results=True, yield_per=page)
+    row: dict[str, Any] | None = None
+    for c, since, n in tx.conn.execute(stmt, binds):
         start = bucket_start(cohort.period, c)
-        row = by_cohort.setdefault(start, {"cohort": start, SIZE: 0})
+        if row is None or row["cohort"] != start:
+            if row is not None:
+                yield _finished(cohort, row, current)
+            row = {"cohort": start, SIZE: 0}
         row[f"p{int(since)}"] = int(n)
         if int(since) == 0:
             row[SIZE] = int(n)
-    current = bucket_start(cohort.period, report.app.clock.today())
-    out = []
-    for start in sorted(by_cohort):
-        row = by_cohort[start]
-        size = row[SIZE]
-        elapsed = since_in_python(cohort.period, start, current)
-        for i in range(cohort.periods + 1):
-            n: Any = row.get(f"p{i}", 0)
-            if i > elapsed:  # a period still to come: empty, not 0
-                n = None
-            elif cohort.share:
-                n = (Decimal(n) / Decimal(size)).quantize(SHARE) if size else None
-            row[f"p{i}"] = n
-        out.append(row)
-    return out
+    if row is not None:
+        yield _finished(cohort, row, current)
+
+
+def _finished(cohort: Any, row: dict[str, Any], current: dt.date) -> dict[str, Any]:
+    size = row[SIZE]
+    elapsed = since_in_python(cohort.period, row["cohort"], current)
+    for i in range(cohort.periods + 1):
+        n: Any = row.get(f"p{i}", 0)
+        if i > elapsed:  # a period still to come: empty, not 0
+            n = None
+        elif cohort.share:
+            n = (Decimal(n) / Decimal(size)).quantize(SHARE) if size else None
+        row[f"p{i}"] = n
+    return row
 
 
 def since_in_python(unit: str, start: dt.date, end: dt.date) -> int:

@@ -37,6 +37,7 @@ from ..scales import expr_scale
 from .buckets import DateBucket
 from .percentile import Percentile
 from .sources import JoinPlan, JoinSource, RowSource
+from .stored_buckets import bucket_column
 
 if TYPE_CHECKING:
     from ..app import App
@@ -84,6 +85,7 @@ class Built:
     measures_in: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # (value, condition) per aggregate
     dialect: str = "sqlite"
     summary: Any = None  # the maintained summary answering this run (summary.py), None: scan
+    summary_where: list[Any] = field(default_factory=list)  # its conditions (a bounded period on its buckets)
 
 
 def _strict(path, text, scope, expect) -> CompiledExpression:
@@ -129,6 +131,8 @@ class CompiledReport:
         # (entity, field) of every field the report reads: a reader from whom one is hidden may not run it
         self.reads: frozenset[tuple[str, str]] = frozenset(source | fields_read(exprs))
         self.summary: Any = None  # its maintained summary (summary.py), when it declares one
+        self.stored: dict[str, str] = {}  # dimension -> the generated column keeping its bucket (stored_buckets.py)
+        self.stored_sources: tuple[str, ...] = ()  # the columns those buckets are computed from
 
     def check_reader(self, tx: Transaction) -> None:
         """Refuse a reader from whom a field this report reads is hidden (no column, filter or group
@@ -190,6 +194,11 @@ class CompiledReport:
         where = readable_first(allowed, cheap, rest)
         dims = {}
         for d in self.dimensions:
+            if d.name in self.stored and tx.conn.dialect.name != "sqlite":
+                # the same bucket, computed by the database when the row was written (on SQLite the
+                # index holds the expression itself: see stored_buckets.py)
+                dims[d.name] = bucket_column(src.table, self.stored[d.name])
+                continue
             sql = d.expr.to_sql(src, roots, clock)
             dims[d.name] = DateBucket(d.bucket, sql) if d.bucket else sql
         measures: dict[str, Any] = {}
@@ -202,8 +211,10 @@ class CompiledReport:
                 if m.filter is not None else None
             inputs[m.name] = (value, cond)
             measures[m.name] = aggregate(m.agg or "count", value, cond, self.defn_measure[m.name].p)
-        summary = self.summary if self.summary is not None and self.summary.usable(tx, binds) else None
-        return Built(plan, src, roots, where, dims, measures, allowed, inputs, tx.conn.dialect.name, summary)
+        answer = self.summary.answer(tx, binds) if self.summary is not None else None
+        summary = self.summary if answer is not None else None
+        return Built(plan, src, roots, where, dims, measures, allowed, inputs, tx.conn.dialect.name, summary,
+                     answer or [])
 
     # -- how columns are shown
     def title(self, lang: str = "en") -> str:
@@ -396,9 +407,9 @@ class CompiledReport:
             parts = self.groupings(built, [(all_dims, 0), *pivot_sets])
             shaped = [self.finish(p, f"g{i}", having=i == 0) for i, p in enumerate(parts)]
             if len(shaped) == 1:
-                return shaped[0].limit(MAX_GROUPS + 1)
+                return shaped[0].limit(MAX_GROUPS + 1) if capped else shaped[0]
             u = sa.union_all(*shaped).subquery("u")
-            return sa.select(*u.c).limit(4 * (MAX_GROUPS + 1))
+            return sa.select(*u.c).limit(4 * (MAX_GROUPS + 1)) if capped else sa.select(*u.c)
         parts = self.groupings(built, [(all_dims, 0), ((), 1)] if self.defn.totals else [(all_dims, 0)])
         main = self.finish(parts[0], "g0", having=True).subquery("r")
         q = sa.select(*main.c).order_by(*self.order(main.c))

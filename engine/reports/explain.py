@@ -51,6 +51,22 @@ def statement_sql(conn: Connection, stmt: Any) -> str:
     return str(stmt.compile(conn))
 
 
+def how(report: Any, built: Any, dialect: str) -> list[str]:
+    """Comment lines saying what serves the run: its summary, or a scan (its index, stored buckets)."""
+    if built.summary is not None:
+        return [f"-- answered from the maintained summary {built.summary.table.name}"]
+    index = report.app.features["reports"].indexes.get(report.name)
+    out = [f"-- scan of the source rows; the report's index: {index or 'none (index: false)'}"]
+    from .indexes import source_table
+
+    table = source_table(report).name
+    for dim, column in report.stored.items():
+        where = "the index holds its expression, the same as the column's" if dialect == "sqlite" else \
+            "grouped by the column"
+        out.append(f"-- stored bucket: {dim} = generated column {column} of {table} ({where})")
+    return out
+
+
 def explain_report(report: Any, tx: Any, params: Mapping[str, Any] | None = None) -> str:
     """The SQL a run of ``report`` as ``tx.user`` with ``params`` executes, the values it binds and
     the database's plan, as text (``ordo report APP NAME --explain``)."""
@@ -59,7 +75,8 @@ def explain_report(report: Any, tx: Any, params: Mapping[str, Any] | None = None
     _, binds = bind_params(report, params, report.app.clock.today())
     built = report.build(tx, binds)
     stmt = statement(report, built)
-    lines = [f"-- report {report.name} on {tx.conn.dialect.name}", statement_sql(tx.conn, stmt), ""]
+    lines = [f"-- report {report.name} on {tx.conn.dialect.name}", *how(report, built, tx.conn.dialect.name),
+             statement_sql(tx.conn, stmt), ""]
     if binds:
         lines.append("-- parameters")
         lines += [f"--   {k} = {v!r}" for k, v in sorted(binds.items())]

@@ -4,7 +4,8 @@ For each report (unless it says ``index: false``) one index on the table its row
 covering what the report's main query reads there, in the order a planner uses best:
 
 1. columns its filters compare for equality with a value (``status == 'paid'``, ``region == :r``),
-2. the columns its dimensions group by (a link dimension: the link column),
+2. the columns its dimensions group by (a link dimension: the link column; a time bucket of a date
+   field: its generated column, see stored_buckets.py),
 3. the other columns its filters read (ranges such as ``order_date >= :period_start``),
 4. the columns its measures aggregate or condition on.
 
@@ -73,9 +74,14 @@ def index_columns(report: CompiledReport, table: sa.Table) -> tuple[str, ...]:
                 eq.append(name)
             else:
                 other += own_columns(part, table)
-    dims = [c for d in report.dimensions for c in own_columns(d.expr, table)]
+    stored = report.stored  # a time bucket kept as a generated column (stored_buckets.py): that column
+    dims = [c for d in report.dimensions
+            for c in ([stored[d.name]] if d.name in stored else own_columns(d.expr, table))]
     measures = [c for m in report.measures for e in (m.expr, m.filter) for c in own_columns(e, table)]
-    cols = tuple(dict.fromkeys([*eq, *dims, *other, *measures]))
+    # the date a stored bucket is computed from: SQLite covers a query with an indexed expression
+    # only when the index also holds the columns the expression reads
+    sources = list(report.stored_sources)
+    cols = tuple(dict.fromkeys([*eq, *dims, *other, *measures, *sources]))
     return cols[:MAX_COLUMNS]
 
 
@@ -105,6 +111,7 @@ def install_indexes(app: App, reports: dict[str, CompiledReport]) -> dict[str, s
         unique = next((u for c, u in spec.indexes if c == cols), None)
         if unique is None:  # no index on these columns yet
             spec.indexes.append((cols, False))
-            sa.Index(index_name(table.name, cols, False), *[table.c[c] for c in cols])
+            if all(c in table.c for c in cols):  # a generated column exists only in the DDL (tables.py)
+                sa.Index(index_name(table.name, cols, False), *[table.c[c] for c in cols])
         out[name] = index_name(table.name, cols, bool(unique))
     return out

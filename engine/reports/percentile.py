@@ -15,11 +15,14 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 
 class Percentile(FunctionElement):
     name = "ordo_percentile"
     inherit_cache = True
+    # part of the statement cache key: without it SQLAlchemy reuses the SQL compiled for another percentile
+    _traverse_internals = [*FunctionElement._traverse_internals, ("p", InternalTraversal.dp_plain_obj)]
     type = sa.Float()
 
     def __init__(self, p: float, value: Any) -> None:

@@ -115,14 +115,24 @@ def run(report: CompiledReport, tx: Transaction, params: Mapping[str, Any] | Non
     values, binds = bind_params(report, params, report.app.clock.today())
     built = report.build(tx, binds)
     if report.cohort is not None:
-        result = ReportResult(report.name, report.title(lang), cohort.columns(report, lang),
-                              cohort.rows(report, tx, built, binds), None, values, None, None, lang)
+        rows: list[dict[str, Any]] = []
+        for row in cohort.iter_rows(report, tx, built, binds):
+            rows.append(row)
+            if len(rows) > _compile.MAX_GROUPS:
+                raise UsageError(too_many(report))
+        result = ReportResult(report.name, report.title(lang), cohort.columns(report, lang), rows, None, values,
+                              None, None, lang)
     else:
         types = {d.name: d.type for d in report.dimensions} | {m.name: m.type for m in report.measures}
         result = _result(report, tx, built, binds, types, values, lang)
     result.reader = tx.user.name
     result.may_export = report.app.permissions.may_report(tx.user, report.name, "export")
     return result
+
+
+def too_many(report: CompiledReport) -> str:
+    return (f"report {report.name} has more than {_compile.MAX_GROUPS} rows, too many to show or return as JSON; "
+            "export it as CSV or XLSX (every row, streamed), or narrow its filters or set a limit")
 
 
 def pivot_sets(report: CompiledReport) -> list[tuple[tuple[str, ...], int]]:
@@ -153,9 +163,7 @@ def _result(report: CompiledReport, tx: Transaction, built: Any, binds: dict, ty
         fetched = [(r._mapping[MARK], convert(r._mapping, types)) for r in tx.conn.execute(stmt, binds)]
         rows = [r for g, r in fetched if g == 0]
         if len(rows) > _compile.MAX_GROUPS:
-            raise UsageError(f"report {report.name} has more than {_compile.MAX_GROUPS} rows, too many to show "
-                             "or return as JSON; export it as CSV or XLSX (every row, streamed), or narrow its "
-                             "filters or set a limit")
+            raise UsageError(too_many(report))
         totals = next((r for g, r in fetched if g == 1), None) if report.defn.totals else None
         return ReportResult(report.name, report.title(lang), _columns(report, lang), rows, totals, values,
                             None, report.defn.chart, lang)
@@ -205,10 +213,30 @@ def _pivot(report: CompiledReport, tx: Transaction, built: Any, binds: dict, typ
         else:
             grand = rec
     if len(cells) > _compile.MAX_GROUPS or fetched > 4 * _compile.MAX_GROUPS:  # never a silent cut
-        raise UsageError(f"report {report.name} has more than {_compile.MAX_GROUPS} rows; a pivot report is "
-                         "shaped in memory: narrow its filters, or drop the pivot to export every row")
+        raise UsageError(too_many(report))
+    columns = pivot_columns(report, pivot_values, lang)
+    rows = []
+    for key, by_value in cells.items():
+        row = pivot_row(report, row_keys, key, by_value, row_totals.get(key), columns)
+        row["_totals"] = row_totals.get(key)
+        rows.append(row)
+    _sort_pivot_rows(report, rows, row_keys)
+    for row in rows:
+        row.pop("_totals")
+    if report.defn.limit:
+        rows = rows[:report.defn.limit]
+    totals = pivot_totals(report, row_keys, columns, col_totals, grand) if report.defn.totals else None
+    return ReportResult(report.name, report.title(lang), columns, rows, totals, values, pivot.name,
+                        report.defn.chart, lang)
+
+
+def pivot_columns(report: CompiledReport, pivot_values: list[Any], lang: str) -> list[Column]:
+    """The columns of a pivot report: the row dimensions, a column per pivot value (sorted as the
+    report sorts the pivot dimension, nulls last) and measure, and the row-total columns."""
+    pivot = report.dim[report.defn.pivot or ""]
+    row_dims = [d for d in report.dimensions if d.name != pivot.name]
     desc = dict(report.sort).get(pivot.name, False)
-    pivot_values.sort(key=lambda v: _sort_key(v), reverse=desc)
+    pivot_values = sorted(pivot_values, key=lambda v: _sort_key(v), reverse=desc)
     if desc:  # nulls stay last
         pivot_values.sort(key=lambda v: v is None)
     many = len(report.measures) > 1
@@ -229,31 +257,31 @@ def _pivot(report: CompiledReport, tx: Transaction, built: Any, binds: dict, typ
             columns.append(Column(f"{m.name}:total", f"{total_word} {label}" if many else total_word, "measure",
                                   m.type.kind, format=m.format, decimals=m.decimals, measure=m.name, total=True,
                                   scale=report.scale(m.name)))
-    rows = []
-    for key, by_value in cells.items():
-        row: dict[str, Any] = dict(zip(row_keys, key, strict=True))
-        for c in columns:
-            if c.measure is None:
-                continue
-            m = report.measure[c.measure]
-            src = row_totals.get(key) if c.total else by_value.get(c.pivot_value)
-            row[c.name] = src[m.name] if src is not None else _empty(m)
-        row["_totals"] = row_totals.get(key)
-        rows.append(row)
-    _sort_pivot_rows(report, rows, row_keys)
-    for row in rows:
-        row.pop("_totals")
-    if report.defn.limit:
-        rows = rows[:report.defn.limit]
-    totals = None
-    if report.defn.totals:
-        totals = dict.fromkeys(row_keys)
-        for c in columns:
-            if c.measure is not None:
-                src = grand if c.total else col_totals.get(c.pivot_value)
-                totals[c.name] = src[c.measure] if src is not None else _empty(report.measure[c.measure])
-    return ReportResult(report.name, report.title(lang), columns, rows, totals, values, pivot.name,
-                        report.defn.chart, lang)
+    return columns
+
+
+def pivot_row(report: CompiledReport, row_keys: tuple[str, ...], key: tuple, by_value: dict[Any, dict],
+              row_total: dict | None, columns: list[Column]) -> dict[str, Any]:
+    """One pivot row: its row dimensions, the cell of each pivot column (an absent cell: 0 for
+    counts and sums, else empty) and its row totals."""
+    row: dict[str, Any] = dict(zip(row_keys, key, strict=True))
+    for c in columns:
+        if c.measure is None:
+            continue
+        m = report.measure[c.measure]
+        src = row_total if c.total else by_value.get(c.pivot_value)
+        row[c.name] = src[m.name] if src is not None else _empty(m)
+    return row
+
+
+def pivot_totals(report: CompiledReport, row_keys: tuple[str, ...], columns: list[Column],
+                 col_totals: dict[Any, dict], grand: dict | None) -> dict[str, Any]:
+    totals: dict[str, Any] = dict.fromkeys(row_keys)
+    for c in columns:
+        if c.measure is not None:
+            src = grand if c.total else col_totals.get(c.pivot_value)
+            totals[c.name] = src[c.measure] if src is not None else _empty(report.measure[c.measure])
+    return totals
 
 
 def _sort_key(v: Any) -> tuple:

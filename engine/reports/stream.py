@@ -4,8 +4,9 @@ A result shown on a page or returned as JSON is held in memory and bounded (``MA
 refused beyond that, never cut). An export has no such bound: the report's one statement runs
 without the cap and its rows are fetched ``PAGE`` at a time (a server-side cursor on PostgreSQL,
 SQLite's own stepping cursor) and written as they come: CSV row by row, XLSX through openpyxl's
-write-only workbook. The totals row (the statement's last) is written last. A pivot report is
-shaped in memory (its columns are the pivot's values), so it is exported from a bounded run.
+write-only workbook. The totals row (the statement's last) is written last. A pivot report's rows
+come from pivot_stream.py (its pivot values first, then each row as its cells are read); a cohort
+report's row by row as each cohort's counts are read (cohort.py).
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from typing import IO, TYPE_CHECKING, Any
 from ..errors import PermissionDenied, UsageError
 from ..i18n import word
 from ..textfmt import CsvWriter
+from . import cohort
 from .compile import MARK, CompiledReport, convert
-from .export import EXPORT_FORMATS, _xlsx_format, _xlsx_value, export
+from .export import EXPORT_FORMATS, _xlsx_format, _xlsx_value
 from .format import export_value
-from .run import Column, _columns, bind_params, run
+from .pivot_stream import pivot_stream
+from .run import Column, _columns, bind_params
 
 if TYPE_CHECKING:
     from ..records import Transaction
@@ -38,13 +41,15 @@ def stream_export(report: CompiledReport, tx: Transaction, fmt: str, out: IO[byt
     if not report.app.permissions.may_report(tx.user, report.name, "export"):
         raise PermissionDenied(f"{tx.user.name} may not export report {report.name} (as {fmt}); the report "
                                "action 'export' is not granted to them")
-    if report.defn.pivot is not None or report.cohort is not None:  # shaped in memory; bounded
-        result = run(report, tx, params, lang)
-        body = export(result, fmt)
-        out.write(body.encode("utf-8") if isinstance(body, str) else body)
-        return len(result.rows)
     values, binds = bind_params(report, params, report.app.clock.today())
     built = report.build(tx, binds)
+    write = _write_csv if fmt == "csv" else _write_xlsx
+    if report.cohort is not None:  # a row per cohort, each written once its counts are read
+        return write(out, report.title(lang), cohort.columns(report, lang),
+                     cohort.iter_rows(report, tx, built, binds, PAGE), [], lang)
+    if report.defn.pivot is not None:  # pivot values first, then each row once its cells are read
+        columns, pivot_rows, pivot_totals = pivot_stream(report, tx, built, binds, lang, PAGE)
+        return write(out, report.title(lang), columns, pivot_rows, pivot_totals, lang)
     stmt = report.statement(built, capped=False)
     types = {d.name: d.type for d in report.dimensions} | {m.name: m.type for m in report.measures}
     columns = _columns(report, lang)
@@ -59,7 +64,6 @@ def stream_export(report: CompiledReport, tx: Transaction, fmt: str, out: IO[byt
             else:
                 totals.append(rec)
 
-    write = _write_csv if fmt == "csv" else _write_xlsx
     return write(out, report.title(lang), columns, rows(), totals, lang)
 
 

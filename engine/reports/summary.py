@@ -11,7 +11,9 @@ PostgreSQL serialize on the group's row (``INSERT ... ON CONFLICT DO UPDATE``).
 ``ordo report rebuild APP NAME`` recomputes the table from a full scan and marks it built (until
 then, and after the report's shape changed, runs scan); ``ordo report verify APP NAME`` compares it
 with a scan. A run uses the summary only when the reader may read every row and field (no row
-rule applies to them) and every period filter is left open; otherwise it scans: the same figures.
+rule applies to them) and every period filter is left open or bounded on the first day of a bucket
+the summary groups the compared date by (a month summary answers ``this_year``); otherwise it
+scans: the same figures.
 """
 
 from __future__ import annotations
@@ -102,6 +104,8 @@ class Summary:
                                 open_side(part, dict.fromkeys(period_names(part), ALL_END))) is not None]
         self.dated = [to_python(side)[0] for side in self.dated_nodes]
         self.dims = [(d, f"d_{d.name}") for d in report.dimensions]
+        # period comparisons the summary's buckets can answer: part -> (parameter, op, [(column, bucket)])
+        self.bucketed = {id(part): b for part in self.periods if (b := self._bucketed(part)) is not None}
         self.parts: list[Part] = []
         self.measure_parts: dict[str, list[Part]] = {}
         for m in report.base_measures():
@@ -129,6 +133,22 @@ class Summary:
         app.compiled.specs.append(self.spec)
         self._built = False
         self._upserts: dict[str, Any] = {}
+
+    def _bucketed(self, part: ast.Node) -> tuple[str, str, list[tuple[str, str]]] | None:
+        """(parameter, ">=" or "<", the bucketed dimensions' columns and units) when ``part`` compares
+        a date field that a dimension buckets with a period bound (``order_date >= :period_start``)."""
+        if not isinstance(part, ast.Binary) or part.op not in (">=", "<", "<=", ">"):
+            return None
+        flip = {">=": "<=", "<": ">", "<=": ">=", ">": "<"}
+        left, right, op = part.left, part.right, part.op
+        if isinstance(left, ast.Param):
+            left, right, op = right, left, flip[op]
+        if op not in (">=", "<") or not isinstance(right, ast.Param) or not _own_field(left):
+            return None
+        name = left.steps[0].name  # type: ignore[attr-defined]
+        cols = [(col, d.bucket) for d, col in self.dims
+                if d.bucket and d.type.kind == "date" and _own_field(d.expr.tree) and d.expr.tree.steps[0].name == name]
+        return (right.name, op, cols) if cols else None
 
     # -- keeping it exact
     def contribution(self, record: dict[str, Any] | None, env: Any) -> tuple[str, list[Any], list[Any]] | None:
@@ -264,11 +284,30 @@ class Summary:
     # -- answering runs
     def usable(self, tx: Transaction, binds: dict[str, Any]) -> bool:
         """Whether a run by ``tx.user`` with ``binds`` can be answered from the summary."""
+        return self.answer(tx, binds) is not None
+
+    def answer(self, tx: Transaction, binds: dict[str, Any]) -> list[Any] | None:
+        """The conditions on the summary's rows that answer a run by ``tx.user`` with ``binds``, or
+        None when the summary cannot: a row rule applies to the reader, it is not built, or a period
+        bound is not the first day of a bucket the summary groups the compared date by (a month
+        summary answers ``this_year`` or ``2024-01-01..2024-03-31``, not ``last_30_days``)."""
         if tx.guard is not None or tx.row_filter(self.entity) is not None:
-            return False
-        if any(open_side(part, binds) is None for part in self.periods):
-            return False
-        return self.is_built(tx.conn)
+            return None
+        where = []
+        for part in self.periods:
+            if open_side(part, binds) is not None:
+                continue  # left open: only rows with a date count, as in the summary
+            bucketed = self.bucketed.get(id(part))
+            value = binds.get(bucketed[0]) if bucketed is not None else None
+            if bucketed is None or not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+                return None
+            col = next((c for c, unit in bucketed[2] if start_of(unit, value) == value), None)
+            if col is None:
+                return None
+            # the whole bucket is in or out: x >= d <=> bucket(x) >= d, x < d <=> bucket(x) < d
+            bound = sa.bindparam(bucketed[0], type_=self.table.c[col].type)
+            where.append(self.table.c[col] >= bound if bucketed[1] == ">=" else self.table.c[col] < bound)
+        return where if self.is_built(tx.conn) else None
 
     def grouping(self, built: Built, group: tuple[str, ...], mark: int) -> sa.Select:
         """Like ``CompiledReport.grouped``, read from the summary table."""
@@ -283,9 +322,13 @@ class Summary:
                 value = sa.func.coalesce(parts["sum" if m.agg == "sum" else "count"], 0)
             cols.append(_typed(value, m.type).label(m.name))
         cols.append(sa.literal(mark, sa.Integer()).label("_g"))
-        q = sa.select(*cols).where(t.c._rows != 0)
+        q = sa.select(*cols).where(t.c._rows != 0, *built.summary_where)
         keys = [t.c[col] for d, col in self.dims if d.name in group]
         return q.group_by(*keys) if keys else q
+
+
+def _own_field(node: ast.Node) -> bool:
+    return isinstance(node, ast.Path) and node.root is None and len(node.steps) == 1
 
 
 def period_names(part: Any) -> list[str]:
