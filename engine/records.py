@@ -82,7 +82,7 @@ class Transaction(Reads):
         """Tell the unit of work that a record (or every record of ``entity``) was written directly, not
         through create/update/delete: the next read loads it again."""
         self.uow.forget(entity, record_id)
-        self.uow.changed(_tables(self.app.compiled.entity(entity)))
+        self.uow.changed(_tables(self.app.compiled.entity(entity)), None if record_id is None else (entity, record_id))
 
     def plan(self, entity: str) -> EntityPlan:
         """The statements of ``entity``, built once (see write_plan)."""
@@ -348,7 +348,7 @@ class Transaction(Reads):
         its entity are stale."""
         uow = self.uow
         uow.put(ce.name, stored, locked=True)
-        uow.changed(_tables(ce))
+        uow.changed(_tables(ce), (ce.name, stored["id"]))
 
     def update_many(self, entity: str, where: str | None, data: Mapping[str, Any],
                     params: Mapping[str, Any] | None = None, limit: int | None = None) -> list[Record]:
