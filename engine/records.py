@@ -378,15 +378,11 @@ class Transaction(Reads):
 
     def _write(self, stmt: Any, values: Record, entity: str) -> Record | None:
         """Run an INSERT or UPDATE built once (RETURNING the row as stored); a constraint violation becomes
-        ValidationFailed. No savepoint of its own, unless the caller works inside one (an intake row, a job
-        handler: it goes on after a refused write) on PostgreSQL, where a failed statement would abort the
-        rest of the transaction; SQLite undoes just the failed statement."""
+        ValidationFailed. No savepoint of its own: on PostgreSQL a failed statement aborts the transaction up
+        to the caller's savepoint, so a caller that goes on after a refused write (an intake row, ``ordo
+        generate``) rolls its savepoint back before it reads or writes again."""
         try:
-            if self.conn.dialect.name == "postgresql" and self.conn.in_nested_transaction():
-                with self.conn.begin_nested():
-                    row = self.conn.execute(stmt, values).first()
-            else:
-                row = self.conn.execute(stmt, values).first()
+            row = self.conn.execute(stmt, values).first()
         except sa.exc.IntegrityError as e:
             raise ValidationFailed(entity, [FieldError("", _integrity_message(e))]) from None
         return None if row is None else dict(row._mapping)
