@@ -267,6 +267,7 @@ class Transaction(Reads):
         for cf in ce.table_fields:
             stored[cf.name] = rows.write(self.conn, p.children[cf.name], cf, stored["id"], [],
                                          rec.get(cf.name) or [])
+        self.uow.adopt(entity, stored["id"])  # its aggregates over the other records of its entity stay true
         self._stored(ce, stored)
         audit.write(self.conn, at=now, user=self.user.name, entity=entity, record_id=stored["id"], record_name=name,
                     action="create", changes=audit.diff(None, stored, self._audited(ce)))

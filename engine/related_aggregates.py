@@ -153,7 +153,8 @@ def evaluate(tx: Any, node: Any, owner: Record) -> Any:
         if i == 0:
             out = value
         if k is not None:
-            excluded = (a.owner_entity, owner.get("id")) if a.excludes_owner and "id" in a.used else None
+            excluded = (a.owner_entity, owner.get("id"), a.used.index("id")) if a.excludes_owner and "id" in a.used \
+                else None
             uow.remember_aggregate(a.read, k, value, excluded)
     return out
 

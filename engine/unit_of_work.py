@@ -48,7 +48,8 @@ class UnitOfWork:
         self.targets: dict[tuple[str, Any], Any] = {}  # link values written -> their row (for any reader)
         self.aggregates: dict[Any, Any] = {}  # (aggregate, owner values) -> value
         self.reading: dict[str, set[Any]] = {}  # table -> the aggregates (keys above) that read it
-        self.excluding: dict[Any, tuple[str, Any]] = {}  # aggregate key -> (entity, id) its rows leave out
+        # aggregate key -> (entity, id its rows leave out, where the id is in the key's owner values)
+        self.excluding: dict[Any, tuple[str, Any, int]] = {}
         self.pending: list[tuple[Any, dict[str, Any]]] = []  # (INSERT statement, row), written at commit
         self.marks: list[int] = []  # open savepoints: how many rows were buffered before each
         # what other modules read once per transaction and keep current themselves (their own keys), e.g. the
@@ -99,7 +100,8 @@ class UnitOfWork:
                 continue
             kept = set()
             for key in keys:
-                if record is not None and self.excluding.get(key) == record:
+                excluded = self.excluding.get(key)
+                if record is not None and excluded is not None and excluded[:2] == record:
                     kept.add(key)
                 else:
                     self.aggregates.pop(key, None)
@@ -114,12 +116,28 @@ class UnitOfWork:
         return False, None
 
     def remember_aggregate(self, tables: frozenset[str], key: Any, value: Any,
-                           excluded: tuple[str, Any] | None = None) -> None:
+                           excluded: tuple[str, Any, int] | None = None) -> None:
         self.aggregates[key] = value
         if excluded is not None:
             self.excluding[key] = excluded
         for table in tables:
             self.reading.setdefault(table, set()).add(key)
+
+    def adopt(self, entity: str, record_id: int) -> None:
+        """A record of ``entity`` was just inserted with ``record_id``: the aggregates computed for it before it
+        had an id that leave their owner out (its related rows are the others) are its own now."""
+        for key, (ent, rid, pos) in list(self.excluding.items()):
+            if ent != entity or rid is not None:
+                continue
+            node, values = key
+            new_key = (node, (*values[:pos], record_id, *values[pos + 1:]))
+            self.aggregates[new_key] = self.aggregates.pop(key)
+            self.excluding.pop(key)
+            self.excluding[new_key] = (entity, record_id, pos)
+            for keys in self.reading.values():
+                if key in keys:
+                    keys.discard(key)
+                    keys.add(new_key)
 
     # -- savepoints (nested in order: SQLAlchemy releases or rolls back the innermost first)
     def _savepoint(self) -> None:
