@@ -198,6 +198,12 @@ def _known_running(conn: sa.Connection, entity: str, record_id: int) -> dict[int
     return None if uow is None else uow.facts.get(("flows.running", entity, record_id))
 
 
+def created(conn: sa.Connection, entity: str, record_id: int) -> None:
+    """A record was just created in this transaction: no instance runs on it yet (those it starts are added
+    as they are inserted), so :func:`running` reads nothing for it."""
+    unit_of_work.of(conn).facts.setdefault(("flows.running", entity, record_id), {})
+
+
 def running(conn: sa.Connection, entity: str, record_id: int) -> list[Instance]:
     """The running instances on a record, read once per transaction (kept current as this transaction
     starts and ends instances): for their id, flow and version, not their state (load_instance)."""
