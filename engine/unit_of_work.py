@@ -55,6 +55,7 @@ class UnitOfWork:
         # what other modules read once per transaction and keep current themselves (their own keys), e.g. the
         # running flow instances of a record
         self.facts: dict[Any, Any] = {}
+        self.writes = 0  # how many writes the transaction told the unit of work about (see changed)
 
     # -- the identity map
     def get(self, entity: str, key: int | str, *, for_update: bool = False) -> Record | None:
@@ -94,6 +95,7 @@ class UnitOfWork:
         """Rows of ``tables`` (an entity's table, its child tables) were written: aggregates reading them are
         stale, except, when the rows written are those of one ``record`` ((entity, id)), the aggregates
         whose rows leave that record out (``id != parent.id`` of that record)."""
+        self.writes += 1
         for table in tables:
             keys = self.reading.pop(table, None)
             if not keys:
