@@ -327,9 +327,11 @@ def history_row(inst: Instance, *, at: dt.datetime, user: str, action: str, node
 
 
 def add_history(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    """Write timeline entries (one statement for all of them)."""
-    if rows:
-        conn.execute(_INSERT_HISTORY, rows)
+    """Timeline entries: buffered by the unit of work (in order, with those of every other instance) and
+    written with one executemany when the transaction commits, or before the timeline is read (inbox.timeline
+    flushes them)."""
+    for row in rows:
+        unit_of_work.buffer(conn, _INSERT_HISTORY, row)
 
 
 # -- versions
