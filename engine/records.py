@@ -90,9 +90,9 @@ class Transaction(Reads):
 
     # -- background work and notifications, committed with this transaction
     def enqueue(self, kind: str, payload: dict[str, Any], run_at: dt.datetime | None = None, *,
-                unique_key: str | None = None, max_attempts: int = 5) -> int:
+                unique_key: str | None = None, max_attempts: int = 5, new_key: bool = False) -> int:
         return jobs.enqueue(self.conn, kind, payload, run_at or self.now, now=self.now, unique_key=unique_key,
-                            max_attempts=max_attempts)
+                            max_attempts=max_attempts, new_key=new_key)
 
     def cancel_jobs(self, *, unique_key: str | None = None, prefix: str | None = None) -> int:
         return jobs.cancel(self.conn, unique_key=unique_key, prefix=prefix)

@@ -202,8 +202,8 @@ class Run:
         assert tok.id is not None
         payload = {"instance": self.inst.id, "token": tok.id, "node": tok.node, "visit": tok.data["visit"],
                    "index": index, "kind": kind}
-        self.tx.enqueue("flow.timer", payload, self.now + after,
-                        unique_key=f"{timer_prefix(self.inst.id, tok.id)}{index}")
+        self.tx.enqueue("flow.timer", payload, self.now + after, unique_key=f"{timer_prefix(self.inst.id, tok.id)}{index}",
+                        new_key=tok.id in self.state.inserted)  # a token new in this transaction has no timer yet
 
     def _wake_waits(self, queue: deque[Token]) -> bool:
         """Wait tokens whose condition now holds (e.g. set by an action of another branch) move on."""
