@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import pkgutil
-import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,6 +34,7 @@ from .outbox import Outbox
 from .permissions import Permissions
 from .query import FilterCache
 from .records import Record, Transaction, WriteEvent
+from .related_aggregates import RelatedAggregates
 from .schema_sync import check_schema, sync_schema
 from .users import Directory
 from .write_plan import Plans
@@ -70,8 +70,8 @@ class App:
         unit_of_work.watch(self.engine)  # buffered audit rows written at commit (see unit_of_work)
         self.filters = FilterCache(self.compiled, definition.schema, lambda: self.clock)
         self.permissions = Permissions(definition)
-        # aggregate node -> (statement, owner fields); weak, as flows compile old versions on demand
-        self.related_statements: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        # related aggregates compiled once (weak by node, as flows compile old versions on demand)
+        self.related_statements = RelatedAggregates(self.compiled, lambda: self.clock)
         self.listeners: list[WriteListener] = [record_ops.forget_deleted]  # split lineage
         self.jobs = JobRunner(self, lambda conn: Transaction(self, conn, SYSTEM, automated=True))
         self.outbox = Outbox(self)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .db import (
     RETRIES,
@@ -64,6 +66,11 @@ _t = job_table
 _RETIRE_KEY = (sa.update(_t).where(_t.c.unique_key == sa.bindparam("_key"))
                .values(status=sa.case((_t.c.status == "pending", "cancelled"), else_=_t.c.status), unique_key=None))
 _INSERT = sa.insert(_t).returning(_t.c.id)
+# a job whose key no live job can hold yet (a new flow token's timer): inserted unless the key is taken after all
+_INSERT_NEW_KEY = {
+    "sqlite": sqlite_insert(_t).on_conflict_do_nothing(index_elements=[_t.c.unique_key]).returning(_t.c.id),
+    "postgresql": pg_insert(_t).on_conflict_do_nothing(index_elements=[_t.c.unique_key]).returning(_t.c.id),
+}
 _CANCEL = sa.update(_t).where(_t.c.status == "pending").values(status="cancelled", unique_key=None)
 _CANCEL_KEY = _CANCEL.where(_t.c.unique_key == sa.bindparam("_key"))
 _CANCEL_PREFIX = _CANCEL.where(_t.c.unique_key.like(sa.bindparam("_prefix"), escape="/"))
@@ -94,16 +101,22 @@ class Job:
 
 
 def enqueue(conn: sa.Connection, kind: str, payload: dict[str, Any], run_at: dt.datetime, *,
-            now: dt.datetime, unique_key: str | None = None, max_attempts: int = 5) -> int:
-    """Add a job (in the caller's transaction). A live job with the same ``unique_key`` is replaced."""
+            now: dt.datetime, unique_key: str | None = None, max_attempts: int = 5, new_key: bool = False) -> int:
+    """Add a job (in the caller's transaction). A live job with the same ``unique_key`` is replaced.
+    ``new_key``: the caller made the key from something created in this transaction (a new flow token), so
+    no job should hold it: one INSERT that yields on a conflict (then the usual replacement runs)."""
+    row = dict(kind=kind, payload=json.dumps(payload, default=str, sort_keys=True), run_at=run_at, status="pending",
+               attempts=0, max_attempts=max_attempts, unique_key=unique_key, created_at=now, last_error=None,
+               finished_at=None, worker=None)
+    insert_new = _INSERT_NEW_KEY.get(conn.dialect.name) if new_key and unique_key is not None else None
+    if insert_new is not None:
+        found = conn.execute(insert_new, row).scalar()
+        if found is not None:
+            return int(found)
     if unique_key is not None:  # the replaced row is kept (cancelled): SQLite would reuse a deleted max id,
         # and a job re-enqueueing itself would then be marked done by its own runner
         conn.execute(_RETIRE_KEY, {"_key": unique_key})
-    result = conn.execute(_INSERT, dict(
-        kind=kind, payload=json.dumps(payload, default=str, sort_keys=True), run_at=run_at, status="pending",
-        attempts=0, max_attempts=max_attempts, unique_key=unique_key, created_at=now, last_error=None,
-        finished_at=None, worker=None))
-    return int(result.scalar_one())
+    return int(conn.execute(_INSERT, row).scalar_one())
 
 
 def cancel(conn: sa.Connection, *, unique_key: str | None = None, prefix: str | None = None) -> int:

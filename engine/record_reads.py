@@ -12,14 +12,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ordo.dsl.expr import ast
 from ordo.dsl.expr.limits import int_problem, text_problem
-from ordo.dsl.expr.sqltypes import sa_type
-from ordo.dsl.expr.to_sql import to_sql
 
+from . import related_aggregates
 from .compiled import CompiledEntity
 from .errors import NotFound, UsageError
-from .query import RecordSource, parse_order_by
+from .query import parse_order_by
 
 Record = dict[str, Any]
 MAX_LIMIT = 10_000
@@ -125,45 +123,8 @@ class Reads:
         return self._fetch(entity, key)
 
     def _related_aggregate(self, node: Any, owner: Record) -> Any:
-        """Evaluate an aggregate over a related field of ``owner`` in SQL; the statement is built once
-        per aggregate (the owner's fields are parameters) and kept by the app."""
-        cached = self.app.related_statements.get(node)
-        if cached is None:
-            path = node.args[0]
-            last = path.steps[-1]
-            local = ast.Path(path.line, path.column, [last.name])
-            local.steps = [last]
-            call = ast.Call(node.line, node.column, node.name, [local, *node.args[1:]])
-            call.child_entity, call.type = node.child_entity, node.type
-            source = RecordSource(self.app.compiled, last.entity)
-            expr = sa.type_coerce(to_sql(call, source, clock=lambda: self.app.clock), sa_type(node.type))
-            stmt = sa.select(expr)
-            parts = list(sa.sql.visitors.iterate(stmt))
-            read = frozenset(t.name for t in parts if isinstance(t, sa.Table))
-            # the owner's fields the statement really binds (an aggregate over a whole table binds none: its
-            # value is then the same for every owner, and computed once per transaction)
-            bound = {b.key for b in parts if isinstance(b, sa.sql.elements.BindParameter)}
-            cached = (stmt, sorted(n for n in source.used if f"owner_{n}" in bound), read)
-            self.app.related_statements[node] = cached
-        stmt, used, read = cached
-        params = {f"owner_{name}": owner.get(name) for name in used}
-        # the same aggregate of the same owner values is computed again only after a row of a table it
-        # reads was written in this transaction (see UnitOfWork.changed)
-        try:
-            memo_key: Any = (id(node), tuple(params.values()))
-            hash(memo_key)
-        except TypeError:
-            memo_key = None
-        if memo_key is not None:
-            found, value = self.uow.aggregate(memo_key)
-            if found:
-                return value
-        value = self.conn.execute(stmt, params).scalar()
-        if node.type is not None and node.type.kind == "boolean" and value is not None:
-            value = bool(value)
-        if memo_key is not None:
-            self.uow.remember_aggregate(read, memo_key, value)
-        return value
+        """Evaluate an aggregate over a related field of ``owner`` in SQL (see related_aggregates)."""
+        return related_aggregates.evaluate(self, node, owner)
 
     def query(
         self,

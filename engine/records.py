@@ -82,7 +82,7 @@ class Transaction(Reads):
         """Tell the unit of work that a record (or every record of ``entity``) was written directly, not
         through create/update/delete: the next read loads it again."""
         self.uow.forget(entity, record_id)
-        self.uow.changed(_tables(self.app.compiled.entity(entity)))
+        self.uow.changed(_tables(self.app.compiled.entity(entity)), None if record_id is None else (entity, record_id))
 
     def plan(self, entity: str) -> EntityPlan:
         """The statements of ``entity``, built once (see write_plan)."""
@@ -90,9 +90,9 @@ class Transaction(Reads):
 
     # -- background work and notifications, committed with this transaction
     def enqueue(self, kind: str, payload: dict[str, Any], run_at: dt.datetime | None = None, *,
-                unique_key: str | None = None, max_attempts: int = 5) -> int:
+                unique_key: str | None = None, max_attempts: int = 5, new_key: bool = False) -> int:
         return jobs.enqueue(self.conn, kind, payload, run_at or self.now, now=self.now, unique_key=unique_key,
-                            max_attempts=max_attempts)
+                            max_attempts=max_attempts, new_key=new_key)
 
     def cancel_jobs(self, *, unique_key: str | None = None, prefix: str | None = None) -> int:
         return jobs.cancel(self.conn, unique_key=unique_key, prefix=prefix)
@@ -267,6 +267,7 @@ class Transaction(Reads):
         for cf in ce.table_fields:
             stored[cf.name] = rows.write(self.conn, p.children[cf.name], cf, stored["id"], [],
                                          rec.get(cf.name) or [])
+        self.uow.adopt(entity, stored["id"])  # its aggregates over the other records of its entity stay true
         self._stored(ce, stored)
         audit.write(self.conn, at=now, user=self.user.name, entity=entity, record_id=stored["id"], record_name=name,
                     action="create", changes=audit.diff(None, stored, self._audited(ce)))
@@ -348,7 +349,7 @@ class Transaction(Reads):
         its entity are stale."""
         uow = self.uow
         uow.put(ce.name, stored, locked=True)
-        uow.changed(_tables(ce))
+        uow.changed(_tables(ce), (ce.name, stored["id"]))
 
     def update_many(self, entity: str, where: str | None, data: Mapping[str, Any],
                     params: Mapping[str, Any] | None = None, limit: int | None = None) -> list[Record]:
@@ -378,15 +379,11 @@ class Transaction(Reads):
 
     def _write(self, stmt: Any, values: Record, entity: str) -> Record | None:
         """Run an INSERT or UPDATE built once (RETURNING the row as stored); a constraint violation becomes
-        ValidationFailed. No savepoint of its own, unless the caller works inside one (an intake row, a job
-        handler: it goes on after a refused write) on PostgreSQL, where a failed statement would abort the
-        rest of the transaction; SQLite undoes just the failed statement."""
+        ValidationFailed. No savepoint of its own: on PostgreSQL a failed statement aborts the transaction up
+        to the caller's savepoint, so a caller that goes on after a refused write (an intake row, ``ordo
+        generate``) rolls its savepoint back before it reads or writes again."""
         try:
-            if self.conn.dialect.name == "postgresql" and self.conn.in_nested_transaction():
-                with self.conn.begin_nested():
-                    row = self.conn.execute(stmt, values).first()
-            else:
-                row = self.conn.execute(stmt, values).first()
+            row = self.conn.execute(stmt, values).first()
         except sa.exc.IntegrityError as e:
             raise ValidationFailed(entity, [FieldError("", _integrity_message(e))]) from None
         return None if row is None else dict(row._mapping)

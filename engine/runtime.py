@@ -26,7 +26,7 @@ class AppRuntime(Runtime, Protocol):
     plans: Any  # write_plan.Plans
     permissions: Any  # permissions.Permissions
     filters: Any  # query.FilterCache
-    related_statements: Any  # aggregate node -> (statement, owner fields, entity read)
+    related_statements: Any  # related_aggregates.RelatedAggregates
     listeners: list[Callable[..., None]]
     features: dict[str, Any]
     jobs: Any

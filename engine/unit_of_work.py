@@ -9,7 +9,8 @@ the database transaction lasts:
   A record written or read ``FOR UPDATE`` is *locked* (PostgreSQL); on SQLite a write transaction holds the
   database's write lock, so every record it read is current;
 * related aggregates (``sum(orders.total)`` over records linking here) by their owner's values, dropped when
-  a row of a table they read is written;
+  a row of a table they read is written (unless the rows written are the owner's own and the aggregate
+  leaves its owner out: ``id != parent.id``);
 * rows only ever inserted (audit log, history), buffered and written with one ``executemany`` per table when
   the transaction commits (or when something reads them first: :func:`flush`).
 
@@ -47,11 +48,14 @@ class UnitOfWork:
         self.targets: dict[tuple[str, Any], Any] = {}  # link values written -> their row (for any reader)
         self.aggregates: dict[Any, Any] = {}  # (aggregate, owner values) -> value
         self.reading: dict[str, set[Any]] = {}  # table -> the aggregates (keys above) that read it
+        # aggregate key -> (entity, id its rows leave out, where the id is in the key's owner values)
+        self.excluding: dict[Any, tuple[str, Any, int]] = {}
         self.pending: list[tuple[Any, dict[str, Any]]] = []  # (INSERT statement, row), written at commit
         self.marks: list[int] = []  # open savepoints: how many rows were buffered before each
         # what other modules read once per transaction and keep current themselves (their own keys), e.g. the
         # running flow instances of a record
         self.facts: dict[Any, Any] = {}
+        self.writes = 0  # how many writes the transaction told the unit of work about (see changed)
 
     # -- the identity map
     def get(self, entity: str, key: int | str, *, for_update: bool = False) -> Record | None:
@@ -87,12 +91,25 @@ class UnitOfWork:
         else:
             self.records.pop((entity, record_id), None)
 
-    def changed(self, tables: tuple[str, ...]) -> None:
+    def changed(self, tables: tuple[str, ...], record: tuple[str, Any] | None = None) -> None:
         """Rows of ``tables`` (an entity's table, its child tables) were written: aggregates reading them are
-        stale."""
+        stale, except, when the rows written are those of one ``record`` ((entity, id)), the aggregates
+        whose rows leave that record out (``id != parent.id`` of that record)."""
+        self.writes += 1
         for table in tables:
-            for key in self.reading.pop(table, ()):
-                self.aggregates.pop(key, None)
+            keys = self.reading.pop(table, None)
+            if not keys:
+                continue
+            kept = set()
+            for key in keys:
+                excluded = self.excluding.get(key)
+                if record is not None and excluded is not None and excluded[:2] == record:
+                    kept.add(key)
+                else:
+                    self.aggregates.pop(key, None)
+                    self.excluding.pop(key, None)
+            if kept:
+                self.reading[table] = kept
 
     # -- related aggregates
     def aggregate(self, key: Any) -> tuple[bool, Any]:
@@ -100,10 +117,29 @@ class UnitOfWork:
             return True, self.aggregates[key]
         return False, None
 
-    def remember_aggregate(self, tables: frozenset[str], key: Any, value: Any) -> None:
+    def remember_aggregate(self, tables: frozenset[str], key: Any, value: Any,
+                           excluded: tuple[str, Any, int] | None = None) -> None:
         self.aggregates[key] = value
+        if excluded is not None:
+            self.excluding[key] = excluded
         for table in tables:
             self.reading.setdefault(table, set()).add(key)
+
+    def adopt(self, entity: str, record_id: int) -> None:
+        """A record of ``entity`` was just inserted with ``record_id``: the aggregates computed for it before it
+        had an id that leave their owner out (its related rows are the others) are its own now."""
+        for key, (ent, rid, pos) in list(self.excluding.items()):
+            if ent != entity or rid is not None:
+                continue
+            node, values = key
+            new_key = (node, (*values[:pos], record_id, *values[pos + 1:]))
+            self.aggregates[new_key] = self.aggregates.pop(key)
+            self.excluding.pop(key)
+            self.excluding[new_key] = (entity, record_id, pos)
+            for keys in self.reading.values():
+                if key in keys:
+                    keys.discard(key)
+                    keys.add(new_key)
 
     # -- savepoints (nested in order: SQLAlchemy releases or rolls back the innermost first)
     def _savepoint(self) -> None:
@@ -122,6 +158,7 @@ class UnitOfWork:
         self.locked.clear()
         self.aggregates.clear()
         self.reading.clear()
+        self.excluding.clear()
         self.targets.clear()
         self.facts.clear()
 

@@ -69,6 +69,14 @@ _GET_USER = (sa.select(user_table, membership_table.c.kind, membership_table.c.g
              .order_by(membership_table.c.kind, membership_table.c.group_name))
 
 
+# members of a role or group, built once (values bound at execution)
+_MEMBERS = (sa.select(membership_table.c.user_name)
+            .join(user_table, user_table.c.name == membership_table.c.user_name)
+            .where(membership_table.c.kind == sa.bindparam("_kind"), membership_table.c.group_name == sa.bindparam("_group"))
+            .order_by(membership_table.c.user_name))
+_ACTIVE_MEMBERS = _MEMBERS.where(user_table.c.active.is_(True))
+
+
 def _check_kind(kind: str) -> None:
     if kind not in ("role", "group"):
         raise UsageError(f"membership kind must be 'role' or 'group', got {kind!r}")
@@ -217,12 +225,8 @@ class Directory:
     def members(self, group: str, kind: str = "role", *, active_only: bool = True) -> list[str]:
         """User names in a role or group, sorted (inactive users left out unless asked)."""
         _check_kind(kind)
-        m, u = membership_table, user_table
-        q = sa.select(m.c.user_name).join(u, u.c.name == m.c.user_name).where(
-            m.c.kind == kind, m.c.group_name == group).order_by(m.c.user_name)
-        if active_only:
-            q = q.where(u.c.active.is_(True))
-        return [r[0] for r in self.conn.execute(q)]
+        q = _ACTIVE_MEMBERS if active_only else _MEMBERS
+        return [r[0] for r in self.conn.execute(q, {"_kind": kind, "_group": group})]
 
     def all(self) -> list[UserInfo]:
         names = [r[0] for r in self.conn.execute(sa.select(user_table.c.name).order_by(user_table.c.name))]

@@ -9,7 +9,9 @@ a rule about what people enter does not block a flow moving the record on.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -82,6 +84,24 @@ def _rules(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], before: dic
             errors.append(FieldError(f"{path}{v.field}" if v.field else path.rstrip("."), v.message))
 
 
+# uow.facts[(FREE, entity)]: unique values a caller has just found unused in this transaction, for the create
+# it makes next (the intake's duplicate check): not looked up again (see :func:`unused`)
+FREE = "unique values unused"
+
+
+@contextlib.contextmanager
+def unused(tx: Transaction, entity: str, values: dict[str, Any]) -> Iterator[None]:
+    """Inside the block, a create of ``entity`` does not look up again whether the unique group ``values``
+    (column -> value as stored) is used: the caller has just found it unused in this transaction. A
+    concurrent writer is still refused by the database's unique index."""
+    facts = tx.uow.facts
+    facts[(FREE, entity)] = dict(values)
+    try:
+        yield
+    finally:
+        facts.pop((FREE, entity), None)
+
+
 def _unique(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], record_id: int | None,
             errors: list[FieldError], before: dict[str, Any] | None = None) -> None:
     """Unique values not used by another record; on update only the groups whose values change are
@@ -98,6 +118,8 @@ def _unique(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], record_id:
             continue
         if before is not None and all(before.get(c) == v for c, v in zip(columns, values, strict=True)):
             continue
+        if tx.uow.facts.get((FREE, ce.name)) == dict(zip(columns, values, strict=True)):
+            continue  # the caller just looked these values up in this transaction (the unique index guards)
         q = sa.select(name.label("name")).where(*[t.c[c] == v for c, v in zip(columns, values, strict=True)])
         if record_id is not None:
             q = q.where(t.c.id != record_id)

@@ -94,3 +94,27 @@ def test_a_dry_run_stores_nothing_and_reports_like_a_real_run(app):
                                 dry_run=True, batch_size=2)
     assert (len(dry.created), [e.document for e in dry.errors], dry.dry_run) == (4, [2], True)
     assert app.count("booking", user="admin") == 0 and app.count("contact", user="admin") == 0
+
+
+def test_a_document_created_meanwhile_by_another_import_is_reported_as_a_duplicate(app, monkeypatch):
+    """The race the database's unique index settles: the document's key was free when looked up, a concurrent
+    import created it before the INSERT. On PostgreSQL the refused INSERT aborts the document's savepoint: it is
+    rolled back before the record is looked up again, and the next documents go on."""
+    from ordo.engine import validation
+    from ordo.engine.intake import runner
+
+    app.features["intake"].import_payload("alice", "bookings", _docs(1), channel="WEB", source="first.json")
+    real, seen = runner._Run._existing, []
+
+    def racing(self, key):  # the first look finds nothing: the other import had not committed yet
+        seen.append(key)
+        return None if len(seen) == 1 else real(self, key)
+
+    monkeypatch.setattr(runner._Run, "_existing", racing)
+    monkeypatch.setattr(validation, "_unique", lambda *a, **k: None)  # nor does the store's own check
+    with count_statements(app.engine) as counts:
+        result = app.features["intake"].import_payload("alice", "bookings", _docs(3), channel="WEB",
+                                                       source="again.json")
+    assert [d.existing for d in result.duplicates] == ["BK-00001"] and result.errors == []
+    assert len(result.created) == 2 and app.count("booking", user="admin") == 3
+    assert counts.commits == 1

@@ -215,3 +215,54 @@ def test_related_aggregates_are_computed_again_after_a_write_they_read(make_app,
         with pytest.raises(ValidationFailed, match="at most 3"):
             with tx.conn.begin_nested():
                 tx.create("order", {"customer": "C1", "amount": 1})
+
+
+HISTORY = {
+    "entities/policy.yaml": """
+        name: policy
+        fields:
+          active: {type: boolean, default: true}
+          max_total: {type: money}
+          max_orders: {type: integer}
+    """,
+    "entities/order.yaml": """
+        name: order
+        fields:
+          customer: {type: string, required: true}
+          amount: {type: money, required: true}
+          status: {type: enum, options: [new, done], default: new}
+          policy: {type: related, entity: policy, where: "active"}
+          history: {type: related, entity: order, where: "customer == parent.customer and id != parent.id"}
+          earlier: {type: computed, expr: "count(history)"}
+          earlier_total: {type: computed, expr: "sum(history, amount)"}
+          too_big: {type: computed, expr: "amount > coalesce(max(policy, max_total), 100)"}
+          too_many: {type: computed, expr: "count(history) >= coalesce(max(policy, max_orders), 5)"}
+    """,
+}
+
+
+def test_aggregates_of_one_related_field_are_read_together_and_kept_across_the_owners_writes(make_app, db_url):
+    """The aggregates over one related field are computed in one statement; those leaving their owner out
+    (``id != parent.id``) are not computed again when the owner itself is written, but are when another record
+    they read is."""
+    with open_app(make_app(HISTORY), db_url) as app, app.transaction(ADMIN) as tx:
+        tx.create("policy", {"max_total": 50, "max_orders": 2})
+        first = tx.create("order", {"customer": "c", "amount": 10})
+        second = tx.create("order", {"customer": "c", "amount": 60})
+        assert (second["earlier"], second["earlier_total"], second["too_big"], second["too_many"]) == (1, 10, True,
+                                                                                                      False)
+        with count_statements(app.engine) as counts:
+            rec = tx.update("order", second["id"], {"status": "done"})
+            rec = tx.update("order", second["id"], {"amount": 70})
+        assert (rec["earlier"], rec["earlier_total"], rec["too_big"]) == (1, 10, True)
+        # the two UPDATEs: the history computed at its create (before it had an id) is the order's own
+        assert work(counts) == 2, counts.texts
+        with count_statements(app.engine) as counts:
+            tx.update("order", first["id"], {"amount": 15})  # a row the second order's history reads
+            rec = tx.update("order", second["id"], {})
+        assert rec["earlier_total"] == 15
+        aggregates = [t for t in counts.texts if "count(" in t.lower() or "sum(" in t.lower()]
+        assert len(aggregates) == 2, aggregates  # one per owner: count and sum of the history together
+    with app.transaction(ADMIN) as tx, count_statements(app.engine) as counts:
+        tx.update("order", first["id"], {})
+    assert sum(1 for t in counts.texts if "max(" in t.lower()) == 1, counts.texts  # both thresholds at once

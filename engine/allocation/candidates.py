@@ -34,14 +34,22 @@ def num(x: Any) -> Number:
 
 
 def _names(tx: Transaction, entity: str | None, values: set[Any]) -> dict[Any, str]:
-    """Readable names for field values: the linked records' names (one query), else the values."""
+    """Readable names for field values: the linked records' names (one query), else the values. The records
+    read (whole, when they have no child rows) are learnt by the unit of work: the allocation records written
+    next link them without reading them again."""
     values.discard(None)
     out = {v: str(v) for v in values}
     if entity is not None and values:
-        t = tx.app.compiled.entity(entity).table
+        ce = tx.app.compiled.entity(entity)
+        t = ce.table
         assert t is not None
-        for rid, name in tx.conn.execute(sa.select(t.c.id, t.c.name).where(t.c.id.in_(list(values)))):
-            out[rid] = str(name)
+        whole = not ce.table_fields
+        q = sa.select(t) if whole else sa.select(t.c.id, t.c.name)
+        uow = tx.uow
+        for row in tx.conn.execute(q.where(t.c.id.in_(list(values)))):
+            out[row.id] = str(row.name)
+            if whole and uow.get(entity, row.id) is None:
+                uow.put(entity, dict(row._mapping))
     return out
 
 

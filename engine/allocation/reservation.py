@@ -51,7 +51,7 @@ def adjust(tx: Transaction, rule: CompiledAllocation, supply_id: int, deltas: Ma
     row = tx.conn.execute(stmt).first()
     if row is None:
         return None
-    tx.forget(rule.supply.name, supply_id)  # written here, not through tx.update: the unit of work reloads it
+    tx.forget(rule.supply.name, supply_id)  # written here, not through tx.update (the row is learnt below)
     after = dict(row._mapping)
     before = {**after, "version": after["version"] - 1}
     for name, delta in deltas.items():
@@ -61,6 +61,8 @@ def adjust(tx: Transaction, rule: CompiledAllocation, supply_id: int, deltas: Ma
         _compute(tx, rule, before)
         changed = _compute(tx, rule, after)
         tx.conn.execute(sa.update(t).where(t.c.id == supply_id).values(changed))
+    if not ce.table_fields:  # the whole row as stored now, locked by this UPDATE: later reads need not load it
+        tx.uow.put(ce.name, after, locked=True)
     write(tx.conn, at=now, user=tx.user.name, entity=ce.name, record_id=supply_id, record_name=after.get("name"),
           action="update", changes=diff(before, after, ["name", *ce.fields]))
     event = WriteEvent(ce.name, "update", before, after)

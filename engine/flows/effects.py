@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ordo.dsl.expr import ast
+
 from ..coerce import to_jsonable
 from ..query import RecordSource, TableSource
 from .people import FlowFailed
@@ -77,11 +79,26 @@ def _record_root(run: Run) -> dict[str, Any]:
 
 
 def _matching(run: Run, entity: str, cond: Any) -> list[int]:
+    if entity == run.inst.entity and _is_own_record(cond.tree):
+        return [run.inst.record_id]  # ``id == record.id``: the flow's record (the caller skips a missing one)
     t = run.tx.app.compiled.entity(entity).table
     assert t is not None
     clause = cond.to_sql(TableSource(run.tx.app.compiled, entity, t), roots=_record_root(run),
                          clock=lambda: run.tx.app.clock)
     return [r[0] for r in run.conn.execute(sa.select(t.c.id).where(clause).order_by(t.c.id))]
+
+
+def _is_own_record(tree: ast.Node) -> bool:
+    """Whether a filter is exactly ``id == record.id`` (either way round)."""
+    if not isinstance(tree, ast.Binary) or tree.op != "==":
+        return False
+    sides = []
+    for side in (tree.left, tree.right):
+        if not isinstance(side, ast.Path):
+            return False
+        fields = [s.name for s in side.steps if s.kind != "root"]
+        sides.append((side.root, fields))
+    return sorted(sides, key=repr) == sorted([(None, ["id"]), ("record", ["id"])], key=repr)
 
 
 def update_matching(run: Run, node: CNode, i: int) -> list[str]:

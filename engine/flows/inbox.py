@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from .. import unit_of_work
 from . import store
 from .tables import history_table, instance_table, task_table
 
@@ -161,6 +162,7 @@ def status(tx: Transaction, entity: str, record_id: int) -> FlowStatus | None:
 
 def timeline(tx: Transaction, entity: str, record_id: int) -> list[Event]:
     h = history_table
+    unit_of_work.flush(tx.conn)  # entries of this transaction still buffered
     rows = tx.conn.execute(sa.select(h).where(h.c.entity == entity, h.c.record_id == record_id).order_by(h.c.id))
     return [Event(r.at, r.user, r.action, r.node, r.comment, r.task_id, r.instance_id, json.loads(r.detail or "{}"))
             for r in rows]

@@ -102,7 +102,7 @@ def _targeted(tx: Transaction, p: MirrorPlan, rec: dict[str, Any], value: Any) -
     rec.update(after)  # the flow's record is the committed one now (also for the write that started the flow)
     written = {p.field: value, "updated_at": now, "updated_by": tx.user.name, "version": after["version"]}
     tx.uow.patch(ce.name, rec["id"], written)  # reads later in the transaction see it
-    tx.uow.changed((ce.table.name,))  # aggregates over the entity are stale
+    tx.uow.changed((ce.table.name,), (ce.name, rec["id"]))  # aggregates over the entity are stale
     tx._written(ce.name, rec["id"], rec["version"])
     audit.write(tx.conn, at=now, user=tx.user.name, entity=ce.name, record_id=rec["id"], record_name=rec.get("name"),
                 action="update", changes=audit.diff(before, rec, ["name", *ce.fields]))

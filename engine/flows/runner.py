@@ -70,21 +70,34 @@ class Run:
         self._record: dict[str, Any] | None = None
         self.state = FlowState(tx.conn, inst, new=new, loaded=loaded)
         self._members: dict[str, list[str]] = {}
+        self._joined: dict[str, Any] | None = None  # the record's row read with the instance, child rows to come
+        self._joined_at = 0  # ... as the transaction was then (not used once anything was written since)
         if loaded is not None and loaded.record is not None:
             self._adopt(loaded.record)
 
     def _adopt(self, row: dict[str, Any]) -> None:
         """The record's row, read with the instance: the transaction knows it from now on (no second read
-        for the state mirror or an expression), unless it knows it already or it has child rows to read."""
+        for the state mirror or an expression), unless it knows it already; one with child rows is learnt
+        when first needed, with its child rows (read then)."""
         ce = self.tx.app.compiled.entity(self.inst.entity)
         uow = self.tx.uow
-        if not ce.table_fields and uow.get(ce.name, row["id"]) is None:
+        if uow.get(ce.name, row["id"]) is not None:
+            return
+        if ce.table_fields:
+            self._joined, self._joined_at = row, uow.writes
+        else:
             uow.put(ce.name, row)
 
     # -- context
     @property
     def record(self) -> dict[str, Any]:
         if self._record is None:
+            joined, self._joined = self._joined, None
+            uow = self.tx.uow
+            if joined is not None and uow.writes == self._joined_at and uow.get(self.inst.entity, joined["id"]) is None:
+                row = dict(joined)
+                self.tx._attach_children(self.tx.app.compiled.entity(self.inst.entity), [row])
+                uow.put(self.inst.entity, row)
             rec = self.tx._fetch(self.inst.entity, self.inst.record_id)
             if rec is None:
                 raise FlowFailed(f"{self.inst.entity} #{self.inst.record_id} of flow instance {self.inst.id} "
@@ -189,8 +202,8 @@ class Run:
         assert tok.id is not None
         payload = {"instance": self.inst.id, "token": tok.id, "node": tok.node, "visit": tok.data["visit"],
                    "index": index, "kind": kind}
-        self.tx.enqueue("flow.timer", payload, self.now + after,
-                        unique_key=f"{timer_prefix(self.inst.id, tok.id)}{index}")
+        self.tx.enqueue("flow.timer", payload, self.now + after, unique_key=f"{timer_prefix(self.inst.id, tok.id)}{index}",
+                        new_key=tok.id in self.state.inserted)  # a token new in this transaction has no timer yet
 
     def _wake_waits(self, queue: deque[Token]) -> bool:
         """Wait tokens whose condition now holds (e.g. set by an action of another branch) move on."""

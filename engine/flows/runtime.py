@@ -154,8 +154,10 @@ class FlowRuntime:
                 return
             rec = event.after
             assert rec is not None
-            # a record just created has no instances yet: nothing to read
-            running = [] if event.action == "create" else store.running(tx.conn, event.entity, rec["id"])
+            # a record just created has no instances yet: nothing to read (now, or when a flow writes it)
+            if event.action == "create":
+                store.created(tx.conn, event.entity, rec["id"])
+            running = store.running(tx.conn, event.entity, rec["id"])
             for f in flows:
                 if self._triggered(tx, f, event) and not any(i.flow == f.name for i in running):
                     self._start(tx, f, rec)

@@ -37,6 +37,8 @@ class FlowState:
             self._tokens = {t.id: t for t in loaded.tokens if t.id is not None}
             self._tasks = {t["id"]: t for t in loaded.tasks}
         self._history: list[dict[str, Any]] = []
+        self.inserted: set[int] = set()  # ids of the tokens this run inserted
+        self._finishing: dict[int, tuple[Token, str]] = {}  # tokens ended, marked when the instance is saved
         self._saved = store.instance_image(inst)
 
     # -- tokens (active ones only)
@@ -55,13 +57,21 @@ class FlowState:
 
     def save_token(self, tok: Token, now: dt.datetime) -> None:
         tokens = self._token_map()
+        new = tok.id is None
+        if tok.id is not None:
+            self._finishing.pop(tok.id, None)  # active again
         store.save_token(self.conn, self.ensure(), tok, now)
         assert tok.id is not None
         tokens[tok.id] = tok
+        if new:
+            self.inserted.add(tok.id)  # tokens inserted by this run (their timer keys are new too)
 
     def finish_token(self, tok: Token, status: str = "done") -> None:
+        """A token ends: its row is marked when the instance row is saved, unless the instance has ended by
+        then (an ended instance has no active tokens, whatever their rows say: the loaders read the tokens of
+        running instances only), which saves the last token's UPDATE of every completed instance."""
         if tok.id is not None:
-            store.finish_token(self.conn, tok, status)
+            self._finishing[tok.id] = (tok, status)
             self._token_map().pop(tok.id, None)
 
     # -- tasks
@@ -143,7 +153,12 @@ class FlowState:
         return inst.id
 
     def save_instance(self) -> None:
-        """Write the instance row if it changed (with its ``rev`` check); a new one's row is inserted."""
+        """Write the instance row if it changed (with its ``rev`` check); a new one's row is inserted. The
+        tokens that ended are marked first, if the instance still runs."""
+        finishing, self._finishing = self._finishing, {}
+        if self.inst.status == "running":
+            for tok, status in finishing.values():
+                store.finish_token(self.conn, tok, status)
         if self.inst.id is None:
             self.ensure()
             return

@@ -59,7 +59,7 @@ class Token:
 # there: a token leaving a node closes its tasks), one row per (token, task)
 _WITH_TOKENS = sa.select(_I, *[c.label(f"token_{c.name}") for c in _K.c],
                          *[c.label(f"task_{c.name}") for c in _T.c]).select_from(
-    _I.outerjoin(_K, sa.and_(_K.c.instance_id == _I.c.id, _K.c.status == "active"))
+    _I.outerjoin(_K, sa.and_(_K.c.instance_id == _I.c.id, _K.c.status == "active", _I.c.status == "running"))
     .outerjoin(_T, sa.and_(_T.c.token_id == _K.c.id, _T.c.node == _K.c.node))).order_by(_K.c.id, _T.c.id)
 _SELECT_INSTANCE = _WITH_TOKENS.where(_I.c.id == P("id"))
 _TASK_INSTANCE = sa.select(_T.c.instance_id).where(_T.c.id == P("task")).scalar_subquery()
@@ -91,7 +91,8 @@ Records = tuple[tuple[str, sa.Table], ...]  # (entity, its table) of the entitie
 def _with_records(records: Records) -> tuple[Any, Any]:
     """:data:`_SELECT_INSTANCE` and :data:`_SELECT_INSTANCE_OF_TASK` that also read the instance's record
     (the row of whichever of ``records`` it runs on, joined by id): the action needs it, built once."""
-    frm = _I.outerjoin(_K, sa.and_(_K.c.instance_id == _I.c.id, _K.c.status == "active")).outerjoin(
+    frm = _I.outerjoin(_K, sa.and_(_K.c.instance_id == _I.c.id, _K.c.status == "active",
+                                    _I.c.status == "running")).outerjoin(
         _T, sa.and_(_T.c.token_id == _K.c.id, _T.c.node == _K.c.node))
     cols = []
     for i, (entity, t) in enumerate(records):
@@ -198,6 +199,12 @@ def _known_running(conn: sa.Connection, entity: str, record_id: int) -> dict[int
     return None if uow is None else uow.facts.get(("flows.running", entity, record_id))
 
 
+def created(conn: sa.Connection, entity: str, record_id: int) -> None:
+    """A record was just created in this transaction: no instance runs on it yet (those it starts are added
+    as they are inserted), so :func:`running` reads nothing for it."""
+    unit_of_work.of(conn).facts.setdefault(("flows.running", entity, record_id), {})
+
+
 def running(conn: sa.Connection, entity: str, record_id: int) -> list[Instance]:
     """The running instances on a record, read once per transaction (kept current as this transaction
     starts and ends instances): for their id, flow and version, not their state (load_instance)."""
@@ -221,7 +228,10 @@ _INSERT_TOKEN = sa.insert(_K).returning(_K.c.id)
 _UPDATE_TOKEN = sa.update(_K).where(_K.c.id == P("k_id")).values(
     node=P("v_node"), status="active", splits=P("v_splits"), arrived_at=P("v_arrived_at"), data=P("v_data"))
 _FINISH_TOKEN = sa.update(_K).where(_K.c.id == P("k_id")).values(status=P("v_status"))
-_ACTIVE_TOKENS = sa.select(_K).where(_K.c.instance_id == P("instance"), _K.c.status == "active").order_by(_K.c.id)
+# the active tokens of a running instance (those of an ended one are over with it, whatever their status says)
+_ACTIVE_TOKENS = (sa.select(_K).join(_I, _I.c.id == _K.c.instance_id)
+                  .where(_K.c.instance_id == P("instance"), _K.c.status == "active", _I.c.status == "running")
+                  .order_by(_K.c.id))
 _GET_TOKEN = sa.select(_K).where(_K.c.id == P("id"))
 
 
@@ -321,9 +331,11 @@ def history_row(inst: Instance, *, at: dt.datetime, user: str, action: str, node
 
 
 def add_history(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    """Write timeline entries (one statement for all of them)."""
-    if rows:
-        conn.execute(_INSERT_HISTORY, rows)
+    """Timeline entries: buffered by the unit of work (in order, with those of every other instance) and
+    written with one executemany when the transaction commits, or before the timeline is read (inbox.timeline
+    flushes them)."""
+    for row in rows:
+        unit_of_work.buffer(conn, _INSERT_HISTORY, row)
 
 
 # -- versions

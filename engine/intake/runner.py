@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from ordo.dsl.loader import resolve_data_path
 
+from .. import validation
 from ..actor import UserLike
 from ..coerce import CoercionError, coerce
 from ..errors import FieldError, NotFound, OrdoError, UsageError, ValidationFailed
@@ -248,12 +249,15 @@ class _Run:
             data = self._map(doc, src)
             self.wrote = True  # from here a failure may leave part of the record written
             try:
-                rec = self.tx.create(self.ci.entity.name, data)
+                with validation.unused(self.tx, self.ci.entity.name, key):  # just looked up: not again
+                    rec = self.tx.create(self.ci.entity.name, data)
             except ValidationFailed:
-                existing = self._existing(key) if key and savepoint is not None else None
+                if savepoint is None:
+                    raise
+                self._undo(savepoint)  # first: on PostgreSQL the failed statement aborted the savepoint
+                existing = self._existing(key) if key else None
                 if existing is None:
                     raise
-                self._undo(savepoint)
                 self.result.duplicates.append(Duplicate(doc.line, doc.index, key_text or "", existing))
                 return
             if savepoint is not None:
@@ -361,15 +365,24 @@ class _Run:
             if v is not None:
                 data[name] = v
         self.wrote = True
+        # a savepoint of its own on PostgreSQL, where a refused INSERT (a concurrent import created the same
+        # record) aborts the transaction up to a savepoint: the lookup looks again after rolling it back
+        savepoint = self.tx.conn.begin_nested() if self.tx.conn.dialect.name == "postgresql" else None
         try:
             created = self.tx.create(lk.entity, data)
+            if savepoint is not None:
+                savepoint.commit()
         except ValidationFailed as e:
+            savepoint = _rolled_back(savepoint)
             again = self._find(lk, value, src)  # created meanwhile by a concurrent import
             if again is not None:
                 self.cache[ck] = again
                 return again
             detail = "; ".join(str(err) for err in e.errors)
             raise MappingError(path, f"cannot create {lk.entity} for {value!r}: {detail}", src.line) from None
+        except BaseException:
+            _rolled_back(savepoint)
+            raise
         self.cache[ck] = created["id"]
         return created["id"]
 
@@ -416,3 +429,9 @@ def _error_problems(e: OrdoError, doc: SourceDocument, key: str | None) -> list[
     if isinstance(e, PayloadError):
         return [IntakeProblem(doc.line, doc.index, key, "", str(e))]
     return [IntakeProblem(doc.line, doc.index, key, "", str(e))]
+
+
+def _rolled_back(savepoint: Any) -> None:
+    """Roll ``savepoint`` back if it is still open (None: no savepoint)."""
+    if savepoint is not None and savepoint.is_active:
+        savepoint.rollback()

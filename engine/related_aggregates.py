@@ -1,0 +1,178 @@
+"""Related aggregates the definition's expressions read (``count(customer_history)``, ``max(policy, x)``):
+evaluated in SQL, each statement built once, their values kept by the unit of work.
+
+* One statement per aggregate node, built at first use and kept by the app (``app.related_statements``);
+  the owner's fields it reads are parameters (``owner_<field>``).
+* The aggregates over one related field form a *group*: when one of them is needed for an owner, every
+  aggregate of the group seen so far that the unit of work does not already know for that owner is
+  computed in the same ``SELECT`` (``SELECT (agg1), (agg2), ...``): the risk rules reading five thresholds
+  of the active policy read it once.
+* A value is kept by the unit of work until a row of a table it reads is written. A related field that
+  leaves its owner out (``id != parent.id`` in its ``where``, over the owner's own entity) does not change
+  when the owner itself is written: such a value survives the writes of its owner (see
+  ``UnitOfWork.changed``).
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from ordo.dsl.expr import ast
+from ordo.dsl.expr.sqltypes import sa_type
+from ordo.dsl.expr.to_sql import to_sql
+
+from .query import RecordSource, conjuncts
+
+Record = dict[str, Any]
+
+
+@dataclass(eq=False)
+class Aggregate:
+    """One aggregate node compiled: its scalar SQL, the owner fields it binds, the tables it reads."""
+
+    expr: Any  # a scalar SQL expression (a correlated-free subquery over the related rows)
+    used: list[str]  # owner fields bound as owner_<field>
+    read: frozenset[str]
+    group: Group
+    owner_entity: str  # the entity the related field belongs to
+    excludes_owner: bool  # the related rows never include the owner itself
+    boolean: bool
+
+
+@dataclass(eq=False)
+class Group:
+    """The aggregates over one related field seen so far, and the statements computing subsets of them."""
+
+    members: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)
+    statements: dict[tuple[int, ...], Any] = field(default_factory=dict)
+    size: int = 0
+
+    def add(self, node: Any) -> None:
+        self.members.add(node)
+        self.statements.clear()
+        self.size = len(self.members)
+
+    def statement(self, nodes: list[Any], aggregates: Any) -> Any:
+        if len(self.members) != self.size:  # a node was collected (an old flow version): ids may be reused
+            self.statements.clear()
+            self.size = len(self.members)
+        key = tuple(id(n) for n in nodes)
+        stmt = self.statements.get(key)
+        if stmt is None:
+            stmt = sa.select(*[aggregates[n].expr.label(f"a{i}") for i, n in enumerate(nodes)])
+            self.statements[key] = stmt
+        return stmt
+
+
+class RelatedAggregates:
+    """The app's compiled related aggregates (weak by node: flows compile old versions on demand)."""
+
+    def __init__(self, compiled: Any, clock: Any) -> None:
+        self.compiled = compiled
+        self.clock = clock
+        self.nodes: weakref.WeakKeyDictionary[Any, Aggregate] = weakref.WeakKeyDictionary()
+        self.groups: dict[tuple[str, str], Group] = {}
+
+    def get(self, node: Any) -> Aggregate:
+        agg = self.nodes.get(node)
+        if agg is None:
+            agg = self._compile(node)
+            self.nodes[node] = agg
+            agg.group.add(node)
+        return agg
+
+    def _compile(self, node: Any) -> Aggregate:
+        path = node.args[0]
+        last = path.steps[-1]
+        local = ast.Path(path.line, path.column, [last.name])
+        local.steps = [last]
+        call = ast.Call(node.line, node.column, node.name, [local, *node.args[1:]])
+        call.child_entity, call.type = node.child_entity, node.type
+        source = RecordSource(self.compiled, last.entity)
+        expr = sa.type_coerce(to_sql(call, source, clock=self.clock), sa_type(node.type))
+        parts = list(sa.sql.visitors.iterate(sa.select(expr)))
+        read = frozenset(t.name for t in parts if isinstance(t, sa.Table))
+        # the owner's fields the statement really binds (an aggregate over a whole table binds none: its
+        # value is then the same for every owner, and computed once per transaction)
+        bound = {b.key for b in parts if isinstance(b, sa.sql.elements.BindParameter)}
+        used = sorted(n for n in source.used if f"owner_{n}" in bound)
+        group = self.groups.setdefault((last.entity, last.name), Group())
+        boolean = node.type is not None and node.type.kind == "boolean"
+        return Aggregate(expr, used, read, group, last.entity, self._excludes_owner(last), boolean)
+
+    def _excludes_owner(self, step: Any) -> bool:
+        """Whether the related field's ``where`` has ``id != parent.id`` as one of its conditions (and ranges
+        over the owner's own entity): the owner is never one of its rows."""
+        ce = self.compiled.entities.get(step.entity)
+        cf = ce.fields.get(step.name) if ce is not None else None
+        if cf is None or cf.related_where is None or step.target != step.entity:
+            return False
+        for part in conjuncts(cf.related_where.tree):
+            if isinstance(part, ast.Binary) and part.op == "!=":
+                sides = {_plain(part.left), _plain(part.right)}
+                if sides == {(None, "id"), ("parent", "id")}:
+                    return True
+        return False
+
+
+def evaluate(tx: Any, node: Any, owner: Record) -> Any:
+    """The value of aggregate ``node`` for ``owner`` in ``tx``'s transaction (with the other aggregates of
+    its group not known yet for that owner, in one statement)."""
+    registry: RelatedAggregates = tx.app.related_statements
+    agg = registry.get(node)
+    uow = tx.uow
+    key = _memo_key(node, agg, owner)
+    if key is not None:
+        found, value = uow.aggregate(key)
+        if found:
+            return value
+    nodes, keys = [node], [key]
+    if key is not None:
+        for other in list(agg.group.members):
+            if other is node:
+                continue
+            other_key = _memo_key(other, registry.get(other), owner)
+            if other_key is not None and not uow.aggregate(other_key)[0]:
+                nodes.append(other)
+                keys.append(other_key)
+    aggs = [registry.get(n) for n in nodes]
+    params: dict[str, Any] = {}
+    for a in aggs:
+        for name in a.used:
+            params[f"owner_{name}"] = owner.get(name)
+    row = tx.conn.execute(agg.group.statement(nodes, registry.nodes), params).one()
+    out = None
+    for i, (a, k) in enumerate(zip(aggs, keys, strict=True)):
+        value = row[i]
+        if a.boolean and value is not None:
+            value = bool(value)
+        if i == 0:
+            out = value
+        if k is not None:
+            excluded = (a.owner_entity, owner.get("id"), a.used.index("id")) if a.excludes_owner and "id" in a.used \
+                else None
+            uow.remember_aggregate(a.read, k, value, excluded)
+    return out
+
+
+def _memo_key(node: Any, agg: Aggregate, owner: Record) -> Any:
+    key = (id(node), tuple(owner.get(name) for name in agg.used))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _plain(node: ast.Node) -> tuple[str | None, str] | None:
+    """(root, field) of a plain one-field path (``id``, ``parent.id``), else None."""
+    if not isinstance(node, ast.Path):
+        return None
+    fields = [s for s in node.steps if s.kind != "root"]
+    if len(fields) != 1:
+        return None
+    return node.root, fields[0].name
