@@ -26,6 +26,7 @@ class ExactDecimal(TypeDecorator):
         super().__init__(precision=precision, scale=scale, asdecimal=True)
         self.scale = scale
         self.trim = trim  # drop trailing fractional zeros (computed values have no declared scale)
+        self._quantum = None if scale is None else Decimal(1).scaleb(-scale)
 
     def load_dialect_impl(self, dialect: sa.Dialect) -> Any:
         if dialect.name == "sqlite":
@@ -46,8 +47,8 @@ class ExactDecimal(TypeDecorator):
             d = value
         else:
             d = Decimal(repr(float(value))) if isinstance(value, float) else Decimal(value)
-            if self.scale is not None:
-                d = d.quantize(Decimal(1).scaleb(-self.scale))
+            if self._quantum is not None:
+                d = d.quantize(self._quantum)
         return trim_zeros(d) if self.trim else d
 
 
