@@ -48,7 +48,7 @@ def link_target(cf: CompiledField) -> str | None:
     return None
 
 
-_RAW, _SCALE, _OTHER = "raw", "scale", "other"  # how a field's values are shown (Presenter._plan)
+_RAW, _SCALE, _TEXT, _OTHER = "raw", "scale", "text", "other"  # how a field's values are shown (Presenter._plan)
 
 
 class _Marker(str):
@@ -208,7 +208,7 @@ class Presenter:
                     if key in hidden:
                         continue
                     plan = plans.get(key) or self._plan(self.ce, key)
-                    if value is None or plan[0] is _RAW:
+                    if value is None or plan[0] is _RAW or (plan[0] is _TEXT and not text):
                         row[key] = value
                     elif plan[0] is _SCALE:
                         row[key] = at_scale(value, plan[1])
@@ -237,8 +237,8 @@ class Presenter:
 
     def _plan(self, ce: CompiledEntity, name: str) -> tuple:
         """How values of ``name`` of ``ce`` are shown, worked out once per presenter: as they are
-        (``_RAW``), at a decimal scale (``_SCALE``, scale), or by :meth:`_value` (links, child rows,
-        option labels and yes/no in text)."""
+        (``_RAW``), at a decimal scale (``_SCALE``, scale), as they are in data but labelled in text
+        (``_TEXT``: options, yes/no, JSON), or by :meth:`_value` (links, child rows)."""
         cf = ce.fields.get(name)
         if cf is None:
             plan: tuple = (_RAW,)
@@ -247,7 +247,7 @@ class Presenter:
         elif cf.kind in ("decimal", "money", "integer"):
             plan = (_SCALE, self._scale(cf))
         elif cf.kind in ("enum", "boolean", "json"):
-            plan = (_OTHER,)
+            plan = (_TEXT,)
         else:
             plan = (_RAW,)
         self._plans.setdefault(ce.name, {})[name] = plan
