@@ -11,7 +11,8 @@ For each set-up (SQLite with 1 worker; with ``--pg``, PostgreSQL with 1 and 4 wo
   falls behind shows it (target: p99 under 50 ms at 200 requests/s on SQLite);
 * list flat out: the same list as fast as the clients go.
 
-Prints requests/second and p50/p99 latency in milliseconds. Not part of the test suite.
+Prints requests/second, p50/p99 latency in milliseconds and the server's CPU milliseconds per request (its
+processes' user + system time over the measurement, from /proc). Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def prepare(app_dir: Path, db: str) -> str:
 
 
 @contextlib.contextmanager
-def serving(app_dir: Path, db: str, workers: int) -> Iterator[str]:
+def serving(app_dir: Path, db: str, workers: int) -> Iterator[tuple[str, int]]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "ordo", "serve", str(app_dir), "--db", db, "--port", str(port),
                              "--workers", str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -122,7 +123,7 @@ def serving(app_dir: Path, db: str, workers: int) -> Iterator[str]:
         else:
             raise SystemExit("ordo serve did not answer within 60 s")
         time.sleep(0.5 * workers)  # let every worker start
-        yield base
+        yield base, proc.pid
     finally:
         proc.terminate()
         try:
@@ -175,6 +176,28 @@ def drive(base: str, token: str, clients: int, seconds: float, call: Callable[[h
     return len(latencies) / seconds, latencies, errors
 
 
+def server_cpu(pid: int) -> float | None:
+    """CPU seconds used so far by the server process ``pid`` and its worker processes (Linux /proc)."""
+    def stat(p: str) -> list[str]:
+        with open(f"/proc/{p}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+
+    try:
+        total = 0.0
+        for p in os.listdir("/proc"):
+            if not p.isdigit():
+                continue
+            try:
+                fields = stat(p)
+            except OSError:
+                continue
+            if int(p) == pid or int(fields[1]) == pid:  # fields: state, ppid, ..., utime (12), stime (13)
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -183,7 +206,7 @@ def pct(values: list[float], p: float) -> float:
 
 def bench(label: str, app_dir: Path, db: str, workers: int, args: argparse.Namespace) -> None:
     token = prepare(app_dir, db)
-    with serving(app_dir, db, workers) as base:
+    with serving(app_dir, db, workers) as (base, pid):
         def create(c: httpx.Client) -> httpx.Response:
             return c.post("/api/v1/records/ticket", json=BODY)
 
@@ -194,9 +217,13 @@ def bench(label: str, app_dir: Path, db: str, workers: int, args: argparse.Names
         for name, call, rate in (("create (3 child rows)", create, None),
                                  (f"list 50 at {args.rate:g}/s", listing, args.rate),
                                  ("list 50 flat out", listing, None)):
+            cpu = server_cpu(pid)
             rps, lat, errors = drive(base, token, args.clients, args.seconds, call, rate)
+            after = server_cpu(pid)
+            per = (after - cpu) * 1000 / (rps * args.seconds) if cpu is not None and after is not None and rps \
+                else float("nan")
             print(f"{label:<11} {workers:>7}  {name:<22} {rps:>8.0f} {pct(lat, 50):>8.1f} {pct(lat, 99):>8.1f}"
-                  + (f"  ({errors} errors)" if errors else ""), flush=True)
+                  f" {per:>10.2f}" + (f"  ({errors} errors)" if errors else ""), flush=True)
 
 
 def main() -> None:
@@ -206,7 +233,8 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=200.0, help="requests/s of the fixed-rate list")
     p.add_argument("--pg", help="PostgreSQL URL (a fresh schema is created and dropped)")
     args = p.parse_args()
-    print(f"{'database':<11} {'workers':>7}  {'operation':<22} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'database':<11} {'workers':>7}  {'operation':<22} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
+          f" {'server CPU':>10}")
     with tempfile.TemporaryDirectory() as tmp:
         app_dir = write_app(Path(tmp) / "app")
         bench("sqlite", app_dir, f"sqlite:///{Path(tmp) / 'bench.db'}", 1, args)

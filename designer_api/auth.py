@@ -81,14 +81,13 @@ def authenticate(request: Request, csrf: str | None = None) -> Identity:
         if scheme.lower() != "bearer" or not secret.strip():
             raise unauthenticated("Authorization must be 'Bearer <token>'")
         with app.engine.connect() as conn, conn.begin():
-            found = Credentials(conn).token_user(secret.strip(), now)
-            actor = _actor(conn, found[0]) if found is not None else None
-            if found is None or actor is None:
-                raise unauthenticated("the API token is unknown, revoked, or its user is disabled")
+            found = Directory(conn).token_holder(secret.strip(), now)  # the user with their roles: one statement
+        if found is None or not found[0].active:
+            raise unauthenticated("the API token is unknown, revoked, or its user is disabled")
         if found[1] is not None:  # last use recorded at most once a minute
             with write_connection(app.engine) as conn:
                 Credentials(conn).touch_token(found[1], now)
-        return Identity(found[0], "token", actor=actor)
+        return Identity(found[0].name, "token", actor=found[0].as_actor())
     cookie = request.cookies.get(COOKIE)
     if not cookie:
         raise unauthenticated()

@@ -8,10 +8,13 @@ JSON-able data or a Response.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -81,8 +84,24 @@ class Ctx(RequestScope):
         return browser_lang(self.request, self.request.query_params.get("lang"))
 
 
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)  # exact, at the scale it carries (money "120.00")
+    raise TypeError
+
+
+def json_bytes(data: Any) -> bytes:
+    """``data`` as compact UTF-8 JSON: decimals as exact strings, dates and times as ISO text (what
+    :func:`~ordo.engine.coerce.to_jsonable` gives), encoded by orjson; anything orjson refuses (an integer
+    beyond 64 bits) goes through the standard library as before."""
+    try:
+        return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        return json.dumps(to_jsonable(data), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse(to_jsonable(data), status_code=status, headers=headers)
+    return Response(json_bytes(data), status_code=status, headers=headers, media_type=JSONResponse.media_type)
 
 
 def _call(ctx: Ctx, fn: Callable[[Ctx], Any], auth: bool) -> Any:

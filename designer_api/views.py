@@ -74,7 +74,8 @@ class RecordView:
         return self.presenter.needs_children
 
     def rows(self, records: Sequence[Record]) -> list[dict[str, Any]]:
-        visible = [self._visible(r) for r in records]
+        hides = self.access.hidden or any(a.hidden for a in self.child_access.values())
+        visible = [self._visible(r) for r in records] if hides else records  # the presenter only reads them
         out = self.presenter.data(visible)
         for name in self.expand:
             self._expand(name, visible, out)

@@ -41,6 +41,10 @@ token_table = sa.Table(
     sa.Column("revoked_at", sa.DateTime),
 )
 
+# a live token by its digest, built once (every API call looks its token up)
+_LIVE_TOKEN = sa.select(token_table.c.id, token_table.c.user_name, token_table.c.last_used_at).where(
+    token_table.c.digest == sa.bindparam("_digest"), token_table.c.revoked_at.is_(None))
+
 session_table = sa.Table(
     "ordo_session",
     SYSTEM_METADATA,
@@ -68,6 +72,18 @@ MAX_PASSWORD = 1024  # hashing cost is bounded whatever a client sends
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def token_digest(secret: str) -> str | None:
+    """The stored digest of an API token secret; None for text that cannot be a token."""
+    if not isinstance(secret, str) or not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+        return None
+    return _digest(secret)
+
+
+def token_use_stale(last_used_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether a token's last use is worth recording again (at most once a minute)."""
+    return last_used_at is None or now - last_used_at > dt.timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -160,16 +176,15 @@ class Credentials:
 
     def token_user(self, secret: str, now: dt.datetime) -> tuple[str, int | None] | None:
         """(user, id of a token whose last use should be recorded, else None) for a live token;
-        None for an unknown or revoked one. Reads only: record the use with :meth:`touch_token`."""
-        if not isinstance(secret, str) or not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+        None for an unknown or revoked one. Reads only: record the use with :meth:`touch_token`.
+        (``Directory.token_holder`` reads the user with their roles in the same statement.)"""
+        digest = token_digest(secret)
+        if digest is None:
             return None
-        t = token_table
-        row = self.conn.execute(sa.select(t.c.id, t.c.user_name, t.c.last_used_at).where(
-            t.c.digest == _digest(secret), t.c.revoked_at.is_(None))).first()
+        row = self.conn.execute(_LIVE_TOKEN, {"_digest": digest}).first()
         if row is None:
             return None
-        stale = row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=1)
-        return str(row.user_name), (int(row.id) if stale else None)
+        return str(row.user_name), (int(row.id) if token_use_stale(row.last_used_at, now) else None)
 
     def touch_token(self, token_id: int, now: dt.datetime) -> None:
         self.conn.execute(sa.update(token_table).where(token_table.c.id == token_id).values(last_used_at=now))

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from ordo.dsl.expr.limits import int_problem, text_problem
 
 from .errors import UsageError
+from .record_reads import as_records
 
 if TYPE_CHECKING:
     from .compiled import CompiledEntity
@@ -140,10 +141,10 @@ def page(tx: Transaction, entity: str, where: str | None, params: Mapping[str, A
     q = q.order_by(*order_clauses(table, keys)).limit(limit)
     if offset:
         q = q.offset(offset)
-    recs = [dict(r._mapping) for r in tx.conn.execute(q, params)]
+    recs = as_records(tx.conn.execute(q, params))
     if with_children:
         tx._attach_children(ce, recs)  # the store's own batched read of child rows
-    return [tx.shown(entity, r) for r in recs]  # without the fields hidden from the reader
+    return tx.shown_all(entity, recs)  # without the fields hidden from the reader
 
 
 def read_value(key: SortKey, raw: Any) -> Any:

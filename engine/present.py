@@ -48,6 +48,9 @@ def link_target(cf: CompiledField) -> str | None:
     return None
 
 
+_RAW, _SCALE, _TEXT, _OTHER = "raw", "scale", "text", "other"  # how a field's values are shown (Presenter._plan)
+
+
 class _Marker(str):
     """A placeholder shown instead of a value (no access, deleted)."""
 
@@ -119,6 +122,7 @@ class Presenter:
         self.lang = lang
         self.columns = [self._check(c) for c in columns] if columns else None
         self._scales: dict[int, int | None] = {}  # id(field) -> its scale, worked out once per presenter
+        self._plans: dict[str, dict[str, tuple]] = {}  # entity -> key -> how its values are shown (_plan)
 
     def hidden(self, entity: str) -> frozenset[str]:
         """The fields of ``entity`` hidden from the reader: never shown, named like unknown ones."""
@@ -196,11 +200,19 @@ class Presenter:
         cells: list[_Cell] = []
         out = []
         hidden = self.hidden(self.ce.name)
+        plans = self._plans.setdefault(self.ce.name, {})
         for rec in records:
             row: dict[str, Any] = {}
             if self.columns is None:
                 for key, value in rec.items():
-                    if key not in hidden:
+                    if key in hidden:
+                        continue
+                    plan = plans.get(key) or self._plan(self.ce, key)
+                    if value is None or plan[0] is _RAW or (plan[0] is _TEXT and not text):
+                        row[key] = value
+                    elif plan[0] is _SCALE:
+                        row[key] = at_scale(value, plan[1])
+                    else:
                         self._value(self.ce, key, value, row, cells, text)
             else:
                 for parts in self.columns:
@@ -222,6 +234,30 @@ class Presenter:
             return
         row[key] = None
         cells.append(_Cell(row, key, target, value, "path", parts[1:]))
+
+    def _plan(self, ce: CompiledEntity, name: str) -> tuple:
+        """How values of ``name`` of ``ce`` are shown, worked out once per presenter: as they are
+        (``_RAW``), at a decimal scale (``_SCALE``, scale), as they are in data but labelled in text
+        (``_TEXT``: options, yes/no, JSON), or by :meth:`_value` (links, child rows)."""
+        cf = ce.fields.get(name)
+        if cf is None:
+            plan: tuple = (_RAW,)
+        elif cf.child is not None or link_target(cf) is not None:
+            plan = (_OTHER,)
+        elif cf.kind in ("decimal", "money", "integer"):
+            plan = (_SCALE, self._scale(cf))
+        elif cf.kind in ("enum", "boolean", "json"):
+            plan = (_TEXT,)
+        else:
+            plan = (_RAW,)
+        self._plans.setdefault(ce.name, {})[name] = plan
+        return plan
+
+    def _scale(self, cf: CompiledField) -> int | None:
+        key = id(cf)
+        if key not in self._scales:
+            self._scales[key] = field_scale(self.app, cf)
+        return self._scales[key]
 
     def _value(self, ce: CompiledEntity, name: str, value: Any, row: dict, cells: list[_Cell], text: bool,
                key: str | None = None) -> None:
@@ -252,10 +288,7 @@ class Presenter:
             return None
         kind = cf.kind
         if kind in ("decimal", "money", "integer"):
-            key = id(cf)
-            if key not in self._scales:
-                self._scales[key] = field_scale(self.app, cf)
-            return at_scale(value, self._scales[key])
+            return at_scale(value, self._scale(cf))
         if text and kind == "enum":
             for o in cf.defn.options or ():
                 if not isinstance(o, str) and o.value == value:

@@ -151,9 +151,14 @@ class Reads:
             raise UsageError(f"offset must be a non-negative integer, got {offset!r}")
         if offset:
             q = q.offset(offset)
-        recs = [dict(r._mapping) for r in self.conn.execute(q, params)]
+        recs = as_records(self.conn.execute(q, params))
         if with_children:
             self._attach_children(ce, recs)
+        return [{k: v for k, v in r.items() if k not in hidden} for r in recs] if hidden else recs
+
+    def shown_all(self, entity: str, recs: list[Record]) -> list[Record]:
+        """``recs`` without the fields hidden from the acting user."""
+        hidden = self.app.permissions.hidden(self.user, entity)
         return [{k: v for k, v in r.items() if k not in hidden} for r in recs] if hidden else recs
 
     def _filtered(self, q: Any, entity: str, where: str | None, params: Mapping[str, Any]) -> Any:
@@ -170,6 +175,12 @@ class Reads:
         params = dict(params or {})
         q = self._filtered(sa.select(sa.func.count()).select_from(t), entity, where, params)
         return int(self.conn.execute(q, params).scalar_one())
+
+
+def as_records(result: sa.CursorResult) -> list[Record]:
+    """Every row of ``result`` as a dict (fetched at once: one call into the driver, not one per row)."""
+    keys = tuple(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result.all()]
 
 
 def _check_key(ce: CompiledEntity, key: Any) -> None:

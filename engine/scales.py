@@ -111,9 +111,25 @@ def _path_scale(app: CompiledApp, node: ast.Path, depth: int) -> int | None:
     return field_scale(app, cf, depth)
 
 
+_QUANTA = {s: Decimal(1).scaleb(-s) for s in range(MAX_SCALE * 4)}
+
+
+def quantum(scale: int) -> Decimal:
+    """``Decimal('0.01')`` for scale 2 (made once per scale)."""
+    q = _QUANTA.get(scale)
+    return q if q is not None else Decimal(1).scaleb(-scale)
+
+
 def at_scale(value: Any, scale: int | None) -> Any:
     """``value`` as an exact Decimal with ``scale`` places (binary floats are read through their
     shortest text, so SQLite's 26875.499999999996 becomes 26875.50); other values as they are."""
+    if type(value) is Decimal and scale is not None:  # what the store gives: the common case, quickly
+        if not value.is_finite():
+            return value
+        try:
+            return value.quantize(quantum(scale), rounding=ROUND_HALF_UP)
+        except InvalidOperation:
+            return value
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
         return value
     if isinstance(value, str):
@@ -135,6 +151,6 @@ def at_scale(value: Any, scale: int | None) -> Any:
             return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
         if isinstance(value, int) and scale == 0:
             return value
-        return d.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+        return d.quantize(quantum(scale), rounding=ROUND_HALF_UP)
     except InvalidOperation:  # more digits than a Decimal context holds: keep it as it is
         return d

@@ -196,7 +196,9 @@ def table_specs(entities: dict[str, EntityDef], computed_types: dict[str, dict[s
         columns, links, indexes = _field_specs(e, computed_types.get(name, {}))
         base = {"id": "integer", "name": "string(140)", "created_at": "datetime", "created_by": "string(140)",
                 "updated_at": "datetime", "updated_by": "string(140)", "version": "integer"}
-        specs.append(TableSpec(name, {**base, **columns}, [(("name",), True), *indexes], links, entity=name))
+        system = [(("name",), True), (("created_at",), False)]  # lists newest first read an index, not all rows
+        specs.append(TableSpec(name, {**base, **columns}, [*system, *(i for i in indexes if i not in system)],
+                               links, entity=name))
         for fname, f in e.fields.items():
             if f.type != "table":
                 continue

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .actor import User
-from .credentials import Credentials
+from .credentials import Credentials, token_digest, token_table, token_use_stale
 from .errors import NotFound, PermissionDenied, UsageError
 from .tables import SYSTEM_METADATA
 
@@ -75,6 +75,26 @@ _MEMBERS = (sa.select(membership_table.c.user_name)
             .where(membership_table.c.kind == sa.bindparam("_kind"), membership_table.c.group_name == sa.bindparam("_group"))
             .order_by(membership_table.c.user_name))
 _ACTIVE_MEMBERS = _MEMBERS.where(user_table.c.active.is_(True))
+
+# the holder of a live API token with their memberships, in one statement built once (every API call
+# made with a token looks it up)
+_TOKEN_HOLDER = (sa.select(token_table.c.id.label("_token_id"), token_table.c.last_used_at.label("_token_used"),
+                           user_table, membership_table.c.kind, membership_table.c.group_name)
+                 .select_from(token_table.join(user_table, user_table.c.name == token_table.c.user_name)
+                              .outerjoin(membership_table, membership_table.c.user_name == user_table.c.name))
+                 .where(token_table.c.digest == sa.bindparam("_digest"), token_table.c.revoked_at.is_(None))
+                 .order_by(membership_table.c.kind, membership_table.c.group_name))
+
+
+def _user_info(rows: list[Any]) -> UserInfo:
+    """A user with their roles and groups from the rows of ``_GET_USER`` (or ``_TOKEN_HOLDER``)."""
+    row = rows[0]
+    info = UserInfo(row.name, row.display_name, row.email, row.active, row.available, row.calendar,
+                    json.loads(row.attrs or "{}"))
+    for r in rows:
+        if r.group_name is not None:
+            (info.roles if r.kind == "role" else info.groups).append(r.group_name)
+    return info
 
 
 def _check_kind(kind: str) -> None:
@@ -135,15 +155,18 @@ class Directory:
     def get(self, name: str) -> UserInfo | None:
         """The user ``name`` with their roles and groups (one statement), or None."""
         rows = self.conn.execute(_GET_USER, {"_name": name}).all()
+        return _user_info(rows) if rows else None
+
+    def token_holder(self, secret: str, now: dt.datetime) -> tuple[UserInfo, int | None] | None:
+        """The user holding the live API token ``secret`` with their roles and groups (one statement),
+        and the token's id when its last use should be recorded (``Credentials.touch_token``); None for
+        an unknown or revoked token, or one whose user no longer exists."""
+        digest = token_digest(secret)
+        rows = self.conn.execute(_TOKEN_HOLDER, {"_digest": digest}).all() if digest is not None else None
         if not rows:
             return None
-        row = rows[0]
-        info = UserInfo(row.name, row.display_name, row.email, row.active, row.available, row.calendar,
-                        json.loads(row.attrs or "{}"))
-        for r in rows:
-            if r.group_name is not None:
-                (info.roles if r.kind == "role" else info.groups).append(r.group_name)
-        return info
+        stale = token_use_stale(rows[0]._token_used, now)
+        return _user_info(rows), (int(rows[0]._token_id) if stale else None)
 
     def require(self, name: str) -> UserInfo:
         info = self.get(name)

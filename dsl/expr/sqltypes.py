@@ -26,6 +26,7 @@ class ExactDecimal(TypeDecorator):
         super().__init__(precision=precision, scale=scale, asdecimal=True)
         self.scale = scale
         self.trim = trim  # drop trailing fractional zeros (computed values have no declared scale)
+        self._quantum = None if scale is None else Decimal(1).scaleb(-scale)
 
     def load_dialect_impl(self, dialect: sa.Dialect) -> Any:
         if dialect.name == "sqlite":
@@ -39,6 +40,26 @@ class ExactDecimal(TypeDecorator):
             return float(value)
         return value if isinstance(value, Decimal) else Decimal(str(value))
 
+    def result_processor(self, dialect: sa.Dialect, coltype: Any) -> Any:
+        """SQLite: one plain function per value (what ``process_result_value`` does, without the
+        decorator's generic wrapping: list pages read thousands of these)."""
+        if dialect.name != "sqlite" or self.load_dialect_impl(dialect).result_processor(dialect, coltype) is not None:
+            return super().result_processor(dialect, coltype)
+        quantum, trim = self._quantum, self.trim
+
+        def process(value: Any) -> Any:
+            if value is None:
+                return None
+            if isinstance(value, float):
+                d = Decimal(repr(value))
+                if quantum is not None:
+                    d = d.quantize(quantum)
+            else:
+                return self.process_result_value(value, dialect)
+            return trim_zeros(d) if trim else d
+
+        return process
+
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
         if value is None:
             return None
@@ -46,8 +67,8 @@ class ExactDecimal(TypeDecorator):
             d = value
         else:
             d = Decimal(repr(float(value))) if isinstance(value, float) else Decimal(value)
-            if self.scale is not None:
-                d = d.quantize(Decimal(1).scaleb(-self.scale))
+            if self._quantum is not None:
+                d = d.quantize(self._quantum)
         return trim_zeros(d) if self.trim else d
 
 
