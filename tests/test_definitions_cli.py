@@ -117,3 +117,23 @@ def test_twenty_structured_edits_then_export_git_diff_shows_only_those_lines(mak
     assert "# Limits the business changes often." in text and "# goes to finance above this" in text
     assert "# the largest claim without a second look" in text
     assert git(folder, "status", "--short").strip() == "M entities/limits.yaml"
+
+
+def test_commands_and_workers_open_the_published_version(make_app, capsys, db_url):
+    from ordo.engine.definitions import DefinitionStore
+    from ordo.engine.definitions.opening import follow, open_stored
+
+    folder = make_app(CLAIMS, name="claims")
+    assert run(capsys, "import-app", str(folder), "--db", db_url, "--create")[0] == 0
+    with open_stored(str(folder), db_url, sync=False) as app:
+        assert app.features["definitions"] == 1 and follow(app) is app
+        store = DefinitionStore(app.engine, root=folder)
+        store.save_file("entities/claim.yaml", (folder / "entities/claim.yaml").read_text()
+                        + "  priority: {type: integer}\n", "des")
+        store.publish("des", "priority")
+        newer = follow(app, start=True)
+        assert newer.features["definitions"] == 2 and "priority" in newer.compiled.entity("claim").fields
+    # the folder lacks the field the database now has: commands open the published version, not the folder
+    assert run(capsys, "create", str(folder), "claim", '{"title": "t", "priority": 3}', "--db", db_url)[0] == 0
+    code, out, _ = run(capsys, "query", str(folder), "claim", "--db", db_url, "--format", "json")
+    assert code == 0 and '"priority": 3' in out
