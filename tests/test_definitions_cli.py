@@ -141,3 +141,16 @@ def test_commands_and_workers_open_the_published_version(make_app, capsys, db_ur
     assert run(capsys, "create", str(folder), "claim", '{"title": "t", "priority": 3}', "--db", db_url)[0] == 0
     code, out, _ = run(capsys, "query", str(folder), "claim", "--db", db_url, "--format", "json")
     assert code == 0 and '"priority": 3' in out
+
+
+def test_the_recorded_user_must_exist_and_be_enabled(make_app, capsys, db_url):
+    app = str(make_app(CLAIMS, name="claims"))
+    assert run(capsys, "import-app", app, "--db", db_url, "--create")[0] == 0
+    code, _, err = run(capsys, "publish", app, "--db", db_url, "--user", "ghost", "--note", "x")
+    assert code == 1 and "--user ghost: no such user" in err
+    assert run(capsys, "user", "add", app, "dora", "--db", db_url)[0] == 0
+    assert run(capsys, "user", "disable", app, "dora", "--db", db_url)[0] == 0
+    code, _, err = run(capsys, "rollback", app, "1", "--db", db_url, "--user", "dora")
+    assert code == 1 and "disabled" in err
+    code, out, _ = run(capsys, "versions", app, "--db", db_url)
+    assert code == 0 and "ghost" not in out and "dora" not in out

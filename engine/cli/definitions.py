@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import sqlalchemy as sa
+
 from .. import textfmt
 from ..db import make_engine
 from ..definitions import DefinitionStore, PublishRefused
@@ -80,8 +82,23 @@ def _store(args: argparse.Namespace, need_stored: bool = True) -> DefinitionStor
     return store
 
 
-def _user(args: argparse.Namespace) -> str:
+def _user(args: argparse.Namespace, store: DefinitionStore) -> str:
+    """Who the change is recorded as: ``--user NAME`` must be a real, enabled user of the database
+    (the command runs with the database owner's authority), else the owner."""
     user = acting_user(args)
+    if getattr(args, "user", None):
+        from ..users import Directory
+
+        try:
+            with store.engine.connect() as conn:
+                info = Directory(conn).get(args.user)
+        except sa.exc.DBAPIError:
+            info = None  # no user tables yet: nobody to act as
+        if info is None:
+            raise CliError(f"--user {args.user}: no such user in database {args.db!r} (add one with "
+                           f"`ordo user add APP {args.user}`)")
+        if not info.active:
+            raise CliError(f"--user {args.user}: the user is disabled (enable them with `ordo user enable`)")
     return user if isinstance(user, str) else user.name
 
 
@@ -97,7 +114,7 @@ def cmd_import_app(args: argparse.Namespace) -> int:
     try:
         first = not store.stored()
         try:
-            version = store.import_folder(args.app, _user(args), args.note, publish=args.publish)
+            version = store.import_folder(args.app, _user(args, store), args.note, publish=args.publish)
         except PublishRefused as e:
             return _refused(e, "nothing was imported")
         if version.number == 0:
@@ -182,7 +199,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
         try:
-            version = store.publish(_user(args), args.note)
+            version = store.publish(_user(args, store), args.note)
         except PublishRefused as e:
             return _refused(e, "nothing was published")
     finally:
@@ -195,7 +212,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
         try:
-            version = store.rollback(args.version, _user(args), args.note)
+            version = store.rollback(args.version, _user(args, store), args.note)
         except PublishRefused as e:
             return _refused(e, f"v{args.version} cannot be published again")
     finally:
