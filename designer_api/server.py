@@ -19,7 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from ordo.engine.app import App, open_app
 
-from . import auth, intake, meta, openapi, records, reports, tasks, web
+from . import auth, designer_web, intake, meta, openapi, records, reports, tasks, web
 from .context import route
 from .decisions import routes as decision_routes
 from .errors import HANDLERS
@@ -50,6 +50,7 @@ def create_server(app: App, settings: Settings, *, close_app: bool = False) -> S
     routes = [route("/api/v1/health", health, auth=False), *auth.routes(), *meta.routes(), *tasks.routes(),
               *records.routes(), *reports.routes(), *intake.routes(), *openapi.routes()]
     routes += decision_routes()
+    routes += designer_web.routes()
     routes += web.routes()  # the pages last: their paths never shadow the API's
     server = Starlette(routes=routes, middleware=middleware, exception_handlers=HANDLERS, lifespan=lifespan)
     server.state.ordo = app
