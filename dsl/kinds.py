@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-_SKIP = {"kinds", "loader", "schema_export"}
+_SKIP = {"kinds", "loader", "files", "schema_export"}
 
 
 def load_all() -> None:

@@ -34,9 +34,24 @@ from .overlay import (
     merge_definition,
     version_key,
 )
-from .yaml_source import SourceDoc, load_documents
+from .yaml_source import SourceDoc, load_documents, parse_documents
 
 BUILTIN_PREFIX = "builtin:"
+
+
+def definition_folders() -> set[str]:
+    """The folders of an app whose YAML files hold definitions (besides the app's top level)."""
+    return {cls.folder for cls in KINDS.values()} | {"rules", "definitions"}
+
+
+def is_definition_file(rel: Path) -> bool:
+    """Whether the loader reads the file at ``rel`` (relative to the app folder), as it reads a folder:
+    ``*.yaml`` / ``*.yml`` at the top level (but ``app.yaml``) or anywhere under a kind folder."""
+    if rel.suffix not in (".yaml", ".yml") or not rel.parts:
+        return False
+    if len(rel.parts) == 1:
+        return rel.name not in ("app.yaml", "app.yml")
+    return rel.parts[0] in definition_folders()
 
 
 def builtin_templates_dir() -> Path:
@@ -139,11 +154,15 @@ class AppLoader:
     def __init__(self) -> None:
         self.errors: list[DefinitionError] = []
         self.display_base: Path | None = None  # files are shown relative to this folder (default: the app's parent)
+        # the texts of the top-level app's files when they come from memory (see dsl/files.py), by full path
+        self.memory: dict[Path, str] | None = None
+        self.memory_root: Path | None = None  # the folder those files stand for
 
     def load(self, path: str | Path, _chain: tuple[Path, ...] = ()) -> AppDefinition | None:
         root = resolve_app_path(path)
         manifest_file = root / "app.yaml"
-        if not manifest_file.is_file():
+        in_memory = self.memory is not None and root == self.memory_root
+        if not (manifest_file in self.memory if in_memory else manifest_file.is_file()):  # type: ignore[operator]
             self.errors.append(DefinitionError(f"not an Ordo app: {manifest_file} not found", file=str(root)))
             return None
         manifest = self._manifest(manifest_file)
@@ -190,7 +209,7 @@ class AppLoader:
 
     def _manifest(self, file: Path) -> AppManifest | None:
         try:
-            docs = load_documents(file, str(file))
+            docs = self._documents(file, str(file) if self.memory is None else self._display(file.parent, file))
         except DefinitionError as e:
             self.errors.append(e)
             return None
@@ -203,8 +222,20 @@ class AppLoader:
             self.errors.extend(pydantic_errors(e, docs[0], (), docs[0].data, AppManifest))
             return None
 
+    def _documents(self, file: Path, display: str) -> list[SourceDoc]:
+        if self.memory is not None and file in self.memory:
+            return parse_documents(self.memory[file], display)
+        return load_documents(file, display)
+
+    def _display(self, root: Path, file: Path) -> str:
+        shown_from = self.display_base if self.display_base in file.parents else root.parent
+        return str(file.relative_to(shown_from)) if shown_from in file.parents else str(file)
+
     def _definition_files(self, root: Path) -> list[Path]:
-        folders = {cls.folder for cls in KINDS.values()} | {"rules", "definitions"}
+        if self.memory is not None and root == self.memory_root:
+            rels = sorted((p.relative_to(root) for p in self.memory), key=lambda r: (len(r.parts) > 1, r.parts))
+            return [root / r for r in rels if is_definition_file(r)]
+        folders = definition_folders()
         files = [p for p in root.glob("*.y*ml") if p.name not in ("app.yaml", "app.yml")]
         for folder in sorted(folders):
             d = root / folder
@@ -220,10 +251,9 @@ class AppLoader:
         return matches[0] if len(matches) == 1 else None
 
     def _load_file(self, app: AppDefinition, root: Path, file: Path, own: set) -> None:
-        shown_from = self.display_base if self.display_base in file.parents else root.parent
-        display = str(file.relative_to(shown_from)) if shown_from in file.parents else str(file)
+        display = self._display(root, file)
         try:
-            docs = load_documents(file, display)
+            docs = self._documents(file, display)
         except DefinitionError as e:
             self.errors.append(e)
             return
