@@ -43,14 +43,8 @@ def dword(key: str, lang: str = "en") -> str:
     return web_word(key, lang)
 
 
-def may_design(app: Any, identity: Any) -> bool:
-    """Whether the signed-in user holds the ``designer`` privilege (admins hold every privilege)."""
-    actor = getattr(identity, "actor", None)
-    return actor is not None and app.permissions.may(actor, PRIVILEGE)
-
-
 def require(pg: Page) -> None:
-    if not may_design(pg.app, pg.identity):
+    if not pg.may_design:
         raise ApiError(403, "forbidden", dword("need_designer", pg.lang))
 
 
@@ -59,7 +53,7 @@ def render(pg: Page, template: str, code: int = 200, /, **context: Any) -> HTMLR
     base = base_of(pg.request)
     html = ENV.get_template(template).render(
         t=lambda key: dword(key, pg.lang), lang=pg.lang, user=pg.identity.user if pg.identity else None,
-        csrf=pg.identity.csrf if pg.identity else "", here=here(pg.request), base=base, **context)
+        csrf=pg.identity.csrf if pg.identity else "", here=here(pg.request), base=base, designer=True, **context)
     return HTMLResponse(prefixed(html, base), status_code=code)
 
 

@@ -29,7 +29,7 @@ def store(app: Any) -> Any:
     """The definition store of ``app``'s database."""
     from ordo.engine.definitions import DefinitionStore
 
-    return DefinitionStore(app.engine)
+    return DefinitionStore(app.engine, root=app.definition.root, label=app.name, clock=app.clock)
 
 
 def fingerprint(files: dict[str, str]) -> str:

@@ -170,9 +170,9 @@ def reconnect(pg: Page) -> Response:
         if path not in known:
             raise ApiError(400, "bad_request", f"step {node!r} has no edge {edge!r}", field="edge")
         real = known[path]
-        spec = ("branch:%d" % real[1] if real[0] == "branches" else "to:%d" % real[1] if real[0] == "to"
+        spec = (f"branch:{real[1]}" if real[0] == "branches" else f"to:{real[1]}" if real[0] == "to"
                 else "timeout" if real[0] == "timeout" and real[1] == "to"
-                else "timeout:%d" % real[1] if real[0] == "timeout" else real[0])
+                else f"timeout:{real[1]}" if real[0] == "timeout" else str(real[0]))
         return flow_edit.reconnect(text, flow.name, node, spec, target, file=file)
 
     return _edit(pg, change, "reconnected", pg.form.get("node"))

@@ -25,12 +25,16 @@ EDITORS = {"flow": "/designer/flow/{name}", "form": "/designer/form/{name}"}
 MAX_NOTE = 2000
 
 
-def changed_items(app: Any, d: drafts.Draft, published: int | None, lang: str) -> tuple[list[str], set]:
+def changed_items(app: Any, d: drafts.Draft, published: int | None, changed_files: set[str],
+                  lang: str) -> tuple[list[str], set]:
     """The draft's changes against the published version (each described in ``lang``) and the
     (kind, name) of the definitions they touch."""
-    if published is None or d.definition is None:
+    if published is None or d.definition is None or not changed_files:
         return [], set()
-    changes = drafts.store(app).diff(published, "draft")
+    try:
+        changes = drafts.store(app).diff(published, "draft")
+    except NotImplementedError:  # item diff not there yet: the changed files are listed instead
+        return [], set()
     return [c.describe(lang) for c in changes], {(c.kind, c.name) for c in changes}
 
 
@@ -51,7 +55,7 @@ def home(pg: Page, code: int = 200, refused: list[Any] | None = None) -> Respons
     published = st.published()
     old = st.files(published) if published is not None else {}
     changed_files = {p for p in set(d.files) | set(old) if d.files.get(p) != old.get(p)}
-    changes, touched = changed_items(pg.app, d, published, pg.lang)
+    changes, touched = changed_items(pg.app, d, published, changed_files, pg.lang)
     versions = sorted(st.versions(), key=lambda v: v.number, reverse=True)
     return render(pg, "designer/home.html", code, kinds=definition_rows(d, touched, changed_files, pg.lang),
                   files=sorted(d.files), changed_files=sorted(changed_files), errors=lines_of(d.errors),

@@ -33,7 +33,7 @@ def fields(node: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"type": node.type, "label_en": _label(node, "en"), "label_zh": _label(node, "zh"),
                            "next": getattr(node, "next", None) or ""}
     if node.type == "approval":
-        out["approvers"] = [next(((k, getattr(a, k)) for k in APPROVER_KINDS if getattr(a, k) is not None))
+        out["approvers"] = [next((k, getattr(a, k)) for k in APPROVER_KINDS if getattr(a, k) is not None)
                             for a in node.approvers]
         out["mode"] = "quorum" if node.min_approvals else node.mode
         out["min_approvals"] = node.min_approvals or ""

@@ -1,0 +1,170 @@
+"""The designer's pages over HTTP (no browser): who may reach them, CSRF on every post, bad input as a clear
+4xx, Chinese labels, and each page doing its job on the shop app's stored definitions (draft -> edits ->
+validate -> simulate -> publish -> rollback)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from ordo.designer_api.server import create_server
+from ordo.designer_api.settings import Settings
+from ordo.engine import open_app
+from ordo.engine.definitions import DefinitionStore
+
+from .api_apps import SHOP, seed
+from .web_kit import sign_in, text_of
+
+FLOW = "flows/order_approval.yaml"
+
+
+@contextlib.contextmanager
+def served(make_app: Any, db_url: str) -> Iterator[tuple[Any, TestClient, Any]]:
+    root = make_app(SHOP)
+    app = open_app(root, db_url)
+    try:
+        seed(app)
+        store = DefinitionStore(app.engine, root=root, label=app.name)
+        if not store.stored():
+            store.import_folder(root, "root", "first import")
+        with TestClient(create_server(app, Settings(app=str(root), db=db_url)), follow_redirects=False) as client:
+            yield app, client, store
+    finally:
+        app.close()
+
+
+@pytest.fixture
+def shop(make_app: Any, tmp_path: Any) -> Iterator[tuple[Any, TestClient, Any]]:
+    with served(make_app, f"sqlite:///{tmp_path / 'shop.db'}") as found:
+        yield found
+
+
+def csrf_on(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
+POSTS = ["/designer/publish", "/designer/rollback", "/designer/file", "/designer/validate", "/designer/check-expr",
+         "/designer/flow/order_approval/node", "/designer/flow/order_approval/insert",
+         "/designer/flow/order_approval/remove", "/designer/flow/order_approval/reconnect",
+         "/designer/flow/order_approval/simulate"]
+GETS = ["/designer", f"/designer/file?path={FLOW}", "/designer/flow/order_approval",
+        "/designer/flow/order_approval/simulate"]
+
+
+def test_only_designers_reach_the_pages(shop: Any) -> None:
+    app, client, _ = shop
+    assert client.get("/designer").status_code == 303  # anonymous: to the sign-in page
+    csrf = sign_in(client, "ann")
+    for path in GETS:
+        r = client.get(path)
+        assert r.status_code == 403, path
+        assert "designer privilege" in text_of(r.text)
+    for path in POSTS:
+        assert client.post(path, data={"csrf_token": csrf, "note": "x"}).status_code == 403, path
+    assert "/designer" not in client.get("/home").text  # not linked for them
+    sign_in(client, "root")
+    for path in GETS:
+        assert client.get(path).status_code == 200, path
+    assert 'href="/designer"' in client.get("/home").text
+
+
+def test_every_post_needs_the_csrf_token(shop: Any) -> None:
+    _, client, store = shop
+    sign_in(client, "root")
+    before = store.draft()
+    for path in POSTS:
+        r = client.post(path, data={"path": FLOW, "text": "x", "note": "n", "node": "review"})
+        assert r.status_code == 403, path
+    assert store.draft() == before and store.published() == 1
+
+
+def test_home_lists_definitions_versions_and_chinese_labels(shop: Any) -> None:
+    _, client, _ = shop
+    sign_in(client, "root")
+    page = text_of(client.get("/designer").text)
+    assert "Order approval" in page and FLOW in page and "first import" in page
+    zh = text_of(client.get("/designer?lang=zh").text)
+    assert "设计器" in zh and "订单审批" in zh and "版本" in zh and "发布" in zh
+
+
+def test_yaml_tab_saves_validates_and_shows_errors_at_their_line(shop: Any) -> None:
+    _, client, store = shop
+    csrf = sign_in(client, "root")
+    text = store.draft()[FLOW]
+    bad = text.replace("approvers: [{role: manager}]", "approvers: [{role: manager}]\n    mode: sometimes")
+    r = client.post("/designer/validate", data={"csrf_token": csrf, "path": FLOW, "text": bad})
+    assert r.status_code == 200
+    errors = r.json()["errors"]
+    assert errors and errors[0]["line"] == bad.splitlines().index("    mode: sometimes") + 1
+    assert errors[0]["file"] == FLOW and "sequential" in errors[0]["message"]
+    assert store.draft()[FLOW] == text  # validating saves nothing
+    r = client.post("/designer/file", data={"csrf_token": csrf, "path": FLOW, "text": bad})
+    assert r.status_code == 303
+    assert store.draft()[FLOW] == bad
+    page = client.get(f"/designer/file?path={FLOW}").text
+    assert f"{FLOW}:" in text_of(page) and "#L" in page
+    r = client.post("/designer/publish", data={"csrf_token": csrf, "note": "typo"})
+    assert r.status_code == 422 and f"{FLOW}:" in text_of(r.text)
+    assert store.published() == 1
+
+
+def test_bad_input_is_a_clear_4xx(shop: Any) -> None:
+    _, client, store = shop
+    csrf = sign_in(client, "root")
+    assert client.get("/designer/file?path=../etc/passwd").status_code == 404
+    assert client.get("/designer/file").status_code == 400
+    assert client.get("/designer/flow/nope").status_code == 404
+    r = client.post("/designer/rollback", data={"csrf_token": csrf, "version": "x"})
+    assert r.status_code == 400 and "version" in text_of(r.text)
+    assert client.post("/designer/rollback", data={"csrf_token": csrf, "version": "99"}).status_code == 404
+    r = client.post("/designer/flow/order_approval/node", data={"csrf_token": csrf, "node": "nope"})
+    assert r.status_code == 400 and "nope" in text_of(r.text)
+    r = client.post("/designer/flow/order_approval/simulate", data={"csrf_token": csrf, "sample": "{not json"})
+    assert r.status_code == 400 and "JSON" in text_of(r.text)
+    r = client.post("/designer/check-expr", data={"csrf_token": csrf, "flow": "nope", "text": "1"})
+    assert r.status_code == 404 and r.json()["message"]
+    r = client.post("/designer/publish", data={"csrf_token": csrf, "note": "nothing"})
+    assert r.status_code == 409  # the draft is the published version
+    assert store.published() == 1
+
+
+def test_expression_box_checks_against_the_flow_entity(shop: Any) -> None:
+    _, client, _ = shop
+    csrf = sign_in(client, "root")
+    ok = client.post("/designer/check-expr", data={"csrf_token": csrf, "flow": "order_approval",
+                                                   "text": "total > 50000", "expect": "boolean"}).json()
+    assert ok["ok"] is True
+    bad = client.post("/designer/check-expr", data={"csrf_token": csrf, "flow": "order_approval",
+                                                    "text": "totl > 50000", "expect": "boolean"}).json()
+    assert bad["ok"] is False and "totl" in bad["message"] and bad["column"] == 1
+
+
+def test_simulate_runs_the_draft(shop: Any) -> None:
+    _, client, store = shop
+    csrf = sign_in(client, "root")
+    r = client.post("/designer/flow/order_approval/simulate",
+                    data={"csrf_token": csrf, "sample": '{"customer": "C1", "owner": "ann", "total": 10}'})
+    assert r.status_code == 200, text_of(r.text)
+    page = text_of(r.text)
+    assert "review" in page and "max" in page  # the manager is asked
+
+
+def test_publish_and_rollback(shop: Any) -> None:
+    _, client, store = shop
+    csrf = sign_in(client, "root")
+    text = store.draft()[FLOW].replace("Manager review", "Manager check")
+    client.post("/designer/file", data={"csrf_token": csrf, "path": FLOW, "text": text})
+    home = text_of(client.get("/designer").text)
+    assert "changed since published" in home
+    r = client.post("/designer/publish", data={"csrf_token": csrf, "note": "renamed the step"})
+    assert r.status_code == 303 and store.published() == 2
+    home = text_of(client.get(r.headers["location"]).text)
+    assert "Published as version 2" in home and "renamed the step" in home
+    r = client.post("/designer/rollback", data={"csrf_token": csrf, "version": "1", "note": "back"})
+    assert r.status_code == 303 and store.published() == 3
+    assert store.files(3) == store.files(1)
