@@ -31,31 +31,350 @@ the text given is never changed (edits are applied to a fresh parse, all or noth
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import DefinitionError
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+from . import yaml_splice as splice
+from .errors import DefinitionError, format_path
+from .yaml_roundtrip import Style, choose_flow, dump, load, merge3, scalar, to_node
+from .yaml_source import parse_documents
 
 PathT = list[str | int]
+OPS = ("set", "delete", "insert", "move", "rename")
+MAX_EDITS = 1000
+
+
+class _Bad(Exception):
+    """An edit that cannot be applied (turned into a DefinitionError naming the edit)."""
+
+    def __init__(self, message: str, node: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.node = node
 
 
 def apply_edits(text: str, edits: Sequence[Mapping[str, Any]], *, file: str = "<text>") -> str:
     """The text with every edit applied in order (all or nothing); raises DefinitionError on a bad edit."""
-    raise NotImplementedError
+    if not isinstance(edits, Sequence) or isinstance(edits, (str, bytes)):
+        raise DefinitionError("edits must be a list of edit objects", file=file)
+    if len(edits) > MAX_EDITS:
+        raise DefinitionError(f"at most {MAX_EDITS} edits at once", file=file)
+    style = Style.of(text)
+    load(text, file, style)  # a syntax error is reported as such, before any edit
+    current = text
+    for i, edit in enumerate(edits):
+        try:
+            current = _apply(current, edit, style, file)
+        except _Bad as e:
+            line = _line_of(e.node)
+            raise DefinitionError(f"{_label(i, edit)}: {e.message}", file=file, line=line) from None
+        except DefinitionError as e:
+            raise DefinitionError(f"{_label(i, edit)}: {e.message}", file=file, line=e.line,
+                                  column=e.column) from None
+    if current != text:
+        try:
+            parse_documents(current, file)
+        except DefinitionError as e:
+            raise DefinitionError(f"the edits would leave invalid YAML: {e.message}", file=file,
+                                  line=e.line, column=e.column) from None
+    return current
+
+
+def _line_of(node: Any) -> int | None:
+    line = getattr(getattr(node, "lc", None), "line", None)
+    return line + 1 if isinstance(line, int) else None
 
 
 def definition_location(text: str, kind: str, name: str, *, file: str = "<text>") -> tuple[int, PathT]:
     """(document index, path from that document's root) of the definition ``kind``/``name`` in ``text``.
 
     A definition matches by ``name`` and by ``kind`` where the mapping has one (a file in a kind folder
-    leaves ``kind`` out). Raises DefinitionError when it is not in the text."""
-    raise NotImplementedError
+    leaves ``kind`` out; ``roles:`` entries are roles named by their key). Raises DefinitionError when it
+    is not in the text."""
+    found = _find_definition(load(text, file, Style.of(text)), kind, name)
+    if found is None:
+        raise DefinitionError(f"{kind} '{name}' is not defined in this file", file=file)
+    return found
 
 
 def definition_path(text: str, kind: str, name: str, *, file: str = "<text>") -> PathT:
     """The path from its document's root of the definition ``kind``/``name`` (see definition_location)."""
     return definition_location(text, kind, name, file=file)[1]
 
+
+# --- applying one edit ----------------------------------------------------------------------------
+
+def _label(i: int, edit: Any) -> str:
+    if not isinstance(edit, Mapping):
+        return f"edit {i + 1}"
+    path = edit.get("path")
+    shown = format_path(path) if isinstance(path, list) and all(isinstance(p, (str, int)) for p in path) else ""
+    definition = edit.get("definition")
+    where = f"{definition.get('kind')} {definition.get('name')}: " if isinstance(definition, Mapping) else ""
+    return f"edit {i + 1} ({edit.get('op')} {where}{shown or '<root>'})"
+
+
+def _explicit_start(text: str) -> bool:
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            return line.rstrip() == "---" or line.startswith("--- ")
+    return False
+
+
+def _find_definition(docs: list[Any], kind: str, name: str) -> tuple[int, PathT] | None:
+    def match(data: Any, implied: str | None = None) -> bool:
+        if not isinstance(data, CommentedMap):
+            return False
+        return str(data.get("name", implied)) == name and str(data.get("kind", kind)) == kind
+
+    for d, data in enumerate(docs):
+        if isinstance(data, CommentedSeq):
+            for i, item in enumerate(data):
+                if match(item):
+                    return d, [i]
+        elif isinstance(data, CommentedMap):
+            if match(data):
+                return d, []
+            roles = data.get("roles")
+            if kind == "role" and set(data) == {"roles"} and isinstance(roles, CommentedMap):
+                for key, body in roles.items():
+                    if str(key) == name and (body is None or isinstance(body, CommentedMap)):
+                        return d, ["roles", key]
+    return None
+
+
+def _target(docs: list[Any], edit: Mapping[str, Any]) -> tuple[Any, PathT]:
+    """(document data, full path from its root) an edit addresses."""
+    path = edit.get("path", [])
+    if not isinstance(path, list) or not all(isinstance(p, (str, int)) and not isinstance(p, bool) for p in path):
+        raise _Bad("'path' must be a list of keys and list indexes")
+    definition = edit.get("definition")
+    if definition is not None:
+        if not isinstance(definition, Mapping) or not isinstance(definition.get("kind"), str) \
+                or not isinstance(definition.get("name"), str):
+            raise _Bad("'definition' must be {kind: K, name: N}")
+        found = _find_definition(docs, definition["kind"], definition["name"])
+        if found is None:
+            raise _Bad(f"{definition['kind']} '{definition['name']}' is not defined in this file")
+        return docs[found[0]], [*found[1], *path]
+    index = edit.get("document", 0)
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(docs):
+        raise _Bad(f"no document {index} (the file has {len(docs)})")
+    return docs[index], list(path)
+
+
+def _step(node: Any, part: str | int) -> Any:
+    if isinstance(node, CommentedMap):
+        for key in node:
+            if str(key) == str(part):
+                return key
+        raise _Bad(f"no key '{part}'", node)
+    if isinstance(node, CommentedSeq):
+        index = _index(part, node)
+        if not 0 <= index < len(node):
+            raise _Bad(f"index {part} out of range (the list has {len(node)} items)", node)
+        return index
+    raise _Bad(f"'{part}' is inside a {type(node).__name__ if node is not None else 'null'} value, "
+               "not a mapping or list", node)
+
+
+def _index(part: str | int, node: Any) -> int:
+    if isinstance(part, int):
+        return part
+    if re.fullmatch(r"-?\d+", part):
+        return int(part)
+    raise _Bad(f"'{part}' is not a list index", node)
+
+
+def _walk(data: Any, path: PathT) -> tuple[Any, Any, list[Any]]:
+    """(node, its parent, the chain of nodes from the root) at ``path``."""
+    chain = [data]
+    node, parent = data, None
+    for part in path:
+        key = _step(node, part)
+        parent, node = node, node[key]
+        chain.append(node)
+    return node, parent, chain
+
+
+def _peers(chain: list[Any], key: Any) -> list[Any]:
+    """The values at ``key`` of the parent's siblings (the same property of the neighbouring items)."""
+    if len(chain) < 2:
+        return []
+    grand = chain[-2]
+    siblings = grand.values() if isinstance(grand, CommentedMap) else grand
+    out = []
+    for sib in siblings:
+        if sib is chain[-1] or not isinstance(sib, CommentedMap):
+            continue
+        for k, v in sib.items():
+            if str(k) == str(key):
+                out.append(v)
+    return out
+
+
+def _block(node: Any) -> bool:
+    """A non-empty block-style mapping or list (edited on the text, see yaml_splice)."""
+    return isinstance(node, (CommentedMap, CommentedSeq)) and not node.fa.flow_style() and len(node) > 0
+
+
+def _apply(text: str, edit: Any, style: Style, file: str) -> str:
+    """One edit: block containers are spliced line by line; flow collections and scalars go through a
+    ruamel round trip (merged back so that only the edited lines change)."""
+    if not isinstance(edit, Mapping):
+        raise _Bad("an edit must be an object with 'op' and 'path'")
+    op = edit.get("op")
+    if op not in OPS:
+        raise _Bad(f"unknown op '{op}' (one of: {', '.join(OPS)})")
+    docs = load(text, file, style)
+    data, path = _target(docs, edit)
+    lines = text.splitlines(keepends=True)
+    if op in ("insert", "move"):
+        seq, _, _ = _walk(data, path)
+        if not isinstance(seq, CommentedSeq):
+            raise _Bad("not a list", seq)
+        if op == "insert":
+            index, node = _insert_args(seq, edit, style)
+            if _block(seq):
+                return "".join(splice.insert(lines, seq, index, lambda col: splice.render(style, None, node, col)))
+            seq.insert(index, node)
+        else:
+            src, dst = _move_args(seq, edit)
+            if _block(seq):
+                return "".join(splice.move(lines, seq, src, dst))
+            seq.insert(dst, seq.pop(src))
+        return _round_trip(text, docs, style, file)
+    if not path:
+        raise _Bad(f"cannot {op} the document root (name a key inside it)")
+    parent, _, chain = _walk(data, path[:-1])
+    if op == "set":
+        return _set(text, docs, lines, parent, path[-1], edit, style, chain, file)
+    key = _step(parent, path[-1])
+    if op == "delete":
+        if _block(parent) and len(parent) > 1:
+            return "".join(splice.delete(lines, parent, key))
+        del parent[key]
+        return _round_trip(text, docs, style, file)
+    new = _rename_args(parent, key, edit)
+    if _block(parent):
+        start, col = splice.item_start(lines, parent, key)
+        line = lines[start]
+        colon = _key_end(line, col)
+        lines[start] = line[:col] + str(scalar(new, style)) + line[colon:]
+        if isinstance(scalar(new, style), DoubleQuotedScalarString):
+            lines[start] = line[:col] + '"' + new + '"' + line[colon:]
+        return "".join(lines)
+    keys = list(parent)
+    position = keys.index(key)
+    entry = parent.ca.items.pop(key, None)
+    value = parent[key]
+    del parent[key]
+    parent.insert(position, new, value)
+    if entry is not None:
+        parent.ca.items[new] = entry
+    return _round_trip(text, docs, style, file)
+
+
+def _key_end(line: str, col: int) -> int:
+    """Where the key starting at ``col`` ends (before its colon)."""
+    if line[col:col + 1] in ("'", '"'):
+        close = line.find(line[col], col + 1)
+        return close + 1 if close > 0 else col
+    colon = line.find(":", col)
+    return colon if colon > 0 else len(line.rstrip())
+
+
+def _round_trip(text: str, docs: list[Any], style: Style, file: str) -> str:
+    start = _explicit_start(text)
+    before = dump(load(text, file, style), style, start)
+    return merge3(text, before, dump(docs, style, start))
+
+
+def _need(edit: Mapping[str, Any], name: str) -> Any:
+    if name not in edit:
+        raise _Bad(f"missing '{name}'")
+    return edit[name]
+
+
+def _set(text: str, docs: list[Any], lines: list[str], parent: Any, part: str | int, edit: Mapping[str, Any],
+         style: Style, chain: list[Any], file: str) -> str:
+    value = _need(edit, "value")
+    if isinstance(parent, CommentedSeq):
+        key: Any = _step(parent, part)
+        old = parent[key]
+        node = _node(value, style, old, [p for p in parent if p is not old], parent)
+        if _block(parent) and (_block(old) or _block(node)):
+            return "".join(splice.replace(lines, parent, key, splice.render(style, None, node,
+                                                                            splice.item_start(lines, parent, key)[1])))
+        parent[key] = node
+        return _round_trip(text, docs, style, file)
+    if not isinstance(parent, CommentedMap):
+        raise _Bad("the value holding this key is not a mapping", parent)
+    existing = [k for k in parent if str(k) == str(part)]
+    peers = _peers(chain, part)
+    if existing:
+        key = existing[0]
+        node = _node(value, style, parent[key], peers, parent)
+        if _block(parent) and (_block(parent[key]) or _block(node)):
+            col = splice.item_start(lines, parent, key)[1]
+            return "".join(splice.replace(lines, parent, key, splice.render(style, key, node, col)))
+        parent[key] = node
+        return _round_trip(text, docs, style, file)
+    if not peers and parent and all(isinstance(v, CommentedMap) for v in parent.values()):
+        peers = list(parent.values())  # a new item of a named collection (a node, a field): like the others
+    keys = list(parent)
+    position = len(keys)
+    for where in ("after", "before"):
+        if edit.get(where) is not None:
+            anchor = _step(parent, edit[where])
+            position = keys.index(anchor) + (1 if where == "after" else 0)
+    node = _node(value, style, None, peers, parent)
+    name = str(part)
+    if _block(parent):
+        return "".join(splice.insert(lines, parent, position, lambda col: splice.render(style, name, node, col)))
+    parent.insert(position, name, node)
+    return _round_trip(text, docs, style, file)
+
+
+def _node(value: Any, style: Style, old: Any, peers: list[Any], parent: Any) -> Any:
+    like = old if old is not None else next((p for p in peers if isinstance(p, str)), None)
+    flow = choose_flow(value, old, peers, parent)
+    return to_node(value, style, flow, like, [old] if isinstance(old, (CommentedMap, CommentedSeq)) else peers)
+
+
+def _insert_args(seq: Any, edit: Mapping[str, Any], style: Style) -> tuple[int, Any]:
+    value = _need(edit, "value")
+    index = edit.get("index", -1)
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise _Bad("'index' must be a number")
+    if index == -1:
+        index = len(seq)
+    if not 0 <= index <= len(seq):
+        raise _Bad(f"index {index} out of range (the list has {len(seq)} items)", seq)
+    return index, _node(value, style, None, list(seq), seq)
+
+
+def _move_args(seq: Any, edit: Mapping[str, Any]) -> tuple[int, int]:
+    src, dst = _need(edit, "from"), _need(edit, "to")
+    for name, v in (("from", src), ("to", dst)):
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < len(seq):
+            raise _Bad(f"'{name}' index {v} out of range (the list has {len(seq)} items)", seq)
+    return src, dst
+
+
+def _rename_args(parent: Any, key: Any, edit: Mapping[str, Any]) -> str:
+    new = _need(edit, "to")
+    if not isinstance(parent, CommentedMap):
+        raise _Bad("only mapping keys can be renamed", parent)
+    if not isinstance(new, str) or not new:
+        raise _Bad("'to' must be a non-empty key")
+    if any(str(k) == new for k in parent if k != key):
+        raise _Bad(f"key '{new}' already exists", parent)
+    return new
 
 
 __all__ = ["DefinitionError", "apply_edits", "definition_location", "definition_path"]
