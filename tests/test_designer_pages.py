@@ -168,3 +168,68 @@ def test_publish_and_rollback(shop: Any) -> None:
     r = client.post("/designer/rollback", data={"csrf_token": csrf, "version": "1", "note": "back"})
     assert r.status_code == 303 and store.published() == 3
     assert store.files(3) == store.files(1)
+
+
+def test_flow_designer_edits_only_the_affected_lines(shop: Any) -> None:
+    _, client, store = shop
+    csrf = sign_in(client, "root")
+    page = client.get("/designer/flow/order_approval?node=review").text
+    assert "<svg" in page and 'id="node-form"' in page and 'value="Manager review"' in page
+    original = store.draft()[FLOW]
+    r = client.post("/designer/flow/order_approval/insert",
+                    data={"csrf_token": csrf, "anchor": "done", "position": "before", "new_name": "finance",
+                          "label_en": "Finance", "label_zh": "财务", "approver_kind": "user", "approver_value": "root",
+                          "mode": "any", "when": "total > 50000"})
+    assert r.status_code == 303, text_of(r.text)
+    text = store.draft()[FLOW]
+    assert "finance_check:" in text and "total > 50000" in text and "next: finance_check" in text
+    added = text[text.index("  finance_check:"):text.index("  done:")]
+    assert text.replace(added, "").replace("next: finance_check", "next: done") == original  # nothing else changed
+    assert not client.get("/designer").text.count("alert error")  # the draft validates
+    r = client.post("/designer/flow/order_approval/node",
+                    data={"csrf_token": csrf, "node": "finance", "label_en": "Finance", "label_zh": "财务审批",
+                          "approver_kind": ["role", "role"], "approver_value": ["manager", ""], "mode": "quorum",
+                          "min_approvals": "2", "on_reject": "", "timeout_after": "2d",
+                          "timeout_action": "escalate", "escalate_role": "manager", "next": "done"})
+    assert r.status_code == 303, text_of(r.text)
+    text = store.draft()[FLOW]
+    assert "min_approvals: 2" in text and "zh: 财务审批" in text and "escalate" in text
+    sim = client.post("/designer/flow/order_approval/simulate",
+                      data={"csrf_token": csrf, "sample": '{"customer": "C1", "owner": "ann", "total": 60000}'})
+    assert "finance" in text_of(sim.text)
+    r = client.post("/designer/flow/order_approval/reconnect",
+                    data={"csrf_token": csrf, "node": "finance_check", "edge": "default", "target": "review"})
+    assert r.status_code == 303
+    r = client.post("/designer/flow/order_approval/remove", data={"csrf_token": csrf, "node": "nope"})
+    assert r.status_code == 400
+    yaml_tab = client.get("/designer/flow/order_approval?tab=yaml").text
+    assert "finance_check" in yaml_tab and "<textarea" in yaml_tab
+
+
+def test_form_designer(shop: Any) -> None:
+    _, client, store = shop
+    csrf = sign_in(client, "root")
+    page = client.get("/designer/form/order_form").text
+    assert 'id="preview"' in page and "customer" in page
+    form_file = next(p for p in store.draft() if p.startswith("forms/"))
+    r = client.post("/designer/form/order_form/edit", data={"csrf_token": csrf, "action": "move_field", "section": "0",
+                                                       "index": "0", "to_section": "0", "to_index": "1"})
+    assert r.status_code == 303, text_of(r.text)
+    assert "fields: [total, customer, status]" in store.draft()[form_file]
+    r = client.post("/designer/form/order_form/edit", data={"csrf_token": csrf, "action": "add_field", "field": "priority",
+                                                       "type": "enum", "options": "low, high", "label_en": "Priority",
+                                                       "label_zh": "优先级", "section": "0"})
+    assert r.status_code == 303, text_of(r.text)
+    assert "priority" in store.draft()[form_file]
+    entity_text = next(t for p, t in store.draft().items() if "priority:" in t and p != form_file)
+    assert "low" in entity_text and "优先级" in entity_text
+    r = client.post("/designer/form/order_form/edit", data={"csrf_token": csrf, "action": "field", "field": "priority",
+                                                       "label_en": "Priority", "label_zh": "优先级",
+                                                       "required_if": "total > 100", "visible_if": "",
+                                                       "read_only_if": ""})
+    assert r.status_code == 303, text_of(r.text)
+    assert "required_if: total > 100" in "".join(store.draft().values()).replace("'", "").replace('"', "")
+    zh = client.get("/designer/form/order_form?lang=zh").text
+    assert "表单设计" in zh and "优先级" in zh
+    r = client.post("/designer/form/order_form/edit", data={"csrf_token": csrf, "action": "explode"})
+    assert r.status_code == 400

@@ -23,6 +23,7 @@ from ordo.engine.errors import OrdoError
 from ..errors import ApiError
 from ..web.base import ENV as WEB_ENV
 from ..web.base import Page, base_of, here, page, prefixed, status_of
+from ..web.words import WORDS as WEB_WORDS
 from ..web.words import word as web_word
 from .words import WORDS
 
@@ -60,7 +61,7 @@ def render(pg: Page, template: str, code: int = 200, /, **context: Any) -> HTMLR
 def flash(pg: Page) -> str | None:
     """The word key of ``?done=`` (what the last action did), when it is one of the designer's words."""
     done = pg.params.get("done")
-    return done if done in WORDS else None
+    return done if done in WORDS or done in WEB_WORDS else None
 
 
 def designer_page(path: str, fn: Callable[[Page], Response], methods: Sequence[str] = ("GET",)) -> Route:

@@ -146,9 +146,7 @@ def insert(pg: Page) -> Response:
             raise ApiError(400, "bad_request", f"the flow already has a step {gate!r}", field="new_name")
         after_new = anchor if where == "before" else (flow.nodes[anchor].next or None)
         check = {"type": "condition", "branches": [{"when": cond, "to": new}], "default": after_new}
-        text = flow_edit.insert_node(text, flow.name, gate, check, before=new, file=file)
-        return flow_edit.set_node(text, flow.name, gate, {"next": None, "branches": check["branches"],
-                                                          "default": after_new}, file=file)
+        return flow_edit.insert_node(text, flow.name, gate, check, before=new, file=file)
 
     return _edit(pg, change, "node_added", new)
 
