@@ -233,3 +233,18 @@ def test_form_designer(shop: Any) -> None:
     assert "表单设计" in zh and "优先级" in zh
     r = client.post("/designer/form/order_form/edit", data={"csrf_token": csrf, "action": "explode"})
     assert r.status_code == 400
+
+
+def test_report_preview_runs_the_draft(shop: Any) -> None:
+    app, client, store = shop
+    csrf = sign_in(client, "root")
+    app.create("order", {"subject": "A", "customer": "C1", "owner": "ann", "total": "12"}, "root")
+    page = client.get("/designer/file?path=reports/orders.yaml").text
+    assert "/designer/preview/report/orders_by_status" in page
+    text = store.draft()["reports/orders.yaml"].replace("label: {en: Orders, zh: 订单数}", "label: {en: Order count, zh: 订单数}")
+    client.post("/designer/file", data={"csrf_token": csrf, "path": "reports/orders.yaml", "text": text})
+    r = client.get("/designer/preview/report/orders_by_status")
+    assert r.status_code == 200, text_of(r.text)
+    assert "Order count" in text_of(r.text) and "12" in text_of(r.text)  # the draft's label, the live data
+    assert client.get("/designer/preview/report/nope").status_code == 404
+    assert client.get("/designer/preview/allocation/nope").status_code == 404
