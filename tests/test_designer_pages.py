@@ -248,3 +248,23 @@ def test_report_preview_runs_the_draft(shop: Any) -> None:
     assert "Order count" in text_of(r.text) and "12" in text_of(r.text)  # the draft's label, the live data
     assert client.get("/designer/preview/report/nope").status_code == 404
     assert client.get("/designer/preview/allocation/nope").status_code == 404
+
+
+def test_clone_a_template_into_a_new_app(shop: Any, tmp_path: Any) -> None:
+    import io
+    import zipfile
+
+    from ordo.dsl.loader import load_app
+
+    _, client, _ = shop
+    csrf = sign_in(client, "root")
+    assert "builtin:oms" in client.get("/designer/clone").text
+    r = client.post("/designer/clone", data={"csrf_token": csrf, "base": "builtin:oms", "name": "acme"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    zipfile.ZipFile(io.BytesIO(r.content)).extractall(tmp_path)
+    app = load_app(tmp_path / "acme")
+    assert app.name == "acme" and app.get("flow", "order_lifecycle") is not None
+    r = client.post("/designer/clone", data={"csrf_token": csrf, "base": "builtin:oms", "name": "9 bad"})
+    assert r.status_code == 400 and "must start with a letter" in text_of(r.text)
+    r = client.post("/designer/clone", data={"csrf_token": csrf, "base": "/etc", "name": "acme"})
+    assert r.status_code == 400

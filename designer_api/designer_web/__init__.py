@@ -15,11 +15,11 @@ from __future__ import annotations
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from . import editor, flow_page, form_page, home, preview, simulate_page
+from . import clone, editor, flow_page, form_page, home, preview, simulate_page
 from .base import HERE
 
 
 def routes() -> list:
     return [*home.routes(), *editor.routes(), *flow_page.routes(), *simulate_page.routes(), *form_page.routes(),
-            *preview.routes(),
+            *preview.routes(), *clone.routes(),
             Mount("/static/designer", app=StaticFiles(directory=str(HERE / "static")), name="designer_static")]

@@ -119,7 +119,10 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "clone": ("Clone a template", "复制模板"),
     "clone_from": ("Template", "模板"),
     "clone_to": ("New app name", "新应用名称"),
-    "cloned": ("Created {app} in {dir}.", "已在 {dir} 创建 {app}。"),
+    "clone_help": ("The new app extends the template and holds only its own differences. You get its folder as a "
+                   "zip: unzip it and serve it (ordo serve NAME --create); its designer takes it from there.",
+                   "新应用继承模板，只保存自己的差异。您将得到它的文件夹（zip）：解压后用 ordo serve NAME --create "
+                   "运行，之后即可在它的设计器中修改。"),
     "other": ("Other definitions", "其他定义"),
     "open": ("Open", "打开"),
 }
