@@ -24,6 +24,7 @@ from .auth import COOKIE, authenticate
 from .body import check_known
 from .context import Ctx, json_response, route
 from .errors import ApiError
+from .openapi_designer import designer as designer_paths
 from .openapi_schemas import ERROR, LINK, entity_schemas
 
 if TYPE_CHECKING:
@@ -77,6 +78,8 @@ def build(ctx: Ctx, tx: Transaction | None) -> dict[str, Any]:
     for name in service.names():
         if app.permissions.may_decide(tx.user, name):
             decisions.decision(spec, tx, service.table(name), lang)
+    if app.permissions.may(tx.user, "designer"):
+        designer_paths(spec)
     return spec
 
 

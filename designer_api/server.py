@@ -9,7 +9,7 @@ lives in a process: sessions, tokens, throttling, jobs and records are all in th
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from itsdangerous import TimestampSigner
@@ -17,12 +17,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from ordo.engine.app import App, open_app
+from ordo.engine.app import App
+from ordo.engine.definitions.opening import open_stored
 
-from . import auth, designer_web, intake, meta, openapi, records, reports, tasks, web
+from . import auth, designer, designer_web, intake, meta, openapi, records, reports, tasks, web
 from .context import route
 from .decisions import routes as decision_routes
 from .errors import HANDLERS
+from .live import Live, LiveState, RefreshMiddleware
 from .settings import Settings
 
 
@@ -50,18 +52,24 @@ def create_server(app: App, settings: Settings, *, close_app: bool = False) -> S
     routes = [route("/api/v1/health", health, auth=False), *auth.routes(), *meta.routes(), *tasks.routes(),
               *records.routes(), *reports.routes(), *intake.routes(), *openapi.routes()]
     routes += decision_routes()
+    routes += designer.routes()
     routes += designer_web.routes()
     routes += web.routes()  # the pages last: their paths never shadow the API's
+    live = Live(app)
+    middleware.append(Middleware(RefreshMiddleware, live=live))
     server = Starlette(routes=routes, middleware=middleware, exception_handlers=HANDLERS, lifespan=lifespan)
-    server.state.ordo = app
+    server.state = LiveState()
+    server.state.live = live
     server.state.settings = settings
     server.state.signer = TimestampSigner(auth.secret_key(app, settings.secret_key), salt="ordo-session")
     return server
 
 
-def open_for_serving(settings: Settings) -> App:
-    """The app the settings name, on its database (created only when asked)."""
-    return open_app(settings.app, settings.db, sync=settings.create, create=settings.create)
+def open_for_serving(settings: Settings, say: Callable[[str], None] | None = None) -> App:
+    """The app the settings name, on its database (created only when asked): the published version of its
+    stored definitions; the first time, the folder is stored as version 1 (engine/definitions/opening.py)."""
+    return open_stored(settings.app, settings.db, sync=settings.create, create=settings.create, import_first=True,
+                       say=say)
 
 
 def factory() -> Starlette:

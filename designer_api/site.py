@@ -28,7 +28,8 @@ from starlette.routing import Mount, Route
 from ordo.dsl.errors import DefinitionError, DefinitionErrors
 from ordo.dsl.loader import BUILTIN_PREFIX
 from ordo.dsl.yaml_source import load_documents
-from ordo.engine.app import App, open_app
+from ordo.engine.app import App
+from ordo.engine.definitions.opening import open_stored
 
 from .errors import HANDLERS
 from .settings import Settings
@@ -81,7 +82,7 @@ def open_site(site: list[SiteApp], settings: Settings) -> dict[str, App]:
     apps: dict[str, App] = {}
     try:
         for s in site:
-            apps[s.name] = open_app(s.app, s.db, sync=settings.create, create=settings.create)
+            apps[s.name] = open_stored(s.app, s.db, sync=settings.create, create=settings.create, import_first=True)
     except BaseException:
         for app in apps.values():
             app.close()

@@ -41,8 +41,9 @@ ACTIONS_OF: dict[str, tuple[str, ...]] = {"entity": ENTITY_ACTIONS, "flow": FLOW
                                           "decision": DECISION_ACTIONS}
 KINDS: tuple[str, ...] = ("entity", "flow", "report", "decision")
 Action = Literal["read", "create", "update", "delete", "start", "withdraw", "cancel", "cancel_task", "run", "export"]
-# what a role may do beyond records: manage_users = create users, grant/revoke roles and groups, set attributes
-Privilege = Literal["manage_users"]
+# what a role may do beyond records: manage_users = create users, grant/revoke roles and groups, set attributes;
+# designer = change the app's definitions in the designer: edit the draft, publish, roll back, export
+Privilege = Literal["manage_users", "designer"]
 
 
 class PermissionDef(Model):
@@ -87,7 +88,8 @@ class RoleDef(Definition):
     permissions: list[PermissionDef] = Field(default_factory=list)
     privileges: list[Privilege] = Field(default_factory=list, description="Privileges beyond records: "
                                         "manage_users (create users, grant and revoke roles and groups, set "
-                                        "their attributes, activity and calendars)")
+                                        "their attributes, activity and calendars); designer (change the app's "
+                                        "definitions: edit the draft, publish, roll back, export)")
 
     def references(self) -> list[tuple[str, str]]:
         return [(p.kind, p.target) for p in self.permissions if p.target]

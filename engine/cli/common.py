@@ -86,11 +86,15 @@ def acting_user(args: argparse.Namespace) -> UserLike:
 def open_for(args: argparse.Namespace, app: Any = None) -> App:
     """Open the command's app on its database without creating or changing anything, unless the
     command has --create and it was given (then the database and tables are created or synced).
-    A database that does not exist, holds another app or is behind the definitions is refused."""
+    A database that does not exist, holds another app or is behind the definitions is refused. When the
+    database keeps the app's definitions (see ``ordo serve``), their published version is opened."""
     from ..app import open_app
+    from ..definitions.opening import open_stored
 
     create = bool(getattr(args, "create", False))
-    opened = open_app(app if app is not None else args.app, args.db, sync=create, create=create)
+    target = app if app is not None else args.app
+    opened = (open_app(target, args.db, sync=create, create=create) if not isinstance(target, (str, Path))
+              else open_stored(target, args.db, sync=create, create=create))
     if getattr(args, "acts_as_user", False) and getattr(args, "user", None):
         try:
             check_acting_user(opened, args.user)

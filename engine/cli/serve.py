@@ -44,7 +44,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError("name the app to serve (a folder or builtin:NAME), or set ORDO_APP")
     settings = Settings.load({"app": args.app, "db": args.db, "host": args.host, "port": args.port,
                               "workers": args.workers, "create": args.create})
-    serve(open_for_serving(settings), settings)  # the database is checked before anything listens
+    serve(open_for_serving(settings, say=lambda line: print(line, flush=True)), settings)  # checked before listening
     return 0
 
 

@@ -225,7 +225,7 @@ class DefinitionStore:
 
     def replace_draft(self, files: Mapping[str, str], user: UserLike, conn: sa.Connection | None = None) -> None:
         """Make ``files`` the whole draft (an import); each path and text is checked first."""
-        checked = self._checked(files)
+        checked = checked_files(files)
         if conn is None:
             with write_connection(self.engine) as c:
                 advisory_lock(c, LOCK)
@@ -309,25 +309,25 @@ class DefinitionStore:
             number=DRAFT, action="draft", based_on=published, created_by=as_user(user).name,
             created_at=self.clock.now(), note="", digest=digest(files)))
 
-    @staticmethod
-    def _checked(files: Mapping[str, str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        errors: list[DefinitionError] = []
-        for path, text in files.items():
-            try:
-                out[check_path(path)] = check_text(path, text)
-            except FileRefused as e:
-                errors.append(e)
-        if len(out) > MAX_FILES:
-            raise FileRejected(f"{len(out)} files: an app may have at most {MAX_FILES}")
-        if MANIFEST not in out and not errors:
-            raise FileRejected("the files hold no app.yaml")
-        if errors:
-            raise FileRejected("; ".join(str(e) for e in errors))
-        return out
-
     def _unknown(self, number: int) -> NotFound:
         published = self.published()
         known = f"versions 1 to {published}" if published else "no version yet"
         return NotFound(f"no version {number} ({known}; or 'draft')")
 
+
+def checked_files(files: Mapping[str, str]) -> dict[str, str]:
+    """``files`` with normalised paths, if the store takes every one (else FileRejected naming each)."""
+    out: dict[str, str] = {}
+    errors: list[DefinitionError] = []
+    for path, text in files.items():
+        try:
+            out[check_path(path)] = check_text(path, text)
+        except FileRefused as e:
+            errors.append(e)
+    if len(out) > MAX_FILES:
+        raise FileRejected(f"{len(out)} files: an app may have at most {MAX_FILES}")
+    if MANIFEST not in out and not errors:
+        raise FileRejected("the files hold no app.yaml")
+    if errors:
+        raise FileRejected("; ".join(str(e) for e in errors))
+    return out
