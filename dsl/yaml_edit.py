@@ -40,7 +40,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from . import yaml_splice as splice
 from .errors import DefinitionError, format_path
-from .yaml_roundtrip import Style, choose_flow, dump, load, merge3, scalar, to_node
+from .yaml_roundtrip import Style, choose_flow, dump, keep_comment_columns, load, merge3, scalar, to_node
 from .yaml_source import parse_documents
 
 PathT = list[str | int]
@@ -291,13 +291,30 @@ def _key_end(line: str, col: int) -> int:
 def _round_trip(text: str, docs: list[Any], style: Style, file: str) -> str:
     start = _explicit_start(text)
     before = dump(load(text, file, style), style, start)
-    return merge3(text, before, dump(docs, style, start))
+    return keep_comment_columns(text, merge3(text, before, dump(docs, style, start)))
 
 
 def _need(edit: Mapping[str, Any], name: str) -> Any:
     if name not in edit:
         raise _Bad(f"missing '{name}'")
     return edit[name]
+
+
+def _same_key(data: Any, key: Any, limit: int = 50) -> list[Any]:
+    """Values found under ``key`` anywhere in the document (how this file writes such a value)."""
+    out: list[Any] = []
+    stack = [data]
+    while stack and len(out) < limit:
+        node = stack.pop()
+        if isinstance(node, CommentedMap):
+            for k, v in node.items():
+                if str(k) == str(key):
+                    out.append(v)
+                if isinstance(v, (CommentedMap, CommentedSeq)):
+                    stack.append(v)
+        elif isinstance(node, CommentedSeq):
+            stack.extend(v for v in node if isinstance(v, (CommentedMap, CommentedSeq)))
+    return out
 
 
 def _set(text: str, docs: list[Any], lines: list[str], parent: Any, part: str | int, edit: Mapping[str, Any],
@@ -315,7 +332,7 @@ def _set(text: str, docs: list[Any], lines: list[str], parent: Any, part: str | 
     if not isinstance(parent, CommentedMap):
         raise _Bad("the value holding this key is not a mapping", parent)
     existing = [k for k in parent if str(k) == str(part)]
-    peers = _peers(chain, part)
+    peers = _peers(chain, part) or _same_key(chain[0], part)
     if existing:
         key = existing[0]
         node = _node(value, style, parent[key], peers, parent)

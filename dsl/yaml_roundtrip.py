@@ -31,6 +31,7 @@ from ruamel.yaml.scalarstring import (
 from .errors import DefinitionError
 
 WIDTH = 1 << 30  # never re-wrap a line
+LANGUAGES = {"en", "zh", "zh_tw", "ja", "ko", "de", "fr", "es"}
 SMALL = 100  # a mapping or list of scalars this short (as JSON) may be written on one line
 _KEY_LINE = re.compile(r"^( *)(- +)?([^\s#'\"\-][^:#]*|'[^']*'|\"[^\"]*\"):(\s|$)")
 _NEEDS_QUOTES = re.compile(r"""[:#'"{}\[\],&*!|>%@`=<()?\\]|^[\s\-]|\s$|^$""")
@@ -155,6 +156,27 @@ def merge3(original: str, round_trip: str, edited: str) -> str:
     return "".join(out)
 
 
+def keep_comment_columns(original: str, edited: str) -> str:
+    """Where an edited line kept its end-of-line comment, put the comment back at its original column."""
+    from .yaml_splice import _comment_at
+
+    a, b = original.splitlines(keepends=True), edited.splitlines(keepends=True)
+    out = list(b)
+    sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    for tag, i1, i2, j1, j2 in sm.get_opcodes():
+        if tag != "replace" or i2 - i1 != j2 - j1:
+            continue
+        for old, k in zip(a[i1:i2], range(j1, j2), strict=True):
+            new = b[k]
+            oc, nc = _comment_at(old), _comment_at(new)
+            if oc is None or nc is None or old[oc:] != new[nc:] or oc == nc:
+                continue
+            head = new[:nc].rstrip(" \t")
+            gap = oc - len(old[:oc].rstrip(" \t"))  # the column where it fits, else the original gap
+            out[k] = head + " " * (oc - len(head) if len(head) < oc else gap) + new[nc:]
+    return "".join(out)
+
+
 def _hunks(a: list[str], b: list[str]) -> list[tuple[int, int, list[str]]]:
     sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
     return [(i1, i2, b[j1:j2]) for tag, i1, i2, j1, j2 in sm.get_opcodes() if tag != "equal"]
@@ -246,7 +268,9 @@ def choose_flow(value: Any, old: Any, peers: list[Any] | tuple, parent: Any = No
     same = [p for p in peers if isinstance(p, (CommentedMap, CommentedSeq)) and type(p) is _kind(value)]
     if same:
         return sum(1 for p in same if p.fa.flow_style()) * 2 > len(same)
-    return isinstance(value, (list, tuple)) and all(not isinstance(v, (dict, list)) for v in value)
+    if isinstance(value, (list, tuple)):  # nothing to go by: a short list on one line
+        return True
+    return bool(value) and set(value) <= LANGUAGES  # a label {en: ..., zh: ...}
 
 
 def _kind(value: Any) -> type:
