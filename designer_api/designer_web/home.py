@@ -31,10 +31,7 @@ def changed_items(app: Any, d: drafts.Draft, published: int | None, changed_file
     (kind, name) of the definitions they touch."""
     if published is None or d.definition is None or not changed_files:
         return [], set()
-    try:
-        changes = drafts.store(app).diff(published, "draft")
-    except NotImplementedError:  # item diff not there yet: the changed files are listed instead
-        return [], set()
+    changes = drafts.store(app).diff(published, "draft")
     return [c.describe(lang) for c in changes], {(c.kind, c.name) for c in changes}
 
 
@@ -63,6 +60,13 @@ def home(pg: Page, code: int = 200, refused: list[Any] | None = None) -> Respons
                   done=flash(pg), n=pg.params.get("n", ""), v=pg.params.get("v", ""))
 
 
+def served_now(pg: Page) -> None:
+    """This process serves the new version from the next request on (others within a second: live.py)."""
+    live = getattr(pg.request.app.state, "live", None)
+    if live is not None:
+        live.refresh(force=True)
+
+
 def _note(pg: Page) -> str:
     note = (pg.form.get("note") or "").strip()
     if len(note) > MAX_NOTE:
@@ -79,6 +83,7 @@ def publish(pg: Page) -> Response:
         if not errors:
             raise
         return home(pg, 422, refused=lines_of(errors))
+    served_now(pg)
     return redirect(f"/designer?done=published_ok&n={version.number}")
 
 
@@ -87,6 +92,7 @@ def rollback(pg: Page) -> Response:
     if not raw.isdigit():
         raise ApiError(400, "bad_request", f"version must be a version number, not {raw!r}", field="version")
     version = drafts.store(pg.app).rollback(int(raw), pg.user, _note(pg))
+    served_now(pg)
     return redirect(f"/designer?done=rolled_back&v={raw}&n={version.number}")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import ApiError
 
 APPROVER_KINDS = ("role", "user", "field", "assignment", "expr")
-MODES = ("sequential", "any", "all", "quorum")
+MODES = ("any", "all", "sequential", "quorum")
 TIMEOUT_ACTIONS = ("remind", "escalate", "approve", "reject")
 MAX_ROWS = 50
 
