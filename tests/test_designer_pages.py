@@ -165,6 +165,11 @@ def test_publish_and_rollback(shop: Any) -> None:
     assert r.status_code == 303 and store.published() == 2
     home = text_of(client.get(r.headers["location"]).text)
     assert "Published as version 2" in home and "renamed the step" in home
+    compared = text_of(client.get("/designer?from=1&to=2").text)
+    assert "node review" in compared and "Manager check" in compared
+    assert "No differences" in text_of(client.get("/designer?from=2&to=draft").text)
+    assert client.get("/designer?from=1&to=x").status_code == 400
+    assert client.get("/designer?from=1&to=7").status_code == 404
     r = client.post("/designer/rollback", data={"csrf_token": csrf, "version": "1", "note": "back"})
     assert r.status_code == 303 and store.published() == 3
     assert store.files(3) == store.files(1)
@@ -268,3 +273,30 @@ def test_clone_a_template_into_a_new_app(shop: Any, tmp_path: Any) -> None:
     assert r.status_code == 400 and "must start with a letter" in text_of(r.text)
     r = client.post("/designer/clone", data={"csrf_token": csrf, "base": "/etc", "name": "acme"})
     assert r.status_code == 400
+
+
+def test_a_designer_who_is_not_an_admin_publishes(make_app: Any, db_url: str) -> None:
+    """The designer privilege on a role (no admin rights), on SQLite and PostgreSQL."""
+    from .api_kit import add_user
+
+    roles = SHOP["roles.yaml"].replace("          manager:\n", "          designers:\n"
+                                       "            privileges: [designer]\n          manager:\n")
+    root = make_app({**SHOP, "roles.yaml": roles})
+    app = open_app(root, db_url)
+    try:
+        seed(app)
+        add_user(app, "dee", ("designers",))
+        store = DefinitionStore(app.engine, root=root, label=app.name)
+        store.import_folder(root, "root", "first import")
+        with TestClient(create_server(app, Settings(app=str(root), db=db_url)), follow_redirects=False) as client:
+            csrf = sign_in(client, "dee")
+            assert 'href="/designer"' in client.get("/home").text
+            text = store.draft()[FLOW].replace("Manager review", "Manager check")
+            assert client.post("/designer/file", data={"csrf_token": csrf, "path": FLOW, "text": text}).status_code == 303
+            r = client.post("/designer/publish", data={"csrf_token": csrf, "note": "by dee"})
+            assert r.status_code == 303 and store.published() == 2
+            assert store.versions()[0].created_by == "dee"
+            page = client.get("/designer/flow/order_approval").text
+            assert "Manager check" in page.split('id="published-diagram"')[1]  # served at once
+    finally:
+        app.close()

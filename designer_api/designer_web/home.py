@@ -55,9 +55,24 @@ def home(pg: Page, code: int = 200, refused: list[Any] | None = None) -> Respons
     changes, touched = changed_items(pg.app, d, published, changed_files, pg.lang)
     versions = sorted(st.versions(), key=lambda v: v.number, reverse=True)
     return render(pg, "designer/home.html", code, kinds=definition_rows(d, touched, changed_files, pg.lang),
+                  compared=compare(pg, st),
                   files=sorted(d.files), changed_files=sorted(changed_files), errors=lines_of(d.errors),
                   changes=changes, published=published, versions=versions, refused=refused or [],
                   done=flash(pg), n=pg.params.get("n", ""), v=pg.params.get("v", ""))
+
+
+def compare(pg: Page, st: Any) -> dict[str, Any] | None:
+    """``?from=A&to=B`` (version numbers or ``draft``): the changes between two versions, item by item."""
+    a, b = pg.params.get("from"), pg.params.get("to")
+    if not a or not b:
+        return None
+    refs = []
+    for ref in (a, b):
+        if ref != "draft" and not ref.isdigit():
+            raise ApiError(400, "bad_request", f"compare versions by number or 'draft', not {ref[:40]!r}",
+                           field="from")
+        refs.append(ref if ref == "draft" else int(ref))
+    return {"from": a, "to": b, "changes": [c.describe(pg.lang) for c in st.diff(refs[0], refs[1])]}
 
 
 def served_now(pg: Page) -> None:
