@@ -21,6 +21,7 @@ from starlette.datastructures import State
 from ordo.dsl.files import digest, load_files
 from ordo.engine.app import App
 from ordo.engine.definitions import DefinitionStore
+from ordo.engine.definitions.opening import app_of_version
 from ordo.engine.errors import OrdoError
 
 log = logging.getLogger("ordo.server")
@@ -80,10 +81,7 @@ class Live:
         return app
 
     def _swap(self, number: int) -> None:
-        old = self.app
-        app = App(self.store.definition(number), engine=old.engine, clock=old.clock, sync=False, check=False)
-        app.db_label = old.db_label
-        app.features["definitions"] = number
+        app = app_of_version(self.store, number, self.app)
         self.app, self.version = app, number
         log.info("serving version %s of %s", number, app.name)
 

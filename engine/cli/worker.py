@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from .. import jobs, outbox, textfmt
 from ..db import normalize_url
+from ..definitions.opening import follow
 from .common import PAGE, CliError, add_db_option, add_page_options, count_arg, open_for, page_args
 
 MAX_PROCESSES = 64
@@ -56,6 +57,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         app.start()  # recurring schedules (alerts, materialized reports)
         print(f"worker {args.name} on {args.db} (Ctrl-C to stop)" if not args.once else "", end="")
         while True:
+            app = follow(app, start=True)  # a version published meanwhile (see `ordo publish`)
             ran, sent = app.run_worker_once(args.name)
             if ran or sent or args.once:
                 print(f"ran {ran} job(s), delivered {sent} notification(s)")
@@ -111,6 +113,7 @@ def _child(app_ref: str, db: str, name: str, once: bool, interval: float, result
     try:
         with open_for(argparse.Namespace(app=app_ref, db=db)) as app:
             while True:
+                app = follow(app)
                 r, s = app.run_worker_once(name)
                 ran, sent = ran + r, sent + s
                 if once and not (r or s):

@@ -65,3 +65,31 @@ def _note_folder(store: DefinitionStore, folder: str | Path, number: int, say: S
     if differs:
         say(f"note: the folder {folder} differs from the published version v{number}, which is served; to load "
             f"the folder as a new draft run `ordo import-app {folder} --db ...` (add --publish to publish it)")
+
+
+def follow(app, *, start: bool = False):  # App -> App
+    """``app``, or the App of a newer published version on the same connections when one was published
+    since ``app`` was opened (``ordo worker`` asks between rounds; servers use designer_api/live.py).
+    ``start``: run the new App's start hooks (recurring schedules)."""
+    current = app.features.get("definitions")
+    if current is None:
+        return app
+    store = DefinitionStore(app.engine, root=app.definition.root, clock=app.clock)
+    number = store.published()
+    if number is None or number == current:
+        return app
+    new = app_of_version(store, number, app)
+    if start:
+        new.start()
+    return new
+
+
+def app_of_version(store: DefinitionStore, number: int, like):  # -> App
+    """The App of published version ``number`` on the connections (and clock) of the App ``like``; the
+    schema is in line already (publishing synced it)."""
+    from ..app import App
+
+    new = App(store.definition(number), engine=like.engine, clock=like.clock, sync=False, check=False)
+    new.db_label = like.db_label
+    new.features["definitions"] = number
+    return new

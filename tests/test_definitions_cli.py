@@ -1,0 +1,139 @@
+"""`ordo import-app`, `export`, `versions`, `publish`, `rollback`; a commented app edited through the API
+and exported: `git diff` shows exactly the edited lines, the comments survive."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+
+import pytest
+
+from ordo.engine.cli import main
+
+from .designer_kit import CLAIMS, FINANCE_FLOW, served
+
+FLOW = "flows/claim_approval.yaml"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def git(folder, *argv: str) -> str:
+    return subprocess.run(["git", "-C", str(folder), *argv], check=True, capture_output=True, text=True).stdout
+
+
+def commit_all(folder) -> None:
+    git(folder, "init", "-q")
+    git(folder, "add", "-A")
+    git(folder, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "start")
+
+
+def test_import_publish_rollback_export(make_app, tmp_path, capsys, db_url):
+    folder = make_app(CLAIMS, name="claims")
+    app = str(folder)
+    code, _, err = run(capsys, "versions", app, "--db", db_url)
+    assert code == 1 and ("does not exist" in err or "holds no Ordo app" in err)
+    assert run(capsys, "import-app", app, "--db", db_url, "--create")[1].startswith(f"stored {app} as version 1")
+    code, out, _ = run(capsys, "versions", app, "--db", db_url)
+    assert code == 0 and "import" in out and "the draft is the published version v1" in out
+    (folder / FLOW).write_text(FINANCE_FLOW)
+    code, out, _ = run(capsys, "import-app", app, "--db", db_url, "--note", "finance")
+    assert code == 0 and "as the draft" in out and f"changed: {FLOW}" in out
+    assert "changed: " + FLOW in run(capsys, "versions", app, "--db", db_url)[1]
+    code, out, _ = run(capsys, "publish", app, "--db", db_url, "--note", "finance above 1000")
+    assert code == 0 and out.strip() == "published version 2"
+    code, out, _ = run(capsys, "rollback", app, "1", "--db", db_url, "--note", "too slow")
+    assert code == 0 and "as version 3" in out
+    code, out, _ = run(capsys, "versions", app, "--db", db_url, "--format", "json")
+    assert '"rollback"' in out and '"too slow"' in out
+    assert run(capsys, "publish", app, "--db", db_url, "--note", "nothing")[0] == 1  # nothing to publish
+    code, _, err = run(capsys, "rollback", app, "9", "--db", db_url)
+    assert code == 1 and "no version 9" in err
+    out_zip = tmp_path / "v2.zip"
+    assert run(capsys, "export", app, str(out_zip), "--db", db_url, "--version", "2")[0] == 0
+    exported = tmp_path / "exported"
+    assert run(capsys, "export", app, str(exported), "--db", db_url, "--version", "1")[0] == 0
+    for rel in [*CLAIMS, "app.yaml"]:
+        if rel != FLOW:
+            assert (exported / rel).read_bytes() == (folder / rel).read_bytes()
+    assert (exported / FLOW).read_text() != FINANCE_FLOW
+    code, _, err = run(capsys, "export", app, str(tmp_path / "no" / "such" / "x"), "--db", db_url)
+    assert code == 1 and "does not exist" in err
+    code, _, err = run(capsys, "export", app, str(exported), "--db", db_url, "--version", "draftt")
+    assert code == 1 and "unknown version" in err
+
+
+def test_import_of_an_invalid_folder_changes_nothing(make_app, capsys, db_url):
+    folder = make_app(CLAIMS, name="claims")
+    assert run(capsys, "import-app", str(folder), "--db", db_url, "--create")[0] == 0
+    (folder / FLOW).write_text(FINANCE_FLOW.replace("role: finance", "role: financ"))
+    code, _, err = run(capsys, "import-app", str(folder), "--db", db_url, "--publish")
+    assert code == 1 and f"{FLOW}:" in err and "financ" in err
+    assert "the draft is the published version v1" in run(capsys, "versions", str(folder), "--db", db_url)[1]
+
+
+COMMENTED = {
+    **CLAIMS,
+    "entities/limits.yaml": """
+        # Limits the business changes often.
+        name: limits
+        fields:
+          # the largest claim without a second look
+          small: {type: integer, default: 100}
+          medium: {type: integer, default: 1000}   # goes to finance above this
+          large: {type: integer, default: 10000}
+          note: {type: string, default: none}
+    """,
+}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_twenty_structured_edits_then_export_git_diff_shows_only_those_lines(make_app, tmp_path, capsys, db_url):
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    folder = make_app(COMMENTED, name="claims")
+    commit_all(folder)
+    rng = random.Random(14)
+    edited: set[str] = set()
+    with served(str(folder), db_url) as s:
+        for _ in range(20):
+            field = rng.choice(["small", "medium", "large"])
+            value = rng.randrange(1, 10**6)
+            r = s.post("/edit", {"file": "entities/limits.yaml",
+                                 "edits": [{"op": "set", "path": ["fields", field, "default"], "value": value}]})
+            assert r.status_code == 200 and r.json()["errors"] == [], r.text
+            edited.add(field)
+        assert s.post("/publish", {"note": "limits"}).status_code == 201
+    assert run(capsys, "export", str(folder), str(folder), "--db", db_url)[0] == 0
+    diff = git(folder, "diff", "--unified=0")
+    changed = [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert changed and all(any(f"{f}:" in line for f in edited) for line in changed), diff
+    assert len([c for c in changed if c.startswith("-")]) == len(edited)
+    text = (folder / "entities/limits.yaml").read_text()
+    assert "# Limits the business changes often." in text and "# goes to finance above this" in text
+    assert "# the largest claim without a second look" in text
+    assert git(folder, "status", "--short").strip() == "M entities/limits.yaml"
+
+
+def test_commands_and_workers_open_the_published_version(make_app, capsys, db_url):
+    from ordo.engine.definitions import DefinitionStore
+    from ordo.engine.definitions.opening import follow, open_stored
+
+    folder = make_app(CLAIMS, name="claims")
+    assert run(capsys, "import-app", str(folder), "--db", db_url, "--create")[0] == 0
+    with open_stored(str(folder), db_url, sync=False) as app:
+        assert app.features["definitions"] == 1 and follow(app) is app
+        store = DefinitionStore(app.engine, root=folder)
+        store.save_file("entities/claim.yaml", (folder / "entities/claim.yaml").read_text()
+                        + "  priority: {type: integer}\n", "des")
+        store.publish("des", "priority")
+        newer = follow(app, start=True)
+        assert newer.features["definitions"] == 2 and "priority" in newer.compiled.entity("claim").fields
+    # the folder lacks the field the database now has: commands open the published version, not the folder
+    assert run(capsys, "create", str(folder), "claim", '{"title": "t", "priority": 3}', "--db", db_url)[0] == 0
+    code, out, _ = run(capsys, "query", str(folder), "claim", "--db", db_url, "--format", "json")
+    assert code == 0 and '"priority": 3' in out
