@@ -152,6 +152,9 @@ def test_simulate_runs_the_draft(shop: Any) -> None:
     assert r.status_code == 200, text_of(r.text)
     page = text_of(r.text)
     assert "review" in page and "max" in page  # the manager is asked
+    zh = client.post("/designer/flow/order_approval/simulate?lang=zh",
+                     data={"csrf_token": csrf, "sample": '{"customer": "C1", "owner": "ann", "total": 10}'})
+    assert "草稿流程将经过的路径" in zh.text and "审批" in zh.text and "任务处理人" in zh.text
 
 
 def test_publish_and_rollback(shop: Any) -> None:
