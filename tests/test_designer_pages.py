@@ -89,7 +89,7 @@ def test_home_lists_definitions_versions_and_chinese_labels(shop: Any) -> None:
     page = text_of(client.get("/designer").text)
     assert "Order approval" in page and FLOW in page and "first import" in page
     zh = text_of(client.get("/designer?lang=zh").text)
-    assert "设计器" in zh and "订单审批" in zh and "版本" in zh and "发布" in zh
+    assert "设计器" in zh and "订单审批" in zh and "版本" in zh and "发布" in zh and "流程" in zh and "实体" in zh
 
 
 def test_yaml_tab_saves_validates_and_shows_errors_at_their_line(shop: Any) -> None:

@@ -18,7 +18,8 @@ from ordo.engine.errors import OrdoError
 from ..errors import ApiError
 from ..web.base import Page, redirect
 from . import drafts
-from .base import designer_page, flash, lines_of, render
+from .base import designer_page, dword, flash, lines_of, render
+from .words import WORDS
 
 # where a kind is edited: the flow designer and form designer; every other kind in the YAML tab
 EDITORS = {"flow": "/designer/flow/{name}", "form": "/designer/form/{name}"}
@@ -54,7 +55,9 @@ def home(pg: Page, code: int = 200, refused: list[Any] | None = None) -> Respons
     changed_files = {p for p in set(d.files) | set(old) if d.files.get(p) != old.get(p)}
     changes, touched = changed_items(pg.app, d, published, changed_files, pg.lang)
     versions = sorted(st.versions(), key=lambda v: v.number, reverse=True)
-    return render(pg, "designer/home.html", code, kinds=definition_rows(d, touched, changed_files, pg.lang),
+    kinds = [(dword(f"kind_{k}", pg.lang) if f"kind_{k}" in WORDS else k, rows)
+             for k, rows in sorted(definition_rows(d, touched, changed_files, pg.lang).items())]
+    return render(pg, "designer/home.html", code, kinds=kinds,
                   compared=compare(pg, st),
                   files=sorted(d.files), changed_files=sorted(changed_files), errors=lines_of(d.errors),
                   changes=changes, published=published, versions=versions, refused=refused or [],
