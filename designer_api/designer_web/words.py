@@ -43,6 +43,10 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "edit_yaml": ("Edit YAML", "编辑 YAML"),
     "save_yaml": ("Save YAML", "保存 YAML"),
     "yaml_saved": ("Saved to the draft.", "已保存到草稿。"),
+    "file_conflict": ("Someone saved this file since you opened it. Nothing was saved: your text is below, "
+                      "theirs above; merge them and save again.",
+                      "您打开后他人已保存此文件。未保存：下方是您的内容，上方是他人的内容；合并后再次保存。"),
+    "their_text": ("The file as saved meanwhile", "期间保存的文件内容"),
     "yaml_errors": ("The draft has errors (not published until corrected):", "草稿有错误（更正前无法发布）："),
     "line": ("line", "行"),
     "flows": ("Flows", "流程"),
