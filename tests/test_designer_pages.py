@@ -309,14 +309,14 @@ def test_a_file_saved_meanwhile_is_not_overwritten(shop: Any) -> None:
     _, client, store = shop
     csrf = sign_in(client, "root")
     page = client.get(f"/designer/file?path={FLOW}").text
-    base = re.search(r'name="base" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    opened = re.search(r'name="opened" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
     theirs = store.draft()[FLOW].replace("Manager review", "Their review")
     store.save_file(FLOW, theirs, "max")
     mine = theirs.replace("Their review", "My review").replace("Their", "Mine")
-    r = client.post("/designer/file", data={"csrf_token": csrf, "path": FLOW, "text": mine, "base": base})
+    r = client.post("/designer/file", data={"csrf_token": csrf, "path": FLOW, "text": mine, "opened": opened})
     assert r.status_code == 409 and "Someone saved this file" in text_of(r.text)
     assert "My review" in r.text and "Their review" in r.text  # both texts kept on the page
     assert store.draft()[FLOW] == theirs
-    base = re.search(r'name="base" value="([^"]+)"', r.text).group(1)  # type: ignore[union-attr]
-    r = client.post("/designer/file", data={"csrf_token": csrf, "path": FLOW, "text": mine, "base": base})
+    opened = re.search(r'name="opened" value="([^"]+)"', r.text).group(1)  # type: ignore[union-attr]
+    r = client.post("/designer/file", data={"csrf_token": csrf, "path": FLOW, "text": mine, "opened": opened})
     assert r.status_code == 303 and store.draft()[FLOW] == mine

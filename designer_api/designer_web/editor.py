@@ -2,7 +2,7 @@
 the draft. Also the expression box's check (an expression type-checked against a flow's entity).
 
 ``GET /designer/file?path=P`` shows the file; ``POST /designer/file`` saves it (fields ``path``, ``text``,
-``next``: where to go back to, e.g. the flow designer; ``base``: the digest of the text the page showed:
+``next``: where to go back to, e.g. the flow designer; ``opened``: the digest of the text the page showed:
 when someone saved the file meanwhile, nothing is saved and the page shows both texts, 409); the draft keeps a file with errors (the designer
 works on it until it validates; publishing refuses it). ``POST /designer/validate`` (``path``, ``text``)
 answers the errors the whole draft would have with that text, as JSON, without saving.
@@ -51,7 +51,7 @@ def preview_links(d: drafts.Draft, path: str) -> list[dict[str, str]]:
 def file_page(pg: Page) -> Response:
     d = drafts.draft(pg.app)
     path = drafts.check_path(d.files, pg.params.get("path"))
-    return render(pg, "designer/file.html", path=path, text=d.files[path], base=digest(d.files[path]),
+    return render(pg, "designer/file.html", path=path, text=d.files[path], opened=digest(d.files[path]),
                   conflict=None, errors=lines_of(d.errors, path),
                   other_errors=len(lines_of(d.errors)) - len(lines_of(d.errors, path)),
                   previews=preview_links(d, path), done=flash(pg), next=here_or(pg))
@@ -69,10 +69,10 @@ def save_file(pg: Page) -> Response:
     d = drafts.draft(pg.app)
     path = drafts.check_path(d.files, pg.form.get("path"))
     text = text_field(pg)
-    base = pg.form.get("base")
-    if base and base != digest(d.files[path]) and text != d.files[path]:
+    opened = pg.form.get("opened")
+    if opened and opened != digest(d.files[path]) and text != d.files[path]:
         # someone saved this file since it was opened: keep both, let the user merge
-        return render(pg, "designer/file.html", 409, path=path, text=text, base=digest(d.files[path]),
+        return render(pg, "designer/file.html", 409, path=path, text=text, opened=digest(d.files[path]),
                       errors=[], other_errors=0, previews=[], done=None, next=local(pg.form.get("next"), ""),
                       conflict=d.files[path])
     drafts.store(pg.app).save_file(path, text, pg.user)

@@ -72,7 +72,7 @@ def flow_page(pg: Page) -> Response:
     if selected:
         edges = [".".join(str(p) for p in path) for path, _ in successors(flow.nodes[selected])]
     return render(pg, "designer/flow.html", name=name, flow=flow, file=file, text=d.files[file],
-                  base=digest(d.files[file]),
+                  opened=digest(d.files[file]),
                   tab="yaml" if pg.params.get("tab") == "yaml" or flow is None else "diagram",
                   draft_svg=_svg(d.definition, flow, pg.lang) if flow is not None else None,
                   published_svg=published_svg, nodes=nodes, selected=selected,
