@@ -108,6 +108,11 @@ def test_yaml_tab_saves_validates_and_shows_errors_at_their_line(shop: Any) -> N
     assert store.draft()[FLOW] == bad
     page = client.get(f"/designer/file?path={FLOW}").text
     assert f"{FLOW}:" in text_of(page) and "#L" in page
+    flow_page = client.get("/designer/flow/order_approval")  # the draft does not load: the YAML tab
+    assert flow_page.status_code == 200 and "mode: sometimes" in flow_page.text and 'id="published-diagram"' not in flow_page.text
+    r = client.post("/designer/flow/order_approval/simulate", data={"csrf_token": csrf, "sample": "{}"})
+    assert r.status_code == 400 and "sequential" in text_of(r.text)
+    assert client.get("/designer/form/order_form").status_code == 409
     r = client.post("/designer/publish", data={"csrf_token": csrf, "note": "typo"})
     assert r.status_code == 422 and f"{FLOW}:" in text_of(r.text)
     assert store.published() == 1

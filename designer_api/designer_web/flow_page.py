@@ -10,12 +10,13 @@ lines. ``GET /designer/flow/{name}`` (``?node=`` a step's form, ``?tab=yaml``); 
 from __future__ import annotations
 
 import re
+from html import escape
 from typing import Any
 
 from starlette.responses import Response
 
 from ordo.dsl import flow_edit
-from ordo.dsl.errors import DefinitionError
+from ordo.dsl.errors import DefinitionError, OrdoError
 from ordo.dsl.flow_nodes import successors
 
 from ..errors import ApiError
@@ -48,8 +49,8 @@ def _svg(definition: Any, flowdef: Any, lang: str) -> str:
 
     try:
         return svg(compile_flow(definition, flowdef), lang)
-    except Exception as e:  # noqa: BLE001 - a draft that does not compile still gets its page
-        return f'<p class="alert warn">{type(e).__name__}</p>'
+    except OrdoError as e:  # a draft that does not compile still gets its page (and its YAML tab)
+        return f'<p class="alert warn">{escape(e.message)}</p>'
 
 
 def _raw_node(definition: Any, flow: str, node: str) -> dict[str, Any]:

@@ -16,12 +16,13 @@ Each is a ``yaml_edit`` of the form's or the entity's file (only the affected li
 from __future__ import annotations
 
 import re
+from html import escape
 from typing import Any
 
 from starlette.responses import Response
 
 from ordo.dsl.base import label_text
-from ordo.dsl.errors import DefinitionError
+from ordo.dsl.errors import DefinitionError, OrdoError
 from ordo.dsl.yaml_edit import apply_edits
 
 from ..errors import ApiError
@@ -71,8 +72,8 @@ def form_page(pg: Page) -> Response:
                          "title_en": _label(s.title, "en"), "title_zh": _label(s.title, "zh"), "fields": fields})
     try:
         preview = render_form(d.definition, form.name, lang=pg.lang)
-    except Exception as e:  # noqa: BLE001 - a form the renderer refuses still gets its designer
-        preview = f'<p class="alert warn">{type(e).__name__}</p>'
+    except (OrdoError, KeyError) as e:  # a form the renderer refuses still gets its designer
+        preview = f'<p class="alert warn">{escape(str(e))}</p>'
     return render(pg, "designer/form.html", name=form.name, entity=form.entity, file=file,
                   entity_file=drafts.file_of(d.definition, "entity", form.entity), sections=sections,
                   preview=preview, errors=lines_of(d.errors), done=flash(pg), types=TYPES,
