@@ -6,8 +6,8 @@ schema's edges (``flow_nodes.successors``: ``next``, ``default``, ``branches[i].
 
 * ``insert_node(text, flow, new_name, node, before=X)`` re-points every edge into ``X`` to the new node and
   gives the new node ``next: X``; ``after=X`` gives the new node ``X``'s ``next`` and points ``X.next`` at it.
-* ``remove_node(text, flow, name)`` re-points the edges into the node to its single successor (refused when
-  the node has several or none, or is the start node with no successor).
+* ``remove_node(text, flow, name)`` re-points the edges into the node to its successor: its ``next``, else
+  its single target (refused when a condition has several targets, or when there is none).
 * ``reconnect(text, flow, node, edge, target)`` re-points one edge: ``"next"``, ``"default"``,
   ``"on_reject"``, ``"branch:N"``, ``"to:N"`` (parallel), ``"timeout"`` / ``"timeout:N"``.
 * ``set_node(text, flow, name, props)`` sets (or with value ``None`` removes) properties of a node.
@@ -157,13 +157,15 @@ def insert_node(text: str, flow: str, new_name: str, node: dict[str, Any], *, be
 
 
 def remove_node(text: str, flow: str, name: str, *, file: str = FILE) -> str:
-    """Remove a node; edges into it go to its single successor (refused when it has several, or none
-    while other nodes still lead to it)."""
+    """Remove a node; edges into it go to its successor: its ``next`` (an approval's ``on_reject`` or a
+    timeout's target go with the node), else its single target. Refused when a condition or parallel node
+    has several targets, or when the node has none while other nodes still lead to it."""
     f = _Flow(text, flow, file)
     node = f.need(name)
     if len(f.nodes) == 1:
         raise f.error(f"node '{name}' is the flow's only node")
-    targets = sorted({to for _, to in edges(node) if to != name})
+    nxt = node.get("next") if isinstance(node, Mapping) else None
+    targets = [nxt] if isinstance(nxt, str) and nxt != name else sorted({to for _, to in edges(node) if to != name})
     incoming = [(n, p) for n, p in f.into(name) if n != name]
     is_start = f.start() == name
     if len(targets) > 1 and (incoming or is_start):

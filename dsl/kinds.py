@@ -14,8 +14,11 @@ _SKIP = {"kinds", "loader", "files", "schema_export"}
 def load_all() -> None:
     package = __name__.rsplit(".", 1)[0]
     for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
-        if not info.ispkg and info.name not in _SKIP and not info.name.startswith("_"):
+        if not info.ispkg and info.name not in _SKIP | _TEXT_EDITS and not info.name.startswith("_"):
             importlib.import_module(f"{package}.{info.name}")
 
+
+# the designer's text edits and diffs: no kinds (and ruamel.yaml is imported only when they are used)
+_TEXT_EDITS = {"yaml_edit", "yaml_roundtrip", "yaml_splice", "flow_edit", "form_edit", "item_diff"}
 
 load_all()

@@ -40,8 +40,18 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from . import yaml_splice as splice
 from .errors import DefinitionError, format_path
-from .yaml_roundtrip import Style, choose_flow, dump, keep_comment_columns, load, merge3, scalar, to_node
-from .yaml_source import parse_documents
+from .yaml_roundtrip import (
+    Style,
+    choose_flow,
+    dump,
+    keep_comment_columns,
+    load,
+    merge3,
+    rewrap,
+    scalar,
+    to_node,
+)
+from .yaml_source import MAX_DEPTH, MAX_VALUES, parse_documents
 
 PathT = list[str | int]
 OPS = ("set", "delete", "insert", "move", "rename")
@@ -63,8 +73,8 @@ def apply_edits(text: str, edits: Sequence[Mapping[str, Any]], *, file: str = "<
         raise DefinitionError("edits must be a list of edit objects", file=file)
     if len(edits) > MAX_EDITS:
         raise DefinitionError(f"at most {MAX_EDITS} edits at once", file=file)
+    parse_documents(text, file)  # syntax errors, nesting and alias expansion bounded, before any edit
     style = Style.of(text)
-    load(text, file, style)  # a syntax error is reported as such, before any edit
     current = text
     for i, edit in enumerate(edits):
         try:
@@ -95,7 +105,8 @@ def definition_location(text: str, kind: str, name: str, *, file: str = "<text>"
     A definition matches by ``name`` and by ``kind`` where the mapping has one (a file in a kind folder
     leaves ``kind`` out; ``roles:`` entries are roles named by their key). Raises DefinitionError when it
     is not in the text."""
-    found = _find_definition(load(text, file, Style.of(text)), kind, name)
+    parse_documents(text, file)  # bounded before ruamel reads it
+    found = _find_definition(load(text, file, Style.of(text)), kind, name, file)
     if found is None:
         raise DefinitionError(f"{kind} '{name}' is not defined in this file", file=file)
     return found
@@ -125,11 +136,25 @@ def _explicit_start(text: str) -> bool:
     return False
 
 
-def _find_definition(docs: list[Any], kind: str, name: str) -> tuple[int, PathT] | None:
-    def match(data: Any, implied: str | None = None) -> bool:
-        if not isinstance(data, CommentedMap):
+def _folder_kind(file: str) -> str | None:
+    """The kind a file's folder implies (``flows/x.yaml`` -> flow; ``roles.yaml`` -> role), None: any."""
+    from . import kinds  # noqa: F401 - registers every definition kind
+    from .base import KINDS
+
+    parts = file.replace("\\", "/").split("/")
+    if len(parts) >= 2:
+        found = [k for k, cls in KINDS.items() if cls.folder in parts[:-1]]
+        return found[0] if len(found) == 1 else None
+    return "role" if parts[-1] in ("roles.yaml", "roles.yml") else None
+
+
+def _find_definition(docs: list[Any], kind: str, name: str, file: str = "<text>") -> tuple[int, PathT] | None:
+    implied = _folder_kind(file)
+
+    def match(data: Any) -> bool:
+        if not isinstance(data, CommentedMap) or str(data.get("name")) != name:
             return False
-        return str(data.get("name", implied)) == name and str(data.get("kind", kind)) == kind
+        return str(data["kind"]) == kind if "kind" in data else implied in (None, kind)
 
     for d, data in enumerate(docs):
         if isinstance(data, CommentedSeq):
@@ -147,7 +172,7 @@ def _find_definition(docs: list[Any], kind: str, name: str) -> tuple[int, PathT]
     return None
 
 
-def _target(docs: list[Any], edit: Mapping[str, Any]) -> tuple[Any, PathT]:
+def _target(docs: list[Any], edit: Mapping[str, Any], file: str) -> tuple[Any, PathT]:
     """(document data, full path from its root) an edit addresses."""
     path = edit.get("path", [])
     if not isinstance(path, list) or not all(isinstance(p, (str, int)) and not isinstance(p, bool) for p in path):
@@ -157,7 +182,7 @@ def _target(docs: list[Any], edit: Mapping[str, Any]) -> tuple[Any, PathT]:
         if not isinstance(definition, Mapping) or not isinstance(definition.get("kind"), str) \
                 or not isinstance(definition.get("name"), str):
             raise _Bad("'definition' must be {kind: K, name: N}")
-        found = _find_definition(docs, definition["kind"], definition["name"])
+        found = _find_definition(docs, definition["kind"], definition["name"], file)
         if found is None:
             raise _Bad(f"{definition['kind']} '{definition['name']}' is not defined in this file")
         return docs[found[0]], [*found[1], *path]
@@ -176,10 +201,14 @@ def _step(node: Any, part: str | int) -> Any:
     if isinstance(node, CommentedSeq):
         index = _index(part, node)
         if not 0 <= index < len(node):
-            raise _Bad(f"index {part} out of range (the list has {len(node)} items)", node)
+            raise _Bad(f"index {part} out of range ({_items(len(node))})", node)
         return index
     raise _Bad(f"'{part}' is inside a {type(node).__name__ if node is not None else 'null'} value, "
                "not a mapping or list", node)
+
+
+def _items(n: int) -> str:
+    return f"the list has {n} item" + ("" if n == 1 else "s")
 
 
 def _index(part: str | int, node: Any) -> int:
@@ -231,7 +260,7 @@ def _apply(text: str, edit: Any, style: Style, file: str) -> str:
     if op not in OPS:
         raise _Bad(f"unknown op '{op}' (one of: {', '.join(OPS)})")
     docs = load(text, file, style)
-    data, path = _target(docs, edit)
+    data, path = _target(docs, edit, file)
     lines = text.splitlines(keepends=True)
     if op in ("insert", "move"):
         seq, _, _ = _walk(data, path)
@@ -291,21 +320,48 @@ def _key_end(line: str, col: int) -> int:
 def _round_trip(text: str, docs: list[Any], style: Style, file: str) -> str:
     start = _explicit_start(text)
     before = dump(load(text, file, style), style, start)
-    return keep_comment_columns(text, merge3(text, before, dump(docs, style, start)))
+    return keep_comment_columns(text, rewrap(text, merge3(text, before, dump(docs, style, start))))
 
 
 def _need(edit: Mapping[str, Any], name: str) -> Any:
     if name not in edit:
         raise _Bad(f"missing '{name}'")
+    if name == "value":
+        _check_value(edit[name])
     return edit[name]
+
+
+def _check_value(value: Any) -> None:
+    """A value is JSON-like data (texts, numbers, true/false, null, lists, mappings with text keys), within
+    the loader's bounds on nesting and size."""
+    count = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        count += 1
+        if depth > MAX_DEPTH or count > MAX_VALUES:
+            raise _Bad(f"the value is too large (at most {MAX_DEPTH} levels, {MAX_VALUES} values)")
+        if isinstance(v, Mapping):
+            if not all(isinstance(k, str) and k for k in v):
+                raise _Bad("mapping keys must be non-empty texts")
+            stack.extend((x, depth + 1) for x in v.values())
+        elif isinstance(v, (list, tuple)):
+            stack.extend((x, depth + 1) for x in v)
+        elif not (v is None or isinstance(v, (str, bool, int, float))):
+            raise _Bad(f"a {type(v).__name__} cannot be written as YAML (use texts, numbers, true/false, null, "
+                       "lists and mappings)")
 
 
 def _same_key(data: Any, key: Any, limit: int = 50) -> list[Any]:
     """Values found under ``key`` anywhere in the document (how this file writes such a value)."""
     out: list[Any] = []
     stack = [data]
-    while stack and len(out) < limit:
+    seen: set[int] = set()
+    while stack and len(out) < limit and len(seen) < 100_000:
         node = stack.pop()
+        if id(node) in seen:  # an alias met again
+            continue
+        seen.add(id(node))
         if isinstance(node, CommentedMap):
             for k, v in node.items():
                 if str(k) == str(key):
@@ -371,7 +427,7 @@ def _insert_args(seq: Any, edit: Mapping[str, Any], style: Style) -> tuple[int, 
     if index == -1:
         index = len(seq)
     if not 0 <= index <= len(seq):
-        raise _Bad(f"index {index} out of range (the list has {len(seq)} items)", seq)
+        raise _Bad(f"index {index} out of range ({_items(len(seq))})", seq)
     return index, _node(value, style, None, list(seq), seq)
 
 
@@ -379,7 +435,7 @@ def _move_args(seq: Any, edit: Mapping[str, Any]) -> tuple[int, int]:
     src, dst = _need(edit, "from"), _need(edit, "to")
     for name, v in (("from", src), ("to", dst)):
         if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < len(seq):
-            raise _Bad(f"'{name}' index {v} out of range (the list has {len(seq)} items)", seq)
+            raise _Bad(f"'{name}' index {v} out of range ({_items(len(seq))})", seq)
     return src, dst
 
 

@@ -177,6 +177,41 @@ def keep_comment_columns(original: str, edited: str) -> str:
     return "".join(out)
 
 
+def rewrap(original: str, edited: str) -> str:
+    """Where several original lines (a wrapped flow mapping) became one edited line, break the edited line
+    where the original broke: before the same key (or list item), at the same indentation."""
+    a, b = original.splitlines(keepends=True), edited.splitlines(keepends=True)
+    sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    out: list[str] = []
+    for tag, i1, i2, j1, j2 in sm.get_opcodes():
+        if tag == "replace" and j2 - j1 == 1 and i2 - i1 > 1:
+            out.extend(_wrap_like(b[j1], a[i1:i2]))
+        else:
+            out.extend(b[j1:j2])
+    return "".join(out)
+
+
+def _wrap_like(line: str, lines: list[str]) -> list[str]:
+    end = "\n" if line.endswith("\n") else ""
+    text = line.rstrip("\n")
+    pieces, pos = [], 0
+    for cont in lines[1:]:
+        head = cont.strip()
+        if not head:
+            return [line]
+        word = re.split(r"[:,\]}]", head, maxsplit=1)[0].strip()
+        found = text.find(", " + word, pos)
+        if not word or found < 0:
+            return [line]
+        pieces.append(text[pos:found + 1])
+        pos = found + 2
+        pieces.append(" " * (len(cont) - len(cont.lstrip(" "))))
+    pieces.append(text[pos:])
+    heads = pieces[0::2]
+    pads = [""] + pieces[1::2]
+    return [pad + head + "\n" for pad, head in zip(pads[:-1], heads[:-1], strict=True)] + [pads[-1] + heads[-1] + end]
+
+
 def _hunks(a: list[str], b: list[str]) -> list[tuple[int, int, list[str]]]:
     sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
     return [(i1, i2, b[j1:j2]) for tag, i1, i2, j1, j2 in sm.get_opcodes() if tag != "equal"]

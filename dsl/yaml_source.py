@@ -113,6 +113,8 @@ class _Builder:
         self.count += 1
         if self.count > MAX_VALUES:
             raise self._err(node, path, f"more than {MAX_VALUES} values (aliases expand too much)")
+        if len(path) > MAX_DEPTH:  # an alias inside its own anchor ("&a [*a]") never ends
+            raise self._err(node, path[:1], f"nested deeper than {MAX_DEPTH} levels (an alias refers to itself?)")
         self.doc.values[path] = Pos(node.start_mark.line + 1, node.start_mark.column + 1,
                                     getattr(node, "style", None) if isinstance(node, ScalarNode) else None)
         if isinstance(node, MappingNode):

@@ -166,3 +166,10 @@ def test_edge_names() -> None:
     assert edge_path("to:0") == ("to", 0)
     with pytest.raises(ValueError):
         edge_path("branch:x")
+
+
+def test_remove_an_approval_follows_its_next(text: str, tmp_path: Path) -> None:
+    added = insert_node(text, FLOW, "finance_review", FINANCE, before="manual_review", file=FILE)
+    out = remove_node(added, FLOW, "finance_review", file=FILE)  # on_reject goes with it
+    assert out == text
+    valid(tmp_path, out)

@@ -243,3 +243,32 @@ def test_every_oms_file_round_trips_unchanged_through_a_no_op_edit() -> None:
                           else [{"op": "rename", "path": [key], "to": "tmp_key"},
                                 {"op": "rename", "path": ["tmp_key"], "to": key}], file=str(path))
         assert out == text, path
+
+
+@pytest.mark.parametrize("text", ["a: " + "[" * 500 + "]" * 500 + "\n", "a: &x [*x]\n", "a: &x {b: *x}\n", "a: 1\na: 2\n"])
+def test_hostile_texts_are_refused_before_any_edit(text: str) -> None:
+    with pytest.raises(DefinitionError) as info:
+        apply_edits(text, [{"op": "set", "path": ["c"], "value": 1}], file="f.yaml")
+    assert str(info.value).startswith("f.yaml:")
+    assert len(str(info.value)) < 200
+
+
+def test_a_wrapped_flow_mapping_stays_wrapped_where_it_was() -> None:
+    text = ("name: e\nfields:\n  active: {type: boolean, default: true, label: {en: Active, zh: 生效},\n"
+            "           help: {en: Keep one active, zh: 保持一个生效}}\n  other: {type: string}\n")
+    out = edit({"op": "set", "path": ["fields", "active", "default"], "value": False}, text=text)
+    assert diff(text, out) == (["  active: {type: boolean, default: true, label: {en: Active, zh: 生效},"],
+                               ["  active: {type: boolean, default: false, label: {en: Active, zh: 生效},"])
+    out = edit({"op": "set", "path": ["fields", "active", "help", "zh"], "value": "只保留一个"}, text=text)
+    assert diff(text, out) == (["           help: {en: Keep one active, zh: 保持一个生效}}"],
+                               ["           help: {en: Keep one active, zh: 只保留一个}}"])
+
+
+def test_values_must_be_json_like_and_bounded() -> None:
+    deep: list = []
+    for _ in range(300):
+        deep = [deep]
+    for value, message in ((deep, "too large"), ({1: "x"}, "keys must be non-empty texts"), ({"a": {1, 2}}, "a set cannot"),
+                           (list(range(20_000)), "too large")):
+        with pytest.raises(DefinitionError, match=message):
+            apply_edits(TEXT, [{"op": "set", "path": ["nodes", "a", "next"], "value": value}], file="f.yaml")
