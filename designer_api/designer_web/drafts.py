@@ -17,6 +17,7 @@ from typing import Any
 
 from ordo.dsl.base import humanize, label_text
 from ordo.dsl.errors import DefinitionError, DefinitionErrors
+from ordo.dsl.files import load_files
 
 from ..errors import ApiError
 
@@ -70,14 +71,10 @@ def draft(app: Any) -> Draft:
     key = fingerprint(files)
 
     def build() -> Draft:
-        errors = list(st.validate(files))
-        definition = None
-        if not errors:
-            try:
-                definition = st.definition("draft")
-            except DefinitionErrors as e:
-                errors = list(e.errors)
-        return Draft(files, key, definition, errors)
+        try:  # the files read above, loaded once (not read again: the draft may change meanwhile)
+            return Draft(files, key, load_files(files, label=st.label, root=st.root), [])
+        except DefinitionErrors as e:
+            return Draft(files, key, None, list(e.errors))
 
     return _cached(app, "draft", key, build)
 

@@ -10,7 +10,7 @@
 * ``add_field`` (``field``, ``type``, ``options``, ``label_en``, ``label_zh``, ``section``): a new field of
   the entity, placed at the end of a section.
 
-Each is a ``yaml_edit`` of the form's or the entity's file (only the affected lines change).
+Each is a ``dsl/form_edit`` edit of the form's or the entity's file (only the affected lines change).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from ordo.dsl import form_edit
 from ordo.dsl.base import label_text
 from ordo.dsl.errors import DefinitionError, OrdoError
 from ordo.dsl.yaml_edit import apply_edits
@@ -92,38 +93,33 @@ def _lab(pg: Page, prefix: str) -> dict[str, str] | None:
     return {k: v for k, v in (("en", en), ("zh", zh)) if v} or None
 
 
-def _form_edits(pg: Page, form: Any) -> list[dict[str, Any]]:
+def _form_change(pg: Page, form: Any, text: str, file: str) -> str:
+    """The form file's text with the posted layout change (``dsl/form_edit``)."""
     action = pg.form.get("action")
-    at = {"definition": {"kind": "form", "name": form.name}}
     n = len(form.sections)
     if action == "move_field":
         i = _int(pg, "section", n)
-        j = _int(pg, "index", len(form.sections[i].fields))
+        field = form.sections[i].fields[_int(pg, "index", len(form.sections[i].fields))]
         k = _int(pg, "to_section", n)
-        if k == i:
-            to = _int(pg, "to_index", len(form.sections[i].fields))
-            return [{**at, "op": "move", "path": ["sections", i, "fields"], "from": j, "to": to}]
-        to = _int(pg, "to_index", len(form.sections[k].fields) + 1)
-        if len(form.sections[i].fields) == 1:
+        if k != i and len(form.sections[i].fields) == 1:
             raise ApiError(400, "bad_request", "a section keeps at least one field: move another in first",
                            field="index")
-        return [{**at, "op": "delete", "path": ["sections", i, "fields", j]},
-                {**at, "op": "insert", "path": ["sections", k, "fields"], "index": to,
-                 "value": form.sections[i].fields[j]}]
+        to = _int(pg, "to_index", len(form.sections[k].fields) + (k != i))
+        return form_edit.move_field(text, form.name, field, section=k, index=to, file=file)
     if action == "move_section":
-        return [{**at, "op": "move", "path": ["sections"], "from": _int(pg, "section", n), "to": _int(pg, "to", n)}]
+        return form_edit.move_section(text, form.name, _int(pg, "section", n), _int(pg, "to", n), file=file)
     if action == "section_title":
         i = _int(pg, "section", n)
         title = _lab(pg, "title")
-        if title is None:
-            return [{**at, "op": "delete", "path": ["sections", i, "title"]}] if form.sections[i].title else []
-        return [{**at, "op": "set", "path": ["sections", i, "title"], "value": title}]
+        if title is None and form.sections[i].title is None:
+            return text
+        return form_edit.set_section(text, form.name, i, {"title": title}, file=file)
     raise ApiError(400, "bad_request", "action must be move_field, move_section, section_title, field or add_field",
                    field="action")
 
 
-def _field_edits(pg: Page, entity: Any) -> list[dict[str, Any]]:
-    at = {"definition": {"kind": "entity", "name": entity.name}}
+def _field_change(pg: Page, entity: Any, text: str, file: str) -> str:
+    """The entity file's text with the posted field change: a new field, or a field's labels and conditions."""
     name = (pg.form.get("field") or "").strip()
     if pg.form.get("action") == "add_field":
         if not NAME.match(name) or name in entity.fields:
@@ -132,52 +128,45 @@ def _field_edits(pg: Page, entity: Any) -> list[dict[str, Any]]:
         kind = pg.form.get("type")
         if kind not in TYPES:
             raise ApiError(400, "bad_request", f"type must be one of {', '.join(TYPES)}", field="type")
-        spec: dict[str, Any] = {"type": kind}
         options = [o.strip() for o in (pg.form.get("options") or "").split(",") if o.strip()]
-        if kind == "enum":
-            if not options:
-                raise ApiError(400, "bad_request", "an enum field needs its options", field="options")
-            spec["options"] = options
-        label = _lab(pg, "label")
-        if label:
-            spec["label"] = label
-        return [{**at, "op": "set", "path": ["fields", name], "value": spec}]
+        if kind == "enum" and not options:
+            raise ApiError(400, "bad_request", "an enum field needs its options", field="options")
+        return form_edit.add_field(text, entity.name, name, kind, options=options if kind == "enum" else None,
+                                   label=_lab(pg, "label"), file=file)
     if name not in entity.fields:
         raise ApiError(400, "bad_request", f"no field {name!r} in {entity.name}", field="field")
-    edits: list[dict[str, Any]] = []
     f = entity.fields[name]
-    label = _lab(pg, "label")
-    if label != ({k: v for k, v in (("en", _label(f.label, "en")), ("zh", _label(f.label, "zh"))) if v} or None):
-        edits.append({**at, "op": "set", "path": ["fields", name, "label"], "value": label} if label else
-                     {**at, "op": "delete", "path": ["fields", name, "label"]})
+    for lang in ("en", "zh"):
+        value = (pg.form.get(f"label_{lang}") or "").strip()
+        if value and value != _label(f.label, lang):
+            text = form_edit.set_field_label(text, entity.name, name, lang, value, file=file)
     for c in CONDITIONS:
         value = (pg.form.get(c) or "").strip()
         if value != (getattr(f, c, None) or ""):
-            edits.append({**at, "op": "set", "path": ["fields", name, c], "value": value} if value else
-                         {**at, "op": "delete", "path": ["fields", name, c]})
-    return edits
+            text = form_edit.set_field_rule(text, entity.name, name, c, value or None, file=file)
+    return text
 
 
 def edit(pg: Page) -> Response:
     d, form, file = _form(pg)
     action = pg.form.get("action")
     entity = d.definition.entities[form.entity]
+    target = drafts.file_of(d.definition, "entity", form.entity) if action in ("field", "add_field") else file
+    if target is None or target not in d.files:
+        raise ApiError(409, "conflict", f"{form.entity} comes from the app's base: change it in an overlay file")
+    placed = None
     try:
         if action in ("field", "add_field"):
-            target = drafts.file_of(d.definition, "entity", form.entity)
-            edits = _field_edits(pg, entity)
+            text = _field_change(pg, entity, d.files[target], target)
         else:
-            target, edits = file, _form_edits(pg, form)
-        if target is None or target not in d.files:
-            raise ApiError(409, "conflict", f"{form.entity} comes from the app's base: change it in an overlay file")
-        text = apply_edits(d.files[target], edits, file=target) if edits else d.files[target]
-        if action == "add_field" and pg.form.get("section"):
+            text = _form_change(pg, form, d.files[target], target)
+        if action == "add_field" and pg.form.get("section"):  # the new field shown in a section of the form
             i = _int(pg, "section", len(form.sections))
-            placed = apply_edits(d.files[file] if target != file else text,
+            placed = apply_edits(text if target == file else d.files[file],
                                  [{"definition": {"kind": "form", "name": form.name}, "op": "insert",
                                    "path": ["sections", i, "fields"], "value": pg.form.get("field")}], file=file)
-        else:
-            placed = None
+            if target == file:
+                text, placed = placed, None
     except DefinitionError as e:
         raise ApiError(400, "bad_request", str(e)) from None
     st = drafts.store(pg.app)
