@@ -187,7 +187,7 @@ def test_flow_designer_edits_only_the_affected_lines(shop: Any) -> None:
     _, client, store = shop
     csrf = sign_in(client, "root")
     page = client.get("/designer/flow/order_approval?node=review").text
-    assert "<svg" in page and 'id="node-form"' in page and 'value="Manager review"' in page
+    assert "<svg" in page and 'id="node-form"' in page and 'value="Manager review"' in page and 'id="pick-node"' in page
     original = store.draft()[FLOW]
     r = client.post("/designer/flow/order_approval/insert",
                     data={"csrf_token": csrf, "anchor": "done", "position": "before", "new_name": "finance",
