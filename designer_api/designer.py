@@ -34,7 +34,7 @@ from ordo.engine.definitions import DRAFT, DefinitionStore, FileRejected, Publis
 from ordo.engine.definitions.export import zip_bytes
 from ordo.engine.definitions.publish import publish as publish_files
 from ordo.engine.definitions.publish import schema_changes
-from ordo.engine.definitions.store import checked_files
+from ordo.engine.definitions.store import checked_files, text_sha
 from ordo.engine.errors import Conflict, PermissionDenied
 
 from .body import check_known, read_body, text_param
@@ -105,7 +105,7 @@ def list_files(ctx: Ctx) -> dict[str, Any]:
     published = store.published()
     changed = store.changed_files("published", "draft") if store.number(ref) == DRAFT else {}
     return {"version": store.version(ref).as_dict(), "published": published,
-            "files": [{"path": p, "size": len(t.encode("utf-8")), "changed": changed.get(p)}
+            "files": [{"path": p, "size": len(t.encode("utf-8")), "sha": text_sha(t), "changed": changed.get(p)}
                       for p, t in sorted(files.items())],
             "removed": sorted(p for p, what in changed.items() if what == "removed")}
 
@@ -119,16 +119,25 @@ def get_file(ctx: Ctx) -> dict[str, Any]:
         from ordo.engine.errors import NotFound
 
         raise NotFound(f"{store.version(ref).label} has no file {path!r}")
-    return {"path": path, "version": store.version(ref).label, "text": files[path]}
+    return {"path": path, "version": store.version(ref).label, "text": files[path], "sha": text_sha(files[path])}
 
 
 def put_file(ctx: Ctx) -> Any:
     check_known(ctx.request, [])
     user, store = require_designer(ctx)
-    if set(ctx.body) - {"text"} or "text" not in ctx.body:
-        raise bad_request("send {\"text\": \"...the file's YAML...\"}", "text")
-    path = store.save_file(ctx.path["path"], ctx.body["text"], user)
-    return {"path": path, "errors": [error_json(e) for e in store.validate()]}
+    if set(ctx.body) - {"text", "base"} or "text" not in ctx.body:
+        raise bad_request("send {\"text\": \"...the file's YAML...\", \"base\": \"the sha it was read with\"}",
+                          "text")
+    path = store.save_file(ctx.path["path"], ctx.body["text"], user, expected=_base(ctx.body))
+    return {"path": path, "sha": text_sha(ctx.body["text"]), "errors": [error_json(e) for e in store.validate()]}
+
+
+def _base(body: dict[str, Any]) -> str | None:
+    """The ``base`` a client sends: the sha of the text its change was made to ("" for a new file)."""
+    base = body.get("base")
+    if base is not None and (not isinstance(base, str) or len(base) > 64):
+        raise bad_request("'base' must be the sha the file was read with (\"\" for a new file)", "base")
+    return base
 
 
 def delete_file(ctx: Ctx) -> Any:
@@ -148,8 +157,8 @@ def edit(ctx: Ctx) -> Any:
     if not isinstance(edits, list) or not edits or len(edits) > 500:
         raise bad_request("'edits' must be a list of 1 to 500 edits ({\"op\": \"set\", \"path\": [...], ...})",
                           "edits")
-    if set(ctx.body) - {"file", "edits", "save"}:
-        raise bad_request(f"unknown key(s): {', '.join(sorted(set(ctx.body) - {'file', 'edits', 'save'}))}")
+    if set(ctx.body) - {"file", "edits", "save", "base"}:
+        raise bad_request(f"unknown key(s): {', '.join(sorted(set(ctx.body) - {'file', 'edits', 'save', 'base'}))}")
     files = store.draft()
     if path not in files:
         from ordo.engine.errors import NotFound
@@ -157,10 +166,12 @@ def edit(ctx: Ctx) -> Any:
         raise NotFound(f"the draft has no file {path!r}")
     text = apply(files[path], edits, path)
     save = ctx.body.get("save", True)
+    base = _base(ctx.body)
     if save is not False:
-        store.save_file(path, text, user)
+        store.save_file(path, text, user, expected=text_sha(files[path]) if base is None else base)
     errors = store.validate({**files, path: text})
-    return {"path": path, "text": text, "saved": save is not False, "errors": [error_json(e) for e in errors]}
+    return {"path": path, "text": text, "sha": text_sha(text), "saved": save is not False,
+            "errors": [error_json(e) for e in errors]}
 
 
 def validate(ctx: Ctx) -> Any:
@@ -315,7 +326,10 @@ def import_files(ctx: Ctx) -> Any:
 def simulate_route(ctx: Ctx) -> Any:
     check_known(ctx.request, [])
     user, store = require_designer(ctx)
-    return simulate(ctx, user, store, live(ctx))
+    try:
+        return simulate(ctx, user, store, live(ctx))
+    except DefinitionErrors as e:
+        return invalid(e.errors, "the flow cannot be simulated")
 
 
 def routes() -> list[Any]:

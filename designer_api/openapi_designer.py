@@ -30,12 +30,13 @@ def designer(spec: dict[str, Any]) -> None:
     _op(spec, f"{P}/files/{{path}}", "put", "designerSaveFile", "Write one file of the draft", TAG,
         {"200": _json({"type": "object", "properties": {"path": {"type": "string"}, "errors": _ERRORS}})}, _W,
         params=[_FILE_PATH], body=_body({"type": "object", "required": ["text"], "additionalProperties": False,
-                                         "properties": {"text": {"type": "string"}}}))
+                                         "properties": {"text": {"type": "string"},
+                                                        "base": {"type": "string", "maxLength": 64}}}))
     _op(spec, f"{P}/files/{{path}}", "delete", "designerDeleteFile", "Remove one file from the draft", TAG,
         {"200": _json(_OBJ)}, _W, params=[_FILE_PATH])
     _op(spec, f"{P}/edit", "post", "designerEdit", "Structured edits of one file of the draft", TAG,
         {"200": _json(_OBJ)}, _W, body=_body({"type": "object", "required": ["file", "edits"], "properties": {
-            "file": {"type": "string"}, "save": {"type": "boolean"},
+            "file": {"type": "string"}, "save": {"type": "boolean"}, "base": {"type": "string", "maxLength": 64},
             "edits": {"type": "array", "minItems": 1, "maxItems": 500, "items": _OBJ}}}))
     _op(spec, f"{P}/validate", "post", "designerValidate", "Check the draft (with unsaved changes)", TAG,
         {"200": _json({"type": "object", "properties": {"valid": {"type": "boolean"}, "errors": _ERRORS,

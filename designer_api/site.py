@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,12 +77,14 @@ def load_site(path: str | Path) -> list[SiteApp]:
     return out
 
 
-def open_site(site: list[SiteApp], settings: Settings) -> dict[str, App]:
-    """Every app of the site on its database (checked before anything listens); all or none."""
+def open_site(site: list[SiteApp], settings: Settings, say: Callable[[str], None] | None = None) -> dict[str, App]:
+    """Every app of the site on its database (checked before anything listens); all or none. Each serves the
+    published version of the definitions its database stores (the folder is stored the first time)."""
     apps: dict[str, App] = {}
     try:
         for s in site:
-            apps[s.name] = open_stored(s.app, s.db, sync=settings.create, create=settings.create, import_first=True)
+            apps[s.name] = open_stored(s.app, s.db, sync=settings.create, create=settings.create, import_first=True,
+                                       say=say)
     except BaseException:
         for app in apps.values():
             app.close()

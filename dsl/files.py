@@ -56,7 +56,10 @@ def check_text(path: str, text: object) -> str:
     """The text of a file if the store takes it (a string within :data:`MAX_FILE_BYTES`), else FileRefused."""
     if not isinstance(text, str):
         raise FileRefused(f"{path}: the file's text must be a string", file=path)
-    size = len(text.encode("utf-8", errors="surrogatepass"))
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise FileRefused(f"{path}: the text holds a lone surrogate (not valid Unicode text)", file=path) from None
     if size > MAX_FILE_BYTES:
         raise FileRefused(f"{path} is {size} bytes: a definition file may hold at most {MAX_FILE_BYTES} bytes",
                           file=path)

@@ -57,6 +57,7 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None, fields: li
     return out
 
 
+DEFINITIONS = "ordo_definitions"  # the entity of the entries of publishes and rollbacks (record_id: version)
 INSERT = sa.insert(audit_table)  # built once; rows are written in one executemany (see unit_of_work)
 
 
@@ -78,9 +79,9 @@ def visible_to(tx: Transaction) -> Any:
     are hidden."""
     perms = tx.app.permissions
     restricted = perms.restricted(tx.user)
-    if not restricted:
-        return None
     t = audit_table
+    if not restricted:  # publishes of the app's definitions (engine/definitions) only for designers
+        return None if perms.may(tx.user, "designer") else t.c.entity != DEFINITIONS
     full = [e for e in tx.app.compiled.entities if e not in restricted]
     shown = [t.c.entity.in_(full)] if full else []
     for entity in restricted:
@@ -90,6 +91,8 @@ def visible_to(tx: Transaction) -> Any:
         rows = ce.table.alias()
         allowed = tx.row_filter(entity, TableSource(tx.app.compiled, entity, rows))
         shown.append(sa.and_(t.c.entity == entity, t.c.record_id.in_(sa.select(rows.c.id).where(allowed))))
+    if perms.may(tx.user, "designer"):
+        shown.append(t.c.entity == DEFINITIONS)
     return sa.or_(*shown) if shown else sa.false()
 
 

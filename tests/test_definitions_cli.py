@@ -44,6 +44,10 @@ def test_import_publish_rollback_export(make_app, tmp_path, capsys, db_url):
     code, out, _ = run(capsys, "import-app", app, "--db", db_url, "--note", "finance")
     assert code == 0 and "as the draft" in out and f"changed: {FLOW}" in out
     assert "changed: " + FLOW in run(capsys, "versions", app, "--db", db_url)[1]
+    code, out, _ = run(capsys, "versions", app, "--db", db_url, "--diff", "published", "draft")
+    assert code == 0 and out.startswith("v1 -> draft: 1 file(s)") and "finance" in out
+    code, out, _ = run(capsys, "versions", app, "--db", db_url, "--diff", "1", "draft", "--lang", "zh")
+    assert code == 0 and "finance" in out
     code, out, _ = run(capsys, "publish", app, "--db", db_url, "--note", "finance above 1000")
     assert code == 0 and out.strip() == "published version 2"
     code, out, _ = run(capsys, "rollback", app, "1", "--db", db_url, "--note", "too slow")

@@ -236,3 +236,27 @@ def test_simulate_the_draft(s):
     assert s.post("/simulate", {"flow": "nope", "values": {}}).status_code == 404
     assert s.post("/simulate", {"flow": "claim_approval"}).status_code == 400
     assert s.post("/simulate", {"flow": "claim_approval", "record": "CL-9999"}).status_code == 404
+
+
+def test_a_stale_edit_is_refused_and_publishes_are_audited_for_designers_only(s):
+    r = s.get(f"/files/{FLOW}")
+    sha = r.json()["sha"]
+    first = s.client.put(f"/api/v1/designer/files/{FLOW}", json={"text": FINANCE_FLOW, "base": sha},
+                         headers=s.h["des"])
+    assert first.status_code == 200 and first.json()["sha"] != sha
+    before = state(s)
+    stale = s.client.put(f"/api/v1/designer/files/{FLOW}", json={"text": "name: x\n", "base": sha},
+                         headers=s.h["root"])
+    assert stale.status_code == 409 and "changed in the draft" in stale.json()["message"]
+    new = s.client.put("/api/v1/designer/files/flows/new.yaml", json={"text": "# empty\n", "base": "x"},
+                       headers=s.h["des"])
+    assert new.status_code == 409
+    bad = s.client.put(f"/api/v1/designer/files/{FLOW}", content=b'{"text": "name: \\ud800"}',
+                       headers={**s.h["des"], "content-type": "application/json"})
+    assert bad.status_code == 400
+    assert state(s) == before
+    assert s.post("/publish", {"note": "finance"}).status_code == 201
+    assert [e.action for e in s.served.audit_log(user="des", entity="ordo_definitions")] == ["publish", "import"]
+    assert s.served.audit_log(user="bob", entity="ordo_definitions") == []
+    assert s.served.audit_log(user="bob") == [] or all(e.entity != "ordo_definitions"
+                                                      for e in s.served.audit_log(user="bob"))

@@ -13,7 +13,7 @@ import sys
 from .. import textfmt
 from ..db import make_engine
 from ..definitions import DefinitionStore, PublishRefused
-from .common import CliError, acting_user, add_create_option, add_db_option, add_user_option
+from .common import CliError, acting_user, add_create_option, add_db_option, add_lang_option, add_user_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                         "what the draft changes")
     p.add_argument("app", help="app folder (or builtin:NAME)")
     p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--diff", nargs=2, metavar=("FROM", "TO"),
+                   help="what changed between two versions (numbers, draft or published), item by item")
+    add_lang_option(p)
     _common(p)
     p.set_defaults(func=cmd_versions)
 
@@ -128,6 +131,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_versions(args: argparse.Namespace) -> int:
     store = _store(args)
+    if args.diff:
+        return _diff(store, args)
     try:
         versions = store.versions()
         draft = store.version("draft")
@@ -149,6 +154,27 @@ def cmd_versions(args: argparse.Namespace) -> int:
             print(f"  {what}: {path}")
     else:
         print(f"the draft is the published version v{versions[0].number}")
+    return 0
+
+
+def _diff(store: DefinitionStore, args: argparse.Namespace) -> int:
+    a, b = args.diff
+    try:
+        labels = store.version(a).label, store.version(b).label
+        files = store.changed_files(a, b)
+        changes = store.diff(a, b)
+    finally:
+        store.engine.dispose()
+    if args.format == "json":
+        print(textfmt.as_json({"from": labels[0], "to": labels[1], "files": files, "changes": [
+            {"kind": c.kind, "name": c.name, "action": c.action, "path": list(c.path), "old": c.old, "new": c.new,
+             "text": c.describe(args.lang)} for c in changes]}))
+        return 0
+    print(f"{labels[0]} -> {labels[1]}: {len(files)} file(s), {len(changes)} change(s)")
+    for path, what in files.items():
+        print(f"  {what}: {path}")
+    for c in changes:
+        print(f"  {c.describe(args.lang)}")
     return 0
 
 

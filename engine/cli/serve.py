@@ -60,7 +60,7 @@ def serve_site(args: argparse.Namespace) -> int:
     settings = Settings.load({"site": args.site, "host": args.host, "port": args.port, "workers": args.workers,
                               "create": args.create})
     site = load_site(settings.site)
-    apps = open_site(site, settings)  # every database is checked before anything listens
+    apps = open_site(site, settings, say=lambda line: print(line, flush=True))  # checked before listening
     base = f"http://{settings.host}:{settings.port}"
     for name, app in apps.items():
         print(f"serving {app.name} from {app.db_label} on {base}/{name}/ (API docs: {base}/{name}/api/docs)")

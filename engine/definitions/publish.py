@@ -36,7 +36,7 @@ from .tables import DRAFT, FILES, PUBLISHED, file_table, version_table
 if TYPE_CHECKING:
     from ..app import App
 
-AUDIT_ENTITY = "ordo_definitions"  # the audit log's entity for publishes and rollbacks (record_id: version)
+AUDIT_ENTITY = audit.DEFINITIONS  # the audit log's entity for publishes and rollbacks (record_id: version)
 
 
 class PublishRefused(DefinitionErrors):

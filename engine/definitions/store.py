@@ -15,6 +15,7 @@ operation leaves the store as it was (one transaction each). ``root`` is the fol
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,7 @@ from ordo.dsl.files import (
 from .. import unit_of_work
 from ..actor import UserLike, as_user
 from ..db import advisory_lock, write_connection
-from ..errors import NotFound, UsageError
+from ..errors import Conflict, NotFound, UsageError
 from .tables import DRAFT, FILES, PUBLISHED, file_table, version_table
 
 if TYPE_CHECKING:
@@ -189,8 +190,10 @@ class DefinitionStore:
         return dict(sorted(out.items()))
 
     # -- the draft
-    def save_file(self, path: str, text: str, user: UserLike) -> str:
-        """Write one file of the draft (new or changed); return its normalised path."""
+    def save_file(self, path: str, text: str, user: UserLike, *, expected: str | None = None) -> str:
+        """Write one file of the draft (new or changed); return its normalised path. ``expected``: the
+        :func:`text_sha` of the text the change was made to ("" for a new file); when the draft's file is
+        no longer that text (someone saved it meanwhile), nothing is written (Conflict)."""
         try:
             rel, text = check_path(path), check_text(path, text)
         except FileRefused as e:
@@ -198,6 +201,9 @@ class DefinitionStore:
         with write_connection(self.engine) as conn:
             advisory_lock(conn, LOCK)
             files = self._draft_for_edit(conn, user)
+            if expected is not None and text_sha(files.get(rel)) != expected:
+                raise Conflict(f"{rel} was changed in the draft since you opened it: reload it and make your change "
+                               f"again (nothing was saved)")
             if rel not in files and len(files) >= MAX_FILES:
                 raise FileRejected(f"the app already has {MAX_FILES} files: no more can be added")
             files[rel] = text
@@ -313,6 +319,11 @@ class DefinitionStore:
         published = self.published()
         known = f"versions 1 to {published}" if published else "no version yet"
         return NotFound(f"no version {number} ({known}; or 'draft')")
+
+
+def text_sha(text: str | None) -> str:
+    """A short fingerprint of a file's text ("" for no file): what a client sends back as ``base``."""
+    return "" if text is None else hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()[:16]
 
 
 def checked_files(files: Mapping[str, str]) -> dict[str, str]:
