@@ -325,3 +325,25 @@ def test_a_file_saved_meanwhile_is_not_overwritten(shop: Any) -> None:
     opened = re.search(r'name="opened" value="([^"]+)"', r.text).group(1)  # type: ignore[union-attr]
     r = client.post("/designer/file", data={"csrf_token": csrf, "path": FLOW, "text": mine, "opened": opened})
     assert r.status_code == 303 and store.draft()[FLOW] == mine
+
+
+def test_a_structured_edit_on_a_file_changed_meanwhile_is_refused(shop: Any, monkeypatch: Any) -> None:
+    """The flow designer read the file, someone saved it before the edit was written: 409, theirs kept."""
+    from ordo.designer_api.designer_web import drafts
+
+    _, client, store = shop
+    csrf = sign_in(client, "root")
+    theirs = store.draft()[FLOW].replace("Manager review", "Their review")
+    real = drafts.draft
+
+    def late(app: Any) -> Any:  # the draft as read just before someone else saved
+        d = real(app)
+        store.save_file(FLOW, theirs, "max")
+        return d
+
+    monkeypatch.setattr(drafts, "draft", late)
+    r = client.post("/designer/flow/order_approval/node",
+                    data={"csrf_token": csrf, "node": "review", "label_en": "Mine", "label_zh": "",
+                          "approver_kind": "role", "approver_value": "manager", "mode": "any", "next": "done"})
+    assert r.status_code == 409 and "changed in the draft" in text_of(r.text)
+    assert store.draft()[FLOW] == theirs

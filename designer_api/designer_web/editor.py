@@ -12,7 +12,6 @@ answers the errors the whole draft would have with that text, as JSON, without s
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from starlette.responses import Response
@@ -20,6 +19,7 @@ from starlette.responses import Response
 from ordo.dsl.errors import ExpressionError, ExpressionErrors
 from ordo.dsl.expr import Scope, compile_expression
 from ordo.dsl.expr import types as T
+from ordo.engine.errors import Conflict
 
 from ..errors import ApiError
 from ..web.base import Page, local, redirect
@@ -62,20 +62,23 @@ def here_or(pg: Page) -> str:
 
 
 def digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """The fingerprint of a file's text the page sends back (``opened``), as the store checks it."""
+    from ordo.engine.definitions.store import text_sha
+
+    return text_sha(text)
 
 
 def save_file(pg: Page) -> Response:
     d = drafts.draft(pg.app)
     path = drafts.check_path(d.files, pg.form.get("path"))
     text = text_field(pg)
-    opened = pg.form.get("opened")
-    if opened and opened != digest(d.files[path]) and text != d.files[path]:
-        # someone saved this file since it was opened: keep both, let the user merge
-        return render(pg, "designer/file.html", 409, path=path, text=text, opened=digest(d.files[path]),
-                      errors=[], other_errors=0, previews=[], done=None, next=local(pg.form.get("next"), ""),
-                      conflict=d.files[path])
-    drafts.store(pg.app).save_file(path, text, pg.user)
+    opened = pg.form.get("opened") or None
+    try:
+        drafts.store(pg.app).save_file(path, text, pg.user, expected=opened)
+    except Conflict:  # someone saved this file since it was opened: keep both, let the user merge
+        now = drafts.store(pg.app).draft().get(path, "")
+        return render(pg, "designer/file.html", 409, path=path, text=text, opened=digest(now), conflict=now,
+                      errors=[], other_errors=0, previews=[], done=None, next=local(pg.form.get("next"), ""))
     back = local(pg.form.get("next"), "") or f"/designer/file?path={path}"
     sep = "&" if "?" in back else "?"
     return redirect(f"{back}{sep}done=yaml_saved")

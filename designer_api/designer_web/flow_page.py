@@ -94,8 +94,8 @@ def _edit(pg: Page, change: Any, done: str, node: str | None = None) -> Response
         text = change(d.files[file], file, flow)
     except DefinitionError as e:
         raise ApiError(400, "bad_request", str(e)) from None
-    if text != d.files[file]:
-        drafts.store(pg.app).save_file(file, text, pg.user)
+    if text != d.files[file]:  # refused (409) when someone saved the file since it was read
+        drafts.store(pg.app).save_file(file, text, pg.user, expected=digest(d.files[file]))
     return redirect(f"/designer/flow/{name}?done={done}" + (f"&node={node}#props" if node else ""))
 
 

@@ -30,6 +30,7 @@ from ..errors import ApiError
 from ..web.base import Page, redirect
 from . import drafts
 from .base import designer_page, flash, lines_of, render
+from .editor import digest
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 TYPES = ("string", "text", "integer", "decimal", "money", "boolean", "date", "datetime", "enum", "email", "phone")
@@ -169,11 +170,11 @@ def edit(pg: Page) -> Response:
                 text, placed = placed, None
     except DefinitionError as e:
         raise ApiError(400, "bad_request", str(e)) from None
-    st = drafts.store(pg.app)
+    st = drafts.store(pg.app)  # each save refused (409) when someone saved the file since it was read
     if text != d.files[target]:
-        st.save_file(target, text, pg.user)
+        st.save_file(target, text, pg.user, expected=digest(d.files[target]))
     if placed is not None:
-        st.save_file(file, placed, pg.user)
+        st.save_file(file, placed, pg.user, expected=digest(d.files[file]))
     field = pg.form.get("field") or ""
     return redirect(f"/designer/form/{form.name}?done={'field_added' if action == 'add_field' else 'saved'}"
                     + (f"&field={field}" if field else ""))
