@@ -104,6 +104,8 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "simulate_draft": ("Simulate the draft", "模拟草稿"),
     "pick_record": ("An existing record", "已有记录"),
     "sample_values": ("Or sample values (JSON)", "或示例值（JSON）"),
+    "decide_help": ("Decisions: one NODE=reject per line (other approvals are assumed approved)",
+                    "审批结果：每行一个 节点=reject（其余审批默认同意）"),
     "path_taken": ("Path the draft would take", "草稿流程将经过的路径"),
     "asks": ("Who gets the task", "任务处理人"),
     "what_happens": ("What happens", "说明"),
