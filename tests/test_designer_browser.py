@@ -218,6 +218,15 @@ def test_business_user_changes_the_order_flow_in_the_designer(served: tuple[str,
     assert old_version != version and "finance_approval" not in old_tasks
     assert old_at == "merge_window"  # the old graph: reviewed straight into the merge window, no finance step
 
+    # the form designer's live preview, and the designer in Chinese
+    d.get(f"{base}/designer/form/sales_order")
+    wait_for(d, "#preview form, #preview fieldset")
+    d.save_screenshot(str(shots / "designer-form.png"))
+    d.get(f"{base}/designer?lang=zh")
+    assert "设计器" in wait_for(d, "#definitions").text or "定义" in d.find_element(By.ID, "definitions").text
+    assert "流程" in d.find_element(By.ID, "definitions").text
+    d.save_screenshot(str(shots / "designer-zh.png"))
+
     # 7. Fiona finds the finance task in her inbox
     sign_in(d, base, "fiona")
     d.get(f"{base}/inbox")
