@@ -8,7 +8,7 @@ failure leaves it as it was, and answers 4xx naming the file, line and column, o
     GET    /api/v1/designer/files/{path}[?version=]   one file's text
     PUT    /api/v1/designer/files/{path}              {"text": ...}: write one file of the draft
     DELETE /api/v1/designer/files/{path}              remove one file from the draft
-    POST   /api/v1/designer/edit                      {"file", "edits": [...]}: structured edits (dsl/yaml_edit)
+    POST   /api/v1/designer/edit                      {"file", "edits": [...]}: structured edits (yaml, flow, form)
     POST   /api/v1/designer/validate                  {"files": {path: text|null}}: the draft (with those
                                                       unsaved changes) checked, and its schema changes
     GET    /api/v1/designer/diff?from=&to=            item by item (versions, "draft", "published")

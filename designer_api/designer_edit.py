@@ -9,6 +9,10 @@ or a flow graph operation of ``dsl/flow_edit``:
     {"op": "reconnect", "flow": F, "node": N, "edge": "next" | "default" | "branch:0" | ..., "target": T}
     {"op": "set_node", "flow": F, "name": N, "props": {...}}
 
+or a form or field operation of ``dsl/form_edit`` (``move_field``, ``move_section``, ``set_section``,
+``set_field_label``, ``set_field_rule``, ``set_field``, ``add_field``: the function's arguments by name;
+``move_section`` takes ``from`` and ``to``).
+
 Each changes only the lines it has to (comments, key order and formatting elsewhere are kept).
 
 ``simulate(...)``: the path a record would take through a flow of the draft (or of a version) and who would
@@ -20,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ordo.dsl import flow_edit
+from ordo.dsl import flow_edit, form_edit
 from ordo.dsl.yaml_edit import apply_edits
 from ordo.engine.app import App
 
@@ -33,12 +37,22 @@ if TYPE_CHECKING:
     from .context import Ctx
     from .live import Live
 
-FLOW_OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # op -> (required keys, optional keys)
-    "insert_node": (("flow", "name", "node"), ("before", "after")),
-    "remove_node": (("flow", "name"), ()),
-    "reconnect": (("flow", "node", "edge", "target"), ()),
-    "set_node": (("flow", "name", "props"), ()),
+# op -> (function, positional keys, keyword keys, keys that are objects); text and file= are added
+OPS: dict[str, tuple[Any, tuple[str, ...], tuple[str, ...], frozenset[str]]] = {
+    "insert_node": (flow_edit.insert_node, ("flow", "name", "node"), ("before", "after"), frozenset({"node"})),
+    "remove_node": (flow_edit.remove_node, ("flow", "name"), (), frozenset()),
+    "reconnect": (flow_edit.reconnect, ("flow", "node", "edge", "target"), (), frozenset()),
+    "set_node": (flow_edit.set_node, ("flow", "name", "props"), (), frozenset({"props"})),
+    "move_field": (form_edit.move_field, ("form", "field"), ("section", "index"), frozenset()),
+    "move_section": (form_edit.move_section, ("form", "from", "to"), (), frozenset()),
+    "set_section": (form_edit.set_section, ("form", "section", "props"), (), frozenset({"props"})),
+    "set_field_label": (form_edit.set_field_label, ("entity", "field", "lang", "label"), (), frozenset()),
+    "set_field_rule": (form_edit.set_field_rule, ("entity", "field", "rule", "expression"), (), frozenset()),
+    "set_field": (form_edit.set_field, ("entity", "field", "props"), (), frozenset({"props"})),
+    "add_field": (form_edit.add_field, ("entity", "name", "type"),
+                  ("options", "label", "required", "after", "props"), frozenset({"props", "options", "label"})),
 }
+_NUMBERS = {"index", "from", "to", "section"}  # may be whole numbers (positions) as well as names
 
 
 def apply(text: str, edits: Sequence[Any], file: str) -> str:
@@ -47,38 +61,37 @@ def apply(text: str, edits: Sequence[Any], file: str) -> str:
     for i, e in enumerate(edits):
         if not isinstance(e, dict) or not isinstance(e.get("op"), str):
             raise bad_request(f"edit {i}: each edit is an object with an 'op'", f"edits[{i}]")
-        if e["op"] not in FLOW_OPS:
+        if e["op"] not in OPS:
             pending.append(e)
             continue
         if pending:
             text, pending = apply_edits(text, pending, file=file), []
-        text = _flow_op(text, e, i, file)
+        text = _op(text, e, i, file)
     return apply_edits(text, pending, file=file) if pending else text
 
 
-def _flow_op(text: str, e: dict[str, Any], i: int, file: str) -> str:
-    required, optional = FLOW_OPS[e["op"]]
-    missing = [k for k in required if k not in e]
-    unknown = sorted(set(e) - {"op", *required, *optional})
+def _op(text: str, e: dict[str, Any], i: int, file: str) -> str:
+    fn, positional, keywords, objects = OPS[e["op"]]
+    missing = [k for k in positional if k not in e]
+    if e["op"] == "move_field" and "section" not in e:
+        missing.append("section")
+    unknown = sorted(set(e) - {"op", *positional, *keywords})
     if missing or unknown:
         raise bad_request(f"edit {i} ({e['op']}): " + (f"missing {', '.join(missing)}" if missing else
                                                      f"unknown key(s) {', '.join(unknown)}"), f"edits[{i}]")
-    for k in ("flow", "name", "node", "edge", "target", "before", "after"):
-        if k in e and e[k] is not None and not isinstance(e[k], str) and not (k == "node" and e["op"] == "insert_node"):
-            raise bad_request(f"edit {i} ({e['op']}): '{k}' must be text", f"edits[{i}].{k}")
-    if e["op"] == "insert_node":
-        if not isinstance(e["node"], dict):
-            raise bad_request(f"edit {i} (insert_node): 'node' must be an object of the node's properties",
-                              f"edits[{i}].node")
-        return flow_edit.insert_node(text, e["flow"], e["name"], e["node"], before=e.get("before"),
-                                     after=e.get("after"), file=file)
-    if e["op"] == "remove_node":
-        return flow_edit.remove_node(text, e["flow"], e["name"], file=file)
-    if e["op"] == "reconnect":
-        return flow_edit.reconnect(text, e["flow"], e["node"], e["edge"], e["target"], file=file)
-    if not isinstance(e["props"], dict):
-        raise bad_request(f"edit {i} (set_node): 'props' must be an object", f"edits[{i}].props")
-    return flow_edit.set_node(text, e["flow"], e["name"], e["props"], file=file)
+    for k in (*positional, *keywords):
+        v = e.get(k)
+        if k == "required":
+            ok = v is None or isinstance(v, bool)
+        elif k in objects:
+            ok = v is None or isinstance(v, (dict, list, str))
+        else:
+            ok = v is None or isinstance(v, str) or (k in _NUMBERS and isinstance(v, int) and not isinstance(v, bool))
+        if not ok:
+            raise bad_request(f"edit {i} ({e['op']}): '{k}' has the wrong type", f"edits[{i}].{k}")
+    args = [e[k] for k in positional]
+    kwargs = {k: e[k] for k in keywords if k in e}
+    return fn(text, *args, **kwargs, file=file)
 
 
 def simulate(ctx: Ctx, user: User, store: DefinitionStore, live: Live) -> dict[str, Any]:

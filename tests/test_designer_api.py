@@ -260,3 +260,26 @@ def test_a_stale_edit_is_refused_and_publishes_are_audited_for_designers_only(s)
     assert s.served.audit_log(user="bob", entity="ordo_definitions") == []
     assert s.served.audit_log(user="bob") == [] or all(e.entity != "ordo_definitions"
                                                       for e in s.served.audit_log(user="bob"))
+
+
+def test_field_and_flow_operations_through_the_edit_endpoint(s):
+    r = s.post("/edit", {"file": "entities/claim.yaml", "edits": [
+        {"op": "add_field", "entity": "claim", "name": "priority", "type": "integer", "after": "amount"},
+        {"op": "set_field_label", "entity": "claim", "field": "priority", "lang": "zh", "label": "优先级"},
+        {"op": "set_field_rule", "entity": "claim", "field": "title", "rule": "required_if", "expression": "amount > 0"},
+    ]})
+    assert r.status_code == 200 and r.json()["errors"] == [], r.text
+    text = r.json()["text"]
+    assert "priority" in text and "优先级" in text and "# in the company's currency" in text
+    r = s.post("/edit", {"file": FLOW, "edits": [
+        {"op": "insert_node", "flow": "claim_approval", "name": "finance", "after": "review",
+         "node": {"type": "approval", "approvers": [{"role": "finance"}]}}]})
+    assert r.status_code == 200 and r.json()["errors"] == [], r.text
+    assert s.post("/publish", {"note": "priority and finance"}).status_code == 201
+    for bad in ({"op": "add_field", "entity": "claim", "name": "x"}, {"op": "set_field", "entity": "claim",
+                                                                     "field": "title", "props": 5},
+                {"op": "move_section", "form": "nope", "from": 0, "to": 99},
+                {"op": "set_field_rule", "entity": "claim", "field": "title", "rule": "when", "expression": "x"},
+                {"op": "add_field", "entity": "claim", "name": "y", "type": "integer", "required": "yes"}):
+        r = s.post("/edit", {"file": "entities/claim.yaml", "edits": [bad]})
+        assert r.status_code in (400, 404), (bad, r.text)
