@@ -20,7 +20,7 @@ from starlette.middleware.cors import CORSMiddleware
 from ordo.engine.app import App
 from ordo.engine.definitions.opening import open_stored
 
-from . import auth, designer, intake, meta, openapi, records, reports, tasks, web
+from . import auth, designer, designer_web, intake, meta, openapi, records, reports, tasks, web
 from .context import route
 from .decisions import routes as decision_routes
 from .errors import HANDLERS
@@ -53,6 +53,7 @@ def create_server(app: App, settings: Settings, *, close_app: bool = False) -> S
               *records.routes(), *reports.routes(), *intake.routes(), *openapi.routes()]
     routes += decision_routes()
     routes += designer.routes()
+    routes += designer_web.routes()
     routes += web.routes()  # the pages last: their paths never shadow the API's
     live = Live(app)
     middleware.append(Middleware(RefreshMiddleware, live=live))

@@ -69,6 +69,12 @@ class Page(RequestScope):
         return browser_lang(self.request, self.request.query_params.get("lang"),
                             self.request.cookies.get(LANG_COOKIE))
 
+    @property
+    def may_design(self) -> bool:
+        """Whether the signed-in user holds the ``designer`` privilege (the designer is linked for them)."""
+        actor = self.identity.actor if self.identity else None
+        return actor is not None and self.app.permissions.may(actor, "designer")
+
     def t(self, key: str) -> str:
         return word(key, self.lang)
 
@@ -76,7 +82,8 @@ class Page(RequestScope):
         base = base_of(self.request)
         html = ENV.get_template(template).render(
             t=self.t, lang=self.lang, user=self.identity.user if self.identity else None,
-            csrf=self.identity.csrf if self.identity else "", here=here(self.request), base=base, **context)
+            csrf=self.identity.csrf if self.identity else "", here=here(self.request), base=base,
+            designer=self.may_design, **context)
         response = HTMLResponse(prefixed(html, base), status_code=code)
         for name, value in self.cookies.items():
             response.set_cookie(name, value, max_age=365 * 86400, path="/", samesite="lax", httponly=True)

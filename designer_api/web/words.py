@@ -98,6 +98,7 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "bulk_edit": ("Set on selected", "批量修改选中"),
     "bulk_edited": ("{n} records changed.", "已修改 {n} 条记录。"),
     "actions": ("Actions", "操作"),
+    "designer": ("Designer", "设计器"),
 }
 
 

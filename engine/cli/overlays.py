@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,27 +75,48 @@ def overlay_note(app: AppDefinition) -> str:
     return text
 
 
+@dataclass
+class Clone:
+    """A new app extending a pack: its name, how it names the base, the files and folders to write."""
+
+    name: str
+    pack: str
+    base_version: str
+    files: dict[str, str]
+    folders: list[str]
+
+
+def clone_files(base_ref: str, name: str, pack: str | None = None) -> Clone:
+    """The files (relative path -> text) and folders of a new app ``name`` extending ``base_ref`` (an
+    overlay holding only its differences): what ``ordo clone`` writes and the designer's clone offers.
+    ``pack`` is how app.yaml names the base (default ``base_ref``). The base must be valid."""
+    base = load_app(base_ref)
+    name = name.lower().replace("-", "_").replace(" ", "_")
+    if not name.isidentifier() or not name[0].isalpha() or not name.isascii():
+        raise CliError(f"app name {name!r} must start with a letter and hold letters, digits and _ (use --name)")
+    pack = pack or base_ref
+    folders = sorted({KINDS[k].folder for k in base.items if base.names(k)})
+    langs = ", ".join(base.manifest.languages)
+    files = {"app.yaml": f"# {name}: {pack} plus this app's differences (see README.md)\n"
+                         f"name: {name}\nversion: 0.1.0\nextends: {{pack: {pack}, version: {base.version}}}\n"
+                         f"languages: [{langs}]\n",
+             "README.md": _readme(name, pack, base, folders)}
+    return Clone(name, pack, str(base.version), files, folders)
+
+
 def cmd_clone(args: argparse.Namespace) -> int:
     target = Path(args.app)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise CliError(f"{target} already exists and is not empty")
-    base = load_app(args.base)  # the base must be valid
-    name = (args.name or target.resolve().name).lower().replace("-", "_").replace(" ", "_")
-    if not name.isidentifier() or not name[0].isalpha():
-        raise CliError(f"app name {name!r} must start with a letter and hold letters, digits and _ (use --name)")
     pack = args.base if str(args.base).startswith(BUILTIN_PREFIX) else \
         os.path.relpath(resolve_app_path(args.base).resolve(), target.resolve())
-    folders = sorted({KINDS[k].folder for k in base.items if base.names(k)})
+    clone = clone_files(args.base, args.name or target.resolve().name, pack)
     target.mkdir(parents=True, exist_ok=True)
-    langs = ", ".join(base.manifest.languages)
-    (target / "app.yaml").write_text(
-        f"# {name}: {pack} plus this app's differences (see README.md)\n"
-        f"name: {name}\nversion: 0.1.0\nextends: {{pack: {pack}, version: {base.version}}}\n"
-        f"languages: [{langs}]\n", encoding="utf-8")
-    for folder in folders:
+    (target / "app.yaml").write_text(clone.files["app.yaml"], encoding="utf-8")
+    for folder in clone.folders:
         (target / folder).mkdir(exist_ok=True)
-    (target / "README.md").write_text(_readme(name, pack, base, folders), encoding="utf-8")
-    print(f"created app '{name}' in {target}, extending {pack} {base.version}")
+    (target / "README.md").write_text(clone.files["README.md"], encoding="utf-8")
+    print(f"created app '{clone.name}' in {target}, extending {pack} {clone.base_version}")
     print(f"next: ordo validate {target}  |  ordo diff {target}  |  ordo effective {target} KIND NAME")
     return 0
 

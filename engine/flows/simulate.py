@@ -78,7 +78,11 @@ def a_label(tx: Transaction, entity: str) -> str:
 
 
 def simulate(app: App, flow: str, data: Mapping[str, Any], *, initiator: str = "admin",
-             decisions: Mapping[str, str] | None = None, database: bool = True) -> list[Step]:
+             decisions: Mapping[str, str] | None = None, database: bool = True,
+             before: Mapping[str, Any] | None = None) -> list[Step]:
+    """The steps ``data`` would take through ``flow``; with ``before`` (a stored record, as ``tx.load``
+    reads it) the record is that one changed by ``data``, computed fields evaluated again as an update
+    would."""
     f = app.features["flows"].flow(flow)
     decisions = dict(decisions or {})
     for node, d in decisions.items():
@@ -89,7 +93,8 @@ def simulate(app: App, flow: str, data: Mapping[str, Any], *, initiator: str = "
     with app.reader(OWNER) as tx:
         if not database:  # nothing to look up: links are as given, aggregates over related records unknown
             tx.env = Env(link=_given, clock=app.clock, related=lambda node, owner: None)
-        record = dry_record(tx, app.compiled.entity(f.entity), data, links=database)
+        record = dry_record(tx, app.compiled.entity(f.entity), data, links=database,
+                            before=dict(before) if before is not None else None)
         return _walk(tx, f, record, initiator, decisions, database)
 
 
