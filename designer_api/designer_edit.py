@@ -123,7 +123,8 @@ def simulate(ctx: Ctx, user: User, store: DefinitionStore, live: Live) -> dict[s
         if isinstance(key, bool) or not isinstance(key, (int, str)):
             raise bad_request("'record' must be a record's id or name", "record")
         values = _record_values(ctx, app, f.entity, key)
-    steps = app.features["flows"].simulate(flow, values, initiator=user.name, decisions=decisions)
+    steps = app.features["flows"].simulate(flow, values, initiator=user.name, decisions=decisions,
+                                           lang=ctx.lang)
     return {"flow": flow, "version": store.version(ref).label,
             "steps": [{"node": s.node, "type": s.type, "text": s.text, "asks": list(s.asks)} for s in steps]}
 

@@ -43,6 +43,11 @@ def test_simulate_prints_the_path_without_writing(make_app, tmp_path, capsys):
                  "--decide", "manager=reject"]) == 0
     out = capsys.readouterr().out
     assert "asks bob" in out and "flow ends: rejected" in out
+    assert "assumed rejected" in out
+    assert main(["flow", "simulate", app, "expense_approval", "--record", str(rec), "--db", str(db),
+                 "--decide", "manager=reject", "--lang", "zh"]) == 0
+    out = capsys.readouterr().out
+    assert "请 bob 审批" in out and "假设驳回" in out and "asks" not in out
 
 
 def test_simulate_reads_role_members_from_the_database(make_app, tmp_path, capsys):

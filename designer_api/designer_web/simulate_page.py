@@ -70,7 +70,8 @@ def simulate_page(pg: Page) -> Response:
         app = drafts.draft_app(pg.app, d)
         try:
             before = _stored(pg, flow.entity, record) if record else None
-            steps = simulate(app, name, _sample(pg), initiator=pg.user, decisions=_decisions(pg), before=before)
+            steps = simulate(app, name, _sample(pg), initiator=pg.user, decisions=_decisions(pg), before=before,
+                             lang=pg.lang)
         except ApiError:
             raise
         except OrdoError as e:

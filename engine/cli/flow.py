@@ -34,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="decision at an approval node (default: approve)")
     s.add_argument("--initiator", default="admin", help="user who would start the flow")
     add_db_option(s)
+    add_lang_option(s)
     s.set_defaults(func=cmd_simulate)
 
     s = fsub.add_parser("diagram", help="draw the flow graph as SVG or Mermaid text")
@@ -112,7 +113,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     has_db = not url.startswith("sqlite:///") or Path(url[len("sqlite:///"):]).exists()
     with (open_for(args) if has_db else open_app(args.app, "sqlite://", sync=False, check=False)) as app:
         steps = app.features["flows"].simulate(args.flow, record, initiator=args.initiator, decisions=decisions,
-                                               database=has_db)
+                                               database=has_db, lang=args.lang)
     for i, step in enumerate(steps, 1):
         print(f"{i:>2}. {step.node} ({step.type}): {step.text}")
     return 0

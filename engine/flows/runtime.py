@@ -306,12 +306,13 @@ class FlowRuntime:
 
     # -- tools
     def simulate(self, flow: str, record: dict[str, Any], *, initiator: str = "admin",
-                 decisions: dict[str, str] | None = None, database: bool = True) -> list[Any]:
+                 decisions: dict[str, str] | None = None, database: bool = True, lang: str = "en") -> list[Any]:
         """The path ``record`` (field values, as for a create) would take and who would be asked; writes
         nothing. ``database=False``: consult no data (links stay as given, roles are shown by name)."""
         from .simulate import simulate
 
-        return simulate(self.app, flow, record, initiator=initiator, decisions=decisions, database=database)
+        return simulate(self.app, flow, record, initiator=initiator, decisions=decisions, database=database,
+                        lang=lang)
 
     def diagram(self, flow: str, format: str = "svg", lang: str = "en") -> str:
         from . import diagram

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from ordo.dsl.base import label_text
 from ordo.dsl.expr import Env
 
 from ..actor import OWNER
@@ -29,6 +30,39 @@ if TYPE_CHECKING:
     from ..records import Transaction
 
 MAX_STEPS = 500
+
+# What a step says, per language (node, field and entity labels come from the definitions).
+_SAYS: dict[str, dict[str, str]] = {
+    "stopped": {"en": "stopped after {n} steps (a loop?)", "zh": "已走 {n} 步后停止(是否有循环?)"},
+    "goes_to": {"en": "goes to {target}", "zh": "转到 {target}"},
+    "splits": {"en": "splits into {targets}", "zh": "分为 {targets}"},
+    "joins": {"en": "joins {need} branch(es), goes on to {target}", "zh": "汇合 {need} 个分支,继续到 {target}"},
+    "auto_approved": {"en": "approved automatically (auto_approve_if)", "zh": "自动通过(auto_approve_if)"},
+    "nobody": {"en": "nobody to ask: {policy}", "zh": "无人可审批:{policy}"},
+    "asks": {"en": "asks {asks} (mode {mode}); assumed {decision}", "zh": "请 {asks} 审批(方式 {mode});假设{decision}"},
+    "approved": {"en": "approved", "zh": "同意"},
+    "rejected": {"en": "rejected", "zh": "驳回"},
+    "ends_rejected": {"en": "flow ends: rejected", "zh": "流程结束:驳回"},
+    "waits": {"en": "waits until {until} (assumed to happen)", "zh": "等待 {until}(假设会发生)"},
+    "the_timer": {"en": "the timer", "zh": "计时到期"},
+    "sets": {"en": "sets {values}", "zh": "设置 {values}"},
+    "creates": {"en": "creates {what}", "zh": "创建{what}"},
+    "creates_per": {"en": "creates {what} per {per} of {each}", "zh": "按 {each} 的每个 {per} 创建{what}"},
+    "row": {"en": "row", "zh": "行"},
+    "changes": {"en": "changes the {entity} records where {where}", "zh": "修改满足 {where} 的{entity}"},
+    "allocates": {"en": "runs allocation {rule} ({mode})", "zh": "执行分配 {rule}({mode})"},
+    "calls": {"en": "calls {url}", "zh": "调用 {url}"},
+    "notifies": {"en": "notifies {who}", "zh": "通知 {who}"},
+    "nothing": {"en": "does nothing", "zh": "无操作"},
+    "tells": {"en": "tells {who}", "zh": "抄送 {who}"},
+    "ends": {"en": "flow ends: {outcome}", "zh": "流程结束:{outcome}"},
+}
+
+
+def says(key: str, lang: str, **values: Any) -> str:
+    """The step text ``key`` in ``lang`` (English when the language has none)."""
+    texts = _SAYS[key]
+    return (texts.get(lang) or texts["en"]).format(**values)
 
 
 @dataclass
@@ -69,8 +103,10 @@ def show(tx: Transaction, value: Any, entity: str | None = None) -> str:
     return str(value)
 
 
-def a_label(tx: Transaction, entity: str) -> str:
-    """'a sales order', 'an invoice': the entity's label after an article."""
+def a_label(tx: Transaction, entity: str, lang: str = "en") -> str:
+    """'a sales order', 'an invoice': the entity's label after an article (in Chinese, the label)."""
+    if lang != "en":
+        return label_text(tx.app.definition.entities[entity].label, lang) or entity
     label = tx.app.compiled.entity(entity).label
     if len(label) > 1 and label[1:2].islower():
         label = label[0].lower() + label[1:]
@@ -79,10 +115,10 @@ def a_label(tx: Transaction, entity: str) -> str:
 
 def simulate(app: App, flow: str, data: Mapping[str, Any], *, initiator: str = "admin",
              decisions: Mapping[str, str] | None = None, database: bool = True,
-             before: Mapping[str, Any] | None = None) -> list[Step]:
+             before: Mapping[str, Any] | None = None, lang: str = "en") -> list[Step]:
     """The steps ``data`` would take through ``flow``; with ``before`` (a stored record, as ``tx.load``
     reads it) the record is that one changed by ``data``, computed fields evaluated again as an update
-    would."""
+    would. Step texts are in ``lang``."""
     f = app.features["flows"].flow(flow)
     decisions = dict(decisions or {})
     for node, d in decisions.items():
@@ -95,11 +131,11 @@ def simulate(app: App, flow: str, data: Mapping[str, Any], *, initiator: str = "
             tx.env = Env(link=_given, clock=app.clock, related=lambda node, owner: None)
         record = dry_record(tx, app.compiled.entity(f.entity), data, links=database,
                             before=dict(before) if before is not None else None)
-        return _walk(tx, f, record, initiator, decisions, database)
+        return _walk(tx, f, record, initiator, decisions, database, lang)
 
 
 def _walk(tx: Transaction, f: Any, record: dict[str, Any], initiator: str, decisions: dict[str, str],
-          database: bool) -> list[Step]:
+          database: bool, lang: str = "en") -> list[Step]:
     env = tx.env
     steps: list[Step] = []
     queue: deque[tuple[str, tuple[str, ...]]] = deque([(f.first, ())])
@@ -111,21 +147,21 @@ def _walk(tx: Transaction, f: Any, record: dict[str, Any], initiator: str, decis
 
     while queue:
         if len(steps) > MAX_STEPS:
-            steps.append(Step("-", "stop", f"stopped after {MAX_STEPS} steps (a loop?)"))
+            steps.append(Step("-", "stop", says("stopped", lang, n=MAX_STEPS)))
             break
         name, stack = queue.popleft()
         node = f.nodes[name]
         d = node.defn
         if node.type == "condition":
             target = next((to for e, to in node.branches if ev(e) is True), d.default)
-            steps.append(Step(name, "condition", f"goes to {target}"))
+            steps.append(Step(name, "condition", says("goes_to", lang, target=target)))
             queue.append((target, stack))
         elif node.type in ("parallel", "inclusive"):
             targets = list(d.to) if node.type == "parallel" else (
                 [to for e, to in node.branches if ev(e) is True] or [d.default])
             key = f"{name}#{len(splits)}"
             splits[key] = len(targets)
-            steps.append(Step(name, node.type, "splits into " + ", ".join(targets)))
+            steps.append(Step(name, node.type, says("splits", lang, targets=", ".join(targets))))
             queue.extend((t, (*stack, key)) for t in targets)
         elif node.type == "join":
             if not stack:
@@ -135,11 +171,11 @@ def _walk(tx: Transaction, f: Any, record: dict[str, Any], initiator: str, decis
             arrivals[key] = arrivals.get(key, 0) + 1
             need = splits[key] if d.wait_for == "all" else min(int(d.wait_for), splits[key])
             if arrivals[key] == need:
-                steps.append(Step(name, "join", f"joins {need} branch(es), goes on to {d.next}"))
+                steps.append(Step(name, "join", says("joins", lang, need=need, target=d.next)))
                 queue.append((d.next, stack[:-1]))
         elif node.type == "approval":
             if "auto_approve_if" in node.exprs and ev(node.exprs["auto_approve_if"]) is True:
-                steps.append(Step(name, "approval", "approved automatically (auto_approve_if)"))
+                steps.append(Step(name, "approval", says("auto_approved", lang)))
                 queue.append((d.next, stack))
                 continue
             found = resolve(tx, node.approvers, record, initiator, f.entity, dry=True)
@@ -148,23 +184,24 @@ def _walk(tx: Transaction, f: Any, record: dict[str, Any], initiator: str, decis
             decision = decisions.get(name, "approve")
             if not asks:
                 policy = d.if_no_approver
-                text = f"nobody to ask: {policy if isinstance(policy, str) else 'role ' + policy.role}"
+                text = says("nobody", lang, policy=policy if isinstance(policy, str) else "role " + policy.role)
                 steps.append(Step(name, "approval", text))
                 if policy == "fail":
                     break
                 decision = "reject" if policy == "reject" else "approve"
             else:
-                steps.append(Step(name, "approval", f"asks {', '.join(asks)} (mode {d.mode}); assumed {decision}d",
+                steps.append(Step(name, "approval", says("asks", lang, asks=", ".join(asks), mode=d.mode,
+                                                         decision=says(decision + ("d" if decision == "approve" else "ed"), lang)),
                                   asks))
             if decision == "approve":
                 queue.append((d.next, stack))
             elif d.on_reject:
                 queue.append((d.on_reject, ()))
             else:
-                steps.append(Step(name, "end", "flow ends: rejected"))
+                steps.append(Step(name, "end", says("ends_rejected", lang)))
                 break
         elif node.type == "wait":
-            steps.append(Step(name, "wait", f"waits until {d.until or 'the timer'} (assumed to happen)"))
+            steps.append(Step(name, "wait", says("waits", lang, until=d.until or says("the_timer", lang))))
             queue.append((d.next, stack))
         elif node.type == "action":
             fields = tx.app.definition.entities[f.entity].fields
@@ -172,16 +209,17 @@ def _walk(tx: Transaction, f: Any, record: dict[str, Any], initiator: str, decis
             if d.set:  # the record changes as it would at run time: later steps see the new values
                 record = dry_record(tx, tx.app.compiled.entity(f.entity), {k: ev(node.exprs["set." + k]) for k in d.set},
                                     database, before=record)
-                parts.append("sets " + ", ".join(
+                parts.append(says("sets", lang, values=", ".join(
                     f"{k} = {show(tx, record[k], fields[k].entity if fields[k].type == 'link' else None)}"
-                    for k in d.set))
-            parts += [f"creates {a_label(tx, c.entity)}" + (f" per {c.group_by or 'row'} of {c.for_each}"
-                                                           if c.for_each else "") for c in d.create]
-            parts += [f"changes the {u.entity} records where {u.where}" for u in d.update]
-            parts += [f"runs allocation {d.allocation().rule} ({d.allocation().mode})"] if d.allocate else []
-            parts += [f"calls {d.webhook.url}"] if d.webhook else []
-            parts += [f"notifies {', '.join(a.spec.describe() for a in node.approvers)}"] if d.notify else []
-            steps.append(Step(name, "action", "; ".join(parts) or "does nothing"))
+                    for k in d.set)))
+            parts += [says("creates_per", lang, what=a_label(tx, c.entity, lang), per=c.group_by or says("row", lang),
+                           each=c.for_each) if c.for_each else says("creates", lang, what=a_label(tx, c.entity, lang))
+                      for c in d.create]
+            parts += [says("changes", lang, entity=u.entity, where=u.where) for u in d.update]
+            parts += [says("allocates", lang, rule=d.allocation().rule, mode=d.allocation().mode)] if d.allocate else []
+            parts += [says("calls", lang, url=d.webhook.url)] if d.webhook else []
+            parts += [says("notifies", lang, who=", ".join(a.spec.describe() for a in node.approvers))] if d.notify else []
+            steps.append(Step(name, "action", ("; " if lang == "en" else ";").join(parts) or says("nothing", lang)))
             queue.append((d.next, stack))
         elif node.type == "decision":
             from ..decisions.flow_node import simulate_decision_node
@@ -190,10 +228,10 @@ def _walk(tx: Transaction, f: Any, record: dict[str, Any], initiator: str, decis
             steps.append(Step(name, "decision", text))
             queue.append((target, stack))
         elif node.type == "cc":
-            steps.append(Step(name, "cc", "tells " + ", ".join(a.spec.describe() for a in node.approvers)))
+            steps.append(Step(name, "cc", says("tells", lang, who=", ".join(a.spec.describe() for a in node.approvers))))
             queue.append((d.next, stack))
         else:  # end
-            steps.append(Step(name, "end", f"flow ends: {d.outcome or name}"))
+            steps.append(Step(name, "end", says("ends", lang, outcome=d.outcome or name)))
             if d.terminate:
                 break
     return steps
