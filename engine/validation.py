@@ -102,16 +102,42 @@ def unused(tx: Transaction, entity: str, values: dict[str, Any]) -> Iterator[Non
         facts.pop((FREE, entity), None)
 
 
+_GROUPS = ("unique groups",)  # an entity's unique groups, kept next to its plan's statements
+_READABLE = object()
+
+
+def _unique_query(tx: Transaction, plan: Any, columns: tuple[str, ...], not_id: bool, readable: Any) -> Any:
+    """The statement naming the record that uses a unique group's values: built once per entity and shape;
+    for a user with row rules (whose condition names the other record only when readable) once per
+    transaction and rule."""
+    if readable is None:
+        return plan.select_by("name", columns, not_id=not_id)
+    key = (_READABLE, plan.table.name, columns, not_id)
+    found = tx.uow.facts.get(key)
+    if found is not None and found[0] is readable:
+        return found[1]
+    t = plan.table
+    name = sa.case((readable, t.c.name), else_=sa.null())
+    q = sa.select(name.label("name")).where(*[t.c[c] == sa.bindparam(f"w_{c}") for c in columns])
+    if not_id:
+        q = q.where(t.c.id != sa.bindparam("not_id"))
+    tx.uow.facts[key] = (readable, q.limit(1))
+    return tx.uow.facts[key][1]
+
+
 def _unique(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], record_id: int | None,
             errors: list[FieldError], before: dict[str, Any] | None = None) -> None:
     """Unique values not used by another record; on update only the groups whose values change are
     looked up (the database's unique index still guards the rest)."""
-    t = ce.table
-    assert t is not None
-    groups = [((name,), cf.label) for name, cf in ce.fields.items() if cf.defn.unique]
-    groups += [(tuple(i.fields), ", ".join(i.fields)) for i in ce.defn.index_list() if i.unique]
+    plan = tx.plan(ce.name)
+    groups = plan.shaped.get(_GROUPS)
+    if groups is None:
+        groups = [((name,), cf.label) for name, cf in ce.fields.items() if cf.defn.unique]
+        groups += [(tuple(i.fields), ", ".join(i.fields)) for i in ce.defn.index_list() if i.unique]
+        plan.shaped[_GROUPS] = groups
+    if not groups:
+        return
     readable = tx.row_filter(ce.name)  # the other record is named only to a user who may read it
-    name = t.c.name if readable is None else sa.case((readable, t.c.name), else_=sa.null())
     for columns, label in groups:
         values = [rec.get(c) for c in columns]
         if any(v is None for v in values):
@@ -120,10 +146,11 @@ def _unique(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], record_id:
             continue
         if tx.uow.facts.get((FREE, ce.name)) == dict(zip(columns, values, strict=True)):
             continue  # the caller just looked these values up in this transaction (the unique index guards)
-        q = sa.select(name.label("name")).where(*[t.c[c] == v for c, v in zip(columns, values, strict=True)])
+        q = _unique_query(tx, plan, columns, record_id is not None, readable)
+        params = {f"w_{c}": v for c, v in zip(columns, values, strict=True)}
         if record_id is not None:
-            q = q.where(t.c.id != record_id)
-        found = tx.conn.execute(q.limit(1)).first()
+            params["not_id"] = record_id
+        found = tx.conn.execute(q, params).first()
         if found is not None:
             shown = values[0] if len(values) == 1 else tuple(values)
             by = f" by {found.name}" if found.name is not None else ""

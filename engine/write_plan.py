@@ -46,6 +46,22 @@ class EntityPlan:
     children: dict[str, ChildPlan] = field(default_factory=dict)
     # per ``links_in`` of the entity (links to it): (ids of up to 1000 rows linking to ``_target``, set them null)
     refs: list[tuple[Any, Any]] = field(default_factory=list)
+    shaped: dict[Any, Any] = field(default_factory=dict)  # lookups by shape (``select_by``), built on first use
+
+    def select_by(self, what: str, columns: tuple[str, ...], *, not_id: bool = False, first: bool = False) -> Any:
+        """``SELECT <what> WHERE <column> = :w_<column> AND ... [AND id != :not_id]`` (``first``: the lowest
+        id only), built once per shape. Bind non-null values: ``= NULL`` matches nothing."""
+        key = (what, columns, not_id, first)
+        found = self.shaped.get(key)
+        if found is None:
+            t = self.table
+            q = sa.select(t.c[what]).where(*[t.c[c] == sa.bindparam(f"w_{c}") for c in columns])
+            if not_id:
+                q = q.where(t.c.id != sa.bindparam("not_id"))
+            if first:
+                q = q.order_by(t.c.id)
+            found = self.shaped[key] = q.limit(1)
+        return found
 
 
 def _child_plan(ct: sa.Table) -> ChildPlan:

@@ -33,6 +33,9 @@ def num(x: Any) -> Number:
     return int(d) if d == d.to_integral_value() else d
 
 
+_NAMES = ("allocation names",)  # the statement reading linked records for their names, kept in their plan
+
+
 def _names(tx: Transaction, entity: str | None, values: set[Any]) -> dict[Any, str]:
     """Readable names for field values: the linked records' names (one query), else the values. The records
     read (whole, when they have no child rows) are learnt by the unit of work: the allocation records written
@@ -41,12 +44,15 @@ def _names(tx: Transaction, entity: str | None, values: set[Any]) -> dict[Any, s
     out = {v: str(v) for v in values}
     if entity is not None and values:
         ce = tx.app.compiled.entity(entity)
-        t = ce.table
-        assert t is not None
         whole = not ce.table_fields
-        q = sa.select(t) if whole else sa.select(t.c.id, t.c.name)
+        plan = tx.plan(entity)
+        q = plan.shaped.get(_NAMES)
+        if q is None:
+            t = plan.table
+            q = sa.select(t) if whole else sa.select(t.c.id, t.c.name)
+            q = plan.shaped[_NAMES] = q.where(t.c.id.in_(sa.bindparam("ids", expanding=True)))
         uow = tx.uow
-        for row in tx.conn.execute(q.where(t.c.id.in_(list(values)))):
+        for row in tx.conn.execute(q, {"ids": list(values)}):
             out[row.id] = str(row.name)
             if whole and uow.get(entity, row.id) is None:
                 uow.put(entity, dict(row._mapping))

@@ -8,7 +8,7 @@ A filter that cannot be expressed in SQL is evaluated in Python instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -80,6 +80,7 @@ class CompiledAllocation:
     rank: list[RankKeyC]
     demand_params: ParamSource
     line_params: ParamSource
+    statements: dict[Any, Any] = field(default_factory=dict)  # the supply UPDATEs (reservation), built on first use
 
     @property
     def name(self) -> str:

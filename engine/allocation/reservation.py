@@ -18,7 +18,7 @@ listeners see it like any other update, all inside the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -38,17 +38,33 @@ def lock_order(rule: CompiledAllocation, supply_id: int) -> tuple[str, int]:
     return rule.supply_table.name, supply_id
 
 
+def _statement(rule: CompiledAllocation, names: tuple[str, ...], key: str, guard: Callable[[], Any]) -> Any:
+    """The guarded UPDATE adding ``d_<name>`` to each of ``names`` (``key`` names the guard), built once per
+    rule and shape: ``UPDATE ... WHERE id = :_sid AND <guard> RETURNING *``."""
+    found = rule.statements.get((key, names))
+    if found is None:
+        t = rule.supply_table
+        values: dict[str, Any] = {
+            name: t.c[name] + sa.bindparam(f"d_{name}", type_=t.c[name].type) for name in names
+        }
+        values.update(version=t.c.version + 1, updated_at=sa.bindparam("_now", type_=t.c.updated_at.type),
+                      updated_by=sa.bindparam("_by", type_=t.c.updated_by.type))
+        found = sa.update(t).where(t.c.id == sa.bindparam("_sid"), guard()).values(values).returning(*t.c)
+        rule.statements[(key, names)] = found
+    return found
+
+
 def adjust(tx: Transaction, rule: CompiledAllocation, supply_id: int, deltas: Mapping[str, Number],
-           guard: Any) -> dict[str, Any] | None:
-    """Add ``deltas`` (field -> amount) to one supply row if ``guard`` holds; the row after, or None."""
+           key: str, guard: Callable[[], Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Add ``deltas`` (field -> amount) to one supply row if the guard (built by ``guard`` once per ``key``,
+    bound to ``params``) holds; the row after, or None."""
     t = rule.supply_table
     now = tx.now
-    values: dict[str, Any] = {
-        name: t.c[name] + sa.bindparam(f"d_{name}", delta, type_=t.c[name].type) for name, delta in deltas.items()
-    }
-    values.update(version=t.c.version + 1, updated_at=now, updated_by=tx.user.name)
-    stmt = sa.update(t).where(t.c.id == supply_id, guard).values(values).returning(*t.c)
-    row = tx.conn.execute(stmt).first()
+    stmt = _statement(rule, tuple(deltas), key, guard)
+    bound = {**params, "_sid": supply_id, "_now": now, "_by": tx.user.name}
+    for name, delta in deltas.items():
+        bound[f"d_{name}"] = delta
+    row = tx.conn.execute(stmt, bound).first()
     if row is None:
         return None
     tx.forget(rule.supply.name, supply_id)  # written here, not through tx.update (the row is learnt below)
@@ -60,7 +76,10 @@ def adjust(tx: Transaction, rule: CompiledAllocation, supply_id: int, deltas: Ma
     if ce.computed_order:
         _compute(tx, rule, before)
         changed = _compute(tx, rule, after)
-        tx.conn.execute(sa.update(t).where(t.c.id == supply_id).values(changed))
+        refresh = rule.statements.get("computed")
+        if refresh is None:
+            refresh = rule.statements["computed"] = sa.update(t).where(t.c.id == sa.bindparam("_sid"))
+        tx.conn.execute(refresh, {**changed, "_sid": supply_id})
     if not ce.table_fields:  # the whole row as stored now, locked by this UPDATE: later reads need not load it
         tx.uow.put(ce.name, after, locked=True)
     write(tx.conn, at=now, user=tx.user.name, entity=ce.name, record_id=supply_id, record_name=after.get("name"),
@@ -84,8 +103,9 @@ def _compute(tx: Transaction, rule: CompiledAllocation, rec: dict[str, Any]) -> 
 def reserve(tx: Transaction, rule: CompiledAllocation, supply_id: int, qty: Number) -> dict[str, Any] | None:
     """Reserve ``qty`` if that much is still available (else None: someone was faster)."""
     reserved = rule.defn.supply.reserved
-    guard = rule.available_sql >= sa.bindparam("q", qty, type_=rule.supply_table.c[reserved].type)
-    return adjust(tx, rule, supply_id, {reserved: qty}, guard)
+    return adjust(tx, rule, supply_id, {reserved: qty}, "reserve",
+                  lambda: rule.available_sql >= sa.bindparam("q", type_=rule.supply_table.c[reserved].type),
+                  {"q": qty})
 
 
 def unreserve(tx: Transaction, rule: CompiledAllocation, supply_id: int, qty: Number,
@@ -94,8 +114,15 @@ def unreserve(tx: Transaction, rule: CompiledAllocation, supply_id: int, qty: Nu
     s = rule.defn.supply
     t = rule.supply_table
     deltas: dict[str, Number] = {s.reserved: -qty}
-    guard = t.c[s.reserved] >= sa.bindparam("q", qty, type_=t.c[s.reserved].type)
-    if consume and s.on_hand is not None:
-        deltas[s.on_hand] = -qty
-        guard = sa.and_(guard, t.c[s.on_hand] >= sa.bindparam("q2", qty, type_=t.c[s.on_hand].type))
-    return adjust(tx, rule, supply_id, deltas, guard)
+    on_hand = consume and s.on_hand is not None
+    if on_hand:
+        deltas[s.on_hand] = -qty  # type: ignore[index]
+
+    def guard() -> Any:
+        held = t.c[s.reserved] >= sa.bindparam("q", type_=t.c[s.reserved].type)
+        if on_hand:
+            return sa.and_(held, t.c[s.on_hand] >= sa.bindparam("q2", type_=t.c[s.on_hand].type))
+        return held
+
+    params = {"q": qty, "q2": qty} if on_hand else {"q": qty}
+    return adjust(tx, rule, supply_id, deltas, "take" if on_hand else "give", guard, params)

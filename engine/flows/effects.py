@@ -73,19 +73,33 @@ def create_each(run: Run, node: CNode, i: int) -> list[dict[str, Any]]:
     return created
 
 
-def _record_root(run: Run) -> dict[str, Any]:
-    return {"initiator": sa.literal(run.inst.started_by),
-            "record": RecordSource(run.tx.app.compiled, run.inst.entity, run.record)}
-
-
 def _matching(run: Run, entity: str, cond: Any) -> list[int]:
     if entity == run.inst.entity and _is_own_record(cond.tree):
         return [run.inst.record_id]  # ``id == record.id``: the flow's record (the caller skips a missing one)
-    t = run.tx.app.compiled.entity(entity).table
+    stmt, used = _matching_statement(run, entity, cond)
+    record = run.record
+    params = {f"owner_{name}": record.get(name) for name in used}
+    params["flow_initiator"] = run.inst.started_by
+    return [r[0] for r in run.conn.execute(stmt, params)]
+
+
+def _matching_statement(run: Run, entity: str, cond: Any) -> tuple[Any, list[str]]:
+    """``SELECT id WHERE <cond> ORDER BY id`` with the flow record's fields (``owner_<field>``) and the
+    initiator (``flow_initiator``) as parameters: built once per filter, run for any instance."""
+    key = (entity, run.inst.entity, id(cond))
+    found = run.rt.matching.get(key)
+    if found is not None and found[0] is cond:
+        return found[1], found[2]
+    app = run.tx.app
+    t = app.compiled.entity(entity).table
     assert t is not None
-    clause = cond.to_sql(TableSource(run.tx.app.compiled, entity, t), roots=_record_root(run),
-                         clock=lambda: run.tx.app.clock)
-    return [r[0] for r in run.conn.execute(sa.select(t.c.id).where(clause).order_by(t.c.id))]
+    source = RecordSource(app.compiled, run.inst.entity)
+    roots = {"initiator": sa.bindparam("flow_initiator", type_=sa.String()), "record": source}
+    clause = cond.to_sql(TableSource(app.compiled, entity, t), roots=roots, clock=lambda: app.clock)
+    stmt = sa.select(t.c.id).where(clause).order_by(t.c.id)
+    used = sorted(source.used)
+    run.rt.matching[key] = (cond, stmt, used)
+    return stmt, used
 
 
 def _is_own_record(tree: ast.Node) -> bool:

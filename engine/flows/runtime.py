@@ -46,6 +46,7 @@ class FlowRuntime:
         self._version_ids: dict[tuple[str, str], int] = {}
         self._by_version: dict[int, CompiledFlow] = {}
         self._waits: dict[str, bool] = {}  # entity -> may an instance on it wait for a condition (see wake)
+        self.matching: dict[Any, Any] = {}  # flow effects' filters as statements (effects._matching_statement)
         self.mirror_plans: dict[tuple[str, str], Any] = {}  # (entity, state field) -> mirror.MirrorPlan
         # the entities flows run on, read with an instance when an action loads it (see store.Loaded)
         self.records: store.Records = tuple(

@@ -302,9 +302,8 @@ class _Run:
         except CoercionError as e:
             raise MappingError(name, str(e), src.line) from None
         if f.type == "link" and isinstance(v, str):
-            table = self.tx.app.compiled.entities[f.entity or ""].table
-            assert table is not None
-            found = self.tx.conn.execute(sa.select(table.c.id).where(table.c.name == v)).scalar()
+            q = self.tx.plan(f.entity or "").select_by("id", ("name",))
+            found = self.tx.conn.execute(q, {"w_name": v}).scalar()
             if found is None:
                 raise MappingError(name, f"no {f.entity} {v!r}", src.line)
             v = found
@@ -313,10 +312,8 @@ class _Run:
     def _existing(self, key: dict[str, Any]) -> str | None:
         if not key:
             return None
-        table = self.ci.entity.table
-        assert table is not None
-        q = sa.select(table.c.name).where(*[table.c[k] == v for k, v in key.items()]).limit(1)
-        return self.tx.conn.execute(q).scalar()
+        q = self.tx.plan(self.ci.entity.name).select_by("name", tuple(key))
+        return self.tx.conn.execute(q, {f"w_{k}": v for k, v in key.items()}).scalar()
 
     # -- mapping
     def _map(self, doc: SourceDocument, src: Source) -> dict[str, Any]:
@@ -389,11 +386,12 @@ class _Run:
 
     def _find(self, lk: CompiledLookup, value: Any, src: Source) -> int | None:
         """Id of the first record of the lookup's entity whose ``by`` field equals ``value``."""
-        table = self.tx.app.compiled.entities[lk.entity].table
-        assert table is not None
         stored = self._stored(lk.entity, lk.by, value, src) if lk.by != "name" else str(value)
-        q = sa.select(table.c.id).where(table.c[lk.by] == stored).order_by(table.c.id).limit(1)
-        return self.tx.conn.execute(q).scalar()
+        plan = self.tx.plan(lk.entity)
+        if stored is None:  # ``by`` is null: ``IS NULL``, not a parameter (``= NULL`` matches nothing)
+            t = plan.table
+            return self.tx.conn.execute(sa.select(t.c.id).where(t.c[lk.by].is_(None)).order_by(t.c.id).limit(1)).scalar()
+        return self.tx.conn.execute(plan.select_by("id", (lk.by,), first=True), {f"w_{lk.by}": stored}).scalar()
 
 
 def _key_text(key: dict[str, Any], channel_field: str | None) -> str | None:
