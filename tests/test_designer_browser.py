@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .test_web_browser import _browser_missing, _free_port, browser, shots, sign_in, wait_for  # noqa: F401
+from .test_web_browser import _browser_missing, browser, serving, shots, sign_in, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.skipif(_browser_missing() is not None, reason=_browser_missing() or "")
 
@@ -39,8 +37,6 @@ NEW_LIMIT = "coalesce(max(policy, max_order_total), 100000)"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: Any) -> Iterator[tuple[str, Any]]:
     """(base URL, server): the OMS demo on SQLite, its definitions stored as version 1, served in a thread."""
-    import uvicorn
-
     from ordo.designer_api.server import create_server
     from ordo.designer_api.settings import Settings
     from ordo.engine.cli.app_commands import demo_passwords
@@ -52,19 +48,10 @@ def served(tmp_path_factory: Any) -> Iterator[tuple[str, Any]]:
     run_scenario(app, "demo", out=io.StringIO(), variables={"seed": 7})
     demo_passwords(app)
     server_app = create_server(app, Settings(app="builtin:oms", db=str(db)))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(server_app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", server_app
+        with serving(server_app) as base:
+            yield base, server_app
     finally:
-        server.should_exit = True
-        thread.join(10)
         app.close()
 
 

@@ -13,6 +13,7 @@ folder); the run prints where.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -59,8 +60,6 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: Any) -> Iterator[tuple[str, Any]]:
     """(base URL, app): the OMS with its demo data on SQLite, served by uvicorn in a thread."""
-    import uvicorn
-
     from ordo.designer_api.server import create_server
     from ordo.designer_api.settings import Settings
     from ordo.engine import open_app
@@ -71,9 +70,20 @@ def served(tmp_path_factory: Any) -> Iterator[tuple[str, Any]]:
     app = open_app("builtin:oms", f"sqlite:///{db}")
     run_scenario(app, "demo", out=io.StringIO(), variables={"seed": 7})
     demo_passwords(app)
+    try:
+        with serving(create_server(app, Settings(app="builtin:oms", db=str(db)))) as base:
+            yield base, app
+    finally:
+        app.close()
+
+
+@contextlib.contextmanager
+def serving(asgi_app: Any) -> Iterator[str]:
+    """The base URL of ``asgi_app`` served by uvicorn in a thread on a free port, until the block ends."""
+    import uvicorn
+
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_server(app, Settings(app="builtin:oms", db=str(db))),
-                                           host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     for _ in range(200):
@@ -81,11 +91,10 @@ def served(tmp_path_factory: Any) -> Iterator[tuple[str, Any]]:
             break
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", app
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(10)
-        app.close()
 
 
 @pytest.fixture(scope="module")
