@@ -36,13 +36,30 @@ def _rows(run: Run, name: str) -> list[dict[str, Any]]:
     if cf.related_where is None:
         return [dict(r) for r in run.record.get(name) or []]
     target = app.compiled.entity(cf.defn.entity)
-    assert target.table is not None
-    alias = target.table.alias()
-    cond = cf.related_where.to_sql(TableSource(app.compiled, target.name, alias),
-                                   roots={"parent": RecordSource(app.compiled, run.inst.entity, run.record)})
-    rows = [dict(r._mapping) for r in run.conn.execute(sa.select(alias).where(cond).order_by(alias.c.id))]
+    stmt, used = _rows_statement(run, name, cf)
+    params = {f"owner_{field}": run.record.get(field) for field in used}
+    rows = [dict(r._mapping) for r in run.conn.execute(stmt, params)]
     run.tx._attach_children(target, rows)
     return rows
+
+
+def _rows_statement(run: Run, name: str, cf: Any) -> tuple[Any, list[str]]:
+    """``SELECT * WHERE <related where> ORDER BY id`` of a related field, the flow record's fields
+    (``owner_<field>``) as parameters: built once per related field, run for any instance."""
+    key = ("rows", run.inst.entity, name)
+    found = run.rt.matching.get(key)
+    if found is not None and found[0] is cf:
+        return found[1], found[2]
+    app = run.tx.app
+    target = app.compiled.entity(cf.defn.entity)
+    assert target.table is not None
+    alias = target.table.alias()
+    source = RecordSource(app.compiled, run.inst.entity)
+    cond = cf.related_where.to_sql(TableSource(app.compiled, target.name, alias), roots={"parent": source})
+    stmt = sa.select(alias).where(cond).order_by(alias.c.id)
+    used = sorted(source.used)
+    run.rt.matching[key] = (cf, stmt, used)
+    return stmt, used
 
 
 def _key(value: Any) -> Any:
