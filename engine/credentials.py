@@ -41,10 +41,6 @@ token_table = sa.Table(
     sa.Column("revoked_at", sa.DateTime),
 )
 
-# a live token by its digest, built once (every API call looks its token up)
-_LIVE_TOKEN = sa.select(token_table.c.id, token_table.c.user_name, token_table.c.last_used_at).where(
-    token_table.c.digest == sa.bindparam("_digest"), token_table.c.revoked_at.is_(None))
-
 session_table = sa.Table(
     "ordo_session",
     SYSTEM_METADATA,
@@ -173,18 +169,6 @@ class Credentials:
         result = self.conn.execute(sa.insert(token_table).values(
             user_name=user, digest=_digest(secret), label=label, created_at=now).returning(token_table.c.id))
         return int(result.scalar_one()), secret
-
-    def token_user(self, secret: str, now: dt.datetime) -> tuple[str, int | None] | None:
-        """(user, id of a token whose last use should be recorded, else None) for a live token;
-        None for an unknown or revoked one. Reads only: record the use with :meth:`touch_token`.
-        (``Directory.token_holder`` reads the user with their roles in the same statement.)"""
-        digest = token_digest(secret)
-        if digest is None:
-            return None
-        row = self.conn.execute(_LIVE_TOKEN, {"_digest": digest}).first()
-        if row is None:
-            return None
-        return str(row.user_name), (int(row.id) if token_use_stale(row.last_used_at, now) else None)
 
     def touch_token(self, token_id: int, now: dt.datetime) -> None:
         self.conn.execute(sa.update(token_table).where(token_table.c.id == token_id).values(last_used_at=now))

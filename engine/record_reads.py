@@ -154,7 +154,7 @@ class Reads:
         recs = as_records(self.conn.execute(q, params))
         if with_children:
             self._attach_children(ce, recs)
-        return [{k: v for k, v in r.items() if k not in hidden} for r in recs] if hidden else recs
+        return self.shown_all(entity, recs)
 
     def shown_all(self, entity: str, recs: list[Record]) -> list[Record]:
         """``recs`` without the fields hidden from the acting user."""

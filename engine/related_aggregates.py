@@ -15,6 +15,7 @@ evaluated in SQL, each statement built once, their values kept by the unit of wo
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from ordo.dsl.expr.to_sql import to_sql
 from .query import RecordSource, conjuncts
 
 Record = dict[str, Any]
+_SERIALS = itertools.count(1)  # an aggregate's identity in caches (an id() of a freed node is reused)
 
 
 @dataclass(eq=False)
@@ -41,6 +43,7 @@ class Aggregate:
     owner_entity: str  # the entity the related field belongs to
     excludes_owner: bool  # the related rows never include the owner itself
     boolean: bool
+    serial: int = field(default_factory=lambda: next(_SERIALS))
 
 
 @dataclass(eq=False)
@@ -57,10 +60,10 @@ class Group:
         self.size = len(self.members)
 
     def statement(self, nodes: list[Any], aggregates: Any) -> Any:
-        if len(self.members) != self.size:  # a node was collected (an old flow version): ids may be reused
+        if len(self.members) != self.size:  # a node was collected (an old flow version): drop its statements
             self.statements.clear()
             self.size = len(self.members)
-        key = tuple(id(n) for n in nodes)
+        key = tuple(aggregates[n].serial for n in nodes)
         stmt = self.statements.get(key)
         if stmt is None:
             stmt = sa.select(*[aggregates[n].expr.label(f"a{i}") for i, n in enumerate(nodes)])
@@ -160,7 +163,7 @@ def evaluate(tx: Any, node: Any, owner: Record) -> Any:
 
 
 def _memo_key(node: Any, agg: Aggregate, owner: Record) -> Any:
-    key = (id(node), tuple(owner.get(name) for name in agg.used))
+    key = (agg.serial, tuple(owner.get(name) for name in agg.used))
     try:
         hash(key)
     except TypeError:

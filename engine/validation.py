@@ -144,8 +144,8 @@ def _unique(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], record_id:
             continue
         if before is not None and all(before.get(c) == v for c, v in zip(columns, values, strict=True)):
             continue
-        if tx.uow.facts.get((FREE, ce.name)) == dict(zip(columns, values, strict=True)):
-            continue  # the caller just looked these values up in this transaction (the unique index guards)
+        if record_id is None and tx.uow.facts.get((FREE, ce.name)) == dict(zip(columns, values, strict=True)):
+            continue  # the caller just looked these values up for this create (the unique index guards)
         q = _unique_query(tx, plan, columns, record_id is not None, readable)
         params = {f"w_{c}": v for c, v in zip(columns, values, strict=True)}
         if record_id is not None:

@@ -282,10 +282,6 @@ class Summary:
                 self.rebuild(tx)
 
     # -- answering runs
-    def usable(self, tx: Transaction, binds: dict[str, Any]) -> bool:
-        """Whether a run by ``tx.user`` with ``binds`` can be answered from the summary."""
-        return self.answer(tx, binds) is not None
-
     def answer(self, tx: Transaction, binds: dict[str, Any]) -> list[Any] | None:
         """The conditions on the summary's rows that answer a run by ``tx.user`` with ``binds``, or
         None when the summary cannot: a row rule applies to the reader, it is not built, or a period
