@@ -9,6 +9,7 @@ answers JSON, an error a user can cause as ``{"code", "message"}`` with its 4xx 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -103,3 +104,9 @@ def lines_of(errors: Sequence[Any], path: str | None = None) -> list[dict[str, A
                     "message": str(getattr(e, "message", e)), "text": str(e),
                     "href": f"/designer/file?path={file}" + (f"#L{line}" if line else "") if file else None})
     return out
+
+
+def is_number(text: str) -> bool:
+    """Whether ``text`` is a whole number a page may pass to int() and the database: ASCII digits only
+    (``"²".isdigit()`` is true), at most 18 of them (a 64-bit integer)."""
+    return re.fullmatch(r"[0-9]{1,18}", text) is not None

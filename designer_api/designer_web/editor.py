@@ -24,7 +24,7 @@ from ordo.engine.errors import Conflict
 from ..errors import ApiError
 from ..web.base import Page, local, redirect
 from . import drafts
-from .base import designer_page, flash, json_endpoint, lines_of, render
+from .base import designer_page, dword, flash, json_endpoint, lines_of, render
 
 MAX_TEXT = 1_000_000  # characters of one YAML file
 
@@ -100,7 +100,7 @@ def check_expr(pg: Page) -> dict[str, Any]:
         raise ApiError(404, "not_found", f"no flow {pg.form.get('flow')!r}", field="flow")
     text = pg.form.get("text") or ""
     if not text.strip():
-        return {"ok": False, "message": "enter an expression", "column": 1}
+        return {"ok": False, "message": dword("expr_empty", pg.lang), "column": 1}
     if len(text) > 10_000:
         raise ApiError(413, "too_large", "the expression is longer than 10000 characters", field="text")
     from ordo.dsl.flow import ROOTS

@@ -29,7 +29,7 @@ from ordo.dsl.yaml_edit import apply_edits
 from ..errors import ApiError
 from ..web.base import Page, redirect
 from . import drafts
-from .base import designer_page, flash, lines_of, render
+from .base import designer_page, flash, is_number, lines_of, render
 from .editor import digest
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -84,7 +84,7 @@ def form_page(pg: Page) -> Response:
 
 def _int(pg: Page, name: str, upper: int) -> int:
     raw = (pg.form.get(name) or "").strip()
-    if not raw.lstrip("-").isdigit() or not 0 <= int(raw) < upper:
+    if not is_number(raw.lstrip("-")) or not 0 <= int(raw) < upper:
         raise ApiError(400, "bad_request", f"{name}: a position from 0 to {upper - 1}, not {raw!r}", field=name)
     return int(raw)
 

@@ -18,7 +18,7 @@ from ordo.engine.errors import OrdoError
 from ..errors import ApiError
 from ..web.base import Page, redirect
 from . import drafts
-from .base import designer_page, dword, flash, lines_of, render
+from .base import designer_page, dword, flash, is_number, lines_of, render
 from .words import WORDS
 
 # where a kind is edited: the flow designer and form designer; every other kind in the YAML tab
@@ -71,7 +71,7 @@ def compare(pg: Page, st: Any) -> dict[str, Any] | None:
         return None
     refs = []
     for ref in (a, b):
-        if ref != "draft" and not ref.isdigit():
+        if ref != "draft" and not is_number(ref):
             raise ApiError(400, "bad_request", f"compare versions by number or 'draft', not {ref[:40]!r}",
                            field="from")
         refs.append(ref if ref == "draft" else int(ref))
@@ -107,7 +107,7 @@ def publish(pg: Page) -> Response:
 
 def rollback(pg: Page) -> Response:
     raw = pg.form.get("version") or ""
-    if not raw.isdigit():
+    if not is_number(raw):
         raise ApiError(400, "bad_request", f"version must be a version number, not {raw!r}", field="version")
     version = drafts.store(pg.app).rollback(int(raw), pg.user, _note(pg))
     served_now(pg)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ApiError
+from .base import is_number
 
 APPROVER_KINDS = ("role", "user", "field", "assignment", "expr")
 MODES = ("any", "all", "sequential", "quorum")
@@ -99,7 +100,7 @@ def _approval(form: Any, nodes: list[str], shown: dict[str, Any]) -> dict[str, A
                              "min_approvals": None, "on_reject": _target(form, "on_reject", nodes)}
     if mode == "quorum":
         raw = _one(form, "min_approvals")
-        if not raw.isdigit() or int(raw) < 1:
+        if not is_number(raw) or int(raw) < 1:
             raise ApiError(400, "bad_request", "quorum: give the number of approvals needed (1 or more)",
                            field="min_approvals")
         props["min_approvals"] = int(raw)

@@ -18,7 +18,7 @@ from ordo.engine.errors import NotFound, OrdoError
 from ..errors import ApiError
 from ..web.base import Page
 from . import drafts
-from .base import designer_page, render
+from .base import designer_page, is_number, render
 
 FIRST_ROWS = 20
 
@@ -82,7 +82,7 @@ def allocation_preview(pg: Page) -> Response:
         found: list[Any] = []
 
         def work(tx: Any) -> None:
-            found.append(service.allocate(tx, name, int(demand) if demand.isdigit() else demand, explain=True))
+            found.append(service.allocate(tx, name, int(demand) if is_number(demand) else demand, explain=True))
             raise _DryRun
 
         try:

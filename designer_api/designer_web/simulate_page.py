@@ -20,7 +20,7 @@ from ordo.engine.errors import OrdoError
 from ..errors import ApiError
 from ..web.base import Page
 from . import drafts
-from .base import designer_page, render
+from .base import designer_page, is_number, render
 
 MAX_SAMPLE = 200_000
 
@@ -52,7 +52,7 @@ def _decisions(pg: Page) -> dict[str, str]:
 def _stored(pg: Page, entity: str, key: str) -> dict[str, Any]:
     """The picked record as stored (read with the live app, as the signed-in user may read it)."""
     with pg.app.reader(pg.actor) as tx:
-        return dict(tx.load(entity, int(key) if key.isdigit() else key))
+        return dict(tx.load(entity, int(key) if is_number(key) else key))
 
 
 def simulate_page(pg: Page) -> Response:

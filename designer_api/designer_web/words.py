@@ -100,6 +100,7 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "target": ("Target", "目标"),
     "reconnected": ("Reconnected.", "已重新连接。"),
     "expr_ok": ("Valid expression ({type}).", "表达式有效（{type}）。"),
+    "expr_empty": ("Enter an expression.", "请输入表达式。"),
     "simulate": ("Simulate", "模拟"),
     "simulate_draft": ("Simulate the draft", "模拟草稿"),
     "pick_record": ("An existing record", "已有记录"),
