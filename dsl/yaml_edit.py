@@ -31,12 +31,14 @@ the text given is never changed (edits are applied to a fresh parse, all or noth
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import yaml
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from . import yaml_splice as splice
 from .errors import DefinitionError, format_path
@@ -293,9 +295,7 @@ def _apply(text: str, edit: Any, style: Style, file: str) -> str:
         start, col = splice.item_start(lines, parent, key)
         line = lines[start]
         colon = _key_end(line, col)
-        lines[start] = line[:col] + str(scalar(new, style)) + line[colon:]
-        if isinstance(scalar(new, style), DoubleQuotedScalarString):
-            lines[start] = line[:col] + '"' + new + '"' + line[colon:]
+        lines[start] = line[:col] + _key_text(new, scalar(new, style)) + line[colon:]
         return "".join(lines)
     keys = list(parent)
     position = keys.index(key)
@@ -437,6 +437,22 @@ def _move_args(seq: Any, edit: Mapping[str, Any]) -> tuple[int, int]:
         if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < len(seq):
             raise _Bad(f"'{name}' index {v} out of range ({_items(len(seq))})", seq)
     return src, dst
+
+
+def _key_text(new: str, styled: Any) -> str:
+    """A mapping key as YAML text that reads back as ``new``: quoted (escaped) when the style or YAML needs
+    it (``yes``, ``1.0``, ``C:\\x``), else plain."""
+    if isinstance(styled, DoubleQuotedScalarString):
+        return json.dumps(new, ensure_ascii=False)
+    if isinstance(styled, SingleQuotedScalarString):
+        return "'" + new.replace("'", "''") + "'"
+    try:
+        plain = yaml.safe_load(f"{new}: 0")
+    except yaml.YAMLError:
+        plain = None
+    if isinstance(plain, dict) and list(plain) == [new]:
+        return new
+    return json.dumps(new, ensure_ascii=False)
 
 
 def _rename_args(parent: Any, key: Any, edit: Mapping[str, Any]) -> str:

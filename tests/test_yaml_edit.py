@@ -272,3 +272,11 @@ def test_values_must_be_json_like_and_bounded() -> None:
                            (list(range(20_000)), "too large")):
         with pytest.raises(DefinitionError, match=message):
             apply_edits(TEXT, [{"op": "set", "path": ["nodes", "a", "next"], "value": value}], file="f.yaml")
+
+
+@pytest.mark.parametrize("text", ["a: 1\nb: 'x'\n", 'a: 1\nb: "x"\n', "a: 1\nb: 2\n"])
+@pytest.mark.parametrize("new", ["yes", "C:\\new", "it's", "plain_key", "1.0"])
+def test_a_renamed_key_reads_back_as_written(text: str, new: str) -> None:
+    out = apply_edits(text, [{"op": "rename", "path": ["a"], "to": new}])
+    assert yaml.safe_load(out) == {new: 1, "b": yaml.safe_load(text)["b"]}
+    assert out.splitlines()[1:] == text.splitlines()[1:]
