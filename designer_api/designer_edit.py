@@ -124,7 +124,7 @@ def simulate(ctx: Ctx, user: User, store: DefinitionStore, live: Live) -> dict[s
             raise bad_request("'record' must be a record's id or name", "record")
         values = _record_values(ctx, app, f.entity, key)
     steps = app.features["flows"].simulate(flow, values, initiator=user.name, decisions=decisions,
-                                           lang=ctx.lang)
+                                           lang=ctx.lang, user=ctx.actor)
     return {"flow": flow, "version": store.version(ref).label,
             "steps": [{"node": s.node, "type": s.type, "text": s.text, "asks": list(s.asks)} for s in steps]}
 

@@ -6,6 +6,8 @@ published version number (one cheap query); when it changed, it builds the App o
 database connections and swaps it in. A request takes the App once, when it starts (``Ctx.app``), so it
 runs wholly on one version; requests that start while another thread rebuilds keep the previous App.
 Flow instances already running keep their graph whatever App serves them (engine/flows pins it).
+The draft and the other versions (for the designer's simulate and previews) come from ``Live.versions``
+(versions.py): built once per content, with the served version's authority.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 
-from ordo.dsl.files import digest, load_files
 from ordo.engine.app import App
 from ordo.engine.definitions import DefinitionStore
 from ordo.engine.definitions.opening import app_of_version
 from ordo.engine.errors import OrdoError
+
+from .versions import Versions
 
 log = logging.getLogger("ordo.server")
 INTERVAL = 1.0  # seconds between two looks at the published version number
@@ -33,12 +36,12 @@ class Live:
 
     def __init__(self, app: App, *, interval: float = INTERVAL) -> None:
         self.app = app
-        self.store = DefinitionStore(app.engine, root=app.definition.root, clock=app.clock)
+        self.store = DefinitionStore(app.engine, root=app.definition.root, label=app.name, clock=app.clock)
+        self.versions = Versions(self.store)  # the draft and other versions, kept by content
         self.version: int | None = app.features.get("definitions")
         self.interval = interval
         self.checked = time.monotonic()
         self._lock = threading.Lock()
-        self._others: dict[str, App] = {}  # digest of files -> App (see app_for)
 
     def due(self) -> bool:
         return time.monotonic() - self.checked >= self.interval
@@ -64,21 +67,9 @@ class Live:
         return self.app
 
     def app_for(self, ref: int | str) -> App:
-        """An App of a version or of the draft (not served: for simulating), on the same database; the last
-        few are kept by the digest of their files."""
-        number = self.store.number(ref)
-        if number == self.version:
-            return self.app
-        files = self.store.files(number)
-        key = digest(files)
-        app = self._others.get(key)
-        if app is None:
-            app = App(load_files(files, label=self.store.label, root=self.store.root), engine=self.app.engine,
-                      clock=self.app.clock, sync=False, check=False)
-            self._others[key] = app
-            while len(self._others) > 2:
-                self._others.pop(next(iter(self._others)))
-        return app
+        """An App of a version or of the draft (not served: for simulating) with the served version's
+        authority, on the same database (see versions.py); the served App for the version it serves."""
+        return self.versions.app(ref, self.app)
 
     def _swap(self, number: int) -> None:
         app = app_of_version(self.store, number, self.app)

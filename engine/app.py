@@ -57,10 +57,14 @@ class App:
 
     def __init__(self, definition: AppDefinition, db_url: str | None = None, *, clock: Clock | None = None,
                  sync: bool = True, engine: sa.Engine | None = None, create: bool = True,
-                 check: bool = True) -> None:
+                 check: bool = True, authority: AppDefinition | None = None) -> None:
         """``sync``: bring the tables in line with the definitions (creating them); otherwise, with
         ``check``, refuse a database that does not hold this app's current schema. ``create``: a
-        missing SQLite file may be created (never its folder)."""
+        missing SQLite file may be created (never its folder).
+
+        ``authority``: run ``definition`` (unpublished: a designer's draft) with the roles of that
+        definition (the published one) instead of its own, and *confined*: its own expressions (links,
+        related aggregates) read only what the acting user may read (see records.Transaction)."""
         self.definition = definition
         self.compiled = compile_app(definition)
         self.plans = Plans(self.compiled)  # every entity's statements, built once (see write_plan)
@@ -69,7 +73,8 @@ class App:
         self.engine = engine if engine is not None else make_engine(db_url, create=create)
         unit_of_work.watch(self.engine)  # buffered audit rows written at commit (see unit_of_work)
         self.filters = FilterCache(self.compiled, definition.schema, lambda: self.clock)
-        self.permissions = Permissions(definition)
+        self.permissions = Permissions(definition, authority)
+        self.confined = authority is not None
         # related aggregates compiled once (weak by node, as flows compile old versions on demand)
         self.related_statements = RelatedAggregates(self.compiled, lambda: self.clock)
         self.listeners: list[WriteListener] = [record_ops.forget_deleted]  # split lineage

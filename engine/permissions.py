@@ -25,6 +25,7 @@ seeing everything: they are the definition's authority.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Hashable, Mapping
@@ -35,6 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from ordo.dsl.app import AppDefinition
+from ordo.dsl.errors import OrdoError
 from ordo.dsl.expr import CompiledExpression, Scope, SqlSource, ast, compile_expression
 from ordo.dsl.expr import types as T
 from ordo.dsl.role import ADMIN, ENTITY_ACTIONS, EVERYONE, FLOW_ACTIONS
@@ -93,6 +95,16 @@ def _user_fields(where: CompiledExpression | None) -> frozenset[str]:
     return frozenset(out)
 
 
+def _where(definition: AppDefinition, entity: str, text: str) -> CompiledExpression:
+    """A permission's ``where`` compiled against ``definition``; one that does not compile there (a role of
+    another version naming a field this one lacks) allows no row."""
+    scope = Scope(definition.schema, entity, roots={"user": T.OBJECT})
+    try:
+        return compile_expression(text, scope, T.BOOLEAN)
+    except OrdoError:
+        return compile_expression("false", scope, T.BOOLEAN)
+
+
 def _common(sets: list[frozenset[str]]) -> frozenset[str]:
     """The fields every one of ``sets`` lists (none when there are no sets)."""
     return frozenset.intersection(*sets) if sets else NO_FIELDS
@@ -132,7 +144,11 @@ class VisibleSchema:
 
 
 class Permissions:
-    def __init__(self, definition: AppDefinition) -> None:
+    def __init__(self, definition: AppDefinition, roles: AppDefinition | None = None) -> None:
+        """The permissions of ``definition``'s roles; with ``roles``, those of that definition's roles over
+        ``definition``'s entities (an App running unpublished definitions with the published authority): a
+        grant on an entity ``definition`` lacks grants nothing, and a grant whose ``where`` does not compile
+        against ``definition`` allows no row."""
         self.definition = definition
         self.by_entity: dict[str, list[CompiledPermission]] = {}
         self.by_flow: dict[str, list[tuple[str, frozenset[str]]]] = {}
@@ -140,7 +156,7 @@ class Permissions:
         self.by_decision: dict[str, list[tuple[str, frozenset[str]]]] = {}
         # declared role -> its privileges (e.g. manage_users)
         self.privileges: dict[str, frozenset[str]] = {}
-        roles = definition.all("role")
+        roles = (roles or definition).all("role")
         # governed: default deny, once the app declares a role other than admin
         self.governed = any(r.name != ADMIN for r in roles)
         self.everyone = any(r.name == EVERYONE for r in roles)
@@ -159,10 +175,11 @@ class Permissions:
                     self.by_decision.setdefault(p.decision, []).append((role.name, actions))
                     continue
                 assert p.entity is not None
+                if p.entity not in definition.entities:
+                    continue
                 where = None
                 if p.where:
-                    where = compile_expression(p.where, Scope(definition.schema, p.entity, roots={"user": T.OBJECT}),
-                                               T.BOOLEAN)
+                    where = _where(definition, p.entity, p.where)
                 self.by_entity.setdefault(p.entity, []).append(CompiledPermission(
                     role.name, p.entity, actions, where, _user_fields(where), frozenset(p.hidden),
                     frozenset(p.read_only)))
@@ -338,6 +355,17 @@ class ReadGuard:
             tuple(sorted(profile.roles & permissions._ruled)),
             tuple((f, json.dumps(values.get(f), sort_keys=True, default=str)) for f in shown),
         )
+
+    @functools.cached_property
+    def partial_tables(self) -> frozenset[str]:
+        """The tables (child tables included) of the entities the user may read only in part."""
+        names: set[str] = set()
+        for entity in {*self.entities, *self.hidden}:
+            ce = self.app.entities.get(entity)
+            if ce is not None:
+                names.update(t.name for t in (ce.table, *(cf.child_table for cf in ce.fields.values()))
+                             if t is not None)
+        return frozenset(names)
 
     def rows(self, entity: str, table: FromClause) -> ColumnElement[bool] | None:
         """The condition on ``table`` (an alias of ``entity``'s table) for rows the user may read;

@@ -151,7 +151,7 @@ def dry_record(tx: Transaction, ce: CompiledEntity, data: Mapping[str, Any], lin
             rec[key] = value
     if before is not None:
         rec = {**before, **rec}
-    prepare(tx, ce, rec, errors, creating=before is None, links=links)
+    prepare(tx, ce, rec, errors, creating=before is None, links=links, before=before)  # as an update: links kept
     if errors:
         raise UsageError(f"{ce.name} record: " + "; ".join(str(e) for e in errors))
     for name in ce.fields:

@@ -126,6 +126,22 @@ class Reads:
         """Evaluate an aggregate over a related field of ``owner`` in SQL (see related_aggregates)."""
         return related_aggregates.evaluate(self, node, owner)
 
+    # -- a confined App (App(authority=...): unpublished definitions) reads for its expressions only what the
+    # acting user may read: a link the user may not read is null, hidden fields are left out, and an aggregate
+    # over rows or fields the user may see only in part is unknown (null)
+    def _confined_link(self, entity: str, key: Any) -> Record | None:
+        ce = self.app.compiled.entity(entity)
+        rec = self._record(ce, key, readable=True)
+        return None if rec is None else self.shown(entity, rec)
+
+    def _confined_aggregate(self, node: Any, owner: Record) -> Any:
+        guard = self.guard
+        if guard is not None:
+            agg = self.app.related_statements.get(node)
+            if agg.read & guard.partial_tables:
+                return None
+        return related_aggregates.evaluate(self, node, owner)
+
     def query(
         self,
         entity: str,
@@ -189,3 +205,4 @@ def _check_key(ce: CompiledEntity, key: Any) -> None:
     problem = int_problem(key) if isinstance(key, int) else text_problem(key)
     if problem is not None:
         raise UsageError(f"record key of {ce.name}: {problem}")
+

@@ -58,8 +58,11 @@ class Transaction(Reads):
         self.app = app
         self.conn = conn
         self.user = user
-        self.env = Env(link=self._load_link, clock=app.clock, related=self._related_aggregate)
         self.guard = app.permissions.guard(user, app.compiled)  # None: may read everything
+        if getattr(app, "confined", False):  # unpublished definitions: their expressions read as the user
+            self.env = Env(link=self._confined_link, clock=app.clock, related=self._confined_aggregate)
+        else:
+            self.env = Env(link=self._load_link, clock=app.clock, related=self._related_aggregate)
         self.users = Directory(conn, user, app.permissions.privileges)
         # entity -> the SQL condition of the rows the user may read; (entity, by id, locked) -> its SELECT
         self._row_filters: dict[Any, Any] = {}

@@ -1,102 +1,60 @@
 """The designer pages' view of an app's stored definitions: the draft's files, its definition and errors,
 and an App on the draft for what runs it before publishing (simulate, previews).
 
-Everything goes through the definition store (``engine/definitions``: draft, versions, publish); this module
-only adds what pages need on top, built once per draft content: the loaded draft (``draft_definition``)
-and an App bound to the live database that runs the draft's definitions (``draft_app``), never syncing
-its schema (nothing is written by a preview or a simulation).
+Everything goes through the server's ``Live`` (designer_api/live.py): its definition store (draft, versions,
+publish) and its ``versions`` (designer_api/versions.py), which load the draft once per content and build
+the App that runs it with the published version's authority (the draft's own roles never apply). This module
+only adds what pages need on top.
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ordo.dsl.base import humanize, label_text
-from ordo.dsl.errors import DefinitionError, DefinitionErrors
-from ordo.dsl.files import load_files
+from ordo.dsl.errors import DefinitionErrors
 
 from ..errors import ApiError
+from ..versions import Loaded
 
-_CACHE: OrderedDict[tuple[int, str, str], Any] = OrderedDict()
-_LOCK = threading.Lock()
-_KEEP = 8
-
-
-def store(app: Any) -> Any:
-    """The definition store of ``app``'s database."""
+if TYPE_CHECKING:
+    from ordo.engine.app import App
     from ordo.engine.definitions import DefinitionStore
 
-    return DefinitionStore(app.engine, root=app.definition.root, label=app.name, clock=app.clock)
+    from ..context import RequestScope
+    from ..live import Live
+
+Draft = Loaded  # the draft as pages use it: files, key, definition (None when it does not load), errors
 
 
-def fingerprint(files: dict[str, str]) -> str:
-    h = hashlib.sha256()
-    for path in sorted(files):
-        h.update(path.encode() + b"\0" + files[path].encode() + b"\0")
-    return h.hexdigest()
+def live(pg: RequestScope) -> Live:
+    return pg.request.app.state.live
 
 
-def _cached(app: Any, what: str, key: str, build: Any) -> Any:
-    k = (id(app.engine), what, key)
-    with _LOCK:
-        if k in _CACHE:
-            _CACHE.move_to_end(k)
-            return _CACHE[k]
-    value = build()
-    with _LOCK:
-        _CACHE[k] = value
-        while len(_CACHE) > _KEEP:
-            _CACHE.popitem(last=False)
-    return value
+def store(pg: RequestScope) -> DefinitionStore:
+    """The definition store of the app's database."""
+    return live(pg).store
 
 
-@dataclass
-class Draft:
-    """The draft as pages use it: its files, its definition (None when it does not load) and errors."""
-
-    files: dict[str, str]
-    key: str
-    definition: Any
-    errors: list[DefinitionError]
+def draft(pg: RequestScope) -> Draft:
+    """The current draft, loaded and validated once per content."""
+    return live(pg).versions.loaded("draft")
 
 
-def draft(app: Any) -> Draft:
-    """The current draft of ``app``, loaded and validated once per content."""
-    st = store(app)
-    files = st.draft()
-    key = fingerprint(files)
-
-    def build() -> Draft:
-        try:  # the files read above, loaded once (not read again: the draft may change meanwhile)
-            return Draft(files, key, load_files(files, label=st.label, root=st.root), [])
-        except DefinitionErrors as e:
-            return Draft(files, key, None, list(e.errors))
-
-    return _cached(app, "draft", key, build)
+def published_definition(pg: RequestScope) -> Any:
+    """The published version's definition (None before the first publish or when it does not load)."""
+    number = store(pg).published()
+    return None if number is None else live(pg).versions.loaded(number).definition
 
 
-def published_definition(app: Any) -> Any:
-    """The published version's definition (None before the first publish)."""
-    st = store(app)
-    number = st.published()
-    if number is None:
-        return None
-    return _cached(app, "version", str(number), lambda: st.definition(number))
-
-
-def draft_app(app: Any, d: Draft) -> Any:
-    """An App running the draft's definitions on ``app``'s database (schema not synced, nothing written)."""
-    if d.definition is None:
-        raise ApiError(400, "invalid_definition", "; ".join(str(e) for e in d.errors[:5])
-                       or "the draft does not load")
-    from ordo.engine.app import App
-
-    return _cached(app, "app", d.key, lambda: App(d.definition, engine=app.engine, sync=False, check=False,
-                                                 clock=app.clock))
+def draft_app(pg: RequestScope) -> App:
+    """An App running the draft on the served database with the published version's authority (schema not
+    synced, nothing written; see designer_api/versions.py)."""
+    try:
+        return live(pg).versions.app("draft", pg.app)
+    except DefinitionErrors as e:
+        raise ApiError(400, "invalid_definition", "; ".join(str(x) for x in e.errors[:5])
+                       or "the draft does not load") from None
 
 
 def file_of(definition: Any, kind: str, name: str) -> str | None:

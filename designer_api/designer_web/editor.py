@@ -49,7 +49,7 @@ def preview_links(d: drafts.Draft, path: str) -> list[dict[str, str]]:
 
 
 def file_page(pg: Page) -> Response:
-    d = drafts.draft(pg.app)
+    d = drafts.draft(pg)
     path = drafts.check_path(d.files, pg.params.get("path"))
     return render(pg, "designer/file.html", path=path, text=d.files[path], opened=digest(d.files[path]),
                   conflict=None, errors=lines_of(d.errors, path),
@@ -69,14 +69,14 @@ def digest(text: str) -> str:
 
 
 def save_file(pg: Page) -> Response:
-    d = drafts.draft(pg.app)
+    d = drafts.draft(pg)
     path = drafts.check_path(d.files, pg.form.get("path"))
     text = text_field(pg)
     opened = pg.form.get("opened") or None
     try:
-        drafts.store(pg.app).save_file(path, text, pg.user, expected=opened)
+        drafts.store(pg).save_file(path, text, pg.user, expected=opened)
     except Conflict:  # someone saved this file since it was opened: keep both, let the user merge
-        now = drafts.store(pg.app).draft().get(path, "")
+        now = drafts.store(pg).draft().get(path, "")
         return render(pg, "designer/file.html", 409, path=path, text=text, opened=digest(now), conflict=now,
                       errors=[], other_errors=0, previews=[], done=None, next=local(pg.form.get("next"), ""))
     back = local(pg.form.get("next"), "") or f"/designer/file?path={path}"
@@ -85,16 +85,16 @@ def save_file(pg: Page) -> Response:
 
 
 def validate(pg: Page) -> dict[str, Any]:
-    d = drafts.draft(pg.app)
+    d = drafts.draft(pg)
     path = drafts.check_path(d.files, pg.form.get("path"))
     files = {**d.files, path: text_field(pg)}
-    errors = list(drafts.store(pg.app).validate(files))
+    errors = list(drafts.store(pg).validate(files))
     return {"errors": lines_of(errors, path), "elsewhere": len(errors) - len(lines_of(errors, path))}
 
 
 def check_expr(pg: Page) -> dict[str, Any]:
-    d = drafts.draft(pg.app)
-    definition = d.definition or drafts.published_definition(pg.app) or pg.app.definition
+    d = drafts.draft(pg)
+    definition = d.definition or drafts.published_definition(pg) or pg.app.definition
     flow = definition.get("flow", pg.form.get("flow") or "")
     if flow is None:
         raise ApiError(404, "not_found", f"no flow {pg.form.get('flow')!r}", field="flow")

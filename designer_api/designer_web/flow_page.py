@@ -34,9 +34,9 @@ def _flow_def(definition: Any, name: str) -> Any:
 
 def _source(pg: Page, name: str) -> tuple[drafts.Draft, Any, str]:
     """(draft, the flow's draft definition or None when the draft does not load, its file)."""
-    d = drafts.draft(pg.app)
+    d = drafts.draft(pg)
     flow = _flow_def(d.definition, name)
-    known = d.definition or drafts.published_definition(pg.app) or pg.app.definition
+    known = d.definition or drafts.published_definition(pg) or pg.app.definition
     file = drafts.file_of(d.definition, "flow", name) or drafts.file_of(known, "flow", name)
     if file is None or file not in d.files:
         raise ApiError(404, "not_found", f"no flow {name!r} in the draft")
@@ -95,7 +95,7 @@ def _edit(pg: Page, change: Any, done: str, node: str | None = None) -> Response
     except DefinitionError as e:
         raise ApiError(400, "bad_request", str(e)) from None
     if text != d.files[file]:  # refused (409) when someone saved the file since it was read
-        drafts.store(pg.app).save_file(file, text, pg.user, expected=digest(d.files[file]))
+        drafts.store(pg).save_file(file, text, pg.user, expected=digest(d.files[file]))
     return redirect(f"/designer/flow/{name}?done={done}" + (f"&node={node}#props" if node else ""))
 
 
@@ -110,7 +110,7 @@ def save_node(pg: Page) -> Response:
     def change(text: str, file: str, flow: Any) -> str:
         node = _node_name(pg, "node", flow)
         wanted = node_form.props(pg.form, flow.nodes[node], list(flow.nodes))
-        raw = _raw_node(drafts.draft(pg.app).definition, flow.name, node)
+        raw = _raw_node(drafts.draft(pg).definition, flow.name, node)
         props = {k: v for k, v in wanted.items() if raw.get(k) != v}
         return flow_edit.set_node(text, flow.name, node, props, file=file) if props else text
 

@@ -39,7 +39,7 @@ CONDITIONS = ("required_if", "visible_if", "read_only_if")
 
 def _form(pg: Page) -> tuple[drafts.Draft, Any, str]:
     name = pg.path["name"]
-    d = drafts.draft(pg.app)
+    d = drafts.draft(pg)
     if d.definition is None:
         raise ApiError(409, "conflict", "the draft has errors: correct them in the YAML tab first")
     form = d.definition.get("form", name)
@@ -170,7 +170,7 @@ def edit(pg: Page) -> Response:
                 text, placed = placed, None
     except DefinitionError as e:
         raise ApiError(400, "bad_request", str(e)) from None
-    st = drafts.store(pg.app)  # each save refused (409) when someone saved the file since it was read
+    st = drafts.store(pg)  # each save refused (409) when someone saved the file since it was read
     if text != d.files[target]:
         st.save_file(target, text, pg.user, expected=digest(d.files[target]))
     if placed is not None:

@@ -26,13 +26,13 @@ EDITORS = {"flow": "/designer/flow/{name}", "form": "/designer/form/{name}"}
 MAX_NOTE = 2000
 
 
-def changed_items(app: Any, d: drafts.Draft, published: int | None, changed_files: set[str],
+def changed_items(st: Any, d: drafts.Draft, published: int | None, changed_files: set[str],
                   lang: str) -> tuple[list[str], set]:
     """The draft's changes against the published version (each described in ``lang``) and the
     (kind, name) of the definitions they touch."""
     if published is None or d.definition is None or not changed_files:
         return [], set()
-    changes = drafts.store(app).diff(published, "draft")
+    changes = st.diff(published, "draft")
     return [c.describe(lang) for c in changes], {(c.kind, c.name) for c in changes}
 
 
@@ -48,12 +48,12 @@ def definition_rows(d: drafts.Draft, touched: set, changed_files: set[str], lang
 
 
 def home(pg: Page, code: int = 200, refused: list[Any] | None = None) -> Response:
-    st = drafts.store(pg.app)
-    d = drafts.draft(pg.app)
+    st = drafts.store(pg)
+    d = drafts.draft(pg)
     published = st.published()
     old = st.files(published) if published is not None else {}
     changed_files = {p for p in set(d.files) | set(old) if d.files.get(p) != old.get(p)}
-    changes, touched = changed_items(pg.app, d, published, changed_files, pg.lang)
+    changes, touched = changed_items(st, d, published, changed_files, pg.lang)
     versions = sorted(st.versions(), key=lambda v: v.number, reverse=True)
     kinds = [(dword(f"kind_{k}", pg.lang) if f"kind_{k}" in WORDS else k, rows)
              for k, rows in sorted(definition_rows(d, touched, changed_files, pg.lang).items())]
@@ -95,7 +95,7 @@ def _note(pg: Page) -> str:
 def publish(pg: Page) -> Response:
     note = _note(pg)
     try:
-        version = drafts.store(pg.app).publish(pg.user, note)
+        version = drafts.store(pg).publish(pg.user, note)
     except OrdoError as e:
         errors = getattr(e, "errors", None)
         if not errors:
@@ -109,7 +109,7 @@ def rollback(pg: Page) -> Response:
     raw = pg.form.get("version") or ""
     if not is_number(raw):
         raise ApiError(400, "bad_request", f"version must be a version number, not {raw!r}", field="version")
-    version = drafts.store(pg.app).rollback(int(raw), pg.user, _note(pg))
+    version = drafts.store(pg).rollback(int(raw), pg.user, _note(pg))
     served_now(pg)
     return redirect(f"/designer?done=rolled_back&v={raw}&n={version.number}")
 

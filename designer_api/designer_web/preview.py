@@ -28,11 +28,11 @@ class _DryRun(Exception):
 
 
 def _draft_app(pg: Page) -> Any:
-    return drafts.draft_app(pg.app, drafts.draft(pg.app))
+    return drafts.draft_app(pg)
 
 
 def _file(pg: Page, kind: str, name: str) -> str | None:
-    return drafts.file_of(drafts.draft(pg.app).definition, kind, name)
+    return drafts.file_of(drafts.draft(pg).definition, kind, name)
 
 
 def report_preview(pg: Page) -> Response:
@@ -48,7 +48,7 @@ def report_preview(pg: Page) -> Response:
     params = {k[2:]: v for k, v in pg.params.items() if k.startswith("p_") and v != ""}
     try:
         with app.reader(pg.actor) as tx:
-            result = run(reports.get(name), tx, params, lang=pg.lang)
+            result = run(reports.allowed(tx, name), tx, params, lang=pg.lang)  # the published run grant
     except sa.exc.SQLAlchemyError:
         raise ApiError(409, "conflict", "the draft reads columns the database does not have yet: publish the "
                        "schema change first") from None

@@ -57,7 +57,7 @@ def _stored(pg: Page, entity: str, key: str) -> dict[str, Any]:
 
 def simulate_page(pg: Page) -> Response:
     name = pg.path["name"]
-    d = drafts.draft(pg.app)
+    d = drafts.draft(pg)
     flow = d.definition.get("flow", name) if d.definition is not None else None
     if d.definition is not None and flow is None:
         raise ApiError(404, "not_found", f"no flow {name!r} in the draft")
@@ -67,11 +67,11 @@ def simulate_page(pg: Page) -> Response:
         record = (pg.form.get("record") or "").strip()
         from ordo.engine.flows.simulate import simulate
 
-        app = drafts.draft_app(pg.app, d)
+        app = drafts.draft_app(pg)
         try:
             before = _stored(pg, flow.entity, record) if record else None
             steps = simulate(app, name, _sample(pg), initiator=pg.user, decisions=_decisions(pg), before=before,
-                             lang=pg.lang)
+                             lang=pg.lang, user=pg.actor)
         except ApiError:
             raise
         except OrdoError as e:

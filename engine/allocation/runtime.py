@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ..db import lost_race, retrying_savepoint
-from ..errors import Conflict, NotFound, UsageError
+from ..errors import Conflict, NotFound, PermissionDenied, UsageError
 from .candidates import load_lines, num
 from .compile import CompiledAllocation, compile_rule
 from .reservation import lock_order, reserve, unreserve
@@ -71,6 +71,8 @@ class Allocator:
         """Reserve supply for the outstanding quantities of a demand and write allocation records."""
         rule = self.rule(rule_name)
         d = rule.defn
+        if getattr(tx.app, "confined", False):
+            _whole_reads(tx, d.name, (d.demand.entity, d.supply.entity))
         demand = tx.load(d.demand.entity, record_id, for_update=True)
         existing = self._records(tx, rule, demand["id"])
         outstanding = self._outstanding(rule, demand, existing)
@@ -229,3 +231,14 @@ class Allocator:
         if not result.records:
             result.message = f"nothing to {'consume' if consume else 'release'}"
         return result
+
+
+def _whole_reads(tx: Transaction, rule: str, entities: Iterable[str]) -> None:
+    """An App running unpublished definitions (``App(authority=...)``) plans an allocation only for a user who
+    may read every row and field of its demand and supply entities: the rule's candidate statements read
+    supply rows as the definition's authority, and its explain shows them."""
+    perms = tx.app.permissions
+    for entity in entities:
+        if perms.rules(tx.user, entity, "read") is not None or perms.hidden(tx.user, entity):
+            raise PermissionDenied(f"{tx.user.name} may not run allocation {rule} of unpublished definitions: "
+                                   f"it reads {entity} records they may read only in part")

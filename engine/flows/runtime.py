@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ordo.dsl.flow import FlowDef
 
+from ..actor import OWNER, UserLike
 from ..errors import Conflict, NotFound, PermissionDenied, UsageError
 from ..records import WriteEvent
 from . import actions, inbox, store, timers
@@ -307,13 +308,15 @@ class FlowRuntime:
 
     # -- tools
     def simulate(self, flow: str, record: dict[str, Any], *, initiator: str = "admin",
-                 decisions: dict[str, str] | None = None, database: bool = True, lang: str = "en") -> list[Any]:
+                 decisions: dict[str, str] | None = None, database: bool = True, lang: str = "en",
+                 user: UserLike = OWNER) -> list[Any]:
         """The path ``record`` (field values, as for a create) would take and who would be asked; writes
-        nothing. ``database=False``: consult no data (links stay as given, roles are shown by name)."""
+        nothing. ``database=False``: consult no data (links stay as given, roles are shown by name).
+        ``user``: who reads the database (default: the owner, who reads everything)."""
         from .simulate import simulate
 
         return simulate(self.app, flow, record, initiator=initiator, decisions=decisions, database=database,
-                        lang=lang)
+                        lang=lang, user=user)
 
     def diagram(self, flow: str, format: str = "svg", lang: str = "en") -> str:
         from . import diagram

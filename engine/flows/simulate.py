@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ordo.dsl.base import label_text
 from ordo.dsl.expr import Env
 
-from ..actor import OWNER
+from ..actor import OWNER, UserLike
 from ..errors import UsageError
 from ..record_input import dry_record
 from .people import expand, resolve
@@ -115,10 +115,11 @@ def a_label(tx: Transaction, entity: str, lang: str = "en") -> str:
 
 def simulate(app: App, flow: str, data: Mapping[str, Any], *, initiator: str = "admin",
              decisions: Mapping[str, str] | None = None, database: bool = True,
-             before: Mapping[str, Any] | None = None, lang: str = "en") -> list[Step]:
-    """The steps ``data`` would take through ``flow``; with ``before`` (a stored record, as ``tx.load``
-    reads it) the record is that one changed by ``data``, computed fields evaluated again as an update
-    would. Step texts are in ``lang``."""
+             before: Mapping[str, Any] | None = None, lang: str = "en", user: UserLike = OWNER) -> list[Step]:
+    """The steps ``data`` would take through ``flow``; with ``before`` (a stored record) the record is that
+    one changed by ``data``, computed fields evaluated again as an update would. Step texts are in ``lang``.
+    ``user``: who reads (links given by name must be records they may read; in an App with another
+    version's authority, the definition's own expressions read only what they may read too)."""
     f = app.features["flows"].flow(flow)
     decisions = dict(decisions or {})
     for node, d in decisions.items():
@@ -126,7 +127,7 @@ def simulate(app: App, flow: str, data: Mapping[str, Any], *, initiator: str = "
             raise UsageError(f"decision {node}={d}: use NODE=approve|reject with an approval node of {flow}")
     if not isinstance(data, Mapping):
         raise UsageError("the record must be a JSON object of field values")
-    with app.reader(OWNER) as tx:
+    with app.reader(user) as tx:
         if not database:  # nothing to look up: links are as given, aggregates over related records unknown
             tx.env = Env(link=_given, clock=app.clock, related=lambda node, owner: None)
         record = dry_record(tx, app.compiled.entity(f.entity), data, links=database,
