@@ -31,7 +31,7 @@ from ordo.engine.app import App
 from .errors import bad_request
 
 if TYPE_CHECKING:
-    from ordo.engine.actor import User
+    from ordo.engine.actor import User, UserLike
     from ordo.engine.definitions import DefinitionStore
 
     from .context import Ctx
@@ -122,18 +122,24 @@ def simulate(ctx: Ctx, user: User, store: DefinitionStore, live: Live) -> dict[s
         key = body["record"]
         if isinstance(key, bool) or not isinstance(key, (int, str)):
             raise bad_request("'record' must be a record's id or name", "record")
-        values = _record_values(ctx, app, f.entity, key)
+        values = _record_values(app, seen_record(ctx.app, ctx.actor, f.entity, key), f.entity)
     steps = app.features["flows"].simulate(flow, values, initiator=user.name, decisions=decisions,
                                            lang=ctx.lang, user=ctx.actor)
     return {"flow": flow, "version": store.version(ref).label,
             "steps": [{"node": s.node, "type": s.type, "text": s.text, "asks": list(s.asks)} for s in steps]}
 
 
-def _record_values(ctx: Ctx, app: App, entity: str, key: int | str) -> dict[str, Any]:
-    """The stored values of a record the user may read, as input for the draft's entity (its fields only;
-    computed fields are computed again by the draft's rules)."""
-    with ctx.app.reader(ctx.actor) as tx:
-        record = tx.get(entity, key)
+def seen_record(served: App, actor: UserLike, entity: str, key: int | str) -> dict[str, Any]:
+    """Record ``key`` (id or name) of ``entity`` as ``actor`` may see it in the ``served`` App (the published
+    permissions): one they may not read is not found, fields hidden from them are left out. What a simulation
+    of the draft (the API's and the page's) starts from."""
+    with served.reader(actor) as tx:
+        return dict(tx.get(entity, key))
+
+
+def _record_values(app: App, record: dict[str, Any], entity: str) -> dict[str, Any]:
+    """A stored record's values as input for ``app``'s entity (its fields only; computed fields are computed
+    again by the draft's rules)."""
     ce = app.compiled.entity(entity)
     out: dict[str, Any] = {}
     for name, cf in ce.fields.items():

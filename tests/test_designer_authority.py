@@ -178,6 +178,8 @@ def test_the_drafts_expressions_read_only_what_the_user_may_read(shop: Any) -> N
     assert "goes to expensive" in root.text, root.text
     r = _simulate(client, tokens["dee"], {"flow": "price_check", "record": "P2"})
     assert r.status_code == 200 and "goes to cheap" in r.text, r.text
+    r = client.post("/designer/flow/price_check/simulate", data={"csrf_token": csrf, "record": "P2"})
+    assert r.status_code == 200 and "goes to cheap" in text_of(r.text), text_of(r.text)
 
 
 def test_one_app_per_draft_content_under_concurrent_requests(shop: Any) -> None:

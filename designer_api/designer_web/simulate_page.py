@@ -3,9 +3,9 @@ values, and who would get each task, on the live database (``engine/flows/simula
 preparation as a write, computed fields included; nothing is written).
 
 ``GET /designer/flow/{name}/simulate`` shows the form; ``POST`` the same path runs it: ``record`` (an
-existing record's name or id, read as the signed-in user may read it), ``sample`` (JSON object of field
-values: a new record, or changes to the picked one), ``decide`` (``NODE=reject`` lines; approvals are
-assumed approved otherwise).
+existing record's name or id, read as the signed-in user may see it, hidden fields left out: the API's
+``designer_edit.seen_record``), ``sample`` (JSON object of field values: a new record, or changes to the
+picked one), ``decide`` (``NODE=reject`` lines; approvals are assumed approved otherwise).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from ordo.engine.errors import OrdoError
 
+from ..designer_edit import seen_record
 from ..errors import ApiError
 from ..web.base import Page
 from . import drafts
@@ -49,12 +50,6 @@ def _decisions(pg: Page) -> dict[str, str]:
     return out
 
 
-def _stored(pg: Page, entity: str, key: str) -> dict[str, Any]:
-    """The picked record as stored (read with the live app, as the signed-in user may read it)."""
-    with pg.app.reader(pg.actor) as tx:
-        return dict(tx.load(entity, int(key) if is_number(key) else key))
-
-
 def simulate_page(pg: Page) -> Response:
     name = pg.path["name"]
     d = drafts.draft(pg)
@@ -69,7 +64,8 @@ def simulate_page(pg: Page) -> Response:
 
         app = drafts.draft_app(pg)
         try:
-            before = _stored(pg, flow.entity, record) if record else None
+            before = seen_record(pg.app, pg.actor, flow.entity, int(record) if is_number(record) else record) \
+                if record else None
             steps = simulate(app, name, _sample(pg), initiator=pg.user, decisions=_decisions(pg), before=before,
                              lang=pg.lang, user=pg.actor)
         except ApiError:
