@@ -95,13 +95,15 @@ def _user_fields(where: CompiledExpression | None) -> frozenset[str]:
     return frozenset(out)
 
 
-def _where(definition: AppDefinition, entity: str, text: str) -> CompiledExpression:
-    """A permission's ``where`` compiled against ``definition``; one that does not compile there (a role of
-    another version naming a field this one lacks) allows no row."""
+def _where(definition: AppDefinition, entity: str, text: str, foreign: bool) -> CompiledExpression:
+    """A permission's ``where`` compiled against ``definition``; a ``foreign`` one (a role of another version)
+    that does not compile there (it names a field this version lacks) allows no row."""
     scope = Scope(definition.schema, entity, roots={"user": T.OBJECT})
     try:
         return compile_expression(text, scope, T.BOOLEAN)
     except OrdoError:
+        if not foreign:
+            raise
         return compile_expression("false", scope, T.BOOLEAN)
 
 
@@ -156,12 +158,13 @@ class Permissions:
         self.by_decision: dict[str, list[tuple[str, frozenset[str]]]] = {}
         # declared role -> its privileges (e.g. manage_users)
         self.privileges: dict[str, frozenset[str]] = {}
-        roles = (roles or definition).all("role")
+        foreign = roles is not None  # another version's roles over this definition's entities
+        declared = (roles or definition).all("role")
         # governed: default deny, once the app declares a role other than admin
-        self.governed = any(r.name != ADMIN for r in roles)
-        self.everyone = any(r.name == EVERYONE for r in roles)
+        self.governed = any(r.name != ADMIN for r in declared)
+        self.everyone = any(r.name == EVERYONE for r in declared)
         self.children = frozenset(name for name, e in definition.entities.items() if e.child)
-        for role in roles:
+        for role in declared:
             self.privileges[role.name] = frozenset(role.privileges)
             for p in role.permissions:
                 actions = frozenset(p.action_list())
@@ -175,11 +178,11 @@ class Permissions:
                     self.by_decision.setdefault(p.decision, []).append((role.name, actions))
                     continue
                 assert p.entity is not None
-                if p.entity not in definition.entities:
+                if foreign and p.entity not in definition.entities:
                     continue
                 where = None
                 if p.where:
-                    where = _where(definition, p.entity, p.where)
+                    where = _where(definition, p.entity, p.where, foreign)
                 self.by_entity.setdefault(p.entity, []).append(CompiledPermission(
                     role.name, p.entity, actions, where, _user_fields(where), frozenset(p.hidden),
                     frozenset(p.read_only)))

@@ -10,6 +10,7 @@ import pytest
 
 from ordo.dsl.loader import load_app
 from ordo.engine import PermissionDenied, open_app
+from ordo.engine.actor import User
 from ordo.engine.app import App
 
 from .allocation_apps import app_files
@@ -148,5 +149,34 @@ def test_an_allocation_needs_whole_reads_of_demand_and_supply(make_app: Any, db_
         # the served App is not confined: there the rule runs with the definition's authority
         served = app.features["allocation"].allocate
         assert app.run(user, lambda tx: served(tx, "fulfil", order["id"])).status == "allocated"
+    finally:
+        app.close()
+
+
+MEMO = """
+    name: memo
+    fields:
+      text: {type: string}
+"""
+
+
+def test_a_published_row_rule_the_draft_cannot_compile_allows_no_row(make_app: Any, db_url: str) -> None:
+    published = make_app({**ENTITIES, "roles.yaml": PUBLISHED_ROLES})
+    no_region = ENTITIES["entities/invoice.yaml"].replace("          region: {type: string}\n", "")
+    draft = make_app({**ENTITIES, "entities/invoice.yaml": no_region, "roles.yaml": DRAFT_ROLES})
+    app = open_app(published, db_url)
+    try:
+        add_user(app, "rita", ("rep",), region="north")
+        add_user(app, "root", ("admin",))
+        app.create("invoice", {"code": "I1", "region": "north", "amount": 5}, "root")
+        assert [r["code"] for r in app.query("invoice", user="rita")] == ["I1"]
+        confined = App(load_app(draft), engine=app.engine, sync=False, check=False, authority=app.definition)
+        assert confined.query("invoice", user="rita") == []  # "region == user.region" names a field it lacks
+        # an entity only the draft has: no published role grants it
+        memo = make_app({**ENTITIES, "roles.yaml": DRAFT_ROLES, "entities/memo.yaml": MEMO})
+        with_memo = App(load_app(memo), engine=app.engine, sync=False, check=False, authority=app.definition)
+        rita = User("rita", frozenset({"rep"}))
+        assert with_memo.permissions.entity_actions(rita, "memo") == set()
+        assert load_app(memo).get("entity", "memo") is not None
     finally:
         app.close()
