@@ -22,8 +22,10 @@ concurrent allocations queue for the same stock rows (a measure of that row, not
 Beside orders/s: client CPU per order (the bench's processes), server CPU per order (PostgreSQL on this
 machine: its backends' CPU from /proc), the CPU cores the run kept busy ((client + server CPU) / seconds),
 and, on PostgreSQL, the share of in-use backend samples waiting for a lock held by another transaction
-(bench/pg_watch.py samples pg_stat_activity; near 0 means the processes do not wait for each other). On
-N cores, 4 processes can reach at most N / cores-of-1-process times the 1-process figure.
+(bench/pg_watch.py samples pg_stat_activity; near 0 means the processes do not wait for each other).
+One process keeps at most one core busy (its client and its backend take turns), 4 processes at most all
+N cores: with C1 and C4 the CPU per order of the two runs, a CPU-bound run on N idle cores reaches about
+N * C1 / C4 times the 1-process figure (printed at the end; C4 > C1 when busy cores slow each other down).
 
 Each client process runs in a session of its own (os.setsid), as separate services or workers do: Linux
 schedules the processes of one session as one group (autogroup), so on a machine shared with other
@@ -283,6 +285,13 @@ def _cores(f: Figures, server: bool) -> str:
     return f"{busy:.2f}" + ("+" if server and f.server_cpu is None else "")
 
 
+def _cpu_per_order(f: Figures, n: int) -> float | None:
+    """Client + server CPU milliseconds per order (None when either is unknown)."""
+    if f.client_cpu is None or f.server_cpu is None:
+        return None
+    return 1000 * (f.client_cpu + f.server_cpu) / n
+
+
 def _per_order(seconds: float | None, n: int) -> str:
     return "" if seconds is None else f"{1000 * seconds / n:.1f}"
 
@@ -338,10 +347,11 @@ def main() -> None:
         one, four = figures.get((name, 1, True)), figures.get((name, 4, True))
         if one and four:
             line = f"{name}: 4 processes / 1 process = {one.seconds / four.seconds:.2f}x"
-            if one.client_cpu is not None and one.server_cpu is not None and os.cpu_count():
-                busy = (one.client_cpu + one.server_cpu) / one.seconds
-                line += (f" (1 process kept {busy:.2f} cores busy: on {os.cpu_count()} idle cores at most "
-                         f"{os.cpu_count() / busy:.1f}x)") if busy else ""
+            cpu1, cpu4 = _cpu_per_order(one, args.orders), _cpu_per_order(four, args.orders)
+            if cpu1 and cpu4 and os.cpu_count():
+                # 1 process keeps at most 1 core busy (client and server take turns), 4 at most all of them
+                line += (f"; CPU per order {cpu1:.1f} ms (1 process), {cpu4:.1f} ms (4): CPU-bound, 4 processes "
+                         f"on {os.cpu_count()} idle cores reach about {os.cpu_count() * cpu1 / cpu4:.2f}x")
             print(line)
     if not args.no_baseline:
         out = run_baseline(__file__, ["--orders", str(args.orders), "--child"], args.baseline)
