@@ -2,6 +2,7 @@
 
     pip install -e ".[bench]" && python bench/order_to_cash.py [--orders N] [--pg URL | --no-pg]
                                                                [--baseline REF | --no-baseline] [--quick]
+                                                               [--skus N] [--one-session]
 
 Each order (1-5 lines, paid, low risk so it is auto-approved) arrives as a marketplace
 JSON payload through the `orders` intake, one delivery per call as a webhook would send
@@ -12,6 +13,25 @@ in, then workers run until nothing is due. Timed: intake + workers, per backend,
 and 4 concurrent clients (and as many workers), as threads of one process and as separate
 processes (spawned; timed from the moment all have opened the app). PostgreSQL: --pg, else
 ORDO_BENCH_PG_URL or ORDO_TEST_PG_URL. The statements column is what one order cost (SQLite, 1 client).
+
+The data is an OMS's, not a hot row's: --skus products (default 200) stocked in 5 warehouses, each order
+lines of 1-5 distinct random products shipped from its region, so concurrent orders meet on a stock row
+only as often as real ones do. --skus 1 is the hot-row case: every order takes the same product, so
+concurrent allocations queue for the same stock rows (a measure of that row, not of the engine).
+
+Beside orders/s: client CPU per order (the bench's processes), server CPU per order (PostgreSQL on this
+machine: its backends' CPU from /proc), the CPU cores the run kept busy ((client + server CPU) / seconds),
+and, on PostgreSQL, the share of in-use backend samples waiting for a lock held by another transaction
+(bench/pg_watch.py samples pg_stat_activity; near 0 means the processes do not wait for each other).
+One process keeps at most one core busy (its client and its backend take turns), 4 processes at most all
+N cores: with C1 and C4 the CPU per order of the two runs, a CPU-bound run on N idle cores reaches about
+N * C1 / C4 times the 1-process figure (printed at the end; C4 > C1 when busy cores slow each other down).
+
+Each client process runs in a session of its own (os.setsid), as separate services or workers do: Linux
+schedules the processes of one session as one group (autogroup), so on a machine shared with other
+sessions, 4 processes started from one shell get one session's share of the CPU, the same as 1 process,
+and the 4/1 ratio measures the scheduler (it read 1.06x that way). --one-session keeps them in the
+bench's session. The cores column shows how much CPU a run got either way.
 """
 
 from __future__ import annotations
@@ -27,9 +47,11 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from baseline import BASELINE, run_baseline
+from pg_watch import PgWatch
 
 from ordo.dsl.expr import Clock
 from ordo.engine import open_app
@@ -49,7 +71,20 @@ CITIES = [("上海市", "上海市", 31.2304, 121.4737), ("北京市", "北京�
 N_PRODUCTS = 200
 
 
-def setup(app, rng: random.Random) -> list[tuple[str, str]]:
+@dataclass
+class Figures:
+    """What one run measured."""
+
+    seconds: float
+    allocated: int
+    shipments: int
+    statements: int | None = None  # per order (threads on SQLite)
+    client_cpu: float | None = None  # seconds, all clients
+    server_cpu: float | None = None  # seconds, all backends (PostgreSQL on this machine)
+    lock_share: float | None = None  # of the in-use backend samples (PostgreSQL)
+
+
+def setup(app, rng: random.Random, skus: int = N_PRODUCTS) -> list[tuple[str, str]]:
     """Master data: a channel, products, warehouses and ample stock; returns (code, price)."""
     with app.users("admin") as users:
         users.grant("channel-bot", "customer_service")  # the intake's acting user
@@ -58,7 +93,7 @@ def setup(app, rng: random.Random) -> list[tuple[str, str]]:
     app.create("product_category", {"code": "GEN", "category_name": "General"}, "admin")
     products = []
     with app.transaction("admin") as tx:
-        for i in range(N_PRODUCTS):
+        for i in range(skus):
             price = f"{rng.randint(10, 500)}.00"
             code = f"SKU-{i:04d}"
             tx.create("product", {"code": code, "product_name": code, "category": "GEN", "price": price,
@@ -79,7 +114,7 @@ def payloads(n: int, products: list[tuple[str, str]], rng: random.Random) -> lis
         province, city, lat, lon = rng.choice(CITIES)
         phone = f"139{i:08d}"
         items = []
-        for j, (code, price) in enumerate(rng.sample(products, rng.randint(1, 5))):
+        for j, (code, price) in enumerate(rng.sample(products, min(len(products), rng.randint(1, 5)))):
             items.append({"line_id": f"B{i}-{j}", "sku": code, "qty": rng.randint(1, 3), "unit_price": price,
                           "discount": "0.00"})
         order = {
@@ -96,33 +131,54 @@ def payloads(n: int, products: list[tuple[str, str]], rng: random.Random) -> lis
     return out
 
 
-def run(url: str, n: int, clients: int, processes: bool = False) -> tuple[float, int, int, int | None]:
-    """(seconds, orders allocated, shipments, statements) for ``n`` orders with ``clients`` clients."""
+@dataclass
+class Options:
+    """How a run is shaped (beyond backend, orders and clients)."""
+
+    skus: int = N_PRODUCTS
+    own_sessions: bool = True  # each client process in a session of its own (see the module's docstring)
+
+
+class _NoWatch:
+    lock_share = server_cpu = None
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+def run(url: str, n: int, clients: int, processes: bool = False, opts: Options | None = None,
+        watch=None) -> Figures:
+    """What ``n`` orders with ``clients`` clients measured (``watch``: a started/stopped PgWatch, or None)."""
+    opts = opts or Options()
+    watch = watch or _NoWatch()
     rng = random.Random(7)
     clock = Clock(fixed=T0)
     app = open_app("builtin:oms", url, clock=clock)
     try:
-        products = setup(app, rng)
+        products = setup(app, rng, opts.skus)
         docs = payloads(n, products, rng)
         counter = count_statements(app.engine) if count_statements is not None and not processes else None
         counts = counter.__enter__() if counter is not None else None
         if processes:
-            elapsed = _in_processes(url, docs, clients)
-            errors: list = []
+            elapsed, cpu, errors = _in_processes(url, docs, clients, opts.own_sessions, watch)
         else:
-            elapsed, errors = _in_threads(app, clock, docs, clients)
+            elapsed, cpu, errors = _in_threads(app, clock, docs, clients, watch)
         if counter is not None:
             counter.__exit__(None, None, None)
         allocated = app.count("sales_order", "status == 'allocated'", user="admin")
         shipments = app.count("shipment", user="admin")
         if errors:
-            print(f"    {len(errors)} intake error(s), first: {errors[0]}")
-        return elapsed, allocated, shipments, (counts.statements // n if counts is not None and n else None)
+            print(f"    {len(errors)} error(s), first: {errors[0]}")
+        return Figures(elapsed, allocated, shipments, counts.statements // n if counts is not None and n else None,
+                       cpu, watch.server_cpu, watch.lock_share)
     finally:
         app.close()
 
 
-def _in_threads(app, clock: Clock, docs: list[str], clients: int) -> tuple[float, list]:
+def _in_threads(app, clock: Clock, docs: list[str], clients: int, watch) -> tuple[float, float, list]:
     intake = app.features["intake"]
     errors: list = []
 
@@ -139,44 +195,52 @@ def _in_threads(app, clock: Clock, docs: list[str], clients: int) -> tuple[float
             if ran == 0:
                 return done
 
-    t0 = time.perf_counter()
+    watch.start()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(client, range(clients)))
     clock.fixed = T0 + dt.timedelta(hours=2)
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(worker, range(clients)))
-    return time.perf_counter() - t0, errors
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    watch.stop()
+    return elapsed, cpu, errors
 
 
-def _in_processes(url: str, docs: list[str], clients: int) -> float:
+def _in_processes(url: str, docs: list[str], clients: int, own_sessions: bool,
+                  watch) -> tuple[float, float, list]:
     """Each process opens the app, waits for the others, delivers its share of the orders, waits until all
     are delivered, then works off the due jobs; timed from the first barrier to the last process's end."""
     ctx = multiprocessing.get_context("spawn")
     ready, delivered = ctx.Barrier(clients + 1), ctx.Barrier(clients)
-    errors = ctx.Queue()
-    procs = [ctx.Process(target=_process_client, args=(url, docs[k::clients], k, ready, delivered, errors))
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_process_client,
+                         args=(url, docs[k::clients], k, ready, delivered, results, own_sessions))
              for k in range(clients)]
     for p in procs:
         p.start()
     ready.wait()
+    watch.start()
     t0 = time.perf_counter()
     for p in procs:
         p.join()
     elapsed = time.perf_counter() - t0
-    found = [errors.get() for _ in procs]
-    bad = [e for e in found if e]
-    if bad:
-        print(f"    {len(bad)} process(es) reported errors, first: {bad[0]}")
-    return elapsed
+    watch.stop()
+    found = [results.get() for _ in procs]
+    return elapsed, sum(cpu for _, cpu in found), [problems for problems, _ in found if problems]
 
 
-def _process_client(url: str, docs: list[str], k: int, ready, delivered, errors) -> None:
+def _process_client(url: str, docs: list[str], k: int, ready, delivered, results, own_session: bool) -> None:
+    if own_session and hasattr(os, "setsid"):
+        os.setsid()  # scheduled as a process of its own, not as part of the bench's session
     clock = Clock(fixed=T0)
     app = open_app("builtin:oms", url, clock=clock, sync=False)
     problems: list[str] = []
+    cpu = 0.0
     try:
         intake = app.features["intake"]
         ready.wait()
+        cpu0 = time.process_time()
         for text in docs:
             result = intake.import_payload("channel-bot", "orders", text, channel="TMALL", source="order.json")
             problems.extend(str(e) for e in result.errors)
@@ -184,32 +248,52 @@ def _process_client(url: str, docs: list[str], k: int, ready, delivered, errors)
         clock.fixed = T0 + dt.timedelta(hours=2)
         while app.jobs.run_due(f"p{k}", now=clock.fixed, limit=50):
             pass
+        cpu = time.process_time() - cpu0
     except Exception as e:  # noqa: BLE001 - reported by the parent
         problems.append(f"{type(e).__name__}: {e}")
     finally:
         app.close()
-        errors.put("; ".join(problems[:3]))
+        results.put(("; ".join(problems[:3]), cpu))
 
 
 def sqlite_once(orders: int) -> float:
     """Orders/s on SQLite with one client (the figure compared with the baseline tree)."""
-    elapsed = run(f"sqlite:///{tempfile.mkdtemp()}/o2c.db", orders, 1)[0]
-    return orders / elapsed
+    return orders / run(f"sqlite:///{tempfile.mkdtemp()}/o2c.db", orders, 1).seconds
 
 
-def pg_run(pg: str, orders: int, clients: int, processes: bool) -> tuple[float, int, int, int | None]:
-    """One run in a fresh schema of the PostgreSQL database, dropped afterwards."""
+def pg_run(pg: str, orders: int, clients: int, processes: bool, opts: Options | None = None) -> Figures:
+    """One run in a fresh schema of the PostgreSQL database, dropped afterwards; its backends are watched."""
     schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(pg, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(pg, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as c:
         c.exec_driver_sql(f"CREATE SCHEMA {schema}")
     sep = "&" if "?" in pg else "?"
     try:
-        return run(f"{pg}{sep}options=-csearch_path%3D{schema}", orders, clients, processes)
+        url = f"{pg}{sep}options=-csearch_path%3D{schema}&application_name=ordo_{schema}"
+        return run(url, orders, clients, processes, opts, PgWatch(admin, f"ordo_{schema}"))
     finally:
         with admin.connect() as c:
             c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+def _cores(f: Figures, server: bool) -> str:
+    """CPU cores the run kept busy; '+' when the server's share is unknown (a server on another machine)."""
+    if f.client_cpu is None:
+        return ""
+    busy = (f.client_cpu + (f.server_cpu or 0)) / f.seconds
+    return f"{busy:.2f}" + ("+" if server and f.server_cpu is None else "")
+
+
+def _cpu_per_order(f: Figures, n: int) -> float | None:
+    """Client + server CPU milliseconds per order (None when either is unknown)."""
+    if f.client_cpu is None or f.server_cpu is None:
+        return None
+    return 1000 * (f.client_cpu + f.server_cpu) / n
+
+
+def _per_order(seconds: float | None, n: int) -> str:
+    return "" if seconds is None else f"{1000 * seconds / n:.1f}"
 
 
 def main() -> None:
@@ -222,34 +306,53 @@ def main() -> None:
                                                              f"SQLite with 1 client (default {BASELINE})")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--quick", action="store_true", help="threads only (no process runs)")
+    parser.add_argument("--skus", type=int, default=N_PRODUCTS,
+                        help=f"products stocked (default {N_PRODUCTS}); 1: every order takes the same stock rows "
+                             f"(the hot-row case)")
+    parser.add_argument("--one-session", action="store_true",
+                        help="keep the client processes in the bench's session (one scheduling group)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.skus < 1:
+        parser.error("--skus must be at least 1")
     if args.child:  # run by run_baseline in the older tree
         print(f"RESULT {sqlite_once(args.orders):.3f}")
         return
-    print(f"order to allocation: {args.orders} auto-approved orders of 1-5 lines per run "
-          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)\n")
+    opts = Options(skus=args.skus, own_sessions=not args.one_session)
+    print(f"order to allocation: {args.orders} auto-approved orders of 1-5 lines over {args.skus} products per "
+          f"run (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; client processes "
+          f"{'in one session' if args.one_session else 'each in its own session'})\n")
     print(f"{'backend':<12}{'clients':>8}  {'as':<10}{'orders/s':>9}{'allocated':>11}{'shipments':>11}"
-          f"{'seconds':>9}{'stmts/order':>13}")
+          f"{'seconds':>9}{'stmts/order':>13}{'client ms':>11}{'server ms':>11}{'cores':>7}{'lock waits':>12}")
     backends = [("SQLite", None)] + ([] if args.no_pg or not args.pg else [("PostgreSQL", args.pg)])
     modes = [(1, False), (4, False)] + ([] if args.quick else [(1, True), (4, True)])
-    figures: dict[tuple[str, int, bool], float] = {}
+    figures: dict[tuple[str, int, bool], Figures] = {}
     for name, pg in backends:
         for clients, processes in modes:
             if pg is None:
-                url = f"sqlite:///{tempfile.mkdtemp()}/o2c.db"
-                elapsed, allocated, shipments, stmts = run(url, args.orders, clients, processes)
+                f = run(f"sqlite:///{tempfile.mkdtemp()}/o2c.db", args.orders, clients, processes, opts)
             else:
-                elapsed, allocated, shipments, stmts = pg_run(pg, args.orders, clients, processes)
-            figures[(name, clients, processes)] = args.orders / elapsed
+                f = pg_run(pg, args.orders, clients, processes, opts)
+            figures[(name, clients, processes)] = f
             print(f"{name:<12}{clients:>8}  {'processes' if processes else 'threads':<10}"
-                  f"{args.orders / elapsed:>9.1f}{allocated:>11}{shipments:>11}{elapsed:>9.1f}"
-                  f"{stmts if stmts is not None and clients == 1 else '':>13}")
-    print("\nallocated should equal the number of orders; shipments >= allocated (one per warehouse used).")
+                  f"{args.orders / f.seconds:>9.1f}{f.allocated:>11}{f.shipments:>11}{f.seconds:>9.1f}"
+                  f"{f.statements if f.statements is not None and clients == 1 else '':>13}"
+                  f"{_per_order(f.client_cpu, args.orders):>11}{_per_order(f.server_cpu, args.orders):>11}"
+                  f"{_cores(f, pg is not None):>7}{'' if f.lock_share is None else f'{100 * f.lock_share:.1f} %':>12}", flush=True)
+    print("\nallocated should equal the number of orders; shipments >= allocated (one per warehouse used).\n"
+          "client/server ms: CPU per order (server: PostgreSQL backends on this machine; SQLite runs in the client);"
+          "\ncores: (client + server CPU) / seconds ('+': server CPU unknown); lock waits: share of in-use "
+          "PostgreSQL backend samples waiting for a lock.")
     for name, _ in backends:
         one, four = figures.get((name, 1, True)), figures.get((name, 4, True))
         if one and four:
-            print(f"{name}: 4 processes / 1 process = {four / one:.2f}x")
+            line = f"{name}: 4 processes / 1 process = {one.seconds / four.seconds:.2f}x"
+            cpu1, cpu4 = _cpu_per_order(one, args.orders), _cpu_per_order(four, args.orders)
+            if cpu1 and cpu4 and os.cpu_count():
+                # 1 process keeps at most 1 core busy (client and server take turns), 4 at most all of them
+                line += (f"; CPU per order {cpu1:.1f} ms (1 process), {cpu4:.1f} ms (4): CPU-bound, 4 processes "
+                         f"on {os.cpu_count()} idle cores reach about {os.cpu_count() * cpu1 / cpu4:.2f}x")
+            print(line)
     if not args.no_baseline:
         out = run_baseline(__file__, ["--orders", str(args.orders), "--child"], args.baseline)
         old = float(out.split("RESULT")[-1])
