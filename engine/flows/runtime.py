@@ -308,8 +308,11 @@ class FlowRuntime:
     def timeline(self, tx: Transaction, entity: str, record: int | str) -> list[inbox.Event]:
         return inbox.timeline(tx, entity, tx.get(entity, record)["id"])
 
-    def inbox(self, tx: Transaction, user: str | None = None) -> list[inbox.InboxTask]:
-        return inbox.inbox(tx, user, records=self.records)
+    def inbox(self, tx: Transaction, user: str | None = None, *, limit: int | None = None,
+              offset: int = 0) -> list[inbox.InboxTask]:
+        """Pending tasks of the acting user (an admin: of ``user``), due first: every one of them, or the page
+        of at most ``limit`` after ``offset`` (ask one more than you show to know whether there are more)."""
+        return inbox.inbox(tx, user, limit, self.records, offset)
 
     def tasks(self, tx: Transaction, instance: int, status: str | None = "pending") -> list[dict[str, Any]]:
         return inbox.instance_tasks(tx.conn, instance, status)
