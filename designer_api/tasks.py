@@ -55,10 +55,9 @@ def list_tasks(ctx: Ctx) -> dict[str, Any]:
     limit = int_param(ctx.request, "limit", 50, maximum=MAX_INBOX) or 0
     offset = int_param(ctx.request, "offset", 0, maximum=MAX_INBOX) or 0
     with ctx.app.reader(ctx.actor) as tx:
-        found = inbox(tx, None, limit=offset + limit + 1)
-        page = found[offset:offset + limit]
-        return {"items": _present_tasks(tx, page, ctx.lang), "limit": limit, "offset": offset,
-                "more": len(found) > offset + limit}
+        found = inbox(tx, None, limit=limit + 1, offset=offset)  # one more: are there more?
+        return {"items": _present_tasks(tx, found[:limit], ctx.lang), "limit": limit, "offset": offset,
+                "more": len(found) > limit}
 
 
 def _present_tasks(tx: Transaction, tasks: list[InboxTask], lang: str) -> list[dict[str, Any]]:

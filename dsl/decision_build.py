@@ -8,13 +8,14 @@ function, so evaluating a table never looks at cell text.
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import TYPE_CHECKING, Any
 
 from . import decision_check as dc
 from .decision import DecisionDef, RuleDef
 from .decision_cells import INPUT, Cell, Test, error_column, parse_cell
+from .decision_rules import compile_rules, rule_tree
+from .decision_static import columns, domain, gaps, static_checks
 from .decision_table import (
     CompiledCell,
     CompiledInput,
@@ -25,16 +26,12 @@ from .decision_table import (
 )
 from .decision_values import literal, literal_value
 from .errors import ExpressionError, ExpressionErrors
-from .expr import Scope, ast, compile_expression
+from .expr import Scope, compile_expression
 from .expr import types as T
-from .expr.checker import Checker
-from .expr.to_python import to_python
 
 if TYPE_CHECKING:
     from .check import CheckContext
 
-FIRST_CHUNK = 25  # rules per nested if() chain (Python nests parentheses at most 200 deep)
-ALL_CHUNK = 200  # rules per tuple of matches
 TYPES = {"string": T.STRING, "integer": T.INTEGER, "decimal": T.DECIMAL, "boolean": T.BOOLEAN, "date": T.DATE,
          "datetime": T.DATETIME, "any": T.ANY}
 _WORD = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -96,10 +93,10 @@ class _Builder:
             return None
         table = DecisionTable(d.name, d.entity, d.hit_policy, d.aggregation, inputs, outputs,
                               [r for r, _ in rules], roots, labels)  # type: ignore[misc]
-        self._static(table, [cells for _, cells in rules], outputs)  # type: ignore[misc]
+        static_checks(table, [cells for _, cells in rules], d.complete, self.report.error)  # type: ignore[misc]
         if self.report.count:
             return None
-        self._compile_rules(table)
+        compile_rules(table, Scope(self.schema, d.entity, roots=self.roots))
         return table
 
     # -- columns
@@ -174,7 +171,7 @@ class _Builder:
         rid = rule.id or f"rule {k + 1}"
         compiled = CompiledRule(k, rid, rule.annotation, cells, values)
         if not self.report.count:
-            compiled.match = self._tree(exprs)
+            compiled.match = rule_tree(exprs)
         return compiled, shapes
 
     def _split(self, k: int, rule: RuleDef, n_in: int, n_out: int) -> tuple[list, list]:
@@ -265,7 +262,7 @@ class _Builder:
 
     def _shape(self, cell: Cell, inp: CompiledInput, compiled: Any) -> dc.Cell:
         """The set of values the cell accepts, for the static checks ("?" when unknown)."""
-        dom = _domain(inp.type)
+        dom = domain(inp.type)
         if dom is not None:
             if _reads_others(compiled):
                 return "?"
@@ -285,47 +282,6 @@ class _Builder:
             return dc.complement(out) if cell.negated else out
         values = frozenset(v for s in sets for v in s.values or ())
         return dc.ValueSet(values=values, negated=cell.negated)
-
-    def _tree(self, exprs: list[tuple[int, Any]]) -> ast.Node:
-        """All the cells of a rule as one tree over the inputs ``_0``, ``_1``, ... (True when all are '-')."""
-        tree: ast.Node | None = None
-        for j, (compiled, _) in exprs:
-            node = copy.deepcopy(compiled.tree)
-            for n in ast.walk(node):
-                if isinstance(n, ast.Path) and n.parts[0] == INPUT:
-                    n.parts = [f"{INPUT}{j}", *n.parts[1:]]
-            tree = node if tree is None else ast.Binary(1, 1, "and", tree, node)
-        return tree if tree is not None else ast.Literal(1, 1, True)
-
-    def _compile_rules(self, table: DecisionTable) -> None:
-        """The rules as a few compiled functions of (record, env, *roots, *inputs): FIRST tables as chains
-        of nested if() giving the first matching rule's index, others as tuples of every rule's index or
-        null. One call runs many rules; no cell text is looked at."""
-        scope = Scope(self.schema, self.d.entity, roots={**self.roots, **{
-            f"{INPUT}{j}": i.type for j, i in enumerate(table.inputs)}})
-        trees = [(r.index, r.match) for r in table.rules]
-        for r in table.rules:
-            r.match = None
-
-        def hit(k: int, tree: ast.Node, other: ast.Node) -> ast.Node:
-            return ast.Call(1, 1, "if", [tree, ast.Literal(1, 1, k), other])
-
-        fns = []
-        size = FIRST_CHUNK if self.d.hit_policy == "FIRST" else ALL_CHUNK
-        for start in range(0, len(trees), size):
-            chunk = trees[start:start + size]
-            if self.d.hit_policy == "FIRST":
-                node: ast.Node = ast.Literal(1, 1, None)
-                for k, tree in reversed(chunk):
-                    node = hit(k, tree, node)
-            else:
-                node = ast.ListLit(1, 1, [hit(k, tree, ast.Literal(1, 1, None)) for k, tree in chunk])
-            checker = Checker("", scope)  # types only: this tree runs in Python, never as one SQL text
-            checker.visit(node, scope)
-            assert not checker.errors, checker.errors
-            fns.append(to_python(node, list(scope.roots))[0])
-        table.first = self.d.hit_policy == "FIRST"
-        table.chunks = fns
 
     # -- values
     def _value(self, path: tuple, raw: Any, out: CompiledOutput, allow_expr: bool = True) -> OutputValue:
@@ -360,32 +316,6 @@ class _Builder:
             return None
 
     # -- static checks
-    def _static(self, table: DecisionTable, shapes: list[list[dc.Cell]], outputs: list[CompiledOutput]) -> None:
-        d = self.d
-        cols = [dc.Column(i.name, _domain(i.type),
-                          i.type.kind if i.type.kind in ("integer", "decimal", "date", "datetime") else None)
-                for i in table.inputs]
-        if d.hit_policy in ("UNIQUE", "ANY"):
-            for a, b in dc.overlaps(shapes, cols):
-                ra, rb = table.rules[a], table.rules[b]
-                if d.hit_policy == "UNIQUE":
-                    self.report.error(("rules", b), f"{ra.id} and {rb.id} overlap: both match some inputs, "
-                                                    f"which hit policy UNIQUE forbids")
-                elif any(x.fn is None and y.fn is None and x.value != y.value
-                         for x, y in zip(ra.outputs, rb.outputs, strict=True)):
-                    self.report.error(("rules", b), f"{ra.id} and {rb.id} overlap but give different results, "
-                                                    f"which hit policy ANY forbids")
-        if d.complete:
-            found = dc.gaps(shapes, cols)
-            if found is None:
-                self.report.error(("complete",), "cannot prove the table complete: give every input a known "
-                                                 "domain (values, an enum, boolean, number or date) and use "
-                                                 "cells without other fields")
-            for g in found or []:
-                where = ", ".join(f"{c.name} {_where(v)}" for c, v in zip(cols, g, strict=True))
-                self.report.error(("rules",), f"no rule covers {where}")
-
-
 def table_gaps(table: DecisionTable, defn: DecisionDef, schema: Any) -> list[str] | None:
     """Descriptions of input combinations no rule covers (for ``ordo decide --check``)."""
     b = _Builder(defn, schema, _Report(None))
@@ -395,13 +325,7 @@ def table_gaps(table: DecisionTable, defn: DecisionDef, schema: Any) -> list[str
     for k, rule in enumerate(defn.rules):
         cells, _ = b._split(k, rule, len(table.inputs), len(table.outputs))
         shapes.append([b._cell(path, raw, table.inputs[j])[1] for j, (path, raw) in enumerate(cells)])
-    cols = [dc.Column(i.name, _domain(i.type),
-                      i.type.kind if i.type.kind in ("integer", "decimal", "date", "datetime") else None)
-            for i in table.inputs]
-    found = dc.gaps(shapes, cols)
-    if found is None:
-        return None
-    return [", ".join(f"{c.name} {_where(v)}" for c, v in zip(cols, g, strict=True)) for g in found]
+    return gaps(shapes, columns(table))
 
 
 def _split_rule_cells(defn: DecisionDef, rule: RuleDef) -> list[Any]:
@@ -411,23 +335,9 @@ def _split_rule_cells(defn: DecisionDef, rule: RuleDef) -> list[Any]:
     return [raw for _, raw in cells]
 
 
-def _where(atom: str) -> str:
-    if atom == "any" or atom.startswith(("<", ">")):
-        return atom
-    return f"in {atom}" if atom.startswith("(") else f"= {atom}"
-
-
 def _always(*args: Any) -> bool:
     return True
 
 
 def _reads_others(compiled: Any) -> bool:
     return any(p.root != INPUT for p in compiled.paths())
-
-
-def _domain(t: T.Type) -> tuple | None:
-    if t.kind == "boolean":
-        return (True, False)
-    if t.options:
-        return tuple(t.options)
-    return None

@@ -31,8 +31,10 @@ from .db import describe, make_engine, retrying, write_connection
 from .errors import OrdoError, PermissionDenied, UsageError
 from .jobs import JobRunner
 from .outbox import Outbox
+from .pages import query_pages
 from .permissions import Permissions
 from .query import FilterCache
+from .record_reads import MAX_LIMIT
 from .records import Record, Transaction, WriteEvent
 from .related_aggregates import RelatedAggregates
 from .schema_sync import check_schema, sync_schema
@@ -210,9 +212,22 @@ class App:
 
     def query(self, entity: str, where: str | None = None, *, user: UserLike,
               params: Mapping[str, Any] | None = None, order_by: str | Sequence[str] | None = None,
-              limit: int | None = 100, offset: int = 0, with_children: bool = False) -> list[Record]:
+              limit: int | None = None, offset: int = 0, with_children: bool = False) -> list[Record]:
+        """The records of ``entity`` matching ``where`` that ``user`` may read, in ``order_by`` order (by id
+        when not given). ``limit``: a page of at most that many (0 to ``MAX_LIMIT``) after ``offset``. None:
+        every matching record, read page by page; more than ``MAX_LIMIT`` of them are refused (UsageError),
+        never silently cut: ask for pages, or read them in bounded memory with ``pages.query_pages``."""
         with self.reader(user) as tx:
-            return tx.query(entity, where, params, order_by, limit, offset, with_children)
+            if limit is not None:
+                return tx.query(entity, where, params, order_by, limit, offset, with_children)
+            found: list[Record] = []
+            for page in query_pages(tx, entity, where, params, order_by, offset=offset, limit=MAX_LIMIT + 1,
+                                    with_children=with_children):
+                found += page
+            if len(found) > MAX_LIMIT:
+                raise UsageError(f"more than {MAX_LIMIT:,} {entity} records match: ask for a page (limit and "
+                                 "offset) or read them page by page (ordo.engine.pages.query_pages)")
+            return found
 
     def count(self, entity: str, where: str | None = None, *, user: UserLike,
               params: Mapping[str, Any] | None = None) -> int:

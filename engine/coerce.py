@@ -7,7 +7,6 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ordo.dsl.entity import FieldDef
 from ordo.dsl.expr.limits import (
     MAX_JSON_DEPTH,
     MAX_NUMBER_TEXT,
@@ -16,6 +15,7 @@ from ordo.dsl.expr.limits import (
     text_problem,
 )
 from ordo.dsl.expr.sqltypes import trim_zeros
+from ordo.dsl.field import FieldDef
 
 
 class CoercionError(ValueError):

@@ -14,10 +14,11 @@ import sqlalchemy as sa
 
 from ordo.dsl.app import AppDefinition
 from ordo.dsl.base import humanize, label_text
-from ordo.dsl.entity import EntityDef, FieldDef, ValidationDef, compile_pattern, write_scope
+from ordo.dsl.entity import EntityDef, ValidationDef, write_scope
 from ordo.dsl.errors import DefinitionError, DefinitionErrors
 from ordo.dsl.expr import CompiledExpression, Scope, compile_expression
 from ordo.dsl.expr import types as T
+from ordo.dsl.field import FieldDef, compile_pattern
 
 from .coerce import coerce
 from .tables import TableSpec, build_table, table_specs

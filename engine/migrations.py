@@ -21,8 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ordo.dsl.entity import FieldDef, conversion_scope
 from ordo.dsl.expr import Env, compile_expression
+from ordo.dsl.field import FieldDef, conversion_scope
 
 from .coerce import CoercionError, coerce
 from .tables import SYSTEM_METADATA, id_column

@@ -4,9 +4,11 @@ evaluated in SQL, each statement built once, their values kept by the unit of wo
 * One statement per aggregate node, built at first use and kept by the app (``app.related_statements``);
   the owner's fields it reads are parameters (``owner_<field>``).
 * The aggregates over one related field form a *group*: when one of them is needed for an owner, every
-  aggregate of the group seen so far that the unit of work does not already know for that owner is
-  computed in the same ``SELECT`` (``SELECT (agg1), (agg2), ...``): the risk rules reading five thresholds
-  of the active policy read it once.
+  aggregate of the group seen so far is computed in the same ``SELECT`` (``SELECT (agg1), (agg2), ...``)
+  and kept for that owner: the risk rules reading five thresholds of the active policy read it once. A
+  group has one statement, built again only when an aggregate joins or leaves the group (not one per
+  subset of its aggregates not known yet, which could be 2^n statements); the price is that an aggregate
+  of the group already known for the owner is computed again with the others (one round trip either way).
 * A value is kept by the unit of work until a row of a table it reads is written. A related field that
   leaves its owner out (``id != parent.id`` in its ``where``, over the owner's own entity) does not change
   when the owner itself is written: such a value survives the writes of its owner (see
@@ -48,27 +50,25 @@ class Aggregate:
 
 @dataclass(eq=False)
 class Group:
-    """The aggregates over one related field seen so far, and the statements computing subsets of them."""
+    """The aggregates over one related field seen so far, and the one statement computing them all."""
 
     members: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)
-    statements: dict[tuple[int, ...], Any] = field(default_factory=dict)
+    built: tuple[Any, list[Aggregate]] | None = None  # (statement, the aggregates of its columns in order)
     size: int = 0
+    builds: int = 0  # statements built so far (a test's probe of the bound)
 
     def add(self, node: Any) -> None:
         self.members.add(node)
-        self.statements.clear()
-        self.size = len(self.members)
+        self.built = None
 
-    def statement(self, nodes: list[Any], aggregates: Any) -> Any:
-        if len(self.members) != self.size:  # a node was collected (an old flow version): drop its statements
-            self.statements.clear()
-            self.size = len(self.members)
-        key = tuple(aggregates[n].serial for n in nodes)
-        stmt = self.statements.get(key)
-        if stmt is None:
-            stmt = sa.select(*[aggregates[n].expr.label(f"a{i}") for i, n in enumerate(nodes)])
-            self.statements[key] = stmt
-        return stmt
+    def statement(self, aggregates: Any) -> tuple[Any, list[Aggregate]]:
+        """(the ``SELECT`` of every member, the members' aggregates in its column order)."""
+        if self.built is None or len(self.members) != self.size:  # a member joined or was collected
+            aggs = sorted((aggregates[n] for n in list(self.members)), key=lambda a: a.serial)
+            stmt = sa.select(*[a.expr.label(f"a{i}") for i, a in enumerate(aggs)])
+            self.built, self.size = (stmt, aggs), len(aggs)
+            self.builds += 1
+        return self.built
 
 
 class RelatedAggregates:
@@ -124,37 +124,28 @@ class RelatedAggregates:
 
 def evaluate(tx: Any, node: Any, owner: Record) -> Any:
     """The value of aggregate ``node`` for ``owner`` in ``tx``'s transaction (with the other aggregates of
-    its group not known yet for that owner, in one statement)."""
+    its group, in one statement)."""
     registry: RelatedAggregates = tx.app.related_statements
     agg = registry.get(node)
     uow = tx.uow
-    key = _memo_key(node, agg, owner)
+    key = _memo_key(agg, owner)
     if key is not None:
         found, value = uow.aggregate(key)
         if found:
             return value
-    nodes, keys = [node], [key]
-    if key is not None:
-        for other in list(agg.group.members):
-            if other is node:
-                continue
-            other_key = _memo_key(other, registry.get(other), owner)
-            if other_key is not None and not uow.aggregate(other_key)[0]:
-                nodes.append(other)
-                keys.append(other_key)
-    aggs = [registry.get(n) for n in nodes]
+    stmt, aggs = agg.group.statement(registry.nodes)
     params: dict[str, Any] = {}
     for a in aggs:
         for name in a.used:
             params[f"owner_{name}"] = owner.get(name)
-    row = tx.conn.execute(agg.group.statement(nodes, registry.nodes), params).one()
+    row = tx.conn.execute(stmt, params).one()
     out = None
-    for i, (a, k) in enumerate(zip(aggs, keys, strict=True)):
-        value = row[i]
+    for a, value in zip(aggs, row, strict=True):
         if a.boolean and value is not None:
             value = bool(value)
-        if i == 0:
+        if a is agg:
             out = value
+        k = _memo_key(a, owner)
         if k is not None:
             excluded = (a.owner_entity, owner.get("id"), a.used.index("id")) if a.excludes_owner and "id" in a.used \
                 else None
@@ -162,7 +153,7 @@ def evaluate(tx: Any, node: Any, owner: Record) -> Any:
     return out
 
 
-def _memo_key(node: Any, agg: Aggregate, owner: Record) -> Any:
+def _memo_key(agg: Aggregate, owner: Record) -> Any:
     key = (agg.serial, tuple(owner.get(name) for name in agg.used))
     try:
         hash(key)

@@ -18,12 +18,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .coerce import CoercionError
+from . import schema_steps as steps
 from .compiled import CompiledApp
 from .db import advisory_lock, write_connection
-from .errors import OrdoError, SchemaChangeRefused, UsageError
-from .migrations import applied_maps, converted, count_mapped, map_action, map_detail, record, value_map
-from .schema_generated import drop_generated, index_names, indexes_on, indexes_reading, plan_generated
+from .errors import SchemaChangeRefused, UsageError
+from .migrations import applied_maps, count_mapped, map_action, map_detail, record, value_map
+from .schema_generated import drop_generated, index_names, indexes_on, plan_generated
 from .tables import SYSTEM_METADATA, TableSpec, build_table, index_name
 
 schema_table = sa.Table(
@@ -105,14 +105,14 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                 old = old_cols[cname]
                 if old not in (sig, "?") and not _widening(old, sig):
                     if f is not None and f.converted_from is not None:
-                        values, bad = _converted_values(conn, spec.name, cname, f)
+                        values, bad = steps.converted_values(conn, spec.name, cname, f)
                         if bad:
                             plan.refused.append(f"{spec.name}.{cname}: cannot convert {old} -> {sig}: "
                                                 f"{len(bad)} value(s) do not convert, e.g. {'; '.join(bad[:3])}; "
                                                 f"correct them first (nothing was changed)")
                         else:
                             changed.add(cname)
-                            plan.actions.append(_convert(spec.name, table.c[cname], values))
+                            plan.actions.append(steps.convert(spec.name, table.c[cname], values))
                             plan.statements.append(f"convert {spec.name}.{cname}: {old} -> {sig}")
                             plan.records.append({"table_name": spec.name, "field": cname, "kind": "convert",
                                                  "detail": f"{old} -> {sig}" + (f" by {f.convert}" if f.convert
@@ -123,24 +123,24 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                             f"declare 'converted_from: <old type>' on the field to convert them"
                         )
                 elif old != sig and old != "?":
-                    plan.actions.append(_alter_type(spec.name, table.c[cname]))
+                    plan.actions.append(steps.alter_type(spec.name, table.c[cname]))
                     plan.statements.append(f"widen {spec.name}.{cname}: {old} -> {sig}")
             elif f is not None and f.renamed_from and f.renamed_from in old_cols:
                 renamed.add(f.renamed_from)
                 changed.add(f.renamed_from)
-                plan.actions.append(_rename(spec.name, f.renamed_from, cname))
+                plan.actions.append(steps.rename(spec.name, f.renamed_from, cname))
                 plan.statements.append(f"rename {spec.name}.{f.renamed_from} -> {cname}")
                 plan.records.append({"table_name": spec.name, "field": cname, "kind": "rename",
                                      "detail": f"{f.renamed_from} -> {cname}", "rows": None})
             else:
-                plan.actions.append(_add_column(spec.name, table.c[cname], spec.links.get(cname)))
+                plan.actions.append(steps.add_column(spec.name, table.c[cname], spec.links.get(cname)))
                 plan.statements.append(f"add column {spec.name}.{cname}")
         for cname in old_cols:
             if cname in spec.columns or cname in renamed:
                 continue
             if cname in dropped:
                 changed.add(cname)
-                plan.actions.append(_drop_column(spec.name, cname))
+                plan.actions.append(steps.drop_column(spec.name, cname))
                 plan.statements.append(f"drop column {spec.name}.{cname}")
                 plan.records.append({"table_name": spec.name, "field": cname, "kind": "drop",
                                      "detail": f"drop column {cname}", "rows": None})
@@ -155,20 +155,20 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
         for cols, unique in spec.indexes:
             name = index_name(spec.name, cols, unique)
             if name not in have and unique and all(c in old_cols for c in cols):
-                dups = _duplicates(conn, spec.name, cols)
+                dups = steps.duplicates(conn, spec.name, cols)
                 if dups:
                     plan.refused.append(f"{spec.name}.{', '.join(cols)}: cannot make unique: existing records "
                                         f"share values ({'; '.join(dups)}); correct them first (nothing was changed)")
                     continue
             if name not in have:
-                plan.actions.append(_create_index(ddl[spec.name], name))
+                plan.actions.append(steps.create_index(ddl[spec.name], name))
                 plan.statements.append(f"create index {name}")
         wanted_indexes = {index_name(spec.name, cols, unique) for cols, unique in spec.indexes}
         for cols, unique in snap.get("indexes", []):  # created by an earlier sync, no longer asked for
             name = index_name(spec.name, tuple(cols), unique)
             if name in have and name not in wanted_indexes and \
                     all(c in spec.columns or c in spec.generated for c in cols):
-                plan.actions.append(_drop_index(spec.name, name))
+                plan.actions.append(steps.drop_index(spec.name, name))
                 plan.statements.append(f"drop index {name}")
         for gname in old_generated:  # no report groups by it any more: it holds nothing but derived values
             if gname not in spec.generated:
@@ -183,7 +183,7 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
         if parent not in entities:
             continue
         if fname in entities[parent].defn.dropped_fields:
-            plan.actions.append(_drop_table(tname))
+            plan.actions.append(steps.drop_table(tname))
             plan.statements.append(f"drop table {tname}")
             plan.records.append({"table_name": tname, "field": None, "kind": "drop", "detail": "drop table",
                                  "rows": None})
@@ -217,126 +217,6 @@ def _plan_maps(conn: sa.Connection, plan: Plan, spec: TableSpec, table: sa.Table
             plan.statements.append(f"map values of {spec.name}.{cname}: {shown} ({rows} row(s))")
         plan.records.append({"table_name": spec.name, "field": cname, "kind": "map", "detail": detail,
                              "rows": rows})
-
-
-def _q(conn: sa.Connection, name: str) -> str:
-    return conn.dialect.identifier_preparer.quote(name)
-
-
-def _add_column(table: str, column: sa.Column, link_target: str | None):
-    def run(conn: sa.Connection) -> None:
-        ddl = f"ALTER TABLE {_q(conn, table)} ADD COLUMN {_q(conn, column.name)} {column.type.compile(conn.dialect)}"
-        if link_target and conn.dialect.name == "sqlite":
-            ddl += f" REFERENCES {_q(conn, link_target)}(id)"
-        conn.exec_driver_sql(ddl)
-        if link_target and conn.dialect.name != "sqlite":
-            fk = _q(conn, f"fk_{table}_{column.name}"[:63])
-            conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} ADD CONSTRAINT {fk} FOREIGN KEY "
-                                 f"({_q(conn, column.name)}) REFERENCES {_q(conn, link_target)}(id)")
-
-    return run
-
-
-def _rename(table: str, old: str, new: str):
-    def run(conn: sa.Connection) -> None:
-        conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} RENAME COLUMN {_q(conn, old)} TO {_q(conn, new)}")
-
-    return run
-
-
-def _drop_column(table: str, column: str):
-    def run(conn: sa.Connection) -> None:
-        for name, _ in indexes_reading(conn, table, column):
-            conn.exec_driver_sql(f"DROP INDEX {_q(conn, name)}")
-        conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} DROP COLUMN {_q(conn, column)}")
-
-    return run
-
-
-def _drop_table(table: str):
-    def run(conn: sa.Connection) -> None:
-        conn.exec_driver_sql(f"DROP TABLE {_q(conn, table)}")
-
-    return run
-
-
-def _alter_type(table: str, column: sa.Column):
-    def run(conn: sa.Connection) -> None:
-        if conn.dialect.name == "sqlite":
-            return  # SQLite columns are not length- or precision-limited
-        conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} ALTER COLUMN {_q(conn, column.name)} "
-                             f"TYPE {column.type.compile(conn.dialect)}")
-
-    return run
-
-
-def _converted_values(conn: sa.Connection, table: str, column: str,
-                      field: Any) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every stored value of ``column`` converted to the field's new type the way input is
-    (``engine.coerce``): (the new values by row id, the rows that do not convert)."""
-    has_name = "name" in {c["name"] for c in sa.inspect(conn).get_columns(table)}
-    cols = f"id, {_q(conn, 'name') if has_name else 'NULL'}, {_q(conn, column)}"
-    values: list[dict[str, Any]] = []
-    bad: list[str] = []
-    for rid, name, value in conn.exec_driver_sql(f"SELECT {cols} FROM {_q(conn, table)} ORDER BY id"):
-        try:
-            new = converted(field, value)
-        except (CoercionError, OrdoError) as e:
-            bad.append(f"{name or f'row {rid}'}: {value!r} ({e})")
-            continue
-        values.append({"_id": rid, "_v": new})
-    return values, bad
-
-
-def _convert(table: str, column: sa.Column, values: list[dict[str, Any]]):
-    """Rewrite every value as converted in Python (checked beforehand), so no value is lost or
-    changed by a database cast (SQLite would turn 'alpha' into 0)."""
-    def run(conn: sa.Connection) -> None:
-        t, name, type_sql = column.table, column.name, column.type.compile(conn.dialect)
-        if conn.dialect.name == "sqlite":  # no ALTER TYPE: a new column takes the values and the name
-            target = "ordo_converting"
-            conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} ADD COLUMN {target} {type_sql}")
-            write = sa.table(table, sa.column("id"), sa.column(target, column.type))
-        else:
-            conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} ALTER COLUMN {_q(conn, name)} TYPE {type_sql} "
-                                 f"USING NULL")
-            target, write = name, t
-        if values:
-            conn.execute(sa.update(write).where(write.c.id == sa.bindparam("_id"))
-                         .values({target: sa.bindparam("_v", type_=column.type)}), values)
-        if conn.dialect.name == "sqlite":
-            indexes = indexes_reading(conn, table, name)
-            _drop_column(table, name)(conn)
-            conn.exec_driver_sql(f"ALTER TABLE {_q(conn, table)} RENAME COLUMN {target} TO {_q(conn, name)}")
-            for _, create in indexes:  # as they were (their columns, unique, expressions)
-                conn.exec_driver_sql(create or "")
-
-    return run
-
-
-def _duplicates(conn: sa.Connection, table: str, cols: tuple[str, ...], shown: int = 3) -> list[str]:
-    """A few sets of values that several rows share in ``cols`` (NULLs never clash)."""
-    names = ", ".join(_q(conn, c) for c in cols)
-    not_null = " AND ".join(f"{_q(conn, c)} IS NOT NULL" for c in cols)
-    rows = conn.exec_driver_sql(f"SELECT {names}, COUNT(*) FROM {_q(conn, table)} WHERE {not_null} "
-                                f"GROUP BY {names} HAVING COUNT(*) > 1 LIMIT {shown}").all()
-    return [f"{', '.join(repr(v) for v in r[:-1])} in {r[-1]} records" for r in rows]
-
-
-def _drop_index(table: str, name: str):
-    def run(conn: sa.Connection) -> None:
-        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {_q(conn, name)}")
-
-    return run
-
-
-def _create_index(table: sa.Table, name: str):
-    def run(conn: sa.Connection) -> None:
-        for idx in table.indexes:
-            if idx.name == name:
-                idx.create(conn)
-
-    return run
 
 
 def _owner(conn: sa.Connection, tables: set[str]) -> str | None:

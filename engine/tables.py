@@ -17,9 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 
-from ordo.dsl.entity import EntityDef, FieldDef
+from ordo.dsl.entity import EntityDef
 from ordo.dsl.expr import types as T
 from ordo.dsl.expr.sqltypes import ExactDecimal
+from ordo.dsl.field import FieldDef
 
 SYSTEM_METADATA = sa.MetaData()
 # BIGINT ids; on SQLite an INTEGER PRIMARY KEY (the rowid), which autoincrements

@@ -22,9 +22,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ordo.dsl.app import AppDefinition
-from ordo.dsl.entity import EntityDef, FieldDef
+from ordo.dsl.entity import EntityDef
 from ordo.dsl.expr import Env, Scope, compile_expression
 from ordo.dsl.expr import types as T
+from ordo.dsl.field import FieldDef
 from ordo.engine.coerce import CoercionError, coerce
 from ordo.engine.errors import FieldError
 

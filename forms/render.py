@@ -20,9 +20,10 @@ import jinja2
 
 from ordo.dsl.app import AppDefinition
 from ordo.dsl.base import humanize, label_text
-from ordo.dsl.entity import EntityDef, FieldDef
+from ordo.dsl.entity import EntityDef
 from ordo.dsl.expr import CompiledExpression, Env, Scope, compile_expression
 from ordo.dsl.expr import types as T
+from ordo.dsl.field import FieldDef
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("ordo.forms", "templates"),
                           autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.ChainableUndefined,

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ordo.dsl.app import AppDefinition
-from ordo.dsl.entity import FORM_CONDITIONS, EntityDef, FieldDef
+from ordo.dsl.entity import EntityDef
 from ordo.dsl.expr import CompiledExpression, Scope, ast, compile_expression
 from ordo.dsl.expr.to_js import BrowserUnsupported, js_string, to_js
+from ordo.dsl.field import FORM_CONDITIONS, FieldDef
 
 from .scale import expr_scale
 

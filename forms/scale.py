@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ordo.dsl.app import AppDefinition
-from ordo.dsl.entity import FieldDef
 from ordo.dsl.expr import CompiledExpression, Scope, compile_expression
+from ordo.dsl.field import FieldDef
 from ordo.engine.scales import expr_scale as _expr_scale
 
 

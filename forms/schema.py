@@ -15,7 +15,8 @@ from typing import Any, Protocol
 
 from ordo.dsl.app import AppDefinition
 from ordo.dsl.base import humanize, label_text
-from ordo.dsl.entity import EntityDef, FieldDef
+from ordo.dsl.entity import EntityDef
+from ordo.dsl.field import FieldDef
 
 
 class FieldPermissions(Protocol):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ordo.engine.errors import UsageError
+
 from .api_apps import SHOP, order_body, seed
 from .api_kit import add_user, bearer, served
 
@@ -116,3 +118,24 @@ def test_tasks_and_instances_of_records_a_user_may_not_read_are_not_found(shop):
     assert client.post("/api/v1/tasks/999999/approve", headers=h["max"]).status_code == 404
     assert client.post("/api/v1/tasks/１/approve", headers=h["max"]).status_code == 400
     assert client.get(f"/api/v1/records/order/{order['id']}/timeline", headers=h["ann"]).status_code == 404
+
+
+def test_every_pending_task_or_a_page_of_them_never_a_silent_cut(shop, monkeypatch):
+    """The engine's inbox gives every pending task (read a page at a time) unless a page is asked for; the API
+    pages with limit and offset in SQL and says whether there are more."""
+    from ordo.engine.flows import inbox as flow_inbox
+
+    app, client, h = shop
+    monkeypatch.setattr(flow_inbox, "PAGE", 2)
+    names = [_submit(client, h)["name"] for _ in range(5)]
+    flows = app.features["flows"]
+    with app.reader("max") as tx:
+        every = flows.inbox(tx)
+        assert sorted(t.record_name for t in every) == sorted(names)  # 5 tasks over pages of 2
+        assert [t.id for t in flows.inbox(tx, limit=2, offset=3)] == [t.id for t in every[3:5]]
+        with pytest.raises(UsageError, match="inbox limit"):
+            flows.inbox(tx, limit=-1)
+    pages = [client.get("/api/v1/tasks", params={"limit": 2, "offset": o}, headers=h["max"]).json()
+             for o in (0, 2, 4)]
+    assert [[t["id"] for t in p["items"]] for p in pages] == [[t.id for t in every[i:i + 2]] for i in (0, 2, 4)]
+    assert [p["more"] for p in pages] == [True, True, False]

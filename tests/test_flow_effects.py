@@ -202,3 +202,63 @@ def test_simulate_treats_related_aggregates_as_unknown(app):
     assert [s.node for s in steps if s.type == "end"] == ["done"]
     steps = app.features["flows"].simulate("parcel_flow", {"state": "sent"})
     assert "changes the order records where id == record.order" in steps[0].text
+
+
+OLD_FILTER = "order == record.id and state == 'packing'"
+
+
+def test_an_old_flow_version_and_its_filters_statements_are_not_kept(make_app, db_url, monkeypatch):
+    """An instance started before a publish runs on its own (older) graph; the server's runtime keeps only
+    the last few such graphs, and a flow effect's filter statement goes with its graph (nothing grows with
+    each publish)."""
+    import gc
+    import weakref
+
+    from ordo.engine.flows import runtime as flow_runtime
+
+    rules = {"rules/fulfil.yaml": rule(rank="\n          - site.priority\n")}
+    old = open_app(make_app({**ENTITIES, **EXTRA, **rules}), db_url, clock=Clock(dt.datetime(2026, 3, 2, 10, 0)))
+    try:
+        for code, prio in (("A", 1), ("B", 2)):
+            old.create("site", {"code": code, "priority": prio}, "admin")
+        for p in ("P1", "P2", "P3"):
+            old.create("product", {"code": p}, "admin")
+        old.create("stock", {"site": "A", "product": "P1", "on_hand": 10}, "admin")
+        order = old.create("order", {"lines": [{"product": "P1", "qty": 2}]}, "alice")  # waits, on version 1
+    finally:
+        old.close()
+    newer = dict(EXTRA)
+    newer["flows/order.yaml"] = EXTRA["flows/order.yaml"].replace(  # another filter, another note
+        f'where: "{OLD_FILTER}", set: {{state: "\'void\'"}}',
+        'where: "state == \'packing\' and order == record.id", set: {state: "\'void\'", note: "\'v2\'"}')
+    assert newer["flows/order.yaml"] != EXTRA["flows/order.yaml"]
+    compiled = []
+    real = flow_runtime.compile_flow
+
+    def spy(definition, defn):
+        flow = real(definition, defn)
+        compiled.append(weakref.ref(flow))
+        return flow
+
+    monkeypatch.setattr(flow_runtime, "compile_flow", spy)
+    monkeypatch.setattr(flow_runtime, "MAX_OLD_VERSIONS", 0)
+    app = open_app(make_app({**ENTITIES, **newer, **rules}), db_url, clock=Clock(dt.datetime(2026, 3, 2, 10, 0)))
+    try:
+        rt = app.features["flows"]
+        current = len(compiled)
+        app.update("order", order["id"], {"status": "cancelled"}, "alice")  # give_back of version 1 runs
+        parcels = app.query("parcel", user="admin")
+        assert parcels and {p["state"] for p in parcels} == {"void"} and {p["note"] for p in parcels} != {"v2"}
+        assert len(compiled) == current + 1  # version 1 compiled again for the instance
+        gc.collect()
+        assert compiled[-1]() is None  # not kept (MAX_OLD_VERSIONS 0)
+        assert len(rt.matching) == 1  # the filter of version 1
+        memo = app.definition.schema.compiled  # compiled expressions, shared by versions (least used dropped)
+        for key in [k for k in memo if k[0] == OLD_FILTER]:
+            del memo[key]
+        gc.collect()
+        assert rt.matching == {}  # its filter's statement went with it
+        with app.reader("admin") as tx:
+            assert rt.status(tx, "order", order["id"]).outcome == "cancelled"
+    finally:
+        app.close()

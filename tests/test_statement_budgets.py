@@ -266,3 +266,31 @@ def test_aggregates_of_one_related_field_are_read_together_and_kept_across_the_o
     with app.transaction(ADMIN) as tx, count_statements(app.engine) as counts:
         tx.update("order", first["id"], {})
     assert sum(1 for t in counts.texts if "max(" in t.lower()) == 1, counts.texts  # both thresholds at once
+
+
+def test_a_related_field_has_one_statement_whatever_its_aggregates_are_needed_in(make_app, db_url):
+    """The aggregates over one related field are computed by one statement (all of them), built once more
+    only when an aggregate joins the group: not one statement per subset of them not known yet (2^n)."""
+    app_files = dict(HISTORY)
+    app_files["entities/order.yaml"] = HISTORY["entities/order.yaml"] + """
+          largest: {type: computed, expr: "max(history, amount)"}
+          smallest: {type: computed, expr: "min(history, amount)"}
+        validations:
+          - expr: "count(history) < 50 and sum(history, amount) < 100000"
+            message: too much history
+    """
+    with open_app(make_app(app_files), db_url) as app:
+        with app.transaction(ADMIN) as tx:
+            tx.create("policy", {"max_total": 50, "max_orders": 2})
+            tx.create("order", {"customer": "c0", "amount": 1})  # every aggregate compiled (joins its group)
+        groups = app.related_statements.groups
+        builds = {k: g.builds for k, g in groups.items()}
+        with count_statements(app.engine) as counts, app.transaction(ADMIN) as tx:
+            made = [tx.create("order", {"customer": f"c{i % 3}", "amount": i}) for i in range(9)]
+            for rec in made[::2]:
+                tx.update("order", rec["id"], {"amount": rec["amount"] + 1})
+            tx.update("order", made[1]["id"], {"status": "done"})
+    assert {k: g.builds for k, g in groups.items()} == builds  # no statement built again
+    history = {t for t in counts.texts if "min(" in t.lower()}
+    assert len(history) == 1, history  # every aggregate over history in one statement text
+    assert all("max(" in t.lower() and "sum(" in t.lower() and "count(" in t.lower() for t in history)

@@ -175,3 +175,22 @@ def test_parent_computed_field_may_share_a_name_with_a_child_field(make_app, db_
     """}), db_url)
     assert app.create("o", {"lines": [{"price": 3}]}, "u")["cheap"] is True
     app.close()
+
+
+def test_query_without_a_limit_gives_every_record_or_refuses_never_a_silent_cut(shop, monkeypatch):
+    """``app.query`` with no limit: every matching record (read page by page); more than ``MAX_LIMIT`` are
+    refused, naming how to page; with a limit, that page."""
+    from ordo.engine import app as app_module
+    from ordo.engine import pages
+
+    for i in range(7):
+        shop.create("product", {"code": f"Q{i}", "price": i + 1}, "admin")
+    monkeypatch.setattr(pages, "PAGE_SIZE", 3)
+    every = shop.query("product", "code >= 'Q'", user="admin")
+    assert [p["code"] for p in every] == [f"Q{i}" for i in range(7)]  # by id, over three pages
+    assert [p["code"] for p in shop.query("product", "code >= 'Q'", user="admin", limit=2, offset=5)] == ["Q5", "Q6"]
+    assert [p["code"] for p in shop.query("product", user="admin", order_by="-code", offset=8)] == ["P1"]
+    monkeypatch.setattr(app_module, "MAX_LIMIT", 6)
+    with pytest.raises(UsageError, match="more than 6 product records match: ask for a page"):
+        shop.query("product", "code >= 'Q'", user="admin")
+    assert len(shop.query("product", "code >= 'Q'", user="admin", limit=6)) == 6

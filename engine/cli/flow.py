@@ -172,8 +172,8 @@ def cmd_inbox(args: argparse.Namespace) -> int:
     limit, offset = page_args(args)
     size = PAGE if limit is None else limit
     with _open(args) as app, app.reader(acting_user(args)) as tx:
-        tasks = inbox(tx, args.of, limit=offset + size + 1)  # one more: are there more?
-    more, tasks = len(tasks) > offset + size, tasks[offset:offset + size]
+        tasks = inbox(tx, args.of, limit=size + 1, offset=offset)  # one more: are there more?
+    more, tasks = len(tasks) > size, tasks[:size]
     rows = [{"task": t.id, "flow": t.flow, "step": t.node, "record": t.record_name, "for": t.assignee or
              f"role {t.role}", "since": t.created_at, "due": t.due_at, "overdue": "OVERDUE" if t.overdue else ""}
             for t in tasks]

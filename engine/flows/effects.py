@@ -14,6 +14,7 @@ commits with the step.
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -46,8 +47,8 @@ def _rows(run: Run, name: str) -> list[dict[str, Any]]:
 def _rows_statement(run: Run, name: str, cf: Any) -> tuple[Any, list[str]]:
     """``SELECT * WHERE <related where> ORDER BY id`` of a related field, the flow record's fields
     (``owner_<field>``) as parameters: built once per related field, run for any instance."""
-    key = ("rows", run.inst.entity, name)
-    found = run.rt.matching.get(key)
+    key = (run.inst.entity, name)
+    found = run.rt.related_rows.get(key)
     if found is not None and found[0] is cf:
         return found[1], found[2]
     app = run.tx.app
@@ -58,7 +59,7 @@ def _rows_statement(run: Run, name: str, cf: Any) -> tuple[Any, list[str]]:
     cond = cf.related_where.to_sql(TableSource(app.compiled, target.name, alias), roots={"parent": source})
     stmt = sa.select(alias).where(cond).order_by(alias.c.id)
     used = sorted(source.used)
-    run.rt.matching[key] = (cf, stmt, used)
+    run.rt.related_rows[key] = (cf, stmt, used)
     return stmt, used
 
 
@@ -102,10 +103,12 @@ def _matching(run: Run, entity: str, cond: Any) -> list[int]:
 
 def _matching_statement(run: Run, entity: str, cond: Any) -> tuple[Any, list[str]]:
     """``SELECT id WHERE <cond> ORDER BY id`` with the flow record's fields (``owner_<field>``) and the
-    initiator (``flow_initiator``) as parameters: built once per filter, run for any instance."""
-    key = (entity, run.inst.entity, id(cond))
-    found = run.rt.matching.get(key)
-    if found is not None and found[0] is cond:
+    initiator (``flow_initiator``) as parameters: built once per filter, run for any instance. Kept by
+    the filter's id while the filter lives: the statement goes with the flow version it belongs to."""
+    key = id(cond)
+    cache = run.rt.matching
+    found = cache.get(key)
+    if found is not None and found[0]() is cond:
         return found[1], found[2]
     app = run.tx.app
     t = app.compiled.entity(entity).table
@@ -115,7 +118,11 @@ def _matching_statement(run: Run, entity: str, cond: Any) -> tuple[Any, list[str
     clause = cond.to_sql(TableSource(app.compiled, entity, t), roots=roots, clock=lambda: app.clock)
     stmt = sa.select(t.c.id).where(clause).order_by(t.c.id)
     used = sorted(source.used)
-    run.rt.matching[key] = (cond, stmt, used)
+    def gone(ref: weakref.ref, key: int = key) -> None:
+        if cache.get(key, (None,))[0] is ref:
+            del cache[key]
+
+    cache[key] = (weakref.ref(cond, gone), stmt, used)
     return stmt, used
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from .. import unit_of_work
+from ..errors import UsageError
 from . import store
 from .tables import history_table, instance_table, task_table
 
@@ -82,7 +83,8 @@ _MINE = (_t.c.status == "pending", sa.or_(
     _t.c.assignee == sa.bindparam("user"),
     sa.and_(_t.c.assignee.is_(None), _t.c.assignee_role.in_(sa.bindparam("roles", expanding=True)))))
 _ORDER = (_t.c.due_at.is_(None), _t.c.due_at, _t.c.id)
-_INBOX = sa.select(_t).where(*_MINE).order_by(*_ORDER).limit(sa.bindparam("limit"))
+_INBOX = sa.select(_t).where(*_MINE).order_by(*_ORDER).limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
+PAGE = 500  # tasks read at a time when every pending task is asked for
 
 
 def _named(records: store.Records, filters: tuple[Any, ...]) -> Any:
@@ -94,17 +96,21 @@ def _named(records: store.Records, filters: tuple[Any, ...]) -> Any:
         on = sa.and_(_t.c.entity == entity, table.c.id == _t.c.record_id)
         frm = frm.outerjoin(table, on if readable is None else sa.and_(on, readable))
         cols.append(table.c.name.label(f"ordo_name_{i}"))
-    return sa.select(_t, *cols).select_from(frm).where(*_MINE).order_by(*_ORDER).limit(sa.bindparam("limit"))
+    return sa.select(_t, *cols).select_from(frm).where(*_MINE).order_by(*_ORDER).limit(sa.bindparam("limit")) \
+        .offset(sa.bindparam("offset"))
 
 
 _named_all = functools.lru_cache(maxsize=16)(_named)  # nobody's reads filtered: built once
 
 
-def inbox(tx: Transaction, user: str | None = None, limit: int = 500,
-          records: store.Records = ()) -> list[InboxTask]:
-    """Pending tasks of the acting user (or, for an admin, of ``user``): assigned to them or to their roles.
-    The names of their records (the ones the acting user may read) are read in the same statement for the
-    entities of ``records`` (the flows' entities), with one more statement per other entity."""
+def inbox(tx: Transaction, user: str | None = None, limit: int | None = None,
+          records: store.Records = (), offset: int = 0) -> list[InboxTask]:
+    """Pending tasks of the acting user (or, for an admin, of ``user``): assigned to them or to their roles,
+    due first. ``limit``: at most that many, after the first ``offset`` (a page: the API and pages ask one
+    more to know whether there are more); None: every pending task (read ``PAGE`` at a time), never a
+    silent cut. The names of their records (the ones the acting user may read) are read in the same
+    statement for the entities of ``records`` (the flows' entities), with one more statement per other
+    entity."""
     me = tx.user
     if user is not None and user != me.name:
         if not me.is_admin:
@@ -114,21 +120,27 @@ def inbox(tx: Transaction, user: str | None = None, limit: int = 500,
         roles = tx.users.actor(user).roles
     else:
         user, roles = me.name, me.roles
-    params = {"user": user, "roles": sorted(roles), "limit": limit}
+    for what, n in (("limit", limit), ("offset", offset)):
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0 or n > 2**62):
+            raise UsageError(f"inbox {what} must be a whole number from 0, got {n!r}")
     names: dict[str, dict[int, str]] = {e: {} for e, _ in records}
+    q = _INBOX
     if records:
         filters = tuple(tx.row_filter(e) for e, _ in records)
         q = _named_all(records, filters) if all(f is None for f in filters) else _named(records, filters)
-        rows = []
-        for r in tx.conn.execute(q, params):
-            m = dict(r._mapping)
+    params = {"user": user, "roles": sorted(roles), "limit": PAGE if limit is None else limit, "offset": offset}
+    rows: list[dict[str, Any]] = []
+    while True:
+        page = [dict(r._mapping) for r in tx.conn.execute(q, params)]
+        for m in page:
             for i, (entity, _) in enumerate(records):
                 name = m.pop(f"ordo_name_{i}")
                 if name is not None and entity == m["entity"]:
                     names[entity][m["record_id"]] = name
-            rows.append(m)
-    else:
-        rows = [dict(r._mapping) for r in tx.conn.execute(_INBOX, params)]
+        rows += page
+        if limit is not None or len(page) < PAGE:
+            break
+        params["offset"] += PAGE
     by_entity: dict[str, set[int]] = {}
     for r in rows:
         if r["entity"] not in names:  # not an entity a flow runs on now (an instance of a removed flow)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from ..records import Transaction
 
 _BUSY = "ordo_flows_busy"
+MAX_OLD_VERSIONS = 32  # compiled graphs of older flow versions kept (instances started before a publish)
 MAX_CASCADE = 8  # flows started from records other flows wrote (trigger.from_flows), nested at most this deep
 
 
@@ -45,9 +47,12 @@ class FlowRuntime:
         for f in self.flows.values():
             self.by_entity.setdefault(f.entity, []).append(f)
         self._version_ids: dict[tuple[str, str], int] = {}
-        self._by_version: dict[int, CompiledFlow] = {}
+        self._by_version: dict[int, CompiledFlow] = {}  # the current flows' versions
+        self._old: OrderedDict[int, CompiledFlow] = OrderedDict()  # older versions, the last used kept
         self._waits: dict[str, bool] = {}  # entity -> may an instance on it wait for a condition (see wake)
-        self.matching: dict[Any, Any] = {}  # flow effects' filters as statements (effects._matching_statement)
+        # flow effects' filters as statements, by id of the filter, dropped with it (effects._matching_statement)
+        self.matching: dict[int, Any] = {}
+        self.related_rows: dict[tuple[str, str], Any] = {}  # a for_each's related rows (effects._rows_statement)
         self.mirror_plans: dict[tuple[str, str], Any] = {}  # (entity, state field) -> mirror.MirrorPlan
         # the entities flows run on, read with an instance when an action loads it (see store.Loaded)
         self.records: store.Records = tuple(
@@ -72,8 +77,10 @@ class FlowRuntime:
 
     def flow_for(self, tx: Transaction, inst: Instance) -> CompiledFlow:
         """The graph the instance started with (older versions are loaded from ordo_flow_version)."""
-        found = self._by_version.get(inst.version_id)
+        found = self._by_version.get(inst.version_id) or self._old.get(inst.version_id)
         if found is not None:
+            if inst.version_id in self._old:
+                self._old.move_to_end(inst.version_id)
             return found
         row = store.load_version(tx.conn, inst.version_id)
         if row is None:
@@ -89,7 +96,12 @@ class FlowRuntime:
                 raise
             except Exception as e:
                 raise FlowCompileError(f"flow {name} version {inst.version_id} cannot be loaded: {e}") from None
-        self._by_version[inst.version_id] = compiled
+        if compiled is current:
+            self._by_version[inst.version_id] = compiled
+        else:  # a graph of an older version: kept while it is among the last used (no growth per publish)
+            self._old[inst.version_id] = compiled
+            while len(self._old) > MAX_OLD_VERSIONS:
+                self._old.popitem(last=False)
         return compiled
 
     @contextlib.contextmanager
@@ -297,8 +309,11 @@ class FlowRuntime:
     def timeline(self, tx: Transaction, entity: str, record: int | str) -> list[inbox.Event]:
         return inbox.timeline(tx, entity, tx.get(entity, record)["id"])
 
-    def inbox(self, tx: Transaction, user: str | None = None) -> list[inbox.InboxTask]:
-        return inbox.inbox(tx, user, records=self.records)
+    def inbox(self, tx: Transaction, user: str | None = None, *, limit: int | None = None,
+              offset: int = 0) -> list[inbox.InboxTask]:
+        """Pending tasks of the acting user (an admin: of ``user``), due first: every one of them, or the page
+        of at most ``limit`` after ``offset`` (ask one more than you show to know whether there are more)."""
+        return inbox.inbox(tx, user, limit, self.records, offset)
 
     def tasks(self, tx: Transaction, instance: int, status: str | None = "pending") -> list[dict[str, Any]]:
         return inbox.instance_tasks(tx.conn, instance, status)

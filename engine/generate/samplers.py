@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ordo.dsl.dataset import DateDef, GenDef, GenSpec
-from ordo.dsl.entity import FieldDef
 from ordo.dsl.expr import Scope, compile_expression
 from ordo.dsl.expr import types as T
+from ordo.dsl.field import FieldDef
 
 from ..coerce import CoercionError, coerce
 

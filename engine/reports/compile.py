@@ -14,7 +14,6 @@ Aggregation always happens in the database; parameters are bound.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,6 @@ from ordo.dsl.errors import DefinitionError, DefinitionErrors, ExpressionError, 
 from ordo.dsl.expr import CompiledExpression, ast, compile_expression
 from ordo.dsl.expr import types as T
 from ordo.dsl.expr.sql_constructs import SafeDiv
-from ordo.dsl.expr.sqltypes import sa_type
 from ordo.dsl.expr.to_sql import to_sql
 from ordo.dsl.report import ReportDef, Source
 from ordo.dsl.report_dates import ALL_END, ALL_START
@@ -35,7 +33,7 @@ from ..errors import PermissionDenied
 from ..query import conjuncts, is_cheap, readable_first
 from ..scales import expr_scale
 from .buckets import DateBucket
-from .percentile import Percentile
+from .grouping import MARK, aggregate, groupings, typed
 from .sources import JoinPlan, JoinSource, RowSource
 from .stored_buckets import bucket_column
 
@@ -45,7 +43,6 @@ if TYPE_CHECKING:
     from ..records import Transaction
 
 MAX_GROUPS = 100_000
-MARK = "_g"  # which grouping a row belongs to (0: all dimensions)
 
 
 @dataclass(frozen=True)
@@ -283,73 +280,6 @@ class CompiledReport:
         """The aggregated measures (formulas are computed over them, each once per row)."""
         return [m for m in self.measures if m.formula is None and m.window is None]
 
-    def grouped(self, built: Built, group: tuple[str, ...], mark: int) -> sa.Select:
-        """One grouping of the aggregated measures: dimensions outside ``group`` are NULL (a totals level)."""
-        cols = [(_typed(built.dims[d.name], d.type) if d.name in group else typed_null(d.type)).label(d.name)
-                for d in self.dimensions]
-        cols += [_typed(built.measures[m.name], m.type).label(m.name) for m in self.base_measures()]
-        cols.append(sa.literal(mark, sa.Integer()).label(MARK))
-        q = sa.select(*cols).select_from(built.plan.from_).where(*built.where)
-        positions = [i + 1 for i, d in enumerate(self.dimensions) if d.name in group]
-        if positions:
-            q = q.group_by(*[sa.literal_column(str(p)) for p in positions])
-        return q
-
-    def groupings(self, built: Built, sets: list[tuple[tuple[str, ...], int]]) -> list[sa.Select]:
-        """The groupings ``sets`` (the first: every dimension), computed in one pass over the rows
-        where the database allows: GROUPING SETS on PostgreSQL; on SQLite the totals levels
-        re-aggregate the finest groups (one materialized CTE) when every measure can be re-aggregated
-        (count, sum, min, max). Otherwise each level is its own scan."""
-        if built.summary is not None:
-            return [built.summary.grouping(built, group, mark) for group, mark in sets]
-        if len(sets) == 1 or not self.dimensions:
-            return [self.grouped(built, group, mark) for group, mark in sets]
-        if built.dialect == "postgresql":
-            return self._grouping_sets(built, sets)
-        if all(m.agg in REAGGREGATE for m in self.base_measures()):
-            return self._reaggregated(built, sets)
-        return [self.grouped(built, group, mark) for group, mark in sets]
-
-    def _grouping_sets(self, built: Built, sets: list[tuple[tuple[str, ...], int]]) -> list[sa.Select]:
-        names = [d.name for d in self.dimensions]
-        base = self.base_measures()
-        inputs = [_input(built.measures_in[m.name]).label(f"_ordo_m{i}") for i, m in enumerate(base)]
-        rows = sa.select(*[built.dims[n].label(n) for n in names], *inputs) \
-            .select_from(built.plan.from_).where(*built.where).subquery("rows")
-        dims = [rows.c[n] for n in names]
-        aggs = [_typed(aggregate(m.agg or "count", rows.c[f"_ordo_m{i}"], None, self.defn_measure[m.name].p),
-                       m.type).label(m.name)
-                for i, m in enumerate(base)]
-        unique = list(dict.fromkeys(group for group, _ in sets))
-        g = sa.select(*[_typed(c, d.type).label(d.name) for c, d in zip(dims, self.dimensions, strict=True)], *aggs,
-                      sa.func.grouping(*dims).label("_ordo_gs")) \
-            .group_by(sa.func.grouping_sets(*[sa.tuple_(*[rows.c[n] for n in group]) for group in unique])) \
-            .cte("g")
-        n = len(names)
-        parts = []
-        for group, mark in sets:
-            mask = sum(1 << (n - 1 - i) for i, name in enumerate(names) if name not in group)
-            cols = [g.c[d.name] for d in self.dimensions] + [g.c[m.name] for m in base]
-            parts.append(sa.select(*cols, sa.literal(mark, sa.Integer()).label(MARK)).where(g.c._ordo_gs == mask))
-        return parts
-
-    def _reaggregated(self, built: Built, sets: list[tuple[tuple[str, ...], int]]) -> list[sa.Select]:
-        (finest, mark0), rest = sets[0], sets[1:]
-        g = self.grouped(built, finest, mark0).cte("g")
-        if sqlite3.sqlite_version_info >= (3, 35):  # older versions materialize a CTE used twice anyway
-            g = g.prefix_with("MATERIALIZED")
-        parts = [sa.select(*g.c)]
-        for group, mark in rest:
-            cols = [(g.c[d.name] if d.name in group else typed_null(d.type)).label(d.name)
-                    for d in self.dimensions]
-            cols += [_typed(REAGGREGATE[m.agg or "count"](g.c[m.name]), m.type).label(m.name)
-                     for m in self.base_measures()]
-            q = sa.select(*cols, sa.literal(mark, sa.Integer()).label(MARK))
-            if group:
-                q = q.group_by(*[g.c[name] for name in group])
-            parts.append(q)
-        return parts
-
     def finish(self, grouping: sa.Select, alias: str, having: bool = False) -> sa.Select:
         """The result columns of a grouping: dimensions, every measure (a formula computed over the
         aggregated columns, so a measure it reuses is aggregated once), the mark; ``having`` applied."""
@@ -359,13 +289,13 @@ class CompiledReport:
         for m in self.measures:
             if m.window is not None:
                 values[m.name] = self._window(m.window, values[m.window[1]], sub)
-                cols.append(_typed(values[m.name], m.type).label(m.name))
+                cols.append(typed(values[m.name], m.type).label(m.name))
             elif m.formula is None:
                 values[m.name] = sub.c[m.name]
                 cols.append(sub.c[m.name])
             else:
                 values[m.name] = m.formula.to_sql(RowSource(values), clock=self._clock)
-                cols.append(_typed(values[m.name], m.type).label(m.name))
+                cols.append(typed(values[m.name], m.type).label(m.name))
         q = sa.select(*cols, sub.c[MARK])
         if not having or self.having is None:
             return q
@@ -404,13 +334,13 @@ class CompiledReport:
         ``capped=False``: every row (a streamed export), else at most ``MAX_GROUPS + 1``."""
         all_dims = tuple(d.name for d in self.dimensions)
         if pivot_sets is not None:
-            parts = self.groupings(built, [(all_dims, 0), *pivot_sets])
+            parts = groupings(self, built, [(all_dims, 0), *pivot_sets])
             shaped = [self.finish(p, f"g{i}", having=i == 0) for i, p in enumerate(parts)]
             if len(shaped) == 1:
                 return shaped[0].limit(MAX_GROUPS + 1) if capped else shaped[0]
             u = sa.union_all(*shaped).subquery("u")
             return sa.select(*u.c).limit(4 * (MAX_GROUPS + 1)) if capped else sa.select(*u.c)
-        parts = self.groupings(built, [(all_dims, 0), ((), 1)] if self.defn.totals else [(all_dims, 0)])
+        parts = groupings(self, built, [(all_dims, 0), ((), 1)] if self.defn.totals else [(all_dims, 0)])
         main = self.finish(parts[0], "g0", having=True).subquery("r")
         q = sa.select(*main.c).order_by(*self.order(main.c))
         if capped:
@@ -450,48 +380,6 @@ def fields_read(exprs: list[CompiledExpression]) -> set[tuple[str, str]]:
             if isinstance(node, ast.Path):
                 out.update((s.entity, s.name) for s in node.steps if s.entity is not None)
     return out
-
-
-def _input(value_cond: tuple[Any, Any]) -> Any:
-    """The per-row value an aggregate reads: ``value`` where ``cond`` holds (1 for a conditional
-    count), null elsewhere; a plain count reads a constant."""
-    value, cond = value_cond
-    if cond is not None:
-        return sa.case((cond, value if value is not None else sa.literal(1)))
-    return value if value is not None else sa.literal(1)
-
-
-REAGGREGATE = {  # how the aggregates of finer groups combine into a coarser group
-    "count": lambda c: sa.func.coalesce(sa.func.sum(c), 0),
-    "sum": lambda c: sa.func.coalesce(sa.func.sum(c), 0),
-    "min": sa.func.min,
-    "max": sa.func.max,
-}
-
-
-def aggregate(agg: str, value: Any, cond: Any, p: float | None = None) -> Any:
-    """SQL aggregate of ``value`` over the rows where ``cond`` holds (CASE inside the aggregate)."""
-    if cond is not None:
-        value = sa.case((cond, value if value is not None else sa.literal(1)))
-    if agg in ("median", "percentile"):  # continuous: interpolated between the two nearest values
-        return Percentile(0.5 if p is None else p, value)
-    if agg == "count":
-        return sa.func.count(value) if value is not None else sa.func.count()
-    if agg == "count_distinct":
-        return sa.func.count(sa.distinct(value))
-    if agg == "sum":
-        return sa.func.coalesce(sa.func.sum(value), 0)
-    return getattr(sa.func, agg)(value)
-
-
-def _typed(expr: Any, t: T.Type) -> Any:
-    return expr if t.kind in ("integer", "any", "null") else sa.type_coerce(expr, sa_type(t))
-
-
-def typed_null(t: T.Type) -> Any:
-    """NULL of type ``t`` (a totals level's dimension): a subquery column PostgreSQL can union with
-    the dimension's values."""
-    return sa.null() if t.kind in ("any", "null") else sa.cast(sa.null(), sa_type(t))
 
 
 def convert(row: Mapping[str, Any], columns: Mapping[str, T.Type]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ A pivot's columns are its pivot values, so they must be known before the first r
 and a row's cells arrive as several grouped rows. Two passes over the report's one statement
 (uncapped), each read page by page:
 
-1. the pivot values (``SELECT DISTINCT``) and the column and grand totals (few rows);
+1. the pivot values (the first cell of each, ``row_number() OVER (PARTITION BY pivot)``) and the
+   column and grand totals, in one statement (few rows: about two per pivot value);
 2. the cells and row totals ordered by the report's row order (its sort keys: row dimensions,
    or measures by their row totals, a window over each row's cells; then the row dimensions), so
    the cells of one row arrive together and each row is written as soon as it is complete.
@@ -38,21 +39,36 @@ def pivot_stream(report: CompiledReport, tx: Transaction, built: Any, binds: dic
     row_keys = tuple(d.name for d in report.dimensions if d.name != pivot)
     types = {d.name: d.type for d in report.dimensions} | {m.name: m.type for m in report.measures}
     u = report.statement(built, pivot_sets=pivot_sets(report), capped=False).subquery("s")
-    values = [r[0] for r in tx.conn.execute(sa.select(u.c[pivot]).where(u.c[MARK] == 0).distinct(), binds)]
-    if (len(values) + 1) * len(report.measures) + len(row_keys) > MAX_COLUMNS:
-        raise UsageError(f"report {report.name}: its pivot '{pivot}' has {len(values)} values, more columns than "
-                         f"a sheet holds ({MAX_COLUMNS}); pivot by a dimension with fewer values, or drop the pivot")
+    values: list[Any] = []
     col_totals: dict[Any, dict] = {}
     grand: dict | None = None
-    for r in tx.conn.execute(sa.select(u).where(u.c[MARK].in_((2, 3))), binds):
+    most = (MAX_COLUMNS - len(row_keys)) // max(len(report.measures), 1) - 1  # pivot values a sheet holds
+    for r in tx.conn.execute(_values_and_totals(u, pivot).execution_options(stream_results=True, yield_per=page),
+                             binds):
+        mark = r._mapping[MARK]
+        if mark == 0:
+            values.append(r._mapping[pivot])
+            if len(values) > most:
+                raise UsageError(f"report {report.name}: its pivot '{pivot}' has more than {most} values, more "
+                                 f"columns than a sheet holds ({MAX_COLUMNS}); pivot by a dimension with fewer "
+                                 "values, or drop the pivot")
+            continue
         rec = convert(r._mapping, types)
-        if r._mapping[MARK] == 2:
+        if mark == 2:
             col_totals[rec[pivot]] = rec
         else:
             grand = rec
     columns = pivot_columns(report, values, lang)
     totals = [pivot_totals(report, row_keys, columns, col_totals, grand)] if report.defn.totals else []
     return columns, _rows(report, tx, u, binds, row_keys, types, columns, page), totals
+
+
+def _values_and_totals(u: Any, pivot: str) -> sa.Select:
+    """One row per pivot value (its first cell, mark 0), the column totals (mark 2) and the grand total
+    (mark 3): one pass over the grouped rows."""
+    first = sa.func.row_number().over(partition_by=[u.c[MARK], u.c[pivot]]).label("_first")
+    w = sa.select(u, first).where(u.c[MARK].in_((0, 2, 3))).subquery("v")
+    return sa.select(*[w.c[c.name] for c in u.c]).where(sa.or_(w.c[MARK] != 0, w.c._first == 1))
 
 
 def _ordered(report: CompiledReport, u: Any, row_keys: tuple[str, ...]) -> sa.Select:

@@ -39,7 +39,8 @@ from ..query import conjuncts
 from ..scales import expr_scale
 from ..tables import SYSTEM_METADATA, TableSpec, build_table, ident
 from .buckets import DateBucket
-from .compile import _typed, aggregate, open_side, typed_null
+from .compile import open_side
+from .grouping import aggregate, typed, typed_null
 from .sources import JoinPlan, JoinSource
 
 if TYPE_CHECKING:
@@ -206,7 +207,7 @@ class Summary:
         table = report.app.compiled.entities[self.entity].table
         base = table.alias("src")
         src = JoinSource(JoinPlan(report.app.compiled, base), self.entity, base)
-        dims = [DateBucket(d.bucket, d.expr.to_sql(src)) if d.bucket else _typed(d.expr.to_sql(src), d.type)
+        dims = [DateBucket(d.bucket, d.expr.to_sql(src)) if d.bucket else typed(d.expr.to_sql(src), d.type)
                 for d, _ in self.dims]
         cols = [*(x.label(f"d{i}") for i, x in enumerate(dims))]
         for i, p in enumerate(self.parts):
@@ -308,7 +309,7 @@ class Summary:
     def grouping(self, built: Built, group: tuple[str, ...], mark: int) -> sa.Select:
         """Like ``CompiledReport.grouped``, read from the summary table."""
         t = self.table
-        cols = [(_typed(t.c[col], d.type) if d.name in group else typed_null(d.type)).label(d.name)
+        cols = [(typed(t.c[col], d.type) if d.name in group else typed_null(d.type)).label(d.name)
                 for d, col in self.dims]
         for m in self.report.base_measures():
             parts = {p.kind: sa.func.sum(t.c[p.column]) for p in self.measure_parts[m.name]}
@@ -316,7 +317,7 @@ class Summary:
                 value = sa.type_coerce(parts["sum"], sa.Numeric()) / sa.func.nullif(parts["count"], 0)
             else:
                 value = sa.func.coalesce(parts["sum" if m.agg == "sum" else "count"], 0)
-            cols.append(_typed(value, m.type).label(m.name))
+            cols.append(typed(value, m.type).label(m.name))
         cols.append(sa.literal(mark, sa.Integer()).label("_g"))
         q = sa.select(*cols).where(t.c._rows != 0, *built.summary_where)
         keys = [t.c[col] for d, col in self.dims if d.name in group]
