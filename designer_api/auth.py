@@ -41,6 +41,7 @@ class Identity:
     via: str  # "token" or "session"
     csrf: str | None = None
     actor: User | None = None  # the user with their current roles, read with the credentials
+    token_use: int | None = None  # the API token whose use is still to be recorded (``authenticate(record=False)``)
 
 
 def secret_key(app: Any, configured: str | None) -> str:
@@ -72,6 +73,12 @@ def _actor(conn: sa.Connection, name: str) -> User | None:
     return info.as_actor() if info is not None and info.active else None
 
 
+def record_token_use(app: Any, token_id: int, now: Any) -> None:
+    """Write an API token's last use (at most once a minute per token, see ``token_use_stale``)."""
+    with write_connection(app.engine) as conn:
+        Credentials(conn).touch_token(token_id, now)
+
+
 @contextlib.contextmanager
 def _reading(app: Any, conn: sa.Connection | None) -> Iterator[sa.Connection]:
     if conn is not None:
@@ -81,10 +88,13 @@ def _reading(app: Any, conn: sa.Connection | None) -> Iterator[sa.Connection]:
         yield c
 
 
-def authenticate(request: Request, csrf: str | None = None, conn: sa.Connection | None = None) -> Identity:
+def authenticate(request: Request, csrf: str | None = None, conn: sa.Connection | None = None,
+                 record: bool = True) -> Identity:
     """The caller, from a bearer token or the session cookie; refuse anonymous calls, disabled users,
     and unsafe session requests without the CSRF token (the header, or ``csrf``: the form field a page
-    posted). ``conn``: read the credentials in that connection's open transaction (else in one of their own)."""
+    posted). ``conn``: read the credentials in that connection's open transaction (else in one of their own).
+    ``record=False``: a token's use is not written here but left in ``Identity.token_use`` for
+    :func:`record_token_use` (a caller that must not wait for the database's writer)."""
     app, now = request.app.state.ordo, request.app.state.ordo.clock.now()
     header = request.headers.get("authorization")
     if header is not None:
@@ -95,10 +105,9 @@ def authenticate(request: Request, csrf: str | None = None, conn: sa.Connection 
             found = Directory(c).token_holder(secret.strip(), now)  # the user with their roles: one statement
         if found is None or not found[0].active:
             raise unauthenticated("the API token is unknown, revoked, or its user is disabled")
-        if found[1] is not None:  # last use recorded at most once a minute
-            with write_connection(app.engine) as conn:
-                Credentials(conn).touch_token(found[1], now)
-        return Identity(found[0].name, "token", actor=found[0].as_actor())
+        if found[1] is not None and record:  # last use recorded at most once a minute
+            record_token_use(app, found[1], now)
+        return Identity(found[0].name, "token", actor=found[0].as_actor(), token_use=None if record else found[1])
     cookie = request.cookies.get(COOKIE)
     if not cookie:
         raise unauthenticated()

@@ -112,12 +112,12 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(json_bytes(data), status_code=status, headers=headers, media_type=JSONResponse.media_type)
 
 
-def _call(ctx: Ctx, fn: Callable[[Ctx], Any], auth: bool, reads: bool = False) -> Any:
+def _call(ctx: Ctx, fn: Callable[[Ctx], Any], auth: bool, reads: bool = False, record: bool = True) -> Any:
     from .auth import authenticate
 
     if auth and reads:  # the credentials and the answer read in one transaction
         with ctx.app.engine.connect() as conn, conn.begin():
-            ctx.identity = authenticate(ctx.request, conn=conn)
+            ctx.identity = authenticate(ctx.request, conn=conn, record=record)
             ctx.read_conn = conn
             try:
                 return fn(ctx)
@@ -133,12 +133,27 @@ def route(path: str, fn: Callable[[Ctx], Any], methods: Sequence[str] = ("GET",)
           name: str | None = None, reads: bool = False) -> Route:
     """``fn(ctx)`` as a route; ``body``: read a JSON object body (``optional_body``: an empty body is ``{}``);
     ``raw``: the route reads its body itself (``ctx.raw``), after authentication; ``reads``: ``fn`` only reads,
-    with ``ctx.reader()``, in the transaction the credentials were read in (one connection, one BEGIN)."""
+    with ``ctx.reader()``, in the transaction the credentials were read in (one connection, one BEGIN), and on
+    SQLite in the event loop itself (on PostgreSQL, like every other route, in the thread pool)."""
+    if reads and (body or raw):
+        raise ValueError(f"route {path}: a reading route has no body")
+
     async def endpoint(request: Request) -> Response:
         from .auth import authenticate
 
         ctx = Ctx(request, request.app.state.ordo, request.app.state.settings)
-        if not (body or raw):  # one trip to the thread pool: authenticate, then answer
+        if reads and ctx.app.engine.dialect.name == "sqlite":
+            # a read of the embedded database only computes (no network wait, no lock: WAL readers never
+            # wait for writers): answered in the event loop, without two thread switches per request; the
+            # token's last use (a write, once a minute) waits for the writer in the thread pool instead
+            try:
+                result = _call(ctx, fn, auth, reads, record=False)
+            finally:
+                if ctx.identity is not None and ctx.identity.token_use is not None:
+                    from .auth import record_token_use
+
+                    await run_in_threadpool(record_token_use, ctx.app, ctx.identity.token_use, ctx.app.clock.now())
+        elif not (body or raw):  # one trip to the thread pool: authenticate, then answer
             result = await run_in_threadpool(_call, ctx, fn, auth, reads)
         else:
             if auth:
