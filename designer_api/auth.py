@@ -9,8 +9,10 @@ The acting user of a call is always the authenticated one: no request can name a
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +41,7 @@ class Identity:
     via: str  # "token" or "session"
     csrf: str | None = None
     actor: User | None = None  # the user with their current roles, read with the credentials
+    token_use: int | None = None  # the API token whose use is still to be recorded (``authenticate(record=False)``)
 
 
 def secret_key(app: Any, configured: str | None) -> str:
@@ -70,24 +73,41 @@ def _actor(conn: sa.Connection, name: str) -> User | None:
     return info.as_actor() if info is not None and info.active else None
 
 
-def authenticate(request: Request, csrf: str | None = None) -> Identity:
+def record_token_use(app: Any, token_id: int, now: Any) -> None:
+    """Write an API token's last use (at most once a minute per token, see ``token_use_stale``)."""
+    with write_connection(app.engine) as conn:
+        Credentials(conn).touch_token(token_id, now)
+
+
+@contextlib.contextmanager
+def _reading(app: Any, conn: sa.Connection | None) -> Iterator[sa.Connection]:
+    if conn is not None:
+        yield conn
+        return
+    with app.engine.connect() as c, c.begin():
+        yield c
+
+
+def authenticate(request: Request, csrf: str | None = None, conn: sa.Connection | None = None,
+                 record: bool = True) -> Identity:
     """The caller, from a bearer token or the session cookie; refuse anonymous calls, disabled users,
     and unsafe session requests without the CSRF token (the header, or ``csrf``: the form field a page
-    posted)."""
+    posted). ``conn``: read the credentials in that connection's open transaction (else in one of their own).
+    ``record=False``: a token's use is not written here but left in ``Identity.token_use`` for
+    :func:`record_token_use` (a caller that must not wait for the database's writer)."""
     app, now = request.app.state.ordo, request.app.state.ordo.clock.now()
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise unauthenticated("Authorization must be 'Bearer <token>'")
-        with app.engine.connect() as conn, conn.begin():
-            found = Directory(conn).token_holder(secret.strip(), now)  # the user with their roles: one statement
+        with _reading(app, conn) as c:
+            found = Directory(c).token_holder(secret.strip(), now)  # the user with their roles: one statement
         if found is None or not found[0].active:
             raise unauthenticated("the API token is unknown, revoked, or its user is disabled")
-        if found[1] is not None:  # last use recorded at most once a minute
-            with write_connection(app.engine) as conn:
-                Credentials(conn).touch_token(found[1], now)
-        return Identity(found[0].name, "token", actor=found[0].as_actor())
+        if found[1] is not None and record:  # last use recorded at most once a minute
+            record_token_use(app, found[1], now)
+        return Identity(found[0].name, "token", actor=found[0].as_actor(), token_use=None if record else found[1])
     cookie = request.cookies.get(COOKIE)
     if not cookie:
         raise unauthenticated()
@@ -96,9 +116,9 @@ def authenticate(request: Request, csrf: str | None = None) -> Identity:
                                                           .total_seconds())).decode()
     except (BadSignature, UnicodeDecodeError):
         raise unauthenticated("the session has expired or is invalid; sign in again") from None
-    with app.engine.connect() as conn, conn.begin():
-        found = Credentials(conn).session(sid, now)
-        actor = _actor(conn, found[0]) if found is not None else None
+    with _reading(app, conn) as c:
+        found = Credentials(c).session(sid, now)
+        actor = _actor(c, found[0]) if found is not None else None
         if found is None or actor is None:
             raise unauthenticated("the session has ended; sign in again")
     identity = Identity(found[0], "session", found[1], actor)

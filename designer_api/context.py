@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from .body import json_object
 
 if TYPE_CHECKING:
     from ordo.engine.app import App
+    from ordo.engine.records import Transaction
 
     from .auth import Identity
     from .settings import Settings
@@ -77,6 +79,12 @@ class RequestScope:
 class Ctx(RequestScope):
     body: dict[str, Any] = field(default_factory=dict)
     raw: Any = None  # what a route's own body reader returned (see ``route(raw=...)``)
+    read_conn: Any = None  # the connection the credentials were read in, still open (see ``route(reads=...)``)
+
+    def reader(self) -> AbstractContextManager[Transaction]:
+        """A read-only transaction of the signed-in user: the one the credentials were read in when the
+        route reads (``route(reads=True)``), else a new one."""
+        return self.app.reader(self.actor, self.read_conn)
 
     @property
     def lang(self) -> str:
@@ -104,9 +112,17 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(json_bytes(data), status_code=status, headers=headers, media_type=JSONResponse.media_type)
 
 
-def _call(ctx: Ctx, fn: Callable[[Ctx], Any], auth: bool) -> Any:
+def _call(ctx: Ctx, fn: Callable[[Ctx], Any], auth: bool, reads: bool = False, record: bool = True) -> Any:
     from .auth import authenticate
 
+    if auth and reads:  # the credentials and the answer read in one transaction
+        with ctx.app.engine.connect() as conn, conn.begin():
+            ctx.identity = authenticate(ctx.request, conn=conn, record=record)
+            ctx.read_conn = conn
+            try:
+                return fn(ctx)
+            finally:
+                ctx.read_conn = None
     if auth:
         ctx.identity = authenticate(ctx.request)
     return fn(ctx)
@@ -114,15 +130,31 @@ def _call(ctx: Ctx, fn: Callable[[Ctx], Any], auth: bool) -> Any:
 
 def route(path: str, fn: Callable[[Ctx], Any], methods: Sequence[str] = ("GET",), *, auth: bool = True,
           body: bool = False, optional_body: bool = False, raw: Callable[[Ctx], Awaitable[Any]] | None = None,
-          name: str | None = None) -> Route:
+          name: str | None = None, reads: bool = False) -> Route:
     """``fn(ctx)`` as a route; ``body``: read a JSON object body (``optional_body``: an empty body is ``{}``);
-    ``raw``: the route reads its body itself (``ctx.raw``), after authentication."""
+    ``raw``: the route reads its body itself (``ctx.raw``), after authentication; ``reads``: ``fn`` only reads,
+    with ``ctx.reader()``, in the transaction the credentials were read in (one connection, one BEGIN), and on
+    SQLite in the event loop itself (on PostgreSQL, like every other route, in the thread pool)."""
+    if reads and (body or raw):
+        raise ValueError(f"route {path}: a reading route has no body")
+
     async def endpoint(request: Request) -> Response:
         from .auth import authenticate
 
         ctx = Ctx(request, request.app.state.ordo, request.app.state.settings)
-        if not (body or raw):  # one trip to the thread pool: authenticate, then answer
-            result = await run_in_threadpool(_call, ctx, fn, auth)
+        if reads and ctx.app.engine.dialect.name == "sqlite":
+            # a read of the embedded database only computes (no network wait, no lock: WAL readers never
+            # wait for writers): answered in the event loop, without two thread switches per request; the
+            # token's last use (a write, once a minute) waits for the writer in the thread pool instead
+            try:
+                result = _call(ctx, fn, auth, reads, record=False)
+            finally:
+                if ctx.identity is not None and ctx.identity.token_use is not None:
+                    from .auth import record_token_use
+
+                    await run_in_threadpool(record_token_use, ctx.app, ctx.identity.token_use, ctx.app.clock.now())
+        elif not (body or raw):  # one trip to the thread pool: authenticate, then answer
+            result = await run_in_threadpool(_call, ctx, fn, auth, reads)
         else:
             if auth:
                 ctx.identity = await run_in_threadpool(authenticate, request)

@@ -60,7 +60,7 @@ def location(entity: str, rec: dict[str, Any]) -> str:
 
 def list_records(ctx: Ctx) -> dict[str, Any]:
     entity = entity_of(ctx)
-    with ctx.app.reader(ctx.actor) as tx:
+    with ctx.reader() as tx:
         query = ListQuery.parse(ctx, ctx.app.compiled.entity(entity), tx.app.permissions.hidden(tx.user, entity))
         require_action(tx, entity, "read")
         return query.run(tx, entity, ctx.lang)
@@ -69,7 +69,7 @@ def list_records(ctx: Ctx) -> dict[str, Any]:
 def get_record(ctx: Ctx) -> Response:
     entity, key = entity_of(ctx), key_of(ctx)
     check_known(ctx.request, ("fields", "expand"))
-    with ctx.app.reader(ctx.actor) as tx:
+    with ctx.reader() as tx:
         require_action(tx, entity, "read")
         view = RecordView(tx, entity, list_param(ctx.request, "fields"), list_param(ctx.request, "expand"), ctx.lang)
         rec = tx.get(entity, key)
@@ -172,9 +172,9 @@ def _stale(ctx: Ctx, entity: str, key: int | str, error: Conflict, expected: int
 
 def routes() -> list:
     return [
-        route(f"{BASE}/{{entity}}", list_records),
+        route(f"{BASE}/{{entity}}", list_records, reads=True),
         route(f"{BASE}/{{entity}}", create_record, ["POST"], body=True),
-        route(f"{BASE}/{{entity}}/{{key}}", get_record),
+        route(f"{BASE}/{{entity}}/{{key}}", get_record, reads=True),
         route(f"{BASE}/{{entity}}/{{key}}", update_record, ["PATCH"], body=True),
         route(f"{BASE}/{{entity}}/{{key}}", delete_record, ["DELETE"]),
     ]

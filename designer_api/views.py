@@ -76,7 +76,7 @@ class RecordView:
     def rows(self, records: Sequence[Record]) -> list[dict[str, Any]]:
         hides = self.access.hidden or any(a.hidden for a in self.child_access.values())
         visible = [self._visible(r) for r in records] if hides else records  # the presenter only reads them
-        out = self.presenter.data(visible)
+        out = self.presenter.data(visible, decimals_as_text=True)  # JSON text as json_bytes writes Decimals
         for name in self.expand:
             self._expand(name, visible, out)
         return out

@@ -149,8 +149,12 @@ class App:
         return retrying(once, what)
 
     @contextlib.contextmanager
-    def reader(self, user: UserLike) -> Iterator[Transaction]:
-        """A read-only view (one consistent transaction)."""
+    def reader(self, user: UserLike, conn: sa.Connection | None = None) -> Iterator[Transaction]:
+        """A read-only view (one consistent transaction); ``conn``: in that connection's open transaction
+        (the caller's, e.g. the one the server read the caller's credentials in) instead of a new one."""
+        if conn is not None:
+            yield Transaction(self, conn, self._actor(conn, user))
+            return
         with self.engine.connect() as conn, conn.begin():
             yield Transaction(self, conn, self._actor(conn, user))
 

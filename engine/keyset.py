@@ -100,8 +100,11 @@ def position(rec: Mapping[str, Any], keys: Sequence[SortKey]) -> tuple[list[Any]
     return [rec.get(k.field) for k in keys], int(rec["id"])
 
 
-def after_condition(table: sa.Table, keys: Sequence[SortKey], values: Sequence[Any], last_id: int) -> Any:
-    """Rows strictly after the position (``values``, ``last_id``) in the order of ``keys`` then id."""
+def after_condition(table: sa.Table, keys: Sequence[SortKey], values: Sequence[Any], last_id: Any) -> Any:
+    """Rows strictly after the position (``values``, ``last_id``) in the order of ``keys`` then id.
+
+    ``values`` and ``last_id`` may be SQL expressions (bound parameters) standing for them; a ``None``
+    in ``values`` is a null position value either way."""
     options = []
     equal: list[Any] = []
     for k, v in zip(keys, values, strict=True):
@@ -119,11 +122,22 @@ def after_condition(table: sa.Table, keys: Sequence[SortKey], values: Sequence[A
     return sa.or_(*options)
 
 
+# the bound parameters of a page statement: not identifiers, so no filter parameter (``:name``) has their names
+LIMIT, OFFSET, AFTER_ID = "ordo-limit", "ordo-offset", "ordo-after-id"
+
+
+def _after(i: int) -> str:
+    return f"ordo-after-{i}"
+
+
 def page(tx: Transaction, entity: str, where: str | None, params: Mapping[str, Any], keys: Sequence[SortKey], *,
          after: tuple[Sequence[Any], int] | None = None, limit: int = 100, offset: int = 0,
          with_children: bool = False) -> list[Record]:
     """At most ``limit`` records matching ``where`` that the acting user may read, in the order of
-    ``keys``: after the position ``after`` (keyset), else from ``offset``."""
+    ``keys``: after the position ``after`` (keyset), else from ``offset``.
+
+    The statement is built once per filter, order and position shape (which position values are null)
+    for users with the same read guard, with the limit, offset and position as bound parameters."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_PAGE:
         raise UsageError(f"limit must be between 0 and {MAX_PAGE}, got {limit!r}")
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0 or int_problem(offset) is not None:
@@ -131,17 +145,27 @@ def page(tx: Transaction, entity: str, where: str | None, params: Mapping[str, A
     ce = tx.app.compiled.entity(entity)
     table = ce.table
     assert table is not None
-    params = dict(params)
-    cond = tx.where_clause(entity, where, params) if where else tx.row_filter(entity)
-    q = sa.select(table)
-    if cond is not None:
-        q = q.where(cond)
+    keys = tuple(keys)
+    shape = None if after is None else tuple(v is None for v in after[0])
+
+    def build(cond: Any) -> Any:
+        q = sa.select(table)
+        if cond is not None:
+            q = q.where(cond)
+        if shape is not None:
+            marks = [None if null else sa.bindparam(_after(i), type_=table.c[k.field].type)
+                     for i, (k, null) in enumerate(zip(keys, shape, strict=True))]
+            q = q.where(after_condition(table, keys, marks, sa.bindparam(AFTER_ID, type_=table.c.id.type)))
+        q = q.order_by(*order_clauses(table, keys)).limit(sa.bindparam(LIMIT, type_=sa.Integer()))
+        return q.offset(sa.bindparam(OFFSET, type_=sa.Integer()))
+
+    stmt = tx.cached_select(("page", keys, shape), entity, where, params, build)
+    values = dict(params)
+    values[LIMIT], values[OFFSET] = limit, offset
     if after is not None:
-        q = q.where(after_condition(table, keys, after[0], after[1]))
-    q = q.order_by(*order_clauses(table, keys)).limit(limit)
-    if offset:
-        q = q.offset(offset)
-    recs = as_records(tx.conn.execute(q, params))
+        values[AFTER_ID] = after[1]
+        values.update((_after(i), v) for i, v in enumerate(after[0]) if v is not None)
+    recs = as_records(tx.conn.execute(stmt, values))
     if with_children:
         tx._attach_children(ce, recs)  # the store's own batched read of child rows
     return tx.shown_all(entity, recs)  # without the fields hidden from the reader

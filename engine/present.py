@@ -19,6 +19,7 @@ Links are resolved in rounds: a round reads all the records it needs of one enti
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ from ordo.dsl.base import label_text
 
 from .errors import UsageError
 from .i18n import DEFAULT_LANG, system_label, word
-from .scales import at_scale, field_scale
+from .scales import at_scale, field_scale, scaler
 
 if TYPE_CHECKING:
     from .compiled import CompiledEntity, CompiledField
@@ -49,6 +50,24 @@ def link_target(cf: CompiledField) -> str | None:
 
 
 _RAW, _SCALE, _TEXT, _OTHER = "raw", "scale", "text", "other"  # how a field's values are shown (Presenter._plan)
+# id(compiled entity) -> (a weak reference to it, field -> how its values are shown): the same for every reader
+_PLANS: dict[int, tuple[weakref.ref, dict[str, tuple]]] = {}
+
+
+def _plans(ce: CompiledEntity) -> dict[str, tuple]:
+    """The display plans of ``ce``'s fields (see ``Presenter._plan``), kept while ``ce`` lives."""
+    key = id(ce)
+    found = _PLANS.get(key)
+    if found is not None and found[0]() is ce:
+        return found[1]
+
+    def gone(ref: weakref.ref, key: int = key) -> None:
+        if _PLANS.get(key, (None,))[0] is ref:
+            _PLANS.pop(key, None)
+
+    plans: dict[str, tuple] = {}
+    _PLANS[key] = (weakref.ref(ce, gone), plans)
+    return plans
 
 
 class _Marker(str):
@@ -122,7 +141,6 @@ class Presenter:
         self.lang = lang
         self.columns = [self._check(c) for c in columns] if columns else None
         self._scales: dict[int, int | None] = {}  # id(field) -> its scale, worked out once per presenter
-        self._plans: dict[str, dict[str, tuple]] = {}  # entity -> key -> how its values are shown (_plan)
 
     def hidden(self, entity: str) -> frozenset[str]:
         """The fields of ``entity`` hidden from the reader: never shown, named like unknown ones."""
@@ -192,15 +210,21 @@ class Presenter:
         """Rows for tables and CSV: link titles, option labels, yes/no, exact decimals."""
         return self._present(records, text=True)
 
-    def data(self, records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Rows for JSON: links as record names (what input accepts), exact decimals."""
-        return self._present(records, text=False)
+    def data(self, records: Iterable[Mapping[str, Any]], decimals_as_text: bool = False) -> list[dict[str, Any]]:
+        """Rows for JSON: links as record names (what input accepts), exact decimals
+        (``decimals_as_text``: the stored fields' decimals as their exact text, ``"120.00"``)."""
+        return self._present(records, text=False, decimals_as_text=decimals_as_text)
 
-    def _present(self, records: Iterable[Mapping[str, Any]], text: bool) -> list[dict[str, Any]]:
+    def _present(self, records: Iterable[Mapping[str, Any]], text: bool,
+                 decimals_as_text: bool = False) -> list[dict[str, Any]]:
+        if self.columns is None:
+            records = records if isinstance(records, list) else list(records)
+            if records and all(r.keys() == records[0].keys() for r in records):
+                return self._by_column(records, text, decimals_as_text)
         cells: list[_Cell] = []
         out = []
         hidden = self.hidden(self.ce.name)
-        plans = self._plans.setdefault(self.ce.name, {})
+        plans = _plans(self.ce)
         for rec in records:
             row: dict[str, Any] = {}
             if self.columns is None:
@@ -211,13 +235,40 @@ class Presenter:
                     if value is None or plan[0] is _RAW or (plan[0] is _TEXT and not text):
                         row[key] = value
                     elif plan[0] is _SCALE:
-                        row[key] = at_scale(value, plan[1])
+                        row[key] = plan[1](value)
                     else:
                         self._value(self.ce, key, value, row, cells, text)
             else:
                 for parts in self.columns:
                     self._column_value(rec, parts, row, cells, text)
             out.append(row)
+        self._resolve(cells, text)
+        return out
+
+    def _by_column(self, records: list[Mapping[str, Any]], text: bool, decimals_as_text: bool) -> list[dict]:
+        """Records with the same fields (a query's rows), one column at a time: each column's way of
+        showing its values is chosen once (decimals converted by one function for the column), and only
+        links, child rows and labelled values go value by value."""
+        ce, hidden, plans = self.ce, self.hidden(self.ce.name), _plans(self.ce)
+        keys = [k for k in records[0] if k not in hidden]
+        if not keys:
+            return [{} for _ in records]
+        columns, by_value = [], []
+        for key in keys:
+            plan = plans.get(key) or self._plan(ce, key)
+            values = [r[key] for r in records]
+            if plan[0] is _SCALE:
+                convert = plan[2] if decimals_as_text else plan[1]
+                values = [None if v is None else convert(v) for v in values]
+            elif plan[0] is _OTHER or (plan[0] is _TEXT and text):
+                by_value.append(key)
+            columns.append(values)
+        out = [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
+        cells: list[_Cell] = []
+        for key in by_value:
+            for row in out:
+                if row[key] is not None:
+                    self._value(ce, key, row[key], row, cells, text)
         self._resolve(cells, text)
         return out
 
@@ -236,21 +287,23 @@ class Presenter:
         cells.append(_Cell(row, key, target, value, "path", parts[1:]))
 
     def _plan(self, ce: CompiledEntity, name: str) -> tuple:
-        """How values of ``name`` of ``ce`` are shown, worked out once per presenter: as they are
-        (``_RAW``), at a decimal scale (``_SCALE``, scale), as they are in data but labelled in text
-        (``_TEXT``: options, yes/no, JSON), or by :meth:`_value` (links, child rows)."""
+        """How values of ``name`` of ``ce`` are shown, worked out once per field (see :func:`_plans`): as
+        they are (``_RAW``), at a decimal scale (``_SCALE``, with the column's converter and its variant
+        giving text), as they are in data but labelled in text (``_TEXT``: options, yes/no, JSON), or by
+        :meth:`_value` (links, child rows)."""
         cf = ce.fields.get(name)
         if cf is None:
             plan: tuple = (_RAW,)
         elif cf.child is not None or link_target(cf) is not None:
             plan = (_OTHER,)
         elif cf.kind in ("decimal", "money", "integer"):
-            plan = (_SCALE, self._scale(cf))
+            scale = self._scale(cf)
+            plan = (_SCALE, scaler(scale), scaler(scale, text=True))
         elif cf.kind in ("enum", "boolean", "json"):
             plan = (_TEXT,)
         else:
             plan = (_RAW,)
-        self._plans.setdefault(ce.name, {})[name] = plan
+        _plans(ce)[name] = plan
         return plan
 
     def _scale(self, cf: CompiledField) -> int | None:

@@ -233,12 +233,41 @@ class FilterCache:
         self.clock = clock
         self.size = size
         self._items: OrderedDict[tuple, CompiledFilter] = OrderedDict()
+        self._statements: OrderedDict[Hashable, Any] = OrderedDict()  # see statement()
         self._lock = threading.Lock()
 
     def where(self, entity: str, text: str, params: Mapping[str, Any],
               guard: Guard | None = None) -> tuple[CompiledExpression, Any]:
         f = self.get(entity, text, params, guard)
         return f.compiled, f.clause
+
+    def key(self, entity: str, text: str | None, params: Mapping[str, Any], guard: Guard | None = None) -> tuple:
+        """What a filter compiled for ``text`` with ``params`` by a user with ``guard`` depends on: the
+        entity, the text, the parameters' types (not their values) and the guard's key."""
+        try:
+            ptypes = T.param_types(dict(params)) if params else {}
+        except ExpressionError as e:
+            raise UsageError(f"invalid filter for {entity}: {e.message}") from None
+        return (entity, text, tuple(sorted((k, str(t)) for k, t in ptypes.items())),
+                None if guard is None else guard.key)
+
+    def statement(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        """The statement cached under ``key``, else ``build()`` (cached when it returns; an error is not).
+
+        For statements over a user's filter and row filter (list pages, counts): ``key`` holds what
+        :meth:`key` gives, since a user's row filter depends only on their guard's key. A statement
+        object executed again keeps its SQLAlchemy cache key, so it is neither built nor compiled again."""
+        with self._lock:
+            hit = self._statements.get(key)
+            if hit is not None:
+                self._statements.move_to_end(key)
+                return hit
+        stmt = build()
+        with self._lock:
+            self._statements[key] = stmt
+            if len(self._statements) > self.size:
+                self._statements.popitem(last=False)
+        return stmt
 
     def get(self, entity: str, text: str, params: Mapping[str, Any], guard: Guard | None = None) -> CompiledFilter:
         try:

@@ -7,7 +7,7 @@ A mixin of :class:`ordo.engine.records.Transaction` (which provides ``app``, ``c
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -185,12 +185,26 @@ class Reads:
         return q if allowed is None else q.where(allowed)
 
     def count(self, entity: str, where: str | None = None, params: Mapping[str, Any] | None = None) -> int:
-        ce = self.app.compiled.entity(entity)
-        t = ce.table
+        t = self.app.compiled.entity(entity).table
         assert t is not None
         params = dict(params or {})
-        q = self._filtered(sa.select(sa.func.count()).select_from(t), entity, where, params)
-        return int(self.conn.execute(q, params).scalar_one())
+
+        def build(cond: Any) -> Any:
+            q = sa.select(sa.func.count()).select_from(t)
+            return q if cond is None else q.where(cond)
+
+        return int(self.conn.execute(self.cached_select("count", entity, where, params, build), params).scalar_one())
+
+    def cached_select(self, purpose: Hashable, entity: str, where: str | None, params: Mapping[str, Any],
+                      build: Callable[[Any], Any]) -> Any:
+        """``build(condition)``: a statement over the rows of ``entity`` matching ``where`` that the acting
+        user may read (``condition``: that SQL condition, None for every row), built once per ``purpose``,
+        filter text, parameter types and read guard, then reused (see ``FilterCache.statement``); an
+        invalid filter raises ``UsageError`` as :meth:`where_clause` does."""
+        filters = self.app.filters
+        key = (purpose, filters.key(entity, where, params, self.guard))
+        return filters.statement(key, lambda: build(self.where_clause(entity, where, params) if where
+                                                    else self.row_filter(entity)))
 
 
 def as_records(result: sa.CursorResult) -> list[Record]:

@@ -276,3 +276,18 @@ def test_list_commands_say_when_more_match(shop, capsys):
     assert "notifications 51-55 of 55" in out
     code, _, err = run(capsys, "jobs", path, "--db", db, "--limit", "-2")
     assert code == 1 and "--limit must be 0 or more" in err
+
+
+def test_a_columns_decimal_converter_shows_what_at_scale_shows():
+    from decimal import Decimal
+
+    from ordo.engine.scales import at_scale, scaler
+
+    values = [Decimal("120"), Decimal("2.675"), Decimal("-0.005"), Decimal("1E+3"), Decimal("NaN"), Decimal("Infinity"),
+              Decimal("9" * 40), 2.675, 26875.499999999996, 7, True, "1.005", "x", None]
+    for scale in (None, 0, 2, 4):
+        convert, text = scaler(scale), scaler(scale, text=True)
+        for v in values:
+            expected = at_scale(v, scale)
+            assert str(convert(v)) == str(expected) and type(convert(v)) is type(expected), (scale, v)
+            assert text(v) == (str(expected) if type(expected) is Decimal else expected), (scale, v)

@@ -84,3 +84,28 @@ def test_expanded_links_add_one_statement_per_link(shop):
     page, texts, _ = listed(shop, "ann", expand="customer")
     assert page["items"][0]["customer"] == {"id": page["items"][0]["customer"]["id"], "name": "C1", "title": "Acme"}
     assert len(texts) == 6, texts
+
+
+def test_a_list_records_a_new_tokens_first_use_then_not_again_within_a_minute(shop):
+    import sqlalchemy as sa
+
+    from ordo.engine.credentials import Credentials, token_table
+
+    app, client, _ = shop
+    with app.transaction("root") as tx:
+        fresh = Credentials(tx.conn).create_token("max", tx.now)[1]
+
+    def last_used():
+        with app.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.max(token_table.c.last_used_at))
+                                .where(token_table.c.user_name == "max")).scalar()
+
+    before = last_used()
+    with count_statements(app.engine) as counts:
+        r = client.get("/api/v1/records/order", params=LIST, headers=bearer(fresh))
+    assert r.status_code == 200, r.text
+    assert any(t.lstrip().upper().startswith("UPDATE ORDO_TOKEN") for t in counts.texts), counts.texts
+    assert last_used() is not None and (before is None or last_used() >= before)
+    with count_statements(app.engine) as counts:
+        assert client.get("/api/v1/records/order", params=LIST, headers=bearer(fresh)).status_code == 200
+    assert len(work(counts)) == 4, work(counts)  # the use is not written again within the minute

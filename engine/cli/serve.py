@@ -67,13 +67,13 @@ def serve_site(args: argparse.Namespace) -> int:
     print(f"{len(apps)} app(s), {settings.workers} worker(s) (Ctrl-C to stop)", flush=True)
     if settings.workers == 1:
         uvicorn.run(create_site_server(apps, settings, close_apps=True), host=settings.host, port=settings.port,
-                    log_level="warning")
+                    log_level="warning", access_log=False)
         return 0
     for app in apps.values():
         app.close()
     os.environ.update(settings.environ())
     uvicorn.run("ordo.designer_api.server:factory", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, log_level="warning")
+                workers=settings.workers, log_level="warning", access_log=False)
     return 0
 
 
@@ -88,9 +88,9 @@ def serve(app: App, settings: Settings) -> None:
           f"API docs at http://{settings.host}:{settings.port}/api/docs (Ctrl-C to stop)", flush=True)
     if settings.workers == 1:
         uvicorn.run(create_server(app, settings, close_app=True), host=settings.host, port=settings.port,
-                    log_level="warning")
+                    log_level="warning", access_log=False)  # no access lines (warning hid them)
         return
     app.close()
     os.environ.update(settings.environ())
     uvicorn.run("ordo.designer_api.server:factory", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, log_level="warning")
+                workers=settings.workers, log_level="warning", access_log=False)
