@@ -76,3 +76,60 @@ def test_bulk_approve_and_transfer(make_app, db_url):
         assert task_ids(c.get("/inbox").text) == []
         sign_in(c, "meg")
         assert len(task_ids(c.get("/inbox").text)) == 1
+
+
+def test_inbox_pages_with_the_total_and_finds_a_task_past_the_first_page(make_app, db_url):
+    from ordo.designer_api.web import inbox as inbox_module
+
+    with shop(make_app, db_url) as (app, c):
+        size = inbox_module.PAGE_SIZE
+        for i in range(size + 3):
+            app.create("order", order_body(status="submitted", subject=f"O{i}"), "ann")
+        csrf = sign_in(c, "max")
+        first = c.get("/inbox")
+        assert first.status_code == 200
+        assert f"Showing 1–{size} of {size + 3}" in text_of(first.text) and f"({size + 3})" in text_of(first.text)
+        assert 'href="/inbox?page=2" rel="next"' in first.text and 'rel="prev"' not in first.text
+        page1 = task_ids(first.text)
+        second = c.get("/inbox?page=2")
+        page2 = task_ids(second.text)
+        assert len(page1) == size and len(page2) == 3 and not set(page1) & set(page2)  # never cut, no overlap
+        assert f"Showing {size + 1}–{size + 3} of {size + 3}" in text_of(second.text)
+        assert 'href="/inbox?page=1" rel="prev"' in second.text and 'rel="next"' not in second.text
+        assert second.text.count('name="page" value="2"') == 3 * 3 + 1  # each task's forms and the bulk form
+        assert "第 1–" in text_of(c.get("/inbox?lang=zh").text) and "下一页" in c.get("/inbox?lang=zh").text
+        assert task_ids(c.get("/inbox?page=99").text) == page2  # past the end: the last page
+        for bad in ("0", "-1", "x", "9" * 40):
+            assert task_ids(c.get(f"/inbox?page={bad}").text) == page1
+        # the task page of a task past the first page shows its task panel (with its actions)
+        last = page2[-1]
+        detail = c.get(f"/inbox/{last}").text
+        assert f'data-task="{last}"' in detail and f'action="/inbox/{last}/approve"' in detail
+        # acting from page 2 comes back to page 2
+        r = c.post(f"/inbox/{last}/approve", data={"csrf_token": csrf, "comment": "ok", "page": "2"})
+        assert r.status_code == 303 and r.headers["location"] == "/inbox?done=approve&page=2"
+        assert task_ids(c.get(r.headers["location"]).text) == page2[:-1]
+        r = c.post("/inbox/bulk", data={"csrf_token": csrf, "task": [str(t) for t in page2[:-1]], "page": "2"})
+        assert r.headers["location"] == "/inbox?ok=2&failed=0&page=2"
+        after = c.get(r.headers["location"])  # page 2 is gone: the last page, no pager left
+        assert task_ids(after.text) == page1 and 'class="pager"' not in after.text
+        assert f"Showing 1–{size} of {size}" in text_of(after.text)
+
+
+def test_task_panel_only_for_a_task_on_the_users_desk(make_app, db_url):
+    with shop(make_app, db_url) as (app, c):
+        add_user(app, "meg", ("manager",))
+        rec = app.create("order", order_body(status="submitted", subject="Mugs for Acme"), "ann")
+        csrf = sign_in(c, "max")
+        (task,) = task_ids(c.get("/inbox").text)
+        assert f'data-task="{task}"' in c.get(f"/inbox/{task}").text
+        assert c.post(f"/inbox/{task}/transfer", data={"csrf_token": csrf, "to": "meg"}).status_code == 303
+        detail = c.get(f"/inbox/{task}")  # transferred: no longer max's to act on, no panel
+        assert detail.status_code == 200 and 'data-task=' not in detail.text and "<svg" in detail.text
+        sign_in(c, "meg")
+        (mine,) = task_ids(c.get("/inbox").text)
+        assert mine != task and f'data-task="{mine}"' in c.get(f"/inbox/{mine}").text
+        sign_in(c, "ann")  # the record's owner reads the task page but may not act: no panel
+        page = c.get(f"/inbox/{mine}")
+        assert page.status_code == 200 and "data-task=" not in page.text
+        assert f"/app/order/{rec['id']}" in page.text

@@ -1,7 +1,7 @@
 """The inbox: the user's pending tasks with the record's key facts and why each is on their desk;
 approve / reject with a comment / send back / transfer / add an approver / urge, bulk approve, and a task
 page with the flow diagram (server-side SVG) with the current position highlighted. Laid out for a phone
-as well as a desk.
+as well as a desk. The inbox is paged in SQL (``PAGE_SIZE`` a page, with the total): never a silent cut.
 
 Every action goes through ``designer_api.tasks.perform``, the same call the REST API makes: the flow
 engine decides who may act.
@@ -18,13 +18,14 @@ from starlette.responses import Response
 from ordo.dsl.base import label_text
 from ordo.engine.errors import NotFound, OrdoError
 from ordo.engine.flows.diagram import svg
-from ordo.engine.flows.inbox import inbox
+from ordo.engine.flows.inbox import inbox, inbox_count, inbox_task
 
-from ..tasks import MAX_INBOX, TASK_ACTIONS, _present_tasks, _visible_task, check_action, perform
+from ..tasks import TASK_ACTIONS, _present_tasks, _visible_task, check_action, perform
 from .base import Page, error_page, page, redirect
 from .words import word
 
 MAX_BULK = 200
+PAGE_SIZE = 50  # tasks on one inbox page
 MAX_TEXT = 10_000
 FORM_ACTIONS = ("approve", "reject", "send_back", "transfer", "add_approver", "urge")
 
@@ -49,18 +50,39 @@ def _earlier_steps(tx: Any, flow: str, node: str, lang: str) -> list[tuple[str, 
     return out
 
 
-def _tasks(pg: Page, tx: Any) -> list[dict[str, Any]]:
-    found = inbox(tx, None, limit=MAX_INBOX)
+def _page_number(raw: Any) -> int:
+    text = str(raw or "")
+    return int(text) if text.isascii() and text.isdigit() and 0 < len(text) <= 9 and int(text) > 0 else 1
+
+
+def _present(pg: Page, tx: Any, found: list[Any]) -> list[dict[str, Any]]:
     tasks = _present_tasks(tx, found, pg.lang)
     for t in tasks:
         t["send_back"] = _earlier_steps(tx, t["flow"]["name"], t["step"]["name"], pg.lang)
     return tasks
 
 
+def _inbox(pg: Page, tx: Any, number: int) -> dict[str, Any]:
+    """One page of the user's pending tasks (paged in SQL) with the total, so that the page always says how
+    many there are and which of them it shows; a page past the end shows the last one."""
+    total = inbox_count(tx)
+    pages = max(1, -(-total // PAGE_SIZE))
+    number = min(number, pages)
+    offset = (number - 1) * PAGE_SIZE
+    tasks = _present(pg, tx, inbox(tx, None, limit=PAGE_SIZE, offset=offset)) if total else []
+    return {"tasks": tasks, "total": total, "page": number, "pages": pages,
+            "first": offset + 1 if tasks else 0, "last": offset + len(tasks)}
+
+
 def inbox_page(pg: Page) -> Response:
     with pg.app.reader(pg.actor) as tx:
-        tasks = _tasks(pg, tx)
-        return pg.render("inbox.html", tasks=tasks, notice=_notice(pg), alert=None)
+        shown = _inbox(pg, tx, _page_number(pg.params.get("page")))
+        return pg.render("inbox.html", **shown, notice=_notice(pg), alert=None)
+
+
+def _back(number: int) -> str:
+    """The query that keeps the inbox on page ``number`` after an action."""
+    return f"&page={number}" if number > 1 else ""
 
 
 def _notice(pg: Page) -> str | None:
@@ -90,16 +112,14 @@ def task_page(pg: Page) -> Response:
     with pg.app.reader(pg.actor) as tx:
         task = _visible_task(tx, task_id)
         flows = tx.app.features["flows"]
-        found = [t for t in inbox(tx, None, limit=MAX_INBOX) if t.id == task_id]
-        shown = _present_tasks(tx, found, pg.lang) if found else []
+        mine = inbox_task(tx, task_id)  # the task panel: only a task on the user's desk, read by its id
+        shown = _present(pg, tx, [mine]) if mine is not None else []
         status = flows.status(tx, task["entity"], task["record_id"])
         flow = flows.flows.get(task["flow"]) if "flow" in task else None
         if flow is None and status is not None:
             flow = flows.flows.get(status.flow)
         current = list(status.current) if status is not None else [task["node"]]
         diagram = _flow_svg(pg, flow, current) if flow is not None else None
-        for t in shown:
-            t["send_back"] = _earlier_steps(tx, t["flow"]["name"], t["step"]["name"], pg.lang)
         return pg.render("task.html", task=shown[0] if shown else None, task_id=task_id, diagram=diagram,
                          flow_label=label_text(flow.defn.label, pg.lang, flow.name) if flow is not None else "",
                          record_href=f"/app/{task['entity']}/{task['record_id']}", status=task["status"])
@@ -113,6 +133,7 @@ def act(pg: Page) -> Response:
     comment = (pg.form.get("comment") or "").strip()[:MAX_TEXT] or None
     to = (pg.form.get("to") or "").strip()[:200] or None
     position = pg.form.get("position") or "after"
+    number = _page_number(pg.form.get("page"))
     if position not in ("before", "after"):
         position = "after"
     try:
@@ -123,12 +144,11 @@ def act(pg: Page) -> Response:
         raise
     except OrdoError as e:
         with pg.app.reader(pg.actor) as tx:
-            tasks = _tasks(pg, tx)
+            shown = _inbox(pg, tx, number)
         from .base import status_of
 
-        return pg.render("inbox.html", status_of(e), tasks=tasks, notice=None, alert=e.message,
-                         failed_task=task_id)
-    return redirect(f"/inbox?done={action}")
+        return pg.render("inbox.html", status_of(e), **shown, notice=None, alert=e.message, failed_task=task_id)
+    return redirect(f"/inbox?done={action}{_back(number)}")
 
 
 def bulk(pg: Page) -> Response:
@@ -141,6 +161,7 @@ def bulk(pg: Page) -> Response:
         except NotFound:
             continue
     comment = (pg.form.get("comment") or "").strip()[:MAX_TEXT] or None
+    number = _page_number(pg.form.get("page"))
     ok = failed = 0
     for task_id in dict.fromkeys(ids):
         try:
@@ -149,7 +170,7 @@ def bulk(pg: Page) -> Response:
             ok += 1
         except OrdoError:
             failed += 1
-    return redirect(f"/inbox?ok={ok}&failed={failed}")
+    return redirect(f"/inbox?ok={ok}&failed={failed}{_back(number)}")
 
 
 def routes() -> list:

@@ -20,6 +20,7 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "open_tasks": ("Your open tasks", "我的待办"),
     "no_tasks": ("Nothing waiting for you.", "暂无待办事项。"),
     "more_tasks": ("All tasks", "全部待办"),
+    "showing": ("Showing {first}–{last} of {total}", "第 {first}–{last} 条，共 {total} 条"),
     "alerts": ("Alerts", "预警"),
     "alert_fired": ("alert: {n} row(s) meet the condition", "预警：{n} 行满足条件"),
     "no_alerts": ("No alert fired.", "没有触发的预警。"),

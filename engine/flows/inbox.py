@@ -84,6 +84,8 @@ _MINE = (_t.c.status == "pending", sa.or_(
     sa.and_(_t.c.assignee.is_(None), _t.c.assignee_role.in_(sa.bindparam("roles", expanding=True)))))
 _ORDER = (_t.c.due_at.is_(None), _t.c.due_at, _t.c.id)
 _INBOX = sa.select(_t).where(*_MINE).order_by(*_ORDER).limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
+_COUNT = sa.select(sa.func.count()).select_from(_t).where(*_MINE)
+_ONE = sa.select(_t).where(*_MINE, _t.c.id == sa.bindparam("id"))
 PAGE = 500  # tasks read at a time when every pending task is asked for
 
 
@@ -111,15 +113,7 @@ def inbox(tx: Transaction, user: str | None = None, limit: int | None = None,
     silent cut. The names of their records (the ones the acting user may read) are read in the same
     statement for the entities of ``records`` (the flows' entities), with one more statement per other
     entity."""
-    me = tx.user
-    if user is not None and user != me.name:
-        if not me.is_admin:
-            from ..errors import PermissionDenied
-
-            raise PermissionDenied(f"{me.name} may not read the inbox of {user}")
-        roles = tx.users.actor(user).roles
-    else:
-        user, roles = me.name, me.roles
+    user, roles = _whose(tx, user)
     for what, n in (("limit", limit), ("offset", offset)):
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0 or n > 2**62):
             raise UsageError(f"inbox {what} must be a whole number from 0, got {n!r}")
@@ -146,10 +140,43 @@ def inbox(tx: Transaction, user: str | None = None, limit: int | None = None,
         if r["entity"] not in names:  # not an entity a flow runs on now (an instance of a removed flow)
             by_entity.setdefault(r["entity"], set()).add(r["record_id"])
     names.update({e: _names(tx, e, ids) for e, ids in by_entity.items()})
-    now = tx.now
-    return [InboxTask(r["id"], r["flow"], r["node"], r["entity"], r["record_id"],
-                      names[r["entity"]].get(r["record_id"]), r["assignee"], r["assignee_role"], r["created_at"],
-                      r["due_at"], r["due_at"] is not None and r["due_at"] < now, r["instance_id"]) for r in rows]
+    return [_task(tx, r, names[r["entity"]].get(r["record_id"])) for r in rows]
+
+
+def inbox_count(tx: Transaction, user: str | None = None) -> int:
+    """How many tasks :func:`inbox` holds for the acting user (an admin: for ``user``): one statement."""
+    user, roles = _whose(tx, user)
+    return int(tx.conn.execute(_COUNT, {"user": user, "roles": sorted(roles)}).scalar_one())
+
+
+def inbox_task(tx: Transaction, task_id: int, user: str | None = None) -> InboxTask | None:
+    """Task ``task_id`` if it is in the inbox of the acting user (an admin: of ``user``), read directly by
+    its id on the inbox's own condition (pending, assigned to them or to one of their roles); else None."""
+    user, roles = _whose(tx, user)
+    row = tx.conn.execute(_ONE, {"user": user, "roles": sorted(roles), "id": task_id}).first()
+    if row is None:
+        return None
+    r = dict(row._mapping)
+    return _task(tx, r, _names(tx, r["entity"], {r["record_id"]}).get(r["record_id"])
+                 if r["entity"] in tx.app.compiled.entities else None)
+
+
+def _whose(tx: Transaction, user: str | None) -> tuple[str, Any]:
+    """(user, roles) of the inbox asked for: the acting user's, or (admins only) ``user``'s."""
+    me = tx.user
+    if user is not None and user != me.name:
+        if not me.is_admin:
+            from ..errors import PermissionDenied
+
+            raise PermissionDenied(f"{me.name} may not read the inbox of {user}")
+        return user, tx.users.actor(user).roles
+    return me.name, me.roles
+
+
+def _task(tx: Transaction, r: dict[str, Any], name: str | None) -> InboxTask:
+    return InboxTask(r["id"], r["flow"], r["node"], r["entity"], r["record_id"], name, r["assignee"],
+                     r["assignee_role"], r["created_at"], r["due_at"],
+                     r["due_at"] is not None and r["due_at"] < tx.now, r["instance_id"])
 
 
 def instance_tasks(conn: sa.Connection, instance_id: int, status: str | None = "pending") -> list[dict[str, Any]]:
