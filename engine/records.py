@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from ordo.dsl.expr import Env
 
-from . import audit, jobs, outbox, unit_of_work
+from . import audit, jobs, lean, outbox, unit_of_work
 from . import child_rows as rows
 from .actor import User
 from .coerce import CoercionError, coerce
@@ -330,8 +330,8 @@ class Transaction(Reads):
         self._handle_references(ce, current)
         p = self.plan(entity)
         for cf in ce.table_fields:
-            self.conn.execute(p.children[cf.name].delete_parent, {"_parent": current["id"]})
-        self.conn.execute(p.delete, {"_id": current["id"]})
+            lean.execute(self.conn, p.children[cf.name].delete_parent, {"_parent": current["id"]})
+        lean.execute(self.conn, p.delete, {"_id": current["id"]})
         self.uow.forget(entity, current["id"])
         self.uow.changed(_tables(ce))
         self._written(entity, current["id"], None)
@@ -383,7 +383,7 @@ class Transaction(Reads):
         to the caller's savepoint, so a caller that goes on after a refused write (an intake row, ``ordo
         generate``) rolls its savepoint back before it reads or writes again."""
         try:
-            row = self.conn.execute(stmt, values).first()
+            row = lean.execute(self.conn, stmt, values).first()
         except sa.exc.IntegrityError as e:
             raise ValidationFailed(entity, [FieldError("", _integrity_message(e))]) from None
         return None if row is None else dict(row._mapping)
@@ -392,7 +392,7 @@ class Transaction(Reads):
         refs = self.plan(ce.name).refs
         for (_table, column, owner, parent), (select, set_null) in zip(ce.links_in, refs, strict=True):
             field = self.app.compiled.entities[owner].fields[column].defn
-            ids = [r.id for r in self.conn.execute(select, {"_target": current["id"]})]
+            ids = [r.id for r in lean.execute(self.conn, select, {"_target": current["id"]})]
             if not ids:
                 continue
             if field.on_delete == "restrict":
@@ -402,7 +402,7 @@ class Transaction(Reads):
                 raise Conflict(f"cannot delete {ce.name} {current['name']}: still used by {count}{where} "
                                f"record(s) (field {column})")
             if field.on_delete == "set_null" or parent is not None:
-                self.conn.execute(set_null, {"_target": current["id"]})
+                lean.execute(self.conn, set_null, {"_target": current["id"]})
                 self.forget(parent or owner)
             else:
                 for rid in ids:

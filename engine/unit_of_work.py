@@ -31,6 +31,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from . import lean
+
 Record = dict[str, Any]
 _KEY = "ordo_unit_of_work"
 _watched: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
@@ -207,7 +209,7 @@ def _write(conn: sa.Connection, uow: UnitOfWork) -> None:
     for insert, row in pending:
         groups.setdefault(insert, []).append(row)
     for insert, rows in groups.items():
-        conn.execute(insert, rows)
+        lean.execute(conn, insert, rows)
 
 
 def watch(engine: sa.Engine) -> None:
