@@ -230,3 +230,23 @@ def _run(conn: sa.Connection, plan: _Plan, bound: Any, many: bool) -> Result:
         else:
             rows = [row(r) for r in rows]
     return Result(rows, rowcount)
+
+
+def driver_sql(conn: sa.Connection, sql: str) -> None:
+    """Run a fixed SQL text without parameters or rows (``BEGIN IMMEDIATE``) on the DBAPI cursor, with the
+    engine's cursor events and error handling (``conn.exec_driver_sql`` without its execution context)."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    params: Any = ()
+    dispatch = conn.dispatch
+    try:
+        if dispatch.before_cursor_execute:
+            for fn in dispatch.before_cursor_execute:
+                sql, params = fn(conn, cursor, sql, params, None, False)
+        cursor.execute(sql, params)
+        if dispatch.after_cursor_execute:
+            dispatch.after_cursor_execute(conn, cursor, sql, params, None, False)
+    except BaseException as e:
+        conn._handle_dbapi_exception(e, sql, params, cursor, None)
+        raise  # pragma: no cover - the handler raises
+    finally:
+        cursor.close()
