@@ -108,6 +108,15 @@ class _Plan:
 _MISSING = object()
 
 
+class _Call:
+    """A bind parameter's default computed at each execution (``bindparam(callable_=...)``)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+
 def _compile(conn: sa.Connection, stmt: Any, keys: tuple[str, ...], many: bool) -> Any:
     dialect = conn.dialect
     compiled = stmt.compile(dialect=dialect, column_keys=list(keys), for_executemany=many)
@@ -121,7 +130,10 @@ def _compile(conn: sa.Connection, stmt: Any, keys: tuple[str, ...], many: bool) 
     order = compiled.positiontup if compiled.positional else list(by_name)
     for name in order:
         bp = by_name[name]
-        default = _MISSING if bp.required else bp.effective_value
+        if bp.callable is not None:  # a value computed at each execution (as SQLAlchemy does)
+            default: Any = _Call(bp.callable)
+        else:
+            default = _MISSING if bp.required else bp.value
         binds.append((name, bp.key, default, processors.get(name)))
     plan = _Plan(compiled.string, binds, not compiled.positional)
     keynames = [c.keyname for c in (compiled._result_columns or ())]
@@ -148,7 +160,9 @@ def _bind(plan: _Plan, params: Mapping[str, Any]) -> Any:
     values = []
     for _name, key, default, proc in plan.binds:
         value = params.get(key, default)
-        if value is _MISSING:
+        if type(value) is _Call:
+            value = value.fn()
+        elif value is _MISSING:
             raise sa.exc.InvalidRequestError(f"A value is required for bind parameter {key!r}")
         values.append(value if proc is None else proc(value))
     if plan.named:

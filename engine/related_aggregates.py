@@ -26,6 +26,7 @@ from ordo.dsl.expr import ast
 from ordo.dsl.expr.sqltypes import sa_type
 from ordo.dsl.expr.to_sql import to_sql
 
+from . import lean
 from .query import RecordSource, conjuncts
 
 Record = dict[str, Any]
@@ -147,7 +148,7 @@ def evaluate(tx: Any, node: Any, owner: Record) -> Any:
     for a in aggs:
         for name in a.used:
             params[f"owner_{name}"] = owner.get(name)
-    row = tx.conn.execute(agg.group.statement(nodes, registry.nodes), params).one()
+    row = lean.execute(tx.conn, agg.group.statement(nodes, registry.nodes), params).one()
     out = None
     for i, (a, k) in enumerate(zip(aggs, keys, strict=True)):
         value = row[i]
