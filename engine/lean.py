@@ -87,22 +87,11 @@ class Result:
     def scalar_one(self) -> Any:
         return self.one()[0]
 
+    def scalars(self) -> Result:
+        return Result([r[0] for r in self._rows], self.rowcount)
+
     def mappings(self) -> Result:
         return Result([r._mapping for r in self._rows], self.rowcount)
-
-
-class _Plan:
-    """One statement compiled for one dialect and set of parameter names."""
-
-    __slots__ = ("sql", "binds", "named", "row", "results", "ready")
-
-    def __init__(self, sql: str, binds: list[tuple[str, str, Any, Any]], named: bool) -> None:
-        self.sql = sql
-        self.binds = binds  # (name in the SQL, caller's key, default, bind processor)
-        self.named = named  # pyformat (psycopg): parameters as a dict; else positional in bind order
-        self.row: type[Row] | None = None
-        self.results: list[tuple[int, Any]] = []  # (position, processor) of columns that need one
-        self.ready = False
 
 
 _MISSING = object()
@@ -115,6 +104,24 @@ class _Call:
 
     def __init__(self, fn: Any) -> None:
         self.fn = fn
+
+
+class _Plan:
+    """One statement compiled for one dialect and set of parameter names."""
+
+    __slots__ = ("sql", "names", "keys", "special", "procs", "named", "row", "types", "results", "ready")
+
+    def __init__(self, sql: str, binds: list[tuple[str, str, Any, Any]], named: bool) -> None:
+        self.sql = sql
+        self.names = [b[0] for b in binds]  # the parameters' names in the SQL, in bind order
+        self.keys = [(b[1], b[2]) for b in binds]  # (caller's key, default) in bind order
+        self.special = [i for i, b in enumerate(binds) if b[2] is _MISSING or type(b[2]) is _Call]
+        self.procs = [(i, b[3]) for i, b in enumerate(binds) if b[3] is not None]  # bind processors
+        self.named = named  # pyformat (psycopg): parameters as a dict; else positional in bind order
+        self.row: type[Row] | None = None
+        self.types: list[Any] = []  # of the result columns
+        self.results: list[tuple[int, Any]] = []  # (position, processor) of columns that need one
+        self.ready = False
 
 
 def _compile(conn: sa.Connection, stmt: Any, keys: tuple[str, ...], many: bool) -> Any:
@@ -140,7 +147,7 @@ def _compile(conn: sa.Connection, stmt: Any, keys: tuple[str, ...], many: bool) 
     if keynames:
         plan.row = type("Row", (Row,), {"__slots__": (), "_fields": tuple(keynames),
                                         "_index": {k: i for i, k in enumerate(keynames)}})
-        plan.results = [(i, c.type) for i, c in enumerate(compiled._result_columns)]
+        plan.types = [c.type for c in compiled._result_columns]
     return plan
 
 
@@ -157,24 +164,26 @@ def _plan(conn: sa.Connection, stmt: Any, keys: tuple[str, ...], many: bool) -> 
 
 
 def _bind(plan: _Plan, params: Mapping[str, Any]) -> Any:
-    values = []
-    for _name, key, default, proc in plan.binds:
-        value = params.get(key, default)
+    get = params.get
+    values = [get(key, default) for key, default in plan.keys]
+    for i in plan.special:
+        value = values[i]
         if type(value) is _Call:
-            value = value.fn()
+            values[i] = value.fn()
         elif value is _MISSING:
-            raise sa.exc.InvalidRequestError(f"A value is required for bind parameter {key!r}")
-        values.append(value if proc is None else proc(value))
+            raise sa.exc.InvalidRequestError(f"A value is required for bind parameter {plan.keys[i][0]!r}")
+    for i, proc in plan.procs:
+        values[i] = proc(values[i])
     if plan.named:
-        return {b[0]: v for b, v in zip(plan.binds, values, strict=True)}
-    return tuple(values)
+        return dict(zip(plan.names, values, strict=True))
+    return values
 
 
 def _ready(plan: _Plan, conn: sa.Connection, description: Any) -> None:
     """The result processors, chosen once from the first result's column types (PostgreSQL reports them)."""
     dialect = conn.dialect
     chosen = []
-    for (i, typ), col in zip(plan.results, description, strict=False):
+    for i, (typ, col) in enumerate(zip(plan.types, description, strict=False)):
         proc = typ._cached_result_processor(dialect, col[1])
         if proc is not None:
             chosen.append((i, proc))

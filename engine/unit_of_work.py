@@ -167,8 +167,11 @@ class UnitOfWork:
 
 def _copy(rec: Record) -> Record:
     """A copy callers may change: child rows copied one by one, values are immutable."""
-    return {k: [dict(r) if isinstance(r, dict) else r for r in v] if isinstance(v, list) else v
-            for k, v in rec.items()}
+    out = rec.copy()
+    for k, v in rec.items():
+        if type(v) is list:
+            out[k] = [r.copy() if type(r) is dict else r for r in v]
+    return out
 
 
 def of(conn: sa.Connection) -> UnitOfWork:
