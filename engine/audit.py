@@ -49,12 +49,18 @@ class AuditEntry:
 def diff(before: dict[str, Any] | None, after: dict[str, Any] | None, fields: list[str]) -> dict[str, list]:
     """Field -> [before, after] for every field whose value differs."""
     out: dict[str, list] = {}
+    before, after = before or {}, after or {}
     for f in fields:
-        a = to_jsonable((before or {}).get(f))
-        b = to_jsonable((after or {}).get(f))
+        x, y = before.get(f), after.get(f)
+        if x is y or (type(x) is type(y) and type(x) in _PLAIN and x == y):  # unchanged (no conversion needed)
+            continue
+        a, b = to_jsonable(x), to_jsonable(y)
         if a != b:
             out[f] = [a, b]
     return out
+
+
+_PLAIN = frozenset({str, int, float, bool, dt.date, dt.datetime})  # equal values have equal JSON forms
 
 
 DEFINITIONS = "ordo_definitions"  # the entity of the entries of publishes and rollbacks (record_id: version)

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from . import lean
 from .compiled import CompiledField
 from .write_plan import ChildPlan
 
@@ -44,9 +45,9 @@ def write(conn: sa.Connection, plan: ChildPlan, cf: CompiledField, parent_id: in
         else:
             result.append(prior)
     if updates:
-        conn.execute(plan.update, updates)
+        lean.execute(conn, plan.update, updates)
     if inserts:
-        for stored in conn.execute(plan.insert, inserts):
+        for stored in lean.execute(conn, plan.insert, inserts):  # several rows: SQLAlchemy's insertmanyvalues
             result.append(_row(stored))
     if updates:  # values as the database keeps them (decimal scale ...): read the updated rows once
         result = [r for r in result if r.get("id") not in {u["_id"] for u in updates}]

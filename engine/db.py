@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
+from . import lean
 from .errors import Conflict, OrdoError, UsageError
 from .writer_lock import WriterLock
 
@@ -134,7 +135,7 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # pragma: no cover - trivial
         write = conn.get_execution_options().get("ordo_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        lean.driver_sql(conn, "BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
 

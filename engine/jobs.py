@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from . import lean
 from .db import (
     RETRIES,
     ConnectionLost,
@@ -110,21 +111,21 @@ def enqueue(conn: sa.Connection, kind: str, payload: dict[str, Any], run_at: dt.
                finished_at=None, worker=None)
     insert_new = _INSERT_NEW_KEY.get(conn.dialect.name) if new_key and unique_key is not None else None
     if insert_new is not None:
-        found = conn.execute(insert_new, row).scalar()
+        found = lean.execute(conn, insert_new, row).scalar()
         if found is not None:
             return int(found)
     if unique_key is not None:  # the replaced row is kept (cancelled): SQLite would reuse a deleted max id,
         # and a job re-enqueueing itself would then be marked done by its own runner
-        conn.execute(_RETIRE_KEY, {"_key": unique_key})
-    return int(conn.execute(_INSERT, row).scalar_one())
+        lean.execute(conn, _RETIRE_KEY, {"_key": unique_key})
+    return int(lean.execute(conn, _INSERT, row).scalar_one())
 
 
 def cancel(conn: sa.Connection, *, unique_key: str | None = None, prefix: str | None = None) -> int:
     """Cancel pending jobs by key (or key prefix); return how many."""
     if unique_key is not None:
-        return conn.execute(_CANCEL_KEY, {"_key": unique_key}).rowcount
+        return lean.execute(conn, _CANCEL_KEY, {"_key": unique_key}).rowcount
     if prefix is not None:
-        return conn.execute(_CANCEL_PREFIX, {"_prefix": _starting(prefix)}).rowcount
+        return lean.execute(conn, _CANCEL_PREFIX, {"_prefix": _starting(prefix)}).rowcount
     raise ValueError("cancel needs unique_key or prefix")
 
 
@@ -132,7 +133,7 @@ def ensure_scheduled(tx: Any, prefix: str, wanted: Mapping[str, tuple[str, dict[
     """Make the pending jobs whose unique key starts with ``prefix`` exactly ``wanted``
     (key -> (kind, payload, first run)) in the transaction ``tx`` (a records.Transaction): missing ones are
     created, others cancelled. Safe when several processes do it at once (the unique key decides)."""
-    existing = {row.unique_key for row in tx.conn.execute(_PENDING_PREFIX, {"_prefix": _starting(prefix)})}
+    existing = {row.unique_key for row in lean.execute(tx.conn, _PENDING_PREFIX, {"_prefix": _starting(prefix)})}
     for key in sorted(existing - set(wanted)):
         tx.cancel_jobs(unique_key=key)
     for key in sorted(set(wanted) - existing):
@@ -175,7 +176,7 @@ class JobRunner:
 
     def _claim(self, conn: sa.Connection, now: dt.datetime) -> Any:
         q = _CLAIM_LOCKED if conn.dialect.name == "postgresql" else _CLAIM
-        return conn.execute(q, {"_now": now}).first()
+        return lean.execute(conn, q, {"_now": now}).first()
 
     def run_one(self, worker: str = "worker", now: dt.datetime | None = None) -> bool:
         """Run the next due job; False when none is due.
@@ -221,7 +222,7 @@ class JobRunner:
             if handler is None:
                 raise LookupError(f"no handler for job kind {row.kind!r}")
             handler(self.transaction(conn), json.loads(row.payload))
-            conn.execute(_FINISH, {"_id": row.id, "status": "done", "attempts": row.attempts + 1,
+            lean.execute(conn, _FINISH, {"_id": row.id, "status": "done", "attempts": row.attempts + 1,
                                    "finished_at": now, "worker": worker, "unique_key": None})
         return True
 
@@ -234,7 +235,7 @@ class JobRunner:
 
         def record() -> None:
             with write_connection(self.app.engine) as conn:
-                conn.execute(_RECORD_FAILURE, dict(
+                lean.execute(conn, _RECORD_FAILURE, dict(
                     _id=row.id, _attempts=row.attempts, status="failed" if dead else "pending", attempts=attempts,
                     last_error=text[:2000], run_at=now + dt.timedelta(seconds=min(3600, 10 * 2 ** (attempts - 1))),
                     worker=worker, finished_at=now if dead else None, unique_key=None if dead else row.unique_key))

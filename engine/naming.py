@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
+from . import lean
 from .tables import SYSTEM_METADATA
 
 series_table = sa.Table(
@@ -46,8 +47,8 @@ def next_number(conn: sa.Connection, key: str) -> int:
     """The next number of series ``key`` (1 for a new series)."""
     if conn.dialect.name == "postgresql":
         oid = _sequence(conn, key)
-        return int(conn.execute(_NEXTVAL, {"oid": oid}).scalar_one())
-    return int(conn.execute(_COUNT, {"key": key}).scalar_one())
+        return int(lean.execute(conn, _NEXTVAL, {"oid": oid}).scalar_one())
+    return int(lean.execute(conn, _COUNT, {"key": key}).scalar_one())
 
 
 # SQLite: the series' next number in one atomic upsert (built once)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from . import lean
 from .db import write_connection
 from .tables import SYSTEM_METADATA, id_column
 
@@ -69,7 +70,7 @@ def notify(conn: sa.Connection, channel: str, recipient: str, subject: str, body
     """Queue a notification in the caller's transaction."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown notification channel {channel!r} (use one of {', '.join(CHANNELS)})")
-    result = conn.execute(_INSERT, dict(
+    result = lean.execute(conn, _INSERT, dict(
         channel=channel, recipient=recipient, subject=subject[:500], body=body,
         payload=json.dumps(payload or {}, default=str, ensure_ascii=False),
         status="sent" if channel == "inbox" else "pending", attempts=0, next_attempt_at=now, created_at=now,

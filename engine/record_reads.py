@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from ordo.dsl.expr.limits import int_problem, text_problem
 
-from . import related_aggregates
+from . import lean, related_aggregates
 from .compiled import CompiledEntity
 from .errors import NotFound, UsageError
 from .query import parse_order_by
@@ -93,8 +93,9 @@ class Reads:
         lock = for_update and self.conn.dialect.name == "postgresql"
         by_id = isinstance(key, int)
         allowed = self.row_filter(ce.name) if readable else None
-        if allowed is None:  # the statements built once
+        if allowed is None:  # the statements built once, run lean
             q = (p.by_id_locked if lock else p.by_id) if by_id else (p.by_name_locked if lock else p.by_name)
+            return lean.execute(self.conn, q, {"key": key}).first()
         else:  # built once per transaction, like the condition
             q = self._row_filters.get((ce.name, by_id, lock))
             if q is None:

@@ -19,12 +19,12 @@ import sqlalchemy as sa
 
 from ordo.dsl.expr import Env
 
-from . import audit, jobs, outbox, unit_of_work
+from . import audit, jobs, lean, outbox, record_refs, unit_of_work
 from . import child_rows as rows
 from .actor import User
 from .coerce import CoercionError, coerce
 from .compiled import CompiledEntity, CompiledField
-from .errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
+from .errors import Conflict, FieldError, PermissionDenied, ValidationFailed
 from .naming import make_name
 from .query import TableSource, readable_first
 from .record_input import check_editable, merge_rows, prepare, read_input
@@ -330,11 +330,11 @@ class Transaction(Reads):
         if expected_version is not None and current["version"] != expected_version:
             raise Conflict(f"{entity} {current['name']} was changed by someone else (version "
                            f"{current['version']}, expected {expected_version})")
-        self._handle_references(ce, current)
+        record_refs.handle_references(self, ce, current)
         p = self.plan(entity)
         for cf in ce.table_fields:
-            self.conn.execute(p.children[cf.name].delete_parent, {"_parent": current["id"]})
-        self.conn.execute(p.delete, {"_id": current["id"]})
+            lean.execute(self.conn, p.children[cf.name].delete_parent, {"_parent": current["id"]})
+        lean.execute(self.conn, p.delete, {"_id": current["id"]})
         self.uow.forget(entity, current["id"])
         self.uow.changed(_tables(ce))
         self._written(entity, current["id"], None)
@@ -360,25 +360,7 @@ class Transaction(Reads):
         none is left out however many match; ``limit`` caps how many), each through the full update pipeline.
 
         All or nothing: one refused record refuses the batch (its errors name the record)."""
-        updated: list[Record] = []
-        after_key = "ordo_after_id"
-        while after_key in (params or {}):
-            after_key += "_"
-        page_where, page_params = where, dict(params or {})  # the first page: the caller's filter as given
-        while limit is None or len(updated) < limit:
-            size = UPDATE_PAGE if limit is None else min(UPDATE_PAGE, limit - len(updated))
-            page = self.query(entity, page_where, page_params, order_by="id", limit=size)
-            for rec in page:
-                try:
-                    updated.append(self.update(entity, rec["id"], data))
-                except ValidationFailed as e:
-                    raise ValidationFailed(entity, [FieldError(f"{rec['name']}.{err.field}".rstrip("."),
-                                                               err.message) for err in e.errors]) from None
-            if len(page) < size:
-                break
-            page_where = f"id > :{after_key}" if where is None else f"({where}) and id > :{after_key}"
-            page_params = {**(params or {}), after_key: page[-1]["id"]}
-        return updated
+        return record_refs.update_many(self, entity, where, data, params, limit, UPDATE_PAGE)
 
     def _write(self, stmt: Any, values: Record, entity: str) -> Record | None:
         """Run an INSERT or UPDATE built once (RETURNING the row as stored); a constraint violation becomes
@@ -386,35 +368,10 @@ class Transaction(Reads):
         to the caller's savepoint, so a caller that goes on after a refused write (an intake row, ``ordo
         generate``) rolls its savepoint back before it reads or writes again."""
         try:
-            row = self.conn.execute(stmt, values).first()
+            row = lean.execute(self.conn, stmt, values).first()
         except sa.exc.IntegrityError as e:
             raise ValidationFailed(entity, [FieldError("", _integrity_message(e))]) from None
         return None if row is None else dict(row._mapping)
-
-    def _handle_references(self, ce: CompiledEntity, current: Record) -> None:
-        refs = self.plan(ce.name).refs
-        for (_table, column, owner, parent), (select, set_null) in zip(ce.links_in, refs, strict=True):
-            field = self.app.compiled.entities[owner].fields[column].defn
-            ids = [r.id for r in self.conn.execute(select, {"_target": current["id"]})]
-            if not ids:
-                continue
-            if field.on_delete == "restrict":
-                where = parent or owner
-                # a restricted user is not told how many records (some may be hidden from them)
-                count = f"{len(ids)}{'+' if len(ids) == 1000 else ''} " if self.guard is None else ""
-                raise Conflict(f"cannot delete {ce.name} {current['name']}: still used by {count}{where} "
-                               f"record(s) (field {column})")
-            if field.on_delete == "set_null" or parent is not None:
-                self.conn.execute(set_null, {"_target": current["id"]})
-                self.forget(parent or owner)
-            else:
-                for rid in ids:
-                    try:
-                        self.delete(owner, rid)
-                    except NotFound:  # a dependent record the user may not read: not named
-                        raise Conflict(f"cannot delete {ce.name} {current['name']}: {owner} records that depend "
-                                       f"on it (field {column}) cannot be deleted by {self.user.name}") from None
-
 
 @dataclass(frozen=True)
 class _Target:

@@ -28,6 +28,7 @@ from ordo.dsl.expr import ast
 from ordo.dsl.expr.sqltypes import sa_type
 from ordo.dsl.expr.to_sql import to_sql
 
+from . import lean
 from .query import RecordSource, conjuncts
 
 Record = dict[str, Any]
@@ -138,7 +139,7 @@ def evaluate(tx: Any, node: Any, owner: Record) -> Any:
     for a in aggs:
         for name in a.used:
             params[f"owner_{name}"] = owner.get(name)
-    row = tx.conn.execute(stmt, params).one()
+    row = lean.execute(tx.conn, stmt, params).one()
     out = None
     for a, value in zip(aggs, row, strict=True):
         if a.boolean and value is not None:

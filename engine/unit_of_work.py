@@ -31,6 +31,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from . import lean
+
 Record = dict[str, Any]
 _KEY = "ordo_unit_of_work"
 _watched: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
@@ -165,8 +167,11 @@ class UnitOfWork:
 
 def _copy(rec: Record) -> Record:
     """A copy callers may change: child rows copied one by one, values are immutable."""
-    return {k: [dict(r) if isinstance(r, dict) else r for r in v] if isinstance(v, list) else v
-            for k, v in rec.items()}
+    out = rec.copy()
+    for k, v in rec.items():
+        if type(v) is list:
+            out[k] = [r.copy() if type(r) is dict else r for r in v]
+    return out
 
 
 def of(conn: sa.Connection) -> UnitOfWork:
@@ -207,7 +212,7 @@ def _write(conn: sa.Connection, uow: UnitOfWork) -> None:
     for insert, row in pending:
         groups.setdefault(insert, []).append(row)
     for insert, rows in groups.items():
-        conn.execute(insert, rows)
+        lean.execute(conn, insert, rows)
 
 
 def watch(engine: sa.Engine) -> None:

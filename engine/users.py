@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from . import lean
 from .actor import User
 from .credentials import Credentials, token_digest, token_table, token_use_stale
 from .errors import NotFound, PermissionDenied, UsageError
@@ -154,7 +155,7 @@ class Directory:
 
     def get(self, name: str) -> UserInfo | None:
         """The user ``name`` with their roles and groups (one statement), or None."""
-        rows = self.conn.execute(_GET_USER, {"_name": name}).all()
+        rows = lean.execute(self.conn, _GET_USER, {"_name": name}).all()
         return _user_info(rows) if rows else None
 
     def token_holder(self, secret: str, now: dt.datetime) -> tuple[UserInfo, int | None] | None:
@@ -162,7 +163,7 @@ class Directory:
         and the token's id when its last use should be recorded (``Credentials.touch_token``); None for
         an unknown or revoked token, or one whose user no longer exists."""
         digest = token_digest(secret)
-        rows = self.conn.execute(_TOKEN_HOLDER, {"_digest": digest}).all() if digest is not None else None
+        rows = lean.execute(self.conn, _TOKEN_HOLDER, {"_digest": digest}).all() if digest is not None else None
         if not rows:
             return None
         stale = token_use_stale(rows[0]._token_used, now)
@@ -249,7 +250,7 @@ class Directory:
         """User names in a role or group, sorted (inactive users left out unless asked)."""
         _check_kind(kind)
         q = _ACTIVE_MEMBERS if active_only else _MEMBERS
-        return [r[0] for r in self.conn.execute(q, {"_kind": kind, "_group": group})]
+        return [r[0] for r in lean.execute(self.conn, q, {"_kind": kind, "_group": group})]
 
     def all(self) -> list[UserInfo]:
         names = [r[0] for r in self.conn.execute(sa.select(user_table.c.name).order_by(user_table.c.name))]

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from .. import lean
 from ..audit import diff, write
 from ..coerce import coerce
 from ..records import WriteEvent
@@ -64,7 +65,7 @@ def adjust(tx: Transaction, rule: CompiledAllocation, supply_id: int, deltas: Ma
     bound = {**params, "_sid": supply_id, "_now": now, "_by": tx.user.name}
     for name, delta in deltas.items():
         bound[f"d_{name}"] = delta
-    row = tx.conn.execute(stmt, bound).first()
+    row = lean.execute(tx.conn, stmt, bound).first()
     if row is None:
         return None
     tx.forget(rule.supply.name, supply_id)  # written here, not through tx.update (the row is learnt below)
@@ -79,7 +80,7 @@ def adjust(tx: Transaction, rule: CompiledAllocation, supply_id: int, deltas: Ma
         refresh = rule.statements.get("computed")
         if refresh is None:
             refresh = rule.statements["computed"] = sa.update(t).where(t.c.id == sa.bindparam("_sid"))
-        tx.conn.execute(refresh, {**changed, "_sid": supply_id})
+        lean.execute(tx.conn, refresh, {**changed, "_sid": supply_id})
     if not ce.table_fields:  # the whole row as stored now, locked by this UPDATE: later reads need not load it
         tx.uow.put(ce.name, after, locked=True)
     write(tx.conn, at=now, user=tx.user.name, entity=ce.name, record_id=supply_id, record_name=after.get("name"),

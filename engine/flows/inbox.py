@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .. import unit_of_work
+from .. import lean, unit_of_work
 from ..errors import UsageError
 from . import store
 from .tables import history_table, instance_table, task_table
@@ -79,17 +79,39 @@ def _names(tx: Transaction, entity: str, ids: set[int]) -> dict[int, str]:
 
 
 _t = task_table
-_MINE = (_t.c.status == "pending", sa.or_(
-    _t.c.assignee == sa.bindparam("user"),
-    sa.and_(_t.c.assignee.is_(None), _t.c.assignee_role.in_(sa.bindparam("roles", expanding=True)))))
 _ORDER = (_t.c.due_at.is_(None), _t.c.due_at, _t.c.id)
-_INBOX = sa.select(_t).where(*_MINE).order_by(*_ORDER).limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
-_COUNT = sa.select(sa.func.count()).select_from(_t).where(*_MINE)
-_ONE = sa.select(_t).where(*_MINE, _t.c.id == sa.bindparam("id"))
 PAGE = 500  # tasks read at a time when every pending task is asked for
 
 
-def _named(records: store.Records, filters: tuple[Any, ...]) -> Any:
+def _mine(roles: int) -> tuple[Any, ...]:
+    """Pending, assigned to ``:user`` or unassigned with a role among ``:role0 .. :role<roles-1>`` (one bound
+    parameter per role: the statement is built once per number of roles, no expanding IN to render per call)."""
+    in_role = _t.c.assignee_role.in_([sa.bindparam(f"role{i}") for i in range(roles)]) if roles else sa.false()
+    return (_t.c.status == "pending", sa.or_(_t.c.assignee == sa.bindparam("user"),
+                                             sa.and_(_t.c.assignee.is_(None), in_role)))
+
+
+@functools.lru_cache(maxsize=64)
+def _inbox(roles: int) -> Any:
+    return sa.select(_t).where(*_mine(roles)).order_by(*_ORDER).limit(sa.bindparam("limit")) \
+        .offset(sa.bindparam("offset"))
+
+
+@functools.lru_cache(maxsize=64)
+def _count(roles: int) -> Any:
+    return sa.select(sa.func.count()).select_from(_t).where(*_mine(roles))
+
+
+@functools.lru_cache(maxsize=64)
+def _one(roles: int) -> Any:
+    return sa.select(_t).where(*_mine(roles), _t.c.id == sa.bindparam("id"))
+
+
+def _params(user: str, roles: Any) -> dict[str, Any]:
+    return {"user": user, **{f"role{i}": r for i, r in enumerate(sorted(roles))}}
+
+
+def _named(records: store.Records, filters: tuple[Any, ...], roles: int) -> Any:
     """The inbox with the names of the tasks' records in the same statement: each flow entity's table
     joined by id, on the condition of the rows the user may read (``filters``, None: all)."""
     frm: Any = _t
@@ -98,11 +120,11 @@ def _named(records: store.Records, filters: tuple[Any, ...]) -> Any:
         on = sa.and_(_t.c.entity == entity, table.c.id == _t.c.record_id)
         frm = frm.outerjoin(table, on if readable is None else sa.and_(on, readable))
         cols.append(table.c.name.label(f"ordo_name_{i}"))
-    return sa.select(_t, *cols).select_from(frm).where(*_MINE).order_by(*_ORDER).limit(sa.bindparam("limit")) \
-        .offset(sa.bindparam("offset"))
+    return sa.select(_t, *cols).select_from(frm).where(*_mine(roles)).order_by(*_ORDER) \
+        .limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
 
 
-_named_all = functools.lru_cache(maxsize=16)(_named)  # nobody's reads filtered: built once
+_named_all = functools.lru_cache(maxsize=64)(_named)  # nobody's reads filtered: built once per number of roles
 
 
 def inbox(tx: Transaction, user: str | None = None, limit: int | None = None,
@@ -118,14 +140,17 @@ def inbox(tx: Transaction, user: str | None = None, limit: int | None = None,
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0 or n > 2**62):
             raise UsageError(f"inbox {what} must be a whole number from 0, got {n!r}")
     names: dict[str, dict[int, str]] = {e: {} for e, _ in records}
-    q = _INBOX
+    q, once = _inbox(len(roles)), True
     if records:
         filters = tuple(tx.row_filter(e) for e, _ in records)
-        q = _named_all(records, filters) if all(f is None for f in filters) else _named(records, filters)
-    params = {"user": user, "roles": sorted(roles), "limit": PAGE if limit is None else limit, "offset": offset}
+        once = all(f is None for f in filters)
+        # built once: run lean; else built for this call (the user's row rules)
+        q = _named_all(records, filters, len(roles)) if once else _named(records, filters, len(roles))
+    params = {**_params(user, roles), "limit": PAGE if limit is None else limit, "offset": offset}
     rows: list[dict[str, Any]] = []
     while True:
-        page = [dict(r._mapping) for r in tx.conn.execute(q, params)]
+        result = lean.execute(tx.conn, q, params) if once else tx.conn.execute(q, params)
+        page = [dict(r._mapping) for r in result]
         for m in page:
             for i, (entity, _) in enumerate(records):
                 name = m.pop(f"ordo_name_{i}")
@@ -146,14 +171,14 @@ def inbox(tx: Transaction, user: str | None = None, limit: int | None = None,
 def inbox_count(tx: Transaction, user: str | None = None) -> int:
     """How many tasks :func:`inbox` holds for the acting user (an admin: for ``user``): one statement."""
     user, roles = _whose(tx, user)
-    return int(tx.conn.execute(_COUNT, {"user": user, "roles": sorted(roles)}).scalar_one())
+    return int(lean.execute(tx.conn, _count(len(roles)), _params(user, roles)).scalar_one())
 
 
 def inbox_task(tx: Transaction, task_id: int, user: str | None = None) -> InboxTask | None:
     """Task ``task_id`` if it is in the inbox of the acting user (an admin: of ``user``), read directly by
     its id on the inbox's own condition (pending, assigned to them or to one of their roles); else None."""
     user, roles = _whose(tx, user)
-    row = tx.conn.execute(_ONE, {"user": user, "roles": sorted(roles), "id": task_id}).first()
+    row = lean.execute(tx.conn, _one(len(roles)), {**_params(user, roles), "id": task_id}).first()
     if row is None:
         return None
     r = dict(row._mapping)

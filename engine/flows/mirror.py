@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .. import audit
+from .. import audit, lean
 from ..coerce import CoercionError, coerce
 from ..compiled import CompiledEntity
 from ..errors import FieldError, ValidationFailed
@@ -95,7 +95,7 @@ def _targeted(tx: Transaction, p: MirrorPlan, rec: dict[str, Any], value: Any) -
     validate_record(tx, ce, after, errors, record_id=rec["id"], before=before)
     if errors:
         raise ValidationFailed(ce.name, errors)
-    done = tx.conn.execute(p.stmt, {"k_id": rec["id"], "k_version": rec["version"], "v_state": value, "v_at": now,
+    done = lean.execute(tx.conn, p.stmt, {"k_id": rec["id"], "k_version": rec["version"], "v_state": value, "v_at": now,
                                     "v_by": tx.user.name, "v_version": after["version"]}).rowcount
     if done != 1:
         return False

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .. import unit_of_work
+from .. import lean, unit_of_work
 from ..errors import Conflict, NotFound
 from .tables import history_table, instance_table, task_table, token_table, version_table
 
@@ -138,7 +138,7 @@ def load_instance(conn: sa.Connection, instance_id: int, records: Records = ()) 
     """Read the instance, its active tokens and their tasks, locking its row so actions on it are
     serialized: one statement on SQLite (one writer at a time), two on PostgreSQL (lock, then read).
     ``records``: the record's row is read in the same statement (see :class:`Loaded`)."""
-    if _pg(conn) and conn.execute(_LOCK_INSTANCE, {"id": instance_id}).first() is None:
+    if _pg(conn) and lean.execute(conn, _LOCK_INSTANCE, {"id": instance_id}).first() is None:
         raise NotFound(f"flow instance {instance_id} not found")
     return _load_locked(conn, instance_id, f"flow instance {instance_id}", records)
 
@@ -146,12 +146,12 @@ def load_instance(conn: sa.Connection, instance_id: int, records: Records = ()) 
 def load_instance_of_task(conn: sa.Connection, task_id: int, records: Records = ()) -> Loaded:
     """The instance a task belongs to, loaded and locked as :func:`load_instance` does."""
     if _pg(conn):
-        found = conn.execute(_LOCK_INSTANCE_OF_TASK, {"task": task_id}).first()
+        found = lean.execute(conn, _LOCK_INSTANCE_OF_TASK, {"task": task_id}).first()
         if found is None:
             raise NotFound(f"task {task_id} not found")
         return _load_locked(conn, found.id, f"task {task_id}", records)
     select = _with_records(records)[1] if records else _SELECT_INSTANCE_OF_TASK
-    rows = conn.execute(select, {"task": task_id}).all()
+    rows = lean.execute(conn, select, {"task": task_id}).all()
     if not rows:
         raise NotFound(f"task {task_id} not found")
     return _loaded(rows, records)
@@ -159,7 +159,7 @@ def load_instance_of_task(conn: sa.Connection, task_id: int, records: Records = 
 
 def _load_locked(conn: sa.Connection, instance_id: int, what: str, records: Records = ()) -> Loaded:
     select = _with_records(records)[0] if records else _SELECT_INSTANCE
-    rows = conn.execute(select, {"id": instance_id}).all()
+    rows = lean.execute(conn, select, {"id": instance_id}).all()
     if not rows:
         raise NotFound(f"{what} not found")
     return _loaded(rows, records)
@@ -168,7 +168,7 @@ def _load_locked(conn: sa.Connection, instance_id: int, what: str, records: Reco
 def insert_instance(conn: sa.Connection, **values: Any) -> int:
     values = {"outcome": None, "ended_at": None, **values}
     values["data"] = json.dumps(values.get("data") or {}, default=str)
-    iid = int(conn.execute(_INSERT_INSTANCE, values).scalar_one())
+    iid = int(lean.execute(conn, _INSERT_INSTANCE, values).scalar_one())
     running = _known_running(conn, values["entity"], values["record_id"])
     if running is not None and values["status"] == "running":
         running[iid] = Instance(iid, **{**values, "data": {}})
@@ -183,7 +183,7 @@ def instance_image(inst: Instance) -> tuple[Any, ...]:
 def save_instance(conn: sa.Connection, inst: Instance) -> None:
     """Write the instance back, checking nobody else changed it meanwhile (``rev``)."""
     status, outcome, current, ended_at, data = instance_image(inst)
-    result = conn.execute(_SAVE_INSTANCE, {
+    result = lean.execute(conn, _SAVE_INSTANCE, {
         "k_id": inst.id, "k_rev": inst.rev, "v_status": status, "v_outcome": outcome, "v_current": current,
         "v_ended_at": ended_at, "v_rev": inst.rev + 1, "v_data": data})
     if result.rowcount != 1:
@@ -219,8 +219,8 @@ def running(conn: sa.Connection, entity: str, record_id: int) -> list[Instance]:
 def instances_of(conn: sa.Connection, entity: str, record_id: int, status: str | None = None) -> list[Instance]:
     params = {"entity": entity, "record": record_id}
     if status:
-        return [Instance.from_row(r) for r in conn.execute(_INSTANCES_OF_STATUS, {**params, "status": status})]
-    return [Instance.from_row(r) for r in conn.execute(_INSTANCES_OF, params)]
+        return [Instance.from_row(r) for r in lean.execute(conn, _INSTANCES_OF_STATUS, {**params, "status": status})]
+    return [Instance.from_row(r) for r in lean.execute(conn, _INSTANCES_OF, params)]
 
 
 # -- tokens
@@ -242,26 +242,26 @@ def _token(r: Any) -> Token:
 def save_token(conn: sa.Connection, instance_id: int, tok: Token, now: dt.datetime) -> int:
     splits, data = json.dumps(tok.splits), json.dumps(tok.data)
     if tok.id is None:
-        tok.id = int(conn.execute(_INSERT_TOKEN, {
+        tok.id = int(lean.execute(conn, _INSERT_TOKEN, {
             "instance_id": instance_id, "node": tok.node, "status": "active", "splits": splits, "arrived_at": now,
             "data": data}).scalar_one())
     else:
-        conn.execute(_UPDATE_TOKEN, {"k_id": tok.id, "v_node": tok.node, "v_splits": splits, "v_arrived_at": now,
+        lean.execute(conn, _UPDATE_TOKEN, {"k_id": tok.id, "v_node": tok.node, "v_splits": splits, "v_arrived_at": now,
                                      "v_data": data})
     return tok.id
 
 
 def finish_token(conn: sa.Connection, tok: Token, status: str = "done") -> None:
     if tok.id is not None:
-        conn.execute(_FINISH_TOKEN, {"k_id": tok.id, "v_status": status})
+        lean.execute(conn, _FINISH_TOKEN, {"k_id": tok.id, "v_status": status})
 
 
 def active_tokens(conn: sa.Connection, instance_id: int) -> list[Token]:
-    return [_token(r) for r in conn.execute(_ACTIVE_TOKENS, {"instance": instance_id})]
+    return [_token(r) for r in lean.execute(conn, _ACTIVE_TOKENS, {"instance": instance_id})]
 
 
 def get_token(conn: sa.Connection, token_id: int) -> tuple[Token, str] | None:
-    r = conn.execute(_GET_TOKEN, {"id": token_id}).first()
+    r = lean.execute(conn, _GET_TOKEN, {"id": token_id}).first()
     return None if r is None else (_token(r), r.status)
 
 
@@ -272,7 +272,7 @@ _INSERT_TASK = sa.insert(_T).returning(_T.c.id)
 _GET_TASK = sa.select(_T).where(_T.c.id == P("id"))
 # what an action on an instance needs: its open tasks and every task of its active tokens
 _STATE_TASKS = sa.select(_T).where(_T.c.instance_id == P("instance"), sa.or_(
-    _T.c.status.in_(OPEN_TASK),
+    *[_T.c.status == s for s in OPEN_TASK],
     _T.c.token_id.in_(sa.select(_K.c.id).where(_K.c.instance_id == P("instance"), _K.c.status == "active")),
 )).order_by(_T.c.id)
 _OPEN_TASKS = sa.select(_T).where(_T.c.instance_id == P("instance"), _T.c.status == "pending").order_by(_T.c.id)
@@ -281,41 +281,44 @@ _CANCEL_TASKS = sa.update(_T).where(_T.c.id.in_(P("ids", expanding=True)), _T.c.
 
 
 def insert_task(conn: sa.Connection, **values: Any) -> int:
-    return int(conn.execute(_INSERT_TASK, values).scalar_one())
+    return int(lean.execute(conn, _INSERT_TASK, values).scalar_one())
 
 
 def get_task(conn: sa.Connection, task_id: int) -> dict[str, Any]:
-    r = conn.execute(_GET_TASK, {"id": task_id}).first()
+    r = lean.execute(conn, _GET_TASK, {"id": task_id}).first()
     if r is None:
         raise NotFound(f"task {task_id} not found")
     return dict(r._mapping)
 
 
 def state_tasks(conn: sa.Connection, instance_id: int) -> list[dict[str, Any]]:
-    return [dict(r._mapping) for r in conn.execute(_STATE_TASKS, {"instance": instance_id})]
+    return [dict(r._mapping) for r in lean.execute(conn, _STATE_TASKS, {"instance": instance_id})]
 
 
 @functools.lru_cache(maxsize=64)
-def _set_task(columns: tuple[str, ...]) -> Any:
-    return sa.update(_T).where(_T.c.id == P("k_id"), _T.c.status.in_(P("k_expect", expanding=True))).values(
+def _set_task(columns: tuple[str, ...], expected: int) -> Any:
+    """The guarded task UPDATE, built once per (columns set, number of statuses expected)."""
+    return sa.update(_T).where(_T.c.id == P("k_id"), sa.or_(*[_T.c.status == P(f"k_expect{i}")
+                                                              for i in range(expected)])).values(
         {c: P(f"v_{c}") for c in columns})
 
 
 def set_task(conn: sa.Connection, task_id: int, expect: str | tuple[str, ...], **values: Any) -> bool:
     """Change a task only if it still has status ``expect`` (the guard against double actions)."""
     allowed = [expect] if isinstance(expect, str) else list(expect)
-    params = {"k_id": task_id, "k_expect": allowed, **{f"v_{c}": v for c, v in values.items()}}
-    return conn.execute(_set_task(tuple(sorted(values))), params).rowcount == 1
+    params = {"k_id": task_id, **{f"k_expect{i}": s for i, s in enumerate(allowed)},
+              **{f"v_{c}": v for c, v in values.items()}}
+    return lean.execute(conn, _set_task(tuple(sorted(values)), len(allowed)), params).rowcount == 1
 
 
 def cancel_tasks(conn: sa.Connection, ids: list[int], *, now: dt.datetime, reason: str | None) -> None:
     """Cancel the tasks ``ids`` that are still open, noting ``reason``."""
     if ids:
-        conn.execute(_CANCEL_TASKS, {"ids": ids, "v_at": now, "v_comment": reason})
+        lean.execute(conn, _CANCEL_TASKS, {"ids": ids, "v_at": now, "v_comment": reason})
 
 
 def open_tasks(conn: sa.Connection, instance_id: int) -> list[dict[str, Any]]:
-    return [dict(r._mapping) for r in conn.execute(_OPEN_TASKS, {"instance": instance_id})]
+    return [dict(r._mapping) for r in lean.execute(conn, _OPEN_TASKS, {"instance": instance_id})]
 
 
 # -- history
@@ -345,7 +348,7 @@ _INSERT_VERSION = sa.insert(_V)
 
 
 def version_row(conn: sa.Connection, flow: str, digest: str) -> int | None:
-    r = conn.execute(_VERSION_ID, {"flow": flow, "hash": digest}).first()
+    r = lean.execute(conn, _VERSION_ID, {"flow": flow, "hash": digest}).first()
     return None if r is None else int(r.id)
 
 
@@ -356,7 +359,7 @@ def ensure_version(conn: sa.Connection, flow: str, digest: str, declared: Any, d
         return found
     try:
         with conn.begin_nested():
-            conn.execute(_INSERT_VERSION, {"flow": flow, "hash": digest, "definition": definition,
+            lean.execute(conn, _INSERT_VERSION, {"flow": flow, "hash": digest, "definition": definition,
                                            "declared": None if declared is None else str(declared),
                                            "created_at": now})
     except sa.exc.IntegrityError:  # another process registered it first
@@ -367,7 +370,7 @@ def ensure_version(conn: sa.Connection, flow: str, digest: str, declared: Any, d
 
 
 def load_version(conn: sa.Connection, version_id: int) -> tuple[str, str, str] | None:
-    r = conn.execute(_LOAD_VERSION, {"id": version_id}).first()
+    r = lean.execute(conn, _LOAD_VERSION, {"id": version_id}).first()
     return None if r is None else (r.flow, r.hash, r.definition)
 
 
@@ -376,4 +379,4 @@ _VERSION_DEFINITIONS = sa.select(_V.c.definition).where(_V.c.flow.in_(P("flows",
 
 def version_definitions(conn: sa.Connection, flows: list[str]) -> list[str]:
     """The definitions (JSON) of every registered version of ``flows``."""
-    return [r[0] for r in conn.execute(_VERSION_DEFINITIONS, {"flows": flows})] if flows else []
+    return [r[0] for r in lean.execute(conn, _VERSION_DEFINITIONS, {"flows": flows})] if flows else []

@@ -1,0 +1,275 @@
+"""Statements built once, executed lean: compiled to SQL text once per dialect, run on the DBAPI cursor.
+
+SQLAlchemy Core spends ~100-700 us of Python per ``conn.execute`` (compiled-cache lookup, execution context,
+parameter processing, result metadata) for statements that never change. :func:`execute` does what those
+statements need and no more:
+
+* the SQL text, the order of its bind parameters (with their default values and type processors) are taken
+  from the compiled statement ONCE per (statement, dialect, parameter names) and kept;
+* each call binds the caller's values in that order and runs the text on the DBAPI cursor of the
+  connection's current transaction (``BEGIN`` issued through SQLAlchemy first when none is open, so the
+  engine's ``begin`` event still decides ``BEGIN IMMEDIATE``);
+* result rows are converted by per-column processors chosen once (``Decimal``, dates, JSON, booleans on
+  SQLite; what psycopg does not convert itself on PostgreSQL) and returned as light rows (tuple, attribute
+  and ``_mapping`` access) in a :class:`Result` with the part of SQLAlchemy's result API callers use;
+* the engine's ``before_cursor_execute`` / ``after_cursor_execute`` listeners run as for any statement (the
+  statement counter of :mod:`ordo.engine.stats` counts these too), and a driver error is raised as
+  SQLAlchemy raises it (``sa.exc.IntegrityError`` ..., a lost connection invalidated), through the
+  connection's own error handling.
+
+A statement SQLAlchemy has more to do for (expanding ``IN`` parameters, Python-side column defaults, an
+executemany with ``RETURNING``) is run by ``conn.execute`` unchanged: same result API. Only statements built
+once (module constants, write plans) belong here: compiled forms are kept for the life of the process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+_CACHE: dict[tuple[Any, str, tuple[str, ...], bool], Any] = {}
+_CACHE_LIMIT = 20_000  # compiled forms kept (statements built once: a few hundred per app)
+_MUTEX = threading.Lock()
+_FALLBACK = object()
+
+
+class Row(tuple):
+    """A result row: by position, by attribute (``row.id``) and as a mapping (``row._mapping``)."""
+
+    __slots__ = ()
+    _index: dict[str, int] = {}
+    _fields: tuple[str, ...] = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[self._index[name]]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def _mapping(self) -> dict[str, Any]:
+        return dict(zip(self._fields, self, strict=False))
+
+
+class Result:
+    """The rows (fetched whole) and row count of a statement run by :func:`execute`."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+    def all(self) -> list[Any]:
+        return list(self._rows)
+
+    fetchall = all
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def one(self) -> Any:
+        if len(self._rows) != 1:
+            if not self._rows:
+                raise sa.exc.NoResultFound("No row was found when one was required")
+            raise sa.exc.MultipleResultsFound("Multiple rows were found when exactly one was required")
+        return self._rows[0]
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+    def scalar_one(self) -> Any:
+        return self.one()[0]
+
+    def scalars(self) -> Result:
+        return Result([r[0] for r in self._rows], self.rowcount)
+
+    def mappings(self) -> Result:
+        return Result([r._mapping for r in self._rows], self.rowcount)
+
+
+_MISSING = object()
+
+
+class _Call:
+    """A bind parameter's default computed at each execution (``bindparam(callable_=...)``)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+
+class _Plan:
+    """One statement compiled for one dialect and set of parameter names."""
+
+    __slots__ = ("sql", "names", "keys", "special", "procs", "named", "row", "types", "results", "ready")
+
+    def __init__(self, sql: str, binds: list[tuple[str, str, Any, Any]], named: bool) -> None:
+        self.sql = sql
+        self.names = [b[0] for b in binds]  # the parameters' names in the SQL, in bind order
+        self.keys = [(b[1], b[2]) for b in binds]  # (caller's key, default) in bind order
+        self.special = [i for i, b in enumerate(binds) if b[2] is _MISSING or type(b[2]) is _Call]
+        self.procs = [(i, b[3]) for i, b in enumerate(binds) if b[3] is not None]  # bind processors
+        self.named = named  # pyformat (psycopg): parameters as a dict; else positional in bind order
+        self.row: type[Row] | None = None
+        self.types: list[Any] = []  # of the result columns
+        self.results: list[tuple[int, Any]] = []  # (position, processor) of columns that need one
+        self.ready = False
+
+
+def _compile(conn: sa.Connection, stmt: Any, keys: tuple[str, ...], many: bool) -> Any:
+    dialect = conn.dialect
+    compiled = stmt.compile(dialect=dialect, column_keys=list(keys), for_executemany=many)
+    if (compiled.post_compile_params or compiled.literal_execute_params or compiled.insert_prefetch
+            or compiled.update_prefetch or compiled.escaped_bind_names
+            or (many and compiled._insertmanyvalues is not None and compiled.effective_returning)):
+        return _FALLBACK
+    binds = []
+    by_name = {name: bp for bp, name in compiled.bind_names.items()}
+    processors = compiled._bind_processors
+    order = compiled.positiontup if compiled.positional else list(by_name)
+    for name in order:
+        bp = by_name[name]
+        if bp.callable is not None:  # a value computed at each execution (as SQLAlchemy does)
+            default: Any = _Call(bp.callable)
+        else:
+            default = _MISSING if bp.required else bp.value
+        binds.append((name, bp.key, default, processors.get(name)))
+    plan = _Plan(compiled.string, binds, not compiled.positional)
+    keynames = [c.keyname for c in (compiled._result_columns or ())]
+    if keynames:
+        plan.row = type("Row", (Row,), {"__slots__": (), "_fields": tuple(keynames),
+                                        "_index": {k: i for i, k in enumerate(keynames)}})
+        plan.types = [c.type for c in compiled._result_columns]
+    return plan
+
+
+def _plan(conn: sa.Connection, stmt: Any, keys: tuple[str, ...], many: bool) -> Any:
+    key = (stmt, conn.dialect.name, keys, many)
+    found = _CACHE.get(key)
+    if found is None:
+        found = _compile(conn, stmt, keys, many)
+        with _MUTEX:
+            if len(_CACHE) >= _CACHE_LIMIT:
+                _CACHE.clear()
+            _CACHE[key] = found
+    return found
+
+
+def _bind(plan: _Plan, params: Mapping[str, Any]) -> Any:
+    get = params.get
+    values = [get(key, default) for key, default in plan.keys]
+    for i in plan.special:
+        value = values[i]
+        if type(value) is _Call:
+            values[i] = value.fn()
+        elif value is _MISSING:
+            raise sa.exc.InvalidRequestError(f"A value is required for bind parameter {plan.keys[i][0]!r}")
+    for i, proc in plan.procs:
+        values[i] = proc(values[i])
+    if plan.named:
+        return dict(zip(plan.names, values, strict=True))
+    return values
+
+
+def _ready(plan: _Plan, conn: sa.Connection, description: Any) -> None:
+    """The result processors, chosen once from the first result's column types (PostgreSQL reports them)."""
+    dialect = conn.dialect
+    chosen = []
+    for i, (typ, col) in enumerate(zip(plan.types, description, strict=False)):
+        proc = typ._cached_result_processor(dialect, col[1])
+        if proc is not None:
+            chosen.append((i, proc))
+    plan.results = chosen
+    plan.ready = True
+
+
+def execute(conn: sa.Connection, stmt: Any, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
+            ) -> Any:
+    """Run ``stmt`` (built once) with ``params`` (a mapping, or a list of them: executemany) on ``conn``'s
+    transaction; a :class:`Result` (or SQLAlchemy's own result for a statement it must run itself)."""
+    if isinstance(params, list):
+        if len(params) != 1:
+            return _many(conn, stmt, params)
+        params = params[0]
+    single = params or {}
+    plan = _plan(conn, stmt, tuple(sorted(single)), False)
+    if plan is _FALLBACK:
+        return conn.execute(stmt, params)
+    return _run(conn, plan, _bind(plan, single), False)
+
+
+def _many(conn: sa.Connection, stmt: Any, params: list[Mapping[str, Any]]) -> Any:
+    plan = _plan(conn, stmt, tuple(sorted(params[0])), True) if params else _FALLBACK
+    if plan is _FALLBACK:
+        return conn.execute(stmt, params)
+    return _run(conn, plan, [_bind(plan, p) for p in params], True)
+
+
+def _run(conn: sa.Connection, plan: _Plan, bound: Any, many: bool) -> Result:
+    if not conn.in_transaction():
+        conn.begin()
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    sql = plan.sql
+    dispatch = conn.dispatch
+    try:
+        if dispatch.before_cursor_execute:
+            for fn in dispatch.before_cursor_execute:
+                sql, bound = fn(conn, cursor, sql, bound, None, many)
+        if many:
+            cursor.executemany(sql, bound)
+        else:
+            cursor.execute(sql, bound)
+        if dispatch.after_cursor_execute:
+            dispatch.after_cursor_execute(conn, cursor, sql, bound, None, many)
+        description = cursor.description
+        rows = cursor.fetchall() if description is not None else []
+        rowcount = cursor.rowcount
+    except BaseException as e:
+        conn._handle_dbapi_exception(e, sql, bound, cursor, None)
+        raise  # pragma: no cover - the handler raises
+    finally:
+        cursor.close()
+    row = plan.row
+    if description is not None and row is not None:
+        if not plan.ready:
+            _ready(plan, conn, description)
+        procs = plan.results
+        if procs:
+            out = []
+            for r in rows:
+                values = list(r)
+                for i, proc in procs:
+                    values[i] = proc(values[i])
+                out.append(row(values))
+            rows = out
+        else:
+            rows = [row(r) for r in rows]
+    return Result(rows, rowcount)
+
+
+def driver_sql(conn: sa.Connection, sql: str) -> None:
+    """Run a fixed SQL text without parameters or rows (``BEGIN IMMEDIATE``) on the DBAPI cursor, with the
+    engine's cursor events and error handling (``conn.exec_driver_sql`` without its execution context)."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    params: Any = ()
+    dispatch = conn.dispatch
+    try:
+        if dispatch.before_cursor_execute:
+            for fn in dispatch.before_cursor_execute:
+                sql, params = fn(conn, cursor, sql, params, None, False)
+        cursor.execute(sql, params)
+        if dispatch.after_cursor_execute:
+            dispatch.after_cursor_execute(conn, cursor, sql, params, None, False)
+    except BaseException as e:
+        conn._handle_dbapi_exception(e, sql, params, cursor, None)
+        raise  # pragma: no cover - the handler raises
+    finally:
+        cursor.close()
