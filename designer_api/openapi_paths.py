@@ -11,7 +11,7 @@ from .intake import MEDIA
 from .listing import MAX_LIMIT
 from .openapi_schemas import schema_name
 from .reports import FORMATS
-from .tasks import INSTANCE_ACTIONS, MAX_INBOX, TASK_ACTIONS
+from .tasks import INSTANCE_ACTIONS, MAX_OFFSET, TASK_ACTIONS
 
 INTRO = """
 
@@ -185,7 +185,7 @@ def common(spec: dict[str, Any]) -> None:
             "items": {"type": "array", "items": _ref("schemas", "Task")}, "limit": {"type": "integer"},
             "offset": {"type": "integer"}, "more": {"type": "boolean"}}})}, "400 401 503",
         params=[_ref("parameters", "limit"),
-                _q("offset", {"type": "integer", "minimum": 0, "maximum": MAX_INBOX}, "tasks to skip")])
+                _q("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}, "tasks to skip")])
     result = {"type": "object", "additionalProperties": True, "properties": {"flow": _ref("schemas", "FlowStatus")}}
     _op(spec, "/api/v1/tasks/{id}/{action}", "post", "actOnTask", "Act on a task", "tasks",
         {"200": _json(result)}, "400 401 403 404 409 413 415 503",

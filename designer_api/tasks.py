@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 TASK_ACTIONS = ("approve", "reject", "send_back", "transfer", "add_approver", "comment", "cancel_task", "urge")
 INSTANCE_ACTIONS = ("withdraw", "urge", "comment", "cancel")
 MAX_FACTS = 6
-MAX_INBOX = 500
+MAX_INBOX = 500  # tasks in one page
+MAX_OFFSET = 10**9  # the inbox is paged in SQL: any page can be reached
 _WHY = {
     "assigned": {"en": "assigned to you", "zh": "指派给您"},
     "added_approver": {"en": "you were added as an approver", "zh": "您被加签为审批人"},
@@ -53,7 +54,7 @@ def _flows(ctx: Ctx) -> Any:
 def list_tasks(ctx: Ctx) -> dict[str, Any]:
     check_known(ctx.request, ("limit", "offset"))
     limit = int_param(ctx.request, "limit", 50, maximum=MAX_INBOX) or 0
-    offset = int_param(ctx.request, "offset", 0, maximum=MAX_INBOX) or 0
+    offset = int_param(ctx.request, "offset", 0, maximum=MAX_OFFSET) or 0
     with ctx.app.reader(ctx.actor) as tx:
         found = inbox(tx, None, limit=limit + 1, offset=offset)  # one more: are there more?
         return {"items": _present_tasks(tx, found[:limit], ctx.lang), "limit": limit, "offset": offset,

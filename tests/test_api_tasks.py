@@ -139,3 +139,5 @@ def test_every_pending_task_or_a_page_of_them_never_a_silent_cut(shop, monkeypat
              for o in (0, 2, 4)]
     assert [[t["id"] for t in p["items"]] for p in pages] == [[t.id for t in every[i:i + 2]] for i in (0, 2, 4)]
     assert [p["more"] for p in pages] == [True, True, False]
+    far = client.get("/api/v1/tasks", params={"offset": 100_000}, headers=h["max"])  # any page is reachable
+    assert far.status_code == 200 and far.json()["items"] == [] and far.json()["more"] is False
