@@ -314,9 +314,7 @@ def import_files(ctx: Ctx) -> Any:
     if do_publish:
         if errors:
             return invalid(errors, "nothing was imported")
-        if checked == store.files("published"):
-            raise Conflict("the files are the published version: nothing to import")
-        version = publish_files(store, user, note or "imported", files=checked, action="import")
+        version = publish_files(store, user, note or "imported", files=checked, action="import", replace_draft=True)
         live(ctx).refresh(force=True)
         return json_response({"version": version.as_dict(), "errors": []}, 201)
     store.replace_draft(checked, user)

@@ -154,3 +154,38 @@ def test_the_recorded_user_must_exist_and_be_enabled(make_app, capsys, db_url):
     assert code == 1 and "disabled" in err
     code, out, _ = run(capsys, "versions", app, "--db", db_url)
     assert code == 0 and "ghost" not in out and "dora" not in out
+
+
+def test_a_refused_import_leaves_the_draft_and_its_edits(make_app, capsys, db_url):
+    from ordo.engine.db import make_engine
+    from ordo.engine.definitions import DefinitionStore
+
+    folder = make_app(CLAIMS, name="claims")
+    app = str(folder)
+    assert run(capsys, "import-app", app, "--db", db_url, "--create")[0] == 0
+    engine = make_engine(db_url)
+    try:
+        store = DefinitionStore(engine, root=folder)
+        store.save_file(FLOW, FINANCE_FLOW, "des")  # unpublished work in the draft
+        draft = store.draft()
+        (folder / FLOW).write_text(FINANCE_FLOW.replace("role: finance", "role: financ"))
+        for extra in ([], ["--publish"]):  # invalid files: every error listed, nothing imported
+            code, _, err = run(capsys, "import-app", app, "--db", db_url, *extra)
+            assert code == 1 and f"{FLOW}:" in err and "nothing was imported: 1 error(s)" in err, err
+            assert store.draft() == draft and store.published() == 1
+        (folder / FLOW).unlink()
+        (folder / FLOW).write_text(store.files(1)[FLOW])  # the folder is the published version again
+        code, _, err = run(capsys, "import-app", app, "--db", db_url, "--publish")
+        assert code == 1 and "the files are the published version v1: nothing to publish" in err
+        assert store.draft() == draft and store.published() == 1
+        claim = store.files(1)["entities/claim.yaml"]
+        (folder / "entities/claim.yaml").write_text(claim.replace("title: {type: string}", ""))
+        code, _, err = run(capsys, "import-app", app, "--db", db_url, "--publish")  # the schema refuses it
+        assert code == 1 and "title" in err and "losing data" in err, err
+        assert store.draft() == draft and store.published() == 1
+        (folder / "entities/claim.yaml").write_text(claim + "  priority: {type: integer}\n")
+        code, out, _ = run(capsys, "import-app", app, "--db", db_url, "--publish")
+        assert code == 0 and out.strip() == f"published {app} as version 2"
+        assert store.draft() == store.files(2)  # the import replaced the draft
+    finally:
+        engine.dispose()

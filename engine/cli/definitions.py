@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from .. import textfmt
 from ..db import make_engine
 from ..definitions import DefinitionStore, PublishRefused
+from ..errors import DefinitionErrors
 from .common import CliError, acting_user, add_create_option, add_db_option, add_lang_option, add_user_option
 
 
@@ -102,7 +103,7 @@ def _user(args: argparse.Namespace, store: DefinitionStore) -> str:
     return user if isinstance(user, str) else user.name
 
 
-def _refused(e: PublishRefused, what: str) -> int:
+def _refused(e: DefinitionErrors, what: str) -> int:
     for err in e.errors:
         print(f"error: {err}", file=sys.stderr)
     print(f"{what}: {len(e.errors)} error(s) in the definitions", file=sys.stderr)
@@ -115,7 +116,7 @@ def cmd_import_app(args: argparse.Namespace) -> int:
         first = not store.stored()
         try:
             version = store.import_folder(args.app, _user(args, store), args.note, publish=args.publish)
-        except PublishRefused as e:
+        except DefinitionErrors as e:  # invalid files (PublishRefused with --publish): the draft is as it was
             return _refused(e, "nothing was imported")
         if version.number == 0:
             changed = store.changed_files("published", "draft")

@@ -81,17 +81,21 @@ def schema_changes(store: DefinitionStore, files: Mapping[str, str]) -> tuple[li
 
 
 def publish(store: DefinitionStore, user: UserLike, note: str = "", *, files: Mapping[str, str] | None = None,
-            action: str = "publish", based_on: int | None = None, app: App | None = None) -> Version:
+            action: str = "publish", based_on: int | None = None, app: App | None = None,
+            replace_draft: bool = False) -> Version:
     """Publish ``files`` (default: the draft) as the next version; see the module docstring. Validation runs
     first, without a lock; then, in one transaction under the publish lock, the published version (and, for
     the draft, the draft) is checked to be the one validated, the schema is synced and the version recorded:
-    a refused publish (errors, Conflict, SchemaChangeRefused) changes nothing, schema included."""
+    a refused publish (errors, Conflict, SchemaChangeRefused) changes nothing, schema included.
+    ``replace_draft`` (an import): the draft, edited or not, is replaced by the version published; else a
+    draft with edits beyond what is published is kept."""
     from_draft = files is None
     with store.engine.connect() as conn:
         seen, current = _published(conn)
     files = dict(store.draft() if from_draft else files)
-    if seen is not None and files == current and action == "publish":
-        raise Conflict(f"the draft is the published version v{seen}: nothing to publish")
+    if seen is not None and files == current and action != "rollback":
+        what = "the draft is" if from_draft else "the files are"
+        raise Conflict(f"{what} the published version v{seen}: nothing to publish")
     app = prepare(store, files, app)
     name = as_user(user).name
     now = store.clock.now()
@@ -111,7 +115,7 @@ def publish(store: DefinitionStore, user: UserLike, note: str = "", *, files: Ma
                    note=note or "", digest=new_digest)
         conn.execute(sa.insert(version_table).values(**row))
         conn.execute(sa.insert(file_table), [{"version": new, "path": p, "text": t} for p, t in files.items()])
-        if draft is not None and draft in (new_digest, digest(previous)):  # no edits beyond what is published
+        if draft is not None and (replace_draft or draft in (new_digest, digest(previous))):  # no other edits
             conn.execute(sa.delete(file_table).where(file_table.c.version == DRAFT))
             conn.execute(sa.delete(version_table).where(version_table.c.number == DRAFT))
         changed = sorted(p for p in set(files) | set(previous) if files.get(p) != previous.get(p))

@@ -271,18 +271,21 @@ class DefinitionStore:
     def import_folder(self, folder: str | Path, user: UserLike, note: str = "", *,
                       publish: bool = False) -> Version:
         """Read the app folder's files into the store: as version 1 when nothing is stored yet, else as the
-        new draft (and, with ``publish``, published as the next version). The files are checked first."""
-        from .publish import publish as publish_draft
+        new draft (with ``publish``: published as the next version, replacing the draft). The files are
+        checked first; a refused import (invalid files: :class:`PublishRefused` when publishing, else
+        ``DefinitionErrors``; a Conflict) leaves the store as it was, the draft and its edits included."""
+        from .publish import publish as publish_files
 
         files = read_app_files(folder)
+        note = note or f"imported from {folder}"
+        if not self.stored():
+            return publish_files(self, user, note, files=files, action="import")
+        if publish:
+            return publish_files(self, user, note, files=files, action="import", replace_draft=True)
         errors = self.validate(files)
         if errors:
             raise DefinitionErrors(errors)
-        if not self.stored():
-            return publish_draft(self, user, note or f"imported from {folder}", files=files, action="import")
         self.replace_draft(files, user)
-        if publish:
-            return publish_draft(self, user, note or f"imported from {folder}", action="import")
         return self.version("draft")
 
     # -- helpers
