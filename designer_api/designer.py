@@ -308,8 +308,9 @@ def import_files(ctx: Ctx) -> Any:
     note = _text(body, "note")
     try:
         checked = checked_files(files)
-    except FileRejected as e:
-        raise bad_request(e.message, "files") from None
+    except FileRejected as e:  # every file refused, each with its path
+        return JSONResponse(payload("bad_request", e.message, "files", [error_json(x) for x in e.errors]),
+                            status_code=400)
     errors = store.validate(checked)
     if do_publish:
         if errors:

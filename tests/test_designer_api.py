@@ -283,3 +283,18 @@ def test_field_and_flow_operations_through_the_edit_endpoint(s):
                 {"op": "add_field", "entity": "claim", "name": "y", "type": "integer", "required": "yes"}):
         r = s.post("/edit", {"file": "entities/claim.yaml", "edits": [bad]})
         assert r.status_code in (400, 404), (bad, r.text)
+
+
+def test_an_import_lists_every_file_refused_with_its_path_and_line(s):
+    before = state(s)
+    files = {**read_app_files(s.app.definition.root), "../x.yaml": "a: 1", "notes.txt": "hi",
+             "entities/bin.yaml": "name: bin\nfields:\n  x: {type: string}\x00\n"}
+    r = s.post("/import", {"files": files})
+    assert r.status_code == 400 and r.json()["field"] == "files", r.text
+    errors = {e["file"]: e for e in r.json()["errors"]}
+    assert set(errors) == {"../x.yaml", "notes.txt", "entities/bin.yaml"}
+    assert (errors["entities/bin.yaml"]["line"], errors["entities/bin.yaml"]["column"]) == (3, 20)
+    assert "NUL" in errors["entities/bin.yaml"]["message"] and "(and 2 more)" in r.json()["message"]
+    r = s.post("/import", {"files": {"entities/claim.yaml": "name: claim\n"}})
+    assert r.status_code == 400 and r.json()["errors"][0]["message"] == "the files hold no app.yaml"
+    assert state(s) == before

@@ -30,6 +30,7 @@ from ordo.dsl.files import (
     MANIFEST,
     MAX_FILES,
     FileRefused,
+    check_files,
     check_path,
     check_text,
     digest,
@@ -52,7 +53,12 @@ Ref = int | str  # a version number, or "draft" / "published"
 
 
 class FileRejected(UsageError):
-    """A file the store does not take: a path outside the app, not YAML, too large (nothing was changed)."""
+    """Files the store does not take: a path outside the app, not YAML, too large (nothing was changed).
+    ``errors``: one DefinitionError per file refused, naming it (and the line, where there is one)."""
+
+    def __init__(self, message: str, errors: list[DefinitionError] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,7 @@ def _version(row: Any) -> Version:
 
 
 def refused(e: FileRefused) -> FileRejected:
-    return FileRejected(e.message)
+    return FileRejected(str(e) if e.line is not None else e.message, [e])
 
 
 class DefinitionStore:
@@ -330,18 +336,13 @@ def text_sha(text: str | None) -> str:
 
 
 def checked_files(files: Mapping[str, str]) -> dict[str, str]:
-    """``files`` with normalised paths, if the store takes every one (else FileRejected naming each)."""
-    out: dict[str, str] = {}
-    errors: list[DefinitionError] = []
-    for path, text in files.items():
-        try:
-            out[check_path(path)] = check_text(path, text)
-        except FileRefused as e:
-            errors.append(e)
-    if len(out) > MAX_FILES:
-        raise FileRejected(f"{len(out)} files: an app may have at most {MAX_FILES}")
-    if MANIFEST not in out and not errors:
-        raise FileRejected("the files hold no app.yaml")
+    """``files`` with normalised paths, if the store takes every one (else FileRejected listing each refusal:
+    the same checks as loading, :func:`ordo.dsl.files.check_files`) and they hold an app.yaml."""
+    out, errors = check_files(files)
+    if not errors and MANIFEST not in out:
+        errors = [FileRefused("the files hold no app.yaml", file=MANIFEST)]
     if errors:
-        raise FileRejected("; ".join(str(e) for e in errors))
+        errors.sort(key=DefinitionError.sort_key)
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise FileRejected(f"{errors[0]}{more}", errors)
     return out
