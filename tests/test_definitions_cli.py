@@ -189,3 +189,26 @@ def test_a_refused_import_leaves_the_draft_and_its_edits(make_app, capsys, db_ur
         assert store.draft() == store.files(2)  # the import replaced the draft
     finally:
         engine.dispose()
+
+
+def test_sync_syncs_what_opening_runs_the_published_version(make_app, capsys, db_url):
+    from ordo.engine.db import make_engine
+    from ordo.engine.definitions import DefinitionStore
+
+    folder = make_app(CLAIMS, name="claims")
+    app = str(folder)
+    code, out, _ = run(capsys, "sync", app, "--db", db_url)
+    assert code == 0 and f"the definitions of {app} (the database stores none)" in out
+    assert run(capsys, "import-app", app, "--db", db_url)[0] == 0
+    engine = make_engine(db_url)
+    try:
+        store = DefinitionStore(engine, root=folder)
+        store.save_file("entities/claim.yaml", store.files(1)["entities/claim.yaml"] + "  priority: {type: integer}\n",
+                        "des")
+        store.publish("des", "priority")
+    finally:
+        engine.dispose()
+    # the folder lacks the field: syncing it would drop a column; the published version is synced instead
+    code, out, err = run(capsys, "sync", app, "--db", db_url, "--dry-run")
+    assert code == 0 and "the published version v2 stored in the database" in out and err == "", err
+    assert "schema is up to date" in out and f"the folder {app} differs from the published version v2" in out
