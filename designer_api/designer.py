@@ -44,6 +44,7 @@ from .errors import bad_request, payload
 
 if TYPE_CHECKING:
     from ordo.engine.actor import User
+    from ordo.engine.audit import AuditEntry
 
     from .live import Live
 
@@ -168,7 +169,8 @@ def edit(ctx: Ctx) -> Any:
     save = ctx.body.get("save", True)
     base = _base(ctx.body)
     if save is not False:
-        store.save_file(path, text, user, expected=text_sha(files[path]) if base is None else base)
+        store.save_file(path, text, user, expected=text_sha(files[path]) if base is None else base,
+                        action="edit_file")
     errors = store.validate({**files, path: text})
     return {"path": path, "text": text, "sha": text_sha(text), "saved": save is not False,
             "errors": [error_json(e) for e in errors]}
@@ -245,7 +247,13 @@ def versions(ctx: Ctx) -> Any:
     draft = store.version("draft")
     return {"published": store.published(), "served": live(ctx).version,
             "versions": [v.as_dict() for v in store.versions()],
-            "draft": {**draft.as_dict(), "changed": store.changed_files("published", "draft")}}
+            "draft": {**draft.as_dict(), "changed": store.changed_files("published", "draft"),
+                      "edits": [edit_json(e) for e in store.draft_edits()]}}
+
+
+def edit_json(e: AuditEntry) -> dict[str, Any]:
+    """An audit entry of a draft change: who, when, what (save_file, edit_file, ...), the file(s), the shas."""
+    return {"at": e.at, "user": e.user, "action": e.action, "changes": e.changes}
 
 
 def export(ctx: Ctx) -> Response:

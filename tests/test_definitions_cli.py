@@ -43,7 +43,9 @@ def test_import_publish_rollback_export(make_app, tmp_path, capsys, db_url):
     (folder / FLOW).write_text(FINANCE_FLOW)
     code, out, _ = run(capsys, "import-app", app, "--db", db_url, "--note", "finance")
     assert code == 0 and "as the draft" in out and f"changed: {FLOW}" in out
-    assert "changed: " + FLOW in run(capsys, "versions", app, "--db", db_url)[1]
+    out = run(capsys, "versions", app, "--db", db_url)[1]
+    assert "changed: " + FLOW in out and "draft edits since v1 (newest first):" in out
+    assert f"import_draft {FLOW}" in out
     code, out, _ = run(capsys, "versions", app, "--db", db_url, "--diff", "published", "draft")
     assert code == 0 and out.startswith("v1 -> draft: 1 file(s)") and "finance" in out
     code, out, _ = run(capsys, "versions", app, "--db", db_url, "--diff", "1", "draft", "--lang", "zh")

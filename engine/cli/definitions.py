@@ -155,6 +155,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
         versions = store.versions()
         draft = store.version("draft")
         changed = store.changed_files("published", "draft")
+        edits = store.draft_edits()
     finally:
         store.engine.dispose()
     rows = [{"version": v.number, "action": v.action + (f" of v{v.based_on}" if v.based_on else ""),
@@ -162,7 +163,9 @@ def cmd_versions(args: argparse.Namespace) -> int:
             for v in versions]
     if args.format == "json":
         print(textfmt.as_json({"versions": [v.as_dict() for v in versions],
-                               "draft": {**draft.as_dict(), "changed": changed}}))
+                               "draft": {**draft.as_dict(), "changed": changed,
+                                         "edits": [{"at": e.at, "user": e.user, "action": e.action,
+                                                    "changes": e.changes} for e in edits]}}))
         return 0
     print(textfmt.table(rows, ["version", "action", "by", "at", "note"]))
     if changed:
@@ -172,6 +175,11 @@ def cmd_versions(args: argparse.Namespace) -> int:
             print(f"  {what}: {path}")
     else:
         print(f"the draft is the published version v{versions[0].number}")
+    if edits:
+        print(f"draft edits since v{versions[0].number} (newest first):")
+        for e in edits:
+            what = e.changes.get("file") or [None, ", ".join(e.changes.get("files", [None, []])[1])]
+            print(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.user} {e.action} {what[1] or what[0]}")
     return 0
 
 
