@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 
 from ordo.dsl.errors import DefinitionError, DefinitionErrors, format_path
 from ordo.dsl.files import MAX_FILE_BYTES, MAX_FILES
+from ordo.dsl.yaml_edit import MAX_EDITS
 from ordo.engine.definitions import DRAFT, DefinitionStore, FileRejected, PublishRefused
 from ordo.engine.definitions.export import zip_bytes
 from ordo.engine.definitions.publish import publish as publish_files
@@ -155,9 +156,9 @@ def edit(ctx: Ctx) -> Any:
     edits = ctx.body.get("edits")
     if not isinstance(path, str) or not path:
         raise bad_request("'file' must name a file of the draft (e.g. flows/order_lifecycle.yaml)", "file")
-    if not isinstance(edits, list) or not edits or len(edits) > 500:
-        raise bad_request("'edits' must be a list of 1 to 500 edits ({\"op\": \"set\", \"path\": [...], ...})",
-                          "edits")
+    if not isinstance(edits, list) or not edits or len(edits) > MAX_EDITS:
+        raise bad_request(f"'edits' must be a list of 1 to {MAX_EDITS} edits ({{\"op\": \"set\", \"path\": [...], "
+                          f"...}})", "edits")
     if set(ctx.body) - {"file", "edits", "save", "base"}:
         raise bad_request(f"unknown key(s): {', '.join(sorted(set(ctx.body) - {'file', 'edits', 'save', 'base'}))}")
     files = store.draft()
@@ -165,7 +166,10 @@ def edit(ctx: Ctx) -> Any:
         from ordo.engine.errors import NotFound
 
         raise NotFound(f"the draft has no file {path!r}")
-    text = apply(files[path], edits, path)
+    try:
+        text = apply(files[path], edits, path)
+    except DefinitionError as e:  # a bad edit or a batch beyond the limits: file:line and the edit, nothing saved
+        return JSONResponse(payload("bad_request", str(e), "edits", [error_json(e)]), status_code=400)
     save = ctx.body.get("save", True)
     base = _base(ctx.body)
     if save is not False:

@@ -57,7 +57,10 @@ from .yaml_source import MAX_DEPTH, MAX_VALUES, parse_documents
 
 PathT = list[str | int]
 OPS = ("set", "delete", "insert", "move", "rename")
-MAX_EDITS = 1000
+# the work of one batch is bounded: every edit reads the whole file again (ruamel, in round-trip mode)
+MAX_EDITS = 100  # edits in one batch
+MAX_EDIT_BYTES = 256 * 1024  # the file's size
+MAX_EDIT_WORK = 1024 * 1024  # edits x the file's size
 
 
 class _Bad(Exception):
@@ -69,13 +72,34 @@ class _Bad(Exception):
         self.node = node
 
 
-def apply_edits(text: str, edits: Sequence[Mapping[str, Any]], *, file: str = "<text>") -> str:
-    """The text with every edit applied in order (all or nothing); raises DefinitionError on a bad edit."""
+class EditsTooLarge(DefinitionError):
+    """A batch of edits beyond the limits (:data:`MAX_EDITS`, :data:`MAX_EDIT_BYTES`, :data:`MAX_EDIT_WORK`)."""
+
+
+def check_batch(text: str, count: int, file: str = "<text>") -> None:
+    """Refuse (EditsTooLarge, naming the limit) a batch of ``count`` edits of ``text`` beyond the limits."""
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if count > MAX_EDITS:
+        raise EditsTooLarge(f"{count} edits: a batch may hold at most {MAX_EDITS} edits (send them in several "
+                            f"batches)", file=file)
+    if size > MAX_EDIT_BYTES:
+        raise EditsTooLarge(f"the file is {size} bytes: structured edits work on files of at most {MAX_EDIT_BYTES} "
+                            f"bytes (change its text instead, or split it)", file=file)
+    if count * size > MAX_EDIT_WORK:
+        most = max(1, MAX_EDIT_WORK // max(size, 1))
+        raise EditsTooLarge(f"{count} edits of a file of {size} bytes: at most {most} edits at once for a file "
+                            f"this size (edits x bytes <= {MAX_EDIT_WORK})", file=file)
+
+
+def apply_edits(text: str, edits: Sequence[Mapping[str, Any]], *, file: str = "<text>", parsed: bool = False) -> str:
+    """The text with every edit applied in order (all or nothing); raises DefinitionError on a bad edit
+    (EditsTooLarge beyond the limits). ``parsed``: the caller has just checked ``text`` with
+    ``parse_documents`` (edit_target.Target), so it is not checked again."""
     if not isinstance(edits, Sequence) or isinstance(edits, (str, bytes)):
         raise DefinitionError("edits must be a list of edit objects", file=file)
-    if len(edits) > MAX_EDITS:
-        raise DefinitionError(f"at most {MAX_EDITS} edits at once", file=file)
-    parse_documents(text, file)  # syntax errors, nesting and alias expansion bounded, before any edit
+    check_batch(text, len(edits), file)
+    if not parsed:
+        parse_documents(text, file)  # syntax errors, nesting and alias expansion bounded, before any edit
     style = Style.of(text)
     current = text
     for i, edit in enumerate(edits):
@@ -108,7 +132,7 @@ def definition_location(text: str, kind: str, name: str, *, file: str = "<text>"
     leaves ``kind`` out; ``roles:`` entries are roles named by their key). Raises DefinitionError when it
     is not in the text."""
     parse_documents(text, file)  # bounded before ruamel reads it
-    found = _find_definition(load(text, file, Style.of(text)), kind, name, file)
+    found = find_definition(load(text, file, Style.of(text)), kind, name, file)
     if found is None:
         raise DefinitionError(f"{kind} '{name}' is not defined in this file", file=file)
     return found
@@ -150,7 +174,7 @@ def _folder_kind(file: str) -> str | None:
     return "role" if parts[-1] in ("roles.yaml", "roles.yml") else None
 
 
-def _find_definition(docs: list[Any], kind: str, name: str, file: str = "<text>") -> tuple[int, PathT] | None:
+def find_definition(docs: list[Any], kind: str, name: str, file: str = "<text>") -> tuple[int, PathT] | None:
     implied = _folder_kind(file)
 
     def match(data: Any) -> bool:
@@ -184,7 +208,7 @@ def _target(docs: list[Any], edit: Mapping[str, Any], file: str) -> tuple[Any, P
         if not isinstance(definition, Mapping) or not isinstance(definition.get("kind"), str) \
                 or not isinstance(definition.get("name"), str):
             raise _Bad("'definition' must be {kind: K, name: N}")
-        found = _find_definition(docs, definition["kind"], definition["name"], file)
+        found = find_definition(docs, definition["kind"], definition["name"], file)
         if found is None:
             raise _Bad(f"{definition['kind']} '{definition['name']}' is not defined in this file")
         return docs[found[0]], [*found[1], *path]

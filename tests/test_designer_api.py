@@ -333,3 +333,24 @@ def test_draft_edits_are_audited_and_listed_with_the_versions(s):
     assert s.get("/versions").json()["draft"]["edits"] == []  # only the edits since the published version
     log = s.served.audit_log(user="des", entity="ordo_definitions", record=0)
     assert [e.action for e in log] == ["import_draft", "delete_file", "save_file", "edit_file", "save_file"]
+
+
+def test_edit_errors_name_the_edit_file_and_line_and_batches_are_bounded(s):
+    from ordo.dsl.yaml_edit import MAX_EDITS
+
+    before = state(s)
+    r = s.post("/edit", {"file": FLOW, "edits": [
+        {"op": "set_node", "flow": "claim_approval", "name": "review", "props": {"label": "Review"}},
+        {"op": "remove_node", "flow": "claim_approval", "name": "nope"}]})
+    assert r.status_code == 400 and r.json()["field"] == "edits", r.text
+    error = r.json()["errors"][0]
+    assert (error["file"], error["line"]) == (FLOW, 5) and "edit 2 (remove_node)" in error["message"], error
+    assert r.json()["message"].startswith(f"{FLOW}:5:1: edit 2 (remove_node): flow claim_approval: no node 'nope'")
+    one = {"op": "set", "path": ["fields", "amount", "default"], "value": 1}
+    r = s.post("/edit", {"file": "entities/claim.yaml", "edits": [one] * (MAX_EDITS + 1)})
+    assert r.status_code == 400 and f"1 to {MAX_EDITS} edits" in r.json()["message"]
+    big = s.file("entities/claim.yaml") + ("# padding " + "." * 70 + "\n") * 2000  # ~160 KB
+    assert s.put_file("entities/claim.yaml", big).status_code == 200
+    r = s.post("/edit", {"file": "entities/claim.yaml", "edits": [one] * 20})
+    assert r.status_code == 400 and "edits at once for a file this size" in r.json()["message"], r.text
+    assert state(s)[:2] == before[:2]
