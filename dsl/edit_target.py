@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import DefinitionError
-from .yaml_edit import PathT, apply_edits, find_definition
+from .yaml_edit import apply_edits
+from .yaml_find import PathT, find_definition
 from .yaml_roundtrip import Style, load
 from .yaml_source import parse_documents
 
