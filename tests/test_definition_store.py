@@ -74,3 +74,15 @@ def test_a_draft_saved_while_publishing_is_not_published_over(stored, monkeypatc
     assert "priority" not in _columns(store.engine, "claim")
     assert [v.number for v in store.versions()] == [1]
     assert "later" in store.draft()[CLAIM]
+
+
+def test_discarding_the_draft_is_audited(stored):
+    _, store = stored
+    edited = _with_field(store, "priority")
+    store.save_file(CLAIM, edited[CLAIM], "alice")
+    store.discard_draft("bob")
+    assert store.draft() == store.files(1)
+    edits = store.draft_edits()
+    assert [(e.user, e.action) for e in edits] == [("bob", "discard_draft"), ("alice", "save_file")]
+    assert edits[0].changes["files"] == [None, [CLAIM]]
+    assert edits[0].changes["digest"][1] == store.version(1).digest
