@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 
 from ordo.dsl.errors import DefinitionError, DefinitionErrors, format_path
 from ordo.dsl.files import MAX_FILE_BYTES, MAX_FILES
+from ordo.dsl.yaml_edit import MAX_EDITS
 from ordo.engine.definitions import DRAFT, DefinitionStore, FileRejected, PublishRefused
 from ordo.engine.definitions.export import zip_bytes
 from ordo.engine.definitions.publish import publish as publish_files
@@ -44,6 +45,7 @@ from .errors import bad_request, payload
 
 if TYPE_CHECKING:
     from ordo.engine.actor import User
+    from ordo.engine.audit import AuditEntry
 
     from .live import Live
 
@@ -154,9 +156,9 @@ def edit(ctx: Ctx) -> Any:
     edits = ctx.body.get("edits")
     if not isinstance(path, str) or not path:
         raise bad_request("'file' must name a file of the draft (e.g. flows/order_lifecycle.yaml)", "file")
-    if not isinstance(edits, list) or not edits or len(edits) > 500:
-        raise bad_request("'edits' must be a list of 1 to 500 edits ({\"op\": \"set\", \"path\": [...], ...})",
-                          "edits")
+    if not isinstance(edits, list) or not edits or len(edits) > MAX_EDITS:
+        raise bad_request(f"'edits' must be a list of 1 to {MAX_EDITS} edits ({{\"op\": \"set\", \"path\": [...], "
+                          f"...}})", "edits")
     if set(ctx.body) - {"file", "edits", "save", "base"}:
         raise bad_request(f"unknown key(s): {', '.join(sorted(set(ctx.body) - {'file', 'edits', 'save', 'base'}))}")
     files = store.draft()
@@ -164,11 +166,15 @@ def edit(ctx: Ctx) -> Any:
         from ordo.engine.errors import NotFound
 
         raise NotFound(f"the draft has no file {path!r}")
-    text = apply(files[path], edits, path)
+    try:
+        text = apply(files[path], edits, path)
+    except DefinitionError as e:  # a bad edit or a batch beyond the limits: file:line and the edit, nothing saved
+        return JSONResponse(payload("bad_request", str(e), "edits", [error_json(e)]), status_code=400)
     save = ctx.body.get("save", True)
     base = _base(ctx.body)
     if save is not False:
-        store.save_file(path, text, user, expected=text_sha(files[path]) if base is None else base)
+        store.save_file(path, text, user, expected=text_sha(files[path]) if base is None else base,
+                        action="edit_file")
     errors = store.validate({**files, path: text})
     return {"path": path, "text": text, "sha": text_sha(text), "saved": save is not False,
             "errors": [error_json(e) for e in errors]}
@@ -245,7 +251,13 @@ def versions(ctx: Ctx) -> Any:
     draft = store.version("draft")
     return {"published": store.published(), "served": live(ctx).version,
             "versions": [v.as_dict() for v in store.versions()],
-            "draft": {**draft.as_dict(), "changed": store.changed_files("published", "draft")}}
+            "draft": {**draft.as_dict(), "changed": store.changed_files("published", "draft"),
+                      "edits": [edit_json(e) for e in store.draft_edits()]}}
+
+
+def edit_json(e: AuditEntry) -> dict[str, Any]:
+    """An audit entry of a draft change: who, when, what (save_file, edit_file, ...), the file(s), the shas."""
+    return {"at": e.at, "user": e.user, "action": e.action, "changes": e.changes}
 
 
 def export(ctx: Ctx) -> Response:
@@ -308,15 +320,14 @@ def import_files(ctx: Ctx) -> Any:
     note = _text(body, "note")
     try:
         checked = checked_files(files)
-    except FileRejected as e:
-        raise bad_request(e.message, "files") from None
+    except FileRejected as e:  # every file refused, each with its path
+        return JSONResponse(payload("bad_request", e.message, "files", [error_json(x) for x in e.errors]),
+                            status_code=400)
     errors = store.validate(checked)
     if do_publish:
         if errors:
             return invalid(errors, "nothing was imported")
-        if checked == store.files("published"):
-            raise Conflict("the files are the published version: nothing to import")
-        version = publish_files(store, user, note or "imported", files=checked, action="import")
+        version = publish_files(store, user, note or "imported", files=checked, action="import", replace_draft=True)
         live(ctx).refresh(force=True)
         return json_response({"version": version.as_dict(), "errors": []}, 201)
     store.replace_draft(checked, user)

@@ -25,7 +25,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ordo.dsl import flow_edit, form_edit
-from ordo.dsl.yaml_edit import apply_edits
+from ordo.dsl.errors import DefinitionError
+from ordo.dsl.yaml_edit import apply_edits, check_batch
 from ordo.engine.app import App
 
 from .errors import bad_request
@@ -56,7 +57,9 @@ _NUMBERS = {"index", "from", "to", "section"}  # may be whole numbers (positions
 
 
 def apply(text: str, edits: Sequence[Any], file: str) -> str:
-    """``text`` with ``edits`` applied in order (consecutive YAML edits in one round trip)."""
+    """``text`` with ``edits`` applied in order (consecutive YAML edits in one batch). The batch is bounded
+    as a whole (``yaml_edit.check_batch``: edits, file size, edits x size), else a DefinitionError."""
+    check_batch(text, len(edits), file)
     pending: list[Mapping[str, Any]] = []
     for i, e in enumerate(edits):
         if not isinstance(e, dict) or not isinstance(e.get("op"), str):
@@ -91,7 +94,11 @@ def _op(text: str, e: dict[str, Any], i: int, file: str) -> str:
             raise bad_request(f"edit {i} ({e['op']}): '{k}' has the wrong type", f"edits[{i}].{k}")
     args = [e[k] for k in positional]
     kwargs = {k: e[k] for k in keywords if k in e}
-    return fn(text, *args, **kwargs, file=file)
+    try:
+        return fn(text, *args, **kwargs, file=file)
+    except DefinitionError as err:  # which edit of the batch, at the line of its definition or node
+        raise DefinitionError(f"edit {i + 1} ({e['op']}): {err.message}", file=err.file, line=err.line,
+                              column=err.column) from None
 
 
 def simulate(ctx: Ctx, user: User, store: DefinitionStore, live: Live) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ordo.dsl.yaml_edit import MAX_EDITS
+
 from .openapi_paths import _body, _json, _op, _path, _q, _ref
 
 _OBJ: dict[str, Any] = {"type": "object", "additionalProperties": True}
@@ -37,7 +39,7 @@ def designer(spec: dict[str, Any]) -> None:
     _op(spec, f"{P}/edit", "post", "designerEdit", "Structured edits of one file of the draft", TAG,
         {"200": _json(_OBJ)}, _W, body=_body({"type": "object", "required": ["file", "edits"], "properties": {
             "file": {"type": "string"}, "save": {"type": "boolean"}, "base": {"type": "string", "maxLength": 64},
-            "edits": {"type": "array", "minItems": 1, "maxItems": 500, "items": _OBJ}}}))
+            "edits": {"type": "array", "minItems": 1, "maxItems": MAX_EDITS, "items": _OBJ}}}))
     _op(spec, f"{P}/validate", "post", "designerValidate", "Check the draft (with unsaved changes)", TAG,
         {"200": _json({"type": "object", "properties": {"valid": {"type": "boolean"}, "errors": _ERRORS,
                                                         "schema": _OBJ}})}, _W,

@@ -64,8 +64,25 @@ def check_text(path: str, text: object) -> str:
         raise FileRefused(f"{path} is {size} bytes: a definition file may hold at most {MAX_FILE_BYTES} bytes",
                           file=path)
     if "\x00" in text:
-        raise FileRefused(f"{path}: the text holds a NUL character (binary data is not a definition)", file=path)
+        before = text[:text.index("\x00")]
+        raise FileRefused("the text holds a NUL character (binary data is not a definition)", file=path,
+                          line=before.count("\n") + 1, column=len(before) - before.rfind("\n"))
     return text
+
+
+def check_files(files: Mapping[str, str]) -> tuple[dict[str, str], list[DefinitionError]]:
+    """``files`` with normalised paths (those the store takes), and a :class:`FileRefused` naming the file
+    (and the line, where there is one) for each it does not take; at most :data:`MAX_FILES` files."""
+    out: dict[str, str] = {}
+    errors: list[DefinitionError] = []
+    for path, text in files.items():
+        try:
+            out[check_path(path)] = check_text(path, text)
+        except FileRefused as e:
+            errors.append(e)
+    if len(out) > MAX_FILES:
+        errors.append(FileRefused(f"{len(out)} files: an app may have at most {MAX_FILES}", file=MANIFEST))
+    return out, errors
 
 
 def read_app_files(folder: str | Path) -> dict[str, str]:
@@ -100,13 +117,7 @@ def read_app_files(folder: str | Path) -> dict[str, str]:
 
 def _load(files: Mapping[str, str], root: Path | None, label: str) -> tuple[AppDefinition | None,
                                                                              list[DefinitionError]]:
-    errors: list[DefinitionError] = []
-    checked: dict[str, str] = {}
-    for path, text in files.items():
-        try:
-            checked[check_path(path)] = check_text(path, text)
-        except FileRefused as e:
-            errors.append(e)
+    checked, errors = check_files(files)
     if errors:
         return None, errors
     base = (root or Path(f"/<{label}>")).absolute()

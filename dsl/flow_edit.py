@@ -13,7 +13,8 @@ schema's edges (``flow_nodes.successors``: ``next``, ``default``, ``branches[i].
 * ``set_node(text, flow, name, props)`` sets (or with value ``None`` removes) properties of a node.
 
 ``flow`` is the flow's name (a file may hold several definitions). Errors are DefinitionErrors naming the
-file; the result always still parses (the designer validates the whole app separately).
+file and the line of the node (or of the flow) they are about; the result always still parses (the designer
+validates the whole app separately). The flow is found with one parse (:class:`edit_target.Target`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .edit_target import Target
 from .errors import DefinitionError
-from .yaml_edit import apply_edits, definition_location
-from .yaml_roundtrip import Style, load
 
 FILE = "<text>"
 EdgePath = tuple[str | int, ...]
@@ -74,35 +74,34 @@ def edge_path(edge: str) -> EdgePath:
     return {"branch": ("branches", n, "to"), "to": ("to", n), "timeout": ("timeout", n, "to")}[m.group(1)]
 
 
-class _Flow:
-    """A flow definition in a file's text: where it is and its nodes as plain data."""
+class _Flow(Target):
+    """A flow definition in a file's text (see edit_target.Target) with its nodes."""
 
-    def __init__(self, text: str, flow: str, file: str) -> None:
-        self.text, self.file, self.flow = text, file, flow
-        self.document, self.path = definition_location(text, "flow", flow, file=file)
-        data = load(text, file, Style.of(text))[self.document]
-        for part in self.path:
-            data = data[part]
-        self.data = data
-        nodes = data.get("nodes")
+    nodes: dict[str, Any]
+    node_map: Any
+
+    @classmethod
+    def of(cls, text: str, flow: str, file: str) -> _Flow:
+        f = cls.find(text, "flow", flow, file)
+        nodes = f.data.get("nodes")
         if not isinstance(nodes, Mapping) or not nodes:
-            raise self.error("the flow has no nodes")
-        self.nodes: dict[str, Any] = {str(k): v for k, v in nodes.items()}
+            raise f.error("the flow has no nodes", f.data, "nodes")
+        f.node_map = nodes
+        f.nodes = {str(k): v for k, v in nodes.items()}
+        return f
 
-    def error(self, message: str) -> DefinitionError:
-        return DefinitionError(f"flow {self.flow}: {message}", file=self.file)
+    def node_error(self, name: str, message: str) -> DefinitionError:
+        """An error at the line of node ``name`` (else of the flow's ``nodes:``)."""
+        return self.error(message, self.node_map, name if name in self.nodes else None)
 
     def need(self, name: str) -> Any:
         if name not in self.nodes:
-            raise self.error(f"no node '{name}'")
+            raise self.error(f"no node '{name}'", self.data, "nodes")
         return self.nodes[name]
 
     def start(self) -> str:
         start = self.data.get("start")
         return str(start) if isinstance(start, str) else next(iter(self.nodes))
-
-    def edit(self, op: str, path: EdgePath | list, **kw: Any) -> dict[str, Any]:
-        return {"op": op, "document": self.document, "path": [*self.path, *path], **kw}
 
     def node_edit(self, op: str, name: str, path: EdgePath = (), **kw: Any) -> dict[str, Any]:
         return self.edit(op, ["nodes", name, *path], **kw)
@@ -110,9 +109,6 @@ class _Flow:
     def into(self, target: str) -> list[tuple[str, EdgePath]]:
         """(node, edge path) of every edge pointing at ``target``."""
         return [(name, path) for name, node in self.nodes.items() for path, to in edges(node) if to == target]
-
-    def apply(self, edits: list[dict[str, Any]]) -> str:
-        return apply_edits(self.text, edits, file=self.file)
 
 
 def insert_node(text: str, flow: str, new_name: str, node: dict[str, Any], *, before: str | None = None,
@@ -122,13 +118,13 @@ def insert_node(text: str, flow: str, new_name: str, node: dict[str, Any], *, be
     ``before=X``: every edge into X (and the start, if X is the start) now leads to the new node, whose
     ``next`` is X. ``after=X``: the new node takes over X's ``next`` and X's ``next`` is the new node (X
     must have a ``next``; for branches, insert before the branch's target or reconnect it)."""
-    f = _Flow(text, flow, file)
+    f = _Flow.of(text, flow, file)
     if (before is None) == (after is None):
         raise f.error("insert a node either before or after another node (give exactly one)")
     if not isinstance(new_name, str) or not _NAME.match(new_name):
         raise f.error(f"node name '{new_name}' must be lower case letters, digits and _")
     if new_name in f.nodes:
-        raise f.error(f"a node '{new_name}' already exists")
+        raise f.node_error(new_name, f"a node '{new_name}' already exists")
     if not isinstance(node, Mapping) or not isinstance(node.get("type"), str):
         raise f.error("the new node must be a mapping with a 'type'")
     body = dict(node)
@@ -147,8 +143,8 @@ def insert_node(text: str, flow: str, new_name: str, node: dict[str, Any], *, be
         target = f.need(after)
         nxt = target.get("next") if isinstance(target, Mapping) else None
         if not isinstance(nxt, str):
-            raise f.error(f"node '{after}' has no 'next' to insert after; insert before one of its targets "
-                          "or reconnect one of its edges")
+            raise f.node_error(after, f"node '{after}' has no 'next' to insert after; insert before one of its "
+                               "targets or reconnect one of its edges")
         if body.get("type") in _WITH_NEXT:
             body.setdefault("next", nxt)
         edits.append(f.node_edit("set", new_name, value=body, after=after))
@@ -160,20 +156,20 @@ def remove_node(text: str, flow: str, name: str, *, file: str = FILE) -> str:
     """Remove a node; edges into it go to its successor: its ``next`` (an approval's ``on_reject`` or a
     timeout's target go with the node), else its single target. Refused when a condition or parallel node
     has several targets, or when the node has none while other nodes still lead to it."""
-    f = _Flow(text, flow, file)
+    f = _Flow.of(text, flow, file)
     node = f.need(name)
     if len(f.nodes) == 1:
-        raise f.error(f"node '{name}' is the flow's only node")
+        raise f.node_error(name, f"node '{name}' is the flow's only node")
     nxt = node.get("next") if isinstance(node, Mapping) else None
     targets = [nxt] if isinstance(nxt, str) and nxt != name else sorted({to for _, to in edges(node) if to != name})
     incoming = [(n, p) for n, p in f.into(name) if n != name]
     is_start = f.start() == name
     if len(targets) > 1 and (incoming or is_start):
-        raise f.error(f"node '{name}' has several successors ({', '.join(targets)}): reconnect the edges into it "
-                      "first, then remove it")
+        raise f.node_error(name, f"node '{name}' has several successors ({', '.join(targets)}): reconnect the "
+                           "edges into it first, then remove it")
     if not targets and (incoming or is_start):
         shown = ", ".join(f"{n}.{'.'.join(str(p) for p in path)}" for n, path in incoming) or "start"
-        raise f.error(f"node '{name}' has no successor to lead {shown} to: reconnect them first")
+        raise f.node_error(name, f"node '{name}' has no successor to lead {shown} to: reconnect them first")
     edits = [f.node_edit("set", n, p, value=targets[0]) for n, p in incoming]
     if is_start:
         if isinstance(f.data.get("start"), str) or list(f.nodes).index(name) != 0 \
@@ -189,35 +185,25 @@ def remove_node(text: str, flow: str, name: str, *, file: str = FILE) -> str:
 def reconnect(text: str, flow: str, node: str, edge: str, target: str, *, file: str = FILE) -> str:
     """Point one edge of ``node`` (``next``, ``default``, ``on_reject``, ``branch:N``, ``to:N``,
     ``timeout``, ``timeout:N``) at ``target``."""
-    f = _Flow(text, flow, file)
+    f = _Flow.of(text, flow, file)
     f.need(node)
     f.need(target)
     try:
         path = edge_path(edge)
     except ValueError as e:
-        raise f.error(str(e)) from None
+        raise f.node_error(node, str(e)) from None
     if len(path) > 1:
         container: Any = f.nodes[node]
         for part in path[:-1]:
             ok = (isinstance(container, Mapping) and part in container) or \
                  (isinstance(container, list) and isinstance(part, int) and part < len(container))
             if not ok:
-                raise f.error(f"node '{node}' has no edge '{edge}'")
+                raise f.node_error(node, f"node '{node}' has no edge '{edge}'")
             container = container[part]
     return f.apply([f.node_edit("set", node, path, value=target)])
 
 
 def set_node(text: str, flow: str, name: str, props: dict[str, Any], *, file: str = FILE) -> str:
     """Set properties of a node (a value of None removes the property)."""
-    f = _Flow(text, flow, file)
-    node = f.need(name)
-    if not isinstance(props, Mapping):
-        raise f.error("props must be a mapping of property -> value")
-    edits = []
-    for key, value in props.items():
-        if value is None:
-            if isinstance(node, Mapping) and key in node:
-                edits.append(f.node_edit("delete", name, (key,)))
-        else:
-            edits.append(f.node_edit("set", name, (key,), value=value))
-    return f.apply(edits) if edits else text
+    f = _Flow.of(text, flow, file)
+    return f.props(["nodes", name], f.need(name), props)

@@ -31,57 +31,77 @@ the text given is never changed (edits are applied to a fresh parse, all or noth
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import yaml
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 
 from . import yaml_splice as splice
 from .errors import DefinitionError, format_path
+from .yaml_edit_args import (
+    Bad,
+    insert_args,
+    items_text,
+    key_text,
+    move_args,
+    need,
+    rename_args,
+    styled_node,
+)
+from .yaml_find import PathT, definition_location, definition_path, find_definition
 from .yaml_roundtrip import (
     Style,
-    choose_flow,
     dump,
     keep_comment_columns,
     load,
     merge3,
     rewrap,
     scalar,
-    to_node,
 )
-from .yaml_source import MAX_DEPTH, MAX_VALUES, parse_documents
+from .yaml_source import parse_documents
 
-PathT = list[str | int]
 OPS = ("set", "delete", "insert", "move", "rename")
-MAX_EDITS = 1000
+# the work of one batch is bounded: every edit reads the whole file again (ruamel, in round-trip mode)
+MAX_EDITS = 100  # edits in one batch
+MAX_EDIT_BYTES = 256 * 1024  # the file's size
+MAX_EDIT_WORK = 1024 * 1024  # edits x the file's size
 
 
-class _Bad(Exception):
-    """An edit that cannot be applied (turned into a DefinitionError naming the edit)."""
-
-    def __init__(self, message: str, node: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.node = node
+class EditsTooLarge(DefinitionError):
+    """A batch of edits beyond the limits (:data:`MAX_EDITS`, :data:`MAX_EDIT_BYTES`, :data:`MAX_EDIT_WORK`)."""
 
 
-def apply_edits(text: str, edits: Sequence[Mapping[str, Any]], *, file: str = "<text>") -> str:
-    """The text with every edit applied in order (all or nothing); raises DefinitionError on a bad edit."""
+def check_batch(text: str, count: int, file: str = "<text>") -> None:
+    """Refuse (EditsTooLarge, naming the limit) a batch of ``count`` edits of ``text`` beyond the limits."""
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if count > MAX_EDITS:
+        raise EditsTooLarge(f"{count} edits: a batch may hold at most {MAX_EDITS} edits (send them in several "
+                            f"batches)", file=file)
+    if size > MAX_EDIT_BYTES:
+        raise EditsTooLarge(f"the file is {size} bytes: structured edits work on files of at most {MAX_EDIT_BYTES} "
+                            f"bytes (change its text instead, or split it)", file=file)
+    if count * size > MAX_EDIT_WORK:
+        most = max(1, MAX_EDIT_WORK // max(size, 1))
+        raise EditsTooLarge(f"{count} edits of a file of {size} bytes: at most {most} edits at once for a file "
+                            f"this size (edits x bytes <= {MAX_EDIT_WORK})", file=file)
+
+
+def apply_edits(text: str, edits: Sequence[Mapping[str, Any]], *, file: str = "<text>", parsed: bool = False) -> str:
+    """The text with every edit applied in order (all or nothing); raises DefinitionError on a bad edit
+    (EditsTooLarge beyond the limits). ``parsed``: the caller has just checked ``text`` with
+    ``parse_documents`` (edit_target.Target), so it is not checked again."""
     if not isinstance(edits, Sequence) or isinstance(edits, (str, bytes)):
         raise DefinitionError("edits must be a list of edit objects", file=file)
-    if len(edits) > MAX_EDITS:
-        raise DefinitionError(f"at most {MAX_EDITS} edits at once", file=file)
-    parse_documents(text, file)  # syntax errors, nesting and alias expansion bounded, before any edit
+    check_batch(text, len(edits), file)
+    if not parsed:
+        parse_documents(text, file)  # syntax errors, nesting and alias expansion bounded, before any edit
     style = Style.of(text)
     current = text
     for i, edit in enumerate(edits):
         try:
             current = _apply(current, edit, style, file)
-        except _Bad as e:
+        except Bad as e:
             line = _line_of(e.node)
             raise DefinitionError(f"{_label(i, edit)}: {e.message}", file=file, line=line) from None
         except DefinitionError as e:
@@ -99,24 +119,6 @@ def apply_edits(text: str, edits: Sequence[Mapping[str, Any]], *, file: str = "<
 def _line_of(node: Any) -> int | None:
     line = getattr(getattr(node, "lc", None), "line", None)
     return line + 1 if isinstance(line, int) else None
-
-
-def definition_location(text: str, kind: str, name: str, *, file: str = "<text>") -> tuple[int, PathT]:
-    """(document index, path from that document's root) of the definition ``kind``/``name`` in ``text``.
-
-    A definition matches by ``name`` and by ``kind`` where the mapping has one (a file in a kind folder
-    leaves ``kind`` out; ``roles:`` entries are roles named by their key). Raises DefinitionError when it
-    is not in the text."""
-    parse_documents(text, file)  # bounded before ruamel reads it
-    found = _find_definition(load(text, file, Style.of(text)), kind, name, file)
-    if found is None:
-        raise DefinitionError(f"{kind} '{name}' is not defined in this file", file=file)
-    return found
-
-
-def definition_path(text: str, kind: str, name: str, *, file: str = "<text>") -> PathT:
-    """The path from its document's root of the definition ``kind``/``name`` (see definition_location)."""
-    return definition_location(text, kind, name, file=file)[1]
 
 
 # --- applying one edit ----------------------------------------------------------------------------
@@ -138,59 +140,23 @@ def _explicit_start(text: str) -> bool:
     return False
 
 
-def _folder_kind(file: str) -> str | None:
-    """The kind a file's folder implies (``flows/x.yaml`` -> flow; ``roles.yaml`` -> role), None: any."""
-    from . import kinds  # noqa: F401 - registers every definition kind
-    from .base import KINDS
-
-    parts = file.replace("\\", "/").split("/")
-    if len(parts) >= 2:
-        found = [k for k, cls in KINDS.items() if cls.folder in parts[:-1]]
-        return found[0] if len(found) == 1 else None
-    return "role" if parts[-1] in ("roles.yaml", "roles.yml") else None
-
-
-def _find_definition(docs: list[Any], kind: str, name: str, file: str = "<text>") -> tuple[int, PathT] | None:
-    implied = _folder_kind(file)
-
-    def match(data: Any) -> bool:
-        if not isinstance(data, CommentedMap) or str(data.get("name")) != name:
-            return False
-        return str(data["kind"]) == kind if "kind" in data else implied in (None, kind)
-
-    for d, data in enumerate(docs):
-        if isinstance(data, CommentedSeq):
-            for i, item in enumerate(data):
-                if match(item):
-                    return d, [i]
-        elif isinstance(data, CommentedMap):
-            if match(data):
-                return d, []
-            roles = data.get("roles")
-            if kind == "role" and set(data) == {"roles"} and isinstance(roles, CommentedMap):
-                for key, body in roles.items():
-                    if str(key) == name and (body is None or isinstance(body, CommentedMap)):
-                        return d, ["roles", key]
-    return None
-
-
 def _target(docs: list[Any], edit: Mapping[str, Any], file: str) -> tuple[Any, PathT]:
     """(document data, full path from its root) an edit addresses."""
     path = edit.get("path", [])
     if not isinstance(path, list) or not all(isinstance(p, (str, int)) and not isinstance(p, bool) for p in path):
-        raise _Bad("'path' must be a list of keys and list indexes")
+        raise Bad("'path' must be a list of keys and list indexes")
     definition = edit.get("definition")
     if definition is not None:
         if not isinstance(definition, Mapping) or not isinstance(definition.get("kind"), str) \
                 or not isinstance(definition.get("name"), str):
-            raise _Bad("'definition' must be {kind: K, name: N}")
-        found = _find_definition(docs, definition["kind"], definition["name"], file)
+            raise Bad("'definition' must be {kind: K, name: N}")
+        found = find_definition(docs, definition["kind"], definition["name"], file)
         if found is None:
-            raise _Bad(f"{definition['kind']} '{definition['name']}' is not defined in this file")
+            raise Bad(f"{definition['kind']} '{definition['name']}' is not defined in this file")
         return docs[found[0]], [*found[1], *path]
     index = edit.get("document", 0)
     if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(docs):
-        raise _Bad(f"no document {index} (the file has {len(docs)})")
+        raise Bad(f"no document {index} (the file has {len(docs)})")
     return docs[index], list(path)
 
 
@@ -199,18 +165,14 @@ def _step(node: Any, part: str | int) -> Any:
         for key in node:
             if str(key) == str(part):
                 return key
-        raise _Bad(f"no key '{part}'", node)
+        raise Bad(f"no key '{part}'", node)
     if isinstance(node, CommentedSeq):
         index = _index(part, node)
         if not 0 <= index < len(node):
-            raise _Bad(f"index {part} out of range ({_items(len(node))})", node)
+            raise Bad(f"index {part} out of range ({items_text(len(node))})", node)
         return index
-    raise _Bad(f"'{part}' is inside a {type(node).__name__ if node is not None else 'null'} value, "
+    raise Bad(f"'{part}' is inside a {type(node).__name__ if node is not None else 'null'} value, "
                "not a mapping or list", node)
-
-
-def _items(n: int) -> str:
-    return f"the list has {n} item" + ("" if n == 1 else "s")
 
 
 def _index(part: str | int, node: Any) -> int:
@@ -218,7 +180,7 @@ def _index(part: str | int, node: Any) -> int:
         return part
     if re.fullmatch(r"-?\d+", part):
         return int(part)
-    raise _Bad(f"'{part}' is not a list index", node)
+    raise Bad(f"'{part}' is not a list index", node)
 
 
 def _walk(data: Any, path: PathT) -> tuple[Any, Any, list[Any]]:
@@ -257,30 +219,30 @@ def _apply(text: str, edit: Any, style: Style, file: str) -> str:
     """One edit: block containers are spliced line by line; flow collections and scalars go through a
     ruamel round trip (merged back so that only the edited lines change)."""
     if not isinstance(edit, Mapping):
-        raise _Bad("an edit must be an object with 'op' and 'path'")
+        raise Bad("an edit must be an object with 'op' and 'path'")
     op = edit.get("op")
     if op not in OPS:
-        raise _Bad(f"unknown op '{op}' (one of: {', '.join(OPS)})")
+        raise Bad(f"unknown op '{op}' (one of: {', '.join(OPS)})")
     docs = load(text, file, style)
     data, path = _target(docs, edit, file)
     lines = text.splitlines(keepends=True)
     if op in ("insert", "move"):
         seq, _, _ = _walk(data, path)
         if not isinstance(seq, CommentedSeq):
-            raise _Bad("not a list", seq)
+            raise Bad("not a list", seq)
         if op == "insert":
-            index, node = _insert_args(seq, edit, style)
+            index, node = insert_args(seq, edit, style)
             if _block(seq):
                 return "".join(splice.insert(lines, seq, index, lambda col: splice.render(style, None, node, col)))
             seq.insert(index, node)
         else:
-            src, dst = _move_args(seq, edit)
+            src, dst = move_args(seq, edit)
             if _block(seq):
                 return "".join(splice.move(lines, seq, src, dst))
             seq.insert(dst, seq.pop(src))
         return _round_trip(text, docs, style, file)
     if not path:
-        raise _Bad(f"cannot {op} the document root (name a key inside it)")
+        raise Bad(f"cannot {op} the document root (name a key inside it)")
     parent, _, chain = _walk(data, path[:-1])
     if op == "set":
         return _set(text, docs, lines, parent, path[-1], edit, style, chain, file)
@@ -290,12 +252,12 @@ def _apply(text: str, edit: Any, style: Style, file: str) -> str:
             return "".join(splice.delete(lines, parent, key))
         del parent[key]
         return _round_trip(text, docs, style, file)
-    new = _rename_args(parent, key, edit)
+    new = rename_args(parent, key, edit)
     if _block(parent):
         start, col = splice.item_start(lines, parent, key)
         line = lines[start]
         colon = _key_end(line, col)
-        lines[start] = line[:col] + _key_text(new, scalar(new, style)) + line[colon:]
+        lines[start] = line[:col] + key_text(new, scalar(new, style)) + line[colon:]
         return "".join(lines)
     keys = list(parent)
     position = keys.index(key)
@@ -323,35 +285,6 @@ def _round_trip(text: str, docs: list[Any], style: Style, file: str) -> str:
     return keep_comment_columns(text, rewrap(text, merge3(text, before, dump(docs, style, start))))
 
 
-def _need(edit: Mapping[str, Any], name: str) -> Any:
-    if name not in edit:
-        raise _Bad(f"missing '{name}'")
-    if name == "value":
-        _check_value(edit[name])
-    return edit[name]
-
-
-def _check_value(value: Any) -> None:
-    """A value is JSON-like data (texts, numbers, true/false, null, lists, mappings with text keys), within
-    the loader's bounds on nesting and size."""
-    count = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        v, depth = stack.pop()
-        count += 1
-        if depth > MAX_DEPTH or count > MAX_VALUES:
-            raise _Bad(f"the value is too large (at most {MAX_DEPTH} levels, {MAX_VALUES} values)")
-        if isinstance(v, Mapping):
-            if not all(isinstance(k, str) and k for k in v):
-                raise _Bad("mapping keys must be non-empty texts")
-            stack.extend((x, depth + 1) for x in v.values())
-        elif isinstance(v, (list, tuple)):
-            stack.extend((x, depth + 1) for x in v)
-        elif not (v is None or isinstance(v, (str, bool, int, float))):
-            raise _Bad(f"a {type(v).__name__} cannot be written as YAML (use texts, numbers, true/false, null, "
-                       "lists and mappings)")
-
-
 def _same_key(data: Any, key: Any, limit: int = 50) -> list[Any]:
     """Values found under ``key`` anywhere in the document (how this file writes such a value)."""
     out: list[Any] = []
@@ -375,23 +308,23 @@ def _same_key(data: Any, key: Any, limit: int = 50) -> list[Any]:
 
 def _set(text: str, docs: list[Any], lines: list[str], parent: Any, part: str | int, edit: Mapping[str, Any],
          style: Style, chain: list[Any], file: str) -> str:
-    value = _need(edit, "value")
+    value = need(edit, "value")
     if isinstance(parent, CommentedSeq):
         key: Any = _step(parent, part)
         old = parent[key]
-        node = _node(value, style, old, [p for p in parent if p is not old], parent)
+        node = styled_node(value, style, old, [p for p in parent if p is not old], parent)
         if _block(parent) and (_block(old) or _block(node)):
             return "".join(splice.replace(lines, parent, key, splice.render(style, None, node,
                                                                             splice.item_start(lines, parent, key)[1])))
         parent[key] = node
         return _round_trip(text, docs, style, file)
     if not isinstance(parent, CommentedMap):
-        raise _Bad("the value holding this key is not a mapping", parent)
+        raise Bad("the value holding this key is not a mapping", parent)
     existing = [k for k in parent if str(k) == str(part)]
     peers = _peers(chain, part) or _same_key(chain[0], part)
     if existing:
         key = existing[0]
-        node = _node(value, style, parent[key], peers, parent)
+        node = styled_node(value, style, parent[key], peers, parent)
         if _block(parent) and (_block(parent[key]) or _block(node)):
             col = splice.item_start(lines, parent, key)[1]
             return "".join(splice.replace(lines, parent, key, splice.render(style, key, node, col)))
@@ -405,7 +338,7 @@ def _set(text: str, docs: list[Any], lines: list[str], parent: Any, part: str | 
         if edit.get(where) is not None:
             anchor = _step(parent, edit[where])
             position = keys.index(anchor) + (1 if where == "after" else 0)
-    node = _node(value, style, None, peers, parent)
+    node = styled_node(value, style, None, peers, parent)
     name = str(part)
     if _block(parent):
         return "".join(splice.insert(lines, parent, position, lambda col: splice.render(style, name, node, col)))
@@ -413,57 +346,5 @@ def _set(text: str, docs: list[Any], lines: list[str], parent: Any, part: str | 
     return _round_trip(text, docs, style, file)
 
 
-def _node(value: Any, style: Style, old: Any, peers: list[Any], parent: Any) -> Any:
-    like = old if old is not None else next((p for p in peers if isinstance(p, str)), None)
-    flow = choose_flow(value, old, peers, parent)
-    return to_node(value, style, flow, like, [old] if isinstance(old, (CommentedMap, CommentedSeq)) else peers)
-
-
-def _insert_args(seq: Any, edit: Mapping[str, Any], style: Style) -> tuple[int, Any]:
-    value = _need(edit, "value")
-    index = edit.get("index", -1)
-    if not isinstance(index, int) or isinstance(index, bool):
-        raise _Bad("'index' must be a number")
-    if index == -1:
-        index = len(seq)
-    if not 0 <= index <= len(seq):
-        raise _Bad(f"index {index} out of range ({_items(len(seq))})", seq)
-    return index, _node(value, style, None, list(seq), seq)
-
-
-def _move_args(seq: Any, edit: Mapping[str, Any]) -> tuple[int, int]:
-    src, dst = _need(edit, "from"), _need(edit, "to")
-    for name, v in (("from", src), ("to", dst)):
-        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < len(seq):
-            raise _Bad(f"'{name}' index {v} out of range ({_items(len(seq))})", seq)
-    return src, dst
-
-
-def _key_text(new: str, styled: Any) -> str:
-    """A mapping key as YAML text that reads back as ``new``: quoted (escaped) when the style or YAML needs
-    it (``yes``, ``1.0``, ``C:\\x``), else plain."""
-    if isinstance(styled, DoubleQuotedScalarString):
-        return json.dumps(new, ensure_ascii=False)
-    if isinstance(styled, SingleQuotedScalarString):
-        return "'" + new.replace("'", "''") + "'"
-    try:
-        plain = yaml.safe_load(f"{new}: 0")
-    except yaml.YAMLError:
-        plain = None
-    if isinstance(plain, dict) and list(plain) == [new]:
-        return new
-    return json.dumps(new, ensure_ascii=False)
-
-
-def _rename_args(parent: Any, key: Any, edit: Mapping[str, Any]) -> str:
-    new = _need(edit, "to")
-    if not isinstance(parent, CommentedMap):
-        raise _Bad("only mapping keys can be renamed", parent)
-    if not isinstance(new, str) or not new:
-        raise _Bad("'to' must be a non-empty key")
-    if any(str(k) == new for k in parent if k != key):
-        raise _Bad(f"key '{new}' already exists", parent)
-    return new
-
-
-__all__ = ["DefinitionError", "apply_edits", "definition_location", "definition_path"]
+__all__ = ["MAX_EDITS", "MAX_EDIT_BYTES", "MAX_EDIT_WORK", "DefinitionError", "EditsTooLarge", "apply_edits",
+           "check_batch", "definition_location", "definition_path", "find_definition"]

@@ -37,7 +37,7 @@ from .query import FilterCache
 from .record_reads import MAX_LIMIT
 from .records import Record, Transaction, WriteEvent
 from .related_aggregates import RelatedAggregates
-from .schema_sync import check_schema, sync_schema
+from .schema_sync import check_schema, sync_schema, sync_schema_in
 from .users import Directory
 from .write_plan import Plans
 
@@ -103,16 +103,25 @@ class App:
     def name(self) -> str:
         return self.definition.name
 
-    def sync_schema(self, dry_run: bool = False) -> list[str]:
+    def sync_schema(self, dry_run: bool = False, conn: sa.Connection | None = None) -> list[str]:
         """Create/alter tables to match the definitions and grant the roles declared
-        with ``users:``; return the changes made."""
-        changes = sync_schema(self.engine, self.compiled, dry_run=dry_run, app_name=self.name,
-                              where=f"database {self.db_label!r}")
+        with ``users:``; return the changes made. ``conn``: inside that write transaction (nothing is
+        committed here; a rollback of it undoes the changes), else in transactions of their own."""
+        where = f"database {self.db_label!r}"
+        if conn is not None:
+            changes = sync_schema_in(conn, self.compiled, app_name=self.name, where=where, dry_run=dry_run)
+            if not dry_run:
+                self._seed_roles(conn)
+            return changes
+        changes = sync_schema(self.engine, self.compiled, dry_run=dry_run, app_name=self.name, where=where)
         if not dry_run:
-            with write_connection(self.engine) as conn:
-                directory = Directory(conn, SYSTEM, self.permissions.privileges)  # the definition's authority
-                directory.seed_roles((r.name, r.users) for r in self.definition.all("role"))
+            with write_connection(self.engine) as c:
+                self._seed_roles(c)
         return changes
+
+    def _seed_roles(self, conn: sa.Connection) -> None:
+        directory = Directory(conn, SYSTEM, self.permissions.privileges)  # the definition's authority
+        directory.seed_roles((r.name, r.users) for r in self.definition.all("role"))
 
     def on_write(self, listener: WriteListener) -> None:
         """Call ``listener(tx, event)`` after every record write, inside its transaction."""

@@ -260,33 +260,42 @@ def check_schema(engine: sa.Engine, compiled: CompiledApp, app_name: str, where:
 
 def sync_schema(engine: sa.Engine, compiled: CompiledApp, *, dry_run: bool = False, app_name: str | None = None,
                 where: str = "the database") -> list[str]:
-    """Apply (or with ``dry_run`` only describe) the schema changes; return what was done.
-
-    A database that holds another app is refused; the app's name is recorded on first sync."""
+    """Apply (or with ``dry_run`` only describe) the schema changes in a write transaction of their own; return
+    what was done. A database that holds another app is refused; the app's name is recorded on first sync."""
     with write_connection(engine) as conn:
-        advisory_lock(conn, "ordo-schema-sync")
-        if app_name is not None:
-            _refuse_other_app(conn, compiled, app_name, set(sa.inspect(conn).get_table_names()), where)
-        SYSTEM_METADATA.create_all(conn, checkfirst=True)
-        if app_name is not None and not dry_run and _owner(conn, {meta_table.name}) is None:
-            conn.execute(sa.insert(meta_table).values(key="app", value=app_name))
-        plan = plan_sync(conn, compiled)
-        if plan.refused:
-            raise SchemaChangeRefused(plan.refused)
+        statements = sync_schema_in(conn, compiled, app_name=app_name, where=where, dry_run=dry_run)
         if dry_run:
             conn.rollback()
-            return plan.statements
-        if plan.create:
-            meta = sa.MetaData()
-            tables = [build_table(spec, meta) for spec in plan.create]
-            for spec in compiled.specs:  # referenced tables must be known to the new metadata
-                if spec.name not in meta.tables:
-                    build_table(spec, meta)
-            meta.create_all(conn, tables=tables, checkfirst=True)
-        for action in plan.actions:
-            action(conn)
-        record(conn, plan.records)
-        for name, snap in plan.snapshots.items():
-            conn.execute(sa.delete(schema_table).where(schema_table.c.table_name == name))
-            conn.execute(sa.insert(schema_table).values(table_name=name, spec=json.dumps(snap, sort_keys=True)))
+    return statements
+
+
+def sync_schema_in(conn: sa.Connection, compiled: CompiledApp, *, app_name: str | None = None,
+                   where: str = "the database", dry_run: bool = False) -> list[str]:
+    """:func:`sync_schema` inside the caller's write transaction (a publish syncs after taking its own lock and
+    checking its version: when the caller's transaction rolls back, so do the schema changes). ``dry_run``:
+    nothing but the system tables is created, and the caller rolls back."""
+    advisory_lock(conn, "ordo-schema-sync")
+    if app_name is not None:
+        _refuse_other_app(conn, compiled, app_name, set(sa.inspect(conn).get_table_names()), where)
+    SYSTEM_METADATA.create_all(conn, checkfirst=True)
+    if app_name is not None and not dry_run and _owner(conn, {meta_table.name}) is None:
+        conn.execute(sa.insert(meta_table).values(key="app", value=app_name))
+    plan = plan_sync(conn, compiled)
+    if plan.refused:
+        raise SchemaChangeRefused(plan.refused)
+    if dry_run:
+        return plan.statements
+    if plan.create:
+        meta = sa.MetaData()
+        tables = [build_table(spec, meta) for spec in plan.create]
+        for spec in compiled.specs:  # referenced tables must be known to the new metadata
+            if spec.name not in meta.tables:
+                build_table(spec, meta)
+        meta.create_all(conn, tables=tables, checkfirst=True)
+    for action in plan.actions:
+        action(conn)
+    record(conn, plan.records)
+    for name, snap in plan.snapshots.items():
+        conn.execute(sa.delete(schema_table).where(schema_table.c.table_name == name))
+        conn.execute(sa.insert(schema_table).values(table_name=name, spec=json.dumps(snap, sort_keys=True)))
     return plan.statements

@@ -43,7 +43,9 @@ def test_import_publish_rollback_export(make_app, tmp_path, capsys, db_url):
     (folder / FLOW).write_text(FINANCE_FLOW)
     code, out, _ = run(capsys, "import-app", app, "--db", db_url, "--note", "finance")
     assert code == 0 and "as the draft" in out and f"changed: {FLOW}" in out
-    assert "changed: " + FLOW in run(capsys, "versions", app, "--db", db_url)[1]
+    out = run(capsys, "versions", app, "--db", db_url)[1]
+    assert "changed: " + FLOW in out and "draft edits since v1 (newest first):" in out
+    assert f"import_draft {FLOW}" in out
     code, out, _ = run(capsys, "versions", app, "--db", db_url, "--diff", "published", "draft")
     assert code == 0 and out.startswith("v1 -> draft: 1 file(s)") and "finance" in out
     code, out, _ = run(capsys, "versions", app, "--db", db_url, "--diff", "1", "draft", "--lang", "zh")
@@ -154,3 +156,61 @@ def test_the_recorded_user_must_exist_and_be_enabled(make_app, capsys, db_url):
     assert code == 1 and "disabled" in err
     code, out, _ = run(capsys, "versions", app, "--db", db_url)
     assert code == 0 and "ghost" not in out and "dora" not in out
+
+
+def test_a_refused_import_leaves_the_draft_and_its_edits(make_app, capsys, db_url):
+    from ordo.engine.db import make_engine
+    from ordo.engine.definitions import DefinitionStore
+
+    folder = make_app(CLAIMS, name="claims")
+    app = str(folder)
+    assert run(capsys, "import-app", app, "--db", db_url, "--create")[0] == 0
+    engine = make_engine(db_url)
+    try:
+        store = DefinitionStore(engine, root=folder)
+        store.save_file(FLOW, FINANCE_FLOW, "des")  # unpublished work in the draft
+        draft = store.draft()
+        (folder / FLOW).write_text(FINANCE_FLOW.replace("role: finance", "role: financ"))
+        for extra in ([], ["--publish"]):  # invalid files: every error listed, nothing imported
+            code, _, err = run(capsys, "import-app", app, "--db", db_url, *extra)
+            assert code == 1 and f"{FLOW}:" in err and "nothing was imported: 1 error(s)" in err, err
+            assert store.draft() == draft and store.published() == 1
+        (folder / FLOW).unlink()
+        (folder / FLOW).write_text(store.files(1)[FLOW])  # the folder is the published version again
+        code, _, err = run(capsys, "import-app", app, "--db", db_url, "--publish")
+        assert code == 1 and "the files are the published version v1: nothing to publish" in err
+        assert store.draft() == draft and store.published() == 1
+        claim = store.files(1)["entities/claim.yaml"]
+        (folder / "entities/claim.yaml").write_text(claim.replace("title: {type: string}", ""))
+        code, _, err = run(capsys, "import-app", app, "--db", db_url, "--publish")  # the schema refuses it
+        assert code == 1 and "title" in err and "losing data" in err, err
+        assert store.draft() == draft and store.published() == 1
+        (folder / "entities/claim.yaml").write_text(claim + "  priority: {type: integer}\n")
+        code, out, _ = run(capsys, "import-app", app, "--db", db_url, "--publish")
+        assert code == 0 and out.strip() == f"published {app} as version 2"
+        assert store.draft() == store.files(2)  # the import replaced the draft
+    finally:
+        engine.dispose()
+
+
+def test_sync_syncs_what_opening_runs_the_published_version(make_app, capsys, db_url):
+    from ordo.engine.db import make_engine
+    from ordo.engine.definitions import DefinitionStore
+
+    folder = make_app(CLAIMS, name="claims")
+    app = str(folder)
+    code, out, _ = run(capsys, "sync", app, "--db", db_url)
+    assert code == 0 and f"the definitions of {app} (the database stores none)" in out
+    assert run(capsys, "import-app", app, "--db", db_url)[0] == 0
+    engine = make_engine(db_url)
+    try:
+        store = DefinitionStore(engine, root=folder)
+        store.save_file("entities/claim.yaml", store.files(1)["entities/claim.yaml"] + "  priority: {type: integer}\n",
+                        "des")
+        store.publish("des", "priority")
+    finally:
+        engine.dispose()
+    # the folder lacks the field: syncing it would drop a column; the published version is synced instead
+    code, out, err = run(capsys, "sync", app, "--db", db_url, "--dry-run")
+    assert code == 0 and "the published version v2 stored in the database" in out and err == "", err
+    assert "schema is up to date" in out and f"the folder {app} differs from the published version v2" in out

@@ -89,7 +89,8 @@ def test_draft_validate_publish_and_versions(s):
     assert "finance" in s.served.features["flows"].flow("claim_approval").nodes  # this process serves v2
     assert s.post("/publish", {"note": "again"}).status_code == 409  # nothing to publish
     entries = s.served.audit_log(user=SYSTEM, entity="ordo_definitions")
-    assert [(e.action, e.record_id, e.user) for e in entries] == [("publish", 2, "des"), ("import", 1, "system")]
+    assert [(e.action, e.record_id, e.user) for e in entries] == [("publish", 2, "des"), ("save_file", 0, "des"),
+                                                                  ("save_file", 0, "des"), ("import", 1, "system")]
     assert entries[0].changes["files"] == [None, [FLOW]]
 
 
@@ -122,7 +123,7 @@ def test_rollback_publishes_an_earlier_version_again(s):
                                                              "based_on": 1}
     assert "finance" not in s.served.features["flows"].flow("claim_approval").nodes
     assert s.file(FLOW, "published") == s.file(FLOW, "1")
-    actions = [e.action for e in s.served.audit_log(user=SYSTEM, entity="ordo_definitions")]
+    actions = [e.action for e in s.served.audit_log(user=SYSTEM, entity="ordo_definitions") if e.record_id]
     assert actions == ["rollback", "publish", "import"]
 
 
@@ -256,7 +257,8 @@ def test_a_stale_edit_is_refused_and_publishes_are_audited_for_designers_only(s)
     assert bad.status_code == 400
     assert state(s) == before
     assert s.post("/publish", {"note": "finance"}).status_code == 201
-    assert [e.action for e in s.served.audit_log(user="des", entity="ordo_definitions")] == ["publish", "import"]
+    entries = s.served.audit_log(user="des", entity="ordo_definitions")
+    assert [(e.action, e.record_id) for e in entries] == [("publish", 2), ("save_file", 0), ("import", 1)]
     assert s.served.audit_log(user="bob", entity="ordo_definitions") == []
     assert s.served.audit_log(user="bob") == [] or all(e.entity != "ordo_definitions"
                                                       for e in s.served.audit_log(user="bob"))
@@ -283,3 +285,72 @@ def test_field_and_flow_operations_through_the_edit_endpoint(s):
                 {"op": "add_field", "entity": "claim", "name": "y", "type": "integer", "required": "yes"}):
         r = s.post("/edit", {"file": "entities/claim.yaml", "edits": [bad]})
         assert r.status_code in (400, 404), (bad, r.text)
+
+
+def test_an_import_lists_every_file_refused_with_its_path_and_line(s):
+    before = state(s)
+    files = {**read_app_files(s.app.definition.root), "../x.yaml": "a: 1", "notes.txt": "hi",
+             "entities/bin.yaml": "name: bin\nfields:\n  x: {type: string}\x00\n"}
+    r = s.post("/import", {"files": files})
+    assert r.status_code == 400 and r.json()["field"] == "files", r.text
+    errors = {e["file"]: e for e in r.json()["errors"]}
+    assert set(errors) == {"../x.yaml", "notes.txt", "entities/bin.yaml"}
+    assert (errors["entities/bin.yaml"]["line"], errors["entities/bin.yaml"]["column"]) == (3, 20)
+    assert "NUL" in errors["entities/bin.yaml"]["message"] and "(and 2 more)" in r.json()["message"]
+    r = s.post("/import", {"files": {"entities/claim.yaml": "name: claim\n"}})
+    assert r.status_code == 400 and r.json()["errors"][0]["message"] == "the files hold no app.yaml"
+    assert state(s) == before
+
+
+def test_draft_edits_are_audited_and_listed_with_the_versions(s):
+    import hashlib
+
+    def sha(text):
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    old = s.file(FLOW)
+    assert s.put_file(FLOW, FINANCE_FLOW).status_code == 200
+    r = s.post("/edit", {"file": FLOW, "edits": [{"op": "set", "path": ["nodes", "finance", "approvers"],
+                                                   "value": [{"role": "manager"}]}]})
+    assert r.status_code == 200, r.text
+    edited = r.json()["text"]
+    assert s.put_file("flows/extra.yaml", "# nothing yet\n").status_code == 200
+    assert s.client.delete("/api/v1/designer/files/flows/extra.yaml", headers=s.h["des"]).status_code == 200
+    edits = s.get("/versions").json()["draft"]["edits"]
+    assert [(e["user"], e["action"], e["changes"]["file"]) for e in edits] == [
+        ("des", "delete_file", ["flows/extra.yaml", None]), ("des", "save_file", [None, "flows/extra.yaml"]),
+        ("des", "edit_file", [None, FLOW]), ("des", "save_file", [None, FLOW])]
+    assert edits[3]["changes"]["sha"] == [sha(old), sha(FINANCE_FLOW)]
+    assert edits[2]["changes"]["sha"] == [sha(FINANCE_FLOW), sha(edited)]
+    assert edits[1]["changes"]["sha"] == [None, sha("# nothing yet\n")]
+    assert s.get("/versions", "bob").status_code == 403
+    assert s.served.audit_log(user="bob", entity="ordo_definitions") == []  # designers only
+    r = s.post("/import", {"files": {**read_app_files(s.app.definition.root), FLOW: FINANCE_FLOW}})
+    assert r.status_code == 200
+    entry = s.get("/versions").json()["draft"]["edits"][0]
+    assert entry["action"] == "import_draft" and entry["changes"]["files"] == [None, [FLOW]]
+    assert s.post("/publish", {"note": "finance"}).status_code == 201
+    assert s.get("/versions").json()["draft"]["edits"] == []  # only the edits since the published version
+    log = s.served.audit_log(user="des", entity="ordo_definitions", record=0)
+    assert [e.action for e in log] == ["import_draft", "delete_file", "save_file", "edit_file", "save_file"]
+
+
+def test_edit_errors_name_the_edit_file_and_line_and_batches_are_bounded(s):
+    from ordo.dsl.yaml_edit import MAX_EDITS
+
+    before = state(s)
+    r = s.post("/edit", {"file": FLOW, "edits": [
+        {"op": "set_node", "flow": "claim_approval", "name": "review", "props": {"label": "Review"}},
+        {"op": "remove_node", "flow": "claim_approval", "name": "nope"}]})
+    assert r.status_code == 400 and r.json()["field"] == "edits", r.text
+    error = r.json()["errors"][0]
+    assert (error["file"], error["line"]) == (FLOW, 5) and "edit 2 (remove_node)" in error["message"], error
+    assert r.json()["message"].startswith(f"{FLOW}:5:1: edit 2 (remove_node): flow claim_approval: no node 'nope'")
+    one = {"op": "set", "path": ["fields", "amount", "default"], "value": 1}
+    r = s.post("/edit", {"file": "entities/claim.yaml", "edits": [one] * (MAX_EDITS + 1)})
+    assert r.status_code == 400 and f"1 to {MAX_EDITS} edits" in r.json()["message"]
+    big = s.file("entities/claim.yaml") + ("# padding " + "." * 70 + "\n") * 2000  # ~160 KB
+    assert s.put_file("entities/claim.yaml", big).status_code == 200
+    r = s.post("/edit", {"file": "entities/claim.yaml", "edits": [one] * 20})
+    assert r.status_code == 400 and "edits at once for a file this size" in r.json()["message"], r.text
+    assert state(s)[:2] == before[:2]

@@ -173,3 +173,37 @@ def test_remove_an_approval_follows_its_next(text: str, tmp_path: Path) -> None:
     out = remove_node(added, FLOW, "finance_review", file=FILE)  # on_reject goes with it
     assert out == text
     valid(tmp_path, out)
+
+
+def _line_of(text: str, prefix: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith(prefix))
+
+
+def test_errors_carry_the_file_and_line_of_the_node_or_flow(text: str) -> None:
+    with pytest.raises(DefinitionError) as e:
+        remove_node(text, FLOW, "route", file=FILE)
+    assert (e.value.file, e.value.line) == (FILE, _line_of(text, "  route:"))
+    assert str(e.value).startswith(f"{FILE}:{e.value.line}:1: flow {FLOW}: node 'route' has several successors")
+    with pytest.raises(DefinitionError) as e:
+        reconnect(text, FLOW, "hold", "branch:3", "closed", file=FILE)
+    assert e.value.line == _line_of(text, "  hold:")
+    with pytest.raises(DefinitionError) as e:
+        remove_node(text, FLOW, "nope", file=FILE)
+    assert e.value.line == _line_of(text, "nodes:")  # an unknown node: the flow's nodes
+    with pytest.raises(DefinitionError) as e:
+        insert_node(text, FLOW, "Bad Name", {"type": "end"}, before="hold", file=FILE)
+    assert e.value.line is not None and e.value.line <= _line_of(text, "nodes:")  # the flow itself
+
+
+def test_a_batch_is_bounded_with_the_limit_named(text: str) -> None:
+    from ordo.dsl.yaml_edit import MAX_EDIT_BYTES, MAX_EDITS, EditsTooLarge, apply_edits
+
+    one = {"op": "set", "path": ["nodes", "hold", "label"], "value": "x"}
+    with pytest.raises(EditsTooLarge, match=f"at most {MAX_EDITS} edits"):
+        apply_edits(text, [one] * (MAX_EDITS + 1), file=FILE)
+    big = text + "#" * 80 + "\n" + ("# padding " + "." * 70 + "\n") * (MAX_EDIT_BYTES // 80)
+    with pytest.raises(EditsTooLarge, match=f"files of at most {MAX_EDIT_BYTES} bytes"):
+        apply_edits(big, [one], file=FILE)
+    medium = text + ("# padding " + "." * 70 + "\n") * 1000  # ~90 KB: a few edits at once, not a hundred
+    with pytest.raises(EditsTooLarge, match=r"at most \d+ edits at once for a file this size"):
+        apply_edits(medium, [one] * 50, file=FILE)

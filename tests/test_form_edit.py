@@ -112,3 +112,21 @@ def test_errors() -> None:
         set_field_label(entity, "risk_policy", "nope", "zh", "x", file=ENTITY)
     with pytest.raises(DefinitionError, match="form 'risk_policy' is not defined"):
         move_section(entity, "risk_policy", 0, 1, file=ENTITY)
+
+
+def test_errors_carry_the_file_and_line() -> None:
+    text, entity = read(FORM), read(ENTITY)
+
+    def line_of(t: str, prefix: str) -> int:
+        return next(i for i, line in enumerate(t.splitlines(), 1) if line.startswith(prefix))
+
+    with pytest.raises(DefinitionError) as e:
+        add_field(entity, "risk_policy", "code", "string", file=ENTITY)
+    assert (e.value.file, e.value.line) == (ENTITY, line_of(entity, "  code:"))
+    assert str(e.value).startswith(f"{ENTITY}:{e.value.line}:1: entity risk_policy: a field 'code' already exists")
+    with pytest.raises(DefinitionError) as e:
+        set_field_label(entity, "risk_policy", "nope", "zh", "x", file=ENTITY)
+    assert e.value.line == line_of(entity, "fields:")
+    with pytest.raises(DefinitionError) as e:
+        move_field(text, "sales_order", "phone", section="Nope", file=FORM)
+    assert (e.value.file, e.value.line) == (FORM, line_of(text, "sections:"))

@@ -95,7 +95,7 @@ def _edit(pg: Page, change: Any, done: str, node: str | None = None) -> Response
     except DefinitionError as e:
         raise ApiError(400, "bad_request", str(e)) from None
     if text != d.files[file]:  # refused (409) when someone saved the file since it was read
-        drafts.store(pg).save_file(file, text, pg.user, expected=digest(d.files[file]))
+        drafts.store(pg).save_file(file, text, pg.user, expected=digest(d.files[file]), action="edit_file")
     return redirect(f"/designer/flow/{name}?done={done}" + (f"&node={node}#props" if node else ""))
 
 

@@ -172,9 +172,9 @@ def edit(pg: Page) -> Response:
         raise ApiError(400, "bad_request", str(e)) from None
     st = drafts.store(pg)  # each save refused (409) when someone saved the file since it was read
     if text != d.files[target]:
-        st.save_file(target, text, pg.user, expected=digest(d.files[target]))
+        st.save_file(target, text, pg.user, expected=digest(d.files[target]), action="edit_file")
     if placed is not None:
-        st.save_file(file, placed, pg.user, expected=digest(d.files[file]))
+        st.save_file(file, placed, pg.user, expected=digest(d.files[file]), action="edit_file")
     field = pg.form.get("field") or ""
     return redirect(f"/designer/form/{form.name}?done={'field_added' if action == 'add_field' else 'saved'}"
                     + (f"&field={field}" if field else ""))

@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="app name (default: the folder name)")
     p.set_defaults(func=cmd_new)
 
-    p = sub.add_parser("sync", help="create or alter the database tables of an app")
+    p = sub.add_parser("sync", help="create or alter the database tables of an app (of its published version "
+                                    "when the database stores its definitions, else of the folder)")
     p.add_argument("app", help="app folder (or builtin:NAME)")
     add_db_option(p)
     p.add_argument("--dry-run", action="store_true", help="only print what would change")
@@ -94,10 +95,15 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from ..app import open_app
+    """The schema of what opening the app runs: the published version when the database stores the app's
+    definitions (engine/definitions/opening.py), else the folder; the output says which."""
+    from ..definitions.opening import open_stored
 
-    app = open_app(args.app, args.db, sync=False, check=False)
+    app = open_stored(args.app, args.db, sync=False, check=False, say=print)
     try:
+        number = app.features.get("definitions")
+        print(f"the published version v{number} stored in the database" if number is not None
+              else f"the definitions of {args.app} (the database stores none)")
         changes = app.sync_schema(dry_run=args.dry_run)
     finally:
         app.close()

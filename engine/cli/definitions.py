@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from .. import textfmt
 from ..db import make_engine
 from ..definitions import DefinitionStore, PublishRefused
+from ..errors import DefinitionErrors
 from .common import CliError, acting_user, add_create_option, add_db_option, add_lang_option, add_user_option
 
 
@@ -102,7 +103,7 @@ def _user(args: argparse.Namespace, store: DefinitionStore) -> str:
     return user if isinstance(user, str) else user.name
 
 
-def _refused(e: PublishRefused, what: str) -> int:
+def _refused(e: DefinitionErrors, what: str) -> int:
     for err in e.errors:
         print(f"error: {err}", file=sys.stderr)
     print(f"{what}: {len(e.errors)} error(s) in the definitions", file=sys.stderr)
@@ -115,7 +116,7 @@ def cmd_import_app(args: argparse.Namespace) -> int:
         first = not store.stored()
         try:
             version = store.import_folder(args.app, _user(args, store), args.note, publish=args.publish)
-        except PublishRefused as e:
+        except DefinitionErrors as e:  # invalid files (PublishRefused with --publish): the draft is as it was
             return _refused(e, "nothing was imported")
         if version.number == 0:
             changed = store.changed_files("published", "draft")
@@ -154,6 +155,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
         versions = store.versions()
         draft = store.version("draft")
         changed = store.changed_files("published", "draft")
+        edits = store.draft_edits()
     finally:
         store.engine.dispose()
     rows = [{"version": v.number, "action": v.action + (f" of v{v.based_on}" if v.based_on else ""),
@@ -161,7 +163,9 @@ def cmd_versions(args: argparse.Namespace) -> int:
             for v in versions]
     if args.format == "json":
         print(textfmt.as_json({"versions": [v.as_dict() for v in versions],
-                               "draft": {**draft.as_dict(), "changed": changed}}))
+                               "draft": {**draft.as_dict(), "changed": changed,
+                                         "edits": [{"at": e.at, "user": e.user, "action": e.action,
+                                                    "changes": e.changes} for e in edits]}}))
         return 0
     print(textfmt.table(rows, ["version", "action", "by", "at", "note"]))
     if changed:
@@ -171,6 +175,11 @@ def cmd_versions(args: argparse.Namespace) -> int:
             print(f"  {what}: {path}")
     else:
         print(f"the draft is the published version v{versions[0].number}")
+    if edits:
+        print(f"draft edits since v{versions[0].number} (newest first):")
+        for e in edits:
+            what = e.changes.get("file") or [None, ", ".join(e.changes.get("files", [None, []])[1])]
+            print(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.user} {e.action} {what[1] or what[0]}")
     return 0
 
 

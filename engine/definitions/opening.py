@@ -24,9 +24,10 @@ Say = Callable[[str], None]
 
 
 def open_stored(folder: str | Path, db_url: str | None, *, sync: bool = True, create: bool = True,
-                import_first: bool = False, say: Say | None = None, clock=None):  # -> App
+                check: bool = True, import_first: bool = False, say: Say | None = None, clock=None):  # -> App
     """The app on ``db_url``: its published version when the database stores definitions, else the folder's
-    (``import_first``: the folder is then stored as version 1). ``sync`` / ``create`` as for ``open_app``."""
+    (``import_first``: the folder is then stored as version 1). ``sync`` / ``create`` / ``check`` as for
+    ``open_app``. ``app.features["definitions"]`` is the version opened (None: the folder)."""
     from ..app import App
 
     engine = make_engine(db_url, create=create)
@@ -35,12 +36,12 @@ def open_stored(folder: str | Path, db_url: str | None, *, sync: bool = True, cr
         if store.stored():
             number = store.published()
             assert number is not None
-            app = App(store.definition(number), db_url, engine=engine, clock=clock, sync=sync, check=True)
+            app = App(store.definition(number), db_url, engine=engine, clock=clock, sync=sync, check=check)
             app.features["definitions"] = number
             if say is not None:
                 _note_folder(store, folder, number, say)
             return app
-        app = App(load_app(folder), db_url, engine=engine, clock=clock, sync=sync, check=True)
+        app = App(load_app(folder), db_url, engine=engine, clock=clock, sync=sync, check=check)
         if import_first:
             try:
                 version = publish(store, "system", f"imported from {folder}", files=read_app_files(folder),

@@ -5,10 +5,11 @@ with nothing stored:
 
 1. the whole app is validated: every error at once, ``file:line:column`` with the relative path
    (:class:`PublishRefused`, a ``DefinitionErrors``);
-2. the database schema is brought in line (engine/schema_sync): additive changes are applied, destructive
-   ones are refused unless the definitions declare a migration (``SchemaChangeRefused``, nothing changed);
-3. the version is recorded (number, who, when, note, its files) with an audit entry, in one transaction
-   that also checks no other publish came in meanwhile (``Conflict``: try again).
+2. in one transaction under the publish lock: no other publish came in meanwhile and (publishing the draft)
+   the draft is still what was validated (``Conflict``: try again); the database schema is brought in line
+   (engine/schema_sync): additive changes are applied, destructive ones are refused unless the definitions
+   declare a migration (``SchemaChangeRefused``); the version is recorded (number, who, when, note, its
+   files) with an audit entry. Any refusal rolls the whole transaction back: schema changes included.
 
 Serving processes see the new number and rebuild their app for it (designer_api/live.py); flow instances
 already running keep the graph they started with (engine/flows pins it in ``ordo_flow_version``).
@@ -52,8 +53,8 @@ def _published(conn: sa.Connection) -> tuple[int | None, dict[str, str]]:
 
 
 def prepare(store: DefinitionStore, files: Mapping[str, str], app: App | None = None) -> App:
-    """Validate ``files`` and bring the database schema in line with them; return the App they make
-    (built on the store's engine, not synced again). Raises PublishRefused / SchemaChangeRefused."""
+    """Validate ``files`` and return the App they make, built on the store's engine; the database is not
+    touched (``publish`` syncs its schema under the publish lock). Raises PublishRefused."""
     from ..app import App
 
     errors = store.validate(files)
@@ -62,7 +63,6 @@ def prepare(store: DefinitionStore, files: Mapping[str, str], app: App | None = 
     if app is None:
         definition = load_files(files, label=store.label, root=store.root)
         app = App(definition, engine=store.engine, clock=store.clock, sync=False, check=False)
-    app.sync_schema()
     return app
 
 
@@ -81,35 +81,52 @@ def schema_changes(store: DefinitionStore, files: Mapping[str, str]) -> tuple[li
 
 
 def publish(store: DefinitionStore, user: UserLike, note: str = "", *, files: Mapping[str, str] | None = None,
-            action: str = "publish", based_on: int | None = None, app: App | None = None) -> Version:
-    """Publish ``files`` (default: the draft) as the next version; see the module docstring."""
+            action: str = "publish", based_on: int | None = None, app: App | None = None,
+            replace_draft: bool = False) -> Version:
+    """Publish ``files`` (default: the draft) as the next version; see the module docstring. Validation runs
+    first, without a lock; then, in one transaction under the publish lock, the published version (and, for
+    the draft, the draft) is checked to be the one validated, the schema is synced and the version recorded:
+    a refused publish (errors, Conflict, SchemaChangeRefused) changes nothing, schema included.
+    ``replace_draft`` (an import): the draft, edited or not, is replaced by the version published; else a
+    draft with edits beyond what is published is kept."""
+    from_draft = files is None
     with store.engine.connect() as conn:
         seen, current = _published(conn)
-    files = dict(store.draft() if files is None else files)
-    if seen is not None and files == current and action == "publish":
-        raise Conflict(f"the draft is the published version v{seen}: nothing to publish")
-    prepare(store, files, app)
+    files = dict(store.draft() if from_draft else files)
+    if seen is not None and files == current and action != "rollback":
+        what = "the draft is" if from_draft else "the files are"
+        raise Conflict(f"{what} the published version v{seen}: nothing to publish")
+    app = prepare(store, files, app)
     name = as_user(user).name
     now = store.clock.now()
+    new_digest = digest(files)
     with write_connection(store.engine) as conn:
         advisory_lock(conn, LOCK)
         number, previous = _published(conn)
         if number != seen:
             raise Conflict(f"version v{number} was published meanwhile; nothing was published: review the draft "
                            f"and publish again")
+        draft = _draft_digest(conn) if number is not None else None
+        if from_draft and (draft or digest(previous)) != new_digest:
+            raise Conflict("the draft was changed meanwhile; nothing was published: review it and publish again")
+        app.sync_schema(conn=conn)
         new = (number or 0) + 1
         row = dict(number=new, action=action, based_on=based_on, created_by=name, created_at=now,
-                   note=note or "", digest=digest(files))
+                   note=note or "", digest=new_digest)
         conn.execute(sa.insert(version_table).values(**row))
         conn.execute(sa.insert(file_table), [{"version": new, "path": p, "text": t} for p, t in files.items()])
-        draft = conn.execute(sa.select(version_table.c.digest).where(version_table.c.number == DRAFT)).scalar()
-        if draft is not None and draft in (row["digest"], digest(previous)):  # no edits beyond what is published
+        if draft is not None and (replace_draft or draft in (new_digest, digest(previous))):  # no other edits
             conn.execute(sa.delete(file_table).where(file_table.c.version == DRAFT))
             conn.execute(sa.delete(version_table).where(version_table.c.number == DRAFT))
         changed = sorted(p for p in set(files) | set(previous) if files.get(p) != previous.get(p))
         audit.write(conn, at=now, user=name, entity=AUDIT_ENTITY, record_id=new, record_name=f"v{new}",
                     action=action, changes=_audit_changes(number, new, note, based_on, changed))
-    return Version(new, action, based_on, name, now, note or "", row["digest"])
+    return Version(new, action, based_on, name, now, note or "", new_digest)
+
+
+def _draft_digest(conn: sa.Connection) -> str | None:
+    """The digest of the draft's files; None when there is no draft (it is the published version)."""
+    return conn.execute(sa.select(version_table.c.digest).where(version_table.c.number == DRAFT)).scalar()
 
 
 def _audit_changes(before: int | None, after: int, note: str, based_on: int | None,

@@ -30,6 +30,7 @@ from ordo.dsl.files import (
     MANIFEST,
     MAX_FILES,
     FileRefused,
+    check_files,
     check_path,
     check_text,
     digest,
@@ -38,7 +39,7 @@ from ordo.dsl.files import (
     validate_files,
 )
 
-from .. import unit_of_work
+from .. import audit, unit_of_work
 from ..actor import UserLike, as_user
 from ..db import advisory_lock, write_connection
 from ..errors import Conflict, NotFound, UsageError
@@ -52,7 +53,12 @@ Ref = int | str  # a version number, or "draft" / "published"
 
 
 class FileRejected(UsageError):
-    """A file the store does not take: a path outside the app, not YAML, too large (nothing was changed)."""
+    """Files the store does not take: a path outside the app, not YAML, too large (nothing was changed).
+    ``errors``: one DefinitionError per file refused, naming it (and the line, where there is one)."""
+
+    def __init__(self, message: str, errors: list[DefinitionError] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,7 @@ def _version(row: Any) -> Version:
 
 
 def refused(e: FileRefused) -> FileRejected:
-    return FileRejected(e.message)
+    return FileRejected(str(e) if e.line is not None else e.message, [e])
 
 
 class DefinitionStore:
@@ -190,10 +196,12 @@ class DefinitionStore:
         return dict(sorted(out.items()))
 
     # -- the draft
-    def save_file(self, path: str, text: str, user: UserLike, *, expected: str | None = None) -> str:
+    def save_file(self, path: str, text: str, user: UserLike, *, expected: str | None = None,
+                  action: str = "save_file") -> str:
         """Write one file of the draft (new or changed); return its normalised path. ``expected``: the
         :func:`text_sha` of the text the change was made to ("" for a new file); when the draft's file is
-        no longer that text (someone saved it meanwhile), nothing is written (Conflict)."""
+        no longer that text (someone saved it meanwhile), nothing is written (Conflict). ``action``: what the
+        audit entry calls it (``edit_file``: structured edits)."""
         try:
             rel, text = check_path(path), check_text(path, text)
         except FileRefused as e:
@@ -206,10 +214,12 @@ class DefinitionStore:
                                f"again (nothing was saved)")
             if rel not in files and len(files) >= MAX_FILES:
                 raise FileRejected(f"the app already has {MAX_FILES} files: no more can be added")
+            before = files.get(rel)
             files[rel] = text
             conn.execute(sa.delete(file_table).where(file_table.c.version == DRAFT, file_table.c.path == rel))
             conn.execute(sa.insert(file_table).values(version=DRAFT, path=rel, text=text))
             self._touch_draft(conn, user, files)
+            self._audit(conn, user, action, {"file": [None, rel], "sha": [text_sha(before) or None, text_sha(text)]})
         return rel
 
     def delete_file(self, path: str, user: UserLike) -> None:
@@ -225,9 +235,10 @@ class DefinitionStore:
             files = self._draft_for_edit(conn, user)
             if rel not in files:
                 raise NotFound(f"the draft has no file {rel!r}")
-            del files[rel]
+            before = files.pop(rel)
             conn.execute(sa.delete(file_table).where(file_table.c.version == DRAFT, file_table.c.path == rel))
             self._touch_draft(conn, user, files)
+            self._audit(conn, user, "delete_file", {"file": [rel, None], "sha": [text_sha(before), None]})
 
     def replace_draft(self, files: Mapping[str, str], user: UserLike, conn: sa.Connection | None = None) -> None:
         """Make ``files`` the whole draft (an import); each path and text is checked first."""
@@ -235,9 +246,9 @@ class DefinitionStore:
         if conn is None:
             with write_connection(self.engine) as c:
                 advisory_lock(c, LOCK)
-                self._write_draft(c, checked, user)
+                self._replace_draft(c, checked, user, "import_draft")
         else:
-            self._write_draft(conn, checked, user)
+            self._replace_draft(conn, checked, user, "import_draft")
 
     def discard_draft(self, user: UserLike) -> None:
         """Throw the draft's changes away: it is the published version again."""
@@ -246,7 +257,18 @@ class DefinitionStore:
             published = conn.execute(PUBLISHED).scalar()
             if published is None:
                 raise NotFound("nothing is stored yet")
-            self._write_draft(conn, {r.path: r.text for r in conn.execute(FILES, {"v": published})}, user)
+            self._replace_draft(conn, {r.path: r.text for r in conn.execute(FILES, {"v": published})}, user,
+                                "discard_draft")
+
+    def draft_edits(self, limit: int = 20) -> list[audit.AuditEntry]:
+        """The audit entries of the draft's changes since the published version was published (who, when,
+        which file, its sha before and after), newest first; ``action``: save_file, edit_file, delete_file,
+        import_draft or discard_draft. The whole history is in the audit log (entity ``ordo_definitions``,
+        record 0)."""
+        with self.engine.connect() as conn:
+            since = conn.execute(sa.select(version_table.c.created_at).where(
+                version_table.c.number == PUBLISHED.scalar_subquery())).scalar()
+            return audit.read(conn, entity=audit.DEFINITIONS, record_id=DRAFT, since=since, limit=limit)
 
     # -- publishing (publish.py) and export (export.py)
     def publish(self, user: UserLike, note: str = "") -> Version:
@@ -271,18 +293,21 @@ class DefinitionStore:
     def import_folder(self, folder: str | Path, user: UserLike, note: str = "", *,
                       publish: bool = False) -> Version:
         """Read the app folder's files into the store: as version 1 when nothing is stored yet, else as the
-        new draft (and, with ``publish``, published as the next version). The files are checked first."""
-        from .publish import publish as publish_draft
+        new draft (with ``publish``: published as the next version, replacing the draft). The files are
+        checked first; a refused import (invalid files: :class:`PublishRefused` when publishing, else
+        ``DefinitionErrors``; a Conflict) leaves the store as it was, the draft and its edits included."""
+        from .publish import publish as publish_files
 
         files = read_app_files(folder)
+        note = note or f"imported from {folder}"
+        if not self.stored():
+            return publish_files(self, user, note, files=files, action="import")
+        if publish:
+            return publish_files(self, user, note, files=files, action="import", replace_draft=True)
         errors = self.validate(files)
         if errors:
             raise DefinitionErrors(errors)
-        if not self.stored():
-            return publish_draft(self, user, note or f"imported from {folder}", files=files, action="import")
         self.replace_draft(files, user)
-        if publish:
-            return publish_draft(self, user, note or f"imported from {folder}", action="import")
         return self.version("draft")
 
     # -- helpers
@@ -301,6 +326,18 @@ class DefinitionStore:
         files = {r.path: r.text for r in conn.execute(FILES, {"v": published})}
         self._write_draft(conn, files, user)
         return files
+
+    def _replace_draft(self, conn: sa.Connection, files: Mapping[str, str], user: UserLike, action: str) -> None:
+        number = DRAFT if self._has_draft(conn) else conn.execute(PUBLISHED).scalar()
+        before = {r.path: r.text for r in conn.execute(FILES, {"v": number})} if number is not None else {}
+        self._write_draft(conn, files, user)
+        changed = sorted(p for p in set(files) | set(before) if files.get(p) != before.get(p))
+        self._audit(conn, user, action, {"files": [None, changed], "digest": [digest(before), digest(files)]})
+
+    def _audit(self, conn: sa.Connection, user: UserLike, action: str, changes: dict[str, list]) -> None:
+        """An audit entry of a draft change (entity ``ordo_definitions``, record 0: the draft)."""
+        audit.write(conn, at=self.clock.now(), user=as_user(user).name, entity=audit.DEFINITIONS, record_id=DRAFT,
+                    record_name="draft", action=action, changes=changes)
 
     def _write_draft(self, conn: sa.Connection, files: Mapping[str, str], user: UserLike) -> None:
         conn.execute(sa.delete(file_table).where(file_table.c.version == DRAFT))
@@ -327,18 +364,13 @@ def text_sha(text: str | None) -> str:
 
 
 def checked_files(files: Mapping[str, str]) -> dict[str, str]:
-    """``files`` with normalised paths, if the store takes every one (else FileRejected naming each)."""
-    out: dict[str, str] = {}
-    errors: list[DefinitionError] = []
-    for path, text in files.items():
-        try:
-            out[check_path(path)] = check_text(path, text)
-        except FileRefused as e:
-            errors.append(e)
-    if len(out) > MAX_FILES:
-        raise FileRejected(f"{len(out)} files: an app may have at most {MAX_FILES}")
-    if MANIFEST not in out and not errors:
-        raise FileRejected("the files hold no app.yaml")
+    """``files`` with normalised paths, if the store takes every one (else FileRejected listing each refusal:
+    the same checks as loading, :func:`ordo.dsl.files.check_files`) and they hold an app.yaml."""
+    out, errors = check_files(files)
+    if not errors and MANIFEST not in out:
+        errors = [FileRefused("the files hold no app.yaml", file=MANIFEST)]
     if errors:
-        raise FileRejected("; ".join(str(e) for e in errors))
+        errors.sort(key=DefinitionError.sort_key)
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise FileRejected(f"{errors[0]}{more}", errors)
     return out
