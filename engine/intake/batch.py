@@ -15,8 +15,9 @@ from ..errors import OrdoError, ValidationFailed
 from ..records import Transaction
 from .compiled import CompiledIntake, CompiledShape
 from .mapping import CompiledLookup, MappingError, Source
+from .prefetch import BatchReads, rows_of
 from .problems import RowConflicts, problems
-from .readers import SourceDocument, get_path, iter_items
+from .readers import SourceDocument
 from .result import Duplicate, IntakeProblem, IntakeResult
 
 
@@ -36,8 +37,14 @@ class Run:
         self.result = result
         self.careful = careful  # a savepoint per document; else a failure after a write raises _Careful
         self.cache: dict[tuple[str, str, Any], int | None] = {}  # lookups of this batch (its transaction)
+        self.ahead = BatchReads()  # keys and lookups of the batch's documents, read at its start
         self.added: list[tuple[str, str, Any]] = []
         self.wrote = False  # the current document has written something (a record created by a lookup)
+
+    def read_ahead(self, docs: list[SourceDocument]) -> None:
+        """Read what the documents' keys, lookups and links need for the whole batch at once."""
+        self.ahead.read(self.tx, self.ci, self.shape, self.channel, docs)
+        self.cache.update(self.ahead.found)
 
     def document(self, doc: SourceDocument) -> None:
         if doc.error is not None:
@@ -69,7 +76,7 @@ class Run:
                 if savepoint is None:
                     raise
                 self._undo(savepoint)  # first: on PostgreSQL the failed statement aborted the savepoint
-                existing = self._existing(key) if key else None
+                existing = self._existing_now(key) if key else None
                 if existing is None:
                     raise
                 self.result.duplicates.append(Duplicate(doc.line, doc.index, key_text or "", existing))
@@ -77,6 +84,8 @@ class Run:
             if savepoint is not None:
                 savepoint.commit()
             self.result.created.append(rec["name"])
+            if key:  # a later document of the batch with the same key is its duplicate
+                self.ahead.keys[tuple(key.values())] = rec["name"]
         except OrdoError as e:
             self._undo(savepoint)
             self.result.errors.extend(problems(e, doc, key_text))
@@ -124,8 +133,15 @@ class Run:
         return v
 
     def _existing(self, key: dict[str, Any]) -> str | None:
+        """The name of the record using ``key`` (read ahead for the batch, else looked up now)."""
         if not key:
             return None
+        values = tuple(key.values())
+        if values in self.ahead.keys:
+            return self.ahead.keys[values]
+        return self._existing_now(key)
+
+    def _existing_now(self, key: dict[str, Any]) -> str | None:
         q = self.tx.plan(self.ci.entity.name).select_by("name", tuple(key))
         return self.tx.conn.execute(q, {f"w_{k}": v for k, v in key.items()}).scalar()
 
@@ -141,12 +157,7 @@ class Run:
                 data[name] = value
         for tname, table in self.shape.tables.items():
             rows = []
-            if table.rows is not None:
-                _, parts = table.rows
-                items = [(doc.line, item) for item in iter_items(get_path(doc.data, parts))]
-            else:
-                items = doc.rows
-            for i, (line, item) in enumerate(items):
+            for i, (line, item) in enumerate(rows_of(doc, table)):
                 row_src = Source(doc.data, item, self.channel, self.tx.env, line)
                 row = {}
                 for name, cv in table.fields.items():
@@ -176,6 +187,8 @@ class Run:
             if v is not None:
                 data[name] = v
         self.wrote = True
+        if ck not in self.added:  # read ahead for the batch: looked up again if this document is taken back
+            self.added.append(ck)
         # a savepoint of its own on PostgreSQL, where a refused INSERT (a concurrent import created the same
         # record) aborts the transaction up to a savepoint: the lookup looks again after rolling it back
         savepoint = self.tx.conn.begin_nested() if self.tx.conn.dialect.name == "postgresql" else None

@@ -193,5 +193,6 @@ class _Import:
     def batch(self, tx: Transaction, start: int, end: int, careful: bool) -> None:
         assert self.result is not None and self.shape is not None
         run = Run(tx, self.ci, self.shape, self._channel(tx), self.result, careful)
+        run.read_ahead(self.docs[start:end])
         for doc in self.docs[start:end]:
             run.document(doc)
