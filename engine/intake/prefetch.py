@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ..records import Transaction
 
 _CHUNK = 500  # values per IN (...)
-_EXACT = frozenset({"string", "text", "integer", "enum", "link", "email", "phone", "url"})  # compare as read
+_EXACT = frozenset({"string", "text", "integer", "enum", "link"})  # types whose stored values compare as read
 _KEYS = "intake keys"  # EntityPlan.shaped keys of the statements built here, once per entity and shape
 _BY = "intake lookup"
 _NAMES = "intake names"
