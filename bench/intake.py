@@ -9,8 +9,9 @@ them new (created by the intake's lookup, `missing: create`), the rest returning
 by pandas (`read_csv`, the floor of merely parsing it) and imported through `ordo import`'s code path
 (`import_file`: shape shop_csv, every order validated, priced, audited and its lifecycle flow started;
 documents committed in batches) on SQLite and on PostgreSQL (ORDO_BENCH_PG_URL or ORDO_TEST_PG_URL).
-`--baseline REF` also imports the file with an older tree (e.g. abc673d, tag baseline/write-path) on SQLite
-in the same run; keep --rows small with it (the baseline imports at 40-130 rows/s).
+`--baseline REF` also imports the file with an older tree (e.g. main before a change, or abc673d, tag
+baseline/write-path) on each database in the same run; keep --rows small with an old one (abc673d imports at
+40-130 rows/s).
 """
 
 from __future__ import annotations
@@ -133,7 +134,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         with tempfile.TemporaryDirectory() as tmp:
-            elapsed, _ = import_once(f"sqlite:///{tmp}/intake.db", Path(args.child), args.rows, args.batch_size)
+            drop = None
+            url = f"sqlite:///{tmp}/intake.db"
+            if args.pg and not args.no_pg:
+                url, drop = pg_schema_url(args.pg)
+            try:
+                elapsed, _ = import_once(url, Path(args.child), args.rows, args.batch_size)
+            finally:
+                if drop is not None:
+                    drop()
         print(f"RESULT {args.rows / elapsed:.3f}")
         return
     with tempfile.TemporaryDirectory(prefix="ordo-intake-") as tmp:
@@ -170,13 +179,15 @@ def main() -> None:
                   f"{result.summary()}")
             if result.errors:
                 print(f"    first error: {result.errors[0]}")
-        if args.baseline:
-            from baseline import run_baseline
+            if args.baseline:  # the older tree on the same database, right after
+                from baseline import run_baseline
 
-            out = run_baseline(__file__, ["--rows", str(args.rows), "--batch-size", str(args.batch_size),
-                                          "--child", str(path)], args.baseline)
-            old = float(out.split("RESULT")[-1])
-            print(f"{'Ordo ' + args.baseline + ', SQLite':<28}{old:>12.0f}")
+                db = ["--no-pg"] if pg is None else ["--pg", pg]
+                out = run_baseline(__file__, ["--rows", str(args.rows), "--batch-size", str(args.batch_size), *db,
+                                              "--child", str(path)], args.baseline)
+                old = float(out.split("RESULT")[-1])
+                print(f"{'  ' + args.baseline + label.replace('Ordo intake', ''):<28}{old:>12.0f}"
+                      f"{old * orders / args.rows:>10.1f}{args.rows / old:>9.1f}   (older tree: same file)")
         print("\nrows/s counts CSV rows (order lines); every order is created through the store with its flow.")
 
 

@@ -78,3 +78,21 @@ def test_update_many_updates_every_match_page_by_page(app, monkeypatch):
     assert len(app.update_many("ticket", None, {"team": "z"}, "u")) == 6
     with app.transaction("u") as tx:
         assert len(tx.update_many("ticket", None, {"priority": 2}, limit=3)) == 3
+
+
+def test_update_many_reads_each_page_once(app):
+    """The records of a page (and their child rows) are read with one statement each, locked on PostgreSQL, not
+    once per record: 20 records cost the acting user, the page's query, its records, their items and one UPDATE
+    each."""
+    from ordo.engine.stats import count_statements
+
+    with app.transaction("u") as tx:
+        for _ in range(17):
+            tx.create("ticket", {"team": "c", "items": [{"text": "y"}]})
+    with count_statements(app.engine) as counts:
+        changed = app.update_many("ticket", None, {"priority": 4}, "u")
+    assert len(changed) == 20 and {r["priority"] for r in app.query("ticket", user="u", limit=None)} == {4}
+    kinds = counts.by_kind()
+    assert kinds["SELECT"] == 4 and kinds["UPDATE"] == 20, kinds
+    if app.engine.dialect.name == "postgresql":
+        assert sum("FOR UPDATE" in t for t in counts.texts) == 1

@@ -101,16 +101,16 @@ def test_a_document_created_meanwhile_by_another_import_is_reported_as_a_duplica
     import created it before the INSERT. On PostgreSQL the refused INSERT aborts the document's savepoint: it is
     rolled back before the record is looked up again, and the next documents go on."""
     from ordo.engine import validation
-    from ordo.engine.intake import runner
+    from ordo.engine.intake import batch
 
     app.features["intake"].import_payload("alice", "bookings", _docs(1), channel="WEB", source="first.json")
-    real, seen = runner._Run._existing, []
+    real, seen = batch.Run._existing, []
 
     def racing(self, key):  # the first look finds nothing: the other import had not committed yet
         seen.append(key)
         return None if len(seen) == 1 else real(self, key)
 
-    monkeypatch.setattr(runner._Run, "_existing", racing)
+    monkeypatch.setattr(batch.Run, "_existing", racing)
     monkeypatch.setattr(validation, "_unique", lambda *a, **k: None)  # nor does the store's own check
     with count_statements(app.engine) as counts:
         result = app.features["intake"].import_payload("alice", "bookings", _docs(3), channel="WEB",

@@ -45,6 +45,7 @@ class CompiledIntake:
         self.name = defn.name
         self.entity = app.compiled.entities[defn.entity]
         self.shapes = {name: CompiledShape(app, defn, name) for name in defn.shapes}
+        self.reads: dict[str, Any] = {}  # shape -> what a batch reads ahead (prefetch.shape_reads), on first use
 
     # -- choosing a shape
     def choose_shape(self, shape: str | None, channel: dict[str, Any] | None, file: str | None) -> CompiledShape:

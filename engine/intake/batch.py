@@ -1,0 +1,233 @@
+"""One batch of an intake's documents in one transaction (see ``docs/intake.md``): each document's key looked
+up (a duplicate changes nothing), its fields mapped (lookups cached for the batch), its record created; a bad
+document is reported and takes back what it wrote (its savepoint, or the whole batch run again with one
+savepoint per document when it ran without them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from .. import validation
+from ..coerce import CoercionError, coerce
+from ..errors import OrdoError, ValidationFailed
+from ..records import Transaction
+from .compiled import CompiledIntake, CompiledShape
+from .mapping import CompiledLookup, MappingError, Source
+from .prefetch import BatchReads, rows_of
+from .problems import RowConflicts, problems
+from .readers import SourceDocument
+from .result import Duplicate, IntakeProblem, IntakeResult
+
+
+class Careful(Exception):
+    """A document of a batch run without savepoints failed: the batch runs again, each document in its own."""
+
+
+class Run:
+    """One batch of documents in one transaction."""
+
+    def __init__(self, tx: Transaction, ci: CompiledIntake, shape: CompiledShape, channel: dict[str, Any] | None,
+                 result: IntakeResult, careful: bool = True) -> None:
+        self.tx = tx
+        self.ci = ci
+        self.shape = shape
+        self.channel = channel
+        self.result = result
+        self.careful = careful  # a savepoint per document; else a failure after a write raises _Careful
+        self.cache: dict[tuple[str, str, Any], int | None] = {}  # lookups of this batch (its transaction)
+        self.ahead = BatchReads()  # keys and lookups of the batch's documents, read at its start
+        self.added: list[tuple[str, str, Any]] = []
+        self.wrote = False  # the current document has written something (a record created by a lookup)
+
+    def read_ahead(self, docs: list[SourceDocument]) -> None:
+        """Read what the documents' keys, lookups and links need for the whole batch at once."""
+        self.ahead.read(self.tx, self.ci, self.shape, self.channel, docs)
+        self.cache.update(self.ahead.found)
+
+    def document(self, doc: SourceDocument) -> None:
+        if doc.error is not None:
+            self.result.errors.append(IntakeProblem(doc.line, doc.index, None, "", doc.error))
+            return
+        if not isinstance(doc.data, dict):
+            self.result.errors.append(IntakeProblem(doc.line, doc.index, None, "", "a document must be an object"))
+            return
+        src = Source(doc.data, doc.data, self.channel, self.tx.env, doc.line)
+        key_text = None
+        savepoint = self.tx.conn.begin_nested() if self.careful else None
+        self.added, self.wrote = [], False
+        try:
+            key = self._key(src)
+            key_text = _key_text(key, self.ci.defn.channel.field if self.ci.defn.channel else None)
+            if doc.conflicts:
+                raise RowConflicts("the rows of the document disagree")
+            existing = self._existing(key)
+            if existing is not None:
+                self._undo(savepoint)
+                self.result.duplicates.append(Duplicate(doc.line, doc.index, key_text or "", existing))
+                return
+            data = self._map(doc, src)
+            self.wrote = True  # from here a failure may leave part of the record written
+            try:
+                with validation.unused(self.tx, self.ci.entity.name, key):  # just looked up: not again
+                    rec = self.tx.create(self.ci.entity.name, data)
+            except ValidationFailed:
+                if savepoint is None:
+                    raise
+                self._undo(savepoint)  # first: on PostgreSQL the failed statement aborted the savepoint
+                existing = self._existing_now(key) if key else None
+                if existing is None:
+                    raise
+                self.result.duplicates.append(Duplicate(doc.line, doc.index, key_text or "", existing))
+                return
+            if savepoint is not None:
+                savepoint.commit()
+            self.result.created.append(rec["name"])
+            if key:  # a later document of the batch with the same key is its duplicate
+                self.ahead.keys[tuple(key.values())] = rec["name"]
+        except OrdoError as e:
+            self._undo(savepoint)
+            self.result.errors.extend(problems(e, doc, key_text))
+
+    def _undo(self, savepoint: Any) -> None:
+        """Take back what the current document wrote (its savepoint), and the lookups it cached."""
+        if savepoint is None:
+            if self.wrote:
+                raise Careful  # no savepoint to roll back to: the batch runs again with them
+        elif savepoint.is_active:
+            savepoint.rollback()
+        for k in self.added:
+            self.cache.pop(k, None)
+
+    # -- key and duplicates
+    def _key(self, src: Source) -> dict[str, Any]:
+        key: dict[str, Any] = {}
+        ch = self.ci.defn.channel
+        for name in self.ci.defn.key:
+            if ch is not None and name == ch.field and self.channel is not None:
+                key[name] = self.channel["id"]
+                continue
+            cv = self.shape.fields.get(name)
+            value = cv.evaluate(src, self._resolve, name) if cv is not None else None
+            if value is None:
+                raise MappingError(name, "is required (part of the intake key)", src.line)
+            key[name] = self._stored(self.ci.entity.name, name, value, src)
+        return key
+
+    def _stored(self, entity: str, name: str, value: Any, src: Source) -> Any:
+        """``value`` as stored in column ``name`` (links resolved to ids)."""
+        if name == "name":
+            return str(value)
+        f = self.tx.app.compiled.entities[entity].fields[name].defn
+        try:
+            v = coerce(f, value)
+        except CoercionError as e:
+            raise MappingError(name, str(e), src.line) from None
+        if f.type == "link" and isinstance(v, str):
+            q = self.tx.plan(f.entity or "").select_by("id", ("name",))
+            found = self.tx.conn.execute(q, {"w_name": v}).scalar()
+            if found is None:
+                raise MappingError(name, f"no {f.entity} {v!r}", src.line)
+            v = found
+        return v
+
+    def _existing(self, key: dict[str, Any]) -> str | None:
+        """The name of the record using ``key`` (read ahead for the batch, else looked up now)."""
+        if not key:
+            return None
+        values = tuple(key.values())
+        if values in self.ahead.keys:
+            return self.ahead.keys[values]
+        return self._existing_now(key)
+
+    def _existing_now(self, key: dict[str, Any]) -> str | None:
+        q = self.tx.plan(self.ci.entity.name).select_by("name", tuple(key))
+        return self.tx.conn.execute(q, {f"w_{k}": v for k, v in key.items()}).scalar()
+
+    # -- mapping
+    def _map(self, doc: SourceDocument, src: Source) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        ch = self.ci.defn.channel
+        if ch is not None and ch.field and self.channel is not None:
+            data[ch.field] = self.channel["id"]
+        for name, cv in self.shape.fields.items():
+            value = cv.evaluate(src, self._resolve, name)
+            if value is not None:
+                data[name] = value
+        for tname, table in self.shape.tables.items():
+            rows = []
+            for i, (line, item) in enumerate(rows_of(doc, table)):
+                row_src = Source(doc.data, item, self.channel, self.tx.env, line)
+                row = {}
+                for name, cv in table.fields.items():
+                    value = cv.evaluate(row_src, self._resolve, f"{tname}[{i}].{name}")
+                    if value is not None:
+                        row[name] = value
+                rows.append(row)
+            data[tname] = rows
+        return data
+
+    def _resolve(self, lk: CompiledLookup, value: Any, src: Source, path: str) -> Any:
+        ck = (lk.entity, lk.by, value)
+        if ck in self.cache:
+            found = self.cache[ck]
+        else:
+            found = self.cache[ck] = self._find(lk, value, src)
+            self.added.append(ck)
+        if found is not None:
+            return found
+        if lk.missing == "null":
+            return None
+        if lk.missing == "error":
+            raise MappingError(path, f"no {lk.entity} with {lk.by} {value!r}", src.line)
+        data = {lk.by: value}
+        for name, cv in lk.create.items():
+            v = cv.evaluate(src, self._resolve, f"{path}.{name}")
+            if v is not None:
+                data[name] = v
+        self.wrote = True
+        if ck not in self.added:  # read ahead for the batch: looked up again if this document is taken back
+            self.added.append(ck)
+        # a savepoint of its own on PostgreSQL, where a refused INSERT (a concurrent import created the same
+        # record) aborts the transaction up to a savepoint: the lookup looks again after rolling it back
+        savepoint = self.tx.conn.begin_nested() if self.tx.conn.dialect.name == "postgresql" else None
+        try:
+            created = self.tx.create(lk.entity, data)
+            if savepoint is not None:
+                savepoint.commit()
+        except ValidationFailed as e:
+            savepoint = _rolled_back(savepoint)
+            again = self._find(lk, value, src)  # created meanwhile by a concurrent import
+            if again is not None:
+                self.cache[ck] = again
+                return again
+            detail = "; ".join(str(err) for err in e.errors)
+            raise MappingError(path, f"cannot create {lk.entity} for {value!r}: {detail}", src.line) from None
+        except BaseException:
+            _rolled_back(savepoint)
+            raise
+        self.cache[ck] = created["id"]
+        return created["id"]
+
+
+    def _find(self, lk: CompiledLookup, value: Any, src: Source) -> int | None:
+        """Id of the first record of the lookup's entity whose ``by`` field equals ``value``."""
+        stored = self._stored(lk.entity, lk.by, value, src) if lk.by != "name" else str(value)
+        plan = self.tx.plan(lk.entity)
+        if stored is None:  # ``by`` is null: ``IS NULL``, not a parameter (``= NULL`` matches nothing)
+            t = plan.table
+            return self.tx.conn.execute(sa.select(t.c.id).where(t.c[lk.by].is_(None)).order_by(t.c.id).limit(1)).scalar()
+        return self.tx.conn.execute(plan.select_by("id", (lk.by,), first=True), {f"w_{lk.by}": stored}).scalar()
+
+
+def _key_text(key: dict[str, Any], channel_field: str | None) -> str | None:
+    """The key as shown to people: its values other than the channel."""
+    shown = [str(v) for k, v in key.items() if k != channel_field]
+    return "/".join(shown) if shown else None
+
+
+def _rolled_back(savepoint: Any) -> None:
+    """Roll ``savepoint`` back if it is still open (None: no savepoint)."""
+    if savepoint is not None and savepoint.is_active:
+        savepoint.rollback()
