@@ -12,6 +12,7 @@ failure leaves it as it was, and answers 4xx naming the file, line and column, o
     POST   /api/v1/designer/validate                  {"files": {path: text|null}}: the draft (with those
                                                       unsaved changes) checked, and its schema changes
     GET    /api/v1/designer/diff?from=&to=            item by item (versions, "draft", "published")
+    POST   /api/v1/designer/draft/discard             {"base"}: the draft back to the published version
     POST   /api/v1/designer/publish                   {"note"}: the draft as the next version
     POST   /api/v1/designer/rollback                  {"version", "note"}: an earlier version again
     GET    /api/v1/designer/versions                  the versions, newest first, and the draft
@@ -31,7 +32,7 @@ from starlette.responses import JSONResponse, Response
 from ordo.dsl.errors import DefinitionError, DefinitionErrors, format_path
 from ordo.dsl.files import MAX_FILE_BYTES, MAX_FILES
 from ordo.dsl.yaml_edit import MAX_EDITS
-from ordo.engine.definitions import DRAFT, DefinitionStore, FileRejected, PublishRefused
+from ordo.engine.definitions import DRAFT, DefinitionStore, FileRejected, NothingToDiscard, PublishRefused
 from ordo.engine.definitions.export import zip_bytes
 from ordo.engine.definitions.publish import publish as publish_files
 from ordo.engine.definitions.publish import schema_changes
@@ -41,7 +42,7 @@ from ordo.engine.errors import Conflict, PermissionDenied
 from .body import check_known, read_body, text_param
 from .context import Ctx, RequestScope, json_response, route
 from .designer_edit import apply, simulate
-from .errors import bad_request, payload
+from .errors import ApiError, bad_request, payload
 
 if TYPE_CHECKING:
     from ordo.engine.actor import User
@@ -215,6 +216,23 @@ def diff(ctx: Ctx) -> Any:
                          "new": c.new, "text": c.describe(ctx.lang)} for c in changes]}
 
 
+def discard(ctx: Ctx) -> Any:
+    """The draft back to the published version. ``base``: the draft's digest the client decided on (409
+    when the draft changed since); 409 ``nothing_to_discard`` when the draft is the published version."""
+    check_known(ctx.request, [])
+    user, store = require_designer(ctx)
+    if set(ctx.body) - {"base"}:
+        raise bad_request("send {\"base\": \"the draft's digest you read\"} (or nothing)", "base")
+    base = ctx.body.get("base")
+    if base is not None and (not isinstance(base, str) or len(base) > 64):
+        raise bad_request("'base' must be the draft's digest you read (its 'digest' in /versions)", "base")
+    try:
+        discarded = store.discard_draft(user, expected=base)
+    except NothingToDiscard as e:
+        raise ApiError(409, "nothing_to_discard", e.message) from None
+    return {"discarded": discarded, "version": store.version("draft").as_dict()}
+
+
 # -- versions
 def publish(ctx: Ctx) -> Any:
     check_known(ctx.request, [])
@@ -352,6 +370,7 @@ def routes() -> list[Any]:
         route(f"{PREFIX}/edit", edit, ["POST"], body=True, optional_body=True),
         route(f"{PREFIX}/validate", validate, ["POST"], body=True, optional_body=True),
         route(f"{PREFIX}/diff", diff),
+        route(f"{PREFIX}/draft/discard", discard, ["POST"], body=True, optional_body=True),
         route(f"{PREFIX}/publish", publish, ["POST"], body=True, optional_body=True),
         route(f"{PREFIX}/rollback", rollback, ["POST"], body=True, optional_body=True),
         route(f"{PREFIX}/versions", versions),

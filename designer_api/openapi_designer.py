@@ -48,6 +48,16 @@ def designer(spec: dict[str, Any]) -> None:
     _op(spec, f"{P}/diff", "get", "designerDiff", "What changed between two versions, item by item", TAG,
         {"200": _json(_OBJ), "422": _ref("responses", "Refused")}, "400 401 403 404 409 503",
         params=[_q("from", _VERSION, "default: published"), _q("to", _VERSION, "default: draft")])
+    _op(spec, f"{P}/draft/discard", "post", "designerDiscardDraft",
+        "Discard the draft's changes: the draft is the published version again", TAG,
+        {"200": _json({"type": "object", "properties": {
+            "discarded": {"type": "object", "additionalProperties": {"type": "string",
+                                                                     "enum": ["added", "removed", "changed"]}},
+            "version": _OBJ}})}, _W,
+        body=_body({"type": "object", "additionalProperties": False, "properties": {"base": {
+            "type": "string", "maxLength": 64,
+            "description": "the draft's digest you read (GET versions: draft.digest); 409 when it changed"}}},
+            False))
     note = {"type": "string", "maxLength": 2000}
     _op(spec, f"{P}/publish", "post", "designerPublish", "Publish the draft as the next version", TAG,
         {"201": _json(_OBJ), "422": _ref("responses", "Refused")}, _W,

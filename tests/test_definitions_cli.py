@@ -1,4 +1,4 @@
-"""`ordo import-app`, `export`, `versions`, `publish`, `rollback`; a commented app edited through the API
+"""`ordo import-app`, `export`, `versions`, `publish`, `discard`, `rollback`; a commented app edited through the API
 and exported: `git diff` shows exactly the edited lines, the comments survive."""
 
 from __future__ import annotations
@@ -156,6 +156,35 @@ def test_the_recorded_user_must_exist_and_be_enabled(make_app, capsys, db_url):
     assert code == 1 and "disabled" in err
     code, out, _ = run(capsys, "versions", app, "--db", db_url)
     assert code == 0 and "ghost" not in out and "dora" not in out
+
+
+def test_discard_the_draft(make_app, capsys, db_url):
+    import json
+
+    folder = make_app(CLAIMS, name="claims")
+    app = str(folder)
+    assert run(capsys, "import-app", app, "--db", db_url, "--create")[0] == 0
+    code, _, err = run(capsys, "discard", app, "--db", db_url)
+    assert code == 1 and "there is nothing to discard" in err
+    (folder / FLOW).write_text(FINANCE_FLOW)
+    assert run(capsys, "import-app", app, "--db", db_url)[0] == 0
+    seen = json.loads(run(capsys, "versions", app, "--db", db_url, "--format", "json")[1])["draft"]["digest"]
+    assert run(capsys, "user", "add", app, "dora", "--db", db_url)[0] == 0
+    code, _, err = run(capsys, "discard", app, "--db", db_url, "--user", "ghost")
+    assert code == 1 and "--user ghost: no such user" in err
+    assert run(capsys, "user", "disable", app, "dora", "--db", db_url)[0] == 0
+    code, _, err = run(capsys, "discard", app, "--db", db_url, "--user", "dora")
+    assert code == 1 and "disabled" in err
+    code, _, err = run(capsys, "discard", app, "--db", db_url, "--expect", "0" * 64)
+    assert code == 1 and "changed since you loaded it" in err and "nothing was discarded" in err
+    assert "changed: " + FLOW in run(capsys, "versions", app, "--db", db_url)[1]  # still the draft
+    assert run(capsys, "user", "enable", app, "dora", "--db", db_url)[0] == 0
+    code, out, _ = run(capsys, "discard", app, "--db", db_url, "--user", "dora", "--expect", seen)
+    assert code == 0 and out.startswith("discarded the draft's changes to 1 file(s): the draft is version 1 again")
+    assert f"changed in the draft: {FLOW}" in out
+    out = run(capsys, "versions", app, "--db", db_url)[1]
+    assert "the draft is the published version v1" in out and f"dora discard_draft {FLOW}" in out
+    assert run(capsys, "discard", app, "--db", db_url)[0] == 1
 
 
 def test_a_refused_import_leaves_the_draft_and_its_edits(make_app, capsys, db_url):

@@ -1,10 +1,13 @@
 """The designer's home: the app's definitions by kind (label, file, changed since published), the draft's
-errors, the changes of the draft item by item, publish with a note, the versions (who, when, note) and
-rollback to one of them.
+errors, the changes of the draft item by item, publish with a note, discard the draft's changes, the
+versions (who, when, note) and rollback to one of them.
 
 ``POST /designer/publish`` (``note``) publishes the draft: refused with every error listed at its
 file:line:column (linked to the YAML tab at that line) and nothing changed. ``POST /designer/rollback``
-(``version``, ``note``) publishes an earlier version again as a new version.
+(``version``, ``note``) publishes an earlier version again as a new version. ``POST /designer/discard``
+(``draft``: the digest of the draft the page showed; ``confirm=yes``: the box ticked) makes the draft the
+published version again: refused (the page again, 409, nothing changed) when someone changed the draft
+since the page was loaded or when there is nothing to discard; 400 without the confirmation.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ordo.engine.errors import OrdoError
+from ordo.engine.definitions import NothingToDiscard
+from ordo.engine.errors import Conflict, OrdoError
 
 from ..errors import ApiError
 from ..web.base import Page, redirect
@@ -47,7 +51,7 @@ def definition_rows(d: drafts.Draft, touched: set, changed_files: set[str], lang
     return by_kind
 
 
-def home(pg: Page, code: int = 200, refused: list[Any] | None = None) -> Response:
+def home(pg: Page, code: int = 200, refused: list[Any] | None = None, alert: str | None = None) -> Response:
     st = drafts.store(pg)
     d = drafts.draft(pg)
     published = st.published()
@@ -61,7 +65,7 @@ def home(pg: Page, code: int = 200, refused: list[Any] | None = None) -> Respons
                   compared=compare(pg, st),
                   files=sorted(d.files), changed_files=sorted(changed_files), errors=lines_of(d.errors),
                   changes=changes, published=published, versions=versions, refused=refused or [],
-                  done=flash(pg), n=pg.params.get("n", ""), v=pg.params.get("v", ""))
+                  draft_digest=d.key, alert=alert, done=flash(pg), n=pg.params.get("n", ""), v=pg.params.get("v", ""))
 
 
 def compare(pg: Page, st: Any) -> dict[str, Any] | None:
@@ -114,6 +118,25 @@ def rollback(pg: Page) -> Response:
     return redirect(f"/designer?done=rolled_back&v={raw}&n={version.number}")
 
 
+def discard(pg: Page) -> Response:
+    """The draft's changes thrown away (confirmed, and only those the page showed)."""
+    if pg.form.get("confirm") != "yes":
+        return home(pg, 400, alert="discard_unconfirmed")
+    seen = pg.form.get("draft") or ""
+    if not seen or len(seen) > 64:
+        raise ApiError(400, "bad_request", "the form has no 'draft' field (the digest of the draft it showed)",
+                       field="draft")
+    st = drafts.store(pg)
+    try:
+        st.discard_draft(pg.user, expected=seen)
+    except NothingToDiscard:
+        return home(pg, 409, alert="nothing_to_discard")
+    except Conflict:  # someone changed the draft since the page was loaded: show it as it is now
+        return home(pg, 409, alert="discard_conflict")
+    return redirect(f"/designer?done=discarded&n={st.published()}")
+
+
 def routes() -> list:
     return [designer_page("/designer", home), designer_page("/designer/publish", publish, ("POST",)),
-            designer_page("/designer/rollback", rollback, ("POST",))]
+            designer_page("/designer/rollback", rollback, ("POST",)),
+            designer_page("/designer/discard", discard, ("POST",))]

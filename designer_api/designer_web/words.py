@@ -30,6 +30,18 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "same_versions": ("No differences.", "没有差异。"),
     "published_ok": ("Published as version {n}.", "已发布为版本 {n}。"),
     "publish_refused": ("Not published: correct these errors first.", "未发布：请先更正以下错误。"),
+    "discard": ("Discard changes", "放弃修改"),
+    "discard_help": ("Throw away every change of the draft: it becomes the published version {p} again.",
+                     "放弃草稿中的所有修改：草稿恢复为已发布的版本 {p}。"),
+    "discard_confirm": ("Yes, throw away the changes to {n} file(s)", "确认放弃对 {n} 个文件的修改"),
+    "discard_unconfirmed": ("Nothing was discarded: tick the box to confirm that the draft's changes are thrown "
+                            "away.", "未放弃任何修改：请勾选确认框以确认放弃草稿的修改。"),
+    "discard_conflict": ("Someone changed the draft since you loaded the page: nothing was discarded. Review its "
+                         "changes below and discard again if you still want to.",
+                         "您加载页面后他人修改了草稿：未放弃任何修改。请查看下方的改动，如仍需放弃请再次操作。"),
+    "nothing_to_discard": ("The draft is the published version: there is nothing to discard.",
+                           "草稿与已发布版本相同：没有可放弃的修改。"),
+    "discarded": ("The draft's changes were discarded: it is version {n} again.", "已放弃草稿的修改：草稿恢复为版本 {n}。"),
     "rollback": ("Roll back to this version", "回滚到此版本"),
     "rolled_back": ("Version {v} published again as version {n}.", "已将版本 {v} 重新发布为版本 {n}。"),
     "errors": ("Errors", "错误"),

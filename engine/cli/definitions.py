@@ -1,8 +1,10 @@
-"""``ordo import-app``, ``export``, ``versions``, ``publish``, ``rollback``: the definitions kept in the database.
+"""``ordo import-app``, ``export``, ``versions``, ``publish``, ``discard``, ``rollback``: the definitions kept in
+the database.
 
 Once ``ordo serve`` (or ``ordo import-app``) stored an app's folder in its database, the published version
-is what runs; these commands load a folder as a new draft or version, publish the draft, roll back, list
-the versions and write any version back out as the folder layout it came from (or a ZIP).
+is what runs; these commands load a folder as a new draft or version, publish the draft, discard its
+changes, roll back, list the versions and write any version back out as the folder layout it came from (or
+a ZIP).
 """
 
 from __future__ import annotations
@@ -52,6 +54,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--note", required=True, help="what changed (kept with the version and in the audit log)")
     _common(p)
     p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("discard", help="throw the draft's changes away: the draft is the published version again "
+                                       "(refused when there is nothing to discard; audited)")
+    p.add_argument("app", help="app folder (or builtin:NAME)")
+    p.add_argument("--expect", metavar="DIGEST",
+                   help="discard only if the draft is still this one (its digest in `ordo versions --format "
+                        "json`); refused when someone changed it since")
+    _common(p)
+    p.set_defaults(func=cmd_discard)
 
     p = sub.add_parser("rollback", help="publish an earlier version again (as a new version)")
     p.add_argument("app", help="app folder (or builtin:NAME)")
@@ -214,6 +225,19 @@ def cmd_publish(args: argparse.Namespace) -> int:
     finally:
         store.engine.dispose()
     print(f"published version {version.number}")
+    return 0
+
+
+def cmd_discard(args: argparse.Namespace) -> int:
+    store = _store(args)
+    try:
+        discarded = store.discard_draft(_user(args, store), expected=args.expect)
+        published = store.published()
+    finally:
+        store.engine.dispose()
+    print(f"discarded the draft's changes to {len(discarded)} file(s): the draft is version {published} again")
+    for path, what in discarded.items():
+        print(f"  {what} in the draft: {path}")
     return 0
 
 

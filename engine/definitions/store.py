@@ -61,6 +61,10 @@ class FileRejected(UsageError):
         self.errors = errors or []
 
 
+class NothingToDiscard(Conflict):
+    """The draft is the published version: discarding it would change nothing (nothing was changed)."""
+
+
 @dataclass(frozen=True)
 class Version:
     number: int  # 0: the draft
@@ -77,7 +81,8 @@ class Version:
 
     def as_dict(self) -> dict[str, Any]:
         return {"number": self.number, "label": self.label, "action": self.action, "based_on": self.based_on,
-                "created_by": self.created_by, "created_at": self.created_at, "note": self.note}
+                "created_by": self.created_by, "created_at": self.created_at, "note": self.note,
+                "digest": self.digest}
 
 
 def _version(row: Any) -> Version:
@@ -250,15 +255,32 @@ class DefinitionStore:
         else:
             self._replace_draft(conn, checked, user, "import_draft")
 
-    def discard_draft(self, user: UserLike) -> None:
-        """Throw the draft's changes away: it is the published version again."""
+    def discard_draft(self, user: UserLike, *, expected: str | None = None) -> dict[str, str]:
+        """Throw the draft's changes away: it is the published version again. Returns what is thrown away
+        (path -> added, removed or changed in the draft). ``expected``: the digest of the draft the change
+        was decided on (``Version.digest`` of ``version("draft")``); when the draft is no longer that
+        (someone changed it meanwhile), nothing is discarded (Conflict). NothingToDiscard when the draft is
+        the published version. Audited (``discard_draft``: the files, the digests before and after)."""
         with write_connection(self.engine) as conn:
             advisory_lock(conn, LOCK)
             published = conn.execute(PUBLISHED).scalar()
             if published is None:
-                raise NotFound("nothing is stored yet")
-            self._replace_draft(conn, {r.path: r.text for r in conn.execute(FILES, {"v": published})}, user,
-                                "discard_draft")
+                raise NotFound("nothing is stored yet: import the app first (`ordo import-app`)")
+            files = {r.path: r.text for r in conn.execute(FILES, {"v": published})}
+            draft = {r.path: r.text for r in conn.execute(FILES, {"v": DRAFT})} if self._has_draft(conn) else files
+            if expected is not None and digest(draft) != expected:
+                raise Conflict("the draft was changed since you loaded it: reload it and decide again "
+                               "(nothing was discarded)")
+            if draft == files:
+                raise NothingToDiscard(f"the draft is the published version v{published}: there is nothing to "
+                                       f"discard")
+            changed = {p: "removed" for p in files if p not in draft}
+            changed.update({p: "added" for p in draft if p not in files})
+            changed.update({p: "changed" for p in files if p in draft and files[p] != draft[p]})
+            self._write_draft(conn, files, user)
+            self._audit(conn, user, "discard_draft", {"files": [None, sorted(changed)],
+                                                      "digest": [digest(draft), digest(files)]})
+        return dict(sorted(changed.items()))
 
     def draft_edits(self, limit: int = 20) -> list[audit.AuditEntry]:
         """The audit entries of the draft's changes since the published version was published (who, when,
