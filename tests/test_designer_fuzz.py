@@ -30,4 +30,4 @@ def test_generated_designer_requests_conform_to_the_description(make_app, db_url
 
             check()
             ran += 1
-        assert ran == 13
+        assert ran == 14
