@@ -48,8 +48,8 @@ def csrf_on(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
 
 
-POSTS = ["/designer/publish", "/designer/rollback", "/designer/file", "/designer/validate", "/designer/check-expr",
-         "/designer/flow/order_approval/node", "/designer/flow/order_approval/insert",
+POSTS = ["/designer/publish", "/designer/rollback", "/designer/discard", "/designer/file", "/designer/validate",
+         "/designer/check-expr", "/designer/flow/order_approval/node", "/designer/flow/order_approval/insert",
          "/designer/flow/order_approval/remove", "/designer/flow/order_approval/reconnect",
          "/designer/flow/order_approval/simulate"]
 GETS = ["/designer", f"/designer/file?path={FLOW}", "/designer/flow/order_approval",
