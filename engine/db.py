@@ -11,7 +11,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -83,6 +83,7 @@ def make_engine(url: str | None, *, create: bool = True) -> sa.Engine:
         except ModuleNotFoundError:
             raise UsageError("PostgreSQL needs psycopg: pip install 'ordo[pg]'") from None
         _check_idle_connections(engine)
+        _keep_prepared(engine)
         return engine
     raise UsageError(f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL")
 
@@ -154,6 +155,21 @@ def _writer_for(engine: sa.Engine, path: str | None) -> WriterLock:
 def writer_lock(engine: sa.Engine) -> WriterLock | None:
     """The in-process FIFO writer lock of a SQLite engine made here (None on PostgreSQL)."""
     return _WRITERS.get(engine)
+
+
+PREPARED_MAX = 1000  # statements psycopg keeps prepared per connection (its default, 100, is below one app's)
+
+
+def _keep_prepared(engine: sa.Engine) -> None:
+    """Statements are built once and run many times (engine/lean.py): psycopg prepares one on the server after
+    a few runs and keeps ``prepared_max`` of them per connection, evicting the oldest. An app runs a few hundred
+    distinct statements (the OMS order path alone about a hundred), so the default would keep evicting and
+    preparing again; keep them all."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        if hasattr(dbapi_conn, "prepared_max"):
+            dbapi_conn.prepared_max = PREPARED_MAX
 
 
 def _check_idle_connections(engine: sa.Engine) -> None:

@@ -104,3 +104,16 @@ def test_python_api_opens_without_sync(make_app, db_url):
         app.create("item", {"title": "x"}, user="admin")
     with open_app(app_dir, db_url, sync=False) as app:
         assert app.count("item", user="admin") == 1
+
+
+def test_postgresql_keeps_an_apps_statements_prepared(pg_url):
+    """Statements are built once and run lean: psycopg keeps more prepared per connection than its default
+    100, which one app's statements exceed (they would be evicted and prepared again)."""
+    from ordo.engine.db import PREPARED_MAX, make_engine
+
+    engine = make_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.connection.driver_connection.prepared_max == PREPARED_MAX >= 500
+    finally:
+        engine.dispose()
