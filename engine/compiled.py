@@ -8,6 +8,7 @@ re-parsing or re-validating anything.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from ordo.dsl.expr import types as T
 from ordo.dsl.field import FieldDef, compile_pattern
 
 from .coerce import coerce
+from .errors import UsageError
 from .tables import TableSpec, build_table, table_specs
 
 
@@ -41,7 +43,7 @@ class CompiledField:
     related_where: CompiledExpression | None = None  # related fields: which records belong here
     editable_if: CompiledExpression | None = None  # changes accepted only while this holds
 
-    @property
+    @cached_property
     def kind(self) -> str:
         """Coercion kind: the field type, or a computed field's result kind."""
         if self.defn.type == "computed":
@@ -51,6 +53,14 @@ class CompiledField:
     @property
     def stored(self) -> bool:
         return self.defn.is_stored
+
+    @cached_property
+    def constrained(self) -> bool:
+        """Whether a value of this field can be refused by its field checks (validation.check_field):
+        required, a range, a length or a pattern. The other fields are not checked at all."""
+        d = self.defn
+        return bool(d.required or self.min_value is not None or self.max_value is not None
+                    or d.min_length is not None or d.max_length is not None or self.pattern is not None)
 
 
 @dataclass(frozen=True)
@@ -83,13 +93,29 @@ class CompiledEntity:
     # every link pointing at this entity: (table, column, entity owning the field, parent entity or None)
     links_in: list[tuple[sa.Table, str, str, str | None]] = field(default_factory=list)
 
-    @property
+    # built once, at first use (after compile_app linked the child entities): read on every write
+    @cached_property
     def table_fields(self) -> list[CompiledField]:
         return [f for f in self.fields.values() if f.child is not None]
 
-    @property
+    @cached_property
     def stored_fields(self) -> list[CompiledField]:
         return [f for f in self.fields.values() if f.stored]
+
+    @cached_property
+    def stored_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.stored_fields)
+
+    @cached_property
+    def checked(self) -> tuple[CompiledField, ...]:
+        """What validation goes through on every write, in definition order: the table fields and the fields
+        whose values the field checks can refuse (see CompiledField.constrained); the others never fail."""
+        return tuple(f for f in self.fields.values() if f.child is not None or f.constrained)
+
+    @cached_property
+    def audited(self) -> list[str]:
+        """The keys the audit log compares before and after a write."""
+        return ["name", *self.fields]
 
 
 def _compile(app: AppDefinition, entity: EntityDef, text: str, what: str) -> CompiledExpression:
@@ -183,8 +209,6 @@ class CompiledApp:
     metadata: sa.MetaData
 
     def entity(self, name: str) -> CompiledEntity:
-        from .errors import UsageError
-
         e = self.entities.get(name)
         if e is None or e.defn.child:
             known = ", ".join(n for n, c in self.entities.items() if not c.defn.child)

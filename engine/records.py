@@ -345,7 +345,7 @@ class Transaction(Reads):
 
     # -- pipeline steps
     def _audited(self, ce: CompiledEntity) -> list[str]:
-        return ["name", *ce.fields]
+        return ce.audited
 
     def _stored(self, ce: CompiledEntity, stored: Record) -> None:
         """The unit of work learns the record as written (locked by this transaction); aggregates reading
