@@ -63,8 +63,8 @@ def read_input(tx: Transaction, ce: CompiledEntity, data: Mapping[str, Any], err
 def check_editable(tx: Transaction, ce: CompiledEntity, before: Record, after: Record, errors: list[FieldError]) -> None:
     """Fields with ``editable_if`` may change only while it holds on the record before the change."""
     for cf in ce.fields.values():
-        if cf.editable_if is None or cf.name not in after:
-            continue
+        if cf.editable_if is None or cf.name not in after or before.get(cf.name) is after[cf.name]:
+            continue  # no rule, or the value as stored (the same object): unchanged
         changed = audit.diff(before, after, [cf.name]) if cf.child is None else (
             audit.diff({"r": _rows_view(before.get(cf.name))}, {"r": _rows_view(after.get(cf.name))}, ["r"]))
         if changed and cf.editable_if(before, tx.env) is not True:

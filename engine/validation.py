@@ -55,6 +55,8 @@ def changed_fields(ce: CompiledEntity, before: dict[str, Any] | None, after: dic
         if name not in after:
             continue
         old, new = before.get(name), after.get(name)
+        if old is new:  # the value as stored (the same object)
+            continue
         if cf.child is not None:
             old, new = _rows_view(old), _rows_view(new)
         if old != new:
