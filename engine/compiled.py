@@ -117,6 +117,11 @@ class CompiledEntity:
         return tuple(f for f in self.fields.values() if f.child is not None or f.constrained)
 
     @cached_property
+    def links(self) -> dict[str, str]:
+        """Link field -> the entity it links to."""
+        return {f.name: f.defn.entity or "" for f in self.fields.values() if f.defn.type == "link"}
+
+    @cached_property
     def audited(self) -> list[str]:
         """The keys the audit log compares before and after a write."""
         return ["name", *self.fields]

@@ -195,13 +195,15 @@ def _split_nested(ce: CompiledEntity, data: Mapping[str, Any]) -> tuple[dict[str
 
 def resolve_links(tx: Transaction, ce: CompiledEntity, rec: Record, errors: list[FieldError], prefix: str,
                   before: Mapping[str, Any] | None = None) -> None:
+    links = ce.links  # link field -> the entity it links to (built once)
+    if not links:
+        return
     for name, value in list(rec.items()):
-        cf = ce.fields.get(name)
-        if cf is None or cf.defn.type != "link" or value is None or isinstance(value, Mapping):
+        target = links.get(name)
+        if target is None or value is None or isinstance(value, Mapping):
             continue  # a mapping: a linked record given whole (a dry run), see dry_record
         if before is not None and isinstance(value, int) and before.get(name) == value:
             continue  # the stored link, unchanged: nothing to look up
-        target = cf.defn.entity or ""
         row = tx.link_target(target, value)  # a record the user may not read is refused as missing
         if row is None:
             errors.append(FieldError(f"{prefix}{name}", f"no {target} {value!r}"))
