@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -52,8 +53,17 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None, fields: li
     before, after = before or {}, after or {}
     for f in fields:
         x, y = before.get(f), after.get(f)
-        if x is y or (type(x) is type(y) and type(x) in _PLAIN and x == y):  # unchanged (no conversion needed)
+        if x is y:
             continue
+        kind = type(x)
+        if kind is type(y):
+            if kind in _PLAIN and x == y:  # unchanged (no conversion needed)
+                continue
+            if kind is Decimal:  # its JSON form is its text (1.0 and 1.00 differ)
+                a, b = str(x), str(y)
+                if a != b:
+                    out[f] = [a, b]
+                continue
         a, b = to_jsonable(x), to_jsonable(y)
         if a != b:
             out[f] = [a, b]

@@ -261,8 +261,16 @@ _DESCRIBE = {
 }
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})  # JSON-friendly already (by exact type: the common case)
+
+
 def to_jsonable(value: Any) -> Any:
     """A JSON-friendly form of a stored value (audit log, API output)."""
+    kind = type(value)
+    if kind in _AS_IS:
+        return value
+    if kind is dict:
+        return {k: to_jsonable(v) for k, v in value.items()}
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (dt.date, dt.datetime)):

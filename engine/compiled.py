@@ -8,6 +8,7 @@ re-parsing or re-validating anything.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,11 +17,12 @@ from ordo.dsl.app import AppDefinition
 from ordo.dsl.base import humanize, label_text
 from ordo.dsl.entity import EntityDef, ValidationDef, write_scope
 from ordo.dsl.errors import DefinitionError, DefinitionErrors
-from ordo.dsl.expr import CompiledExpression, Scope, compile_expression
+from ordo.dsl.expr import CompiledExpression, Scope, ast, compile_expression
 from ordo.dsl.expr import types as T
 from ordo.dsl.field import FieldDef, compile_pattern
 
 from .coerce import coerce
+from .errors import UsageError
 from .tables import TableSpec, build_table, table_specs
 
 
@@ -40,8 +42,12 @@ class CompiledField:
     child_table: sa.Table | None = None  # table fields: where the rows live
     related_where: CompiledExpression | None = None  # related fields: which records belong here
     editable_if: CompiledExpression | None = None  # changes accepted only while this holds
+    # computed fields: the record's own fields the expression reads when they are all it reads (its value
+    # changes only with theirs: an update that changes none of them keeps it); None: it reads more (a linked
+    # or related record, the clock, parameters) and is computed again on every write
+    inputs: frozenset[str] | None = None
 
-    @property
+    @cached_property
     def kind(self) -> str:
         """Coercion kind: the field type, or a computed field's result kind."""
         if self.defn.type == "computed":
@@ -51,6 +57,14 @@ class CompiledField:
     @property
     def stored(self) -> bool:
         return self.defn.is_stored
+
+    @cached_property
+    def constrained(self) -> bool:
+        """Whether a value of this field can be refused by its field checks (validation.check_field):
+        required, a range, a length or a pattern. The other fields are not checked at all."""
+        d = self.defn
+        return bool(d.required or self.min_value is not None or self.max_value is not None
+                    or d.min_length is not None or d.max_length is not None or self.pattern is not None)
 
 
 @dataclass(frozen=True)
@@ -83,13 +97,34 @@ class CompiledEntity:
     # every link pointing at this entity: (table, column, entity owning the field, parent entity or None)
     links_in: list[tuple[sa.Table, str, str, str | None]] = field(default_factory=list)
 
-    @property
+    # built once, at first use (after compile_app linked the child entities): read on every write
+    @cached_property
     def table_fields(self) -> list[CompiledField]:
         return [f for f in self.fields.values() if f.child is not None]
 
-    @property
+    @cached_property
     def stored_fields(self) -> list[CompiledField]:
         return [f for f in self.fields.values() if f.stored]
+
+    @cached_property
+    def stored_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.stored_fields)
+
+    @cached_property
+    def checked(self) -> tuple[CompiledField, ...]:
+        """What validation goes through on every write, in definition order: the table fields and the fields
+        whose values the field checks can refuse (see CompiledField.constrained); the others never fail."""
+        return tuple(f for f in self.fields.values() if f.child is not None or f.constrained)
+
+    @cached_property
+    def links(self) -> dict[str, str]:
+        """Link field -> the entity it links to."""
+        return {f.name: f.defn.entity or "" for f in self.fields.values() if f.defn.type == "link"}
+
+    @cached_property
+    def audited(self) -> list[str]:
+        """The keys the audit log compares before and after a write."""
+        return ["name", *self.fields]
 
 
 def _compile(app: AppDefinition, entity: EntityDef, text: str, what: str) -> CompiledExpression:
@@ -97,6 +132,37 @@ def _compile(app: AppDefinition, entity: EntityDef, text: str, what: str) -> Com
         return compile_expression(text, Scope(app.schema, entity.name))
     except Exception as e:  # definitions were checked; this only guards programmatic use
         raise DefinitionErrors([DefinitionError(f"{what}: {e}", file=f"<entity {entity.name}>")]) from None
+
+
+_VOLATILE_CALLS = frozenset({"today", "now", "changed", "decide"})  # read the clock, the write, decision tables
+
+
+def computed_inputs(expr: CompiledExpression) -> frozenset[str] | None:
+    """The own fields ``expr`` reads if it reads nothing else (rows of its own tables count as the table
+    field), else None: a path through a link, a related field, a root, a parameter or the clock."""
+    out: set[str] = set()
+    stack: list[tuple[ast.Node, bool]] = [(expr.tree, True)]  # (node, on the record itself, not a table row)
+    while stack:
+        node, own = stack.pop()
+        if isinstance(node, ast.Param):
+            return None
+        if isinstance(node, ast.Path):
+            steps = node.steps
+            if node.root is not None or not steps or any(st.kind == "related" for st in steps) or any(
+                    st.kind != "field" and st.kind != "table" for st in steps[:-1]):
+                return None
+            if own:
+                out.add(node.parts[0])
+            continue
+        if isinstance(node, ast.Call):
+            if node.name in _VOLATILE_CALLS:
+                return None
+            if node.child_entity is not None:  # an aggregate over a table: its row expression reads the rows
+                stack.append((node.args[0], own))
+                stack.extend((a, False) for a in node.args[1:])
+                continue
+        stack.extend((c, own) for c in node.children())
+    return frozenset(out)
 
 
 def _computed_order(entity: EntityDef, compiled: dict[str, CompiledField]) -> list[str]:
@@ -152,6 +218,7 @@ def compile_entity(app: AppDefinition, entity: EntityDef) -> CompiledEntity:
         cf.max_value = None if f.max is None else coerce(f, f.max)
         if f.type == "computed" and f.expr:
             cf.computed = _compile(app, entity, f.expr, f"computed field {name}")
+            cf.inputs = computed_inputs(cf.computed)
         if f.editable_if:
             cf.editable_if = _compile(app, entity, f.editable_if, f"editable_if of {name}")
         if f.type == "related" and f.where:
@@ -183,8 +250,6 @@ class CompiledApp:
     metadata: sa.MetaData
 
     def entity(self, name: str) -> CompiledEntity:
-        from .errors import UsageError
-
         e = self.entities.get(name)
         if e is None or e.defn.child:
             known = ", ".join(n for n, c in self.entities.items() if not c.defn.child)

@@ -298,7 +298,7 @@ class Transaction(Reads):
                 rec[cf.name] = merge_rows(cf, current[cf.name], changes[cf.name], errors)
         if not self.automated:
             check_editable(self, ce, current, rec, errors)
-        prepare(self, ce, rec, errors, creating=False, before=current)
+        prepare(self, ce, rec, errors, creating=False, before=current, given=changes.keys())
         validate_record(self, ce, rec, errors, record_id=current["id"], before=current)
         if errors:
             raise self._failed(ce, errors, given)
@@ -345,7 +345,7 @@ class Transaction(Reads):
 
     # -- pipeline steps
     def _audited(self, ce: CompiledEntity) -> list[str]:
-        return ["name", *ce.fields]
+        return ce.audited
 
     def _stored(self, ce: CompiledEntity, stored: Record) -> None:
         """The unit of work learns the record as written (locked by this transaction); aggregates reading

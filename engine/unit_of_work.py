@@ -45,6 +45,7 @@ class UnitOfWork:
         self.root = root  # the database transaction this belongs to
         self.locks_all = locks_all  # SQLite write transaction: the database is locked, every read is current
         self.records: dict[tuple[str, int], Record] = {}
+        self.tables: dict[tuple[str, int], tuple[str, ...]] = {}  # the keys of a known record holding child rows
         self.names: dict[tuple[str, str], int] = {}
         self.locked: set[tuple[str, int]] = set()
         self.targets: dict[tuple[str, Any], Any] = {}  # link values written -> their row (for any reader)
@@ -68,12 +69,13 @@ class UnitOfWork:
         rec = self.records.get((entity, rid))
         if rec is None or (for_update and not self.locks_all and (entity, rid) not in self.locked):
             return None
-        return _copy(rec)
+        return _copy(rec, self.tables[(entity, rid)])
 
     def put(self, entity: str, rec: Record, *, locked: bool = False) -> None:
         """Remember ``rec`` (the whole record, with its child rows) as it is in the transaction now."""
         key = (entity, rec["id"])
-        self.records[key] = _copy(rec)
+        tables = self.tables[key] = tuple(k for k, v in rec.items() if type(v) is list)
+        self.records[key] = _copy(rec, tables)
         if rec.get("name") is not None:
             self.names[(entity, rec["name"])] = rec["id"]
         if locked:
@@ -84,14 +86,17 @@ class UnitOfWork:
         known = self.records.get((entity, record_id))
         if known is not None:
             known.update(values)
+            self.tables[(entity, record_id)] = tuple(k for k, v in known.items() if type(v) is list)
 
     def forget(self, entity: str, record_id: int | None = None) -> None:
         """Drop a record (or every record of ``entity``) changed or deleted without the map knowing it."""
         if record_id is None:
             for key in [k for k in self.records if k[0] == entity]:
                 self.records.pop(key)
+                self.tables.pop(key, None)
         else:
             self.records.pop((entity, record_id), None)
+            self.tables.pop((entity, record_id), None)
 
     def changed(self, tables: tuple[str, ...], record: tuple[str, Any] | None = None) -> None:
         """Rows of ``tables`` (an entity's table, its child tables) were written: aggregates reading them are
@@ -156,6 +161,7 @@ class UnitOfWork:
             del self.pending[self.marks.pop():]
         # what was read or written since is unknown now: forget everything (cheap to reload)
         self.records.clear()
+        self.tables.clear()
         self.names.clear()
         self.locked.clear()
         self.aggregates.clear()
@@ -165,12 +171,11 @@ class UnitOfWork:
         self.facts.clear()
 
 
-def _copy(rec: Record) -> Record:
-    """A copy callers may change: child rows copied one by one, values are immutable."""
+def _copy(rec: Record, tables: tuple[str, ...]) -> Record:
+    """A copy callers may change: the child rows under ``tables`` copied one by one, values are immutable."""
     out = rec.copy()
-    for k, v in rec.items():
-        if type(v) is list:
-            out[k] = [r.copy() if type(r) is dict else r for r in v]
+    for k in tables:
+        out[k] = [r.copy() if type(r) is dict else r for r in rec[k]]
     return out
 
 

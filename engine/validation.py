@@ -55,6 +55,8 @@ def changed_fields(ce: CompiledEntity, before: dict[str, Any] | None, after: dic
         if name not in after:
             continue
         old, new = before.get(name), after.get(name)
+        if old is new:  # the value as stored (the same object)
+            continue
         if cf.child is not None:
             old, new = _rows_view(old), _rows_view(new)
         if old != new:
@@ -166,22 +168,23 @@ def validate_record(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], er
     see the row as created when it is new.
     """
     rules = not errors
-    bad = {e.field for e in errors}
-    for cf in ce.fields.values():
+    bad = {e.field for e in errors} if errors else ()
+    for cf in ce.checked:  # compiled once per entity: fields no check can refuse are not visited
         if cf.child is not None:
             rows = rec.get(cf.name) or []
             if cf.defn.required and not rows:
                 errors.append(FieldError(cf.name, "needs at least one row"))
-            old = {r.get("id"): r for r in (before or {}).get(cf.name) or []}
+            old = {r.get("id"): r for r in (before or {}).get(cf.name) or []} if rules and before else {}
+            checked = cf.child.checked
             for i, row in enumerate(rows):
                 prefix = f"{cf.name}[{i}]."
-                for ccf in cf.child.fields.values():
-                    if prefix + ccf.name not in bad:
+                for ccf in checked:
+                    if not bad or prefix + ccf.name not in bad:
                         check_field(ccf, row.get(ccf.name), prefix + ccf.name, errors)
                 if rules:
                     prior = old.get(row["id"]) if row.get("id") is not None else None
                     _rules(tx, cf.child, row, prior, prefix, errors)
-        elif cf.name not in bad:
+        elif not bad or cf.name not in bad:
             check_field(cf, rec.get(cf.name), cf.name, errors)
     if rules:
         _rules(tx, ce, rec, before, "", errors)
