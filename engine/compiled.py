@@ -17,7 +17,7 @@ from ordo.dsl.app import AppDefinition
 from ordo.dsl.base import humanize, label_text
 from ordo.dsl.entity import EntityDef, ValidationDef, write_scope
 from ordo.dsl.errors import DefinitionError, DefinitionErrors
-from ordo.dsl.expr import CompiledExpression, Scope, ast, compile_expression
+from ordo.dsl.expr import CompiledExpression, Scope, compile_expression
 from ordo.dsl.expr import types as T
 from ordo.dsl.field import FieldDef, compile_pattern
 
@@ -42,10 +42,6 @@ class CompiledField:
     child_table: sa.Table | None = None  # table fields: where the rows live
     related_where: CompiledExpression | None = None  # related fields: which records belong here
     editable_if: CompiledExpression | None = None  # changes accepted only while this holds
-    # computed fields: the record's own fields the expression reads when they are all it reads (its value
-    # changes only with theirs: an update that changes none of them keeps it); None: it reads more (a linked
-    # or related record, the clock, parameters) and is computed again on every write
-    inputs: frozenset[str] | None = None
 
     @cached_property
     def kind(self) -> str:
@@ -134,37 +130,6 @@ def _compile(app: AppDefinition, entity: EntityDef, text: str, what: str) -> Com
         raise DefinitionErrors([DefinitionError(f"{what}: {e}", file=f"<entity {entity.name}>")]) from None
 
 
-_VOLATILE_CALLS = frozenset({"today", "now", "changed", "decide"})  # read the clock, the write, decision tables
-
-
-def computed_inputs(expr: CompiledExpression) -> frozenset[str] | None:
-    """The own fields ``expr`` reads if it reads nothing else (rows of its own tables count as the table
-    field), else None: a path through a link, a related field, a root, a parameter or the clock."""
-    out: set[str] = set()
-    stack: list[tuple[ast.Node, bool]] = [(expr.tree, True)]  # (node, on the record itself, not a table row)
-    while stack:
-        node, own = stack.pop()
-        if isinstance(node, ast.Param):
-            return None
-        if isinstance(node, ast.Path):
-            steps = node.steps
-            if node.root is not None or not steps or any(st.kind == "related" for st in steps) or any(
-                    st.kind != "field" and st.kind != "table" for st in steps[:-1]):
-                return None
-            if own:
-                out.add(node.parts[0])
-            continue
-        if isinstance(node, ast.Call):
-            if node.name in _VOLATILE_CALLS:
-                return None
-            if node.child_entity is not None:  # an aggregate over a table: its row expression reads the rows
-                stack.append((node.args[0], own))
-                stack.extend((a, False) for a in node.args[1:])
-                continue
-        stack.extend((c, own) for c in node.children())
-    return frozenset(out)
-
-
 def _computed_order(entity: EntityDef, compiled: dict[str, CompiledField]) -> list[str]:
     """Computed fields ordered so that each comes after the computed fields it reads."""
     deps: dict[str, set[str]] = {}
@@ -218,7 +183,6 @@ def compile_entity(app: AppDefinition, entity: EntityDef) -> CompiledEntity:
         cf.max_value = None if f.max is None else coerce(f, f.max)
         if f.type == "computed" and f.expr:
             cf.computed = _compile(app, entity, f.expr, f"computed field {name}")
-            cf.inputs = computed_inputs(cf.computed)
         if f.editable_if:
             cf.editable_if = _compile(app, entity, f.editable_if, f"editable_if of {name}")
         if f.type == "related" and f.where:

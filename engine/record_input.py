@@ -3,8 +3,7 @@ computed fields and state-dependent editability. Used by every write of the stor
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from decimal import Decimal
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import audit
@@ -113,23 +112,15 @@ def merge_rows(cf: CompiledField, old: list[Record], new: list[Record],
 
 
 def prepare(tx: Transaction, ce: CompiledEntity, rec: Record, errors: list[FieldError], creating: bool,
-            links: bool = True, before: Record | None = None, given: Collection[str] | None = None) -> None:
+            links: bool = True, before: Record | None = None) -> None:
     """Resolve link names (unless ``links`` is false; links unchanged from ``before``, the stored record, are
-    not looked up again), apply defaults (on create) and compute computed fields.
-
-    ``given``: on an update, the fields the caller gave (the others are ``before``'s): a computed field whose
-    inputs (compiled once: ``CompiledField.inputs``) are all unchanged keeps its stored value, in the record
-    and in the rows of a table not given; one reading more than its own fields is computed again."""
+    not looked up again), apply defaults (on create) and compute computed fields."""
     if links:
         resolve_links(tx, ce, rec, errors, "", before)
     for cf in ce.table_fields:
         assert cf.child is not None
-        kept = given is not None and before is not None and cf.name not in given  # the stored rows
-        old = {r.get("id"): r for r in (before or {}).get(cf.name) or []} if not kept else {}
+        old = {r.get("id"): r for r in (before or {}).get(cf.name) or []}
         for i, row in enumerate(rec.get(cf.name) or []):
-            if kept:
-                compute(tx, cf.child, row, errors, f"{cf.name}[{i}].", row, set())
-                continue
             if links:
                 resolve_links(tx, cf.child, row, errors, f"{cf.name}[{i}].",
                               old.get(row["id"]) if row.get("id") is not None else None)
@@ -138,11 +129,7 @@ def prepare(tx: Transaction, ce: CompiledEntity, rec: Record, errors: list[Field
             compute(tx, cf.child, row, errors, f"{cf.name}[{i}].")
     if creating:
         apply_defaults(tx, ce, rec)
-    if given is None or before is None:
-        compute(tx, ce, rec, errors, "")
-    else:
-        compute(tx, ce, rec, errors, "", before,
-                {k for k in given if k in ce.fields and differs(rec.get(k), before.get(k))})
+    compute(tx, ce, rec, errors, "")
 
 
 def dry_record(tx: Transaction, ce: CompiledEntity, data: Mapping[str, Any], links: bool = True,
@@ -224,35 +211,14 @@ def apply_defaults(tx: Transaction, ce: CompiledEntity, rec: Record) -> None:
             rec[cf.name] = []
 
 
-def compute(tx: Transaction, ce: CompiledEntity, rec: Record, errors: list[FieldError], prefix: str,
-            before: Mapping[str, Any] | None = None, changed: set[str] | None = None) -> None:
-    """Compute the computed fields of ``rec`` in dependency order. Given ``before`` (the stored record) and
-    ``changed`` (its own fields the write changes, grown here with the computed ones that change), a field
-    whose compiled inputs are all unchanged keeps its value in ``before``."""
+def compute(tx: Transaction, ce: CompiledEntity, rec: Record, errors: list[FieldError], prefix: str) -> None:
     for name in ce.computed_order:
         cf = ce.fields[name]
         assert cf.computed is not None
-        if changed is not None and cf.inputs is not None and before is not None and name in before \
-                and not (cf.inputs & changed):
-            rec[name] = before[name]
-            continue
         try:
-            rec[name] = value = coerce(cf.defn, cf.computed(rec, tx.env), cf.kind)
+            rec[name] = coerce(cf.defn, cf.computed(rec, tx.env), cf.kind)
         except CoercionError as e:
             errors.append(FieldError(f"{prefix}{name}", f"computed value {e}"))
-            continue
-        if changed is not None and before is not None and differs(value, before.get(name)):
-            changed.add(name)
-
-
-def differs(a: Any, b: Any) -> bool:
-    """Whether two values of a field differ (a Decimal also by its text: 1.0 and 1.00 print differently)."""
-    if a is b:
-        return False
-    if type(a) is not type(b):
-        return True
-    return a != b or (type(a) is Decimal and str(a) != str(b))
-
 
 # -- SQL helpers
 

@@ -298,7 +298,7 @@ class Transaction(Reads):
                 rec[cf.name] = merge_rows(cf, current[cf.name], changes[cf.name], errors)
         if not self.automated:
             check_editable(self, ce, current, rec, errors)
-        prepare(self, ce, rec, errors, creating=False, before=current, given=changes.keys())
+        prepare(self, ce, rec, errors, creating=False, before=current)
         validate_record(self, ce, rec, errors, record_id=current["id"], before=current)
         if errors:
             raise self._failed(ce, errors, given)
