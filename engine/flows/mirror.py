@@ -23,6 +23,8 @@ from ..compiled import CompiledEntity
 from ..errors import FieldError, ValidationFailed
 from ..records import WriteEvent
 from ..validation import validate_record
+from . import pending
+from .pending import computed_readers
 
 if TYPE_CHECKING:
     from ..records import Transaction
@@ -37,25 +39,12 @@ class MirrorPlan:
     def __init__(self, ce: CompiledEntity, field: str) -> None:
         self.ce, self.field = ce, field
         self.stmt: Any = None
-        if _computed_readers(ce, field):
+        if computed_readers(ce, field):
             return  # a computed field follows the state: the update pipeline computes it
         t = ce.table
         assert t is not None
         self.stmt = sa.update(t).where(t.c.id == P("k_id"), t.c.version == P("k_version")).values(
             {field: P("v_state"), "updated_at": P("v_at"), "updated_by": P("v_by"), "version": P("v_version")})
-
-
-def _computed_readers(ce: CompiledEntity, field: str) -> set[str]:
-    """The computed fields whose value depends on ``field`` (directly or through other computed fields)."""
-    reads = {name: {p.parts[0] for p in cf.computed.paths() if p.root is None}
-             for name, cf in ce.fields.items() if cf.computed is not None}
-    found: set[str] = set()
-    frontier = {field}
-    while frontier:
-        new = {name for name, r in reads.items() if r & frontier} - found
-        found |= new
-        frontier = new
-    return found
 
 
 def plan(run: Run, field: str) -> MirrorPlan:
@@ -69,6 +58,10 @@ def plan(run: Run, field: str) -> MirrorPlan:
 
 def mirror(run: Run, field: str, value: Any) -> None:
     """Set the state field of the flow's record to ``value`` (nothing is written when it has it already)."""
+    if run._pending:  # fields the run set: one update with them and the state (see pending.py)
+        if run.record.get(field) != value:
+            pending.write(run, {field: value})
+        return
     rec = run._record if run._record is not None else run.tx._fetch(run.inst.entity, run.inst.record_id)
     if rec is None or rec.get(field) == value:  # gone (deleted in this transaction), or showing it already
         return

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..actor import User
 from ..coerce import to_jsonable
-from . import effects, mirror, store
+from . import effects, mirror, pending, store
 from .compile import CNode, CompiledFlow
 from .people import FlowFailed, expand, resolve, send
 from .state import FlowState
@@ -68,6 +68,7 @@ class Run:
         self.rt, self.tx, self.conn, self.inst, self.flow = rt, tx, tx.conn, inst, flow
         self.now = tx.now
         self._record: dict[str, Any] | None = None
+        self._pending: dict[str, Any] = {}  # fields set on the record, written with the state (see pending.py)
         self.state = FlowState(tx.conn, inst, new=new, loaded=loaded)
         self._members: dict[str, list[str]] = {}
         self._joined: dict[str, Any] | None = None  # the record's row read with the instance, child rows to come
@@ -102,7 +103,7 @@ class Run:
             if rec is None:
                 raise FlowFailed(f"{self.inst.entity} #{self.inst.record_id} of flow instance {self.inst.id} "
                                  "no longer exists")
-            self._record = rec
+            self._record = {**rec, **self._pending} if self._pending else rec
         return self._record
 
     @contextlib.contextmanager
@@ -110,6 +111,8 @@ class Run:
         """Write with the flow's authority (see :func:`flow_authority`); the timeline so far is written
         first, as the write may start other flows on the record (and a new instance's row is written: the
         write's listeners see it running)."""
+        if self._pending:
+            pending.write(self)  # what the run set on its record first: the write's listeners may read it
         self.state.ensure()
         self.state.flush()
         with flow_authority(self.tx) as tx:
@@ -234,6 +237,8 @@ class Run:
             if entity.fields[field].type != "enum" and self.inst.status == "running":
                 value = self.inst.current
             mirror.mirror(self, field, value)
+        if self._pending:
+            pending.write(self)  # the fields set, without a state to show (or showing it already)
 
     def finish(self, status: str, outcome: str | None, comment: str | None = None) -> None:
         """End the instance: every branch, task and timer stops."""
@@ -358,10 +363,10 @@ class Run:
         d = node.defn
         if d.set:
             values = {f: self.eval(node, f"set.{f}") for f in d.set}
-            with self.authority() as w:
-                w.update(self.inst.entity, self.inst.record_id, values)
-            self._record = None
+            pending.set_fields(self, values)  # kept, written with the state when the run rests
             self.history("set", node.name, values=to_jsonable(values))
+        if self._pending and (d.create or d.update or d.allocate):
+            pending.write(self)  # the effects read and write records: they see the record as set
         for i, c in enumerate(d.create):
             if c.for_each:
                 made = effects.create_each(self, node, i)
