@@ -61,6 +61,7 @@ class Run:
         self.added: list[tuple[str, str, Any]] = []
         self.wrote = False  # the current document has written something (a record created by a lookup)
         self.savepoint: Any = None  # the current document's savepoint, if it has one
+        self.careful = True  # the current document began in its own savepoint
         self.before: tuple[int, int, int] | None = None  # _changes before the current document (no savepoint)
 
     def read_ahead(self, docs: list[SourceDocument]) -> None:
@@ -78,6 +79,7 @@ class Run:
             return
         src = Source(doc.data, doc.data, self.channel, self.tx.env, doc.line)
         key_text = None
+        self.careful = careful
         self.savepoint = self.tx.conn.begin_nested() if careful else None
         self.before = None if careful else _changes(self.tx)
         self.added, self.wrote = [], False
@@ -125,6 +127,8 @@ class Run:
         """Take back what the current document wrote (its savepoint), and the lookups it cached; without a
         savepoint, a document that wrote nothing has nothing to take back, else the batch runs again."""
         savepoint, self.savepoint = self.savepoint, None
+        if savepoint is None and self.careful:
+            return  # taken back already
         if savepoint is None:
             if self.wrote or self.before is None or _changes(self.tx) != self.before:
                 raise Careful(position)  # no savepoint to roll back to: run again, this document in one
