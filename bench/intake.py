@@ -1,11 +1,12 @@
 """Rows per second importing a web shop's order CSV through the OMS `orders` intake.
 
     pip install -e ".[bench]" && python bench/intake.py [--rows N] [--batch-size N] [--pg URL | --no-pg]
-                                                       [--baseline REF]
+                                                       [--bad-share F] [--baseline REF]
 
 A channel export as a real shop sends it is written into a temporary folder: one row per order line
 (1-4 lines per order, the order columns on the first row only), buyers identified by phone, a fifth of
-them new (created by the intake's lookup, `missing: create`), the rest returning. The file is then read
+them new (created by the intake's lookup, `missing: create`), the rest returning; `--bad-share F` makes that
+share of the orders bad (one line names a SKU that does not exist: reported, not imported). The file is then read
 by pandas (`read_csv`, the floor of merely parsing it) and imported through `ordo import`'s code path
 (`import_file`: shape shop_csv, every order validated, priced, audited and its lifecycle flow started;
 documents committed in batches) on SQLite and on PostgreSQL (ORDO_BENCH_PG_URL or ORDO_TEST_PG_URL).
@@ -30,6 +31,7 @@ import sqlalchemy as sa
 
 from ordo.dsl.expr import Clock
 from ordo.engine import open_app
+from ordo.engine.stats import count_statements
 
 T0 = dt.datetime(2026, 3, 14, 9, 0)
 PROVINCES = [("上海市", "上海市"), ("北京市", "北京市"), ("广东省", "广州市"), ("湖北省", "武汉市"), ("四川省", "成都市"),
@@ -44,8 +46,10 @@ def products(rng: random.Random) -> list[tuple[str, str]]:
     return [(f"SKU-{i:05d}", f"{rng.randint(10, 500)}.00") for i in range(N_PRODUCTS)]
 
 
-def write_csv(path: Path, rows: int, rng: random.Random) -> int:
-    """The channel file: ``rows`` order lines; returns the number of orders."""
+def write_csv(path: Path, rows: int, rng: random.Random, bad_share: float = 0.0) -> int:
+    """The channel file: ``rows`` order lines, ``bad_share`` of the orders with an unknown SKU; returns the
+    number of orders."""
+    bad = random.Random(11)  # its own stream: the good orders are the same whatever the share
     skus = products(random.Random(1))
     buyers = max(1, rows // 10)
     orders = 0
@@ -59,6 +63,8 @@ def write_csv(path: Path, rows: int, rng: random.Random) -> int:
             buyer = rng.randrange(buyers)
             province, city = PROVINCES[buyer % len(PROVINCES)]
             total = sum(int(price[:-3]) for _, price in lines)
+            if bad_share and bad.random() < bad_share:
+                lines[-1] = ("SKU-NONE", lines[-1][1])
             at = T0 + dt.timedelta(seconds=orders * 7)
             for i, (sku, price) in enumerate(lines):
                 head = i == 0
@@ -94,15 +100,18 @@ def existing_buyers(app, rows: int) -> None:
             tx.create("customer", {"code": f"OLD-{b}", "customer_name": f"Buyer {b}", "phone": f"139{b:08d}"})
 
 
-def import_once(url: str, path: Path, rows: int, batch_size: int) -> tuple[float, object]:
+def import_once(url: str, path: Path, rows: int, batch_size: int) -> tuple[float, object, int]:
+    """Seconds, the result and the statements run of one import of ``path`` into a new database."""
     app = open_app("builtin:oms", url, clock=Clock(fixed=T0 + dt.timedelta(days=1)))
     try:
         setup(app)
         existing_buyers(app, rows)
-        t0 = time.perf_counter()
-        result = app.features["intake"].import_file("channel-bot", "orders", path, channel="SHOP",
-                                                    batch_size=batch_size)
-        return time.perf_counter() - t0, result
+        with count_statements(app.engine) as counts:
+            t0 = time.perf_counter()
+            result = app.features["intake"].import_file("channel-bot", "orders", path, channel="SHOP",
+                                                        batch_size=batch_size)
+            elapsed = time.perf_counter() - t0
+        return elapsed, result, counts.statements
     finally:
         app.close()
 
@@ -129,6 +138,8 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("ORDO_BENCH_PG_URL") or os.environ.get("ORDO_TEST_PG_URL"),
                         help="PostgreSQL URL (default ORDO_BENCH_PG_URL or ORDO_TEST_PG_URL)")
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--bad-share", type=float, default=0.0,
+                        help="share of the orders with a bad line (an unknown SKU), e.g. 0.01 (default 0)")
     parser.add_argument("--baseline", help="also import with an older tree (git ref) on SQLite, side by side")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # run by run_baseline: import this file only
     args = parser.parse_args()
@@ -139,7 +150,7 @@ def main() -> None:
             if args.pg and not args.no_pg:
                 url, drop = pg_schema_url(args.pg)
             try:
-                elapsed, _ = import_once(url, Path(args.child), args.rows, args.batch_size)
+                elapsed, _, _ = import_once(url, Path(args.child), args.rows, args.batch_size)
             finally:
                 if drop is not None:
                     drop()
@@ -147,10 +158,10 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="ordo-intake-") as tmp:
         path = Path(tmp) / "shop_orders.csv"
-        orders = write_csv(path, args.rows, random.Random(7))
+        orders = write_csv(path, args.rows, random.Random(7), args.bad_share)
         size = path.stat().st_size
         print(f"intake of {path} ({size / 1e6:.1f} MB): {args.rows} rows, {orders} orders, batch size "
-              f"{args.batch_size} (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)\n")
+              f"{args.batch_size}, bad share {args.bad_share:g} (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)\n")
         print(f"{'reader':<28}{'rows/s':>12}{'orders/s':>10}{'seconds':>9}   outcome")
         try:
             import pandas
@@ -171,12 +182,12 @@ def main() -> None:
             if pg is not None:
                 url, drop = pg_schema_url(pg)
             try:
-                elapsed, result = import_once(url, path, args.rows, args.batch_size)
+                elapsed, result, statements = import_once(url, path, args.rows, args.batch_size)
             finally:
                 if drop is not None:
                     drop()
             print(f"{label:<28}{args.rows / elapsed:>12.0f}{orders / elapsed:>10.1f}{elapsed:>9.1f}   "
-                  f"{result.summary()}")
+                  f"{result.summary()}; {statements} statements")
             if result.errors:
                 print(f"    first error: {result.errors[0]}")
             if args.baseline:  # the older tree on the same database, right after

@@ -63,7 +63,8 @@ def test_a_clean_batch_on_sqlite_takes_no_savepoint_per_document(app):
         tx.create("contact", {"code": "Q1", "phone": "1", "full_name": "Q"})
         tx.create("booking", {"source": "WEB", "ref": "single", "contact": "Q1",
                               "items": [{"article": "X1", "qty": 1, "price": 1}]})
-    assert per_record == 6 * one.by_kind().get("SAVEPOINT", 0)  # only the store's own, none of the intake's
+    # the store's own, and one per document from its lookup's first write on (each creates a contact here)
+    assert per_record == 6 * one.by_kind().get("SAVEPOINT", 0) + 6
     assert clean.by_kind()["BEGIN"] == 1  # the shape was chosen inside the batch's transaction
 
 
@@ -118,3 +119,75 @@ def test_a_document_created_meanwhile_by_another_import_is_reported_as_a_duplica
     assert [d.existing for d in result.duplicates] == ["BK-00001"] and result.errors == []
     assert len(result.created) == 2 and app.count("booking", user="admin") == 3
     assert counts.commits == 1
+
+
+def _writes(counts) -> dict[str, int]:
+    kinds = counts.by_kind()
+    return {k: kinds.get(k, 0) for k in ("INSERT", "UPDATE", "DELETE", "SAVEPOINT")}
+
+
+def _known(n: int, bad: set[int], prefix: str) -> str:
+    """Documents of a contact that exists already: no lookup creates anything."""
+    return json.dumps({"data": {"bookings": [
+        {"id": f"{prefix}{i}", "person": {"tel": "100", "name": "K"},
+         "lines": [{"sku": "NOPE" if i in bad else "X1", "n": 1, "unit_cents": 100}]} for i in range(n)]}})
+
+
+def test_a_bad_document_refused_before_writing_costs_no_run_again_of_its_batch(app):
+    """The good documents of a batch with a bad one are written once: exactly what importing only the good ones
+    writes (no batch run again, no savepoint more on SQLite, no number of the name series taken)."""
+    app.create("contact", {"code": "K", "phone": "100", "full_name": "K"}, "admin")
+    intake = app.features["intake"]
+    with count_statements(app.engine) as clean:
+        good = intake.import_payload("alice", "bookings", _known(9, set(), "G"), channel="WEB", source="g.json")
+    with count_statements(app.engine) as mixed:
+        result = intake.import_payload("alice", "bookings", _known(10, {4}, "M"), channel="WEB", source="m.json")
+    assert (len(good.created), len(result.created), [e.document for e in result.errors]) == (9, 9, [5])
+    assert mixed.commits == clean.commits == 1
+    written, expected = _writes(mixed), _writes(clean)
+    assert written["SAVEPOINT"] <= expected["SAVEPOINT"] + 2  # the bad one's: the store's own, PostgreSQL's per document
+    del written["SAVEPOINT"], expected["SAVEPOINT"]
+    assert written == expected  # INSERT, UPDATE, DELETE: the good documents written once, nothing of the bad one
+    if app.engine.dialect.name == "sqlite":
+        names = [b["name"] for b in app.query("booking", user="admin", order_by="id")]
+        assert names == [f"BK-{i:05d}" for i in range(1, 19)]
+
+
+def test_a_bad_document_whose_lookup_created_a_record_takes_back_only_itself(app):
+    """Its savepoint begins at its first write (the contact its lookup creates); the documents before and
+    after it are not run again."""
+    intake = app.features["intake"]
+    with count_statements(app.engine) as counts:
+        result = intake.import_payload("alice", "bookings", _docs(10, bad={4}), channel="WEB", source="w.json")
+    assert (len(result.created), [e.document for e in result.errors]) == (9, [5])
+    assert counts.commits == 1
+    booking_inserts = [t for t in counts.texts if t.lstrip().upper().startswith("INSERT INTO BOOKING ")]
+    assert len(booking_inserts) == 9  # each good document written once
+    assert app.count("contact", user="admin") == 9  # the bad document's contact taken back
+
+
+def test_a_document_failing_after_its_record_was_written_runs_its_batch_again_careful_from_it(app, monkeypatch):
+    """Without a savepoint nothing can take back a record already inserted: the batch is rolled back and runs
+    again, the documents before it as before, from it on each in its savepoint; each is reported once."""
+    from ordo.engine import records
+    from ordo.engine.errors import FieldError, ValidationFailed
+
+    app.create("contact", {"code": "K", "phone": "100", "full_name": "K"}, "admin")
+    real = records.Transaction.create
+
+    def failing_late(self, entity, data):
+        rec = real(self, entity, data)
+        if entity == "booking" and data.get("ref") == "M3":
+            raise ValidationFailed("booking", [FieldError("", "refused by a write listener")])
+        return rec
+
+    monkeypatch.setattr(records.Transaction, "create", failing_late)
+    result = app.features["intake"].import_payload("alice", "bookings", _known(6, set(), "M"), channel="WEB",
+                                                   source="m.json", batch_size=4)
+    assert (len(result.created), [e.document for e in result.errors]) == (5, [4])
+    assert "refused by a write listener" in result.errors[0].reason
+    assert app.count("booking", user="admin") == 5
+    names = [b["name"] for b in app.query("booking", user="admin", order_by="id")]
+    assert names == result.created
+    if app.engine.dialect.name == "sqlite":
+        assert names == [f"BK-{i:05d}" for i in range(1, 6)]

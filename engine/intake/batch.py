@@ -1,7 +1,13 @@
 """One batch of an intake's documents in one transaction (see ``docs/intake.md``): each document's key looked
 up (a duplicate changes nothing), its fields mapped (lookups cached for the batch), its record created; a bad
-document is reported and takes back what it wrote (its savepoint, or the whole batch run again with one
-savepoint per document when it ran without them)."""
+document is reported and takes back what it wrote.
+
+A document runs in its own savepoint when it is *careful* (PostgreSQL, the caller's transaction, or after a
+failure the batch could not take back); else it takes a savepoint only before its first write that precedes
+its record (a lookup creating a record), and a document refused before writing anything (its record's
+validation, a mapping error) has nothing to take back: the documents before and after it are not touched.
+Only a document failing after its record's own writes began, without a savepoint (a constraint the
+validation did not foresee, a write listener's error), makes the batch run again (:class:`Careful`)."""
 
 from __future__ import annotations
 
@@ -22,31 +28,49 @@ from .result import Duplicate, IntakeProblem, IntakeResult
 
 
 class Careful(Exception):
-    """A document of a batch run without savepoints failed: the batch runs again, each document in its own."""
+    """A document run without a savepoint failed after writing: the batch runs again, the documents before it
+    as before (without savepoints), from it on each document in its own savepoint."""
+
+    def __init__(self, position: int) -> None:
+        super().__init__(position)
+        self.position = position  # of the document in the payload's documents
+
+
+def _changes(tx: Transaction) -> tuple[int, int, int] | None:
+    """What the transaction has written so far as far as it can be told without a statement (rows changed by
+    the connection, writes the unit of work was told about, rows it buffered); None: cannot be told."""
+    changed = getattr(tx.conn.connection.dbapi_connection, "total_changes", None)  # sqlite3
+    if changed is None:
+        return None
+    uow = tx.uow
+    return changed, uow.writes, len(uow.pending)
 
 
 class Run:
     """One batch of documents in one transaction."""
 
     def __init__(self, tx: Transaction, ci: CompiledIntake, shape: CompiledShape, channel: dict[str, Any] | None,
-                 result: IntakeResult, careful: bool = True) -> None:
+                 result: IntakeResult) -> None:
         self.tx = tx
         self.ci = ci
         self.shape = shape
         self.channel = channel
         self.result = result
-        self.careful = careful  # a savepoint per document; else a failure after a write raises _Careful
         self.cache: dict[tuple[str, str, Any], int | None] = {}  # lookups of this batch (its transaction)
         self.ahead = BatchReads()  # keys and lookups of the batch's documents, read at its start
         self.added: list[tuple[str, str, Any]] = []
         self.wrote = False  # the current document has written something (a record created by a lookup)
+        self.savepoint: Any = None  # the current document's savepoint, if it has one
+        self.careful = True  # the current document began in its own savepoint
+        self.before: tuple[int, int, int] | None = None  # _changes before the current document (no savepoint)
 
     def read_ahead(self, docs: list[SourceDocument]) -> None:
         """Read what the documents' keys, lookups and links need for the whole batch at once."""
         self.ahead.read(self.tx, self.ci, self.shape, self.channel, docs)
         self.cache.update(self.ahead.found)
 
-    def document(self, doc: SourceDocument) -> None:
+    def document(self, doc: SourceDocument, position: int, careful: bool = True) -> None:
+        """Import one document (``position`` in the payload's documents); ``careful``: in its own savepoint."""
         if doc.error is not None:
             self.result.errors.append(IntakeProblem(doc.line, doc.index, None, "", doc.error))
             return
@@ -55,7 +79,9 @@ class Run:
             return
         src = Source(doc.data, doc.data, self.channel, self.tx.env, doc.line)
         key_text = None
-        savepoint = self.tx.conn.begin_nested() if self.careful else None
+        self.careful = careful
+        self.savepoint = self.tx.conn.begin_nested() if careful else None
+        self.before = None if careful else _changes(self.tx)
         self.added, self.wrote = [], False
         try:
             key = self._key(src)
@@ -63,39 +89,51 @@ class Run:
             if doc.conflicts:
                 raise RowConflicts("the rows of the document disagree")
             existing = self._existing(key)
-            if existing is not None:
-                self._undo(savepoint)
+            if existing is not None:  # changes nothing, not even a record its key's lookup created
+                if self.wrote:
+                    self._undo(position)
+                else:
+                    self._done()
                 self.result.duplicates.append(Duplicate(doc.line, doc.index, key_text or "", existing))
                 return
             data = self._map(doc, src)
-            self.wrote = True  # from here a failure may leave part of the record written
             try:
                 with validation.unused(self.tx, self.ci.entity.name, key):  # just looked up: not again
                     rec = self.tx.create(self.ci.entity.name, data)
             except ValidationFailed:
-                if savepoint is None:
+                if self.savepoint is None:
                     raise
-                self._undo(savepoint)  # first: on PostgreSQL the failed statement aborted the savepoint
+                self._undo(position)  # first: on PostgreSQL the failed statement aborted the savepoint
                 existing = self._existing_now(key) if key else None
                 if existing is None:
                     raise
                 self.result.duplicates.append(Duplicate(doc.line, doc.index, key_text or "", existing))
                 return
-            if savepoint is not None:
-                savepoint.commit()
+            self._done()
             self.result.created.append(rec["name"])
             if key:  # a later document of the batch with the same key is its duplicate
                 self.ahead.keys[tuple(key.values())] = rec["name"]
         except OrdoError as e:
-            self._undo(savepoint)
+            self._undo(position)
             self.result.errors.extend(problems(e, doc, key_text))
 
-    def _undo(self, savepoint: Any) -> None:
-        """Take back what the current document wrote (its savepoint), and the lookups it cached."""
+    def _done(self) -> None:
+        """The current document is through: its savepoint (if any) released."""
+        savepoint, self.savepoint = self.savepoint, None
+        if savepoint is not None:
+            savepoint.commit()
+
+    def _undo(self, position: int) -> None:
+        """Take back what the current document wrote (its savepoint), and the lookups it cached; without a
+        savepoint, a document that wrote nothing has nothing to take back, else the batch runs again."""
+        savepoint, self.savepoint = self.savepoint, None
+        if savepoint is None and self.careful:
+            return  # taken back already
         if savepoint is None:
-            if self.wrote:
-                raise Careful  # no savepoint to roll back to: the batch runs again with them
-        elif savepoint.is_active:
+            if self.wrote or self.before is None or _changes(self.tx) != self.before:
+                raise Careful(position)  # no savepoint to roll back to: run again, this document in one
+            return  # refused before writing: the store is as it was, the lookups it found still hold
+        if savepoint.is_active:
             savepoint.rollback()
         for k in self.added:
             self.cache.pop(k, None)
@@ -186,6 +224,8 @@ class Run:
             v = cv.evaluate(src, self._resolve, f"{path}.{name}")
             if v is not None:
                 data[name] = v
+        if self.savepoint is None:  # the document's first write before its record: from here in a savepoint
+            self.savepoint = self.tx.conn.begin_nested()
         self.wrote = True
         if ck not in self.added:  # read ahead for the batch: looked up again if this document is taken back
             self.added.append(ck)

@@ -78,7 +78,7 @@ class IntakeRuntime:
         job = _Import(self, ci, payload, channel, shape, source, dry_run)
         if isinstance(tx_or_user, Transaction):  # the caller's transaction: every document in its savepoint
             job.read(tx_or_user)
-            job.batch(tx_or_user, 0, len(job.docs), careful=True)
+            job.batch(tx_or_user, 0, len(job.docs), careful_from=0)
             if progress is not None:
                 progress(len(job.docs), len(job.docs))
             assert job.result is not None
@@ -86,20 +86,21 @@ class IntakeRuntime:
         if len(payload) > _READ_IN_BATCH:  # a big file is parsed before a write transaction holds the lock
             with self.app.reader(tx_or_user) as tx:
                 job.read(tx)
-        # without savepoints first, except on PostgreSQL: there a batch run again would give its records new
-        # names (a sequence's numbers are not rolled back), leaving a gap of up to a batch in the series
+        # documents without savepoints of their own, except on PostgreSQL: there a batch run again would give
+        # its records new names (a sequence's numbers are not rolled back), leaving a gap in the series
         fast = self.app.engine.dialect.name != "postgresql"
-        start, careful = 0, not fast
+        default = len(job.docs) if fast else 0  # the position from which documents are careful
+        start, careful_from = 0, default
         what = f"importing {source or 'the payload'}"
         try:
             while True:
                 try:
-                    start = self.app.run(tx_or_user, lambda tx, at=start, c=careful: job.commit(tx, at, batch_size, c),
-                                         what)
-                except Careful:  # rolled back: the same batch again, each document in its own savepoint
-                    careful = True
+                    start = self.app.run(tx_or_user, lambda tx, at=start, c=careful_from:
+                                         job.commit(tx, at, batch_size, c), what)
+                except Careful as e:  # rolled back: the same batch again, from that document on careful
+                    careful_from = e.position
                     continue
-                careful = not fast
+                careful_from = default
                 if progress is not None:
                     progress(start, len(job.docs))
                 if start >= len(job.docs):
@@ -174,10 +175,10 @@ class _Import:
             self._channel_seen = (tx, IntakeRuntime._channel(tx, self.ci, self.channel))
         return self._channel_seen[1]
 
-    def commit(self, tx: Transaction, start: int, batch_size: int, careful: bool) -> int:
+    def commit(self, tx: Transaction, start: int, batch_size: int, careful_from: int) -> int:
         """One batch in its own transaction (a dry run: every document, then rolled back); returns where the
-        next batch starts. A run again of the same batch (a lost race, or ``careful`` after a document
-        failed) first forgets what the earlier run reported."""
+        next batch starts. A run again of the same batch (a lost race, or careful from a document that
+        failed after writing) first forgets what the earlier run reported."""
         self.read(tx)
         assert self.result is not None
         if self._mark is not None and self._mark[0] == start:
@@ -185,14 +186,16 @@ class _Import:
         else:
             self._mark = (start, self.result.mark())
         end = len(self.docs) if self.dry_run else min(start + batch_size, len(self.docs))
-        self.batch(tx, start, end, careful)
+        self.batch(tx, start, end, careful_from)
         if self.dry_run:
             raise _Rollback
         return end
 
-    def batch(self, tx: Transaction, start: int, end: int, careful: bool) -> None:
+    def batch(self, tx: Transaction, start: int, end: int, careful_from: int) -> None:
+        """Documents ``start`` to ``end`` in ``tx``, those from ``careful_from`` on each in its savepoint."""
         assert self.result is not None and self.shape is not None
-        run = Run(tx, self.ci, self.shape, self._channel(tx), self.result, careful)
+        run = Run(tx, self.ci, self.shape, self._channel(tx), self.result)
         run.read_ahead(self.docs[start:end])
-        for doc in self.docs[start:end]:
-            run.document(doc)
+        docs = self.docs
+        for i in range(start, end):
+            run.document(docs[i], i, careful=i >= careful_from)
