@@ -23,12 +23,11 @@ import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from ordo.dsl.base import label_text
 
 from .errors import UsageError
 from .i18n import DEFAULT_LANG, system_label, word
+from .link_loader import LinkLoader, Marker
 from .scales import at_scale, field_scale, scaler
 
 if TYPE_CHECKING:
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
 
 SYSTEM_FIELDS = ("id", "name", "created_at", "created_by", "updated_at", "updated_by", "version")
 TITLE_DEPTH = 3  # a title field that is a link is followed at most this far
-_CHUNK = 2000  # ids per IN (...) list
 
 
 def link_target(cf: CompiledField) -> str | None:
@@ -68,52 +66,6 @@ def _plans(ce: CompiledEntity) -> dict[str, tuple]:
     plans: dict[str, tuple] = {}
     _PLANS[key] = (weakref.ref(ce, gone), plans)
     return plans
-
-
-class _Marker(str):
-    """A placeholder shown instead of a value (no access, deleted)."""
-
-
-class _Loader:
-    """Records of linked entities, read in batches with the reader's row permission."""
-
-    def __init__(self, tx: Transaction) -> None:
-        self.tx = tx
-        self.rows: dict[str, dict[int, Mapping[str, Any] | None]] = {}  # None: no such record
-        self.denied: dict[str, set[int]] = {}
-        self.wanted: dict[str, set[int]] = {}
-        self.queries = 0
-
-    def want(self, entity: str, rid: int) -> None:
-        if rid not in self.rows.get(entity, {}):
-            self.wanted.setdefault(entity, set()).add(rid)
-
-    def load(self) -> None:
-        """One query per entity (per 2,000 ids) for every wanted record not read yet."""
-        for entity, ids in self.wanted.items():
-            table = self.tx.app.compiled.entities[entity].table
-            assert table is not None
-            allowed = self.tx.row_filter(entity)
-            flag = sa.true() if allowed is None else sa.case((allowed, sa.true()), else_=sa.false())
-            got = self.rows.setdefault(entity, {})
-            denied = self.denied.setdefault(entity, set())
-            todo = sorted(ids)
-            for i in range(0, len(todo), _CHUNK):
-                chunk = todo[i:i + _CHUNK]
-                got.update(dict.fromkeys(chunk))
-                self.queries += 1
-                for r in self.tx.conn.execute(sa.select(table, flag.label("_allowed")).where(table.c.id.in_(chunk))):
-                    row = dict(r._mapping)
-                    if not row.pop("_allowed"):
-                        denied.add(row["id"])
-                    got[row["id"]] = row
-        self.wanted = {}
-
-    def get(self, entity: str, rid: int) -> Mapping[str, Any] | str:
-        row = self.rows.get(entity, {}).get(rid)
-        if row is None:
-            return "deleted"
-        return "no_access" if rid in self.denied.get(entity, ()) else row
 
 
 class _Cell:
@@ -354,7 +306,7 @@ class Presenter:
         return value
 
     def _resolve(self, cells: list[_Cell], text: bool) -> None:
-        loader = _Loader(self.tx)
+        loader = LinkLoader(self.tx)
         pending = cells
         while pending:
             for c in pending:
@@ -363,16 +315,16 @@ class Presenter:
             pending = [c for c in pending if not self._advance(c, loader, text)]
 
     def _finish(self, c: _Cell, value: Any, text: bool) -> bool:
-        if isinstance(value, _Marker):
+        if isinstance(value, Marker):
             value = word(str(value), self.lang if text else DEFAULT_LANG)
         c.out[c.key] = value
         return True
 
-    def _advance(self, c: _Cell, loader: _Loader, text: bool) -> bool:
+    def _advance(self, c: _Cell, loader: LinkLoader, text: bool) -> bool:
         """Move ``c`` one step on the loaded records; True when its value is known."""
         row = loader.get(c.entity, c.rid)
         if isinstance(row, str):
-            return self._finish(c, c.fallback if c.fallback is not None else _Marker(row), text)
+            return self._finish(c, c.fallback if c.fallback is not None else Marker(row), text)
         ce = self.app.entities[c.entity]
         if c.mode == "name":
             return self._finish(c, row["name"], text)

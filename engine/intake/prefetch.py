@@ -6,7 +6,7 @@
 * the values their lookups match: one ``SELECT ... WHERE <by> IN (...) ORDER BY id`` per lookup (the first
   match wins, as one document's lookup would find it), the records found put in the transaction's unit of
   work (the link to them is then resolved without a SELECT);
-* the records their link fields name (``product: sku``): one ``SELECT ... WHERE name IN (...)`` per linked
+* the records their link fields name (a link given by its record's name in a column): one ``SELECT ... WHERE name IN (...)`` per linked
   entity, put in the unit of work, where the store's link resolution looks first.
 
 Only what can be told without writing is read ahead: a key computed through a lookup, a value whose
