@@ -327,11 +327,18 @@ def load_app(path: str | Path) -> AppDefinition:
     """Load and fully check an app; raise :class:`DefinitionErrors` listing every problem.
 
     Checked definitions are kept per process by the content of their files, so opening the same app
-    again (tests, several App objects, a server's workers' reloads) neither re-parses nor re-checks it."""
+    again (tests, several App objects, a server's workers' reloads) neither re-parses nor re-checks it;
+    and on disk (dsl/cache.py), so that a new process (a command) does not either."""
+    from . import cache
+
     key = fingerprint(path)
     if key is not None and key in _LOADED:
         _LOADED.move_to_end(key)
         return _LOADED[key]
+    cached = cache.load(path, key) if key is not None else None
+    if cached is not None:
+        _keep(key, cached)
+        return cached
     loader = AppLoader()
     app = loader.load(path)
     errors = list(loader.errors)
@@ -340,10 +347,15 @@ def load_app(path: str | Path) -> AppDefinition:
     if errors or app is None:
         raise DefinitionErrors(errors)
     if key is not None:
-        _LOADED[key] = app
-        if len(_LOADED) > _LOADED_MAX:
-            _LOADED.popitem(last=False)
+        _keep(key, app)
+        cache.store(path, key, app)
     return app
+
+
+def _keep(key: str, app: AppDefinition) -> None:
+    _LOADED[key] = app
+    if len(_LOADED) > _LOADED_MAX:
+        _LOADED.popitem(last=False)
 
 
 def validate_app(path: str | Path) -> list[DefinitionError]:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from ordo.dsl import cache as app_cache
 from ordo.dsl.app import AppDefinition
 from ordo.dsl.expr import Clock
 from ordo.dsl.expr.limits import INT_MAX, int_problem
@@ -88,6 +89,7 @@ class App:
             module = importlib.import_module(name)
             if hasattr(module, "install"):
                 module.install(self)
+        app_cache.remember(definition)  # with the expressions compiled above, for the next process
         if sync:
             self.sync_schema()
             self.start()

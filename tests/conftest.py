@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
+import tempfile
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -14,6 +17,11 @@ import pytest
 import sqlalchemy as sa
 
 PG_URL = os.environ.get("ORDO_TEST_PG_URL")
+
+# the app cache (dsl/cache.py) of this test process and the commands it runs: a fresh folder, never ~/.cache
+_CACHE_DIR = tempfile.mkdtemp(prefix="ordo-test-cache-")
+os.environ["ORDO_CACHE_DIR"] = _CACHE_DIR
+atexit.register(shutil.rmtree, _CACHE_DIR, True)
 BACKENDS = ["sqlite", "pg"]
 
 

@@ -13,6 +13,7 @@ null, ``and``/``or``/``not`` are three-valued, ``==``/``!=`` are null-safe.
 
 from __future__ import annotations
 
+import marshal
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -228,6 +229,7 @@ _GLOBALS_BASE["_strip"] = lambda s: s.strip(" ")
 _GLOBALS_BASE["_contains"] = lambda s, part: part in s
 _GLOBALS_BASE["_decide"] = run_decision
 _GLOBALS_BASE["__builtins__"] = {}
+_CODE = "__ordo_code__"  # the compiled module a function came from, kept in its globals (see frozen)
 
 
 def to_python(node: ast.Node, root_names: list[str] | None = None) -> tuple[Callable[..., Any], str]:
@@ -236,8 +238,6 @@ def to_python(node: ast.Node, root_names: list[str] | None = None) -> tuple[Call
     body = gen.emit(node, "r")
     params = ", ".join(["r", "env", *("v_" + n for n in gen.roots)])
     source = "".join(gen.defs) + f"def _f({params}):\n    return {body}\n"
-    namespace = dict(_GLOBALS_BASE)
-    namespace["_K"] = tuple(gen.consts)
     try:
         with warnings.catch_warnings():  # e.g. "True is True" from literal operands is intended
             warnings.simplefilter("ignore", SyntaxWarning)
@@ -246,5 +246,26 @@ def to_python(node: ast.Node, root_names: list[str] | None = None) -> tuple[Call
         from ..errors import ExpressionError
 
         raise ExpressionError("expression too complex: split it into computed fields") from None
-    exec(code, namespace)  # noqa: S102 - source built from a checked AST
-    return namespace["_f"], source
+    return _run(code, tuple(gen.consts)), source
+
+
+def _run(code: Any, consts: tuple[Any, ...]) -> Callable[..., Any]:
+    namespace = dict(_GLOBALS_BASE)
+    namespace["_K"] = consts
+    namespace[_CODE] = code
+    exec(code, namespace)  # noqa: S102 - source built from a checked AST (or its marshalled code, see revive)
+    return namespace["_f"]
+
+
+def frozen(fn: Any) -> tuple[bytes, tuple[Any, ...]] | None:
+    """A function made by :func:`to_python` as (marshalled code, constants), for the app cache
+    (dsl/cache.py); None for any other object."""
+    namespace = getattr(fn, "__globals__", None)
+    if namespace is None or _CODE not in namespace or getattr(fn, "__name__", None) != "_f":
+        return None
+    return marshal.dumps(namespace[_CODE]), namespace["_K"]
+
+
+def revive(code: bytes, consts: tuple[Any, ...]) -> Callable[..., Any]:
+    """The function :func:`frozen` froze, without compiling its source again."""
+    return _run(marshal.loads(code), consts)
