@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import sqlalchemy as sa
 
 from . import unit_of_work
@@ -82,8 +83,21 @@ def write(conn: sa.Connection, *, at: dt.datetime, user: str, entity: str, recor
     """Log a change: buffered in the transaction's unit of work, written with the others before it commits."""
     unit_of_work.buffer(conn, INSERT, dict(
         at=at, user_name=user, entity=entity, record_id=record_id, record_name=record_name, action=action,
-        changes=json.dumps(changes, ensure_ascii=False, sort_keys=True, default=str),
+        changes=dumps(changes),
     ))
+
+
+# what json.dumps(sort_keys=True, default=str) makes of it (dates and datetimes by str too), compact; C speed
+_ORJSON = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def dumps(changes: dict[str, Any]) -> str:
+    """The JSON text of an entry's changes (keys sorted). orjson; what it refuses (a key that is not text, an
+    integer past 64 bits, a lone surrogate) goes through ``json`` as before."""
+    try:
+        return orjson.dumps(changes, default=str, option=_ORJSON).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(changes, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def visible_to(tx: Transaction) -> Any:

@@ -1,9 +1,10 @@
 """Writing the child rows of one table field (an order's lines) with the statements of its write plan.
 
 Rows given with an ``id`` that are unchanged are not written; changed ones are updated with one
-executemany; new ones inserted with one multi-row ``INSERT ... RETURNING``; missing ones deleted with one
-statement. The rows as stored come back from the database (RETURNING) or from what was there, so the
-record is never read again after a write (only when rows were updated in place: one SELECT of them).
+executemany; new ones inserted with one multi-row ``INSERT ... RETURNING`` (a statement per number of
+rows); missing ones deleted with one ``IN (...)`` statement (a statement per list size), all run lean. The
+rows as stored come back from the database (RETURNING) or from what was there, so the record is never read
+again after a write (only when rows were updated in place: one SELECT of them).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 
 from . import lean
 from .compiled import CompiledField
-from .write_plan import ChildPlan
+from .write_plan import IN_LIST_MAX, INSERT_ROWS_MAX, ChildPlan, in_params, in_size
 
 Record = dict[str, Any]
 
@@ -25,20 +26,21 @@ def write(conn: sa.Connection, plan: ChildPlan, cf: CompiledField, parent_id: in
     assert cf.child is not None
     keep = {r["id"] for r in new if r.get("id") is not None}
     gone = [r["id"] for r in old if r["id"] not in keep]
-    if gone:
-        conn.execute(plan.delete_ids, {"ids": gone})
-    columns = [f.name for f in cf.child.stored_fields]
+    for start in range(0, len(gone), IN_LIST_MAX):
+        chunk = gone[start:start + IN_LIST_MAX]
+        lean.execute(conn, plan.delete_ids(in_size(len(chunk))), in_params(chunk))
+    columns = cf.child.stored_names
     before = {r["id"]: r for r in old}
-    inserts: list[Record] = []
+    inserts: list[tuple[Any, ...]] = []  # in plan.columns order
     updates: list[Record] = []
     result: list[Record] = []
     for idx, row in enumerate(new, start=1):
-        values = {c: row.get(c) for c in columns}
-        values["idx"] = idx
         rid = row.get("id")
         if rid is None:
-            inserts.append({**values, "parent_id": parent_id})
+            inserts.append((parent_id, idx, *[row.get(c) for c in columns]))
             continue
+        values = {c: row.get(c) for c in columns}
+        values["idx"] = idx
         prior = before[rid]
         if any(prior.get(c) != v for c, v in values.items()):
             updates.append({**values, "_id": rid})
@@ -46,12 +48,20 @@ def write(conn: sa.Connection, plan: ChildPlan, cf: CompiledField, parent_id: in
             result.append(prior)
     if updates:
         lean.execute(conn, plan.update, updates)
-    if inserts:
-        for stored in lean.execute(conn, plan.insert, inserts):  # several rows: SQLAlchemy's insertmanyvalues
-            result.append(_row(stored))
+    for start in range(0, len(inserts), INSERT_ROWS_MAX):
+        chunk = inserts[start:start + INSERT_ROWS_MAX]
+        stmt, names = plan.insert(len(chunk))
+        params: dict[str, Any] = {}
+        for keys, values in zip(names, chunk, strict=True):
+            params.update(zip(keys, values, strict=True))
+        result.extend(_row(stored) for stored in lean.execute(conn, stmt, params))
     if updates:  # values as the database keeps them (decimal scale ...): read the updated rows once
-        result = [r for r in result if r.get("id") not in {u["_id"] for u in updates}]
-        result += [_row(r) for r in conn.execute(plan.by_ids, {"ids": [u["_id"] for u in updates]})]
+        updated = [u["_id"] for u in updates]
+        done = set(updated)
+        result = [r for r in result if r.get("id") not in done]
+        for start in range(0, len(updated), IN_LIST_MAX):
+            chunk = updated[start:start + IN_LIST_MAX]
+            result.extend(_row(r) for r in lean.execute(conn, plan.by_ids(in_size(len(chunk))), in_params(chunk)))
     result.sort(key=lambda r: r["idx"])
     return result
 

@@ -269,14 +269,27 @@ def to_jsonable(value: Any) -> Any:
     kind = type(value)
     if kind in _AS_IS:
         return value
-    if kind is dict:
-        return {k: to_jsonable(v) for k, v in value.items()}
+    convert = _BY_TYPE.get(kind)
+    if convert is not None:
+        return convert(value)
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, list):
-        return [to_jsonable(v) for v in value]
+        return _list(value)
     if isinstance(value, dict):
-        return {k: to_jsonable(v) for k, v in value.items()}
+        return _dict(value)
     return value
+
+
+def _list(value: list) -> list:
+    return [v if type(v) in _AS_IS else to_jsonable(v) for v in value]
+
+
+def _dict(value: dict) -> dict:
+    return {k: v if type(v) in _AS_IS else (str(v) if type(v) is Decimal else to_jsonable(v))
+            for k, v in value.items()}
+
+
+_BY_TYPE = {Decimal: str, dt.date: dt.date.isoformat, dt.datetime: dt.datetime.isoformat, list: _list, dict: _dict}

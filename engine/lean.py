@@ -8,7 +8,10 @@ statements need and no more:
   from the compiled statement ONCE per (statement, dialect, parameter names) and kept;
 * each call binds the caller's values in that order and runs the text on the DBAPI cursor of the
   connection's current transaction (``BEGIN`` issued through SQLAlchemy first when none is open, so the
-  engine's ``begin`` event still decides ``BEGIN IMMEDIATE``);
+  engine's ``begin`` event still decides ``BEGIN IMMEDIATE``); on PostgreSQL (psycopg 3.2+) the text is
+  rewritten once to ``$n`` placeholders and run on psycopg's ``RawCursor`` with the values as a list (no
+  query conversion, no parameter dict per call);
+* the result's columns (``cursor.description``) are read at the first call only;
 * result rows are converted by per-column processors chosen once (``Decimal``, dates, JSON, booleans on
   SQLite; what psycopg does not convert itself on PostgreSQL) and returned as light rows (tuple, attribute
   and ``_mapping`` access) in a :class:`Result` with the part of SQLAlchemy's result API callers use;
@@ -24,11 +27,17 @@ once (module constants, write plans) belong here: compiled forms are kept for th
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+
+try:  # psycopg 3.2+: a cursor that runs $n SQL with positional values as given (no query conversion per call)
+    from psycopg import RawCursor as _RawCursor
+except ImportError:  # pragma: no cover - psycopg 3.1, or no psycopg
+    _RawCursor = None
 
 _CACHE: dict[tuple[Any, str, tuple[str, ...], bool], Any] = {}
 _CACHE_LIMIT = 20_000  # compiled forms kept (statements built once: a few hundred per app)
@@ -109,7 +118,7 @@ class _Call:
 class _Plan:
     """One statement compiled for one dialect and set of parameter names."""
 
-    __slots__ = ("sql", "names", "keys", "special", "procs", "named", "row", "types", "results", "ready")
+    __slots__ = ("sql", "names", "keys", "special", "procs", "named", "raw", "row", "types", "results", "ready")
 
     def __init__(self, sql: str, binds: list[tuple[str, str, Any, Any]], named: bool) -> None:
         self.sql = sql
@@ -118,10 +127,23 @@ class _Plan:
         self.special = [i for i, b in enumerate(binds) if b[2] is _MISSING or type(b[2]) is _Call]
         self.procs = [(i, b[3]) for i, b in enumerate(binds) if b[3] is not None]  # bind processors
         self.named = named  # pyformat (psycopg): parameters as a dict; else positional in bind order
+        self.raw = False  # psycopg: ``sql`` rewritten to $n placeholders, run on a RawCursor with a list
+        if named and _RawCursor is not None:
+            self.sql, self.named, self.raw = _dollar(sql, self.names), False, True
         self.row: type[Row] | None = None
         self.types: list[Any] = []  # of the result columns
         self.results: list[tuple[int, Any]] = []  # (position, processor) of columns that need one
         self.ready = False
+
+
+_PYFORMAT = re.compile(r"%%|%\(([^)]+)\)s")
+
+
+def _dollar(sql: str, names: list[str]) -> str:
+    """pyformat SQL (``%(name)s``, ``%%``) as PostgreSQL's own: ``$n`` (n: the name's place in ``names``, so a
+    name used twice binds one value), ``%``."""
+    place = {name: i + 1 for i, name in enumerate(names)}
+    return _PYFORMAT.sub(lambda m: "%" if m.group(1) is None else f"${place[m.group(1)]}", sql)
 
 
 def _compile(conn: sa.Connection, stmt: Any, keys: tuple[str, ...], many: bool) -> Any:
@@ -216,7 +238,8 @@ def _many(conn: sa.Connection, stmt: Any, params: list[Mapping[str, Any]]) -> An
 def _run(conn: sa.Connection, plan: _Plan, bound: Any, many: bool) -> Result:
     if not conn.in_transaction():
         conn.begin()
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    dbapi = conn.connection.dbapi_connection
+    cursor = _RawCursor(dbapi) if plan.raw else dbapi.cursor()  # type: ignore[union-attr,misc]
     sql = plan.sql
     dispatch = conn.dispatch
     try:
@@ -229,8 +252,12 @@ def _run(conn: sa.Connection, plan: _Plan, bound: Any, many: bool) -> Result:
             cursor.execute(sql, bound)
         if dispatch.after_cursor_execute:
             dispatch.after_cursor_execute(conn, cursor, sql, bound, None, many)
-        description = cursor.description
-        rows = cursor.fetchall() if description is not None else []
+        if plan.ready:  # a statement with rows (its description read once, at the first call)
+            rows = cursor.fetchall()
+            description = True
+        else:
+            description = cursor.description
+            rows = cursor.fetchall() if description is not None else []
         rowcount = cursor.rowcount
     except BaseException as e:
         conn._handle_dbapi_exception(e, sql, bound, cursor, None)

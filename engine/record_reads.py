@@ -18,6 +18,7 @@ from . import lean, related_aggregates
 from .compiled import CompiledEntity
 from .errors import NotFound, UsageError
 from .query import parse_order_by
+from .write_plan import IN_LIST_MAX, in_params, in_size
 
 Record = dict[str, Any]
 MAX_LIMIT = 10_000
@@ -109,10 +110,11 @@ class Reads:
         ids = [r["id"] for r in recs]
         children = self.plan(ce.name).children if ce.table_fields else {}
         for cf in ce.table_fields:
-            select = children[cf.name].select
+            plan = children[cf.name]
             by_parent: dict[int, list[Record]] = {i: [] for i in ids}
-            for i in range(0, len(ids), 500):
-                for row in self.conn.execute(select, {"ids": ids[i:i + 500]}):
+            for i in range(0, len(ids), IN_LIST_MAX):
+                chunk = ids[i:i + IN_LIST_MAX]
+                for row in lean.execute(self.conn, plan.of_parents(in_size(len(chunk))), in_params(chunk)):
                     child = dict(row._mapping)
                     by_parent[child.pop("parent_id")].append(child)
             for r in recs:

@@ -3,7 +3,7 @@
 Each statement is a stable SQLAlchemy object whose values are bound at execution, so SQLAlchemy compiles
 it once per dialect and parameter set (its compiled cache) and no statement is constructed on a hot path.
 Inserts and updates return the whole row as stored (``RETURNING``), so a write never reads its record back;
-child rows are inserted with one multi-row ``INSERT ... RETURNING``.
+child rows are inserted with one multi-row ``INSERT ... RETURNING`` (a statement per number of rows).
 
 :class:`EntityPlan` holds an entity's statements (and those of its child tables); :class:`Plans` (``app.plans``)
 those of every entity of an app, built when it opens. The system tables' statements (audit log, job queue, outbox, naming
@@ -17,18 +17,83 @@ from typing import Any
 
 import sqlalchemy as sa
 
+IN_LIST_MAX = 512  # ids one ``IN (...)`` binds at most (callers go in chunks of this size)
+INSERT_ROWS_MAX = 100  # child rows one multi-row INSERT writes at most (more: a statement per chunk)
+
+
+def in_size(n: int) -> int:
+    """The size of the ``IN (...)`` list that binds ``n`` ids (1 <= n <= IN_LIST_MAX): the next power of two,
+    padded by repeating the last id, so an IN-list statement exists for at most 10 sizes."""
+    return 1 << (n - 1).bit_length()
+
+
+def in_params(ids: list[Any]) -> dict[str, Any]:
+    """The parameters ``i0``, ``i1``, ... of an IN-list statement for ``ids`` (padded to ``in_size``)."""
+    size = in_size(len(ids))
+    last = ids[-1]
+    return {name: ids[k] if k < len(ids) else last for k, name in enumerate(_IN_NAMES[:size])}
+
+
+_IN_NAMES = tuple(f"i{k}" for k in range(IN_LIST_MAX))
+
+
+def _in_list(column: Any, size: int) -> Any:
+    return column.in_([sa.bindparam(name) for name in _IN_NAMES[:size]])
+
 
 @dataclass(frozen=True)
 class ChildPlan:
-    """The statements of one table field's child rows."""
+    """The statements of one table field's child rows. Those binding a list of ids (an ``IN``) or of rows are
+    built once per size (``in_size`` ids, up to ``INSERT_ROWS_MAX`` rows) and kept in ``sized``, so each is a
+    statement :func:`ordo.engine.lean.execute` runs lean (never an expanding ``IN`` or an executemany with
+    RETURNING, which SQLAlchemy must render per call)."""
 
     table: sa.Table
-    select: Any  # rows of the parents ``ids`` (expanding), in parent and position order
-    insert: Any  # executemany: RETURNING the rows as stored
+    columns: tuple[str, ...]  # what an INSERT writes: parent_id, idx and the child's stored fields
     update: Any  # executemany by ``_id``
-    by_ids: Any  # rows ``ids`` (expanding)
-    delete_ids: Any  # rows ``ids`` (expanding)
     delete_parent: Any  # rows of parent ``_parent``
+    sized: dict[Any, Any] = field(default_factory=dict)
+
+    def of_parents(self, size: int) -> Any:
+        """The rows of ``size`` parents (``in_params``), in parent and position order."""
+        key = ("of_parents", size)
+        found = self.sized.get(key)
+        if found is None:
+            ct = self.table
+            found = self.sized[key] = sa.select(ct).where(_in_list(ct.c.parent_id, size)).order_by(
+                ct.c.parent_id, ct.c.idx)
+        return found
+
+    def by_ids(self, size: int) -> Any:
+        """The rows with ``size`` ids (``in_params``)."""
+        key = ("by_ids", size)
+        found = self.sized.get(key)
+        if found is None:
+            ct = self.table
+            found = self.sized[key] = sa.select(ct).where(_in_list(ct.c.id, size))
+        return found
+
+    def delete_ids(self, size: int) -> Any:
+        """Delete the rows with ``size`` ids (``in_params``)."""
+        key = ("delete_ids", size)
+        found = self.sized.get(key)
+        if found is None:
+            ct = self.table
+            found = self.sized[key] = sa.delete(ct).where(_in_list(ct.c.id, size))
+        return found
+
+    def insert(self, size: int) -> tuple[Any, tuple[tuple[str, ...], ...]]:
+        """``INSERT ... VALUES (...), (...) RETURNING`` the rows as stored, for ``size`` rows (at most
+        INSERT_ROWS_MAX), and per row the names of its parameters (in ``columns`` order)."""
+        key = ("insert", size)
+        found = self.sized.get(key)
+        if found is None:
+            ct = self.table
+            names = tuple(tuple(f"r{k}_{j}" for j in range(len(self.columns))) for k in range(size))
+            rows = [{c: sa.bindparam(n, type_=ct.c[c].type) for c, n in zip(self.columns, row, strict=True)}
+                    for row in names]
+            found = self.sized[key] = (sa.insert(ct).values(rows).returning(*ct.c), names)
+        return found
 
 
 @dataclass(frozen=True)
@@ -64,15 +129,12 @@ class EntityPlan:
         return found
 
 
-def _child_plan(ct: sa.Table) -> ChildPlan:
-    ids = sa.bindparam("ids", expanding=True)
+def _child_plan(cf: Any) -> ChildPlan:
+    ct = cf.child_table
     return ChildPlan(
         table=ct,
-        select=sa.select(ct).where(ct.c.parent_id.in_(ids)).order_by(ct.c.parent_id, ct.c.idx),
-        insert=sa.insert(ct).returning(*ct.c),
+        columns=("parent_id", "idx", *cf.child.stored_names),
         update=sa.update(ct).where(ct.c.id == sa.bindparam("_id")),
-        by_ids=sa.select(ct).where(ct.c.id.in_(sa.bindparam("ids", expanding=True))),
-        delete_ids=sa.delete(ct).where(ct.c.id.in_(sa.bindparam("ids", expanding=True))),
         delete_parent=sa.delete(ct).where(ct.c.parent_id == sa.bindparam("_parent")),
     )
 
@@ -92,7 +154,7 @@ def entity_plan(ce: Any) -> EntityPlan:
         update=sa.update(t).where(t.c.id == sa.bindparam("_id"), t.c.version == sa.bindparam("_version"))
         .returning(*t.c),
         delete=sa.delete(t).where(t.c.id == sa.bindparam("_id")),
-        children={cf.name: _child_plan(cf.child_table) for cf in ce.table_fields},
+        children={cf.name: _child_plan(cf) for cf in ce.table_fields},
         refs=[_refs(table, column) for table, column, _owner, _parent in ce.links_in],
     )
 

@@ -73,3 +73,17 @@ def test_a_missing_value_is_refused_and_a_computed_default_is_computed_at_each_r
         lean.execute(conn, INSERT, ROW)
         assert lean.execute(conn, later).all() == []  # version 1 < 1: none
         assert [r.name for r in lean.execute(conn, later)] == ["a"]  # version 1 < 2
+
+
+def test_percent_signs_and_a_parameter_used_twice_bind_as_sqlalchemy_binds_them(engine):
+    """On PostgreSQL the SQL runs on psycopg's raw cursor ($n placeholders, rewritten once per statement)."""
+    twice = sa.bindparam("n")
+    stmt = sa.select((T.c.id % 2).label("odd"), sa.literal_column("'a%b'").label("text"), T.c.name).where(
+        T.c.id == twice, T.c.version < twice + 5, T.c.name.like("a%"))
+    with write_connection(engine) as conn:
+        first = lean.execute(conn, INSERT, ROW).one()
+        for _ in range(3):  # the first run reads the result's columns; the next ones reuse them
+            assert tuple(lean.execute(conn, stmt, {"n": first.id}).one()) == (first.id % 2, "a%b", "a")
+        assert lean.execute(conn, stmt, {"n": -1}).all() == []
+        assert lean.execute(conn, sa.update(T).where(T.c.id == sa.bindparam("n")).values(flag=False),
+                            {"n": first.id}).rowcount == 1
