@@ -60,8 +60,8 @@ class Run:
         self.ahead = BatchReads()  # keys and lookups of the batch's documents, read at its start
         self.added: list[tuple[str, str, Any]] = []
         self.wrote = False  # the current document has written something (a record created by a lookup)
+        self.undone = False  # what the current document wrote is taken back already
         self.savepoint: Any = None  # the current document's savepoint, if it has one
-        self.careful = True  # the current document began in its own savepoint
         self.before: tuple[int, int, int] | None = None  # _changes before the current document (no savepoint)
 
     def read_ahead(self, docs: list[SourceDocument]) -> None:
@@ -79,10 +79,9 @@ class Run:
             return
         src = Source(doc.data, doc.data, self.channel, self.tx.env, doc.line)
         key_text = None
-        self.careful = careful
         self.savepoint = self.tx.conn.begin_nested() if careful else None
         self.before = None if careful else _changes(self.tx)
-        self.added, self.wrote = [], False
+        self.added, self.wrote, self.undone = [], False, False
         try:
             key = self._key(src)
             key_text = _key_text(key, self.ci.defn.channel.field if self.ci.defn.channel else None)
@@ -126,9 +125,10 @@ class Run:
     def _undo(self, position: int) -> None:
         """Take back what the current document wrote (its savepoint), and the lookups it cached; without a
         savepoint, a document that wrote nothing has nothing to take back, else the batch runs again."""
+        if self.undone:
+            return  # taken back already (a refused create, then reported as an error)
+        self.undone = True
         savepoint, self.savepoint = self.savepoint, None
-        if savepoint is None and self.careful:
-            return  # taken back already
         if savepoint is None:
             if self.wrote or self.before is None or _changes(self.tx) != self.before:
                 raise Careful(position)  # no savepoint to roll back to: run again, this document in one
