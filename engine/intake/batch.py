@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .. import validation
+from .. import lean, validation
 from ..coerce import CoercionError, coerce
 from ..errors import OrdoError, ValidationFailed
 from ..records import Transaction
@@ -164,7 +164,7 @@ class Run:
             raise MappingError(name, str(e), src.line) from None
         if f.type == "link" and isinstance(v, str):
             q = self.tx.plan(f.entity or "").select_by("id", ("name",))
-            found = self.tx.conn.execute(q, {"w_name": v}).scalar()
+            found = lean.execute(self.tx.conn, q, {"w_name": v}).scalar()
             if found is None:
                 raise MappingError(name, f"no {f.entity} {v!r}", src.line)
             v = found
@@ -181,7 +181,7 @@ class Run:
 
     def _existing_now(self, key: dict[str, Any]) -> str | None:
         q = self.tx.plan(self.ci.entity.name).select_by("name", tuple(key))
-        return self.tx.conn.execute(q, {f"w_{k}": v for k, v in key.items()}).scalar()
+        return lean.execute(self.tx.conn, q, {f"w_{k}": v for k, v in key.items()}).scalar()
 
     # -- mapping
     def _map(self, doc: SourceDocument, src: Source) -> dict[str, Any]:
@@ -258,7 +258,7 @@ class Run:
         if stored is None:  # ``by`` is null: ``IS NULL``, not a parameter (``= NULL`` matches nothing)
             t = plan.table
             return self.tx.conn.execute(sa.select(t.c.id).where(t.c[lk.by].is_(None)).order_by(t.c.id).limit(1)).scalar()
-        return self.tx.conn.execute(plan.select_by("id", (lk.by,), first=True), {f"w_{lk.by}": stored}).scalar()
+        return lean.execute(self.tx.conn, plan.select_by("id", (lk.by,), first=True), {f"w_{lk.by}": stored}).scalar()
 
 
 def _key_text(key: dict[str, Any], channel_field: str | None) -> str | None:
