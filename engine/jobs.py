@@ -56,7 +56,10 @@ job_table = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("finished_at", sa.DateTime),
     sa.Column("worker", sa.String(100)),
-    sa.Index("ix_ordo_job_due", "status", "run_at"),
+    # the claim's order: the first due job is the index's first entry (no sort of the jobs due at the same time,
+    # e.g. many timers set by one clock; SKIP LOCKED then passes over the claimed ones entry by entry). A
+    # database created before (status, run_at) keeps its index until it is recreated (see docs/architecture.md)
+    sa.Index("ix_ordo_job_due", "status", "run_at", "id"),
 )
 
 Handler = Callable[[Any, dict[str, Any]], None]  # (tx: a records.Transaction, payload)
