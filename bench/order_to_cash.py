@@ -2,7 +2,8 @@
 
     pip install -e ".[bench]" && python bench/order_to_cash.py [--orders N] [--pg URL | --no-pg]
                                                                [--baseline REF | --no-baseline] [--quick]
-                                                               [--skus N] [--one-session]
+                                                               [--skus N] [--one-session] [--processes N]
+                                                               [--no-sqlite] [--no-threads]
 
 Each order (1-5 lines, paid, low risk so it is auto-approved) arrives as a marketplace
 JSON payload through the `orders` intake, one delivery per call as a webhook would send
@@ -10,7 +11,7 @@ it; its lifecycle flow screens and reviews it, waits out the merge window, and t
 worker allocates stock (fewest warehouses, same region, nearest) and creates one
 shipment per warehouse. The clock is moved past the merge window once all orders are
 in, then workers run until nothing is due. Timed: intake + workers, per backend, with 1
-and 4 concurrent clients (and as many workers), as threads of one process and as separate
+and 4 (--processes N) concurrent clients (and as many workers), as threads of one process and as separate
 processes (spawned; timed from the moment all have opened the app). PostgreSQL: --pg, else
 ORDO_BENCH_PG_URL or ORDO_TEST_PG_URL. The statements column is what one order cost (SQLite, 1 client).
 
@@ -309,12 +310,18 @@ def main() -> None:
     parser.add_argument("--skus", type=int, default=N_PRODUCTS,
                         help=f"products stocked (default {N_PRODUCTS}); 1: every order takes the same stock rows "
                              f"(the hot-row case)")
+    parser.add_argument("--processes", type=int, default=4, metavar="N",
+                        help="the concurrent clients (threads, processes) measured beside 1 (default 4)")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument("--no-threads", action="store_true", help="process runs only (with --quick: nothing)")
     parser.add_argument("--one-session", action="store_true",
                         help="keep the client processes in the bench's session (one scheduling group)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.skus < 1:
         parser.error("--skus must be at least 1")
+    if args.processes < 2:
+        parser.error("--processes must be at least 2")
     if args.child:  # run by run_baseline in the older tree
         print(f"RESULT {sqlite_once(args.orders):.3f}")
         return
@@ -324,8 +331,10 @@ def main() -> None:
           f"{'in one session' if args.one_session else 'each in its own session'})\n")
     print(f"{'backend':<12}{'clients':>8}  {'as':<10}{'orders/s':>9}{'allocated':>11}{'shipments':>11}"
           f"{'seconds':>9}{'stmts/order':>13}{'client ms':>11}{'server ms':>11}{'cores':>7}{'lock waits':>12}")
-    backends = [("SQLite", None)] + ([] if args.no_pg or not args.pg else [("PostgreSQL", args.pg)])
-    modes = [(1, False), (4, False)] + ([] if args.quick else [(1, True), (4, True)])
+    backends = ([] if args.no_sqlite else [("SQLite", None)]) + \
+        ([] if args.no_pg or not args.pg else [("PostgreSQL", args.pg)])
+    many = args.processes
+    modes = ([] if args.no_threads else [(1, False), (many, False)]) + ([] if args.quick else [(1, True), (many, True)])
     figures: dict[tuple[str, int, bool], Figures] = {}
     for name, pg in backends:
         for clients, processes in modes:
@@ -344,14 +353,15 @@ def main() -> None:
           "\ncores: (client + server CPU) / seconds ('+': server CPU unknown); lock waits: share of in-use "
           "PostgreSQL backend samples waiting for a lock.")
     for name, _ in backends:
-        one, four = figures.get((name, 1, True)), figures.get((name, 4, True))
+        one, four = figures.get((name, 1, True)), figures.get((name, many, True))
         if one and four:
-            line = f"{name}: 4 processes / 1 process = {one.seconds / four.seconds:.2f}x"
+            line = f"{name}: {many} processes / 1 process = {one.seconds / four.seconds:.2f}x"
             cpu1, cpu4 = _cpu_per_order(one, args.orders), _cpu_per_order(four, args.orders)
             if cpu1 and cpu4 and os.cpu_count():
-                # 1 process keeps at most 1 core busy (client and server take turns), 4 at most all of them
-                line += (f"; CPU per order {cpu1:.1f} ms (1 process), {cpu4:.1f} ms (4): CPU-bound, 4 processes "
-                         f"on {os.cpu_count()} idle cores reach about {os.cpu_count() * cpu1 / cpu4:.2f}x")
+                # 1 process keeps at most 1 core busy (client and server take turns), N at most all of them
+                line += (f"; CPU per order {cpu1:.1f} ms (1 process), {cpu4:.1f} ms ({many}): CPU-bound, {many} "
+                         f"processes on {os.cpu_count()} idle cores reach about "
+                         f"{min(many, os.cpu_count()) * cpu1 / cpu4:.2f}x")
             print(line)
     if not args.no_baseline:
         out = run_baseline(__file__, ["--orders", str(args.orders), "--child"], args.baseline)

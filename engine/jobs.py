@@ -56,7 +56,10 @@ job_table = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("finished_at", sa.DateTime),
     sa.Column("worker", sa.String(100)),
-    sa.Index("ix_ordo_job_due", "status", "run_at"),
+    # the claim's order: the first due job is the index's first entry (no sort of the jobs due at the same time,
+    # e.g. many timers set by one clock; SKIP LOCKED then passes over the claimed ones entry by entry). A
+    # database created before (status, run_at) keeps its index until it is recreated (see docs/architecture.md)
+    sa.Index("ix_ordo_job_due", "status", "run_at", "id"),
 )
 
 Handler = Callable[[Any, dict[str, Any]], None]  # (tx: a records.Transaction, payload)
@@ -109,6 +112,8 @@ def enqueue(conn: sa.Connection, kind: str, payload: dict[str, Any], run_at: dt.
     row = dict(kind=kind, payload=json.dumps(payload, default=str, sort_keys=True), run_at=run_at, status="pending",
                attempts=0, max_attempts=max_attempts, unique_key=unique_key, created_at=now, last_error=None,
                finished_at=None, worker=None)
+    if unique_key is not None and _own_key(conn, unique_key) is not None:
+        conn.info[_RUNNING] = None  # the running job's key is retired below, the new job holds it
     insert_new = _INSERT_NEW_KEY.get(conn.dialect.name) if new_key and unique_key is not None else None
     if insert_new is not None:
         found = lean.execute(conn, insert_new, row).scalar()
@@ -120,9 +125,24 @@ def enqueue(conn: sa.Connection, kind: str, payload: dict[str, Any], run_at: dt.
     return int(lean.execute(conn, _INSERT, row).scalar_one())
 
 
+_RUNNING = "ordo_running_job"  # conn.info: [the key of the job whose handler runs on it, cancelled by it?]
+
+
+def _own_key(conn: sa.Connection, unique_key: str) -> list[Any] | None:
+    """The running job's entry when ``unique_key`` is the key of the job whose handler runs on ``conn``."""
+    running = conn.info.get(_RUNNING)
+    return running if running is not None and running[0] == unique_key else None
+
+
 def cancel(conn: sa.Connection, *, unique_key: str | None = None, prefix: str | None = None) -> int:
-    """Cancel pending jobs by key (or key prefix); return how many."""
+    """Cancel pending jobs by key (or key prefix); return how many. A handler cancelling its own job's key (a
+    flow timer whose token leaves its node) runs no statement: the job is finished when the handler returns
+    (done, its key released) in the same transaction, as if cancelled first."""
     if unique_key is not None:
+        own = _own_key(conn, unique_key)
+        if own is not None:  # still held by the running job's row (nothing else can hold it)
+            done, own[1] = own[1], True
+            return 0 if done else 1
         return lean.execute(conn, _CANCEL_KEY, {"_key": unique_key}).rowcount
     if prefix is not None:
         return lean.execute(conn, _CANCEL_PREFIX, {"_prefix": _starting(prefix)}).rowcount
@@ -133,7 +153,8 @@ def ensure_scheduled(tx: Any, prefix: str, wanted: Mapping[str, tuple[str, dict[
     """Make the pending jobs whose unique key starts with ``prefix`` exactly ``wanted``
     (key -> (kind, payload, first run)) in the transaction ``tx`` (a records.Transaction): missing ones are
     created, others cancelled. Safe when several processes do it at once (the unique key decides)."""
-    existing = {row.unique_key for row in lean.execute(tx.conn, _PENDING_PREFIX, {"_prefix": _starting(prefix)})}
+    existing = {row.unique_key for row in lean.execute(tx.conn, _PENDING_PREFIX, {"_prefix": _starting(prefix)})
+                if (own := _own_key(tx.conn, row.unique_key)) is None or not own[1]}  # the running job, cancelled
     for key in sorted(existing - set(wanted)):
         tx.cancel_jobs(unique_key=key)
     for key in sorted(set(wanted) - existing):
@@ -221,7 +242,11 @@ class JobRunner:
             handler = self.handlers.get(row.kind)
             if handler is None:
                 raise LookupError(f"no handler for job kind {row.kind!r}")
-            handler(self.transaction(conn), json.loads(row.payload))
+            conn.info[_RUNNING] = [row.unique_key, False] if row.unique_key is not None else None
+            try:
+                handler(self.transaction(conn), json.loads(row.payload))
+            finally:
+                conn.info.pop(_RUNNING, None)
             lean.execute(conn, _FINISH, {"_id": row.id, "status": "done", "attempts": row.attempts + 1,
                                    "finished_at": now, "worker": worker, "unique_key": None})
         return True

@@ -18,6 +18,8 @@ import datetime as dt
 import hashlib
 import re
 import threading
+import weakref
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,7 +37,8 @@ series_table = sa.Table(
 )
 
 _TOKEN = re.compile(r"\{([^{}]*)\}")
-_sequences: dict[tuple[str, str], int] = {}  # (database URL, series key) -> the sequence's OID, per process
+# engine -> series key -> the sequence's OID, per process (looked up by the engine: no URL rendered per name)
+_sequences: weakref.WeakKeyDictionary[sa.Engine, dict[str, int]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -65,8 +68,8 @@ def _sequence(conn: sa.Connection, key: str) -> int:
     """The OID of the series' sequence, created once on its own autocommit connection (the caller's
     transaction holds no lock for it, and each statement there sees what other processes committed);
     a series counted in ``ordo_series`` before sequences existed continues from its last number."""
-    marker = (str(conn.engine.url), key)
-    oid = _sequences.get(marker)
+    known = _sequences.get(conn.engine)
+    oid = known.get(key) if known is not None else None
     if oid is not None:
         return oid
     seq = sequence_name(key)
@@ -86,29 +89,53 @@ def _sequence(conn: sa.Connection, key: str) -> int:
             finally:
                 ddl.exec_driver_sql(f"SELECT pg_advisory_unlock({lock_key})")
     with _lock:
-        _sequences[marker] = int(found)
+        _sequences.setdefault(conn.engine, {})[key] = int(found)
     return int(found)
+
+
+@lru_cache(maxsize=1024)
+def _parsed(pattern: str) -> tuple[list[tuple[str, str | None]], int | None]:
+    """A pattern as (literal text, token or None) parts, once per pattern, and the index of its counter part
+    (the first ``{#...}``; None: no counter). A token is a date part or a field of the record."""
+    parts: list[tuple[str, str | None]] = []
+    counter = None
+    at = 0
+    for m in _TOKEN.finditer(pattern):
+        token = m.group(1)
+        if re.fullmatch(r"#+", token):
+            if counter is None:
+                parts.append((pattern[at:m.start()], None))
+                counter = len(parts)
+                parts.append((token, "#"))
+            else:  # a second counter is kept as text
+                parts.append((pattern[at:m.end()], None))
+            at = m.end()
+            continue
+        parts.append((pattern[at:m.start()], None))
+        parts.append(("", token))
+        at = m.end()
+    parts.append((pattern[at:], None))
+    return parts, counter
 
 
 def make_name(conn: sa.Connection, entity: str, pattern: str | None, record: dict[str, Any], today: dt.date) -> str:
     """The next name for a record of ``entity``."""
-    pattern = pattern or f"{entity.upper()}-{{######}}"
+    parts, counter = _parsed(pattern or f"{entity.upper()}-{{######}}")
     dates = {"YYYY": f"{today.year:04d}", "YY": f"{today.year % 100:02d}", "MM": f"{today.month:02d}",
              "DD": f"{today.day:02d}"}
-
-    def fixed(m: re.Match) -> str:
-        token = m.group(1)
-        if token in dates:
-            return dates[token]
-        if re.fullmatch(r"#+", token):
-            return m.group(0)
-        value = record.get(token)
-        return "" if value is None else str(value)
-
-    prefix_filled = _TOKEN.sub(fixed, pattern)
-    counter = re.search(r"\{(#+)\}", prefix_filled)
+    out: list[str] = []
+    for i, (text, token) in enumerate(parts):
+        if token is None:
+            out.append(text)
+        elif i == counter:
+            out.append("")  # the counter's place, filled below
+        elif token in dates:
+            out.append(dates[token])
+        else:
+            value = record.get(token)
+            out.append("" if value is None else str(value))
     if counter is None:
-        return prefix_filled
-    key = f"{entity}:{prefix_filled[: counter.start()]}"
-    n = next_number(conn, key)
-    return prefix_filled[: counter.start()] + str(n).zfill(len(counter.group(1))) + prefix_filled[counter.end():]
+        return "".join(out)
+    prefix = "".join(out[:counter])
+    n = next_number(conn, f"{entity}:{prefix}")
+    return prefix + str(n).zfill(len(parts[counter][0])) + "".join(out[counter + 1:])

@@ -68,6 +68,25 @@ def test_a_clean_batch_on_sqlite_takes_no_savepoint_per_document(app):
     assert clean.by_kind()["BEGIN"] == 1  # the shape was chosen inside the batch's transaction
 
 
+def test_a_small_payload_takes_no_savepoint_per_document_nor_a_lone_document_on_postgresql(app):
+    """A payload small enough to be read inside the first batch's transaction is no careful batch on SQLite; a
+    batch of one document (a webhook's delivery) needs no savepoint on PostgreSQL either: there is no other
+    document its failure could make run again."""
+    app.create("contact", {"code": "K", "phone": "100", "full_name": "K"}, "admin")
+    intake = app.features["intake"]
+    with count_statements(app.engine) as one:
+        result = intake.import_payload("alice", "bookings", _known(1, set(), "L"), channel="WEB", source="l.json")
+    assert len(result.created) == 1 and one.by_kind().get("SAVEPOINT", 0) == 0
+    with count_statements(app.engine) as three:
+        result = intake.import_payload("alice", "bookings", _known(3, set(), "T"), channel="WEB", source="t.json")
+    assert len(result.created) == 3
+    assert three.by_kind().get("SAVEPOINT", 0) == (0 if app.engine.dialect.name == "sqlite" else 3)
+    with count_statements(app.engine) as bad:  # refused before writing: reported, nothing written
+        result = intake.import_payload("alice", "bookings", _known(1, {0}, "B"), channel="WEB", source="b.json")
+    assert (result.created, [e.document for e in result.errors]) == ([], [1])
+    assert bad.by_kind().get("INSERT", 0) == 0
+
+
 def test_a_batch_that_loses_a_race_runs_again_and_reports_each_document_once(app, monkeypatch):
     from ordo.engine import records
 

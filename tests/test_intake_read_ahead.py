@@ -117,3 +117,15 @@ def test_a_document_taken_back_forgets_the_record_its_lookup_created(app):
     new = [c for c in app.query("contact", user="admin", limit=None) if c["phone"] == "779999"]
     assert len(new) == 1
     assert app.get("booking", result.created[1], "admin")["contact"] == new[0]["id"]
+
+
+def test_the_read_ahead_statements_are_built_once_per_power_of_two_of_values(app):
+    """A statement per number of values rounded up to a power of two (the last value repeated), run lean: a
+    batch of 3 documents and one of 4 share theirs; what they find is the same as one by one."""
+    first = _import(app, ["P1", "P2", "P3"])
+    built = {e: dict(app.plans[e].shaped) for e in ("booking", "contact", "article")}
+    second = _import(app, ["P4", "P5", "P6", "P7"])
+    assert len(first.created) == 3 and len(second.created) == 4
+    assert {e: dict(app.plans[e].shaped) for e in built} == built  # nothing built for the second batch
+    again = _import(app, ["P1", "P5", "P9"])  # two duplicates among 3: padded with the last, found as before
+    assert [d.key for d in again.duplicates] == ["P1", "P5"] and len(again.created) == 1

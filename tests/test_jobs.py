@@ -68,6 +68,35 @@ def test_unique_key_replaces_and_cancel(app):
     assert [j.payload for j in jobs] == [{"v": 2}]
 
 
+def test_a_handler_cancelling_its_own_key_runs_no_statement_and_may_enqueue_it_again(app):
+    from ordo.engine.stats import count_statements
+
+    seen: list[int] = []
+
+    def own(tx, p):
+        seen.append(tx.cancel_jobs(unique_key="timer:own"))
+        seen.append(tx.cancel_jobs(unique_key="timer:own"))  # cancelled already
+        if p["v"] == 1:
+            tx.enqueue("own", {"v": 2}, T0 + dt.timedelta(minutes=5), unique_key="timer:own")
+
+    app.jobs.register("own", own)
+    with app.transaction("u") as tx:
+        tx.enqueue("own", {"v": 1}, T0, unique_key="timer:own")
+    with count_statements(app.engine) as counts:
+        assert app.jobs.run_one() is True
+    assert seen == [1, 0] and counts.by_kind().get("UPDATE", 0) == 2  # the retired key, the job finished
+    with app.engine.connect() as conn:
+        jobs = {j.payload["v"]: j for j in list_jobs(conn)}
+    assert jobs[1].status == "done" and jobs[1].unique_key is None
+    assert jobs[2].status == "pending" and jobs[2].unique_key == "timer:own"
+    app.clock.fixed = T0 + dt.timedelta(minutes=6)
+    with count_statements(app.engine) as counts:
+        assert app.jobs.run_one() is True
+    assert seen == [1, 0, 1, 0] and counts.by_kind().get("UPDATE", 0) == 1  # only the job finished
+    with app.engine.connect() as conn:
+        assert [j.status for j in list_jobs(conn)] == ["done", "done"]
+
+
 def test_outbox_delivery_with_retries(app):
     sent, fail = [], {"n": 2}
 

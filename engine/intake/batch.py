@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .. import validation
+from .. import lean, validation
 from ..coerce import CoercionError, coerce
 from ..errors import OrdoError, ValidationFailed
 from ..records import Transaction
@@ -60,8 +60,8 @@ class Run:
         self.ahead = BatchReads()  # keys and lookups of the batch's documents, read at its start
         self.added: list[tuple[str, str, Any]] = []
         self.wrote = False  # the current document has written something (a record created by a lookup)
+        self.undone = False  # what the current document wrote is taken back already
         self.savepoint: Any = None  # the current document's savepoint, if it has one
-        self.careful = True  # the current document began in its own savepoint
         self.before: tuple[int, int, int] | None = None  # _changes before the current document (no savepoint)
 
     def read_ahead(self, docs: list[SourceDocument]) -> None:
@@ -79,10 +79,9 @@ class Run:
             return
         src = Source(doc.data, doc.data, self.channel, self.tx.env, doc.line)
         key_text = None
-        self.careful = careful
         self.savepoint = self.tx.conn.begin_nested() if careful else None
         self.before = None if careful else _changes(self.tx)
-        self.added, self.wrote = [], False
+        self.added, self.wrote, self.undone = [], False, False
         try:
             key = self._key(src)
             key_text = _key_text(key, self.ci.defn.channel.field if self.ci.defn.channel else None)
@@ -126,9 +125,10 @@ class Run:
     def _undo(self, position: int) -> None:
         """Take back what the current document wrote (its savepoint), and the lookups it cached; without a
         savepoint, a document that wrote nothing has nothing to take back, else the batch runs again."""
+        if self.undone:
+            return  # taken back already (a refused create, then reported as an error)
+        self.undone = True
         savepoint, self.savepoint = self.savepoint, None
-        if savepoint is None and self.careful:
-            return  # taken back already
         if savepoint is None:
             if self.wrote or self.before is None or _changes(self.tx) != self.before:
                 raise Careful(position)  # no savepoint to roll back to: run again, this document in one
@@ -164,7 +164,7 @@ class Run:
             raise MappingError(name, str(e), src.line) from None
         if f.type == "link" and isinstance(v, str):
             q = self.tx.plan(f.entity or "").select_by("id", ("name",))
-            found = self.tx.conn.execute(q, {"w_name": v}).scalar()
+            found = lean.execute(self.tx.conn, q, {"w_name": v}).scalar()
             if found is None:
                 raise MappingError(name, f"no {f.entity} {v!r}", src.line)
             v = found
@@ -181,7 +181,7 @@ class Run:
 
     def _existing_now(self, key: dict[str, Any]) -> str | None:
         q = self.tx.plan(self.ci.entity.name).select_by("name", tuple(key))
-        return self.tx.conn.execute(q, {f"w_{k}": v for k, v in key.items()}).scalar()
+        return lean.execute(self.tx.conn, q, {f"w_{k}": v for k, v in key.items()}).scalar()
 
     # -- mapping
     def _map(self, doc: SourceDocument, src: Source) -> dict[str, Any]:
@@ -258,7 +258,7 @@ class Run:
         if stored is None:  # ``by`` is null: ``IS NULL``, not a parameter (``= NULL`` matches nothing)
             t = plan.table
             return self.tx.conn.execute(sa.select(t.c.id).where(t.c[lk.by].is_(None)).order_by(t.c.id).limit(1)).scalar()
-        return self.tx.conn.execute(plan.select_by("id", (lk.by,), first=True), {f"w_{lk.by}": stored}).scalar()
+        return lean.execute(self.tx.conn, plan.select_by("id", (lk.by,), first=True), {f"w_{lk.by}": stored}).scalar()
 
 
 def _key_text(key: dict[str, Any], channel_field: str | None) -> str | None:

@@ -18,6 +18,7 @@ from ordo.dsl.intake import IntakeDef, LookupDef, ValueDef, ValueSpec, VarDef, p
 
 from ..coerce import CoercionError, coerce
 from ..errors import OrdoError
+from .readers import get_path
 
 _MISSING = object()
 
@@ -48,12 +49,19 @@ class SourceValue:
     from_root: bool
     parts: tuple[str | int, ...]
     convert: FieldDef | None
+    column: str | None = field(init=False)  # the one key of a one-step path (a CSV column), read directly
+
+    def __post_init__(self) -> None:
+        one = len(self.parts) == 1 and isinstance(self.parts[0], str)
+        self.column = self.parts[0] if one else None  # type: ignore[assignment]
 
     def read(self, src: Source, what: str) -> Any:
-        from .readers import get_path
-
-        value = get_path(src.document if self.from_root else src.row, self.parts)
-        if isinstance(value, str):
+        data = src.document if self.from_root else src.row
+        if self.column is not None:
+            value = data.get(self.column) if type(data) is dict else get_path(data, self.parts)
+        else:
+            value = get_path(data, self.parts)
+        if type(value) is str:
             value = value.strip()
             if value == "":
                 value = None

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from .. import lean
 from ..coerce import CoercionError, coerce
 from ..errors import OrdoError
 from .compiled import CompiledIntake, CompiledShape, CompiledTable
@@ -33,7 +34,7 @@ from .readers import SourceDocument, get_path, iter_items
 if TYPE_CHECKING:
     from ..records import Transaction
 
-_CHUNK = 500  # values per IN (...)
+_CHUNK = 512  # values per IN (...): a statement per power of two up to it, the values padded by repeating one
 _EXACT = frozenset({"string", "text", "integer", "enum", "link"})  # types whose stored values compare as read
 _KEYS = "intake keys"  # EntityPlan.shaped keys of the statements built here, once per entity and shape
 _BY = "intake lookup"
@@ -127,29 +128,33 @@ class BatchReads:
     # -- reading
     def _keys(self, tx: Transaction, ci: CompiledIntake, columns: list[str], keys: list[tuple[Any, ...]]) -> None:
         plan = tx.plan(ci.entity.name)
-        q = plan.shaped.get((_KEYS, tuple(columns)))
-        if q is None:
-            t = plan.table
-            q = sa.select(t.c.name, *[t.c[c] for c in columns]).where(
-                *[t.c[c].in_(sa.bindparam(f"k_{c}", expanding=True)) for c in columns])
-            plan.shaped[(_KEYS, tuple(columns))] = q
         for chunk in _chunks(sorted(set(keys), key=repr)):
-            params = {f"k_{c}": sorted({k[i] for k in chunk}, key=repr) for i, c in enumerate(columns)}
-            used = {tuple(row[1:]): row[0] for row in tx.conn.execute(q, params)}
+            size = _size(len(chunk))
+            q = plan.shaped.get((_KEYS, tuple(columns), size))
+            if q is None:
+                t = plan.table
+                q = sa.select(t.c.name, *[t.c[c] for c in columns]).where(
+                    *[t.c[c].in_([sa.bindparam(f"k_{c}_{j}") for j in range(size)]) for c in columns])
+                plan.shaped[(_KEYS, tuple(columns), size)] = q
+            params: dict[str, Any] = {}
+            for i, c in enumerate(columns):
+                params.update(_padded(f"k_{c}_", sorted({k[i] for k in chunk}, key=repr), size))
+            used = {tuple(row[1:]): row[0] for row in lean.execute(tx.conn, q, params)}
             for k in chunk:
                 self.keys[k] = used.get(k)
 
     def _lookup(self, tx: Transaction, entity: str, by: str, values: dict[Any, Any]) -> None:
         plan = tx.plan(entity)
-        q = plan.shaped.get((_BY, by))
-        if q is None:
-            t = plan.table
-            q = plan.shaped[(_BY, by)] = sa.select(t).where(t.c[by].in_(sa.bindparam("values", expanding=True))
-                                                           ).order_by(t.c.id)
         first: dict[Any, int] = {}
         stored = sorted({v for v in values.values() if v is not None}, key=repr)
         for chunk in _chunks(stored):
-            for row in tx.conn.execute(q, {"values": chunk}):
+            size = _size(len(chunk))
+            q = plan.shaped.get((_BY, by, size))
+            if q is None:
+                t = plan.table
+                q = plan.shaped[(_BY, by, size)] = sa.select(t).where(
+                    t.c[by].in_([sa.bindparam(f"v_{j}") for j in range(size)])).order_by(t.c.id)
+            for row in lean.execute(tx.conn, q, _padded("v_", chunk, size)):
                 rec = dict(row._mapping)
                 if rec[by] not in first:
                     first[rec[by]] = rec["id"]
@@ -167,12 +172,14 @@ class BatchReads:
         uow = tx.uow
         names = {n for n in names if (entity, n) not in uow.names}
         plan = tx.plan(entity)
-        q = plan.shaped.get(_NAMES)
-        if q is None:
-            t = plan.table
-            q = plan.shaped[_NAMES] = sa.select(t).where(t.c.name.in_(sa.bindparam("names", expanding=True)))
         for chunk in _chunks(sorted(names)):
-            for row in tx.conn.execute(q, {"names": chunk}):
+            size = _size(len(chunk))
+            q = plan.shaped.get((_NAMES, size))
+            if q is None:
+                t = plan.table
+                q = plan.shaped[(_NAMES, size)] = sa.select(t).where(
+                    t.c.name.in_([sa.bindparam(f"n_{j}") for j in range(size)]))
+            for row in lean.execute(tx.conn, q, _padded("n_", chunk, size)):
                 _remember(tx, entity, dict(row._mapping))
 
 
@@ -255,6 +262,21 @@ def _stored(ci: CompiledIntake, lk: CompiledLookup, value: Any) -> Any:
 
 def _later(lk: CompiledLookup, value: Any, src: Source, path: str) -> Any:
     raise _Later
+
+
+def _size(n: int) -> int:
+    """The number of parameters of the statement reading ``n`` values: the next power of two (at most 10
+    statements per entity and purpose, each compiled once; lean.execute runs them)."""
+    size = 1
+    while size < n:
+        size *= 2
+    return size
+
+
+def _padded(prefix: str, values: list[Any], size: int) -> dict[str, Any]:
+    """``values`` as the parameters ``prefix0 .. prefix<size-1>``, the last value repeated up to ``size``."""
+    last = values[-1]
+    return {f"{prefix}{j}": values[j] if j < len(values) else last for j in range(size)}
 
 
 def _chunks(values: list[Any]) -> Iterator[list[Any]]:

@@ -86,11 +86,7 @@ class IntakeRuntime:
         if len(payload) > _READ_IN_BATCH:  # a big file is parsed before a write transaction holds the lock
             with self.app.reader(tx_or_user) as tx:
                 job.read(tx)
-        # documents without savepoints of their own, except on PostgreSQL: there a batch run again would give
-        # its records new names (a sequence's numbers are not rolled back), leaving a gap in the series
-        fast = self.app.engine.dialect.name != "postgresql"
-        default = len(job.docs) if fast else 0  # the position from which documents are careful
-        start, careful_from = 0, default
+        start, careful_from = 0, None  # None: the batch's default (_Import.careful_default)
         what = f"importing {source or 'the payload'}"
         try:
             while True:
@@ -100,7 +96,7 @@ class IntakeRuntime:
                 except Careful as e:  # rolled back: the same batch again, from that document on careful
                     careful_from = e.position
                     continue
-                careful_from = default
+                careful_from = None
                 if progress is not None:
                     progress(start, len(job.docs))
                 if start >= len(job.docs):
@@ -175,10 +171,11 @@ class _Import:
             self._channel_seen = (tx, IntakeRuntime._channel(tx, self.ci, self.channel))
         return self._channel_seen[1]
 
-    def commit(self, tx: Transaction, start: int, batch_size: int, careful_from: int) -> int:
+    def commit(self, tx: Transaction, start: int, batch_size: int, careful_from: int | None) -> int:
         """One batch in its own transaction (a dry run: every document, then rolled back); returns where the
         next batch starts. A run again of the same batch (a lost race, or careful from a document that
-        failed after writing) first forgets what the earlier run reported."""
+        failed after writing) first forgets what the earlier run reported. ``careful_from`` None: the
+        default, decided once the documents are read (a small payload is read in this transaction)."""
         self.read(tx)
         assert self.result is not None
         if self._mark is not None and self._mark[0] == start:
@@ -186,10 +183,22 @@ class _Import:
         else:
             self._mark = (start, self.result.mark())
         end = len(self.docs) if self.dry_run else min(start + batch_size, len(self.docs))
+        if careful_from is None:
+            careful_from = self.careful_default(tx, start, end)
         self.batch(tx, start, end, careful_from)
         if self.dry_run:
             raise _Rollback
         return end
+
+    @staticmethod
+    def careful_default(tx: Transaction, start: int, end: int) -> int:
+        """From which document a batch's documents run in savepoints of their own, at its first run: none on
+        SQLite; on PostgreSQL every one, as a batch run again would give its records new names (a sequence's
+        numbers are not rolled back), leaving a gap in the series, except a batch of one document (a
+        webhook's delivery), which has no other document to give new names to."""
+        if tx.conn.dialect.name != "postgresql" or end - start <= 1:
+            return end
+        return start
 
     def batch(self, tx: Transaction, start: int, end: int, careful_from: int) -> None:
         """Documents ``start`` to ``end`` in ``tx``, those from ``careful_from`` on each in its savepoint."""
