@@ -120,9 +120,13 @@ class Allocator:
         self._outcome(result, lines, plan, explain)
         if not lines or not plan.ok:
             return result
+        known: dict[int, Any] = {}  # supply id -> the row as read, then as written by a pick
         for pick in sorted(plan.picks, key=lambda p: lock_order(rule, p.cand.supply_id)):
-            if reserve(tx, rule, pick.cand.supply_id, pick.quantity) is None:
+            sid = pick.cand.supply_id
+            after = reserve(tx, rule, sid, pick.quantity, known.get(sid, pick.cand.row))
+            if after is None:
                 raise _SupplyTaken
+            known[sid] = after
         for old in backorders:
             tx.delete(d.result.entity, old["id"])
         self._write(tx, rule, demand, result)
