@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from .. import lean
 from .compile import AVAILABLE, CompiledAllocation
 from .strategies import Candidate, LineDemand, Number, sort_key
 
@@ -33,30 +34,79 @@ def num(x: Any) -> Number:
     return int(d) if d == d.to_integral_value() else d
 
 
-_NAMES = ("allocation names",)  # the statement reading linked records for their names, kept in their plan
+_NAMES = "allocation names"  # the statements reading linked records for their names, kept in their plan
+
+
+def sized(n: int) -> int:
+    """How many bound values a statement for ``n`` values takes: ``n`` up to 8, then the next multiple of 8
+    (the values are padded by repeating the last), so a few statement texts serve every size."""
+    return n if n <= 8 else -(-n // 8) * 8
+
+
+def bind_values(prefix: str, values: list[Any]) -> dict[str, Any]:
+    """``{prefix0: v0, prefix1: v1, ...}`` padded to :func:`sized` with the last value."""
+    padded = values + [values[-1]] * (sized(len(values)) - len(values))
+    return {f"{prefix}{i}": v for i, v in enumerate(padded)}
+
+
+def _names_statement(tx: Transaction, entity: str, size: int, whole: bool) -> Any:
+    plan = tx.plan(entity)
+    key = (_NAMES, size)
+    q = plan.shaped.get(key)
+    if q is None:
+        t = plan.table
+        q = sa.select(t) if whole else sa.select(t.c.id, t.c.name)
+        q = plan.shaped[key] = q.where(sa.or_(*(t.c.id == sa.bindparam(f"i{i}", type_=t.c.id.type)
+                                                for i in range(size))))
+    return q
 
 
 def _names(tx: Transaction, entity: str | None, values: set[Any]) -> dict[Any, str]:
-    """Readable names for field values: the linked records' names (one query), else the values. The records
-    read (whole, when they have no child rows) are learnt by the unit of work: the allocation records written
-    next link them without reading them again."""
+    """Readable names for field values: the linked records' names (from the unit of work, else one query),
+    else the values. The records read (whole, when they have no child rows) are learnt by the unit of work:
+    the allocation records written next link them without reading them again."""
     values.discard(None)
     out = {v: str(v) for v in values}
     if entity is not None and values:
-        ce = tx.app.compiled.entity(entity)
-        whole = not ce.table_fields
-        plan = tx.plan(entity)
-        q = plan.shaped.get(_NAMES)
-        if q is None:
-            t = plan.table
-            q = sa.select(t) if whole else sa.select(t.c.id, t.c.name)
-            q = plan.shaped[_NAMES] = q.where(t.c.id.in_(sa.bindparam("ids", expanding=True)))
         uow = tx.uow
-        for row in tx.conn.execute(q, {"ids": list(values)}):
+        known = uow.records
+        missing = []
+        for v in values:
+            rec = known.get((entity, v))
+            if rec is None:
+                missing.append(v)
+            else:
+                out[v] = str(rec["name"])
+        if not missing:
+            return out
+        whole = not tx.app.compiled.entity(entity).table_fields
+        q = _names_statement(tx, entity, sized(len(missing)), whole)
+        for row in lean.execute(tx.conn, q, bind_values("i", missing)):
             out[row.id] = str(row.name)
-            if whole and uow.get(entity, row.id) is None:
+            if whole and (entity, row.id) not in known:
                 uow.put(entity, dict(row._mapping))
     return out
+
+
+def _candidate_rows(tx: Transaction, rule: CompiledAllocation, dparams: dict[str, Any],
+                    wanted: list[tuple[dict[str, Any], Number]]) -> list[list[dict[str, Any]]]:
+    """The candidate rows of each wanted line: one statement for every line's item, unless the statement
+    binds line fields (then one per line)."""
+    item_field = rule.defn.demand.item
+    if rule.by_line:
+        out = []
+        for line, _ in wanted:
+            params = {**dparams, **rule.line_params.params(line), "_item": line.get(item_field)}
+            out.append([dict(r._mapping) for r in lean.execute(tx.conn, rule.candidates_sql, params)])
+        return out
+    items = list(dict.fromkeys(line.get(item_field) for line, _ in wanted))
+    stmt = rule.candidates_of(sized(len(items)))
+    by_item: dict[Any, list[dict[str, Any]]] = {}
+    item_key = rule.defn.supply.item
+    for r in lean.execute(tx.conn, stmt, {**dparams, **bind_values("_item", items)}):
+        row = dict(r._mapping)
+        by_item.setdefault(row[item_key], []).append(row)
+    return [[dict(row) for row in by_item.get(line.get(item_field), ())] for line, _ in wanted]
 
 
 def load_lines(tx: Transaction, rule: CompiledAllocation, demand: dict[str, Any],
@@ -65,35 +115,44 @@ def load_lines(tx: Transaction, rule: CompiledAllocation, demand: dict[str, Any]
     item_entity = rule.demand.fields[d.demand.lines].child.fields[d.demand.item].defn.entity  # type: ignore[union-attr]
     loc_entity = rule.supply.fields[d.supply.location].defn.entity
     desc = [k.descending for k in rule.rank]
-    dparams = rule.demand_params.params(demand)
-    fetched = []
+    demand_id = demand["id"]
+    wanted = []
     for row in demand.get(d.demand.lines) or []:
         qty = outstanding.get(row["id"], 0)
-        if qty <= 0:
-            continue
-        line = {**row, "parent_id": demand["id"]}
-        params = {**dparams, **rule.line_params.params(line), "_item": line.get(d.demand.item)}
-        rows = [dict(r._mapping) for r in tx.conn.execute(rule.candidates_sql, params)]
+        if qty > 0:
+            wanted.append(({**row, "parent_id": demand_id}, qty))
+    if not wanted:
+        return []
+    dparams = rule.demand_params.params(demand)
+    fetched = []
+    for (line, qty), rows in zip(wanted, _candidate_rows(tx, rule, dparams, wanted), strict=True):
         if rule.where_py is not None:
             rows = [r for r in rows if rule.where_py(r, tx.env, demand, line) is True]
-        excluded = _excluded(tx, rule, params, {r["id"] for r in rows}) if explain else []
+        excluded = []
+        if explain:
+            params = {**dparams, **rule.line_params.params(line), "_item": line.get(d.demand.item)}
+            excluded = _excluded(tx, rule, params, {r["id"] for r in rows})
         fetched.append((line, qty, rows, excluded))
-    locs = _names(tx, loc_entity, {r.get(d.supply.location) for _, _, rows, ex in fetched
+    loc_field = d.supply.location
+    locs = _names(tx, loc_entity, {r.get(loc_field) for _, _, rows, ex in fetched
                                    for r in [*rows, *(m for m, _ in ex)]})
     items = _names(tx, item_entity, {line.get(d.demand.item) for line, _, _, _ in fetched})
     out: list[LineDemand] = []
+    rank = rule.rank
+    env = tx.env
     for line, qty, rows, excluded in fetched:
         cands = []
         for r in rows:
             available = num(r.pop(AVAILABLE))
-            keys = tuple(r.pop(k.column) if k.column else k.expr(r, tx.env, demand, line) for k in rule.rank)
-            loc = r.get(d.supply.location)
-            cands.append(Candidate(r["id"], str(r.get("name") or r["id"]), loc, locs.get(loc, "-"),
-                                   available, keys, sort_key(keys, desc, r["id"])))
+            keys = tuple(r.pop(k.column) if k.column else k.expr(r, env, demand, line) for k in rank)
+            loc = r.get(loc_field)
+            rid = r["id"]
+            cands.append(Candidate(rid, str(r.get("name") or rid), loc, locs.get(loc, "-"),
+                                   available, keys, sort_key(keys, desc, rid), row=r))
         cands.sort(key=lambda c: c.order)
         item = line.get(d.demand.item)
         ld = LineDemand(line["id"], line.get("idx") or 0, item, items.get(item, "-"), qty, cands)
-        ld.excluded = [(str(m.get("name") or m["id"]), locs.get(m.get(d.supply.location), "-"), why)
+        ld.excluded = [(str(m.get("name") or m["id"]), locs.get(m.get(loc_field), "-"), why)
                        for m, why in excluded]
         out.append(ld)
     return out

@@ -8,6 +8,7 @@ A filter that cannot be expressed in SQL is evaluated in Python instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,8 @@ class CompiledAllocation:
     result_table: sa.Table
     available_sql: ColumnElement[Any]
     candidates_sql: sa.Select  # candidates of one line (bound: _item, demand__*, line__*)
+    candidate_parts: tuple[Any, ...]  # (item column, the selected columns, the other conditions): see candidates_of
+    by_line: bool  # the candidate statement binds line fields (line__*): one statement per line, else per item set
     all_rows_sql: sa.Select  # every supply row of the item (for explanations)
     where_py: CompiledExpression | None  # the filter, when it could not be compiled to SQL
     where_expr: CompiledExpression | None
@@ -85,6 +88,25 @@ class CompiledAllocation:
     @property
     def name(self) -> str:
         return self.defn.name
+
+    def candidates_of(self, size: int) -> sa.Select:
+        """The candidates of ``size`` items in one statement (``item = :_item0 OR ... OR item = :_item<size-1>``,
+        one bound parameter per item: a statement text per size), built once per size."""
+        key = ("candidates", size)
+        found = self.statements.get(key)
+        if found is None:
+            item_col, columns, conditions = self.candidate_parts
+            items = sa.or_(*(item_col == sa.bindparam(f"_item{i}", type_=item_col.type) for i in range(size)))
+            found = self.statements[key] = sa.select(*columns).where(items, *conditions).order_by(
+                self.supply_table.c.id)
+        return found
+
+    def statement(self, key: Any, build: Callable[[], Any]) -> Any:
+        """A statement of this rule built once by ``build`` and kept under ``key``."""
+        found = self.statements.get(key)
+        if found is None:
+            found = self.statements[key] = build()
+        return found
 
 
 def _fail(rule: str, msg: str) -> DefinitionErrors:
@@ -133,13 +155,13 @@ def compile_rule(app: App, defn: AllocationDef) -> CompiledAllocation:
         except Exception:  # not expressible in SQL: evaluated in Python on the candidates
             key.column = None
     item_col = supply_table.c[defn.supply.item]
-    base = sa.select(supply_table, available_sql.label(AVAILABLE), *rank_columns).where(
-        item_col == sa.bindparam("_item", type_=item_col.type))
-    candidates = base.where(available_sql > 0)
-    if where_sql is not None:
-        candidates = candidates.where(where_sql)
+    columns = (supply_table, available_sql.label(AVAILABLE), *rank_columns)
+    base = sa.select(*columns).where(item_col == sa.bindparam("_item", type_=item_col.type))
+    conditions = [available_sql > 0] + ([where_sql] if where_sql is not None else [])
+    candidates = base.where(*conditions).order_by(supply_table.c.id)
+    by_line = any(name.startswith("line__") for name in candidates.compile().params)
     return CompiledAllocation(
         defn, demand, lines_field.child_table, supply, supply_table, result, result_table, available_sql,
-        candidates.order_by(supply_table.c.id), base.order_by(supply_table.c.id), where_py, where, rank,
-        demand_src, line_src,
+        candidates, (item_col, columns, conditions), by_line, base.order_by(supply_table.c.id), where_py, where,
+        rank, demand_src, line_src,
     )

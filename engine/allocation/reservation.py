@@ -12,8 +12,9 @@ row; SQLite serializes writers. Release and consume are guarded the same way.
 Every path (allocate, release, consume) changes supply rows in one global order,
 :func:`lock_order` (supply table, then id), so two transactions never wait for
 each other's rows in opposite orders.
-The write is audited, computed fields of the supply are refreshed, and write
-listeners see it like any other update, all inside the caller's transaction.
+The write is audited, computed fields of the supply are written (by the same
+UPDATE when the row was read before, see :func:`adjust`), and write listeners
+see it like any other update, all inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -39,32 +40,51 @@ def lock_order(rule: CompiledAllocation, supply_id: int) -> tuple[str, int]:
     return rule.supply_table.name, supply_id
 
 
-def _statement(rule: CompiledAllocation, names: tuple[str, ...], key: str, guard: Callable[[], Any]) -> Any:
-    """The guarded UPDATE adding ``d_<name>`` to each of ``names`` (``key`` names the guard), built once per
-    rule and shape: ``UPDATE ... WHERE id = :_sid AND <guard> RETURNING *``."""
-    found = rule.statements.get((key, names))
+def _statement(rule: CompiledAllocation, names: tuple[str, ...], key: str, guard: Callable[[], Any],
+               computed: tuple[str, ...] = ()) -> Any:
+    """The guarded UPDATE adding ``d_<name>`` to each of ``names`` (``key`` names the guard) and setting the
+    ``computed`` fields to ``c_<name>``, built once per rule and shape:
+    ``UPDATE ... WHERE id = :_sid AND <guard> RETURNING *``."""
+    found = rule.statements.get((key, names, computed))
     if found is None:
         t = rule.supply_table
         values: dict[str, Any] = {
             name: t.c[name] + sa.bindparam(f"d_{name}", type_=t.c[name].type) for name in names
         }
+        values.update({name: sa.bindparam(f"c_{name}", type_=t.c[name].type) for name in computed})
         values.update(version=t.c.version + 1, updated_at=sa.bindparam("_now", type_=t.c.updated_at.type),
                       updated_by=sa.bindparam("_by", type_=t.c.updated_by.type))
         found = sa.update(t).where(t.c.id == sa.bindparam("_sid"), guard()).values(values).returning(*t.c)
-        rule.statements[(key, names)] = found
+        rule.statements[(key, names, computed)] = found
     return found
 
 
 def adjust(tx: Transaction, rule: CompiledAllocation, supply_id: int, deltas: Mapping[str, Number],
-           key: str, guard: Callable[[], Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
+           key: str, guard: Callable[[], Any], params: Mapping[str, Any],
+           known: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
     """Add ``deltas`` (field -> amount) to one supply row if the guard (built by ``guard`` once per ``key``,
-    bound to ``params``) holds; the row after, or None."""
+    bound to ``params``) holds; the row after, or None.
+
+    The supply's computed fields are written by the same UPDATE when the row is ``known`` (as read before):
+    computed on that row with the deltas applied. Should the row returned differ from it (another
+    transaction wrote it in between, PostgreSQL), they are computed again on the row returned and written
+    by a second UPDATE."""
     t = rule.supply_table
+    ce = rule.supply
     now = tx.now
-    stmt = _statement(rule, tuple(deltas), key, guard)
     bound = {**params, "_sid": supply_id, "_now": now, "_by": tx.user.name}
     for name, delta in deltas.items():
         bound[f"d_{name}"] = delta
+    expected = None
+    computed: tuple[str, ...] = ()
+    if ce.computed_order and known is not None:
+        expected = dict(known)
+        for name, delta in deltas.items():
+            expected[name] = expected[name] + delta
+        for name, value in _compute(tx, rule, expected).items():
+            bound[f"c_{name}"] = value
+        computed = tuple(ce.computed_order)
+    stmt = _statement(rule, tuple(deltas), key, guard, computed)
     row = lean.execute(tx.conn, stmt, bound).first()
     if row is None:
         return None
@@ -73,14 +93,15 @@ def adjust(tx: Transaction, rule: CompiledAllocation, supply_id: int, deltas: Ma
     before = {**after, "version": after["version"] - 1}
     for name, delta in deltas.items():
         before[name] = after[name] - delta
-    ce = rule.supply
     if ce.computed_order:
         _compute(tx, rule, before)
+        written = {name: after[name] for name in computed}
         changed = _compute(tx, rule, after)
-        refresh = rule.statements.get("computed")
-        if refresh is None:
-            refresh = rule.statements["computed"] = sa.update(t).where(t.c.id == sa.bindparam("_sid"))
-        lean.execute(tx.conn, refresh, {**changed, "_sid": supply_id})
+        if changed != written:  # not known, or changed by another transaction since it was read
+            refresh = rule.statements.get("computed")
+            if refresh is None:
+                refresh = rule.statements["computed"] = sa.update(t).where(t.c.id == sa.bindparam("_sid"))
+            lean.execute(tx.conn, refresh, {**changed, "_sid": supply_id})
     if not ce.table_fields:  # the whole row as stored now, locked by this UPDATE: later reads need not load it
         tx.uow.put(ce.name, after, locked=True)
     write(tx.conn, at=now, user=tx.user.name, entity=ce.name, record_id=supply_id, record_name=after.get("name"),
@@ -101,12 +122,14 @@ def _compute(tx: Transaction, rule: CompiledAllocation, rec: dict[str, Any]) -> 
     return changed
 
 
-def reserve(tx: Transaction, rule: CompiledAllocation, supply_id: int, qty: Number) -> dict[str, Any] | None:
-    """Reserve ``qty`` if that much is still available (else None: someone was faster)."""
+def reserve(tx: Transaction, rule: CompiledAllocation, supply_id: int, qty: Number,
+            known: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """Reserve ``qty`` if that much is still available (else None: someone was faster); ``known``: the row
+    as read (see :func:`adjust`)."""
     reserved = rule.defn.supply.reserved
     return adjust(tx, rule, supply_id, {reserved: qty}, "reserve",
                   lambda: rule.available_sql >= sa.bindparam("q", type_=rule.supply_table.c[reserved].type),
-                  {"q": qty})
+                  {"q": qty}, known)
 
 
 def unreserve(tx: Transaction, rule: CompiledAllocation, supply_id: int, qty: Number,
@@ -126,4 +149,5 @@ def unreserve(tx: Transaction, rule: CompiledAllocation, supply_id: int, qty: Nu
         return held
 
     params = {"q": qty, "q2": qty} if on_hand else {"q": qty}
-    return adjust(tx, rule, supply_id, deltas, "take" if on_hand else "give", guard, params)
+    known = tx.uow.records.get((rule.supply.name, supply_id))  # written earlier in this transaction, say
+    return adjust(tx, rule, supply_id, deltas, "take" if on_hand else "give", guard, params, known)

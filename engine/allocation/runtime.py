@@ -5,10 +5,12 @@ line (earlier reservations count; old backorder records are replaced), ranks
 the candidates, plans with the rule's strategy, reserves every pick with one
 conditional UPDATE (in the global supply lock order, as release and consume do,
 so concurrent allocations and releases cannot deadlock on supply rows) and writes
-the allocation records. If another transaction took the
+the allocation records. On PostgreSQL, if another transaction took the
 supply between reading and reserving, the work since the savepoint is undone
-and the allocation is planned again on fresh data. An error anywhere undoes
-everything: no partial reservation survives.
+and the allocation is planned again on fresh data. A SQLite write transaction
+holds the database's write lock, so nothing can change between reading and
+reserving: it takes no savepoint. An error anywhere fails the operation (the
+caller's transaction rolls back): no partial reservation survives.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from .. import lean
 from ..db import lost_race, retrying_savepoint
 from ..errors import Conflict, NotFound, PermissionDenied, UsageError
 from .candidates import load_lines, num
@@ -61,9 +64,12 @@ class Allocator:
         return self._records(tx, rule, demand["id"])
 
     def _records(self, tx: Transaction, rule: CompiledAllocation, demand_id: int) -> list[dict[str, Any]]:
-        t = rule.result_table
-        q = sa.select(t).where(t.c[rule.defn.result.demand] == demand_id).order_by(t.c.id)
-        return [dict(r._mapping) for r in tx.conn.execute(q)]
+        def build() -> sa.Select:
+            t = rule.result_table
+            return sa.select(t).where(t.c[rule.defn.result.demand] == sa.bindparam("demand")).order_by(t.c.id)
+
+        q = rule.statement("records", build)
+        return [dict(r._mapping) for r in lean.execute(tx.conn, q, {"demand": demand_id})]
 
     # -- allocate
     def allocate(self, tx: Transaction, rule_name: str, record_id: int | str, *,
@@ -79,25 +85,18 @@ class Allocator:
         backorders = [r for r in existing if r[d.result.status] == "backorder"]
         result = AllocationResult(d.name, d.demand.entity, demand["id"], demand["name"], d.strategy, "allocated",
                                   rank_labels=[k.label for k in rule.rank])
+        if tx.uow.locks_all:  # a SQLite write transaction: nobody else writes until it ends, no race to retry
+            result.attempts = 1
+            try:
+                return self._attempt(tx, rule, demand, outstanding, backorders, result, explain)
+            except _SupplyTaken:  # only a write of this transaction in between could do that
+                raise Conflict(f"allocation {d.name} for {d.demand.entity} {demand['name']}: the supply changed "
+                               f"while allocating; nothing was reserved") from None
         for attempt in range(1, MAX_ATTEMPTS + 1):
             result.attempts = attempt
             try:
                 with tx.conn.begin_nested():
-                    lines = load_lines(tx, rule, demand, outstanding, explain)
-                    plan = STRATEGIES[d.strategy](lines, [k.descending for k in rule.rank],
-                                                  partial=d.partial, split=d.split_lines)
-                    if explain:
-                        explain_reasons(lines, plan, d.strategy)
-                    self._outcome(result, lines, plan, explain)
-                    if not lines or not plan.ok:
-                        return result
-                    for pick in sorted(plan.picks, key=lambda p: lock_order(rule, p.cand.supply_id)):
-                        if reserve(tx, rule, pick.cand.supply_id, pick.quantity) is None:
-                            raise _SupplyTaken
-                    for old in backorders:
-                        tx.delete(d.result.entity, old["id"])
-                    self._write(tx, rule, demand, result)
-                    return result
+                    return self._attempt(tx, rule, demand, outstanding, backorders, result, explain)
             except _SupplyTaken:
                 result.lines = []
             except sa.exc.DBAPIError as e:  # the savepoint is rolled back; plan again on fresh data
@@ -106,6 +105,32 @@ class Allocator:
                 result.lines = []
         raise Conflict(f"allocation {d.name} for {d.demand.entity} {demand['name']}: the supply kept changing "
                        f"while allocating ({MAX_ATTEMPTS} attempts); try again")
+
+    def _attempt(self, tx: Transaction, rule: CompiledAllocation, demand: dict[str, Any],
+                 outstanding: dict[int, Number], backorders: list[dict[str, Any]], result: AllocationResult,
+                 explain: bool) -> AllocationResult:
+        """Plan on the supply as it is now, reserve every pick (raise _SupplyTaken when one is gone), write the
+        allocation records."""
+        d = rule.defn
+        lines = load_lines(tx, rule, demand, outstanding, explain)
+        plan = STRATEGIES[d.strategy](lines, [k.descending for k in rule.rank], partial=d.partial,
+                                      split=d.split_lines)
+        if explain:
+            explain_reasons(lines, plan, d.strategy)
+        self._outcome(result, lines, plan, explain)
+        if not lines or not plan.ok:
+            return result
+        known: dict[int, Any] = {}  # supply id -> the row as read, then as written by a pick
+        for pick in sorted(plan.picks, key=lambda p: lock_order(rule, p.cand.supply_id)):
+            sid = pick.cand.supply_id
+            after = reserve(tx, rule, sid, pick.quantity, known.get(sid, pick.cand.row))
+            if after is None:
+                raise _SupplyTaken
+            known[sid] = after
+        for old in backorders:
+            tx.delete(d.result.entity, old["id"])
+        self._write(tx, rule, demand, result)
+        return result
 
     def _outstanding(self, rule: CompiledAllocation, demand: dict[str, Any],
                      existing: list[dict[str, Any]]) -> dict[int, Number]:

@@ -36,6 +36,7 @@ class Candidate:
     order: tuple[Any, ...]  # sort key: best first
     take: Number = 0
     reason: str = ""
+    row: dict[str, Any] | None = None  # the supply row as read (its stored fields), when known
 
 
 @dataclass(eq=False)
