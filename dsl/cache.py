@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.util
 import io
 import os
 import pickle
@@ -76,13 +77,17 @@ def safe(st: os.stat_result) -> bool:
 
 @functools.cache
 def code_stamp() -> str:
-    """A digest of what builds an entry: Ordo's source files (path, size, mtime) and library versions."""
-    import lark
+    """A digest of what builds an entry: Ordo's source files (path, size, mtime) and library versions (lark's
+    by its installed files, not imported: opening a cached app never parses an expression)."""
     import pydantic
     import yaml
 
-    digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0{pydantic.VERSION}\0{yaml.__version__}\0"
-                            f"{lark.__version__}\0".encode())
+    digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0{pydantic.VERSION}\0{yaml.__version__}\0".encode())
+    lark = importlib.util.find_spec("lark")
+    if lark is not None and lark.origin:
+        with contextlib.suppress(OSError):
+            st = os.stat(lark.origin)  # its __init__.py holds __version__
+            digest.update(f"{lark.origin}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
     packages = sorted({Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "engine"})
     for top in packages:
         for dirpath, dirnames, filenames in os.walk(top):
@@ -126,7 +131,7 @@ def load(path: str | Path, content: str) -> AppDefinition | None:
         return None
     with contextlib.suppress(OSError):
         os.utime(file)  # recently used (see _trim)
-    _STORED[app] = (file, len(app.schema.compiled))
+    _STORED[app] = (file, compiled_count(app))
     return app
 
 
@@ -143,7 +148,7 @@ def remember(app: AppDefinition) -> None:
     """Store ``app``'s entry again when expressions were compiled against its schema since it was stored
     (opening it on a database compiles its computed fields and rules): the next process finds them too."""
     known = _STORED.get(app)
-    if known is not None and len(app.schema.compiled) > known[1] and folder() is not None:
+    if known is not None and compiled_count(app) > known[1] and folder() is not None:
         _write(known[0], app)
 
 
@@ -164,6 +169,12 @@ def dumps(app: AppDefinition, key: str) -> bytes:
     return out.getvalue()
 
 
+def compiled_count(app: AppDefinition) -> int:
+    """How many expressions were compiled against the app's schema (and its reports' result rows)."""
+    schema = app.schema
+    return len(schema.compiled) + sum(len(memo) for memo in getattr(schema, "row_memos", {}).values())
+
+
 def _write(file: Path, app: AppDefinition) -> None:
     key = file.name[len(PREFIX):-len(SUFFIX)]
     try:
@@ -182,7 +193,7 @@ def _write(file: Path, app: AppDefinition) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         return
-    _STORED[app] = (file, len(app.schema.compiled))
+    _STORED[app] = (file, compiled_count(app))
 
 
 def _trim(where: Path) -> None:
