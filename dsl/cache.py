@@ -99,23 +99,30 @@ def code_stamp() -> str:
     return digest.hexdigest()
 
 
-def entry_key(path: str | Path, content: str) -> str:
-    """The key of the app opened by ``path`` whose files' content digest is ``content``."""
+def place_of(path: str | Path) -> str:
+    """Where an app folder is opened from, as part of a key: the path as given and as resolved (the loaded
+    app holds paths: its root, the folder a relative ``extends:`` names)."""
     where = str(path)
+    if where.startswith("builtin:"):
+        return where
     try:
-        resolved = str(Path(where).resolve()) if not where.startswith("builtin:") else where
-    except OSError:
-        resolved = where
-    return hashlib.sha256(f"{code_stamp()}\0{content}\0{where}\0{resolved}".encode()).hexdigest()[:40]
+        return f"{where}\0{Path(where).resolve()}"
+    except (OSError, RuntimeError):
+        return where
 
 
-def load(path: str | Path, content: str) -> AppDefinition | None:
-    """The cached app opened by ``path`` with files of digest ``content``, or None (not cached, cache off,
+def entry_key(place: str, content: str) -> str:
+    """The key of the app opened from ``place`` (see :func:`place_of`) whose files' digest is ``content``."""
+    return hashlib.sha256(f"{code_stamp()}\0{content}\0{place}".encode()).hexdigest()[:40]
+
+
+def load(place: str, content: str) -> AppDefinition | None:
+    """The cached app opened from ``place`` with files of digest ``content``, or None (not cached, cache off,
     unreadable entry: that one is deleted)."""
     where = folder()
     if where is None:
         return None
-    key = entry_key(path, content)
+    key = entry_key(place, content)
     file = where / f"{PREFIX}{key}{SUFFIX}"
     try:
         data = file.read_bytes()
@@ -135,12 +142,12 @@ def load(path: str | Path, content: str) -> AppDefinition | None:
     return app
 
 
-def store(path: str | Path, content: str, app: AppDefinition) -> None:
+def store(place: str, content: str, app: AppDefinition) -> None:
     """Keep ``app`` (loaded and checked without errors) for the next process; failures are ignored."""
     where = folder()
     if where is None:
         return
-    _write(where / f"{PREFIX}{entry_key(path, content)}{SUFFIX}", app)
+    _write(where / f"{PREFIX}{entry_key(place, content)}{SUFFIX}", app)
     _trim(where)
 
 
