@@ -125,7 +125,11 @@ def load(place: str, content: str) -> AppDefinition | None:
     key = entry_key(place, content)
     file = where / f"{PREFIX}{key}{SUFFIX}"
     try:
-        data = file.read_bytes()
+        with open(file, "rb") as f:
+            st = os.fstat(f.fileno())
+            if hasattr(os, "getuid") and st.st_uid != os.getuid():
+                return None  # not written by this user: never read
+            data = f.read()
     except OSError:
         return None
     try:

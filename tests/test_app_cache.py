@@ -118,6 +118,14 @@ def test_a_folder_of_another_user_is_never_used(make_app, cache_dir, monkeypatch
     root = make_app(FILES)
     load_app(root)  # stored while the folder is ours
     (entry,) = entries(cache_dir)
+    os.chown(entry, 65534, 65534)
+    fresh_process(monkeypatch)
+    no_loading(monkeypatch)
+    with pytest.raises(AssertionError, match="not from the cache"):
+        load_app(root)  # an entry another user wrote is not read either
+    monkeypatch.undo()
+    monkeypatch.setenv("ORDO_CACHE_DIR", str(cache_dir))
+    os.chown(entry, os.getuid(), os.getgid())
     os.chown(cache_dir, 65534, 65534)
     fresh_process(monkeypatch)
     no_loading(monkeypatch)
