@@ -1,12 +1,13 @@
 """A disk cache of loaded and checked apps, so opening an app in a new process does not parse and check
 its definitions again.
 
-An entry is the :class:`~ordo.dsl.app.AppDefinition` as ``load_app`` returns it (after the loader and the
-checker) pickled with its schema's compiled expressions (their functions as marshalled code, see
-``CompiledExpression.__reduce__``). Its key is a digest of the definition files' content (the app and the
-apps it extends, ``loader.fingerprint``), of the path it was opened by, and of the code that builds it: the
-size and modification time of Ordo's own source files and the versions of Python, pydantic, PyYAML and
-lark. Any change to one of them is another key; only apps that loaded without errors are stored.
+An entry is the :class:`~ordo.dsl.app.AppDefinition` as ``load_app`` (a folder) or ``load_files`` (a
+stored version) returns it, after the loader and the checker, pickled with its schema's compiled
+expressions (their functions as marshalled code and constants: ``to_python.frozen`` / ``revive``). Its key
+is a digest of the definition files' content (with the apps they extend, ``loader.fingerprint``), of where
+they were opened from, and of the code that builds it: the size and modification time of Ordo's own source
+files and the versions of Python, pydantic, PyYAML and lark. Any change to one of them is another key;
+only apps that loaded without errors are stored.
 
 Where: ``$ORDO_CACHE_DIR``, else ``$XDG_CACHE_HOME/ordo``, else ``~/.cache/ordo``; ``ORDO_CACHE=0`` turns
 the cache off. Entries run code when loaded (pickle, marshal), so a folder not owned by the current user,
