@@ -59,6 +59,7 @@ class AppSchema:
         self._cache: dict[str, dict[str, T.Type]] = {}
         # expressions compiled against this schema (see compile_expression): once per loaded app
         self.compiled: OrderedDict[tuple, Any] = OrderedDict()
+        self.row_memos: dict[tuple, OrderedDict] = {}  # the same for a report's result rows (report.RowSchema)
         self._decisions: dict[str, Any] = {}
 
     def decision(self, name: str) -> Any:

@@ -38,7 +38,7 @@ def humanize(name: str) -> str:
 class Model(BaseModel):
     """Base of all definition models: unknown keys are errors; YAML round-trips."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=False)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=False, defer_build=True)
 
     def to_data(self) -> dict[str, Any]:
         """Plain data as it would be written in YAML (defaults left out)."""

@@ -1,12 +1,13 @@
 """A disk cache of loaded and checked apps, so opening an app in a new process does not parse and check
 its definitions again.
 
-An entry is the :class:`~ordo.dsl.app.AppDefinition` as ``load_app`` returns it (after the loader and the
-checker) pickled with its schema's compiled expressions (their functions as marshalled code, see
-``CompiledExpression.__reduce__``). Its key is a digest of the definition files' content (the app and the
-apps it extends, ``loader.fingerprint``), of the path it was opened by, and of the code that builds it: the
-size and modification time of Ordo's own source files and the versions of Python, pydantic, PyYAML and
-lark. Any change to one of them is another key; only apps that loaded without errors are stored.
+An entry is the :class:`~ordo.dsl.app.AppDefinition` as ``load_app`` (a folder) or ``load_files`` (a
+stored version) returns it, after the loader and the checker, pickled with its schema's compiled
+expressions (their functions as marshalled code and constants: ``to_python.frozen`` / ``revive``). Its key
+is a digest of the definition files' content (with the apps they extend, ``loader.fingerprint``), of where
+they were opened from, and of the code that builds it: the size and modification time of Ordo's own source
+files and the versions of Python, pydantic, PyYAML and lark. Any change to one of them is another key;
+only apps that loaded without errors are stored.
 
 Where: ``$ORDO_CACHE_DIR``, else ``$XDG_CACHE_HOME/ordo``, else ``~/.cache/ordo``; ``ORDO_CACHE=0`` turns
 the cache off. Entries run code when loaded (pickle, marshal), so a folder not owned by the current user,
@@ -20,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.util
 import io
 import os
 import pickle
@@ -76,13 +78,17 @@ def safe(st: os.stat_result) -> bool:
 
 @functools.cache
 def code_stamp() -> str:
-    """A digest of what builds an entry: Ordo's source files (path, size, mtime) and library versions."""
-    import lark
+    """A digest of what builds an entry: Ordo's source files (path, size, mtime) and library versions (lark's
+    by its installed files, not imported: opening a cached app never parses an expression)."""
     import pydantic
     import yaml
 
-    digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0{pydantic.VERSION}\0{yaml.__version__}\0"
-                            f"{lark.__version__}\0".encode())
+    digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0{pydantic.VERSION}\0{yaml.__version__}\0".encode())
+    lark = importlib.util.find_spec("lark")
+    if lark is not None and lark.origin:
+        with contextlib.suppress(OSError):
+            st = os.stat(lark.origin)  # its __init__.py holds __version__
+            digest.update(f"{lark.origin}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
     packages = sorted({Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "engine"})
     for top in packages:
         for dirpath, dirnames, filenames in os.walk(top):
@@ -94,26 +100,37 @@ def code_stamp() -> str:
     return digest.hexdigest()
 
 
-def entry_key(path: str | Path, content: str) -> str:
-    """The key of the app opened by ``path`` whose files' content digest is ``content``."""
+def place_of(path: str | Path) -> str:
+    """Where an app folder is opened from, as part of a key: the path as given and as resolved (the loaded
+    app holds paths: its root, the folder a relative ``extends:`` names)."""
     where = str(path)
+    if where.startswith("builtin:"):
+        return where
     try:
-        resolved = str(Path(where).resolve()) if not where.startswith("builtin:") else where
-    except OSError:
-        resolved = where
-    return hashlib.sha256(f"{code_stamp()}\0{content}\0{where}\0{resolved}".encode()).hexdigest()[:40]
+        return f"{where}\0{Path(where).resolve()}"
+    except (OSError, RuntimeError):
+        return where
 
 
-def load(path: str | Path, content: str) -> AppDefinition | None:
-    """The cached app opened by ``path`` with files of digest ``content``, or None (not cached, cache off,
+def entry_key(place: str, content: str) -> str:
+    """The key of the app opened from ``place`` (see :func:`place_of`) whose files' digest is ``content``."""
+    return hashlib.sha256(f"{code_stamp()}\0{content}\0{place}".encode()).hexdigest()[:40]
+
+
+def load(place: str, content: str) -> AppDefinition | None:
+    """The cached app opened from ``place`` with files of digest ``content``, or None (not cached, cache off,
     unreadable entry: that one is deleted)."""
     where = folder()
     if where is None:
         return None
-    key = entry_key(path, content)
+    key = entry_key(place, content)
     file = where / f"{PREFIX}{key}{SUFFIX}"
     try:
-        data = file.read_bytes()
+        with open(file, "rb") as f:
+            st = os.fstat(f.fileno())
+            if hasattr(os, "getuid") and st.st_uid != os.getuid():
+                return None  # not written by this user: never read
+            data = f.read()
     except OSError:
         return None
     try:
@@ -126,16 +143,16 @@ def load(path: str | Path, content: str) -> AppDefinition | None:
         return None
     with contextlib.suppress(OSError):
         os.utime(file)  # recently used (see _trim)
-    _STORED[app] = (file, len(app.schema.compiled))
+    _STORED[app] = (file, compiled_count(app))
     return app
 
 
-def store(path: str | Path, content: str, app: AppDefinition) -> None:
+def store(place: str, content: str, app: AppDefinition) -> None:
     """Keep ``app`` (loaded and checked without errors) for the next process; failures are ignored."""
     where = folder()
     if where is None:
         return
-    _write(where / f"{PREFIX}{entry_key(path, content)}{SUFFIX}", app)
+    _write(where / f"{PREFIX}{entry_key(place, content)}{SUFFIX}", app)
     _trim(where)
 
 
@@ -143,7 +160,7 @@ def remember(app: AppDefinition) -> None:
     """Store ``app``'s entry again when expressions were compiled against its schema since it was stored
     (opening it on a database compiles its computed fields and rules): the next process finds them too."""
     known = _STORED.get(app)
-    if known is not None and len(app.schema.compiled) > known[1] and folder() is not None:
+    if known is not None and compiled_count(app) > known[1] and folder() is not None:
         _write(known[0], app)
 
 
@@ -164,6 +181,12 @@ def dumps(app: AppDefinition, key: str) -> bytes:
     return out.getvalue()
 
 
+def compiled_count(app: AppDefinition) -> int:
+    """How many expressions were compiled against the app's schema (and its reports' result rows)."""
+    schema = app.schema
+    return len(schema.compiled) + sum(len(memo) for memo in getattr(schema, "row_memos", {}).values())
+
+
 def _write(file: Path, app: AppDefinition) -> None:
     key = file.name[len(PREFIX):-len(SUFFIX)]
     try:
@@ -182,7 +205,7 @@ def _write(file: Path, app: AppDefinition) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         return
-    _STORED[app] = (file, len(app.schema.compiled))
+    _STORED[app] = (file, compiled_count(app))
 
 
 def _trim(where: Path) -> None:

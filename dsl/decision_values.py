@@ -9,9 +9,8 @@ from typing import Any
 
 from .decision_cells import cell_text
 from .errors import ExpressionError
-from .expr import ast
+from .expr import ast, parse
 from .expr import types as T
-from .expr.parser import parse
 
 
 def literal_value(text: str) -> Any:

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from .app import AppDefinition
 from .errors import DefinitionError, DefinitionErrors
-from .loader import AppLoader, is_definition_file, resolve_app_path
+from .loader import AppLoader, extended, fingerprint, is_definition_file, resolve_app_path
 
 MAX_FILE_BYTES = 512 * 1024  # one definition file
 MAX_FILES = 1000  # files of one app
@@ -144,19 +144,40 @@ def digest(files: Mapping[str, str]) -> str:
 def load_files(files: Mapping[str, str], *, label: str = "app", root: str | Path | None = None) -> AppDefinition:
     """Load and fully check the app the files hold; raise :class:`DefinitionErrors` listing every problem.
 
-    Checked definitions are kept per process by content (a server's workers rebuild the same version)."""
+    Checked definitions are kept per process by content (a server's workers rebuild the same version), and
+    on disk with the content of the app they extend (dsl/cache.py: the next command opens them unparsed)."""
+    from . import cache
+
     folder = resolve_app_path(root) if root is not None else None
-    key = f"{folder}\0{label}\0{digest(files)}"
+    content = digest(files)
+    key = f"{folder}\0{label}\0{content}"
     if key in _LOADED:
         _LOADED.move_to_end(key)
         return _LOADED[key]
-    app, errors = _load(files, folder, label)
-    if errors or app is None:
-        raise DefinitionErrors(errors or [DefinitionError("the app could not be loaded", file=MANIFEST)])
+    place, stamp = f"files\0{folder}\0{label}", _with_base(files, folder, label, content)
+    app = cache.load(place, stamp) if stamp is not None else None
+    if app is None:
+        app, errors = _load(files, folder, label)
+        if errors or app is None:
+            raise DefinitionErrors(errors or [DefinitionError("the app could not be loaded", file=MANIFEST)])
+        if stamp is not None:
+            cache.store(place, stamp, app)
     _LOADED[key] = app
     if len(_LOADED) > _LOADED_MAX:
         _LOADED.popitem(last=False)
     return app
+
+
+def _with_base(files: Mapping[str, str], folder: Path | None, label: str, content: str) -> str | None:
+    """``content`` and the fingerprint of the app the files extend (None: it cannot be read)."""
+    manifest = files.get(MANIFEST)
+    if not isinstance(manifest, str):
+        return None
+    base = extended(manifest, (folder or Path(f"/<{label}>")).absolute())
+    if base is None:
+        return content
+    inner = fingerprint(base)
+    return None if inner is None else f"{content}\0{inner}"
 
 
 def validate_files(files: Mapping[str, str], *, label: str = "app",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-_SKIP = {"kinds", "loader", "files", "schema_export"}
+_SKIP = {"kinds", "loader", "files", "schema_export", "cache"}
 
 
 def load_all() -> None:
@@ -19,6 +19,7 @@ def load_all() -> None:
 
 
 # the designer's text edits and diffs: no kinds (and ruamel.yaml is imported only when they are used)
-_TEXT_EDITS = {"yaml_edit", "yaml_roundtrip", "yaml_splice", "flow_edit", "form_edit", "item_diff"}
+_TEXT_EDITS = {"yaml_edit", "yaml_edit_args", "yaml_find", "yaml_roundtrip", "yaml_splice", "edit_target", "flow_edit",
+               "form_edit", "item_diff"}
 
 load_all()

@@ -307,20 +307,27 @@ def fingerprint(path: str | Path, _seen: frozenset[Path] = frozenset()) -> str |
         files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
         for file in files:
             digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
-        text = manifest.read_text(encoding="utf-8", errors="replace")
-        found = _EXTENDS.search(text)
-        if found is None and re.search(r"^extends:", text, re.MULTILINE):
-            found = _PACK.search(text)  # extends: written as a block mapping (pack: ..., version: ...)
+        base = extended(manifest.read_text(encoding="utf-8", errors="replace"), root)
     except OSError:
         return None
-    if found:
-        target = found.group(1)
-        base = target if target.startswith(BUILTIN_PREFIX) else (root / target).resolve()
+    if base is not None:
         inner = fingerprint(base, _seen | {root.resolve()})
         if inner is None:
             return None
         digest.update(inner.encode())
     return digest.hexdigest()
+
+
+def extended(manifest: str, root: Path) -> str | Path | None:
+    """The app the manifest text ``manifest`` of the app at ``root`` extends (``builtin:NAME`` or a
+    folder), None when it extends none."""
+    found = _EXTENDS.search(manifest)
+    if found is None and re.search(r"^extends:", manifest, re.MULTILINE):
+        found = _PACK.search(manifest)  # extends: written as a block mapping (pack: ..., version: ...)
+    if found is None:
+        return None
+    target = found.group(1)
+    return target if target.startswith(BUILTIN_PREFIX) else (root / target).resolve()
 
 
 def load_app(path: str | Path) -> AppDefinition:
@@ -335,7 +342,7 @@ def load_app(path: str | Path) -> AppDefinition:
     if key is not None and key in _LOADED:
         _LOADED.move_to_end(key)
         return _LOADED[key]
-    cached = cache.load(path, key) if key is not None else None
+    cached = cache.load(cache.place_of(path), key) if key is not None else None
     if cached is not None:
         _keep(key, cached)
         return cached
@@ -348,7 +355,7 @@ def load_app(path: str | Path) -> AppDefinition:
         raise DefinitionErrors(errors)
     if key is not None:
         _keep(key, app)
-        cache.store(path, key, app)
+        cache.store(cache.place_of(path), key, app)
     return app
 
 

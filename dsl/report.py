@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -78,8 +79,11 @@ class Analysis:
 class RowSchema:
     """A SchemaView where the pseudo-entity ``ROW`` has the result columns as fields."""
 
-    def __init__(self, fields: Mapping[str, T.Type]) -> None:
+    def __init__(self, fields: Mapping[str, T.Type], app_schema: Any = None) -> None:
         self.fields = dict(fields)
+        memos = getattr(app_schema, "row_memos", None)
+        if memos is not None:  # expressions over these columns are compiled once per loaded app
+            self.compiled = memos.setdefault(tuple(self.fields.items()), OrderedDict())
 
     def entity_fields(self, entity: str) -> Mapping[str, T.Type] | None:
         return self.fields if entity == ROW else None
@@ -237,7 +241,7 @@ class ReportDef(Definition):
             self._unique(names, m.name, ("measures", i), report)
             if m.agg is not None:
                 out.measures[m.name] = self._measure(m, i, scope, compile, report)
-        row_scope = Scope(RowSchema(out.row_types()), ROW, params=out.param_types)
+        row_scope = Scope(RowSchema(out.row_types(), schema), ROW, params=out.param_types)
         for i, m in enumerate(self.measures):
             if m.window is not None:
                 of = out.measures.get(m.of or "")
@@ -252,13 +256,13 @@ class ReportDef(Definition):
                 out.measures[m.name] = (None, None, T.INTEGER if keeps else T.DECIMAL)
                 continue
             if m.formula is not None:
-                row_scope.schema = RowSchema({n: t for n, (_, _, t) in out.measures.items()})
+                row_scope.schema = RowSchema({n: t for n, (_, _, t) in out.measures.items()}, schema)
                 c = compile(("measures", i, "formula"), m.formula, row_scope, None)
                 if c is not None and not (c.type.is_numeric or c.type.is_any):
                     report(("measures", i, "formula"), f"a derived measure must be a number, got {c.type}")
                 out.formulas[m.name] = c
                 out.measures[m.name] = (None, None, c.type.plain() if c is not None else T.ANY)
-        row_scope.schema = RowSchema(out.row_types())
+        row_scope.schema = RowSchema(out.row_types(), schema)
         if self.having:
             out.having = compile(("having",), self.having, row_scope, T.BOOLEAN)
         self._layout(out, report)

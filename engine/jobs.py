@@ -13,6 +13,7 @@ its failure recorded, and retried later with exponential backoff, then marked fa
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import traceback
@@ -21,8 +22,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from . import lean
 from .db import (
@@ -70,11 +69,21 @@ _t = job_table
 _RETIRE_KEY = (sa.update(_t).where(_t.c.unique_key == sa.bindparam("_key"))
                .values(status=sa.case((_t.c.status == "pending", "cancelled"), else_=_t.c.status), unique_key=None))
 _INSERT = sa.insert(_t).returning(_t.c.id)
-# a job whose key no live job can hold yet (a new flow token's timer): inserted unless the key is taken after all
-_INSERT_NEW_KEY = {
-    "sqlite": sqlite_insert(_t).on_conflict_do_nothing(index_elements=[_t.c.unique_key]).returning(_t.c.id),
-    "postgresql": pg_insert(_t).on_conflict_do_nothing(index_elements=[_t.c.unique_key]).returning(_t.c.id),
-}
+
+
+@functools.cache
+def _insert_new_key(dialect: str) -> Any:
+    """A job whose key no live job can hold yet (a new flow token's timer): inserted unless the key is taken
+    after all. Built once per dialect, when first used (the PostgreSQL dialect is imported only there)."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        return None
+    return insert(_t).on_conflict_do_nothing(index_elements=[_t.c.unique_key]).returning(_t.c.id)
+
+
 _CANCEL = sa.update(_t).where(_t.c.status == "pending").values(status="cancelled", unique_key=None)
 _CANCEL_KEY = _CANCEL.where(_t.c.unique_key == sa.bindparam("_key"))
 _CANCEL_PREFIX = _CANCEL.where(_t.c.unique_key.like(sa.bindparam("_prefix"), escape="/"))
@@ -114,7 +123,7 @@ def enqueue(conn: sa.Connection, kind: str, payload: dict[str, Any], run_at: dt.
                finished_at=None, worker=None)
     if unique_key is not None and _own_key(conn, unique_key) is not None:
         conn.info[_RUNNING] = None  # the running job's key is retired below, the new job holds it
-    insert_new = _INSERT_NEW_KEY.get(conn.dialect.name) if new_key and unique_key is not None else None
+    insert_new = _insert_new_key(conn.dialect.name) if new_key and unique_key is not None else None
     if insert_new is not None:
         found = lean.execute(conn, insert_new, row).scalar()
         if found is not None:

@@ -129,9 +129,10 @@ def smtp_sender(host: str | None = None, port: int | None = None, sender: str | 
 
 def webhook_sender(timeout: float = 10.0) -> Sender:
     """POST the message as JSON to its recipient URL; any non-2xx answer is a failure."""
-    import httpx
 
     def send(msg: Message) -> None:
+        import httpx  # when a webhook is sent: opening an app does not import it
+
         body = {"id": msg.id, "subject": msg.subject, "body": msg.body, "payload": msg.payload}
         response = httpx.post(msg.recipient, json=body, timeout=timeout, headers={"X-Ordo-Message": str(msg.id)})
         if response.status_code // 100 != 2:

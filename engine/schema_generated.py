@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from .tables import TableSpec, index_name
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .schema_sync import Plan
 
 
@@ -55,12 +57,13 @@ def indexes_on(spec: TableSpec, snap: dict, column: str) -> set[str]:
     return {index_name(spec.name, cols, unique) for cols, unique in pairs if column in cols}
 
 
-def plan_generated(plan: Plan, spec: TableSpec, ddl_table: sa.Table, snap: dict, start: int,
+def plan_generated(plan: Plan, spec: TableSpec, ddl_table: Callable[[], sa.Table], snap: dict, start: int,
                     changed: set[str], have: set[str]) -> dict[str, dict[str, str]]:
     """Generated columns (tables.GeneratedColumn) to add, and those to drop first because their
     source column is renamed, converted or dropped, or their expression changed (re-added after:
     both databases refuse to change a column a generated column reads). Return the generated columns
-    that stay in place (name -> snapshot); ``have`` loses the indexes dropped with them."""
+    that stay in place (name -> snapshot); ``have`` loses the indexes dropped with them. ``ddl_table()``: the
+    table as the database holds it (built only when a generated column is added)."""
     old: dict[str, dict[str, str]] = dict(snap.get("generated", {}))
     for gname, was in list(old.items()):
         g = spec.generated.get(gname)
@@ -72,7 +75,7 @@ def plan_generated(plan: Plan, spec: TableSpec, ddl_table: sa.Table, snap: dict,
             del old[gname]
     for gname, g in spec.generated.items():
         if gname not in old:
-            plan.actions.append(add_generated(spec.name, ddl_table.c[gname]))
+            plan.actions.append(add_generated(spec.name, ddl_table().c[gname]))
             plan.statements.append(f"add generated column {spec.name}.{gname} ({g.purpose or g.signature})")
     return old
 

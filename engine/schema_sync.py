@@ -12,6 +12,7 @@ several processes starting together do it once.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,7 +76,10 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
     entities = {e.name: e for e in compiled.entities.values()}
     maps_done = applied_maps(conn)
     ddl_meta = sa.MetaData()  # the tables as the database holds them: with their generated columns
-    ddl = {s.name: build_table(s, ddl_meta) for s in compiled.specs}
+
+    def ddl(spec: TableSpec) -> sa.Table:  # built only for a generated column or an index to create
+        found = ddl_meta.tables.get(spec.name)
+        return found if found is not None else build_table(spec, ddl_meta)
     for spec in compiled.specs:
         table = compiled.metadata.tables[spec.name]
         plan.snapshots[spec.name] = spec.to_json()
@@ -151,7 +155,7 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                 )
         _plan_maps(conn, plan, spec, table, entities, old_cols, maps_done)
         have = index_names(conn, spec.name)
-        old_generated = plan_generated(plan, spec, ddl[spec.name], snap, start, changed, have)
+        old_generated = plan_generated(plan, spec, functools.partial(ddl, spec), snap, start, changed, have)
         for cols, unique in spec.indexes:
             name = index_name(spec.name, cols, unique)
             if name not in have and unique and all(c in old_cols for c in cols):
@@ -161,7 +165,7 @@ def plan_sync(conn: sa.Connection, compiled: CompiledApp) -> Plan:
                                         f"share values ({'; '.join(dups)}); correct them first (nothing was changed)")
                     continue
             if name not in have:
-                plan.actions.append(steps.create_index(ddl[spec.name], name))
+                plan.actions.append(steps.create_index(ddl(spec), name))
                 plan.statements.append(f"create index {name}")
         wanted_indexes = {index_name(spec.name, cols, unique) for cols, unique in spec.indexes}
         for cols, unique in snap.get("indexes", []):  # created by an earlier sync, no longer asked for

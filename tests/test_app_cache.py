@@ -118,6 +118,14 @@ def test_a_folder_of_another_user_is_never_used(make_app, cache_dir, monkeypatch
     root = make_app(FILES)
     load_app(root)  # stored while the folder is ours
     (entry,) = entries(cache_dir)
+    os.chown(entry, 65534, 65534)
+    fresh_process(monkeypatch)
+    no_loading(monkeypatch)
+    with pytest.raises(AssertionError, match="not from the cache"):
+        load_app(root)  # an entry another user wrote is not read either
+    monkeypatch.undo()
+    monkeypatch.setenv("ORDO_CACHE_DIR", str(cache_dir))
+    os.chown(entry, os.getuid(), os.getgid())
     os.chown(cache_dir, 65534, 65534)
     fresh_process(monkeypatch)
     no_loading(monkeypatch)
@@ -173,11 +181,35 @@ def test_least_recently_used_entries_go_first(make_app, cache_dir, monkeypatch):
 
 
 def test_the_key_follows_the_path_and_the_code(make_app, cache_dir, monkeypatch):
-    key = cache.entry_key("some/app", "digest")
-    assert cache.entry_key("other/app", "digest") != key
-    assert cache.entry_key("some/app", "digest2") != key
+    key = cache.entry_key(cache.place_of("some/app"), "digest")
+    assert cache.entry_key(cache.place_of("other/app"), "digest") != key
+    assert cache.entry_key(cache.place_of("some/app"), "digest2") != key
     monkeypatch.setattr(cache, "code_stamp", lambda: "another version of Ordo")
-    assert cache.entry_key("some/app", "digest") != key
+    assert cache.entry_key(cache.place_of("some/app"), "digest") != key
+    monkeypatch.undo()
+    monkeypatch.chdir(cache_dir.parent)
+    assert cache.entry_key(cache.place_of("some/app"), "digest") != key  # another folder of that name
+
+
+def test_files_from_a_database_are_cached_with_the_app_they_extend(make_app, cache_dir, monkeypatch, tmp_path):
+    from ordo.dsl import files as app_files
+
+    base = make_app(FILES, name="base")
+    files = {"app.yaml": f"name: shop\nversion: 1\nextends: ../{base.name}\n",
+             "entities/note.yaml": "name: note\nfields:\n  text: {type: string}\n"}
+    root = tmp_path / "shop"
+    monkeypatch.setattr(app_files, "_LOADED", OrderedDict())
+    first = app_files.load_files(files, root=root)
+    assert set(first.entities) == {"item", "note"} and len(entries(cache_dir)) == 1
+    monkeypatch.setattr(app_files, "_LOADED", OrderedDict())
+    no_loading(monkeypatch)
+    assert app_files.load_files(files, root=root).to_yaml_files() == first.to_yaml_files()
+    monkeypatch.undo()
+    monkeypatch.setenv("ORDO_CACHE_DIR", str(cache_dir))
+    (base / "entities" / "extra.yaml").write_text("name: extra\nfields:\n  n: {type: integer}\n")
+    monkeypatch.setattr(app_files, "_LOADED", OrderedDict())
+    monkeypatch.setattr(loader, "_LOADED", OrderedDict())
+    assert "extra" in app_files.load_files(files, root=root).entities  # the base changed: loaded again
 
 
 def test_builtin_apps_are_cached(cache_dir, monkeypatch):

@@ -14,7 +14,6 @@ from typing import Any
 
 from . import ast
 from .checker import SchemaView, Scope, check
-from .parser import parse
 from .pyruntime import Clock, Env
 from .to_python import to_python
 from .to_sql import SqlSource, to_sql
@@ -76,6 +75,14 @@ class CompiledExpression:
 
 
 _DEFAULT_ENV = Env()
+
+
+def parse(text: str) -> ast.Node:
+    """:func:`.parser.parse`, imported when an expression is first parsed: lark is not imported before
+    (opening a cached app parses none, see dsl/cache.py)."""
+    from .parser import parse as parse_text
+
+    return parse_text(text)
 
 
 MEMO_SIZE = 4096  # compiled expressions a schema keeps

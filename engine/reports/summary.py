@@ -25,7 +25,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ordo.dsl.expr import CompiledExpression, ast
 from ordo.dsl.expr.to_python import to_python
@@ -193,7 +192,11 @@ class Summary:
     def _upsert(self, dialect: str) -> Any:
         stmt = self._upserts.get(dialect)
         if stmt is None:
-            ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(self.table)
+            if dialect == "postgresql":  # the dialect imported where it runs (not when an app opens)
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert
+            ins = insert(self.table)
             adds = [p.column for p in self.parts] + ["_rows"]
             stmt = ins.on_conflict_do_update(index_elements=[self.table.c.k],
                                              set_={c: self.table.c[c] + ins.excluded[c] for c in adds})
