@@ -81,6 +81,9 @@ class App:
         # related aggregates compiled once (weak by node, as flows compile old versions on demand)
         self.related_statements = RelatedAggregates(self.compiled, lambda: self.clock)
         self.listeners: list[WriteListener] = [record_ops.forget_deleted]  # split lineage
+        # called by a create, validated and permitted, with its record before the INSERT: a feature sets there
+        # what its write listener would write right after (a flow's first state: engine/flows/start_state.py)
+        self.before_insert: list[Callable[[Transaction, Any, dict[str, Any]], None]] = []
         self.jobs = JobRunner(self, lambda conn: Transaction(self, conn, SYSTEM, automated=True))
         self.outbox = Outbox(self)
         self.features: dict[str, Any] = {}  # extension name -> its runtime object

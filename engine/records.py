@@ -260,6 +260,8 @@ class Transaction(Reads):
         if errors:
             raise self._failed(ce, errors, given)
         self._require(entity, "create", rec)
+        for hook in self.app.before_insert:  # may add what a listener would write next (a flow's first state)
+            hook(self, ce, rec)
         now = self.app.clock.now()
         name = explicit_name or make_name(self.conn, entity, ce.defn.naming, rec, now.date())
         values = {f.name: rec.get(f.name) for f in ce.stored_fields}

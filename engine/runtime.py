@@ -28,5 +28,6 @@ class AppRuntime(Runtime, Protocol):
     filters: Any  # query.FilterCache
     related_statements: Any  # related_aggregates.RelatedAggregates
     listeners: list[Callable[..., None]]
+    before_insert: list[Callable[..., None]]  # (tx, compiled entity, record) before a create's INSERT
     features: dict[str, Any]
     jobs: Any

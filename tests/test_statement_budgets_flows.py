@@ -26,13 +26,14 @@ _spec.loader.exec_module(bench)
 
 FLOW_TABLE = re.compile(r"\bordo_flow_\w+")
 # what the whole lifecycle costs today, exactly (records, users, naming and audit included); it only goes down.
-# Start (12 on SQLite): BEGIN, acting user, name, record, role members, instance (written once, at rest), token,
-# task, notification, state mirror, then at commit the timeline and the audit rows (each one executemany).
+# Start (11 on SQLite): BEGIN, acting user, name, record (with the flow's first state: flows/start_state.py),
+# role members, instance (written once, at rest), token, task, notification, then at commit the timeline and
+# the audit row.
 # Approve (9 on SQLite): BEGIN, acting user, inbox (record names joined), instance with tokens, tasks and its
 # record, task, instance (its last token is not marked: an ended instance has no active tokens), state
 # mirror, timeline and audit at commit. PostgreSQL has no BEGIN statements and takes the instance's row lock
 # first, in a statement of its own.
-LIFECYCLE_NOW = {"sqlite": 21, "postgresql": 20}
+LIFECYCLE_NOW = {"sqlite": 20, "postgresql": 19}
 # the flows' own statements per instance: 4 to start (instance, token, task, timeline), 1 for the inbox,
 # 4 to approve (instance with tokens, tasks and record, task, instance, timeline), + the lock on PostgreSQL
 FLOW_TABLES = 9
@@ -68,11 +69,13 @@ def test_lifecycle_budget(bench_app):
         assert sum(1 for t in counts.texts if t.lstrip().upper().startswith("UPDATE ORDO_FLOW_INSTANCE")) == 1
         # no timers here: nothing on the job table (no LIKE scan to cancel timers that do not exist)
         assert not [t for t in counts.texts if "ordo_job" in t]
-        # the state field is mirrored by one targeted UPDATE per transaction, audited
+        # the first state is written by the record's INSERT; the approval's by one targeted UPDATE, audited
         updates = [t for t in counts.texts if t.lstrip().upper().startswith("UPDATE") and _table(t) == "claim"]
-        assert len(updates) == 2 and all("SET updated_at" in t and "stage" in t for t in updates), updates
-        # the create and the two state changes are audited (in at most 3 statements: fewer once buffered)
-        assert 1 <= sum(1 for t in counts.texts if _table(t) == "ordo_audit") <= 3
+        assert len(updates) == 1 and all("SET updated_at" in t and "stage" in t for t in updates), updates
+        inserts = [t for t in counts.texts if t.lstrip().upper().startswith("INSERT") and _table(t) == "claim"]
+        assert len(inserts) == 1 and "stage" in inserts[0]
+        # the create (with the first state) and the approval's state change are audited, one statement each
+        assert sum(1 for t in counts.texts if _table(t) == "ordo_audit") == 2
 
 
 def test_lifecycle_target(bench_app):
@@ -90,20 +93,19 @@ def test_state_and_history_are_what_they_were(bench_app):
     flows = bench_app.features["flows"]
     with bench_app.transaction("alice") as tx:
         rec = tx.create("claim", {"amount": 100})
-        assert rec["stage"] == "manager" and rec["version"] == 2  # the create returns the record as committed
+        assert rec["stage"] == "manager" and rec["version"] == 1  # the first state is in the INSERT
     with bench_app.transaction("mia") as tx:
         flows.approve(tx, flows.inbox(tx)[0].id, comment="fine")
     with bench_app.reader("admin") as tx:
         rec = tx.get("claim", rec["id"])
-        assert rec["stage"] == "approved" and rec["version"] == 3 and rec["updated_by"] == "mia"
+        assert rec["stage"] == "approved" and rec["version"] == 2 and rec["updated_by"] == "mia"
         status = flows.status(tx, "claim", rec["id"])
         assert status.status == "completed" and status.outcome == "approved" and status.tasks == []
         actions = [e.action for e in flows.timeline(tx, "claim", rec["id"])]
         assert actions == ["start", "assigned", "approve", "approved", "completed"]
         entries = audit.read(tx.conn, entity="claim", record_id=rec["id"])
         changes = sorted((e.user, e.action, e.changes.get("stage")) for e in entries)
-        assert changes == [("alice", "create", None), ("alice", "update", [None, "manager"]),
-                           ("mia", "update", ["manager", "approved"])]
+        assert changes == [("alice", "create", [None, "manager"]), ("mia", "update", ["manager", "approved"])]
 
 
 TIMED = {

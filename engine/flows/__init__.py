@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import start_state
 from .compile import FlowCompileError
 from .people import FlowFailed
 from .runtime import FlowRuntime
@@ -23,4 +24,5 @@ def install(app: App) -> None:
     runtime = FlowRuntime(app)
     app.features["flows"] = runtime
     app.on_write(runtime.on_write)
+    start_state.install(runtime)  # a flow started by a create: its first state in the INSERT
     app.jobs.register("flow.timer", runtime.on_timer)

@@ -39,7 +39,9 @@ class FlowState:
         self._history: list[dict[str, Any]] = []
         self.inserted: set[int] = set()  # ids of the tokens this run inserted
         self._finishing: dict[int, tuple[Token, str]] = {}  # tokens ended, marked when the instance is saved
-        self._saved = store.instance_image(inst)
+        # what the instance row holds (store.instance_image): a new one has none yet; a loaded one, as read
+        self._saved: tuple[Any, ...] | None = None if new else (
+            loaded.image if loaded is not None and loaded.image is not None else store.instance_image(inst))
 
     # -- tokens (active ones only)
     def _token_map(self) -> dict[int, Token]:
@@ -142,12 +144,13 @@ class FlowState:
         """The instance's id: a new instance's row is written now (as it is), if it was not yet."""
         inst = self.inst
         if inst.id is None:
+            image = store.instance_image(inst)  # its data dumped once, for the row and to compare with later
             inst.id = store.insert_instance(
                 self.conn, flow=inst.flow, version_id=inst.version_id, entity=inst.entity,
-                record_id=inst.record_id, status=inst.status, outcome=inst.outcome, current=inst.current[:500],
+                record_id=inst.record_id, status=inst.status, outcome=inst.outcome, current=image[2],
                 started_by=inst.started_by, started_at=inst.started_at, ended_at=inst.ended_at, rev=inst.rev,
-                data=inst.data)
-            self._saved = store.instance_image(inst)
+                data=image[4])
+            self._saved = image
             if self.on_insert is not None:
                 self.on_insert(inst.id)
         return inst.id
@@ -164,5 +167,5 @@ class FlowState:
             return
         image = store.instance_image(self.inst)
         if image != self._saved:
-            store.save_instance(self.conn, self.inst)
+            store.save_instance(self.conn, self.inst, image)
             self._saved = image

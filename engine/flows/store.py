@@ -20,6 +20,9 @@ from ..errors import Conflict, NotFound
 from .tables import history_table, instance_table, task_table, token_table, version_table
 
 OPEN_TASK = ("pending", "waiting")
+# json.dumps(..., default=str) / (..., default=str, ensure_ascii=False) without building an encoder per call
+_dumps = json.JSONEncoder(default=str).encode
+_dumps_text = json.JSONEncoder(default=str, ensure_ascii=False).encode
 _I, _K, _T, _H, _V = instance_table, token_table, task_table, history_table, version_table
 P = sa.bindparam
 
@@ -103,6 +106,13 @@ def _with_records(records: Records) -> tuple[Any, Any]:
     return q.where(_I.c.id == P("id")), q.where(_I.c.id == _TASK_INSTANCE)
 
 
+@functools.lru_cache(maxsize=16)
+def _record_labels(records: Records) -> tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]:
+    """Per entity of ``records``: the label of its id and its (label, column) pairs in :func:`_with_records`."""
+    return tuple((entity, f"rec{i}_id", tuple((f"rec{i}_{c.name}", c.name) for c in t.c))
+                 for i, (entity, t) in enumerate(records))
+
+
 @dataclass
 class Loaded:
     """An instance as an action starts on it: its active tokens and the tasks at their nodes (and, when
@@ -112,16 +122,18 @@ class Loaded:
     tokens: list[Token]
     tasks: list[dict[str, Any]]
     record: dict[str, Any] | None = None
+    image: tuple[Any, ...] | None = None  # the instance row as read (see instance_image)
 
 
 def _loaded(rows: list[Any], records: Records = ()) -> Loaded:
     m = rows[0]._mapping
     inst = Instance(**{c: m[c] for c in _INSTANCE_COLUMNS})
-    inst.data = json.loads(m["data"] or "{}")  # type: ignore[arg-type]
+    stored = m["data"] or "{}"
+    inst.data = json.loads(stored)  # type: ignore[arg-type]
     record = None
-    for i, (entity, t) in enumerate(records):
-        if entity == inst.entity and m[f"rec{i}_id"] is not None:
-            record = {c.name: m[f"rec{i}_{c.name}"] for c in t.c}
+    for entity, key, columns in _record_labels(records):
+        if entity == inst.entity and m[key] is not None:
+            record = {name: m[label] for label, name in columns}
     tokens: dict[int, Token] = {}
     tasks = []
     for r in rows:
@@ -131,7 +143,9 @@ def _loaded(rows: list[Any], records: Records = ()) -> Loaded:
         if r.task_id is not None:
             rm = r._mapping
             tasks.append({name: rm[label] for label, name in _TASK_COLUMNS})
-    return Loaded(inst, list(tokens.values()), tasks, record)
+    # as read: data written by instance_image's dump reads back to the same text (if not, one more UPDATE)
+    image = (inst.status, inst.outcome, inst.current[:500], inst.ended_at, stored)
+    return Loaded(inst, list(tokens.values()), tasks, record, image)
 
 
 def load_instance(conn: sa.Connection, instance_id: int, records: Records = ()) -> Loaded:
@@ -166,8 +180,10 @@ def _load_locked(conn: sa.Connection, instance_id: int, what: str, records: Reco
 
 
 def insert_instance(conn: sa.Connection, **values: Any) -> int:
+    """Insert an instance row; ``data`` is its data dict, or that dict's JSON already dumped (a str)."""
     values = {"outcome": None, "ended_at": None, **values}
-    values["data"] = json.dumps(values.get("data") or {}, default=str)
+    data = values.get("data")
+    values["data"] = data if isinstance(data, str) else _dumps(data or {})
     iid = int(lean.execute(conn, _INSERT_INSTANCE, values).scalar_one())
     running = _known_running(conn, values["entity"], values["record_id"])
     if running is not None and values["status"] == "running":
@@ -177,12 +193,13 @@ def insert_instance(conn: sa.Connection, **values: Any) -> int:
 
 def instance_image(inst: Instance) -> tuple[Any, ...]:
     """What :func:`save_instance` writes, to tell whether anything changed."""
-    return inst.status, inst.outcome, inst.current[:500], inst.ended_at, json.dumps(inst.data, default=str)
+    return inst.status, inst.outcome, inst.current[:500], inst.ended_at, _dumps(inst.data)
 
 
-def save_instance(conn: sa.Connection, inst: Instance) -> None:
-    """Write the instance back, checking nobody else changed it meanwhile (``rev``)."""
-    status, outcome, current, ended_at, data = instance_image(inst)
+def save_instance(conn: sa.Connection, inst: Instance, image: tuple[Any, ...] | None = None) -> None:
+    """Write the instance back, checking nobody else changed it meanwhile (``rev``); ``image``: its
+    :func:`instance_image`, if the caller has it (the data is dumped once per save)."""
+    status, outcome, current, ended_at, data = image or instance_image(inst)
     result = lean.execute(conn, _SAVE_INSTANCE, {
         "k_id": inst.id, "k_rev": inst.rev, "v_status": status, "v_outcome": outcome, "v_current": current,
         "v_ended_at": ended_at, "v_rev": inst.rev + 1, "v_data": data})
@@ -240,7 +257,8 @@ def _token(r: Any) -> Token:
 
 
 def save_token(conn: sa.Connection, instance_id: int, tok: Token, now: dt.datetime) -> int:
-    splits, data = json.dumps(tok.splits), json.dumps(tok.data)
+    splits = _dumps(tok.splits) if tok.splits else "[]"
+    data = _dumps(tok.data)
     if tok.id is None:
         tok.id = int(lean.execute(conn, _INSERT_TOKEN, {
             "instance_id": instance_id, "node": tok.node, "status": "active", "splits": splits, "arrived_at": now,
@@ -330,7 +348,7 @@ def history_row(inst: Instance, *, at: dt.datetime, user: str, action: str, node
                 detail: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"instance_id": inst.id, "entity": inst.entity, "record_id": inst.record_id, "at": at, "user": user,
             "action": action, "node": node, "task_id": task_id, "comment": comment,
-            "detail": json.dumps(detail or {}, default=str, ensure_ascii=False)}
+            "detail": _dumps_text(detail) if detail else "{}"}
 
 
 def add_history(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
