@@ -22,6 +22,7 @@ from ordo.dsl.expr import types as T
 
 from ..compiled import CompiledApp, CompiledEntity
 from ..query import LinkSource, TableSource
+from .line_write import targetable
 
 if TYPE_CHECKING:
     from ..app import App
@@ -83,6 +84,7 @@ class CompiledAllocation:
     rank: list[RankKeyC]
     demand_params: ParamSource
     line_params: ParamSource
+    lines_targeted: bool = False  # the line location is written by line_write.write_rows (else tx.update)
     statements: dict[Any, Any] = field(default_factory=dict)  # the supply UPDATEs (reservation), built on first use
 
     @property
@@ -164,4 +166,5 @@ def compile_rule(app: App, defn: AllocationDef) -> CompiledAllocation:
         defn, demand, lines_field.child_table, supply, supply_table, result, result_table, available_sql,
         candidates, (item_col, columns, conditions), by_line, base.order_by(supply_table.c.id), where_py, where,
         rank, demand_src, line_src,
+        bool(defn.demand.location) and targetable(demand, lines_field.name, [defn.demand.location]),
     )
