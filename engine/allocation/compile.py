@@ -38,8 +38,10 @@ class ParamSource:
         self.entity = entity
         self.table = table
         self.prefix = prefix
+        self.used: dict[str, str] = {}  # parameter -> field, of the fields the compiled statements bind
 
     def column(self, name: str) -> ColumnElement[Any]:
+        self.used[f"{self.prefix}__{name}"] = name
         return sa.bindparam(f"{self.prefix}__{name}", type_=self.table.c[name].type)
 
     def link(self, name: str, target: str) -> LinkSource:
@@ -52,7 +54,8 @@ class ParamSource:
         return TableSource(self.app, target, alias), alias, alias.c.parent_id == self.column("id")
 
     def params(self, record: dict[str, Any]) -> dict[str, Any]:
-        return {f"{self.prefix}__{c.name}": record.get(c.name) for c in self.table.c}
+        """The parameters of the fields the statements bind, from ``record``."""
+        return {key: record.get(name) for key, name in self.used.items()}
 
 
 @dataclass

@@ -170,7 +170,7 @@ def write_rows(tx: Transaction, entity: str, record_id: int, table: str,
         stored[cf.name] = new_rows if cf.name == table else current[cf.name]
     tx._stored(ce, stored)
     tx._written(entity, current["id"], stored["version"])
-    delta = audit.diff(current, stored, ce.audited)
+    delta = audit.diff(current, stored, [table])  # the one audited field written (the rest is as it was)
     if delta:
         audit.write(tx.conn, at=now, user=tx.user.name, entity=entity, record_id=current["id"],
                     record_name=current["name"], action="update", changes=delta)
