@@ -228,7 +228,10 @@ class Allocator:
 
     def _finish(self, tx: Transaction, rule_name: str, record_id: int | str, *, consume: bool,
                 only: set[int] | None) -> AllocationResult:
-        """Release or consume in a savepoint, run again when it loses a deadlock or serialization race."""
+        """Release or consume in a savepoint, run again when it loses a deadlock or serialization race
+        (PostgreSQL; a SQLite write transaction holds the database's write lock: no race, no savepoint)."""
+        if tx.uow.locks_all:
+            return self._finish_once(tx, rule_name, record_id, consume, only)
         what = f"{'consuming' if consume else 'releasing'} allocation {rule_name} of {record_id}"
         return retrying_savepoint(tx.conn, lambda: self._finish_once(tx, rule_name, record_id, consume, only), what)
 
