@@ -64,3 +64,17 @@ def test_a_supply_row_changed_since_it_was_read_gets_its_computed_fields_again(s
     got = app.get("stock", after["name"], user="admin")
     assert (got["on_hand"], got["reserved"], got["free"]) == (10, 2, 8)
     assert reserved(app) == {("A", "P1"): 2}
+
+
+def test_release_and_consume_take_a_savepoint_on_postgresql_only(shop):
+    app = shop(STOCK, strategy="per_line")
+    o1, o2 = order(app, ("P1", 2)), order(app, ("P1", 1))
+    assert allocate(app, o1).status == allocate(app, o2).status == "allocated"
+    service = app.features["allocation"]
+    with count_statements(app.engine) as counts, app.transaction("bob") as tx:
+        assert service.release(tx, "fulfil", o1).status == "released"
+        assert service.consume(tx, "fulfil", o2).status == "consumed"
+    savepoints = [t for t in counts.texts if t.startswith("SAVEPOINT")]
+    assert len(savepoints) == (0 if app.engine.dialect.name == "sqlite" else 2)
+    stock = {(r["site"], r["product"]): r for r in app.query("stock", user="admin")}
+    assert (stock[(1, 1)]["on_hand"], stock[(1, 1)]["reserved"], stock[(1, 1)]["free"]) == (9, 0, 9)

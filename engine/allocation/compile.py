@@ -22,6 +22,7 @@ from ordo.dsl.expr import types as T
 
 from ..compiled import CompiledApp, CompiledEntity
 from ..query import LinkSource, TableSource
+from .line_write import targetable
 
 if TYPE_CHECKING:
     from ..app import App
@@ -37,8 +38,10 @@ class ParamSource:
         self.entity = entity
         self.table = table
         self.prefix = prefix
+        self.used: dict[str, str] = {}  # parameter -> field, of the fields the compiled statements bind
 
     def column(self, name: str) -> ColumnElement[Any]:
+        self.used[f"{self.prefix}__{name}"] = name
         return sa.bindparam(f"{self.prefix}__{name}", type_=self.table.c[name].type)
 
     def link(self, name: str, target: str) -> LinkSource:
@@ -51,7 +54,8 @@ class ParamSource:
         return TableSource(self.app, target, alias), alias, alias.c.parent_id == self.column("id")
 
     def params(self, record: dict[str, Any]) -> dict[str, Any]:
-        return {f"{self.prefix}__{c.name}": record.get(c.name) for c in self.table.c}
+        """The parameters of the fields the statements bind, from ``record``."""
+        return {key: record.get(name) for key, name in self.used.items()}
 
 
 @dataclass
@@ -83,6 +87,7 @@ class CompiledAllocation:
     rank: list[RankKeyC]
     demand_params: ParamSource
     line_params: ParamSource
+    lines_targeted: bool = False  # the line location is written by line_write.write_rows (else tx.update)
     statements: dict[Any, Any] = field(default_factory=dict)  # the supply UPDATEs (reservation), built on first use
 
     @property
@@ -164,4 +169,5 @@ def compile_rule(app: App, defn: AllocationDef) -> CompiledAllocation:
         defn, demand, lines_field.child_table, supply, supply_table, result, result_table, available_sql,
         candidates, (item_col, columns, conditions), by_line, base.order_by(supply_table.c.id), where_py, where,
         rank, demand_src, line_src,
+        bool(defn.demand.location) and targetable(demand, lines_field.name, [defn.demand.location]),
     )

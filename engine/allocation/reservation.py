@@ -104,8 +104,9 @@ def adjust(tx: Transaction, rule: CompiledAllocation, supply_id: int, deltas: Ma
             lean.execute(tx.conn, refresh, {**changed, "_sid": supply_id})
     if not ce.table_fields:  # the whole row as stored now, locked by this UPDATE: later reads need not load it
         tx.uow.put(ce.name, after, locked=True)
+    changed_fields = [*deltas, *ce.computed_order]  # before differs from after in these only (and version)
     write(tx.conn, at=now, user=tx.user.name, entity=ce.name, record_id=supply_id, record_name=after.get("name"),
-          action="update", changes=diff(before, after, ["name", *ce.fields]))
+          action="update", changes=diff(before, after, changed_fields))
     event = WriteEvent(ce.name, "update", before, after)
     for listener in tx.app.listeners:
         listener(tx, event)

@@ -25,6 +25,7 @@ from ..db import lost_race, retrying_savepoint
 from ..errors import Conflict, NotFound, PermissionDenied, UsageError
 from .candidates import load_lines, num
 from .compile import CompiledAllocation, compile_rule
+from .line_write import write_rows
 from .reservation import lock_order, reserve, unreserve
 from .result import Allocated, AllocationResult, LineResult, explain_candidates
 from .strategies import STRATEGIES, LineDemand, Number, Plan, explain_reasons
@@ -193,7 +194,11 @@ class Allocator:
             return
         chosen = {line.line_id: max(line.allocated, key=lambda a: a.quantity).location_value
                   for line in result.lines if line.allocated}
-        if chosen:  # every line is named (rows left out would be removed), in their order
+        if not chosen:
+            return
+        if rule.lines_targeted:  # no computed field or rule reads it: only the changed rows' field is written
+            write_rows(tx, d.entity, demand["id"], d.lines, {lid: {d.location: loc} for lid, loc in chosen.items()})
+        else:  # every line is named (rows left out would be removed), in their order
             rows = [{"id": ln["id"], **({d.location: chosen[ln["id"]]} if ln["id"] in chosen else {})}
                     for ln in demand.get(d.lines) or []]
             tx.update(d.entity, demand["id"], {d.lines: rows})
@@ -223,7 +228,10 @@ class Allocator:
 
     def _finish(self, tx: Transaction, rule_name: str, record_id: int | str, *, consume: bool,
                 only: set[int] | None) -> AllocationResult:
-        """Release or consume in a savepoint, run again when it loses a deadlock or serialization race."""
+        """Release or consume in a savepoint, run again when it loses a deadlock or serialization race
+        (PostgreSQL; a SQLite write transaction holds the database's write lock: no race, no savepoint)."""
+        if tx.uow.locks_all:
+            return self._finish_once(tx, rule_name, record_id, consume, only)
         what = f"{'consuming' if consume else 'releasing'} allocation {rule_name} of {record_id}"
         return retrying_savepoint(tx.conn, lambda: self._finish_once(tx, rule_name, record_id, consume, only), what)
 

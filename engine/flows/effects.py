@@ -9,7 +9,8 @@
   the allocation records matching a filter).
 
 Everything runs on the caller's transaction with the flow's authority (``Run.authority``), so it
-commits with the step.
+commits with the step. The statements reading rows (a filter's matches, a related field's rows) are built
+once per filter / related field and run with :mod:`ordo.engine.lean`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 
 from ordo.dsl.expr import ast
 
+from .. import lean
 from ..coerce import to_jsonable
 from ..query import RecordSource, TableSource
 from .people import FlowFailed
@@ -39,7 +41,7 @@ def _rows(run: Run, name: str) -> list[dict[str, Any]]:
     target = app.compiled.entity(cf.defn.entity)
     stmt, used = _rows_statement(run, name, cf)
     params = {f"owner_{field}": run.record.get(field) for field in used}
-    rows = [dict(r._mapping) for r in run.conn.execute(stmt, params)]
+    rows = [dict(r._mapping) for r in lean.execute(run.conn, stmt, params)]
     run.tx._attach_children(target, rows)
     return rows
 
@@ -98,7 +100,7 @@ def _matching(run: Run, entity: str, cond: Any) -> list[int]:
     record = run.record
     params = {f"owner_{name}": record.get(name) for name in used}
     params["flow_initiator"] = run.inst.started_by
-    return [r[0] for r in run.conn.execute(stmt, params)]
+    return [r[0] for r in lean.execute(run.conn, stmt, params)]
 
 
 def _matching_statement(run: Run, entity: str, cond: Any) -> tuple[Any, list[str]]:
