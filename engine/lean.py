@@ -165,7 +165,7 @@ def _compile(conn: sa.Connection, stmt: Any, keys: tuple[str, ...], many: bool) 
             default = _MISSING if bp.required else bp.value
         binds.append((name, bp.key, default, processors.get(name)))
     plan = _Plan(compiled.string, binds, not compiled.positional)
-    keynames = [c.keyname for c in (compiled._result_columns or ())]
+    keynames = [str(c.keyname) for c in (compiled._result_columns or ())]  # plain str (not quoted_name)
     if keynames:
         plan.row = type("Row", (Row,), {"__slots__": (), "_fields": tuple(keynames),
                                         "_index": {k: i for i, k in enumerate(keynames)}})
