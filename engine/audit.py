@@ -88,7 +88,8 @@ def write(conn: sa.Connection, *, at: dt.datetime, user: str, entity: str, recor
 
 
 # what json.dumps(sort_keys=True, default=str) makes of it (dates and datetimes by str too), compact; C speed
-_ORJSON = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+_ORJSON = (orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+           | orjson.OPT_PASSTHROUGH_DATACLASS)
 
 
 def dumps(changes: dict[str, Any]) -> str:

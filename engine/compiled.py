@@ -7,6 +7,7 @@ re-parsing or re-validating anything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -21,7 +22,7 @@ from ordo.dsl.expr import CompiledExpression, Scope, compile_expression
 from ordo.dsl.expr import types as T
 from ordo.dsl.field import FieldDef, compile_pattern
 
-from .coerce import coerce
+from .coerce import coerce, coercer
 from .errors import UsageError
 from .tables import TableSpec, build_table, table_specs
 
@@ -49,6 +50,16 @@ class CompiledField:
         if self.defn.type == "computed":
             return {"string": "string", "record": "link"}.get(self.type.kind, self.type.kind)
         return self.defn.type
+
+    @cached_property
+    def coerce(self) -> Callable[[Any], Any]:
+        """``coerce(self.defn, value)``: the coercion of a value given for this field, chosen once."""
+        return coercer(self.defn)
+
+    @cached_property
+    def coerce_result(self) -> Callable[[Any], Any]:
+        """``coerce(self.defn, value, self.kind)``: a computed value (or default expression's) as stored."""
+        return coercer(self.defn, self.kind)
 
     @property
     def stored(self) -> bool:

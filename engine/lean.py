@@ -27,6 +27,7 @@ once (module constants, write plans) belong here: compiled forms are kept for th
 
 from __future__ import annotations
 
+import operator
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -118,12 +119,21 @@ class _Call:
 class _Plan:
     """One statement compiled for one dialect and set of parameter names."""
 
-    __slots__ = ("sql", "names", "keys", "special", "procs", "named", "raw", "row", "types", "results", "ready")
+    __slots__ = ("sql", "names", "keys", "getter", "special", "procs", "named", "raw", "row", "types", "results",
+                 "ready")
 
     def __init__(self, sql: str, binds: list[tuple[str, str, Any, Any]], named: bool) -> None:
         self.sql = sql
         self.names = [b[0] for b in binds]  # the parameters' names in the SQL, in bind order
         self.keys = [(b[1], b[2]) for b in binds]  # (caller's key, default) in bind order
+        # the caller's values in bind order, when every key is given (one C call): a tuple, or a list of one
+        if len(binds) > 1:
+            self.getter: Any = operator.itemgetter(*(b[1] for b in binds))
+        elif binds:
+            key = binds[0][1]
+            self.getter = lambda params: [params[key]]
+        else:
+            self.getter = lambda params: ()
         self.special = [i for i, b in enumerate(binds) if b[2] is _MISSING or type(b[2]) is _Call]
         self.procs = [(i, b[3]) for i, b in enumerate(binds) if b[3] is not None]  # bind processors
         self.named = named  # pyformat (psycopg): parameters as a dict; else positional in bind order
@@ -165,7 +175,7 @@ def _compile(conn: sa.Connection, stmt: Any, keys: tuple[str, ...], many: bool) 
             default = _MISSING if bp.required else bp.value
         binds.append((name, bp.key, default, processors.get(name)))
     plan = _Plan(compiled.string, binds, not compiled.positional)
-    keynames = [c.keyname for c in (compiled._result_columns or ())]
+    keynames = [str(c.keyname) for c in (compiled._result_columns or ())]  # plain str (not quoted_name)
     if keynames:
         plan.row = type("Row", (Row,), {"__slots__": (), "_fields": tuple(keynames),
                                         "_index": {k: i for i, k in enumerate(keynames)}})
@@ -173,21 +183,30 @@ def _compile(conn: sa.Connection, stmt: Any, keys: tuple[str, ...], many: bool) 
     return plan
 
 
-def _plan(conn: sa.Connection, stmt: Any, keys: tuple[str, ...], many: bool) -> Any:
-    key = (stmt, conn.dialect.name, keys, many)
+def _plan(conn: sa.Connection, stmt: Any, params: Mapping[str, Any], many: bool) -> Any:
+    """The plan of ``stmt`` for the names of ``params``: found by the names in the caller's order (no sort per
+    call), compiled once per set of names."""
+    dialect = conn.dialect.name
+    key = (stmt, dialect, tuple(params), many)
     found = _CACHE.get(key)
     if found is None:
-        found = _compile(conn, stmt, keys, many)
+        names = tuple(sorted(params))
+        found = _CACHE.get((stmt, dialect, names, many))
+        if found is None:
+            found = _compile(conn, stmt, names, many)
         with _MUTEX:
             if len(_CACHE) >= _CACHE_LIMIT:
                 _CACHE.clear()
-            _CACHE[key] = found
+            _CACHE[(stmt, dialect, names, many)] = _CACHE[key] = found
     return found
 
 
 def _bind(plan: _Plan, params: Mapping[str, Any]) -> Any:
-    get = params.get
-    values = [get(key, default) for key, default in plan.keys]
+    try:
+        values = list(plan.getter(params))
+    except KeyError:  # a value not given: its default
+        get = params.get
+        values = [get(key, default) for key, default in plan.keys]
     for i in plan.special:
         value = values[i]
         if type(value) is _Call:
@@ -222,14 +241,14 @@ def execute(conn: sa.Connection, stmt: Any, params: Mapping[str, Any] | Sequence
             return _many(conn, stmt, params)
         params = params[0]
     single = params or {}
-    plan = _plan(conn, stmt, tuple(sorted(single)), False)
+    plan = _plan(conn, stmt, single, False)
     if plan is _FALLBACK:
         return conn.execute(stmt, params)
     return _run(conn, plan, _bind(plan, single), False)
 
 
 def _many(conn: sa.Connection, stmt: Any, params: list[Mapping[str, Any]]) -> Any:
-    plan = _plan(conn, stmt, tuple(sorted(params[0])), True) if params else _FALLBACK
+    plan = _plan(conn, stmt, params[0], True) if params else _FALLBACK
     if plan is _FALLBACK:
         return conn.execute(stmt, params)
     return _run(conn, plan, [_bind(plan, p) for p in params], True)

@@ -53,7 +53,7 @@ def read_input(tx: Transaction, ce: CompiledEntity, data: Mapping[str, Any], err
         if current is not None and cf.defn.type == "link" and is_placeholder(value):
             continue  # shown as "(no access)" to this user: saved back, the link stays as it is
         try:
-            rec[key] = coerce(cf.defn, value)
+            rec[key] = cf.coerce(value)
         except CoercionError as e:
             errors.append(FieldError(path, str(e)))
     return rec
@@ -203,8 +203,8 @@ def apply_defaults(tx: Transaction, ce: CompiledEntity, rec: Record) -> None:
         if cf.name in rec:
             continue
         if cf.default_expr is not None:
-            rec[cf.name] = coerce(cf.defn, cf.default_expr(rec, tx.env), cf.kind if cf.defn.type != "link"
-                                  else None)
+            value = cf.default_expr(rec, tx.env)
+            rec[cf.name] = cf.coerce(value) if cf.defn.type == "link" else cf.coerce_result(value)
         elif cf.default_value is not None:
             rec[cf.name] = cf.default_value
         elif cf.child is not None:
@@ -216,7 +216,7 @@ def compute(tx: Transaction, ce: CompiledEntity, rec: Record, errors: list[Field
         cf = ce.fields[name]
         assert cf.computed is not None
         try:
-            rec[name] = coerce(cf.defn, cf.computed(rec, tx.env), cf.kind)
+            rec[name] = cf.coerce_result(cf.computed(rec, tx.env))
         except CoercionError as e:
             errors.append(FieldError(f"{prefix}{name}", f"computed value {e}"))
 

@@ -306,10 +306,10 @@ class Transaction(Reads):
             raise self._failed(ce, errors, given)
         self._require(entity, "update", rec)
         now = self.app.clock.now()
-        values = {f.name: rec.get(f.name) for f in ce.stored_fields}
+        p = self.plan(entity)
+        values = p.update_values(ce.stored_names, current, rec)  # the changed fields only
         values.update(updated_at=now, updated_by=self.user.name, version=current["version"] + 1,
                       _id=current["id"], _version=current["version"])
-        p = self.plan(entity)
         stored = self._write(p.update, values, entity)
         if stored is None:
             raise Conflict(f"{entity} {current['name']} was changed by someone else; reload and retry")

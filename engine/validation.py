@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from . import lean
 from .compiled import CompiledEntity, CompiledField
 from .errors import FieldError
 
@@ -152,7 +153,8 @@ def _unique(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], record_id:
         params = {f"w_{c}": v for c, v in zip(columns, values, strict=True)}
         if record_id is not None:
             params["not_id"] = record_id
-        found = tx.conn.execute(q, params).first()
+        # built once per entity and shape: run lean; with the user's row rule (per transaction): by SQLAlchemy
+        found = (lean.execute(tx.conn, q, params) if readable is None else tx.conn.execute(q, params)).first()
         if found is not None:
             shown = values[0] if len(values) == 1 else tuple(values)
             by = f" by {found.name}" if found.name is not None else ""

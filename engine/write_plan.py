@@ -12,7 +12,9 @@ counters) are built the same way, once, next to the table they write (``audit.IN
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -106,12 +108,26 @@ class EntityPlan:
     by_id_locked: Any  # FOR UPDATE (PostgreSQL)
     by_name_locked: Any
     insert: Any  # RETURNING the row as stored
-    update: Any  # by ``_id`` and ``_version`` (optimistic lock), RETURNING the row as stored
+    update: Any  # by ``_id`` and ``_version`` (optimistic lock), RETURNING the row as stored; SET: the values
+    # given (see update_values)
     delete: Any  # by ``_id``
     children: dict[str, ChildPlan] = field(default_factory=dict)
     # per ``links_in`` of the entity (links to it): (ids of up to 1000 rows linking to ``_target``, set them null)
     refs: list[tuple[Any, Any]] = field(default_factory=list)
     shaped: dict[Any, Any] = field(default_factory=dict)  # lookups by shape (``select_by``), built on first use
+    set_shapes: set[tuple[str, ...]] = field(default_factory=set)  # the column sets ``update`` was run with
+
+    def update_values(self, names: tuple[str, ...], before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+        """The values an UPDATE of ``after`` (a record as it will be stored, ``names`` its stored fields) sets:
+        only the fields whose value differs from ``before`` (the record as stored). ``update`` is compiled
+        once per set of columns it sets (lean): after MAX_SET_SHAPES sets for this entity, every field."""
+        values = {n: after.get(n) for n in names if _differs(before.get(n), after.get(n))}
+        shape = tuple(values)
+        if shape not in self.set_shapes:
+            if len(self.set_shapes) >= MAX_SET_SHAPES:
+                return {n: after.get(n) for n in names}
+            self.set_shapes.add(shape)
+        return values
 
     def select_by(self, what: str, columns: tuple[str, ...], *, not_id: bool = False, first: bool = False) -> Any:
         """``SELECT <what> WHERE <column> = :w_<column> AND ... [AND id != :not_id]`` (``first``: the lowest
@@ -127,6 +143,24 @@ class EntityPlan:
                 q = q.order_by(t.c.id)
             found = self.shaped[key] = q.limit(1)
         return found
+
+
+MAX_SET_SHAPES = 64  # column sets an entity's UPDATE is compiled for (more: the whole row)
+_SAME_WHEN_EQUAL = frozenset({str, int, float, bool, dt.date, dt.datetime, type(None)})
+
+
+def _differs(old: Any, new: Any) -> bool:
+    """Whether a column holding ``old`` must be written to hold ``new`` (when unsure: yes)."""
+    if old is new:
+        return False
+    kind = type(old)
+    if kind is not type(new):
+        return True
+    if kind in _SAME_WHEN_EQUAL:
+        return old != new
+    if kind is Decimal:  # 1.0 and 1.00 are equal but not the same text
+        return str(old) != str(new)
+    return True  # JSON data ...: written again
 
 
 def _child_plan(cf: Any) -> ChildPlan:

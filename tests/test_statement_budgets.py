@@ -92,6 +92,10 @@ def test_get_update_delete_budgets(app):
     # the row and its lines (for update), the customer its rule reads, the UPDATE (RETURNING), the audit row;
     # the links did not change: not looked up
     assert work(counts) == 5, counts.texts
+    update = next(t for t in counts.texts if t.lstrip().upper().startswith("UPDATE"))
+    set_clause = update.upper().split(" SET ")[1].split(" WHERE ")[0]
+    assert "STATUS" in set_clause and "CUSTOMER" not in set_clause and "TOTAL" not in set_clause, update
+    assert app.get("order", order["id"], ADMIN)["status"] == "paid"  # only the changed field is set
     with count_statements(app.engine) as counts, app.transaction(ADMIN) as tx:
         tx.delete("order", order["id"])
     assert work(counts) == 5, counts.texts  # the row and lines, DELETE lines, DELETE row, audit
