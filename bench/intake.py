@@ -152,11 +152,11 @@ def main() -> None:
             if args.pg and not args.no_pg:
                 url, drop = pg_schema_url(args.pg)
             try:
-                elapsed, _, _, _ = import_once(url, Path(args.child), args.rows, args.batch_size)
+                elapsed, _, statements, cpu = import_once(url, Path(args.child), args.rows, args.batch_size)
             finally:
                 if drop is not None:
                     drop()
-        print(f"RESULT {args.rows / elapsed:.3f}")
+        print(f"RESULT {args.rows / elapsed:.3f} {statements} {cpu:.3f}")
         return
     with tempfile.TemporaryDirectory(prefix="ordo-intake-") as tmp:
         path = Path(tmp) / "shop_orders.csv"
@@ -201,9 +201,13 @@ def main() -> None:
                 db = ["--no-pg"] if pg is None else ["--pg", pg]
                 out = run_baseline(__file__, ["--rows", str(args.rows), "--batch-size", str(args.batch_size), *db,
                                               "--child", str(path)], args.baseline)
-                old = float(out.split("RESULT")[-1])
-                print(f"{'  ' + args.baseline + label.replace('Ordo intake', ''):<28}{old:>12.0f}"
-                      f"{old * orders / args.rows:>10.1f}{args.rows / old:>9.1f}   (older tree: same file)")
+                old, *more = out.split("RESULT")[-1].split()
+                rate = float(old)
+                stmts, used = (f"{int(more[0]) / args.rows:.2f}", f"{1000 * float(more[1]) / args.rows:.2f}") \
+                    if len(more) == 2 else ("", "")  # an older bench script printed rows/s only
+                print(f"{'  ' + args.baseline + label.replace('Ordo intake', ''):<28}{rate:>12.0f}"
+                      f"{rate * orders / args.rows:>10.1f}{args.rows / rate:>9.1f}{stmts:>10}{used:>11}"
+                      f"{f'{rate / REFERENCE[1]:.0f}-{rate / REFERENCE[0]:.0f}':>8}   (older tree: same file)")
         print("\nrows/s counts CSV rows (order lines); every order is created through the store with its flow.\n"
               "stmts/row: statements per row; CPU ms/row: this process's CPU (not PostgreSQL's server) per row;\n"
               f"x ref: rows/s over the {REFERENCE[0]}-{REFERENCE[1]} rows/s a public 69,659-row order file imported at "

@@ -210,3 +210,18 @@ def test_a_document_failing_after_its_record_was_written_runs_its_batch_again_ca
     assert names == result.created
     if app.engine.dialect.name == "sqlite":
         assert names == [f"BK-{i:05d}" for i in range(1, 6)]
+
+
+def test_a_document_taken_back_leaves_the_batch_s_read_ahead_as_it_was(app):
+    """The bad document's lookup created a contact the batch had read ahead as missing; taken back, the
+    lookup is missing again for the batch (not looked up again): the next document creates it at once."""
+    doc = {"person": {"tel": "880001", "name": "N"}}
+    payload = json.dumps({"data": {"bookings": [
+        {**doc, "id": "B1", "lines": [{"sku": "NOPE", "n": 1, "unit_cents": 100}]},
+        {**doc, "id": "B2", "lines": [{"sku": "X1", "n": 1, "unit_cents": 100}]}]}})
+    with count_statements(app.engine) as counts:
+        result = app.features["intake"].import_payload("alice", "bookings", payload, channel="WEB", source="w.json")
+    assert (len(result.created), [e.document for e in result.errors]) == (1, [1])
+    contact_selects = [t for t in counts.texts if t.lstrip().upper().startswith("SELECT") and "FROM contact" in t]
+    assert len(contact_selects) == 3  # the read-ahead, the new contact's unique code checked by each create
+    assert [c["phone"] for c in app.query("contact", user="admin", limit=None)] == ["880001"]

@@ -26,6 +26,8 @@ from .problems import RowConflicts, problems
 from .readers import SourceDocument
 from .result import Duplicate, IntakeProblem, IntakeResult
 
+_UNKNOWN = object()  # a lookup the batch had not looked up
+
 
 class Careful(Exception):
     """A document run without a savepoint failed after writing: the batch runs again, the documents before it
@@ -58,7 +60,8 @@ class Run:
         self.result = result
         self.cache: dict[tuple[str, str, Any], int | None] = {}  # lookups of this batch (its transaction)
         self.ahead = BatchReads()  # keys and lookups of the batch's documents, read at its start
-        self.added: list[tuple[str, str, Any]] = []
+        # lookups the current document cached or changed -> what the batch knew before it (_UNKNOWN: nothing)
+        self.added: dict[tuple[str, str, Any], Any] = {}
         self.wrote = False  # the current document has written something (a record created by a lookup)
         self.undone = False  # what the current document wrote is taken back already
         self.savepoint: Any = None  # the current document's savepoint, if it has one
@@ -81,7 +84,7 @@ class Run:
         key_text = None
         self.savepoint = self.tx.conn.begin_nested() if careful else None
         self.before = None if careful else _changes(self.tx)
-        self.added, self.wrote, self.undone = [], False, False
+        self.added, self.wrote, self.undone = {}, False, False
         try:
             key = self._key(src)
             key_text = _key_text(key, self.ci.defn.channel.field if self.ci.defn.channel else None)
@@ -135,8 +138,11 @@ class Run:
             return  # refused before writing: the store is as it was, the lookups it found still hold
         if savepoint.is_active:
             savepoint.rollback()
-        for k in self.added:
-            self.cache.pop(k, None)
+        for k, before in self.added.items():  # the batch's read-ahead still holds (a value not found: still not)
+            if before is _UNKNOWN:
+                self.cache.pop(k, None)
+            else:
+                self.cache[k] = before
 
     # -- key and duplicates
     def _key(self, src: Source) -> dict[str, Any]:
@@ -212,7 +218,7 @@ class Run:
             found = self.cache[ck]
         else:
             found = self.cache[ck] = self._find(lk, value, src)
-            self.added.append(ck)
+            self.added.setdefault(ck, _UNKNOWN)
         if found is not None:
             return found
         if lk.missing == "null":
@@ -227,8 +233,7 @@ class Run:
         if self.savepoint is None:  # the document's first write before its record: from here in a savepoint
             self.savepoint = self.tx.conn.begin_nested()
         self.wrote = True
-        if ck not in self.added:  # read ahead for the batch: looked up again if this document is taken back
-            self.added.append(ck)
+        self.added.setdefault(ck, self.cache.get(ck, _UNKNOWN))  # read ahead: restored if taken back
         # a savepoint of its own on PostgreSQL, where a refused INSERT (a concurrent import created the same
         # record) aborts the transaction up to a savepoint: the lookup looks again after rolling it back
         savepoint = self.tx.conn.begin_nested() if self.tx.conn.dialect.name == "postgresql" else None
