@@ -159,3 +159,29 @@ def test_a_state_the_field_refuses_fails_the_create(db_url, tmp_path):
             app.create("claim", {"amount": 5000}, "alice")
         with app.reader("admin") as tx:
             assert tx.query("claim") == []
+
+
+def test_no_state_on_a_record_a_flow_creates(db_url, tmp_path):
+    """A record a flow's action creates starts only flows declared ``from_flows``: none here, so no state."""
+    files = {
+        "entities/claim.yaml": ENTITY,
+        "entities/batch.yaml": "name: batch\nfields:\n  total: {type: money}\n",
+        "roles.yaml": ROLES.replace("permissions: [{entity: claim}]",
+                                    "permissions: [{entity: claim}, {entity: batch}]"),
+        "flows/claim.yaml": ROUTED,
+        "flows/batch.yaml": """
+            name: batch_flow
+            entity: batch
+            trigger: {on: create}
+            nodes:
+              make: {type: action, create: [{entity: claim, values: {amount: "total"}}], next: done}
+              done: {type: end, outcome: made}
+        """,
+    }
+    with open_app(write_app(tmp_path / "app", files), db_url) as app:
+        flows = app.features["flows"]
+        app.create("batch", {"total": 5}, "alice")
+        with app.reader("admin") as tx:
+            made = tx.query("claim")
+            assert len(made) == 1 and made[0]["stage"] is None and made[0]["version"] == 1
+            assert flows.status(tx, "claim", made[0]["id"]) is None
