@@ -77,7 +77,7 @@ def adjust(tx: Transaction, rule: CompiledAllocation, supply_id: int, deltas: Ma
         bound[f"d_{name}"] = delta
     expected = None
     computed: tuple[str, ...] = ()
-    if ce.computed_order and known is not None:
+    if ce.computed_order and known is not None and all(known.get(name) is not None for name in deltas):
         expected = dict(known)
         for name, delta in deltas.items():
             expected[name] = expected[name] + delta
