@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from . import lean
 from .compiled import CompiledField
-from .write_plan import IN_LIST_MAX, INSERT_ROWS_MAX, ChildPlan, in_params, in_size
+from .write_plan import IN_LIST_MAX, ChildPlan, in_params, in_size
 
 Record = dict[str, Any]
 
@@ -48,8 +48,9 @@ def write(conn: sa.Connection, plan: ChildPlan, cf: CompiledField, parent_id: in
             result.append(prior)
     if updates:
         lean.execute(conn, plan.update, updates)
-    for start in range(0, len(inserts), INSERT_ROWS_MAX):
-        chunk = inserts[start:start + INSERT_ROWS_MAX]
+    per = plan.rows_per_insert
+    for start in range(0, len(inserts), per):
+        chunk = inserts[start:start + per]
         stmt, names = plan.insert(len(chunk))
         params: dict[str, Any] = {}
         for keys, values in zip(names, chunk, strict=True):

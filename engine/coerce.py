@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ordo.dsl.expr.limits import (
+    MAX_EXPONENT,
     MAX_JSON_DEPTH,
     MAX_NUMBER_TEXT,
     int_problem,
@@ -112,6 +113,8 @@ def to_number(v: Any) -> Decimal:
         if len(text) > MAX_NUMBER_TEXT:
             raise CoercionError(f"number longer than {MAX_NUMBER_TEXT} characters")
         d = Decimal(text)
+    if d.is_finite() and (not d or abs(d.adjusted()) <= MAX_EXPONENT):  # number_problem's checks, inline
+        return d
     problem = number_problem(d)
     if problem is not None:
         raise CoercionError(f"{problem}: {_shown(v)}")

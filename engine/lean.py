@@ -126,14 +126,17 @@ class _Plan:
         self.sql = sql
         self.names = [b[0] for b in binds]  # the parameters' names in the SQL, in bind order
         self.keys = [(b[1], b[2]) for b in binds]  # (caller's key, default) in bind order
-        # the caller's values in bind order, when every key is given (one C call): a tuple, or a list of one
-        if len(binds) > 1:
-            self.getter: Any = operator.itemgetter(*(b[1] for b in binds))
-        elif binds:
-            key = binds[0][1]
-            self.getter = lambda params: [params[key]]
-        else:
-            self.getter = lambda params: ()
+        # the caller's values in bind order (one C call) when every parameter is the caller's to give (none has
+        # a default: a literal bound by SQLAlchemy, a callable); else by ``get`` with the defaults
+        self.getter: Any = None
+        if all(b[2] is _MISSING for b in binds):
+            if len(binds) > 1:
+                self.getter = operator.itemgetter(*(b[1] for b in binds))
+            elif binds:
+                key = binds[0][1]
+                self.getter = lambda params: [params[key]]
+            else:
+                self.getter = lambda params: ()
         self.special = [i for i, b in enumerate(binds) if b[2] is _MISSING or type(b[2]) is _Call]
         self.procs = [(i, b[3]) for i, b in enumerate(binds) if b[3] is not None]  # bind processors
         self.named = named  # pyformat (psycopg): parameters as a dict; else positional in bind order
@@ -202,17 +205,21 @@ def _plan(conn: sa.Connection, stmt: Any, params: Mapping[str, Any], many: bool)
 
 
 def _bind(plan: _Plan, params: Mapping[str, Any]) -> Any:
-    try:
-        values = list(plan.getter(params))
-    except KeyError:  # a value not given: its default
+    values = None
+    if plan.getter is not None:
+        try:
+            values = list(plan.getter(params))  # every value given: no default to compute
+        except KeyError:  # a required value not given: refused below
+            pass
+    if values is None:
         get = params.get
         values = [get(key, default) for key, default in plan.keys]
-    for i in plan.special:
-        value = values[i]
-        if type(value) is _Call:
-            values[i] = value.fn()
-        elif value is _MISSING:
-            raise sa.exc.InvalidRequestError(f"A value is required for bind parameter {plan.keys[i][0]!r}")
+        for i in plan.special:
+            value = values[i]
+            if type(value) is _Call:
+                values[i] = value.fn()
+            elif value is _MISSING:
+                raise sa.exc.InvalidRequestError(f"A value is required for bind parameter {plan.keys[i][0]!r}")
     for i, proc in plan.procs:
         values[i] = proc(values[i])
     if plan.named:

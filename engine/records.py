@@ -71,6 +71,7 @@ class Transaction(Reads):
         # rules apply only when they read a field the write changes (see validation.py)
         self.automated = automated
         self._carrying = False  # see carrying()
+        self._uow: unit_of_work.UnitOfWork | None = None  # kept while its database transaction is the current one
 
     @property
     def now(self) -> dt.datetime:
@@ -79,7 +80,10 @@ class Transaction(Reads):
     @property
     def uow(self) -> unit_of_work.UnitOfWork:
         """The unit of work of this database transaction (shared by every Transaction on the connection)."""
-        return unit_of_work.of(self.conn)
+        uow = self._uow
+        if uow is None or uow.root is not self.conn.get_transaction():  # as unit_of_work.of decides
+            uow = self._uow = unit_of_work.of(self.conn)
+        return uow
 
     def forget(self, entity: str, record_id: int | None = None) -> None:
         """Tell the unit of work that a record (or every record of ``entity``) was written directly, not

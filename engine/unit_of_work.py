@@ -74,7 +74,7 @@ class UnitOfWork:
     def put(self, entity: str, rec: Record, *, locked: bool = False) -> None:
         """Remember ``rec`` (the whole record, with its child rows) as it is in the transaction now."""
         key = (entity, rec["id"])
-        tables = self.tables[key] = tuple(k for k, v in rec.items() if type(v) is list)
+        tables = self.tables[key] = tuple([k for k, v in rec.items() if type(v) is list])
         self.records[key] = _copy(rec, tables)
         if rec.get("name") is not None:
             self.names[(entity, rec["name"])] = rec["id"]

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 IN_LIST_MAX = 512  # ids one ``IN (...)`` binds at most (callers go in chunks of this size)
 INSERT_ROWS_MAX = 100  # child rows one multi-row INSERT writes at most (more: a statement per chunk)
+MAX_PARAMETERS = 30_000  # bound values one statement may have (SQLite allows 32766, PostgreSQL 65535)
 
 
 def in_size(n: int) -> int:
@@ -84,9 +85,14 @@ class ChildPlan:
             found = self.sized[key] = sa.delete(ct).where(_in_list(ct.c.id, size))
         return found
 
+    @property
+    def rows_per_insert(self) -> int:
+        """Rows one INSERT writes at most: INSERT_ROWS_MAX, fewer for a wide table (MAX_PARAMETERS)."""
+        return max(1, min(INSERT_ROWS_MAX, MAX_PARAMETERS // len(self.columns)))
+
     def insert(self, size: int) -> tuple[Any, tuple[tuple[str, ...], ...]]:
         """``INSERT ... VALUES (...), (...) RETURNING`` the rows as stored, for ``size`` rows (at most
-        INSERT_ROWS_MAX), and per row the names of its parameters (in ``columns`` order)."""
+        ``rows_per_insert``), and per row the names of its parameters (in ``columns`` order)."""
         key = ("insert", size)
         found = self.sized.get(key)
         if found is None:
