@@ -165,7 +165,7 @@ class Assigner:
             assert e.users is not None
             value = e.users(dict(rec), tx.env)
             names = [value] if isinstance(value, str) else [v for v in (value or []) if isinstance(v, str)]
-            known = [n for n in _unique(names) if (info := tx.users.get(n)) is not None and info.active]
+            known = [n for n in _unique(names) if (p := tx.users.presence(n)) is not None and p[0]]
             return [n for n in self._eligible(tx, rule, known) if n not in taken]
         targets, how = d.to, d.strategy
         if d.strategy == "field":
