@@ -6,7 +6,8 @@ ones). ``ordo_assignment_cursor`` holds the last user each round-robin entry
 picked; it is read with ``SELECT ... FOR UPDATE`` so concurrent assignments
 take turns (SQLite serializes writers). Once a transaction has moved a cursor it
 holds the row's lock (the write lock on SQLite), so it keeps the cursor's last
-user in its unit of work and reads the row no more.
+user in its unit of work and reads the row no more; its later moves are written
+when it commits (buffered in the unit of work, one executemany).
 
 Statements are built once and run lean (``engine/lean.py``).
 """
@@ -116,6 +117,9 @@ def lock_cursor(conn: sa.Connection, rule: str, entry: str) -> str | None:
     moved = _moved(conn).get((rule, entry))
     if moved is not None:  # moved by this transaction: locked and known
         return moved
+    uow = unit_of_work.of(conn)
+    if any(stmt is _MOVE for stmt, _ in uow.pending):  # moves kept from before a savepoint rolled back
+        unit_of_work.flush(conn)
     q = _CURSOR_LOCKED if conn.dialect.name == "postgresql" else _CURSOR
     params = {"_rule": rule, "_entry": entry}
     row = lean.execute(conn, q, params).first()
@@ -131,5 +135,12 @@ def lock_cursor(conn: sa.Connection, rule: str, entry: str) -> str | None:
 
 
 def move_cursor(conn: sa.Connection, rule: str, entry: str, last_user: str, turns: int) -> None:
-    lean.execute(conn, _MOVE, {"_rule": rule, "_entry": entry, "_last": last_user, "_turns": turns})
-    _moved(conn)[(rule, entry)] = last_user
+    """Move the entry's cursor: written now the first time in the transaction (which locks it), then kept
+    and written when the transaction commits (one executemany for every later move, in order)."""
+    moved = _moved(conn)
+    params = {"_rule": rule, "_entry": entry, "_last": last_user, "_turns": turns}
+    if (rule, entry) in moved:
+        unit_of_work.buffer(conn, _MOVE, params)
+    else:
+        lean.execute(conn, _MOVE, params)
+    moved[(rule, entry)] = last_user
