@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import lean
+from . import lean, unit_of_work
 from .actor import User
 from .credentials import Credentials, token_digest, token_table, token_use_stale
 from .errors import NotFound, PermissionDenied, UsageError
@@ -70,8 +70,10 @@ _GET_USER = (sa.select(user_table, membership_table.c.kind, membership_table.c.g
              .order_by(membership_table.c.kind, membership_table.c.group_name))
 
 
-# members of a role or group, built once (values bound at execution)
-_MEMBERS = (sa.select(membership_table.c.user_name)
+# members of a role or group, built once (values bound at execution), with what the assignment rules check of
+# each (active, available, calendar: kept with the members, so no lookup per member follows)
+_MEMBERS = (sa.select(membership_table.c.user_name, user_table.c.active, user_table.c.available,
+                      user_table.c.calendar)
             .join(user_table, user_table.c.name == membership_table.c.user_name)
             .where(membership_table.c.kind == sa.bindparam("_kind"), membership_table.c.group_name == sa.bindparam("_group"))
             .order_by(membership_table.c.user_name))
@@ -96,6 +98,50 @@ def _user_info(rows: list[Any]) -> UserInfo:
         if r.group_name is not None:
             (info.roles if r.kind == "role" else info.groups).append(r.group_name)
     return info
+
+
+Presence = tuple[bool, bool, str | None]  # (active, available, calendar) of a user
+
+
+class _Known:
+    """What this database transaction read of the directory (``UnitOfWork.facts``): users by name (None: no
+    such user), members by (kind, group, active_only), presence by name. Any write through a Directory on
+    the connection drops it (:func:`_changed`), so a grant or revoke is seen by the next lookup; a savepoint
+    rolled back or the transaction's end drops it with the unit of work's facts."""
+
+    __slots__ = ("members", "presence", "users")
+
+    def __init__(self) -> None:
+        self.users: dict[str, UserInfo | None] = {}
+        self.members: dict[tuple[str, str, bool], list[str]] = {}
+        self.presence: dict[str, Presence] = {}
+
+
+_KNOWN = "ordo_directory"  # key of the directory's cache in UnitOfWork.facts
+
+
+def _known(conn: sa.Connection) -> _Known | None:
+    """The directory cache of ``conn``'s transaction (None outside a transaction: nothing kept)."""
+    if not conn.in_transaction():
+        return None
+    facts = unit_of_work.of(conn).facts
+    known = facts.get(_KNOWN)
+    if known is None:
+        known = facts[_KNOWN] = _Known()
+    return known
+
+
+def _changed(conn: sa.Connection) -> None:
+    """Users or memberships were written on ``conn``: what its transaction read of them is stale."""
+    uow = unit_of_work.current(conn)
+    if uow is not None:
+        uow.facts.pop(_KNOWN, None)
+
+
+def _copy(info: UserInfo) -> UserInfo:
+    """A copy callers may change (the cached one stays as read)."""
+    return UserInfo(info.name, info.display_name, info.email, info.active, info.available, info.calendar,
+                    dict(info.attrs), list(info.roles), list(info.groups))
 
 
 def _check_kind(kind: str) -> None:
@@ -154,9 +200,31 @@ class Directory:
             raise PermissionDenied(f"{me.name} may not grant or revoke the {ADMIN_ROLE} role (only an admin may)")
 
     def get(self, name: str) -> UserInfo | None:
-        """The user ``name`` with their roles and groups (one statement), or None."""
+        """The user ``name`` with their roles and groups (one statement, once per transaction), or None."""
+        known = _known(self.conn)
+        if known is not None and name in known.users:
+            info = known.users[name]
+            return None if info is None else _copy(info)
         rows = lean.execute(self.conn, _GET_USER, {"_name": name}).all()
-        return _user_info(rows) if rows else None
+        info = _user_info(rows) if rows else None
+        if known is not None:
+            known.users[name] = info
+            return None if info is None else _copy(info)
+        return info
+
+    def presence(self, name: str) -> Presence | None:
+        """(active, available, calendar) of the user ``name``, or None: known from a members lookup in this
+        transaction, else from :meth:`get`."""
+        known = _known(self.conn)
+        if known is not None:
+            found = known.presence.get(name)
+            if found is not None:
+                return found
+            if name in known.users:
+                info = known.users[name]
+                return None if info is None else (info.active, info.available, info.calendar)
+        info = self.get(name)
+        return None if info is None else (info.active, info.available, info.calendar)
 
     def token_holder(self, secret: str, now: dt.datetime) -> tuple[UserInfo, int | None] | None:
         """The user holding the live API token ``secret`` with their roles and groups (one statement),
@@ -196,6 +264,8 @@ class Directory:
             me = self._manager("create users" if exists is None else f"change the {what} of {name}")
             if exists is not None:
                 self._check_target(me, name, what, own="attrs" in values)
+        if exists is None or values:
+            _changed(self.conn)
         if exists is None:
             self.conn.execute(sa.insert(user_table).values(
                 name=name, active=values.pop("active", True), available=values.pop("available", True),
@@ -235,6 +305,7 @@ class Directory:
         found = self.conn.execute(sa.select(m.c.user_name).where(
             m.c.kind == kind, m.c.group_name == group, m.c.user_name == user)).first()
         if found is None:
+            _changed(self.conn)
             self.conn.execute(sa.insert(m).values(kind=kind, group_name=group, user_name=user))
 
     def revoke(self, user: str, group: str, kind: str = "role") -> None:
@@ -244,13 +315,25 @@ class Directory:
             raise PermissionDenied(f"{me.name} may not grant or revoke the {ADMIN_ROLE} role (only an admin may)")
         self._check_target(me, user, f"{kind}s")
         m = membership_table
+        _changed(self.conn)
         self.conn.execute(sa.delete(m).where(m.c.kind == kind, m.c.group_name == group, m.c.user_name == user))
 
     def members(self, group: str, kind: str = "role", *, active_only: bool = True) -> list[str]:
         """User names in a role or group, sorted (inactive users left out unless asked)."""
         _check_kind(kind)
+        known = _known(self.conn)
+        key = (kind, group, active_only)
+        if known is not None and key in known.members:
+            return list(known.members[key])
         q = _ACTIVE_MEMBERS if active_only else _MEMBERS
-        return [r[0] for r in lean.execute(self.conn, q, {"_kind": kind, "_group": group})]
+        rows = lean.execute(self.conn, q, {"_kind": kind, "_group": group}).all()
+        names = [r[0] for r in rows]
+        if known is not None:
+            known.members[key] = names
+            for r in rows:
+                known.presence[r[0]] = (r[1], r[2], r[3])
+            return list(names)
+        return names
 
     def all(self) -> list[UserInfo]:
         names = [r[0] for r in self.conn.execute(sa.select(user_table.c.name).order_by(user_table.c.name))]

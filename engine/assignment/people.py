@@ -1,8 +1,10 @@
 """From targets (users, roles, groups) to the users who can take work now.
 
-Membership is read from the user directory when a rule runs. A user is
-eligible when active, marked available, and inside their working calendar
-(their own, else the rule's default) at the transaction's clock.
+Membership is read from the user directory when a rule runs (once per
+transaction: the directory keeps what it read in the unit of work, with each
+member's activity, availability and calendar). A user is eligible when
+active, marked available, and inside their working calendar (their own, else
+the rule's default) at the transaction's clock.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ def members(tx: Transaction, targets: list[Target]) -> list[str]:
     out: list[str] = []
     for t in targets:
         if t.user is not None:
-            info = tx.users.get(t.user)
-            names = [t.user] if info is not None and info.active else []
+            presence = tx.users.presence(t.user)
+            names = [t.user] if presence is not None and presence[0] else []
         elif t.role is not None:
             names = tx.users.members(t.role, "role")
         else:
@@ -59,11 +61,12 @@ def eligible(tx: Transaction, names: list[str], calendars: dict[str, WorkingCale
     if not skip_unavailable:
         return list(names)
     out = []
+    presence = tx.users.presence
     for name in names:
-        info = tx.users.get(name)
-        if info is None or not info.active or not info.available:
+        found = presence(name)
+        if found is None or not found[0] or not found[1]:
             continue
-        cal = calendars.get(info.calendar or default_calendar or "")
+        cal = calendars.get(found[2] or default_calendar or "") if calendars else None
         if cal is not None and not cal.is_working(tx.now):
             continue
         out.append(name)

@@ -11,7 +11,7 @@ row, so concurrent assignments take turns without duplicate picks.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -85,13 +85,18 @@ class Assigner:
         return r
 
     # -- public operations
-    def assign(self, tx: Transaction, rule_name: str, entity: str, record: Mapping[str, Any] | int | str) -> list[str]:
-        """Pick assignees afresh; return their user names (empty when the rule does not apply)."""
+    def assign(self, tx: Transaction, rule_name: str, entity: str, record: Mapping[str, Any] | int | str, *,
+               keep: Callable[[dict[str, Any]], None] | None = None) -> list[str]:
+        """Pick assignees afresh; return their user names (empty when the rule does not apply).
+
+        ``keep`` (a flow run setting fields on its record): called with ``{field: assignees}`` instead of
+        writing the rule's field, when the caller writes it with its own update of the record (validated,
+        audited, with the flow's authority); not for an ``auto`` rule or a field with ``editable_if``."""
         rule, rec = self._resolve(tx, rule_name, entity, record)
         current = store.active(tx.conn, rule.name, rule.entity, rec["id"])
         store.end(tx.conn, [a.id for a in current], tx.now)
         picks = self._pick(tx, rule, rec, self._matching(tx, rule, rec), exclude=[])
-        return self._save(tx, rule, rec, picks, kept=[], changed=bool(current) or bool(picks))
+        return self._save(tx, rule, rec, picks, kept=[], changed=bool(current) or bool(picks), keep=keep)
 
     def reevaluate(self, tx: Transaction, rule_name: str, entity: str,
                    record: Mapping[str, Any] | int | str) -> list[str]:
@@ -165,7 +170,7 @@ class Assigner:
             assert e.users is not None
             value = e.users(dict(rec), tx.env)
             names = [value] if isinstance(value, str) else [v for v in (value or []) if isinstance(v, str)]
-            known = [n for n in _unique(names) if (info := tx.users.get(n)) is not None and info.active]
+            known = [n for n in _unique(names) if (p := tx.users.presence(n)) is not None and p[0]]
             return [n for n in self._eligible(tx, rule, known) if n not in taken]
         targets, how = d.to, d.strategy
         if d.strategy == "field":
@@ -217,21 +222,26 @@ class Assigner:
         return self._save(tx, rule, rec, picks, kept=[a.user for a in keep], changed=bool(drop) or bool(picks))
 
     def _save(self, tx: Transaction, rule: CompiledRule, rec: Mapping[str, Any], picks: list[tuple[str, list[str]]],
-              kept: list[str], changed: bool) -> list[str]:
+              kept: list[str], changed: bool, keep: Callable[[dict[str, Any]], None] | None = None) -> list[str]:
         for entry, users in picks:
             store.add(tx.conn, rule.name, entry, rule.entity, rec["id"], users, tx.now, tx.user.name)
         names = _unique([*kept, *(u for _, users in picks for u in users)])
         if changed:
-            self._write_field(tx, rule, rec, names)
+            self._write_field(tx, rule, rec, names, keep)
         return names
 
-    def _write_field(self, tx: Transaction, rule: CompiledRule, rec: Mapping[str, Any], names: list[str]) -> None:
-        """Write the assignees into the rule's field, as the acting user with the rule's authority."""
+    def _write_field(self, tx: Transaction, rule: CompiledRule, rec: Mapping[str, Any], names: list[str],
+                     keep: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """Write the assignees into the rule's field, as the acting user with the rule's authority (or hand
+        them to ``keep``, see :meth:`assign`)."""
         field = rule.defn.field
         if field is None:
             return
         value = ", ".join(names) or None
         if rec.get(field) == value and "id" in rec:
+            return
+        if keep is not None and not rule.defn.auto and tx.app.compiled.entity(rule.entity).fields[field].editable_if is None:
+            keep({field: value})
             return
         from ..records import Transaction
 

@@ -4,7 +4,12 @@
 entry, and whether that assignment is still open (load balancing counts open
 ones). ``ordo_assignment_cursor`` holds the last user each round-robin entry
 picked; it is read with ``SELECT ... FOR UPDATE`` so concurrent assignments
-take turns (SQLite serializes writers).
+take turns (SQLite serializes writers). Once a transaction has moved a cursor it
+holds the row's lock (the write lock on SQLite), so it keeps the cursor's last
+user in its unit of work and reads the row no more; its later moves are written
+when it commits (buffered in the unit of work, one executemany).
+
+Statements are built once and run lean (``engine/lean.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from .. import lean, unit_of_work
 from ..tables import SYSTEM_METADATA, id_column
 
 assignment_table = sa.Table(
@@ -53,25 +59,35 @@ class Assignment:
     assigned_at: dt.datetime
 
 
+_a = assignment_table
+_ACTIVE = (sa.select(_a.c.id, _a.c.rule, _a.c.entry, _a.c.user_name, _a.c.active, _a.c.assigned_at)
+           .where(_a.c.rule == sa.bindparam("_rule"), _a.c.entity == sa.bindparam("_entity"),
+                  _a.c.record_id == sa.bindparam("_record"), _a.c.active.is_(True)).order_by(_a.c.id))
+_ADD = sa.insert(_a)  # every column but id given: executemany, run lean
+_END = sa.update(_a).where(_a.c.id == sa.bindparam("_id")).values(active=False, ended_at=sa.bindparam("_at"))
+_c = cursor_table
+_CURSOR = sa.select(_c.c.last_user).where(_c.c.rule == sa.bindparam("_rule"), _c.c.entry == sa.bindparam("_entry"))
+_CURSOR_LOCKED = _CURSOR.with_for_update()
+_MOVE = (sa.update(_c).where(_c.c.rule == sa.bindparam("_rule"), _c.c.entry == sa.bindparam("_entry"))
+         .values(last_user=sa.bindparam("_last"), turns=_c.c.turns + sa.bindparam("_turns", type_=sa.BigInteger)))
+
+
 def active(conn: sa.Connection, rule: str, entity: str, record_id: int) -> list[Assignment]:
-    t = assignment_table
-    q = sa.select(t).where(t.c.rule == rule, t.c.entity == entity, t.c.record_id == record_id,
-                           t.c.active.is_(True)).order_by(t.c.id)
-    return [Assignment(r.id, r.rule, r.entry, r.user_name, r.active, r.assigned_at) for r in conn.execute(q)]
+    rows = lean.execute(conn, _ACTIVE, {"_rule": rule, "_entity": entity, "_record": record_id})
+    return [Assignment(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
 def add(conn: sa.Connection, rule: str, entry: str, entity: str, record_id: int, users: list[str],
         at: dt.datetime, by: str) -> None:
     if users:
-        conn.execute(sa.insert(assignment_table), [
+        lean.execute(conn, _ADD, [
             {"rule": rule, "entry": entry, "entity": entity, "record_id": record_id, "user_name": u,
-             "active": True, "assigned_at": at, "assigned_by": by} for u in users])
+             "active": True, "assigned_at": at, "assigned_by": by, "ended_at": None} for u in users])
 
 
 def end(conn: sa.Connection, ids: list[int], at: dt.datetime) -> None:
     if ids:
-        t = assignment_table
-        conn.execute(sa.update(t).where(t.c.id.in_(ids)).values(active=False, ended_at=at))
+        lean.execute(conn, _END, [{"_id": i, "_at": at} for i in ids])
 
 
 def open_counts(conn: sa.Connection, rule: str, users: list[str]) -> dict[str, int]:
@@ -84,24 +100,47 @@ def open_counts(conn: sa.Connection, rule: str, users: list[str]) -> dict[str, i
     return counts
 
 
+def _moved(conn: sa.Connection) -> dict[tuple[str, str], str]:
+    """The cursors this transaction moved (locked until it ends): (rule, entry) -> last user."""
+    facts = unit_of_work.of(conn).facts
+    found = facts.get(_MOVED)
+    if found is None:
+        found = facts[_MOVED] = {}
+    return found
+
+
+_MOVED = "ordo_assignment_cursors"  # key in UnitOfWork.facts (dropped with a savepoint rolled back)
+
+
 def lock_cursor(conn: sa.Connection, rule: str, entry: str) -> str | None:
     """The entry's last picked user, with its cursor row locked until the transaction ends."""
-    t = cursor_table
-    q = sa.select(t.c.last_user).where(t.c.rule == rule, t.c.entry == entry)
-    if conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = conn.execute(q).first()
+    moved = _moved(conn).get((rule, entry))
+    if moved is not None:  # moved by this transaction: locked and known
+        return moved
+    uow = unit_of_work.of(conn)
+    if any(stmt is _MOVE for stmt, _ in uow.pending):  # moves kept from before a savepoint rolled back
+        unit_of_work.flush(conn)
+    q = _CURSOR_LOCKED if conn.dialect.name == "postgresql" else _CURSOR
+    params = {"_rule": rule, "_entry": entry}
+    row = lean.execute(conn, q, params).first()
     if row is None:
+        t = cursor_table
         try:
             with conn.begin_nested():
                 conn.execute(sa.insert(t).values(rule=rule, entry=entry, last_user=None, turns=0))
         except sa.exc.IntegrityError:  # created meanwhile by another transaction: lock that row
             pass
-        row = conn.execute(q).first()
+        row = lean.execute(conn, q, params).first()
     return row.last_user if row is not None else None
 
 
 def move_cursor(conn: sa.Connection, rule: str, entry: str, last_user: str, turns: int) -> None:
-    t = cursor_table
-    conn.execute(sa.update(t).where(t.c.rule == rule, t.c.entry == entry).values(
-        last_user=last_user, turns=t.c.turns + turns))
+    """Move the entry's cursor: written now the first time in the transaction (which locks it), then kept
+    and written when the transaction commits (one executemany for every later move, in order)."""
+    moved = _moved(conn)
+    params = {"_rule": rule, "_entry": entry, "_last": last_user, "_turns": turns}
+    if (rule, entry) in moved:
+        unit_of_work.buffer(conn, _MOVE, params)
+    else:
+        lean.execute(conn, _MOVE, params)
+    moved[(rule, entry)] = last_user

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ordo.dsl.flow_nodes import NoApproverRole, parse_duration
 
 from .compile import CNode
+from .pending import set_fields
 from .people import Assignee, FlowFailed, expand, resolve, send
 from .store import OPEN_TASK, Token
 
@@ -29,7 +30,7 @@ def enter_approval(run: Run, tok: Token, node: CNode, queue: deque[Token]) -> No
         run.move(tok, d.next, queue)
         return
     assignees = _assignees(run, node, resolve(tx, node.approvers, run.record, run.inst.started_by,
-                                               run.inst.entity))
+                                               run.inst.entity, keep=lambda values: set_fields(run, values)))
     if not assignees:
         policy = d.if_no_approver
         if isinstance(policy, NoApproverRole):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import OrdoError
@@ -35,9 +35,11 @@ def _names(value: Any, link_entity: str | None, tx: Transaction | None) -> list[
 
 
 def resolve(tx: Transaction | None, approvers: Iterable[Approver], record: dict[str, Any], initiator: str,
-            entity: str, *, dry: bool = False) -> list[Assignee]:
+            entity: str, *, dry: bool = False, keep: Callable[[dict[str, Any]], None] | None = None
+            ) -> list[Assignee]:
     """Assignees in the order given, without duplicates. ``dry`` (a simulation): assignment rules are
-    named (``("rule", name)``), not run, as running one changes its state."""
+    named (``("rule", name)``), not run, as running one changes its state. ``keep``: how a run keeps the
+    assignee field an assignment rule sets on its record (written with the run's own update)."""
     out: list[Assignee] = []
     env = tx.env if tx is not None else None
     for a in approvers:
@@ -57,7 +59,7 @@ def resolve(tx: Transaction | None, approvers: Iterable[Approver], record: dict[
             if feature is None:
                 raise FlowFailed(f"assignment rule '{s.assignment}' cannot run: the assignment feature is not "
                                  "installed")
-            out.extend(("user", n) for n in feature.assign(tx, s.assignment, entity, record) or [])
+            out.extend(("user", n) for n in feature.assign(tx, s.assignment, entity, record, keep=keep) or [])
     return list(dict.fromkeys(out))
 
 

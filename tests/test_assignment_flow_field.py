@@ -1,0 +1,50 @@
+"""An approval node whose approvers come from an assignment rule with a ``field``: the assignees are set on
+the run's record with the fields the run sets, in one update of the record (validated, audited), not in an
+update of their own. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from ordo.dsl.base import KINDS
+from ordo.engine import audit
+from ordo.engine.stats import count_statements
+
+from .flowkit import make_kit
+
+pytestmark = pytest.mark.skipif("assignment" not in KINDS, reason="the assignment feature is not installed")
+
+RULE = """
+    kind: assignment
+    name: approver
+    entity: expense
+    field: stage
+    rules:
+      - {strategy: round_robin, to: {role: finance}}
+"""
+FLOW = """
+    entity: expense
+    trigger: {on: create}
+    nodes:
+      check: {type: action, set: {title: "'checked'"}, next: ask}
+      ask: {type: approval, approvers: [{assignment: approver}], next: done}
+      done: {type: end}
+"""
+
+
+def test_the_assignee_field_is_written_with_the_runs_own_update(make_app, db_url):
+    kit = make_kit(make_app, db_url, {"f": FLOW}, {"rules/approver.yaml": RULE})
+    kit.expense()  # the first instance registers the flow version
+    with count_statements(kit.app.engine) as counts:
+        rec = kit.expense()
+    updates = [t for t in counts.texts if t.lstrip().upper().startswith("UPDATE EXPENSE")]
+    assert len(updates) == 1, updates
+    assert kit.get(rec)["stage"] == "fin2" and kit.get(rec)["title"] == "checked"
+    assert [t["assignee"] for t in kit.status(rec).tasks] == ["fin2"]
+    with kit.app.engine.connect() as conn:
+        entries = audit.read(conn, entity="expense", record_id=rec["id"])
+    changed = [e for e in entries if e.action == "update"]
+    assert len(changed) == 1 and {"title", "stage"} <= set(changed[0].changes), changed
+    kit.approve("fin2")
+    assert kit.status(rec).status == "completed"
+    kit.app.close()

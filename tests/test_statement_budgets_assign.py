@@ -1,0 +1,36 @@
+"""Statement budgets of approval assignment: the user directory is read once per transaction (role members,
+users), however many flow runs the transaction holds. bench/flows.py's batched run: one transaction of the
+submitter creating ten records (ten flows, five for each approver role), then one per approver. Exact counts,
+both databases; they only go down."""
+
+from __future__ import annotations
+
+import pytest
+
+from ordo.engine import open_app
+from ordo.engine.stats import count_statements
+
+from .test_statement_budgets_flows import bench
+
+# BEGIN + 10 x (name, record, instance, token, task, notification) + the two roles' members + the acting
+# user, timeline and audit at commit; then each approver's transaction (PostgreSQL: no BEGINs, a row lock per
+# instance approved)
+BATCH_NOW = {"sqlite": 116, "postgresql": 123}
+# the acting user of each of the three transactions, and each role's members once (not once per flow run)
+DIRECTORY = 5
+
+
+@pytest.fixture
+def bench_app(db_url, tmp_path):
+    with open_app(bench.write_app(tmp_path / "bench"), db_url) as app:
+        bench.lifecycle(app, 0)  # the first instance registers the flow version
+        yield app
+
+
+def test_batched_lifecycles(bench_app):
+    with count_statements(bench_app.engine) as counts:
+        bench.batch(bench_app, 1, 10)
+    directory = [t for t in counts.texts if "ordo_membership" in t or "ordo_user" in t]
+    assert len(directory) == DIRECTORY, "\n".join(directory)
+    assert counts.commits == 3
+    assert counts.statements == BATCH_NOW[bench_app.engine.dialect.name], "\n".join(counts.texts)
