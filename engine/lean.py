@@ -227,27 +227,20 @@ def _plan(conn: sa.Connection, stmt: Any, params: Mapping[str, Any], many: bool)
 
 def _bind(plan: _Plan, params: Mapping[str, Any]) -> Any:
     try:
-        values = plan.getter(params)  # every key given: no default to compute, no value missing
+        values = list(plan.getter(params))
     except KeyError:  # a value not given: its default
-        values = _defaults(plan, params)
-    if plan.procs:
-        values = list(values)
-        for i, proc in plan.procs:
-            values[i] = proc(values[i])
-    if plan.named:
-        return dict(zip(plan.names, values, strict=True))
-    return values
-
-
-def _defaults(plan: _Plan, params: Mapping[str, Any]) -> list[Any]:
-    get = params.get
-    values = [get(key, default) for key, default in plan.keys]
+        get = params.get
+        values = [get(key, default) for key, default in plan.keys]
     for i in plan.special:
         value = values[i]
         if type(value) is _Call:
             values[i] = value.fn()
         elif value is _MISSING:
             raise sa.exc.InvalidRequestError(f"A value is required for bind parameter {plan.keys[i][0]!r}")
+    for i, proc in plan.procs:
+        values[i] = proc(values[i])
+    if plan.named:
+        return dict(zip(plan.names, values, strict=True))
     return values
 
 
