@@ -27,6 +27,7 @@ once (module constants, write plans) belong here: compiled forms are kept for th
 
 from __future__ import annotations
 
+import datetime as dt
 import operator
 import re
 import threading
@@ -34,6 +35,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite as _sqlite
 
 try:  # psycopg 3.2+: a cursor that runs $n SQL with positional values as given (no query conversion per call)
     from psycopg import RawCursor as _RawCursor
@@ -176,7 +178,7 @@ def _compile(conn: sa.Connection, stmt: Any, keys: tuple[str, ...], many: bool) 
             default: Any = _Call(bp.callable)
         else:
             default = _MISSING if bp.required else bp.value
-        binds.append((name, bp.key, default, processors.get(name)))
+        binds.append((name, bp.key, default, _fast(processors.get(name), bp.type, dialect)))
     plan = _Plan(compiled.string, binds, not compiled.positional)
     keynames = [str(c.keyname) for c in (compiled._result_columns or ())]  # plain str (not quoted_name)
     if keynames:
@@ -184,6 +186,28 @@ def _compile(conn: sa.Connection, stmt: Any, keys: tuple[str, ...], many: bool) 
                                         "_index": {k: i for i, k in enumerate(keynames)}})
         plan.types = [c.type for c in compiled._result_columns]
     return plan
+
+
+_SQLITE_DATETIME = _sqlite.DATETIME()._storage_format  # SQLAlchemy's text of a datetime on SQLite
+
+
+def _fast(proc: Any, typ: Any, dialect: Any) -> Any:
+    """A bind processor doing what ``proc`` does, faster where it is known: SQLite's ``DATETIME`` text
+    (``YYYY-MM-DD HH:MM:SS.ffffff``) of a naive datetime is its ``isoformat`` (C), not a %-format of seven
+    attributes; any other value goes to SQLAlchemy's processor."""
+    if proc is None or dialect.name != "sqlite":
+        return proc
+    impl = typ.dialect_impl(dialect)
+    if type(impl) is not _sqlite.DATETIME or impl._storage_format != _SQLITE_DATETIME:
+        return proc
+    datetime = dt.datetime
+
+    def process(value: Any) -> Any:
+        if type(value) is datetime and value.tzinfo is None:
+            return value.isoformat(" ", "microseconds")
+        return proc(value)
+
+    return process
 
 
 def _plan(conn: sa.Connection, stmt: Any, params: Mapping[str, Any], many: bool) -> Any:

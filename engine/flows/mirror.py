@@ -24,7 +24,6 @@ from ..errors import FieldError, ValidationFailed
 from ..records import WriteEvent
 from ..validation import validate_record
 from . import pending
-from .pending import computed_readers
 
 if TYPE_CHECKING:
     from ..records import Transaction
@@ -39,7 +38,7 @@ class MirrorPlan:
     def __init__(self, ce: CompiledEntity, field: str) -> None:
         self.ce, self.field = ce, field
         self.stmt: Any = None
-        if computed_readers(ce, field):
+        if pending.computed_readers(ce, field):
             return  # a computed field follows the state: the update pipeline computes it
         t = ce.table
         assert t is not None

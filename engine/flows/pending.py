@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..coerce import CoercionError, coerce
 from ..compiled import CompiledEntity
+from . import kept_write
 
 if TYPE_CHECKING:
     from .runner import Run
@@ -89,10 +90,11 @@ def set_fields(run: Run, values: dict[str, Any]) -> None:
 
 def write(run: Run, extra: dict[str, Any] | None = None) -> None:
     """Write what the run keeps (and ``extra``) as one update of its record, now."""
-    values = {**run._pending, **(extra or {})}
-    run._pending = {}
+    kept, run._pending = run._pending, {}
+    values = {**kept, **(extra or {})}
     if not values:
         return
-    with run.authority() as w:
-        w.update(run.inst.entity, run.inst.record_id, values)
+    if not kept_write.write(run, kept, extra or {}):  # the pipeline only where it has work to do
+        with run.authority() as w:
+            w.update(run.inst.entity, run.inst.record_id, values)
     run._record = None

@@ -59,11 +59,14 @@ class Token:
 
 
 # -- instances: read with their active tokens and the tasks at each token's node (open tasks are only ever
-# there: a token leaving a node closes its tasks), one row per (token, task)
+# there: a token leaving a node closes its tasks), one row per (token, task). The tasks are joined by their
+# instance too (a token's tasks are its instance's): the task index on instance_id finds them, where the
+# token alone (no index) would scan every task of every instance
+_TASK_OF_TOKEN = sa.and_(_T.c.instance_id == _I.c.id, _T.c.token_id == _K.c.id, _T.c.node == _K.c.node)
 _WITH_TOKENS = sa.select(_I, *[c.label(f"token_{c.name}") for c in _K.c],
                          *[c.label(f"task_{c.name}") for c in _T.c]).select_from(
     _I.outerjoin(_K, sa.and_(_K.c.instance_id == _I.c.id, _K.c.status == "active", _I.c.status == "running"))
-    .outerjoin(_T, sa.and_(_T.c.token_id == _K.c.id, _T.c.node == _K.c.node))).order_by(_K.c.id, _T.c.id)
+    .outerjoin(_T, _TASK_OF_TOKEN)).order_by(_K.c.id, _T.c.id)
 _SELECT_INSTANCE = _WITH_TOKENS.where(_I.c.id == P("id"))
 _TASK_INSTANCE = sa.select(_T.c.instance_id).where(_T.c.id == P("task")).scalar_subquery()
 _SELECT_INSTANCE_OF_TASK = _WITH_TOKENS.where(_I.c.id == _TASK_INSTANCE)
@@ -96,7 +99,7 @@ def _with_records(records: Records) -> tuple[Any, Any]:
     (the row of whichever of ``records`` it runs on, joined by id): the action needs it, built once."""
     frm = _I.outerjoin(_K, sa.and_(_K.c.instance_id == _I.c.id, _K.c.status == "active",
                                     _I.c.status == "running")).outerjoin(
-        _T, sa.and_(_T.c.token_id == _K.c.id, _T.c.node == _K.c.node))
+        _T, _TASK_OF_TOKEN)
     cols = []
     for i, (entity, t) in enumerate(records):
         frm = frm.outerjoin(t, sa.and_(_I.c.entity == entity, t.c.id == _I.c.record_id))
