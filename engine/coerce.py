@@ -8,6 +8,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ordo.dsl.expr.limits import (
+    INT_MAX,
+    INT_MIN,
     MAX_EXPONENT,
     MAX_JSON_DEPTH,
     MAX_NUMBER_TEXT,
@@ -69,6 +71,23 @@ def coercer(f: FieldDef, kind: str | None = None) -> Any:
         except (ValueError, TypeError, InvalidOperation, ArithmeticError):
             raise CoercionError(expected + _shown(value)) from None
 
+    return _exact(t, run)
+
+
+def _exact(t: str, run: Any) -> Any:
+    """``run`` behind a test of the values it returns unchanged (an int in range for an integer or a link,
+    a bool, a date, a naive datetime, plain ASCII text without NUL): those are returned without the call."""
+    if t == "boolean":
+        return lambda value: value if value is None or value is True or value is False else run(value)
+    if t in ("integer", "link", "record"):
+        return lambda value: value if type(value) is int and INT_MIN <= value <= INT_MAX else run(value)
+    if t == "date":
+        return lambda value: value if type(value) is dt.date else run(value)
+    if t == "datetime":
+        return lambda value: value if type(value) is dt.datetime and value.tzinfo is None else run(value)
+    if t in ("string", "text"):
+        return lambda value: value if type(value) is str and value.isascii() and "\x00" not in value \
+            else run(value)
     return run
 
 

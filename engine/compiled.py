@@ -124,6 +124,17 @@ class CompiledEntity:
         return tuple(f for f in self.fields.values() if f.child is not None or f.constrained)
 
     @cached_property
+    def compute_steps(self) -> tuple[tuple[str, Callable[..., Any], Callable[[Any], Any]], ...]:
+        """The computed fields in dependency order, each as (name, its compiled function of (record, env),
+        the coercion of its value as stored): what ``record_input.compute`` runs, in one pass."""
+        steps = []
+        for name in self.computed_order:
+            cf = self.fields[name]
+            assert cf.computed is not None
+            steps.append((name, cf.computed.fn, cf.coerce_result))
+        return tuple(steps)
+
+    @cached_property
     def links(self) -> dict[str, str]:
         """Link field -> the entity it links to."""
         return {f.name: f.defn.entity or "" for f in self.fields.values() if f.defn.type == "link"}

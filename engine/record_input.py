@@ -212,11 +212,12 @@ def apply_defaults(tx: Transaction, ce: CompiledEntity, rec: Record) -> None:
 
 
 def compute(tx: Transaction, ce: CompiledEntity, rec: Record, errors: list[FieldError], prefix: str) -> None:
-    for name in ce.computed_order:
-        cf = ce.fields[name]
-        assert cf.computed is not None
+    """Every computed field of ``rec``, in one pass over the steps compiled once per entity (dependency order,
+    each expression's function and result coercion chosen at first use)."""
+    env = tx.env
+    for name, fn, coerce_result in ce.compute_steps:
         try:
-            rec[name] = cf.coerce_result(cf.computed(rec, tx.env))
+            rec[name] = coerce_result(fn(rec, env))
         except CoercionError as e:
             errors.append(FieldError(f"{prefix}{name}", f"computed value {e}"))
 

@@ -19,11 +19,10 @@ import sqlalchemy as sa
 
 from ordo.dsl.expr import Env
 
-from . import audit, jobs, lean, outbox, record_refs, unit_of_work
+from . import audit, field_access, jobs, lean, outbox, record_refs, unit_of_work
 from . import child_rows as rows
 from .actor import User
-from .coerce import CoercionError, coerce
-from .compiled import CompiledEntity, CompiledField
+from .compiled import CompiledEntity
 from .errors import Conflict, FieldError, PermissionDenied, ValidationFailed
 from .naming import make_name
 from .query import TableSource, readable_first
@@ -165,35 +164,8 @@ class Transaction(Reads):
 
     def _settable(self, ce: CompiledEntity, action: str, data: Mapping[str, Any], errors: list[FieldError],
                   current: Record | None = None) -> Mapping[str, Any]:
-        """``data`` without what the acting user's field rules forbid: a hidden field is refused as an
-        unknown one; a read-only field is refused naming it, unless given with its ``current`` value
-        (a record as ``get`` returns it saves back)."""
-        perms = self.app.permissions
-        hidden = perms.hidden(self.user, ce.name)
-        read_only = perms.read_only(self.user, ce.name, action)
-        if not (hidden or read_only) or not isinstance(data, Mapping) or self._carrying:
-            return data
-        out = {}
-        for key, value in data.items():
-            if key in hidden:
-                errors.append(FieldError(key, f"unknown field of {ce.name}"))
-            elif key in read_only:
-                if current is None or not self._same_value(ce.fields[key], value, current.get(key)):
-                    errors.append(FieldError(key, "is read-only"))
-            else:
-                out[key] = value
-        return out
-
-    def _same_value(self, cf: CompiledField, given: Any, current: Any) -> bool:
-        if cf.defn.type == "link" and isinstance(given, str) and current is not None:
-            row = self.link_target(cf.defn.entity or "", given)
-            return row is not None and row.id == current
-        if cf.child is not None:
-            return False
-        try:
-            return given is None and current is None or (given is not None and coerce(cf.defn, given) == current)
-        except (CoercionError, KeyError):
-            return False
+        """``data`` without what the acting user's field rules forbid (see ``field_access.settable``)."""
+        return field_access.settable(self, ce, action, data, errors, current)
 
     def _failed(self, ce: CompiledEntity, errors: list[FieldError], given: int = 0) -> ValidationFailed:
         """The errors of a refused write; past the first ``given`` (about the input, named as given), an

@@ -80,14 +80,25 @@ class RelatedAggregates:
         self.clock = clock
         self.nodes: weakref.WeakKeyDictionary[Any, Aggregate] = weakref.WeakKeyDictionary()
         self.groups: dict[tuple[str, str], Group] = {}
+        self._by_id: dict[int, tuple[Any, Aggregate]] = {}  # id(node) -> (weak reference to it, its aggregate)
 
     def get(self, node: Any) -> Aggregate:
+        hit = self._by_id.get(id(node))
+        if hit is not None and hit[0]() is node:  # the common case: a plain dict lookup, no weak key made
+            return hit[1]
         agg = self.nodes.get(node)
         if agg is None:
             agg = self._compile(node)
             self.nodes[node] = agg
             agg.group.add(node)
+        self._by_id[id(node)] = (weakref.ref(node, self._forget), agg)
         return agg
+
+    def _forget(self, ref: Any) -> None:
+        """A node was collected: its entry by id goes (unless the id is already another node's)."""
+        for key, (r, _) in list(self._by_id.items()):
+            if r is ref:
+                del self._by_id[key]
 
     def _compile(self, node: Any) -> Aggregate:
         path = node.args[0]
@@ -131,8 +142,8 @@ def evaluate(tx: Any, node: Any, owner: Record) -> Any:
     uow = tx.uow
     key = _memo_key(agg, owner)
     if key is not None:
-        found, value = uow.aggregate(key)
-        if found:
+        value = uow.aggregates.get(key, _MISSING)
+        if value is not _MISSING:
             return value
     stmt, aggs = agg.group.statement(registry.nodes)
     params: dict[str, Any] = {}
@@ -154,8 +165,14 @@ def evaluate(tx: Any, node: Any, owner: Record) -> Any:
     return out
 
 
+_MISSING = object()
+
+
 def _memo_key(agg: Aggregate, owner: Record) -> Any:
-    key = (agg.serial, tuple(owner.get(name) for name in agg.used))
+    used = agg.used
+    if not used:
+        return (agg.serial, ())
+    key = (agg.serial, (owner.get(used[0]),) if len(used) == 1 else tuple([owner.get(name) for name in used]))
     try:
         hash(key)
     except TypeError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
@@ -24,6 +25,7 @@ DATE_MAX = dt.date(9999, 12, 31)
 # days from 0001-01-01 to 9999-12-31: a shift by more cannot stay within years 1..9999
 DATE_SPAN = (DATE_MAX - DATE_MIN).days
 
+_INFINITIES = (float("inf"), float("-inf"))
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -57,10 +59,8 @@ def text_problem(value: str) -> str | None:
 
 def number_problem(value: object) -> str | None:
     """Why a Decimal or float is not a usable number (None: it is): infinite, NaN, or beyond 1e60."""
-    from decimal import Decimal
-
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if value != value or value in _INFINITIES:
             return "not a finite number"
         value = Decimal(repr(value))
     if isinstance(value, Decimal):

@@ -40,6 +40,17 @@ class ExactDecimal(TypeDecorator):
             return float(value)
         return value if isinstance(value, Decimal) else Decimal(str(value))
 
+    def bind_processor(self, dialect: sa.Dialect) -> Any:
+        """SQLite: one plain function per value (``process_bind_param`` then the REAL column's ``float``, which
+        leaves a float as it is, without the decorator's generic wrapping)."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: Any) -> Any:
+            return None if value is None else float(value)
+
+        return process
+
     def result_processor(self, dialect: sa.Dialect, coltype: Any) -> Any:
         """SQLite: one plain function per value (what ``process_result_value`` does, without the
         decorator's generic wrapping: list pages read thousands of these)."""
