@@ -179,15 +179,17 @@ def validate_record(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], er
             old = {r.get("id"): r for r in (before or {}).get(cf.name) or []} if rules and before else {}
             checked = cf.child.checked
             for i, row in enumerate(rows):
-                prefix = f"{cf.name}[{i}]."
-                for ccf in checked:
-                    if not bad or prefix + ccf.name not in bad:
-                        check_field(ccf, row.get(ccf.name), prefix + ccf.name, errors)
+                for ccf in checked:  # a value the checks accept needs no path (the common case)
+                    value = row.get(ccf.name)
+                    if not ccf.accepts(value):
+                        path = f"{cf.name}[{i}].{ccf.name}"
+                        if not bad or path not in bad:
+                            check_field(ccf, value, path, errors)
                 if rules:
                     prior = old.get(row["id"]) if row.get("id") is not None else None
-                    _rules(tx, cf.child, row, prior, prefix, errors)
-        elif not bad or cf.name not in bad:
-            check_field(cf, rec.get(cf.name), cf.name, errors)
+                    _rules(tx, cf.child, row, prior, f"{cf.name}[{i}].", errors)
+        elif (not bad or cf.name not in bad) and not cf.accepts(value := rec.get(cf.name)):
+            check_field(cf, value, cf.name, errors)
     if rules:
         _rules(tx, ce, rec, before, "", errors)
         _unique(tx, ce, rec, record_id, errors, before)
