@@ -74,12 +74,17 @@ def _rules(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], before: dic
     if not ce.validations:
         return
     action = "create" if before is None else "update"
-    changes = changed_fields(ce, before, rec)
+    changes = None  # worked out for the first rule that needs it (an automated write's, a `when`'s)
     when_env = None
     for v in ce.validations:
-        if action not in v.on or (tx.automated and not v.reads & changes):
+        if action not in v.on:
             continue
+        if tx.automated:
+            changes = changed_fields(ce, before, rec) if changes is None else changes
+            if not v.reads & changes:
+                continue
         if v.when is not None:
+            changes = changed_fields(ce, before, rec) if changes is None else changes
             when_env = when_env or dataclasses.replace(tx.env, changes=changes)
             if v.when(rec, when_env) is not True:
                 continue
