@@ -86,9 +86,9 @@ def _rules(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], before: dic
         if v.when is not None:
             changes = changed_fields(ce, before, rec) if changes is None else changes
             when_env = when_env or dataclasses.replace(tx.env, changes=changes)
-            if v.when(rec, when_env) is not True:
+            if v.when.fn(rec, when_env) is not True:
                 continue
-        if v.expr(rec, tx.env) is not True:
+        if v.expr.fn(rec, tx.env) is not True:
             errors.append(FieldError(f"{path}{v.field}" if v.field else path.rstrip("."), v.message))
 
 
