@@ -73,6 +73,29 @@ class CompiledField:
         return bool(d.required or self.min_value is not None or self.max_value is not None
                     or d.min_length is not None or d.max_length is not None or self.pattern is not None)
 
+    @cached_property
+    def accepts(self) -> Callable[[Any], bool]:
+        """Whether the field checks (validation.check_field) accept a value: true exactly when check_field
+        would report nothing, decided without building the field's path (which only an error needs)."""
+        d = self.defn
+        required, lo, hi = bool(d.required), self.min_value, self.max_value
+        min_length, max_length, pattern = d.min_length, d.max_length, self.pattern
+        texts = min_length is not None or max_length is not None or pattern is not None
+
+        def accepts(value: Any) -> bool:
+            if value is None or (isinstance(value, str) and value.strip() == "") or value == []:
+                return not required
+            if lo is not None and value < lo or hi is not None and value > hi:
+                return False
+            if texts and isinstance(value, str):
+                n = len(value)
+                if (min_length is not None and n < min_length or max_length is not None and n > max_length
+                        or pattern is not None and not pattern.fullmatch(value)):
+                    return False
+            return True
+
+        return accepts
+
 
 @dataclass(frozen=True)
 class CompiledValidation:

@@ -26,36 +26,35 @@ def read_input(tx: Transaction, ce: CompiledEntity, data: Mapping[str, Any], err
         raise UsageError(f"record data for {ce.name} must be a mapping of field names to values")
     rec: Record = {}
     for key, value in data.items():
-        path = f"{prefix}{key}"
-        cf = ce.fields.get(key)
+        cf = ce.fields.get(key)  # (its path, f"{prefix}{key}", is built only for an error or a table)
         if cf is None:
             if key == "name" and not prefix:
                 try:
                     rec["name"] = None if value is None else coerce_name(value)
                 except CoercionError as e:
-                    errors.append(FieldError(path, str(e)))
+                    errors.append(FieldError(f"{prefix}{key}", str(e)))
             elif key == "id" and prefix:
                 rec["id"] = value  # a child row being updated
             elif key not in SYSTEM_COLUMNS and key not in ("idx", "parent_id"):
-                errors.append(FieldError(path, f"unknown field of {ce.name}"))
+                errors.append(FieldError(f"{prefix}{key}", f"unknown field of {ce.name}"))
             # other system fields (as returned by get) are ignored: the store sets them
             continue
         if cf.computed is not None or cf.related_where is not None:
             if current is None or key not in current or not _same(cf, value, current[key]):
-                errors.append(FieldError(path, "is computed and cannot be set"))
+                errors.append(FieldError(f"{prefix}{key}", "is computed and cannot be set"))
             continue
         if cf.defn.read_only and not creating and not tx.user.is_admin:
-            errors.append(FieldError(path, "is read-only"))
+            errors.append(FieldError(f"{prefix}{key}", "is read-only"))
             continue
         if cf.child is not None:
-            rec[key] = input_rows(tx, cf, value, errors, path, (current or {}).get(key))
+            rec[key] = input_rows(tx, cf, value, errors, f"{prefix}{key}", (current or {}).get(key))
             continue
         if current is not None and cf.defn.type == "link" and is_placeholder(value):
             continue  # shown as "(no access)" to this user: saved back, the link stays as it is
         try:
             rec[key] = cf.coerce(value)
         except CoercionError as e:
-            errors.append(FieldError(path, str(e)))
+            errors.append(FieldError(f"{prefix}{key}", str(e)))
     return rec
 
 

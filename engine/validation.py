@@ -74,16 +74,21 @@ def _rules(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], before: dic
     if not ce.validations:
         return
     action = "create" if before is None else "update"
-    changes = changed_fields(ce, before, rec)
+    changes = None  # worked out for the first rule that needs it (an automated write's, a `when`'s)
     when_env = None
     for v in ce.validations:
-        if action not in v.on or (tx.automated and not v.reads & changes):
+        if action not in v.on:
             continue
-        if v.when is not None:
-            when_env = when_env or dataclasses.replace(tx.env, changes=changes)
-            if v.when(rec, when_env) is not True:
+        if tx.automated:
+            changes = changed_fields(ce, before, rec) if changes is None else changes
+            if not v.reads & changes:
                 continue
-        if v.expr(rec, tx.env) is not True:
+        if v.when is not None:
+            changes = changed_fields(ce, before, rec) if changes is None else changes
+            when_env = when_env or dataclasses.replace(tx.env, changes=changes)
+            if v.when.fn(rec, when_env) is not True:
+                continue
+        if v.expr.fn(rec, tx.env) is not True:
             errors.append(FieldError(f"{path}{v.field}" if v.field else path.rstrip("."), v.message))
 
 
@@ -179,15 +184,17 @@ def validate_record(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], er
             old = {r.get("id"): r for r in (before or {}).get(cf.name) or []} if rules and before else {}
             checked = cf.child.checked
             for i, row in enumerate(rows):
-                prefix = f"{cf.name}[{i}]."
-                for ccf in checked:
-                    if not bad or prefix + ccf.name not in bad:
-                        check_field(ccf, row.get(ccf.name), prefix + ccf.name, errors)
+                for ccf in checked:  # a value the checks accept needs no path (the common case)
+                    value = row.get(ccf.name)
+                    if not ccf.accepts(value):
+                        path = f"{cf.name}[{i}].{ccf.name}"
+                        if not bad or path not in bad:
+                            check_field(ccf, value, path, errors)
                 if rules:
                     prior = old.get(row["id"]) if row.get("id") is not None else None
-                    _rules(tx, cf.child, row, prior, prefix, errors)
-        elif not bad or cf.name not in bad:
-            check_field(cf, rec.get(cf.name), cf.name, errors)
+                    _rules(tx, cf.child, row, prior, f"{cf.name}[{i}].", errors)
+        elif (not bad or cf.name not in bad) and not cf.accepts(value := rec.get(cf.name)):
+            check_field(cf, value, cf.name, errors)
     if rules:
         _rules(tx, ce, rec, before, "", errors)
         _unique(tx, ce, rec, record_id, errors, before)

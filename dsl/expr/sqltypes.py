@@ -83,10 +83,13 @@ class ExactDecimal(TypeDecorator):
         return trim_zeros(d) if self.trim else d
 
 
+_ONE = Decimal(1)
+
+
 def trim_zeros(d: Decimal) -> Decimal:
     """18.5000 -> 18.5, 7.00 -> 7 (never exponent notation)."""
     if d == d.to_integral_value():
-        return d.quantize(Decimal(1))
+        return d.quantize(_ONE)
     return d.normalize()
 
 
