@@ -23,7 +23,7 @@ from ordo.dsl.flow import FlowDef
 from ..actor import OWNER, UserLike
 from ..errors import Conflict, NotFound, PermissionDenied, UsageError
 from ..records import WriteEvent
-from . import actions, inbox, store, timers
+from . import actions, inbox, store, timers, versions
 from .compile import CompiledFlow, FlowCompileError, compile_flow
 from .people import FlowFailed
 from .runner import ACTIVE, Run, timer_prefix
@@ -70,7 +70,7 @@ class FlowRuntime:
         key = (flow.name, flow.hash)
         vid = self._version_ids.get(key)
         if vid is None:
-            vid = store.ensure_version(tx.conn, flow.name, flow.hash, flow.defn.version, flow.definition_json,
+            vid = versions.ensure_version(tx.conn, flow.name, flow.hash, flow.defn.version, flow.definition_json,
                                        tx.now)
             self._version_ids[key] = vid
             self._by_version[vid] = flow
@@ -83,7 +83,7 @@ class FlowRuntime:
             if inst.version_id in self._old:
                 self._old.move_to_end(inst.version_id)
             return found
-        row = store.load_version(tx.conn, inst.version_id)
+        row = versions.load_version(tx.conn, inst.version_id)
         if row is None:
             raise NotFound(f"flow version {inst.version_id} of instance {inst.id} is missing")
         name, digest, definition = row
@@ -226,7 +226,7 @@ class FlowRuntime:
         if found is None:
             flows = self.by_entity.get(entity, [])
             found = any(_has_waits(json.loads(f.definition_json)) for f in flows) or any(
-                _has_waits(json.loads(d)) for d in store.version_definitions(tx.conn, [f.name for f in flows]))
+                _has_waits(json.loads(d)) for d in versions.version_definitions(tx.conn, [f.name for f in flows]))
             self._waits[entity] = found
         return found
 

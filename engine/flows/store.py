@@ -17,13 +17,13 @@ import sqlalchemy as sa
 
 from .. import lean, unit_of_work
 from ..errors import Conflict, NotFound
-from .tables import history_table, instance_table, task_table, token_table, version_table
+from .tables import history_table, instance_table, task_table, token_table
 
 OPEN_TASK = ("pending", "waiting")
 # json.dumps(..., default=str) / (..., default=str, ensure_ascii=False) without building an encoder per call
 _dumps = json.JSONEncoder(default=str).encode
 _dumps_text = json.JSONEncoder(default=str, ensure_ascii=False).encode
-_I, _K, _T, _H, _V = instance_table, token_table, task_table, history_table, version_table
+_I, _K, _T, _H = instance_table, token_table, task_table, history_table
 P = sa.bindparam
 
 
@@ -360,44 +360,3 @@ def add_history(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
     flushes them)."""
     for row in rows:
         unit_of_work.buffer(conn, _INSERT_HISTORY, row)
-
-
-# -- versions
-_VERSION_ID = sa.select(_V.c.id).where(_V.c.flow == P("flow"), _V.c.hash == P("hash"))
-_LOAD_VERSION = sa.select(_V.c.flow, _V.c.hash, _V.c.definition).where(_V.c.id == P("id"))
-_INSERT_VERSION = sa.insert(_V)
-
-
-def version_row(conn: sa.Connection, flow: str, digest: str) -> int | None:
-    r = lean.execute(conn, _VERSION_ID, {"flow": flow, "hash": digest}).first()
-    return None if r is None else int(r.id)
-
-
-def ensure_version(conn: sa.Connection, flow: str, digest: str, declared: Any, definition: str,
-                   now: dt.datetime) -> int:
-    found = version_row(conn, flow, digest)
-    if found is not None:
-        return found
-    try:
-        with conn.begin_nested():
-            lean.execute(conn, _INSERT_VERSION, {"flow": flow, "hash": digest, "definition": definition,
-                                           "declared": None if declared is None else str(declared),
-                                           "created_at": now})
-    except sa.exc.IntegrityError:  # another process registered it first
-        pass
-    found = version_row(conn, flow, digest)
-    assert found is not None
-    return found
-
-
-def load_version(conn: sa.Connection, version_id: int) -> tuple[str, str, str] | None:
-    r = lean.execute(conn, _LOAD_VERSION, {"id": version_id}).first()
-    return None if r is None else (r.flow, r.hash, r.definition)
-
-
-_VERSION_DEFINITIONS = sa.select(_V.c.definition).where(_V.c.flow.in_(P("flows", expanding=True)))
-
-
-def version_definitions(conn: sa.Connection, flows: list[str]) -> list[str]:
-    """The definitions (JSON) of every registered version of ``flows``."""
-    return [r[0] for r in lean.execute(conn, _VERSION_DEFINITIONS, {"flows": flows})] if flows else []
