@@ -3,12 +3,15 @@ evaluated in SQL, each statement built once, their values kept by the unit of wo
 
 * One statement per aggregate node, built at first use and kept by the app (``app.related_statements``);
   the owner's fields it reads are parameters (``owner_<field>``).
-* The aggregates over one related field form a *group*: when one of them is needed for an owner, every
-  aggregate of the group seen so far is computed in the same ``SELECT`` (``SELECT (agg1), (agg2), ...``)
-  and kept for that owner: the risk rules reading five thresholds of the active policy read it once. A
-  group has one statement, built again only when an aggregate joins or leaves the group (not one per
-  subset of its aggregates not known yet, which could be 2^n statements); the price is that an aggregate
-  of the group already known for the owner is computed again with the others (one round trip either way).
+* The aggregates over the related fields of one owner entity that bind owner values form a *group*, those
+  binding none (``max(policy, x)`` over the active policy: the same for every owner) another: when one of
+  them is needed for an owner, every aggregate of its group seen so far is computed in the same ``SELECT``
+  (``SELECT (agg1), (agg2), ...``) and kept for that owner: an order's risk rules reading the customer's
+  earlier orders, the same phone's and the blacklist read them in one statement, the five thresholds of the
+  active policy in another (once per transaction). A group has one statement,
+  built again only when an aggregate joins or leaves the group (not one per subset of its aggregates not
+  known yet, which could be 2^n statements); the price is that an aggregate of the group already known for
+  the owner is computed again with the others (one round trip either way).
 * A value is kept by the unit of work until a row of a table it reads is written. A related field that
   leaves its owner out (``id != parent.id`` in its ``where``, over the owner's own entity) does not change
   when the owner itself is written: such a value survives the writes of its owner (see
@@ -51,7 +54,8 @@ class Aggregate:
 
 @dataclass(eq=False)
 class Group:
-    """The aggregates over one related field seen so far, and the one statement computing them all."""
+    """The aggregates over the related fields of one entity seen so far (those binding owner values, or those
+    binding none), and the one statement computing them all."""
 
     members: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)
     built: tuple[Any, list[Aggregate]] | None = None  # (statement, the aggregates of its columns in order)
@@ -79,7 +83,7 @@ class RelatedAggregates:
         self.compiled = compiled
         self.clock = clock
         self.nodes: weakref.WeakKeyDictionary[Any, Aggregate] = weakref.WeakKeyDictionary()
-        self.groups: dict[tuple[str, str], Group] = {}
+        self.groups: dict[tuple[str, bool], Group] = {}  # (owner entity, binds owner values) -> its aggregates
         self._by_id: dict[int, tuple[Any, Aggregate]] = {}  # id(node) -> (weak reference to it, its aggregate)
 
     def get(self, node: Any) -> Aggregate:
@@ -115,7 +119,7 @@ class RelatedAggregates:
         # value is then the same for every owner, and computed once per transaction)
         bound = {b.key for b in parts if isinstance(b, sa.sql.elements.BindParameter)}
         used = sorted(n for n in source.used if f"owner_{n}" in bound)
-        group = self.groups.setdefault((last.entity, last.name), Group())
+        group = self.groups.setdefault((last.entity, bool(used)), Group())
         boolean = node.type is not None and node.type.kind == "boolean"
         return Aggregate(expr, used, read, group, last.entity, self._excludes_owner(last), boolean)
 
