@@ -9,6 +9,10 @@ Each series (the pattern's text before its counter, per entity) counts on its ow
 * SQLite: a row per series in ``ordo_series`` incremented with one atomic upsert (SQLite has one writer
   at a time anyway).
 
+A caller about to create several records of one series (the allocation's records) takes their numbers in
+one statement (:func:`reserve`); the creates that follow in the transaction use them (kept in the unit of
+work's facts, dropped with a savepoint rolled back).
+
 The sequence of a series is named after a digest of its key (:func:`sequence_name`).
 """
 
@@ -25,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-from . import lean
+from . import lean, unit_of_work
 from .tables import SYSTEM_METADATA
 
 series_table = sa.Table(
@@ -46,8 +50,16 @@ def sequence_name(key: str) -> str:
     return "ordo_seq_" + hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
+_POOL = "names reserved"  # uow.facts[(_POOL, series key)]: numbers taken ahead, the next one last
+
+
 def next_number(conn: sa.Connection, key: str) -> int:
     """The next number of series ``key`` (1 for a new series)."""
+    uow = unit_of_work.current(conn)
+    if uow is not None and uow.facts:
+        pool = uow.facts.get((_POOL, key))
+        if pool:
+            return pool.pop()
     if conn.dialect.name == "postgresql":
         oid = _sequence(conn, key)
         return int(lean.execute(conn, _NEXTVAL, {"oid": oid}).scalar_one())
@@ -60,8 +72,33 @@ _COUNT = (sqlite.insert(series_table).values(key=sa.bindparam("key"), current=1)
           .returning(series_table.c.current))
 
 
+# SQLite: the last of the series' next ``n`` numbers in one atomic upsert
+_COUNT_N = (sqlite.insert(series_table).values(key=sa.bindparam("key"), current=sa.bindparam("n"))
+            .on_conflict_do_update(index_elements=[series_table.c.key],
+                                   set_={"current": series_table.c.current + sa.bindparam("n")})
+            .returning(series_table.c.current))
+
 # by OID, not name: a name looked up in the caller's transaction could miss a sequence just created
 _NEXTVAL = sa.text("SELECT nextval(CAST(:oid AS oid))")
+_NEXTVAL_N = sa.text("SELECT nextval(CAST(:oid AS oid)) FROM generate_series(1, :n)")
+
+
+def reserve(conn: sa.Connection, entity: str, pattern: str | None, today: dt.date, n: int) -> None:
+    """Take the next ``n`` numbers of ``entity``'s series in one statement, for the next ``n`` creates of it in
+    this transaction (:func:`make_name` uses them first). Nothing to do for fewer than 2 names, or a pattern
+    naming records by their fields (their series is known only per record)."""
+    parts, counter = _parsed(pattern or f"{entity.upper()}-{{######}}")
+    if n < 2 or counter is None or any(token not in ("#", *_DATES) for _, token in parts if token is not None):
+        return
+    key = f"{entity}:{''.join(_fill(parts, counter, {}, today)[:counter])}"
+    if conn.dialect.name == "postgresql":
+        numbers = sorted(int(v) for v in lean.execute(conn, _NEXTVAL_N, {"oid": _sequence(conn, key), "n": n})
+                         .scalars())
+    else:
+        last = int(lean.execute(conn, _COUNT_N, {"key": key, "n": n}).scalar_one())
+        numbers = list(range(last - n + 1, last + 1))
+    pool = unit_of_work.of(conn).facts.setdefault((_POOL, key), [])
+    pool[:0] = reversed(numbers)  # popped from the end: lowest first, before any taken earlier and left
 
 
 def _sequence(conn: sa.Connection, key: str) -> int:
@@ -118,9 +155,23 @@ def _parsed(pattern: str) -> tuple[list[tuple[str, str | None]], int | None]:
     return parts, counter
 
 
+_DATES = ("YYYY", "YY", "MM", "DD")
+
+
 def make_name(conn: sa.Connection, entity: str, pattern: str | None, record: dict[str, Any], today: dt.date) -> str:
     """The next name for a record of ``entity``."""
     parts, counter = _parsed(pattern or f"{entity.upper()}-{{######}}")
+    out = _fill(parts, counter, record, today)
+    if counter is None:
+        return "".join(out)
+    prefix = "".join(out[:counter])
+    n = next_number(conn, f"{entity}:{prefix}")
+    return prefix + str(n).zfill(len(parts[counter][0])) + "".join(out[counter + 1:])
+
+
+def _fill(parts: list[tuple[str, str | None]], counter: int | None, record: dict[str, Any],
+          today: dt.date) -> list[str]:
+    """The pattern's parts as text (the counter's place empty)."""
     dates = {"YYYY": f"{today.year:04d}", "YY": f"{today.year % 100:02d}", "MM": f"{today.month:02d}",
              "DD": f"{today.day:02d}"}
     out: list[str] = []
@@ -134,8 +185,4 @@ def make_name(conn: sa.Connection, entity: str, pattern: str | None, record: dic
         else:
             value = record.get(token)
             out.append("" if value is None else str(value))
-    if counter is None:
-        return "".join(out)
-    prefix = "".join(out[:counter])
-    n = next_number(conn, f"{entity}:{prefix}")
-    return prefix + str(n).zfill(len(parts[counter][0])) + "".join(out[counter + 1:])
+    return out

@@ -61,3 +61,27 @@ def test_concurrent_writers_get_distinct_names_without_waiting(make_app, pg_url)
         assert released == [True]
         names = sorted(r["name"] for r in app.query("ticket", user="admin"))
         assert len(set(names)) == 3 and fast["name"] in names
+
+
+def test_names_reserved_ahead_are_taken_in_one_statement_and_used_in_order(make_app, db_url):
+    from ordo.engine.naming import reserve
+    from ordo.engine.stats import count_statements
+
+    with open_app(make_app(APP), db_url) as app:
+        app.create("ticket", {"title": "first"}, "admin")  # -001 (and the series' sequence on PostgreSQL)
+        with app.transaction("admin") as tx:
+            with count_statements(app.engine) as counts:
+                reserve(tx.conn, "ticket", "T-{YYYY}-{###}", app.clock.today(), 3)
+            assert counts.statements == 1
+            with count_statements(app.engine) as counts:
+                made = [tx.create("ticket", {"title": str(i)})["name"][-3:] for i in range(3)]
+            assert made == ["002", "003", "004"]
+            assert not any("series" in t or "nextval" in t for t in counts.texts), counts.texts
+            with pytest.raises(RuntimeError), tx.conn.begin_nested():  # rolled back: the numbers left go
+                reserve(tx.conn, "ticket", "T-{YYYY}-{###}", app.clock.today(), 2)
+                assert tx.create("ticket", {"title": "x"})["name"].endswith("-005")
+                raise RuntimeError("the caller gives up")
+            last = tx.create("ticket", {"title": "last"})["name"][-3:]
+        assert last in ("005", "007")  # SQLite's counter is rolled back with the savepoint, a sequence is not
+        names = [r["name"] for r in app.query("ticket", user="admin", order_by="id")]
+        assert len(names) == len(set(names)) == 5

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from .. import lean
 from ..db import lost_race, retrying_savepoint
 from ..errors import Conflict, NotFound, PermissionDenied, UsageError
+from ..naming import reserve as reserve_names
 from .candidates import load_lines, num
 from .compile import CompiledAllocation, compile_rule
 from .line_write import write_rows
@@ -174,6 +175,8 @@ class Allocator:
                result: AllocationResult) -> None:
         r = rule.defn.result
         lines = {ln["id"]: ln for ln in demand.get(rule.defn.demand.lines) or []}
+        count = sum(len(line.allocated) + (1 if line.backorder else 0) for line in result.lines)
+        reserve_names(tx.conn, r.entity, tx.app.compiled.entity(r.entity).defn.naming, tx.now.date(), count)
         for line in result.lines:
             item = lines[line.line_id].get(rule.defn.demand.item)
             for a in line.allocated:
