@@ -285,23 +285,31 @@ def _many(conn: sa.Connection, stmt: Any, params: list[Mapping[str, Any]]) -> An
     return _run(conn, plan, [_bind(plan, p) for p in params], True)
 
 
+def _dispatch(conn: sa.Connection) -> Any:
+    """The cursor events of ``conn``: the engine's own when the connection has none of its own (what
+    SQLAlchemy joins per connection, without building the joined listeners of a new connection per statement)."""
+    return conn.dispatch if conn._has_events else conn.engine.dispatch
+
+
 def _run(conn: sa.Connection, plan: _Plan, bound: Any, many: bool) -> Result:
     if not conn.in_transaction():
         conn.begin()
     dbapi = conn.connection.dbapi_connection
     cursor = _RawCursor(dbapi) if plan.raw else dbapi.cursor()  # type: ignore[union-attr,misc]
     sql = plan.sql
-    dispatch = conn.dispatch
+    dispatch = _dispatch(conn)
     try:
-        if dispatch.before_cursor_execute:
-            for fn in dispatch.before_cursor_execute:
+        before = dispatch.before_cursor_execute
+        if before:
+            for fn in before:
                 sql, bound = fn(conn, cursor, sql, bound, None, many)
         if many:
             cursor.executemany(sql, bound)
         else:
             cursor.execute(sql, bound)
-        if dispatch.after_cursor_execute:
-            dispatch.after_cursor_execute(conn, cursor, sql, bound, None, many)
+        after = dispatch.after_cursor_execute
+        if after:
+            after(conn, cursor, sql, bound, None, many)
         if plan.ready:  # a statement with rows (its description read once, at the first call)
             rows = cursor.fetchall()
             description = True
@@ -337,14 +345,16 @@ def driver_sql(conn: sa.Connection, sql: str) -> None:
     engine's cursor events and error handling (``conn.exec_driver_sql`` without its execution context)."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     params: Any = ()
-    dispatch = conn.dispatch
+    dispatch = _dispatch(conn)
     try:
-        if dispatch.before_cursor_execute:
-            for fn in dispatch.before_cursor_execute:
+        before = dispatch.before_cursor_execute
+        if before:
+            for fn in before:
                 sql, params = fn(conn, cursor, sql, params, None, False)
         cursor.execute(sql, params)
-        if dispatch.after_cursor_execute:
-            dispatch.after_cursor_execute(conn, cursor, sql, params, None, False)
+        after = dispatch.after_cursor_execute
+        if after:
+            after(conn, cursor, sql, params, None, False)
     except BaseException as e:
         conn._handle_dbapi_exception(e, sql, params, cursor, None)
         raise  # pragma: no cover - the handler raises
