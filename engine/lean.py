@@ -191,20 +191,33 @@ def _compile(conn: sa.Connection, stmt: Any, keys: tuple[str, ...], many: bool) 
 _SQLITE_DATETIME = _sqlite.DATETIME()._storage_format  # SQLAlchemy's text of a datetime on SQLite
 
 
+# the text of the naive datetimes bound lately (a transaction binds its few "now"s many times: created_at,
+# updated_at, timeline and audit rows ...); emptied when full. Shared by the threads (plain dict operations)
+_DATETIME_TEXTS: dict[dt.datetime, str] = {}
+_DATETIME_TEXTS_MAX = 64
+
+
 def _fast(proc: Any, typ: Any, dialect: Any) -> Any:
     """A bind processor doing what ``proc`` does, faster where it is known: SQLite's ``DATETIME`` text
     (``YYYY-MM-DD HH:MM:SS.ffffff``) of a naive datetime is its ``isoformat`` (C), not a %-format of seven
-    attributes; any other value goes to SQLAlchemy's processor."""
+    attributes, made once per value bound lately (:data:`_DATETIME_TEXTS`); any other value goes to
+    SQLAlchemy's processor."""
     if proc is None or dialect.name != "sqlite":
         return proc
     impl = typ.dialect_impl(dialect)
     if type(impl) is not _sqlite.DATETIME or impl._storage_format != _SQLITE_DATETIME:
         return proc
     datetime = dt.datetime
+    texts = _DATETIME_TEXTS
 
     def process(value: Any) -> Any:
         if type(value) is datetime and value.tzinfo is None:
-            return value.isoformat(" ", "microseconds")
+            text = texts.get(value)
+            if text is None:
+                if len(texts) >= _DATETIME_TEXTS_MAX:
+                    texts.clear()
+                text = texts[value] = value.isoformat(" ", "microseconds")
+            return text
         return proc(value)
 
     return process
