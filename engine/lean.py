@@ -191,20 +191,33 @@ def _compile(conn: sa.Connection, stmt: Any, keys: tuple[str, ...], many: bool) 
 _SQLITE_DATETIME = _sqlite.DATETIME()._storage_format  # SQLAlchemy's text of a datetime on SQLite
 
 
+# the text of the naive datetimes bound lately (a transaction binds its few "now"s many times: created_at,
+# updated_at, timeline and audit rows ...); emptied when full. Shared by the threads (plain dict operations)
+_DATETIME_TEXTS: dict[dt.datetime, str] = {}
+_DATETIME_TEXTS_MAX = 64
+
+
 def _fast(proc: Any, typ: Any, dialect: Any) -> Any:
     """A bind processor doing what ``proc`` does, faster where it is known: SQLite's ``DATETIME`` text
     (``YYYY-MM-DD HH:MM:SS.ffffff``) of a naive datetime is its ``isoformat`` (C), not a %-format of seven
-    attributes; any other value goes to SQLAlchemy's processor."""
+    attributes, made once per value bound lately (:data:`_DATETIME_TEXTS`); any other value goes to
+    SQLAlchemy's processor."""
     if proc is None or dialect.name != "sqlite":
         return proc
     impl = typ.dialect_impl(dialect)
     if type(impl) is not _sqlite.DATETIME or impl._storage_format != _SQLITE_DATETIME:
         return proc
     datetime = dt.datetime
+    texts = _DATETIME_TEXTS
 
     def process(value: Any) -> Any:
         if type(value) is datetime and value.tzinfo is None:
-            return value.isoformat(" ", "microseconds")
+            text = texts.get(value)
+            if text is None:
+                if len(texts) >= _DATETIME_TEXTS_MAX:
+                    texts.clear()
+                text = texts[value] = value.isoformat(" ", "microseconds")
+            return text
         return proc(value)
 
     return process
@@ -285,23 +298,31 @@ def _many(conn: sa.Connection, stmt: Any, params: list[Mapping[str, Any]]) -> An
     return _run(conn, plan, [_bind(plan, p) for p in params], True)
 
 
+def _dispatch(conn: sa.Connection) -> Any:
+    """The cursor events of ``conn``: the engine's own when the connection has none of its own (what
+    SQLAlchemy joins per connection, without building the joined listeners of a new connection per statement)."""
+    return conn.dispatch if conn._has_events else conn.engine.dispatch
+
+
 def _run(conn: sa.Connection, plan: _Plan, bound: Any, many: bool) -> Result:
     if not conn.in_transaction():
         conn.begin()
     dbapi = conn.connection.dbapi_connection
     cursor = _RawCursor(dbapi) if plan.raw else dbapi.cursor()  # type: ignore[union-attr,misc]
     sql = plan.sql
-    dispatch = conn.dispatch
+    dispatch = _dispatch(conn)
     try:
-        if dispatch.before_cursor_execute:
-            for fn in dispatch.before_cursor_execute:
+        before = dispatch.before_cursor_execute
+        if before:
+            for fn in before:
                 sql, bound = fn(conn, cursor, sql, bound, None, many)
         if many:
             cursor.executemany(sql, bound)
         else:
             cursor.execute(sql, bound)
-        if dispatch.after_cursor_execute:
-            dispatch.after_cursor_execute(conn, cursor, sql, bound, None, many)
+        after = dispatch.after_cursor_execute
+        if after:
+            after(conn, cursor, sql, bound, None, many)
         if plan.ready:  # a statement with rows (its description read once, at the first call)
             rows = cursor.fetchall()
             description = True
@@ -337,14 +358,16 @@ def driver_sql(conn: sa.Connection, sql: str) -> None:
     engine's cursor events and error handling (``conn.exec_driver_sql`` without its execution context)."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     params: Any = ()
-    dispatch = conn.dispatch
+    dispatch = _dispatch(conn)
     try:
-        if dispatch.before_cursor_execute:
-            for fn in dispatch.before_cursor_execute:
+        before = dispatch.before_cursor_execute
+        if before:
+            for fn in before:
                 sql, params = fn(conn, cursor, sql, params, None, False)
         cursor.execute(sql, params)
-        if dispatch.after_cursor_execute:
-            dispatch.after_cursor_execute(conn, cursor, sql, params, None, False)
+        after = dispatch.after_cursor_execute
+        if after:
+            after(conn, cursor, sql, params, None, False)
     except BaseException as e:
         conn._handle_dbapi_exception(e, sql, params, cursor, None)
         raise  # pragma: no cover - the handler raises

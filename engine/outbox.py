@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from . import lean
+from . import jsontext, lean
 from .db import write_connection
 from .tables import SYSTEM_METADATA, id_column
 
@@ -72,7 +72,7 @@ def notify(conn: sa.Connection, channel: str, recipient: str, subject: str, body
         raise ValueError(f"unknown notification channel {channel!r} (use one of {', '.join(CHANNELS)})")
     result = lean.execute(conn, _INSERT, dict(
         channel=channel, recipient=recipient, subject=subject[:500], body=body,
-        payload=json.dumps(payload or {}, default=str, ensure_ascii=False),
+        payload=jsontext.dumps(payload or {}),
         status="sent" if channel == "inbox" else "pending", attempts=0, next_attempt_at=now, created_at=now,
         sent_at=now if channel == "inbox" else None, last_error=None,
     ))

@@ -234,7 +234,7 @@ class Run(Gateways):
         self.state.save_instance()
         field = self.flow.defn.state_field
         if field and value is not None:
-            entity = self.tx.app.definition.entities[self.inst.entity]
+            entity = self.tx.app.compiled.entity(self.inst.entity).defn  # (definition.entities builds a dict)
             if entity.fields[field].type != "enum" and self.inst.status == "running":
                 value = self.inst.current
             mirror.mirror(self, field, value)

@@ -15,14 +15,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .. import lean, unit_of_work
+from .. import jsontext, lean, unit_of_work
 from ..errors import Conflict, NotFound
 from .tables import history_table, instance_table, task_table, token_table
 
 OPEN_TASK = ("pending", "waiting")
-# json.dumps(..., default=str) / (..., default=str, ensure_ascii=False) without building an encoder per call
-_dumps = json.JSONEncoder(default=str).encode
-_dumps_text = json.JSONEncoder(default=str, ensure_ascii=False).encode
+_dumps = jsontext.dumps  # instance and token data, timeline details: orjson, what json.dumps(default=str) reads as
 _I, _K, _T, _H = instance_table, token_table, task_table, history_table
 P = sa.bindparam
 
@@ -351,7 +349,7 @@ def history_row(inst: Instance, *, at: dt.datetime, user: str, action: str, node
                 detail: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"instance_id": inst.id, "entity": inst.entity, "record_id": inst.record_id, "at": at, "user": user,
             "action": action, "node": node, "task_id": task_id, "comment": comment,
-            "detail": _dumps_text(detail) if detail else "{}"}
+            "detail": _dumps(detail) if detail else "{}"}
 
 
 def add_history(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
