@@ -9,16 +9,21 @@ Each series (the pattern's text before its counter, per entity) counts on its ow
 * SQLite: a row per series in ``ordo_series`` incremented with one atomic upsert (SQLite has one writer
   at a time anyway).
 
-The sequence of a series is named after a digest of its key (:func:`sequence_name`).
+The sequence of a series is named after a digest of its key (:func:`sequence_name`). Work that may roll back
+and run again (an intake batch) keeps the numbers it took in a :class:`KeptNumbers` (:func:`reusing`): the
+next run gives them again, lowest first, before it takes new ones, so running it twice leaves no gap.
 """
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import datetime as dt
 import hashlib
 import re
 import threading
 import weakref
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -49,9 +54,56 @@ def sequence_name(key: str) -> str:
 def next_number(conn: sa.Connection, key: str) -> int:
     """The next number of series ``key`` (1 for a new series)."""
     if conn.dialect.name == "postgresql":
-        oid = _sequence(conn, key)
-        return int(lean.execute(conn, _NEXTVAL, {"oid": oid}).scalar_one())
+        kept = conn.info.get(KEPT)
+        if kept is not None and kept.free.get(key):
+            n = kept.free[key].pop(0)
+        else:
+            n = int(lean.execute(conn, _NEXTVAL, {"oid": _sequence(conn, key)}).scalar_one())
+        if kept is not None:
+            kept.taken.append((key, n))
+        return n
     return int(lean.execute(conn, _COUNT, {"key": key}).scalar_one())
+
+
+KEPT = "ordo_kept_numbers"  # conn.info: the KeptNumbers of the work running on the connection
+
+
+class KeptNumbers:
+    """PostgreSQL: numbers of name series taken by runs of one piece of work that were rolled back (a sequence
+    does not give them again): the next run takes them first, lowest first, so its records get the names the
+    rolled-back run gave (none is skipped). SQLite rolls its counter back itself: nothing is kept there."""
+
+    def __init__(self) -> None:
+        self.free: dict[str, list[int]] = {}  # series key -> numbers no committed record has, ascending
+        self.taken: list[tuple[str, int]] = []  # (series key, number) given by the current run, in order
+
+    def mark(self) -> int:
+        return len(self.taken)
+
+    def give_back(self, mark: int = 0) -> None:
+        """The numbers taken since ``mark`` are unused again (what wrote them was rolled back)."""
+        for key, n in self.taken[mark:]:
+            bisect.insort(self.free.setdefault(key, []), n)
+        del self.taken[mark:]
+
+
+@contextlib.contextmanager
+def reusing(conn: sa.Connection, kept: KeptNumbers) -> Iterator[KeptNumbers]:
+    """Within the block, ``conn``'s transaction takes series numbers from ``kept`` first and records them; left by
+    an exception (the transaction is rolled back), they are kept for the next run. A no-op on SQLite."""
+    if conn.dialect.name != "postgresql":
+        yield kept
+        return
+    conn.info[KEPT] = kept
+    kept.taken = []
+    try:
+        yield kept
+    except BaseException:
+        kept.give_back()
+        raise
+    finally:
+        conn.info.pop(KEPT, None)
+        kept.taken = []
 
 
 # SQLite: the series' next number in one atomic upsert (built once)
