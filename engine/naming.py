@@ -13,16 +13,21 @@ A caller about to create several records of one series (the allocation's records
 one statement (:func:`reserve`); the creates that follow in the transaction use them (kept in the unit of
 work's facts, dropped with a savepoint rolled back).
 
-The sequence of a series is named after a digest of its key (:func:`sequence_name`).
+The sequence of a series is named after a digest of its key (:func:`sequence_name`). Work that may roll back
+and run again (an intake batch) keeps the numbers it took in a :class:`KeptNumbers` (:func:`reusing`): the
+next run gives them again, lowest first, before it takes new ones, so running it twice leaves no gap.
 """
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import datetime as dt
 import hashlib
 import re
 import threading
 import weakref
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -61,9 +66,56 @@ def next_number(conn: sa.Connection, key: str) -> int:
         if pool:
             return pool.pop()
     if conn.dialect.name == "postgresql":
-        oid = _sequence(conn, key)
-        return int(lean.execute(conn, _NEXTVAL, {"oid": oid}).scalar_one())
+        kept = conn.info.get(KEPT)
+        if kept is not None and kept.free.get(key):
+            n = kept.free[key].pop(0)
+        else:
+            n = int(lean.execute(conn, _NEXTVAL, {"oid": _sequence(conn, key)}).scalar_one())
+        if kept is not None:
+            kept.taken.append((key, n))
+        return n
     return int(lean.execute(conn, _COUNT, {"key": key}).scalar_one())
+
+
+KEPT = "ordo_kept_numbers"  # conn.info: the KeptNumbers of the work running on the connection
+
+
+class KeptNumbers:
+    """PostgreSQL: numbers of name series taken by runs of one piece of work that were rolled back (a sequence
+    does not give them again): the next run takes them first, lowest first, so its records get the names the
+    rolled-back run gave (none is skipped). SQLite rolls its counter back itself: nothing is kept there."""
+
+    def __init__(self) -> None:
+        self.free: dict[str, list[int]] = {}  # series key -> numbers no committed record has, ascending
+        self.taken: list[tuple[str, int]] = []  # (series key, number) given by the current run, in order
+
+    def mark(self) -> int:
+        return len(self.taken)
+
+    def give_back(self, mark: int = 0) -> None:
+        """The numbers taken since ``mark`` are unused again (what wrote them was rolled back)."""
+        for key, n in self.taken[mark:]:
+            bisect.insort(self.free.setdefault(key, []), n)
+        del self.taken[mark:]
+
+
+@contextlib.contextmanager
+def reusing(conn: sa.Connection, kept: KeptNumbers) -> Iterator[KeptNumbers]:
+    """Within the block, ``conn``'s transaction takes series numbers from ``kept`` first and records them; left by
+    an exception (the transaction is rolled back), they are kept for the next run. A no-op on SQLite."""
+    if conn.dialect.name != "postgresql":
+        yield kept
+        return
+    conn.info[KEPT] = kept
+    kept.taken = []
+    try:
+        yield kept
+    except BaseException:
+        kept.give_back()
+        raise
+    finally:
+        conn.info.pop(KEPT, None)
+        kept.taken = []
 
 
 # SQLite: the series' next number in one atomic upsert (built once)
@@ -92,8 +144,16 @@ def reserve(conn: sa.Connection, entity: str, pattern: str | None, today: dt.dat
         return
     key = f"{entity}:{''.join(_fill(parts, counter, {}, today)[:counter])}"
     if conn.dialect.name == "postgresql":
-        numbers = sorted(int(v) for v in lean.execute(conn, _NEXTVAL_N, {"oid": _sequence(conn, key), "n": n})
-                         .scalars())
+        kept = conn.info.get(KEPT)
+        numbers = []
+        if kept is not None and kept.free.get(key):
+            free = kept.free[key]
+            numbers, free[:] = free[:n], free[n:]
+        if len(numbers) < n:
+            numbers += sorted(int(v) for v in lean.execute(
+                conn, _NEXTVAL_N, {"oid": _sequence(conn, key), "n": n - len(numbers)}).scalars())
+        if kept is not None:
+            kept.taken.extend((key, v) for v in numbers)
     else:
         last = int(lean.execute(conn, _COUNT_N, {"key": key, "n": n}).scalar_one())
         numbers = list(range(last - n + 1, last + 1))

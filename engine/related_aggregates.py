@@ -28,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ordo.dsl.expr import ast
+from ordo.dsl.expr.sql_constructs import nullsafe_bound
 from ordo.dsl.expr.sqltypes import sa_type
 from ordo.dsl.expr.to_sql import to_sql
 
@@ -154,6 +155,8 @@ def evaluate(tx: Any, node: Any, owner: Record) -> Any:
     for a in aggs:
         for name in a.used:
             params[f"owner_{name}"] = owner.get(name)
+    if tx.conn.dialect.name == "postgresql":  # ``customer == parent.customer``: the variant an index serves
+        stmt = nullsafe_bound(stmt, params)
     row = lean.execute(tx.conn, stmt, params).one()
     out = None
     for a, value in zip(aggs, row, strict=True):

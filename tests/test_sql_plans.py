@@ -13,9 +13,11 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from ordo.dsl.expr.sql_constructs import nullsafe_bound
 from ordo.engine import open_app
 from ordo.engine.cli import main
 from ordo.engine.reports.explain import plan_lines
+from ordo.engine.stats import count_statements
 
 APP = {
     "entities/customer.yaml": """
@@ -37,6 +39,8 @@ APP = {
           status: {type: enum, options: [open, void], default: open}
           amount: {type: integer}
           sold_on: {type: date}
+          same_customer: {type: related, entity: sale, where: "customer == parent.customer and id != parent.id"}
+          same_customer_count: {type: computed, expr: "count(same_customer)"}
     """,
     "reports/by_status.yaml": """
         name: by_status
@@ -143,6 +147,29 @@ def test_related_field_count_uses_the_link_index(app):
     with app.reader("t") as tx:
         got = {r["code"] for r in tx.query("customer", "count(orders) > 7", limit=None)}
     assert got == {c for c, n in counts.items() if n > 7} and got and len(got) < 5
+
+
+def test_related_field_on_a_nullable_link_uses_the_index(app):
+    """``customer == parent.customer`` (both sides may be null) is null-safe; on PostgreSQL, which cannot
+    serve ``IS NOT DISTINCT FROM`` from an index, the statement run is ``customer = :v`` for an owner with
+    a customer and ``customer IS NULL`` for one without (also in a prepared statement's generic plan)."""
+    with app.transaction("t") as tx:
+        with count_statements(app.engine) as counts:
+            with_customer = tx.create("sale", {"customer": "C1", "amount": 1})
+            without = tx.create("sale", {"amount": 2})
+    assert with_customer["same_customer_count"] == sum(1 for i in range(60) if i % 11 and i % 5 == 1)
+    assert without["same_customer_count"] == sum(1 for i in range(60) if not i % 11)
+    ran = [t.upper() for t in counts.texts if "COUNT(*)" in t.upper()]
+    assert len(ran) == 2
+    if app.engine.dialect.name == "postgresql":
+        assert "DISTINCT FROM" not in ran[0].split("AND")[0] and "CUSTOMER IS NULL" in ran[1], ran
+    else:  # ``customer IS ?`` as a condition (``customer IS ? = 1`` would keep the index out)
+        assert all("CUSTOMER IS ? AND" in t for t in ran), ran
+    stmt = app.related_statements.groups[("sale", True)].built[0]
+    params = {"owner_customer": with_customer["customer"], "owner_id": with_customer["id"]}
+    if app.engine.dialect.name == "postgresql":
+        stmt = nullsafe_bound(stmt, params)
+    assert uses_index(app, plan(app, stmt, params), "customer")
 
 
 def test_report_explain_shows_sql_and_an_index_plan(app, app_path, db_url, capsys):

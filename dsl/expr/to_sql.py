@@ -17,7 +17,10 @@ a NOT NULL column of the row itself, a parameter bound to a value), and also whe
 one side cannot be null and the comparison stands where null counts as false (a
 WHERE condition and the ``and`` / ``or`` under it, an ``if`` condition, the row
 condition of an aggregate): there ``x = 5`` and ``x IS NOT DISTINCT FROM 5``
-select the same rows. ``x == null`` is ``x IS NULL``.
+select the same rows. ``x == null`` is ``x IS NULL``. Where null counts as false and one side is a bound
+value that may be null (``customer == parent.customer`` in a related field's ``where``) it is a
+:class:`NullSafeEq`, which :func:`nullsafe_bound` turns into ``x = :v`` or ``x IS NULL`` for the values
+at hand (PostgreSQL: an index serves it, also in a prepared statement's generic plan).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from . import ast
@@ -37,6 +41,7 @@ from .sql_constructs import (
     DatePart,
     Distance,
     Extreme,
+    NullSafeEq,
     Rounding,
     RoundTo,
     SafeDiv,
@@ -109,6 +114,8 @@ class _Compiler:
             return left == right if eq else left != right
         if eq and where and (left_nn or right_nn):
             return left == right
+        if eq and where and (isinstance(right, BindParameter) or isinstance(left, BindParameter)):
+            return NullSafeEq(right, left) if isinstance(left, BindParameter) else NullSafeEq(left, right)
         return left.is_not_distinct_from(right) if eq else left.is_distinct_from(right)
 
     # -- leaves

@@ -2,8 +2,8 @@
 up (a duplicate changes nothing), its fields mapped (lookups cached for the batch), its record created; a bad
 document is reported and takes back what it wrote.
 
-A document runs in its own savepoint when it is *careful* (PostgreSQL, the caller's transaction, or after a
-failure the batch could not take back); else it takes a savepoint only before its first write that precedes
+A document runs in its own savepoint when it is *careful* (the caller's transaction, or after a failure the
+batch could not take back); else it takes a savepoint only before its first write that precedes
 its record (a lookup creating a record), and a document refused before writing anything (its record's
 validation, a mapping error) has nothing to take back: the documents before and after it are not touched.
 Only a document failing after its record's own writes began, without a savepoint (a constraint the
@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .. import lean, validation
+from .. import lean, naming, validation
 from ..coerce import CoercionError, coerce
 from ..errors import OrdoError, ValidationFailed
 from ..records import Transaction
@@ -38,12 +38,19 @@ class Careful(Exception):
         self.position = position  # of the document in the payload's documents
 
 
-def _changes(tx: Transaction) -> tuple[int, int, int] | None:
-    """What the transaction has written so far as far as it can be told without a statement (rows changed by
-    the connection, writes the unit of work was told about, rows it buffered); None: cannot be told."""
-    changed = getattr(tx.conn.connection.dbapi_connection, "total_changes", None)  # sqlite3
+def _changes(tx: Transaction) -> tuple[Any, int, int] | None:
+    """What the transaction has written so far as far as it can be told without a statement (SQLite: rows
+    changed by the connection; PostgreSQL: the transaction's status, which a failed statement aborts, and
+    the series numbers taken, as a sequence does not take them back; writes the unit of work was told about,
+    rows it buffered); None: cannot be told."""
+    dbapi = tx.conn.connection.dbapi_connection
+    changed = getattr(dbapi, "total_changes", None)  # sqlite3
     if changed is None:
-        return None
+        info = getattr(dbapi, "info", None)  # psycopg: the status libpq keeps (no round trip)
+        if info is None or not hasattr(info, "transaction_status"):
+            return None
+        kept = tx.conn.info.get(naming.KEPT)
+        changed = (int(info.transaction_status), kept.mark() if kept is not None else None)
     uow = tx.uow
     return changed, uow.writes, len(uow.pending)
 
@@ -65,7 +72,9 @@ class Run:
         self.wrote = False  # the current document has written something (a record created by a lookup)
         self.undone = False  # what the current document wrote is taken back already
         self.savepoint: Any = None  # the current document's savepoint, if it has one
-        self.before: tuple[int, int, int] | None = None  # _changes before the current document (no savepoint)
+        self.before: tuple[Any, int, int] | None = None  # _changes before the current document (no savepoint)
+        self.numbers: naming.KeptNumbers | None = tx.conn.info.get(naming.KEPT)  # PostgreSQL: see naming.reusing
+        self.numbers_at = 0  # numbers taken before the current document
 
     def read_ahead(self, docs: list[SourceDocument]) -> None:
         """Read what the documents' keys, lookups and links need for the whole batch at once."""
@@ -84,6 +93,7 @@ class Run:
         key_text = None
         self.savepoint = self.tx.conn.begin_nested() if careful else None
         self.before = None if careful else _changes(self.tx)
+        self.numbers_at = self.numbers.mark() if self.numbers is not None else 0
         self.added, self.wrote, self.undone = {}, False, False
         try:
             key = self._key(src)
@@ -138,6 +148,8 @@ class Run:
             return  # refused before writing: the store is as it was, the lookups it found still hold
         if savepoint.is_active:
             savepoint.rollback()
+        if self.numbers is not None:  # the names it took are given to the next documents (none skipped)
+            self.numbers.give_back(self.numbers_at)
         for k, before in self.added.items():  # the batch's read-ahead still holds (a value not found: still not)
             if before is _UNKNOWN:
                 self.cache.pop(k, None)

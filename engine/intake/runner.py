@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ordo.dsl.loader import resolve_data_path
 
+from .. import naming
 from ..actor import UserLike
 from ..errors import NotFound, UsageError
 from ..records import Transaction
@@ -153,6 +154,7 @@ class _Import:
         self.result: IntakeResult | None = None
         self._mark: tuple[int, tuple[int, int, int]] | None = None  # (batch start, result before it)
         self._channel_seen: tuple[Transaction, dict[str, Any] | None] | None = None
+        self.numbers = naming.KeptNumbers()  # series numbers of this import's runs rolled back (PostgreSQL)
 
     def read(self, tx: Transaction) -> None:
         """Choose the shape (the channel record may name it) and read the documents, once."""
@@ -185,20 +187,18 @@ class _Import:
         end = len(self.docs) if self.dry_run else min(start + batch_size, len(self.docs))
         if careful_from is None:
             careful_from = self.careful_default(tx, start, end)
-        self.batch(tx, start, end, careful_from)
+        with naming.reusing(tx.conn, self.numbers):  # rolled back: the next run gives its numbers again
+            self.batch(tx, start, end, careful_from)
         if self.dry_run:
             raise _Rollback
         return end
 
     @staticmethod
     def careful_default(tx: Transaction, start: int, end: int) -> int:
-        """From which document a batch's documents run in savepoints of their own, at its first run: none on
-        SQLite; on PostgreSQL every one, as a batch run again would give its records new names (a sequence's
-        numbers are not rolled back), leaving a gap in the series, except a batch of one document (a
-        webhook's delivery), which has no other document to give new names to."""
-        if tx.conn.dialect.name != "postgresql" or end - start <= 1:
-            return end
-        return start
+        """From which document a batch's documents run in savepoints of their own, at its first run: none, on
+        either database (on PostgreSQL the series numbers a run that is rolled back took are given again by
+        the next run: ``naming.KeptNumbers``, so running a batch again leaves no gap in the names)."""
+        return end
 
     def batch(self, tx: Transaction, start: int, end: int, careful_from: int) -> None:
         """Documents ``start`` to ``end`` in ``tx``, those from ``careful_from`` on each in its savepoint."""
