@@ -361,7 +361,7 @@ class _Target:
 
 def _tables(ce: CompiledEntity) -> tuple[str, ...]:
     """The tables a write of ``ce`` touches (its own and its child tables)."""
-    return tuple(t.name for t in (ce.table, *(cf.child_table for cf in ce.table_fields)) if t is not None)
+    return ce.write_tables
 
 
 def _integrity_message(e: sa.exc.IntegrityError) -> str:
