@@ -51,6 +51,12 @@ class AuditEntry:
 def diff(before: dict[str, Any] | None, after: dict[str, Any] | None, fields: list[str]) -> dict[str, list]:
     """Field -> [before, after] for every field whose value differs."""
     out: dict[str, list] = {}
+    if before is None and after is not None:  # a create: every value given (no conversion of a plain one)
+        for f in fields:
+            y = after.get(f)
+            if y is not None:
+                out[f] = [None, y if type(y) in _AS_IS else to_jsonable(y)]
+        return out
     before, after = before or {}, after or {}
     for f in fields:
         x, y = before.get(f), after.get(f)
@@ -72,6 +78,7 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None, fields: li
 
 
 _PLAIN = frozenset({str, int, float, bool, dt.date, dt.datetime})  # equal values have equal JSON forms
+_AS_IS = frozenset({str, int, float, bool})  # their own JSON form (coerce.to_jsonable returns them as they are)
 
 
 DEFINITIONS = "ordo_definitions"  # the entity of the entries of publishes and rollbacks (record_id: version)

@@ -158,6 +158,11 @@ class CompiledEntity:
         return tuple(steps)
 
     @cached_property
+    def write_tables(self) -> tuple[str, ...]:
+        """The tables a write of the entity touches: its own and its child tables'."""
+        return tuple(t.name for t in (self.table, *(f.child_table for f in self.table_fields)) if t is not None)
+
+    @cached_property
     def links(self) -> dict[str, str]:
         """Link field -> the entity it links to."""
         return {f.name: f.defn.entity or "" for f in self.fields.values() if f.defn.type == "link"}

@@ -218,6 +218,13 @@ def _parsed(pattern: str) -> tuple[list[tuple[str, str | None]], int | None]:
 _DATES = ("YYYY", "YY", "MM", "DD")
 
 
+@lru_cache(maxsize=64)
+def _dates(today: dt.date) -> dict[str, str]:
+    """The date tokens' text for ``today`` (once per day; callers only read it)."""
+    return {"YYYY": f"{today.year:04d}", "YY": f"{today.year % 100:02d}", "MM": f"{today.month:02d}",
+            "DD": f"{today.day:02d}"}
+
+
 def make_name(conn: sa.Connection, entity: str, pattern: str | None, record: dict[str, Any], today: dt.date) -> str:
     """The next name for a record of ``entity``."""
     parts, counter = _parsed(pattern or f"{entity.upper()}-{{######}}")
@@ -232,8 +239,7 @@ def make_name(conn: sa.Connection, entity: str, pattern: str | None, record: dic
 def _fill(parts: list[tuple[str, str | None]], counter: int | None, record: dict[str, Any],
           today: dt.date) -> list[str]:
     """The pattern's parts as text (the counter's place empty)."""
-    dates = {"YYYY": f"{today.year:04d}", "YY": f"{today.year % 100:02d}", "MM": f"{today.month:02d}",
-             "DD": f"{today.day:02d}"}
+    dates = _dates(today)
     out: list[str] = []
     for i, (text, token) in enumerate(parts):
         if token is None:

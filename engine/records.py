@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from ordo.dsl.expr import Env
 
-from . import audit, field_access, jobs, lean, outbox, record_refs, unit_of_work
+from . import audit, field_access, jobs, lean, outbox, record_batch, record_refs, unit_of_work
 from . import child_rows as rows
 from .actor import User
 from .compiled import CompiledEntity
@@ -224,6 +224,19 @@ class Transaction(Reads):
         """Validate and insert a record (and its child rows); return it as committed, after the write
         listeners (flows) it started changed it."""
         ce = self.app.compiled.entity(entity)
+        rec, explicit_name = self._new(ce, data)
+        now = self.app.clock.now()
+        name = explicit_name or make_name(self.conn, entity, ce.defn.naming, rec, now.date())
+        stored = self._write(self.plan(entity).insert, self._insert_values(ce, rec, name, now), entity)
+        return self._created(ce, rec, stored, now)  # as stored (RETURNING): never read back
+
+    def create_many(self, entity: str, data: list[Mapping[str, Any]]) -> list[Record]:
+        """Create records in order, with one INSERT when none of them can depend on another (see
+        ``record_batch``); return them as committed."""
+        return record_batch.create_many(self, entity, data)
+
+    def _new(self, ce: CompiledEntity, data: Mapping[str, Any]) -> tuple[Record, str | None]:
+        """A create's record checked (coerced, computed, validated, allowed) and its explicit name, if any."""
         errors: list[FieldError] = []
         data = self._settable(ce, "create", data, errors)
         given = len(errors)  # errors about what the user gave, named as they gave it
@@ -232,26 +245,31 @@ class Transaction(Reads):
         prepare(self, ce, rec, errors, creating=True)
         validate_record(self, ce, rec, errors, record_id=None)
         if explicit_name is not None and self._row(ce, explicit_name) is not None:
-            errors.append(FieldError("name", f"a {entity} named '{explicit_name}' already exists"))
+            errors.append(FieldError("name", f"a {ce.name} named '{explicit_name}' already exists"))
         if errors:
             raise self._failed(ce, errors, given)
-        self._require(entity, "create", rec)
+        self._require(ce.name, "create", rec)
         for hook in self.app.before_insert:  # may add what a listener would write next (a flow's first state)
             hook(self, ce, rec)
-        now = self.app.clock.now()
-        name = explicit_name or make_name(self.conn, entity, ce.defn.naming, rec, now.date())
+        return rec, explicit_name
+
+    def _insert_values(self, ce: CompiledEntity, rec: Record, name: str, now: dt.datetime) -> Record:
         values = {f.name: rec.get(f.name) for f in ce.stored_fields}
         values.update(name=name, created_at=now, created_by=self.user.name, updated_at=now,
                       updated_by=self.user.name, version=1)
+        return values
+
+    def _created(self, ce: CompiledEntity, rec: Record, stored: Record, now: dt.datetime) -> Record:
+        """After a record's INSERT: its child rows, the unit of work, the audit entry, the write listeners."""
+        entity = ce.name
         p = self.plan(entity)
-        stored = self._write(p.insert, values, entity)  # as stored (RETURNING): never read back
         for cf in ce.table_fields:
             stored[cf.name] = rows.write(self.conn, p.children[cf.name], cf, stored["id"], [],
                                          rec.get(cf.name) or [])
         self.uow.adopt(entity, stored["id"])  # its aggregates over the other records of its entity stay true
         self._stored(ce, stored)
-        audit.write(self.conn, at=now, user=self.user.name, entity=entity, record_id=stored["id"], record_name=name,
-                    action="create", changes=audit.diff(None, stored, self._audited(ce)))
+        audit.write(self.conn, at=now, user=self.user.name, entity=entity, record_id=stored["id"],
+                    record_name=stored["name"], action="create", changes=audit.diff(None, stored, self._audited(ce)))
         return self.shown(entity, self._emit(WriteEvent(entity, "create", None, stored)) or stored)
 
     def update(self, entity: str, key: int | str, data: Mapping[str, Any],
@@ -361,7 +379,7 @@ class _Target:
 
 def _tables(ce: CompiledEntity) -> tuple[str, ...]:
     """The tables a write of ``ce`` touches (its own and its child tables)."""
-    return tuple(t.name for t in (ce.table, *(cf.child_table for cf in ce.table_fields)) if t is not None)
+    return ce.write_tables
 
 
 def _integrity_message(e: sa.exc.IntegrityError) -> str:

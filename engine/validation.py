@@ -65,6 +65,23 @@ def changed_fields(ce: CompiledEntity, before: dict[str, Any] | None, after: dic
     return frozenset(out)
 
 
+def _any_changed(ce: CompiledEntity, before: dict[str, Any], after: dict[str, Any], names: frozenset[str]) -> bool:
+    """Whether the write changes one of ``names`` (as :func:`changed_fields` decides, for those fields only)."""
+    fields = ce.fields
+    for name in names:
+        cf = fields.get(name)
+        if cf is None or name not in after:
+            continue
+        old, new = before.get(name), after.get(name)
+        if old is new:
+            continue
+        if cf.child is not None:
+            old, new = _rows_view(old), _rows_view(new)
+        if old != new:
+            return True
+    return False
+
+
 def _rows_view(rows: Any) -> list:
     return [{k: v for k, v in row.items() if k != "idx"} for row in rows or []]
 
@@ -80,9 +97,13 @@ def _rules(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], before: dic
         if action not in v.on:
             continue
         if tx.automated:
-            changes = changed_fields(ce, before, rec) if changes is None else changes
-            if not v.reads & changes:
-                continue
+            if changes is None and before is not None:  # only the fields this rule reads are compared
+                if not _any_changed(ce, before, rec, v.reads):
+                    continue
+            else:
+                changes = changed_fields(ce, before, rec) if changes is None else changes
+                if not v.reads & changes:
+                    continue
         if v.when is not None:
             changes = changed_fields(ce, before, rec) if changes is None else changes
             when_env = when_env or dataclasses.replace(tx.env, changes=changes)

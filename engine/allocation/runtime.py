@@ -23,7 +23,6 @@ import sqlalchemy as sa
 from .. import lean
 from ..db import lost_race, retrying_savepoint
 from ..errors import Conflict, NotFound, PermissionDenied, UsageError
-from ..naming import reserve as reserve_names
 from .candidates import load_lines, num
 from .compile import CompiledAllocation, compile_rule
 from .line_write import write_rows
@@ -175,18 +174,20 @@ class Allocator:
                result: AllocationResult) -> None:
         r = rule.defn.result
         lines = {ln["id"]: ln for ln in demand.get(rule.defn.demand.lines) or []}
-        count = sum(len(line.allocated) + (1 if line.backorder else 0) for line in result.lines)
-        reserve_names(tx.conn, r.entity, tx.app.compiled.entity(r.entity).defn.naming, tx.now.date(), count)
+        values, picks = [], []
         for line in result.lines:
             item = lines[line.line_id].get(rule.defn.demand.item)
             for a in line.allocated:
-                rec = tx.create(r.entity, self._values(rule, demand, line.line_id, item, a.supply_id,
-                                                       a.location_value, a.quantity, "reserved"))
-                a.record_id = rec["id"]
-                result.records.append(rec)
+                values.append(self._values(rule, demand, line.line_id, item, a.supply_id, a.location_value,
+                                           a.quantity, "reserved"))
+                picks.append(a)
             if line.backorder:
-                result.records.append(tx.create(r.entity, self._values(
-                    rule, demand, line.line_id, item, None, None, line.backorder, "backorder")))
+                values.append(self._values(rule, demand, line.line_id, item, None, None, line.backorder, "backorder"))
+                picks.append(None)
+        for a, rec in zip(picks, tx.create_many(r.entity, values), strict=True):  # in order, one INSERT
+            if a is not None:
+                a.record_id = rec["id"]
+            result.records.append(rec)
         self._write_line_locations(tx, rule, demand, result)
 
     def _write_line_locations(self, tx: Transaction, rule: CompiledAllocation, demand: dict[str, Any],
