@@ -22,6 +22,9 @@ from .errors import Conflict, OrdoError, UsageError
 from .writer_lock import WriterLock
 
 DEFAULT_DB = "ordo.db"
+# conn.info key, set while a connection runs a write transaction (write_connection): SQLite's BEGIN IMMEDIATE and
+# the unit of work's locks_all read it (a plain dict entry: no execution options copied per transaction)
+WRITING = "ordo_write"
 T = TypeVar("T")
 # SQLSTATEs of a transaction that lost a race with a concurrent one: safe to run again from the start
 LOST_RACE = {"40P01": "a deadlock", "40001": "a serialization failure"}
@@ -135,8 +138,7 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # pragma: no cover - trivial
-        write = conn.get_execution_options().get("ordo_write", False)
-        lean.driver_sql(conn, "BEGIN IMMEDIATE" if write else "BEGIN")
+        lean.driver_sql(conn, "BEGIN IMMEDIATE" if conn.info.get(WRITING) else "BEGIN")
 
     return engine
 
@@ -230,10 +232,14 @@ def write_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
     committing = False
     try:
         with engine.connect() as conn:
-            conn = conn.execution_options(ordo_write=True)
-            with conn.begin():
-                yield conn
-                committing = True
+            info = conn.info  # the pooled connection's: the mark is taken off before it goes back
+            info[WRITING] = True
+            try:
+                with conn.begin():
+                    yield conn
+                    committing = True
+            finally:
+                info.pop(WRITING, None)
     except sa.exc.DBAPIError as e:
         if e.connection_invalidated:
             if committing:

@@ -7,7 +7,8 @@ Each series (the pattern's text before its counter, per entity) counts on its ow
   transaction that named a record). A number taken by a transaction that then rolls back is not reused:
   names are unique and increasing, not gap-free.
 * SQLite: a row per series in ``ordo_series`` incremented with one atomic upsert (SQLite has one writer
-  at a time anyway).
+  at a time anyway), once per series and transaction: the transaction holds the write lock from then on, so
+  its next numbers are counted in memory and the counter written at commit (:func:`next_number`).
 
 A caller about to create several records of one series (the allocation's records) takes their numbers in
 one statement (:func:`reserve`); the creates that follow in the transaction use them (kept in the unit of
@@ -74,7 +75,31 @@ def next_number(conn: sa.Connection, key: str) -> int:
         if kept is not None:
             kept.taken.append((key, n))
         return n
-    return int(lean.execute(conn, _COUNT, {"key": key}).scalar_one())
+    # SQLite: the first number of a series in a transaction is taken by the upsert, which holds the database's
+    # write lock until the end of the transaction: nobody else counts meanwhile, so the next ones are counted
+    # here and the last one written with the transaction's buffered rows (one UPDATE per number, one
+    # executemany at commit). A savepoint rolled back forgets the count and the numbers buffered inside it:
+    # the count goes on from the last number still buffered, else from the database (upsert)
+    uow = unit_of_work.of(conn)
+    fact = ("naming", key)
+    last = uow.facts.get(fact)
+    if last is None:
+        last = _buffered(uow.pending, key)
+    if last is None:
+        n = int(lean.execute(conn, _COUNT, {"key": key}).scalar_one())
+    else:
+        n = last + 1
+        unit_of_work.buffer(conn, _SET, {"k_key": key, "v_current": n})
+    uow.facts[fact] = n
+    return n
+
+
+def _buffered(pending: list[tuple[Any, dict[str, Any]]], key: str) -> int | None:
+    """The last number of series ``key`` buffered (not written yet) in the transaction, if any."""
+    for stmt, row in reversed(pending):
+        if stmt is _SET and row["k_key"] == key:
+            return int(row["v_current"])
+    return None
 
 
 KEPT = "ordo_kept_numbers"  # conn.info: the KeptNumbers of the work running on the connection
@@ -118,10 +143,12 @@ def reusing(conn: sa.Connection, kept: KeptNumbers) -> Iterator[KeptNumbers]:
         kept.taken = []
 
 
-# SQLite: the series' next number in one atomic upsert (built once)
+# SQLite: the series' next number in one atomic upsert, and the counter set to a number counted (built once)
 _COUNT = (sqlite.insert(series_table).values(key=sa.bindparam("key"), current=1)
           .on_conflict_do_update(index_elements=[series_table.c.key], set_={"current": series_table.c.current + 1})
           .returning(series_table.c.current))
+_SET = sa.update(series_table).where(series_table.c.key == sa.bindparam("k_key")).values(
+    current=sa.bindparam("v_current"))
 
 
 # SQLite: the last of the series' next ``n`` numbers in one atomic upsert
@@ -154,8 +181,17 @@ def reserve(conn: sa.Connection, entity: str, pattern: str | None, today: dt.dat
                 conn, _NEXTVAL_N, {"oid": _sequence(conn, key), "n": n - len(numbers)}).scalars())
         if kept is not None:
             kept.taken.extend((key, v) for v in numbers)
-    else:
-        last = int(lean.execute(conn, _COUNT_N, {"key": key, "n": n}).scalar_one())
+    else:  # as next_number: counted in memory once the transaction holds the series (its write lock)
+        uow = unit_of_work.of(conn)
+        last = uow.facts.get(("naming", key))
+        if last is None:
+            last = _buffered(uow.pending, key)
+        if last is None:
+            last = int(lean.execute(conn, _COUNT_N, {"key": key, "n": n}).scalar_one())
+        else:
+            last += n
+            unit_of_work.buffer(conn, _SET, {"k_key": key, "v_current": last})
+        uow.facts[("naming", key)] = last
         numbers = list(range(last - n + 1, last + 1))
     pool = unit_of_work.of(conn).facts.setdefault((_POOL, key), [])
     pool[:0] = reversed(numbers)  # popped from the end: lowest first, before any taken earlier and left

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from . import jsontext, lean
+from . import jsontext, unit_of_work
 from .db import write_connection
 from .tables import SYSTEM_METADATA, id_column
 
@@ -47,7 +47,7 @@ outbox_table = sa.Table(
 )
 
 CHANNELS = ("inbox", "email", "webhook")
-_INSERT = sa.insert(outbox_table).returning(outbox_table.c.id)  # built once
+_INSERT = sa.insert(outbox_table)  # built once; rows buffered by the unit of work, one executemany at commit
 MAX_ATTEMPTS = 6
 
 
@@ -66,17 +66,19 @@ class Message:
 
 
 def notify(conn: sa.Connection, channel: str, recipient: str, subject: str, body: str = "",
-           payload: dict[str, Any] | None = None, *, now: dt.datetime) -> int:
-    """Queue a notification in the caller's transaction."""
+           payload: dict[str, Any] | None = None, *, now: dt.datetime) -> None:
+    """Queue a notification in the caller's transaction: its row is buffered by the unit of work and written
+    with the transaction's other buffered rows just before it commits (one executemany per table; a savepoint
+    rolled back drops it), so it exists exactly when the change that caused it does. Readers of the outbox
+    in the same transaction (:func:`messages`, :func:`count_messages`) write the buffered rows first."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown notification channel {channel!r} (use one of {', '.join(CHANNELS)})")
-    result = lean.execute(conn, _INSERT, dict(
+    unit_of_work.buffer(conn, _INSERT, dict(
         channel=channel, recipient=recipient, subject=subject[:500], body=body,
         payload=jsontext.dumps(payload or {}),
         status="sent" if channel == "inbox" else "pending", attempts=0, next_attempt_at=now, created_at=now,
         sent_at=now if channel == "inbox" else None, last_error=None,
     ))
-    return int(result.scalar_one())
 
 
 def _filtered(q: Any, recipient: str | None, channel: str | None, status: str | None) -> Any:
@@ -90,6 +92,7 @@ def _filtered(q: Any, recipient: str | None, channel: str | None, status: str | 
 def messages(conn: sa.Connection, *, recipient: str | None = None, channel: str | None = None,
              status: str | None = None, limit: int = 100, offset: int = 0) -> list[Message]:
     t = outbox_table
+    unit_of_work.flush(conn)  # notifications of this transaction still buffered
     q = _filtered(sa.select(t).order_by(t.c.id.desc()).limit(limit).offset(offset), recipient, channel, status)
     return [Message(r.id, r.channel, r.recipient, r.subject, r.body, json.loads(r.payload), r.status, r.attempts,
                     r.created_at, r.last_error) for r in conn.execute(q)]
@@ -98,6 +101,7 @@ def messages(conn: sa.Connection, *, recipient: str | None = None, channel: str 
 def count_messages(conn: sa.Connection, *, recipient: str | None = None, channel: str | None = None,
                    status: str | None = None) -> int:
     """How many notifications match: what ``messages`` pages through."""
+    unit_of_work.flush(conn)
     q = _filtered(sa.select(sa.func.count()).select_from(outbox_table), recipient, channel, status)
     return int(conn.execute(q).scalar_one())
 

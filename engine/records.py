@@ -104,8 +104,8 @@ class Transaction(Reads):
         return jobs.cancel(self.conn, unique_key=unique_key, prefix=prefix)
 
     def notify(self, channel: str, recipient: str, subject: str, body: str = "",
-               payload: dict[str, Any] | None = None) -> int:
-        return outbox.notify(self.conn, channel, recipient, subject, body, payload, now=self.now)
+               payload: dict[str, Any] | None = None) -> None:
+        outbox.notify(self.conn, channel, recipient, subject, body, payload, now=self.now)
 
     def _emit(self, event: WriteEvent) -> Record | None:
         """Run the write listeners; return the record as it is after them (re-read only when a listener

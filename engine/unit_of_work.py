@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from . import lean
+from .db import WRITING
 
 Record = dict[str, Any]
 _KEY = "ordo_unit_of_work"
@@ -186,7 +187,7 @@ def of(conn: sa.Connection) -> UnitOfWork:
     if uow is not None and uow.root is root:
         return uow
     watch(conn.engine)
-    write = bool(conn.get_execution_options().get("ordo_write")) and conn.dialect.name == "sqlite"
+    write = bool(conn.info.get(WRITING)) and conn.dialect.name == "sqlite"
     uow = UnitOfWork(root, locks_all=write)
     conn.info[_KEY] = uow
     return uow
