@@ -20,6 +20,8 @@ from .errors import NotFound, UsageError
 from .query import parse_order_by
 from .write_plan import IN_LIST_MAX, in_params, in_size
 
+_VERSION_LOCKED = "version locked"  # plan.shaped: SELECT version ... FOR UPDATE by id (PostgreSQL)
+
 Record = dict[str, Any]
 MAX_LIMIT = 10_000
 
@@ -73,6 +75,10 @@ class Reads:
             known = uow.get(ce.name, key, for_update=for_update)
             if known is not None:
                 return known
+            if for_update and self.conn.dialect.name == "postgresql":
+                known = self._locked_if_current(ce, key)
+                if known is not None:
+                    return known
         row = self._row(ce, key, for_update, readable=filtered)
         if row is None:
             return None
@@ -80,6 +86,24 @@ class Reads:
         self._attach_children(ce, [rec])
         uow.put(ce.name, rec, locked=for_update)
         return rec
+
+    def _locked_if_current(self, ce: CompiledEntity, key: int | str) -> Record | None:
+        """PostgreSQL: a record the unit of work read without locking it: its row locked reading its version
+        only; unchanged since (every write bumps the version), the copy is current and now locked. None:
+        not known, or changed (read again, under the lock now held)."""
+        uow = self.uow
+        known = uow.get(ce.name, key)
+        if known is None or known.get("version") is None:
+            return None
+        p = self.plan(ce.name)
+        q = p.shaped.get(_VERSION_LOCKED)
+        if q is None:
+            t = p.table
+            q = p.shaped[_VERSION_LOCKED] = sa.select(t.c.version).where(t.c.id == sa.bindparam("key")).with_for_update()
+        if lean.execute(self.conn, q, {"key": known["id"]}).scalar() != known["version"]:
+            return None
+        uow.locked.add((ce.name, known["id"]))
+        return known
 
     def find(self, entity: str, key: int | str) -> Record | None:
         try:

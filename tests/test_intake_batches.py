@@ -87,6 +87,21 @@ def test_a_small_payload_takes_no_savepoint_per_document(app):
     assert bad.by_kind().get("INSERT", 0) == 0
 
 
+def test_a_lone_document_whose_lookup_creates_a_record_takes_no_savepoint(app):
+    """A webhook's delivery (one document) writes without a savepoint, also when its lookup creates a record;
+    refused after that write, it runs again careful: reported once, what its lookup created taken back."""
+    intake = app.features["intake"]
+    with count_statements(app.engine) as good:
+        result = intake.import_payload("alice", "bookings", _docs(1), channel="WEB", source="one.json")
+    assert len(result.created) == 1 and good.by_kind().get("SAVEPOINT", 0) == 0 and good.commits == 1
+    bad = json.dumps({"data": {"bookings": [
+        {"id": "Z1", "person": {"tel": "990001", "name": "Z"}, "lines": [{"sku": "NOPE", "n": 1, "unit_cents": 1}]}]}})
+    result = intake.import_payload("alice", "bookings", bad, channel="WEB", source="bad.json")
+    assert (result.created, [e.document for e in result.errors]) == ([], [1])
+    assert "no article 'NOPE'" in result.errors[0].reason
+    assert [c["phone"] for c in app.query("contact", user="admin", limit=None)] == ["770000"]
+
+
 def test_a_batch_that_loses_a_race_runs_again_and_reports_each_document_once(app, monkeypatch):
     from ordo.engine import records
 

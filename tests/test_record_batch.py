@@ -44,7 +44,9 @@ def test_independent_records_are_inserted_together_in_order(make_app, db_url):
             tx.create("pick", {"bin": b["id"], "qty": 1})  # the series exists (and its sequence)
             with count_statements(app.engine) as counts:
                 made = tx.create_many("pick", [{"bin": b["id"], "qty": q, "note": f"n{q}"} for q in (3, 1, 2)])
-            assert counts.statements == 2, counts.texts  # the names, the INSERT (the audit rows at commit)
+            # the names (on SQLite counted in memory once the transaction holds the series), the INSERT (the
+            # audit rows at commit)
+            assert counts.statements == (1 if app.engine.dialect.name == "sqlite" else 2), counts.texts
         assert [r["qty"] for r in made] == [3, 1, 2] and [r["note"] for r in made] == ["n3", "n1", "n2"]
         assert [r["name"] for r in made] == ["PK-00002", "PK-00003", "PK-00004"]
         assert seen == ["PK-00001", "PK-00002", "PK-00003", "PK-00004"]

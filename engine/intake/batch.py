@@ -4,7 +4,8 @@ document is reported and takes back what it wrote.
 
 A document runs in its own savepoint when it is *careful* (the caller's transaction, or after a failure the
 batch could not take back); else it takes a savepoint only before its first write that precedes
-its record (a lookup creating a record), and a document refused before writing anything (its record's
+its record (a lookup creating a record; a document alone in its batch, a webhook's delivery, none: failing
+after a write it runs again careful), and a document refused before writing anything (its record's
 validation, a mapping error) has nothing to take back: the documents before and after it are not touched.
 Only a document failing after its record's own writes began, without a savepoint (a constraint the
 validation did not foresee, a write listener's error), makes the batch run again (:class:`Careful`)."""
@@ -73,6 +74,8 @@ class Run:
         self.undone = False  # what the current document wrote is taken back already
         self.savepoint: Any = None  # the current document's savepoint, if it has one
         self.before: tuple[Any, int, int] | None = None  # _changes before the current document (no savepoint)
+        self.lead = False  # the current document is alone in its batch, not careful (see document)
+        self.position = 0  # of the current document in the payload
         self.numbers: naming.KeptNumbers | None = tx.conn.info.get(naming.KEPT)  # PostgreSQL: see naming.reusing
         self.numbers_at = 0  # numbers taken before the current document
 
@@ -81,8 +84,10 @@ class Run:
         self.ahead.read(self.tx, self.ci, self.shape, self.channel, docs)
         self.cache.update(self.ahead.found)
 
-    def document(self, doc: SourceDocument, position: int, careful: bool = True) -> None:
-        """Import one document (``position`` in the payload's documents); ``careful``: in its own savepoint."""
+    def document(self, doc: SourceDocument, position: int, careful: bool = True, lead: bool = False) -> None:
+        """Import one document (``position`` in the payload's documents); ``careful``: in its own savepoint;
+        ``lead``: alone in its batch (a webhook's delivery), it takes no savepoint at all unless careful (failing
+        after a write, it runs again careful: there is no other document to run again)."""
         if doc.error is not None:
             self.result.errors.append(IntakeProblem(doc.line, doc.index, None, "", doc.error))
             return
@@ -95,6 +100,7 @@ class Run:
         self.before = None if careful else _changes(self.tx)
         self.numbers_at = self.numbers.mark() if self.numbers is not None else 0
         self.added, self.wrote, self.undone = {}, False, False
+        self.lead, self.position = lead and not careful, position
         try:
             key = self._key(src)
             key_text = _key_text(key, self.ci.defn.channel.field if self.ci.defn.channel else None)
@@ -242,18 +248,21 @@ class Run:
             v = cv.evaluate(src, self._resolve, f"{path}.{name}")
             if v is not None:
                 data[name] = v
-        if self.savepoint is None:  # the document's first write before its record: from here in a savepoint
+        if self.savepoint is None and not self.lead:  # the first write before its record: from here in a savepoint
             self.savepoint = self.tx.conn.begin_nested()
         self.wrote = True
         self.added.setdefault(ck, self.cache.get(ck, _UNKNOWN))  # read ahead: restored if taken back
+        bare = self.savepoint is None  # a document alone in its batch: refused, it runs again careful
         # a savepoint of its own on PostgreSQL, where a refused INSERT (a concurrent import created the same
         # record) aborts the transaction up to a savepoint: the lookup looks again after rolling it back
-        savepoint = self.tx.conn.begin_nested() if self.tx.conn.dialect.name == "postgresql" else None
+        savepoint = self.tx.conn.begin_nested() if self.tx.conn.dialect.name == "postgresql" and not bare else None
         try:
             created = self.tx.create(lk.entity, data)
             if savepoint is not None:
                 savepoint.commit()
         except ValidationFailed as e:
+            if bare:
+                raise Careful(self.position) from None
             savepoint = _rolled_back(savepoint)
             again = self._find(lk, value, src)  # created meanwhile by a concurrent import
             if again is not None:

@@ -207,4 +207,4 @@ class _Import:
         run.read_ahead(self.docs[start:end])
         docs = self.docs
         for i in range(start, end):
-            run.document(docs[i], i, careful=i >= careful_from)
+            run.document(docs[i], i, careful=i >= careful_from, lead=end - start == 1)
