@@ -158,6 +158,11 @@ class CompiledEntity:
         return tuple(steps)
 
     @cached_property
+    def table_names(self) -> tuple[str, ...]:
+        """The table fields' names (the keys of a record holding child rows)."""
+        return tuple(f.name for f in self.table_fields)
+
+    @cached_property
     def write_tables(self) -> tuple[str, ...]:
         """The tables a write of the entity touches: its own and its child tables'."""
         return tuple(t.name for t in (self.table, *(f.child_table for f in self.table_fields)) if t is not None)

@@ -347,7 +347,7 @@ class Transaction(Reads):
         """The unit of work learns the record as written (locked by this transaction); aggregates reading
         its entity are stale."""
         uow = self.uow
-        uow.put(ce.name, stored, locked=True)
+        uow.put(ce.name, stored, locked=True, tables=ce.table_names)
         uow.changed(_tables(ce), (ce.name, stored["id"]))
 
     def update_many(self, entity: str, where: str | None, data: Mapping[str, Any],

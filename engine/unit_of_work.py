@@ -72,10 +72,13 @@ class UnitOfWork:
             return None
         return _copy(rec, self.tables[(entity, rid)])
 
-    def put(self, entity: str, rec: Record, *, locked: bool = False) -> None:
-        """Remember ``rec`` (the whole record, with its child rows) as it is in the transaction now."""
+    def put(self, entity: str, rec: Record, *, locked: bool = False, tables: tuple[str, ...] | None = None) -> None:
+        """Remember ``rec`` (the whole record, with its child rows) as it is in the transaction now; ``tables``:
+        the keys holding its child rows, when the caller knows them (else found by their lists)."""
         key = (entity, rec["id"])
-        tables = self.tables[key] = tuple([k for k, v in rec.items() if type(v) is list])
+        if tables is None:
+            tables = tuple([k for k, v in rec.items() if type(v) is list])
+        self.tables[key] = tables
         self.records[key] = _copy(rec, tables)
         if rec.get("name") is not None:
             self.names[(entity, rec["name"])] = rec["id"]

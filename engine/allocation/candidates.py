@@ -84,7 +84,7 @@ def _names(tx: Transaction, entity: str | None, values: set[Any]) -> dict[Any, s
         for row in lean.execute(tx.conn, q, bind_values("i", missing)):
             out[row.id] = str(row.name)
             if whole and (entity, row.id) not in known:
-                uow.put(entity, dict(row._mapping))
+                uow.put(entity, dict(row._mapping), tables=())
     return out
 
 

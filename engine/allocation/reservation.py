@@ -103,7 +103,7 @@ def adjust(tx: Transaction, rule: CompiledAllocation, supply_id: int, deltas: Ma
                 refresh = rule.statements["computed"] = sa.update(t).where(t.c.id == sa.bindparam("_sid"))
             lean.execute(tx.conn, refresh, {**changed, "_sid": supply_id})
     if not ce.table_fields:  # the whole row as stored now, locked by this UPDATE: later reads need not load it
-        tx.uow.put(ce.name, after, locked=True)
+        tx.uow.put(ce.name, after, locked=True, tables=())
     changed_fields = [*deltas, *ce.computed_order]  # before differs from after in these only (and version)
     write(tx.conn, at=now, user=tx.user.name, entity=ce.name, record_id=supply_id, record_name=after.get("name"),
           action="update", changes=diff(before, after, changed_fields))
