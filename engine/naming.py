@@ -7,8 +7,7 @@ Each series (the pattern's text before its counter, per entity) counts on its ow
   transaction that named a record). A number taken by a transaction that then rolls back is not reused:
   names are unique and increasing, not gap-free.
 * SQLite: a row per series in ``ordo_series`` incremented with one atomic upsert (SQLite has one writer
-  at a time anyway), once per series and transaction: the transaction holds the write lock from then on, so
-  its next numbers are counted in memory and the counter written at commit (:func:`next_number`).
+  at a time anyway).
 
 The sequence of a series is named after a digest of its key (:func:`sequence_name`).
 """
@@ -26,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-from . import lean, unit_of_work
+from . import lean
 from .tables import SYSTEM_METADATA
 
 series_table = sa.Table(
@@ -52,39 +51,13 @@ def next_number(conn: sa.Connection, key: str) -> int:
     if conn.dialect.name == "postgresql":
         oid = _sequence(conn, key)
         return int(lean.execute(conn, _NEXTVAL, {"oid": oid}).scalar_one())
-    # SQLite: the first number of a series in a transaction is taken by the upsert, which holds the database's
-    # write lock until the end of the transaction: nobody else counts meanwhile, so the next ones are counted
-    # here and the last one written with the transaction's buffered rows (one UPDATE per number, one
-    # executemany at commit). A savepoint rolled back forgets the count and the numbers buffered inside it:
-    # the count goes on from the last number still buffered, else from the database (upsert)
-    uow = unit_of_work.of(conn)
-    fact = ("naming", key)
-    last = uow.facts.get(fact)
-    if last is None:
-        last = _buffered(uow.pending, key)
-    if last is None:
-        n = int(lean.execute(conn, _COUNT, {"key": key}).scalar_one())
-    else:
-        n = last + 1
-        unit_of_work.buffer(conn, _SET, {"k_key": key, "v_current": n})
-    uow.facts[fact] = n
-    return n
+    return int(lean.execute(conn, _COUNT, {"key": key}).scalar_one())
 
 
-def _buffered(pending: list[tuple[Any, dict[str, Any]]], key: str) -> int | None:
-    """The last number of series ``key`` buffered (not written yet) in the transaction, if any."""
-    for stmt, row in reversed(pending):
-        if stmt is _SET and row["k_key"] == key:
-            return int(row["v_current"])
-    return None
-
-
-# SQLite: the series' next number in one atomic upsert, and the counter set to a number counted (built once)
+# SQLite: the series' next number in one atomic upsert (built once)
 _COUNT = (sqlite.insert(series_table).values(key=sa.bindparam("key"), current=1)
           .on_conflict_do_update(index_elements=[series_table.c.key], set_={"current": series_table.c.current + 1})
           .returning(series_table.c.current))
-_SET = sa.update(series_table).where(series_table.c.key == sa.bindparam("k_key")).values(
-    current=sa.bindparam("v_current"))
 
 
 # by OID, not name: a name looked up in the caller's transaction could miss a sequence just created
