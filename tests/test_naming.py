@@ -85,3 +85,25 @@ def test_names_reserved_ahead_are_taken_in_one_statement_and_used_in_order(make_
         assert last in ("005", "007")  # SQLite's counter is rolled back with the savepoint, a sequence is not
         names = [r["name"] for r in app.query("ticket", user="admin", order_by="id")]
         assert len(names) == len(set(names)) == 5
+
+
+def test_names_counted_in_a_transaction_and_reserved_ahead_never_repeat(make_app, db_url):
+    """On SQLite a series' numbers after the transaction's first are counted in memory (the counter written at
+    commit); numbers reserved ahead continue that count, and the next transaction continues after all of them."""
+    from ordo.engine.naming import reserve
+
+    with open_app(make_app(APP), db_url) as app:
+        with app.transaction("admin") as tx:
+            made = [tx.create("ticket", {"title": str(i)})["name"][-3:] for i in range(2)]  # counted: 001, 002
+            reserve(tx.conn, "ticket", "T-{YYYY}-{###}", app.clock.today(), 2)
+            made += [tx.create("ticket", {"title": str(i)})["name"][-3:] for i in range(3)]  # 2 reserved, 1 counted
+        assert made == ["001", "002", "003", "004", "005"]
+        assert app.create("ticket", {"title": "next"}, "admin")["name"].endswith("-006")
+        with pytest.raises(RuntimeError), app.transaction("admin") as tx:  # rolled back: its numbers are not kept
+            tx.create("ticket", {"title": "a"})
+            tx.create("ticket", {"title": "b"})
+            raise RuntimeError("the caller gives up")
+        after = app.create("ticket", {"title": "after"}, "admin")["name"][-3:]
+        assert after in ("007", "009")  # SQLite's counter is rolled back, a sequence is not
+        names = [r["name"] for r in app.query("ticket", user="admin", order_by="id")]
+        assert len(names) == len(set(names)) == 7
