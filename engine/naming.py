@@ -66,32 +66,46 @@ def next_number(conn: sa.Connection, key: str) -> int:
         pool = uow.facts.get((_POOL, key))
         if pool:
             return pool.pop()
+    return _take(conn, key, 1)[0]
+
+
+def _take(conn: sa.Connection, key: str, n: int) -> list[int]:
+    """The next ``n`` numbers of series ``key``, ascending, in at most one statement.
+
+    PostgreSQL: numbers a rolled-back run gave back first (:class:`KeptNumbers`), then ``nextval``.
+    SQLite: the first numbers of a series in a transaction are taken by the upsert, which holds the database's
+    write lock until the end of the transaction: nobody else counts meanwhile, so the next ones are counted
+    here and the last one written with the transaction's buffered rows (one UPDATE per take, one executemany
+    at commit). A savepoint rolled back forgets the count and the numbers buffered inside it: the count goes
+    on from the last number still buffered, else from the database (upsert)."""
     if conn.dialect.name == "postgresql":
         kept = conn.info.get(KEPT)
+        numbers: list[int] = []
         if kept is not None and kept.free.get(key):
-            n = kept.free[key].pop(0)
-        else:
-            n = int(lean.execute(conn, _NEXTVAL, {"oid": _sequence(conn, key)}).scalar_one())
+            free = kept.free[key]
+            numbers, free[:] = free[:n], free[n:]
+        if len(numbers) < n:
+            oid = _sequence(conn, key)
+            if n - len(numbers) == 1:
+                numbers.append(int(lean.execute(conn, _NEXTVAL, {"oid": oid}).scalar_one()))
+            else:
+                numbers += sorted(int(v) for v in lean.execute(
+                    conn, _NEXTVAL_N, {"oid": oid, "n": n - len(numbers)}).scalars())
         if kept is not None:
-            kept.taken.append((key, n))
-        return n
-    # SQLite: the first number of a series in a transaction is taken by the upsert, which holds the database's
-    # write lock until the end of the transaction: nobody else counts meanwhile, so the next ones are counted
-    # here and the last one written with the transaction's buffered rows (one UPDATE per number, one
-    # executemany at commit). A savepoint rolled back forgets the count and the numbers buffered inside it:
-    # the count goes on from the last number still buffered, else from the database (upsert)
+            kept.taken.extend((key, v) for v in numbers)
+        return numbers
     uow = unit_of_work.of(conn)
     fact = ("naming", key)
     last = uow.facts.get(fact)
     if last is None:
         last = _buffered(uow.pending, key)
     if last is None:
-        n = int(lean.execute(conn, _COUNT, {"key": key}).scalar_one())
+        last = int(lean.execute(conn, _COUNT, {"key": key, "n": n}).scalar_one())
     else:
-        n = last + 1
-        unit_of_work.buffer(conn, _SET, {"k_key": key, "v_current": n})
-    uow.facts[fact] = n
-    return n
+        last += n
+        unit_of_work.buffer(conn, _SET, {"k_key": key, "v_current": last})
+    uow.facts[fact] = last
+    return list(range(last - n + 1, last + 1))
 
 
 def _buffered(pending: list[tuple[Any, dict[str, Any]]], key: str) -> int | None:
@@ -143,19 +157,14 @@ def reusing(conn: sa.Connection, kept: KeptNumbers) -> Iterator[KeptNumbers]:
         kept.taken = []
 
 
-# SQLite: the series' next number in one atomic upsert, and the counter set to a number counted (built once)
-_COUNT = (sqlite.insert(series_table).values(key=sa.bindparam("key"), current=1)
-          .on_conflict_do_update(index_elements=[series_table.c.key], set_={"current": series_table.c.current + 1})
+# SQLite: the last of the series' next ``n`` numbers in one atomic upsert, and the counter set to a number
+# counted (built once)
+_COUNT = (sqlite.insert(series_table).values(key=sa.bindparam("key"), current=sa.bindparam("n"))
+          .on_conflict_do_update(index_elements=[series_table.c.key],
+                                 set_={"current": series_table.c.current + sa.bindparam("n")})
           .returning(series_table.c.current))
 _SET = sa.update(series_table).where(series_table.c.key == sa.bindparam("k_key")).values(
     current=sa.bindparam("v_current"))
-
-
-# SQLite: the last of the series' next ``n`` numbers in one atomic upsert
-_COUNT_N = (sqlite.insert(series_table).values(key=sa.bindparam("key"), current=sa.bindparam("n"))
-            .on_conflict_do_update(index_elements=[series_table.c.key],
-                                   set_={"current": series_table.c.current + sa.bindparam("n")})
-            .returning(series_table.c.current))
 
 # by OID, not name: a name looked up in the caller's transaction could miss a sequence just created
 _NEXTVAL = sa.text("SELECT nextval(CAST(:oid AS oid))")
@@ -170,29 +179,7 @@ def reserve(conn: sa.Connection, entity: str, pattern: str | None, today: dt.dat
     if n < 2 or counter is None or any(token not in ("#", *_DATES) for _, token in parts if token is not None):
         return
     key = f"{entity}:{''.join(_fill(parts, counter, {}, today)[:counter])}"
-    if conn.dialect.name == "postgresql":
-        kept = conn.info.get(KEPT)
-        numbers = []
-        if kept is not None and kept.free.get(key):
-            free = kept.free[key]
-            numbers, free[:] = free[:n], free[n:]
-        if len(numbers) < n:
-            numbers += sorted(int(v) for v in lean.execute(
-                conn, _NEXTVAL_N, {"oid": _sequence(conn, key), "n": n - len(numbers)}).scalars())
-        if kept is not None:
-            kept.taken.extend((key, v) for v in numbers)
-    else:  # as next_number: counted in memory once the transaction holds the series (its write lock)
-        uow = unit_of_work.of(conn)
-        last = uow.facts.get(("naming", key))
-        if last is None:
-            last = _buffered(uow.pending, key)
-        if last is None:
-            last = int(lean.execute(conn, _COUNT_N, {"key": key, "n": n}).scalar_one())
-        else:
-            last += n
-            unit_of_work.buffer(conn, _SET, {"k_key": key, "v_current": last})
-        uow.facts[("naming", key)] = last
-        numbers = list(range(last - n + 1, last + 1))
+    numbers = _take(conn, key, n)
     pool = unit_of_work.of(conn).facts.setdefault((_POOL, key), [])
     pool[:0] = reversed(numbers)  # popped from the end: lowest first, before any taken earlier and left
 

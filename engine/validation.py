@@ -51,35 +51,25 @@ def changed_fields(ce: CompiledEntity, before: dict[str, Any] | None, after: dic
     """The fields a write changes: every field on create (``before`` None), else those whose value differs."""
     if before is None:
         return frozenset(ce.fields)
-    out = set()
-    for name, cf in ce.fields.items():
-        if name not in after:
-            continue
-        old, new = before.get(name), after.get(name)
-        if old is new:  # the value as stored (the same object)
-            continue
-        if cf.child is not None:
-            old, new = _rows_view(old), _rows_view(new)
-        if old != new:
-            out.add(name)
-    return frozenset(out)
+    return frozenset(name for name, cf in ce.fields.items() if _changed(cf, name, before, after))
 
 
 def _any_changed(ce: CompiledEntity, before: dict[str, Any], after: dict[str, Any], names: frozenset[str]) -> bool:
     """Whether the write changes one of ``names`` (as :func:`changed_fields` decides, for those fields only)."""
     fields = ce.fields
-    for name in names:
-        cf = fields.get(name)
-        if cf is None or name not in after:
-            continue
-        old, new = before.get(name), after.get(name)
-        if old is new:
-            continue
-        if cf.child is not None:
-            old, new = _rows_view(old), _rows_view(new)
-        if old != new:
-            return True
-    return False
+    return any(_changed(cf, name, before, after) for name in names if (cf := fields.get(name)) is not None)
+
+
+def _changed(cf: CompiledField, name: str, before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether the write changes field ``name`` (given in ``after`` with another value than ``before``'s)."""
+    if name not in after:
+        return False
+    old, new = before.get(name), after.get(name)
+    if old is new:  # the value as stored (the same object)
+        return False
+    if cf.child is not None:
+        old, new = _rows_view(old), _rows_view(new)
+    return old != new
 
 
 def _rows_view(rows: Any) -> list:

@@ -87,7 +87,7 @@ class IntakeRuntime:
         if len(payload) > _READ_IN_BATCH:  # a big file is parsed before a write transaction holds the lock
             with self.app.reader(tx_or_user) as tx:
                 job.read(tx)
-        start, careful_from = 0, None  # None: the batch's default (_Import.careful_default)
+        start, careful_from = 0, None  # None: the batch's default (none careful, see _Import.commit)
         what = f"importing {source or 'the payload'}"
         try:
             while True:
@@ -176,8 +176,8 @@ class _Import:
     def commit(self, tx: Transaction, start: int, batch_size: int, careful_from: int | None) -> int:
         """One batch in its own transaction (a dry run: every document, then rolled back); returns where the
         next batch starts. A run again of the same batch (a lost race, or careful from a document that
-        failed after writing) first forgets what the earlier run reported. ``careful_from`` None: the
-        default, decided once the documents are read (a small payload is read in this transaction)."""
+        failed after writing) first forgets what the earlier run reported. ``careful_from`` None: no document
+        careful (the end of the batch, known once the documents are read)."""
         self.read(tx)
         assert self.result is not None
         if self._mark is not None and self._mark[0] == start:
@@ -185,19 +185,14 @@ class _Import:
         else:
             self._mark = (start, self.result.mark())
         end = len(self.docs) if self.dry_run else min(start + batch_size, len(self.docs))
-        if careful_from is None:
-            careful_from = self.careful_default(tx, start, end)
+        # at a batch's first run no document takes a savepoint of its own, on either database (on PostgreSQL
+        # the series numbers of a run rolled back are given again by the next run: naming.KeptNumbers, so
+        # running a batch again leaves no gap in the names)
+        careful_from = end if careful_from is None else careful_from
         with naming.reusing(tx.conn, self.numbers):  # rolled back: the next run gives its numbers again
             self.batch(tx, start, end, careful_from)
         if self.dry_run:
             raise _Rollback
-        return end
-
-    @staticmethod
-    def careful_default(tx: Transaction, start: int, end: int) -> int:
-        """From which document a batch's documents run in savepoints of their own, at its first run: none, on
-        either database (on PostgreSQL the series numbers a run that is rolled back took are given again by
-        the next run: ``naming.KeptNumbers``, so running a batch again leaves no gap in the names)."""
         return end
 
     def batch(self, tx: Transaction, start: int, end: int, careful_from: int) -> None:
