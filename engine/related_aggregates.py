@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ordo.dsl.expr import ast
-from ordo.dsl.expr.sql_constructs import nullsafe_bound
+from ordo.dsl.expr.sql_nullsafe import nullsafe_bound
 from ordo.dsl.expr.sqltypes import sa_type
 from ordo.dsl.expr.to_sql import to_sql
 

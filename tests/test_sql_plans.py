@@ -13,7 +13,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from ordo.dsl.expr.sql_constructs import nullsafe_bound
+from ordo.dsl.expr.sql_nullsafe import nullsafe_bound
 from ordo.engine import open_app
 from ordo.engine.cli import main
 from ordo.engine.reports.explain import plan_lines

@@ -41,7 +41,6 @@ from .sql_constructs import (
     DatePart,
     Distance,
     Extreme,
-    NullSafeEq,
     Rounding,
     RoundTo,
     SafeDiv,
@@ -53,6 +52,7 @@ from .sql_constructs import (
     ToDate,
     ToInt32,
 )
+from .sql_nullsafe import NullSafeEq
 from .sqltypes import sa_type
 
 
