@@ -46,7 +46,8 @@ def create_many(tx: Transaction, entity: str, data: list[Mapping[str, Any]]) -> 
     if len(data) < 2:
         return [tx.create(entity, d) for d in data]
     if not independent(ce):  # one at a time, their names still taken in one statement
-        naming.reserve(tx.conn, entity, ce.defn.naming, tx.now.date(), sum(1 for d in data if d.get("name") is None))
+        naming.reserve(tx.conn, entity, ce.defn.naming, tx.app.clock.now().date(),  # the date create names by
+                       sum(1 for d in data if d.get("name") is None))
         return [tx.create(entity, d) for d in data]
     made = [tx._new(ce, d) for d in data]
     now = tx.app.clock.now()
