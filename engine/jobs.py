@@ -8,6 +8,13 @@ and its completion commit together, and several workers never run one job twice.
 A run that loses a deadlock or serialization race is run again at once from the
 claim (after a short random pause, 3 runs in all); a failing job is rolled back,
 its failure recorded, and retried later with exponential backoff, then marked failed.
+
+On SQLite, where writers take turns and a commit costs more than most jobs, ``run_due`` runs the due
+jobs up to ``PER_COMMIT`` (or ``BATCH_SECONDS``) per transaction: each still claimed, run and marked done
+in order, all committed together. When one of them fails (or the batch loses a race), the whole batch is
+rolled back and its jobs run again one per transaction, so a failure is recorded as above and never takes
+another job's work with it. On PostgreSQL a job's row locks are held until its commit, so each job keeps
+its own transaction there (several workers would otherwise wait on, or deadlock over, each other's batches).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,6 +47,9 @@ if TYPE_CHECKING:
     from .runtime import Runtime
 
 log = logging.getLogger("ordo.jobs")
+
+PER_COMMIT = 10  # due jobs run in one transaction on SQLite (see the module's docstring)
+BATCH_SECONDS = 0.05  # no further job joins a batch that has held SQLite's write lock this long
 
 job_table = sa.Table(
     "ordo_job",
@@ -242,23 +253,46 @@ class JobRunner:
             return True
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _run_claimed(self, worker: str, now: dt.datetime, claimed: list[Any]) -> bool:
+    def _run_claimed(self, worker: str, now: dt.datetime, claimed: list[Any], most: int = 1) -> bool:
+        """Claim and run up to ``most`` due jobs in one transaction (``claimed``: each row as claimed);
+        False when the queue ran out of due jobs (none, or fewer than ``most`` were due)."""
         with write_connection(self.app.engine) as conn:
-            row = self._claim(conn, now)
-            if row is None:
-                return False
-            claimed.append(row)
-            handler = self.handlers.get(row.kind)
-            if handler is None:
-                raise LookupError(f"no handler for job kind {row.kind!r}")
-            conn.info[_RUNNING] = [row.unique_key, False] if row.unique_key is not None else None
-            try:
-                handler(self.transaction(conn), json.loads(row.payload))
-            finally:
-                conn.info.pop(_RUNNING, None)
-            lean.execute(conn, _FINISH, {"_id": row.id, "status": "done", "attempts": row.attempts + 1,
-                                   "finished_at": now, "worker": worker, "unique_key": None})
+            until = time.monotonic() + BATCH_SECONDS
+            while len(claimed) < most and (not claimed or time.monotonic() < until):
+                row = self._claim(conn, now)
+                if row is None:
+                    return False
+                claimed.append(row)
+                self._handle(conn, row, worker, now)
         return True
+
+    def _handle(self, conn: sa.Connection, row: Any, worker: str, now: dt.datetime) -> None:
+        handler = self.handlers.get(row.kind)
+        if handler is None:
+            raise LookupError(f"no handler for job kind {row.kind!r}")
+        conn.info[_RUNNING] = [row.unique_key, False] if row.unique_key is not None else None
+        try:
+            handler(self.transaction(conn), json.loads(row.payload))
+        finally:
+            conn.info.pop(_RUNNING, None)
+        lean.execute(conn, _FINISH, {"_id": row.id, "status": "done", "attempts": row.attempts + 1,
+                                     "finished_at": now, "worker": worker, "unique_key": None})
+
+    def _run_batch(self, worker: str, now: dt.datetime, most: int) -> int:
+        """Up to ``most`` due jobs in one transaction; how many ran (negative: and no other job was due).
+        When the batch fails as a whole, it was rolled back: its jobs run again one per transaction
+        (``run_one`` records a failure)."""
+        claimed: list[Any] = []
+        try:
+            more = self._run_claimed(worker, now, claimed, most)
+            return len(claimed) if more else -len(claimed)
+        except Exception:  # noqa: BLE001 - nothing of the batch was kept: each job is run on its own
+            ran = 0
+            for _ in range(max(1, len(claimed))):
+                if not self.run_one(worker, now):
+                    break
+                ran += 1
+            return ran
 
     def _failed(self, row: Any, error: BaseException, worker: str, now: dt.datetime) -> None:
         """Record a failed run (in its own transaction): retried later with exponential backoff, or failed
@@ -276,9 +310,18 @@ class JobRunner:
 
         retrying(record, f"recording the failure of job {row.id}")
 
-    def run_due(self, worker: str = "worker", now: dt.datetime | None = None, limit: int = 1000) -> int:
-        """Run due jobs until none is left (or ``limit``); return how many ran."""
+    def run_due(self, worker: str = "worker", now: dt.datetime | None = None, limit: int = 1000,
+                per_commit: int | None = None) -> int:
+        """Run due jobs until none is left (or ``limit``); return how many ran. ``per_commit``: jobs run in one
+        transaction (default ``PER_COMMIT`` on SQLite, 1 on PostgreSQL; see the module's docstring)."""
+        now = now or self.app.clock.now()
+        if per_commit is None:
+            per_commit = PER_COMMIT if self.app.engine.dialect.name == "sqlite" else 1
         n = 0
-        while n < limit and self.run_one(worker, now):
-            n += 1
+        while n < limit:
+            most = min(per_commit, limit - n)
+            ran = self._run_batch(worker, now, most) if most > 1 else int(self.run_one(worker, now))
+            n += abs(ran)
+            if ran <= 0:  # the queue has no due job left
+                break
         return n

@@ -56,6 +56,52 @@ def test_failing_job_rolls_back_and_retries_then_fails(app):
         assert list_jobs(conn)[0].status == "failed"
 
 
+def test_due_jobs_share_a_transaction_on_sqlite_and_a_failing_one_takes_nothing_with_it(app):
+    from ordo.engine.stats import count_statements
+
+    def touch(tx, p):
+        tx.create("note", {"text": f"job {p['n']}"})
+        if p["n"] == 3:
+            raise RuntimeError("job 3 cannot")
+
+    app.jobs.register("touch", touch)
+    with app.transaction("u") as tx:
+        for n in range(1, 6):
+            tx.enqueue("touch", {"n": n}, T0)
+    with count_statements(app.engine) as counts:
+        assert app.jobs.run_due(per_commit=2) == 5
+    # the batch holding job 3 was rolled back and its jobs run one per transaction: 1 and 2 in one
+    # transaction, then 3 (failed, rolled back) and 4 after the batch [3, 4] failed, then 5
+    assert sorted(r["text"] for r in app.query("note", user="u")) == ["job 1", "job 2", "job 4", "job 5"]
+    with app.engine.connect() as conn:
+        jobs = {j.payload["n"]: j for j in list_jobs(conn)}
+    assert [jobs[n].status for n in range(1, 6)] == ["done", "done", "pending", "done", "done"]
+    assert "job 3 cannot" in jobs[3].last_error and jobs[3].attempts == 1
+    assert counts.commits == 4  # batch [1, 2]; batch [3, 4] rolled back, then 3 alone (its failure recorded), 4; [5]
+    app.jobs.register("touch", lambda tx, p: tx.create("note", {"text": "again"}))
+    app.clock.fixed = T0 + dt.timedelta(hours=1)
+    with count_statements(app.engine) as counts:
+        assert app.jobs.run_due() == 1
+    # SQLite: the queue ran dry inside the job's transaction, no empty one after it; PostgreSQL: a job per commit
+    assert counts.commits == (1 if app.engine.dialect.name == "sqlite" else 2)
+
+
+def test_jobs_run_one_per_transaction_on_postgresql_by_default(make_app, pg_url):
+    from ordo.engine.stats import count_statements
+
+    app = open_app(make_app(APP), pg_url, clock=Clock(T0))
+    try:
+        app.jobs.register("touch", lambda tx, p: tx.create("note", {"text": "t"}))
+        with app.transaction("u") as tx:
+            for n in range(3):
+                tx.enqueue("touch", {"n": n}, T0)
+        with count_statements(app.engine) as counts:
+            assert app.jobs.run_due() == 3
+        assert counts.commits == 4  # one per job (row locks held until the commit), one finding none due
+    finally:
+        app.close()
+
+
 def test_unique_key_replaces_and_cancel(app):
     app.jobs.register("t", lambda tx, p: None)
     with app.transaction("u") as tx:

@@ -24,8 +24,9 @@ BUDGET = 75  # statements for one order, intake to shipment (issue 11; was 80)
 # statement, writes the supply's computed fields with its reservation and the line locations by a targeted write,
 # and takes its savepoint on PostgreSQL only (the demand read earlier is locked by SELECT version FOR UPDATE); the order's related aggregates binding its values are read in one
 # statement, the active policy's thresholds in another; the allocation records' names are taken in one statement
-# and the records inserted by one)
-NOW = {"sqlite": 57, "postgresql": 57}
+# and the records inserted by one; on SQLite the worker's due jobs share one transaction: no BEGIN and no empty
+# claim of its own for the second)
+NOW = {"sqlite": 55, "postgresql": 57}
 
 
 def _payload(n: int) -> str:
@@ -71,4 +72,6 @@ def test_one_order_from_intake_to_shipment_costs_a_bounded_number_of_statements(
     statements, commits, kinds = _measure(kit)
     assert statements <= BUDGET, f"{statements} statements, {commits} commits: {kinds}"
     assert statements == NOW[kit.app.engine.dialect.name], f"{statements} statements, {commits} commits: {kinds}"
-    assert commits == 4  # the intake's batch, the worker's runs (the alert report, the merge-window timer, none due)
+    # the intake's batch, the worker's runs: on SQLite the alert report and the merge-window timer in one
+    # transaction that finds no third job due (jobs.PER_COMMIT); on PostgreSQL one each, the last finding none due
+    assert commits == {"sqlite": 2, "postgresql": 4}[kit.app.engine.dialect.name]
