@@ -84,6 +84,18 @@ class Run:
         self.ahead.read(self.tx, self.ci, self.shape, self.channel, docs)
         self.cache.update(self.ahead.found)
 
+    def take_names(self, docs: list[SourceDocument]) -> None:
+        """PostgreSQL: the numbers of the names the batch's records will take, in one statement
+        (``naming.take_ahead``) instead of one ``nextval`` per record: one for each document that is neither
+        unreadable nor a duplicate read ahead. A number not used (a document refused) stays with the import and
+        names a record of its next batch, so a batch's take-ahead is not for an import's last batch."""
+        if self.numbers is None:
+            return
+        dup = sum(1 for name in self.ahead.keys.values() if name is not None)
+        n = sum(1 for d in docs if d.error is None and isinstance(d.data, dict)) - dup
+        ce = self.ci.entity
+        naming.take_ahead(self.tx.conn, self.numbers, ce.name, ce.defn.naming, self.tx.app.clock.now().date(), n)
+
     def document(self, doc: SourceDocument, position: int, careful: bool = True, lead: bool = False) -> None:
         """Import one document (``position`` in the payload's documents); ``careful``: in its own savepoint;
         ``lead``: alone in its batch (a webhook's delivery), it takes no savepoint at all unless careful (failing
