@@ -153,6 +153,15 @@ class Run:
         if savepoint is not None:
             savepoint.commit()
 
+    def _restart(self) -> None:
+        """The current document's savepoint rolled back before it wrote anything (its lookups read still hold)
+        and a new one begun: it goes on as if it had just begun."""
+        _rolled_back(self.savepoint)
+        if self.numbers is not None:
+            self.numbers.give_back(self.numbers_at)
+        self.savepoint = self.tx.conn.begin_nested()
+        self.wrote = False
+
     def _undo(self, position: int) -> None:
         """Take back what the current document wrote (its savepoint), and the lookups it cached; without a
         savepoint, a document that wrote nothing has nothing to take back, else the batch runs again."""
@@ -262,12 +271,14 @@ class Run:
                 data[name] = v
         if self.savepoint is None and not self.lead:  # the first write before its record: from here in a savepoint
             self.savepoint = self.tx.conn.begin_nested()
-        self.wrote = True
+        first, self.wrote = not self.wrote, True
         self.added.setdefault(ck, self.cache.get(ck, _UNKNOWN))  # read ahead: restored if taken back
         bare = self.savepoint is None  # a document alone in its batch: refused, it runs again careful
-        # a savepoint of its own on PostgreSQL, where a refused INSERT (a concurrent import created the same
-        # record) aborts the transaction up to a savepoint: the lookup looks again after rolling it back
-        savepoint = self.tx.conn.begin_nested() if self.tx.conn.dialect.name == "postgresql" and not bare else None
+        # on PostgreSQL a refused INSERT (a concurrent import created the same record) aborts the transaction up
+        # to a savepoint, rolled back before the lookup looks again: the document's own when this is its first
+        # write (it has read only: nothing to take back, it goes on in a new one), else one of its own
+        pg = self.tx.conn.dialect.name == "postgresql"
+        savepoint = self.tx.conn.begin_nested() if pg and not bare and not first else None
         try:
             created = self.tx.create(lk.entity, data)
             if savepoint is not None:
@@ -276,6 +287,8 @@ class Run:
             if bare:
                 raise Careful(self.position) from None
             savepoint = _rolled_back(savepoint)
+            if pg and first:
+                self._restart()
             again = self._find(lk, value, src)  # created meanwhile by a concurrent import
             if again is not None:
                 self.cache[ck] = again
