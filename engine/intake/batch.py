@@ -279,8 +279,10 @@ class Run:
         # write (it has read only: nothing to take back, it goes on in a new one), else one of its own
         pg = self.tx.conn.dialect.name == "postgresql"
         savepoint = self.tx.conn.begin_nested() if pg and not bare and not first else None
+        free = self._free(lk.entity, data)
         try:
-            created = self.tx.create(lk.entity, data)
+            with validation.unused(self.tx, lk.entity, free):  # read ahead unused: not looked up again
+                created = self.tx.create(lk.entity, data)
             if savepoint is not None:
                 savepoint.commit()
         except ValidationFailed as e:
@@ -299,7 +301,25 @@ class Run:
             _rolled_back(savepoint)
             raise
         self.cache[ck] = created["id"]
+        for f, v in free.items():  # used now
+            self.ahead.free[(lk.entity, f)].discard(v)
         return created["id"]
+
+    def _free(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
+        """A unique value of the record a lookup creates that the batch read ahead as unused: {field: value as
+        stored} (one: the store skips the check of one unique group), else {}."""
+        if not self.ahead.free:
+            return {}
+        fields = self.tx.app.compiled.entities[entity].fields
+        for (e, f), values in self.ahead.free.items():
+            if e == entity and data.get(f) is not None:
+                try:
+                    v = coerce(fields[f].defn, data[f])
+                except CoercionError:
+                    continue
+                if v in values:
+                    return {f: v}
+        return {}
 
 
     def _find(self, lk: CompiledLookup, value: Any, src: Source) -> int | None:
