@@ -16,7 +16,8 @@ work's facts, dropped with a savepoint rolled back).
 
 The sequence of a series is named after a digest of its key (:func:`sequence_name`). Work that may roll back
 and run again (an intake batch) keeps the numbers it took in a :class:`KeptNumbers` (:func:`reusing`): the
-next run gives them again, lowest first, before it takes new ones, so running it twice leaves no gap.
+next run gives them again, lowest first, before it takes new ones, so running it twice leaves no gap; such
+work may also take the numbers of its next records ahead into it (:func:`take_ahead`, one statement for many).
 """
 
 from __future__ import annotations
@@ -171,17 +172,44 @@ _NEXTVAL = sa.text("SELECT nextval(CAST(:oid AS oid))")
 _NEXTVAL_N = sa.text("SELECT nextval(CAST(:oid AS oid)) FROM generate_series(1, :n)")
 
 
+def _series(entity: str, pattern: str | None, today: dt.date) -> str | None:
+    """The key of the series ``entity``'s records created ``today`` are numbered in; None when the pattern
+    names records by their fields (their series is known only per record) or has no counter."""
+    parts, counter = _parsed(pattern or f"{entity.upper()}-{{######}}")
+    if counter is None or any(token not in ("#", *_DATES) for _, token in parts if token is not None):
+        return None
+    return f"{entity}:{''.join(_fill(parts, counter, {}, today)[:counter])}"
+
+
 def reserve(conn: sa.Connection, entity: str, pattern: str | None, today: dt.date, n: int) -> None:
     """Take the next ``n`` numbers of ``entity``'s series in one statement, for the next ``n`` creates of it in
     this transaction (:func:`make_name` uses them first). Nothing to do for fewer than 2 names, or a pattern
     naming records by their fields (their series is known only per record)."""
-    parts, counter = _parsed(pattern or f"{entity.upper()}-{{######}}")
-    if n < 2 or counter is None or any(token not in ("#", *_DATES) for _, token in parts if token is not None):
+    key = _series(entity, pattern, today) if n >= 2 else None
+    if key is None:
         return
-    key = f"{entity}:{''.join(_fill(parts, counter, {}, today)[:counter])}"
     numbers = _take(conn, key, n)
     pool = unit_of_work.of(conn).facts.setdefault((_POOL, key), [])
     pool[:0] = reversed(numbers)  # popped from the end: lowest first, before any taken earlier and left
+
+
+def take_ahead(conn: sa.Connection, kept: KeptNumbers, entity: str, pattern: str | None, today: dt.date,
+               n: int) -> None:
+    """PostgreSQL: make ``kept`` hold at least ``n`` free numbers of ``entity``'s series (those it holds and
+    the next ones of the sequence, in one statement), so that the next ``n`` names of the work using it
+    (:func:`reusing`: this run and the runs after it) are taken without a statement each. A number taken is
+    recorded and given back as any other (a run rolled back gives it again); one not used stays free for the
+    work's next run. Nothing to do on SQLite (counted in memory) or for fewer than 2 numbers."""
+    key = _series(entity, pattern, today) if conn.dialect.name == "postgresql" else None
+    if key is None:
+        return
+    free = kept.free.setdefault(key, [])
+    more = n - len(free)
+    if more < 2:
+        return
+    oid = _sequence(conn, key)
+    for v in lean.execute(conn, _NEXTVAL_N, {"oid": oid, "n": more}).scalars():
+        bisect.insort(free, int(v))
 
 
 def _sequence(conn: sa.Connection, key: str) -> int:

@@ -53,9 +53,10 @@ def test_a_batch_reads_keys_lookups_and_links_once_whatever_its_size(app, n):
     assert result.errors == [] and len(result.created) == n
     # the duplicate check of every document: one SELECT (and no unique validation of the key afterwards)
     assert len(_selects(counts, "booking")) == 1
-    # the lookups by phone (4 phones, 2 known) and the contacts' records: one SELECT; the 2 new ones are
-    # created once each (their unique code checked), then linked from the batch's unit of work
-    assert len(_selects(counts, "contact")) == 1 + 2
+    # the lookups by phone (4 phones, 2 known) and the contacts' records: one SELECT; the unique codes of the
+    # 2 new ones: one SELECT (found unused, not checked again by their creates); each created once, then
+    # linked from the batch's unit of work
+    assert len(_selects(counts, "contact")) == 1 + 1
     assert len(_selects(counts, "article")) == 1  # the articles the lines name, by name
     contacts = {c["id"]: c["phone"] for c in app.query("contact", user="admin", limit=None)}
     assert sorted(contacts.values()) == ["770000", "770001", "770002", "770003"]
@@ -129,3 +130,17 @@ def test_the_read_ahead_statements_are_built_once_per_power_of_two_of_values(app
     assert {e: dict(app.plans[e].shaped) for e in built} == built  # nothing built for the second batch
     again = _import(app, ["P1", "P5", "P9"])  # two duplicates among 3: padded with the last, found as before
     assert [d.key for d in again.duplicates] == ["P1", "P5"] and len(again.created) == 1
+
+
+def test_a_unique_value_a_lookup_would_create_read_ahead_as_used_is_still_refused(app):
+    """The code of the contact phone 770000 would get (P770000) is used by another contact: the read-ahead
+    finds it used, the create checks it and is refused; the document reports it, the others are imported."""
+    app.create("contact", {"code": "P770000", "phone": "999", "full_name": "Someone else"}, "admin")
+    with count_statements(app.engine) as counts:
+        result = _import(app, ["R0", "R1", "R2"])
+    assert [e.document for e in result.errors] == [1] and len(result.created) == 2
+    assert "already used" in result.errors[0].reason and "P770000" in result.errors[0].reason
+    selects = _selects(counts, "contact")
+    assert len([t for t in selects if "contact.code IN" in t]) == 1  # the new codes read ahead
+    checks = [t for t in selects if "WHERE contact.code =" in t]
+    assert len(checks) == 1  # the used one checked by its create (refused); P770002 not checked again

@@ -84,6 +84,18 @@ class Run:
         self.ahead.read(self.tx, self.ci, self.shape, self.channel, docs)
         self.cache.update(self.ahead.found)
 
+    def take_names(self, docs: list[SourceDocument]) -> None:
+        """PostgreSQL: the numbers of the names the batch's records will take, in one statement
+        (``naming.take_ahead``) instead of one ``nextval`` per record: one for each document that is neither
+        unreadable nor a duplicate read ahead. A number not used (a document refused) stays with the import and
+        names a record of its next batch, so a batch's take-ahead is not for an import's last batch."""
+        if self.numbers is None:
+            return
+        dup = sum(1 for name in self.ahead.keys.values() if name is not None)
+        n = sum(1 for d in docs if d.error is None and isinstance(d.data, dict)) - dup
+        ce = self.ci.entity
+        naming.take_ahead(self.tx.conn, self.numbers, ce.name, ce.defn.naming, self.tx.app.clock.now().date(), n)
+
     def document(self, doc: SourceDocument, position: int, careful: bool = True, lead: bool = False) -> None:
         """Import one document (``position`` in the payload's documents); ``careful``: in its own savepoint;
         ``lead``: alone in its batch (a webhook's delivery), it takes no savepoint at all unless careful (failing
@@ -140,6 +152,15 @@ class Run:
         savepoint, self.savepoint = self.savepoint, None
         if savepoint is not None:
             savepoint.commit()
+
+    def _restart(self) -> None:
+        """The current document's savepoint rolled back before it wrote anything (its lookups read still hold)
+        and a new one begun: it goes on as if it had just begun."""
+        _rolled_back(self.savepoint)
+        if self.numbers is not None:
+            self.numbers.give_back(self.numbers_at)
+        self.savepoint = self.tx.conn.begin_nested()
+        self.wrote = False
 
     def _undo(self, position: int) -> None:
         """Take back what the current document wrote (its savepoint), and the lookups it cached; without a
@@ -250,20 +271,26 @@ class Run:
                 data[name] = v
         if self.savepoint is None and not self.lead:  # the first write before its record: from here in a savepoint
             self.savepoint = self.tx.conn.begin_nested()
-        self.wrote = True
+        first, self.wrote = not self.wrote, True
         self.added.setdefault(ck, self.cache.get(ck, _UNKNOWN))  # read ahead: restored if taken back
         bare = self.savepoint is None  # a document alone in its batch: refused, it runs again careful
-        # a savepoint of its own on PostgreSQL, where a refused INSERT (a concurrent import created the same
-        # record) aborts the transaction up to a savepoint: the lookup looks again after rolling it back
-        savepoint = self.tx.conn.begin_nested() if self.tx.conn.dialect.name == "postgresql" and not bare else None
+        # on PostgreSQL a refused INSERT (a concurrent import created the same record) aborts the transaction up
+        # to a savepoint, rolled back before the lookup looks again: the document's own when this is its first
+        # write (it has read only: nothing to take back, it goes on in a new one), else one of its own
+        pg = self.tx.conn.dialect.name == "postgresql"
+        savepoint = self.tx.conn.begin_nested() if pg and not bare and not first else None
+        free = self._free(lk.entity, data)
         try:
-            created = self.tx.create(lk.entity, data)
+            with validation.unused(self.tx, lk.entity, free):  # read ahead unused: not looked up again
+                created = self.tx.create(lk.entity, data)
             if savepoint is not None:
                 savepoint.commit()
         except ValidationFailed as e:
             if bare:
                 raise Careful(self.position) from None
             savepoint = _rolled_back(savepoint)
+            if pg and first:
+                self._restart()
             again = self._find(lk, value, src)  # created meanwhile by a concurrent import
             if again is not None:
                 self.cache[ck] = again
@@ -274,7 +301,25 @@ class Run:
             _rolled_back(savepoint)
             raise
         self.cache[ck] = created["id"]
+        for f, v in free.items():  # used now
+            self.ahead.free[(lk.entity, f)].discard(v)
         return created["id"]
+
+    def _free(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
+        """A unique value of the record a lookup creates that the batch read ahead as unused: {field: value as
+        stored} (one: the store skips the check of one unique group), else {}."""
+        if not self.ahead.free:
+            return {}
+        fields = self.tx.app.compiled.entities[entity].fields
+        for (e, f), values in self.ahead.free.items():
+            if e == entity and data.get(f) is not None:
+                try:
+                    v = coerce(fields[f].defn, data[f])
+                except CoercionError:
+                    continue
+                if v in values:
+                    return {f: v}
+        return {}
 
 
     def _find(self, lk: CompiledLookup, value: Any, src: Source) -> int | None:

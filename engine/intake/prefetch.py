@@ -6,6 +6,10 @@
 * the values their lookups match: one ``SELECT ... WHERE <by> IN (...) ORDER BY id`` per lookup (the first
   match wins, as one document's lookup would find it), the records found put in the transaction's unit of
   work (the link to them is then resolved without a SELECT);
+* the unique values of the records their lookups would create (``missing: create``, a value not found): one
+  ``SELECT <field> ... WHERE <field> IN (...)`` per unique field the create maps; a value not used is not
+  looked up again by the create's unique validation (``validation.unused``; the unique index still refuses
+  a concurrent writer, and the lookup then looks again);
 * the records their link fields name (a link given by its record's name in a column): one ``SELECT ... WHERE name IN (...)`` per linked
   entity, put in the unit of work, where the store's link resolution looks first.
 
@@ -39,6 +43,7 @@ _EXACT = frozenset({"string", "text", "integer", "enum", "link"})  # types whose
 _KEYS = "intake keys"  # EntityPlan.shaped keys of the statements built here, once per entity and shape
 _BY = "intake lookup"
 _NAMES = "intake names"
+_FREE = "intake unique"
 
 
 class _Later(Exception):
@@ -98,12 +103,15 @@ class BatchReads:
     def __init__(self) -> None:
         self.keys: dict[tuple[Any, ...], str | None] = {}
         self.found: dict[tuple[str, str, Any], int | None] = {}
+        # (entity, unique field) -> values (as stored) no record uses: a lookup's create need not check them
+        self.free: dict[tuple[str, str], set[Any]] = {}
 
     def read(self, tx: Transaction, ci: CompiledIntake, shape: CompiledShape, channel: dict[str, Any] | None,
              docs: Iterable[SourceDocument]) -> None:
         reads = shape_reads(ci, shape)
         keys: list[tuple[Any, ...]] = []
         wanted: dict[tuple[str, str], dict[Any, Any]] = {}  # (entity, by) -> raw value -> stored value
+        creating: list[tuple[CompiledLookup, Any, Source]] = []  # lookups that may create: (lookup, raw, row)
         names: dict[str, set[str]] = {}
         for doc in docs:
             if doc.error is not None or not isinstance(doc.data, dict):
@@ -116,12 +124,16 @@ class BatchReads:
             for entity, what, found in _values(reads, ci, shape, doc, src):
                 if isinstance(what, CompiledLookup):
                     wanted.setdefault((entity, what.by), {})[found[0]] = found[1]
+                    if what.missing == "create" and found[2] is not None:
+                        creating.append((what, found[0], found[2]))
                 elif isinstance(found, str):
                     names.setdefault(entity, set()).add(found)
         if keys:
             self._keys(tx, ci, [k[0] for k in reads.key], keys)
         for (entity, by), values in wanted.items():
             self._lookup(tx, entity, by, values)
+        if creating:
+            self._unused(tx, ci, creating)
         for entity, wanted_names in names.items():
             self._names(tx, entity, wanted_names)
 
@@ -162,6 +174,37 @@ class BatchReads:
         for raw, value in values.items():
             if value is not None:
                 self.found[(entity, by, raw)] = first.get(value)
+
+    def _unused(self, tx: Transaction, ci: CompiledIntake, creating: list[tuple[CompiledLookup, Any, Source]]) -> None:
+        """The unique values the lookups not found would create, read: those no record uses go in ``free``."""
+        values: dict[tuple[str, str], set[Any]] = {}
+        for lk, raw, row_src in creating:
+            if self.found.get((lk.entity, lk.by, raw), 0) is not None:
+                continue  # found (or not read ahead): nothing to create
+            ce = ci.app.compiled.entities[lk.entity]
+            for fname, cv in lk.create.items():
+                cf = ce.fields.get(fname)
+                if cf is None or not cf.defn.unique or cf.defn.type not in _EXACT or cf.defn.type == "link":
+                    continue
+                try:
+                    v = cv.evaluate(row_src, _later, fname)
+                    v = coerce(cf.defn, v) if v is not None else None
+                except (OrdoError, CoercionError, _Later):
+                    continue
+                if v is not None:
+                    values.setdefault((lk.entity, fname), set()).add(v)
+        for (entity, fname), wanted in values.items():
+            plan = tx.plan(entity)
+            used: set[Any] = set()
+            for chunk in _chunks(sorted(wanted, key=repr)):
+                size = _size(len(chunk))
+                q = plan.shaped.get((_FREE, fname, size))
+                if q is None:
+                    t = plan.table
+                    q = plan.shaped[(_FREE, fname, size)] = sa.select(t.c[fname]).where(
+                        t.c[fname].in_([sa.bindparam(f"u_{j}") for j in range(size)]))
+                used.update(row[0] for row in lean.execute(tx.conn, q, _padded("u_", chunk, size)))
+            self.free[(entity, fname)] = wanted - used
 
     def _names(self, tx: Transaction, entity: str, names: set[str]) -> None:
         if tx.app.permissions.rules(tx.user, entity, "read") is not None:
@@ -214,7 +257,8 @@ def _key(reads: ShapeReads, src: Source, channel: dict[str, Any] | None) -> tupl
 
 def _values(reads: ShapeReads, ci: CompiledIntake, shape: CompiledShape, doc: SourceDocument,
             src: Source) -> Iterator[tuple[str, Any, Any]]:
-    """(entity, lookup, (raw, stored)) of each lookup value, (entity, mapping, value) of each link value."""
+    """(entity, lookup, (raw, stored, its row's source)) of each lookup value, (entity, mapping, value) of each
+    link value."""
     for table, cv in reads.lookups:
         for row_src in _sources(shape, table, doc, src):
             seen: list[tuple[CompiledLookup, Any]] = []
@@ -230,7 +274,7 @@ def _values(reads: ShapeReads, ci: CompiledIntake, shape: CompiledShape, doc: So
             for lk, value in seen:
                 stored = _stored(ci, lk, value)
                 if stored is not _Later:
-                    yield lk.entity, lk, (value, stored)
+                    yield lk.entity, lk, (value, stored, row_src)
     for table, cv, entity in reads.links:
         for row_src in _sources(shape, table, doc, src):
             try:

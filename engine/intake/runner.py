@@ -200,6 +200,8 @@ class _Import:
         assert self.result is not None and self.shape is not None
         run = Run(tx, self.ci, self.shape, self._channel(tx), self.result)
         run.read_ahead(self.docs[start:end])
+        if end < len(self.docs):  # not the last batch: what its records do not use, the next batch's records do
+            run.take_names(self.docs[start:end])
         docs = self.docs
         for i in range(start, end):
             run.document(docs[i], i, careful=i >= careful_from, lead=end - start == 1)
