@@ -22,8 +22,8 @@ from .errors import Conflict, OrdoError, UsageError
 from .writer_lock import WriterLock
 
 DEFAULT_DB = "ordo.db"
-# conn.info key, set while a connection runs a write transaction (write_connection): SQLite's BEGIN IMMEDIATE and
-# the unit of work's locks_all read it (a plain dict entry: no execution options copied per transaction)
+# set on the Connection (an attribute: no ``conn.info`` property chain) that runs a write transaction
+# (write_connection, which closes it after): SQLite's BEGIN IMMEDIATE and the unit of work's locks_all read it
 WRITING = "ordo_write"
 T = TypeVar("T")
 # SQLSTATEs of a transaction that lost a race with a concurrent one: safe to run again from the start
@@ -142,7 +142,7 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # pragma: no cover - trivial
-        lean.driver_sql(conn, "BEGIN IMMEDIATE" if conn.info.get(WRITING) else "BEGIN")
+        lean.driver_sql(conn, "BEGIN IMMEDIATE" if writing(conn) else "BEGIN")
 
     return engine
 
@@ -236,14 +236,10 @@ def write_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
     committing = False
     try:
         with engine.connect() as conn:
-            info = conn.info  # the pooled connection's: the mark is taken off before it goes back
-            info[WRITING] = True
-            try:
-                with conn.begin():
-                    yield conn
-                    committing = True
-            finally:
-                info.pop(WRITING, None)
+            conn.__dict__[WRITING] = True  # this Connection's own (closed below), not the pooled connection's
+            with conn.begin():
+                yield conn
+                committing = True
     except sa.exc.DBAPIError as e:
         if e.connection_invalidated:
             if committing:
@@ -259,6 +255,11 @@ def write_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
     finally:
         if queue is not None:
             queue.release()
+
+
+def writing(conn: sa.Connection) -> bool:
+    """Whether ``conn`` runs a write transaction (:func:`write_connection`)."""
+    return conn.__dict__.get(WRITING, False)
 
 
 def retrying(work: Callable[[], T], what: str = "the transaction", attempts: int = RETRIES) -> T:
