@@ -17,13 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
-from . import lean
+from . import kept_connection, lean
 from .errors import Conflict, OrdoError, UsageError
 from .writer_lock import WriterLock
 
 DEFAULT_DB = "ordo.db"
-# set on the Connection (an attribute: no ``conn.info`` property chain) that runs a write transaction
-# (write_connection, which closes it after): SQLite's BEGIN IMMEDIATE and the unit of work's locks_all read it
+# set on the Connection (an attribute: no ``conn.info`` property chain) while it runs a write transaction
+# (write_connection): SQLite's BEGIN IMMEDIATE and the unit of work's locks_all read it
 WRITING = "ordo_write"
 T = TypeVar("T")
 # SQLSTATEs of a transaction that lost a race with a concurrent one: safe to run again from the start
@@ -235,11 +235,17 @@ def write_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
         queue.acquire()
     committing = False
     try:
-        with engine.connect() as conn:
-            conn.__dict__[WRITING] = True  # this Connection's own (closed below), not the pooled connection's
+        conn = kept_connection.take(engine)  # the thread's last one when it can serve (kept_connection)
+        clean = False
+        try:
+            conn.__dict__[WRITING] = True  # this Connection's own, not the pooled connection's
             with conn.begin():
                 yield conn
                 committing = True
+            clean = True
+        finally:
+            conn.__dict__[WRITING] = False
+            kept_connection.give_back(conn, clean)
     except sa.exc.DBAPIError as e:
         if e.connection_invalidated:
             if committing:
