@@ -263,6 +263,20 @@ def write_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
             queue.release()
 
 
+@contextlib.contextmanager
+def read_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """One read transaction (committed at the end, rolled back on an error), on the thread's kept connection
+    when it can serve (:mod:`.kept_connection`)."""
+    conn = kept_connection.take(engine)
+    clean = False
+    try:
+        with conn.begin():
+            yield conn
+        clean = True
+    finally:
+        kept_connection.give_back(conn, clean)
+
+
 def writing(conn: sa.Connection) -> bool:
     """Whether ``conn`` runs a write transaction (:func:`write_connection`)."""
     return conn.__dict__.get(WRITING, False)

@@ -110,3 +110,16 @@ def test_using_another_engine_gives_the_kept_one_back(app, make_app, tmp_path):
         assert kept_connection.kept(other.engine) == 1
     finally:
         other.close()
+
+
+def test_reads_and_writes_of_a_thread_share_the_kept_connection(app):
+    first = _conn(app)
+    with app.reader("u") as tx:
+        assert tx.conn is first
+        assert tx.count("note") == 0
+    with pytest.raises(RuntimeError), app.reader("u"):
+        raise RuntimeError("failed read")
+    assert kept_connection.kept(app.engine) == 0  # given back after the error
+    app.create("note", {"text": "a"}, "u")
+    assert app.get("note", 1, "u")["text"] == "a"
+    assert kept_connection.kept(app.engine) == 1 and app.engine.pool.checkedout() == 1
