@@ -88,8 +88,8 @@ def take(engine: sa.Engine) -> sa.Connection:
         if conn is not None:
             slot.cell[0] = None
             if _claim(conn):
-                if conn.engine is not engine or conn.invalidated:
-                    _close(conn)
+                if conn.engine is not engine or conn.invalidated or conn.in_transaction():
+                    _close(conn)  # (in a transaction: used after its block had ended; closing rolls it back)
                 elif time.monotonic() - conn.__dict__[_AT] <= IDLE:
                     return conn
                 else:  # idle long enough for the server to have dropped it: a new one, not a check per use

@@ -123,3 +123,12 @@ def test_reads_and_writes_of_a_thread_share_the_kept_connection(app):
     app.create("note", {"text": "a"}, "u")
     assert app.get("note", 1, "u")["text"] == "a"
     assert kept_connection.kept(app.engine) == 1 and app.engine.pool.checkedout() == 1
+
+
+def test_a_kept_connection_used_after_its_block_is_not_handed_out_again(app):
+    conn = _conn(app)
+    conn.execute(sa.text("SELECT 1"))  # a stale use begins a transaction the block will never end
+    assert conn.in_transaction()
+    app.create("note", {"text": "a"}, "u")  # on a new connection; the stale one is rolled back and closed
+    assert conn.closed
+    assert _conn(app) is not conn and app.count("note", user="u") == 1
