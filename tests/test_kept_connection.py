@@ -132,3 +132,14 @@ def test_a_kept_connection_used_after_its_block_is_not_handed_out_again(app):
     app.create("note", {"text": "a"}, "u")  # on a new connection; the stale one is rolled back and closed
     assert conn.closed
     assert _conn(app) is not conn and app.count("note", user="u") == 1
+
+
+def test_a_connection_kept_idle_too_long_is_replaced(app):
+    conn = _conn(app)
+    dbapi = conn.connection.dbapi_connection
+    conn.__dict__[kept_connection._AT] -= kept_connection.IDLE + 1  # as if kept idle for longer
+    fresh = _conn(app)
+    assert fresh is not conn and conn.closed
+    assert fresh.connection.dbapi_connection is not dbapi  # the old one was discarded, not pooled again
+    app.create("note", {"text": "a"}, "u")
+    assert app.count("note", user="u") == 1 and app.engine.pool.checkedout() == 1
