@@ -28,7 +28,7 @@ from ordo.dsl.loader import load_app
 from . import audit, credentials, record_ops, unit_of_work  # noqa: F401 - credentials declares its system tables
 from .actor import SYSTEM, User, UserLike, as_user
 from .compiled import compile_app
-from .db import describe, make_engine, retrying, write_connection
+from .db import describe, make_engine, read_connection, retrying, write_connection
 from .errors import OrdoError, PermissionDenied, UsageError
 from .jobs import JobRunner
 from .outbox import Outbox
@@ -169,7 +169,7 @@ class App:
         if conn is not None:
             yield Transaction(self, conn, self._actor(conn, user))
             return
-        with self.engine.connect() as conn, conn.begin():
+        with read_connection(self.engine) as conn:
             yield Transaction(self, conn, self._actor(conn, user))
 
     @staticmethod

@@ -17,13 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
-from . import lean
+from . import kept_connection, lean
 from .errors import Conflict, OrdoError, UsageError
 from .writer_lock import WriterLock
 
 DEFAULT_DB = "ordo.db"
-# conn.info key, set while a connection runs a write transaction (write_connection): SQLite's BEGIN IMMEDIATE and
-# the unit of work's locks_all read it (a plain dict entry: no execution options copied per transaction)
+# set on the Connection (an attribute: no ``conn.info`` property chain) while it runs a write transaction
+# (write_connection): SQLite's BEGIN IMMEDIATE and the unit of work's locks_all read it
 WRITING = "ordo_write"
 T = TypeVar("T")
 # SQLSTATEs of a transaction that lost a race with a concurrent one: safe to run again from the start
@@ -142,7 +142,7 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # pragma: no cover - trivial
-        lean.driver_sql(conn, "BEGIN IMMEDIATE" if conn.info.get(WRITING) else "BEGIN")
+        lean.driver_sql(conn, "BEGIN IMMEDIATE" if writing(conn) else "BEGIN")
 
     return engine
 
@@ -235,15 +235,17 @@ def write_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
         queue.acquire()
     committing = False
     try:
-        with engine.connect() as conn:
-            info = conn.info  # the pooled connection's: the mark is taken off before it goes back
-            info[WRITING] = True
-            try:
-                with conn.begin():
-                    yield conn
-                    committing = True
-            finally:
-                info.pop(WRITING, None)
+        conn = kept_connection.take(engine)  # the thread's last one when it can serve (kept_connection)
+        clean = False
+        try:
+            conn.__dict__[WRITING] = True  # this Connection's own, not the pooled connection's
+            with conn.begin():
+                yield conn
+                committing = True
+            clean = True
+        finally:
+            conn.__dict__[WRITING] = False
+            kept_connection.give_back(conn, clean)
     except sa.exc.DBAPIError as e:
         if e.connection_invalidated:
             if committing:
@@ -259,6 +261,25 @@ def write_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
     finally:
         if queue is not None:
             queue.release()
+
+
+@contextlib.contextmanager
+def read_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """One read transaction (committed at the end, rolled back on an error), on the thread's kept connection
+    when it can serve (:mod:`.kept_connection`)."""
+    conn = kept_connection.take(engine)
+    clean = False
+    try:
+        with conn.begin():
+            yield conn
+        clean = True
+    finally:
+        kept_connection.give_back(conn, clean)
+
+
+def writing(conn: sa.Connection) -> bool:
+    """Whether ``conn`` runs a write transaction (:func:`write_connection`)."""
+    return conn.__dict__.get(WRITING, False)
 
 
 def retrying(work: Callable[[], T], what: str = "the transaction", attempts: int = RETRIES) -> T:

@@ -280,12 +280,14 @@ def execute(conn: sa.Connection, stmt: Any, params: Mapping[str, Any] | Sequence
             ) -> Any:
     """Run ``stmt`` (built once) with ``params`` (a mapping, or a list of them: executemany) on ``conn``'s
     transaction; a :class:`Result` (or SQLAlchemy's own result for a statement it must run itself)."""
-    if isinstance(params, list):
+    if type(params) is list:
         if len(params) != 1:
             return _many(conn, stmt, params)
         params = params[0]
     single = params or {}
-    plan = _plan(conn, stmt, single, False)
+    plan = _CACHE.get((stmt, conn.dialect.name, tuple(single), False))  # the common case: found by the caller's
+    if plan is None:
+        plan = _plan(conn, stmt, single, False)
     if plan is _FALLBACK:
         return conn.execute(stmt, params)
     return _run(conn, plan, _bind(plan, single), False)
@@ -304,13 +306,20 @@ def _dispatch(conn: sa.Connection) -> Any:
     return conn.dispatch if conn._has_events else conn.engine.dispatch
 
 
-def _run(conn: sa.Connection, plan: _Plan, bound: Any, many: bool) -> Result:
-    if not conn.in_transaction():
+def _dbapi(conn: sa.Connection) -> Any:
+    """The DBAPI connection of ``conn``'s transaction (``BEGIN`` through SQLAlchemy first when none is open)."""
+    tx = conn._transaction
+    if tx is None or not tx.is_active:
         conn.begin()
-    dbapi = conn.connection.dbapi_connection
-    cursor = _RawCursor(dbapi) if plan.raw else dbapi.cursor()  # type: ignore[union-attr,misc]
+    fairy = conn._dbapi_connection  # what ``conn.connection`` returns while the connection is valid
+    return (fairy if fairy is not None else conn.connection).dbapi_connection
+
+
+def _run(conn: sa.Connection, plan: _Plan, bound: Any, many: bool) -> Result:
+    dbapi = _dbapi(conn)
+    cursor = _RawCursor(dbapi) if plan.raw else dbapi.cursor()  # type: ignore[misc]
     sql = plan.sql
-    dispatch = _dispatch(conn)
+    dispatch = conn.dispatch if conn._has_events else conn.engine.dispatch
     try:
         before = dispatch.before_cursor_execute
         if before:
@@ -336,7 +345,7 @@ def _run(conn: sa.Connection, plan: _Plan, bound: Any, many: bool) -> Result:
     finally:
         cursor.close()
     row = plan.row
-    if description is not None and row is not None:
+    if row is not None and description is not None:
         if not plan.ready:
             _ready(plan, conn, description)
         procs = plan.results
@@ -349,7 +358,7 @@ def _run(conn: sa.Connection, plan: _Plan, bound: Any, many: bool) -> Result:
                 out.append(row(values))
             rows = out
         else:
-            rows = [row(r) for r in rows]
+            rows = list(map(row, rows))
     return Result(rows, rowcount)
 
 

@@ -1,8 +1,8 @@
 """The unit of work of one database transaction: what the store already knows, and what it still has to write.
 
 Every :class:`~ordo.engine.records.Transaction` on a connection shares the connection's unit of work (a flow's
-writer, a report's ``run_as`` runner and the caller see the same records), kept in ``conn.info`` for as long as
-the database transaction lasts:
+writer, a report's ``run_as`` runner and the caller see the same records), kept on the ``Connection`` object (an
+attribute: no ``conn.info`` property chain per look-up) for as long as the database transaction lasts:
 
 * an identity map of the records loaded or written in the transaction: ``(entity, id)`` -> the whole record
   with its child rows, as it is in the transaction now (no read after a write, no re-read before an update).
@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from . import lean
-from .db import WRITING
+from .db import writing
 
 Record = dict[str, Any]
 _KEY = "ordo_unit_of_work"
@@ -186,18 +186,18 @@ def _copy(rec: Record, tables: tuple[str, ...]) -> Record:
 def of(conn: sa.Connection) -> UnitOfWork:
     """The unit of work of ``conn``'s current transaction (created on first use)."""
     root = conn.get_transaction()
-    uow = conn.info.get(_KEY)
+    uow = conn.__dict__.get(_KEY)
     if uow is not None and uow.root is root:
         return uow
     watch(conn.engine)
-    write = bool(conn.info.get(WRITING)) and conn.dialect.name == "sqlite"
+    write = writing(conn) and conn.dialect.name == "sqlite"
     uow = UnitOfWork(root, locks_all=write)
-    conn.info[_KEY] = uow
+    conn.__dict__[_KEY] = uow
     return uow
 
 
 def current(conn: sa.Connection) -> UnitOfWork | None:
-    uow = conn.info.get(_KEY)
+    uow = conn.__dict__.get(_KEY)
     return uow if uow is not None and uow.root is conn.get_transaction() else None
 
 
@@ -232,19 +232,18 @@ def watch(engine: sa.Engine) -> None:
     _watched.add(engine)
 
     def on_commit(conn: sa.Connection) -> None:
-        uow = conn.info.get(_KEY)
+        kept = conn.__dict__
+        uow = kept.get(_KEY)
         if uow is None:
             return
         try:
             if uow.pending and uow.root is conn.get_transaction():
                 _write(conn, uow)
         finally:
-            conn.info.pop(_KEY, None)
+            kept.pop(_KEY, None)
 
     def on_rollback(conn: sa.Connection) -> None:
-        if conn.invalidated:  # the connection was lost: its info (and this state) goes with it
-            return
-        conn.info.pop(_KEY, None)
+        conn.__dict__.pop(_KEY, None)
 
     def on_savepoint(conn: sa.Connection, name: Any) -> None:
         of(conn)._savepoint()  # even before anything was buffered: rows buffered inside go with it
