@@ -71,12 +71,16 @@ def coercer(f: FieldDef, kind: str | None = None) -> Any:
         except (ValueError, TypeError, InvalidOperation, ArithmeticError):
             raise CoercionError(expected + _shown(value)) from None
 
+    if t == "enum":  # one of the options as given: a set lookup, not the options' tuple built per call
+        options = frozenset(o for o in f.option_values if text_problem(o) is None)
+        return lambda value: value if type(value) is str and value in options else run(value)
     return _exact(t, run)
 
 
 def _exact(t: str, run: Any) -> Any:
     """``run`` behind a test of the values it returns unchanged (an int in range for an integer or a link,
-    a bool, a date, a naive datetime, plain ASCII text without NUL): those are returned without the call."""
+    a bool, a date, a naive datetime, plain ASCII text without NUL, one of an enum's options): those are
+    returned without the call."""
     if t == "boolean":
         return lambda value: value if value is None or value is True or value is False else run(value)
     if t in ("integer", "link", "record"):

@@ -10,8 +10,10 @@ evaluated in SQL, each statement built once, their values kept by the unit of wo
   earlier orders, the same phone's and the blacklist read them in one statement, the five thresholds of the
   active policy in another (once per transaction). A group has one statement,
   built again only when an aggregate joins or leaves the group (not one per subset of its aggregates not
-  known yet, which could be 2^n statements); the price is that an aggregate of the group already known for
-  the owner is computed again with the others (one round trip either way).
+  known yet, which could be 2^n statements). When some of the group are still kept for the owner (the
+  others' tables were written since, or they joined since), only the others are computed: a statement per
+  such subset, up to ``MAX_SUBSETS`` per group (past them, the whole group again); an order whose shipments
+  were just created counts its shipments, not its customer's earlier orders again.
 * A value is kept by the unit of work until a row of a table it reads is written. A related field that
   leaves its owner out (``id != parent.id`` in its ``where``, over the owner's own entity) does not change
   when the owner itself is written: such a value survives the writes of its owner (see
@@ -62,6 +64,8 @@ class Group:
     built: tuple[Any, list[Aggregate]] | None = None  # (statement, the aggregates of its columns in order)
     size: int = 0
     builds: int = 0  # statements built so far (a test's probe of the bound)
+    # serials of some of the members -> (their statement, their aggregates), built with ``built``
+    subsets: dict[tuple[int, ...], tuple[Any, list[Aggregate]]] = field(default_factory=dict)
 
     def add(self, node: Any) -> None:
         self.members.add(node)
@@ -73,8 +77,23 @@ class Group:
             aggs = sorted((aggregates[n] for n in list(self.members)), key=lambda a: a.serial)
             stmt = sa.select(*[a.expr.label(f"a{i}") for i, a in enumerate(aggs)])
             self.built, self.size = (stmt, aggs), len(aggs)
+            self.subsets = {}
             self.builds += 1
         return self.built
+
+    def subset(self, aggs: list[Aggregate]) -> tuple[Any, list[Aggregate]] | None:
+        """The ``SELECT`` of some members only (``aggs``, in the group's order; call :meth:`statement` first),
+        or None past ``MAX_SUBSETS`` statements."""
+        key = tuple([a.serial for a in aggs])
+        found = self.subsets.get(key)
+        if found is None:
+            if len(self.subsets) >= MAX_SUBSETS:
+                return None
+            found = self.subsets[key] = (sa.select(*[a.expr.label(f"a{i}") for i, a in enumerate(aggs)]), aggs)
+        return found
+
+
+MAX_SUBSETS = 8  # statements of a group's members only (those not kept for the owner), per group
 
 
 class RelatedAggregates:
@@ -151,6 +170,13 @@ def evaluate(tx: Any, node: Any, owner: Record) -> Any:
         if value is not _MISSING:
             return value
     stmt, aggs = agg.group.statement(registry.nodes)
+    if len(aggs) > 1:  # those still kept for the owner are not computed again
+        known = uow.aggregates
+        wanted = [a for a in aggs if a is agg or (k := _memo_key(a, owner)) is None or k not in known]
+        if len(wanted) < len(aggs):
+            found = agg.group.subset(wanted)
+            if found is not None:
+                stmt, aggs = found
     params: dict[str, Any] = {}
     for a in aggs:
         for name in a.used:

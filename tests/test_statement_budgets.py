@@ -272,6 +272,31 @@ def test_aggregates_of_one_related_field_are_read_together_and_kept_across_the_o
     assert sum(1 for t in counts.texts if "max(" in t.lower()) == 1, counts.texts  # both thresholds at once
 
 
+def test_aggregates_still_kept_for_the_owner_are_not_computed_again_with_the_others(make_app, db_url):
+    """When a record one aggregate of the group reads is written, only that aggregate is computed again for the
+    owner (a statement of the group's stale part), the others are kept (the order's history here)."""
+    app_files = dict(HISTORY)
+    app_files["entities/note.yaml"] = """
+        name: note
+        fields:
+          order: {type: link, entity: order}
+          text: {type: string}
+    """
+    app_files["entities/order.yaml"] = HISTORY["entities/order.yaml"] + """
+          notes: {type: related, entity: note, where: "order == parent.id"}
+          noted: {type: computed, expr: "count(notes)"}
+    """
+    with open_app(make_app(app_files), db_url) as app, app.transaction(ADMIN) as tx:
+        tx.create("order", {"customer": "c", "amount": 10})
+        second = tx.create("order", {"customer": "c", "amount": 20})
+        tx.create("note", {"order": second["id"], "text": "call first"})
+        with count_statements(app.engine) as counts:
+            rec = tx.update("order", second["id"], {"amount": 30})
+        assert (rec["earlier"], rec["earlier_total"], rec["noted"]) == (1, 10, 1)
+        aggregates = [t for t in counts.texts if "count(" in t.lower()]
+        assert len(aggregates) == 1 and "note" in aggregates[0] and "sum(" not in aggregates[0].lower(), aggregates
+
+
 def test_a_related_field_has_one_statement_whatever_its_aggregates_are_needed_in(make_app, db_url):
     """The aggregates over one related field are computed by one statement (all of them), built once more
     only when an aggregate joins the group: not one statement per subset of them not known yet (2^n)."""

@@ -69,7 +69,6 @@ def adjust(tx: Transaction, rule: CompiledAllocation, supply_id: int, deltas: Ma
     computed on that row with the deltas applied. Should the row returned differ from it (another
     transaction wrote it in between, PostgreSQL), they are computed again on the row returned and written
     by a second UPDATE."""
-    t = rule.supply_table
     ce = rule.supply
     now = tx.now
     bound = {**params, "_sid": supply_id, "_now": now, "_by": tx.user.name}
@@ -90,6 +89,37 @@ def adjust(tx: Transaction, rule: CompiledAllocation, supply_id: int, deltas: Ma
         return None
     tx.forget(rule.supply.name, supply_id)  # written here, not through tx.update (the row is learnt below)
     after = dict(row._mapping)
+    if expected is not None and known is not None and _as_expected(after, expected):
+        # nobody wrote the row in between: it was ``known`` before, its computed fields are those written
+        before = {**known, "version": after["version"] - 1}
+    else:
+        before = _before(tx, rule, supply_id, after, deltas, computed)
+    if not ce.table_fields:  # the whole row as stored now, locked by this UPDATE: later reads need not load it
+        tx.uow.put(ce.name, after, locked=True, tables=())
+    changed_fields = [*deltas, *ce.computed_order]  # before differs from after in these only (and version)
+    write(tx.conn, at=now, user=tx.user.name, entity=ce.name, record_id=supply_id, record_name=after.get("name"),
+          action="update", changes=diff(before, after, changed_fields))
+    event = WriteEvent(ce.name, "update", before, after)
+    for listener in tx.app.listeners:
+        listener(tx, event)
+    return after
+
+
+_SYSTEM = frozenset({"version", "updated_at", "updated_by"})
+
+
+def _as_expected(after: Mapping[str, Any], expected: Mapping[str, Any]) -> bool:
+    """Whether the row returned is the row as read with the deltas and computed fields applied (system
+    columns aside)."""
+    return all(after.get(k) == v for k, v in expected.items() if k not in _SYSTEM)
+
+
+def _before(tx: Transaction, rule: CompiledAllocation, supply_id: int, after: dict[str, Any],
+            deltas: Mapping[str, Number], computed: tuple[str, ...]) -> dict[str, Any]:
+    """The row before the UPDATE, worked out from the row after it (its computed fields computed again);
+    the computed fields written again when they differ from what the UPDATE wrote."""
+    ce = rule.supply
+    t = rule.supply_table
     before = {**after, "version": after["version"] - 1}
     for name, delta in deltas.items():
         before[name] = after[name] - delta
@@ -102,15 +132,7 @@ def adjust(tx: Transaction, rule: CompiledAllocation, supply_id: int, deltas: Ma
             if refresh is None:
                 refresh = rule.statements["computed"] = sa.update(t).where(t.c.id == sa.bindparam("_sid"))
             lean.execute(tx.conn, refresh, {**changed, "_sid": supply_id})
-    if not ce.table_fields:  # the whole row as stored now, locked by this UPDATE: later reads need not load it
-        tx.uow.put(ce.name, after, locked=True, tables=())
-    changed_fields = [*deltas, *ce.computed_order]  # before differs from after in these only (and version)
-    write(tx.conn, at=now, user=tx.user.name, entity=ce.name, record_id=supply_id, record_name=after.get("name"),
-          action="update", changes=diff(before, after, changed_fields))
-    event = WriteEvent(ce.name, "update", before, after)
-    for listener in tx.app.listeners:
-        listener(tx, event)
-    return after
+    return before
 
 
 def _compute(tx: Transaction, rule: CompiledAllocation, rec: dict[str, Any]) -> dict[str, Any]:

@@ -141,8 +141,24 @@ def _is_own_record(tree: ast.Node) -> bool:
     return sorted(sides, key=repr) == sorted([(None, ["id"]), ("record", ["id"])], key=repr)
 
 
-def update_matching(run: Run, node: CNode, i: int) -> list[str]:
-    """``update``: change every record of the entity matching the filter; return their names."""
+def updates_own_record_first(run: Run, node: CNode) -> bool:
+    """Whether the first ``update`` of an action is ``id == record.id`` on the flow's own entity: what the
+    run set on its record (:mod:`.pending`) is then written by that update, in the same record update,
+    instead of by an update of its own just before (nothing else reads the record in between)."""
+    if not node.defn.update:
+        return False
+    found = run.rt.own_first.get(id(node))
+    if found is None or found[0] is not node:
+        spec = node.defn.update[0]
+        own = spec.entity == run.inst.entity and _is_own_record(node.exprs["update.0.where"].tree)
+        found = run.rt.own_first[id(node)] = (node, own)
+    return found[1]
+
+
+def update_matching(run: Run, node: CNode, i: int, carry: bool = False) -> list[str]:
+    """``update``: change every record of the entity matching the filter; return their names. ``carry``
+    (the filter is the flow's own record, see :func:`updates_own_record_first`): the fields the run set on
+    its record and has not written yet go in this update (its expressions see the record as set)."""
     spec = node.defn.update[i]
     env, who = run.tx.env, run.inst.started_by
     names = []
@@ -150,8 +166,12 @@ def update_matching(run: Run, node: CNode, i: int) -> list[str]:
         rec = run.tx._fetch(spec.entity, rid, for_update=True)
         if rec is None:
             continue
+        kept: dict[str, Any] = {}
+        if carry and rid == run.inst.record_id and run._pending:
+            kept, run._pending = run._pending, {}  # written below, with the effect's changes
+            rec = {**rec, **kept}
         values = {f: node.exprs[f"update.{i}.{f}"](rec, env, who, run.record) for f in spec.set}
-        changed = {k: v for k, v in values.items() if rec.get(k) != v}
+        changed = {**kept, **{k: v for k, v in values.items() if rec.get(k) != v}}
         if spec.rows is not None:
             rows = _changed_rows(run, node, i, rec.get(spec.rows.table) or [])
             if rows is not None:

@@ -306,7 +306,8 @@ class Run(Gateways):
             values = {f: self.eval(node, f"set.{f}") for f in d.set}
             pending.set_fields(self, values)  # kept, written with the state when the run rests
             self.history("set", node.name, values=to_jsonable(values))
-        if self._pending and (d.create or d.update or d.allocate):
+        carry = not d.create and not d.allocate and effects.updates_own_record_first(self, node)
+        if self._pending and (d.create or d.update or d.allocate) and not carry:
             pending.write(self)  # the effects read and write records: they see the record as set
         for i, c in enumerate(d.create):
             if c.for_each:
@@ -319,7 +320,7 @@ class Run(Gateways):
                 created = w.create(c.entity, values)
             self.history("created", node.name, entity=c.entity, name=created["name"], id=created["id"])
         for i, u in enumerate(d.update):
-            names = effects.update_matching(self, node, i)
+            names = effects.update_matching(self, node, i, carry=carry and i == 0)
             self._record = None
             self.history("updated", node.name, entity=u.entity, names=names)
         if d.allocate:

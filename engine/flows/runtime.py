@@ -55,6 +55,7 @@ class FlowRuntime:
         self.related_rows: dict[tuple[str, str], Any] = {}  # a for_each's related rows (effects._rows_statement)
         self.mirror_plans: dict[tuple[str, str], Any] = {}  # (entity, state field) -> mirror.MirrorPlan
         self.deferrable: dict[str, Any] = {}  # entity -> the fields a run keeps to write at rest (pending.py)
+        self.own_first: dict[int, Any] = {}  # action node id -> (node, its first update is on its own record)
         # the entities flows run on, read with an instance when an action loads it (see store.Loaded)
         self.records: store.Records = tuple(
             (e, t) for e in self.by_entity if (t := app.compiled.entity(e).table) is not None)
