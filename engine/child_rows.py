@@ -4,7 +4,8 @@ Rows given with an ``id`` that are unchanged are not written; changed ones are u
 executemany; new ones inserted with one multi-row ``INSERT ... RETURNING`` (a statement per number of
 rows); missing ones deleted with one ``IN (...)`` statement (a statement per list size), all run lean. The
 rows as stored come back from the database (RETURNING) or from what was there, so the record is never read
-again after a write (only when rows were updated in place: one SELECT of them).
+again after a write (only when rows were updated in place with a value the database may give back otherwise,
+see ``stored_as_given``: one SELECT of them).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 
 from . import lean
 from .compiled import CompiledField
+from .stored_as_given import kept
 from .write_plan import IN_LIST_MAX, ChildPlan, in_params, in_size
 
 Record = dict[str, Any]
@@ -56,6 +58,8 @@ def write(conn: sa.Connection, plan: ChildPlan, cf: CompiledField, parent_id: in
         for keys, values in zip(names, chunk, strict=True):
             params.update(zip(keys, values, strict=True))
         result.extend(_row(stored) for stored in lean.execute(conn, stmt, params))
+    if updates:
+        updates = _given_back(conn, plan, updates, result)
     if updates:  # values as the database keeps them (decimal scale ...): read the updated rows once
         updated = [u["_id"] for u in updates]
         done = set(updated)
@@ -65,6 +69,20 @@ def write(conn: sa.Connection, plan: ChildPlan, cf: CompiledField, parent_id: in
             result.extend(_row(r) for r in lean.execute(conn, plan.by_ids(in_size(len(chunk))), in_params(chunk)))
     result.sort(key=lambda r: r["idx"])
     return result
+
+
+def _given_back(conn: sa.Connection, plan: ChildPlan, updates: list[Record], result: list[Record]) -> list[Record]:
+    """The updated rows whose every value the database gives back as it was bound (``stored_as_given``) go
+    in ``result`` as written, not read again; the others are returned (to be read)."""
+    tests = kept(plan.table, conn.dialect.name)
+    names = [c for c in tests if c != "parent_id"]
+    rest = []
+    for u in updates:
+        if all(tests[c](u[c]) for c in names if c != "id"):
+            result.append({c: u["_id"] if c == "id" else u[c] for c in names})
+        else:
+            rest.append(u)
+    return rest
 
 
 def _row(stored: Any) -> Record:

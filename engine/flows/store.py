@@ -89,6 +89,12 @@ def _pg(conn: sa.Connection) -> bool:
 
 
 Records = tuple[tuple[str, sa.Table], ...]  # (entity, its table) of the entities flows run on
+_OTHER = _I.alias("other")
+# how many instances run on the instance's record (read with it: when it is the only one, a write of the record
+# in the same SQLite transaction need not look its running instances up, see _note_running)
+_RUNNING_ON_RECORD = (sa.select(sa.func.count()).select_from(_OTHER)
+                      .where(_OTHER.c.entity == _I.c.entity, _OTHER.c.record_id == _I.c.record_id,
+                             _OTHER.c.status == "running").scalar_subquery().label("running_on_record"))
 
 
 @functools.lru_cache(maxsize=16)
@@ -103,7 +109,7 @@ def _with_records(records: Records) -> tuple[Any, Any]:
         frm = frm.outerjoin(t, sa.and_(_I.c.entity == entity, t.c.id == _I.c.record_id))
         cols += [c.label(f"rec{i}_{c.name}") for c in t.c]
     q = sa.select(_I, *[c.label(f"token_{c.name}") for c in _K.c], *[c.label(f"task_{c.name}") for c in _T.c],
-                  *cols).select_from(frm).order_by(_K.c.id, _T.c.id)
+                  *cols, _RUNNING_ON_RECORD).select_from(frm).order_by(_K.c.id, _T.c.id)
     return q.where(_I.c.id == P("id")), q.where(_I.c.id == _TASK_INSTANCE)
 
 
@@ -124,6 +130,7 @@ class Loaded:
     tasks: list[dict[str, Any]]
     record: dict[str, Any] | None = None
     image: tuple[Any, ...] | None = None  # the instance row as read (see instance_image)
+    alone: bool = False  # read with its record: the only instance running on it (see _note_running)
 
 
 def _loaded(rows: list[Any], records: Records = ()) -> Loaded:
@@ -146,7 +153,19 @@ def _loaded(rows: list[Any], records: Records = ()) -> Loaded:
             tasks.append({name: rm[label] for label, name in _TASK_COLUMNS})
     # as read: data written by instance_image's dump reads back to the same text (if not, one more UPDATE)
     image = (inst.status, inst.outcome, inst.current[:500], inst.ended_at, stored)
-    return Loaded(inst, list(tokens.values()), tasks, record, image)
+    alone = bool(records) and inst.status == "running" and m["running_on_record"] == 1
+    return Loaded(inst, list(tokens.values()), tasks, record, image, alone)
+
+
+def _note_running(conn: sa.Connection, loaded: Loaded) -> Loaded:
+    """In a SQLite write transaction (nobody else writes until it ends), an instance read as the only one
+    running on its record is what :func:`running` would read for the record: kept so it reads nothing."""
+    if loaded.alone:
+        uow = unit_of_work.of(conn)
+        if uow.locks_all:
+            inst = loaded.instance
+            uow.facts.setdefault(("flows.running", inst.entity, inst.record_id), {inst.id: inst})
+    return loaded
 
 
 def load_instance(conn: sa.Connection, instance_id: int, records: Records = ()) -> Loaded:
@@ -169,7 +188,7 @@ def load_instance_of_task(conn: sa.Connection, task_id: int, records: Records = 
     rows = lean.execute(conn, select, {"task": task_id}).all()
     if not rows:
         raise NotFound(f"task {task_id} not found")
-    return _loaded(rows, records)
+    return _note_running(conn, _loaded(rows, records))
 
 
 def _load_locked(conn: sa.Connection, instance_id: int, what: str, records: Records = ()) -> Loaded:
@@ -177,7 +196,7 @@ def _load_locked(conn: sa.Connection, instance_id: int, what: str, records: Reco
     rows = lean.execute(conn, select, {"id": instance_id}).all()
     if not rows:
         raise NotFound(f"{what} not found")
-    return _loaded(rows, records)
+    return _note_running(conn, _loaded(rows, records))
 
 
 def insert_instance(conn: sa.Connection, **values: Any) -> int:
