@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from .. import jobs
 from ..actor import User
 from ..coerce import to_jsonable
 from . import effects, mirror, pending, store
@@ -206,8 +207,11 @@ class Run(Gateways):
         assert tok.id is not None
         payload = {"instance": self.inst.id, "token": tok.id, "node": tok.node, "visit": tok.data["visit"],
                    "index": index, "kind": kind}
-        self.tx.enqueue("flow.timer", payload, self.now + after, unique_key=f"{timer_prefix(self.inst.id, tok.id)}{index}",
-                        new_key=tok.id in self.state.inserted)  # a token new in this transaction has no timer yet
+        key = f"{timer_prefix(self.inst.id, tok.id)}{index}"
+        if tok.id in self.state.inserted:  # a token new in this transaction has no timer yet: written at commit
+            jobs.enqueue_later(self.conn, "flow.timer", payload, self.now + after, now=self.now, unique_key=key)
+        else:
+            self.tx.enqueue("flow.timer", payload, self.now + after, unique_key=key)
 
     def _wake_waits(self, queue: deque[Token]) -> bool:
         """Wait tokens whose condition now holds (e.g. set by an action of another branch) move on."""
