@@ -75,6 +75,7 @@ class Run(Gateways):
         self._members: dict[str, list[str]] = {}
         self._joined: dict[str, Any] | None = None  # the record's row read with the instance, child rows to come
         self._joined_at = 0  # ... as the transaction was then (not used once anything was written since)
+        self._queue: deque[Token] = deque()  # the tokens still to move (see rest)
         if loaded is not None and loaded.record is not None:
             self._adopt(loaded.record)
 
@@ -163,6 +164,7 @@ class Run(Gateways):
 
     def _go(self, tokens: list[Token]) -> None:
         queue: deque[Token] = deque(tokens)
+        self._queue = queue
         steps = 0
         while True:
             while queue and self.inst.status == "running":
@@ -199,7 +201,11 @@ class Run(Gateways):
         if self.inst.id is None:
             # a new instance's row is written now (its token needs the id): with the state it rests in once
             # this token rests (what sync_state finds, unless another branch moves on), so it is written once
-            states = [self.flow.nodes[t.node].state for t in (*self.state.tokens(), tok)]
+            # (and the branches still queued that would rest where they are, e.g. the other targets of a
+            # parallel split: they are inserted after it; a guess, a wrong one costs the UPDATE it saves)
+            nodes = self.flow.nodes
+            states = [nodes[t.node].state for t in (*self.state.tokens(), tok, *self._queue)
+                      if t is tok or t.id is not None or nodes[t.node].type in RESTING]
             self.inst.current = ", ".join(dict.fromkeys(states))
         self.state.save_token(tok, self.now)
 
