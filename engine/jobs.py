@@ -41,6 +41,7 @@ from .db import (
     retrying,
     write_connection,
 )
+from .job_later import Later
 from .tables import SYSTEM_METADATA, id_column
 
 if TYPE_CHECKING:
@@ -112,6 +113,9 @@ _CLAIM = (sa.select(_t).where(_t.c.status == "pending", _t.c.run_at <= sa.bindpa
 _CLAIM_LOCKED = _CLAIM.with_for_update(skip_locked=True)
 
 
+later = Later(job_table, _RETIRE_KEY, _INSERT)  # new-key jobs buffered, written at commit (see job_later)
+
+
 @dataclass(frozen=True)
 class Job:
     id: int
@@ -124,14 +128,20 @@ class Job:
     last_error: str | None
 
 
+def _row(kind: str, payload: dict[str, Any], run_at: dt.datetime, now: dt.datetime, unique_key: str | None,
+         max_attempts: int) -> dict[str, Any]:
+    return dict(kind=kind, payload=json.dumps(payload, default=str, sort_keys=True), run_at=run_at, status="pending",
+                attempts=0, max_attempts=max_attempts, unique_key=unique_key, created_at=now, last_error=None,
+                finished_at=None, worker=None)
+
+
 def enqueue(conn: sa.Connection, kind: str, payload: dict[str, Any], run_at: dt.datetime, *,
             now: dt.datetime, unique_key: str | None = None, max_attempts: int = 5, new_key: bool = False) -> int:
     """Add a job (in the caller's transaction). A live job with the same ``unique_key`` is replaced.
     ``new_key``: the caller made the key from something created in this transaction (a new flow token), so
     no job should hold it: one INSERT that yields on a conflict (then the usual replacement runs)."""
-    row = dict(kind=kind, payload=json.dumps(payload, default=str, sort_keys=True), run_at=run_at, status="pending",
-               attempts=0, max_attempts=max_attempts, unique_key=unique_key, created_at=now, last_error=None,
-               finished_at=None, worker=None)
+    later.flush(conn)
+    row = _row(kind, payload, run_at, now, unique_key, max_attempts)
     if unique_key is not None and _own_key(conn, unique_key) is not None:
         conn.info[_RUNNING] = None  # the running job's key is retired below, the new job holds it
     insert_new = _insert_new_key(conn.dialect.name) if new_key and unique_key is not None else None
@@ -143,6 +153,16 @@ def enqueue(conn: sa.Connection, kind: str, payload: dict[str, Any], run_at: dt.
         # and a job re-enqueueing itself would then be marked done by its own runner
         lean.execute(conn, _RETIRE_KEY, {"_key": unique_key})
     return int(lean.execute(conn, _INSERT, row).scalar_one())
+
+
+def enqueue_later(conn: sa.Connection, kind: str, payload: dict[str, Any], run_at: dt.datetime, *,
+                  now: dt.datetime, unique_key: str, max_attempts: int = 5) -> None:
+    """:func:`enqueue` with ``new_key``, when the caller needs no id: the row is buffered and written at
+    commit with the others (one executemany, see :mod:`.job_later`)."""
+    if _own_key(conn, unique_key) is not None or not later.usable(conn):
+        enqueue(conn, kind, payload, run_at, now=now, unique_key=unique_key, max_attempts=max_attempts, new_key=True)
+        return
+    later.add(conn, _row(kind, payload, run_at, now, unique_key, max_attempts))
 
 
 _RUNNING = "ordo_running_job"  # conn.info: [the key of the job whose handler runs on it, cancelled by it?]
@@ -163,8 +183,12 @@ def cancel(conn: sa.Connection, *, unique_key: str | None = None, prefix: str | 
         if own is not None:  # still held by the running job's row (nothing else can hold it)
             done, own[1] = own[1], True
             return 0 if done else 1
+        held = later.cancel(conn, unique_key)
+        if held is not None:
+            return held
         return lean.execute(conn, _CANCEL_KEY, {"_key": unique_key}).rowcount
     if prefix is not None:
+        later.flush(conn)
         return lean.execute(conn, _CANCEL_PREFIX, {"_prefix": _starting(prefix)}).rowcount
     raise ValueError("cancel needs unique_key or prefix")
 
@@ -173,6 +197,7 @@ def ensure_scheduled(tx: Any, prefix: str, wanted: Mapping[str, tuple[str, dict[
     """Make the pending jobs whose unique key starts with ``prefix`` exactly ``wanted``
     (key -> (kind, payload, first run)) in the transaction ``tx`` (a records.Transaction): missing ones are
     created, others cancelled. Safe when several processes do it at once (the unique key decides)."""
+    later.flush(tx.conn)
     existing = {row.unique_key for row in lean.execute(tx.conn, _PENDING_PREFIX, {"_prefix": _starting(prefix)})
                 if (own := _own_key(tx.conn, row.unique_key)) is None or not own[1]}  # the running job, cancelled
     for key in sorted(existing - set(wanted)):
@@ -187,6 +212,7 @@ def ensure_scheduled(tx: Any, prefix: str, wanted: Mapping[str, tuple[str, dict[
 
 
 def list_jobs(conn: sa.Connection, status: str | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
+    later.flush(conn)
     t = job_table
     q = sa.select(t).order_by(t.c.run_at, t.c.id).limit(limit).offset(offset)
     if status:
@@ -197,6 +223,7 @@ def list_jobs(conn: sa.Connection, status: str | None = None, limit: int = 100, 
 
 def count_jobs(conn: sa.Connection, status: str | None = None) -> int:
     """How many jobs (of ``status``) there are: what ``list_jobs`` pages through."""
+    later.flush(conn)
     q = sa.select(sa.func.count()).select_from(job_table)
     if status:
         q = q.where(job_table.c.status == status)
@@ -216,6 +243,7 @@ class JobRunner:
         self.handlers[kind] = handler
 
     def _claim(self, conn: sa.Connection, now: dt.datetime) -> Any:
+        later.flush(conn)  # jobs enqueued by the batch's earlier handlers
         q = _CLAIM_LOCKED if conn.dialect.name == "postgresql" else _CLAIM
         return lean.execute(conn, q, {"_now": now}).first()
 

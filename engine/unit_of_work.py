@@ -215,13 +215,24 @@ def flush(conn: sa.Connection) -> None:
         uow.marks = [0 for _ in uow.marks]
 
 
+class Writer:
+    """Buffered rows that need more than one executemany of a statement (``buffer(conn, writer, row)``):
+    :meth:`write` is given the rows in order when they are written."""
+
+    def write(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        raise NotImplementedError
+
+
 def _write(conn: sa.Connection, uow: UnitOfWork) -> None:
     pending, uow.pending = uow.pending, []
     groups: dict[Any, list[dict[str, Any]]] = {}
     for insert, row in pending:
         groups.setdefault(insert, []).append(row)
     for insert, rows in groups.items():
-        lean.execute(conn, insert, rows)
+        if isinstance(insert, Writer):
+            insert.write(conn, rows)
+        else:
+            lean.execute(conn, insert, rows)
 
 
 def watch(engine: sa.Engine) -> None:

@@ -93,3 +93,38 @@ def test_a_condition_after_a_set_sees_the_value_set(app):
     rec = app.get("claim", rec["id"], "alice")
     assert (rec["status"], rec["stage"], rec["version"]) == ("screened", "done", 3)
 
+
+
+SPLIT = {
+    "entities/ticket.yaml": "name: ticket\nfields:\n  title: {type: string}\n  stage: {type: string}\n",
+    "roles.yaml": "roles:\n  manager: {users: [mia]}\n  everyone:\n    permissions: [{entity: ticket}]\n",
+    "flows/ticket.yaml": """
+        name: ticket_flow
+        entity: ticket
+        trigger: {on: create}
+        state_field: stage
+        nodes:
+          both: {type: parallel, to: [review, watch]}
+          review: {label: Review, type: approval, approvers: [{role: manager}], next: joined}
+          watch: {label: Watch, type: wait, until: "title == 'stop'", next: joined}
+          joined: {type: join, wait_for: 1, cancel_remaining: true, next: done}
+          done: {type: end, outcome: done}
+    """,
+}
+
+
+def test_a_new_instance_resting_in_a_parallel_split_is_inserted_showing_both_branches(make_app, db_url):
+    """The instance row is inserted with the state of every branch that rests where it was split to (not
+    inserted with the first branch's, then updated)."""
+    from ordo.engine.stats import count_statements
+
+    a = open_app(make_app(SPLIT), db_url, clock=Clock(T0))
+    try:
+        with count_statements(a.engine) as counts:
+            rec = a.create("ticket", {"title": "x"}, "alice")
+        assert not [t for t in counts.texts if t.lstrip().upper().startswith("UPDATE ORDO_FLOW_INSTANCE")]
+        assert rec["stage"] == "review, watch"
+        with a.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT current FROM ordo_flow_instance").scalar() == "review, watch"
+    finally:
+        a.close()

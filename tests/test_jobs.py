@@ -204,3 +204,41 @@ def test_several_workers_never_run_a_job_twice(make_app, pg_url):
     assert sorted(runs) == list(range(60))
     assert app.count("note", user="u") == 60
     app.close()
+
+
+def test_a_new_key_job_is_written_at_commit_with_the_others_and_cancelled_in_place(app):
+    """jobs.enqueue_later (a new flow token's timer): buffered, written in one executemany at commit; a cancel
+    by its key in the transaction runs no statement and leaves the row cancelled, as the UPDATE would; a reader
+    of the job table in the transaction sees the buffered jobs; a key held after all is replaced as usual."""
+    from ordo.engine import jobs
+    from ordo.engine.stats import count_statements
+
+    with app.transaction("u") as tx:
+        tx.enqueue("touch", {"n": 0}, T0, unique_key="k3")  # a live job holding a key a new job will take
+    with app.transaction("u") as tx:
+        with count_statements(app.engine) as counts:
+            for i in range(3):
+                jobs.enqueue_later(tx.conn, "touch", {"n": i + 1}, T0, now=T0, unique_key=f"k{i + 1}")
+            jobs.enqueue_later(tx.conn, "touch", {"n": 22}, T0, now=T0, unique_key="k2")  # replaces k2's buffered
+            assert tx.cancel_jobs(unique_key="k1") == 1
+            assert tx.cancel_jobs(unique_key="k1") == 0  # already cancelled: to the database, nothing there
+        assert counts.statements == 1
+        assert len(list_jobs(tx.conn)) == 5  # a reader in the transaction sees the buffered jobs (flushed)
+    with app.engine.connect() as conn:
+        found = sorted((j.payload["n"], j.status, j.unique_key) for j in list_jobs(conn))
+    assert found == [(0, "cancelled", None), (1, "cancelled", None), (2, "cancelled", None),
+                     (3, "pending", "k3"), (22, "pending", "k2")]
+
+
+def test_a_new_key_job_rolled_back_with_its_savepoint_is_not_written(app):
+    from ordo.engine import jobs
+
+    with app.transaction("u") as tx:
+        jobs.enqueue_later(tx.conn, "touch", {"n": 1}, T0, now=T0, unique_key="a")
+        with pytest.raises(RuntimeError), tx.conn.begin_nested():
+            jobs.enqueue_later(tx.conn, "touch", {"n": 2}, T0, now=T0, unique_key="b")
+            raise RuntimeError
+        assert tx.cancel_jobs(unique_key="b") == 0
+        assert tx.cancel_jobs(unique_key="a") == 1  # found again after the rollback (its index was dropped)
+    with app.engine.connect() as conn:
+        assert [(j.payload["n"], j.status) for j in list_jobs(conn)] == [(1, "cancelled")]

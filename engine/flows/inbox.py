@@ -214,6 +214,7 @@ def instance_tasks(conn: sa.Connection, instance_id: int, status: str | None = "
 
 def status(tx: Transaction, entity: str, record_id: int) -> FlowStatus | None:
     t = instance_table
+    store.flush(tx.conn)
     row = tx.conn.execute(sa.select(t).where(t.c.entity == entity, t.c.record_id == record_id)
                           .order_by(t.c.id.desc()).limit(1)).first()
     if row is None:

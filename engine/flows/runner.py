@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from .. import jobs
 from ..actor import User
 from ..coerce import to_jsonable
 from . import effects, mirror, pending, store
@@ -74,6 +75,7 @@ class Run(Gateways):
         self._members: dict[str, list[str]] = {}
         self._joined: dict[str, Any] | None = None  # the record's row read with the instance, child rows to come
         self._joined_at = 0  # ... as the transaction was then (not used once anything was written since)
+        self._queue: deque[Token] = deque()  # the tokens still to move (see rest)
         if loaded is not None and loaded.record is not None:
             self._adopt(loaded.record)
 
@@ -162,6 +164,7 @@ class Run(Gateways):
 
     def _go(self, tokens: list[Token]) -> None:
         queue: deque[Token] = deque(tokens)
+        self._queue = queue
         steps = 0
         while True:
             while queue and self.inst.status == "running":
@@ -198,7 +201,11 @@ class Run(Gateways):
         if self.inst.id is None:
             # a new instance's row is written now (its token needs the id): with the state it rests in once
             # this token rests (what sync_state finds, unless another branch moves on), so it is written once
-            states = [self.flow.nodes[t.node].state for t in (*self.state.tokens(), tok)]
+            # (and the branches still queued that would rest where they are, e.g. the other targets of a
+            # parallel split: they are inserted after it; a guess, a wrong one costs the UPDATE it saves)
+            nodes = self.flow.nodes
+            states = [nodes[t.node].state for t in (*self.state.tokens(), tok, *self._queue)
+                      if t is tok or t.id is not None or nodes[t.node].type in RESTING]
             self.inst.current = ", ".join(dict.fromkeys(states))
         self.state.save_token(tok, self.now)
 
@@ -206,8 +213,11 @@ class Run(Gateways):
         assert tok.id is not None
         payload = {"instance": self.inst.id, "token": tok.id, "node": tok.node, "visit": tok.data["visit"],
                    "index": index, "kind": kind}
-        self.tx.enqueue("flow.timer", payload, self.now + after, unique_key=f"{timer_prefix(self.inst.id, tok.id)}{index}",
-                        new_key=tok.id in self.state.inserted)  # a token new in this transaction has no timer yet
+        key = f"{timer_prefix(self.inst.id, tok.id)}{index}"
+        if tok.id in self.state.inserted:  # a token new in this transaction has no timer yet: written at commit
+            jobs.enqueue_later(self.conn, "flow.timer", payload, self.now + after, now=self.now, unique_key=key)
+        else:
+            self.tx.enqueue("flow.timer", payload, self.now + after, unique_key=key)
 
     def _wake_waits(self, queue: deque[Token]) -> bool:
         """Wait tokens whose condition now holds (e.g. set by an action of another branch) move on."""

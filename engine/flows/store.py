@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from .. import jsontext, lean, unit_of_work
 from ..errors import Conflict, NotFound
+from .rows_later import RowsLater
 from .tables import history_table, instance_table, task_table, token_table
 
 OPEN_TASK = ("pending", "waiting")
@@ -75,13 +76,21 @@ _LOCK_INSTANCE = sa.select(_I.c.id).where(_I.c.id == P("id")).with_for_update()
 _LOCK_INSTANCE_OF_TASK = sa.select(_I.c.id).where(_I.c.id == _TASK_INSTANCE).with_for_update()
 _INSTANCE_COLUMNS = [c.name for c in _I.c]
 _TASK_COLUMNS = [(f"task_{c.name}", c.name) for c in _T.c]
-_INSERT_INSTANCE = sa.insert(_I).returning(_I.c.id)
 _SAVE_INSTANCE = sa.update(_I).where(_I.c.id == P("k_id"), _I.c.rev == P("k_rev")).values(
     status=P("v_status"), outcome=P("v_outcome"), current=P("v_current"), ended_at=P("v_ended_at"),
     rev=P("v_rev"), data=P("v_data"))
 _INSTANCES_OF = sa.select(_I).where(_I.c.entity == P("entity"), _I.c.record_id == P("record")).order_by(_I.c.id)
 _INSTANCES_OF_STATUS = sa.select(_I).where(_I.c.entity == P("entity"), _I.c.record_id == P("record"),
                                            _I.c.status == P("status")).order_by(_I.c.id)
+
+
+_INSTANCES, _TOKENS = RowsLater(_I), RowsLater(_K)  # new rows written at commit (see rows_later)
+
+
+def flush(conn: sa.Connection) -> None:
+    """Write the new instance and token rows still buffered: before anything reads those tables."""
+    _INSTANCES.flush(conn)
+    _TOKENS.flush(conn)
 
 
 def _pg(conn: sa.Connection) -> bool:
@@ -172,6 +181,7 @@ def load_instance(conn: sa.Connection, instance_id: int, records: Records = ()) 
     """Read the instance, its active tokens and their tasks, locking its row so actions on it are
     serialized: one statement on SQLite (one writer at a time), two on PostgreSQL (lock, then read).
     ``records``: the record's row is read in the same statement (see :class:`Loaded`)."""
+    flush(conn)
     if _pg(conn) and lean.execute(conn, _LOCK_INSTANCE, {"id": instance_id}).first() is None:
         raise NotFound(f"flow instance {instance_id} not found")
     return _load_locked(conn, instance_id, f"flow instance {instance_id}", records)
@@ -179,6 +189,7 @@ def load_instance(conn: sa.Connection, instance_id: int, records: Records = ()) 
 
 def load_instance_of_task(conn: sa.Connection, task_id: int, records: Records = ()) -> Loaded:
     """The instance a task belongs to, loaded and locked as :func:`load_instance` does."""
+    flush(conn)
     if _pg(conn):
         found = lean.execute(conn, _LOCK_INSTANCE_OF_TASK, {"task": task_id}).first()
         if found is None:
@@ -204,7 +215,7 @@ def insert_instance(conn: sa.Connection, **values: Any) -> int:
     values = {"outcome": None, "ended_at": None, **values}
     data = values.get("data")
     values["data"] = data if isinstance(data, str) else _dumps(data or {})
-    iid = int(lean.execute(conn, _INSERT_INSTANCE, values).scalar_one())
+    iid = _INSTANCES.insert(conn, values)
     running = _known_running(conn, values["entity"], values["record_id"])
     if running is not None and values["status"] == "running":
         running[iid] = Instance(iid, **{**values, "data": {}})
@@ -220,10 +231,15 @@ def save_instance(conn: sa.Connection, inst: Instance, image: tuple[Any, ...] | 
     """Write the instance back, checking nobody else changed it meanwhile (``rev``); ``image``: its
     :func:`instance_image`, if the caller has it (the data is dumped once per save)."""
     status, outcome, current, ended_at, data = image or instance_image(inst)
-    result = lean.execute(conn, _SAVE_INSTANCE, {
+    buffered = _INSTANCES.row(conn, inst.id)
+    if buffered is not None:  # inserted in this transaction, not written yet: the row itself changes
+        if buffered["rev"] != inst.rev:
+            raise Conflict(f"flow instance {inst.id} was changed by someone else; reload and retry")
+        buffered.update(status=status, outcome=outcome, current=current, ended_at=ended_at, rev=inst.rev + 1,
+                        data=data)
+    elif lean.execute(conn, _SAVE_INSTANCE, {
         "k_id": inst.id, "k_rev": inst.rev, "v_status": status, "v_outcome": outcome, "v_current": current,
-        "v_ended_at": ended_at, "v_rev": inst.rev + 1, "v_data": data})
-    if result.rowcount != 1:
+        "v_ended_at": ended_at, "v_rev": inst.rev + 1, "v_data": data}).rowcount != 1:
         raise Conflict(f"flow instance {inst.id} was changed by someone else; reload and retry")
     inst.rev += 1
     running = _known_running(conn, inst.entity, inst.record_id)
@@ -254,6 +270,7 @@ def running(conn: sa.Connection, entity: str, record_id: int) -> list[Instance]:
 
 
 def instances_of(conn: sa.Connection, entity: str, record_id: int, status: str | None = None) -> list[Instance]:
+    flush(conn)
     params = {"entity": entity, "record": record_id}
     if status:
         return [Instance.from_row(r) for r in lean.execute(conn, _INSTANCES_OF_STATUS, {**params, "status": status})]
@@ -261,7 +278,6 @@ def instances_of(conn: sa.Connection, entity: str, record_id: int, status: str |
 
 
 # -- tokens
-_INSERT_TOKEN = sa.insert(_K).returning(_K.c.id)
 _UPDATE_TOKEN = sa.update(_K).where(_K.c.id == P("k_id")).values(
     node=P("v_node"), status="active", splits=P("v_splits"), arrived_at=P("v_arrived_at"), data=P("v_data"))
 _FINISH_TOKEN = sa.update(_K).where(_K.c.id == P("k_id")).values(status=P("v_status"))
@@ -280,9 +296,10 @@ def save_token(conn: sa.Connection, instance_id: int, tok: Token, now: dt.dateti
     splits = _dumps(tok.splits) if tok.splits else "[]"
     data = _dumps(tok.data)
     if tok.id is None:
-        tok.id = int(lean.execute(conn, _INSERT_TOKEN, {
-            "instance_id": instance_id, "node": tok.node, "status": "active", "splits": splits, "arrived_at": now,
-            "data": data}).scalar_one())
+        tok.id = _TOKENS.insert(conn, {"instance_id": instance_id, "node": tok.node, "status": "active",
+                                       "splits": splits, "arrived_at": now, "data": data})
+    elif (buffered := _TOKENS.row(conn, tok.id)) is not None:  # new in this transaction, not written yet
+        buffered.update(node=tok.node, status="active", splits=splits, arrived_at=now, data=data)
     else:
         lean.execute(conn, _UPDATE_TOKEN, {"k_id": tok.id, "v_node": tok.node, "v_splits": splits, "v_arrived_at": now,
                                      "v_data": data})
@@ -291,14 +308,20 @@ def save_token(conn: sa.Connection, instance_id: int, tok: Token, now: dt.dateti
 
 def finish_token(conn: sa.Connection, tok: Token, status: str = "done") -> None:
     if tok.id is not None:
-        lean.execute(conn, _FINISH_TOKEN, {"k_id": tok.id, "v_status": status})
+        buffered = _TOKENS.row(conn, tok.id)
+        if buffered is not None:
+            buffered["status"] = status
+        else:
+            lean.execute(conn, _FINISH_TOKEN, {"k_id": tok.id, "v_status": status})
 
 
 def active_tokens(conn: sa.Connection, instance_id: int) -> list[Token]:
+    flush(conn)
     return [_token(r) for r in lean.execute(conn, _ACTIVE_TOKENS, {"instance": instance_id})]
 
 
 def get_token(conn: sa.Connection, token_id: int) -> tuple[Token, str] | None:
+    flush(conn)
     r = lean.execute(conn, _GET_TOKEN, {"id": token_id}).first()
     return None if r is None else (_token(r), r.status)
 
@@ -330,6 +353,7 @@ def get_task(conn: sa.Connection, task_id: int) -> dict[str, Any]:
 
 
 def state_tasks(conn: sa.Connection, instance_id: int) -> list[dict[str, Any]]:
+    flush(conn)
     return [dict(r._mapping) for r in lean.execute(conn, _STATE_TASKS, {"instance": instance_id})]
 
 
