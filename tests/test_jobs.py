@@ -56,8 +56,11 @@ def test_failing_job_rolls_back_and_retries_then_fails(app):
         assert list_jobs(conn)[0].status == "failed"
 
 
-def test_due_jobs_share_a_transaction_on_sqlite_and_a_failing_one_takes_nothing_with_it(app):
+def test_due_jobs_share_a_transaction_on_sqlite_and_a_failing_one_takes_nothing_with_it(app, monkeypatch):
+    from ordo.engine import jobs
     from ordo.engine.stats import count_statements
+
+    monkeypatch.setattr(jobs, "BATCH_SECONDS", 60.0)  # a loaded machine must not end a batch early
 
     def touch(tx, p):
         tx.create("note", {"text": f"job {p['n']}"})
