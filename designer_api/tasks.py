@@ -216,8 +216,10 @@ def act_on_instance(ctx: Ctx) -> dict[str, Any]:
 
 def _visible_instance(tx: Transaction, instance_id: int) -> dict[str, Any]:
     """The instance, if the user started it, holds one of its tasks or may read its record."""
+    from ordo.engine.flows.store import flush
     from ordo.engine.flows.tables import instance_table as t
 
+    flush(tx.conn)  # instances started in this transaction and still buffered (flows/rows_later.py)
     row = tx.conn.execute(sa.select(t).where(t.c.id == instance_id)).first()
     inst = dict(row._mapping) if row is not None else None
     if inst is None or not (tx.user.is_admin or inst["started_by"] == tx.user.name

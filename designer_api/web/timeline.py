@@ -72,8 +72,10 @@ def _node(flows: Any, flow: str, node: str, lang: str) -> str:
 def _flow_names(tx: Any, ids: set[int]) -> dict[int, str]:
     import sqlalchemy as sa
 
+    from ordo.engine.flows.store import flush
     from ordo.engine.flows.tables import instance_table as t
 
     if not ids:
         return {}
+    flush(tx.conn)  # instances started in this transaction and still buffered (flows/rows_later.py)
     return {r.id: r.flow for r in tx.conn.execute(sa.select(t.c.id, t.c.flow).where(t.c.id.in_(sorted(ids))))}
