@@ -78,3 +78,13 @@ def test_release_and_consume_take_a_savepoint_on_postgresql_only(shop):
     assert len(savepoints) == (0 if app.engine.dialect.name == "sqlite" else 2)
     stock = {(r["site"], r["product"]): r for r in app.query("stock", user="admin")}
     assert (stock[(1, 1)]["on_hand"], stock[(1, 1)]["reserved"], stock[(1, 1)]["free"]) == (9, 0, 9)
+
+
+def test_the_candidates_read_each_supply_link_by_one_join(shop):
+    app = shop(STOCK, strategy="per_line", where="site.active and site.priority < 99",
+               rank="\n          - site.priority\n          - {expr: \"site.lat + site.lon\", label: geo}\n")
+    rule = app.features["allocation"].rule("fulfil")
+    text = str(rule.candidates_of(2).compile(app.engine))
+    assert text.count("SELECT") == 1 and text.count("JOIN site") == 1, text
+    result = allocate(app, order(app, ("P1", 2), ("P2", 3)))
+    assert picked(result) == [("P1", "A", 2), ("P2", "B", 3)]

@@ -99,14 +99,17 @@ def _candidate_rows(tx: Transaction, rule: CompiledAllocation, dparams: dict[str
             params = {**dparams, **rule.line_params.params(line), "_item": line.get(item_field)}
             out.append([dict(r._mapping) for r in lean.execute(tx.conn, rule.candidates_sql, params)])
         return out
-    items = list(dict.fromkeys(line.get(item_field) for line, _ in wanted))
+    wanted_items = [line.get(item_field) for line, _ in wanted]
+    items = list(dict.fromkeys(wanted_items))
     stmt = rule.candidates_of(sized(len(items)))
     by_item: dict[Any, list[dict[str, Any]]] = {}
     item_key = rule.defn.supply.item
     for r in lean.execute(tx.conn, stmt, {**dparams, **bind_values("_item", items)}):
         row = dict(r._mapping)
         by_item.setdefault(row[item_key], []).append(row)
-    return [[dict(row) for row in by_item.get(line.get(item_field), ())] for line, _ in wanted]
+    if len(items) == len(wanted_items):  # each row goes to one line (which pops its computed columns)
+        return [by_item.get(item, []) for item in wanted_items]
+    return [[dict(row) for row in by_item.get(item, ())] for item in wanted_items]
 
 
 def load_lines(tx: Transaction, rule: CompiledAllocation, demand: dict[str, Any],

@@ -22,6 +22,7 @@ from ordo.dsl.expr import types as T
 
 from ..compiled import CompiledApp, CompiledEntity
 from ..query import LinkSource, TableSource
+from .joined import JoinedSource
 from .line_write import targetable
 
 if TYPE_CHECKING:
@@ -79,7 +80,8 @@ class CompiledAllocation:
     result_table: sa.Table
     available_sql: ColumnElement[Any]
     candidates_sql: sa.Select  # candidates of one line (bound: _item, demand__*, line__*)
-    candidate_parts: tuple[Any, ...]  # (item column, the selected columns, the other conditions): see candidates_of
+    candidate_parts: tuple[Any, ...]  # (item column, the selected columns, the other conditions, the FROM): see
+    # candidates_of
     by_line: bool  # the candidate statement binds line fields (line__*): one statement per line, else per item set
     all_rows_sql: sa.Select  # every supply row of the item (for explanations)
     where_py: CompiledExpression | None  # the filter, when it could not be compiled to SQL
@@ -100,9 +102,9 @@ class CompiledAllocation:
         key = ("candidates", size)
         found = self.statements.get(key)
         if found is None:
-            item_col, columns, conditions = self.candidate_parts
+            item_col, columns, conditions, from_ = self.candidate_parts
             items = sa.or_(*(item_col == sa.bindparam(f"_item{i}", type_=item_col.type) for i in range(size)))
-            found = self.statements[key] = sa.select(*columns).where(items, *conditions).order_by(
+            found = self.statements[key] = sa.select(*columns).select_from(from_).where(items, *conditions).order_by(
                 self.supply_table.c.id)
         return found
 
@@ -137,6 +139,7 @@ def compile_rule(app: App, defn: AllocationDef) -> CompiledAllocation:
     except Exception as e:  # checked at load; this guards programmatic definitions
         raise _fail(defn.name, str(e)) from None
     source = TableSource(cap, supply.name, supply_table)
+    joined = JoinedSource(source)  # the filter and rank keys: each link of the supply row joined once
     clock = lambda: app.clock  # noqa: E731
     try:
         available_sql = available.to_sql(source, clock=clock)
@@ -149,25 +152,26 @@ def compile_rule(app: App, defn: AllocationDef) -> CompiledAllocation:
     where_sql, where_py = None, None
     if where is not None:
         try:
-            where_sql = where.to_sql(source, roots=roots, clock=clock)
+            where_sql = where.to_sql(joined, roots=roots, clock=clock)
         except Exception:  # e.g. a record root used as a value: filter in Python
             where_py = where
     rank_columns = []
     for i, key in enumerate(rank):
         try:
-            rank_columns.append(key.expr.to_sql(source, roots=roots, clock=clock).label(f"_ordo_rank_{i}"))
+            rank_columns.append(key.expr.to_sql(joined, roots=roots, clock=clock).label(f"_ordo_rank_{i}"))
             key.column = f"_ordo_rank_{i}"
         except Exception:  # not expressible in SQL: evaluated in Python on the candidates
             key.column = None
     item_col = supply_table.c[defn.supply.item]
     columns = (supply_table, available_sql.label(AVAILABLE), *rank_columns)
-    base = sa.select(*columns).where(item_col == sa.bindparam("_item", type_=item_col.type))
+    from_ = joined.from_clause()
+    base = sa.select(*columns).select_from(from_).where(item_col == sa.bindparam("_item", type_=item_col.type))
     conditions = [available_sql > 0] + ([where_sql] if where_sql is not None else [])
     candidates = base.where(*conditions).order_by(supply_table.c.id)
     by_line = any(name.startswith("line__") for name in candidates.compile().params)
     return CompiledAllocation(
         defn, demand, lines_field.child_table, supply, supply_table, result, result_table, available_sql,
-        candidates, (item_col, columns, conditions), by_line, base.order_by(supply_table.c.id), where_py, where,
+        candidates, (item_col, columns, conditions, from_), by_line, base.order_by(supply_table.c.id), where_py, where,
         rank, demand_src, line_src,
         bool(defn.demand.location) and targetable(demand, lines_field.name, [defn.demand.location]),
     )

@@ -142,13 +142,15 @@ def score(picks: list[Pick], descending: Sequence[bool]) -> tuple[Any, ...]:
     """Plan comparison: per rank key (number of nulls, sum over picks), then supply ids."""
     parts = []
     for i, desc in enumerate(descending):
-        nulls, total = 0, Decimal(0)
+        nulls, total = 0, 0  # exact: ints (bools) added as they are, anything else as Decimal(str(v))
         for p in picks:
             v = p.cand.keys[i]
             if v is None:
                 nulls += 1
+            elif type(v) is int or type(v) is bool:
+                total += v
             else:
-                total += Decimal(str(int(v) if isinstance(v, bool) else v))
+                total += v if isinstance(v, Decimal) else Decimal(str(v))
         parts.append((nulls, -total if desc else total))
     return (*parts, tuple(sorted(p.cand.supply_id for p in picks)))
 
