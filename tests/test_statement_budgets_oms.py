@@ -64,7 +64,10 @@ def _measure(kit: Kit) -> tuple[int, int, dict[str, int]]:
 
 
 @pytest.fixture
-def kit(db_url):
+def kit(db_url, monkeypatch):
+    from ordo.engine import jobs
+
+    monkeypatch.setattr(jobs, "BATCH_SECONDS", 60.0)  # a loaded machine must not end the worker's batch early
     k = Kit(db_url)
     yield k
     k.close()
