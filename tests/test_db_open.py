@@ -117,3 +117,17 @@ def test_postgresql_keeps_an_apps_statements_prepared(pg_url):
             assert conn.connection.driver_connection.prepared_max == PREPARED_MAX >= 500
     finally:
         engine.dispose()
+
+
+def test_a_sqlite_file_is_opened_with_wal_and_a_32_mib_page_cache(tmp_path):
+    from ordo.engine.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'p.db'}")
+    try:
+        with engine.connect() as conn:
+            pragmas = {p: conn.exec_driver_sql(f"PRAGMA {p}").scalar()
+                       for p in ("journal_mode", "synchronous", "cache_size", "wal_autocheckpoint", "foreign_keys")}
+        assert pragmas == {"journal_mode": "wal", "synchronous": 1, "cache_size": -32768,
+                           "wal_autocheckpoint": 10000, "foreign_keys": 1}
+    finally:
+        engine.dispose()
