@@ -1,13 +1,13 @@
 """Supply fields reached through links, read by one LEFT JOIN per link instead of a subquery per use.
 
-The candidate statement names linked fields many times (``warehouse.region``,
-``warehouse.latitude`` twice in a distance, ``warehouse.active`` in the filter...).
+The candidate statement names a supply link's fields many times (``site.region``,
+``site.latitude`` twice in a distance, ``site.active`` in the filter...).
 Compiled over a plain :class:`~ordo.engine.query.TableSource` each use is a
 correlated scalar subquery, run per supply row. Over :class:`JoinedSource` every
 link of the supply table is one ``LEFT OUTER JOIN target AS alias ON alias.id =
 supply.<link>``: the id is the target's primary key, so the join adds no row and a
 null or dangling link reads as null, as the subquery did; the link's own id still
-reads as the supply column. Links further on (``warehouse.region.manager``) stay
+reads as the supply column. Links further on (``site.region.manager``) stay
 subqueries, correlated to the joined alias.
 """
 

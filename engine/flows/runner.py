@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .. import jobs
 from ..actor import User
 from ..coerce import to_jsonable
-from . import effects, mirror, pending, store
+from . import effects, history, mirror, pending, store
 from .compile import CNode, CompiledFlow
 from .gateways import Gateways
 from .people import FlowFailed, expand, resolve, send
@@ -133,7 +133,7 @@ class Run(Gateways):
 
     def history(self, action: str, node: str | None = None, *, task_id: int | None = None,
                 comment: str | None = None, user: str | None = None, **detail: Any) -> None:
-        self.state.history(store.history_row(self.inst, at=self.now, user=user or self.tx.user.name, action=action,
+        self.state.history(history.history_row(self.inst, at=self.now, user=user or self.tx.user.name, action=action,
                                              node=node, task_id=task_id, comment=comment, detail=detail))
 
     def cancel_tasks(self, reason: str, token_id: int | None = None) -> None:

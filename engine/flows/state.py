@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..errors import NotFound
-from . import store
+from . import history, store
 from .store import OPEN_TASK, Instance, Token
 
 
@@ -138,7 +138,7 @@ class FlowState:
             iid = self.ensure()
             for r in rows:
                 r["instance_id"] = iid  # entries made before a new instance's row was written
-        store.add_history(self.conn, rows)
+        history.add_history(self.conn, rows)
 
     def ensure(self) -> int:
         """The instance's id: a new instance's row is written now (as it is), if it was not yet."""

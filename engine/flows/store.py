@@ -18,11 +18,11 @@ import sqlalchemy as sa
 from .. import jsontext, lean, unit_of_work
 from ..errors import Conflict, NotFound
 from .rows_later import RowsLater
-from .tables import history_table, instance_table, task_table, token_table
+from .tables import instance_table, task_table, token_table
 
 OPEN_TASK = ("pending", "waiting")
 _dumps = jsontext.dumps  # instance and token data, timeline details: orjson, what json.dumps(default=str) reads as
-_I, _K, _T, _H = instance_table, token_table, task_table, history_table
+_I, _K, _T = instance_table, token_table, task_table
 P = sa.bindparam
 
 
@@ -382,22 +382,3 @@ def cancel_tasks(conn: sa.Connection, ids: list[int], *, now: dt.datetime, reaso
 def open_tasks(conn: sa.Connection, instance_id: int) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in lean.execute(conn, _OPEN_TASKS, {"instance": instance_id})]
 
-
-# -- history
-_INSERT_HISTORY = sa.insert(_H)
-
-
-def history_row(inst: Instance, *, at: dt.datetime, user: str, action: str, node: str | None = None,
-                task_id: int | None = None, comment: str | None = None,
-                detail: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"instance_id": inst.id, "entity": inst.entity, "record_id": inst.record_id, "at": at, "user": user,
-            "action": action, "node": node, "task_id": task_id, "comment": comment,
-            "detail": _dumps(detail) if detail else "{}"}
-
-
-def add_history(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    """Timeline entries: buffered by the unit of work (in order, with those of every other instance) and
-    written with one executemany when the transaction commits, or before the timeline is read (inbox.timeline
-    flushes them)."""
-    for row in rows:
-        unit_of_work.buffer(conn, _INSERT_HISTORY, row)
