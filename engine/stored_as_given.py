@@ -13,6 +13,7 @@ column of another kind) is read back.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -23,7 +24,8 @@ from ordo.dsl.expr.sqltypes import ExactDecimal, trim_zeros
 
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 Test = Callable[[Any], bool]
-_CACHE: dict[tuple[int, str], tuple[sa.Table, dict[str, Test]]] = {}
+# table -> dialect -> the tests of its columns (weak: the tables of an app closed go with it)
+_CACHE: weakref.WeakKeyDictionary[sa.Table, dict[str, dict[str, Test]]] = weakref.WeakKeyDictionary()
 
 
 def _never(value: Any) -> bool:
@@ -69,8 +71,10 @@ def _test(column: sa.Column, dialect: str) -> Test:
 
 def kept(table: sa.Table, dialect: str) -> dict[str, Test]:
     """Column name -> whether a value bound to it comes back as it is (see the module doc)."""
-    key = (id(table), dialect)
-    found = _CACHE.get(key)
-    if found is None or found[0] is not table:
-        found = _CACHE[key] = (table, {c.name: _test(c, dialect) for c in table.c})
-    return found[1]
+    by_dialect = _CACHE.get(table)
+    if by_dialect is None:
+        by_dialect = _CACHE[table] = {}
+    found = by_dialect.get(dialect)
+    if found is None:
+        found = by_dialect[dialect] = {c.name: _test(c, dialect) for c in table.c}
+    return found
