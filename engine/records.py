@@ -25,6 +25,7 @@ from .actor import User
 from .compiled import CompiledEntity
 from .errors import Conflict, FieldError, PermissionDenied, ValidationFailed
 from .naming import make_name
+from .owed import fold
 from .query import TableSource, readable_first
 from .record_input import check_editable, merge_rows, prepare, read_input
 from .record_reads import MAX_LIMIT, Reads
@@ -304,6 +305,9 @@ class Transaction(Reads):
         values = p.update_values(ce.stored_names, current, rec)  # the changed fields only
         values.update(updated_at=now, updated_by=self.user.name, version=current["version"] + 1,
                       _id=current["id"], _version=current["version"])
+        owed = self.uow.owed
+        if owed:  # a bump of this record held back (see owed): this UPDATE sets what it would have set
+            values["_version"] = fold(owed, (entity, current["id"]), current["version"])
         stored = self._write(p.update, values, entity)
         if stored is None:
             raise Conflict(f"{entity} {current['name']} was changed by someone else; reload and retry")

@@ -12,7 +12,9 @@ attribute: no ``conn.info`` property chain per look-up) for as long as the datab
   a row of a table they read is written (unless the rows written are the owner's own and the aggregate
   leaves its owner out: ``id != parent.id``);
 * rows only ever inserted (audit log, history), buffered and written with one ``executemany`` per table when
-  the transaction commits (or when something reads them first: :func:`flush`).
+  the transaction commits (or when something reads them first: :func:`flush`);
+* version bumps of records held back until the record's next write takes them over, or something could see
+  them (:mod:`ordo.engine.owed`).
 
 A savepoint rolled back (``conn.begin_nested()``: a failed intake row, a job handler that failed) drops what
 the map learned since and the audit rows buffered inside it; the whole transaction rolled back drops the unit
@@ -33,6 +35,7 @@ from sqlalchemy import event
 
 from . import lean
 from .db import writing
+from .owed import Owed, settle, settle_before
 
 Record = dict[str, Any]
 _KEY = "ordo_unit_of_work"
@@ -60,6 +63,7 @@ class UnitOfWork:
         # running flow instances of a record
         self.facts: dict[Any, Any] = {}
         self.writes = 0  # how many writes the transaction told the unit of work about (see changed)
+        self.owed: dict[tuple[str, int], Owed] = {}  # record -> its version bump held back (see owed)
 
     # -- the identity map
     def get(self, entity: str, key: int | str, *, for_update: bool = False) -> Record | None:
@@ -163,6 +167,7 @@ class UnitOfWork:
     def _rollback_to(self) -> None:
         if self.marks:
             del self.pending[self.marks.pop():]
+        self.owed.clear()  # owed inside the savepoint (those from before it ran when it began)
         # what was read or written since is unknown now: forget everything (cheap to reload)
         self.records.clear()
         self.tables.clear()
@@ -248,8 +253,11 @@ def watch(engine: sa.Engine) -> None:
         if uow is None:
             return
         try:
-            if uow.pending and uow.root is conn.get_transaction():
-                _write(conn, uow)
+            if uow.root is conn.get_transaction():
+                if uow.owed:
+                    settle(conn, uow.owed)
+                if uow.pending:
+                    _write(conn, uow)
         finally:
             kept.pop(_KEY, None)
 
@@ -257,7 +265,16 @@ def watch(engine: sa.Engine) -> None:
         conn.__dict__.pop(_KEY, None)
 
     def on_savepoint(conn: sa.Connection, name: Any) -> None:
-        of(conn)._savepoint()  # even before anything was buffered: rows buffered inside go with it
+        uow = of(conn)
+        if uow.owed:  # a savepoint rolled back must not undo a bump owed from before it
+            settle(conn, uow.owed)
+        uow._savepoint()  # even before anything was buffered: rows buffered inside go with it
+
+    def before_cursor(conn: sa.Connection, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> Any:
+        uow = conn.__dict__.get(_KEY)
+        if uow is not None and uow.owed:  # bumps this statement could see run first
+            settle_before(conn, uow.owed, sql)
+        return sql, params
 
     def on_release(conn: sa.Connection, name: str, context: Any) -> None:
         uow = current(conn)
@@ -274,3 +291,4 @@ def watch(engine: sa.Engine) -> None:
     event.listen(engine, "savepoint", on_savepoint)
     event.listen(engine, "release_savepoint", on_release)
     event.listen(engine, "rollback_savepoint", on_rollback_savepoint)
+    event.listen(engine, "before_cursor_execute", before_cursor, retval=True)

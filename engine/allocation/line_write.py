@@ -7,8 +7,10 @@ field, as ``tx.update(entity, record_id, {table: rows})`` would, without the res
   field (field rules), the values are coerced as any input, and the table's ``editable_if`` holds for a
   user's own write (not for a flow's or a job's);
 * written with statements built once: one UPDATE of the record's ``version`` (optimistic lock: ``WHERE
-  version = :v``, a :class:`Conflict` otherwise), ``updated_at`` and ``updated_by``, returning the row;
-  then one UPDATE per changed row (one executemany) of only the fields given; unchanged rows are not written;
+  version = :v``, a :class:`Conflict` otherwise), ``updated_at`` and ``updated_by``, owed (``engine/owed.py``:
+  taken over by the record's next write in the transaction, else run before anything could see it, at the
+  latest before COMMIT); then one UPDATE per changed row (one executemany) of only the fields given;
+  unchanged rows are not written;
 * then as any update: the unit of work learns the record as written (aggregates reading its tables are
   stale), the change is audited, and write listeners (flows) see an ``update`` event.
 
@@ -29,8 +31,10 @@ from ordo.dsl.expr import CompiledExpression, ast
 from .. import audit, lean
 from ..compiled import CompiledEntity
 from ..errors import Conflict
+from ..owed import fold, owe
 from ..record_input import check_editable, merge_rows, read_input
 from ..records import WriteEvent
+from ..stored_as_given import kept
 
 if TYPE_CHECKING:
     from ..records import Record, Transaction
@@ -109,7 +113,7 @@ def _reads_rows(tree: ast.Node, table: str, fields: frozenset[str]) -> bool:
     return False
 
 
-def _statements(tx: Transaction, ce: CompiledEntity, table: str, fields: tuple[str, ...]) -> tuple[Any, Any]:
+def _statements(tx: Transaction, ce: CompiledEntity, table: str, fields: tuple[str, ...]) -> tuple[Any, Any, Any]:
     parent = ce.table
     child = ce.fields[table].child_table
     assert parent is not None and child is not None
@@ -121,10 +125,10 @@ def _statements(tx: Transaction, ce: CompiledEntity, table: str, fields: tuple[s
                                        parent.c.version == sa.bindparam("_version")).values(
             version=sa.bindparam("version", type_=parent.c.version.type),
             updated_at=sa.bindparam("updated_at", type_=parent.c.updated_at.type),
-            updated_by=sa.bindparam("updated_by", type_=parent.c.updated_by.type)).returning(*parent.c)
+            updated_by=sa.bindparam("updated_by", type_=parent.c.updated_by.type))
         rows = sa.update(child).where(child.c.id == sa.bindparam("_rid"), child.c.parent_id == sa.bindparam(
             "_parent")).values({f: sa.bindparam(f, type_=child.c[f].type) for f in fields})
-        found = shaped[key] = (bump, rows)
+        found = shaped[key] = (bump.returning(*parent.c), bump, rows)
     return found
 
 
@@ -157,15 +161,22 @@ def write_rows(tx: Transaction, entity: str, record_id: int, table: str,
             updates.append({**{f: new.get(f) for f in fields}, "_rid": old["id"], "_parent": current["id"]})
     if not updates:
         return current
-    bump, write = _statements(tx, ce, table, fields)
+    returning, bump, write = _statements(tx, ce, table, fields)
     now = tx.now
-    row = lean.execute(tx.conn, bump, {"_id": current["id"], "_version": current["version"],
-                                       "version": current["version"] + 1, "updated_at": now,
-                                       "updated_by": tx.user.name}).first()
-    if row is None:
-        raise Conflict(f"{entity} {current['name']} was changed by someone else; reload and retry")
+    key = (entity, current["id"])
+    owed = tx.uow.owed
+    values = {"_id": current["id"], "_version": fold(owed, key, current["version"]) if owed else current["version"],
+              "version": current["version"] + 1, "updated_at": now, "updated_by": tx.user.name}
+    given = kept(ce.table, tx.conn.dialect.name)
+    if all(given[c](values[c]) for c in _SYSTEM):  # the record as the bump leaves it is known: it may wait
+        owe(owed, key, bump, values, ce.table.name, f"{entity} {current['name']}")
+        stored = {**current, "version": values["version"], "updated_at": now, "updated_by": tx.user.name}
+    else:
+        row = lean.execute(tx.conn, returning, values).first()
+        if row is None:
+            raise Conflict(f"{entity} {current['name']} was changed by someone else; reload and retry")
+        stored = dict(row._mapping)
     lean.execute(tx.conn, write, updates)
-    stored = dict(row._mapping)
     for cf in ce.table_fields:
         stored[cf.name] = new_rows if cf.name == table else current[cf.name]
     tx._stored(ce, stored)
