@@ -140,6 +140,16 @@ class UnitOfWork:
         for table in tables:
             self.reading.setdefault(table, set()).add(key)
 
+    def remember_rows(self, table: str, key: tuple[str, str, Any], rows: list[Record]) -> None:
+        """The whole rows of entity ``key[0]`` (table ``table``) whose field ``key[1]`` holds ``key[2]``, by id,
+        as a reader found them: kept (as a related aggregate is) until a row of ``table`` is written."""
+        self.remember_aggregate(frozenset((table,)), ("rows", key), rows)
+
+    def known_rows(self, key: tuple[str, str, Any]) -> list[Record] | None:
+        """Copies of the rows remembered for ``key`` (see :meth:`remember_rows`), or None."""
+        found = self.aggregates.get(("rows", key))
+        return None if found is None else [r.copy() for r in found]
+
     def adopt(self, entity: str, record_id: int) -> None:
         """A record of ``entity`` was just inserted with ``record_id``: the aggregates computed for it before it
         had an id that leave their owner out (its related rows are the others) are its own now."""

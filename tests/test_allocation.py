@@ -245,3 +245,26 @@ def test_unknown_rule_and_record(shop):
         allocate(app, 1, rule="nope")
     with pytest.raises(NotFound):
         allocate(app, 999)
+
+
+def test_a_transaction_knows_the_demands_records_it_wrote_until_another_write_of_them(shop):
+    app = shop(STOCK)
+    oid = order(app, ("P1", 2), ("P2", 1))
+    key = ("allocation", "order", oid)
+    with app.transaction("alice") as tx:
+        feature = app.features["allocation"]
+        feature.allocate(tx, "fulfil", oid)
+        known = tx.uow.known_rows(key)
+        assert known == [dict(r) for r in feature.records(tx, "fulfil", oid)]
+        tx.uow.aggregates.pop(("rows", key))
+        read = feature.records(tx, "fulfil", oid)  # as the database has them
+        assert known == read and [r["id"] for r in read] == sorted(r["id"] for r in read) and len(read) == 2
+        tx.update("allocation", read[0]["id"], {"qty": 1})
+        assert tx.uow.known_rows(key) is None  # a write of the table: read again
+        assert feature.records(tx, "fulfil", oid)[0]["qty"] == 1
+    with app.transaction("alice") as tx:  # released, then allocated again in one transaction
+        feature.release(tx, "fulfil", oid)
+        again = feature.allocate(tx, "fulfil", oid)
+        assert again.status == "allocated"
+        assert tx.uow.known_rows(key) == [dict(r) for r in feature.records(tx, "fulfil", oid)]
+        assert [r["status"] for r in tx.uow.known_rows(key)] == ["released", "released", "reserved", "reserved"]

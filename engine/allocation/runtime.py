@@ -65,12 +65,20 @@ class Allocator:
         return self._records(tx, rule, demand["id"])
 
     def _records(self, tx: Transaction, rule: CompiledAllocation, demand_id: int) -> list[dict[str, Any]]:
+        """Read once per transaction while nobody writes the result table (the unit of work keeps them)."""
+        key = _key(rule, demand_id)
+        rows = tx.uow.known_rows(key)
+        if rows is not None:
+            return rows
+
         def build() -> sa.Select:
             t = rule.result_table
             return sa.select(t).where(t.c[rule.defn.result.demand] == sa.bindparam("demand")).order_by(t.c.id)
 
         q = rule.statement("records", build)
-        return [dict(r._mapping) for r in lean.execute(tx.conn, q, {"demand": demand_id})]
+        rows = [dict(r._mapping) for r in lean.execute(tx.conn, q, {"demand": demand_id})]
+        tx.uow.remember_rows(rule.result_table.name, key, [r.copy() for r in rows])
+        return rows
 
     # -- allocate
     def allocate(self, tx: Transaction, rule_name: str, record_id: int | str, *,
@@ -184,10 +192,18 @@ class Allocator:
             if line.backorder:
                 values.append(self._values(rule, demand, line.line_id, item, None, None, line.backorder, "backorder"))
                 picks.append(None)
+        uow = tx.uow
+        key = _key(rule, demand["id"])
+        known, writes = uow.known_rows(key), uow.writes  # the demand's records, if nobody wrote any since read
         for a, rec in zip(picks, tx.create_many(r.entity, values), strict=True):  # in order, one INSERT
             if a is not None:
                 a.record_id = rec["id"]
             result.records.append(rec)
+        if known is not None and uow.writes - writes == len(values):  # the creates only: the rows are known
+            made = [uow.get(r.entity, rec["id"]) for rec in result.records]
+            if all(m is not None for m in made):
+                rows = sorted(known + made, key=lambda row: row["id"])  # type: ignore[operator]
+                uow.remember_rows(rule.result_table.name, key, rows)
         self._write_line_locations(tx, rule, demand, result)
 
     def _write_line_locations(self, tx: Transaction, rule: CompiledAllocation, demand: dict[str, Any],
@@ -268,6 +284,11 @@ class Allocator:
         if not result.records:
             result.message = f"nothing to {'consume' if consume else 'release'}"
         return result
+
+
+def _key(rule: CompiledAllocation, demand_id: int) -> tuple[str, str, Any]:
+    """The unit of work's key of a demand's allocation records (``UnitOfWork.remember_rows``)."""
+    return (rule.defn.result.entity, rule.defn.result.demand, demand_id)
 
 
 def _whole_reads(tx: Transaction, rule: str, entities: Iterable[str]) -> None:

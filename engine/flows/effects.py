@@ -39,20 +39,25 @@ def _rows(run: Run, name: str) -> list[dict[str, Any]]:
     if cf.related_where is None:
         return [dict(r) for r in run.record.get(name) or []]
     target = app.compiled.entity(cf.defn.entity)
-    stmt, used = _rows_statement(run, name, cf)
-    params = {f"owner_{field}": run.record.get(field) for field in used}
-    rows = [dict(r._mapping) for r in lean.execute(run.conn, stmt, params)]
-    run.tx._attach_children(target, rows)
+    stmt, used, link = _rows_statement(run, name, cf)
+    rows = None
+    if link is not None and not target.table_fields:  # rows a writer of this transaction told (the allocation)
+        rows = run.tx.uow.known_rows((target.name, link, run.record.get("id")))
+    if rows is None:
+        params = {f"owner_{field}": run.record.get(field) for field in used}
+        rows = [dict(r._mapping) for r in lean.execute(run.conn, stmt, params)]
+        run.tx._attach_children(target, rows)
     return rows
 
 
-def _rows_statement(run: Run, name: str, cf: Any) -> tuple[Any, list[str]]:
+def _rows_statement(run: Run, name: str, cf: Any) -> tuple[Any, list[str], str | None]:
     """``SELECT * WHERE <related where> ORDER BY id`` of a related field, the flow record's fields
-    (``owner_<field>``) as parameters: built once per related field, run for any instance."""
+    (``owner_<field>``) as parameters: built once per related field, run for any instance; and the link
+    field of a related field that is exactly the records linking here (``<link> == parent.id``)."""
     key = (run.inst.entity, name)
     found = run.rt.related_rows.get(key)
     if found is not None and found[0] is cf:
-        return found[1], found[2]
+        return found[1], found[2], found[3]
     app = run.tx.app
     target = app.compiled.entity(cf.defn.entity)
     assert target.table is not None
@@ -61,8 +66,25 @@ def _rows_statement(run: Run, name: str, cf: Any) -> tuple[Any, list[str]]:
     cond = cf.related_where.to_sql(TableSource(app.compiled, target.name, alias), roots={"parent": source})
     stmt = sa.select(alias).where(cond).order_by(alias.c.id)
     used = sorted(source.used)
-    run.rt.related_rows[key] = (cf, stmt, used)
-    return stmt, used
+    link = _linking(cf.related_where.tree)
+    run.rt.related_rows[key] = (cf, stmt, used, link)
+    return stmt, used, link
+
+
+def _linking(tree: ast.Node) -> str | None:
+    """The field of a related field's filter that is exactly ``<field> == parent.id`` (either way round)."""
+    if not isinstance(tree, ast.Binary) or tree.op != "==":
+        return None
+    sides = []
+    for side in (tree.left, tree.right):
+        if not isinstance(side, ast.Path):
+            return None
+        fields = [s.name for s in side.steps if s.kind != "root"]
+        if len(fields) != 1:
+            return None
+        sides.append((side.root, fields[0]))
+    other = [s for s in sides if s != ("parent", "id")]
+    return other[0][1] if len(other) == 1 and other[0][0] is None else None
 
 
 def _key(value: Any) -> Any:
