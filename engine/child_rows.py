@@ -1,7 +1,7 @@
 """Writing the child rows of one table field (an order's lines) with the statements of its write plan.
 
 Rows given with an ``id`` that are unchanged are not written; changed ones are updated with one
-executemany; new ones inserted with one multi-row ``INSERT ... RETURNING`` (a statement per number of
+executemany of the columns they change; new ones inserted with one multi-row ``INSERT ... RETURNING`` (a statement per number of
 rows); missing ones deleted with one ``IN (...)`` statement (a statement per list size), all run lean. The
 rows as stored come back from the database (RETURNING) or from what was there, so the record is never read
 again after a write (only when rows were updated in place with a value the database may give back otherwise,
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from . import lean
 from .compiled import CompiledField
 from .stored_as_given import kept
-from .write_plan import IN_LIST_MAX, ChildPlan, in_params, in_size
+from .write_plan import IN_LIST_MAX, ChildPlan, differs, in_params, in_size
 
 Record = dict[str, Any]
 
@@ -49,7 +49,7 @@ def write(conn: sa.Connection, plan: ChildPlan, cf: CompiledField, parent_id: in
         else:
             result.append(prior)
     if updates:
-        lean.execute(conn, plan.update, updates)
+        lean.execute(conn, plan.update, _changed_columns(plan, before, updates))
     per = plan.rows_per_insert
     for start in range(0, len(inserts), per):
         chunk = inserts[start:start + per]
@@ -69,6 +69,19 @@ def write(conn: sa.Connection, plan: ChildPlan, cf: CompiledField, parent_id: in
             result.extend(_row(r) for r in lean.execute(conn, plan.by_ids(in_size(len(chunk))), in_params(chunk)))
     result.sort(key=lambda r: r["idx"])
     return result
+
+
+def _changed_columns(plan: ChildPlan, before: dict[Any, Record], updates: list[Record]) -> list[Record]:
+    """The updates' values of only the columns one of them changes (one executemany binds one set: a row
+    sets the others to what it holds), or whole (see ``ChildPlan.update_shape``)."""
+    changed: set[str] = set()
+    for u in updates:
+        prior = before[u["_id"]]
+        changed.update(c for c, v in u.items() if c != "_id" and differs(prior.get(c), v))
+    shape = plan.update_shape(tuple(sorted(changed)))
+    if shape is None:
+        return updates
+    return [{**{c: u[c] for c in shape}, "_id": u["_id"]} for u in updates]
 
 
 def _given_back(conn: sa.Connection, plan: ChildPlan, updates: list[Record], result: list[Record]) -> list[Record]:

@@ -56,6 +56,16 @@ class ChildPlan:
     update: Any  # executemany by ``_id``
     delete_parent: Any  # rows of parent ``_parent``
     sized: dict[Any, Any] = field(default_factory=dict)
+    set_shapes: set[tuple[str, ...]] = field(default_factory=set)  # the column sets ``update`` was run with
+
+    def update_shape(self, columns: tuple[str, ...]) -> tuple[str, ...] | None:
+        """``columns`` if ``update`` may set just those (compiled once per set, lean), None when it sets every
+        column (past MAX_SET_SHAPES sets for this table)."""
+        if columns not in self.set_shapes:
+            if len(self.set_shapes) >= MAX_SET_SHAPES:
+                return None
+            self.set_shapes.add(columns)
+        return columns
 
     def of_parents(self, size: int) -> Any:
         """The rows of ``size`` parents (``in_params``), in parent and position order."""
@@ -127,7 +137,7 @@ class EntityPlan:
         """The values an UPDATE of ``after`` (a record as it will be stored, ``names`` its stored fields) sets:
         only the fields whose value differs from ``before`` (the record as stored). ``update`` is compiled
         once per set of columns it sets (lean): after MAX_SET_SHAPES sets for this entity, every field."""
-        values = {n: after.get(n) for n in names if _differs(before.get(n), after.get(n))}
+        values = {n: after.get(n) for n in names if differs(before.get(n), after.get(n))}
         shape = tuple(values)
         if shape not in self.set_shapes:
             if len(self.set_shapes) >= MAX_SET_SHAPES:
@@ -155,7 +165,7 @@ MAX_SET_SHAPES = 64  # column sets an entity's UPDATE is compiled for (more: the
 _SAME_WHEN_EQUAL = frozenset({str, int, float, bool, dt.date, dt.datetime, type(None)})
 
 
-def _differs(old: Any, new: Any) -> bool:
+def differs(old: Any, new: Any) -> bool:
     """Whether a column holding ``old`` must be written to hold ``new`` (when unsure: yes)."""
     if old is new:
         return False

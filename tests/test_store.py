@@ -9,6 +9,7 @@ import pytest
 
 from ordo.dsl.expr import Clock
 from ordo.engine import Conflict, NotFound, UsageError, ValidationFailed, open_app
+from ordo.engine.stats import count_statements
 
 from .apps import SHOP
 
@@ -96,6 +97,21 @@ def test_update_child_rows_and_recompute(shop):
     assert [(line["qty"], line["idx"]) for line in o2["lines"]] == [(2, 1), (3, 2)]
     assert o2["lines"][0]["id"] == second["id"]
     assert o2["total"] == Decimal("203")
+
+
+def test_updated_child_rows_set_only_the_columns_they_change(shop):
+    o = shop.create("order", order(lines=[(1, "P1", "9.99"), (1, "P2", "100"), (4, "P2", "100")]), "alice")
+    first, second, third = o["lines"]
+    with count_statements(shop.engine) as counts:
+        o2 = shop.update("order", o["id"], {"lines": [{"id": first["id"], "qty": 2}, {"id": second["id"], "price": 50},
+                                                      {"id": third["id"]}]}, "bob")
+    writes = [t for t in counts.texts if t.startswith("UPDATE order__lines ")]
+    assert len(writes) == 1, writes
+    assert [c.split("=")[0] for c in writes[0].split(" SET ")[1].split(" WHERE")[0].split(", ")] == [
+        "qty", "price", "amount"], writes  # not product (nor idx): no row changes it
+    assert [(ln["qty"], ln["price"], ln["amount"]) for ln in o2["lines"]] == [
+        (2, Decimal("9.99"), Decimal("19.98")), (1, Decimal("50"), Decimal("50")), (4, Decimal("100"), Decimal("400"))]
+    assert shop.get("order", o["id"], "x")["lines"] == o2["lines"]
 
 
 def test_failed_update_leaves_record_unchanged(shop):
