@@ -60,3 +60,16 @@ class SchemaChangeRefused(OrdoError):
 
 class UsageError(OrdoError):
     """A call was made with a bad parameter (unknown entity, bad order_by, ...)."""
+
+
+def integrity_message(e: Exception) -> str:
+    """What a write the database refused (``sa.exc.IntegrityError``) broke: a unique value, a reference, a
+    required value."""
+    text = str(getattr(e, "orig", e)).lower()
+    if "unique" in text or "duplicate" in text:
+        return "a record with the same unique value already exists"
+    if "foreign key" in text:
+        return "refers to a record that does not exist or is still referenced"
+    if "not null" in text or "null value" in text:
+        return "a required value is missing"
+    return "the database refused the change"

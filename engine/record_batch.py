@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from . import lean, naming
-from .errors import FieldError, ValidationFailed
+from .errors import FieldError, ValidationFailed, integrity_message
 from .write_plan import INSERT_ROWS_MAX, MAX_PARAMETERS
 
 if TYPE_CHECKING:
@@ -66,8 +66,7 @@ def create_many(tx: Transaction, entity: str, data: list[Mapping[str, Any]]) -> 
         try:
             found = lean.execute(tx.conn, stmt, params).all()
         except sa.exc.IntegrityError as e:
-            from .records import _integrity_message
-            raise ValidationFailed(entity, [FieldError("", _integrity_message(e))]) from None
+            raise ValidationFailed(entity, [FieldError("", integrity_message(e))]) from None
         for r in found:  # RETURNING gives no order: matched by their (unique) names
             row = dict(r._mapping)
             stored[row["name"]] = row

@@ -23,12 +23,13 @@ from . import audit, field_access, jobs, lean, outbox, record_batch, record_refs
 from . import child_rows as rows
 from .actor import User
 from .compiled import CompiledEntity
-from .errors import Conflict, FieldError, PermissionDenied, ValidationFailed
+from .errors import Conflict, FieldError, PermissionDenied, ValidationFailed, integrity_message
 from .naming import make_name
 from .owed import fold
 from .query import TableSource, readable_first
 from .record_input import check_editable, merge_rows, prepare, read_input
 from .record_reads import MAX_LIMIT, Reads
+from .stored_as_given import given_back
 from .users import Directory
 from .validation import validate_record
 from .write_plan import EntityPlan
@@ -305,10 +306,7 @@ class Transaction(Reads):
         values = p.update_values(ce.stored_names, current, rec)  # the changed fields only
         values.update(updated_at=now, updated_by=self.user.name, version=current["version"] + 1,
                       _id=current["id"], _version=current["version"])
-        owed = self.uow.owed
-        if owed:  # a bump of this record held back (see owed): this UPDATE sets what it would have set
-            values["_version"] = fold(owed, (entity, current["id"]), current["version"])
-        stored = self._write(p.update, values, entity)
+        stored = self._update_row(p, values, entity, current)
         if stored is None:
             raise Conflict(f"{entity} {current['name']} was changed by someone else; reload and retry")
         for cf in ce.table_fields:
@@ -362,16 +360,32 @@ class Transaction(Reads):
         All or nothing: one refused record refuses the batch (its errors name the record)."""
         return record_refs.update_many(self, entity, where, data, params, limit, UPDATE_PAGE)
 
-    def _write(self, stmt: Any, values: Record, entity: str) -> Record | None:
-        """Run an INSERT or UPDATE built once (RETURNING the row as stored); a constraint violation becomes
-        ValidationFailed. No savepoint of its own: on PostgreSQL a failed statement aborts the transaction up
-        to the caller's savepoint, so a caller that goes on after a refused write (an intake row, ``ordo
-        generate``) rolls its savepoint back before it reads or writes again."""
-        try:
-            row = lean.execute(self.conn, stmt, values).first()
-        except sa.exc.IntegrityError as e:
-            raise ValidationFailed(entity, [FieldError("", _integrity_message(e))]) from None
+    def _update_row(self, p: EntityPlan, values: Record, entity: str, current: Record) -> Record | None:
+        """The optimistic-lock UPDATE of ``values`` on ``current`` (as stored, locked), taking over a bump owed
+        (``owed``); the row as stored (``current`` with the values when each comes back as bound:
+        ``stored_as_given``, else RETURNING), or None (its version changed)."""
+        if self.uow.owed:
+            values["_version"] = fold(self.uow.owed, (entity, current["id"]), current["version"])
+        if not given_back(p.table, self.conn.dialect.name, values):
+            row = self._run(p.update, values, entity).first()
+            return None if row is None else dict(row._mapping)
+        if self._run(p.update_known, values, entity).rowcount != 1:
+            return None
+        return {**{c: current[c] for c in p.columns}, **{k: v for k, v in values.items() if k[0] != "_"}}
+
+    def _write(self, stmt: Any, values: Record, entity: str) -> Record | None:  # RETURNING the row (see _run)
+        row = self._run(stmt, values, entity).first()
         return None if row is None else dict(row._mapping)
+
+    def _run(self, stmt: Any, values: Record, entity: str) -> Any:
+        """Run an INSERT or UPDATE built once; a constraint violation becomes ValidationFailed. No savepoint
+        of its own: on PostgreSQL a failed statement aborts the transaction up to the caller's savepoint, so a
+        caller that goes on after a refused write (an intake row, ``ordo generate``) rolls its savepoint back
+        before it reads or writes again."""
+        try:
+            return lean.execute(self.conn, stmt, values)
+        except sa.exc.IntegrityError as e:
+            raise ValidationFailed(entity, [FieldError("", integrity_message(e))]) from None
 
 @dataclass(frozen=True)
 class _Target:
@@ -384,14 +398,3 @@ class _Target:
 def _tables(ce: CompiledEntity) -> tuple[str, ...]:
     """The tables a write of ``ce`` touches (its own and its child tables)."""
     return ce.write_tables
-
-
-def _integrity_message(e: sa.exc.IntegrityError) -> str:
-    text = str(e.orig).lower()
-    if "unique" in text or "duplicate" in text:
-        return "a record with the same unique value already exists"
-    if "foreign key" in text:
-        return "refers to a record that does not exist or is still referenced"
-    if "not null" in text or "null value" in text:
-        return "a required value is missing"
-    return "the database refused the change"

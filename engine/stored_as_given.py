@@ -78,3 +78,17 @@ def kept(table: sa.Table, dialect: str) -> dict[str, Test]:
     if found is None:
         found = by_dialect[dialect] = {c.name: _test(c, dialect) for c in table.c}
     return found
+
+
+def given_back(table: sa.Table, dialect: str, values: dict[str, Any]) -> bool:
+    """Whether every value of ``values`` bound to its column of ``table`` comes back as it is (keys starting
+    with ``_`` are not columns: a statement's own parameters)."""
+    tests = kept(table, dialect)
+    for name, value in values.items():
+        test = tests.get(name)
+        if test is None:
+            if name[0] != "_":
+                return False
+        elif not test(value):
+            return False
+    return True

@@ -2,7 +2,8 @@
 
 Each statement is a stable SQLAlchemy object whose values are bound at execution, so SQLAlchemy compiles
 it once per dialect and parameter set (its compiled cache) and no statement is constructed on a hot path.
-Inserts and updates return the whole row as stored (``RETURNING``), so a write never reads its record back;
+Inserts and updates return the whole row as stored (``RETURNING``; an update whose values the database gives
+back as bound need not: ``update_known``), so a write never reads its record back;
 child rows are inserted with one multi-row ``INSERT ... RETURNING`` (a statement per number of rows).
 
 :class:`EntityPlan` holds an entity's statements (and those of its child tables); :class:`Plans` (``app.plans``)
@@ -127,6 +128,8 @@ class EntityPlan:
     update: Any  # by ``_id`` and ``_version`` (optimistic lock), RETURNING the row as stored; SET: the values
     # given (see update_values)
     delete: Any  # by ``_id``
+    update_known: Any = None  # ``update`` without RETURNING (the row as stored known without it)
+    columns: tuple[str, ...] = ()  # of the table, in order
     children: dict[str, ChildPlan] = field(default_factory=dict)
     # per ``links_in`` of the entity (links to it): (ids of up to 1000 rows linking to ``_target``, set them null)
     refs: list[tuple[Any, Any]] = field(default_factory=list)
@@ -204,6 +207,8 @@ def entity_plan(ce: Any) -> EntityPlan:
         update=sa.update(t).where(t.c.id == sa.bindparam("_id"), t.c.version == sa.bindparam("_version"))
         .returning(*t.c),
         delete=sa.delete(t).where(t.c.id == sa.bindparam("_id")),
+        update_known=sa.update(t).where(t.c.id == sa.bindparam("_id"), t.c.version == sa.bindparam("_version")),
+        columns=tuple(t.c.keys()),
         children={cf.name: _child_plan(cf) for cf in ce.table_fields},
         refs=[_refs(table, column) for table, column, _owner, _parent in ce.links_in],
     )

@@ -89,6 +89,18 @@ def test_update_with_optimistic_locking(shop):
     assert shop.get("order", o["id"], "x")["status"] == "paid"
 
 
+def test_an_update_whose_values_come_back_as_bound_is_not_returned(shop):
+    o = shop.create("order", order(lines=[(1, "P1", "9.99"), (1, "P2", "100")]), "alice")
+    with count_statements(shop.engine) as counts:
+        o2 = shop.update("order", o["id"], {"note": "by phone", "status": "paid"}, "bob")
+    writes = [t for t in counts.texts if t.startswith('UPDATE "order" ')]
+    assert len(writes) == 1 and "RETURNING" not in writes[0], writes  # the row is the record with the values
+    assert o2 == shop.get("order", o["id"], "x") and o2["version"] == 2 and o2["updated_by"] == "bob"
+    o3 = shop.update("order", o["id"], {"lines": [{"id": o["lines"][0]["id"], "price": "1.5"},
+                                                  {"id": o["lines"][1]["id"]}]}, "bob")
+    assert o3 == shop.get("order", o["id"], "x") and o3["total"] == Decimal("101.5")
+
+
 def test_update_child_rows_and_recompute(shop):
     o = shop.create("order", order(lines=[(1, "P1", "9.99"), (1, "P2", "100")]), "alice")
     first, second = o["lines"]

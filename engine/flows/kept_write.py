@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from .. import audit
 from ..coerce import CoercionError, coerce
 from ..errors import Conflict, FieldError, ValidationFailed
-from ..owed import fold
 from ..records import WriteEvent
 from ..validation import validate_record
 from . import mirror, pending
@@ -57,9 +56,7 @@ def write(run: Run, kept: dict[str, Any], extra: dict[str, Any]) -> bool:
         sets = p.update_values(ce.stored_names, current, rec)  # the changed fields only
         sets.update(updated_at=now, updated_by=tx.user.name, version=current["version"] + 1, _id=current["id"],
                     _version=current["version"])
-        if tx.uow.owed:  # a bump of the record held back (see engine/owed.py): this UPDATE takes it over
-            sets["_version"] = fold(tx.uow.owed, (ce.name, current["id"]), current["version"])
-        stored = tx._write(p.update, sets, ce.name)
+        stored = tx._update_row(p, sets, ce.name, current)
         if stored is None:
             raise Conflict(f"{ce.name} {current['name']} was changed by someone else; reload and retry")
         for cf in ce.table_fields:
