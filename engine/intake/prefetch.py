@@ -273,7 +273,7 @@ def _remember(tx: Transaction, entity: str, rec: dict[str, Any]) -> None:
         return
     uow = tx.uow
     if (entity, rec["id"]) not in uow.records:
-        uow.put(entity, rec)
+        uow.put(entity, rec, tables=())  # no child rows (above)
 
 
 def _key(reads: ShapeReads, src: Source, channel: dict[str, Any] | None) -> tuple[Any, ...] | None:
