@@ -82,8 +82,23 @@ class CompiledField:
         min_length, max_length, pattern = d.min_length, d.max_length, self.pattern
         texts = min_length is not None or max_length is not None or pattern is not None
 
+        if lo is None and hi is None and not texts:  # required only (a field without checks is not checked)
+            def present(value: Any) -> bool:
+                if value is None:
+                    return not required
+                if isinstance(value, str):
+                    return not required or value.strip() != ""
+                return not required or not (isinstance(value, list) and not value)
+
+            return present
+
         def accepts(value: Any) -> bool:
-            if value is None or (isinstance(value, str) and value.strip() == "") or value == []:
+            if value is None:
+                return not required
+            if isinstance(value, str):
+                if value.strip() == "":
+                    return not required
+            elif isinstance(value, list) and not value:
                 return not required
             if lo is not None and value < lo or hi is not None and value > hi:
                 return False

@@ -9,9 +9,7 @@ a rule about what people enter does not block a flow moving the record on.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -108,17 +106,28 @@ def _rules(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], before: dic
 FREE = "unique values unused"
 
 
-@contextlib.contextmanager
-def unused(tx: Transaction, entity: str, values: dict[str, Any]) -> Iterator[None]:
+def unused(tx: Transaction, entity: str, values: dict[str, Any]) -> _Unused:
     """Inside the block, a create of ``entity`` does not look up again whether the unique group ``values``
     (column -> value as stored) is used: the caller has just found it unused in this transaction. A
     concurrent writer is still refused by the database's unique index."""
-    facts = tx.uow.facts
-    facts[(FREE, entity)] = dict(values)
-    try:
-        yield
-    finally:
-        facts.pop((FREE, entity), None)
+    return _Unused(tx, entity, values)
+
+
+class _Unused:
+    """The block of :func:`unused` (a plain context manager: an intake runs one or two per document)."""
+
+    __slots__ = ("entity", "facts", "tx", "values")
+
+    def __init__(self, tx: Transaction, entity: str, values: dict[str, Any]) -> None:
+        self.tx, self.entity, self.values = tx, entity, values
+        self.facts: dict[Any, Any] = {}
+
+    def __enter__(self) -> None:
+        self.facts = self.tx.uow.facts
+        self.facts[(FREE, self.entity)] = dict(self.values)
+
+    def __exit__(self, *exc: object) -> None:
+        self.facts.pop((FREE, self.entity), None)
 
 
 _GROUPS = ("unique groups",)  # an entity's unique groups, kept next to its plan's statements

@@ -7,9 +7,10 @@
   match wins, as one document's lookup would find it), the records found put in the transaction's unit of
   work (the link to them is then resolved without a SELECT);
 * the unique values of the records their lookups would create (``missing: create``, a value not found): one
-  ``SELECT <field> ... WHERE <field> IN (...)`` per unique field the create maps; a value not used is not
-  looked up again by the create's unique validation (``validation.unused``; the unique index still refuses
-  a concurrent writer, and the lookup then looks again);
+  ``SELECT <field> ... WHERE <field> IN (...)`` per unique field the create maps (one of them read by the
+  lookup's own statement of the same entity: ``WHERE <by> IN (...) OR <field> IN (...)``); a value not used is
+  not looked up again by the create's unique validation (``validation.unused``; the unique index still
+  refuses a concurrent writer, and the lookup then looks again);
 * the records their link fields name (a link given by its record's name in a column): one ``SELECT ... WHERE name IN (...)`` per linked
   entity, put in the unit of work, where the store's link resolution looks first.
 
@@ -130,10 +131,17 @@ class BatchReads:
                     names.setdefault(entity, set()).add(found)
         if keys:
             self._keys(tx, ci, [k[0] for k in reads.key], keys)
+        unique = _creates(ci, creating) if creating else {}
+        used: dict[tuple[str, str], set[Any]] = {}
         for (entity, by), values in wanted.items():
-            self._lookup(tx, entity, by, values)
-        if creating:
-            self._unused(tx, ci, creating)
+            check = next((g for g in unique if g[0] == entity and g not in used), None)
+            if (check is not None and len(values) <= _CHUNK and len(unique[check]) <= _CHUNK
+                    and any(v is not None for v in values.values())):  # one statement reads both
+                used[check] = self._lookup(tx, entity, by, values, (check[1], unique[check]))
+            else:
+                self._lookup(tx, entity, by, values)
+        for group, values in unique.items():
+            self._unused(tx, group, values, used.get(group))
         for entity, wanted_names in names.items():
             self._names(tx, entity, wanted_names)
 
@@ -155,47 +163,59 @@ class BatchReads:
             for k in chunk:
                 self.keys[k] = used.get(k)
 
-    def _lookup(self, tx: Transaction, entity: str, by: str, values: dict[Any, Any]) -> None:
+    def _lookup(self, tx: Transaction, entity: str, by: str, values: dict[Any, Any],
+                check: tuple[str, dict[Any, Any]] | None = None) -> set[Any]:
+        """The first record of ``entity`` whose ``by`` equals each value (ORDER BY id), put in the unit of work.
+        ``check``: a unique field and its values, read in the same statement (``... OR <field> IN (...)``; the
+        caller gives at most a chunk of each): returns those some record uses."""
         plan = tx.plan(entity)
         first: dict[Any, int] = {}
+        used: set[Any] = set()
         stored = sorted({v for v in values.values() if v is not None}, key=repr)
         for chunk in _chunks(stored):
             size = _size(len(chunk))
-            q = plan.shaped.get((_BY, by, size))
-            if q is None:
-                t = plan.table
-                q = plan.shaped[(_BY, by, size)] = sa.select(t).where(
-                    t.c[by].in_([sa.bindparam(f"v_{j}") for j in range(size)])).order_by(t.c.id)
-            for row in lean.execute(tx.conn, q, _padded("v_", chunk, size)):
-                rec = dict(row._mapping)
+            params = _padded("v_", chunk, size)
+            if check is None:
+                q = plan.shaped.get((_BY, by, size))
+                if q is None:
+                    t = plan.table
+                    q = plan.shaped[(_BY, by, size)] = sa.select(t).where(
+                        t.c[by].in_([sa.bindparam(f"v_{j}") for j in range(size)])).order_by(t.c.id)
+                rows = [dict(row._mapping) for row in lean.execute(tx.conn, q, params)]
+            else:
+                fname, checked = check
+                csize = _size(len(checked))
+                q = plan.shaped.get((_BY, by, size, fname, csize))
+                if q is None:
+                    t = plan.table
+                    q = plan.shaped[(_BY, by, size, fname, csize)] = sa.select(t).where(sa.or_(
+                        t.c[by].in_([sa.bindparam(f"v_{j}") for j in range(size)]),
+                        t.c[fname].in_([sa.bindparam(f"u_{j}") for j in range(csize)]))).order_by(t.c.id)
+                params.update(_padded("u_", sorted(checked, key=repr), csize))
+                rows = [dict(row._mapping) for row in lean.execute(tx.conn, q, params)]
+                used.update(rec[fname] for rec in rows if rec[fname] in checked)
+                found = set(chunk)
+                rows = [rec for rec in rows if rec[by] in found]  # the others: read for the check only
+            for rec in rows:
                 if rec[by] not in first:
                     first[rec[by]] = rec["id"]
                     _remember(tx, entity, rec)
         for raw, value in values.items():
             if value is not None:
                 self.found[(entity, by, raw)] = first.get(value)
+        return used
 
-    def _unused(self, tx: Transaction, ci: CompiledIntake, creating: list[tuple[CompiledLookup, Any, Source]]) -> None:
-        """The unique values the lookups not found would create, read: those no record uses go in ``free``."""
-        values: dict[tuple[str, str], set[Any]] = {}
-        for lk, raw, row_src in creating:
-            if self.found.get((lk.entity, lk.by, raw), 0) is not None:
-                continue  # found (or not read ahead): nothing to create
-            ce = ci.app.compiled.entities[lk.entity]
-            for fname, cv in lk.create.items():
-                cf = ce.fields.get(fname)
-                if cf is None or not cf.defn.unique or cf.defn.type not in _EXACT or cf.defn.type == "link":
-                    continue
-                try:
-                    v = cv.evaluate(row_src, _later, fname)
-                    v = coerce(cf.defn, v) if v is not None else None
-                except (OrdoError, CoercionError, _Later):
-                    continue
-                if v is not None:
-                    values.setdefault((lk.entity, fname), set()).add(v)
-        for (entity, fname), wanted in values.items():
+    def _unused(self, tx: Transaction, group: tuple[str, str], values: dict[Any, list[Any]],
+                used: set[Any] | None) -> None:
+        """The unique values the lookups not found would create: those no record uses go in ``free`` (``used``:
+        read with the lookup already, else read now)."""
+        entity, fname = group
+        wanted = {v for v, owners in values.items() if any(self.found.get(o, 0) is None for o in owners)}
+        if not wanted:
+            return  # every lookup found (or not read ahead): nothing to create
+        if used is None:
             plan = tx.plan(entity)
-            used: set[Any] = set()
+            used = set()
             for chunk in _chunks(sorted(wanted, key=repr)):
                 size = _size(len(chunk))
                 q = plan.shaped.get((_FREE, fname, size))
@@ -204,7 +224,7 @@ class BatchReads:
                     q = plan.shaped[(_FREE, fname, size)] = sa.select(t.c[fname]).where(
                         t.c[fname].in_([sa.bindparam(f"u_{j}") for j in range(size)]))
                 used.update(row[0] for row in lean.execute(tx.conn, q, _padded("u_", chunk, size)))
-            self.free[(entity, fname)] = wanted - used
+        self.free[(entity, fname)] = wanted - used
 
     def _names(self, tx: Transaction, entity: str, names: set[str]) -> None:
         if tx.app.permissions.rules(tx.user, entity, "read") is not None:
@@ -226,13 +246,34 @@ class BatchReads:
                 _remember(tx, entity, dict(row._mapping))
 
 
+def _creates(ci: CompiledIntake, creating: list[tuple[CompiledLookup, Any, Source]]
+             ) -> dict[tuple[str, str], dict[Any, list[Any]]]:
+    """The unique values the lookups that may create would give their records (as stored): (entity, field) ->
+    value -> the lookups (entity, by, raw value) creating it when not found."""
+    values: dict[tuple[str, str], dict[Any, list[Any]]] = {}
+    for lk, raw, row_src in creating:
+        ce = ci.app.compiled.entities[lk.entity]
+        for fname, cv in lk.create.items():
+            cf = ce.fields.get(fname)
+            if cf is None or not cf.defn.unique or cf.defn.type not in _EXACT or cf.defn.type == "link":
+                continue
+            try:
+                v = cv.evaluate(row_src, _later, fname)
+                v = coerce(cf.defn, v) if v is not None else None
+            except (OrdoError, CoercionError, _Later):
+                continue
+            if v is not None:
+                values.setdefault((lk.entity, fname), {}).setdefault(v, []).append((lk.entity, lk.by, raw))
+    return values
+
+
 def _remember(tx: Transaction, entity: str, rec: dict[str, Any]) -> None:
     """Put a record read ahead in the unit of work (unless it knows it already, maybe written since)."""
     if tx.app.compiled.entities[entity].table_fields:
         return
     uow = tx.uow
     if (entity, rec["id"]) not in uow.records:
-        uow.put(entity, rec)
+        uow.put(entity, rec, tables=())  # no child rows (above)
 
 
 def _key(reads: ShapeReads, src: Source, channel: dict[str, Any] | None) -> tuple[Any, ...] | None:
