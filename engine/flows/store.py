@@ -84,13 +84,14 @@ _INSTANCES_OF_STATUS = sa.select(_I).where(_I.c.entity == P("entity"), _I.c.reco
                                            _I.c.status == P("status")).order_by(_I.c.id)
 
 
-_INSTANCES, _TOKENS = RowsLater(_I), RowsLater(_K)  # new rows written at commit (see rows_later)
+_INSTANCES, _TOKENS, _TASKS = RowsLater(_I), RowsLater(_K), RowsLater(_T)  # new rows written at commit (rows_later)
 
 
 def flush(conn: sa.Connection) -> None:
-    """Write the new instance and token rows still buffered: before anything reads those tables."""
+    """Write the new instance, token and task rows still buffered: before anything reads those tables."""
     _INSTANCES.flush(conn)
     _TOKENS.flush(conn)
+    _TASKS.flush(conn)
 
 
 def _pg(conn: sa.Connection) -> bool:
@@ -329,7 +330,6 @@ def get_token(conn: sa.Connection, token_id: int) -> tuple[Token, str] | None:
 # -- tasks
 TASK_DEFAULTS = {"assignee": None, "assignee_role": None, "kind": "main", "seq": 0, "ref_task": None, "visit": 1,
                  "due_at": None, "acted_at": None, "acted_by": None, "comment": None}
-_INSERT_TASK = sa.insert(_T).returning(_T.c.id)
 _GET_TASK = sa.select(_T).where(_T.c.id == P("id"))
 # what an action on an instance needs: its open tasks and every task of its active tokens
 _STATE_TASKS = sa.select(_T).where(_T.c.instance_id == P("instance"), sa.or_(
@@ -341,11 +341,14 @@ _CANCEL_TASKS = sa.update(_T).where(_T.c.id.in_(P("ids", expanding=True)), _T.c.
     status="cancelled", acted_at=P("v_at"), comment=P("v_comment"))
 
 
-def insert_task(conn: sa.Connection, **values: Any) -> int:
-    return int(lean.execute(conn, _INSERT_TASK, values).scalar_one())
+def insert_task(conn: sa.Connection, task: dict[str, Any]) -> int:
+    """Insert a task row (``task``: every column but the id, see :data:`TASK_DEFAULTS`): after a transaction's
+    first, buffered and written at commit (see rows_later); returns its id."""
+    return _TASKS.insert(conn, task)
 
 
 def get_task(conn: sa.Connection, task_id: int) -> dict[str, Any]:
+    flush(conn)
     r = lean.execute(conn, _GET_TASK, {"id": task_id}).first()
     if r is None:
         raise NotFound(f"task {task_id} not found")
@@ -368,6 +371,12 @@ def _set_task(columns: tuple[str, ...], expected: int) -> Any:
 def set_task(conn: sa.Connection, task_id: int, expect: str | tuple[str, ...], **values: Any) -> bool:
     """Change a task only if it still has status ``expect`` (the guard against double actions)."""
     allowed = [expect] if isinstance(expect, str) else list(expect)
+    buffered = _TASKS.row(conn, task_id)
+    if buffered is not None:  # inserted in this transaction, not written yet: the row itself changes
+        if buffered["status"] not in allowed:
+            return False
+        buffered.update(values)
+        return True
     params = {"k_id": task_id, **{f"k_expect{i}": s for i, s in enumerate(allowed)},
               **{f"v_{c}": v for c, v in values.items()}}
     return lean.execute(conn, _set_task(tuple(sorted(values)), len(allowed)), params).rowcount == 1
@@ -375,10 +384,18 @@ def set_task(conn: sa.Connection, task_id: int, expect: str | tuple[str, ...], *
 
 def cancel_tasks(conn: sa.Connection, ids: list[int], *, now: dt.datetime, reason: str | None) -> None:
     """Cancel the tasks ``ids`` that are still open, noting ``reason``."""
-    if ids:
-        lean.execute(conn, _CANCEL_TASKS, {"ids": ids, "v_at": now, "v_comment": reason})
+    written = []
+    for task_id in ids:
+        buffered = _TASKS.row(conn, task_id)
+        if buffered is None:
+            written.append(task_id)
+        elif buffered["status"] in OPEN_TASK:  # new in this transaction, not written yet: the row itself changes
+            buffered.update(status="cancelled", acted_at=now, comment=reason)
+    if written:
+        lean.execute(conn, _CANCEL_TASKS, {"ids": written, "v_at": now, "v_comment": reason})
 
 
 def open_tasks(conn: sa.Connection, instance_id: int) -> list[dict[str, Any]]:
+    flush(conn)
     return [dict(r._mapping) for r in lean.execute(conn, _OPEN_TASKS, {"instance": instance_id})]
 
