@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import operator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,27 +144,42 @@ class Loaded:
     alone: bool = False  # read with its record: the only instance running on it (see _note_running)
 
 
+@functools.lru_cache(maxsize=64)
+def _layout(fields: tuple[str, ...], records: Records) -> tuple[Any, ...]:
+    """Where :func:`_loaded` finds what it reads in rows with columns ``fields`` (positions, found once)."""
+    at = {name: i for i, name in enumerate(fields)}
+    task_names = tuple(name for _, name in _TASK_COLUMNS)
+    recs = tuple((entity, at[key], tuple(name for _, name in columns),
+                  operator.itemgetter(*[at[label] for label, _ in columns]))
+                 for entity, key, columns in _record_labels(records))
+    return (operator.itemgetter(*[at[c] for c in _INSTANCE_COLUMNS]),
+            at["token_id"], at["token_node"], at["token_splits"], at["token_data"], at["task_id"],
+            task_names, operator.itemgetter(*[at[label] for label, _ in _TASK_COLUMNS]), recs,
+            at.get("running_on_record"))
+
+
 def _loaded(rows: list[Any], records: Records = ()) -> Loaded:
-    m = rows[0]._mapping
-    inst = Instance(**{c: m[c] for c in _INSTANCE_COLUMNS})
-    stored = m["data"] or "{}"
+    first = rows[0]
+    (instance, token_id, token_node, token_splits, token_data, task_id, task_names, task, recs,
+     running) = _layout(first._fields, records)
+    inst = Instance(*instance(first))
+    stored = inst.data or "{}"
     inst.data = json.loads(stored)  # type: ignore[arg-type]
     record = None
-    for entity, key, columns in _record_labels(records):
-        if entity == inst.entity and m[key] is not None:
-            record = {name: m[label] for label, name in columns}
+    for entity, key, names, values in recs:
+        if entity == inst.entity and first[key] is not None:
+            record = dict(zip(names, values(first), strict=True))
     tokens: dict[int, Token] = {}
     tasks = []
     for r in rows:
-        if r.token_id is not None and r.token_id not in tokens:
-            tokens[r.token_id] = Token(r.token_id, r.token_node, json.loads(r.token_splits),
-                                       json.loads(r.token_data or "{}"))
-        if r.task_id is not None:
-            rm = r._mapping
-            tasks.append({name: rm[label] for label, name in _TASK_COLUMNS})
+        tid = r[token_id]
+        if tid is not None and tid not in tokens:
+            tokens[tid] = Token(tid, r[token_node], json.loads(r[token_splits]), json.loads(r[token_data] or "{}"))
+        if r[task_id] is not None:
+            tasks.append(dict(zip(task_names, task(r), strict=True)))
     # as read: data written by instance_image's dump reads back to the same text (if not, one more UPDATE)
     image = (inst.status, inst.outcome, inst.current[:500], inst.ended_at, stored)
-    alone = bool(records) and inst.status == "running" and m["running_on_record"] == 1
+    alone = bool(records) and inst.status == "running" and first[running] == 1
     return Loaded(inst, list(tokens.values()), tasks, record, image, alone)
 
 
