@@ -148,6 +148,9 @@ def _text(ctx: Ctx, name: str) -> str | None:
 def _visible_task(tx: Transaction, task_id: int) -> dict[str, Any]:
     """The task, if the user may act on it or read its record; otherwise it is not found (so that its
     assignee and record stay unknown)."""
+    from ordo.engine.flows.store import flush
+
+    flush(tx.conn)  # tasks of this transaction still buffered
     row = tx.conn.execute(sa.select(task_table).where(task_table.c.id == task_id)).first()
     task = dict(row._mapping) if row is not None else None
     if task is None or not (can_act(tx, task) or _readable(tx, task["entity"], task["record_id"])):

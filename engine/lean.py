@@ -11,7 +11,8 @@ statements need and no more:
   engine's ``begin`` event still decides ``BEGIN IMMEDIATE``); on PostgreSQL (psycopg 3.2+) the text is
   rewritten once to ``$n`` placeholders and run on psycopg's ``RawCursor`` with the values as a list (no
   query conversion, no parameter dict per call);
-* the result's columns (``cursor.description``) are read at the first call only;
+* the result's columns (``cursor.description``) are read at the first call only; the rows are fetched whole,
+  so one DBAPI cursor, kept on the ``Connection``, runs every statement (none made and closed per call);
 * result rows are converted by per-column processors chosen once (``Decimal``, dates, JSON, booleans on
   SQLite; what psycopg does not convert itself on PostgreSQL) and returned as light rows (tuple, attribute
   and ``_mapping`` access) in a :class:`Result` with the part of SQLAlchemy's result API callers use;
@@ -315,9 +316,25 @@ def _dbapi(conn: sa.Connection) -> Any:
     return (fairy if fairy is not None else conn.connection).dbapi_connection
 
 
+_CURSOR = "ordo_lean_cursor"
+
+
+def _cursor(conn: sa.Connection, dbapi: Any) -> Any:
+    """The DBAPI cursor kept on ``conn`` for its DBAPI connection (a statement's rows are fetched whole before
+    the next one runs, so one cursor serves them all: none made and closed per statement); a new one when the
+    DBAPI connection changed (a connection invalidated and replaced)."""
+    kept = conn.__dict__.get(_CURSOR)
+    if kept is not None and kept[0] is dbapi:
+        return kept[1]
+    cursor = dbapi.cursor()
+    conn.__dict__[_CURSOR] = (dbapi, cursor)
+    return cursor
+
+
 def _run(conn: sa.Connection, plan: _Plan, bound: Any, many: bool) -> Result:
     dbapi = _dbapi(conn)
-    cursor = _RawCursor(dbapi) if plan.raw else dbapi.cursor()  # type: ignore[misc]
+    raw = plan.raw
+    cursor = _RawCursor(dbapi) if raw else _cursor(conn, dbapi)  # type: ignore[misc]
     sql = plan.sql
     dispatch = conn.dispatch if conn._has_events else conn.engine.dispatch
     try:
@@ -340,9 +357,13 @@ def _run(conn: sa.Connection, plan: _Plan, bound: Any, many: bool) -> Result:
             rows = cursor.fetchall() if description is not None else []
         rowcount = cursor.rowcount
     except BaseException as e:
-        conn._handle_dbapi_exception(e, sql, bound, cursor, None)
+        conn.__dict__.pop(_CURSOR, None)  # a cursor that failed is not used again
+        try:
+            conn._handle_dbapi_exception(e, sql, bound, cursor, None)
+        finally:
+            cursor.close()
         raise  # pragma: no cover - the handler raises
-    finally:
+    if raw:
         cursor.close()
     row = plan.row
     if row is not None and description is not None:
@@ -365,7 +386,7 @@ def _run(conn: sa.Connection, plan: _Plan, bound: Any, many: bool) -> Result:
 def driver_sql(conn: sa.Connection, sql: str) -> None:
     """Run a fixed SQL text without parameters or rows (``BEGIN IMMEDIATE``) on the DBAPI cursor, with the
     engine's cursor events and error handling (``conn.exec_driver_sql`` without its execution context)."""
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = _cursor(conn, conn.connection.dbapi_connection)
     params: Any = ()
     dispatch = _dispatch(conn)
     try:
@@ -378,7 +399,9 @@ def driver_sql(conn: sa.Connection, sql: str) -> None:
         if after:
             after(conn, cursor, sql, params, None, False)
     except BaseException as e:
-        conn._handle_dbapi_exception(e, sql, params, cursor, None)
+        conn.__dict__.pop(_CURSOR, None)  # a cursor that failed is not used again
+        try:
+            conn._handle_dbapi_exception(e, sql, params, cursor, None)
+        finally:
+            cursor.close()
         raise  # pragma: no cover - the handler raises
-    finally:
-        cursor.close()

@@ -200,7 +200,7 @@ def _copy(rec: Record, tables: tuple[str, ...]) -> Record:
 
 def of(conn: sa.Connection) -> UnitOfWork:
     """The unit of work of ``conn``'s current transaction (created on first use)."""
-    root = conn.get_transaction()
+    root = conn._transaction  # conn.get_transaction() without the call (asked several times per write)
     uow = conn.__dict__.get(_KEY)
     if uow is not None and uow.root is root:
         return uow
@@ -213,7 +213,7 @@ def of(conn: sa.Connection) -> UnitOfWork:
 
 def current(conn: sa.Connection) -> UnitOfWork | None:
     uow = conn.__dict__.get(_KEY)
-    return uow if uow is not None and uow.root is conn.get_transaction() else None
+    return uow if uow is not None and uow.root is conn._transaction else None
 
 
 def buffer(conn: sa.Connection, insert: Any, row: dict[str, Any]) -> None:

@@ -75,3 +75,16 @@ def test_a_savepoint_rolled_back_drops_its_instances_and_later_ones_get_ids_past
             "SELECT t.title FROM ordo_flow_instance i JOIN ticket t ON t.id = i.record_id ORDER BY i.id").all()
         tokens = conn.exec_driver_sql("SELECT count(*) FROM ordo_flow_token").scalar()
     assert [r[0] for r in rows] == ["a", "b", "d", "e"] and tokens == 4
+
+
+def test_tasks_after_the_first_are_written_at_commit_and_read_by_the_inbox_in_the_same_transaction(app):
+    flows = app.features["flows"]
+    with count_statements(app.engine) as counts, app.transaction("mia") as tx:
+        ids = [tx.create("ticket", {"title": "quick"})["id"] for _ in range(4)]
+        assert sorted(t.record_id for t in flows.inbox(tx)) == ids  # the buffered tasks written first
+        flows.approve(tx, flows.inbox(tx)[0].id)
+        assert len(flows.inbox(tx)) == 3
+    assert len(_inserts(counts, "ordo_flow_task")) == 2  # the first at once, the next three in one executemany
+    with app.transaction("mia") as tx:
+        assert [t.record_id for t in flows.inbox(tx)] == ids[1:]
+        assert flows.status(tx, "ticket", ids[0]).outcome == "done"

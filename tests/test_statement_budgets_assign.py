@@ -12,12 +12,12 @@ from ordo.engine.stats import count_statements
 
 from .test_statement_budgets_flows import bench
 
-# BEGIN + 10 x (record, task) + the first instance and token (the next nine of each: ids taken ahead, SQLite
+# BEGIN + 10 records + the first instance, token and task (the next nine of each: ids taken ahead, SQLite
 # in memory, PostgreSQL three nextval blocks each, rows written at commit) + the series' first number (SQLite:
 # the next ones counted in memory; PostgreSQL: a nextval each) + the two roles' members + the acting user,
-# timeline, audit, notifications, instances, tokens (and SQLite's series counter) at commit; then each
+# timeline, audit, notifications, instances, tokens, tasks (and SQLite's series counter) at commit; then each
 # approver's transaction (PostgreSQL: no BEGINs, a row lock per instance approved)
-BATCH_NOW = {"sqlite": 83, "postgresql": 104}
+BATCH_NOW = {"sqlite": 75, "postgresql": 99}
 # the acting user of each of the three transactions, and each role's members once (not once per flow run)
 DIRECTORY = 5
 

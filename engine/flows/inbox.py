@@ -136,6 +136,7 @@ def inbox(tx: Transaction, user: str | None = None, limit: int | None = None,
     statement for the entities of ``records`` (the flows' entities), with one more statement per other
     entity."""
     user, roles = _whose(tx, user)
+    store.flush(tx.conn)  # tasks of this transaction still buffered
     for what, n in (("limit", limit), ("offset", offset)):
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0 or n > 2**62):
             raise UsageError(f"inbox {what} must be a whole number from 0, got {n!r}")
@@ -171,6 +172,7 @@ def inbox(tx: Transaction, user: str | None = None, limit: int | None = None,
 def inbox_count(tx: Transaction, user: str | None = None) -> int:
     """How many tasks :func:`inbox` holds for the acting user (an admin: for ``user``): one statement."""
     user, roles = _whose(tx, user)
+    store.flush(tx.conn)
     return int(lean.execute(tx.conn, _count(len(roles)), _params(user, roles)).scalar_one())
 
 
@@ -178,6 +180,7 @@ def inbox_task(tx: Transaction, task_id: int, user: str | None = None) -> InboxT
     """Task ``task_id`` if it is in the inbox of the acting user (an admin: of ``user``), read directly by
     its id on the inbox's own condition (pending, assigned to them or to one of their roles); else None."""
     user, roles = _whose(tx, user)
+    store.flush(tx.conn)
     row = lean.execute(tx.conn, _one(len(roles)), {**_params(user, roles), "id": task_id}).first()
     if row is None:
         return None
@@ -206,6 +209,7 @@ def _task(tx: Transaction, r: dict[str, Any], name: str | None) -> InboxTask:
 
 def instance_tasks(conn: sa.Connection, instance_id: int, status: str | None = "pending") -> list[dict[str, Any]]:
     t = task_table
+    store.flush(conn)
     q = sa.select(t).where(t.c.instance_id == instance_id).order_by(t.c.id)
     if status:
         q = q.where(t.c.status == status)

@@ -1,4 +1,4 @@
-"""New flow instance and token rows: ids taken ahead, the rows written at commit in one executemany.
+"""New flow instance, token and task rows: ids taken ahead, the rows written at commit in one executemany.
 
 Every flow start inserted its instance row and its first token(s) one statement each, for the id. A
 transaction that starts many flows (an intake batch, ``app.transaction()`` with many creates) now
@@ -9,7 +9,7 @@ table's sequence (``nextval`` over ``generate_series``, 2, 4, ... up to ``BLOCK_
 by the end of the transaction are skipped, as a rollback skips them). Their rows are buffered by the
 unit of work (this object is its :class:`~ordo.engine.unit_of_work.Writer`) and written with the other
 buffered rows just before COMMIT, or earlier by :meth:`RowsLater.flush`, which every reader of these
-tables in the flow store calls first. A change to a buffered row (the instance saved, a token moved
+tables calls first. A change to a buffered row (the instance saved, a token moved, a task claimed
 or finished) is made to the row itself, as its UPDATE would have made it. Nothing refers to these
 rows by a foreign key, so writing them last is the same as writing them first.
 

@@ -105,7 +105,7 @@ class FlowState:
     def add_task(self, **values: Any) -> dict[str, Any]:
         tasks = self._task_map()
         task = {**store.TASK_DEFAULTS, **values}
-        task["id"] = store.insert_task(self.conn, **values)
+        task["id"] = store.insert_task(self.conn, task)
         tasks[task["id"]] = task
         return task
 

@@ -10,13 +10,23 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
 from .. import jsontext, lean, unit_of_work
 from ..errors import Conflict, NotFound
+from .loaded import (  # noqa: F401 - Instance, Loaded, Records, Token: the flow store's types
+    SELECT_INSTANCE,
+    SELECT_INSTANCE_OF_TASK,
+    TASK_INSTANCE,
+    Instance,
+    Loaded,
+    Records,
+    Token,
+    loaded_from,
+    with_records,
+)
 from .rows_later import RowsLater
 from .tables import instance_table, task_table, token_table
 
@@ -26,56 +36,11 @@ _I, _K, _T = instance_table, token_table, task_table
 P = sa.bindparam
 
 
-@dataclass
-class Instance:
-    id: int
-    flow: str
-    version_id: int
-    entity: str
-    record_id: int
-    status: str
-    outcome: str | None
-    current: str
-    started_by: str
-    started_at: dt.datetime
-    ended_at: dt.datetime | None
-    rev: int
-    data: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_row(cls, r: Any) -> Instance:
-        m = dict(r._mapping)
-        m["data"] = json.loads(m["data"] or "{}")
-        return cls(**m)
-
-
-@dataclass
-class Token:
-    id: int | None
-    node: str
-    splits: list[str] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-# -- instances: read with their active tokens and the tasks at each token's node (open tasks are only ever
-# there: a token leaving a node closes its tasks), one row per (token, task). The tasks are joined by their
-# instance too (a token's tasks are its instance's): the task index on instance_id finds them, where the
-# token alone (no index) would scan every task of every instance
-_TASK_OF_TOKEN = sa.and_(_T.c.instance_id == _I.c.id, _T.c.token_id == _K.c.id, _T.c.node == _K.c.node)
-_WITH_TOKENS = sa.select(_I, *[c.label(f"token_{c.name}") for c in _K.c],
-                         *[c.label(f"task_{c.name}") for c in _T.c]).select_from(
-    _I.outerjoin(_K, sa.and_(_K.c.instance_id == _I.c.id, _K.c.status == "active", _I.c.status == "running"))
-    .outerjoin(_T, _TASK_OF_TOKEN)).order_by(_K.c.id, _T.c.id)
-_SELECT_INSTANCE = _WITH_TOKENS.where(_I.c.id == P("id"))
-_TASK_INSTANCE = sa.select(_T.c.instance_id).where(_T.c.id == P("task")).scalar_subquery()
-_SELECT_INSTANCE_OF_TASK = _WITH_TOKENS.where(_I.c.id == _TASK_INSTANCE)
 # PostgreSQL: the row lock is taken first, on its own. A locking read that waited for another action
 # sees the instance row as that action left it but the joined tokens and tasks as they were before,
 # so they are read by a second statement, after the lock.
 _LOCK_INSTANCE = sa.select(_I.c.id).where(_I.c.id == P("id")).with_for_update()
-_LOCK_INSTANCE_OF_TASK = sa.select(_I.c.id).where(_I.c.id == _TASK_INSTANCE).with_for_update()
-_INSTANCE_COLUMNS = [c.name for c in _I.c]
-_TASK_COLUMNS = [(f"task_{c.name}", c.name) for c in _T.c]
+_LOCK_INSTANCE_OF_TASK = sa.select(_I.c.id).where(_I.c.id == TASK_INSTANCE).with_for_update()
 _SAVE_INSTANCE = sa.update(_I).where(_I.c.id == P("k_id"), _I.c.rev == P("k_rev")).values(
     status=P("v_status"), outcome=P("v_outcome"), current=P("v_current"), ended_at=P("v_ended_at"),
     rev=P("v_rev"), data=P("v_data"))
@@ -84,86 +49,18 @@ _INSTANCES_OF_STATUS = sa.select(_I).where(_I.c.entity == P("entity"), _I.c.reco
                                            _I.c.status == P("status")).order_by(_I.c.id)
 
 
-_INSTANCES, _TOKENS = RowsLater(_I), RowsLater(_K)  # new rows written at commit (see rows_later)
+_INSTANCES, _TOKENS, _TASKS = RowsLater(_I), RowsLater(_K), RowsLater(_T)  # new rows written at commit (rows_later)
 
 
 def flush(conn: sa.Connection) -> None:
-    """Write the new instance and token rows still buffered: before anything reads those tables."""
+    """Write the new instance, token and task rows still buffered: before anything reads those tables."""
     _INSTANCES.flush(conn)
     _TOKENS.flush(conn)
+    _TASKS.flush(conn)
 
 
 def _pg(conn: sa.Connection) -> bool:
     return conn.dialect.name == "postgresql"
-
-
-Records = tuple[tuple[str, sa.Table], ...]  # (entity, its table) of the entities flows run on
-_OTHER = _I.alias("other")
-# how many instances run on the instance's record (read with it: when it is the only one, a write of the record
-# in the same SQLite transaction need not look its running instances up, see _note_running)
-_RUNNING_ON_RECORD = (sa.select(sa.func.count()).select_from(_OTHER)
-                      .where(_OTHER.c.entity == _I.c.entity, _OTHER.c.record_id == _I.c.record_id,
-                             _OTHER.c.status == "running").scalar_subquery().label("running_on_record"))
-
-
-@functools.lru_cache(maxsize=16)
-def _with_records(records: Records) -> tuple[Any, Any]:
-    """:data:`_SELECT_INSTANCE` and :data:`_SELECT_INSTANCE_OF_TASK` that also read the instance's record
-    (the row of whichever of ``records`` it runs on, joined by id): the action needs it, built once."""
-    frm = _I.outerjoin(_K, sa.and_(_K.c.instance_id == _I.c.id, _K.c.status == "active",
-                                    _I.c.status == "running")).outerjoin(
-        _T, _TASK_OF_TOKEN)
-    cols = []
-    for i, (entity, t) in enumerate(records):
-        frm = frm.outerjoin(t, sa.and_(_I.c.entity == entity, t.c.id == _I.c.record_id))
-        cols += [c.label(f"rec{i}_{c.name}") for c in t.c]
-    q = sa.select(_I, *[c.label(f"token_{c.name}") for c in _K.c], *[c.label(f"task_{c.name}") for c in _T.c],
-                  *cols, _RUNNING_ON_RECORD).select_from(frm).order_by(_K.c.id, _T.c.id)
-    return q.where(_I.c.id == P("id")), q.where(_I.c.id == _TASK_INSTANCE)
-
-
-@functools.lru_cache(maxsize=16)
-def _record_labels(records: Records) -> tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]:
-    """Per entity of ``records``: the label of its id and its (label, column) pairs in :func:`_with_records`."""
-    return tuple((entity, f"rec{i}_id", tuple((f"rec{i}_{c.name}", c.name) for c in t.c))
-                 for i, (entity, t) in enumerate(records))
-
-
-@dataclass
-class Loaded:
-    """An instance as an action starts on it: its active tokens and the tasks at their nodes (and, when
-    read with it, its record's row, without child rows)."""
-
-    instance: Instance
-    tokens: list[Token]
-    tasks: list[dict[str, Any]]
-    record: dict[str, Any] | None = None
-    image: tuple[Any, ...] | None = None  # the instance row as read (see instance_image)
-    alone: bool = False  # read with its record: the only instance running on it (see _note_running)
-
-
-def _loaded(rows: list[Any], records: Records = ()) -> Loaded:
-    m = rows[0]._mapping
-    inst = Instance(**{c: m[c] for c in _INSTANCE_COLUMNS})
-    stored = m["data"] or "{}"
-    inst.data = json.loads(stored)  # type: ignore[arg-type]
-    record = None
-    for entity, key, columns in _record_labels(records):
-        if entity == inst.entity and m[key] is not None:
-            record = {name: m[label] for label, name in columns}
-    tokens: dict[int, Token] = {}
-    tasks = []
-    for r in rows:
-        if r.token_id is not None and r.token_id not in tokens:
-            tokens[r.token_id] = Token(r.token_id, r.token_node, json.loads(r.token_splits),
-                                       json.loads(r.token_data or "{}"))
-        if r.task_id is not None:
-            rm = r._mapping
-            tasks.append({name: rm[label] for label, name in _TASK_COLUMNS})
-    # as read: data written by instance_image's dump reads back to the same text (if not, one more UPDATE)
-    image = (inst.status, inst.outcome, inst.current[:500], inst.ended_at, stored)
-    alone = bool(records) and inst.status == "running" and m["running_on_record"] == 1
-    return Loaded(inst, list(tokens.values()), tasks, record, image, alone)
 
 
 def _note_running(conn: sa.Connection, loaded: Loaded) -> Loaded:
@@ -195,19 +92,19 @@ def load_instance_of_task(conn: sa.Connection, task_id: int, records: Records = 
         if found is None:
             raise NotFound(f"task {task_id} not found")
         return _load_locked(conn, found.id, f"task {task_id}", records)
-    select = _with_records(records)[1] if records else _SELECT_INSTANCE_OF_TASK
+    select = with_records(records)[1] if records else SELECT_INSTANCE_OF_TASK
     rows = lean.execute(conn, select, {"task": task_id}).all()
     if not rows:
         raise NotFound(f"task {task_id} not found")
-    return _note_running(conn, _loaded(rows, records))
+    return _note_running(conn, loaded_from(rows, records))
 
 
 def _load_locked(conn: sa.Connection, instance_id: int, what: str, records: Records = ()) -> Loaded:
-    select = _with_records(records)[0] if records else _SELECT_INSTANCE
+    select = with_records(records)[0] if records else SELECT_INSTANCE
     rows = lean.execute(conn, select, {"id": instance_id}).all()
     if not rows:
         raise NotFound(f"{what} not found")
-    return _note_running(conn, _loaded(rows, records))
+    return _note_running(conn, loaded_from(rows, records))
 
 
 def insert_instance(conn: sa.Connection, **values: Any) -> int:
@@ -329,7 +226,6 @@ def get_token(conn: sa.Connection, token_id: int) -> tuple[Token, str] | None:
 # -- tasks
 TASK_DEFAULTS = {"assignee": None, "assignee_role": None, "kind": "main", "seq": 0, "ref_task": None, "visit": 1,
                  "due_at": None, "acted_at": None, "acted_by": None, "comment": None}
-_INSERT_TASK = sa.insert(_T).returning(_T.c.id)
 _GET_TASK = sa.select(_T).where(_T.c.id == P("id"))
 # what an action on an instance needs: its open tasks and every task of its active tokens
 _STATE_TASKS = sa.select(_T).where(_T.c.instance_id == P("instance"), sa.or_(
@@ -341,11 +237,14 @@ _CANCEL_TASKS = sa.update(_T).where(_T.c.id.in_(P("ids", expanding=True)), _T.c.
     status="cancelled", acted_at=P("v_at"), comment=P("v_comment"))
 
 
-def insert_task(conn: sa.Connection, **values: Any) -> int:
-    return int(lean.execute(conn, _INSERT_TASK, values).scalar_one())
+def insert_task(conn: sa.Connection, task: dict[str, Any]) -> int:
+    """Insert a task row (``task``: every column but the id, see :data:`TASK_DEFAULTS`): after a transaction's
+    first, buffered and written at commit (see rows_later); returns its id."""
+    return _TASKS.insert(conn, task)
 
 
 def get_task(conn: sa.Connection, task_id: int) -> dict[str, Any]:
+    flush(conn)
     r = lean.execute(conn, _GET_TASK, {"id": task_id}).first()
     if r is None:
         raise NotFound(f"task {task_id} not found")
@@ -368,6 +267,12 @@ def _set_task(columns: tuple[str, ...], expected: int) -> Any:
 def set_task(conn: sa.Connection, task_id: int, expect: str | tuple[str, ...], **values: Any) -> bool:
     """Change a task only if it still has status ``expect`` (the guard against double actions)."""
     allowed = [expect] if isinstance(expect, str) else list(expect)
+    buffered = _TASKS.row(conn, task_id)
+    if buffered is not None:  # inserted in this transaction, not written yet: the row itself changes
+        if buffered["status"] not in allowed:
+            return False
+        buffered.update(values)
+        return True
     params = {"k_id": task_id, **{f"k_expect{i}": s for i, s in enumerate(allowed)},
               **{f"v_{c}": v for c, v in values.items()}}
     return lean.execute(conn, _set_task(tuple(sorted(values)), len(allowed)), params).rowcount == 1
@@ -375,10 +280,18 @@ def set_task(conn: sa.Connection, task_id: int, expect: str | tuple[str, ...], *
 
 def cancel_tasks(conn: sa.Connection, ids: list[int], *, now: dt.datetime, reason: str | None) -> None:
     """Cancel the tasks ``ids`` that are still open, noting ``reason``."""
-    if ids:
-        lean.execute(conn, _CANCEL_TASKS, {"ids": ids, "v_at": now, "v_comment": reason})
+    written = []
+    for task_id in ids:
+        buffered = _TASKS.row(conn, task_id)
+        if buffered is None:
+            written.append(task_id)
+        elif buffered["status"] in OPEN_TASK:  # new in this transaction, not written yet: the row itself changes
+            buffered.update(status="cancelled", acted_at=now, comment=reason)
+    if written:
+        lean.execute(conn, _CANCEL_TASKS, {"ids": written, "v_at": now, "v_comment": reason})
 
 
 def open_tasks(conn: sa.Connection, instance_id: int) -> list[dict[str, Any]]:
+    flush(conn)
     return [dict(r._mapping) for r in lean.execute(conn, _OPEN_TASKS, {"instance": instance_id})]
 
