@@ -71,19 +71,21 @@ def _rows_statement(run: Run, name: str, cf: Any) -> tuple[Any, list[str], str |
     return stmt, used, link
 
 
-def _linking(tree: ast.Node) -> str | None:
-    """The field of a related field's filter that is exactly ``<field> == parent.id`` (either way round)."""
+def _equal_paths(tree: ast.Node) -> list[tuple[str | None, list[str]]] | None:
+    """The two sides of a filter that is exactly ``<path> == <path>``, as (root, field names), else None."""
     if not isinstance(tree, ast.Binary) or tree.op != "==":
         return None
-    sides = []
-    for side in (tree.left, tree.right):
-        if not isinstance(side, ast.Path):
-            return None
-        fields = [s.name for s in side.steps if s.kind != "root"]
-        if len(fields) != 1:
-            return None
-        sides.append((side.root, fields[0]))
-    other = [s for s in sides if s != ("parent", "id")]
+    if not isinstance(tree.left, ast.Path) or not isinstance(tree.right, ast.Path):
+        return None
+    return [(side.root, [s.name for s in side.steps if s.kind != "root"]) for side in (tree.left, tree.right)]
+
+
+def _linking(tree: ast.Node) -> str | None:
+    """The field of a related field's filter that is exactly ``<field> == parent.id`` (either way round)."""
+    sides = _equal_paths(tree)
+    if sides is None or any(len(fields) != 1 for _, fields in sides):
+        return None
+    other = [(root, fields[0]) for root, fields in sides if (root, fields) != ("parent", ["id"])]
     return other[0][1] if len(other) == 1 and other[0][0] is None else None
 
 
@@ -152,15 +154,8 @@ def _matching_statement(run: Run, entity: str, cond: Any) -> tuple[Any, list[str
 
 def _is_own_record(tree: ast.Node) -> bool:
     """Whether a filter is exactly ``id == record.id`` (either way round)."""
-    if not isinstance(tree, ast.Binary) or tree.op != "==":
-        return False
-    sides = []
-    for side in (tree.left, tree.right):
-        if not isinstance(side, ast.Path):
-            return False
-        fields = [s.name for s in side.steps if s.kind != "root"]
-        sides.append((side.root, fields))
-    return sorted(sides, key=repr) == sorted([(None, ["id"]), ("record", ["id"])], key=repr)
+    sides = _equal_paths(tree)
+    return sides is not None and sorted(sides, key=repr) == sorted([(None, ["id"]), ("record", ["id"])], key=repr)
 
 
 def updates_own_record_first(run: Run, node: CNode) -> bool:
