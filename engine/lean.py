@@ -15,7 +15,8 @@ statements need and no more:
   so one DBAPI cursor, kept on the ``Connection``, runs every statement (none made and closed per call);
 * result rows are converted by per-column processors chosen once (``Decimal``, dates, JSON, booleans on
   SQLite; what psycopg does not convert itself on PostgreSQL) and returned as light rows (tuple, attribute
-  and ``_mapping`` access) in a :class:`Result` with the part of SQLAlchemy's result API callers use;
+  and ``_mapping`` access) in a :class:`Result` with the part of SQLAlchemy's result API callers use
+  (``engine/lean_rows.py``);
 * the engine's ``before_cursor_execute`` / ``after_cursor_execute`` listeners run as for any statement (the
   statement counter of :mod:`ordo.engine.stats` counts these too), and a driver error is raised as
   SQLAlchemy raises it (``sa.exc.IntegrityError`` ..., a lost connection invalidated), through the
@@ -32,11 +33,13 @@ import datetime as dt
 import operator
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite as _sqlite
+
+from .lean_rows import Result, Row
 
 try:  # psycopg 3.2+: a cursor that runs $n SQL with positional values as given (no query conversion per call)
     from psycopg import RawCursor as _RawCursor
@@ -47,64 +50,6 @@ _CACHE: dict[tuple[Any, str, tuple[str, ...], bool], Any] = {}
 _CACHE_LIMIT = 20_000  # compiled forms kept (statements built once: a few hundred per app)
 _MUTEX = threading.Lock()
 _FALLBACK = object()
-
-
-class Row(tuple):
-    """A result row: by position, by attribute (``row.id``) and as a mapping (``row._mapping``)."""
-
-    __slots__ = ()
-    _index: dict[str, int] = {}
-    _fields: tuple[str, ...] = ()
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[self._index[name]]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    @property
-    def _mapping(self) -> dict[str, Any]:
-        return dict(zip(self._fields, self, strict=False))
-
-
-class Result:
-    """The rows (fetched whole) and row count of a statement run by :func:`execute`."""
-
-    __slots__ = ("_rows", "rowcount")
-
-    def __init__(self, rows: list[Any], rowcount: int) -> None:
-        self._rows = rows
-        self.rowcount = rowcount
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._rows)
-
-    def all(self) -> list[Any]:
-        return list(self._rows)
-
-    fetchall = all
-
-    def first(self) -> Any:
-        return self._rows[0] if self._rows else None
-
-    def one(self) -> Any:
-        if len(self._rows) != 1:
-            if not self._rows:
-                raise sa.exc.NoResultFound("No row was found when one was required")
-            raise sa.exc.MultipleResultsFound("Multiple rows were found when exactly one was required")
-        return self._rows[0]
-
-    def scalar(self) -> Any:
-        return self._rows[0][0] if self._rows else None
-
-    def scalar_one(self) -> Any:
-        return self.one()[0]
-
-    def scalars(self) -> Result:
-        return Result([r[0] for r in self._rows], self.rowcount)
-
-    def mappings(self) -> Result:
-        return Result([r._mapping for r in self._rows], self.rowcount)
 
 
 _MISSING = object()
