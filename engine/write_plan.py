@@ -62,11 +62,7 @@ class ChildPlan:
     def update_shape(self, columns: tuple[str, ...]) -> tuple[str, ...] | None:
         """``columns`` if ``update`` may set just those (compiled once per set, lean), None when it sets every
         column (past MAX_SET_SHAPES sets for this table)."""
-        if columns not in self.set_shapes:
-            if len(self.set_shapes) >= MAX_SET_SHAPES:
-                return None
-            self.set_shapes.add(columns)
-        return columns
+        return columns if _admitted(self.set_shapes, columns) else None
 
     def of_parents(self, size: int) -> Any:
         """The rows of ``size`` parents (``in_params``), in parent and position order."""
@@ -141,11 +137,8 @@ class EntityPlan:
         only the fields whose value differs from ``before`` (the record as stored). ``update`` is compiled
         once per set of columns it sets (lean): after MAX_SET_SHAPES sets for this entity, every field."""
         values = {n: after.get(n) for n in names if differs(before.get(n), after.get(n))}
-        shape = tuple(values)
-        if shape not in self.set_shapes:
-            if len(self.set_shapes) >= MAX_SET_SHAPES:
-                return {n: after.get(n) for n in names}
-            self.set_shapes.add(shape)
+        if not _admitted(self.set_shapes, tuple(values)):
+            return {n: after.get(n) for n in names}
         return values
 
     def select_by(self, what: str, columns: tuple[str, ...], *, not_id: bool = False, first: bool = False) -> Any:
@@ -165,6 +158,16 @@ class EntityPlan:
 
 
 MAX_SET_SHAPES = 64  # column sets an entity's UPDATE is compiled for (more: the whole row)
+def _admitted(shapes: set[tuple[str, ...]], shape: tuple[str, ...]) -> bool:
+    """Whether an UPDATE may set just the columns ``shape`` (each set compiled once, lean): a set already seen,
+    or a new one while fewer than MAX_SET_SHAPES are (then it is noted)."""
+    if shape not in shapes:
+        if len(shapes) >= MAX_SET_SHAPES:
+            return False
+        shapes.add(shape)
+    return True
+
+
 _SAME_WHEN_EQUAL = frozenset({str, int, float, bool, dt.date, dt.datetime, type(None)})
 
 
