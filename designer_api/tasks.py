@@ -22,6 +22,7 @@ from ordo.dsl.base import label_text
 from ordo.engine.errors import NotFound
 from ordo.engine.flows.actions import can_act
 from ordo.engine.flows.inbox import FlowStatus, InboxTask, inbox
+from ordo.engine.flows.store import flush
 from ordo.engine.flows.tables import task_table
 from ordo.engine.present import Presenter
 
@@ -148,8 +149,6 @@ def _text(ctx: Ctx, name: str) -> str | None:
 def _visible_task(tx: Transaction, task_id: int) -> dict[str, Any]:
     """The task, if the user may act on it or read its record; otherwise it is not found (so that its
     assignee and record stay unknown)."""
-    from ordo.engine.flows.store import flush
-
     flush(tx.conn)  # tasks of this transaction still buffered
     row = tx.conn.execute(sa.select(task_table).where(task_table.c.id == task_id)).first()
     task = dict(row._mapping) if row is not None else None
