@@ -25,7 +25,7 @@ from ordo.dsl.expr import Clock
 from ordo.dsl.expr.limits import INT_MAX, int_problem
 from ordo.dsl.loader import load_app
 
-from . import audit, credentials, record_ops, unit_of_work  # noqa: F401 - credentials declares its system tables
+from . import audit, credentials, directory_cache, record_ops, unit_of_work  # noqa: F401 - credentials declares its system tables
 from .actor import SYSTEM, User, UserLike, as_user
 from .compiled import compile_app
 from .db import describe, make_engine, read_connection, retrying, write_connection
@@ -98,6 +98,7 @@ class App:
             self.start()
         elif check:
             check_schema(self.engine, self.compiled, self.name, f"database {self.db_label!r}")
+        directory_cache.enable(self.engine)  # the directory kept across transactions, where its token is kept
 
     def start(self) -> None:
         """Run the start hooks of features (e.g. recurring schedules); the schema must be in sync."""

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from . import directory_cache
 from . import schema_steps as steps
 from .compiled import CompiledApp
 from .db import advisory_lock, write_connection
@@ -282,6 +283,8 @@ def sync_schema_in(conn: sa.Connection, compiled: CompiledApp, *, app_name: str 
     if app_name is not None:
         _refuse_other_app(conn, compiled, app_name, set(sa.inspect(conn).get_table_names()), where)
     SYSTEM_METADATA.create_all(conn, checkfirst=True)
+    if not dry_run:
+        directory_cache.install(conn)
     if app_name is not None and not dry_run and _owner(conn, {meta_table.name}) is None:
         conn.execute(sa.insert(meta_table).values(key="app", value=app_name))
     plan = plan_sync(conn, compiled)

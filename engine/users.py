@@ -1,7 +1,8 @@
 """Users, roles and groups, kept in the database so every process sees the same.
 
 Membership is looked up when a transaction starts, so a change applies at once
-everywhere (no copied user lists). A user with the ``admin`` role is an admin.
+everywhere (no copied user lists): what a process read is kept across transactions only
+while the directory's token (one statement per transaction, see directory_cache) is unchanged. A user with the ``admin`` role is an admin.
 Roles declared in ``roles.yaml`` with ``users:`` are granted on schema sync (with
 system authority). Changes are checked against the acting user (see Directory).
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import lean, unit_of_work
+from . import directory_cache, lean, unit_of_work
 from .actor import User
 from .credentials import Credentials, token_digest, token_table, token_use_stale
 from .errors import NotFound, PermissionDenied, UsageError
@@ -105,13 +106,17 @@ Presence = tuple[bool, bool, str | None]  # (active, available, calendar) of a u
 
 class _Known:
     """What this database transaction read of the directory (``UnitOfWork.facts``): users by name (None: no
-    such user), members by (kind, group, active_only), presence by name. Any write through a Directory on
+    such user), members by (kind, group, active_only), presence by name; the dictionaries of the process's
+    :class:`directory_cache.Shared` when the database keeps a token. Any write through a Directory on
     the connection drops it (:func:`_changed`), so a grant or revoke is seen by the next lookup; a savepoint
     rolled back or the transaction's end drops it with the unit of work's facts."""
 
     __slots__ = ("members", "presence", "users")
 
-    def __init__(self) -> None:
+    def __init__(self, shared: directory_cache.Shared | None = None) -> None:
+        if shared is not None:  # what this process read at the token this transaction reads
+            self.users, self.members, self.presence = shared.users, shared.members, shared.presence
+            return
         self.users: dict[str, UserInfo | None] = {}
         self.members: dict[tuple[str, str, bool], list[str]] = {}
         self.presence: dict[str, Presence] = {}
@@ -127,7 +132,7 @@ def _known(conn: sa.Connection) -> _Known | None:
     facts = unit_of_work.of(conn).facts
     known = facts.get(_KNOWN)
     if known is None:
-        known = facts[_KNOWN] = _Known()
+        known = facts[_KNOWN] = _Known(directory_cache.shared(conn))
     return known
 
 
