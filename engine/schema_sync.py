@@ -285,13 +285,14 @@ def sync_schema_in(conn: sa.Connection, compiled: CompiledApp, *, app_name: str 
     SYSTEM_METADATA.create_all(conn, checkfirst=True)
     if not dry_run:
         directory_cache.install(conn)
+    system = system_indexes(conn, dry_run=dry_run)
     if app_name is not None and not dry_run and _owner(conn, {meta_table.name}) is None:
         conn.execute(sa.insert(meta_table).values(key="app", value=app_name))
     plan = plan_sync(conn, compiled)
     if plan.refused:
         raise SchemaChangeRefused(plan.refused)
     if dry_run:
-        return plan.statements
+        return system + plan.statements
     if plan.create:
         meta = sa.MetaData()
         tables = [build_table(spec, meta) for spec in plan.create]
@@ -305,4 +306,29 @@ def sync_schema_in(conn: sa.Connection, compiled: CompiledApp, *, app_name: str 
     for name, snap in plan.snapshots.items():
         conn.execute(sa.delete(schema_table).where(schema_table.c.table_name == name))
         conn.execute(sa.insert(schema_table).values(table_name=name, spec=json.dumps(snap, sort_keys=True)))
-    return plan.statements
+    return system + plan.statements
+
+
+def system_indexes(conn: sa.Connection, *, dry_run: bool = False) -> list[str]:
+    """Bring the indexes of the existing system tables in line with their declarations (``create_all`` makes a
+    table's indexes only with the table): a declared index missing is created, a retired one (named in its
+    table's ``info["retired_indexes"]``) dropped. An index is known by its name, so a changed one takes a new
+    name and retires the old. ``dry_run``: only what would be done. Returns what was (or would be) done."""
+    if conn.dialect.name == "sqlite":
+        q = "SELECT name FROM sqlite_master WHERE type = 'index'"
+    else:
+        q = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+    have = {r[0] for r in conn.exec_driver_sql(q)}
+    done: list[str] = []
+    for table in SYSTEM_METADATA.sorted_tables:
+        for name in table.info.get("retired_indexes", ()):
+            if name in have:
+                done.append(f"drop index {name}")
+                if not dry_run:
+                    steps.drop_index(table.name, name)(conn)
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            if index.name not in have:
+                done.append(f"create index {index.name}")
+                if not dry_run:
+                    index.create(conn)
+    return done

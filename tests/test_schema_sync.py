@@ -94,3 +94,50 @@ def test_sync_cli_dry_run_and_refusal(make_app, db_url, capsys):
     assert main(["sync", str(v2), "--db", db_url]) == 1
     err = capsys.readouterr().err
     assert "cannot follow the definitions without losing data" in err and "dropped_fields" in err
+
+
+
+# system indexes as databases made before them hold them: (name, table, columns); ix_ordo_job_before stands for
+# any index retired later (retired by the test itself)
+OLD_SYSTEM_INDEXES = [
+    ("ix_ordo_job_before", "ordo_job", "status"),
+]
+
+
+def _index_sql(conn) -> dict[str, str]:
+    if conn.dialect.name == "sqlite":
+        q = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+    else:
+        q = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+    return dict(conn.exec_driver_sql(q).all())
+
+
+def test_system_indexes_follow_their_declaration(make_app, db_url, monkeypatch):
+    """A database made before system indexes changed (their tables' indexes then: OLD_SYSTEM_INDEXES): sync
+    creates the declared indexes it lacks and drops the retired ones (a dry run only tells)."""
+    from ordo.engine.tables import SYSTEM_METADATA
+
+    tables = SYSTEM_METADATA.tables
+    monkeypatch.setitem(tables["ordo_job"].info, "retired_indexes", ("ix_ordo_job_before",))
+    app = open_app(make_app(V1), db_url)
+    declared = {i.name for t in tables.values() for i in t.indexes}
+    retired = {n for t in tables.values() for n in t.info.get("retired_indexes", ())}
+    assert {n for n, _, _ in OLD_SYSTEM_INDEXES} <= retired and not retired & declared
+    new = sorted({i.name for t in {t for _, t, _ in OLD_SYSTEM_INDEXES} for i in tables[t].indexes})
+    with app.engine.begin() as conn:
+        have = _index_sql(conn)
+        assert declared <= have.keys() and not retired & have.keys()
+        for name in new:  # the old shape: the tables' declared indexes missing, the retired ones there
+            conn.exec_driver_sql(f"DROP INDEX {name}")
+        for name, table, cols in OLD_SYSTEM_INDEXES:
+            conn.exec_driver_sql(f"CREATE INDEX {name} ON {table} ({cols})")
+    expected = {f"drop index {n}" for n, _, _ in OLD_SYSTEM_INDEXES} | {f"create index {n}" for n in new}
+    assert set(app.sync_schema(dry_run=True)) == expected
+    with app.engine.connect() as conn:
+        assert not set(new) & _index_sql(conn).keys()
+    assert set(app.sync_schema()) == expected
+    with app.engine.connect() as conn:
+        have = _index_sql(conn)
+    assert declared <= have.keys() and not retired & have.keys()
+    assert app.sync_schema() == []
+    app.close()
