@@ -101,6 +101,9 @@ def test_sync_cli_dry_run_and_refusal(make_app, db_url, capsys):
 # any index retired later (retired by the test itself)
 OLD_SYSTEM_INDEXES = [
     ("ix_ordo_job_before", "ordo_job", "status"),
+    ("ix_ordo_flow_task_assignee", "ordo_flow_task", "status, assignee"),
+    ("ix_ordo_flow_task_role", "ordo_flow_task", "status, assignee_role"),
+    ("ix_ordo_flow_task_instance", "ordo_flow_task", "instance_id, status"),
 ]
 
 
@@ -127,6 +130,7 @@ def test_system_indexes_follow_their_declaration(make_app, db_url, monkeypatch):
     with app.engine.begin() as conn:
         have = _index_sql(conn)
         assert declared <= have.keys() and not retired & have.keys()
+        assert " WHERE " in have["ix_ordo_flow_task_pending_user"].upper()  # partial, on both databases
         for name in new:  # the old shape: the tables' declared indexes missing, the retired ones there
             conn.exec_driver_sql(f"DROP INDEX {name}")
         for name, table, cols in OLD_SYSTEM_INDEXES:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from .. import lean, unit_of_work
 from ..errors import UsageError
 from . import store
-from .tables import history_table, instance_table, task_table
+from .tables import PENDING, history_table, instance_table, task_table
 
 if TYPE_CHECKING:
     from ..records import Transaction
@@ -79,32 +79,49 @@ def _names(tx: Transaction, entity: str, ids: set[int]) -> dict[int, str]:
 
 
 _t = task_table
-_ORDER = (_t.c.due_at.is_(None), _t.c.due_at, _t.c.id)
 PAGE = 500  # tasks read at a time when every pending task is asked for
+_PENDING = sa.literal_column(PENDING)  # as the partial indexes say it (see tables): they serve only that
 
 
-def _mine(roles: int) -> tuple[Any, ...]:
-    """Pending, assigned to ``:user`` or unassigned with a role among ``:role0 .. :role<roles-1>`` (one bound
-    parameter per role: the statement is built once per number of roles, no expanding IN to render per call)."""
-    in_role = _t.c.assignee_role.in_([sa.bindparam(f"role{i}") for i in range(roles)]) if roles else sa.false()
-    return (_t.c.status == "pending", sa.or_(_t.c.assignee == sa.bindparam("user"),
-                                             sa.and_(_t.c.assignee.is_(None), in_role)))
+def _roles(roles: int) -> list[Any]:
+    """``:role0 .. :role<roles-1>``: one bound parameter per role (the statements are built once per number of
+    roles, no expanding IN to render per call)."""
+    return [sa.bindparam(f"role{i}") for i in range(roles)]
 
 
-@functools.lru_cache(maxsize=64)
-def _inbox(roles: int) -> Any:
-    return sa.select(_t).where(*_mine(roles)).order_by(*_ORDER).limit(sa.bindparam("limit")) \
+def _mine(roles: int) -> Any:
+    """The user's pending tasks: assigned to ``:user``, or unassigned with a role among the roles; one branch
+    per way, each searched in its own partial index (SQLite does not split an OR across indexes, and the
+    branches are disjoint), as a subquery."""
+    for_user = sa.select(_t).where(_PENDING, _t.c.assignee == sa.bindparam("user"))
+    if not roles:
+        return for_user.subquery("mine")
+    for_role = sa.select(_t).where(_PENDING, _t.c.assignee.is_(None), _t.c.assignee_role.in_(_roles(roles)))
+    return sa.union_all(for_user, for_role).subquery("mine")
+
+
+def _ordered(q: Any, mine: Any) -> Any:
+    """``q`` due first, then by id, a page of it (``:limit`` after ``:offset``)."""
+    return q.order_by(mine.c.due_at.is_(None), mine.c.due_at, mine.c.id).limit(sa.bindparam("limit")) \
         .offset(sa.bindparam("offset"))
 
 
 @functools.lru_cache(maxsize=64)
+def _inbox(roles: int) -> Any:
+    mine = _mine(roles)
+    return _ordered(sa.select(mine), mine)
+
+
+@functools.lru_cache(maxsize=64)
 def _count(roles: int) -> Any:
-    return sa.select(sa.func.count()).select_from(_t).where(*_mine(roles))
+    return sa.select(sa.func.count()).select_from(_mine(roles))
 
 
 @functools.lru_cache(maxsize=64)
 def _one(roles: int) -> Any:
-    return sa.select(_t).where(*_mine(roles), _t.c.id == sa.bindparam("id"))
+    in_role = _t.c.assignee_role.in_(_roles(roles)) if roles else sa.false()
+    return sa.select(_t).where(_t.c.id == sa.bindparam("id"), _PENDING, sa.or_(
+        _t.c.assignee == sa.bindparam("user"), sa.and_(_t.c.assignee.is_(None), in_role)))
 
 
 def _params(user: str, roles: Any) -> dict[str, Any]:
@@ -114,14 +131,14 @@ def _params(user: str, roles: Any) -> dict[str, Any]:
 def _named(records: store.Records, filters: tuple[Any, ...], roles: int) -> Any:
     """The inbox with the names of the tasks' records in the same statement: each flow entity's table
     joined by id, on the condition of the rows the user may read (``filters``, None: all)."""
-    frm: Any = _t
+    mine = _mine(roles)
+    frm: Any = mine
     cols = []
     for i, ((entity, table), readable) in enumerate(zip(records, filters, strict=True)):
-        on = sa.and_(_t.c.entity == entity, table.c.id == _t.c.record_id)
+        on = sa.and_(mine.c.entity == entity, table.c.id == mine.c.record_id)
         frm = frm.outerjoin(table, on if readable is None else sa.and_(on, readable))
         cols.append(table.c.name.label(f"ordo_name_{i}"))
-    return sa.select(_t, *cols).select_from(frm).where(*_mine(roles)).order_by(*_ORDER) \
-        .limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
+    return _ordered(sa.select(mine, *cols).select_from(frm), mine)
 
 
 _named_all = functools.lru_cache(maxsize=64)(_named)  # nobody's reads filtered: built once per number of roles

@@ -5,7 +5,8 @@
 * ``ordo_flow_instance``: one run of a flow on one record; ``rev`` increases with every
   change (optimistic check on top of the row lock).
 * ``ordo_flow_token``: where the instance is (one active token per parallel branch).
-* ``ordo_flow_task``: a human task (pending, waiting, approved, rejected, ...).
+* ``ordo_flow_task``: a human task (pending, waiting, approved, rejected, ...); only pending tasks are in the
+  inbox's (partial) indexes.
 * ``ordo_flow_history``: the timeline: who did what, when, with which comment.
 """
 
@@ -59,6 +60,12 @@ token_table = sa.Table(
     sa.Index("ix_ordo_flow_token_instance", "instance_id", "status"),
 )
 
+# A task's status changes (pending -> approved ...) touch only the indexes that hold it: the inbox reads pending
+# tasks through two partial indexes, one per way a task is assigned (exactly one of them holds a pending task,
+# none a closed one), and an instance's tasks are found by instance_id alone (a few per instance)
+PENDING = "status = 'pending'"  # literally in the indexes' WHERE and in the inbox's (a bound value would not match)
+_FOR_USER, _FOR_ROLE = sa.text(f"{PENDING} AND assignee IS NOT NULL"), sa.text(f"{PENDING} AND assignee IS NULL")
+
 task_table = sa.Table(
     "ordo_flow_task",
     SYSTEM_METADATA,
@@ -82,9 +89,10 @@ task_table = sa.Table(
     sa.Column("acted_at", sa.DateTime),
     sa.Column("acted_by", sa.String(140)),
     sa.Column("comment", sa.Text),
-    sa.Index("ix_ordo_flow_task_assignee", "status", "assignee"),
-    sa.Index("ix_ordo_flow_task_role", "status", "assignee_role"),
-    sa.Index("ix_ordo_flow_task_instance", "instance_id", "status"),
+    sa.Index("ix_ordo_flow_task_pending_user", "assignee", sqlite_where=_FOR_USER, postgresql_where=_FOR_USER),
+    sa.Index("ix_ordo_flow_task_pending_role", "assignee_role", sqlite_where=_FOR_ROLE, postgresql_where=_FOR_ROLE),
+    sa.Index("ix_ordo_flow_task_instance_id", "instance_id"),
+    info={"retired_indexes": ("ix_ordo_flow_task_assignee", "ix_ordo_flow_task_role", "ix_ordo_flow_task_instance")},
 )
 
 history_table = sa.Table(
