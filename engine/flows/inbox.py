@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from .. import lean, unit_of_work
 from ..errors import UsageError
 from . import store
-from .tables import PENDING, history_table, instance_table, task_table
+from .tables import history_table, instance_table, task_table
 
 if TYPE_CHECKING:
     from ..records import Transaction
@@ -79,49 +79,39 @@ def _names(tx: Transaction, entity: str, ids: set[int]) -> dict[int, str]:
 
 
 _t = task_table
+_ORDER = (_t.c.due_at.is_(None), _t.c.due_at, _t.c.id)
 PAGE = 500  # tasks read at a time when every pending task is asked for
-_PENDING = sa.literal_column(PENDING)  # as the partial indexes say it (see tables): they serve only that
 
 
-def _roles(roles: int) -> list[Any]:
-    """``:role0 .. :role<roles-1>``: one bound parameter per role (the statements are built once per number of
-    roles, no expanding IN to render per call)."""
-    return [sa.bindparam(f"role{i}") for i in range(roles)]
+_PENDING = _t.c.status == sa.literal_column("'pending'")  # literally, as the partial indexes say it (tables.PENDING)
 
 
-def _mine(roles: int) -> Any:
-    """The user's pending tasks: assigned to ``:user``, or unassigned with a role among the roles; one branch
-    per way, each searched in its own partial index (SQLite does not split an OR across indexes, and the
-    branches are disjoint), as a subquery."""
-    for_user = sa.select(_t).where(_PENDING, _t.c.assignee == sa.bindparam("user"))
+def _mine(roles: int) -> tuple[Any, ...]:
+    """Pending, assigned to ``:user`` or unassigned with a role among ``:role0 .. :role<roles-1>`` (one bound
+    parameter per role: the statement is built once per number of roles, no expanding IN to render per call).
+    Each way names the status in its own term, so each is searched in its partial index of pending tasks (see
+    tables; SQLite: a MULTI-INDEX OR, PostgreSQL: a BitmapOr); a bound status would match neither index."""
+    for_user = sa.and_(_PENDING, _t.c.assignee == sa.bindparam("user"))
     if not roles:
-        return for_user.subquery("mine")
-    for_role = sa.select(_t).where(_PENDING, _t.c.assignee.is_(None), _t.c.assignee_role.in_(_roles(roles)))
-    return sa.union_all(for_user, for_role).subquery("mine")
-
-
-def _ordered(q: Any, mine: Any) -> Any:
-    """``q`` due first, then by id, a page of it (``:limit`` after ``:offset``)."""
-    return q.order_by(mine.c.due_at.is_(None), mine.c.due_at, mine.c.id).limit(sa.bindparam("limit")) \
-        .offset(sa.bindparam("offset"))
+        return (for_user,)
+    in_role = _t.c.assignee_role.in_([sa.bindparam(f"role{i}") for i in range(roles)])
+    return (sa.or_(for_user, sa.and_(_PENDING, _t.c.assignee.is_(None), in_role)),)
 
 
 @functools.lru_cache(maxsize=64)
 def _inbox(roles: int) -> Any:
-    mine = _mine(roles)
-    return _ordered(sa.select(mine), mine)
+    return sa.select(_t).where(*_mine(roles)).order_by(*_ORDER).limit(sa.bindparam("limit")) \
+        .offset(sa.bindparam("offset"))
 
 
 @functools.lru_cache(maxsize=64)
 def _count(roles: int) -> Any:
-    return sa.select(sa.func.count()).select_from(_mine(roles))
+    return sa.select(sa.func.count()).select_from(_t).where(*_mine(roles))
 
 
 @functools.lru_cache(maxsize=64)
 def _one(roles: int) -> Any:
-    in_role = _t.c.assignee_role.in_(_roles(roles)) if roles else sa.false()
-    return sa.select(_t).where(_t.c.id == sa.bindparam("id"), _PENDING, sa.or_(
-        _t.c.assignee == sa.bindparam("user"), sa.and_(_t.c.assignee.is_(None), in_role)))
+    return sa.select(_t).where(*_mine(roles), _t.c.id == sa.bindparam("id"))
 
 
 def _params(user: str, roles: Any) -> dict[str, Any]:
@@ -131,14 +121,14 @@ def _params(user: str, roles: Any) -> dict[str, Any]:
 def _named(records: store.Records, filters: tuple[Any, ...], roles: int) -> Any:
     """The inbox with the names of the tasks' records in the same statement: each flow entity's table
     joined by id, on the condition of the rows the user may read (``filters``, None: all)."""
-    mine = _mine(roles)
-    frm: Any = mine
+    frm: Any = _t
     cols = []
     for i, ((entity, table), readable) in enumerate(zip(records, filters, strict=True)):
-        on = sa.and_(mine.c.entity == entity, table.c.id == mine.c.record_id)
+        on = sa.and_(_t.c.entity == entity, table.c.id == _t.c.record_id)
         frm = frm.outerjoin(table, on if readable is None else sa.and_(on, readable))
         cols.append(table.c.name.label(f"ordo_name_{i}"))
-    return _ordered(sa.select(mine, *cols).select_from(frm), mine)
+    return sa.select(_t, *cols).select_from(frm).where(*_mine(roles)).order_by(*_ORDER) \
+        .limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
 
 
 _named_all = functools.lru_cache(maxsize=64)(_named)  # nobody's reads filtered: built once per number of roles
