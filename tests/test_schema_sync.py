@@ -104,6 +104,7 @@ OLD_SYSTEM_INDEXES = [
     ("ix_ordo_flow_task_assignee", "ordo_flow_task", "status, assignee"),
     ("ix_ordo_flow_task_role", "ordo_flow_task", "status, assignee_role"),
     ("ix_ordo_flow_task_instance", "ordo_flow_task", "instance_id, status"),
+    ("ix_ordo_flow_token_instance", "ordo_flow_token", "instance_id, status"),
     ("ix_ordo_flow_history_instance", "ordo_flow_history", "instance_id"),
     ("ix_ordo_outbox_due", "ordo_outbox", "status, next_attempt_at"),
 ]

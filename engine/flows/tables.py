@@ -57,7 +57,9 @@ token_table = sa.Table(
     sa.Column("splits", sa.Text, nullable=False, default="[]"),  # stack of split keys (for joins)
     sa.Column("arrived_at", sa.DateTime, nullable=False),
     sa.Column("data", sa.Text, nullable=False, default="{}"),
-    sa.Index("ix_ordo_flow_token_instance", "instance_id", "status"),
+    # an instance's tokens (a few) by instance_id alone: a token finishing (status) moves no index entry
+    sa.Index("ix_ordo_flow_token_instance_id", "instance_id"),
+    info={"retired_indexes": ("ix_ordo_flow_token_instance",)},
 )
 
 # A task's status changes (pending -> approved ...) touch only the indexes that hold it: the inbox reads pending
