@@ -13,7 +13,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict, NotFound, PermissionDenied, UsageError
-from . import store
+from . import ahead, store
 from .approval import evaluate, notify_task, reject_allowed_to_continue, rejected
 from .runner import Run
 from .store import Token
@@ -28,7 +28,8 @@ TASK_ACTIONS = ("approve", "reject", "transfer", "add_approver", "comment", "can
 def _open(rt: FlowRuntime, tx: Transaction, task_id: int) -> tuple[dict[str, Any], Run]:
     if isinstance(task_id, bool) or not isinstance(task_id, int):
         raise UsageError(f"task must be a task id (a number), got {task_id!r}")
-    loaded = store.load_instance_of_task(tx.conn, task_id, rt.records)
+    loaded = ahead.take(tx, task_id, rt.records, store.flush) or store.load_instance_of_task(
+        tx.conn, task_id, rt.records)
     inst = loaded.instance
     run = Run(rt, tx, inst, rt.flow_for(tx, inst), loaded=loaded)
     task = run.state.task(task_id)  # as it is now that we hold the lock

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from .. import lean, unit_of_work
 from ..errors import UsageError
-from . import store
+from . import ahead, store
 from .tables import history_table, instance_table, task_table
 
 if TYPE_CHECKING:
@@ -173,6 +173,7 @@ def inbox(tx: Transaction, user: str | None = None, limit: int | None = None,
         if r["entity"] not in names:  # not an entity a flow runs on now (an instance of a removed flow)
             by_entity.setdefault(r["entity"], set()).add(r["record_id"])
     names.update({e: _names(tx, e, ids) for e, ids in by_entity.items()})
+    ahead.expect(tx.conn, [(r["id"], r["instance_id"]) for r in rows])  # the instances acted on next, read together
     return [_task(tx, r, names[r["entity"]].get(r["record_id"])) for r in rows]
 
 

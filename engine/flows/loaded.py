@@ -78,6 +78,20 @@ _RUNNING_ON_RECORD = (sa.select(sa.func.count()).select_from(_OTHER)
 def with_records(records: Records) -> tuple[Any, Any]:
     """:data:`SELECT_INSTANCE` and :data:`SELECT_INSTANCE_OF_TASK` that also read the instance's record
     (the row of whichever of ``records`` it runs on, joined by id): the action needs it, built once."""
+    q = _with_records(records)
+    return q.where(_I.c.id == P("id")), q.where(_I.c.id == TASK_INSTANCE)
+
+
+@functools.lru_cache(maxsize=64)
+def select_many(records: Records, size: int) -> Any:
+    """The load of ``size`` instances at once (ids bound as ``i0`` .. ``i<size-1>``; each one's rows in the order
+    of :data:`SELECT_INSTANCE`'s)."""
+    q = _with_records(records) if records else _WITH_TOKENS
+    return q.where(_I.c.id.in_([P(f"i{k}") for k in range(size)]))
+
+
+@functools.lru_cache(maxsize=16)
+def _with_records(records: Records) -> Any:
     frm = _I.outerjoin(_K, sa.and_(_K.c.instance_id == _I.c.id, _K.c.status == "active",
                                     _I.c.status == "running")).outerjoin(
         _T, _TASK_OF_TOKEN)
@@ -87,7 +101,7 @@ def with_records(records: Records) -> tuple[Any, Any]:
         cols += [c.label(f"rec{i}_{c.name}") for c in t.c]
     q = sa.select(_I, *[c.label(f"token_{c.name}") for c in _K.c], *[c.label(f"task_{c.name}") for c in _T.c],
                   *cols, _RUNNING_ON_RECORD).select_from(frm).order_by(_K.c.id, _T.c.id)
-    return q.where(_I.c.id == P("id")), q.where(_I.c.id == TASK_INSTANCE)
+    return q
 
 
 @functools.lru_cache(maxsize=16)

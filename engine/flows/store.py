@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from .. import jsontext, lean, unit_of_work
 from ..errors import Conflict, NotFound
+from .ahead import drop
 from .loaded import (  # noqa: F401 - Instance, Loaded, Records, Token: the flow store's types
     SELECT_INSTANCE,
     SELECT_INSTANCE_OF_TASK,
@@ -128,6 +129,7 @@ def save_instance(conn: sa.Connection, inst: Instance, image: tuple[Any, ...] | 
     """Write the instance back, checking nobody else changed it meanwhile (``rev``); ``image``: its
     :func:`instance_image`, if the caller has it (the data is dumped once per save)."""
     status, outcome, current, ended_at, data = image or instance_image(inst)
+    drop(conn, instance=inst.id)
     buffered = _INSTANCES.row(conn, inst.id)
     if buffered is not None:  # inserted in this transaction, not written yet: the row itself changes
         if buffered["rev"] != inst.rev:
@@ -192,6 +194,7 @@ def _token(r: Any) -> Token:
 def save_token(conn: sa.Connection, instance_id: int, tok: Token, now: dt.datetime) -> int:
     splits = _dumps(tok.splits) if tok.splits else "[]"
     data = _dumps(tok.data)
+    drop(conn, instance=instance_id)
     if tok.id is None:
         tok.id = _TOKENS.insert(conn, {"instance_id": instance_id, "node": tok.node, "status": "active",
                                        "splits": splits, "arrived_at": now, "data": data})
@@ -205,6 +208,7 @@ def save_token(conn: sa.Connection, instance_id: int, tok: Token, now: dt.dateti
 
 def finish_token(conn: sa.Connection, tok: Token, status: str = "done") -> None:
     if tok.id is not None:
+        drop(conn, token=tok.id)
         buffered = _TOKENS.row(conn, tok.id)
         if buffered is not None:
             buffered["status"] = status
@@ -240,6 +244,7 @@ _CANCEL_TASKS = sa.update(_T).where(_T.c.id.in_(P("ids", expanding=True)), _T.c.
 def insert_task(conn: sa.Connection, task: dict[str, Any]) -> int:
     """Insert a task row (``task``: every column but the id, see :data:`TASK_DEFAULTS`): after a transaction's
     first, buffered and written at commit (see rows_later); returns its id."""
+    drop(conn, instance=task["instance_id"])
     return _TASKS.insert(conn, task)
 
 
@@ -267,6 +272,7 @@ def _set_task(columns: tuple[str, ...], expected: int) -> Any:
 def set_task(conn: sa.Connection, task_id: int, expect: str | tuple[str, ...], **values: Any) -> bool:
     """Change a task only if it still has status ``expect`` (the guard against double actions)."""
     allowed = [expect] if isinstance(expect, str) else list(expect)
+    drop(conn, task=task_id)
     buffered = _TASKS.row(conn, task_id)
     if buffered is not None:  # inserted in this transaction, not written yet: the row itself changes
         if buffered["status"] not in allowed:
@@ -282,6 +288,7 @@ def cancel_tasks(conn: sa.Connection, ids: list[int], *, now: dt.datetime, reaso
     """Cancel the tasks ``ids`` that are still open, noting ``reason``."""
     written = []
     for task_id in ids:
+        drop(conn, task=task_id)
         buffered = _TASKS.row(conn, task_id)
         if buffered is None:
             written.append(task_id)
