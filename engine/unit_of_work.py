@@ -14,7 +14,8 @@ attribute: no ``conn.info`` property chain per look-up) for as long as the datab
 * rows only ever inserted (audit log, history), buffered and written with one ``executemany`` per table when
   the transaction commits (or when something reads them first: :func:`flush`);
 * version bumps of records held back until the record's next write takes them over, or something could see
-  them (:mod:`ordo.engine.owed`).
+  them (:mod:`ordo.engine.owed`), and, in a SQLite write transaction, guarded UPDATEs held back until something
+  could see them (:mod:`ordo.engine.held`: :func:`hold`).
 
 A savepoint rolled back (``conn.begin_nested()``: a failed intake row, a job handler that failed) drops what
 the map learned since and the audit rows buffered inside it; the whole transaction rolled back drops the unit
@@ -35,6 +36,7 @@ from sqlalchemy import event
 
 from . import lean
 from .db import writing
+from .held import Held, Update
 from .owed import Owed, settle, settle_before
 
 Record = dict[str, Any]
@@ -64,6 +66,7 @@ class UnitOfWork:
         self.facts: dict[Any, Any] = {}
         self.writes = 0  # how many writes the transaction told the unit of work about (see changed)
         self.owed: dict[tuple[str, int], Owed] = {}  # record -> its version bump held back (see owed)
+        self.held = Held()  # guarded UPDATEs held back (SQLite write transactions, see held)
 
     # -- the identity map
     def get(self, entity: str, key: int | str, *, for_update: bool = False) -> Record | None:
@@ -178,6 +181,7 @@ class UnitOfWork:
         if self.marks:
             del self.pending[self.marks.pop():]
         self.owed.clear()  # owed inside the savepoint (those from before it ran when it began)
+        self.held.clear()  # likewise
         # what was read or written since is unknown now: forget everything (cheap to reload)
         self.records.clear()
         self.tables.clear()
@@ -230,6 +234,27 @@ def flush(conn: sa.Connection) -> None:
         uow.marks = [0 for _ in uow.marks]
 
 
+def holds(conn: sa.Connection) -> UnitOfWork | None:
+    """The unit of work of ``conn``'s transaction if it may hold guarded UPDATEs back (a SQLite write transaction
+    with no version bump owed, see :mod:`ordo.engine.held`), else None."""
+    uow = current(conn)
+    return uow if uow is not None and uow.locks_all and not uow.owed else None
+
+
+def hold(uow: UnitOfWork, conn: sa.Connection, key: Any, stmt: Any, params: dict[str, Any], table: str,
+         label: str) -> None:
+    """Hold back the guarded UPDATE ``stmt`` of row ``key`` (``uow``: from :func:`holds`), whose guard the caller
+    knows to hold: written before anything could see it, its row count checked (see :mod:`ordo.engine.held`)."""
+    uow.held.add(conn, key, Update(stmt, params, table, label))
+
+
+def settle_held(conn: sa.Connection) -> None:
+    """Write the UPDATEs held back now (before a version bump is owed, see :mod:`ordo.engine.owed`)."""
+    uow = current(conn)
+    if uow is not None and uow.held.rows:
+        uow.held.settle(conn)
+
+
 class Writer:
     """Buffered rows that need more than one executemany of a statement (``buffer(conn, writer, row)``):
     :meth:`write` is given the rows in order when they are written."""
@@ -264,6 +289,8 @@ def watch(engine: sa.Engine) -> None:
             return
         try:
             if uow.root is conn.get_transaction():
+                if uow.held.rows:
+                    uow.held.settle(conn)
                 if uow.owed:
                     settle(conn, uow.owed)
                 if uow.pending:
@@ -276,14 +303,19 @@ def watch(engine: sa.Engine) -> None:
 
     def on_savepoint(conn: sa.Connection, name: Any) -> None:
         uow = of(conn)
+        if uow.held.rows:  # a savepoint rolled back must not undo what was held before it
+            uow.held.settle(conn)
         if uow.owed:  # a savepoint rolled back must not undo a bump owed from before it
             settle(conn, uow.owed)
         uow._savepoint()  # even before anything was buffered: rows buffered inside go with it
 
     def before_cursor(conn: sa.Connection, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> Any:
         uow = conn.__dict__.get(_KEY)
-        if uow is not None and uow.owed:  # bumps this statement could see run first
-            settle_before(conn, uow.owed, sql)
+        if uow is not None:
+            if uow.held.rows:  # UPDATEs held back on a table this statement names run first
+                uow.held.settle_before(conn, sql)
+            if uow.owed:  # bumps this statement could see run first
+                settle_before(conn, uow.owed, sql)
         return sql, params
 
     def on_release(conn: sa.Connection, name: str, context: Any) -> None:

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from ordo.dsl.expr import CompiledExpression, ast
 
-from .. import audit, lean
+from .. import audit, lean, unit_of_work
 from ..compiled import CompiledEntity
 from ..errors import Conflict
 from ..owed import fold, owe
@@ -169,6 +169,7 @@ def write_rows(tx: Transaction, entity: str, record_id: int, table: str,
               "version": current["version"] + 1, "updated_at": now, "updated_by": tx.user.name}
     given = kept(ce.table, tx.conn.dialect.name)
     if all(given[c](values[c]) for c in _SYSTEM):  # the record as the bump leaves it is known: it may wait
+        unit_of_work.settle_held(tx.conn)  # UPDATEs held back go first (never pending with an owed bump)
         owe(owed, key, bump, values, ce.table.name, f"{entity} {current['name']}")
         stored = {**current, "version": values["version"], "updated_at": now, "updated_by": tx.user.name}
     else:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .. import audit, lean
+from .. import audit, lean, unit_of_work
 from ..coerce import CoercionError, coerce
 from ..compiled import CompiledEntity
 from ..errors import FieldError, ValidationFailed
@@ -87,9 +87,14 @@ def _targeted(tx: Transaction, p: MirrorPlan, rec: dict[str, Any], value: Any) -
     validate_record(tx, ce, after, errors, record_id=rec["id"], before=before)
     if errors:
         raise ValidationFailed(ce.name, errors)
-    done = lean.execute(tx.conn, p.stmt, {"k_id": rec["id"], "k_version": rec["version"], "v_state": value, "v_at": now,
-                                    "v_by": tx.user.name, "v_version": after["version"]}).rowcount
-    if done != 1:
+    params = {"k_id": rec["id"], "k_version": rec["version"], "v_state": value, "v_at": now, "v_by": tx.user.name,
+              "v_version": after["version"]}
+    uow = unit_of_work.holds(tx.conn)
+    known = None if uow is None else uow.records.get((ce.name, rec["id"]))
+    if known is not None and known["version"] == rec["version"]:  # SQLite: as the transaction holds it, locked
+        unit_of_work.hold(uow, tx.conn, (ce.name, rec["id"]), p.stmt, params, ce.table.name,
+                          f"{ce.name} {rec.get('name')}")
+    elif lean.execute(tx.conn, p.stmt, params).rowcount != 1:
         return False
     rec.update(after)  # the flow's record is the committed one now (also for the write that started the flow)
     written = {p.field: value, "updated_at": now, "updated_by": tx.user.name, "version": after["version"]}

@@ -112,7 +112,7 @@ class FlowState:
     def set_task(self, task: dict[str, Any] | int, expect: str | tuple[str, ...], **values: Any) -> bool:
         """Change a task only if it still has status ``expect`` (checked by the database)."""
         current = self.task(task) if isinstance(task, int) else task
-        if not store.set_task(self.conn, current["id"], expect, **values):
+        if not store.set_task(self.conn, current["id"], expect, current["status"], **values):
             return False
         current.update(values)
         self._task_map()[current["id"]] = current

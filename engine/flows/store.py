@@ -136,10 +136,15 @@ def save_instance(conn: sa.Connection, inst: Instance, image: tuple[Any, ...] | 
             raise Conflict(f"flow instance {inst.id} was changed by someone else; reload and retry")
         buffered.update(status=status, outcome=outcome, current=current, ended_at=ended_at, rev=inst.rev + 1,
                         data=data)
-    elif lean.execute(conn, _SAVE_INSTANCE, {
-        "k_id": inst.id, "k_rev": inst.rev, "v_status": status, "v_outcome": outcome, "v_current": current,
-        "v_ended_at": ended_at, "v_rev": inst.rev + 1, "v_data": data}).rowcount != 1:
-        raise Conflict(f"flow instance {inst.id} was changed by someone else; reload and retry")
+    else:
+        params = {"k_id": inst.id, "k_rev": inst.rev, "v_status": status, "v_outcome": outcome,
+                  "v_current": current, "v_ended_at": ended_at, "v_rev": inst.rev + 1, "v_data": data}
+        uow = unit_of_work.holds(conn)  # SQLite: the rev read under this transaction's lock, the UPDATE held
+        if uow is not None:
+            unit_of_work.hold(uow, conn, (_I.name, inst.id), _SAVE_INSTANCE, params, _I.name,
+                              f"flow instance {inst.id}")
+        elif lean.execute(conn, _SAVE_INSTANCE, params).rowcount != 1:
+            raise Conflict(f"flow instance {inst.id} was changed by someone else; reload and retry")
     inst.rev += 1
     running = _known_running(conn, inst.entity, inst.record_id)
     if running is not None and status != "running":
@@ -269,8 +274,11 @@ def _set_task(columns: tuple[str, ...], expected: int) -> Any:
         {c: P(f"v_{c}") for c in columns})
 
 
-def set_task(conn: sa.Connection, task_id: int, expect: str | tuple[str, ...], **values: Any) -> bool:
-    """Change a task only if it still has status ``expect`` (the guard against double actions)."""
+def set_task(conn: sa.Connection, task_id: int, expect: str | tuple[str, ...], status_now: str | None = None,
+             **values: Any) -> bool:
+    """Change a task only if it still has status ``expect`` (the guard against double actions). ``status_now``:
+    its status as the caller read it in this transaction, if it did (in a SQLite write transaction a task read
+    with that status and expected to have it is changed by an UPDATE held back, see ordo.engine.held)."""
     allowed = [expect] if isinstance(expect, str) else list(expect)
     drop(conn, task=task_id)
     buffered = _TASKS.row(conn, task_id)
@@ -281,7 +289,11 @@ def set_task(conn: sa.Connection, task_id: int, expect: str | tuple[str, ...], *
         return True
     params = {"k_id": task_id, **{f"k_expect{i}": s for i, s in enumerate(allowed)},
               **{f"v_{c}": v for c, v in values.items()}}
-    return lean.execute(conn, _set_task(tuple(sorted(values)), len(allowed)), params).rowcount == 1
+    stmt = _set_task(tuple(sorted(values)), len(allowed))
+    if status_now in allowed and (uow := unit_of_work.holds(conn)) is not None:
+        unit_of_work.hold(uow, conn, (_T.name, task_id), stmt, params, _T.name, f"task {task_id}")
+        return True
+    return lean.execute(conn, stmt, params).rowcount == 1
 
 
 def cancel_tasks(conn: sa.Connection, ids: list[int], *, now: dt.datetime, reason: str | None) -> None:
