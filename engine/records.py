@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ordo.dsl.expr import Env
+from ordo.dsl.expr.pyruntime import weakly as _weakly
 
 from . import audit, field_access, jobs, lean, outbox, record_batch, record_refs, unit_of_work
 from . import child_rows as rows
@@ -60,10 +61,12 @@ class Transaction(Reads):
         self.conn = conn
         self.user = user
         self.guard = app.permissions.guard(user, app.compiled)  # None: may read everything
+        # its Env calls back weakly: no cycle keeps the transaction's objects until a garbage collection
         if getattr(app, "confined", False):  # unpublished definitions: their expressions read as the user
-            self.env = Env(link=self._confined_link, clock=app.clock, related=self._confined_aggregate)
+            self.env = Env(link=_weakly(self._confined_link), clock=app.clock,
+                           related=_weakly(self._confined_aggregate))
         else:
-            self.env = Env(link=self._load_link, clock=app.clock, related=self._related_aggregate)
+            self.env = Env(link=_weakly(self._load_link), clock=app.clock, related=_weakly(self._related_aggregate))
         self.users = Directory(conn, user, app.permissions.privileges)
         # entity -> the SQL condition of the rows the user may read; (entity, by id, locked) -> its SELECT
         self._row_filters: dict[Any, Any] = {}

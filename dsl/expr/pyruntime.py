@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, InvalidOperation
@@ -62,6 +63,17 @@ class Env:
     @property
     def now(self) -> dt.datetime:
         return self.clock.now()
+
+
+def weakly(method: Any) -> Callable[..., Any]:
+    """A bound ``method`` called through a weak reference to its object: an :class:`Env` held by that object
+    (a Transaction's ``link``/``related``) makes no reference cycle, so the object goes with its last reference."""
+    ref, fn = weakref.ref(method.__self__), method.__func__
+
+    def call(*args: Any) -> Any:
+        return fn(ref(), *args)
+
+    return call
 
 
 def _lf(env: Env, entity: str, id: Any, name: str) -> Any:
