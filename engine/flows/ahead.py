@@ -52,9 +52,11 @@ class Ahead:
 
 def expect(conn: sa.Connection, tasks: list[tuple[int, int]]) -> None:
     """The (task id, instance id) pairs an inbox just returned: in a SQLite write transaction, their instances
-    are read together when the first of them is loaded."""
+    are read together when the first of them is loaded (when there are two or more)."""
+    if len(tasks) < 2:  # one task: its action loads it as it would anyway
+        return
     uow = unit_of_work.current(conn)
-    if uow is None or not uow.locks_all or not tasks:
+    if uow is None or not uow.locks_all:
         return
     ahead = uow.facts.get(_KEY)
     if ahead is None:
