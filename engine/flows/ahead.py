@@ -120,8 +120,8 @@ def _learn_record(tx: Transaction, uow: unit_of_work.UnitOfWork, loaded: Loaded)
     instance; one with child rows is read when a run needs it)."""
     row, loaded.record = loaded.record, None
     entity = loaded.instance.entity
-    if row is not None and uow.get(entity, row["id"]) is None and not tx.app.compiled.entity(entity).table_fields:
-        uow.put(entity, row)
+    if row is not None and (entity, row["id"]) not in uow.records and not tx.app.compiled.entity(entity).table_fields:
+        uow.put(entity, row, tables=())
 
 
 def _pop(ahead: Ahead, instance_id: int) -> Loaded | None:

@@ -154,7 +154,9 @@ def loaded_from(rows: list[Any], records: Records = ()) -> Loaded:
     for r in rows:
         tid = r[token_id]
         if tid is not None and tid not in tokens:
-            tokens[tid] = Token(tid, r[token_node], json.loads(r[token_splits]), json.loads(r[token_data] or "{}"))
+            splits = r[token_splits]
+            tokens[tid] = Token(tid, r[token_node], [] if splits == "[]" else json.loads(splits),
+                                json.loads(r[token_data] or "{}"))
         if r[task_id] is not None:
             tasks.append(dict(zip(task_names, task(r), strict=True)))
     # as read: data written by instance_image's dump reads back to the same text (if not, one more UPDATE)
