@@ -9,11 +9,9 @@ commit together with the action that caused them, or not at all.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 from collections import deque
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .. import jobs
@@ -48,18 +46,26 @@ def timer_count(node: CNode) -> int:
     return 0
 
 
-@contextlib.contextmanager
-def flow_authority(tx: Transaction) -> Iterator[Transaction]:
+class flow_authority:  # lower case: used as the function it was, ``with flow_authority(tx) as tx:``
     """The acting user's transaction, for the block, with the flow's authority: the fields and records the
     flow names are written whatever the user may do themselves, as an automated write (``editable_if``
-    does not apply). Same connection, same caches: the flow's writes are the transaction's own."""
-    saved = tx.user, tx.guard, tx.automated
-    u = tx.user
-    tx.user, tx.guard, tx.automated = User(u.name, u.roles, True, u.attrs), None, True
-    try:
-        yield tx
-    finally:
-        tx.user, tx.guard, tx.automated = saved
+    does not apply). Same connection, same caches: the flow's writes are the transaction's own. (A plain
+    context manager: entered a few times per flow action, no generator each time.)"""
+
+    __slots__ = ("tx", "saved")
+
+    def __init__(self, tx: Transaction) -> None:
+        self.tx = tx
+
+    def __enter__(self) -> Transaction:
+        tx = self.tx
+        u = tx.user
+        self.saved = u, tx.guard, tx.automated
+        tx.user, tx.guard, tx.automated = User(u.name, u.roles, True, u.attrs), None, True
+        return tx
+
+    def __exit__(self, *exc: object) -> None:
+        self.tx.user, self.tx.guard, self.tx.automated = self.saved
 
 
 class Run(Gateways):
@@ -109,17 +115,15 @@ class Run(Gateways):
             self._record = {**rec, **self._pending} if self._pending else rec
         return self._record
 
-    @contextlib.contextmanager
-    def authority(self) -> Iterator[Transaction]:
-        """Write with the flow's authority (see :func:`flow_authority`); the timeline so far is written
-        first, as the write may start other flows on the record (and a new instance's row is written: the
-        write's listeners see it running)."""
+    def authority(self) -> flow_authority:
+        """Write with the flow's authority (``with run.authority() as tx:``, see :func:`flow_authority`); the
+        timeline so far is written first, as the write may start other flows on the record (and a new
+        instance's row is written: the write's listeners see it running)."""
         if self._pending:
             pending.write(self)  # what the run set on its record first: the write's listeners may read it
         self.state.ensure()
         self.state.flush()
-        with flow_authority(self.tx) as tx:
-            yield tx
+        return flow_authority(self.tx)
 
     def members(self, role: str) -> list[str]:
         """Active members of a role (read once per run)."""

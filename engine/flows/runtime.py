@@ -12,10 +12,8 @@ Every method takes the transaction of the acting user; its effects commit with i
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections import OrderedDict
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ordo.dsl.flow import FlowDef
@@ -36,6 +34,22 @@ if TYPE_CHECKING:
 _BUSY = "ordo_flows_busy"
 MAX_OLD_VERSIONS = 32  # compiled graphs of older flow versions kept (instances started before a publish)
 MAX_CASCADE = 8  # flows started from records other flows wrote (trigger.from_flows), nested at most this deep
+
+
+class _Busy:
+    """The mark of :meth:`FlowRuntime._busy` for a block (a plain context manager: entered once or twice per action)."""
+
+    __slots__ = ("info",)
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.info = info
+
+    def __enter__(self) -> None:
+        info = self.info
+        info[_BUSY] = info.get(_BUSY, 0) + 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.info[_BUSY] -= 1
 
 
 class FlowRuntime:
@@ -106,15 +120,9 @@ class FlowRuntime:
                 self._old.popitem(last=False)
         return compiled
 
-    @contextlib.contextmanager
-    def _busy(self, tx: Transaction) -> Iterator[None]:
+    def _busy(self, tx: Transaction) -> _Busy:
         """Writes made by the flow itself do not start flows again (the listener sees this mark)."""
-        info = tx.conn.info
-        info[_BUSY] = info.get(_BUSY, 0) + 1
-        try:
-            yield
-        finally:
-            info[_BUSY] -= 1
+        return _Busy(tx.conn.info)
 
     # -- starting
     def start(self, tx: Transaction, flow: str, record: int | str) -> int:
