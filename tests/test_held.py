@@ -65,9 +65,18 @@ def test_a_savepoint_writes_them_first(app):
         assert [t.id for t in flows.inbox(tx, "mia")] == [t.id for t in tasks[1:]]
 
 
-def test_a_failed_guard_fails_the_transaction(app):
-    if app.engine.dialect.name != "sqlite":
-        pytest.skip("held back on SQLite only")
+@pytest.fixture
+def sqlite_app(tmp_path):
+    """The bench app on SQLite, the only database that holds updates back."""
+    with open_app(bench.write_app(tmp_path / "bench"), f"sqlite:///{tmp_path}/held.db") as app:
+        with app.transaction("alice") as tx:
+            for _ in range(4):
+                tx.create("claim", {"amount": 100})
+        yield app
+
+
+def test_a_failed_guard_fails_the_transaction(sqlite_app):
+    app = sqlite_app
     flows = app.features["flows"]
     with pytest.raises(Conflict, match="was changed by someone else"):
         with app.transaction("mia") as tx:
