@@ -41,10 +41,20 @@ from sqlalchemy.dialects import sqlite as _sqlite
 
 from .lean_rows import Result, Row
 
-try:  # psycopg 3.2+: a cursor that runs $n SQL with positional values as given (no query conversion per call)
-    from psycopg import RawCursor as _RawCursor
-except ImportError:  # pragma: no cover - psycopg 3.1, or no psycopg
-    _RawCursor = None
+_RAW: list[Any] = []  # psycopg's RawCursor (None: psycopg older than 3.2), imported with the first PostgreSQL plan
+
+
+def _raw_cursor() -> Any:
+    """psycopg 3.2+'s cursor that runs $n SQL with positional values as given (no query conversion per call);
+    imported on first use, so a SQLite process never imports psycopg."""
+    if not _RAW:
+        try:
+            from psycopg import RawCursor
+        except ImportError:  # pragma: no cover - psycopg 3.1, or no psycopg
+            RawCursor = None  # noqa: N806
+        _RAW.append(RawCursor)
+    return _RAW[0]
+
 
 _CACHE: dict[tuple[Any, str, tuple[str, ...], bool], Any] = {}
 _CACHE_LIMIT = 20_000  # compiled forms kept (statements built once: a few hundred per app)
@@ -89,7 +99,7 @@ class _Plan:
         self.procs = [(i, b[3]) for i, b in enumerate(binds) if b[3] is not None]  # bind processors
         self.named = named  # pyformat (psycopg): parameters as a dict; else positional in bind order
         self.raw = False  # psycopg: ``sql`` rewritten to $n placeholders, run on a RawCursor with a list
-        if named and _RawCursor is not None:
+        if named and _raw_cursor() is not None:
             self.sql, self.named, self.raw = _dollar(sql, self.names), False, True
         self.row: type[Row] | None = None
         self.types: list[Any] = []  # of the result columns
@@ -279,7 +289,7 @@ def _cursor(conn: sa.Connection, dbapi: Any) -> Any:
 def _run(conn: sa.Connection, plan: _Plan, bound: Any, many: bool) -> Result:
     dbapi = _dbapi(conn)
     raw = plan.raw
-    cursor = _RawCursor(dbapi) if raw else _cursor(conn, dbapi)  # type: ignore[misc]
+    cursor = _RAW[0](dbapi) if raw else _cursor(conn, dbapi)
     sql = plan.sql
     dispatch = conn.dispatch if conn._has_events else conn.engine.dispatch
     try:
