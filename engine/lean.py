@@ -262,15 +262,6 @@ def _dispatch(conn: sa.Connection) -> Any:
     return conn.dispatch if conn._has_events else conn.engine.dispatch
 
 
-def _dbapi(conn: sa.Connection) -> Any:
-    """The DBAPI connection of ``conn``'s transaction (``BEGIN`` through SQLAlchemy first when none is open)."""
-    tx = conn._transaction
-    if tx is None or not tx.is_active:
-        conn.begin()
-    fairy = conn._dbapi_connection  # what ``conn.connection`` returns while the connection is valid
-    return (fairy if fairy is not None else conn.connection).dbapi_connection
-
-
 _CURSOR = "ordo_lean_cursor"
 
 
@@ -287,22 +278,40 @@ def _cursor(conn: sa.Connection, dbapi: Any) -> Any:
 
 
 def _run(conn: sa.Connection, plan: _Plan, bound: Any, many: bool) -> Result:
-    dbapi = _dbapi(conn)
+    # the DBAPI connection of conn's transaction (BEGIN through SQLAlchemy first when none is open) and the
+    # cursor kept for it (see _cursor), found inline: once per statement
+    tx = conn._transaction
+    if tx is None or not tx.is_active:
+        conn.begin()
+    fairy = conn._dbapi_connection
+    dbapi = (fairy if fairy is not None else conn.connection).dbapi_connection
     raw = plan.raw
-    cursor = _RAW[0](dbapi) if raw else _cursor(conn, dbapi)
+    if raw:
+        cursor = _RAW[0](dbapi)
+    else:
+        kept = conn.__dict__.get(_CURSOR)
+        cursor = kept[1] if kept is not None and kept[0] is dbapi else _cursor(conn, dbapi)
     sql = plan.sql
-    dispatch = conn.dispatch if conn._has_events else conn.engine.dispatch
-    try:
+    if conn._has_events:  # the connection's own listeners joined to the engine's: SQLAlchemy's iteration
+        dispatch = conn.dispatch
+        befores: Any = (dispatch.before_cursor_execute,)
+        after = dispatch.after_cursor_execute
+        afters: Any = (after, ())
+    else:  # the engine's: its collections read as SQLAlchemy's __bool__/__iter__ do, without their calls
+        dispatch = conn.engine.dispatch
         before = dispatch.before_cursor_execute
-        if before:
-            for fn in before:
+        befores = (before.parent_listeners, before.listeners)
+        after = dispatch.after_cursor_execute
+        afters = (after.listeners, after.parent_listeners)
+    try:
+        for fns in befores:
+            for fn in fns:
                 sql, bound = fn(conn, cursor, sql, bound, None, many)
         if many:
             cursor.executemany(sql, bound)
         else:
             cursor.execute(sql, bound)
-        after = dispatch.after_cursor_execute
-        if after:
+        if afters[0] or afters[1]:
             after(conn, cursor, sql, bound, None, many)
         if plan.ready:  # a statement with rows (its description read once, at the first call)
             rows = cursor.fetchall()
