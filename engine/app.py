@@ -180,7 +180,7 @@ class App:
         actor = as_user(user)
         if not isinstance(user, str):
             return actor
-        info = Directory(conn).get(actor.name)
+        info = Directory(conn).read(actor.name)  # as_actor copies what it keeps
         if info is None:
             return User(actor.name)
         if not info.active:

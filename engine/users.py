@@ -206,15 +206,19 @@ class Directory:
 
     def get(self, name: str) -> UserInfo | None:
         """The user ``name`` with their roles and groups (one statement, once per transaction), or None."""
+        info = self.read(name)
+        return None if info is None else _copy(info)
+
+    def read(self, name: str) -> UserInfo | None:
+        """The user ``name`` as :meth:`get` gives it, for reading only: in a transaction, the very object its
+        directory cache keeps (not a copy: never change it)."""
         known = _known(self.conn)
         if known is not None and name in known.users:
-            info = known.users[name]
-            return None if info is None else _copy(info)
+            return known.users[name]
         rows = lean.execute(self.conn, _GET_USER, {"_name": name}).all()
         info = _user_info(rows) if rows else None
         if known is not None:
             known.users[name] = info
-            return None if info is None else _copy(info)
         return info
 
     def presence(self, name: str) -> Presence | None:
@@ -346,7 +350,7 @@ class Directory:
 
     def actor(self, name: str) -> User:
         """The acting user with current roles (a user not in the directory has none)."""
-        info = self.get(name)
+        info = self.read(name)  # as_actor copies what it keeps
         return info.as_actor() if info is not None else User(name)
 
     def seed_roles(self, roles: Iterable[tuple[str, list[str]]]) -> None:
