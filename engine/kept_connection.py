@@ -41,7 +41,7 @@ _MUTEX = threading.Lock()
 _KEPT: dict[int, sa.Connection] = {}  # id -> every kept connection of this process (not in use)
 _INHERITED: list[sa.Connection] = []  # a forked child's copies of the parent's connections: never touched
 _LOCAL = threading.local()  # .slot: this thread's _Slot
-_watched: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
+_WATCHED = "ordo_kept_watched"  # an engine whose disposal _watch() hooked (its own attribute: no WeakSet test)
 
 
 class _Slot:
@@ -110,7 +110,7 @@ def give_back(conn: sa.Connection, clean: bool) -> None:
             or pool.checkedout() > KEEP_MAX):
         conn.close()
         return
-    if engine not in _watched:
+    if _WATCHED not in engine.__dict__:
         _watch(engine)
     slot = _slot()
     old = slot.cell[0]  # a connection kept while this one served (a nested transaction's)
@@ -124,9 +124,9 @@ def give_back(conn: sa.Connection, clean: bool) -> None:
 
 def _watch(engine: sa.Engine) -> None:
     with _MUTEX:
-        if engine in _watched:
+        if _WATCHED in engine.__dict__:
             return
-        _watched.add(engine)
+        engine.__dict__[_WATCHED] = True
     event.listen(engine, "engine_disposed", _disposed)
 
 

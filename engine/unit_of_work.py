@@ -28,7 +28,6 @@ This module knows nothing of the App: it is plain state (the statements it runs 
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,7 +40,7 @@ from .owed import Owed, settle, settle_before
 
 Record = dict[str, Any]
 _KEY = "ordo_unit_of_work"
-_watched: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
+_WATCHED = "ordo_unit_of_work_watched"  # an engine whose events watch() hooked (its own attribute: no WeakSet test)
 
 
 class UnitOfWork:
@@ -208,7 +207,9 @@ def of(conn: sa.Connection) -> UnitOfWork:
     uow = conn.__dict__.get(_KEY)
     if uow is not None and uow.root is root:
         return uow
-    watch(conn.engine)
+    engine = conn.engine
+    if _WATCHED not in engine.__dict__:
+        watch(engine)
     write = writing(conn) and conn.dialect.name == "sqlite"
     uow = UnitOfWork(root, locks_all=write)
     conn.__dict__[_KEY] = uow
@@ -278,9 +279,9 @@ def _write(conn: sa.Connection, uow: UnitOfWork) -> None:
 def watch(engine: sa.Engine) -> None:
     """Hook the transaction events of ``engine`` once: buffered rows written before COMMIT, state dropped
     with a rollback, savepoints tracked."""
-    if engine in _watched:
+    if _WATCHED in engine.__dict__:
         return
-    _watched.add(engine)
+    engine.__dict__[_WATCHED] = True
 
     def on_commit(conn: sa.Connection) -> None:
         kept = conn.__dict__
