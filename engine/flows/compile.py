@@ -7,6 +7,7 @@ the version row they started with and are always run on that graph.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -98,6 +99,11 @@ class CompiledFlow:
     @property
     def entity(self) -> str:
         return self.defn.entity
+
+    @functools.cached_property
+    def until_waits(self) -> bool:
+        """Whether a node is a wait with an ``until`` condition (looked at again after every run's moves)."""
+        return any(n.type == "wait" and "until" in n.exprs for n in self.nodes.values())
 
     @property
     def definition_json(self) -> str:

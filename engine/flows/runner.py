@@ -225,7 +225,7 @@ class Run(Gateways):
 
     def _wake_waits(self, queue: deque[Token]) -> bool:
         """Wait tokens whose condition now holds (e.g. set by an action of another branch) move on."""
-        if not any(n.type == "wait" and "until" in n.exprs for n in self.flow.nodes.values()):
+        if not self.flow.until_waits:
             return False
         self._record = None
         for tok in self.state.tokens():
