@@ -196,10 +196,11 @@ class Permissions:
         return user.roles | {EVERYONE} if self.everyone else user.roles
 
     def _profile(self, user: User) -> _Profile:
-        roles = self.roles_of(user)
-        found = self._profiles.get(roles)
+        # kept by the user's own roles (roles_of is theirs plus everyone): no set built and hashed per call
+        found = self._profiles.get(user.roles)
         if found is not None:
             return found
+        roles = self.roles_of(user)
         prof = _Profile(roles)
         hidden: dict[str, frozenset[str]] = {}
         for entity, perms in self.by_entity.items():
@@ -222,7 +223,7 @@ class Permissions:
         with self._lock:
             if len(self._profiles) > 4096:  # role combinations are few; never let them grow without bound
                 self._profiles.clear()
-            self._profiles[roles] = prof
+            self._profiles[user.roles] = prof
         return prof
 
     def _rules(self, prof: _Profile, entity: str, action: str) -> list[CompiledPermission] | None:
