@@ -61,12 +61,7 @@ class Transaction(Reads):
         self.conn = conn
         self.user = user
         self.guard = app.permissions.guard(user, app.compiled)  # None: may read everything
-        # its Env calls back weakly: no cycle keeps the transaction's objects until a garbage collection
-        if getattr(app, "confined", False):  # unpublished definitions: their expressions read as the user
-            self.env = Env(link=_weakly(self._confined_link), clock=app.clock,
-                           related=_weakly(self._confined_aggregate))
-        else:
-            self.env = Env(link=_weakly(self._load_link), clock=app.clock, related=_weakly(self._related_aggregate))
+        self._env: Env | None = None  # made on first use (env): a transaction evaluating no expression makes none
         self.users = Directory(conn, user, app.permissions.privileges)
         # entity -> the SQL condition of the rows the user may read; (entity, by id, locked) -> its SELECT
         self._row_filters: dict[Any, Any] = {}
@@ -80,6 +75,20 @@ class Transaction(Reads):
     @property
     def now(self) -> dt.datetime:
         return self.app.clock.now()
+
+    @property
+    def env(self) -> Env:
+        """The environment of this transaction's expressions, made on first use. It calls back weakly: no cycle
+        keeps the transaction's objects until a garbage collection."""
+        if self._env is None:
+            confined = getattr(self.app, "confined", False)  # unpublished definitions: read as the user
+            self._env = Env(link=_weakly(self._confined_link if confined else self._load_link), clock=self.app.clock,
+                            related=_weakly(self._confined_aggregate if confined else self._related_aggregate))
+        return self._env
+
+    @env.setter
+    def env(self, env: Env) -> None:
+        self._env = env
 
     @property
     def uow(self) -> unit_of_work.UnitOfWork:
@@ -149,8 +158,12 @@ class Transaction(Reads):
         if source is not None:
             return self.app.permissions.row_filter(self.user, entity, source)
         if entity not in self._row_filters:  # built once per transaction (the acting user is fixed)
-            source = TableSource(self.app.compiled, entity, self.app.compiled.entity(entity).table)
-            self._row_filters[entity] = self.app.permissions.row_filter(self.user, entity, source)
+            permissions = self.app.permissions
+            if permissions.rules(self.user, entity, "read") is None:  # every row: no condition to write
+                self._row_filters[entity] = None
+            else:
+                source = TableSource(self.app.compiled, entity, self.app.compiled.entity(entity).table)
+                self._row_filters[entity] = permissions.row_filter(self.user, entity, source)
         return self._row_filters[entity]
 
     def allowed(self, entity: str, action: str, record: Mapping[str, Any]) -> bool:
