@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .. import jsontext
 from .tables import instance_table, task_table, token_table
 
 _I, _K, _T = instance_table, token_table, task_table
@@ -144,7 +145,7 @@ def loaded_from(rows: list[Any], records: Records = ()) -> Loaded:
      running) = _layout(first._fields, records)
     inst = Instance(*instance(first))
     stored = inst.data or "{}"
-    inst.data = json.loads(stored)  # type: ignore[arg-type]
+    inst.data = jsontext.loads(stored)  # type: ignore[arg-type]
     record = None
     for entity, key, names, values in recs:
         if entity == inst.entity and first[key] is not None:
@@ -155,8 +156,8 @@ def loaded_from(rows: list[Any], records: Records = ()) -> Loaded:
         tid = r[token_id]
         if tid is not None and tid not in tokens:
             splits = r[token_splits]
-            tokens[tid] = Token(tid, r[token_node], [] if splits == "[]" else json.loads(splits),
-                                json.loads(r[token_data] or "{}"))
+            tokens[tid] = Token(tid, r[token_node], [] if splits == "[]" else jsontext.loads(splits),
+                                jsontext.loads(r[token_data] or "{}"))
         if r[task_id] is not None:
             tasks.append(dict(zip(task_names, task(r), strict=True)))
     # as read: data written by instance_image's dump reads back to the same text (if not, one more UPDATE)
