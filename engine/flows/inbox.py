@@ -115,7 +115,15 @@ def _one(roles: int) -> Any:
 
 
 def _params(user: str, roles: Any) -> dict[str, Any]:
-    return {"user": user, **{f"role{i}": r for i, r in enumerate(sorted(roles))}}
+    params = {"user": user}
+    params.update(_role_params(roles))
+    return params
+
+
+@functools.lru_cache(maxsize=256)
+def _role_params(roles: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """The inbox's parameters of a set of roles (``role0`` ... in their order), named once per set."""
+    return tuple((f"role{i}", r) for i, r in enumerate(sorted(roles)))
 
 
 def _named(records: store.Records, filters: tuple[Any, ...], roles: int) -> Any:
@@ -148,12 +156,13 @@ def inbox(tx: Transaction, user: str | None = None, limit: int | None = None,
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0 or n > 2**62):
             raise UsageError(f"inbox {what} must be a whole number from 0, got {n!r}")
     names: dict[str, dict[int, str]] = {e: {} for e, _ in records}
-    q, once = _inbox(len(roles)), True
     if records:
         filters = tuple(tx.row_filter(e) for e, _ in records)
         once = all(f is None for f in filters)
         # built once: run lean; else built for this call (the user's row rules)
         q = _named_all(records, filters, len(roles)) if once else _named(records, filters, len(roles))
+    else:
+        q, once = _inbox(len(roles)), True
     params = {**_params(user, roles), "limit": PAGE if limit is None else limit, "offset": offset}
     rows: list[dict[str, Any]] = []
     while True:
