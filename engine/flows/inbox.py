@@ -139,6 +139,12 @@ def _named(records: store.Records, filters: tuple[Any, ...], roles: int) -> Any:
         .limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
 
 
+@functools.lru_cache(maxsize=64)
+def _name_labels(records: store.Records) -> tuple[tuple[str, str], ...]:
+    """(label of the record name's column in :func:`_named`, entity) of each entity of ``records``."""
+    return tuple((f"ordo_name_{i}", entity) for i, (entity, _) in enumerate(records))
+
+
 _named_all = functools.lru_cache(maxsize=64)(_named)  # nobody's reads filtered: built once per number of roles
 
 
@@ -167,10 +173,11 @@ def inbox(tx: Transaction, user: str | None = None, limit: int | None = None,
     rows: list[dict[str, Any]] = []
     while True:
         result = lean.execute(tx.conn, q, params) if once else tx.conn.execute(q, params)
-        page = [dict(r._mapping) for r in result]
+        # a lean row's _mapping is a dict of its own already; SQLAlchemy's is copied
+        page = [r._mapping for r in result] if type(result) is lean.Result else [dict(r._mapping) for r in result]
         for m in page:
-            for i, (entity, _) in enumerate(records):
-                name = m.pop(f"ordo_name_{i}")
+            for label, entity in _name_labels(records):
+                name = m.pop(label)
                 if name is not None and entity == m["entity"]:
                     names[entity][m["record_id"]] = name
         rows += page
