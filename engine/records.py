@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from ordo.dsl.expr import Env
 from ordo.dsl.expr.pyruntime import weakly as _weakly
 
-from . import audit, field_access, jobs, lean, outbox, record_batch, record_refs, unit_of_work
+from . import audit, field_access, jobs, lean, link_targets, outbox, record_batch, record_refs, unit_of_work
 from . import child_rows as rows
 from .actor import User
 from .compiled import CompiledEntity
@@ -205,37 +205,11 @@ class Transaction(Reads):
         return sa.and_(*readable_first(self.row_filter(entity), f.cheap, f.rest))
 
     def link_target(self, entity: str, key: int | str) -> Any:
-        """The row a link value written by the acting user names, or None: a record they may not
-        read is refused like a missing one, unless the link is already on a record read in this
-        transaction (keeping a stored value is not learning anything)."""
-        ce = self.app.compiled.entities[entity]
-        filtered = self.app.permissions.rules(self.user, entity, "read") is not None
-        uow = self.uow
-        cache_key = (entity, key)
-        if not filtered and cache_key in uow.targets:  # each link value is looked up once per transaction
-            return uow.targets[cache_key]
-        known = None if filtered else uow.get(entity, key)
-        if known is not None:
-            row: Any = _Target(known["id"], known.get("name"))
-        else:
-            row = self._row(ce, key, readable=filtered)
-            if row is None and self._kept_links:
-                row = self._row(ce, key)
-                if row is not None and (entity, row.id) not in self._kept_links:
-                    row = None
-            if row is not None and not ce.table_fields:  # the whole record: rules reading it need no SELECT
-                uow.put(entity, dict(row._mapping))
-        if row is not None and not filtered:  # a missing one may be created later in the transaction
-            uow.targets[cache_key] = row
-        return row
+        """The row a link value written by the acting user names, or None (see :mod:`link_targets`)."""
+        return link_targets.find(self, entity, key)
 
     def _keep_links(self, ce: CompiledEntity, rec: Record) -> None:
-        for cf in ce.fields.values():
-            if cf.defn.type == "link" and rec.get(cf.name) is not None:
-                self._kept_links.add((cf.defn.entity or "", rec[cf.name]))
-            elif cf.child is not None:
-                for row in rec.get(cf.name) or []:
-                    self._keep_links(cf.child, row)
+        link_targets.keep(self._kept_links, ce, rec)
 
     # -- writing
     def create(self, entity: str, data: Mapping[str, Any]) -> Record:
@@ -402,14 +376,6 @@ class Transaction(Reads):
             return lean.execute(self.conn, stmt, values)
         except sa.exc.IntegrityError as e:
             raise ValidationFailed(entity, [FieldError("", integrity_message(e))]) from None
-
-@dataclass(frozen=True)
-class _Target:
-    """A link target known to the unit of work (what ``link_target`` callers read of a row)."""
-
-    id: int
-    name: str | None
-
 
 def _tables(ce: CompiledEntity) -> tuple[str, ...]:
     """The tables a write of ``ce`` touches (its own and its child tables)."""
