@@ -22,16 +22,13 @@ PostgreSQL runs them at once (there, the row locks they take are part of what th
 
 from __future__ import annotations
 
-import re
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
 from . import lean
 from .errors import Conflict
-
-_NAMES: dict[tuple[str, str], bool] = {}  # (SQL text, table) -> whether the statement names the table
-_NAMES_MAX = 4096
+from .owed import names_table
 
 
 class Update(NamedTuple):
@@ -74,16 +71,6 @@ class Held:
 
     def settle_before(self, conn: sa.Connection, sql: str) -> None:
         """Before ``sql`` runs: everything held, if it names a table of a held UPDATE."""
-        if any(_names(sql, table) for table in self.tables):
+        if any(names_table(sql, table) for table in self.tables):
             self.settle(conn)
 
-
-def _names(sql: str, table: str) -> bool:
-    key = (sql, table)
-    found = _NAMES.get(key)
-    if found is None:
-        found = re.search(rf"(?<!\w){re.escape(table)}(?!\w)", sql) is not None
-        if len(_NAMES) >= _NAMES_MAX:
-            _NAMES.clear()
-        _NAMES[key] = found
-    return found

@@ -31,6 +31,7 @@ from .errors import Conflict
 _SYSTEM = re.compile(r"\b(version|updated_at|updated_by)\b|\*(?!\s*\))")  # `*` as in count(*) reads no column
 _SEES: dict[tuple[str, str], bool] = {}  # (SQL text, table) -> whether running it may see a bump owed there
 _SEES_MAX = 4096
+_NAMES: dict[tuple[str, str], bool] = {}  # (SQL text, table) -> whether the text names the table
 
 
 class Owed(NamedTuple):
@@ -73,10 +74,22 @@ def _sees(sql: str, table: str) -> bool:
     key = (sql, table)
     found = _SEES.get(key)
     if found is None:
-        names = re.search(rf"(?<!\w){re.escape(table)}(?!\w)", sql) is not None
         select = sql.lstrip()[:6].upper() == "SELECT"
-        found = names and (not select or _SYSTEM.search(sql) is not None)
+        found = names_table(sql, table) and (not select or _SYSTEM.search(sql) is not None)
         if len(_SEES) >= _SEES_MAX:
             _SEES.clear()
         _SEES[key] = found
+    return found
+
+
+def names_table(sql: str, table: str) -> bool:
+    """Whether the SQL text ``sql`` names ``table`` (as a whole word), decided once per (text, table): what
+    held-back writes (owed bumps, :mod:`ordo.engine.held`'s UPDATEs) ask of each statement before it runs."""
+    key = (sql, table)
+    found = _NAMES.get(key)
+    if found is None:
+        found = re.search(rf"(?<!\w){re.escape(table)}(?!\w)", sql) is not None
+        if len(_NAMES) >= _SEES_MAX:
+            _NAMES.clear()
+        _NAMES[key] = found
     return found
