@@ -9,6 +9,7 @@ duplicate keys are errors.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,22 @@ class SourceDoc:
     values: dict[PathT, Pos] = field(default_factory=dict)
     keys: dict[PathT, Pos] = field(default_factory=dict)
     text: str = ""
+
+    # Pickled (the app cache, dsl/cache.py), the positions travel as one packed bytes value, unpacked at their first
+    # use (an error to report, a designer's edit): opening a cached app does not rebuild thousands of them.
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if "_packed" not in state:
+            state["_packed"] = pickle.dumps((state.pop("values"), state.pop("keys")), pickle.HIGHEST_PROTOCOL)
+        return state
+
+    def __getattr__(self, name: str) -> Any:
+        packed = self.__dict__.get("_packed") if name in ("values", "keys") else None
+        if packed is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self.values, self.keys = pickle.loads(packed)  # noqa: S301 - packed by __getstate__ above
+        del self.__dict__["_packed"]
+        return self.__dict__[name]
 
     def pos(self, path: Sequence[str | int], *, key: bool = False) -> Pos:
         """Position of ``path`` (its key if ``key``), else of its nearest located ancestor."""

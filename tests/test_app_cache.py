@@ -71,6 +71,24 @@ def test_hit_after_miss_gives_an_equal_app(make_app, cache_dir, monkeypatch):
         assert again(row) == compiled(row)
 
 
+def test_source_positions_come_back_packed_and_unpack_on_use(make_app, cache_dir, monkeypatch):
+    """A cached app's YAML positions are one bytes value per document until asked for (an error to report):
+    opening it does not rebuild them; asked, they are the same, and errors still name file:line:column."""
+    root = make_app(FILES)
+    first = load_app(root).located("entity", "item").source
+    fresh_process(monkeypatch)
+    second = load_app(root).located("entity", "item").source
+    assert "_packed" in vars(second) and "values" not in vars(second)
+    again = pickle.loads(pickle.dumps(second))  # stored again before use (cache.remember): still packed
+    assert "_packed" in vars(again)
+    path = ("fields", "qty", "type")
+    assert str(second.error(path, "wrong")) == str(first.error(path, "wrong"))
+    error = second.error(path, "wrong")
+    assert (error.file, error.line) == (f"{root.name}/entities/item.yaml", 3) and error.column > 1
+    assert "_packed" not in vars(second)
+    assert (again.values, again.keys) == (first.values, first.keys)
+
+
 def test_opening_on_a_database_stores_what_it_compiled(make_app, cache_dir, monkeypatch, tmp_path):
     from ordo.engine.app import App
 
