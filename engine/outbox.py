@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from . import jsontext, unit_of_work
 from .db import write_connection
-from .tables import SYSTEM_METADATA, id_column
+from .tables import SYSTEM_METADATA, PartialIndex, id_column
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -45,8 +45,7 @@ outbox_table = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("sent_at", sa.DateTime),
-    sa.Index("ix_ordo_outbox_unsent", "status", "next_attempt_at", sqlite_where=sa.text(UNSENT),
-             postgresql_where=sa.text(UNSENT)),
+    PartialIndex("ix_ordo_outbox_unsent", "status", "next_attempt_at", where=UNSENT),
     sa.Index("ix_ordo_outbox_recipient", "channel", "recipient"),
     info={"retired_indexes": ("ix_ordo_outbox_due",)},
 )

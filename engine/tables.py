@@ -9,12 +9,14 @@ and the child entity's fields). Engine-owned tables (``ordo_*``) live in
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import util as sa_util
 from sqlalchemy.ext.compiler import compiles
 
 from ordo.dsl.entity import EntityDef
@@ -30,6 +32,31 @@ ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def id_column() -> sa.Column:
     """The auto-incremented ``id`` primary key every Ordo table has."""
     return sa.Column("id", ID_TYPE, primary_key=True, autoincrement=True)
+
+
+class PartialIndex(sa.Index):
+    """An index of the rows matching ``where`` (SQL that SQLite and PostgreSQL both read), declared without
+    dialect arguments (``sqlite_where=``, ``postgresql_where=``): their validation imports the dialect they
+    name. The where-clause joins a dialect's options when that dialect's DDL first asks for them, so declaring
+    one loads no dialect (a SQLite process never imports SQLAlchemy's PostgreSQL dialect)."""
+
+    DIALECTS = ("sqlite", "postgresql")
+
+    def __init__(self, name: str, *columns: str, where: str) -> None:
+        super().__init__(name, *columns)
+        self.where = sa.text(where)
+
+    @functools.cached_property
+    def dialect_options(self) -> Any:  # sqlalchemy.sql.base.DialectKWArgs.dialect_options, filled per dialect
+        def options(dialect: str) -> Any:
+            found = self._kw_reg_for_dialect_cls(dialect)
+            if dialect in self.DIALECTS:
+                found["where"] = self.where
+            return found
+
+        return sa_util.PopulateDict(options)
+
+
 MAX_IDENT = 63  # PostgreSQL identifier limit
 
 

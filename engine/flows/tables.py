@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..tables import SYSTEM_METADATA, id_column
+from ..tables import SYSTEM_METADATA, PartialIndex, id_column
 
 version_table = sa.Table(
     "ordo_flow_version",
@@ -66,7 +66,7 @@ token_table = sa.Table(
 # tasks through two partial indexes, one per way a task is assigned (exactly one of them holds a pending task,
 # none a closed one), and an instance's tasks are found by instance_id alone (a few per instance)
 PENDING = "status = 'pending'"  # literally in the indexes' WHERE and in the inbox's (a bound value would not match)
-_FOR_USER, _FOR_ROLE = sa.text(f"{PENDING} AND assignee IS NOT NULL"), sa.text(f"{PENDING} AND assignee IS NULL")
+_FOR_USER, _FOR_ROLE = f"{PENDING} AND assignee IS NOT NULL", f"{PENDING} AND assignee IS NULL"
 
 task_table = sa.Table(
     "ordo_flow_task",
@@ -91,8 +91,8 @@ task_table = sa.Table(
     sa.Column("acted_at", sa.DateTime),
     sa.Column("acted_by", sa.String(140)),
     sa.Column("comment", sa.Text),
-    sa.Index("ix_ordo_flow_task_pending_user", "assignee", sqlite_where=_FOR_USER, postgresql_where=_FOR_USER),
-    sa.Index("ix_ordo_flow_task_pending_role", "assignee_role", sqlite_where=_FOR_ROLE, postgresql_where=_FOR_ROLE),
+    PartialIndex("ix_ordo_flow_task_pending_user", "assignee", where=_FOR_USER),
+    PartialIndex("ix_ordo_flow_task_pending_role", "assignee_role", where=_FOR_ROLE),
     sa.Index("ix_ordo_flow_task_instance_id", "instance_id"),
     info={"retired_indexes": ("ix_ordo_flow_task_assignee", "ix_ordo_flow_task_role", "ix_ordo_flow_task_instance")},
 )

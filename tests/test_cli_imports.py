@@ -1,0 +1,51 @@
+"""What an ``ordo get`` process imports (issue 11: opening the OMS app with a warm cache stays cheap): a command
+loads only the subsystems it uses, so none of these can come back into its imports unnoticed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# run `ordo ARGS...` as `python -m ordo` does, then write the names of the modules it imported
+RUN = """
+import atexit, json, runpy, sys
+out = sys.argv.pop(1)
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+sys.argv[0] = "ordo"
+runpy.run_module("ordo", run_name="__main__")
+"""
+
+NEVER_ON_SQLITE = (
+    "sqlalchemy.dialects.postgresql",  # partial indexes declare their where-clause per dialect at DDL time
+    "psycopg",
+)
+
+
+def imported(tmp_path: Path, *argv: str) -> list[str]:
+    out = tmp_path / "modules.json"
+    result = subprocess.run([sys.executable, "-c", RUN, str(out), *argv], capture_output=True, text=True,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def oms_db(tmp_path_factory) -> tuple[Path, str]:
+    where = tmp_path_factory.mktemp("oms")
+    db = f"sqlite:///{where / 'oms.db'}"
+    subprocess.run([sys.executable, "-m", "ordo", "demo", "--db", db], check=True, capture_output=True, cwd=where)
+    return where, db
+
+
+def test_a_sqlite_get_process_imports_no_postgresql(oms_db):
+    where, db = oms_db
+    argv = ("get", "builtin:oms", "sales_order", "1", "--db", db, "--format", "json")
+    imported(where, *argv)  # the app cache is warm from here on
+    modules = imported(where, *argv)
+    assert "ordo.engine.records" in modules  # it did open the app
+    for name in NEVER_ON_SQLITE:
+        assert not [m for m in modules if m == name or m.startswith(f"{name}.")], name
