@@ -107,7 +107,7 @@ def _gen_or_scalar(value: Any) -> str:
 
 
 GenSpec = Annotated[Annotated[GenDef, Tag("gen")] | Annotated[Scalar, Tag("scalar")], Discriminator(_gen_or_scalar)]
-GenDef.model_rebuild()
+# GenDef's forward reference to GenSpec resolves when its validator is first built (Model's defer_build)
 
 
 class TableGenDef(Model):

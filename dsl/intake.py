@@ -340,6 +340,3 @@ def _check_path(ctx: CheckContext, path: tuple, text: str, csv: bool) -> None:
         parse_path(text, csv)
     except ValueError as e:
         ctx.error(path, str(e))
-
-
-LookupDef.model_rebuild()

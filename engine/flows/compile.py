@@ -90,7 +90,6 @@ class CNode:
 class CompiledFlow:
     name: str
     defn: FlowDef
-    hash: str
     nodes: dict[str, CNode]
     first: str
     trigger_when: CompiledExpression | None
@@ -99,6 +98,12 @@ class CompiledFlow:
     @property
     def entity(self) -> str:
         return self.defn.entity
+
+    @functools.cached_property
+    def hash(self) -> str:
+        """The version's digest, made when a run first asks (dumping the definition builds its pydantic
+        serializer: opening an app, e.g. for one `ordo get`, starts no flow)."""
+        return version_hash(self.defn)
 
     @functools.cached_property
     def until_waits(self) -> bool:
@@ -227,7 +232,7 @@ class _Compiler:
         d = self.defn
         nodes = {name: self.node(name, nd) for name, nd in d.nodes.items()}
         when = self.expr(d.trigger.when, "trigger", T.BOOLEAN) if d.trigger.when else None
-        return CompiledFlow(d.name, d, version_hash(d), nodes, d.first, when, _ancestors(d))
+        return CompiledFlow(d.name, d, nodes, d.first, when, _ancestors(d))
 
 
 def _ancestors(d: FlowDef) -> dict[str, set[str]]:
