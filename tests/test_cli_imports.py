@@ -3,12 +3,15 @@ loads only the subsystems it uses, so none of these can come back into its impor
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from ordo.engine.cli import build_parser
 
 # run `ordo ARGS...` as `python -m ordo` does, then write the names of the modules it imported
 RUN = """
@@ -49,3 +52,17 @@ def test_a_sqlite_get_process_imports_no_postgresql(oms_db):
     assert "ordo.engine.records" in modules  # it did open the app
     for name in NEVER_ON_SQLITE:
         assert not [m for m in modules if m == name or m.startswith(f"{name}.")], name
+
+
+def commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def test_the_parser_of_one_command_declares_it_as_the_full_parser_does():
+    full = commands(build_parser())
+    assert len(full) > 30
+    for name, parser in full.items():
+        one = commands(build_parser(name))
+        assert list(one) == [name]
+        assert one[name].format_help() == parser.format_help()
+    assert commands(build_parser("no-such-command")).keys() == full.keys()  # the error lists every command
