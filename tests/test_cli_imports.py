@@ -15,9 +15,10 @@ from ordo.engine.cli import build_parser
 
 # run `ordo ARGS...` as `python -m ordo` does, then write the names of the modules it imported
 RUN = """
-import atexit, json, runpy, sys
+import atexit, gc, json, runpy, sys
 out = sys.argv.pop(1)
-atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+atexit.register(lambda: open(out, "w").write(json.dumps(
+    {"modules": sorted(sys.modules), "collections": sum(s["collections"] for s in gc.get_stats())})))
 sys.argv[0] = "ordo"
 runpy.run_module("ordo", run_name="__main__")
 """
@@ -28,8 +29,9 @@ NEVER_ON_SQLITE = (
 )
 
 
-def imported(tmp_path: Path, *argv: str) -> list[str]:
-    out = tmp_path / "modules.json"
+def process(tmp_path: Path, *argv: str) -> dict:
+    """What the process running ``ordo ARGV`` imported (``modules``) and how many garbage ``collections`` ran."""
+    out = tmp_path / "process.json"
     result = subprocess.run([sys.executable, "-c", RUN, str(out), *argv], capture_output=True, text=True,
                             cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -47,11 +49,18 @@ def oms_db(tmp_path_factory) -> tuple[Path, str]:
 def test_a_sqlite_get_process_imports_no_postgresql(oms_db):
     where, db = oms_db
     argv = ("get", "builtin:oms", "sales_order", "1", "--db", db, "--format", "json")
-    imported(where, *argv)  # the app cache is warm from here on
-    modules = imported(where, *argv)
+    process(where, *argv)  # the app cache is warm from here on
+    modules = process(where, *argv)["modules"]
     assert "ordo.engine.records" in modules  # it did open the app
     for name in NEVER_ON_SQLITE:
         assert not [m for m in modules if m == name or m.startswith(f"{name}.")], name
+
+
+def test_a_get_process_does_not_walk_its_long_lived_objects_again(oms_db):
+    """The garbage collector is paused while Ordo is imported and the app opened, then those objects are frozen
+    (ordo/__main__.py, cli.common.long_lived): a few collections, not ~250 walking them again and again."""
+    where, db = oms_db
+    assert process(where, "get", "builtin:oms", "sales_order", "1", "--db", db, "--format", "json")["collections"] < 20
 
 
 def commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -18,7 +18,15 @@ from typing import Any
 
 from sqlalchemy import exc as sa_exc
 
-from .common import EXIT_INTERNAL, EXIT_USER_ERROR, CliError, add_db_option, add_user_option, parse_params
+from .common import (
+    EXIT_INTERNAL,
+    EXIT_USER_ERROR,
+    CliError,
+    add_db_option,
+    add_user_option,
+    long_lived,
+    parse_params,
+)
 
 __all__ = ["CliError", "add_db_option", "add_user_option", "build_parser", "main", "parse_params"]
 
@@ -86,10 +94,17 @@ def _report(e: OrdoError) -> None:
         print(f"error: {e}", file=sys.stderr)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, gc_paused: bool = False) -> int:
+    """Run a command line (default: this process's). ``gc_paused``: the caller (``ordo/__main__.py``, the
+    process's entry) paused the cyclic garbage collector before importing Ordo: what exists now (modules,
+    the parser) lives as long as the process, so it is frozen out of the collector's reach before the
+    collector resumes; the command may pause it again while it opens its app (``common.long_lived``)."""
     given = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(given[0] if given and not given[0].startswith("-") else None)
     args = parser.parse_args(given)
+    if gc_paused:
+        args.gc_paused = True
+        long_lived()
     try:
         return int(args.func(args) or 0)
     except OrdoError as e:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -78,6 +79,14 @@ def count_arg(text: str | int | None, option: str) -> int | None:
     return n
 
 
+def long_lived() -> None:
+    """Freeze every object that exists now out of the cyclic garbage collector's reach (``gc.freeze``: they are
+    never collected, nor walked by its collections again) and resume it. Only for a process that runs one
+    command line, paused the collector at its start (``ordo/__main__.py``) and made long-lived objects since."""
+    gc.freeze()
+    gc.enable()
+
+
 def acting_user(args: argparse.Namespace) -> UserLike:
     """The user named by --user / $ORDO_USER, else the database owner."""
     return getattr(args, "user", None) or OWNER
@@ -93,8 +102,15 @@ def open_for(args: argparse.Namespace, app: Any = None) -> App:
 
     create = bool(getattr(args, "create", False))
     target = app if app is not None else args.app
-    opened = (open_app(target, args.db, sync=create, create=create) if not isinstance(target, (str, Path))
-              else open_stored(target, args.db, sync=create, create=create))
+    paused = getattr(args, "gc_paused", False)
+    if paused:
+        gc.disable()  # what opening makes (the app, its compiled parts, modules) lives as long as the process
+    try:
+        opened = (open_app(target, args.db, sync=create, create=create) if not isinstance(target, (str, Path))
+                  else open_stored(target, args.db, sync=create, create=create))
+    finally:
+        if paused:
+            long_lived()
     if getattr(args, "acts_as_user", False) and getattr(args, "user", None):
         try:
             check_acting_user(opened, args.user)
