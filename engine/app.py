@@ -70,7 +70,7 @@ class App:
         related aggregates) read only what the acting user may read (see records.Transaction)."""
         self.definition = definition
         self.compiled = compile_app(definition)
-        self.plans = Plans(self.compiled)  # every entity's statements, built once (see write_plan)
+        self.plans = Plans(self.compiled)  # each entity's statements, built at its first use (see write_plan)
         self.clock = clock or Clock()
         self.db_label = describe(db_url)
         self.engine = engine if engine is not None else make_engine(db_url, create=create)

@@ -225,14 +225,17 @@ def _refs(table: sa.Table, column: str) -> tuple[Any, Any]:
 
 
 class Plans:
-    """The plan of every entity of a compiled app, built when the app opens (``app.plans``)."""
+    """The plan of each entity of a compiled app (``app.plans``), built once, at the entity's first read or
+    write in the process: opening an app (e.g. for one ``ordo get``) builds none of the others'."""
 
     def __init__(self, compiled: Any) -> None:
         self.compiled = compiled
-        self.by_entity = {name: entity_plan(ce) for name, ce in compiled.entities.items() if ce.table is not None}
+        self.by_entity: dict[str, EntityPlan] = {}
 
     def __getitem__(self, entity: str) -> EntityPlan:
         found = self.by_entity.get(entity)
-        if found is None:  # not an entity with a table: the same error as compiled.entity gives
-            found = self.by_entity[entity] = entity_plan(self.compiled.entity(entity))
+        if found is None:  # built once (two threads may both build it: the same plan, one kept)
+            ce = self.compiled.entities.get(entity)
+            found = self.by_entity[entity] = entity_plan(ce if ce is not None and ce.table is not None
+                                                         else self.compiled.entity(entity))
         return found
