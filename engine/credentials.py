@@ -13,13 +13,15 @@ import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from .errors import NotFound, UsageError
 from .tables import SYSTEM_METADATA, id_column
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher  # imported when a password is first hashed or checked (see _hasher)
 
 credential_table = sa.Table(
     "ordo_credential",
@@ -130,6 +132,8 @@ class Credentials:
         t = credential_table
         stored = self.conn.execute(sa.select(t.c.password_hash).where(t.c.user_name == user)).scalar()
         candidate = password if isinstance(password, str) and len(password) <= MAX_PASSWORD else ""
+        from argon2.exceptions import InvalidHashError, VerificationError
+
         try:
             return self.hasher.verify(stored or _dummy_hash(), candidate) and stored is not None
         except (VerificationError, InvalidHashError):
@@ -213,6 +217,8 @@ class Credentials:
 
 @functools.cache
 def _hasher() -> PasswordHasher:
+    from argon2 import PasswordHasher  # not imported with the engine: most processes never hash a password
+
     return PasswordHasher(**HASHER_SETTINGS)
 
 

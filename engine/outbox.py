@@ -12,10 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -124,6 +122,9 @@ def smtp_sender(host: str | None = None, port: int | None = None, sender: str | 
     password = password or os.environ.get("ORDO_SMTP_PASSWORD")
 
     def send(msg: Message) -> None:
+        import smtplib  # with the first email sent, not with the engine
+        from email.message import EmailMessage
+
         mail = EmailMessage()
         mail["From"], mail["To"], mail["Subject"] = sender, msg.recipient, msg.subject
         mail.set_content(msg.body or msg.subject)

@@ -26,6 +26,10 @@ runpy.run_module("ordo", run_name="__main__")
 NEVER_ON_SQLITE = (
     "sqlalchemy.dialects.postgresql",  # partial indexes declare their where-clause per dialect at DDL time
     "psycopg",
+    "argon2",  # imported when a password is first hashed or checked
+    "smtplib",  # when an email is sent
+    "xml",  # charts escape their text themselves (xml.sax.saxutils brought urllib.request and http.client)
+    "multiprocessing",  # ordo worker --processes
 )
 
 

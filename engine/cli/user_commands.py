@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 
 from .. import textfmt
@@ -124,6 +123,8 @@ def _read_password(args: argparse.Namespace) -> str:
         password = line[:-1] if line.endswith("\n") else line
         return password[:-1] if password.endswith("\r") else password
     try:
+        import getpass  # only where a password is typed
+
         first = getpass.getpass(f"New password for {args.name}: ")
         again = getpass.getpass("Repeat it: ")
     except EOFError:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import signal
 import socket
 import time
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -15,6 +15,9 @@ from .. import jobs, outbox, textfmt
 from ..db import normalize_url
 from ..definitions.opening import follow
 from .common import PAGE, CliError, add_db_option, add_page_options, count_arg, open_for, page_args
+
+if TYPE_CHECKING:
+    import multiprocessing
 
 MAX_PROCESSES = 64
 
@@ -76,6 +79,8 @@ def _run_processes(args: argparse.Namespace, processes: int) -> int:
                        f"(PostgreSQL runs jobs in several processes)")
     with open_for(args) as app:  # the database must hold the app (refused here once, not in N processes)
         app.start()
+    import multiprocessing  # only for --processes
+
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
     names = [f"{args.name}/{k + 1}" for k in range(processes)]
