@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
@@ -59,6 +58,8 @@ class Definition(Model):
         """Cross-reference checks; report problems with ``ctx.error``."""
 
     def to_yaml(self) -> str:
+        import yaml  # PyYAML is not imported by opening an app (see yaml_source)
+
         data = {"kind": self.kind_name, **self.to_data()}
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 

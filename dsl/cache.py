@@ -79,16 +79,17 @@ def safe(st: os.stat_result) -> bool:
 @functools.cache
 def code_stamp() -> str:
     """A digest of what builds an entry: Ordo's source files (path, size, mtime) and library versions (lark's
-    by its installed files, not imported: opening a cached app never parses an expression)."""
+    and PyYAML's by their installed files, not imported: opening a cached app never parses an expression nor
+    reads YAML)."""
     import pydantic
-    import yaml
 
-    digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0{pydantic.VERSION}\0{yaml.__version__}\0".encode())
-    lark = importlib.util.find_spec("lark")
-    if lark is not None and lark.origin:
-        with contextlib.suppress(OSError):
-            st = os.stat(lark.origin)  # its __init__.py holds __version__
-            digest.update(f"{lark.origin}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0{pydantic.VERSION}\0".encode())
+    for name in ("lark", "yaml"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            with contextlib.suppress(OSError):
+                st = os.stat(spec.origin)  # its __init__.py holds __version__
+                digest.update(f"{spec.origin}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
     packages = sorted({Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "engine"})
     for top in packages:
         for dirpath, dirnames, filenames in os.walk(top):

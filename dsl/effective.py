@@ -8,8 +8,6 @@ import unicodedata
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from .merge import Node, Origin
 from .overlay import located_tree
 from .overlay_paths import changes, show_path
@@ -21,6 +19,8 @@ COMMENT_COLUMN = 72
 
 
 def _scalar(value: Any) -> str:
+    import yaml  # PyYAML is not imported by opening an app (see yaml_source)
+
     text = yaml.safe_dump([value], default_flow_style=True, allow_unicode=True, width=10**9).strip()[1:-1]
     if isinstance(value, str) and text.startswith("'"):
         return json.dumps(value, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
@@ -139,6 +139,8 @@ def diff_lines(app: AppDefinition) -> list[str]:
 
 
 def _compact(node: Node, limit: int = 100) -> str:
+    import yaml
+
     from .merge import plain
 
     text = _inline(node) or yaml.safe_dump(plain(node), default_flow_style=True, allow_unicode=True, sort_keys=False,

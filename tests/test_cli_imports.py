@@ -30,6 +30,7 @@ NEVER_ON_SQLITE = (
     "smtplib",  # when an email is sent
     "xml",  # charts escape their text themselves (xml.sax.saxutils brought urllib.request and http.client)
     "multiprocessing",  # ordo worker --processes
+    "yaml",  # PyYAML: at the first read of a definition file (dsl/yaml_parse.py), never for a cached app
 )
 
 
