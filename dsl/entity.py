@@ -116,7 +116,10 @@ class EntityDef(Definition):
         return v
 
     def index_list(self) -> list[IndexDef]:
-        return [i if isinstance(i, IndexDef) else IndexDef(fields=i) for i in self.indexes]
+        # a list form was validated as list[str] with the entity: only an empty one can fail IndexDef's checks
+        # (constructed unchecked, opening an app builds no validator of IndexDef: see Model's defer_build)
+        return [i if isinstance(i, IndexDef) else IndexDef.model_construct(fields=i) if i else IndexDef(fields=i)
+                for i in self.indexes]
 
     def references(self) -> list[tuple[str, str]]:
         return [("entity", f.entity) for f in self.fields.values() if f.entity]

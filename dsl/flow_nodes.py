@@ -273,7 +273,8 @@ class ActionNode(_Node):
 
     def allocation(self) -> AllocateSpec | None:
         a = self.allocate
-        return AllocateSpec(rule=a) if isinstance(a, str) else a
+        # ``allocate: RULE`` (a str, validated with the node): constructed unchecked, no validator built for it
+        return AllocateSpec.model_construct(rule=a) if isinstance(a, str) else a
 
 
 class CcNode(_Node):

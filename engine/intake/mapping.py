@@ -7,6 +7,7 @@ field, so the import can report the document's line and the reason.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,13 +129,15 @@ class CompiledValue:
             raise MappingError(path, f"expression {self.expr.text!r} failed: {e}", src.line) from None
 
 
-_TYPE_FIELDS = {t: FieldDef(type=t, scale=10 if t == "decimal" else None) for t in
-                ("string", "integer", "decimal", "boolean", "date", "datetime", "json")}
+@functools.cache
+def _type_field(type_: str) -> FieldDef:
+    """The field a source value of ``type_`` is coerced as (made when an intake first names the type)."""
+    return FieldDef(type=type_, scale=10 if type_ == "decimal" else None)
 
 
 def _source(text: str, type_: str | None, csv: bool) -> SourceValue:
     from_root, parts = parse_path(text, csv)
-    return SourceValue(from_root, parts, _TYPE_FIELDS[type_] if type_ else None)
+    return SourceValue(from_root, parts, _type_field(type_) if type_ else None)
 
 
 def compile_value(app: AppDefinition, intake: IntakeDef, name: str, spec: ValueSpec, csv: bool) -> CompiledValue:
