@@ -30,6 +30,7 @@ from .actor import SYSTEM, User, UserLike, as_user
 from .compiled import compile_app
 from .db import describe, make_engine, read_connection, retrying, write_connection
 from .errors import OrdoError, PermissionDenied, UsageError
+from .features import Features
 from .jobs import JobRunner
 from .outbox import Outbox
 from .pages import query_pages
@@ -86,7 +87,7 @@ class App:
         self.before_insert: list[Callable[[Transaction, Any, dict[str, Any]], None]] = []
         self.jobs = JobRunner(self, lambda conn: Transaction(self, conn, SYSTEM, automated=True))
         self.outbox = Outbox(self)
-        self.features: dict[str, Any] = {}  # extension name -> its runtime object
+        self.features = Features()  # extension name -> its runtime object (some built at first lookup)
         self.on_start: list[Callable[[App], None]] = []  # run once the schema is in sync (e.g. schedules)
         for name in extensions():
             module = importlib.import_module(name)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ordo.engine.cli import build_parser
+from ordo.engine.features import Features, Later
 
 # run `ordo ARGS...` as `python -m ordo` does, then write the names of the modules it imported
 RUN = """
@@ -31,6 +32,11 @@ NEVER_ON_SQLITE = (
     "xml",  # charts escape their text themselves (xml.sax.saxutils brought urllib.request and http.client)
     "multiprocessing",  # ordo worker --processes
     "yaml",  # PyYAML: at the first read of a definition file (dsl/yaml_parse.py), never for a cached app
+    # extensions whose runtime serves explicit calls only: built at the first lookup (engine/features.py)
+    "ordo.engine.intake.runner",
+    "ordo.engine.allocation.runtime",
+    "ordo.engine.generate.runner",
+    "ordo.engine.scenario.runner",
 )
 
 
@@ -80,3 +86,11 @@ def test_the_parser_of_one_command_declares_it_as_the_full_parser_does():
         assert list(one) == [name]
         assert one[name].format_help() == parser.format_help()
     assert commands(build_parser("no-such-command")).keys() == full.keys()  # the error lists every command
+
+
+def test_a_later_feature_is_built_once_at_its_first_lookup():
+    built = []
+    features = Features(plain=1)
+    features["lazy"] = Later(lambda: built.append(1) or "runtime")
+    assert built == [] and features["plain"] == 1 and features.get("missing", 2) == 2
+    assert features["lazy"] == features.get("lazy") == "runtime" and built == [1]

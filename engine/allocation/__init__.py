@@ -10,16 +10,28 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .result import Allocated, AllocationResult, LineResult
-from .runtime import Allocator
+from ..features import Later, lazy_export
 
 if TYPE_CHECKING:
     from ..app import App
 
 __all__ = ["Allocated", "AllocationResult", "Allocator", "LineResult", "install"]
 
+# imported at their first use (see engine/features.py): opening an app imports none of them
+_EXPORTS = {"Allocated": ".result", "AllocationResult": ".result", "LineResult": ".result",
+            "Allocator": ".runtime"}
+
+
+def __getattr__(name: str) -> Any:
+    return lazy_export(__name__, _EXPORTS, name)
+
 
 def install(app: App) -> None:
-    app.features["allocation"] = Allocator(app)
+    def runtime() -> Any:  # the rules compiled at the first allocation or lookup
+        from .runtime import Allocator
+
+        return Allocator(app)
+
+    app.features["allocation"] = Later(runtime)

@@ -6,22 +6,31 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..actor import UserLike
 from ..errors import NotFound
-from .runner import CompiledDataset, GenerateResult, Progress
+from ..features import Later, lazy_export
 
 if TYPE_CHECKING:
     from ..app import App
+    from .runner import CompiledDataset, GenerateResult, Progress
 
 __all__ = ["CompiledDataset", "GenerateResult", "Generator", "install"]
+
+_EXPORTS = {"CompiledDataset": ".runner", "GenerateResult": ".runner"}  # imported at their first use
+
+
+def __getattr__(name: str) -> Any:
+    return lazy_export(__name__, _EXPORTS, name)
 
 
 class Generator:
     """``app.features["generate"]``: the app's datasets, compiled once."""
 
     def __init__(self, app: App) -> None:
+        from .runner import CompiledDataset
+
         self.app = app
         self.datasets = {d.name: CompiledDataset(app, d) for d in app.definition.all("dataset")}
 
@@ -38,4 +47,4 @@ class Generator:
 
 
 def install(app: App) -> None:
-    app.features["generate"] = Generator(app)
+    app.features["generate"] = Later(lambda: Generator(app))  # compiled at the first run or lookup

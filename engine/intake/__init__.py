@@ -6,13 +6,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .compiled import CompiledIntake
-from .mapping import MappingError
-from .readers import PayloadError
-from .result import Duplicate, IntakeProblem, IntakeResult
-from .runner import IntakeRuntime
+from ..features import Later, lazy_export
 
 if TYPE_CHECKING:
     from ..app import App
@@ -20,6 +16,20 @@ if TYPE_CHECKING:
 __all__ = ["CompiledIntake", "Duplicate", "IntakeProblem", "IntakeResult", "IntakeRuntime", "MappingError",
            "PayloadError", "install"]
 
+# imported at their first use (see engine/features.py): opening an app imports none of them
+_EXPORTS = {"CompiledIntake": ".compiled", "MappingError": ".mapping", "PayloadError": ".readers",
+            "Duplicate": ".result", "IntakeProblem": ".result", "IntakeResult": ".result",
+            "IntakeRuntime": ".runner"}
+
+
+def __getattr__(name: str) -> Any:
+    return lazy_export(__name__, _EXPORTS, name)
+
 
 def install(app: App) -> None:
-    app.features["intake"] = IntakeRuntime(app)
+    def runtime() -> Any:  # the intakes compiled at the first import or lookup
+        from .runner import IntakeRuntime
+
+        return IntakeRuntime(app)
+
+    app.features["intake"] = Later(runtime)
