@@ -128,8 +128,7 @@ class ReportDef(Definition):
                                                                          "of an entity (ordo report --into)")
 
     def dimension_list(self) -> list[DimensionDef]:
-        return [d if isinstance(d, DimensionDef) else DimensionDef(name=d.replace(".", "_"), expr=d)
-                for d in self.dimensions]
+        return [d if isinstance(d, DimensionDef) else DimensionDef.of_path(d) for d in self.dimensions]
 
     def references(self) -> list[tuple[str, str]]:
         refs = [("entity", self.source.split(".")[0])]

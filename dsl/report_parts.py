@@ -37,6 +37,16 @@ class DimensionDef(Model):
     bucket: Bucket | None = Field(default=None, description="Group dates by day, week, month, quarter or year")
     label: Label | None = None
 
+    @classmethod
+    def of_path(cls, path: str) -> DimensionDef:
+        """A dimension given as a field path; its name checked here, so that a valid one is constructed
+        unchecked (opening an app builds no validator of it: see Model's defer_build), an invalid one refused
+        by the validator as before."""
+        name = path.replace(".", "_")
+        if re.fullmatch(IDENT.strip("^$"), name):  # as pydantic's pattern: no trailing newline either
+            return cls.model_construct(name=name, expr=path)
+        return cls(name=name, expr=path)
+
 
 class CohortDef(Model):
     """Cohort retention: each actor (e.g. a customer) joins the cohort of the period of their first

@@ -18,8 +18,20 @@ from ordo.engine.features import Features, Later
 RUN = """
 import atexit, gc, json, runpy, sys
 out = sys.argv.pop(1)
+
+def built():  # definition models whose pydantic validator was built (Model's defer_build: at first use)
+    from ordo.dsl.base import Model
+    todo, found = [Model], []
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if cls.__dict__.get("__pydantic_complete__"):
+            found.append(cls.__name__)
+    return sorted(found)
+
 atexit.register(lambda: open(out, "w").write(json.dumps(
-    {"modules": sorted(sys.modules), "collections": sum(s["collections"] for s in gc.get_stats())})))
+    {"modules": sorted(sys.modules), "collections": sum(s["collections"] for s in gc.get_stats()),
+     "built": built()})))
 sys.argv[0] = "ordo"
 runpy.run_module("ordo", run_name="__main__")
 """
@@ -57,12 +69,14 @@ def oms_db(tmp_path_factory) -> tuple[Path, str]:
     return where, db
 
 
-def test_a_sqlite_get_process_imports_no_postgresql(oms_db):
+def test_a_warm_sqlite_get_process_imports_and_builds_only_what_it_uses(oms_db):
     where, db = oms_db
     argv = ("get", "builtin:oms", "sales_order", "1", "--db", db, "--format", "json")
     process(where, *argv)  # the app cache is warm from here on
-    modules = process(where, *argv)["modules"]
+    found = process(where, *argv)
+    modules = found["modules"]
     assert "ordo.engine.records" in modules  # it did open the app
+    assert found["built"] == []  # nor any definition model's validator (values checked at load: model_construct)
     for name in NEVER_ON_SQLITE:
         assert not [m for m in modules if m == name or m.startswith(f"{name}.")], name
 
