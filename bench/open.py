@@ -8,7 +8,9 @@ Each figure is measured in a fresh process (a new process is what the cache is f
 * ``open_app("builtin:oms", db, sync=False)`` in-process CPU (time.process_time), Ordo already imported:
   without the cache (``ORDO_CACHE=0``: loading and checking every definition), with a cold cache (the same,
   plus writing the entry) and with a warm one;
-* importing ``ordo.engine.cli`` alone;
+* importing ``ordo.engine.cli`` alone, and what ``ordo get`` imports in all (the engine's extensions and the
+  command modules too) with the cyclic GC paused as the ``ordo`` command pauses it (``ordo/__main__.py``):
+  the import share of the process below;
 * the whole ``ordo get builtin:oms sales_order 1`` process (user + system CPU of the child), without the
   cache and with a warm one.
 
@@ -46,6 +48,20 @@ IMPORT = """
 import json, time
 t = time.process_time()
 import ordo.engine.cli
+print(json.dumps(time.process_time() - t))
+"""
+# the same as the `ordo` command starts (ordo/__main__.py): the cyclic GC paused while Ordo is imported, then the
+# modules and classes every command loads (the app's extensions, the command modules), as `ordo get` imports them
+IMPORT_ALL = """
+import gc, json, time
+gc.disable()
+t = time.process_time()
+import importlib
+import ordo.engine.cli
+from ordo.engine.app import extensions
+from ordo.engine.cli import command_modules
+for name in (*extensions(), *command_modules()):
+    importlib.import_module(name)
 print(json.dumps(time.process_time() - t))
 """
 
@@ -94,6 +110,7 @@ def measure(env: dict[str, str], db: str, tmp: Path, rounds: int, cache: Path) -
         "open_app, cold cache (load, check, store)": [cold() for _ in range(rounds)],
         "open_app, warm cache": [child(OPEN, env, db) for _ in range(rounds)],
         "import ordo.engine.cli": [child(IMPORT, env) for _ in range(rounds)],
+        "imports of `ordo get` (GC paused, as `ordo`)": [child(IMPORT_ALL, env) for _ in range(rounds)],
         "`ordo get` process, no cache": [process_cpu(get, off, tmp) for _ in range(rounds)],
         "`ordo get` process, warm cache": [process_cpu(get, env, tmp) for _ in range(rounds)],
     }

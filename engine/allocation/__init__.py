@@ -1,7 +1,7 @@
 """Demand-to-supply allocation with atomic reservation (``allocation`` rules).
 
-``install(app)`` compiles every allocation rule once and keeps the service in
-``app.features["allocation"]``::
+``install(app)`` keeps the service in ``app.features["allocation"]``, built (every allocation rule
+compiled once) at its first lookup::
 
     with app.transaction("alice") as tx:
         result = app.features["allocation"].allocate(tx, "fulfil", record_id, explain=True)
