@@ -18,6 +18,7 @@ from ordo.engine.features import Features, Later
 RUN = """
 import atexit, gc, json, runpy, sys
 out = sys.argv.pop(1)
+before = sum(s["collections"] for s in gc.get_stats())  # Python's own start-up (site, .pth files) ran some
 
 def built():  # definition models whose pydantic validator was built (Model's defer_build: at first use)
     from ordo.dsl.base import Model
@@ -30,7 +31,7 @@ def built():  # definition models whose pydantic validator was built (Model's de
     return sorted(found)
 
 atexit.register(lambda: open(out, "w").write(json.dumps(
-    {"modules": sorted(sys.modules), "collections": sum(s["collections"] for s in gc.get_stats()),
+    {"modules": sorted(sys.modules), "collections": sum(s["collections"] for s in gc.get_stats()) - before,
      "built": built()})))
 sys.argv[0] = "ordo"
 runpy.run_module("ordo", run_name="__main__")
