@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import lean
+from . import held_inserts, lean, unit_of_work
 from .compiled import CompiledField
 from .stored_as_given import kept
 from .write_plan import IN_LIST_MAX, ChildPlan, differs, in_params, in_size
@@ -58,6 +58,8 @@ def write(conn: sa.Connection, plan: ChildPlan, cf: CompiledField, parent_id: in
         for keys, values in zip(names, chunk, strict=True):
             params.update(zip(keys, values, strict=True))
         result.extend(_row(stored) for stored in lean.execute(conn, stmt, params))
+    if inserts and (uow := unit_of_work.current(conn)) is not None:  # the next row's id (see held_inserts)
+        held_inserts.learn(uow, plan.table, max(r["id"] for r in result))
     if updates:
         updates = _given_back(conn, plan, updates, result)
     if updates:  # values as the database keeps them (decimal scale ...): read the updated rows once

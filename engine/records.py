@@ -22,6 +22,7 @@ from ordo.dsl.expr.pyruntime import weakly as _weakly
 
 from . import audit, field_access, jobs, lean, link_targets, outbox, record_batch, record_refs, unit_of_work
 from . import child_rows as rows
+from . import held_inserts as inserts
 from .actor import User
 from .compiled import CompiledEntity
 from .errors import Conflict, FieldError, PermissionDenied, ValidationFailed, integrity_message
@@ -219,8 +220,20 @@ class Transaction(Reads):
         rec, explicit_name = self._new(ce, data)
         now = self.app.clock.now()
         name = explicit_name or make_name(self.conn, entity, ce.defn.naming, rec, now.date())
-        stored = self._write(self.plan(entity).insert, self._insert_values(ce, rec, name, now), entity)
-        return self._created(ce, rec, stored, now)  # as stored (RETURNING): never read back
+        p, uow = self.plan(entity), self.uow
+        values = self._insert_values(ce, rec, name, now)
+        held = inserts.hold(uow, self.conn.dialect.name, p, [
+            (cf.name, p.children[cf.name], rec.get(cf.name) or []) for cf in ce.table_fields], values)
+        if held is None:
+            stored = self._write(p.insert, values, entity)
+            if stored is not None:
+                inserts.learn(uow, p.table, stored["id"])
+            return self._created(ce, rec, stored, now)  # as stored (RETURNING): never read back
+        try:  # its listeners' UPDATEs of it fold into the INSERT (see held_inserts)
+            return self._created(ce, rec, held, now)
+        finally:
+            if uow.inserts.rows:
+                uow.inserts.settle(self.conn)
 
     def create_many(self, entity: str, data: list[Mapping[str, Any]]) -> list[Record]:
         """Create records in order, with one INSERT when none of them can depend on another (see
@@ -256,8 +269,9 @@ class Transaction(Reads):
         entity = ce.name
         p = self.plan(entity)
         for cf in ce.table_fields:
-            stored[cf.name] = rows.write(self.conn, p.children[cf.name], cf, stored["id"], [],
-                                         rec.get(cf.name) or [])
+            if cf.name not in stored:  # (held: its rows as they will be stored)
+                stored[cf.name] = rows.write(self.conn, p.children[cf.name], cf, stored["id"], [],
+                                             rec.get(cf.name) or [])
         self.uow.adopt(entity, stored["id"])  # its aggregates over the other records of its entity stay true
         self._stored(ce, stored)
         audit.write(self.conn, at=now, user=self.user.name, entity=entity, record_id=stored["id"],
@@ -354,12 +368,15 @@ class Transaction(Reads):
         """The optimistic-lock UPDATE of ``values`` on ``current`` (as stored, locked), taking over a bump owed
         (``owed``); the row as stored (``current`` with the values when each comes back as bound:
         ``stored_as_given``, else RETURNING), or None (its version changed)."""
-        if self.uow.owed:
-            values["_version"] = fold(self.uow.owed, (entity, current["id"]), current["version"])
+        uow = self.uow
+        if uow.owed:
+            values["_version"] = fold(uow.owed, (entity, current["id"]), current["version"])
         if not given_back(p.table, self.conn.dialect.name, values):
             row = self._run(p.update, values, entity).first()
             return None if row is None else dict(row._mapping)
-        if self._run(p.update_known, values, entity).rowcount != 1:
+        if not (uow.inserts.rows and inserts.fold(uow, p.table.name, values["_id"], values["_version"], {
+                k: v for k, v in values.items() if k[0] != "_"})) and self._run(p.update_known, values,
+                                                                                 entity).rowcount != 1:
             return None
         return {**{c: current[c] for c in p.columns}, **{k: v for k, v in values.items() if k[0] != "_"}}
 

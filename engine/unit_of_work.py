@@ -36,6 +36,7 @@ from sqlalchemy import event
 from . import lean
 from .db import writing
 from .held import Held, Update
+from .held_inserts import HeldInserts
 from .owed import Owed, settle, settle_before
 
 Record = dict[str, Any]
@@ -66,6 +67,7 @@ class UnitOfWork:
         self.writes = 0  # how many writes the transaction told the unit of work about (see changed)
         self.owed: dict[tuple[str, int], Owed] = {}  # record -> its version bump held back (see owed)
         self.held = Held()  # guarded UPDATEs held back (SQLite write transactions, see held)
+        self.inserts = HeldInserts()  # a create's INSERTs held back, next ids (SQLite, see held_inserts)
 
     # -- the identity map
     def get(self, entity: str, key: int | str, *, for_update: bool = False) -> Record | None:
@@ -181,6 +183,7 @@ class UnitOfWork:
             del self.pending[self.marks.pop():]
         self.owed.clear()  # owed inside the savepoint (those from before it ran when it began)
         self.held.clear()  # likewise
+        self.inserts.forget_ids()  # (never holding here: its create wrote them before the savepoint began)
         # what was read or written since is unknown now: forget everything (cheap to reload)
         self.records.clear()
         self.tables.clear()
@@ -290,6 +293,8 @@ def watch(engine: sa.Engine) -> None:
             return
         try:
             if uow.root is conn.get_transaction():
+                if uow.inserts.rows:
+                    uow.inserts.settle(conn)
                 if uow.held.rows:
                     uow.held.settle(conn)
                 if uow.owed:
@@ -304,6 +309,8 @@ def watch(engine: sa.Engine) -> None:
 
     def on_savepoint(conn: sa.Connection, name: Any) -> None:
         uow = of(conn)
+        if uow.inserts.rows:
+            uow.inserts.settle(conn)
         if uow.held.rows:  # a savepoint rolled back must not undo what was held before it
             uow.held.settle(conn)
         if uow.owed:  # a savepoint rolled back must not undo a bump owed from before it
@@ -313,6 +320,9 @@ def watch(engine: sa.Engine) -> None:
     def before_cursor(conn: sa.Connection, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> Any:
         uow = conn.__dict__.get(_KEY)
         if uow is not None:
+            inserts = uow.inserts
+            if inserts.rows or inserts.next_ids:  # INSERTs held back first (rows the UPDATEs below may guard)
+                inserts.before(conn, sql)
             if uow.held.rows:  # UPDATEs held back on a table this statement names run first
                 uow.held.settle_before(conn, sql)
             if uow.owed:  # bumps this statement could see run first

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .. import audit, lean, unit_of_work
+from .. import audit, held_inserts, lean, unit_of_work
 from ..coerce import CoercionError, coerce
 from ..compiled import CompiledEntity
 from ..errors import FieldError, ValidationFailed
@@ -89,15 +89,18 @@ def _targeted(tx: Transaction, p: MirrorPlan, rec: dict[str, Any], value: Any) -
         raise ValidationFailed(ce.name, errors)
     params = {"k_id": rec["id"], "k_version": rec["version"], "v_state": value, "v_at": now, "v_by": tx.user.name,
               "v_version": after["version"]}
+    written = {p.field: value, "updated_at": now, "updated_by": tx.user.name, "version": after["version"]}
     uow = unit_of_work.holds(tx.conn)
     known = None if uow is None else uow.records.get((ce.name, rec["id"]))
-    if known is not None and known["version"] == rec["version"]:  # SQLite: as the transaction holds it, locked
+    if uow is not None and uow.inserts.rows and held_inserts.fold(uow, ce.table.name, rec["id"], rec["version"],
+                                                                  dict(written)):
+        pass  # the record's INSERT is held back by its create: it carries the state (see held_inserts)
+    elif known is not None and known["version"] == rec["version"]:  # SQLite: as the transaction holds it, locked
         unit_of_work.hold(uow, tx.conn, (ce.name, rec["id"]), p.stmt, params, ce.table.name,
                           f"{ce.name} {rec.get('name')}")
     elif lean.execute(tx.conn, p.stmt, params).rowcount != 1:
         return False
     rec.update(after)  # the flow's record is the committed one now (also for the write that started the flow)
-    written = {p.field: value, "updated_at": now, "updated_by": tx.user.name, "version": after["version"]}
     tx.uow.patch(ce.name, rec["id"], written)  # reads later in the transaction see it
     tx.uow.changed((ce.table.name,), (ce.name, rec["id"]))  # aggregates over the entity are stale
     tx._written(ce.name, rec["id"], rec["version"])
