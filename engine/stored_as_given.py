@@ -89,6 +89,6 @@ def given_back(table: sa.Table, dialect: str, values: dict[str, Any]) -> bool:
         if test is None:
             if name[0] != "_":
                 return False
-        elif not test(value):
+        elif value is not None and not test(value):  # (every column gives None back)
             return False
     return True

@@ -10,6 +10,7 @@ a rule about what people enter does not block a flow moving the record on.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -187,16 +188,20 @@ def _unique(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], record_id:
 
 
 def validate_record(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], errors: list[FieldError],
-                    record_id: int | None, before: dict[str, Any] | None = None) -> None:
+                    record_id: int | None, before: dict[str, Any] | None = None,
+                    fields: Collection[str] | None = None) -> None:
     """Append every problem of ``rec`` (a full record with child rows) to ``errors``.
 
     ``before``: the stored record on update (None on create). Field checks always run; entity
     rules (within their scope) and uniqueness only on otherwise valid data. A child row's rules
-    see the row as created when it is new.
+    see the row as created when it is new. ``fields``: an automated update's fields (a flow's kept write,
+    its state mirror), whose other fields are ``before``'s as stored: only those are checked (its rules
+    and uniqueness as above: those reading what changes).
     """
     rules = not errors
     bad = {e.field for e in errors} if errors else ()
-    for cf in ce.checked:  # compiled once per entity: fields no check can refuse are not visited
+    checked = ce.checked if fields is None or before is None else [cf for cf in ce.checked if cf.name in fields]
+    for cf in checked:  # compiled once per entity: fields no check can refuse are not visited
         if cf.child is not None:
             rows = rec.get(cf.name) or []
             if cf.defn.required and not rows:

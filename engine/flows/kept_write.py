@@ -5,8 +5,8 @@ What a run keeps is, by construction, what the update pipeline would store uncha
 joins them when no computed field reads it (as :mod:`.mirror` writes it alone). Writing those needs none
 of the pipeline's other steps: no link to look up, no default, no computed field to compute again (on an
 order with many lines, most of the update's cost). Everything a write means still happens: the record is
-read for update as the pipeline reads it, validated (field checks, the entity rules a flow's write meets,
-uniqueness), written by the entity's own UPDATE (only the fields that change, ``version`` checked and
+read for update as the pipeline reads it, validated (field checks of the fields it writes: the others are as
+stored; the entity rules a flow's write meets, uniqueness), written by the entity's own UPDATE (only the fields that change, ``version`` checked and
 raised, ``updated_at``/``updated_by`` set, the row returned as stored), learnt by the unit of work,
 audited, and the write listeners see an ``update`` event. Anything else goes through the full update.
 """
@@ -48,12 +48,13 @@ def write(run: Run, kept: dict[str, Any], extra: dict[str, Any]) -> bool:
             return False
         rec = {**current, **values}
         errors: list[FieldError] = []
-        validate_record(tx, ce, rec, errors, record_id=current["id"], before=current)
+        validate_record(tx, ce, rec, errors, record_id=current["id"], before=current, fields=values)
         if errors:
             raise ValidationFailed(ce.name, errors)
         now = tx.now
         p = tx.plan(ce.name)
-        sets = p.update_values(ce.stored_names, current, rec)  # the changed fields only
+        names = tuple([n for n in ce.stored_names if n in values])  # (rec: current + values: only these differ)
+        sets = p.update_values(names, current, rec)  # the changed fields only
         sets.update(updated_at=now, updated_by=tx.user.name, version=current["version"] + 1, _id=current["id"],
                     _version=current["version"])
         stored = tx._update_row(p, sets, ce.name, current)

@@ -84,7 +84,7 @@ def _targeted(tx: Transaction, p: MirrorPlan, rec: dict[str, Any], value: Any) -
     before = dict(rec)
     after = {**rec, p.field: value, "updated_at": now, "updated_by": tx.user.name, "version": rec["version"] + 1}
     errors: list[FieldError] = []
-    validate_record(tx, ce, after, errors, record_id=rec["id"], before=before)
+    validate_record(tx, ce, after, errors, record_id=rec["id"], before=before, fields=(p.field,))
     if errors:
         raise ValidationFailed(ce.name, errors)
     params = {"k_id": rec["id"], "k_version": rec["version"], "v_state": value, "v_at": now, "v_by": tx.user.name,
