@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from . import lean
+from .errors import FieldError, ValidationFailed, integrity_message
 from .owed import names_table
 from .stored_as_given import given_back
 
@@ -47,7 +48,7 @@ class HeldInserts:
     __slots__ = ("rows", "by_key", "triggers", "next_ids", "settling")
 
     def __init__(self) -> None:
-        self.rows: list[tuple[Any, dict[str, Any], int]] = []  # (INSERT, row, create that held it)
+        self.rows: list[tuple[Any, dict[str, Any], int, str]] = []  # (INSERT, row, create that held it, entity)
         self.by_key: dict[tuple[str, int], tuple[dict[str, Any], int]] = {}  # (table, id) -> (its row, create)
         self.triggers: set[str] = set()  # the tables whose naming writes what is held
         self.next_ids: dict[str, int] = {}  # table -> the id SQLite gives its next row
@@ -62,7 +63,8 @@ class HeldInserts:
         self.next_ids = {}
 
     def settle(self, conn: sa.Connection) -> None:
-        """Write what is held now, in order (a run of rows of one statement: one executemany)."""
+        """Write what is held now, in order (a run of rows of one statement: one executemany). A row the database
+        refuses (a constraint the validation did not foresee) is :class:`ValidationFailed`, as its INSERT was."""
         rows = self.rows
         self.clear()  # before running them: their own cursor events find nothing held
         self.settling = True
@@ -73,7 +75,10 @@ class HeldInserts:
                 end = start + 1
                 while end < len(rows) and rows[end][0] is stmt:
                     end += 1
-                lean.execute(conn, stmt, [r[1] for r in rows[start:end]])
+                try:
+                    lean.execute(conn, stmt, [r[1] for r in rows[start:end]])
+                except sa.exc.IntegrityError as e:
+                    raise ValidationFailed(rows[start][3], [FieldError("", integrity_message(e))]) from None
                 start = end
         finally:
             self.settling = False
@@ -111,9 +116,9 @@ def _triggers(table: sa.Table) -> tuple[str, ...]:
     return found
 
 
-def hold(uow: UnitOfWork, dialect: str, plan: Any, children: list[tuple[str, Any, list[dict[str, Any]]]],
+def hold(uow: UnitOfWork, dialect: str, entity: str, plan: Any, children: list[tuple[str, Any, list[dict[str, Any]]]],
          values: dict[str, Any]) -> dict[str, Any] | None:
-    """Hold back the INSERT of ``values`` (a record's row, without its id; ``plan`` its entity's write plan) and
+    """Hold back the INSERT of ``values`` (a record of ``entity``, without its id; ``plan`` its write plan) and
     of its child rows (``children``: (field, child plan, rows as given)); return the record as it will be
     stored, with its child rows, or None (nothing held: insert it now) when an id is not known or a value
     would not come back as bound."""
@@ -138,7 +143,7 @@ def hold(uow: UnitOfWork, dialect: str, plan: Any, children: list[tuple[str, Any
     rid = ids[t.name]
     ids[t.name] = rid + 1
     row = {**values, "id": rid}
-    held.rows.append((_insert(t), row, create))
+    held.rows.append((_insert(t), row, create, entity))
     held.by_key[(t.name, rid)] = (row, create)
     held.triggers.update(_triggers(t))
     stored = dict(row)
@@ -149,7 +154,7 @@ def hold(uow: UnitOfWork, dialect: str, plan: Any, children: list[tuple[str, Any
         for idx, m in enumerate(made, start=1):
             cid = ids[ct.name]
             ids[ct.name] = cid + 1
-            held.rows.append((stmt, {"id": cid, "parent_id": rid, "idx": idx, **m}, create))
+            held.rows.append((stmt, {"id": cid, "parent_id": rid, "idx": idx, **m}, create, entity))
             out.append({"id": cid, "idx": idx, **m})
         if made:
             held.triggers.update(_triggers(ct))

@@ -222,7 +222,7 @@ class Transaction(Reads):
         name = explicit_name or make_name(self.conn, entity, ce.defn.naming, rec, now.date())
         p, uow = self.plan(entity), self.uow
         values = self._insert_values(ce, rec, name, now)
-        held = inserts.hold(uow, self.conn.dialect.name, p, [
+        held = inserts.hold(uow, self.conn.dialect.name, entity, p, [
             (cf.name, p.children[cf.name], rec.get(cf.name) or []) for cf in ce.table_fields], values)
         if held is None:
             stored = self._write(p.insert, values, entity)

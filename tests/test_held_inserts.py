@@ -185,3 +185,16 @@ def test_the_state_mirror_goes_into_the_insert_too(app):
     for rec in made:
         log = app.audit_log(user="admin", entity="ticket", record=rec["id"])
         assert sorted(e.action for e in log) == ["create", "update"]
+
+
+def test_a_constraint_the_validation_did_not_foresee_is_a_refused_create(app):
+    with app.transaction("admin") as tx:  # a unique index the definition does not know of
+        tx.conn.execute(sa.text("CREATE UNIQUE INDEX ux_test_claim_amount ON claim (amount)"))
+    with app.transaction("alice") as tx:
+        tx.create("claim", _claim(1, amount=10))
+        sp = tx.conn.begin_nested()
+        with pytest.raises(ValidationFailed, match="same unique value"):
+            tx.create("claim", _claim(2, amount=10))  # held (SQLite): refused when its INSERT is written
+        sp.rollback()
+        tx.create("claim", _claim(3, amount=30))
+    assert [r["items"][0]["qty"] for r in _stored(app)] == [1, 3]
