@@ -85,6 +85,9 @@ class App:
         # called by a create, validated and permitted, with its record before the INSERT: a feature sets there
         # what its write listener would write right after (a flow's first state: engine/flows/start_state.py)
         self.before_insert: list[Callable[[Transaction, Any, dict[str, Any]], None]] = []
+        # entities whose create's write listeners may write the new record again (a flow started on create):
+        # their creates may hold the INSERT while the listeners run (engine/held_inserts.py)
+        self.rewrites_created: set[str] = set()
         self.jobs = JobRunner(self, lambda conn: Transaction(self, conn, SYSTEM, automated=True))
         self.outbox = Outbox(self)
         self.features = Features()  # extension name -> its runtime object (some built at first lookup)

@@ -35,23 +35,30 @@ from .owed import names_table
 from .stored_as_given import given_back
 
 if TYPE_CHECKING:
+    from .compiled import CompiledEntity
+    from .records import Transaction
     from .unit_of_work import UnitOfWork
 
 _INSERTS: weakref.WeakKeyDictionary[sa.Table, Any] = weakref.WeakKeyDictionary()  # table -> INSERT with id
 _NO_NEW_ROW = frozenset({"SELECT", "UPDATE", "DELETE"})  # statements that never insert a row
+_AHEAD: weakref.WeakKeyDictionary[sa.Table, Any] = weakref.WeakKeyDictionary()  # PostgreSQL: ids of a sequence
+BLOCK_MAX = 64  # ids taken from a sequence in one statement at most
 _TRIGGERS: weakref.WeakKeyDictionary[sa.Table, tuple[str, ...]] = weakref.WeakKeyDictionary()
 
 
 class HeldInserts:
     """The INSERTs a SQLite write transaction holds back (in order), and the next id of the tables it knows."""
 
-    __slots__ = ("rows", "by_key", "triggers", "next_ids", "settling")
+    __slots__ = ("rows", "by_key", "triggers", "next_ids", "taken", "sizes", "rewritten", "settling")
 
     def __init__(self) -> None:
         self.rows: list[tuple[Any, dict[str, Any], int, str]] = []  # (INSERT, row, create that held it, entity)
         self.by_key: dict[tuple[str, int], tuple[dict[str, Any], int]] = {}  # (table, id) -> (its row, create)
         self.triggers: set[str] = set()  # the tables whose naming writes what is held
-        self.next_ids: dict[str, int] = {}  # table -> the id SQLite gives its next row
+        self.next_ids: dict[str, int] = {}  # table -> the id SQLite gives its next row (PostgreSQL: a row inserted)
+        self.taken: dict[str, list[int]] = {}  # PostgreSQL: table -> ids taken from its sequence, not used yet
+        self.sizes: dict[str, int] = {}  # PostgreSQL: table -> the size of the last block taken
+        self.rewritten: set[str] = set()  # entities a record of which was written again by its write's listeners
         self.settling = False
 
     def clear(self) -> None:
@@ -94,10 +101,16 @@ class HeldInserts:
                 del self.next_ids[t]
 
 
+def rewritten(uow: UnitOfWork, entity: str) -> None:
+    """A record of ``entity`` was written again while the listeners of its write ran (a flow's writes)."""
+    uow.inserts.rewritten.add(entity)
+
+
 def learn(uow: UnitOfWork, table: sa.Table, last_id: int) -> None:
-    """A row of ``table`` was just inserted with ``last_id`` (returned by SQLite): the next one takes the id after."""
-    if uow.locks_all:
-        uow.inserts.next_ids[table.name] = last_id + 1
+    """A row of ``table`` was just inserted with ``last_id`` (returned by the database): on SQLite the next one
+    takes the id after; on PostgreSQL the next ones are held (ids from the sequence), as one create is no
+    reason to take ids ahead."""
+    uow.inserts.next_ids[table.name] = last_id + 1
 
 
 def _insert(table: sa.Table) -> Any:
@@ -116,16 +129,24 @@ def _triggers(table: sa.Table) -> tuple[str, ...]:
     return found
 
 
-def hold(uow: UnitOfWork, dialect: str, entity: str, plan: Any, children: list[tuple[str, Any, list[dict[str, Any]]]],
-         values: dict[str, Any]) -> dict[str, Any] | None:
-    """Hold back the INSERT of ``values`` (a record of ``entity``, without its id; ``plan`` its write plan) and
-    of its child rows (``children``: (field, child plan, rows as given)); return the record as it will be
-    stored, with its child rows, or None (nothing held: insert it now) when an id is not known or a value
-    would not come back as bound."""
-    ids = uow.inserts.next_ids
-    t = plan.table
-    if not uow.locks_all or t.name not in ids or len(values) + 1 != len(plan.columns):
+def hold(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], values: dict[str, Any]) -> dict[str, Any] | None:
+    """Hold back the INSERT of ``values`` (the row of ``rec``, a new record of ``ce``, without its id) and of its
+    child rows; return the record as it will be stored, with its child rows, or None (nothing held: insert it
+    now) when its create's listeners never write it (the entity is not in ``app.rewrites_created``) or did not
+    in this transaction yet (:func:`rewritten`: holding costs PostgreSQL the statements taking ids), the table
+    had no row inserted in this transaction yet (SQLite: its next id not known), or a value would not come
+    back as bound."""
+    uow, conn = tx.uow, tx.conn
+    held = uow.inserts
+    if ce.name not in held.rewritten or ce.name not in tx.app.rewrites_created:
         return None
+    plan = tx.plan(ce.name)
+    t = plan.table
+    dialect = conn.dialect.name
+    ids = held.next_ids
+    if len(values) + 1 != len(plan.columns) or t.name not in ids or not (uow.locks_all or dialect == "postgresql"):
+        return None
+    children = [(cf.name, plan.children[cf.name], rec.get(cf.name) or []) for cf in ce.table_fields]
     for _, cp, rows in children:
         if rows and cp.table.name not in ids:
             return None
@@ -138,28 +159,46 @@ def hold(uow: UnitOfWork, dialect: str, entity: str, plan: Any, children: list[t
         if any(r.get("id") is not None for r in rows) or not all(given_back(cp.table, dialect, m) for m in made):
             return None
         child_rows.append((cp, made))
-    held = uow.inserts
-    create = len(held.rows) and held.rows[-1][2] + 1
-    rid = ids[t.name]
-    ids[t.name] = rid + 1
+    rid = _take(held, conn, t, 1)[0]
+    taken = [_take(held, conn, cp.table, len(made)) if made else [] for cp, made in child_rows]
+    create = len(held.rows) and held.rows[-1][2] + 1  # (after taking: PostgreSQL's may write what was held)
     row = {**values, "id": rid}
-    held.rows.append((_insert(t), row, create, entity))
+    held.rows.append((_insert(t), row, create, ce.name))
     held.by_key[(t.name, rid)] = (row, create)
     held.triggers.update(_triggers(t))
     stored = dict(row)
-    for (field, _, _), (cp, made) in zip(children, child_rows, strict=True):
+    for (field, _, _), (cp, made), cids in zip(children, child_rows, taken, strict=True):
         ct = cp.table
         stmt = _insert(ct)
         out = []
-        for idx, m in enumerate(made, start=1):
-            cid = ids[ct.name]
-            ids[ct.name] = cid + 1
-            held.rows.append((stmt, {"id": cid, "parent_id": rid, "idx": idx, **m}, create, entity))
+        for idx, (m, cid) in enumerate(zip(made, cids, strict=True), start=1):
+            held.rows.append((stmt, {"id": cid, "parent_id": rid, "idx": idx, **m}, create, ce.name))
             out.append({"id": cid, "idx": idx, **m})
         if made:
             held.triggers.update(_triggers(ct))
         stored[field] = out
     return stored
+
+
+def _take(held: HeldInserts, conn: sa.Connection, table: sa.Table, n: int) -> list[int]:
+    """``n`` ids for new rows of ``table``: on SQLite the ids after the last one known; on PostgreSQL from blocks
+    of the table's sequence (2, 4, ... BLOCK_MAX ids per ``nextval`` over ``generate_series``; ids not used by
+    the end of the transaction are skipped, as a rollback skips them)."""
+    name = table.name
+    if conn.dialect.name != "postgresql":
+        first = held.next_ids[name]
+        held.next_ids[name] = first + n
+        return list(range(first, first + n))
+    pool = held.taken.setdefault(name, [])  # in descending order: pop() gives the lowest
+    while len(pool) < n:
+        size = held.sizes[name] = max(min(held.sizes.get(name, 1) * 2, BLOCK_MAX), n - len(pool))
+        stmt = _AHEAD.get(table)
+        if stmt is None:
+            stmt = _AHEAD[table] = sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(name, "id"))).select_from(
+                sa.func.generate_series(1, sa.bindparam("n")))
+        got = sorted(int(r[0]) for r in lean.execute(conn, stmt, {"n": size}))
+        pool[:0] = got[::-1]
+    return [pool.pop() for _ in range(n)]
 
 
 def fold(uow: UnitOfWork, table: str, record_id: int, version: int, values: dict[str, Any]) -> bool:

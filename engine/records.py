@@ -150,6 +150,7 @@ class Transaction(Reads):
         watched = self.conn.info.get(_WATCHED)
         if watched and (entity, record_id) in watched:
             watched[(entity, record_id)] = version
+            inserts.rewritten(self.uow, entity)
 
     # -- permissions
     def row_filter(self, entity: str, source: Any = None) -> Any:
@@ -220,20 +221,18 @@ class Transaction(Reads):
         rec, explicit_name = self._new(ce, data)
         now = self.app.clock.now()
         name = explicit_name or make_name(self.conn, entity, ce.defn.naming, rec, now.date())
-        p, uow = self.plan(entity), self.uow
         values = self._insert_values(ce, rec, name, now)
-        held = inserts.hold(uow, self.conn.dialect.name, entity, p, [
-            (cf.name, p.children[cf.name], rec.get(cf.name) or []) for cf in ce.table_fields], values)
+        held = inserts.hold(self, ce, rec, values)
         if held is None:
-            stored = self._write(p.insert, values, entity)
+            stored = self._write(self.plan(entity).insert, values, entity)
             if stored is not None:
-                inserts.learn(uow, p.table, stored["id"])
+                inserts.learn(self.uow, ce.table, stored["id"])
             return self._created(ce, rec, stored, now)  # as stored (RETURNING): never read back
         try:  # its listeners' UPDATEs of it fold into the INSERT (see held_inserts)
             return self._created(ce, rec, held, now)
         finally:
-            if uow.inserts.rows:
-                uow.inserts.settle(self.conn)
+            if self.uow.inserts.rows:
+                self.uow.inserts.settle(self.conn)
 
     def create_many(self, entity: str, data: list[Mapping[str, Any]]) -> list[Record]:
         """Create records in order, with one INSERT when none of them can depend on another (see

@@ -29,5 +29,6 @@ class AppRuntime(Runtime, Protocol):
     related_statements: Any  # related_aggregates.RelatedAggregates
     listeners: list[Callable[..., None]]
     before_insert: list[Callable[..., None]]  # (tx, compiled entity, record) before a create's INSERT
+    rewrites_created: set[str]  # entities whose create's listeners may write the new record (see held_inserts)
     features: dict[str, Any]
     jobs: Any

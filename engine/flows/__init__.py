@@ -25,4 +25,6 @@ def install(app: App) -> None:
     app.features["flows"] = runtime
     app.on_write(runtime.on_write)
     start_state.install(runtime)  # a flow started by a create: its first state in the INSERT
+    app.rewrites_created.update(f.entity for f in runtime.flows.values()  # what it sets: into the INSERT
+                                if f.defn.trigger.on in ("create", "create_or_update"))
     app.jobs.register("flow.timer", runtime.on_timer)

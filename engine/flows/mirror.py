@@ -92,8 +92,8 @@ def _targeted(tx: Transaction, p: MirrorPlan, rec: dict[str, Any], value: Any) -
     written = {p.field: value, "updated_at": now, "updated_by": tx.user.name, "version": after["version"]}
     uow = unit_of_work.holds(tx.conn)
     known = None if uow is None else uow.records.get((ce.name, rec["id"]))
-    if uow is not None and uow.inserts.rows and held_inserts.fold(uow, ce.table.name, rec["id"], rec["version"],
-                                                                  dict(written)):
+    mine = tx.uow
+    if mine.inserts.rows and held_inserts.fold(mine, ce.table.name, rec["id"], rec["version"], dict(written)):
         pass  # the record's INSERT is held back by its create: it carries the state (see held_inserts)
     elif known is not None and known["version"] == rec["version"]:  # SQLite: as the transaction holds it, locked
         unit_of_work.hold(uow, tx.conn, (ce.name, rec["id"]), p.stmt, params, ce.table.name,
