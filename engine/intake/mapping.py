@@ -116,6 +116,29 @@ class CompiledValue:
             value = resolve(self.lookup, value, src, path)
         return value
 
+    def specialize(self) -> CompiledValue:
+        """Once compiled: a value that is a constant, or a CSV column / one key read as it is (trimmed, blank as
+        None, its default), is evaluated by a function made for it (no steps to look at per document)."""
+        if self.const is not _MISSING:
+            const = self.const
+            self.evaluate = lambda src, resolve, path: const  # type: ignore[method-assign]
+        elif (self.source is not None and self.source.column is not None and self.source.convert is None
+              and self.mapping is None and self.expr is None and self.lookup is None and not self.variables):
+            column, from_root, parts, default = self.source.column, self.source.from_root, self.source.parts, \
+                self.default
+
+            def column_value(src: Source, resolve: Resolver, path: str) -> Any:
+                data = src.document if from_root else src.row
+                value = data.get(column) if type(data) is dict else get_path(data, parts)
+                if type(value) is str:
+                    value = value.strip()
+                    if value == "":
+                        value = None
+                return default if value is None else value
+
+            self.evaluate = column_value  # type: ignore[method-assign]
+        return self
+
     def _compute(self, src: Source, value: Any, path: str) -> Any:
         assert self.expr is not None
         names: dict[str, Any] = {"channel": src.channel, "value": value}
@@ -142,8 +165,8 @@ def _source(text: str, type_: str | None, csv: bool) -> SourceValue:
 
 def compile_value(app: AppDefinition, intake: IntakeDef, name: str, spec: ValueSpec, csv: bool) -> CompiledValue:
     if isinstance(spec, str):
-        return CompiledValue(name, source=_source(spec, None, csv))
-    return _compile_def(app, intake, name, spec, csv)
+        return CompiledValue(name, source=_source(spec, None, csv)).specialize()
+    return _compile_def(app, intake, name, spec, csv).specialize()
 
 
 def _compile_def(app: AppDefinition, intake: IntakeDef, name: str, spec: ValueDef, csv: bool) -> CompiledValue:
