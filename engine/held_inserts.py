@@ -2,15 +2,17 @@
 
 A create inserted its record, then ran its write listeners: a flow started on create runs to its first rest
 and writes what it set (its state, a review's outcome, the fields of an ``action``) as an UPDATE of the row
-just inserted (the OMS intake: every order inserted, then updated once). In a SQLite write transaction (its
-lock held from ``BEGIN IMMEDIATE``: nobody else writes until it ends) a create may instead hold its INSERT
-(and its child rows' INSERT) back while its listeners run: the record's id and its rows' ids are taken ahead
-(SQLite gives a new row the largest id + 1: the ids after the last one this transaction saw returned, kept
-per table while nothing else inserts into it), the record goes to the unit of work as it will be stored, and
-an UPDATE of the held row (:func:`fold`: ``Transaction._update_row``, the state mirror) changes the held
-values instead of running, its version guard decided on the held version as the database would. The create
-writes what is held when its listeners are through (one INSERT with the final values, one executemany of
-its child rows), or earlier:
+just inserted (the OMS intake: every order inserted, then updated once). A create may instead hold its INSERT
+(and its child rows' INSERT) back while its listeners run, when they may write the record again (its entity is
+in ``app.rewrites_created``: a flow on create) and did so for an earlier create of the entity in the
+transaction (:func:`rewritten`; the first create inserts at once). The record's id and its rows' ids are
+taken ahead: in a SQLite write transaction (its lock held from ``BEGIN IMMEDIATE``: nobody else writes until
+it ends) the ids after the last one this transaction saw returned (SQLite gives a new row the largest id + 1;
+kept per table while nothing else inserts into it); on PostgreSQL from blocks of the table's sequence. The
+record goes to the unit of work as it will be stored, and an UPDATE of the held row (:func:`fold`:
+``Transaction._update_row``, the state mirror) changes the held values instead of running, its version guard
+decided on the held version as the database would. The create writes what is held when its listeners are
+through (one INSERT with the final values, one executemany of its child rows), or earlier:
 
 * before any statement that names a held table or a table with a foreign key to one (a reader sees the row;
   a row linking to it finds it), from the unit of work's cursor event;
@@ -19,7 +21,8 @@ its child rows), or earlier:
 What the database, the audit log and the listeners see is what the INSERT and the UPDATE showed: the record
 created (version 1, a ``create`` audit entry), then updated (version 2, an ``update`` entry); only the
 statement is saved. Only values the database gives back as bound are held (``stored_as_given``): the row
-is never read back. PostgreSQL, and a table whose next id is not known, insert at once as before.
+is never read back. A row the database refuses when it is written is :class:`ValidationFailed`, as its
+INSERT was.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ _TRIGGERS: weakref.WeakKeyDictionary[sa.Table, tuple[str, ...]] = weakref.WeakKe
 
 
 class HeldInserts:
-    """The INSERTs a SQLite write transaction holds back (in order), and the next id of the tables it knows."""
+    """The INSERTs a transaction holds back (in order), the ids it takes for them, what it learnt of its tables."""
 
     __slots__ = ("rows", "by_key", "triggers", "next_ids", "taken", "sizes", "rewritten", "settling")
 
