@@ -162,11 +162,16 @@ def evaluate(tx: Any, node: Any, owner: Record) -> Any:
     """The value of aggregate ``node`` for ``owner`` in ``tx``'s transaction (with the other aggregates of
     its group, in one statement)."""
     registry: RelatedAggregates = tx.app.related_statements
-    agg = registry.get(node)
+    hit = registry._by_id.get(id(node))  # (registry.get's common case, inline: most calls are a kept value)
+    agg = hit[1] if hit is not None and hit[0]() is node else registry.get(node)
     uow = tx.uow
-    key = _memo_key(agg, owner)
-    if key is not None:
+    used = agg.used
+    key: Any = (agg.serial, tuple(map(owner.get, used)))
+    try:
         value = uow.aggregates.get(key, _MISSING)
+    except TypeError:  # an owner value that cannot be a key (as _memo_key decides): not kept
+        key = None
+    else:
         if value is not _MISSING:
             return value
     stmt, aggs = agg.group.statement(registry.nodes)
