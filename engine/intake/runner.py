@@ -40,7 +40,12 @@ def _settled_heap() -> Iterator[None]:
     """While a batched import runs, the objects there before it (the app, its definitions, the libraries) are
     left out of the garbage collector's full scans (``gc.freeze``; given back after it, ``gc.unfreeze``): a
     long import ran a full collection of the whole heap every few thousand rows (the OMS intake: 5-7% of its
-    CPU). What the import makes is collected as before."""
+    CPU). What the import makes is collected as before. A process that froze its long-lived objects itself
+    (the ``ordo`` command, ``cli.common.long_lived``) has them out of reach already: nothing is done (given
+    back, they would be walked again for the rest of the process)."""
+    if gc.get_freeze_count():
+        yield
+        return
     gc.freeze()
     try:
         yield
