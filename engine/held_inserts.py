@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 _INSERTS: weakref.WeakKeyDictionary[sa.Table, Any] = weakref.WeakKeyDictionary()  # table -> INSERT with id
 _NO_NEW_ROW = frozenset({"SELECT", "UPDATE", "DELETE"})  # statements that never insert a row
+_MAY_INSERT: dict[str, bool] = {}  # SQL text -> whether it may insert a row (see _may_insert)
+_MAY_INSERT_MAX = 4096  # texts kept at most (then forgotten together, as owed.names_table's)
 _AHEAD: weakref.WeakKeyDictionary[sa.Table, Any] = weakref.WeakKeyDictionary()  # PostgreSQL: ids of a sequence
 BLOCK_MAX = 64  # ids taken from a sequence in one statement at most
 _TRIGGERS: weakref.WeakKeyDictionary[sa.Table, tuple[str, ...]] = weakref.WeakKeyDictionary()
@@ -99,9 +101,23 @@ class HeldInserts:
         unknown (the next create inserts at once, and learns it again)."""
         if self.rows and any(names_table(sql, t) for t in self.triggers):
             self.settle(conn)
-        if self.next_ids and not self.settling and sql.lstrip()[:6].upper() not in _NO_NEW_ROW:
-            for t in [t for t in self.next_ids if names_table(sql, t)]:
-                del self.next_ids[t]
+        ids = self.next_ids
+        if ids and not self.settling and _may_insert(sql):
+            for t in ids:
+                if names_table(sql, t):
+                    for named in [t for t in ids if names_table(sql, t)]:
+                        del ids[named]
+                    return
+
+
+def _may_insert(sql: str) -> bool:
+    """Whether ``sql`` may insert a row (any statement but a SELECT, UPDATE or DELETE), decided once per text."""
+    found = _MAY_INSERT.get(sql)
+    if found is None:
+        if len(_MAY_INSERT) >= _MAY_INSERT_MAX:
+            _MAY_INSERT.clear()
+        found = _MAY_INSERT[sql] = sql.lstrip()[:6].upper() not in _NO_NEW_ROW
+    return found
 
 
 def rewritten(uow: UnitOfWork, entity: str) -> None:

@@ -225,7 +225,7 @@ class Transaction(Reads):
         held = inserts.hold(self, ce, rec, values)
         if held is None:
             stored = self._write(self.plan(entity).insert, values, entity)
-            if stored is not None:
+            if stored is not None and entity in self.app.rewrites_created:  # (only those may hold)
                 inserts.learn(self.uow, ce.table, stored["id"])
             return self._created(ce, rec, stored, now)  # as stored (RETURNING): never read back
         try:  # its listeners' UPDATEs of it fold into the INSERT (see held_inserts)
