@@ -103,11 +103,8 @@ class HeldInserts:
             self.settle(conn)
         ids = self.next_ids
         if ids and not self.settling and _may_insert(sql):
-            for t in ids:
-                if names_table(sql, t):
-                    for named in [t for t in ids if names_table(sql, t)]:
-                        del ids[named]
-                    return
+            for named in [t for t in ids if names_table(sql, t)]:
+                del ids[named]
 
 
 def _may_insert(sql: str) -> bool:

@@ -124,8 +124,8 @@ class CompiledValue:
             self.evaluate = lambda src, resolve, path: const  # type: ignore[method-assign]
         elif (self.source is not None and self.source.column is not None and self.source.convert is None
               and self.mapping is None and self.expr is None and self.lookup is None and not self.variables):
-            column, from_root, parts, default = self.source.column, self.source.from_root, self.source.parts, \
-                self.default
+            source, default = self.source, self.default
+            column, from_root, parts = source.column, source.from_root, source.parts
 
             def column_value(src: Source, resolve: Resolver, path: str) -> Any:
                 data = src.document if from_root else src.row
