@@ -31,7 +31,16 @@ import sqlalchemy as sa
 
 from ordo.dsl.expr import Clock
 from ordo.engine import open_app
-from ordo.engine.stats import count_statements
+
+try:
+    from ordo.engine.stats import count_statements
+except ModuleNotFoundError:  # an older tree (--baseline abc673d) has no statement counter: count none
+    from contextlib import contextmanager
+    from types import SimpleNamespace
+
+    @contextmanager
+    def count_statements(engine):  # type: ignore[no-redef]
+        yield SimpleNamespace(statements=0)
 
 T0 = dt.datetime(2026, 3, 14, 9, 0)
 PROVINCES = [("上海市", "上海市"), ("北京市", "北京市"), ("广东省", "广州市"), ("湖北省", "武汉市"), ("四川省", "成都市"),
@@ -203,8 +212,8 @@ def main() -> None:
                                               "--child", str(path)], args.baseline)
                 old, *more = out.split("RESULT")[-1].split()
                 rate = float(old)
-                stmts, used = (f"{int(more[0]) / args.rows:.2f}", f"{1000 * float(more[1]) / args.rows:.2f}") \
-                    if len(more) == 2 else ("", "")  # an older bench script printed rows/s only
+                stmts = f"{int(more[0]) / args.rows:.2f}" if len(more) == 2 and int(more[0]) else "?"
+                used = f"{1000 * float(more[1]) / args.rows:.2f}" if len(more) == 2 else ""  # an older bench script printed rows/s only
                 print(f"{'  ' + args.baseline + label.replace('Ordo intake', ''):<28}{rate:>12.0f}"
                       f"{rate * orders / args.rows:>10.1f}{args.rows / rate:>9.1f}{stmts:>10}{used:>11}"
                       f"{f'{rate / REFERENCE[1]:.0f}-{rate / REFERENCE[0]:.0f}':>8}   (older tree: same file)")
