@@ -54,13 +54,16 @@ class UnitOfWork:
         self.tables: dict[tuple[str, int], tuple[str, ...]] = {}  # the keys of a known record holding child rows
         self.names: dict[tuple[str, str], int] = {}
         self.locked: set[tuple[str, int]] = set()
+        self.created: set[tuple[str, int]] = set()  # records inserted in this transaction (none of their rows before)
         self.targets: dict[tuple[str, Any], Any] = {}  # link values written -> their row (for any reader)
         self.aggregates: dict[Any, Any] = {}  # (aggregate, owner values) -> value
         self.reading: dict[str, set[Any]] = {}  # table -> the aggregates (keys above) that read it
         # aggregate key -> (entity, id its rows leave out, where the id is in the key's owner values)
         self.excluding: dict[Any, tuple[str, Any, int]] = {}
         self.pending: list[tuple[Any, dict[str, Any]]] = []  # (INSERT statement, row), written at commit
-        self.marks: list[int] = []  # open savepoints: how many rows were buffered before each
+        # open savepoints, innermost last: [how many rows still buffered were buffered before it, the rows
+        # buffered before it that a flush wrote inside it (a rollback to it undoes them: buffered again)]
+        self.marks: list[list[Any]] = []
         # what other modules read once per transaction and keep current themselves (their own keys), e.g. the
         # running flow instances of a record
         self.facts: dict[Any, Any] = {}
@@ -156,7 +159,9 @@ class UnitOfWork:
 
     def adopt(self, entity: str, record_id: int) -> None:
         """A record of ``entity`` was just inserted with ``record_id``: the aggregates computed for it before it
-        had an id that leave their owner out (its related rows are the others) are its own now."""
+        had an id that leave their owner out (its related rows are the others) are its own now. It is one of
+        :attr:`created` (what other tables know of it, e.g. its assignments, was all made in this transaction)."""
+        self.created.add((entity, record_id))
         for key, (ent, rid, pos) in list(self.excluding.items()):
             if ent != entity or rid is not None:
                 continue
@@ -172,15 +177,30 @@ class UnitOfWork:
 
     # -- savepoints (nested in order: SQLAlchemy releases or rolls back the innermost first)
     def _savepoint(self) -> None:
-        self.marks.append(len(self.pending))
+        self.marks.append([len(self.pending), []])
 
     def _release(self) -> None:
         if self.marks:
             self.marks.pop()
 
+    def _flushing(self) -> None:
+        """The buffered rows are about to be written inside the open savepoints: each keeps those buffered
+        before it began (its rollback undoes their INSERTs, not their being owed)."""
+        for mark in self.marks:
+            if mark[0]:
+                mark[1].extend(self.pending[:mark[0]])
+                mark[0] = 0
+
     def _rollback_to(self) -> None:
         if self.marks:
-            del self.pending[self.marks.pop():]
+            before, rewritten = self.marks.pop()
+            if rewritten:  # written inside it, undone with it: buffered again, in order, first
+                again = {id(p) for p in rewritten}
+                for mark in self.marks:  # an outer savepoint's own rows among them are buffered again too
+                    kept = [p for p in mark[1] if id(p) not in again]
+                    mark[0] += len(mark[1]) - len(kept)
+                    mark[1] = kept
+            self.pending[:] = [*rewritten, *self.pending[:before]]
         self.owed.clear()  # owed inside the savepoint (those from before it ran when it began)
         self.held.clear()  # likewise
         self.inserts.forget_ids()  # (never holding here: its create wrote them before the savepoint began)
@@ -189,6 +209,7 @@ class UnitOfWork:
         self.tables.clear()
         self.names.clear()
         self.locked.clear()
+        self.created.clear()
         self.aggregates.clear()
         self.reading.clear()
         self.excluding.clear()
@@ -234,8 +255,9 @@ def flush(conn: sa.Connection) -> None:
     """Write the buffered rows now (before reading their table)."""
     uow = current(conn)
     if uow is not None and uow.pending:
+        if uow.marks:
+            uow._flushing()
         _write(conn, uow)
-        uow.marks = [0 for _ in uow.marks]
 
 
 def holds(conn: sa.Connection) -> UnitOfWork | None:

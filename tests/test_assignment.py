@@ -259,3 +259,48 @@ def test_definition_errors_are_located(make_app):
     assert "must give a user name" in text
     assert "'amount' must be a string or text field" in text
     assert "18:00-09:00" in text
+
+
+def test_assignments_of_records_made_in_the_transaction(make_app, db_url):
+    """A record created in the transaction has no assignments but its own: none are read for it, the new rows
+    are written once, at commit; assigning it again, a savepoint rolled back and a load count see them all."""
+    from ordo.engine.stats import count_statements
+
+    rule = """
+        kind: assignment
+        name: approver
+        entity: claim
+        when: "status == 'submitted'"
+        field: approver
+        auto: true
+        rules:
+          - {strategy: round_robin, to: {role: clerk}}
+    """
+    app = make(make_app, db_url, rule)
+    claim(app)  # the cursor row exists
+    service = app.features["assignment"]
+    with count_statements(app.engine) as counts:
+        with app.transaction("admin") as tx:
+            recs = [tx.create("claim", {"amount": 100, "region": "north"}) for _ in range(3)]
+    reads = [t for t in counts.texts if "FROM ordo_assignment " in t]
+    assert reads == [], reads
+    assert sum("INSERT INTO ordo_assignment " in t for t in counts.texts) == 1  # one executemany
+    assert [app.get("claim", r["id"], "admin")["approver"] for r in recs] == ["bob", "cid", "ann"]
+    with app.transaction("admin") as tx:
+        rec = tx.create("claim", {"amount": 100, "region": "north"})
+        assert tx.load("claim", rec["id"])["approver"] == "bob"
+        assert service.assign(tx, "approver", "claim", rec["id"]) == ["cid"]  # ends bob's, still buffered
+        assert service.current(tx, "approver", "claim", rec["id"]) == ["cid"]
+        other = tx.create("claim", {"amount": 100, "region": "north"})  # ann
+        try:
+            with tx.conn.begin_nested():
+                service.assign(tx, "approver", "claim", other["id"])  # bob, rolled back
+                raise RuntimeError("undo")
+        except RuntimeError:
+            pass
+        assert service.current(tx, "approver", "claim", other["id"]) == ["ann"]
+        assert service.current(tx, "approver", "claim", rec["id"]) == ["cid"]
+    with app.reader("admin") as tx:
+        assert service.current(tx, "approver", "claim", rec["id"]) == ["cid"]
+        assert service.current(tx, "approver", "claim", other["id"]) == ["ann"]
+    app.close()

@@ -7,7 +7,10 @@ picked; it is read with ``SELECT ... FOR UPDATE`` so concurrent assignments
 take turns (SQLite serializes writers). Once a transaction has moved a cursor it
 holds the row's lock (the write lock on SQLite), so it keeps the cursor's last
 user in its unit of work and reads the row no more; its later moves are written
-when it commits (buffered in the unit of work, one executemany).
+when it commits (buffered in the unit of work, one executemany). New assignments are
+buffered too (written with one executemany when the transaction commits, or before
+anything reads the table); a record created in the transaction has no assignments but
+those it made, so asking for its open ones reads nothing.
 
 Statements are built once and run lean (``engine/lean.py``).
 """
@@ -73,16 +76,42 @@ _MOVE = (sa.update(_c).where(_c.c.rule == sa.bindparam("_rule"), _c.c.entry == s
 
 
 def active(conn: sa.Connection, rule: str, entity: str, record_id: int) -> list[Assignment]:
+    """The open assignments of a record under ``rule``, oldest first."""
+    uow = unit_of_work.of(conn)
+    key = (rule, entity, record_id)
+    added = _added(conn, uow)
+    if key in added:  # its rows of this transaction are written first
+        unit_of_work.flush(conn)
+    elif (entity, record_id) in uow.created:  # a record of this transaction, nothing assigned to it yet
+        return []
     rows = lean.execute(conn, _ACTIVE, {"_rule": rule, "_entity": entity, "_record": record_id})
     return [Assignment(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
 def add(conn: sa.Connection, rule: str, entry: str, entity: str, record_id: int, users: list[str],
         at: dt.datetime, by: str) -> None:
+    """Assign ``users``: buffered, written when the transaction commits (or something reads them)."""
     if users:
-        lean.execute(conn, _ADD, [
-            {"rule": rule, "entry": entry, "entity": entity, "record_id": record_id, "user_name": u,
-             "active": True, "assigned_at": at, "assigned_by": by, "ended_at": None} for u in users])
+        _added(conn, unit_of_work.of(conn)).add((rule, entity, record_id))
+        for u in users:
+            unit_of_work.buffer(conn, _ADD, {"rule": rule, "entry": entry, "entity": entity, "record_id": record_id,
+                                             "user_name": u, "active": True, "assigned_at": at, "assigned_by": by,
+                                             "ended_at": None})
+
+
+_ADDED = "ordo_assignments_added"  # key in UnitOfWork.facts: (rule, entity, record id) given rows still buffered
+
+
+def _added(conn: sa.Connection, uow: unit_of_work.UnitOfWork) -> set[tuple[str, str, int]]:
+    """The records given assignments whose rows may still be buffered. Known from the first use in a
+    transaction (or after a savepoint rolled back, which forgets it): the rows buffered before are written
+    then."""
+    found = uow.facts.get(_ADDED)
+    if found is None:
+        if uow.pending:
+            unit_of_work.flush(conn)
+        found = uow.facts[_ADDED] = set()
+    return found
 
 
 def end(conn: sa.Connection, ids: list[int], at: dt.datetime) -> None:
@@ -92,6 +121,7 @@ def end(conn: sa.Connection, ids: list[int], at: dt.datetime) -> None:
 
 def open_counts(conn: sa.Connection, rule: str, users: list[str]) -> dict[str, int]:
     """Open assignments per user under ``rule``."""
+    unit_of_work.flush(conn)  # those of this transaction still buffered
     t = assignment_table
     q = (sa.select(t.c.user_name, sa.func.count()).where(t.c.rule == rule, t.c.active.is_(True),
                                                          t.c.user_name.in_(users)).group_by(t.c.user_name))

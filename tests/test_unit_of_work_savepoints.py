@@ -1,0 +1,88 @@
+"""Rows the unit of work buffers (audit entries) and savepoints: a read that writes them first (a flush) inside a
+savepoint writes rows buffered before it began; rolling that savepoint back undoes their INSERTs, not their
+being owed: they are written at commit all the same. Rows buffered inside a rolled-back savepoint are not.
+Both databases."""
+
+from __future__ import annotations
+
+import pytest
+
+from ordo.engine import audit, open_app
+
+FILES = {"entities/note.yaml": "name: note\nfields:\n  text: {type: string}\n",
+         "roles.yaml": "roles:\n  admin: {users: [admin]}\n"}
+
+
+@pytest.fixture
+def app(make_app, db_url):
+    with open_app(make_app(FILES), db_url) as app:
+        yield app
+
+
+class Undo(Exception):
+    pass
+
+
+def entries(app) -> list[str]:
+    with app.reader("admin") as tx:
+        found = audit.read(tx.conn, entity="note", limit=1000)
+    names = {}
+    with app.reader("admin") as tx:
+        for e in found:
+            names[e.record_id] = tx.load("note", e.record_id)["text"] if e.action == "create" else None
+    return sorted(n for n in names.values() if n)
+
+
+def rolled_back(tx, body) -> None:
+    try:
+        with tx.conn.begin_nested():
+            body()
+            raise Undo
+    except Undo:
+        pass
+
+
+def test_a_flush_inside_a_savepoint_rolled_back_keeps_the_rows_buffered_before_it(app):
+    with app.transaction("admin") as tx:
+        tx.create("note", {"text": "before"})
+
+        def inside() -> None:
+            tx.create("note", {"text": "inside"})  # gone with the savepoint
+            assert len(audit.read(tx.conn, entity="note")) == 2  # both written now, inside it
+            tx.create("note", {"text": "after the read"})
+
+        rolled_back(tx, inside)
+        tx.create("note", {"text": "after"})
+    assert entries(app) == ["after", "before"]
+
+
+def test_nested_savepoints_each_undo_only_their_own_rows(app):
+    with app.transaction("admin") as tx:
+        tx.create("note", {"text": "outside"})
+
+        def outer() -> None:
+            tx.create("note", {"text": "outer kept"})
+
+            def inner() -> None:
+                tx.create("note", {"text": "inner"})
+                audit.read(tx.conn)  # outside's, outer's and inner's rows written inside the inner savepoint
+
+            rolled_back(tx, inner)
+            with tx.conn.begin_nested():  # released: its rows stay with the outer savepoint
+                tx.create("note", {"text": "released"})
+                audit.read(tx.conn)
+
+        with tx.conn.begin_nested():
+            outer()
+
+        def second() -> None:
+            tx.create("note", {"text": "second"})
+
+            def deeper() -> None:
+                audit.read(tx.conn)  # second's row written inside the deeper savepoint
+
+            rolled_back(tx, deeper)  # second's row buffered again, still second's own
+            assert tx.conn.in_nested_transaction()
+
+        rolled_back(tx, second)
+    assert entries(app) == ["outer kept", "outside", "released"]
