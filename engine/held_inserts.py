@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from . import lean
 from .errors import FieldError, ValidationFailed, integrity_message
 from .owed import names_table
+from .pipelined import pipelined
 from .stored_as_given import given_back
 
 if TYPE_CHECKING:
@@ -80,18 +81,19 @@ class HeldInserts:
         rows = self.rows
         self.clear()  # before running them: their own cursor events find nothing held
         self.settling = True
+        start = 0
         try:
-            start = 0
-            while start < len(rows):
-                stmt = rows[start][0]
-                end = start + 1
-                while end < len(rows) and rows[end][0] is stmt:
-                    end += 1
-                try:
+            with pipelined(conn):  # PostgreSQL: the record's INSERT and its child rows' in one round trip
+                while start < len(rows):
+                    stmt = rows[start][0]
+                    end = start + 1
+                    while end < len(rows) and rows[end][0] is stmt:
+                        end += 1
                     lean.execute(conn, stmt, [r[1] for r in rows[start:end]])
-                except sa.exc.IntegrityError as e:
-                    raise ValidationFailed(rows[start][3], [FieldError("", integrity_message(e))]) from None
-                start = end
+                    start = end
+        except sa.exc.IntegrityError as e:  # (PostgreSQL: found when the results are read, named by the first row)
+            raise ValidationFailed(rows[min(start, len(rows) - 1)][3], [FieldError("", integrity_message(e))]) \
+                from None
         finally:
             self.settling = False
 

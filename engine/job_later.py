@@ -85,6 +85,8 @@ class Later(unit_of_work.Writer):
         if uow is not None and uow.pending and self._index(uow)[2]:
             unit_of_work.flush(conn)
 
+    reads_results = True  # the executemany's row count
+
     def write(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
         stmt = _insert_ignore(self.table, conn.dialect.name)
         if lean.execute(conn, stmt, rows).rowcount == len(rows):

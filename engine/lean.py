@@ -277,6 +277,12 @@ def _cursor(conn: sa.Connection, dbapi: Any) -> Any:
     return cursor
 
 
+def forget_cursor(conn: sa.Connection) -> None:
+    """A statement run on ``conn`` failed outside :func:`execute` (see :mod:`ordo.engine.pipelined`): the cursor
+    kept for it is not used again."""
+    conn.__dict__.pop(_CURSOR, None)
+
+
 def _run(conn: sa.Connection, plan: _Plan, bound: Any, many: bool) -> Result:
     # the DBAPI connection of conn's transaction (BEGIN through SQLAlchemy first when none is open) and the
     # cursor kept for it (see _cursor), found inline: once per statement

@@ -28,6 +28,7 @@ This module knows nothing of the App: it is plain state (the statements it runs 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,6 +39,7 @@ from .db import writing
 from .held import Held, Update
 from .held_inserts import HeldInserts
 from .owed import Owed, settle, settle_before
+from .pipelined import pipelined
 
 Record = dict[str, Any]
 _KEY = "ordo_unit_of_work"
@@ -283,7 +285,10 @@ def settle_held(conn: sa.Connection) -> None:
 
 class Writer:
     """Buffered rows that need more than one executemany of a statement (``buffer(conn, writer, row)``):
-    :meth:`write` is given the rows in order when they are written."""
+    :meth:`write` is given the rows in order when they are written. One that reads what its statements did
+    (``reads_results``: a row count) is not sent together with the others (see :mod:`ordo.engine.pipelined`)."""
+
+    reads_results = False
 
     def write(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
         raise NotImplementedError
@@ -294,11 +299,27 @@ def _write(conn: sa.Connection, uow: UnitOfWork) -> None:
     groups: dict[Any, list[dict[str, Any]]] = {}
     for insert, row in pending:
         groups.setdefault(insert, []).append(row)
-    for insert, rows in groups.items():
-        if isinstance(insert, Writer):
-            insert.write(conn, rows)
-        else:
-            lean.execute(conn, insert, rows)
+    if len(groups) == 1:
+        for insert, rows in groups.items():
+            _write_rows(conn, insert, rows)
+        return
+    with contextlib.ExitStack() as together:  # PostgreSQL: the statements sent together, one round trip
+        sending = False
+        for insert, rows in groups.items():
+            if isinstance(insert, Writer) and insert.reads_results:
+                together.close()  # what was sent is answered first
+                sending = False
+            elif not sending:
+                together.enter_context(pipelined(conn))
+                sending = True
+            _write_rows(conn, insert, rows)
+
+
+def _write_rows(conn: sa.Connection, insert: Any, rows: list[dict[str, Any]]) -> None:
+    if isinstance(insert, Writer):
+        insert.write(conn, rows)
+    else:
+        lean.execute(conn, insert, rows)
 
 
 def watch(engine: sa.Engine) -> None:
