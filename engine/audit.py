@@ -52,8 +52,7 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any] | None, fields: li
     """Field -> [before, after] for every field whose value differs."""
     out: dict[str, list] = {}
     if before is None and after is not None:  # a create: every value given (no conversion of a plain one)
-        for f in fields:
-            y = after.get(f)
+        for f, y in zip(fields, map(after.get, fields), strict=True):
             if y is not None:
                 out[f] = [None, y if type(y) in _AS_IS else to_jsonable(y)]
         return out
