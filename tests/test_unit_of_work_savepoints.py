@@ -90,3 +90,23 @@ def test_nested_savepoints_each_undo_only_their_own_rows(app):
 
         rolled_back(tx, second)
     assert entries(app) == ["outer kept", "outside", "released"]
+
+
+def test_buffered_rows_the_database_refuses_at_commit_fail_the_transaction_cleanly(app):
+    """Rows of several tables written at commit (PostgreSQL: sent together, one round trip): one refused is
+    raised as SQLAlchemy raises it, and nothing of the transaction stays."""
+    import sqlalchemy as sa
+
+    from ordo.engine import unit_of_work
+    from ordo.engine.assignment import store
+
+    with pytest.raises(sa.exc.IntegrityError):
+        with app.transaction("admin") as tx:
+            tx.create("note", {"text": "lost with the transaction"})
+            unit_of_work.buffer(tx.conn, store._ADD, {"rule": "r", "entry": "e", "entity": "note", "record_id": 1,
+                                                      "user_name": None, "active": True,  # NOT NULL: refused
+                                                      "assigned_at": tx.now, "assigned_by": "admin", "ended_at": None})
+    assert entries(app) == []
+    with app.transaction("admin") as tx:  # the connection serves the next transaction
+        tx.create("note", {"text": "next"})
+    assert entries(app) == ["next"]
