@@ -175,19 +175,21 @@ def test_expression_priorities_also_and_fallback(make_app, db_url):
     app.close()
 
 
+AUTO = """
+    kind: assignment
+    name: approver
+    entity: claim
+    when: "status == 'submitted'"
+    field: approver
+    auto: true
+    rules:
+      - {name: big, when: "amount > 1000", strategy: round_robin, to: {role: finance}}
+      - {name: small, strategy: round_robin, to: {role: clerk}}
+"""
+
+
 def test_auto_assign_reassign_and_unassign(make_app, db_url):
-    rule = """
-        kind: assignment
-        name: approver
-        entity: claim
-        when: "status == 'submitted'"
-        field: approver
-        auto: true
-        rules:
-          - {name: big, when: "amount > 1000", strategy: round_robin, to: {role: finance}}
-          - {name: small, strategy: round_robin, to: {role: clerk}}
-    """
-    app = make(make_app, db_url, rule)
+    app = make(make_app, db_url, AUTO)
     rec = claim(app, status="draft")
     assert app.get("claim", rec["id"], "admin")["approver"] is None
     app.update("claim", rec["id"], {"status": "submitted"}, "admin")
@@ -263,20 +265,10 @@ def test_definition_errors_are_located(make_app):
 
 def test_assignments_of_records_made_in_the_transaction(make_app, db_url):
     """A record created in the transaction has no assignments but its own: none are read for it, the new rows
-    are written once, at commit; assigning it again, a savepoint rolled back and a load count see them all."""
+    are written once, at commit; assigning it again and a savepoint rolled back see them all."""
     from ordo.engine.stats import count_statements
 
-    rule = """
-        kind: assignment
-        name: approver
-        entity: claim
-        when: "status == 'submitted'"
-        field: approver
-        auto: true
-        rules:
-          - {strategy: round_robin, to: {role: clerk}}
-    """
-    app = make(make_app, db_url, rule)
+    app = make(make_app, db_url, AUTO)  # (amount 100: the clerks' round robin)
     claim(app)  # the cursor row exists
     service = app.features["assignment"]
     with count_statements(app.engine) as counts:
