@@ -64,7 +64,7 @@ def write(run: Run, kept: dict[str, Any], extra: dict[str, Any]) -> bool:
             stored[cf.name] = current[cf.name]
         tx._stored(ce, stored)
         tx._written(ce.name, current["id"], stored["version"])
-        delta = audit.diff(current, stored, ce.audited)
+        delta = audit.diff(current, stored, list(values))  # (no other field changes: see the module doc)
         if delta:
             audit.write(tx.conn, at=now, user=tx.user.name, entity=ce.name, record_id=current["id"],
                         record_name=current["name"], action="update", changes=delta)
