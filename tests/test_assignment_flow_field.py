@@ -48,3 +48,36 @@ def test_the_assignee_field_is_written_with_the_runs_own_update(make_app, db_url
     kit.approve("fin2")
     assert kit.status(rec).status == "completed"
     kit.app.close()
+
+
+BALANCED = """
+    kind: assignment
+    name: approver
+    entity: expense
+    rules:
+      - {strategy: load_balance, to: {role: finance}}
+"""
+
+
+def test_an_approval_that_ended_counts_no_more_in_the_load_of_its_assignee(make_app, db_url):
+    """Load balancing counts open work: the assignments an approval step's tasks came from end when the step
+    ends (approved, rejected), so whoever cleared their tasks gets the next ones."""
+    kit = make_kit(make_app, db_url, {"f": FLOW}, {"rules/approver.yaml": BALANCED})
+    picks = []
+    recs = []
+    for _ in range(3):
+        recs.append(kit.expense())
+        picks.append(kit.status(recs[-1]).tasks[0]["assignee"])
+    assert sorted(picks) == ["fin1", "fin1", "fin2"]  # each one open task more than the other, in turn
+    busy = picks[2]  # two open tasks
+    mine = [r for r, who in zip(recs, picks, strict=True) if who == busy]
+    kit.approve(busy)  # the older task first (the inbox lists the oldest first)
+    kit.reject(busy, comment="no")
+    assert [kit.status(r).status for r in mine] == ["completed", "rejected"]
+    nxt = kit.expense()  # the other still has an open task: the one who cleared theirs takes it
+    assert kit.status(nxt).tasks[0]["assignee"] == busy
+    with kit.app.reader("root") as tx:
+        service = kit.app.features["assignment"]
+        assert service.current(tx, "approver", "expense", recs[0]["id"]) == []
+        assert service.current(tx, "approver", "expense", nxt["id"]) == [busy]
+    kit.app.close()

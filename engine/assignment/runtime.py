@@ -114,6 +114,12 @@ class Assigner:
             self._write_field(tx, rule, rec, [])
         return _unique(a.user for a in current)
 
+    def release(self, tx: Transaction, rule_name: str, entity: str, record_id: int) -> None:
+        """End the record's open assignments under the rule, its assignee field as it is: the work they
+        stood for is done (the flow approval they were made for has ended), so they count no more as load."""
+        current = store.active(tx.conn, rule_name, entity, record_id)
+        store.end(tx.conn, [a.id for a in current], tx.now)
+
     def current(self, tx: Transaction, rule_name: str, entity: str,
                 record: Mapping[str, Any] | int | str) -> list[str]:
         rule, rec = self._resolve(tx, rule_name, entity, record)

@@ -85,6 +85,13 @@ class CNode:
     def next(self) -> str | None:
         return getattr(self.defn, "next", None)
 
+    @functools.cached_property
+    def assignment_rules(self) -> tuple[str, ...]:
+        """The assignment rules this node's tasks may come from (its approvers, its escalations)."""
+        found = [a.spec.assignment for a in (*self.approvers, *self.escalations.values())
+                 if getattr(a.spec, "assignment", None)]
+        return tuple(dict.fromkeys(found))
+
 
 @dataclass
 class CompiledFlow:

@@ -193,12 +193,19 @@ class Run(Gateways):
 
     def leave(self, tok: Token) -> None:
         """The token leaves its resting node: its timers (if the node has any) are cancelled by their exact
-        keys, through the transaction (which may hold jobs it has not written yet)."""
+        keys, through the transaction (which may hold jobs it has not written yet), and the assignments its
+        tasks came from (an approval's assignment rules) end: the work they stood for is done, it counts
+        no more in a rule's load balance (the record's assignee field keeps who it was)."""
         node = self.flow.nodes.get(tok.node)
         if tok.id is not None and node is not None:
             prefix = timer_prefix(self.inst.id, tok.id)
             for i in range(timer_count(node)):
                 self.tx.cancel_jobs(unique_key=f"{prefix}{i}")
+            if node.assignment_rules:
+                assigner = self.tx.app.features.get("assignment")
+                if assigner is not None:
+                    for rule in node.assignment_rules:
+                        assigner.release(self.tx, rule, self.inst.entity, self.inst.record_id)
 
     def rest(self, tok: Token) -> None:
         tok.data["visit"] = tok.data.get("visit", 0) + 1
