@@ -50,13 +50,7 @@ def test_the_assignee_field_is_written_with_the_runs_own_update(make_app, db_url
     kit.app.close()
 
 
-BALANCED = """
-    kind: assignment
-    name: approver
-    entity: expense
-    rules:
-      - {strategy: load_balance, to: {role: finance}}
-"""
+BALANCED = RULE.replace("round_robin", "load_balance")  # the fewest open assignments
 
 
 def test_an_approval_that_ended_counts_no_more_in_the_load_of_its_assignee(make_app, db_url):
