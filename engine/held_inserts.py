@@ -91,7 +91,7 @@ class HeldInserts:
                         end += 1
                     lean.execute(conn, stmt, [r[1] for r in rows[start:end]])
                     start = end
-        except sa.exc.IntegrityError as e:  # (PostgreSQL: found when the results are read, named by the first row)
+        except sa.exc.IntegrityError as e:  # (PostgreSQL: found when the results are read: the last row's entity)
             raise ValidationFailed(rows[min(start, len(rows) - 1)][3], [FieldError("", integrity_message(e))]) \
                 from None
         finally:
