@@ -5,10 +5,13 @@ and writes what it set (its state, a review's outcome, the fields of an ``action
 just inserted (the OMS intake: every order inserted, then updated once). A create may instead hold its INSERT
 (and its child rows' INSERT) back while its listeners run, when they may write the record again (its entity is
 in ``app.rewrites_created``: a flow on create) and did so for an earlier create of the entity in the
-transaction (:func:`rewritten`; the first create inserts at once). The record's id and its rows' ids are
-taken ahead: in a SQLite write transaction (its lock held from ``BEGIN IMMEDIATE``: nobody else writes until
-it ends) the ids after the last one this transaction saw returned (SQLite gives a new row the largest id + 1;
-kept per table while nothing else inserts into it); on PostgreSQL from blocks of the table's sequence. The
+transaction (:func:`rewritten`; the first create inserts at once), or, on SQLite, for an earlier create of
+the entity in this process. The record's id and its rows' ids are taken ahead: in a SQLite write transaction
+(its lock held from ``BEGIN IMMEDIATE``: nobody else writes until it ends) the ids after the last one this
+transaction saw returned (SQLite gives a new row the one after the largest ever given, AUTOINCREMENT: kept per
+table while nothing else inserts into it), or read in one statement for its first create (the table's
+``sqlite_sequence`` entry, or its largest id in a table made before AUTOINCREMENT); on PostgreSQL from blocks
+of the table's sequence. The
 record goes to the unit of work as it will be stored, and an UPDATE of the held row (:func:`fold`:
 ``Transaction._update_row``, the state mirror) changes the held values instead of running, its version guard
 decided on the held version as the database would. The create writes what is held when its listeners are
@@ -50,6 +53,12 @@ _MAY_INSERT_MAX = 4096  # texts kept at most (then forgotten together, as owed.n
 _AHEAD: weakref.WeakKeyDictionary[sa.Table, Any] = weakref.WeakKeyDictionary()  # PostgreSQL: ids of a sequence
 BLOCK_MAX = 64  # ids taken from a sequence in one statement at most
 _TRIGGERS: weakref.WeakKeyDictionary[sa.Table, tuple[str, ...]] = weakref.WeakKeyDictionary()
+# SQLite: tables whose records' creates were written again by their listeners in this process (their next
+# create in a new transaction reads the next ids to hold its INSERT: see _first_ids)
+_REWRITTEN: weakref.WeakKeyDictionary[sa.Table, bool] = weakref.WeakKeyDictionary()
+_NEXT_IDS: dict[tuple[str, ...], Any] = {}  # tables -> the SELECT of their next ids
+# SQLite database -> table -> whether it is AUTOINCREMENT (read once, see rewritten; one made before is not)
+_AUTOINCREMENT: weakref.WeakKeyDictionary[sa.Engine, dict[str, bool]] = weakref.WeakKeyDictionary()
 
 
 class HeldInserts:
@@ -119,9 +128,14 @@ def _may_insert(sql: str) -> bool:
     return found
 
 
-def rewritten(uow: UnitOfWork, entity: str) -> None:
-    """A record of ``entity`` was written again while the listeners of its write ran (a flow's writes)."""
+def rewritten(uow: UnitOfWork, conn: sa.Connection, entity: str, table: sa.Table) -> None:
+    """A record of ``entity`` (``table``) was written again while the listeners of its write ran (a flow's
+    writes). SQLite: which tables of the database are AUTOINCREMENT is read the first time (see _first_ids)."""
     uow.inserts.rewritten.add(entity)
+    _REWRITTEN[table] = True
+    if conn.dialect.name == "sqlite" and conn.engine not in _AUTOINCREMENT:
+        _AUTOINCREMENT[conn.engine] = {name: "AUTOINCREMENT" in (ddl or "").upper() for name, ddl in
+                                       conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'")}
 
 
 def learn(uow: UnitOfWork, table: sa.Table, last_id: int) -> None:
@@ -156,18 +170,21 @@ def hold(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], values: dict[
     back as bound."""
     uow, conn = tx.uow, tx.conn
     held = uow.inserts
-    if ce.name not in held.rewritten or ce.name not in tx.app.rewrites_created:
+    if ce.name not in tx.app.rewrites_created:
         return None
     plan = tx.plan(ce.name)
     t = plan.table
     dialect = conn.dialect.name
+    first = ce.name not in held.rewritten  # (SQLite: rewritten in an earlier transaction, its ids read now)
+    if first and (dialect != "sqlite" or t not in _REWRITTEN):
+        return None
     ids = held.next_ids
-    if len(values) + 1 != len(plan.columns) or t.name not in ids or not (uow.locks_all or dialect == "postgresql"):
+    if len(values) + 1 != len(plan.columns) or not (uow.locks_all or dialect == "postgresql"):
         return None
     children = [(cf.name, plan.children[cf.name], rec.get(cf.name) or []) for cf in ce.table_fields]
-    for _, cp, rows in children:
-        if rows and cp.table.name not in ids:
-            return None
+    unknown = [table for table in (t, *(cp.table for _, cp, rows in children if rows)) if table.name not in ids]
+    if unknown and (not first or not _first_ids(held, conn, unknown)):
+        return None
     if not given_back(t, dialect, values):
         return None
     child_rows: list[tuple[Any, list[dict[str, Any]]]] = []
@@ -196,6 +213,25 @@ def hold(tx: Transaction, ce: CompiledEntity, rec: dict[str, Any], values: dict[
             held.triggers.update(_triggers(ct))
         stored[field] = out
     return stored
+
+
+def _first_ids(held: HeldInserts, conn: sa.Connection, tables: list[sa.Table]) -> bool:
+    """SQLite: learn the next ids of ``tables`` (none inserted into in this transaction yet) in one statement,
+    from their ``sqlite_sequence`` entries (AUTOINCREMENT: the largest id ever given; their largest id as well,
+    whichever is larger). False (nothing learnt) when one of them was made before AUTOINCREMENT."""
+    known = _AUTOINCREMENT.get(conn.engine)
+    if known is None or not all(known.get(t.name) for t in tables):  # (a table made since: not read ahead)
+        return False
+    names = tuple(t.name for t in tables)
+    stmt = _NEXT_IDS.get(names)
+    if stmt is None:
+        quote = conn.dialect.identifier_preparer.quote
+        stmt = _NEXT_IDS[names] = sa.text("SELECT " + ", ".join(
+            f"max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{n}'), 0), "
+            f"coalesce((SELECT max(id) FROM {quote(n)}), 0)) + 1" for n in names))
+    row = lean.execute(conn, stmt).one()
+    held.next_ids.update(zip(names, (int(v) for v in row), strict=True))
+    return True
 
 
 def _take(held: HeldInserts, conn: sa.Connection, table: sa.Table, n: int) -> list[int]:

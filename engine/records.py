@@ -150,7 +150,7 @@ class Transaction(Reads):
         watched = self.conn.info.get(_WATCHED)
         if watched and (entity, record_id) in watched:
             watched[(entity, record_id)] = version
-            inserts.rewritten(self.uow, entity)
+            inserts.rewritten(self.uow, self.conn, entity, self.plan(entity).table)
 
     # -- permissions
     def row_filter(self, entity: str, source: Any = None) -> Any:

@@ -38,7 +38,8 @@ def test_the_assignee_field_is_written_with_the_runs_own_update(make_app, db_url
     with count_statements(kit.app.engine) as counts:
         rec = kit.expense()
     updates = [t for t in counts.texts if t.lstrip().upper().startswith("UPDATE EXPENSE")]
-    assert len(updates) == 1, updates
+    # one update of the record (SQLite: made to its INSERT, held while the run ran: engine/held_inserts.py)
+    assert len(updates) == (0 if kit.app.engine.dialect.name == "sqlite" else 1), updates
     assert kit.get(rec)["stage"] == "fin2" and kit.get(rec)["title"] == "checked"
     assert [t["assignee"] for t in kit.status(rec).tasks] == ["fin2"]
     with kit.app.engine.connect() as conn:
