@@ -24,12 +24,18 @@ from . import lean
 _SUPPORTED: list[bool] = []  # whether psycopg's libpq has pipeline mode (asked once)
 
 
-@contextlib.contextmanager
-def pipelined(conn: sa.Connection) -> Iterator[None]:
+_NOTHING = contextlib.nullcontext()  # (stateless: shared)
+
+
+def pipelined(conn: sa.Connection) -> contextlib.AbstractContextManager[None]:
     """Run the block's statements on ``conn`` in one PostgreSQL pipeline (a no-op on SQLite)."""
     if conn.dialect.name != "postgresql" or not _supported():
-        yield
-        return
+        return _NOTHING
+    return _pipeline(conn)
+
+
+@contextlib.contextmanager
+def _pipeline(conn: sa.Connection) -> Iterator[None]:
     dbapi = conn.connection.dbapi_connection
     try:
         with dbapi.pipeline():

@@ -299,7 +299,7 @@ def _write(conn: sa.Connection, uow: UnitOfWork) -> None:
     groups: dict[Any, list[dict[str, Any]]] = {}
     for insert, row in pending:
         groups.setdefault(insert, []).append(row)
-    if len(groups) == 1:
+    if len(groups) == 1 or conn.dialect.name != "postgresql":
         for insert, rows in groups.items():
             _write_rows(conn, insert, rows)
         return
