@@ -2,16 +2,16 @@
 
 A create inserted its record, then ran its write listeners: a flow started on create runs to its first rest
 and writes what it set (its state, a review's outcome, the fields of an ``action``) as an UPDATE of the row
-just inserted (the OMS intake: every order inserted, then updated once). A create may instead hold its INSERT
+just inserted (an intake: every record inserted, then updated once). A create may instead hold its INSERT
 (and its child rows' INSERT) back while its listeners run, when they may write the record again (its entity is
-in ``app.rewrites_created``: a flow on create) and did so for an earlier create of the entity in the
-transaction (:func:`rewritten`; the first create inserts at once), or, on SQLite, for an earlier create of
-the entity in this process. The record's id and its rows' ids are taken ahead: in a SQLite write transaction
-(its lock held from ``BEGIN IMMEDIATE``: nobody else writes until it ends) the ids after the last one this
-transaction saw returned (SQLite gives a new row the one after the largest ever given, AUTOINCREMENT: kept per
-table while nothing else inserts into it), or read in one statement for its first create (the table's
-``sqlite_sequence`` entry, or its largest id in a table made before AUTOINCREMENT); on PostgreSQL from blocks
-of the table's sequence. The
+in ``app.rewrites_created``: a flow on create) and did so for an earlier create of the entity (:func:`rewritten`):
+in the transaction, or, on SQLite, in this process (on PostgreSQL a transaction's first create inserts at
+once). The record's id and its rows' ids are taken ahead: in a SQLite write transaction (its lock held from
+``BEGIN IMMEDIATE``: nobody else writes until it ends) the ids after the last one this transaction saw
+returned (SQLite gives a new row the one after the largest ever given, AUTOINCREMENT: kept per table while
+nothing else inserts into it), or, for its first create, read in one statement from the tables'
+``sqlite_sequence`` entries (a table made before AUTOINCREMENT is not held then); on PostgreSQL from blocks of
+the table's sequence. The
 record goes to the unit of work as it will be stored, and an UPDATE of the held row (:func:`fold`:
 ``Transaction._update_row``, the state mirror) changes the held values instead of running, its version guard
 decided on the held version as the database would. The create writes what is held when its listeners are
@@ -227,9 +227,9 @@ def _first_ids(held: HeldInserts, conn: sa.Connection, tables: list[sa.Table]) -
     if stmt is None:
         quote = conn.dialect.identifier_preparer.quote
         stmt = _NEXT_IDS[names] = sa.text("SELECT " + ", ".join(
-            f"max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '{n}'), 0), "
-            f"coalesce((SELECT max(id) FROM {quote(n)}), 0)) + 1" for n in names))
-    row = lean.execute(conn, stmt).one()
+            f"max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = :t{i}), 0), "
+            f"coalesce((SELECT max(id) FROM {quote(n)}), 0)) + 1" for i, n in enumerate(names)))
+    row = lean.execute(conn, stmt, {f"t{i}": n for i, n in enumerate(names)}).one()
     held.next_ids.update(zip(names, (int(v) for v in row), strict=True))
     return True
 

@@ -256,8 +256,8 @@ def build_table(spec: TableSpec, metadata: sa.MetaData) -> sa.Table:
         else:
             cols.append(sa.Column(cname, sa_column_type(sig)))
     # SQLite: AUTOINCREMENT, so an id is never given again after its record (or child row) was deleted; SQLite
-    # would give the largest one again, and what names it (the audit log, flow instances, assignments, a
-    # shipment line's order line) would then name another record (PostgreSQL: a sequence never does)
+    # would give the largest one again, and what names it (the audit log, flow instances, assignments, a link
+    # to a child row) would then name another record (PostgreSQL: a sequence never does)
     table = sa.Table(spec.name, metadata, *cols, sqlite_autoincrement=True)
     for cname, g in spec.generated.items():
         table.append_column(sa.Column(cname, sa_column_type(g.type), Generated(g.expr(table))))

@@ -80,8 +80,9 @@ def active(conn: sa.Connection, rule: str, entity: str, record_id: int) -> list[
     uow = unit_of_work.of(conn)
     key = (rule, entity, record_id)
     added = _added(conn, uow)
-    if key in added:  # its rows of this transaction are written first
+    if key in added:  # its rows of this transaction are written first (with every other buffered row)
         unit_of_work.flush(conn)
+        added.clear()
     elif (entity, record_id) in uow.created:  # a record of this transaction, nothing assigned to it yet
         return []
     rows = lean.execute(conn, _ACTIVE, {"_rule": rule, "_entity": entity, "_record": record_id})

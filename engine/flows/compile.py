@@ -88,8 +88,7 @@ class CNode:
     @functools.cached_property
     def assignment_rules(self) -> tuple[str, ...]:
         """The assignment rules this node's tasks may come from (its approvers, its escalations)."""
-        found = [a.spec.assignment for a in (*self.approvers, *self.escalations.values())
-                 if getattr(a.spec, "assignment", None)]
+        found = [a.spec.assignment for a in (*self.approvers, *self.escalations.values()) if a.spec.assignment]
         return tuple(dict.fromkeys(found))
 
 
