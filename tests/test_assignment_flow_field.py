@@ -76,3 +76,24 @@ def test_an_approval_that_ended_counts_no_more_in_the_load_of_its_assignee(make_
         assert service.current(tx, "approver", "expense", recs[0]["id"]) == []
         assert service.current(tx, "approver", "expense", nxt["id"]) == [busy]
     kit.app.close()
+
+
+def test_a_transferred_task_takes_its_assignment_along(make_app, db_url):
+    """A task transferred to another user: the assignment it came from goes with it (the load balance counts it
+    for the new assignee, no more for the old one), and the rule's field names the new assignee."""
+    kit = make_kit(make_app, db_url, {"f": FLOW}, {"rules/approver.yaml": BALANCED})
+    first, second = kit.expense(), kit.expense()
+    was = kit.status(first).tasks[0]
+    other = kit.status(second).tasks[0]["assignee"]
+    assert other != was["assignee"]
+    kit.run(was["assignee"], "transfer", was["id"], other, "on leave")
+    assert kit.get(first)["stage"] == other
+    with kit.app.reader("root") as tx:
+        service = kit.app.features["assignment"]
+        assert service.current(tx, "approver", "expense", first["id"]) == [other]
+    nxt = [kit.expense(), kit.expense()]  # the one who handed their task on has none open: both are theirs
+    assert [kit.status(r).tasks[0]["assignee"] for r in nxt] == [was["assignee"]] * 2
+    with kit.app.engine.connect() as conn:
+        entries = audit.read(conn, entity="expense", record_id=first["id"])
+    assert any(e.action == "update" and e.changes.get("stage") == [was["assignee"], other] for e in entries)
+    kit.app.close()

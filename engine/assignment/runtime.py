@@ -120,6 +120,25 @@ class Assigner:
         current = store.active(tx.conn, rule_name, entity, record_id)
         store.end(tx.conn, [a.id for a in current], tx.now)
 
+    def transfer(self, tx: Transaction, rule_name: str, entity: str, record: Mapping[str, Any] | int | str,
+                 from_user: str, to_user: str, *, keep: Callable[[dict[str, Any]], None] | None = None) -> bool:
+        """Hand ``from_user``'s open assignments of the record under the rule to ``to_user`` (a task transferred):
+        theirs end, ``to_user`` gets one per entry they had, and the rule's field names ``to_user`` in their
+        place (``keep``: as :meth:`assign`). False (nothing done) when ``from_user`` had none."""
+        rule, rec = self._resolve(tx, rule_name, entity, record)
+        current = store.active(tx.conn, rule.name, rule.entity, rec["id"])
+        moved = [a for a in current if a.user == from_user]
+        if not moved:
+            return False
+        store.end(tx.conn, [a.id for a in moved], tx.now)
+        taken = {a.entry for a in current if a.user == to_user}
+        picks = [(entry, [to_user]) for entry in dict.fromkeys(a.entry for a in moved) if entry not in taken]
+        names = _unique(to_user if a.user == from_user else a.user for a in current)
+        for entry, users in picks:
+            store.add(tx.conn, rule.name, entry, rule.entity, rec["id"], users, tx.now, tx.user.name)
+        self._write_field(tx, rule, rec, names, keep)
+        return True
+
     def current(self, tx: Transaction, rule_name: str, entity: str,
                 record: Mapping[str, Any] | int | str) -> list[str]:
         rule, rec = self._resolve(tx, rule_name, entity, record)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Conflict, NotFound, PermissionDenied, UsageError
 from . import ahead, store
 from .approval import evaluate, notify_task, reject_allowed_to_continue, rejected
+from .pending import set_fields
 from .runner import Run
 from .store import Token
 
@@ -143,10 +144,24 @@ def transfer(rt: FlowRuntime, tx: Transaction, task_id: int, to: str, comment: s
     _claim(run, task, "transferred", comment)
     new = _copy(run, task, assignee=target, assignee_role=None)
     new_id = new["id"]
+    _move_assignments(run, task, target)
     run.history("transfer", task["node"], task_id=task["id"], comment=comment, to=target, new_task=new_id)
     notify_task(run, new, run.flow.nodes[task["node"]])
     run.go([])
     return new_id
+
+
+def _move_assignments(run: Run, task: dict[str, Any], to: str) -> None:
+    """A task transferred: the assignments it came from (its node's assignment rules) go with it, so the new
+    assignee's load counts it and the old one's no more, and the rule's field names the new assignee (written
+    with the run's own update of its record)."""
+    node = run.flow.nodes.get(task["node"])
+    assigner = run.tx.app.features.get("assignment")
+    if node is None or not node.assignment_rules or assigner is None or not task["assignee"]:
+        return
+    for rule in node.assignment_rules:
+        assigner.transfer(run.tx, rule, run.inst.entity, run.record, task["assignee"], to,
+                          keep=lambda values: set_fields(run, values))
 
 
 def _copy(run: Run, task: dict[str, Any], **changes: Any) -> dict[str, Any]:
