@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import directory_cache
+from . import directory_cache, schema_rebuild
 from . import schema_steps as steps
 from .compiled import CompiledApp
 from .db import advisory_lock, write_connection
@@ -270,7 +270,10 @@ def sync_schema(engine: sa.Engine, compiled: CompiledApp, *, dry_run: bool = Fal
     with write_connection(engine) as conn:
         statements = sync_schema_in(conn, compiled, app_name=app_name, where=where, dry_run=dry_run)
         if dry_run:
+            statements += schema_rebuild.pending(conn, compiled)
             conn.rollback()
+    if not dry_run:  # (foreign keys off for it: a transaction of its own, see schema_rebuild)
+        statements += schema_rebuild.rebuild(engine, compiled)
     return statements
 
 

@@ -1,0 +1,66 @@
+"""A SQLite database made before record tables were AUTOINCREMENT: schema sync rebuilds its tables, rows, child
+rows, indexes and links kept, and from then on no id is given again, not even the id of a newest record
+deleted before the rebuild (the audit log names it). PostgreSQL: nothing to rebuild."""
+
+from __future__ import annotations
+
+from ordo.engine import open_app, schema_rebuild, schema_sync, tables
+
+from .test_record_ids import FILES
+
+
+def _made_before(monkeypatch) -> None:
+    """New tables are made as before AUTOINCREMENT (SQLite's default: the largest id given again)."""
+    build = tables.build_table
+
+    def old_style(spec, metadata):
+        table = build(spec, metadata)
+        table.dialect_options["sqlite"]["autoincrement"] = False
+        return table
+
+    monkeypatch.setattr(schema_sync, "build_table", old_style)
+    monkeypatch.setattr(schema_rebuild, "rebuild", lambda engine, compiled: [])  # (as before it existed)
+
+
+def _ddl(app, kind: str) -> dict[str, str]:
+    with app.engine.connect() as c:
+        return dict(c.exec_driver_sql(f"SELECT name, sql FROM sqlite_master WHERE type = '{kind}' "
+                                      "AND tbl_name LIKE 'note%'").all())
+
+
+def test_sync_rebuilds_tables_made_before_autoincrement(make_app, tmp_path, monkeypatch):
+    folder, url = make_app(FILES), f"sqlite:///{tmp_path / 'old.db'}"
+    with monkeypatch.context() as m:
+        _made_before(m)
+        app = open_app(folder, url, check=False, sync=True)
+    with app:
+        assert "AUTOINCREMENT" not in _ddl(app, "table")["note"].upper()
+        kept = app.create("note", {"text": "kept", "parts": [{"label": "a"}, {"label": "b"}]}, "admin")
+        gone = app.create("note", {"text": "gone"}, "admin")
+        app.delete("note", gone["id"], "admin")  # the newest: SQLite would give its id again
+        indexes = set(_ddl(app, "index"))
+        assert app.sync_schema(dry_run=True) == [
+            "rebuild table note: ids of deleted records never given again (SQLite AUTOINCREMENT)",
+            "rebuild table note__parts: ids of deleted records never given again (SQLite AUTOINCREMENT)"]
+        assert "AUTOINCREMENT" not in _ddl(app, "table")["note"].upper()  # a dry run changes nothing
+    with open_app(folder, url) as app:  # opening syncs: rebuilt
+        ddl = _ddl(app, "table")
+        assert all("AUTOINCREMENT" in ddl[t].upper() for t in ("note", "note__parts")), ddl
+        assert set(_ddl(app, "index")) == indexes
+        assert app.sync_schema() == []  # once
+        again = app.get("note", kept["id"], "admin")
+        assert [p["label"] for p in again["parts"]] == ["a", "b"] and again["text"] == "kept"
+        made = app.create("note", {"text": "new"}, "admin")
+        assert made["id"] > gone["id"]
+        log = app.audit_log(user="admin", entity="note", record=made["id"])
+        assert [e.action for e in log] == ["create"]
+        app.delete("note", kept["id"], "admin")  # its child rows go with it: the link to the parent holds
+        with app.engine.connect() as c:
+            assert c.exec_driver_sql("SELECT count(*) FROM note__parts").scalar() == 0
+            assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_nothing_to_rebuild_on_a_new_database(make_app, db_url):
+    with open_app(make_app(FILES), db_url) as app:
+        assert not [s for s in app.sync_schema(dry_run=True) if s.startswith("rebuild")]
+        assert app.sync_schema() == []
