@@ -173,6 +173,13 @@ class CompiledEntity:
         return tuple(steps)
 
     @cached_property
+    def defaulted(self) -> tuple[CompiledField, ...]:
+        """The fields a create fills in when not given: those with a default (an expression or a value) and
+        the table fields (no rows); what ``record_input.apply_defaults`` goes through."""
+        return tuple(f for f in self.fields.values()
+                     if f.default_expr is not None or f.default_value is not None or f.child is not None)
+
+    @cached_property
     def table_names(self) -> tuple[str, ...]:
         """The table fields' names (the keys of a record holding child rows)."""
         return tuple(f.name for f in self.table_fields)

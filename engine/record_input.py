@@ -198,7 +198,7 @@ def resolve_links(tx: Transaction, ce: CompiledEntity, rec: Record, errors: list
 
 
 def apply_defaults(tx: Transaction, ce: CompiledEntity, rec: Record) -> None:
-    for cf in ce.fields.values():
+    for cf in ce.defaulted:
         if cf.name in rec:
             continue
         if cf.default_expr is not None:
