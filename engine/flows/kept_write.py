@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import audit
-from ..coerce import CoercionError, coerce
+from ..coerce import CoercionError
 from ..errors import Conflict, FieldError, ValidationFailed
 from ..records import WriteEvent
 from ..validation import validate_record
@@ -39,7 +39,7 @@ def write(run: Run, kept: dict[str, Any], extra: dict[str, Any]) -> bool:
         if f != state or mirror.plan(run, f).stmt is None:  # a computed field reads it
             return False
         try:
-            values[f] = coerce(ce.fields[f].defn, v)
+            values[f] = ce.fields[f].coerce(v)
         except CoercionError:
             return False  # the pipeline names the field
     with run.authority() as tx:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..coerce import CoercionError, coerce
+from ..coerce import CoercionError
 from ..compiled import CompiledEntity
 from . import kept_write
 
@@ -79,7 +79,7 @@ def set_fields(run: Run, values: dict[str, Any]) -> None:
         for f, v in values.items():
             if f not in allowed:
                 raise CoercionError(f)
-            kept[f] = coerce(ce.fields[f].defn, v)
+            kept[f] = ce.fields[f].coerce(v)
     except CoercionError:  # the pipeline decides (and names the field in its error)
         write(run, values)
         return
