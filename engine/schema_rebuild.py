@@ -5,7 +5,7 @@ went to the next one, and what named it (the audit log, flow instances, assignme
 record. Tables made since are ``AUTOINCREMENT`` (``tables.build_table``): SQLite keeps the largest id ever
 given in ``sqlite_sequence`` and never goes below it. A table made before is rebuilt by schema sync in
 SQLite's documented way (a new table, the rows copied, the old one dropped, the new one renamed, its indexes
-made again, foreign keys checked), with foreign key enforcement off for that transaction (a dropped table's
+made again, no link broken that was not before), with foreign key enforcement off for that transaction (a dropped table's
 rows would otherwise be deleted, and with them their child rows). Its ``sqlite_sequence`` entry starts past
 the largest id the database still names: the table's own, and for a record table the audit log's, the flow
 instances' and the assignments' (a deleted newest record is named there). PostgreSQL's sequences never gave
@@ -37,7 +37,14 @@ def pending(conn: sa.Connection, compiled: CompiledApp) -> list[str]:
 def _old_tables(conn: sa.Connection, compiled: CompiledApp) -> list[str]:
     if conn.dialect.name != "sqlite":
         return []
-    ddl = dict(conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'").all())
+    return _without_autoincrement(conn.exec_driver_sql(_TABLES).all(), compiled)
+
+
+_TABLES = "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
+
+
+def _without_autoincrement(rows: Any, compiled: CompiledApp) -> list[str]:
+    ddl = dict(rows)
     return [s.name for s in compiled.specs if s.name in ddl and "AUTOINCREMENT" not in (ddl[s.name] or "").upper()]
 
 
@@ -62,10 +69,13 @@ def rebuild(engine: sa.Engine, compiled: CompiledApp) -> list[str]:
         db.execute("PRAGMA foreign_keys=OFF")  # (no transaction open: the pragma is taken)
         db.execute("BEGIN IMMEDIATE")
         try:
+            # read again under the write lock: another process may have rebuilt them meanwhile
+            old = _without_autoincrement(db.execute(_TABLES).fetchall(), compiled)
+            known = len(db.execute("PRAGMA foreign_key_check").fetchall())  # (a link broken before is not ours)
             for name in old:
                 _rebuild_one(db, engine.dialect, tables[name], list(specs[name].columns), specs[name])
             broken = db.execute("PRAGMA foreign_key_check").fetchall()
-            if broken:
+            if len(broken) > known:
                 raise SchemaChangeRefused([f"rebuilding {', '.join(old)} would leave {len(broken)} broken "
                                            f"link(s), e.g. in {broken[0][0]} row {broken[0][1]} (nothing was changed)"])
             db.execute("COMMIT")
