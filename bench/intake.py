@@ -211,12 +211,13 @@ def main() -> None:
                 out = run_baseline(__file__, ["--rows", str(args.rows), "--batch-size", str(args.batch_size), *db,
                                               "--child", str(path)], args.baseline)
                 old, *more = out.split("RESULT")[-1].split()
-                rate = float(old)
+                rate, now = float(old), rate
                 stmts = f"{int(more[0]) / args.rows:.2f}" if len(more) == 2 and int(more[0]) else "?"
                 used = f"{1000 * float(more[1]) / args.rows:.2f}" if len(more) == 2 else ""  # an older bench script printed rows/s only
                 print(f"{'  ' + args.baseline + label.replace('Ordo intake', ''):<28}{rate:>12.0f}"
                       f"{rate * orders / args.rows:>10.1f}{args.rows / rate:>9.1f}{stmts:>10}{used:>11}"
-                      f"{f'{rate / REFERENCE[1]:.0f}-{rate / REFERENCE[0]:.0f}':>8}   (older tree: same file)")
+                      f"{f'{rate / REFERENCE[1]:.0f}-{rate / REFERENCE[0]:.0f}':>8}   (older tree: same file; this tree "
+                      f"{now / rate:.1f}x)")
         print("\nrows/s counts CSV rows (order lines); every order is created through the store with its flow.\n"
               "stmts/row: statements per row; CPU ms/row: this process's CPU (not PostgreSQL's server) per row;\n"
               f"x ref: rows/s over the {REFERENCE[0]}-{REFERENCE[1]} rows/s a public 69,659-row order file imported at "
