@@ -95,7 +95,7 @@ class Transaction(Reads):
     def uow(self) -> unit_of_work.UnitOfWork:
         """The unit of work of this database transaction (shared by every Transaction on the connection)."""
         uow = self._uow
-        if uow is None or uow.root is not self.conn.get_transaction():  # as unit_of_work.of decides
+        if uow is None or uow.root is not self.conn._transaction:  # as unit_of_work.of decides (get_transaction())
             uow = self._uow = unit_of_work.of(self.conn)
         return uow
 
