@@ -40,6 +40,7 @@ from .errors import FieldError, ValidationFailed, integrity_message
 from .owed import names_table
 from .pipelined import pipelined
 from .stored_as_given import given_back
+from .tables import SQLITE_TABLES, sqlite_autoincrement
 
 if TYPE_CHECKING:
     from .compiled import CompiledEntity
@@ -134,8 +135,7 @@ def rewritten(uow: UnitOfWork, conn: sa.Connection, entity: str, table: sa.Table
     uow.inserts.rewritten.add(entity)
     _REWRITTEN[table] = True
     if conn.dialect.name == "sqlite" and conn.engine not in _AUTOINCREMENT:
-        _AUTOINCREMENT[conn.engine] = {name: "AUTOINCREMENT" in (ddl or "").upper() for name, ddl in
-                                       conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'")}
+        _AUTOINCREMENT[conn.engine] = sqlite_autoincrement(conn.exec_driver_sql(SQLITE_TABLES))
 
 
 def learn(uow: UnitOfWork, table: sa.Table, last_id: int) -> None:

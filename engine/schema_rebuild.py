@@ -5,8 +5,8 @@ went to the next one, and what named it (the audit log, flow instances, assignme
 record. Tables made since are ``AUTOINCREMENT`` (``tables.build_table``): SQLite keeps the largest id ever
 given in ``sqlite_sequence`` and never goes below it. A table made before is rebuilt by schema sync in
 SQLite's documented way (a new table, the rows copied, the old one dropped, the new one renamed, its indexes
-made again, no link broken that was not before), with foreign key enforcement off for that transaction (a dropped table's
-rows would otherwise be deleted, and with them their child rows). Its ``sqlite_sequence`` entry starts past
+made again, no link broken that was not before), with foreign key enforcement off for that transaction
+(a dropped table's rows would otherwise be deleted, and with them their child rows). Its ``sqlite_sequence`` entry starts past
 the largest id the database still names: the table's own, and for a record table the audit log's, the flow
 instances' and the assignments' (a deleted newest record is named there). PostgreSQL's sequences never gave
 an id again: nothing to do there.
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from .compiled import CompiledApp
 from .db import writer_lock
 from .errors import SchemaChangeRefused
-from .tables import build_table
+from .tables import SQLITE_TABLES, build_table, sqlite_autoincrement
 
 _NOTE = "ids of deleted records never given again (SQLite AUTOINCREMENT)"
 # (table, entity column, id column): where a record's id is named outside its table
@@ -37,15 +37,12 @@ def pending(conn: sa.Connection, compiled: CompiledApp) -> list[str]:
 def _old_tables(conn: sa.Connection, compiled: CompiledApp) -> list[str]:
     if conn.dialect.name != "sqlite":
         return []
-    return _without_autoincrement(conn.exec_driver_sql(_TABLES).all(), compiled)
-
-
-_TABLES = "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
+    return _without_autoincrement(conn.exec_driver_sql(SQLITE_TABLES).all(), compiled)
 
 
 def _without_autoincrement(rows: Any, compiled: CompiledApp) -> list[str]:
-    ddl = dict(rows)
-    return [s.name for s in compiled.specs if s.name in ddl and "AUTOINCREMENT" not in (ddl[s.name] or "").upper()]
+    made = sqlite_autoincrement(rows)
+    return [s.name for s in compiled.specs if made.get(s.name) is False]
 
 
 def rebuild(engine: sa.Engine, compiled: CompiledApp) -> list[str]:
@@ -70,10 +67,12 @@ def rebuild(engine: sa.Engine, compiled: CompiledApp) -> list[str]:
         db.execute("BEGIN IMMEDIATE")
         try:
             # read again under the write lock: another process may have rebuilt them meanwhile
-            old = _without_autoincrement(db.execute(_TABLES).fetchall(), compiled)
+            present = db.execute(SQLITE_TABLES).fetchall()
+            old = _without_autoincrement(present, compiled)
+            named_in = [n for n in _NAMED_IN if n[0] in {name for name, _ in present}]
             known = len(db.execute("PRAGMA foreign_key_check").fetchall())  # (a link broken before is not ours)
             for name in old:
-                _rebuild_one(db, engine.dialect, tables[name], list(specs[name].columns), specs[name])
+                _rebuild_one(db, engine.dialect, tables[name], specs[name], named_in)
             broken = db.execute("PRAGMA foreign_key_check").fetchall()
             if len(broken) > known:
                 raise SchemaChangeRefused([f"rebuilding {', '.join(old)} would leave {len(broken)} broken "
@@ -92,13 +91,13 @@ def rebuild(engine: sa.Engine, compiled: CompiledApp) -> list[str]:
     return [f"rebuilt table {name}: {_NOTE}" for name in old]
 
 
-def _rebuild_one(db: Any, dialect: Any, table: sa.Table, columns: list[str], spec: Any) -> None:
+def _rebuild_one(db: Any, dialect: Any, table: sa.Table, spec: Any, named_in: list[tuple[str, str, str]]) -> None:
     prep = dialect.identifier_preparer
     name, temp = prep.format_table(table), prep.quote(f"ordo_rebuild_{table.name}")
     create = str(sa.schema.CreateTable(table).compile(dialect=dialect)).strip()
     head = f"CREATE TABLE {name} ("
     assert create.startswith(head), create[:80]
-    cols = ", ".join(prep.quote(c) for c in columns)
+    cols = ", ".join(prep.quote(c) for c in spec.columns)  # (not its generated columns)
     db.execute(f"CREATE TABLE {temp} ({create[len(head):]}")
     db.execute(f"INSERT INTO {temp} ({cols}) SELECT {cols} FROM {name}")
     db.execute(f"DROP TABLE {name}")
@@ -107,11 +106,9 @@ def _rebuild_one(db: Any, dialect: Any, table: sa.Table, columns: list[str], spe
         db.execute(str(sa.schema.CreateIndex(index).compile(dialect=dialect)))
     top = db.execute(f"SELECT max(id) FROM {name}").fetchone()[0] or 0
     if spec.parent is None:
-        present = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        for other, entity, rid in _NAMED_IN:
-            if other in present:
-                found = db.execute(f"SELECT max({rid}) FROM {other} WHERE {entity} = ?", (spec.entity,)).fetchone()[0]
-                top = max(top, found or 0)
+        for other, entity, rid in named_in:
+            found = db.execute(f"SELECT max({rid}) FROM {other} WHERE {entity} = ?", (spec.entity,)).fetchone()[0]
+            top = max(top, found or 0)
     if db.execute("SELECT 1 FROM sqlite_sequence WHERE name = ?", (table.name,)).fetchone() is None:
         db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table.name, top))
     else:

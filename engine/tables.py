@@ -271,5 +271,14 @@ def build_table(spec: TableSpec, metadata: sa.MetaData) -> sa.Table:
     return table
 
 
+SQLITE_TABLES = "SELECT name, sql FROM sqlite_master WHERE type = 'table'"  # rows for sqlite_autoincrement
+
+
+def sqlite_autoincrement(rows: Any) -> dict[str, bool]:
+    """Table -> whether it is AUTOINCREMENT (made by build_table since ids are never given again), from the
+    (name, sql) rows of :data:`SQLITE_TABLES`."""
+    return {name: "AUTOINCREMENT" in (ddl or "").upper() for name, ddl in rows}
+
+
 def index_name(table: str, columns: tuple[str, ...], unique: bool) -> str:
     return ident(f"{'ux' if unique else 'ix'}_{table}_{'_'.join(columns)}")

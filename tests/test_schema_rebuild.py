@@ -5,6 +5,7 @@ deleted before the rebuild (the audit log names it). PostgreSQL: nothing to rebu
 from __future__ import annotations
 
 from ordo.engine import open_app, schema_rebuild, schema_sync, tables
+from ordo.engine.cli import main
 
 from .test_record_ids import FILES
 
@@ -58,6 +59,20 @@ def test_sync_rebuilds_tables_made_before_autoincrement(make_app, tmp_path, monk
         with app.engine.connect() as c:
             assert c.exec_driver_sql("SELECT count(*) FROM note__parts").scalar() == 0
             assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_ordo_sync_lists_and_makes_the_rebuild(make_app, tmp_path, monkeypatch, capsys):
+    folder, db = make_app(FILES), str(tmp_path / "old.db")
+    with monkeypatch.context() as m:
+        _made_before(m)
+        open_app(folder, f"sqlite:///{db}").close()
+    assert main(["sync", str(folder), "--db", db, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "rebuild table note: ids of deleted records never given again" in out and "would apply 2" in out
+    assert main(["sync", str(folder), "--db", db]) == 0
+    assert "rebuilt table note__parts" in capsys.readouterr().out
+    assert main(["sync", str(folder), "--db", db]) == 0
+    assert "schema is up to date" in capsys.readouterr().out
 
 
 def test_nothing_to_rebuild_on_a_new_database(make_app, db_url):
