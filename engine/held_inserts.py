@@ -138,6 +138,12 @@ def rewritten(uow: UnitOfWork, conn: sa.Connection, entity: str, table: sa.Table
         _AUTOINCREMENT[conn.engine] = sqlite_autoincrement(conn.exec_driver_sql(SQLITE_TABLES))
 
 
+def forget_tables(engine: sa.Engine) -> None:
+    """The tables of ``engine``'s SQLite database were made again (``schema_rebuild``): which of them are
+    AUTOINCREMENT is read again at the next :func:`rewritten`, so the rebuilt ones hold their INSERTs at once."""
+    _AUTOINCREMENT.pop(engine, None)
+
+
 def learn(uow: UnitOfWork, table: sa.Table, last_id: int) -> None:
     """A row of ``table`` was just inserted with ``last_id`` (returned by the database): on SQLite the next one
     takes the id after; on PostgreSQL the next ones are held (ids from the sequence), as one create is no

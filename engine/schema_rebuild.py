@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from . import held_inserts
 from .compiled import CompiledApp
 from .db import writer_lock
 from .errors import SchemaChangeRefused
@@ -88,6 +89,7 @@ def rebuild(engine: sa.Engine, compiled: CompiledApp) -> list[str]:
             raw.close()
             if queue is not None:
                 queue.release()
+    held_inserts.forget_tables(engine)  # this process's note of which tables are AUTOINCREMENT: read again
     return [f"rebuilt table {name}: {_NOTE}" for name in old]
 
 

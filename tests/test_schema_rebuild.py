@@ -4,7 +4,7 @@ deleted before the rebuild (the audit log names it). PostgreSQL: nothing to rebu
 
 from __future__ import annotations
 
-from ordo.engine import open_app, schema_rebuild, schema_sync, tables
+from ordo.engine import held_inserts, open_app, schema_rebuild, schema_sync, tables
 from ordo.engine.cli import main
 
 from .test_record_ids import FILES
@@ -79,3 +79,18 @@ def test_nothing_to_rebuild_on_a_new_database(make_app, db_url):
     with open_app(make_app(FILES), db_url) as app:
         assert not [s for s in app.sync_schema(dry_run=True) if s.startswith("rebuild")]
         assert app.sync_schema() == []
+
+
+def test_a_rebuild_in_process_is_learnt_by_the_held_inserts(make_app, tmp_path, monkeypatch):
+    """A process that wrote before rebuilding reads again which tables are AUTOINCREMENT: the rebuilt ones
+    hold their creates' INSERTs from then on (see held_inserts), not only after a restart."""
+    folder, url = make_app(FILES), f"sqlite:///{tmp_path / 'old.db'}"
+    with monkeypatch.context() as m:
+        _made_before(m)
+        app = open_app(folder, url, check=False, sync=True)
+    with app:
+        with app.engine.connect() as c:  # as a create's flow writing it again notes it (held_inserts.rewritten)
+            held_inserts._AUTOINCREMENT[app.engine] = tables.sqlite_autoincrement(c.exec_driver_sql(tables.SQLITE_TABLES))
+        assert held_inserts._AUTOINCREMENT[app.engine]["note"] is False
+        assert app.sync_schema()  # rebuilt
+        assert app.engine not in held_inserts._AUTOINCREMENT  # read again at the next create that may hold
