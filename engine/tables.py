@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -272,12 +273,14 @@ def build_table(spec: TableSpec, metadata: sa.MetaData) -> sa.Table:
 
 
 SQLITE_TABLES = "SELECT name, sql FROM sqlite_master WHERE type = 'table'"  # rows for sqlite_autoincrement
+# the key's own clause, not the word anywhere (a column named ``autoincrement_note`` or ``"autoincrement"``)
+_AUTOINCREMENT_KEY = re.compile(r"\bPRIMARY\s+KEY\s+(?:ASC\s+|DESC\s+)?AUTOINCREMENT\b", re.IGNORECASE)
 
 
 def sqlite_autoincrement(rows: Any) -> dict[str, bool]:
     """Table -> whether it is AUTOINCREMENT (made by build_table since ids are never given again), from the
     (name, sql) rows of :data:`SQLITE_TABLES`."""
-    return {name: "AUTOINCREMENT" in (ddl or "").upper() for name, ddl in rows}
+    return {name: _AUTOINCREMENT_KEY.search(ddl or "") is not None for name, ddl in rows}
 
 
 def index_name(table: str, columns: tuple[str, ...], unique: bool) -> str:

@@ -94,3 +94,11 @@ def test_a_rebuild_in_process_is_learnt_by_the_held_inserts(make_app, tmp_path, 
         assert held_inserts._AUTOINCREMENT[app.engine]["note"] is False
         assert app.sync_schema()  # rebuilt
         assert app.engine not in held_inserts._AUTOINCREMENT  # read again at the next create that may hold
+
+
+def test_autoincrement_is_read_from_the_key_not_from_a_column_name():
+    rows = [("new", "CREATE TABLE new (\n\tid INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, \n\tnote VARCHAR)"),
+            ("old", 'CREATE TABLE old (\n\tid INTEGER NOT NULL, \n\t"autoincrement" VARCHAR, \n\tPRIMARY KEY (id))'),
+            ("noted", "CREATE TABLE noted (id INTEGER NOT NULL PRIMARY KEY, autoincrement_note VARCHAR)"),
+            ("view_like", None)]
+    assert tables.sqlite_autoincrement(rows) == {"new": True, "old": False, "noted": False, "view_like": False}
